@@ -1,0 +1,49 @@
+# logloupe chores. `make run` and `make test` work on a fresh clone (they set up .venv first).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+LOUPE  := $(VENV)/bin/loupe
+export MALLOC_MMAP_THRESHOLD_ ?= 268435456
+export MALLOC_TRIM_THRESHOLD_ ?= 1073741824
+
+.PHONY: install run migrate test lint fmt bench signatures clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+# Create .venv and install logloupe with its test tools
+install: $(VENV)/.installed
+
+# Create or upgrade the database (SQLite in ./data unless LOUPE_DATABASE_URL is set)
+migrate: install
+	$(LOUPE) migrate
+
+# Serve web + embedded worker on http://127.0.0.1:8000 (LOUPE_HOST/LOUPE_PORT/LOUPE_DATA_DIR override)
+run: migrate
+	$(LOUPE) serve
+
+# Lint the signature library, then run the whole test suite
+test: install
+	$(LOUPE) signatures lint
+	$(PY) -m pytest -q
+
+# Static checks: formatting, lint, types
+lint: install
+	$(VENV)/bin/ruff format --check app tests
+	$(VENV)/bin/ruff check app tests
+	$(VENV)/bin/mypy
+
+# Reformat and autofix
+fmt: install
+	$(VENV)/bin/ruff format app tests
+	$(VENV)/bin/ruff check --fix app tests
+
+# List the signature library
+signatures: install
+	$(LOUPE) signatures list
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

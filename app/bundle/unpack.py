@@ -1,0 +1,667 @@
+"""Unpack one upload into a work dir safely and in a streaming way, and classify its files.
+
+Supported uploads, recognised by magic bytes (the file name only decides what a broken file
+was meant to be): tar, gzip (a tar.gz/tgz or a single compressed file), zip, pcap/pcapng and
+text (logs, xconf/xstat dumps, PEM). Archives inside archives are unpacked recursively; a
+`.gz` inside an archive (rotated logs) is decompressed in place of the compressed file.
+
+Layout and names
+    An archive upload `diag.tar.gz` with member `logs/a.txt` becomes the file
+    `<dest>/diag.tar.gz/logs/a.txt`, named `diag.tar.gz/logs/a.txt`. A nested archive is a
+    path segment (`diag.tar.gz/logs.zip/x.txt`); a compressed single file loses its `.gz`
+    (`diag.tar.gz/messages.1.gz` -> `diag.tar.gz/messages.1`). A top-level `.gz` of a single
+    file is treated like a one-member archive (`x.log.gz/x.log`). A plain upload is stored as
+    `<dest>/<upload name>` and named after the upload.
+
+Safety rules (each skipped member gets a warning naming it and the reason)
+    * Absolute paths, `..` segments, NUL or other unusable names, symbolic and hard links,
+      devices, FIFOs, sparse files and encrypted zip members are skipped, never followed.
+    * Every output path is resolved and must stay inside `dest`; files are created with
+      O_EXCL | O_NOFOLLOW and mode 0o644, so nothing existing is overwritten or followed.
+    * A member that appears twice keeps its first copy.
+
+Limits (see `Limits`)
+    * Skipped with a warning, the rest of the bundle goes on: a single file larger than
+      `max_member_bytes`; an archive nested deeper than `max_depth` (kept as an unknown file).
+    * Whole bundle refused with `LimitExceeded` (it is a bomb, or too big to be worth a
+      partial analysis): more than `max_members` members, more than `max_total_bytes`
+      unpacked, or an archive that inflates more than `max_ratio` times its compressed size
+      (checked against zip declared sizes up front and against the bytes actually produced
+      while copying, once `ratio_grace_bytes` have been produced).
+    * Corrupt or truncated input raises `CorruptArchive` when it is the upload itself; a
+      broken archive *inside* the upload only produces a warning, and the files already
+      taken out of it stay.
+    When the whole bundle is refused, every file this call wrote is removed again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import struct
+import tarfile
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Protocol, cast
+
+from isal import igzip, isal_zlib
+
+from app.bundle.detect import detect_kind
+from app.bundle.magic import SNIFF_BYTES, is_known_binary, looks_like_tar, sniff_format
+from app.errors import BundleError, CorruptArchive, LimitExceeded
+from app.report import BundleFile, FileKind
+
+BLOCK_BYTES = 2**20
+"""Copy unit: no member is ever read into memory in larger pieces."""
+
+_ARCHIVE_FORMATS = frozenset({"tar", "gzip", "zip"})
+_READ_ERRORS: tuple[type[BaseException], ...] = (
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    zlib.error,
+    cast("type[BaseException]", isal_zlib.error),  # the stubs type it as an instance
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+    struct.error,
+)
+_FORMAT_WORDS = {
+    "tar": "tar archive",
+    "gzip": "gzip-compressed file",
+    "zip": "zip archive",
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much one upload may unpack to; see the module docstring for what each one does."""
+
+    max_total_bytes: int = 8 * 2**30  # total unpacked bytes per upload
+    max_members: int = 20_000  # files+dirs across all nesting
+    max_member_bytes: int = 4 * 2**30  # one unpacked file
+    max_ratio: float = 200.0  # unpacked/compressed, per archive (bomb guard)
+    max_depth: int = 3  # archives nested inside archives
+    ratio_grace_bytes: int = 16 * 2**20  # the ratio is only judged past this many bytes
+
+
+@dataclass
+class UnpackResult:
+    files: list[BundleFile]  # from app.report, kind already detected
+    warnings: list[str]  # human sentences naming what was skipped and why
+
+
+def sniff_upload_type(head: bytes, filename: str) -> str | None:
+    """Say what an upload is from its first bytes (the web layer passes the first 4 KB).
+
+    Returns "tar", "gzip", "zip", "pcap", "pcapng", "text", or None when logloupe cannot
+    read it (binary formats such as ELF, PNG or PDF, and empty input: check emptiness first).
+    A gzip upload is "gzip" whatever it holds. `filename` only rescues short text whose
+    name says it is a log or dump (for example Latin-1 text with many accented bytes).
+    """
+    kind = sniff_format(head[:SNIFF_BYTES])
+    readable = head and b"\0" not in head and not is_known_binary(head)
+    if kind is None and readable and filename.lower().endswith((".txt", ".log", ".xml", ".pem")):
+        return "text"
+    return kind
+
+
+def unpack_upload(
+    src: Path, upload_name: str, dest: Path, limits: Limits = Limits()
+) -> UnpackResult:
+    """Unpack the upload at `src` (shown as `upload_name`) into the directory `dest`.
+
+    Raises CorruptArchive, LimitExceeded or BundleError (never a tarfile, zipfile, zlib or OS
+    error) with a sentence a TAC engineer can act on. See the module docstring for the rules.
+    """
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise BundleError(f"{upload_name}: cannot create the work directory ({err}).") from err
+    unpacker = _Unpacker(dest.resolve(), upload_name, limits)
+    try:
+        unpacker.unpack_top(src)
+    except OSError as err:
+        unpacker.remove_everything()
+        raise BundleError(f"{upload_name}: cannot unpack the upload ({err}).") from err
+    except BaseException:
+        unpacker.remove_everything()
+        raise
+    finally:
+        unpacker.remove_spools()
+    return UnpackResult(files=unpacker.files, warnings=unpacker.warnings)
+
+
+class _MemberSkipped(Exception):
+    """One member cannot be kept; the message says why (it becomes a warning)."""
+
+
+class _ReadFailed(Exception):
+    """Reading an archive failed; wraps the low-level error so writes are not mistaken for it."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class _CountingReader:
+    """A read-only stream that counts the bytes passing through and reports read errors."""
+
+    def __init__(self, raw: _Readable, on_bytes: Callable[[int], None] | None = None) -> None:
+        self.raw = raw
+        self.count = 0
+        self.on_bytes = on_bytes
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            data = self.raw.read(size)
+        except _READ_ERRORS as err:
+            raise _ReadFailed(err) from err
+        self.count += len(data)
+        if self.on_bytes is not None:
+            self.on_bytes(len(data))
+        return data
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class _RatioGuard:
+    """Refuses an archive that inflates more than `max_ratio` times its compressed size."""
+
+    def __init__(self, label: str, compressed: Callable[[], int], limits: Limits) -> None:
+        self.label = label
+        self.compressed = compressed
+        self.limits = limits
+        self.unpacked = 0
+
+    def add(self, size: int) -> None:
+        self.unpacked += size
+        if self.unpacked <= self.limits.ratio_grace_bytes:
+            return
+        compressed = max(self.compressed(), 1)
+        if self.unpacked > self.limits.max_ratio * compressed:
+            raise LimitExceeded(
+                f"{self.label}: refused as a decompression bomb: it inflates to more than "
+                f"{self.limits.max_ratio:g} times its compressed size "
+                f"({_human(self.unpacked)} from {_human(compressed)}). "
+                "Check the bundle; a genuine diagnostic log never compresses that well."
+            )
+
+
+@dataclass
+class _Target:
+    """Where one member goes: its display name and its relative path under dest."""
+
+    name: str
+    rel: PurePosixPath
+
+
+@dataclass
+class _Unpacker:
+    dest: Path
+    upload_name: str
+    limits: Limits
+    files: list[BundleFile] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    members: int = 0
+    total_bytes: int = 0
+    written: list[Path] = field(default_factory=list)
+    spools: list[Path] = field(default_factory=list)
+    created_root: Path | None = None
+
+    # ---- top level -------------------------------------------------------------------
+
+    def unpack_top(self, src: Path) -> None:
+        try:
+            self.unpack_upload_file(src)
+        except _MemberSkipped as skip:
+            self.warnings.append(f"{self.upload_name}: skipped, {skip}.")
+
+    def unpack_upload_file(self, src: Path) -> None:
+        head = _read_head(src)
+        fmt = sniff_upload_type(head, self.upload_name)
+        claimed = _claimed_format(self.upload_name)
+        root = _Target(self.upload_name, PurePosixPath(_safe_segment(self.upload_name)))
+        if not head:
+            self.warnings.append(f"{self.upload_name}: the upload is empty; nothing to analyse.")
+            return
+        if fmt not in _ARCHIVE_FORMATS and claimed is not None:
+            raise CorruptArchive(
+                f"{self.upload_name}: the name says {_FORMAT_WORDS[claimed]} but the content "
+                "is not one (wrong file, or damaged in transfer); re-download the bundle "
+                "and upload it again."
+            )
+        if fmt in _ARCHIVE_FORMATS:
+            assert fmt is not None
+            self.make_root(root.rel)
+            try:
+                self.unpack_archive(src, fmt, root, depth=0)
+            except _ReadFailed as err:
+                raise CorruptArchive(_corrupt_sentence(self.upload_name, fmt, err.cause)) from err
+            if not self.files and not self.warnings:
+                self.warnings.append(f"{self.upload_name}: the archive holds no files.")
+            return
+        self.count_members(1)
+        if fmt is None:
+            self.warnings.append(
+                f"{self.upload_name}: not a format logloupe reads (expected a tar, tar.gz, zip, "
+                "gz, pcap or text file); kept as an unknown file."
+            )
+        with src.open("rb") as file:
+            try:
+                self.store_stream(_CountingReader(file), root, depth=0, may_recurse=False)
+            except _ReadFailed as err:
+                raise BundleError(f"{self.upload_name}: cannot read the upload ({err}).") from err
+
+    def make_root(self, rel: PurePosixPath) -> None:
+        root = self.dest / rel
+        if not root.exists():
+            self.created_root = root
+        try:
+            root.mkdir(mode=0o755, exist_ok=True)
+        except OSError as err:
+            raise BundleError(
+                f"{self.upload_name}: cannot create the work directory ({err.strerror})."
+            ) from err
+
+    # ---- archives --------------------------------------------------------------------
+
+    def unpack_archive(self, path: Path, fmt: str, where: _Target, depth: int) -> None:
+        """Unpack the archive file `path`; errors while reading it raise _ReadFailed."""
+        if fmt == "zip":
+            self.unpack_zip(path, where, depth)
+        elif fmt == "tar":
+            with path.open("rb") as raw:
+                self.unpack_tar_stream(_CountingReader(raw), where, depth)
+        else:
+            self.unpack_gzip(path, where, depth)
+
+    def unpack_gzip(self, path: Path, where: _Target, depth: int) -> None:
+        with self.open_gzip(path, where.name) as stream:
+            first = stream.read(2 * tarfile.BLOCKSIZE)
+        with self.open_gzip(path, where.name) as stream:
+            if looks_like_tar(first):
+                self.unpack_tar_stream(stream, where, depth)
+                while stream.read(BLOCK_BYTES):
+                    pass  # reach the gzip trailer: a truncated stream must not pass silently
+                return
+            inner = _Target(
+                _strip_gz(where.name) if depth else f"{where.name}/{_strip_gz(where.rel.name)}",
+                where.rel.with_name(_strip_gz(where.rel.name))
+                if depth
+                else where.rel / _strip_gz(where.rel.name),
+            )
+            self.store_stream(stream, inner, depth, may_recurse=True)
+
+    @contextmanager
+    def open_gzip(self, path: Path, label: str) -> Iterator[_CountingReader]:
+        with path.open("rb") as raw:
+            compressed = _CountingReader(raw)
+            guard = _RatioGuard(label, lambda: compressed.count, self.limits)
+            gz = igzip.IGzipFile(fileobj=compressed, mode="rb")  # type: ignore[no-untyped-call]
+            try:
+                yield _CountingReader(gz, guard.add)
+            finally:
+                gz.close()
+
+    def unpack_tar_stream(self, stream: _CountingReader, where: _Target, depth: int) -> None:
+        try:
+            archive = tarfile.open(fileobj=stream, mode="r|")  # type: ignore[call-overload]  # noqa: SIM115
+        except tarfile.ReadError as err:
+            raise _ReadFailed(err) from err
+        with archive:
+            while True:
+                try:
+                    member = archive.next()
+                except _READ_ERRORS as err:
+                    raise _ReadFailed(err) from err
+                if member is None:
+                    break
+                self.count_members(1)
+                if member.isdir():
+                    continue
+                label = f"{where.name}/{_display(member.name)}"
+                try:
+                    target = self.tar_member_target(member, where)
+                    data = archive.extractfile(member)
+                    assert data is not None
+                    self.store_stream(_CountingReader(data), target, depth, may_recurse=True)
+                except _MemberSkipped as skip:
+                    self.warnings.append(f"{label}: skipped, {skip}.")
+
+    def tar_member_target(self, member: tarfile.TarInfo, where: _Target) -> _Target:
+        if member.issym():
+            raise _MemberSkipped(f"it is a symbolic link to {member.linkname!r} (never followed)")
+        if member.islnk():
+            raise _MemberSkipped(f"it is a hard link to {member.linkname!r} (never followed)")
+        if member.ischr() or member.isblk():
+            raise _MemberSkipped("it is a device file")
+        if member.isfifo():
+            raise _MemberSkipped("it is a FIFO (named pipe)")
+        if member.issparse():
+            raise _MemberSkipped("it is a sparse file, which logloupe does not unpack")
+        if not member.isreg():
+            raise _MemberSkipped("it is not a regular file")
+        if member.size > self.limits.max_member_bytes:
+            raise _MemberSkipped(self.too_big_reason(member.size))
+        return self.member_target(member.name, where)
+
+    def unpack_zip(self, path: Path, where: _Target, depth: int) -> None:
+        archive_size = path.stat().st_size
+        guard = _RatioGuard(where.name, lambda: archive_size, self.limits)
+        try:
+            archive = zipfile.ZipFile(path)
+        except _READ_ERRORS as err:
+            raise _ReadFailed(err) from err
+        with archive:
+            infos = archive.infolist()
+            self.count_members(len(infos))
+            for info in infos:
+                if info.is_dir():
+                    continue
+                label = f"{where.name}/{_display(info.filename)}"
+                try:
+                    target = self.zip_member_target(info, where)
+                    try:
+                        data = archive.open(info)
+                    except NotImplementedError as err:
+                        reason = f"it uses a compression logloupe cannot read ({err})"
+                        raise _MemberSkipped(reason) from err
+                    except _READ_ERRORS as err:
+                        raise _ReadFailed(err) from err
+                    with data:
+                        reader = _CountingReader(data, guard.add)
+                        self.store_stream(reader, target, depth, may_recurse=True)
+                except _MemberSkipped as skip:
+                    self.warnings.append(f"{label}: skipped, {skip}.")
+
+    def zip_member_target(self, info: zipfile.ZipInfo, where: _Target) -> _Target:
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise _MemberSkipped("it is a symbolic link (never followed)")
+        if mode and stat.S_IFMT(mode) and not stat.S_ISREG(mode):
+            raise _MemberSkipped("it is not a regular file")
+        if info.flag_bits & 0x1:
+            raise _MemberSkipped("it is encrypted")
+        if info.file_size > self.limits.max_member_bytes:
+            raise _MemberSkipped(self.too_big_reason(info.file_size))
+        if (
+            info.file_size > self.limits.ratio_grace_bytes
+            and info.file_size > self.limits.max_ratio * max(info.compress_size, 1)
+        ):
+            raise LimitExceeded(
+                f"{where.name}/{_display(info.filename)}: refused as a decompression bomb: "
+                f"it declares {_human(info.file_size)} from {_human(info.compress_size)} "
+                f"compressed, more than {self.limits.max_ratio:g} times. Check the bundle."
+            )
+        return self.member_target(info.filename.replace("\\", "/"), where)
+
+    # ---- one member ------------------------------------------------------------------
+
+    def member_target(self, member_name: str, where: _Target) -> _Target:
+        rel = _safe_member_path(member_name)
+        return _Target(f"{where.name}/{rel.as_posix()}", where.rel / rel)
+
+    def store_stream(
+        self, stream: _CountingReader, target: _Target, depth: int, *, may_recurse: bool
+    ) -> None:
+        """Copy one member to disk, or unpack it when it is itself an archive."""
+        head = stream.read(BLOCK_BYTES)
+        fmt = sniff_format(head[:SNIFF_BYTES]) if may_recurse else None
+        if fmt in _ARCHIVE_FORMATS and depth >= self.limits.max_depth:
+            self.warnings.append(
+                f"{target.name}: not unpacked, archives nested more than "
+                f"{self.limits.max_depth} deep are kept as they are."
+            )
+            fmt = None
+        if fmt in _ARCHIVE_FORMATS:
+            assert fmt is not None
+            self.unpack_nested(stream, head, fmt, target, depth + 1)
+            return
+        path = self.dest / target.rel
+        self.ensure_inside(path, target.name)
+        self.copy_to(stream, head, path, target.name, final=True)
+        kind = detect_kind(path, target.name)
+        size = path.stat().st_size
+        self.files.append(BundleFile(path, target.name, size, kind, self.upload_name))
+
+    def unpack_nested(
+        self, stream: _CountingReader, head: bytes, fmt: str, target: _Target, depth: int
+    ) -> None:
+        handle, spool_name = tempfile.mkstemp(prefix=".loupe-spool-", dir=self.dest)
+        os.close(handle)
+        spool = Path(spool_name)
+        self.spools.append(spool)
+        spool.unlink()
+        try:
+            self.copy_to(stream, head, spool, target.name, final=False)
+            try:
+                self.unpack_archive(spool, fmt, target, depth)
+            except _ReadFailed as err:
+                self.warnings.append(_corrupt_sentence(target.name, fmt, err.cause, nested=True))
+        finally:
+            with suppress(OSError):
+                spool.unlink()
+
+    def copy_to(
+        self, stream: _CountingReader, head: bytes, path: Path, name: str, *, final: bool
+    ) -> None:
+        """Stream `head` + the rest of `stream` into a new file; enforce the size limits."""
+        self.make_dirs(path.parent, name)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            handle = os.open(path, flags, 0o644)
+        except FileExistsError as err:
+            raise _MemberSkipped("a file with that name was already unpacked") from err
+        except OSError as err:
+            raise _MemberSkipped(f"it cannot be created ({err.strerror})") from err
+        if final:
+            self.written.append(path)
+        size = 0
+        try:
+            os.fchmod(handle, 0o644)
+            with open(handle, "wb") as out:
+                block = head
+                while block:
+                    size += len(block)
+                    if size > self.limits.max_member_bytes:
+                        raise _MemberSkipped(self.too_big_reason(size))
+                    if final:
+                        self.add_total(len(block))
+                    out.write(block)
+                    block = stream.read(BLOCK_BYTES)
+        except (_MemberSkipped, _ReadFailed):
+            self.forget(path, final)
+            raise
+        except OSError as err:
+            self.forget(path, final)
+            raise BundleError(
+                f"{name}: cannot write to the work directory ({err.strerror})."
+            ) from err
+
+    def forget(self, path: Path, final: bool) -> None:
+        with suppress(OSError):
+            path.unlink()
+        if final and path in self.written:
+            self.written.remove(path)
+
+    def make_dirs(self, path: Path, name: str) -> None:
+        self.ensure_inside(path, name)
+        try:
+            path.mkdir(mode=0o755, parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as err:
+            raise _MemberSkipped("its folder clashes with a file of the same name") from err
+        except OSError as err:
+            raise BundleError(f"{name}: cannot create a folder ({err.strerror}).") from err
+
+    def ensure_inside(self, path: Path, name: str) -> None:
+        resolved = path.resolve()
+        if resolved != self.dest and self.dest not in resolved.parents:
+            raise _MemberSkipped("its path would leave the work directory")
+
+    # ---- limits ----------------------------------------------------------------------
+
+    def count_members(self, count: int) -> None:
+        self.members += count
+        if self.members > self.limits.max_members:
+            raise LimitExceeded(
+                f"{self.upload_name}: refused, it holds more than {self.limits.max_members} "
+                "files and folders (counting nested archives). A diagnostic bundle has a few "
+                "dozen; check what was uploaded."
+            )
+
+    def add_total(self, size: int) -> None:
+        self.total_bytes += size
+        if self.total_bytes > self.limits.max_total_bytes:
+            raise LimitExceeded(
+                f"{self.upload_name}: refused, it unpacks to more than "
+                f"{_human(self.limits.max_total_bytes)}. Collect a shorter diagnostic log "
+                "or upload the nodes' bundles separately."
+            )
+
+    def too_big_reason(self, size: int) -> str:
+        return (
+            f"it is larger than the {_human(self.limits.max_member_bytes)} allowed for one "
+            f"file ({_human(size)} or more)"
+        )
+
+    # ---- clean-up --------------------------------------------------------------------
+
+    def remove_everything(self) -> None:
+        for path in self.written:
+            with suppress(OSError):
+                path.unlink()
+        self.written.clear()
+        self.files.clear()
+        if self.created_root is not None:
+            shutil.rmtree(self.created_root, ignore_errors=True)
+
+    def remove_spools(self) -> None:
+        for spool in self.spools:
+            with suppress(OSError):
+                spool.unlink()
+
+
+# ---- names -----------------------------------------------------------------------------
+
+
+def _safe_member_path(name: str) -> PurePosixPath:
+    """A relative, normalised path for an archive member name, or _MemberSkipped."""
+    if not name:
+        raise _MemberSkipped("its name is empty")
+    if "\0" in name:
+        raise _MemberSkipped("its name contains a NUL byte")
+    if name.startswith("/") or (len(name) > 2 and name[1] == ":" and name[2] in "/\\"):
+        raise _MemberSkipped("its path is absolute")
+    parts = [part for part in name.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise _MemberSkipped("its path contains '..'")
+    if not parts:
+        raise _MemberSkipped("its name is empty")
+    clean = [_safe_segment(part) for part in parts]
+    if any(len(part.encode("utf-8", "surrogateescape")) > 255 for part in clean):
+        raise _MemberSkipped("a part of its name is longer than 255 bytes")
+    return PurePosixPath(*clean)
+
+
+def _safe_segment(segment: str) -> str:
+    """One file-name segment without separators, control characters or undecodable bytes."""
+    readable = segment.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    readable = readable.replace("/", "_").replace("\\", "_")
+    readable = "".join("_" if ord(char) < 0x20 or ord(char) == 0x7F else char for char in readable)
+    if readable in ("", ".", ".."):
+        return "upload"
+    return readable
+
+
+def _display(name: str) -> str:
+    """A member name as it can be shown in a warning."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace").replace("\0", "\\0")
+
+
+def _strip_gz(name: str) -> str:
+    lower = name.lower()
+    if lower.endswith(".tgz"):
+        return name[:-4] + ".tar"
+    for suffix in (".gz", ".gzip", ".z"):
+        if lower.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _claimed_format(upload_name: str) -> str | None:
+    lower = upload_name.lower()
+    if lower.endswith((".tar.gz", ".tgz", ".gz")):
+        return "gzip"
+    if lower.endswith(".zip"):
+        return "zip"
+    if lower.endswith(".tar"):
+        return "tar"
+    return None
+
+
+# ---- messages --------------------------------------------------------------------------
+
+
+def _corrupt_sentence(name: str, fmt: str, cause: BaseException, *, nested: bool = False) -> str:
+    if isinstance(cause, EOFError) or "unexpected end" in str(cause):
+        problem = f"the {_FORMAT_WORDS[fmt]} is truncated (it ends in the middle)"
+    elif fmt == "zip" and "not a zip file" in str(cause):
+        problem = "the zip archive has no table of contents (incomplete download or damaged)"
+    elif fmt == "zip":
+        problem = f"the zip archive is damaged ({cause})"
+    elif isinstance(cause, tarfile.TarError):
+        problem = f"the tar archive is damaged ({cause})"
+    else:
+        problem = f"the {_FORMAT_WORDS[fmt]} is damaged ({cause})"
+    if nested:
+        return f"{name}: {problem}; the files after the damage were skipped."
+    return (
+        f"{name}: {problem}. The download was probably cut short or the file was altered; "
+        "re-download the bundle from the Expressway and upload it again."
+    )
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+def _read_head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as file:
+            return file.read(SNIFF_BYTES)
+    except OSError as err:
+        raise BundleError(f"{path.name}: cannot read the upload ({err.strerror}).") from err
+
+
+__all__ = ["Limits", "UnpackResult", "unpack_upload", "sniff_upload_type", "FileKind"]

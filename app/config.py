@@ -1,0 +1,54 @@
+"""Settings from the environment (`LOUPE_*`), one object for the whole process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob an operator can turn; see README "Configuration"."""
+
+    model_config = SettingsConfigDict(env_prefix="LOUPE_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("data")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file in the data dir"
+    )
+    broker_url: str | None = Field(
+        default=None, description="redis://... switches dispatch from the embedded runner to Celery"
+    )
+    max_upload_bytes: int = 2 * 2**30
+    max_files_per_upload: int = 32
+    embedded_worker: bool = True
+    worker_threads: int = 1
+    jobs: int = 2
+    stale_after_seconds: int = 3600
+    sweep_interval_seconds: int = 60
+    unpack_max_total_bytes: int = 16 * 2**30
+    unpack_max_members: int = 20_000
+    unpack_max_member_bytes: int = 8 * 2**30
+    unpack_max_ratio: float = 200.0
+    unpack_max_depth: int = 3
+    log_json: bool = False
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_data_dir / 'loupe.db'}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,186 @@
+"""ORM tables: an analysis, its uploaded files, unpacked files, nodes, runs and findings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from app.db import Base
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite drops the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Analysis(Base):
+    __tablename__ = "analysis"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    ruleset_version: Mapped[str | None] = mapped_column(String(64))
+    progress: Mapped[int] = mapped_column(Integer, default=0)  # percent, while running
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    current_run: Mapped[int] = mapped_column(Integer, default=1)
+
+    files: Mapped[list[StoredFile]] = relationship(
+        back_populates="analysis", order_by="StoredFile.position", cascade="all, delete-orphan"
+    )
+    nodes: Mapped[list[Node]] = relationship(
+        back_populates="analysis", order_by="Node.position", cascade="all, delete-orphan"
+    )
+    bundle_files: Mapped[list[BundleFileRow]] = relationship(
+        back_populates="analysis", order_by="BundleFileRow.name", cascade="all, delete-orphan"
+    )
+    runs: Mapped[list[AnalysisRun]] = relationship(
+        back_populates="analysis", order_by="AnalysisRun.number", cascade="all, delete-orphan"
+    )
+
+
+class StoredFile(Base):
+    """An uploaded file, kept as uploaded under the data dir."""
+
+    __tablename__ = "stored_file"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    analysis_id: Mapped[str] = mapped_column(
+        ForeignKey("analysis.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(300))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_path: Mapped[str] = mapped_column(String(500))  # relative to the data dir
+
+    analysis: Mapped[Analysis] = relationship(back_populates="files")
+
+
+class BundleFileRow(Base):
+    """A file unpacked from an upload, viewable in the log viewer."""
+
+    __tablename__ = "bundle_file"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    analysis_id: Mapped[str] = mapped_column(
+        ForeignKey("analysis.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(1000))
+    kind: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(BigInteger)
+    bundle: Mapped[str] = mapped_column(String(300))
+    storage_path: Mapped[str] = mapped_column(String(1200))  # relative to the data dir
+
+    analysis: Mapped[Analysis] = relationship(back_populates="bundle_files")
+
+
+class Node(Base):
+    __tablename__ = "node"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    analysis_id: Mapped[str] = mapped_column(
+        ForeignKey("analysis.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    bundle: Mapped[str] = mapped_column(String(300))
+    hostname: Mapped[str | None] = mapped_column(String(255))
+    product: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[str | None] = mapped_column(String(64))
+
+    analysis: Mapped[Analysis] = relationship(back_populates="nodes")
+
+
+class AnalysisRun(Base):
+    """One pass of the signature library over an analysis' files (re-runs add rows)."""
+
+    __tablename__ = "analysis_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    analysis_id: Mapped[str] = mapped_column(
+        ForeignKey("analysis.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    ruleset_version: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    analysis: Mapped[Analysis] = relationship(back_populates="runs")
+    findings: Mapped[list[FindingRow]] = relationship(
+        back_populates="run",
+        order_by="(FindingRow.severity_rank, FindingRow.signature_id, FindingRow.id)",
+        cascade="all, delete-orphan",
+    )
+
+    __table_args__ = (
+        Index("ix_analysis_run_analysis_number", "analysis_id", "number", unique=True),
+    )
+
+
+class FindingRow(Base):
+    __tablename__ = "finding"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("analysis_run.id", ondelete="CASCADE"), index=True
+    )
+    signature_id: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(500))
+    severity: Mapped[str] = mapped_column(String(16))
+    severity_rank: Mapped[int] = mapped_column(Integer)
+    bug_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    node: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    condition: Mapped[str] = mapped_column(Text, default="")
+    further_info: Mapped[str] = mapped_column(Text, default="")
+    action: Mapped[str] = mapped_column(Text, default="")
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen: Mapped[str | None] = mapped_column(String(40))
+    last_seen: Mapped[str | None] = mapped_column(String(40))
+
+    run: Mapped[AnalysisRun] = relationship(back_populates="findings")
+    snippets: Mapped[list[SnippetRow]] = relationship(
+        back_populates="finding", order_by="SnippetRow.position", cascade="all, delete-orphan"
+    )
+
+
+class SnippetRow(Base):
+    __tablename__ = "snippet"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finding_id: Mapped[int] = mapped_column(
+        ForeignKey("finding.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    file: Mapped[str] = mapped_column(String(1000))
+    line: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+
+    finding: Mapped[FindingRow] = relationship(back_populates="snippets")

@@ -1,0 +1,84 @@
+"""Plain data that flows from the analysis engine to storage, the API and the CLI.
+
+Nothing here imports FastAPI or SQLAlchemy: `loupe analyze` builds these objects offline and
+the worker stores them. The JSON shape of each object is the REST contract (see schemas.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+
+class FileKind(StrEnum):
+    """What a file inside a bundle is, detected from its name and contents."""
+
+    LOGGINGSNAPSHOT = "loggingsnapshot"
+    XCONF = "xconf"
+    XSTAT = "xstat"
+    PCAP = "pcap"
+    PEM = "pem"
+    LOG = "log"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class BundleFile:
+    """One regular file unpacked into an analysis' work dir."""
+
+    path: Path  # absolute path on disk, always inside the work dir
+    name: str  # shown to people and used in URLs: "<upload name>/<member path>", posix
+    size: int
+    kind: FileKind
+    bundle: str  # the upload (one per node) this file came from
+
+
+@dataclass(slots=True)
+class NodeInfo:
+    """Identity of one Expressway peer, detected from a bundle's contents."""
+
+    bundle: str  # upload name the node was detected from
+    hostname: str | None = None
+    product: str | None = None  # "Expressway-C" | "Expressway-E" | "VCS" | None
+    version: str | None = None  # e.g. "X14.2.1"
+
+
+@dataclass(frozen=True, slots=True)
+class Snippet:
+    file: str  # BundleFile.name
+    line: int  # 1-based line number in that file
+    text: str
+
+
+@dataclass(slots=True)
+class Finding:
+    signature_id: str
+    title: str
+    severity: str  # critical | error | warning | info
+    bug_ids: list[str]
+    node: str | None
+    description: str
+    condition: str
+    further_info: str
+    action: str
+    facts: dict[str, Any]
+    snippets: list[Snippet]
+    count: int
+    first_seen: str | None  # ISO 8601
+    last_seen: str | None
+
+
+@dataclass(slots=True)
+class Report:
+    """Everything one analysis produced."""
+
+    ruleset_version: str
+    files: list[BundleFile] = field(default_factory=list)
+    nodes: list[NodeInfo] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}

@@ -1,0 +1,1 @@
+"""Use cases that own their database transactions: uploads, analyses, findings."""

@@ -1,0 +1,97 @@
+"""Public API of the signature library: load it once, run it over a bundle's files.
+
+library = load_library()                     # the packaged library/ directory
+findings = run_library(library, files, nodes, progress=report_bytes)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.errors import NotFound
+from app.report import BundleFile, FileKind, Finding, NodeInfo
+from app.signatures.engine import (
+    BLOCK_SIZE,
+    LiteralMatcher,
+    Matcher,
+    MatcherFactory,
+    run_signatures,
+    scan_lines,
+)
+from app.signatures.loader import load_signatures, ruleset_version
+from app.signatures.model import Signature
+from app.signatures.testing import ExampleFailure, run_examples
+
+LIBRARY_DIR = Path(__file__).parent / "library"
+
+__all__ = [
+    "LIBRARY_DIR",
+    "ExampleFailure",
+    "Library",
+    "LiteralMatcher",
+    "Matcher",
+    "MatcherFactory",
+    "Signature",
+    "load_library",
+    "run_examples",
+    "run_library",
+    "scan_lines",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Library:
+    """The loaded, validated signatures and the version hash of the files they came from."""
+
+    signatures: tuple[Signature, ...]
+    version: str
+    path: Path
+    _by_id: dict[str, Signature] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_id.update({signature.id: signature for signature in self.signatures})
+
+    def get(self, signature_id: str) -> Signature:
+        """The signature with this id; raises NotFound."""
+        try:
+            return self._by_id[signature_id]
+        except KeyError:
+            raise NotFound(f"no signature '{signature_id}'") from None
+
+
+def load_library(path: Path | None = None, *, include_deprecated: bool = False) -> Library:
+    """Load and validate a library directory (default: the packaged one). Raises SignatureError."""
+    root = path or LIBRARY_DIR
+    signatures = load_signatures(root, include_deprecated=include_deprecated)
+    return Library(signatures=tuple(signatures), version=ruleset_version(root), path=root)
+
+
+def run_library(
+    library: Library,
+    files: Sequence[BundleFile],
+    nodes: Mapping[str, NodeInfo],
+    *,
+    progress: Callable[[int], None] | None = None,
+    sources: Mapping[str, frozenset[FileKind]] | None = None,
+    block_size: int = BLOCK_SIZE,
+    matcher_factory: MatcherFactory = LiteralMatcher,
+) -> list[Finding]:
+    """Findings of every signature over `files`; `nodes` maps BundleFile.bundle → NodeInfo.
+
+    `sources` defaults to app.bundle.sources.SOURCES (logical source → file kinds).
+    """
+    if sources is None:
+        from app.bundle.sources import SOURCES
+
+        sources = SOURCES
+    return run_signatures(
+        library.signatures,
+        files,
+        nodes,
+        sources=sources,
+        progress=progress,
+        block_size=block_size,
+        matcher_factory=matcher_factory,
+    )

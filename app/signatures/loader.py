@@ -1,0 +1,371 @@
+"""Signature YAML files → validated model objects; every problem raises SignatureError(file, field).
+
+The loader's checks are the authority on the format (schema.json only helps editors): required
+fields, allowed values, regexes that compile, facts that name existing groups, `id` == file stem,
+unique ids, `contains` literals of at least 4 characters present in every example.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from app.bundle.sources import SOURCES
+from app.errors import SignatureError
+from app.signatures.model import (
+    FACT_TYPES,
+    NO_MATCH,
+    SEVERITIES,
+    STATUSES,
+    AppliesTo,
+    Example,
+    FactRule,
+    Follow,
+    MapRule,
+    Pattern,
+    Signature,
+    Texts,
+)
+from app.signatures.render import RESERVED_NAMES, TEXT_FIELDS, compile_text
+from app.signatures.versions import version_key
+
+MIN_LITERAL = 4
+MAX_FOLLOW_LINES = 50
+_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_REQUIRED = ("id", "title", "severity", "status", "product", "match", "text", "examples")
+_OPTIONAL = ("applies_to", "bug_ids", "references", "facts", "group_by", "snippets")
+
+
+def library_files(root: Path) -> list[Path]:
+    """All signature files under `root`, sorted by their path relative to it."""
+    return sorted(root.rglob("*.yaml"), key=lambda p: p.relative_to(root).as_posix())
+
+
+def ruleset_version(root: Path) -> str:
+    """Short sha256 over the sorted library files (relative path and bytes)."""
+    digest = hashlib.sha256()
+    for path in library_files(root):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:12]
+
+
+def load_signatures(root: Path, *, include_deprecated: bool = False) -> list[Signature]:
+    """Load and validate every file under `root`; duplicate ids are refused."""
+    signatures: list[Signature] = []
+    seen: dict[str, str] = {}
+    for path in library_files(root):
+        signature = load_signature_file(path, display=path.relative_to(root).as_posix())
+        if signature.id in seen:
+            raise SignatureError(
+                signature.file,
+                "id",
+                f"duplicate id '{signature.id}' (also in {seen[signature.id]})",
+            )
+        seen[signature.id] = signature.file
+        if signature.status != "deprecated" or include_deprecated:
+            signatures.append(signature)
+    return signatures
+
+
+def load_signature_file(path: Path, *, display: str | None = None) -> Signature:
+    """Parse and validate one signature file."""
+    name = display or path.name
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise SignatureError(name, "(file)", f"not readable YAML: {exc}") from exc
+    return _Builder(name, path.stem).build(data)
+
+
+class _Builder:
+    """Validates one parsed YAML document; `fail` names the file and the field."""
+
+    def __init__(self, file: str, stem: str) -> None:
+        self.file = file
+        self.stem = stem
+
+    def fail(self, field: str, problem: str) -> SignatureError:
+        return SignatureError(self.file, field, problem)
+
+    # -- small typed getters -------------------------------------------------------------
+    def mapping(self, value: Any, field: str) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.fail(field, "must be a mapping")
+        return value
+
+    def text(self, data: Mapping[str, Any], key: str, field: str) -> str:
+        value = data.get(key)
+        if value is None:
+            raise self.fail(field, "missing required field")
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(field, "must be a non-empty string")
+        return value
+
+    def str_list(self, value: Any, field: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(field, "must be a list of non-empty strings")
+        return tuple(value)
+
+    def regex(self, value: Any, field: str) -> re.Pattern[str]:
+        if not isinstance(value, str) or not value:
+            raise self.fail(field, "must be a non-empty regex string")
+        try:
+            return re.compile(value)
+        except re.error as exc:
+            raise self.fail(field, f"regex does not compile: {exc}") from exc
+
+    # -- the document --------------------------------------------------------------------
+    def build(self, data: Any) -> Signature:
+        doc = self.mapping(data, "(top level)")
+        for key in _REQUIRED:
+            if key not in doc:
+                raise self.fail(key, "missing required field")
+        for key in doc:
+            if key not in _REQUIRED and key not in _OPTIONAL:
+                raise self.fail(str(key), "unknown field")
+        sig_id = self.text(doc, "id", "id")
+        if sig_id != self.stem:
+            raise self.fail("id", f"'{sig_id}' must equal the file name stem '{self.stem}'")
+        if not _ID.match(sig_id):
+            raise self.fail("id", "must be kebab-case (a-z, 0-9, '-')")
+        severity = self.text(doc, "severity", "severity")
+        if severity not in SEVERITIES:
+            raise self.fail("severity", f"'{severity}' is not one of {', '.join(SEVERITIES)}")
+        status = self.text(doc, "status", "status")
+        if status not in STATUSES:
+            raise self.fail("status", f"'{status}' is not one of {', '.join(STATUSES)}")
+
+        match = self.mapping(doc["match"], "match")
+        source = self.text(match, "source", "match.source")
+        if source not in SOURCES:
+            raise self.fail(
+                "match.source", f"unknown source '{source}' (see app/bundle/sources.py)"
+            )
+        contains = self.contains(match.get("contains"))
+        patterns = self.patterns(match.get("patterns"))
+        facts = self.facts(doc.get("facts"), patterns)
+        fact_names = {rule.name for rule in facts} | {k for p in patterns for k in p.facts}
+        group_by = self.group_by(doc.get("group_by"), fact_names)
+        references = self.str_list(doc.get("references"), "references")
+        for index, url in enumerate(references):
+            if not url.startswith(("https://", "http://")):
+                raise self.fail(f"references[{index}]", "must be an http(s) URL")
+        return Signature(
+            id=sig_id,
+            title=self.text(doc, "title", "title"),
+            severity=severity,
+            status=status,
+            product=self.text(doc, "product", "product"),
+            source=source,
+            contains=contains,
+            patterns=patterns,
+            facts=facts,
+            group_by=group_by,
+            text=self.texts(doc["text"]),
+            examples=self.examples(doc["examples"], contains),
+            applies_to=self.applies_to(doc.get("applies_to")),
+            bug_ids=self.str_list(doc.get("bug_ids"), "bug_ids"),
+            references=references,
+            follow=self.follow(doc.get("snippets"), fact_names),
+            file=self.file,
+        )
+
+    def contains(self, value: Any) -> tuple[str, ...]:
+        if value is None:
+            raise self.fail("match.contains", "missing required field (literal prefilter)")
+        literals = self.str_list(value, "match.contains")
+        if not literals:
+            raise self.fail("match.contains", "needs at least one literal")
+        for index, literal in enumerate(literals):
+            if len(literal) < MIN_LITERAL:
+                raise self.fail(
+                    f"match.contains[{index}]",
+                    f"literal '{literal}' is shorter than {MIN_LITERAL} characters",
+                )
+            if "\n" in literal or "\r" in literal:
+                raise self.fail(f"match.contains[{index}]", "literal must not contain a newline")
+        return literals
+
+    def patterns(self, value: Any) -> tuple[Pattern, ...]:
+        if value is None:
+            raise self.fail("match.patterns", "missing required field")
+        if not isinstance(value, list) or not value:
+            raise self.fail("match.patterns", "must be a non-empty list")
+        patterns = []
+        for index, item in enumerate(value):
+            field = f"match.patterns[{index}]"
+            entry = self.mapping(item, field)
+            regex = self.regex(entry.get("regex"), f"{field}.regex")
+            constants = dict(self.mapping(entry.get("facts") or {}, f"{field}.facts"))
+            for key in constants:
+                if not isinstance(key, str) or not _NAME.match(key) or key in RESERVED_NAMES:
+                    raise self.fail(f"{field}.facts.{key}", "not an allowed fact name")
+            patterns.append(Pattern(regex=regex, facts=constants))
+        return tuple(patterns)
+
+    def facts(self, value: Any, patterns: tuple[Pattern, ...]) -> tuple[FactRule, ...]:
+        rules: list[FactRule] = []
+        groups = {name for p in patterns for name in p.regex.groupindex}
+        for name, item in self.mapping(value or {}, "facts").items():
+            field = f"facts.{name}"
+            if not isinstance(name, str) or not _NAME.match(name) or name in RESERVED_NAMES:
+                raise self.fail(field, "not an allowed fact name")
+            entry = self.mapping(item, field)
+            source_group = entry.get("from")
+            if not isinstance(source_group, str) or not source_group:
+                raise self.fail(f"{field}.from", "missing required field (named group)")
+            if source_group not in groups:
+                raise self.fail(
+                    f"{field}.from", f"named group '{source_group}' is not defined by any pattern"
+                )
+            fact_type = entry.get("type", "str")
+            if fact_type not in FACT_TYPES:
+                raise self.fail(f"{field}.type", f"'{fact_type}' is not one of int, str")
+            optional = entry.get("optional", False)
+            if not isinstance(optional, bool):
+                raise self.fail(f"{field}.optional", "must be true or false")
+            rules.append(
+                FactRule(
+                    name=name,
+                    source_group=source_group,
+                    type=fact_type,
+                    optional=optional,
+                    value_map=self.value_map(entry.get("map"), f"{field}.map"),
+                )
+            )
+        return tuple(rules)
+
+    def value_map(self, value: Any, field: str) -> tuple[MapRule, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise self.fail(field, "must be a list of {if, then}")
+        rules = []
+        for index, item in enumerate(value):
+            entry = self.mapping(item, f"{field}[{index}]")
+            if "then" not in entry:
+                raise self.fail(f"{field}[{index}].then", "missing required field")
+            rules.append(
+                MapRule(
+                    test=self.regex(entry.get("if"), f"{field}[{index}].if"), then=entry["then"]
+                )
+            )
+        return tuple(rules)
+
+    def group_by(self, value: Any, fact_names: set[str]) -> tuple[str, ...]:
+        keys = self.str_list(value, "group_by") if value is not None else ("node",)
+        for key in keys:
+            if key != "node" and key not in fact_names:
+                raise self.fail("group_by", f"'{key}' is neither 'node' nor a fact name")
+        return keys
+
+    def texts(self, value: Any) -> Texts:
+        data = self.mapping(value, "text")
+        sources = {name: self.text(data, name, f"text.{name}") for name in TEXT_FIELDS}
+        for key in data:
+            if key not in TEXT_FIELDS:
+                raise self.fail(f"text.{key}", "unknown field")
+        compiled = {}
+        for name, source in sources.items():
+            try:
+                compiled[name] = compile_text(source)
+            except jinja2.TemplateSyntaxError as exc:
+                raise self.fail(f"text.{name}", f"template syntax error: {exc}") from exc
+        return Texts(**sources, compiled=compiled)
+
+    def examples(self, value: Any, contains: tuple[str, ...]) -> tuple[Example, ...]:
+        if not isinstance(value, list) or not value:
+            raise self.fail("examples", "must be a non-empty list")
+        examples = [self.example(item, index, contains) for index, item in enumerate(value)]
+        names = [example.name for example in examples]
+        if len(set(names)) != len(names):
+            raise self.fail("examples", "example names must be unique")
+        if not any(example.positive for example in examples):
+            raise self.fail("examples", "needs at least one positive example (expect: {facts})")
+        if all(example.positive for example in examples):
+            raise self.fail("examples", "needs at least one negative example (expect: no_match)")
+        return tuple(examples)
+
+    def example(self, item: Any, index: int, contains: tuple[str, ...]) -> Example:
+        field = f"examples[{index}]"
+        entry = self.mapping(item, field)
+        name = self.text(entry, "name", f"{field}.name")
+        if ("line" in entry) == ("lines" in entry):
+            raise self.fail(f"{field}.line", "give exactly one of 'line' or 'lines'")
+        if "line" in entry:
+            lines: tuple[str, ...] = (self.text(entry, "line", f"{field}.line"),)
+        else:
+            lines = self.str_list(entry["lines"], f"{field}.lines")
+            if not lines:
+                raise self.fail(f"{field}.lines", "must not be empty")
+        if any("\n" in line for line in lines):
+            raise self.fail(f"{field}.line", "one line per entry; use 'lines' for several")
+        if not any(literal in line for line in lines for literal in contains):
+            raise self.fail(
+                f"{field}.line", "contains none of the match.contains literals (prefilter)"
+            )
+        if "expect" not in entry:
+            raise self.fail(f"{field}.expect", "missing required field")
+        raw_expect = entry["expect"]
+        expect: dict[str, Any] | None
+        if raw_expect == NO_MATCH:
+            expect = None
+        else:
+            expect = dict(self.mapping(raw_expect, f"{field}.expect"))
+        count = entry.get("count")
+        if count is not None and (not isinstance(count, int) or count < 1 or expect is None):
+            raise self.fail(f"{field}.count", "must be a positive integer on a positive example")
+        return Example(name=name, lines=lines, expect=expect, count=count)
+
+    def applies_to(self, value: Any) -> AppliesTo:
+        if value is None:
+            return AppliesTo()
+        data = self.mapping(value, "applies_to")
+        versions: dict[str, str | None] = {}
+        for key in ("min_version", "max_version"):
+            raw = data.get(key)
+            if raw is not None and (not isinstance(raw, str) or version_key(raw) is None):
+                raise self.fail(f"applies_to.{key}", f"'{raw}' is not a version like X14.2.1")
+            versions[key] = raw
+        for key in data:
+            if key not in ("products", "min_version", "max_version"):
+                raise self.fail(f"applies_to.{key}", "unknown field")
+        return AppliesTo(
+            products=self.str_list(data.get("products"), "applies_to.products"),
+            min_version=versions["min_version"],
+            max_version=versions["max_version"],
+        )
+
+    def follow(self, value: Any, fact_names: set[str]) -> Follow | None:
+        if value is None:
+            return None
+        data = self.mapping(value, "snippets")
+        if "follow" not in data:
+            return None
+        entry = self.mapping(data["follow"], "snippets.follow")
+        within = entry.get("within_lines")
+        if not isinstance(within, int) or isinstance(within, bool):
+            raise self.fail("snippets.follow.within_lines", "must be an integer")
+        if not 1 <= within <= MAX_FOLLOW_LINES:
+            raise self.fail("snippets.follow.within_lines", f"must be 1..{MAX_FOLLOW_LINES}")
+        same_facts = self.str_list(entry.get("same_facts"), "snippets.follow.same_facts")
+        for name in same_facts:
+            if name not in fact_names:
+                raise self.fail("snippets.follow.same_facts", f"'{name}' is not a fact name")
+        return Follow(
+            regex=self.regex(entry.get("regex"), "snippets.follow.regex"),
+            within_lines=within,
+            same_facts=same_facts,
+        )

@@ -1,0 +1,51 @@
+"""The readable report `loupe analyze` prints: nodes, then findings by severity with evidence."""
+
+from __future__ import annotations
+
+import textwrap
+
+from app.schemas import AnalysisOut
+
+BUG_URL = "https://bst.cloudapps.cisco.com/bugsearch/bug/"
+
+
+def _block(label: str, text: str) -> list[str]:
+    if not text.strip():
+        return []
+    body = textwrap.indent(text.strip(), "      ")
+    return [f"    {label}:", body]
+
+
+def render_text(out: AnalysisOut) -> str:
+    lines: list[str] = []
+    for node in out.nodes:
+        lines.append(
+            f"node {node.hostname or '(hostname unknown)'}: "
+            f"{node.product or 'product unknown'}, {node.version or 'version unknown'}"
+        )
+    for warning in out.warnings:
+        lines.append(f"warning: {warning}")
+    if not out.findings:
+        lines.append(f"No known problem found (ruleset {out.ruleset_version}).")
+        return "\n".join(lines)
+    lines.append(f"{len(out.findings)} finding(s), ruleset {out.ruleset_version}:")
+    for finding in out.findings:
+        sig = finding.signature
+        lines.append("")
+        lines.append(f"[{sig.severity.upper()}] {sig.title}  ({sig.id})")
+        where = f"node {finding.node}" if finding.node else "node unknown"
+        lines.append(
+            f"    {where}; seen {finding.count}x, "
+            f"{finding.first_seen or '?'} .. {finding.last_seen or '?'}"
+        )
+        if sig.bug_ids:
+            lines.append("    bugs: " + ", ".join(f"{b} {BUG_URL}{b}" for b in sig.bug_ids))
+        lines += _block("Description", finding.description)
+        lines += _block("Condition", finding.condition)
+        lines += _block("Further information", finding.further_info)
+        lines += _block("Action", finding.action)
+        if finding.snippets:
+            lines.append("    Evidence:")
+            for snip in finding.snippets:
+                lines.append(f"      {snip.file}:{snip.line}: {snip.text}")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""HTTP layer: JSON API and HTML pages over the same service calls."""

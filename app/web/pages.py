@@ -1,0 +1,230 @@
+"""The HTML pages: upload, diagnostic overview, log viewer, raw download and error pages.
+
+Every page renders the same service objects as the JSON API; nothing log-derived is ever marked
+safe (autoescape is on for every template) and no page carries inline script or style (CSP).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.errors import LoupeError, NotFound
+from app.models import Analysis, BundleFileRow
+from app.schemas import AnalysisOut, FindingOut
+from app.services import analyses, storage
+from app.web import api, logview
+from app.web.deps import DatabaseDep, DispatcherDep, SessionDep, SettingsDep
+from app.web.templating import SEVERITIES, templates
+
+router = APIRouter(include_in_schema=False)
+
+RECENT_LIMIT = 20
+MAX_LISTED_FILES = 2000
+BINARY_KINDS = frozenset({"pcap"})
+ERROR_TITLES = {
+    400: "Bad request",
+    404: "Not found",
+    413: "Upload too large",
+    415: "Unsupported file",
+    422: "Not valid",
+    500: "Internal error",
+    503: "Service unavailable",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RecentAnalysis:
+    id: str
+    label: str
+    status: str
+    created_at: datetime | None
+
+
+def recent_analyses(session: Session) -> list[RecentAnalysis]:
+    """The latest analyses for the index page, labelled by title or uploaded file names."""
+    return [
+        RecentAnalysis(
+            id=analysis.id,
+            label=analysis.title or ", ".join(f.name for f in analysis.files) or analysis.id,
+            status=analysis.status,
+            created_at=analysis.created_at,
+        )
+        for analysis in analyses.list_recent(session, RECENT_LIMIT)
+    ]
+
+
+def render_index(
+    request: Request, recent: list[RecentAnalysis], error: str | None = None, status_code: int = 200
+) -> Response:
+    return templates.TemplateResponse(
+        request, "index.html", {"recent": recent, "error": error}, status_code=status_code
+    )
+
+
+def error_page(request: Request, status_code: int, detail: str) -> Response:
+    """The HTML error page for `status_code`, showing `detail` (escaped like everything else)."""
+    context = {
+        "status_code": status_code,
+        "heading": ERROR_TITLES.get(status_code, "Error"),
+        "detail": detail,
+    }
+    try:
+        return templates.TemplateResponse(request, "error.html", context, status_code=status_code)
+    except Exception:  # the error page itself must not fail: fall back to plain text
+        return PlainTextResponse(f"{status_code}: {detail}", status_code=status_code)
+
+
+@router.get("/")
+def index(request: Request, session: SessionDep) -> Response:
+    return render_index(request, recent_analyses(session))
+
+
+@router.post("/analyses")
+async def upload_form(
+    request: Request, settings: SettingsDep, db: DatabaseDep, dispatcher: DispatcherDep
+) -> Response:
+    """The upload form without JavaScript: 303 to the new analysis, or the form again with why."""
+    try:
+        analysis_id = await api.accept_upload(request, settings, db, dispatcher)
+    except LoupeError as exc:
+
+        def load_recent() -> list[RecentAnalysis]:
+            with db.session() as session:
+                return recent_analyses(session)
+
+        recent = await anyio.to_thread.run_sync(load_recent)
+        return render_index(request, recent, error=str(exc), status_code=exc.status_code)
+    return RedirectResponse(f"/a/{analysis_id}", status_code=303)
+
+
+def group_by_severity(findings: list[FindingOut]) -> dict[str, list[FindingOut]]:
+    groups: dict[str, list[FindingOut]] = {severity: [] for severity in SEVERITIES}
+    for finding in findings:
+        groups.setdefault(finding.signature.severity, []).append(finding)
+    return groups
+
+
+def bundle_files(
+    session: Session, analysis_id: str, limit: int | None = None
+) -> list[BundleFileRow]:
+    stmt = (
+        select(BundleFileRow)
+        .where(BundleFileRow.analysis_id == analysis_id)
+        .order_by(BundleFileRow.name)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def share_url(request: Request, analysis_id: str) -> str:
+    return str(request.base_url).rstrip("/") + f"/a/{analysis_id}"
+
+
+@router.get("/a/{analysis_id}")
+def analysis_page(analysis_id: str, request: Request, session: SessionDep) -> Response:
+    out: AnalysisOut = analyses.view(session, analysis_id)
+    analysis: Analysis = analyses.get(session, analysis_id)
+    files = bundle_files(session, analysis_id, MAX_LISTED_FILES + 1)
+    groups = group_by_severity(out.findings)
+    context: dict[str, Any] = {
+        "analysis": out,
+        "progress": analysis.progress,
+        "active": out.status in analyses.ACTIVE,
+        "groups": groups,
+        "counts": {severity: len(items) for severity, items in groups.items()},
+        "bundle_files": files[:MAX_LISTED_FILES],
+        "more_files": len(files) > MAX_LISTED_FILES,
+        "share_url": share_url(request, analysis_id),
+        "api_url": f"/api/v1/analyses/{analysis_id}",
+    }
+    return templates.TemplateResponse(request, "analysis.html", context)
+
+
+def find_bundle_file(
+    session: Session, data_dir: Path, analysis_id: str, name: str
+) -> tuple[BundleFileRow, Path]:
+    """The unpacked file `name` of the analysis and its path on disk; NotFound otherwise."""
+    analyses.get(session, analysis_id)
+    row = session.scalars(
+        select(BundleFileRow).where(
+            BundleFileRow.analysis_id == analysis_id, BundleFileRow.name == name
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"The analysis has no file named '{name}'.")
+    path = storage.resolve_inside(data_dir, row.storage_path)
+    if not path.is_file():
+        raise NotFound(f"The file '{name}' is no longer stored on this server.")
+    return row, path
+
+
+def index_path(data_dir: Path, analysis_id: str, name: str) -> Path:
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()
+    return storage.analysis_dir(data_dir, analysis_id) / "index" / f"{digest}.u64"
+
+
+def finding_lines(session: Session, analysis_id: str, name: str) -> Counter[int]:
+    """Line numbers of `name` quoted as evidence by the current findings (with how often)."""
+    analysis = analyses.get(session, analysis_id)
+    if analysis.status != "done":
+        return Counter()
+    return Counter(
+        snippet.line
+        for finding in analyses.current_findings(session, analysis)
+        for snippet in finding.snippets
+        if snippet.file == name
+    )
+
+
+@router.get("/a/{analysis_id}/files/{name:path}")
+def log_viewer(
+    analysis_id: str,
+    name: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    page: Annotated[int | None, Query(ge=1)] = None,
+    line: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    data_dir = settings.resolved_data_dir
+    row, path = find_bundle_file(session, data_dir, analysis_id, name)
+    context: dict[str, Any] = {
+        "analysis_id": analysis_id,
+        "name": row.name,
+        "kind": row.kind,
+        "size": path.stat().st_size,
+    }
+    if row.kind in BINARY_KINDS or logview.looks_binary(path):
+        return templates.TemplateResponse(request, "binary_file.html", context)
+    index = logview.load_index(path, index_path(data_dir, analysis_id, row.name))
+    wanted = page or (logview.page_of_line(line) if line else 1)
+    shown = logview.read_page(path, index, wanted)
+    context.update(
+        page=shown,
+        target=line,
+        evidence=set(finding_lines(session, analysis_id, row.name)),
+    )
+    return templates.TemplateResponse(request, "log_viewer.html", context)
+
+
+@router.get("/a/{analysis_id}/raw/{name:path}")
+def raw_file(analysis_id: str, name: str, session: SessionDep, settings: SettingsDep) -> Response:
+    """The unpacked file as a download, byte for byte."""
+    row, path = find_bundle_file(session, settings.resolved_data_dir, analysis_id, name)
+    return FileResponse(
+        path,
+        media_type="application/octet-stream",
+        filename=row.name.rsplit("/", 1)[-1],
+        content_disposition_type="attachment",
+    )

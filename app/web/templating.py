@@ -1,0 +1,87 @@
+"""The one Jinja2 environment of the HTML pages (autoescape always on) and its display filters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from fastapi.templating import Jinja2Templates
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
+SEVERITIES = ("critical", "error", "warning", "info")
+BUG_SEARCH = "https://bst.cloudapps.cisco.com/bugsearch/bug/"
+
+
+def human_size(size: int | None) -> str:
+    """1536 -> '1.5 KiB'; bytes below 1 KiB are shown exactly."""
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def utc_time(moment: datetime | None) -> str:
+    """A timestamp as people read it, in UTC: '2026-11-27 14:03:05 UTC'."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def iso_time(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
+
+
+def url_path(value: str) -> str:
+    """A file name made safe to put in a URL path (slashes kept, everything else quoted)."""
+    return quote(value, safe="/")
+
+
+def bug_url(bug_id: str) -> str:
+    return BUG_SEARCH + quote(bug_id, safe="")
+
+
+def fact_value(value: Any) -> str:
+    """A fact as text: lists joined with commas, None as an empty string."""
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ", ".join(fact_value(item) for item in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,  # every template, whatever its name: log text is hostile
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        human_size=human_size,
+        utc_time=utc_time,
+        iso_time=iso_time,
+        url_path=url_path,
+        bug_url=bug_url,
+        fact_value=fact_value,
+    )
+    env.globals.update(SEVERITIES=SEVERITIES)
+    return env
+
+
+templates = Jinja2Templates(env=_environment())
