@@ -123,9 +123,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s", request.url.path)
         detail = "Internal error; the operator can find the details in the server log."
-        if _wants_json(request):
-            return JSONResponse({"detail": detail}, status_code=500)
-        return pages.error_page(request, 500, detail)
+        response = (
+            JSONResponse({"detail": detail}, status_code=500)
+            if _wants_json(request)
+            else pages.error_page(request, 500, detail)
+        )
+        # this handler runs outside the middleware stack: add the security headers here too
+        _add_security_headers(response, docs=False)
+        return response
 
 
 def install_security_headers(app: FastAPI) -> None:
@@ -134,9 +139,14 @@ def install_security_headers(app: FastAPI) -> None:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         response = await call_next(request)
-        docs = request.url.path in ("/docs", "/redoc", "/docs/oauth2-redirect")
-        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Frame-Options", "DENY")
+        _add_security_headers(
+            response, docs=request.url.path in ("/docs", "/redoc", "/docs/oauth2-redirect")
+        )
         return response
+
+
+def _add_security_headers(response: Response, *, docs: bool) -> None:
+    response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Frame-Options", "DENY")

@@ -98,7 +98,9 @@ class _PartWriter:
         _, options = parse_options_header(self.headers.get(b"content-disposition", b""))
         name = options.get(b"name", b"").decode("utf-8", "replace")
         filename = options.get(b"filename")
-        if name == "files" and filename is not None:
+        if name == "files" and filename == b"":
+            self.kind = "ignore"  # a browser form submitted with no file chosen
+        elif name == "files" and filename is not None:
             if len(self.upload.files) >= self.max_files:
                 raise UploadInvalid(
                     f"Too many files in one upload (more than {self.max_files}): "
