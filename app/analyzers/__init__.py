@@ -1,0 +1,1 @@
+"""Analyzers that need more than log lines: TLS certificates from pcaps, the PEM trust store."""
