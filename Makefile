@@ -6,7 +6,7 @@ LOUPE  := $(VENV)/bin/loupe
 export MALLOC_MMAP_THRESHOLD_ ?= 268435456
 export MALLOC_TRIM_THRESHOLD_ ?= 1073741824
 
-.PHONY: install run migrate test lint fmt bench signatures clean
+.PHONY: install run migrate test lint fmt bench loadtest signatures clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,15 @@ lint: install
 fmt: install
 	$(VENV)/bin/ruff format app tests
 	$(VENV)/bin/ruff check --fix app tests
+
+# Time `loupe analyze` against `gzip -dc | rg` on a generated bundle; BENCH_SIZES="1024 4096" adds the size checks
+BENCH_SIZES ?= 1024
+bench: install
+	$(PY) bench/run.py --sizes $(BENCH_SIZES)
+
+# Load and fault test of the team topology on loopback (local PostgreSQL + its own redis-server); prints figures
+loadtest: install
+	$(PY) loadtest/loadtest.py
 
 # List the signature library
 signatures: install

@@ -118,6 +118,14 @@ def analyze(
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON object")] = False,
     title: Annotated[str | None, typer.Option(help="A title for the report")] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", min=1, help="CPU cores to use (default: all available)"),
+    ] = None,
+    library_dir: Annotated[
+        Path | None,
+        typer.Option("--library", help="Signature library directory (default: the packaged one)"),
+    ] = None,
 ) -> None:
     """Analyse bundles offline (no server, no database).
 
@@ -125,13 +133,15 @@ def analyze(
     """
     from app import serialize
     from app.bundle.unpack import sniff_upload_type
-    from app.errors import BundleError
+    from app.errors import BundleError, SignatureError
     from app.schemas import FileOut
     from app.services.analyses import new_id
     from app.signatures import load_library
+    from app.worker.malloc import tune_malloc
     from app.worker.pipeline import Input, limits_from
     from app.worker.pipeline import analyze as run_pipeline
 
+    tune_malloc()
     settings = get_settings()
     for bundle in bundles:
         if not bundle.is_file():
@@ -145,14 +155,20 @@ def analyze(
         if sniff_upload_type(head, bundle.name) is None:
             _echo(f"error: {bundle}: not a bundle, log or capture logloupe can read", err=True)
             raise typer.Exit(EXIT_UNUSABLE)
-    library = load_library()
+    try:
+        library = load_library(library_dir)
+    except (SignatureError, OSError) as exc:
+        _echo(f"error: {library_dir}: not a usable signature library ({exc})", err=True)
+        raise typer.Exit(EXIT_UNUSABLE) from exc
     started = datetime.now(UTC)
     files = [FileOut(name=b.name, size=b.stat().st_size, sha256=_sha256(b)) for b in bundles]
     inputs = [Input(path=b.resolve(), name=b.name) for b in bundles]
     with tempfile.TemporaryDirectory(prefix="loupe-") as tmp:
         try:
             if as_json:
-                report = run_pipeline(inputs, Path(tmp) / "work", library, limits_from(settings))
+                report = run_pipeline(
+                    inputs, Path(tmp) / "work", library, limits_from(settings), jobs=jobs
+                )
             else:
                 with typer.progressbar(length=100, label="analysing", file=sys.stderr) as bar:
                     last = 0
@@ -165,7 +181,7 @@ def analyze(
                             last = now
 
                     report = run_pipeline(
-                        inputs, Path(tmp) / "work", library, limits_from(settings), progress
+                        inputs, Path(tmp) / "work", library, limits_from(settings), progress, jobs
                     )
         except BundleError as exc:
             if as_json:
@@ -194,8 +210,9 @@ def analyze(
         started_at=started,
         finished_at=datetime.now(UTC),
     )
-    if as_json:
-        _echo(out.model_dump_json(indent=2))
+    if as_json:  # the API's analysis object, plus the chains of GET …/{id}/certificates
+        body = out.model_dump(mode="json") | {"certificates": report.certificates}
+        _echo(json.dumps(body, indent=2))
     else:
         from app.textreport import render_text
 

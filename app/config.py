@@ -28,14 +28,36 @@ class Settings(BaseSettings):
     embedded_worker: bool = True
     worker_threads: int = 1
     jobs: int = 2
-    stale_after_seconds: int = 3600
-    sweep_interval_seconds: int = 60
+    stale_after_seconds: int = Field(
+        default=120,
+        description="a running analysis whose worker sent no heartbeat (every 5 s) for this long "
+        "is put back to queued and sent again",
+    )
+    sweep_interval_seconds: int = Field(
+        default=15, description="how often the sweeper (or the embedded runner) looks at the DB"
+    )
+    redispatch_after_seconds: int = Field(
+        default=60,
+        description="a queued analysis sent this long ago is sent again when the broker's queue "
+        "is empty (its message was lost, e.g. Redis restarted)",
+    )
+    visibility_timeout_seconds: int = Field(
+        default=6 * 3600,
+        description="Redis visibility timeout; longer than the longest analysis. A queued "
+        "analysis sent this long ago is sent again even when the queue is not empty",
+    )
+    queue_name: str = Field(default="analyses", description="the Celery queue of analyses")
     unpack_max_total_bytes: int = 16 * 2**30
     unpack_max_members: int = 20_000
     unpack_max_member_bytes: int = 8 * 2**30
     unpack_max_ratio: float = 200.0
     unpack_max_depth: int = 3
     log_json: bool = False
+    library_dir: Path | None = Field(
+        default=None,
+        description="signature library directory used by the web app and the workers "
+        "(default: the packaged one); restart both after changing it, then re-run analyses",
+    )
 
     @property
     def resolved_data_dir(self) -> Path:

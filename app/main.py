@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
@@ -18,8 +19,9 @@ from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import LoupeError
 from app.jobs import Dispatcher
+from app.observability import configure_logging, metrics_registry
 from app.signatures import Library, load_library
-from app.web import api, pages
+from app.web import api, catalogue, pages
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +37,11 @@ DOCS_CSP = (
     "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
     "https://fastapi.tiangolo.com https://cdn.redoc.ly; worker-src blob:; object-src 'none'; "
     "frame-ancestors 'none'"
+)
+
+
+DATABASE_DOWN = (
+    "The database is not reachable right now; nothing was stored. Try again in a minute."
 )
 
 
@@ -54,13 +61,16 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.log_json:
+            configure_logging(json_lines=True)
         settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.sqlalchemy_url)
         app.state.settings = settings
         app.state.db = db
-        app.state.library = library or load_library()
+        app.state.library = library or load_library(settings.library_dir)
         dispatcher = make_dispatcher(settings, db)
         app.state.dispatcher = dispatcher
+        app.state.metrics = metrics_registry(db, dispatcher.queue_depth)
         if settings.embedded_worker or settings.broker_url:
             dispatcher.start()
         try:
@@ -78,6 +88,7 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
     app.state.settings = settings
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(catalogue.router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     install_error_handlers(app)
     install_security_headers(app)
@@ -96,6 +107,15 @@ def install_error_handlers(app: FastAPI) -> None:
         if _wants_json(request):
             return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
         return pages.error_page(request, exc.status_code, str(exc))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DisconnectionError)
+    async def database_unreachable(request: Request, exc: Exception) -> Response:
+        log.warning("database unreachable on %s: %s", request.url.path, exc)
+        detail = DATABASE_DOWN
+        if _wants_json(request):
+            return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "30"})
+        return pages.error_page(request, 503, detail)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -48,6 +48,8 @@ class Analysis(Base):
     progress: Mapped[int] = mapped_column(Integer, default=0)  # percent, while running
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # when a message for it was last handed to the broker (Celery mode); NULL: send it again
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
     worker: Mapped[str | None] = mapped_column(String(200))
     current_run: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -92,11 +94,11 @@ class BundleFileRow(Base):
     analysis_id: Mapped[str] = mapped_column(
         ForeignKey("analysis.id", ondelete="CASCADE"), index=True
     )
-    name: Mapped[str] = mapped_column(String(1000))
+    name: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(32))
     size: Mapped[int] = mapped_column(BigInteger)
-    bundle: Mapped[str] = mapped_column(String(300))
-    storage_path: Mapped[str] = mapped_column(String(1200))  # relative to the data dir
+    bundle: Mapped[str] = mapped_column(Text)
+    storage_path: Mapped[str] = mapped_column(Text)  # relative to the data dir
 
     analysis: Mapped[Analysis] = relationship(back_populates="bundle_files")
 
@@ -109,10 +111,10 @@ class Node(Base):
         ForeignKey("analysis.id", ondelete="CASCADE"), index=True
     )
     position: Mapped[int] = mapped_column(Integer)
-    bundle: Mapped[str] = mapped_column(String(300))
-    hostname: Mapped[str | None] = mapped_column(String(255))
-    product: Mapped[str | None] = mapped_column(String(64))
-    version: Mapped[str | None] = mapped_column(String(64))
+    bundle: Mapped[str] = mapped_column(Text)
+    hostname: Mapped[str | None] = mapped_column(Text)
+    product: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[str | None] = mapped_column(Text)
 
     analysis: Mapped[Analysis] = relationship(back_populates="nodes")
 
@@ -130,6 +132,10 @@ class AnalysisRun(Base):
     ruleset_version: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # per signature {"signature_id", "title", "outcome", "reason"}; NULL until the run is saved
+    coverage: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # every TLS chain the captures showed (app/analyzers/certificates.py); NULL until saved
+    certificates: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     analysis: Mapped[Analysis] = relationship(back_populates="runs")
     findings: Mapped[list[FindingRow]] = relationship(
@@ -155,15 +161,15 @@ class FindingRow(Base):
     severity: Mapped[str] = mapped_column(String(16))
     severity_rank: Mapped[int] = mapped_column(Integer)
     bug_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
-    node: Mapped[str | None] = mapped_column(String(255))
+    node: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="")
     condition: Mapped[str] = mapped_column(Text, default="")
     further_info: Mapped[str] = mapped_column(Text, default="")
     action: Mapped[str] = mapped_column(Text, default="")
     facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     count: Mapped[int] = mapped_column(Integer, default=1)
-    first_seen: Mapped[str | None] = mapped_column(String(40))
-    last_seen: Mapped[str | None] = mapped_column(String(40))
+    first_seen: Mapped[str | None] = mapped_column(Text)
+    last_seen: Mapped[str | None] = mapped_column(Text)
 
     run: Mapped[AnalysisRun] = relationship(back_populates="findings")
     snippets: Mapped[list[SnippetRow]] = relationship(
@@ -179,7 +185,7 @@ class SnippetRow(Base):
         ForeignKey("finding.id", ondelete="CASCADE"), index=True
     )
     position: Mapped[int] = mapped_column(Integer)
-    file: Mapped[str] = mapped_column(String(1000))
+    file: Mapped[str] = mapped_column(Text)
     line: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
 

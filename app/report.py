@@ -70,6 +70,16 @@ class Finding:
     last_seen: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """Whether one signature could look at this upload: matched, passed, or skipped and why."""
+
+    signature_id: str
+    title: str
+    outcome: str  # matched | passed | skipped
+    reason: str | None = None  # why skipped; for matched/passed, the nodes it could not check
+
+
 @dataclass(slots=True)
 class Report:
     """Everything one analysis produced."""
@@ -79,6 +89,9 @@ class Report:
     nodes: list[NodeInfo] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    coverage: list[Coverage] = field(default_factory=list)
+    # every TLS chain the captures showed, per node/server/port (app/analyzers/certificates.py)
+    certificates: list[dict[str, Any]] = field(default_factory=list)
 
 
 SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}

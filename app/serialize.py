@@ -4,17 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
-from app.models import Analysis, FindingRow
-from app.report import Finding, Report
+from app.models import Analysis, AnalysisRun, FindingRow
+from app.report import Coverage, Finding, Report
 from app.schemas import (
     AnalysisOut,
+    AppliesToOut,
+    CoverageOut,
+    DeltaOut,
+    ExampleOut,
     FileOut,
     FindingOut,
+    MatchOut,
     NodeOut,
+    PatternOut,
+    RunOut,
+    SignatureDetail,
+    SignatureOut,
     SignatureRef,
+    SignatureSource,
     SnippetOut,
+    TextsOut,
 )
+from app.signatures.model import Signature
 
 
 def finding_out_from_row(row: FindingRow) -> FindingOut:
@@ -59,7 +73,41 @@ def finding_out(finding: Finding) -> FindingOut:
     )
 
 
-def analysis_out(analysis: Analysis, findings: Sequence[FindingRow]) -> AnalysisOut:
+def coverage_out(coverage: Coverage) -> CoverageOut:
+    return CoverageOut(
+        signature_id=coverage.signature_id,
+        title=coverage.title,
+        outcome=coverage.outcome,
+        reason=coverage.reason,
+    )
+
+
+def coverage_from_json(stored: Sequence[dict[str, Any]] | None) -> list[CoverageOut]:
+    """The coverage a run stored (AnalysisRun.coverage); none for runs saved before it existed."""
+    return [CoverageOut.model_validate(item) for item in stored or ()]
+
+
+def coverage_to_json(coverage: Sequence[Coverage]) -> list[dict[str, Any]]:
+    return [coverage_out(item).model_dump() for item in coverage]
+
+
+def run_out(run: AnalysisRun) -> RunOut:
+    return RunOut(
+        number=run.number,
+        ruleset_version=run.ruleset_version,
+        created_at=run.created_at,
+        finished_at=run.finished_at,
+    )
+
+
+def analysis_out(
+    analysis: Analysis,
+    findings: Sequence[FindingRow],
+    *,
+    runs: Sequence[AnalysisRun] = (),
+    coverage: Sequence[CoverageOut] = (),
+    delta: DeltaOut | None = None,
+) -> AnalysisOut:
     return AnalysisOut(
         id=analysis.id,
         status=analysis.status,
@@ -76,6 +124,9 @@ def analysis_out(analysis: Analysis, findings: Sequence[FindingRow]) -> Analysis
         error=analysis.error,
         warnings=list(analysis.warnings or []),
         ruleset_version=analysis.ruleset_version,
+        coverage=list(coverage),
+        runs=[run_out(run) for run in runs],
+        delta=delta,
     )
 
 
@@ -106,4 +157,73 @@ def report_out(
         error=error,
         warnings=list(report.warnings),
         ruleset_version=report.ruleset_version,
+        coverage=[] if error else [coverage_out(c) for c in report.coverage],
+        runs=[
+            RunOut(
+                number=1,
+                ruleset_version=report.ruleset_version,
+                created_at=created_at,
+                finished_at=finished_at,
+            )
+        ],
+    )
+
+
+def signature_out(signature: Signature) -> SignatureOut:
+    """A catalogue row (`GET /api/v1/signatures`)."""
+    return SignatureOut(
+        id=signature.id,
+        title=signature.title,
+        severity=signature.severity,
+        bug_ids=list(signature.bug_ids),
+        product=signature.product,
+    )
+
+
+def _source_text(library_root: Path, file: str) -> str | None:
+    path = library_root / file
+    try:
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def signature_detail(signature: Signature, library_root: Path) -> SignatureDetail:
+    """Everything a signature says (`GET /api/v1/signatures/{id}`); texts stay templates."""
+    applies = signature.applies_to
+    return SignatureDetail(
+        **signature_out(signature).model_dump(),
+        status=signature.status,
+        applies_to=AppliesToOut(
+            products=list(applies.products),
+            min_version=applies.min_version,
+            max_version=applies.max_version,
+        ),
+        references=list(signature.references),
+        match=MatchOut(
+            source=signature.source,
+            contains=list(signature.contains),
+            patterns=[
+                PatternOut(regex=p.regex.pattern, facts=dict(p.facts)) for p in signature.patterns
+            ],
+            group_by=list(signature.group_by),
+        ),
+        texts=TextsOut(
+            description=signature.text.description,
+            condition=signature.text.condition,
+            further_info=signature.text.further_info,
+            action=signature.text.action,
+        ),
+        examples=[
+            ExampleOut(
+                name=example.name,
+                lines=list(example.lines),
+                expect=dict(example.expect) if example.expect is not None else None,
+                count=example.count,
+            )
+            for example in signature.examples
+        ],
+        source=SignatureSource(
+            file=signature.file, text=_source_text(library_root, signature.file)
+        ),
     )

@@ -16,6 +16,23 @@ def _block(label: str, text: str) -> list[str]:
     return [f"    {label}:", body]
 
 
+def _coverage(out: AnalysisOut) -> list[str]:
+    """One summary line, then each signature that could not look at these logs and why."""
+    if not out.coverage:
+        return []
+    counts = {
+        k: sum(1 for c in out.coverage if c.outcome == k) for k in ("matched", "passed", "skipped")
+    }
+    lines = [
+        f"coverage: {counts['matched']} matched, {counts['passed']} found nothing, "
+        f"{counts['skipped']} skipped"
+    ]
+    lines += [
+        f"  skipped {c.signature_id}: {c.reason}" for c in out.coverage if c.outcome == "skipped"
+    ]
+    return lines
+
+
 def render_text(out: AnalysisOut) -> str:
     lines: list[str] = []
     for node in out.nodes:
@@ -25,6 +42,7 @@ def render_text(out: AnalysisOut) -> str:
         )
     for warning in out.warnings:
         lines.append(f"warning: {warning}")
+    lines += _coverage(out)
     if not out.findings:
         lines.append(f"No known problem found (ruleset {out.ruleset_version}).")
         return "\n".join(lines)

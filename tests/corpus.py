@@ -105,12 +105,142 @@ def _alarm_25019(host: str, ts: str, utc: str) -> str:
     )
 
 
-def healthy_expressway_c_loggingsnapshot(host: str = "expc1", n_lines: int = 2000) -> str:
+def alarm_line(
+    host: str,
+    alarm_id: str,
+    event: str = "Raised",
+    *,
+    severity: str = "warning",
+    detail: str = "Cluster database communication failure: The database is unable to "
+    "replicate with one or more of the cluster peers",
+    index: int = 0,
+) -> str:
+    """An `alarm:` line (doc 217230's shape) for `event` "Raised" or "Lowered".
+
+    The Lowered form is the published Raised line with the other event name (no public excerpt
+    shows a lowered line).
+    """
+    ts, utc = _stamps(index)
+    return (
+        f'{ts} {host} alarm: Level="WARN" Event="Alarm {event}" Id="{alarm_id}" '
+        f'UUID="0f96695e-d954-4f6f-85c1-2ef1eae6f764" Severity="{severity}" '
+        f'Detail="{detail}" UTCTime="{utc}"'
+    )
+
+
+# Alarms a healthy node raises and lowers again within a diagnostic log (start-up, NTP sync).
+_NTP = "NTP server not available"
+_SSH = "Unified Communications SSH tunnel failure"
+
+
+def _register(host: str, ts: str, utc: str, n: int) -> list[str]:
+    call_id = f"00505690-7c5e0003-{n:08d}@198.51.100.183"
+    port = f"51{n % 1000:03d}"
+    return [
+        f'{ts} {host} tvcs: UTCTime="{utc}" Module="network.sip" Level="INFO":  Action="Received" '
+        f'Local-ip="192.0.2.5" Local-port="5061" Src-ip="198.51.100.183" Src-port="{port}" '
+        f'Detail="Receive Request Method=REGISTER, CSeq={n}, Request-URI=sip:example.com, '
+        f"Call-ID={call_id}, From-Tag=a1b2c3d4, To-Tag=, Msg-Hash=8{n:018d}, "
+        f'Local-SessionID=, Remote-SessionID="',
+        f'{ts} {host} tvcs: UTCTime="{utc}" Module="network.sip" Level="INFO":  Action="Sent" '
+        f'Local-ip="192.0.2.5" Local-port="5061" Dst-ip="198.51.100.183" Dst-port="{port}" '
+        f'Detail="Sending Response Code=200, Method=REGISTER, CSeq={n}, To=sip:1003@example.com, '
+        f"Call-ID={call_id}, From-Tag=a1b2c3d4, To-Tag=e5f6a7b8, Msg-Hash=9{n:018d}, "
+        f'Local-SessionID=, Remote-SessionID="',
+    ]
+
+
+def _edge_config(host: str, ts: str, utc: str, n: int) -> list[str]:
+    return [
+        f'{ts} {host} traffic_server[2030]: UTCTime="{utc}" Module="network.http.trafficserver" '
+        f'Level="DEBUG": Detail="Sending Request" Txn-id="{5000 + n}" '
+        f'TrackingID="a9b8c7d6-{n:04d}-4e5f-8a9b-0c1d2e3f4a5b" Dst-ip="192.0.2.5" Dst-port="8443"',
+        "HTTPMSG:",
+        "|GET /ZXhhbXBsZS5jb20/get_edge_config/ HTTP/1.1",
+        " Host: expe1.example.com:8443",
+        " Accept: */*",
+        " |",
+    ]
+
+
+def _with_alarm_history(host: str, body: list[str], alarm: tuple[str, str], n_lines: int) -> str:
+    """Verbose-logging alarm first, `alarm` raised then lowered, body, verbose alarm lowered."""
+    alarm_id, detail = alarm
+    head = [
+        _alarm_25019(host, *_stamps(0)),
+        alarm_line(host, alarm_id, "Raised", detail=detail, index=1),
+    ]
+    middle = body[: max(0, n_lines - 4)]
+    tail = [
+        alarm_line(host, alarm_id, "Lowered", detail=detail, index=len(middle) + 2),
+        alarm_line(
+            host,
+            "25019",
+            "Lowered",
+            detail="Verbose log levels configured: One or more modules of the Network Log or "
+            "Support Log have been configured with a level of Debug or Trace",
+            index=len(middle) + 3,
+        ),
+    ]
+    return "\n".join(head + middle + tail) + "\n"
+
+
+def healthy_expressway_e_loggingsnapshot(host: str = "expe1", n_lines: int = 2000) -> str:
+    """A healthy X14.2.1 Expressway-E at debug level: MRA logins, registrations and calls.
+
+    Edge-config requests through Traffic Server, REGISTER/200 and INVITE with SIPMSG blocks,
+    developer.* lines, events, alarm 25019 raised and lowered, and the SSH tunnel alarm 35013
+    raised at start and lowered seconds later: no live problem in it.
+    """
+    body: list[str] = []
+    n = 2
+    while len(body) < n_lines:
+        ts, utc = _stamps(n)
+        kind = n % 5
+        if kind == 0:
+            body += _edge_config(host, ts, utc, n)
+        elif kind == 1:
+            body += _register(host, ts, utc, n)
+        elif kind == 2:
+            body += _sip_received(host, ts, utc, n)
+        elif kind == 3:
+            body += _developer(host, ts, utc, n)
+        else:
+            body += _events(host, ts, utc, n)
+        n += 1
+    return _with_alarm_history(host, body, ("35013", _SSH), n_lines)
+
+
+def healthy_expressway_c_loggingsnapshot(
+    host: str = "expc1", n_lines: int = 2000, *, alarm_history: bool = False
+) -> str:
     """A healthy X14.2.1 Expressway-C at debug level during MRA logins: no problem in it.
 
     Traffic Server request lines with HTTPMSG blocks, network.sip with SIPMSG blocks,
-    developer.* lines, alarm 25019 (expected in every diagnostic log), events.
+    developer.* lines, alarm 25019 (expected in every diagnostic log), events. With
+    `alarm_history`, also SIP registrations, NTP alarm 25021 raised then lowered and 25019
+    lowered at the end (findings only after the alarm lifecycle is resolved).
     """
+    if alarm_history:
+        body: list[str] = []
+        n = 2
+        while len(body) < n_lines:
+            ts, utc = _stamps(n)
+            kind = n % 6
+            if kind == 5:
+                body += _register(host, ts, utc, n)
+            elif kind == 0:
+                body += _traffic_server_request(host, ts, utc, n)
+            elif kind == 1:
+                body += _traffic_server_allowed(host, ts, n)
+            elif kind == 2:
+                body += _sip_received(host, ts, utc, n)
+            elif kind == 3:
+                body += _developer(host, ts, utc, n)
+            else:
+                body += _events(host, ts, utc, n)
+            n += 1
+        return _with_alarm_history(host, body, ("25021", _NTP), n_lines)
     lines: list[str] = []
     ts, utc = _stamps(0)
     lines.append(_alarm_25019(host, ts, utc))

@@ -176,3 +176,40 @@ def test_healthz_and_docs(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/docs").status_code == 200
     assert "/api/v1/analyses" in client.get("/openapi.json").json()["paths"]
+
+
+def test_healthy_bundles_find_nothing_and_cleared_alarms_show_in_coverage(
+    client: TestClient,
+) -> None:
+    from tests.corpus import healthy_expressway_e_loggingsnapshot
+
+    expc = make_tar(
+        {
+            "loggingsnapshot_expc1_2026-11-27_10_00_00.txt": healthy_expressway_c_loggingsnapshot(
+                "expc1", n_lines=3000, alarm_history=True
+            ),
+            "xstat_dump_expc1_2026-11-27_10_00_00.txt": xstat_dump(
+                "expc1", "Expressway-C", "X14.2.1"
+            ),
+        }
+    )
+    expe = make_tar(
+        {
+            "loggingsnapshot_expe1_2026-11-27_10_00_00.txt": healthy_expressway_e_loggingsnapshot(
+                "expe1", n_lines=3000
+            ),
+            "xstat_dump_expe1_2026-11-27_10_00_00.txt": xstat_dump(
+                "expe1", "Expressway-E", "X14.2.1"
+            ),
+        }
+    )
+    created = upload(
+        client, ("diagnostic_log_expc1.tar.gz", expc), ("diagnostic_log_expe1.tar.gz", expe)
+    )
+    body = wait_for(client, created.json()["id"])
+    assert body["status"] == "done", body["error"]
+    assert body["findings"] == []
+    cleared = [c for c in body["coverage"] if c["reason"] and "cleared" in c["reason"]]
+    assert cleared, "the alarm raised and lowered in the healthy logs is reported as cleared"
+    assert all(c["outcome"] == "passed" for c in cleared)
+    assert not any("25019" in c["signature_id"] for c in body["coverage"])

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from app.analyzers import tls_handshake as tls
 from app.analyzers.capture_reader import CaptureFormatError, ReadStatus, read_packets
 from app.analyzers.certinfo import CertInfo, parse_der
-from app.analyzers.tcp_stream import FlowKey, TcpPacket, slice_tcp
+from app.analyzers.tcp_stream import FlowKey, TcpPacket, is_ipv4_not_tcp, slice_tcp
 
 FOLLOW_LIMIT = 256 * 1024  # bytes per direction
 PENDING_LIMIT = 256 * 1024  # out-of-order bytes buffered per direction
@@ -317,7 +317,9 @@ def analyze_pcap(path: Path) -> PcapResult:
     analyzer = _Analyzer()
     try:
         with open(path, "rb", buffering=1 << 20) as stream:
-            for ts, linktype, frame in read_packets(stream, status):
+            for ts, linktype, frame in read_packets(stream, status, skip_udp=True):
+                if is_ipv4_not_tcp(linktype, frame):  # RTP and other UDP: most of a capture
+                    continue
                 pkt = slice_tcp(linktype, frame)
                 if pkt is not None:
                     analyzer.packet(ts, pkt)

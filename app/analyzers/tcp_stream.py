@@ -75,6 +75,17 @@ def _network_offset(linktype: int, frame: bytes) -> tuple[int, int] | None:
     return None
 
 
+def is_ipv4_not_tcp(linktype: int, frame: bytes) -> bool:
+    """A cheap early answer for the bulk of a capture: untagged Ethernet IPv4 that is not TCP."""
+    return (
+        linktype == DLT_EN10MB
+        and len(frame) > 23
+        and frame[12] == 8
+        and frame[13] == 0
+        and frame[23] != 6
+    )
+
+
 def slice_tcp(linktype: int, frame: bytes) -> TcpPacket | None:
     """The TCP segment inside `frame`, or None when it is not (complete) TCP over IP."""
     located = _network_offset(linktype, frame)

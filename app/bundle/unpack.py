@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Protocol, cast
 
-from isal import igzip, isal_zlib
+from isal import igzip, igzip_threaded, isal_zlib
 
 from app.bundle.detect import detect_kind
 from app.bundle.magic import SNIFF_BYTES, is_known_binary, looks_like_tar, sniff_format
@@ -113,10 +113,41 @@ def sniff_upload_type(head: bytes, filename: str) -> str | None:
     return kind
 
 
+class BlockSink(Protocol):
+    """Receives the bytes of one unpacked file while it is written (see `Tee`)."""
+
+    def write(self, chunk: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+class Tee(Protocol):
+    """Optional observer of the unpacked files: `open(name)` returns a sink or None (not wanted).
+
+    The sink gets every chunk written to the file named `name` (as in BundleFile.name), then
+    `close()` when the file is complete, or `discard()` when it is skipped or unpacking fails.
+    It lets a caller scan a large file in the same pass instead of reading it back.
+    """
+
+    def open(self, name: str) -> BlockSink | None: ...
+
+
 def unpack_upload(
-    src: Path, upload_name: str, dest: Path, limits: Limits = Limits()
+    src: Path,
+    upload_name: str,
+    dest: Path,
+    limits: Limits = Limits(),
+    *,
+    inflate_threads: int = 1,
+    tee: Tee | None = None,
 ) -> UnpackResult:
     """Unpack the upload at `src` (shown as `upload_name`) into the directory `dest`.
+
+    `inflate_threads=1` inflates gzip streams in a helper thread (isal releases the GIL, so it
+    overlaps with tar parsing and writing); 0 inflates in the calling thread (one core).
+    `tee` sees the bytes of each unpacked file as they are written.
 
     Raises CorruptArchive, LimitExceeded or BundleError (never a tarfile, zipfile, zlib or OS
     error) with a sentence a TAC engineer can act on. See the module docstring for the rules.
@@ -125,7 +156,9 @@ def unpack_upload(
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise BundleError(f"{upload_name}: cannot create the work directory ({err}).") from err
-    unpacker = _Unpacker(dest.resolve(), upload_name, limits)
+    unpacker = _Unpacker(
+        dest.resolve(), upload_name, limits, inflate_threads=inflate_threads, tee=tee
+    )
     try:
         unpacker.unpack_top(src)
     except OSError as err:
@@ -233,6 +266,8 @@ class _Unpacker:
     written: list[Path] = field(default_factory=list)
     spools: list[Path] = field(default_factory=list)
     created_root: Path | None = None
+    inflate_threads: int = 1
+    tee: Tee | None = None
 
     # ---- top level -------------------------------------------------------------------
 
@@ -304,7 +339,7 @@ class _Unpacker:
     def unpack_gzip(self, path: Path, where: _Target, depth: int) -> None:
         with self.open_gzip(path, where.name) as stream:
             first = stream.read(2 * tarfile.BLOCKSIZE)
-        with self.open_gzip(path, where.name) as stream:
+        with self.open_gzip(path, where.name, threads=self.inflate_threads) as stream:
             if looks_like_tar(first):
                 self.unpack_tar_stream(stream, where, depth)
                 while stream.read(BLOCK_BYTES):
@@ -319,11 +354,15 @@ class _Unpacker:
             self.store_stream(stream, inner, depth, may_recurse=True)
 
     @contextmanager
-    def open_gzip(self, path: Path, label: str) -> Iterator[_CountingReader]:
+    def open_gzip(self, path: Path, label: str, threads: int = 0) -> Iterator[_CountingReader]:
         with path.open("rb") as raw:
             compressed = _CountingReader(raw)
             guard = _RatioGuard(label, lambda: compressed.count, self.limits)
-            gz = igzip.IGzipFile(fileobj=compressed, mode="rb")  # type: ignore[no-untyped-call]
+            gz: _Readable
+            if threads > 0:  # read errors come back from the helper thread on the next read
+                gz = igzip_threaded.open(compressed, "rb", threads=threads)  # type: ignore[no-untyped-call]
+            else:
+                gz = igzip.IGzipFile(fileobj=compressed, mode="rb")  # type: ignore[no-untyped-call]
             try:
                 yield _CountingReader(gz, guard.add)
             finally:
@@ -482,7 +521,9 @@ class _Unpacker:
             raise _MemberSkipped(f"it cannot be created ({err.strerror})") from err
         if final:
             self.written.append(path)
+        sink = self.tee.open(name) if final and self.tee is not None else None
         size = 0
+        complete = False
         try:
             os.fchmod(handle, 0o644)
             with open(handle, "wb") as out:
@@ -494,7 +535,10 @@ class _Unpacker:
                     if final:
                         self.add_total(len(block))
                     out.write(block)
+                    if sink is not None:
+                        sink.write(block)
                     block = stream.read(BLOCK_BYTES)
+            complete = True
         except (_MemberSkipped, _ReadFailed):
             self.forget(path, final)
             raise
@@ -503,6 +547,12 @@ class _Unpacker:
             raise BundleError(
                 f"{name}: cannot write to the work directory ({err.strerror})."
             ) from err
+        finally:
+            if sink is not None:
+                if complete:
+                    sink.close()
+                else:
+                    sink.discard()
 
     def forget(self, path: Path, final: bool) -> None:
         with suppress(OSError):

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from app.config import Settings
 from app.db import Database
 from app.models import Analysis
+from app.observability import analysis_context, configure_logging
 from app.services import analyses
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,10 @@ def _run_in_child(analysis_id: str, settings_json: str) -> str:
     settings = Settings.model_validate_json(settings_json)
     if _child_db is None or _child_db.url != settings.sqlalchemy_url:
         _child_db = Database(settings.sqlalchemy_url)
-    return process_analysis(analysis_id, settings=settings, db=_child_db)
+        if settings.log_json:
+            configure_logging(json_lines=True)
+    with analysis_context(analysis_id):
+        return process_analysis(analysis_id, settings=settings, db=_child_db)
 
 
 class EmbeddedRunner:
@@ -87,6 +91,16 @@ class EmbeddedRunner:
 
     def dispatch(self, analysis_id: str) -> None:
         self._wake.set()
+
+    def queue_depth(self) -> int | None:
+        """Queued analyses: the database is this runner's queue."""
+        with self.db.session() as session:
+            return analyses.count_with_status(session, "queued")
+
+    def check(self) -> str | None:
+        if self._thread is not None and not self._thread.is_alive() and not self._stopping.is_set():
+            return "the embedded worker stopped; restart loupe serve"
+        return None
 
     def idle(self) -> bool:
         with self._lock:
@@ -141,6 +155,8 @@ class EmbeddedRunner:
     def _finished(self, analysis_id: str, future: Future[Any]) -> None:
         with self._lock:
             self._in_flight.pop(analysis_id, None)
+        if self._stopping.is_set():
+            return  # shutting down: the next start puts it back to queued, it did not fail
         if not future.cancelled():
             error = future.exception()
             if error is not None:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import secrets
 import shutil
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from app import serialize
-from app.errors import NotFound
+from app.errors import LoupeError, NotFound
 from app.models import Analysis, AnalysisRun, FindingRow, StoredFile, utcnow
-from app.schemas import AnalysisOut
+from app.schemas import AnalysisOut, DeltaOut
+from app.services import findings as findings_service
 from app.services import storage
 from app.services.uploads import ReceivedUpload
 
@@ -81,15 +83,91 @@ def view(session: Session, analysis_id: str) -> AnalysisOut:
     stmt = (
         select(Analysis)
         .where(Analysis.id == analysis_id)
-        .options(selectinload(Analysis.files), selectinload(Analysis.nodes))
+        .options(
+            selectinload(Analysis.files),
+            selectinload(Analysis.nodes),
+            selectinload(Analysis.runs),
+        )
     )
     analysis = session.scalars(stmt).one_or_none()
     if analysis is None:
         raise NotFound(
             f"No analysis with id '{analysis_id}'. Check the link, or upload the bundle again."
         )
-    findings = current_findings(session, analysis) if analysis.status == "done" else []
-    return serialize.analysis_out(analysis, findings)
+    done = analysis.status == "done"
+    findings = current_findings(session, analysis) if done else []
+    current = next((r for r in analysis.runs if r.number == analysis.current_run), None)
+    return serialize.analysis_out(
+        analysis,
+        findings,
+        runs=analysis.runs,
+        coverage=serialize.coverage_from_json(current.coverage) if done and current else [],
+        delta=run_delta(session, analysis, findings) if done else None,
+    )
+
+
+# --- re-runs: the same files through the current library, history kept ---------------------
+
+
+class AnalysisBusy(LoupeError):
+    """The analysis is queued or running: it cannot be re-run now."""
+
+    status_code = 409
+
+
+def run_delta(session: Session, analysis: Analysis, findings: list[FindingRow]) -> DeltaOut | None:
+    """The current run against the latest earlier run that finished; None for a first run."""
+    current = next((r for r in analysis.runs if r.number == analysis.current_run), None)
+    earlier = [
+        r for r in analysis.runs if r.number < analysis.current_run and r.finished_at is not None
+    ]
+    if current is None or not earlier:
+        return None
+    previous = max(earlier, key=lambda r: r.number)
+    before = findings_service.run_findings(session, previous.id)
+    return findings_service.delta(previous, before, current, findings)
+
+
+def rerun(session: Session, analysis_id: str) -> Analysis:
+    """Queue a new run of a finished (done or failed) analysis; raises NotFound, AnalysisBusy.
+
+    The earlier runs keep their findings and coverage; the new run's row is added and becomes
+    the current one. The caller dispatches the analysis after this commits.
+    """
+    analysis = get(session, analysis_id)
+    if analysis.status in ACTIVE:
+        raise AnalysisBusy(
+            f"The analysis is {analysis.status}: wait until it is done, then re-run it."
+        )
+    number = analysis.current_run + 1
+    moved = session.execute(
+        update(Analysis)
+        .where(
+            Analysis.id == analysis_id,
+            Analysis.status.not_in(ACTIVE),
+            Analysis.current_run == analysis.current_run,
+        )
+        .values(
+            status="queued",
+            current_run=number,
+            started_at=None,
+            finished_at=None,
+            heartbeat_at=None,
+            worker=None,
+            error=None,
+            progress=0,
+            attempts=0,
+            ruleset_version=None,
+            dispatched_at=utcnow(),
+        )
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise AnalysisBusy("The analysis was re-run by someone else a moment ago.")
+    session.add(AnalysisRun(analysis_id=analysis_id, number=number))
+    session.commit()
+    session.refresh(analysis)
+    return analysis
 
 
 def list_recent(session: Session, limit: int = 20) -> list[Analysis]:
@@ -107,6 +185,8 @@ def claim(session: Session, analysis_id: str, worker: str, stale_after: timedelt
             (Analysis.status == "queued")
             | ((Analysis.status == "running") & (Analysis.heartbeat_at < now - stale_after))
             | ((Analysis.status == "running") & (Analysis.heartbeat_at.is_(None)))
+            # the same worker thread again (a retry after a database outage): it is not busy
+            | ((Analysis.status == "running") & (Analysis.worker == worker))
         )
         .values(
             status="running",
@@ -165,3 +245,106 @@ def requeue_orphans(session: Session, *, older_than: datetime | None = None) -> 
         )
         session.commit()
     return ids
+
+
+def requeue_stale(session: Session, *, stale_before: datetime) -> list[str]:
+    """Put back to queued (to be sent again) the running analyses with no heartbeat since then.
+
+    A worker that is only slow, not dead, loses the analysis: its `save_report` sees another
+    worker's claim and stores nothing, so findings are never duplicated.
+    """
+    stmt = select(Analysis.id).where(
+        Analysis.status == "running",
+        (Analysis.heartbeat_at < stale_before) | Analysis.heartbeat_at.is_(None),
+    )
+    ids = list(session.scalars(stmt))
+    if ids:
+        session.execute(
+            update(Analysis)
+            .where(
+                Analysis.id.in_(ids),
+                Analysis.status == "running",
+                (Analysis.heartbeat_at < stale_before) | Analysis.heartbeat_at.is_(None),
+            )
+            .values(status="queued", worker=None, dispatched_at=None)
+        )
+    session.commit()
+    return ids
+
+
+def due_for_dispatch(session: Session, *, sent_before: datetime, limit: int = 500) -> list[str]:
+    """Queued analyses never sent to the broker, or last sent before `sent_before`, oldest first."""
+    stmt = (
+        select(Analysis.id)
+        .where(
+            Analysis.status == "queued",
+            Analysis.dispatched_at.is_(None) | (Analysis.dispatched_at < sent_before),
+        )
+        .order_by(Analysis.created_at)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def mark_dispatched(session: Session, analysis_id: str, *, sent_before: datetime) -> bool:
+    """Record that this process sends the analysis now; False if another sweeper just did."""
+    stmt = (
+        update(Analysis)
+        .where(
+            Analysis.id == analysis_id,
+            Analysis.status == "queued",
+            Analysis.dispatched_at.is_(None) | (Analysis.dispatched_at < sent_before),
+        )
+        .values(dispatched_at=utcnow())
+    )
+    marked = bool(session.execute(stmt).rowcount == 1)  # type: ignore[attr-defined]
+    session.commit()
+    return marked
+
+
+def forget_dispatch(session: Session, analysis_id: str) -> None:
+    """The message could not be sent: the next sweep sends it."""
+    session.execute(
+        update(Analysis)
+        .where(Analysis.id == analysis_id, Analysis.status == "queued")
+        .values(dispatched_at=None)
+    )
+    session.commit()
+
+
+def count_with_status(session: Session, status: str) -> int:
+    return int(
+        session.scalar(select(func.count()).select_from(Analysis).where(Analysis.status == status))
+        or 0
+    )
+
+
+@dataclass(frozen=True)
+class Stats:
+    """What the metrics endpoint reports, read from the database at scrape time."""
+
+    by_status: dict[str, int]
+    durations: list[float]  # seconds from start to finish of every finished analysis
+    bytes_analysed: int  # uploaded bytes of the analyses that are done
+
+
+def stats(session: Session) -> Stats:
+    counted = select(Analysis.status, func.count()).group_by(Analysis.status)
+    by_status: dict[str, int] = dict(session.execute(counted).all())
+    durations = [
+        (finished - started).total_seconds()
+        for started, finished in session.execute(
+            select(Analysis.started_at, Analysis.finished_at).where(
+                Analysis.status.in_(("done", "failed")),
+                Analysis.started_at.is_not(None),
+                Analysis.finished_at.is_not(None),
+            )
+        )
+        if started is not None and finished is not None
+    ]
+    analysed = session.scalar(
+        select(func.coalesce(func.sum(StoredFile.size), 0))
+        .join(Analysis, StoredFile.analysis_id == Analysis.id)
+        .where(Analysis.status == "done")
+    )
+    return Stats(by_status=by_status, durations=durations, bytes_analysed=int(analysed or 0))

@@ -1,14 +1,18 @@
-"""Store what one run of the pipeline found; a re-run of the same run replaces, never duplicates."""
+"""Store what one run of the pipeline found (a re-run of the same run replaces); compare runs."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from app import serialize
 from app.models import Analysis, AnalysisRun, BundleFileRow, FindingRow, Node, SnippetRow, utcnow
 from app.report import SEVERITY_ORDER, Report
+from app.schemas import DeltaFinding, DeltaOut, SignatureRef
 from app.services import storage
 
 
@@ -80,6 +84,8 @@ def save_report(
     now = utcnow()
     run.ruleset_version = report.ruleset_version
     run.finished_at = now
+    run.coverage = serialize.coverage_to_json(report.coverage)
+    run.certificates = list(report.certificates)
     analysis.status = "done"
     analysis.finished_at = now
     analysis.progress = 100
@@ -88,3 +94,49 @@ def save_report(
     analysis.error = None
     session.commit()
     return True
+
+
+def run_findings(session: Session, run_id: int) -> list[FindingRow]:
+    """The findings of one run, in display order (snippets not loaded)."""
+    stmt = (
+        select(FindingRow)
+        .where(FindingRow.run_id == run_id)
+        .order_by(FindingRow.severity_rank, FindingRow.signature_id, FindingRow.node, FindingRow.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def finding_key(row: FindingRow) -> tuple[str, str, str]:
+    """What makes two runs' findings the same problem: signature, node and facts."""
+    return row.signature_id, row.node or "", json.dumps(row.facts, sort_keys=True, default=str)
+
+
+def _delta_finding(row: FindingRow) -> DeltaFinding:
+    return DeltaFinding(
+        signature=SignatureRef(
+            id=row.signature_id, title=row.title, severity=row.severity, bug_ids=row.bug_ids
+        ),
+        node=row.node,
+        facts=row.facts,
+        count=row.count,
+    )
+
+
+def delta(
+    previous: AnalysisRun,
+    previous_rows: Sequence[FindingRow],
+    current: AnalysisRun,
+    current_rows: Sequence[FindingRow],
+) -> DeltaOut:
+    """New, resolved and unchanged findings of `current` against `previous`."""
+    before = {finding_key(row): row for row in previous_rows}
+    after = {finding_key(row): row for row in current_rows}
+    return DeltaOut(
+        run=current.number,
+        ruleset_version=current.ruleset_version,
+        previous_run=previous.number,
+        previous_ruleset_version=previous.ruleset_version,
+        new=[_delta_finding(row) for key, row in after.items() if key not in before],
+        resolved=[_delta_finding(row) for key, row in before.items() if key not in after],
+        unchanged=[_delta_finding(row) for key, row in after.items() if key in before],
+    )

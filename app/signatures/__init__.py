@@ -17,6 +17,7 @@ from app.signatures.engine import (
     LiteralMatcher,
     Matcher,
     MatcherFactory,
+    PreScanned,
     run_signatures,
     scan_lines,
 )
@@ -76,11 +77,15 @@ def run_library(
     progress: Callable[[int], None] | None = None,
     sources: Mapping[str, frozenset[FileKind]] | None = None,
     block_size: int = BLOCK_SIZE,
-    matcher_factory: MatcherFactory = LiteralMatcher,
+    matcher_factory: MatcherFactory | None = None,
+    jobs: int = 1,
+    prescanned: Mapping[str, PreScanned] | None = None,
 ) -> list[Finding]:
     """Findings of every signature over `files`; `nodes` maps BundleFile.bundle → NodeInfo.
 
     `sources` defaults to app.bundle.sources.SOURCES (logical source → file kinds).
+    `matcher_factory` defaults to Hyperscan where installed; `jobs` > 1 scans in threads;
+    `prescanned` holds files already scanned while unpacking (app.signatures.prescan).
     """
     if sources is None:
         from app.bundle.sources import SOURCES
@@ -94,4 +99,6 @@ def run_library(
         progress=progress,
         block_size=block_size,
         matcher_factory=matcher_factory,
+        jobs=jobs,
+        prescanned=prescanned,
     )

@@ -8,7 +8,9 @@ run through the signature's Python regexes. Python never loops over every line.
 from __future__ import annotations
 
 import io
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Protocol
@@ -133,12 +135,21 @@ class _Group:
     snippets: list[Snippet] = field(default_factory=list)
     kept_hits: int = 0
     snippet_keys: set[tuple[str, int]] = field(default_factory=set)
+    snippet_hits: list[int] = field(default_factory=list)  # kept-hit number of each snippet
 
-    def add_snippet(self, snippet: Snippet) -> None:
+    def add_snippet(self, snippet: Snippet, hit: int) -> None:
         key = (snippet.file, snippet.line)
         if key not in self.snippet_keys:
             self.snippet_keys.add(key)
             self.snippets.append(snippet)
+            self.snippet_hits.append(hit)
+
+    def see(self, when: datetime | None) -> None:
+        if when is not None:
+            if self.first is None or when < self.first:
+                self.first = when
+            if self.last is None or when > self.last:
+                self.last = when
 
 
 class Aggregator:
@@ -163,16 +174,49 @@ class Aggregator:
             group_node = node if "node" in signature.group_by else None
             group = self._groups[key] = _Group(signature, group_node, dict(facts))
         group.count += 1
-        if when is not None:
-            if group.first is None or when < group.first:
-                group.first = when
-            if group.last is None or when > group.last:
-                group.last = when
+        group.see(when)
         if group.kept_hits >= MAX_SNIPPETS:
             return None
         group.kept_hits += 1
-        group.add_snippet(snippet)
+        group.add_snippet(snippet, group.kept_hits)
         return group
+
+    def merge(self, other: Aggregator, node: NodeInfo | None) -> None:
+        """Add the groups of a file scanned without its node, as if it had been scanned here.
+
+        `other` must come from one file scanned with `node=None` and no version facts (see
+        app.signatures.prescan); the node's hostname and version are applied now: signatures
+        outside the node's applies_to are dropped, `version_unknown` is added where the
+        version cannot be told, and only the snippets of the first MAX_SNIPPETS hits of each
+        group (with their follow lines) are kept, exactly as a direct scan would.
+        """
+        hostname = node.hostname if node is not None else None
+        for source in other._groups.values():
+            signature = source.signature
+            state = version_state(signature, node)
+            if state == "skip":
+                continue
+            facts = dict(source.facts)
+            if state == "unknown":
+                facts["version_unknown"] = True
+            values = tuple(
+                hostname if key == "node" else facts.get(key) for key in signature.group_by
+            )
+            key = (signature.id, *values)
+            group = self._groups.get(key)
+            if group is None:
+                group_node = hostname if "node" in signature.group_by else None
+                group = self._groups[key] = _Group(signature, group_node, facts)
+            group.count += source.count
+            group.see(source.first)
+            group.see(source.last)
+            room = MAX_SNIPPETS - group.kept_hits
+            if room <= 0:
+                continue
+            for snippet, hit in zip(source.snippets, source.snippet_hits, strict=True):
+                if hit <= room:
+                    group.add_snippet(snippet, group.kept_hits + hit)
+            group.kept_hits += min(room, source.kept_hits)
 
     def findings(self) -> list[Finding]:
         """Rendered findings sorted by severity, then signature id, then node."""
@@ -223,6 +267,7 @@ class _PendingFollow:
     next_line: int  # 1-based number of the next line to look at
     remaining: int
     needles: tuple[str, ...] = ()  # values the follow line must contain (same_facts)
+    hit: int = 0  # the kept-hit number of the hit being followed
 
 
 def _decode(raw: bytes) -> str:
@@ -252,12 +297,12 @@ class FileScan:
         self.last_header: tuple[int, str] | None = None  # last header line of previous blocks
         self.pending: list[_PendingFollow] = []
 
-    def feed(self, block: bytes) -> None:
-        """Scan one line-aligned block."""
+    def feed(self, block: bytes, found: Iterable[tuple[int, int]] | None = None) -> None:
+        """Scan one line-aligned block; `found` is `matcher.scan(block)` when already computed."""
         if self.pending:
             self._continue_follows(block)
         candidates: dict[int, set[int]] = {}
-        for index, offset in self.matcher.scan(block):
+        for index, offset in self.matcher.scan(block) if found is None else found:
             start = block.rfind(b"\n", 0, offset) + 1
             candidates.setdefault(start, set()).add(index)
         newlines = self.lines_before
@@ -271,18 +316,20 @@ class FileScan:
             text = _decode(block[start:end])
             for index in sorted(candidates[start]):
                 self._hit(block, index, newlines + 1, start, end, text)
-        self.last_header = self._header_before(block, len(block), len(block), self.lines_before)
-        self.lines_before += block.count(b"\n")
+        self.lines_before = newlines + block.count(b"\n", previous)  # each byte counted once
+        self.last_header = self._header_before(block, len(block), self.lines_before + 1)
 
     def _hit(self, block: bytes, index: int, line_no: int, start: int, end: int, text: str) -> None:
         signature = self.signatures[index]
+        if not any(literal in text for literal in signature.contains):
+            return  # a matcher may over-report; the literal prefilter is part of the contract
         facts = extract_facts(signature, text)
         if facts is None:
             return
         facts.update(self.extra_facts[index])
         header = None
         if is_continuation(text):
-            header = self._header_before(block, start, line_no, self.lines_before)
+            header = self._header_before(block, start, line_no)
         if header is None:
             snippet = Snippet(self.file_name, line_no, text)
             when = timestamp_of(text)
@@ -294,7 +341,12 @@ class FileScan:
         if group is not None and signature.follow is not None:
             needles = tuple(str(facts[n]) for n in signature.follow.same_facts if n in facts)
             follow = _PendingFollow(
-                group, signature, line_no + 1, signature.follow.within_lines, needles
+                group,
+                signature,
+                line_no + 1,
+                signature.follow.within_lines,
+                needles,
+                group.kept_hits,
             )
             self._follow(block, end + 1, follow)
 
@@ -310,7 +362,8 @@ class FileScan:
                 end = len(block)
             text = _decode(block[pos:end])
             if regex.search(text) and all(needle in text for needle in follow.needles):
-                follow.group.add_snippet(Snippet(self.file_name, follow.next_line, text))
+                snippet = Snippet(self.file_name, follow.next_line, text)
+                follow.group.add_snippet(snippet, follow.hit)
             follow.next_line += 1
             follow.remaining -= 1
             pos = end + 1
@@ -320,10 +373,11 @@ class FileScan:
         for follow in pending:
             self._follow(block, 0, follow)
 
-    def _header_before(
-        self, block: bytes, start: int, line_no: int, lines_before: int
-    ) -> tuple[int, str] | None:
-        """The nearest non-continuation line above the line starting at `start`."""
+    def _header_before(self, block: bytes, start: int, line_no: int) -> tuple[int, str] | None:
+        """The nearest non-continuation line above the line starting at `start` (number line_no).
+
+        Only the lines walked over are counted, never the block up to them.
+        """
         pos = start
         steps = 0
         while pos > 0 and steps < _MAX_HEADER_WALK:
@@ -331,7 +385,7 @@ class FileScan:
             line_start = block.rfind(b"\n", 0, pos - 1) + 1
             text = _decode(block[line_start : pos - 1])
             if not is_continuation(text):
-                return lines_before + block.count(b"\n", 0, line_start) + 1, text
+                return line_no - block.count(b"\n", line_start, start), text
             pos = line_start
         return self.last_header if pos == 0 else None
 
@@ -367,8 +421,99 @@ def version_state(signature: Signature, node: NodeInfo | None) -> str:
 def signatures_for_kind(
     signatures: Sequence[Signature], kind: FileKind, sources: Mapping[str, frozenset[FileKind]]
 ) -> list[Signature]:
-    """Signatures whose logical source includes files of `kind`."""
-    return [s for s in signatures if kind in sources.get(s.source, frozenset())]
+    """Signatures over lines whose logical source includes files of `kind` (not analyzers)."""
+    return [
+        s for s in signatures if s.analyzer is None and kind in sources.get(s.source, frozenset())
+    ]
+
+
+def default_matcher_factory() -> MatcherFactory:
+    """Hyperscan where it is installed, the reference LiteralMatcher (with a warning) elsewhere."""
+    from app.signatures.matchers import default_matcher_factory as best
+
+    return best()[0]
+
+
+class BlockFeeder:
+    """Feeds one FileScan from arbitrary chunks: line-aligned blocks, matcher in a thread pool.
+
+    `write(chunk)` takes any piece of the file (the unpacker's 1 MB copies) and `push(block)`
+    a line-aligned block; each block's matcher call is submitted to `pool` (or run here
+    without one), and blocks are confirmed here in file order with at most `window` blocks in
+    flight. `close()` scans the last partial line and waits.
+    """
+
+    def __init__(
+        self,
+        scan: FileScan,
+        pool: ThreadPoolExecutor | None,
+        *,
+        window: int = 3,
+    ) -> None:
+        self.scan = scan
+        self.pool = pool
+        self.window = window
+        self._parts: list[bytes] = []
+        self._in_flight: deque[tuple[bytes, Future[list[tuple[int, int]]]]] = deque()
+
+    def write(self, chunk: bytes) -> None:
+        """Take any piece of the file; whole lines go on, a partial last line waits.
+
+        A chunk is passed on as it is when it ends a line (no copy); the line that straddles
+        two chunks becomes a small block of its own.
+        """
+        if not chunk:
+            return
+        begin = 0
+        if self._parts:
+            first = chunk.find(b"\n")
+            if first == -1:
+                self._parts.append(chunk)  # a line longer than a chunk: keep it whole
+                return
+            self._parts.append(chunk[: first + 1])
+            self.push(b"".join(self._parts))
+            self._parts = []
+            begin = first + 1
+        last = chunk.rfind(b"\n") + 1
+        if last > begin:
+            self.push(chunk if begin == 0 and last == len(chunk) else chunk[begin:last])
+        else:
+            last = begin
+        if last < len(chunk):
+            self._parts.append(chunk[last:])
+
+    def push(self, block: bytes) -> None:
+        """Queue one line-aligned block."""
+        if self.pool is None:
+            self.scan.feed(block)
+            return
+        self._in_flight.append((block, self.pool.submit(_candidates, self.scan.matcher, block)))
+        while len(self._in_flight) >= self.window:
+            self._confirm_oldest()
+
+    def close(self) -> None:
+        """Scan what is left and wait for every block."""
+        if self._parts:
+            self.push(b"".join(self._parts))
+            self._parts = []
+        while self._in_flight:
+            self._confirm_oldest()
+
+    def _confirm_oldest(self) -> None:
+        block, found = self._in_flight.popleft()
+        self.scan.feed(block, found.result())
+
+
+def _candidates(matcher: Matcher, block: bytes) -> list[tuple[int, int]]:
+    return list(matcher.scan(block))
+
+
+@dataclass(frozen=True, slots=True)
+class PreScanned:
+    """A file already scanned while it was unpacked, without its node (see prescan.py)."""
+
+    kind: FileKind
+    aggregator: Aggregator
 
 
 def run_signatures(
@@ -379,37 +524,62 @@ def run_signatures(
     sources: Mapping[str, frozenset[FileKind]],
     progress: Callable[[int], None] | None = None,
     block_size: int = BLOCK_SIZE,
-    matcher_factory: MatcherFactory = LiteralMatcher,
+    matcher_factory: MatcherFactory | None = None,
+    jobs: int = 1,
+    prescanned: Mapping[str, PreScanned] | None = None,
 ) -> list[Finding]:
-    """Scan every file with the signatures that apply to its kind and node; return findings."""
+    """Scan every file with the signatures that apply to its kind and node; return findings.
+
+    With `jobs` > 1 the matcher runs in that many threads over the blocks (Hyperscan releases
+    the GIL) while this thread reads the files and confirms candidates in file order, so the
+    findings are the same as with one job. At most 2 × jobs + 1 blocks are in flight.
+    `prescanned` (file name → result) replaces the scan of files of the kind they were
+    scanned as; their results are merged in file order.
+    """
+    factory = matcher_factory or default_matcher_factory()
     aggregator = Aggregator()
     matchers: dict[tuple[str, ...], Matcher] = {}
-    for file in files:
-        node = nodes.get(file.bundle)
-        chosen: list[Signature] = []
-        extras: list[Mapping[str, Any]] = []
-        for signature in signatures_for_kind(signatures, file.kind, sources):
-            state = version_state(signature, node)
-            if state != "skip":
-                chosen.append(signature)
-                extras.append({"version_unknown": True} if state == "unknown" else {})
-        if not chosen:
-            if progress is not None:
-                progress(file.size)
-            continue
-        key = tuple(signature.id for signature in chosen)
-        if key not in matchers:
-            matchers[key] = matcher_factory(chosen)
-        scan = FileScan(
-            file.name,
-            chosen,
-            matchers[key],
-            aggregator,
-            node=node.hostname if node is not None else None,
-            extra_facts=extras,
-        )
-        with file.path.open("rb") as stream:
-            scan_stream(stream, scan, block_size=block_size, progress=progress)
+    ready = prescanned or {}
+    pool = ThreadPoolExecutor(jobs, thread_name_prefix="signature-scan") if jobs > 1 else None
+    try:
+        for file in files:
+            node = nodes.get(file.bundle)
+            done = ready.get(file.name)
+            if done is not None and done.kind == file.kind:
+                aggregator.merge(done.aggregator, node)
+                if progress is not None:
+                    progress(file.size)
+                continue
+            chosen: list[Signature] = []
+            extras: list[Mapping[str, Any]] = []
+            for signature in signatures_for_kind(signatures, file.kind, sources):
+                state = version_state(signature, node)
+                if state != "skip":
+                    chosen.append(signature)
+                    extras.append({"version_unknown": True} if state == "unknown" else {})
+            if not chosen:
+                if progress is not None:
+                    progress(file.size)
+                continue
+            key = tuple(signature.id for signature in chosen)
+            if key not in matchers:
+                matchers[key] = factory(chosen)
+            scan = FileScan(
+                file.name,
+                chosen,
+                matchers[key],
+                aggregator,
+                node=node.hostname if node is not None else None,
+                extra_facts=extras,
+            )
+            feeder = BlockFeeder(scan, pool, window=2 * jobs + 1)
+            with file.path.open("rb") as stream:
+                for block in iter_blocks(stream, block_size, progress):
+                    feeder.push(block)
+            feeder.close()
+    finally:
+        if pool is not None:
+            pool.shutdown()
     return aggregator.findings()
 
 
@@ -420,7 +590,7 @@ def scan_lines(
     file_name: str = "example.log",
     node: NodeInfo | None = None,
     block_size: int = BLOCK_SIZE,
-    matcher_factory: MatcherFactory = LiteralMatcher,
+    matcher_factory: MatcherFactory | None = None,
 ) -> list[Finding]:
     """Run signatures over in-memory lines exactly as over a file (examples, tests, CLI)."""
     chosen = [s for s in signatures if version_state(s, node) != "skip"]
@@ -431,7 +601,7 @@ def scan_lines(
     scan = FileScan(
         file_name,
         chosen,
-        matcher_factory(chosen),
+        (matcher_factory or default_matcher_factory())(chosen),
         aggregator,
         node=node.hostname if node is not None else None,
         extra_facts=extras,

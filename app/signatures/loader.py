@@ -1,8 +1,11 @@
 """Signature YAML files → validated model objects; every problem raises SignatureError(file, field).
 
 The loader's checks are the authority on the format (schema.json only helps editors): required
-fields, allowed values, regexes that compile, facts that name existing groups, `id` == file stem,
-unique ids, `contains` literals of at least 4 characters present in every example.
+fields, allowed values, regexes that compile, facts that name existing groups and named groups
+that some fact uses, `id` == file stem, unique ids, `contains` literals of at least 5 characters
+(not a bare field name such as `Level="`) present in every example. A file with
+`kind: alarm-table` is expanded by app/signatures/alarms.py into one signature per row; errors
+then name the table file and the row (`alarms[3].title`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import yaml
 
 from app.bundle.sources import SOURCES
 from app.errors import SignatureError
+from app.signatures.alarms import alarm_documents, is_alarm_table
 from app.signatures.model import (
     FACT_TYPES,
     NO_MATCH,
@@ -35,10 +39,11 @@ from app.signatures.model import (
 from app.signatures.render import RESERVED_NAMES, TEXT_FIELDS, compile_text
 from app.signatures.versions import version_key
 
-MIN_LITERAL = 4
+MIN_LITERAL = 5
 MAX_FOLLOW_LINES = 50
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_BARE_FIELD = re.compile(r'^\s*[A-Za-z][\w.-]*="?\s*$')  # `Level="`: on every line, no filter
 _REQUIRED = ("id", "title", "severity", "status", "product", "match", "text", "examples")
 _OPTIONAL = ("applies_to", "bug_ids", "references", "facts", "group_by", "snippets")
 
@@ -64,38 +69,67 @@ def load_signatures(root: Path, *, include_deprecated: bool = False) -> list[Sig
     signatures: list[Signature] = []
     seen: dict[str, str] = {}
     for path in library_files(root):
-        signature = load_signature_file(path, display=path.relative_to(root).as_posix())
-        if signature.id in seen:
-            raise SignatureError(
-                signature.file,
-                "id",
-                f"duplicate id '{signature.id}' (also in {seen[signature.id]})",
-            )
-        seen[signature.id] = signature.file
-        if signature.status != "deprecated" or include_deprecated:
-            signatures.append(signature)
+        for signature in load_library_file(path, display=path.relative_to(root).as_posix()):
+            if signature.id in seen:
+                raise SignatureError(
+                    signature.file,
+                    "id",
+                    f"duplicate id '{signature.id}' (also in {seen[signature.id]})",
+                )
+            seen[signature.id] = signature.file
+            if signature.status != "deprecated" or include_deprecated:
+                signatures.append(signature)
     return signatures
 
 
-def load_signature_file(path: Path, *, display: str | None = None) -> Signature:
-    """Parse and validate one signature file."""
-    name = display or path.name
+def _read_yaml(path: Path, name: str) -> Any:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise SignatureError(name, "(file)", f"not readable YAML: {exc}") from exc
-    return _Builder(name, path.stem).build(data)
+
+
+def load_library_file(path: Path, *, display: str | None = None) -> list[Signature]:
+    """The signatures of one file: a signature file gives one, an alarm table one per row."""
+    name = display or path.name
+    data = _read_yaml(path, name)
+    if is_analyzer_signature(data):
+        from app.signatures.analyzer_docs import AnalyzerBuilder  # it extends _Builder
+
+        return [AnalyzerBuilder(name, path.stem, fixture_dir=path.parent).build(data)]
+    if not is_alarm_table(data):
+        return [_Builder(name, path.stem).build(data)]
+    return [
+        _Builder(name, str(document["id"]), prefix).build(document)
+        for prefix, document in alarm_documents(data, name)
+    ]
+
+
+def is_analyzer_signature(data: Any) -> bool:
+    """Whether a document's findings come from an analyzer (`match: {analyzer: …}`), not lines."""
+    match = data.get("match") if isinstance(data, Mapping) else None
+    return isinstance(match, Mapping) and "analyzer" in match
+
+
+def load_signature_file(path: Path, *, display: str | None = None) -> Signature:
+    """Parse and validate one signature file (not an alarm table)."""
+    name = display or path.name
+    return _Builder(name, path.stem).build(_read_yaml(path, name))
 
 
 class _Builder:
-    """Validates one parsed YAML document; `fail` names the file and the field."""
+    """Validates one parsed YAML document; `fail` names the file and the field.
 
-    def __init__(self, file: str, stem: str) -> None:
+    `prefix` locates a document generated from a table row (`alarms[3].`) in its file.
+    """
+
+    def __init__(self, file: str, stem: str, prefix: str = "") -> None:
         self.file = file
         self.stem = stem
+        self.prefix = prefix
 
     def fail(self, field: str, problem: str) -> SignatureError:
-        return SignatureError(self.file, field, problem)
+        return SignatureError(self.file, f"{self.prefix}{field}", problem)
 
     # -- small typed getters -------------------------------------------------------------
     def mapping(self, value: Any, field: str) -> Mapping[str, Any]:
@@ -156,6 +190,15 @@ class _Builder:
         contains = self.contains(match.get("contains"))
         patterns = self.patterns(match.get("patterns"))
         facts = self.facts(doc.get("facts"), patterns)
+        used = {rule.source_group for rule in facts}
+        for index, pattern in enumerate(patterns):
+            unused = sorted(set(pattern.regex.groupindex) - used)
+            if unused:
+                raise self.fail(
+                    f"match.patterns[{index}].regex",
+                    f"named group(s) {', '.join(unused)} used by no fact "
+                    "(make them non-capturing or add a fact)",
+                )
         fact_names = {rule.name for rule in facts} | {k for p in patterns for k in p.facts}
         group_by = self.group_by(doc.get("group_by"), fact_names)
         references = self.str_list(doc.get("references"), "references")
@@ -196,6 +239,12 @@ class _Builder:
                 )
             if "\n" in literal or "\r" in literal:
                 raise self.fail(f"match.contains[{index}]", "literal must not contain a newline")
+            if _BARE_FIELD.match(literal):
+                raise self.fail(
+                    f"match.contains[{index}]",
+                    f"literal '{literal}' is a bare field name found on most lines; "
+                    "use a rare value or phrase",
+                )
         return literals
 
     def patterns(self, value: Any) -> tuple[Pattern, ...]:

@@ -72,6 +72,7 @@ class Example:
     lines: tuple[str, ...]
     expect: dict[str, Any] | None
     count: int | None = None
+    fixtures: tuple[str, ...] = ()  # analyzer signatures: capture/PEM files (absolute paths)
 
     @property
     def positive(self) -> bool:
@@ -108,3 +109,4 @@ class Signature:
     references: tuple[str, ...] = ()
     follow: Follow | None = None
     file: str = ""
+    analyzer: str | None = None  # `match.analyzer`: a check of app/analyzers/cert_checks.py

@@ -1,14 +1,19 @@
-"""JSON API v1 (the contract in schemas.py) and the health check."""
+"""JSON API v1 (the contract in schemas.py), health and readiness checks, Prometheus metrics."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from typing import Any
 
-from app.schemas import AnalysisCreated, AnalysisOut, Health, Problem, SignatureOut
-from app.services import analyses, storage
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from app.schemas import AnalysisCreated, AnalysisOut, Health, Problem
+from app.services import analyses, certificates, storage
 from app.services.uploads import receive_upload
-from app.web.deps import DatabaseDep, DispatcherDep, LibraryDep, SessionDep, SettingsDep
+from app.web.deps import DatabaseDep, DispatcherDep, SessionDep, SettingsDep
 
 router = APIRouter()
 
@@ -28,10 +33,14 @@ async def accept_upload(
         max_total=settings.max_upload_bytes,
         max_files=settings.max_files_per_upload,
     )
-    with db.session() as session:
-        analysis = analyses.create(session, upload=upload, data_dir=settings.resolved_data_dir)
-    dispatcher.dispatch(analysis.id)
-    return analysis.id
+
+    def store_and_dispatch() -> str:  # blocking database and broker calls: off the event loop
+        with db.session() as session:
+            analysis = analyses.create(session, upload=upload, data_dir=settings.resolved_data_dir)
+        dispatcher.dispatch(analysis.id)
+        return analysis.id
+
+    return await run_in_threadpool(store_and_dispatch)
 
 
 @router.post(
@@ -59,20 +68,60 @@ def get_analysis(analysis_id: str, session: SessionDep) -> AnalysisOut:
     return analyses.view(session, analysis_id)
 
 
-@router.get("/api/v1/signatures", response_model=list[SignatureOut])
-def list_signatures(library: LibraryDep) -> list[SignatureOut]:
-    return [
-        SignatureOut(
-            id=sig.id,
-            title=sig.title,
-            severity=sig.severity,
-            bug_ids=list(sig.bug_ids),
-            product=sig.product,
-        )
-        for sig in library.signatures
-    ]
+@router.get(
+    "/api/v1/analyses/{analysis_id}/certificates",
+    responses=ERRORS,
+    summary="Every TLS chain the captures showed, per node, server and port, and its trust verdict",
+)
+def get_certificates(analysis_id: str, session: SessionDep) -> list[dict[str, Any]]:
+    return certificates.current_certificates(session, analysis_id)
+
+
+@router.post(
+    "/api/v1/analyses/{analysis_id}/rerun",
+    status_code=202,
+    response_model=AnalysisCreated,
+    responses={code: {"model": Problem} for code in (404, 409, 503)},
+    summary="Re-run an analysis with the current signature library (its history is kept)",
+)
+def rerun_analysis(
+    analysis_id: str, session: SessionDep, dispatcher: DispatcherDep
+) -> JSONResponse:
+    analyses.rerun(session, analysis_id)
+    dispatcher.dispatch(analysis_id)
+    body = AnalysisCreated(
+        id=analysis_id,
+        status="queued",
+        url=f"/a/{analysis_id}",
+        api_url=f"/api/v1/analyses/{analysis_id}",
+    )
+    return JSONResponse(body.model_dump(), status_code=202, headers={"Location": body.api_url})
 
 
 @router.get("/healthz", response_model=Health)
 def healthz() -> Health:
     return Health(status="ok")
+
+
+@router.get("/readyz", responses={503: {"model": Problem}})
+def readyz(db: DatabaseDep, dispatcher: DispatcherDep) -> JSONResponse:
+    """200 when the database and the broker (or embedded worker) answer; 503 names the one down."""
+    problems = []
+    try:
+        with db.session() as session:
+            session.execute(text("SELECT 1"))
+    except Exception:
+        problems.append("the database (LOUPE_DATABASE_URL) is not reachable")
+    dispatch_problem = dispatcher.check()
+    if dispatch_problem:
+        problems.append(dispatch_problem)
+    if problems:
+        detail = "Not ready: " + "; ".join(problems) + "."
+        return JSONResponse({"detail": detail}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(request: Request) -> Response:
+    """Prometheus text format: analyses by status, durations, bytes, queue depth."""
+    return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)

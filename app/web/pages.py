@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from app.errors import LoupeError, NotFound
 from app.models import Analysis, BundleFileRow
-from app.schemas import AnalysisOut, FindingOut
-from app.services import analyses, storage
+from app.schemas import AnalysisOut, CoverageOut, FindingOut
+from app.services import analyses, certificates, storage
 from app.web import api, logview
 from app.web.deps import DatabaseDep, DispatcherDep, SessionDep, SettingsDep
 from app.web.templating import SEVERITIES, templates
@@ -35,6 +35,7 @@ BINARY_KINDS = frozenset({"pcap"})
 ERROR_TITLES = {
     400: "Bad request",
     404: "Not found",
+    409: "Not now",
     413: "Upload too large",
     415: "Unsupported file",
     422: "Not valid",
@@ -139,6 +140,7 @@ def analysis_page(analysis_id: str, request: Request, session: SessionDep) -> Re
     groups = group_by_severity(out.findings)
     context: dict[str, Any] = {
         "analysis": out,
+        "coverage": coverage_groups(out.coverage),
         "progress": analysis.progress,
         "active": out.status in analyses.ACTIVE,
         "groups": groups,
@@ -149,6 +151,46 @@ def analysis_page(analysis_id: str, request: Request, session: SessionDep) -> Re
         "api_url": f"/api/v1/analyses/{analysis_id}",
     }
     return templates.TemplateResponse(request, "analysis.html", context)
+
+
+@router.get("/a/{analysis_id}/certificates")
+def certificates_page(analysis_id: str, request: Request, session: SessionDep) -> Response:
+    """Every TLS chain the captures showed, by node and server:port, with the trust verdict."""
+    analysis: Analysis = analyses.get(session, analysis_id)
+    entries = certificates.current_certificates(session, analysis_id)
+    context: dict[str, Any] = {
+        "analysis_id": analysis_id,
+        "status": analysis.status,
+        "groups": certificate_groups(entries),
+        "count": len(entries),
+        "api_url": f"/api/v1/analyses/{analysis_id}/certificates",
+    }
+    return templates.TemplateResponse(request, "certificates.html", context)
+
+
+def certificate_groups(entries: list[dict[str, Any]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """node → "server:port" → the entries seen there, in the order given."""
+    groups: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for entry in entries:
+        where = f"{entry.get('server_ip')}:{entry.get('port')}"
+        groups.setdefault(str(entry.get("node")), {}).setdefault(where, []).append(entry)
+    return groups
+
+
+@router.post("/a/{analysis_id}/rerun")
+def rerun_form(analysis_id: str, session: SessionDep, dispatcher: DispatcherDep) -> Response:
+    """The re-run button: queue a new run with the current library, back to the page (303)."""
+    analyses.rerun(session, analysis_id)
+    dispatcher.dispatch(analysis_id)
+    return RedirectResponse(f"/a/{analysis_id}", status_code=303)
+
+
+def coverage_groups(coverage: list[CoverageOut]) -> dict[str, list[CoverageOut]]:
+    """Coverage by outcome, skipped first: what the user may need to collect again."""
+    groups: dict[str, list[CoverageOut]] = {"skipped": [], "matched": [], "passed": []}
+    for item in coverage:
+        groups[item.outcome].append(item)
+    return groups
 
 
 def find_bundle_file(

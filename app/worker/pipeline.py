@@ -9,18 +9,24 @@ store the report, or record a failure with a reason a person understands.
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import multiprocessing
 import os
 import shutil
 import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from app.analyzers.cert_findings import apply_certificates
 from app.bundle.nodes import identify_node
-from app.bundle.unpack import Limits, unpack_upload
+from app.bundle.sources import SOURCES
+from app.bundle.unpack import Limits, Tee, UnpackResult, unpack_upload
 from app.config import Settings
 from app.db import Database
 from app.errors import BundleError
@@ -28,6 +34,9 @@ from app.report import Report
 from app.services import analyses, storage
 from app.services.findings import save_report
 from app.signatures import Library, load_library, run_library
+from app.signatures.alarms import resolve_alarm_lifecycle, split_cleared
+from app.signatures.coverage import coverage_of
+from app.signatures.prescan import PreScanner
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +71,54 @@ def unique_names(names: Sequence[str]) -> list[str]:
     return result
 
 
+def default_jobs() -> int:
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _unpack_all(
+    inputs: Sequence[Input],
+    names: Sequence[str],
+    workdir: Path,
+    limits: Limits,
+    jobs: int,
+    tee: Tee | None,
+) -> Iterator[UnpackResult]:
+    """Unpack results in input order: one process per upload when there are several and jobs > 1.
+
+    `tee` (used when the uploads are unpacked here) sees the unpacked bytes.
+    """
+    threads = 1 if jobs > 1 else 0
+    targets = [workdir / f"{position:03d}" for position in range(len(inputs))]
+    if jobs <= 1 or len(inputs) <= 1:
+        for item, name, target in zip(inputs, names, targets, strict=True):
+            yield unpack_upload(item.path, name, target, limits, inflate_threads=threads, tee=tee)
+        return
+    context = multiprocessing.get_context("spawn")  # no fork of a threaded web or worker process
+    with ProcessPoolExecutor(min(jobs, len(inputs)), mp_context=context) as pool:
+        futures = [
+            pool.submit(unpack_upload, item.path, name, target, limits, inflate_threads=threads)
+            for item, name, target in zip(inputs, names, targets, strict=True)
+        ]
+        for future in futures:
+            yield future.result()
+
+
 def analyze(
     inputs: Sequence[Input],
     workdir: Path,
     library: Library,
     limits: Limits,
     progress: Progress | None = None,
+    jobs: int | None = None,
 ) -> Report:
-    """Unpack every input into `workdir`, identify its node, run the library; raises BundleError."""
+    """Unpack every input into `workdir`, identify its node, run the library; raises BundleError.
+
+    `jobs` (default: every core this process may use) bounds the parallelism: several uploads
+    are unpacked in that many processes, gzip is inflated in a helper thread, and signatures are
+    matched in that many threads. `jobs=1` runs everything in the calling thread.
+    """
+    jobs = max(1, jobs or default_jobs())
     report = Report(ruleset_version=library.version)
     if workdir.exists():
         shutil.rmtree(workdir)
@@ -77,14 +126,20 @@ def analyze(
     names = unique_names([item.name for item in inputs])
     total_in = sum(item.path.stat().st_size for item in inputs) or 1
     done_in = 0
-    for position, (item, name) in enumerate(zip(inputs, names, strict=True)):
-        result = unpack_upload(item.path, name, workdir / f"{position:03d}", limits)
-        report.files.extend(result.files)
-        report.warnings.extend(result.warnings)
-        report.nodes.append(identify_node(result.files, name))
-        done_in += item.path.stat().st_size
-        if progress:
-            progress(0.3 * done_in / total_in)
+    with ExitStack() as stack:
+        prescanner: PreScanner | None = None
+        if jobs > 1 and len(inputs) == 1:  # one upload: scan its log while it is unpacked
+            pool = stack.enter_context(ThreadPoolExecutor(jobs, thread_name_prefix="prescan"))
+            prescanner = PreScanner(library.signatures, SOURCES, pool, window=2 * jobs + 1)
+        unpacked = _unpack_all(inputs, names, workdir, limits, jobs, prescanner)
+        for item, name, result in zip(inputs, names, unpacked, strict=True):
+            report.files.extend(result.files)
+            report.warnings.extend(result.warnings)
+            report.nodes.append(identify_node(result.files, name))
+            done_in += item.path.stat().st_size
+            if progress:
+                progress(0.3 * done_in / total_in)
+    prescanned = prescanner.results if prescanner is not None else None
     if not report.files:
         raise BundleError(
             "The upload holds no file that could be read: every member was skipped "
@@ -100,21 +155,27 @@ def analyze(
         if progress:
             progress(0.3 + 0.7 * min(1.0, scanned / total_bytes))
 
-    report.findings = run_library(library, report.files, nodes, progress=on_bytes)
+    findings = run_library(
+        library, report.files, nodes, progress=on_bytes, jobs=jobs, prescanned=prescanned
+    )
+    report.findings, cleared = split_cleared(resolve_alarm_lifecycle(findings))
+    apply_certificates(report, library.signatures)  # captures + PEMs: certificates, findings
+    report.coverage = coverage_of(
+        library.signatures, report.files, nodes, report.findings, notes=cleared
+    )
     return report
 
 
 # --- worker side ------------------------------------------------------------------------------
 
-_LIBRARY: Library | None = None
+_LIBRARIES: dict[Path | None, Library] = {}
 
 
-def default_library() -> Library:
-    """The packaged library, loaded once per process."""
-    global _LIBRARY
-    if _LIBRARY is None:
-        _LIBRARY = load_library()
-    return _LIBRARY
+def default_library(path: Path | None = None) -> Library:
+    """The library at `path` (LOUPE_LIBRARY_DIR; None: the packaged one), once per process."""
+    if path not in _LIBRARIES:
+        _LIBRARIES[path] = load_library(path)
+    return _LIBRARIES[path]
 
 
 def worker_name() -> str:
@@ -131,7 +192,10 @@ class _Heartbeat:
         self.interval = interval
         self.progress: int | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+        context = contextvars.copy_context()  # log lines of the heartbeat carry the analysis id
+        self._thread = threading.Thread(
+            target=context.run, args=(self._run,), name="heartbeat", daemon=True
+        )
 
     def __enter__(self) -> _Heartbeat:
         self._thread.start()
@@ -157,7 +221,7 @@ def process_analysis(
     analysis_id: str, *, settings: Settings, db: Database, library: Library | None = None
 ) -> str:
     """Run one analysis end to end; returns its final status ("done", "failed" or "skipped")."""
-    library = library or default_library()
+    library = library or default_library(settings.library_dir)
     data_dir = settings.resolved_data_dir
     worker = worker_name()
     with db.session() as session:

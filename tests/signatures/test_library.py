@@ -79,7 +79,19 @@ BROKEN = [
         "facts.port.from",
     ),
     ("contains missing", lambda d: d["match"].pop("contains"), "match.contains"),
-    ("contains too short", lambda d: d["match"].update(contains=["DEM"]), "match.contains[0]"),
+    ("contains too short", lambda d: d["match"].update(contains=["DEMO"]), "match.contains[0]"),
+    (
+        "contains is a bare field name",
+        lambda d: d["match"].update(contains=['Level="']),
+        "match.contains[0]",
+    ),
+    (
+        "named group no fact uses",
+        lambda d: d["match"]["patterns"][0].update(
+            regex=r"DEMO-FAIL code=(?P<code>\d+) peer=(?P<peer>\S+)(?P<rest>.*)"
+        ),
+        "match.patterns[0].regex",
+    ),
     (
         "example without the literal",
         lambda d: d["examples"][1].update(line="nothing relevant here"),
@@ -124,3 +136,20 @@ def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
     with pytest.raises(SignatureError) as caught:
         load_library(tmp_path)
     assert caught.value.field == "id" and "duplicate" in caught.value.problem
+
+
+STABLE = [s for s in LIBRARY.signatures if s.status == "stable"]
+
+
+def test_the_library_has_forty_stable_referenced_signatures() -> None:
+    assert len([s for s in STABLE if s.references]) >= 40
+    assert len([s for s in STABLE if not s.id.startswith("expressway-alarm-")]) >= 15
+
+
+@pytest.mark.parametrize("signature", LIBRARY.signatures, ids=lambda s: s.id)
+def test_every_signature_is_actionable_and_honest(signature: Any) -> None:
+    assert signature.references and signature.text.action.strip()
+    assert signature.text.condition.strip()
+    assert all(len(literal) >= 5 for literal in signature.contains)
+    if signature.status == "experimental":
+        assert "inferred" in signature.text.condition.lower()

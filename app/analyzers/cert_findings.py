@@ -1,0 +1,94 @@
+"""The certificate step of an analysis: captures and PEMs → certificate list, findings, warnings.
+
+`apply_certificates(report, signatures)` is the one call the pipeline makes after the signature
+engine: it reads the report's PCAP and PEM files per node, fills `report.certificates`, adds the
+findings of the analyzer signatures (`match: {analyzer: …}`), gives the Traffic Server
+certificate findings the certificate facts and the precise fix, and adds what could not be read
+to `report.warnings`. `check_analyzer_example` runs an analyzer signature's inline example.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from app.analyzers.cert_checks import CHECKS, CertIssue
+from app.analyzers.cert_correlate import correlate
+from app.analyzers.certificates import CertificateScan, certificate_entries, scan_files, scan_paths
+from app.report import SEVERITY_ORDER, Finding, Report
+from app.signatures.model import Signature
+from app.signatures.render import TEXT_FIELDS, render_text, text_context
+
+
+def _render(signature: Signature, issue: CertIssue, count: int, seen: list[str]) -> Finding:
+    first = min(seen) if seen else None
+    last = max(seen) if seen else None
+    context = text_context(
+        issue.facts,
+        node=issue.node,
+        bug_ids=signature.bug_ids,
+        signature_id=signature.id,
+        title=signature.title,
+        count=count,
+        first_seen=first,
+        last_seen=last,
+    )
+    texts = {name: render_text(signature.text.compiled[name], context) for name in TEXT_FIELDS}
+    return Finding(
+        signature_id=signature.id,
+        title=signature.title,
+        severity=signature.severity,
+        bug_ids=list(signature.bug_ids),
+        node=issue.node,
+        description=texts["description"],
+        condition=texts["condition"],
+        further_info=texts["further_info"],
+        action=texts["action"],
+        facts=dict(issue.facts),
+        snippets=[],
+        count=count,
+        first_seen=first,
+        last_seen=last,
+    )
+
+
+def analyzer_findings(signature: Signature, scan: CertificateScan) -> list[Finding]:
+    """The findings of one analyzer signature: one per node and distinct facts, with a count."""
+    check = CHECKS[signature.analyzer or ""]
+    groups: dict[tuple[str, str], tuple[CertIssue, list[str]]] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for issue in check(scan):
+        key = (issue.node, json.dumps(issue.facts, sort_keys=True, default=str))
+        kept, seen = groups.setdefault(key, (issue, []))
+        counts[key] = counts.get(key, 0) + 1
+        if issue.seen:
+            seen.append(issue.seen)
+    return [_render(signature, issue, counts[key], seen) for key, (issue, seen) in groups.items()]
+
+
+def apply_certificates(
+    report: Report, signatures: Sequence[Signature], *, now: datetime | None = None
+) -> None:
+    """Run the certificate step over the report's files (see the module docstring)."""
+    nodes = {node.bundle: node for node in report.nodes}
+    scan = scan_files(report.files, nodes, now=now)
+    if not scan.nodes:
+        return
+    report.warnings.extend(scan.warnings)
+    report.certificates = certificate_entries(scan)
+    correlate(report.findings, scan)
+    for signature in signatures:
+        if signature.analyzer is not None:
+            report.findings.extend(analyzer_findings(signature, scan))
+    report.findings.sort(
+        key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.signature_id, f.node or "")
+    )
+
+
+def check_analyzer_example(signature: Signature, fixtures: Sequence[Path]) -> list[dict[str, Any]]:
+    """The facts an analyzer signature finds in fixture files (one node, reference time now)."""
+    scan = scan_paths(fixtures)
+    return [finding.facts for finding in analyzer_findings(signature, scan)]

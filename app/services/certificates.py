@@ -1,0 +1,24 @@
+"""Read the certificate list of an analysis' current run (what its captures showed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import AnalysisRun
+from app.services import analyses
+
+
+def current_certificates(session: Session, analysis_id: str) -> list[dict[str, Any]]:
+    """The chains of the current run; empty until the run is done. Raises NotFound."""
+    analysis = analyses.get(session, analysis_id)
+    if analysis.status != "done":
+        return []
+    stored = session.scalars(
+        select(AnalysisRun.certificates).where(
+            AnalysisRun.analysis_id == analysis_id, AnalysisRun.number == analysis.current_run
+        )
+    ).one_or_none()
+    return list(stored or [])

@@ -1,0 +1,84 @@
+"""Validate a signature file whose findings come from a certificate analyzer, not from log lines.
+
+Such a file has the usual id, title, severity, texts, references and examples, and
+`match: {source: pem | pcap, analyzer: <name of app/analyzers/cert_checks.CHECKS>}` instead of
+`contains` and `patterns`. Its examples name fixture files (`fixture: x.pem` or
+`fixtures: [a.pcap, b.pem]`, relative to `fixtures/` next to the YAML file) instead of lines;
+`loupe signatures test` and the library tests run the analyzer on them. The facts a template
+may use are listed in each check's docstring and in library/README.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from app.analyzers.cert_checks import CHECKS
+from app.signatures.loader import _Builder
+from app.signatures.model import NO_MATCH, Example, Pattern, Signature
+
+ANALYZER_SOURCES = ("pem", "pcap")
+FIXTURE_DIR = "fixtures"
+
+
+class AnalyzerBuilder(_Builder):
+    """The loader's validation, with analyzer-specific `match` and `examples`."""
+
+    def __init__(self, file: str, stem: str, *, fixture_dir: Path) -> None:
+        super().__init__(file, stem)
+        self.fixture_dir = fixture_dir / FIXTURE_DIR
+
+    def build(self, data: Any) -> Signature:
+        match = self.mapping(self.mapping(data, "(top level)").get("match"), "match")
+        analyzer = match.get("analyzer")
+        if analyzer not in CHECKS:
+            raise self.fail("match.analyzer", f"'{analyzer}' is not one of {', '.join(CHECKS)}")
+        if match.get("source") not in ANALYZER_SOURCES:
+            raise self.fail("match.source", "an analyzer signature reads pem or pcap")
+        for key in match:
+            if key not in ("source", "analyzer"):
+                raise self.fail(f"match.{key}", "not used by an analyzer signature")
+        return dataclasses.replace(super().build(data), analyzer=str(analyzer))
+
+    def contains(self, value: Any) -> tuple[str, ...]:
+        return ()
+
+    def patterns(self, value: Any) -> tuple[Pattern, ...]:
+        return ()
+
+    def examples(self, value: Any, contains: tuple[str, ...]) -> tuple[Example, ...]:
+        if not isinstance(value, list) or not value:
+            raise self.fail("examples", "must be a non-empty list")
+        examples = [self.fixture_example(item, index) for index, item in enumerate(value)]
+        if len({example.name for example in examples}) != len(examples):
+            raise self.fail("examples", "example names must be unique")
+        if not any(example.positive for example in examples):
+            raise self.fail("examples", "needs at least one positive example (expect: {facts})")
+        if all(example.positive for example in examples):
+            raise self.fail("examples", "needs at least one negative example (expect: no_match)")
+        return tuple(examples)
+
+    def fixture_example(self, item: Any, index: int) -> Example:
+        field = f"examples[{index}]"
+        entry = self.mapping(item, field)
+        name = self.text(entry, "name", f"{field}.name")
+        if ("fixture" in entry) == ("fixtures" in entry):
+            raise self.fail(f"{field}.fixture", "give exactly one of 'fixture' or 'fixtures'")
+        if "fixture" in entry:
+            names: tuple[str, ...] = (self.text(entry, "fixture", f"{field}.fixture"),)
+        else:
+            names = self.str_list(entry["fixtures"], f"{field}.fixtures")
+        paths = []
+        for fixture in names:
+            path = (self.fixture_dir / fixture).resolve()
+            if not path.is_relative_to(self.fixture_dir.resolve()) or not path.is_file():
+                raise self.fail(f"{field}.fixture", f"no file '{fixture}' in {FIXTURE_DIR}/")
+            paths.append(str(path))
+        if "expect" not in entry:
+            raise self.fail(f"{field}.expect", "missing required field")
+        raw = entry["expect"]
+        expect: dict[str, Any] | None = None
+        if raw != NO_MATCH:
+            expect = dict(self.mapping(raw, f"{field}.expect"))
+        return Example(name=name, lines=(), expect=expect, fixtures=tuple(paths))

@@ -1,0 +1,153 @@
+"""The signature catalogue: what the library looks for, as JSON (api/v1) and as HTML pages.
+
+Both forms filter the same way (product, severity, status, free text or bug ID) and describe a
+signature with the same object (serialize.signature_detail); its texts stay Jinja templates and
+are shown as text, escaped like everything else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from app import serialize
+from app.schemas import Problem, Severity, SignatureDetail, SignatureOut, SignatureStatus
+from app.signatures import Library, Signature
+from app.signatures.model import STATUSES
+from app.web.deps import LibraryDep
+from app.web.templating import SEVERITIES, templates
+
+router = APIRouter()
+
+SAFE_SCHEMES = ("https://", "http://")
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What the catalogue is narrowed to; None (or empty) means any."""
+
+    product: str | None = None
+    severity: str | None = None
+    status: str | None = None
+    q: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return any((self.product, self.severity, self.status, self.q))
+
+
+def _haystack(signature: Signature) -> str:
+    text = signature.text
+    parts = (
+        signature.id,
+        signature.title,
+        *signature.bug_ids,
+        *signature.references,
+        text.description,
+        text.condition,
+        text.further_info,
+        text.action,
+    )
+    return "\n".join(parts).casefold()
+
+
+def matches(signature: Signature, filters: Filters) -> bool:
+    """Whether the signature passes every filter; text search is case-insensitive."""
+    if filters.product and signature.product.casefold() != filters.product.casefold():
+        return False
+    if filters.severity and signature.severity != filters.severity:
+        return False
+    if filters.status and signature.status != filters.status:
+        return False
+    return not filters.q or filters.q.strip().casefold() in _haystack(signature)
+
+
+def select_signatures(library: Library, filters: Filters) -> list[Signature]:
+    """The library's signatures that pass `filters`, in library order."""
+    return [signature for signature in library.signatures if matches(signature, filters)]
+
+
+def products_of(library: Library) -> list[str]:
+    return sorted({signature.product for signature in library.signatures})
+
+
+def reference_links(references: tuple[str, ...] | list[str]) -> list[tuple[str, str | None]]:
+    """(text, href) per reference: only http(s) URLs become links."""
+    return [(ref, ref if ref.lower().startswith(SAFE_SCHEMES) else None) for ref in references]
+
+
+# --- JSON ---------------------------------------------------------------------------------
+
+
+@router.get(
+    "/api/v1/signatures",
+    response_model=list[SignatureOut],
+    summary="The signature library, optionally filtered",
+)
+def list_signatures(
+    library: LibraryDep,
+    product: Annotated[str | None, Query(description="e.g. expressway")] = None,
+    severity: Annotated[Severity | None, Query()] = None,
+    status: Annotated[SignatureStatus | None, Query()] = None,
+    q: Annotated[str | None, Query(description="text or bug ID", max_length=200)] = None,
+) -> list[SignatureOut]:
+    filters = Filters(product=product, severity=severity, status=status, q=q)
+    return [serialize.signature_out(s) for s in select_signatures(library, filters)]
+
+
+@router.get(
+    "/api/v1/signatures/{signature_id}",
+    response_model=SignatureDetail,
+    responses={404: {"model": Problem}},
+    summary="One signature: texts (templates), match condition, references, examples, source",
+)
+def get_signature(signature_id: str, library: LibraryDep) -> SignatureDetail:
+    return serialize.signature_detail(library.get(signature_id), library.path)
+
+
+# --- HTML ---------------------------------------------------------------------------------
+
+
+def _choice(value: str | None, allowed: tuple[str, ...] | list[str]) -> str | None:
+    """A form value kept only when it is one of the offered choices ("" means any)."""
+    return value if value in allowed else None
+
+
+@router.get("/signatures", include_in_schema=False)
+def catalogue_page(
+    request: Request,
+    library: LibraryDep,
+    product: str | None = None,
+    severity: str | None = None,
+    status: str | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    products = products_of(library)
+    filters = Filters(
+        product=_choice(product, products),
+        severity=_choice(severity, SEVERITIES),
+        status=_choice(status, STATUSES),
+        q=(q or "").strip() or None,
+    )
+    context: dict[str, Any] = {
+        "signatures": select_signatures(library, filters),
+        "total": len(library.signatures),
+        "filters": filters,
+        "products": products,
+        "statuses": STATUSES,
+        "ruleset_version": library.version,
+    }
+    return templates.TemplateResponse(request, "signatures.html", context)
+
+
+@router.get("/signatures/{signature_id}", include_in_schema=False)
+def signature_page(signature_id: str, request: Request, library: LibraryDep) -> Response:
+    detail = serialize.signature_detail(library.get(signature_id), library.path)
+    context: dict[str, Any] = {
+        "signature": detail,
+        "references": reference_links(detail.references),
+        "api_url": f"/api/v1/signatures/{signature_id}",
+    }
+    return templates.TemplateResponse(request, "signature.html", context)
