@@ -43,8 +43,11 @@ fmt: install
 
 # Time `loupe analyze` against `gzip -dc | rg` on a generated bundle; BENCH_SIZES="1024 4096" adds the size checks
 BENCH_SIZES ?= 1024
+BENCH_REPEAT ?= 3
 bench: install
-	$(PY) bench/run.py --sizes $(BENCH_SIZES)
+	@command -v rg >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ripgrep >/dev/null; } \
+	  || { echo "make bench needs ripgrep (rg) as its baseline: install the ripgrep package" >&2; exit 1; }
+	$(PY) bench/run.py --sizes $(BENCH_SIZES) --repeat $(BENCH_REPEAT)
 
 # Load and fault test of the team topology on loopback (local PostgreSQL + its own redis-server); prints figures
 loadtest: install

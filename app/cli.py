@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from app.config import get_settings
+from app.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from app.report import Report
+    from app.signatures import Library
+    from app.worker.pipeline import Input
 
 app = typer.Typer(
     help="logloupe: find known problems in Cisco Expressway diagnostic bundles.",
@@ -134,12 +141,12 @@ def analyze(
     from app import serialize
     from app.bundle.unpack import sniff_upload_type
     from app.errors import BundleError, SignatureError
-    from app.schemas import FileOut
-    from app.services.analyses import new_id
+    from app.ids import new_id
+    from app.report import Report
+    from app.schemas import FileOut, OfflineAnalysisOut
     from app.signatures import load_library
     from app.worker.malloc import tune_malloc
-    from app.worker.pipeline import Input, limits_from
-    from app.worker.pipeline import analyze as run_pipeline
+    from app.worker.pipeline import Input
 
     tune_malloc()
     settings = get_settings()
@@ -156,51 +163,43 @@ def analyze(
             _echo(f"error: {bundle}: not a bundle, log or capture logloupe can read", err=True)
             raise typer.Exit(EXIT_UNUSABLE)
     try:
-        library = load_library(library_dir)
+        library = load_library(library_dir, cache_dir=settings.cache_dir)
     except (SignatureError, OSError) as exc:
         _echo(f"error: {library_dir}: not a usable signature library ({exc})", err=True)
         raise typer.Exit(EXIT_UNUSABLE) from exc
+    gc.freeze()  # what start-up built lives until exit: keep it out of every collection
     started = datetime.now(UTC)
-    files = [FileOut(name=b.name, size=b.stat().st_size, sha256=_sha256(b)) for b in bundles]
     inputs = [Input(path=b.resolve(), name=b.name) for b in bundles]
-    with tempfile.TemporaryDirectory(prefix="loupe-") as tmp:
-        try:
-            if as_json:
-                report = run_pipeline(
-                    inputs, Path(tmp) / "work", library, limits_from(settings), jobs=jobs
+    with ThreadPoolExecutor(1, thread_name_prefix="sha256") as hashing:  # hashlib frees the GIL
+        digests = hashing.map(_sha256, bundles)  # hashed while the pipeline runs
+        error: BundleError | None = None
+        with tempfile.TemporaryDirectory(prefix="loupe-") as tmp:
+            try:
+                report = _run_pipeline_with_progress(
+                    inputs, Path(tmp) / "work", library, settings, jobs, show=not as_json
                 )
-            else:
-                with typer.progressbar(length=100, label="analysing", file=sys.stderr) as bar:
-                    last = 0
-
-                    def progress(fraction: float) -> None:
-                        nonlocal last
-                        now = int(fraction * 100)
-                        if now > last:
-                            bar.update(now - last)
-                            last = now
-
-                    report = run_pipeline(
-                        inputs, Path(tmp) / "work", library, limits_from(settings), progress, jobs
-                    )
-        except BundleError as exc:
-            if as_json:
-                from app.report import Report
-
-                out = serialize.report_out(
-                    Report(ruleset_version=library.version),
-                    analysis_id=new_id(),
-                    files=files,
-                    title=title,
-                    created_at=started,
-                    started_at=started,
-                    finished_at=datetime.now(UTC),
-                    error=str(exc),
-                )
-                _echo(out.model_dump_json(indent=2))
-            else:
-                _echo(f"error: {exc}", err=True)
-            raise typer.Exit(EXIT_UNUSABLE) from exc
+            except BundleError as exc:
+                report, error = Report(ruleset_version=library.version), exc
+        files = [
+            FileOut(name=b.name, size=b.stat().st_size, sha256=digest)
+            for b, digest in zip(bundles, digests, strict=True)
+        ]
+    if error is not None:
+        if as_json:
+            failed = serialize.report_out(
+                report,
+                analysis_id=new_id(),
+                files=files,
+                title=title,
+                created_at=started,
+                started_at=started,
+                finished_at=datetime.now(UTC),
+                error=str(error),
+            )
+            _echo(failed.model_dump_json(indent=2))
+        else:
+            _echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_UNUSABLE) from error
     out = serialize.report_out(
         report,
         analysis_id=new_id(),
@@ -211,14 +210,42 @@ def analyze(
         finished_at=datetime.now(UTC),
     )
     if as_json:  # the API's analysis object, plus the chains of GET …/{id}/certificates
-        body = out.model_dump(mode="json") | {"certificates": report.certificates}
-        _echo(json.dumps(body, indent=2))
+        body = OfflineAnalysisOut.model_construct(**dict(out), certificates=report.certificates)
+        _echo(body.model_dump_json(indent=2))
     else:
         from app.textreport import render_text
 
         _echo(render_text(out))
     if any(f.signature.severity in ("critical", "error") for f in out.findings):
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def _run_pipeline_with_progress(
+    inputs: list[Input],
+    workdir: Path,
+    library: Library,
+    settings: Settings,
+    jobs: int | None,
+    *,
+    show: bool,
+) -> Report:
+    """The offline pipeline, with a progress bar on stderr when `show`."""
+    from app.worker.pipeline import analyze as run_pipeline
+    from app.worker.pipeline import limits_from
+
+    if not show:
+        return run_pipeline(inputs, workdir, library, limits_from(settings), jobs=jobs)
+    with typer.progressbar(length=100, label="analysing", file=sys.stderr) as bar:
+        last = 0
+
+        def progress(fraction: float) -> None:
+            nonlocal last
+            now = int(fraction * 100)
+            if now > last:
+                bar.update(now - last)
+                last = now
+
+        return run_pipeline(inputs, workdir, library, limits_from(settings), progress, jobs)
 
 
 @signatures_app.command("list")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -53,11 +54,26 @@ class Settings(BaseSettings):
     unpack_max_ratio: float = 200.0
     unpack_max_depth: int = 3
     log_json: bool = False
+    cache_dir: Path | None = Field(
+        default_factory=lambda: default_cache_dir(),
+        description="where parsed signature files are kept between runs, so that `loupe analyze` "
+        "starts fast (default: $XDG_CACHE_HOME/logloupe or ~/.cache/logloupe); empty: no cache",
+    )
+    unpack_direct_write_mib: int = Field(
+        default=32,
+        description="unpacked files at least this large (MiB) are written with O_DIRECT, "
+        "bypassing the page cache (much less CPU on virtual disks); 0: never",
+    )
     library_dir: Path | None = Field(
         default=None,
         description="signature library directory used by the web app and the workers "
         "(default: the packaged one); restart both after changing it, then re-run analyses",
     )
+
+    @field_validator("cache_dir", mode="before")
+    @classmethod
+    def _empty_means_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -68,6 +84,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.resolved_data_dir / 'loupe.db'}"
+
+
+def default_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/logloupe, or ~/.cache/logloupe."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "logloupe"
 
 
 @lru_cache

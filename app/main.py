@@ -67,7 +67,9 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
         db = Database(settings.sqlalchemy_url)
         app.state.settings = settings
         app.state.db = db
-        app.state.library = library or load_library(settings.library_dir)
+        app.state.library = library or load_library(
+            settings.library_dir, cache_dir=settings.cache_dir
+        )
         dispatcher = make_dispatcher(settings, db)
         app.state.dispatcher = dispatcher
         app.state.metrics = metrics_registry(db, dispatcher.queue_depth)

@@ -181,3 +181,9 @@ class SignatureDetail(SignatureOut):
 
 class Health(BaseModel):
     status: str
+
+
+class OfflineAnalysisOut(AnalysisOut):
+    """`loupe analyze --json`: the analysis object plus what GET …/{id}/certificates lists."""
+
+    certificates: list[dict[str, Any]] = Field(default_factory=list)

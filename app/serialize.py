@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.models import Analysis, AnalysisRun, FindingRow
 from app.report import Coverage, Finding, Report
 from app.schemas import (
     AnalysisOut,
@@ -29,6 +28,9 @@ from app.schemas import (
     TextsOut,
 )
 from app.signatures.model import Signature
+
+if TYPE_CHECKING:  # the offline CLI serialises reports without loading the ORM
+    from app.models import Analysis, AnalysisRun, FindingRow
 
 
 def finding_out_from_row(row: FindingRow) -> FindingOut:

@@ -1,13 +1,14 @@
 """`make bench`: time `loupe analyze` against `gzip -dc | rg` on the same bundle, check the targets.
 
-    python bench/run.py [--sizes 1024 4096] [--counts 150 300] [--repeat 1]
+    python bench/run.py [--sizes 1024 4096] [--counts 150 300] [--repeat 3]
 
-Builds (or reuses) the bench bundles and libraries under bench/out, then runs, in one round and
-interleaved: `gzip -dc B | rg -a -c -f P` (P = the library's regexes in rg syntax) and
+Builds (or reuses) the bench bundles and libraries under bench/out, then runs
+`gzip -dc B | rg -a -c -f P` (P = the library's regexes in rg syntax) and
 `loupe analyze --json --library L [--jobs 1] B`, each under /usr/bin/time for wall time and peak
-RSS. It also times the matching stage alone (one thread, in memory). Prints one table, the ratios,
-and a PASS/FAIL line per target of issue 3; exits 1 when a target is missed or a planted hit is
-not found.
+RSS, in `--repeat` interleaved rounds: medians are reported, because this machine's speed drifts
+from one minute to the next. It also times the matching stage alone (one thread, in memory).
+Prints one table, the ratios, and a PASS/FAIL line per target of issue 3; exits 1 when a target
+is missed or a planted hit is not found.
 """
 
 from __future__ import annotations
@@ -87,31 +88,51 @@ def rg_patterns(library_dir: Path, target: Path) -> Path:
     return target
 
 
-def measure(label: str, command: list[str], repeat: int, env: dict[str, str]) -> Run:
-    """Median wall time and CPU time, and the largest peak RSS of `command` over `repeat` runs."""
-    times: list[float] = []
-    cpus: list[float] = []
-    peaks: list[float] = []
-    output = ""
-    for _ in range(repeat):
-        with tempfile.NamedTemporaryFile("r", suffix=".time") as stats:
-            started = time.perf_counter()
-            done = subprocess.run(
-                ["/usr/bin/time", "-f", "%U %S %M", "-o", stats.name, *command],
-                capture_output=True,
-                text=True,
-                env=env,
-                check=False,
-            )
-            times.append(time.perf_counter() - started)
-            rss = stats.read().strip().splitlines()
-        if done.returncode not in (0, 1):
-            raise SystemExit(f"{label} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-        user, system, peak = rss[-1].split() if rss else ("nan", "nan", "nan")
-        cpus.append(float(user) + float(system))
-        peaks.append(int(peak) / 1024 if peak.isdigit() else float("nan"))
-        output = done.stdout
-    return Run(label, statistics.median(times), max(peaks), output, statistics.median(cpus))
+def run_once(
+    command: list[str], env: dict[str, str], label: str
+) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds, peak RSS (MB) and stdout of one run of `command`."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as stats:
+        started = time.perf_counter()
+        done = subprocess.run(
+            ["/usr/bin/time", "-f", "%U %S %M", "-o", stats.name, *command],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        seconds = time.perf_counter() - started
+        rss = stats.read().strip().splitlines()
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{label} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    user, system, peak = rss[-1].split() if rss else ("nan", "nan", "nan")
+    peak_mb = int(peak) / 1024 if peak.isdigit() else float("nan")
+    return seconds, float(user) + float(system), peak_mb, done.stdout
+
+
+def measure_rounds(
+    plan: list[tuple[str, list[str]]], repeat: int, env: dict[str, str]
+) -> dict[str, Run]:
+    """Run every command of `plan` once per round, `repeat` rounds, interleaved.
+
+    Interleaving spreads a slow spell of the machine over all commands instead of one: each
+    figure is the median over the rounds (peak RSS: the largest).
+    """
+    samples: dict[str, list[tuple[float, float, float, str]]] = {label: [] for label, _ in plan}
+    for round_number in range(1, repeat + 1):
+        for label, command in plan:
+            print(f"[round {round_number}/{repeat}] {label} ...", flush=True)
+            samples[label].append(run_once(command, env, label))
+    return {
+        label: Run(
+            label,
+            statistics.median(s[0] for s in runs),
+            max(s[2] for s in runs),
+            runs[-1][3],
+            statistics.median(s[1] for s in runs),
+        )
+        for label, runs in samples.items()
+    }
 
 
 def matching_stage_mbps(bundle: Path, library_dir: Path) -> tuple[float, str]:
@@ -179,7 +200,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024], help="bundle sizes in MiB")
     parser.add_argument("--counts", type=int, nargs=2, default=[150, 300], help="library sizes")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per measurement (median)")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds (median)")
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "out")
     parser.add_argument("--loupe", default=str(ROOT / ".venv/bin/loupe"))
     args = parser.parse_args()
@@ -211,6 +232,8 @@ def main() -> None:
     problems: list[str] = []
     rows: list[tuple[int, str, Run, float]] = []
     results: dict[tuple[int, str], Run] = {}
+    keys: dict[str, tuple[int, str, float]] = {}
+    commands: list[tuple[str, list[str]]] = []
     for size, (bundle, manifest) in bundles.items():
         mb = int(manifest["uncompressed_bytes"]) / 1e6  # type: ignore[call-overload]
         plan = [
@@ -231,12 +254,17 @@ def main() -> None:
                 if jobs is not None:
                     command += ["--jobs", str(jobs)]
                 command.append(str(bundle))
-            print(f"[{size} MiB] {label} ...", flush=True)
-            run = measure(f"{size} MiB: {label}", command, args.repeat, env)
-            results[(size, key)] = run
-            rows.append((size, key, run, mb))
-            if not key.startswith("rg"):
-                problems += check_findings(run, manifest, (count - real))
+            full_label = f"{size} MiB: {label}"
+            commands.append((full_label, command))
+            keys[full_label] = (size, key, mb)
+    measured = measure_rounds(commands, args.repeat, env)
+    for full_label, run in measured.items():
+        size, key, mb = keys[full_label]
+        results[(size, key)] = run
+        rows.append((size, key, run, mb))
+        if not key.startswith("rg"):
+            count = large if key in ("loupe", "loupe-j1") else small
+            problems += check_findings(run, bundles[size][1], count - real)
 
     first = args.sizes[0]
     match_mbps, matcher = matching_stage_mbps(bundles[first][0], libraries[large])

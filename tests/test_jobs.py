@@ -56,7 +56,7 @@ def test_queued_and_running_analyses_are_redispatched_after_a_restart(migrated: 
 
 
 def test_a_rerun_of_the_pipeline_replaces_findings(client: TestClient, migrated: Settings) -> None:
-    from app.worker.pipeline import process_analysis
+    from app.worker.process import process_analysis
 
     created = client.post(
         "/api/v1/analyses", files=[("files", ("x.tar.gz", seed_bundle("sni_mismatch")))]

@@ -97,7 +97,7 @@ def _allow_pipeline_processes(**_: Any) -> None:
 )
 def process(self: Any, analysis_id: str) -> str:
     """Run one analysis; database outages are retried with back-off, bad input is not."""
-    from app.worker.pipeline import process_analysis
+    from app.worker.process import process_analysis
 
     settings = get_settings()
     with analysis_context(analysis_id):

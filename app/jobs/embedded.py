@@ -39,7 +39,7 @@ _child_db: Database | None = None
 def _run_in_child(analysis_id: str, settings_json: str) -> str:
     """Entry point inside a pool process: one Database per process, reused across analyses."""
     global _child_db
-    from app.worker.pipeline import process_analysis
+    from app.worker.process import process_analysis
 
     settings = Settings.model_validate_json(settings_json)
     if _child_db is None or _child_db.url != settings.sqlalchemy_url:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app import serialize
 from app.errors import LoupeError, NotFound
+from app.ids import new_id
 from app.models import Analysis, AnalysisRun, FindingRow, StoredFile, utcnow
 from app.schemas import AnalysisOut, DeltaOut
 from app.services import findings as findings_service
@@ -20,11 +20,6 @@ from app.services import storage
 from app.services.uploads import ReceivedUpload
 
 ACTIVE = ("queued", "running")
-
-
-def new_id() -> str:
-    """An opaque, unguessable id: 128 bits from the OS's CSPRNG, URL-safe."""
-    return secrets.token_urlsafe(16)
 
 
 def create(session: Session, *, upload: ReceivedUpload, data_dir: Path) -> Analysis:

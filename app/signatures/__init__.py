@@ -21,7 +21,7 @@ from app.signatures.engine import (
     run_signatures,
     scan_lines,
 )
-from app.signatures.loader import load_signatures, ruleset_version
+from app.signatures.loader import library_contents, load_signatures, ruleset_version
 from app.signatures.model import Signature
 from app.signatures.testing import ExampleFailure, run_examples
 
@@ -62,11 +62,19 @@ class Library:
             raise NotFound(f"no signature '{signature_id}'") from None
 
 
-def load_library(path: Path | None = None, *, include_deprecated: bool = False) -> Library:
-    """Load and validate a library directory (default: the packaged one). Raises SignatureError."""
+def load_library(
+    path: Path | None = None, *, include_deprecated: bool = False, cache_dir: Path | None = None
+) -> Library:
+    """Load and validate a library directory (default: the packaged one). Raises SignatureError.
+
+    `cache_dir` keeps parsed files between processes (app.signatures.cache); None: no cache.
+    """
     root = path or LIBRARY_DIR
-    signatures = load_signatures(root, include_deprecated=include_deprecated)
-    return Library(signatures=tuple(signatures), version=ruleset_version(root), path=root)
+    contents = library_contents(root)
+    signatures = load_signatures(
+        root, include_deprecated=include_deprecated, contents=contents, cache_dir=cache_dir
+    )
+    return Library(signatures=tuple(signatures), version=ruleset_version(root, contents), path=root)
 
 
 def run_library(

@@ -68,6 +68,34 @@ class LiteralMatcher:
                 pos = find(needle, line_end + 1)
 
 
+@dataclass(frozen=True, slots=True)
+class Located:
+    """The candidate lines of one block, and its newline count (see `locate`)."""
+
+    lines: list[tuple[int, int, int, list[int]]]  # start, end, newlines before, signature indexes
+    newlines: int
+
+
+def locate(matcher: Matcher, block: bytes) -> Located:
+    """Run the matcher over a block and find each candidate's line and line number.
+
+    The costly part of a block's scan outside the matcher (counting its newlines for the line
+    numbers) is here, so that it can run in the matcher's thread, next to the matcher call.
+    """
+    starts: dict[int, set[int]] = {}
+    for index, offset in matcher.scan(block):
+        starts.setdefault(block.rfind(b"\n", 0, offset) + 1, set()).add(index)
+    lines = []
+    newlines = 0
+    previous = 0
+    for start in sorted(starts):
+        newlines += block.count(b"\n", previous, start)
+        previous = start
+        end = block.find(b"\n", start)
+        lines.append((start, len(block) if end == -1 else end, newlines, sorted(starts[start])))
+    return Located(lines, newlines + block.count(b"\n", previous))  # each byte counted once
+
+
 def iter_blocks(
     stream: BinaryIO, block_size: int, progress: Callable[[int], None] | None = None
 ) -> Iterator[bytes]:
@@ -297,26 +325,18 @@ class FileScan:
         self.last_header: tuple[int, str] | None = None  # last header line of previous blocks
         self.pending: list[_PendingFollow] = []
 
-    def feed(self, block: bytes, found: Iterable[tuple[int, int]] | None = None) -> None:
-        """Scan one line-aligned block; `found` is `matcher.scan(block)` when already computed."""
+    def feed(self, block: bytes, located: Located | None = None) -> None:
+        """Scan one line-aligned block; `located` is `locate(matcher, block)` if already done."""
         if self.pending:
             self._continue_follows(block)
-        candidates: dict[int, set[int]] = {}
-        for index, offset in self.matcher.scan(block) if found is None else found:
-            start = block.rfind(b"\n", 0, offset) + 1
-            candidates.setdefault(start, set()).add(index)
-        newlines = self.lines_before
-        previous = 0
-        for start in sorted(candidates):
-            newlines += block.count(b"\n", previous, start)
-            previous = start
-            end = block.find(b"\n", start)
-            if end == -1:
-                end = len(block)
+        if located is None:
+            located = locate(self.matcher, block)
+        for start, end, newlines, indexes in located.lines:
             text = _decode(block[start:end])
-            for index in sorted(candidates[start]):
-                self._hit(block, index, newlines + 1, start, end, text)
-        self.lines_before = newlines + block.count(b"\n", previous)  # each byte counted once
+            line_no = self.lines_before + newlines + 1
+            for index in indexes:
+                self._hit(block, index, line_no, start, end, text)
+        self.lines_before += located.newlines
         self.last_header = self._header_before(block, len(block), self.lines_before + 1)
 
     def _hit(self, block: bytes, index: int, line_no: int, start: int, end: int, text: str) -> None:
@@ -454,7 +474,7 @@ class BlockFeeder:
         self.pool = pool
         self.window = window
         self._parts: list[bytes] = []
-        self._in_flight: deque[tuple[bytes, Future[list[tuple[int, int]]]]] = deque()
+        self._in_flight: deque[tuple[bytes, Future[Located]]] = deque()
 
     def write(self, chunk: bytes) -> None:
         """Take any piece of the file; whole lines go on, a partial last line waits.
@@ -487,7 +507,7 @@ class BlockFeeder:
         if self.pool is None:
             self.scan.feed(block)
             return
-        self._in_flight.append((block, self.pool.submit(_candidates, self.scan.matcher, block)))
+        self._in_flight.append((block, self.pool.submit(locate, self.scan.matcher, block)))
         while len(self._in_flight) >= self.window:
             self._confirm_oldest()
 
@@ -502,10 +522,6 @@ class BlockFeeder:
     def _confirm_oldest(self) -> None:
         block, found = self._in_flight.popleft()
         self.scan.feed(block, found.result())
-
-
-def _candidates(matcher: Matcher, block: bytes) -> list[tuple[int, int]]:
-    return list(matcher.scan(block))
 
 
 @dataclass(frozen=True, slots=True)

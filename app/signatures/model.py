@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import Template
+from app.signatures.render import CompiledText
 
 SEVERITIES = ("critical", "error", "warning", "info")
 STATUSES = ("experimental", "stable", "deprecated")
@@ -61,7 +61,7 @@ class Texts:
     condition: str
     further_info: str
     action: str
-    compiled: dict[str, Template] = field(default_factory=dict, compare=False, repr=False)
+    compiled: dict[str, CompiledText] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,11 +2,11 @@
 
 The unpacker (app.bundle.unpack, `tee=`) hands every chunk it writes to a sink from
 `PreScanner.open(name)`. For a file named like a loggingsnapshot the sink runs the signatures of
-that file kind over the chunks (matcher in the thread pool, confirmation in the unpacking
-thread) with no node: the node is only known once the whole upload is unpacked. The result is
-merged later by `run_signatures(prescanned=...)`, which applies the node's hostname and version
-(Aggregator.merge) and rescans the file the usual way if its detected kind is not the one
-assumed here. Findings are the same as without the prescan.
+that file kind over the chunks (matcher in the thread pool, or inline without one; confirmation
+in the unpacking thread) with no node: the node is only known once the whole upload is
+unpacked. The result is merged later by `run_signatures(prescanned=...)`, which applies the
+node's hostname and version (Aggregator.merge) and rescans the file the usual way if its
+detected kind is not the one assumed here. Findings are the same as without the prescan.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class PreScanner:
         self,
         signatures: Sequence[Signature],
         sources: Mapping[str, frozenset[FileKind]],
-        pool: ThreadPoolExecutor,
+        pool: ThreadPoolExecutor | None,
         *,
         window: int = 5,
         matcher_factory: MatcherFactory | None = None,

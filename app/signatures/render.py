@@ -7,11 +7,16 @@ test optional facts with `{% if depth is defined %}` or `{% if ip %}`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from types import CodeType
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jinja2 import Template
 from jinja2.sandbox import SandboxedEnvironment
+
+if TYPE_CHECKING:
+    from app.signatures.model import Texts
 
 TEXT_FIELDS = ("description", "condition", "further_info", "action")
 RESERVED_NAMES = frozenset(
@@ -21,12 +26,57 @@ RESERVED_NAMES = frozenset(
 _ENV = SandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
 
 
-def compile_text(source: str) -> Template:
-    """Compile one template; raises jinja2.TemplateSyntaxError on bad syntax."""
-    return _ENV.from_string(source)
+class CompiledText(Protocol):
+    """A text ready to render: a Jinja template, or plain text that needs none."""
+
+    def render(self, context: Mapping[str, Any], /) -> str: ...
 
 
-def render_text(template: Template, context: Mapping[str, Any]) -> str:
+class _PlainText:
+    """A text without any Jinja syntax: rendering it is the identity (no compile needed)."""
+
+    __slots__ = ("source",)
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def render(self, context: Mapping[str, Any], /) -> str:
+        return self.source
+
+
+_PRECOMPILED: dict[str, CodeType] = {}  # from app.signatures.cache: code by template source
+_COMPILED: dict[str, CodeType] = {}  # what this process compiled (or took from the cache)
+
+
+@lru_cache(maxsize=4096)
+def compile_text(source: str) -> CompiledText:
+    """Compile one template; raises jinja2.TemplateSyntaxError on bad syntax.
+
+    Identical sources share one compiled template (alarm tables repeat theirs row after row),
+    text without `{` needs no Jinja at all, and code cached by an earlier process is reused:
+    loading a library stays fast.
+    """
+    if "{" not in source:
+        return _PlainText(source)
+    code = _PRECOMPILED.get(source)
+    if code is None:
+        code = _ENV.compile(source)
+    _COMPILED[source] = code
+    return Template.from_code(_ENV, code, _ENV.make_globals(None), None)
+
+
+def use_precompiled(code: Mapping[str, CodeType]) -> None:
+    """Let `compile_text` take these code objects (by source) instead of compiling."""
+    _PRECOMPILED.update(code)
+
+
+def template_code(texts: Iterable[Texts]) -> dict[str, CodeType]:
+    """The compiled code of every template in `texts` (plain texts need none)."""
+    sources = {getattr(t, name) for t in texts for name in TEXT_FIELDS}
+    return {source: _COMPILED[source] for source in sources if source in _COMPILED}
+
+
+def render_text(template: CompiledText, context: Mapping[str, Any]) -> str:
     """Render with the facts and finding metadata in scope; surrounding whitespace stripped."""
     return template.render(dict(context)).strip()
 

@@ -3,24 +3,19 @@
     unpack (safe, per upload) → identify nodes → run the signature library → Report
 
 `analyze()` is pure (files in, Report out; `loupe analyze` calls it directly, no database);
-`process_analysis()` wraps it for the workers: claim the analysis, heartbeat while working,
-store the report, or record a failure with a reason a person understands.
+`app.worker.process.process_analysis()` wraps it for the workers.
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import multiprocessing
 import os
 import shutil
-import threading
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 from app.analyzers.cert_findings import apply_certificates
@@ -28,12 +23,9 @@ from app.bundle.nodes import identify_node
 from app.bundle.sources import SOURCES
 from app.bundle.unpack import Limits, Tee, UnpackResult, unpack_upload
 from app.config import Settings
-from app.db import Database
 from app.errors import BundleError
 from app.report import Report
-from app.services import analyses, storage
-from app.services.findings import save_report
-from app.signatures import Library, load_library, run_library
+from app.signatures import Library, run_library
 from app.signatures.alarms import resolve_alarm_lifecycle, split_cleared
 from app.signatures.coverage import coverage_of
 from app.signatures.prescan import PreScanner
@@ -58,6 +50,7 @@ def limits_from(settings: Settings) -> Limits:
         max_member_bytes=settings.unpack_max_member_bytes,
         max_ratio=settings.unpack_max_ratio,
         max_depth=settings.unpack_max_depth,
+        direct_write_bytes=settings.unpack_direct_write_mib * 2**20,
     )
 
 
@@ -111,12 +104,16 @@ def analyze(
     limits: Limits,
     progress: Progress | None = None,
     jobs: int | None = None,
+    *,
+    scan_while_unpacking: bool = True,
 ) -> Report:
     """Unpack every input into `workdir`, identify its node, run the library; raises BundleError.
 
     `jobs` (default: every core this process may use) bounds the parallelism: several uploads
     are unpacked in that many processes, gzip is inflated in a helper thread, and signatures are
     matched in that many threads. `jobs=1` runs everything in the calling thread.
+    Logs are scanned while they are unpacked (one read of their bytes) unless the uploads are
+    unpacked in other processes or `scan_while_unpacking` is False (then they are read back).
     """
     jobs = max(1, jobs or default_jobs())
     report = Report(ruleset_version=library.version)
@@ -128,8 +125,10 @@ def analyze(
     done_in = 0
     with ExitStack() as stack:
         prescanner: PreScanner | None = None
-        if jobs > 1 and len(inputs) == 1:  # one upload: scan its log while it is unpacked
-            pool = stack.enter_context(ThreadPoolExecutor(jobs, thread_name_prefix="prescan"))
+        if scan_while_unpacking and (jobs <= 1 or len(inputs) == 1):  # unpacked in this process
+            pool = None
+            if jobs > 1:
+                pool = stack.enter_context(ThreadPoolExecutor(jobs, thread_name_prefix="prescan"))
             prescanner = PreScanner(library.signatures, SOURCES, pool, window=2 * jobs + 1)
         unpacked = _unpack_all(inputs, names, workdir, limits, jobs, prescanner)
         for item, name, result in zip(inputs, names, unpacked, strict=True):
@@ -164,118 +163,3 @@ def analyze(
         library.signatures, report.files, nodes, report.findings, notes=cleared
     )
     return report
-
-
-# --- worker side ------------------------------------------------------------------------------
-
-_LIBRARIES: dict[Path | None, Library] = {}
-
-
-def default_library(path: Path | None = None) -> Library:
-    """The library at `path` (LOUPE_LIBRARY_DIR; None: the packaged one), once per process."""
-    if path not in _LIBRARIES:
-        _LIBRARIES[path] = load_library(path)
-    return _LIBRARIES[path]
-
-
-def worker_name() -> str:
-    return f"{os.uname().nodename}:{os.getpid()}:{threading.get_ident()}"
-
-
-class _Heartbeat:
-    """Touches the analysis row every few seconds: a sweeper tells live workers from dead ones."""
-
-    def __init__(self, db: Database, analysis_id: str, worker: str, interval: float = 5.0) -> None:
-        self.db = db
-        self.analysis_id = analysis_id
-        self.worker = worker
-        self.interval = interval
-        self.progress: int | None = None
-        self._stop = threading.Event()
-        context = contextvars.copy_context()  # log lines of the heartbeat carry the analysis id
-        self._thread = threading.Thread(
-            target=context.run, args=(self._run,), name="heartbeat", daemon=True
-        )
-
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                with self.db.session() as session:
-                    analyses.heartbeat(session, self.analysis_id, self.worker, self.progress)
-            except Exception:  # a missed heartbeat is not fatal; the next one may get through
-                log.warning("heartbeat failed for analysis %s", self.analysis_id, exc_info=True)
-
-    def report(self, fraction: float) -> None:
-        self.progress = int(fraction * 100)
-
-
-def process_analysis(
-    analysis_id: str, *, settings: Settings, db: Database, library: Library | None = None
-) -> str:
-    """Run one analysis end to end; returns its final status ("done", "failed" or "skipped")."""
-    library = library or default_library(settings.library_dir)
-    data_dir = settings.resolved_data_dir
-    worker = worker_name()
-    with db.session() as session:
-        if not analyses.claim(
-            session, analysis_id, worker, timedelta(seconds=settings.stale_after_seconds)
-        ):
-            return "skipped"
-        analysis = analyses.get(session, analysis_id)
-        inputs = [
-            Input(path=storage.resolve_inside(data_dir, f.storage_path), name=f.name)
-            for f in analysis.files
-        ]
-    log.info("analysis %s started by %s", analysis_id, worker)
-    try:
-        with _Heartbeat(db, analysis_id, worker) as beat:
-            missing = [item.name for item in inputs if not item.path.is_file()]
-            if missing:
-                raise BundleError(
-                    "The uploaded file(s) "
-                    + ", ".join(missing)
-                    + " cannot be read by this worker: check that every worker mounts the same "
-                    "data dir (LOUPE_DATA_DIR)."
-                )
-            report = analyze(
-                inputs,
-                storage.work_dir(data_dir, analysis_id),
-                library,
-                limits_from(settings),
-                beat.report,
-            )
-    except BundleError as exc:
-        log.info("analysis %s failed: %s", analysis_id, exc)
-        with db.session() as session:
-            analyses.fail(session, analysis_id, str(exc), worker)
-        return "failed"
-    except Exception as exc:
-        log.error("analysis %s crashed:\n%s", analysis_id, traceback.format_exc())
-        with db.session() as session:
-            analyses.fail(
-                session,
-                analysis_id,
-                f"Internal error while analysing ({type(exc).__name__}: {exc}). "
-                "The operator can find the traceback in the server log.",
-                worker,
-            )
-        return "failed"
-    with db.session() as session:
-        saved = save_report(
-            session, analysis_id=analysis_id, report=report, data_dir=data_dir, worker=worker
-        )
-    log.info(
-        "analysis %s %s: %d findings",
-        analysis_id,
-        "done" if saved else "superseded",
-        len(report.findings),
-    )
-    return "done" if saved else "skipped"

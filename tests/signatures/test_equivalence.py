@@ -124,10 +124,17 @@ def test_every_literal_occurrence_is_a_candidate() -> None:
     assert fast == reference
 
 
-def _analyze(tmp_path: Path, members: dict[str, str], jobs: int, tag: str) -> list[Finding]:
+def _analyze(
+    tmp_path: Path, members: dict[str, str], jobs: int, tag: str, *, prescan: bool = True
+) -> list[Finding]:
     upload = write_upload(tmp_path / tag, "diagnostic_log_expc1.tar.gz", make_tar(members))
     report = analyze(
-        [Input(upload, upload.name)], tmp_path / f"work-{tag}", LIBRARY, Limits(), jobs=jobs
+        [Input(upload, upload.name)],
+        tmp_path / f"work-{tag}",
+        LIBRARY,
+        Limits(),
+        jobs=jobs,
+        scan_while_unpacking=prescan,
     )
     return report.findings
 
@@ -161,12 +168,15 @@ def test_scanning_while_unpacking_gives_the_same_report(
         original_merge(self, other, node)
 
     monkeypatch.setattr(engine.Aggregator, "merge", spy)
-    direct = _analyze(tmp_path, members, jobs=1, tag="direct")
-    assert not merged  # one job: no prescan
+    direct = _analyze(tmp_path, members, jobs=2, tag="direct", prescan=False)
+    assert not merged  # read back from disk after unpacking
     streamed = _analyze(tmp_path, members, jobs=2, tag="streamed")
     assert len(merged) == 2  # both snapshots were scanned while unpacking
+    one_core = _analyze(tmp_path, members, jobs=1, tag="one-core")
+    assert len(merged) == 4  # with one job too, inline
     assert bool(direct) is expect_findings
     assert streamed == direct
+    assert one_core == direct
     if direct:
         assert max(len(f.snippets) for f in direct) >= 5
 

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.db import Database
+from app.ids import new_id
 from app.main import create_app
 from app.models import (
     Analysis,
@@ -23,7 +24,7 @@ from app.models import (
     StoredFile,
 )
 from app.report import SEVERITY_ORDER
-from app.services import analyses, storage
+from app.services import storage
 
 HTML = {"accept": "text/html,application/xhtml+xml"}
 
@@ -81,7 +82,7 @@ def add_analysis(
 ) -> str:
     """Write an analysis as the worker would have left it; `files` are its unpacked files."""
     data_dir = settings.resolved_data_dir
-    analysis_id = analyses.new_id()
+    analysis_id = new_id()
     analysis = Analysis(
         id=analysis_id,
         title=title,

@@ -1,0 +1,125 @@
+"""Remember a library's parsed YAML and compiled text templates between processes.
+
+Loading 300 signatures spends most of its time parsing YAML and compiling Jinja templates to
+Python code (~0.35 s of ~0.5 s measured here), which `loupe analyze` pays on every run. A cache
+entry holds, for one exact set of library files, what YAML gave for each file and the code
+objects of every text template: `marshal` data (plain values and code only, like a `.pyc`).
+Validation is never cached: the loader checks every signature again from the cached data, so
+an entry can only save time, never let a broken signature through.
+
+The entry's name is a digest of the files' paths and bytes, this package's signature code,
+and the Python, PyYAML and Jinja versions; anything else is a miss. Unreadable, corrupt or
+unwritable cache files are ignored (the library is then loaded the slow way).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import secrets
+import sys
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from types import CodeType
+from typing import Any
+
+import jinja2
+import yaml
+
+FORMAT = 1
+KEEP_ENTRIES = 8
+_CODE_FILES = ("app/signatures", "app/bundle/sources.py")
+
+
+@lru_cache(maxsize=1)
+def _code_digest() -> bytes:
+    """What the loader's own code looks like: a changed validator invalidates every entry."""
+    package = Path(__file__).resolve().parents[2]
+    digest = hashlib.sha256()
+    for name in _CODE_FILES:
+        path = package / name
+        for source in sorted(path.glob("*.py")) if path.is_dir() else [path]:
+            digest.update(source.name.encode())
+            digest.update(source.read_bytes())
+    return digest.digest()
+
+
+def entry_key(contents: Mapping[str, bytes]) -> str:
+    """The cache key of a library whose files (relative path → bytes) are `contents`."""
+    digest = hashlib.sha256()
+    for part in (str(FORMAT), sys.version, yaml.__version__, jinja2.__version__):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    digest.update(_code_digest())
+    for name in sorted(contents):
+        digest.update(name.encode())
+        digest.update(b"\0")
+        digest.update(hashlib.sha256(contents[name]).digest())
+    return digest.hexdigest()[:32]
+
+
+class Entry:
+    """One library's parsed files (marshal bytes by relative name) and template code by source."""
+
+    def __init__(
+        self, files: dict[str, bytes] | None = None, templates: dict[str, CodeType] | None = None
+    ) -> None:
+        self.files: dict[str, bytes] = files or {}
+        self.templates: dict[str, CodeType] = templates or {}
+        self.complete = True  # False once a file could not be stored
+
+    def remember(self, name: str, document: Any) -> None:
+        """Keep what YAML gave for file `name` (as it was before anything could change it)."""
+        try:
+            self.files[name] = marshal.dumps(document)
+        except ValueError:  # a value marshal cannot hold (a YAML date, say): no entry at all
+            self.complete = False
+
+    def document(self, name: str) -> Any:
+        """The parsed file `name`, or None when this entry does not hold it."""
+        blob = self.files.get(name)
+        if blob is None:
+            return None
+        try:
+            return marshal.loads(blob)  # noqa: S302  (our own cache)
+        except (EOFError, ValueError, TypeError):
+            return None
+
+
+def read(cache_dir: Path, key: str) -> Entry | None:
+    """The entry for `key`, or None when it is missing or not readable."""
+    try:
+        raw = (cache_dir / f"library-{key}.marshal").read_bytes()
+        data = marshal.loads(raw)  # noqa: S302  (our own cache, written by `write` below)
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return None
+    files, templates = data.get("files"), data.get("templates")
+    if not isinstance(files, dict) or not isinstance(templates, dict):
+        return None
+    if not all(isinstance(code, CodeType) for code in templates.values()):
+        return None
+    return Entry(files, templates)
+
+
+def write(cache_dir: Path, key: str, entry: Entry) -> None:
+    """Store `entry` atomically; keep the newest KEEP_ENTRIES entries. Errors are ignored."""
+    if not entry.complete:
+        return
+    try:
+        blob = marshal.dumps({"format": FORMAT, "files": entry.files, "templates": entry.templates})
+    except ValueError:
+        return
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = cache_dir / f".library-{key}.{secrets.token_hex(4)}"
+        partial.write_bytes(blob)
+        os.replace(partial, cache_dir / f"library-{key}.marshal")
+        entries = sorted(cache_dir.glob("library-*.marshal"), key=lambda p: p.stat().st_mtime)
+        for old in entries[:-KEEP_ENTRIES]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        return
