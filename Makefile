@@ -41,13 +41,17 @@ fmt: install
 	$(VENV)/bin/ruff format app tests
 	$(VENV)/bin/ruff check --fix app tests
 
-# Time `loupe analyze` against `gzip -dc | rg` on a generated bundle; BENCH_SIZES="1024 4096" adds the size checks
+# Time `loupe analyze` against `gzip -dc | rg` on a generated bundle (BENCH_SIZES="1024 4096" adds
+# the size checks), then a streamed 1 GiB upload to `loupe serve`
 BENCH_SIZES ?= 1024
 BENCH_REPEAT ?= 3
 bench: install
 	@command -v rg >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ripgrep >/dev/null; } \
 	  || { echo "make bench needs ripgrep (rg) as its baseline: install the ripgrep package" >&2; exit 1; }
-	$(PY) bench/run.py --sizes $(BENCH_SIZES) --repeat $(BENCH_REPEAT)
+	status=0; \
+	$(PY) bench/run.py --sizes $(BENCH_SIZES) --repeat $(BENCH_REPEAT) || status=1; \
+	$(PY) bench/upload_bench.py || status=1; \
+	exit $$status
 
 # Load and fault test of the team topology on loopback (local PostgreSQL + its own redis-server); prints figures
 loadtest: install

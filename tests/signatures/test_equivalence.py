@@ -19,6 +19,7 @@ from app.report import BundleFile, FileKind, Finding, NodeInfo
 from app.signatures import engine, load_library, matchers, run_library
 from app.signatures.engine import LiteralMatcher
 from app.signatures.model import Signature
+from app.worker import pipeline
 from app.worker.pipeline import Input, analyze
 from tests.corpus import healthy_expressway_c_loggingsnapshot, seed_scenario_lines, xstat_dump
 from tests.factories import make_tar, write_upload
@@ -213,3 +214,25 @@ def test_a_group_spanning_two_snapshots_keeps_the_snippets_of_its_first_five_hit
     hit_files = [s.file.rsplit("_", 1)[-1] for s in direct[0].snippets if "WARNING" in s.text]
     assert len(hit_files) == 5
     assert streamed == direct
+
+
+def test_several_uploads_give_the_same_report_in_turn_or_in_processes(tmp_path: Path) -> None:
+    peers = {
+        "diagnostic_log_expc1.tar.gz": {
+            "loggingsnapshot_expc1_2026-01-01_10_00_00.txt": _corpus(seed=5, problems=30),
+            "xstat_dump_expc1_2026-01-01_10_00_00.txt": xstat_dump(version="X14.2.1"),
+        },
+        "diagnostic_log_expc2.tar.gz": {
+            "loggingsnapshot_expc2_2026-01-01_10_00_00.txt": _corpus(seed=6, problems=30),
+        },
+    }
+    inputs = [
+        Input(write_upload(tmp_path / "uploads", name, make_tar(members)), name)
+        for name, members in peers.items()
+    ]
+    assert not pipeline.in_processes(2, len(inputs)) and pipeline.in_processes(4, len(inputs))
+    in_turn = analyze(inputs, tmp_path / "work-turn", LIBRARY, Limits(), jobs=2)
+    in_processes = analyze(inputs, tmp_path / "work-procs", LIBRARY, Limits(), jobs=4)
+    assert in_turn.findings
+    assert in_turn.findings == in_processes.findings
+    assert [n.hostname for n in in_turn.nodes] == [n.hostname for n in in_processes.nodes]
