@@ -59,7 +59,7 @@ from app.bundle.writer import FileWriter, open_writer
 from app.errors import BundleError, CorruptArchive, LimitExceeded
 from app.report import BundleFile, FileKind
 
-BLOCK_BYTES = 2**20
+BLOCK_BYTES = 4 * 2**20
 """Copy unit: no member is ever read into memory in larger pieces."""
 INFLATE_INPUT_BYTES = 8 * 2**20
 """Compressed bytes read at a time by the inflating helper thread."""

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from app.bundle import unpack
 from app.bundle.unpack import Limits
 from app.report import BundleFile, FileKind, Finding, NodeInfo
 from app.signatures import engine, load_library, matchers, run_library
@@ -151,8 +152,9 @@ def _analyze(
 def test_scanning_while_unpacking_gives_the_same_report(
     tmp_path: Path, xstat: str | None, expect_findings: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(unpack, "BLOCK_BYTES", 2**20)  # the unpacker's chunks: 1 MB here
     big = _corpus(seed=3, problems=60)
-    while len(big) < 3 * 2**20:  # several of the unpacker's 1 MB chunks
+    while len(big) < 3 * 2**20:  # several of them
         big += _corpus(seed=len(big), problems=20)
     members = {
         "loggingsnapshot_expc1_2026-01-01_10_00_00.txt": big,
