@@ -176,7 +176,12 @@ def analyze(
         with tempfile.TemporaryDirectory(prefix="loupe-") as tmp:
             try:
                 report = _run_pipeline_with_progress(
-                    inputs, Path(tmp) / "work", library, settings, jobs, show=not as_json
+                    inputs,
+                    Path(tmp) / "work",
+                    library,
+                    settings,
+                    jobs or settings.jobs,
+                    show=not as_json,
                 )
             except BundleError as exc:
                 report, error = Report(ruleset_version=library.version), exc

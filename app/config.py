@@ -28,7 +28,11 @@ class Settings(BaseSettings):
     max_files_per_upload: int = 32
     embedded_worker: bool = True
     worker_threads: int = 1
-    jobs: int = 2
+    jobs: int | None = Field(
+        default=None,
+        ge=1,
+        description="cores one analysis may use (default: every core the worker may run on)",
+    )
     stale_after_seconds: int = Field(
         default=120,
         description="a running analysis whose worker sent no heartbeat (every 5 s) for this long "

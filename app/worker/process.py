@@ -108,6 +108,7 @@ def process_analysis(
                 library,
                 limits_from(settings),
                 beat.report,
+                jobs=settings.jobs,
             )
     except BundleError as exc:
         log.info("analysis %s failed: %s", analysis_id, exc)

@@ -1,0 +1,145 @@
+"""`loupe analyze` and `loupe signatures`: what a TAC engineer's terminal and scripts see."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import EXIT_FINDINGS, EXIT_UNUSABLE, app
+from tests.corpus import healthy_expressway_c_loggingsnapshot, xstat_dump
+from tests.factories import make_tar
+from tests.test_api import seed_bundle
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOUPE_CACHE_DIR", str(tmp_path / "cache"))
+    from app.config import get_settings
+
+    get_settings.cache_clear()
+
+
+def _write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_json_report_of_a_bundle_with_the_seed_problem(tmp_path: Path) -> None:
+    bundle = _write(tmp_path, "diagnostic_log_vcsc.tar.gz", seed_bundle("self_signed"))
+    result = runner.invoke(app, ["analyze", "--json", str(bundle)])
+    assert result.exit_code == EXIT_FINDINGS, result.output
+    report = json.loads(result.stdout)
+    assert report["status"] == "done"
+    assert report["files"] == [
+        {
+            "name": bundle.name,
+            "size": bundle.stat().st_size,
+            "sha256": hashlib.sha256(bundle.read_bytes()).hexdigest(),
+        }
+    ]
+    assert [n["version"] for n in report["nodes"]] == ["X14.2.1"]
+    seed = [f for f in report["findings"] if f["signature"]["id"].startswith("mra-")]
+    assert seed and seed[0]["facts"]["reason"] == "self_signed"
+    assert seed[0]["snippets"][0]["line"] > 300  # after the 300 healthy lines
+    assert "certificates" in report
+
+
+def test_one_job_and_all_cores_report_the_same(tmp_path: Path) -> None:
+    bundle = _write(tmp_path, "diagnostic_log_vcsc.tar.gz", seed_bundle("unknown_ca"))
+    reports = []
+    for jobs in ("1", "2"):
+        result = runner.invoke(app, ["analyze", "--json", "--jobs", jobs, str(bundle)])
+        assert result.exit_code == EXIT_FINDINGS, result.output
+        reports.append(json.loads(result.stdout)["findings"])
+    assert reports[0] == reports[1]
+
+
+def test_a_healthy_bundle_exits_zero_with_a_readable_report(tmp_path: Path) -> None:
+    healthy = make_tar(
+        {
+            "loggingsnapshot_vcsc_2022-07-11_17_33_18.txt": healthy_expressway_c_loggingsnapshot(
+                "vcsc", n_lines=500
+            ),
+            "xstat_dump_vcsc_2022-07-11_17_33_18.txt": xstat_dump(
+                "vcsc", "Expressway-C", "X14.2.1"
+            ),
+        }
+    )
+    bundle = _write(tmp_path, "diagnostic_log_vcsc.tar.gz", healthy)
+    result = runner.invoke(app, ["analyze", str(bundle)])
+    assert result.exit_code == 0, result.output
+    assert "No known problem found" in result.stdout
+
+
+def test_two_peers_become_two_nodes(tmp_path: Path) -> None:
+    first = _write(tmp_path, "diag_a.tar.gz", seed_bundle("self_signed", host="expc1"))
+    second = _write(tmp_path, "diag_b.tar.gz", seed_bundle("sni_mismatch", host="expc2"))
+    result = runner.invoke(app, ["analyze", "--json", str(first), str(second)])
+    assert result.exit_code == EXIT_FINDINGS, result.output
+    report = json.loads(result.stdout)
+    assert sorted(n["hostname"] for n in report["nodes"]) == ["expc1", "expc2"]
+    reasons = {
+        (f["node"], f["facts"]["reason"])
+        for f in report["findings"]
+        if f["signature"]["id"].startswith("mra-")
+    }
+    assert {("expc1", "self_signed"), ("expc2", "sni_mismatch")} <= reasons
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "said"),
+    [
+        ("picture.png", b"\x89PNG\r\n\x1a\n" + bytes(200), "not a bundle"),
+        ("empty.tar.gz", b"", "empty"),
+    ],
+)
+def test_unusable_input_exits_two_with_a_reason(
+    tmp_path: Path, name: str, data: bytes, said: str
+) -> None:
+    result = runner.invoke(app, ["analyze", str(_write(tmp_path, name, data))])
+    assert result.exit_code == EXIT_UNUSABLE
+    assert said in result.output
+
+
+def test_a_missing_file_exits_two(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["analyze", str(tmp_path / "nowhere.tar.gz")])
+    assert result.exit_code == EXIT_UNUSABLE
+    assert "no such file" in result.output
+
+
+def test_a_truncated_bundle_gives_a_failed_json_report(tmp_path: Path) -> None:
+    whole = seed_bundle("self_signed")
+    bundle = _write(tmp_path, "diagnostic_log_vcsc.tar.gz", whole[: len(whole) // 2])
+    result = runner.invoke(app, ["analyze", "--json", str(bundle)])
+    assert result.exit_code == EXIT_UNUSABLE
+    report = json.loads(result.stdout)
+    assert report["status"] == "failed"
+    assert "truncated" in report["error"]
+    assert report["findings"] == []
+
+
+def test_the_library_cache_is_filled_once_and_used(tmp_path: Path) -> None:
+    bundle = _write(tmp_path, "diagnostic_log_vcsc.tar.gz", seed_bundle("self_signed"))
+    outputs = []
+    for _ in range(2):
+        result = runner.invoke(app, ["analyze", "--json", str(bundle)])
+        outputs.append(json.loads(result.stdout)["findings"])
+    assert len(list((tmp_path / "cache").glob("library-*.marshal"))) == 1
+    assert outputs[0] == outputs[1]
+
+
+def test_signature_commands(tmp_path: Path) -> None:
+    listed = runner.invoke(app, ["signatures", "list", "--json"])
+    assert listed.exit_code == 0
+    ids = [row["id"] for row in json.loads(listed.stdout)]
+    assert "mra-traffic-server-cert-verification" in ids
+    assert runner.invoke(app, ["signatures", "lint"]).exit_code == 0
+    tested = runner.invoke(app, ["signatures", "test", "mra-traffic-server-cert-verification"])
+    assert tested.exit_code == 0, tested.output
