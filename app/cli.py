@@ -189,22 +189,6 @@ def analyze(
             FileOut(name=b.name, size=b.stat().st_size, sha256=digest)
             for b, digest in zip(bundles, digests, strict=True)
         ]
-    if error is not None:
-        if as_json:
-            failed = serialize.report_out(
-                report,
-                analysis_id=new_id(),
-                files=files,
-                title=title,
-                created_at=started,
-                started_at=started,
-                finished_at=datetime.now(UTC),
-                error=str(error),
-            )
-            _echo(failed.model_dump_json(indent=2))
-        else:
-            _echo(f"error: {error}", err=True)
-        raise typer.Exit(EXIT_UNUSABLE) from error
     out = serialize.report_out(
         report,
         analysis_id=new_id(),
@@ -213,7 +197,14 @@ def analyze(
         created_at=started,
         started_at=started,
         finished_at=datetime.now(UTC),
+        error=str(error) if error is not None else None,
     )
+    if error is not None:
+        if as_json:
+            _echo(out.model_dump_json(indent=2))
+        else:
+            _echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_UNUSABLE) from error
     if as_json:  # the API's analysis object, plus the chains of GET …/{id}/certificates
         body = OfflineAnalysisOut.model_construct(**dict(out), certificates=report.certificates)
         _echo(body.model_dump_json(indent=2))
