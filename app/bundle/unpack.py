@@ -73,9 +73,11 @@ _READ_ERRORS: tuple[type[BaseException], ...] = (
     EOFError,
     OSError,
     ValueError,
-    NotImplementedError,
-    RuntimeError,
+    RuntimeError,  # includes zipfile's "not implemented" errors
     struct.error,
+)
+_ZIP_METHODS = frozenset(
+    {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 )
 _FORMAT_WORDS = {
     "tar": "tar archive",
@@ -437,9 +439,6 @@ class _Unpacker:
                     target = self.zip_member_target(info, where)
                     try:
                         data = archive.open(info)
-                    except NotImplementedError as err:
-                        reason = f"it uses a compression logloupe cannot read ({err})"
-                        raise _MemberSkipped(reason) from err
                     except _READ_ERRORS as err:
                         raise _ReadFailed(err) from err
                     with data:
@@ -458,6 +457,10 @@ class _Unpacker:
             raise _MemberSkipped("it is not a regular file")
         if info.flag_bits & 0x1:
             raise _MemberSkipped("it is encrypted")
+        if info.compress_type not in _ZIP_METHODS:
+            raise _MemberSkipped(
+                f"it uses a compression logloupe cannot read (zip method {info.compress_type})"
+            )
         if info.file_size > self.limits.max_member_bytes:
             raise _MemberSkipped(self.too_big_reason(info.file_size))
         if (

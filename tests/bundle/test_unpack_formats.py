@@ -237,3 +237,19 @@ def test_sniff_accepts_latin1_text_only_when_named_as_text() -> None:
 
     assert sniff_upload_type(latin1, "notes.txt") == "text"
     assert sniff_upload_type(latin1, "notes.bin") is None
+
+
+def test_zip_member_with_an_unknown_compression_is_skipped_and_the_rest_kept(
+    unpack: Unpack,
+) -> None:
+    data = bytearray(make_zip({"a.log": "kept\n", "b.log": "unreadable\n"}))
+    # zip method 98 (PPMd), unknown to zipfile: patch b.log's local and central headers
+    local = data.index(b"PK\x03\x04", 4)  # the second member's local header
+    central = data.index(b"PK\x01\x02", data.index(b"PK\x01\x02") + 4)
+    data[local + 8 : local + 10] = (98).to_bytes(2, "little")
+    data[central + 10 : central + 12] = (98).to_bytes(2, "little")
+    result = unpack("diag.zip", bytes(data))
+    assert [f.name for f in result.files] == ["diag.zip/a.log"]
+    assert any(
+        "diag.zip/b.log" in w and "compression logloupe cannot read" in w for w in result.warnings
+    )
