@@ -153,9 +153,7 @@ class FindingRow(Base):
     __tablename__ = "finding"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    run_id: Mapped[int] = mapped_column(
-        ForeignKey("analysis_run.id", ondelete="CASCADE"), index=True
-    )
+    run_id: Mapped[int] = mapped_column(ForeignKey("analysis_run.id", ondelete="CASCADE"))
     signature_id: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(500))
     severity: Mapped[str] = mapped_column(String(16))
@@ -176,17 +174,22 @@ class FindingRow(Base):
         back_populates="finding", order_by="SnippetRow.position", cascade="all, delete-orphan"
     )
 
+    __table_args__ = (
+        # a run's findings in display order (services/findings.DISPLAY_ORDER), from the index
+        Index("ix_finding_run_order", "run_id", "severity_rank", "signature_id", "node", "id"),
+    )
+
 
 class SnippetRow(Base):
     __tablename__ = "snippet"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    finding_id: Mapped[int] = mapped_column(
-        ForeignKey("finding.id", ondelete="CASCADE"), index=True
-    )
+    finding_id: Mapped[int] = mapped_column(ForeignKey("finding.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
     file: Mapped[str] = mapped_column(Text)
     line: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
 
     finding: Mapped[FindingRow] = relationship(back_populates="snippets")
+
+    __table_args__ = (Index("ix_snippet_finding_position", "finding_id", "position"),)

@@ -7,6 +7,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+from pydantic_core import to_json
+
 from app.report import Coverage, Finding, Report
 from app.schemas import (
     AnalysisOut,
@@ -30,28 +33,7 @@ from app.schemas import (
 from app.signatures.model import Signature
 
 if TYPE_CHECKING:  # the offline CLI serialises reports without loading the ORM
-    from app.models import Analysis, AnalysisRun, FindingRow
-
-
-def finding_out_from_row(row: FindingRow) -> FindingOut:
-    return FindingOut(
-        signature=SignatureRef(
-            id=row.signature_id,
-            title=row.title,
-            severity=row.severity,
-            bug_ids=row.bug_ids,
-        ),
-        node=row.node,
-        description=row.description,
-        condition=row.condition,
-        further_info=row.further_info,
-        action=row.action,
-        facts=row.facts,
-        snippets=[SnippetOut(file=s.file, line=s.line, text=s.text) for s in row.snippets],
-        count=row.count,
-        first_seen=row.first_seen,
-        last_seen=row.last_seen,
-    )
+    from app.models import Analysis, AnalysisRun
 
 
 def finding_out(finding: Finding) -> FindingOut:
@@ -104,7 +86,7 @@ def run_out(run: AnalysisRun) -> RunOut:
 
 def analysis_out(
     analysis: Analysis,
-    findings: Sequence[FindingRow],
+    findings: Sequence[FindingOut],
     *,
     runs: Sequence[AnalysisRun] = (),
     coverage: Sequence[CoverageOut] = (),
@@ -122,7 +104,7 @@ def analysis_out(
             NodeOut(hostname=n.hostname, product=n.product, version=n.version)
             for n in analysis.nodes
         ],
-        findings=[finding_out_from_row(row) for row in findings],
+        findings=list(findings),
         error=analysis.error,
         warnings=list(analysis.warnings or []),
         ruleset_version=analysis.ruleset_version,
@@ -130,6 +112,28 @@ def analysis_out(
         runs=[run_out(run) for run in runs],
         delta=delta,
     )
+
+
+def json_pieces(model: BaseModel, **encoded: bytes) -> list[bytes]:
+    """`model` as JSON (fields in its order), the named fields' values given already encoded.
+
+    The JSON is the concatenation of the pieces; each encoded value is one piece of its own, so
+    that the bulk of a response that exists as JSON already is never copied or parsed again.
+    """
+    pieces: list[bytes] = []
+    buffer = bytearray(b"{")
+    for position, (name, value) in enumerate(model.model_dump(mode="json").items()):
+        if position:
+            buffer += b","
+        buffer += to_json(name) + b":"
+        if name in encoded:
+            pieces += (bytes(buffer), encoded[name])
+            buffer = bytearray()
+        else:
+            buffer += to_json(value)
+    buffer += b"}"
+    pieces.append(bytes(buffer))
+    return pieces
 
 
 def report_out(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,8 +14,9 @@ from sqlalchemy.orm import Session, selectinload
 from app import serialize
 from app.errors import LoupeError, NotFound
 from app.ids import new_id
-from app.models import Analysis, AnalysisRun, FindingRow, StoredFile, utcnow
-from app.schemas import AnalysisOut, DeltaOut
+from app.models import Analysis, AnalysisRun, StoredFile, utcnow
+from app.report import SEVERITY_ORDER
+from app.schemas import AnalysisOut, DeltaOut, FindingOut
 from app.services import findings as findings_service
 from app.services import storage
 from app.services.uploads import ReceivedUpload
@@ -52,29 +54,21 @@ def create(session: Session, *, upload: ReceivedUpload, data_dir: Path) -> Analy
     return analysis
 
 
+def _not_found(analysis_id: str) -> NotFound:
+    return NotFound(
+        f"No analysis with id '{analysis_id}'. Check the link, or upload the bundle again."
+    )
+
+
 def get(session: Session, analysis_id: str) -> Analysis:
     analysis = session.get(Analysis, analysis_id)
     if analysis is None:
-        raise NotFound(
-            f"No analysis with id '{analysis_id}'. Check the link, or upload the bundle again."
-        )
+        raise _not_found(analysis_id)
     return analysis
 
 
-def current_findings(session: Session, analysis: Analysis) -> list[FindingRow]:
-    """The findings of the analysis' current run, with snippets, in display order."""
-    stmt = (
-        select(FindingRow)
-        .join(AnalysisRun)
-        .where(AnalysisRun.analysis_id == analysis.id, AnalysisRun.number == analysis.current_run)
-        .options(selectinload(FindingRow.snippets))
-        .order_by(FindingRow.severity_rank, FindingRow.signature_id, FindingRow.node, FindingRow.id)
-    )
-    return list(session.scalars(stmt))
-
-
-def view(session: Session, analysis_id: str) -> AnalysisOut:
-    """The public JSON view of an analysis (also what the HTML page renders)."""
+def load(session: Session, analysis_id: str) -> Analysis:
+    """The analysis with its uploaded files, nodes and runs; raises NotFound."""
     stmt = (
         select(Analysis)
         .where(Analysis.id == analysis_id)
@@ -86,19 +80,107 @@ def view(session: Session, analysis_id: str) -> AnalysisOut:
     )
     analysis = session.scalars(stmt).one_or_none()
     if analysis is None:
-        raise NotFound(
-            f"No analysis with id '{analysis_id}'. Check the link, or upload the bundle again."
-        )
-    done = analysis.status == "done"
-    findings = current_findings(session, analysis) if done else []
-    current = next((r for r in analysis.runs if r.number == analysis.current_run), None)
+        raise _not_found(analysis_id)
+    return analysis
+
+
+def current_run(analysis: Analysis) -> AnalysisRun | None:
+    return next((r for r in analysis.runs if r.number == analysis.current_run), None)
+
+
+def shown_run(analysis: Analysis) -> AnalysisRun | None:
+    """The run whose findings the views show: the current one, once the analysis is done."""
+    return current_run(analysis) if analysis.status == "done" else None
+
+
+def summary(
+    session: Session, analysis: Analysis, findings: Sequence[FindingOut] = ()
+) -> AnalysisOut:
+    """The public view of a loaded analysis (`load`) with `findings` as its findings."""
+    run = shown_run(analysis)
     return serialize.analysis_out(
         analysis,
         findings,
         runs=analysis.runs,
-        coverage=serialize.coverage_from_json(current.coverage) if done and current else [],
-        delta=run_delta(session, analysis, findings) if done else None,
+        coverage=serialize.coverage_from_json(run.coverage) if run else [],
+        delta=run_delta(session, analysis) if run else None,
     )
+
+
+def view_json(session: Session, analysis_id: str, data_dir: Path) -> list[bytes]:
+    """`GET /api/v1/analyses/{id}`: an AnalysisOut with every finding and snippet, as pieces of
+    JSON to send one after the other (serialize.json_pieces).
+
+    The findings are the bulk of it (tens of MB for 10,000 findings): they are read as JSON
+    already encoded (findings_service.findings_json), never as objects to validate.
+    """
+    analysis = load(session, analysis_id)
+    run = shown_run(analysis)
+    findings = findings_service.findings_json(session, data_dir, analysis.id, run) if run else b"[]"
+    return serialize.json_pieces(summary(session, analysis), findings=findings)
+
+
+@dataclass(frozen=True)
+class FindingsPage:
+    """One page of an analysis' findings for the overview, and where it sits among them all."""
+
+    analysis: AnalysisOut  # its findings: only those of this page, in display order
+    progress: int
+    counts: dict[str, int]  # the run's findings by severity, 0 for a severity without any
+    number: int  # 1-based, clamped to the pages there are
+    page_count: int
+    per_page: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.per_page
+
+    def first_offset(self, severity: str) -> int:
+        """Offset of the first finding of `severity` in the display order (severity first)."""
+        rank = SEVERITY_ORDER[severity]
+        return sum(n for s, n in self.counts.items() if SEVERITY_ORDER[s] < rank)
+
+    def page_of(self, severity: str) -> int:
+        """The page on which the findings of `severity` start (this one if there are none)."""
+        if not self.counts.get(severity):
+            return self.number
+        return self.first_offset(severity) // self.per_page + 1
+
+
+def view_page(session: Session, analysis_id: str, *, page: int, per_page: int) -> FindingsPage:
+    """What the overview page shows: the analysis, the counts, the findings of page `page`."""
+    analysis = load(session, analysis_id)
+    run = shown_run(analysis)
+    counts = dict.fromkeys(SEVERITY_ORDER, 0)
+    if run is not None:
+        counts.update(findings_service.severity_counts(session, run.id))
+    page_count = max(1, -(-sum(counts.values()) // per_page))
+    number = min(max(1, page), page_count)
+    findings = (
+        findings_service.page_of_findings(
+            session, run.id, offset=(number - 1) * per_page, limit=per_page
+        )
+        if run is not None
+        else []
+    )
+    return FindingsPage(
+        analysis=summary(session, analysis, [FindingOut.model_validate(f) for f in findings]),
+        progress=analysis.progress,
+        counts=counts,
+        number=number,
+        page_count=page_count,
+        per_page=per_page,
+    )
+
+
+def evidence_lines(session: Session, analysis_id: str, file: str) -> list[int]:
+    """Lines of `file` quoted as evidence by the findings the views show; raises NotFound."""
+    run = shown_run(load(session, analysis_id))
+    return findings_service.evidence_lines(session, run.id, file) if run else []
 
 
 # --- re-runs: the same files through the current library, history kept ---------------------
@@ -110,9 +192,9 @@ class AnalysisBusy(LoupeError):
     status_code = 409
 
 
-def run_delta(session: Session, analysis: Analysis, findings: list[FindingRow]) -> DeltaOut | None:
+def run_delta(session: Session, analysis: Analysis) -> DeltaOut | None:
     """The current run against the latest earlier run that finished; None for a first run."""
-    current = next((r for r in analysis.runs if r.number == analysis.current_run), None)
+    current = current_run(analysis)
     earlier = [
         r for r in analysis.runs if r.number < analysis.current_run and r.finished_at is not None
     ]
@@ -120,7 +202,8 @@ def run_delta(session: Session, analysis: Analysis, findings: list[FindingRow]) 
         return None
     previous = max(earlier, key=lambda r: r.number)
     before = findings_service.run_findings(session, previous.id)
-    return findings_service.delta(previous, before, current, findings)
+    after = findings_service.run_findings(session, current.id)
+    return findings_service.delta(previous, before, current, after)
 
 
 def rerun(session: Session, analysis_id: str) -> Analysis:

@@ -1,12 +1,28 @@
-"""Store what one run of the pipeline found (a re-run of the same run replaces); compare runs."""
+"""Store what one run of the pipeline found (a re-run of the same run replaces); read it back
+fast (plain column tuples, never ORM objects, for runs of 10,000 findings); compare runs.
+
+The current run's findings as JSON (the `findings` array of `GET /api/v1/analyses/{id}`) are
+also kept under the data dir, written when the run is saved and rebuilt from the database when
+missing: a run's findings never change once it is saved (saving it again names a new file).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import delete, select
+from pydantic_core import from_json, to_json
+from sqlalchemy import Text, cast, delete, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app import serialize
@@ -14,6 +30,14 @@ from app.models import Analysis, AnalysisRun, BundleFileRow, FindingRow, Node, S
 from app.report import SEVERITY_ORDER, Report
 from app.schemas import DeltaFinding, DeltaOut, SignatureRef
 from app.services import storage
+
+log = logging.getLogger(__name__)
+
+# The display order of a run's findings (index ix_finding_run_order, migration 0005)
+DISPLAY_ORDER = (FindingRow.severity_rank, FindingRow.signature_id, FindingRow.node, FindingRow.id)
+SEVERITY_OF_RANK = {rank: severity for severity, rank in SEVERITY_ORDER.items()}
+# Bump when the shape of FindingOut changes: cached JSON of another format is never read
+JSON_CACHE_FORMAT = 1
 
 
 def save_report(
@@ -93,28 +117,263 @@ def save_report(
     analysis.warnings = list(report.warnings)
     analysis.error = None
     session.commit()
+    warm_findings_json(session, data_dir, analysis_id, run)
     return True
 
 
-def run_findings(session: Session, run_id: int) -> list[FindingRow]:
-    """The findings of one run, in display order (snippets not loaded)."""
-    stmt = (
-        select(FindingRow)
+# --- reading a run's findings back ----------------------------------------------------------
+
+_FINDING_COLUMNS = (
+    FindingRow.id,
+    FindingRow.signature_id,
+    FindingRow.title,
+    FindingRow.severity,
+    cast(FindingRow.bug_ids, Text),  # JSON text, parsed by the faster pydantic_core.from_json
+    FindingRow.node,
+    FindingRow.description,
+    FindingRow.condition,
+    FindingRow.further_info,
+    FindingRow.action,
+    cast(FindingRow.facts, Text),
+    FindingRow.count,
+    FindingRow.first_seen,
+    FindingRow.last_seen,
+)
+_SNIPPET_COLUMNS = (SnippetRow.finding_id, SnippetRow.file, SnippetRow.line, SnippetRow.text)
+
+
+def _finding_dicts(
+    rows: Sequence[Any], snippets: dict[int, list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Rows of `_FINDING_COLUMNS` as FindingOut-shaped dicts (keys in FindingOut's order)."""
+    return [
+        {
+            "signature": {
+                "id": sig,
+                "title": title,
+                "severity": severity,
+                "bug_ids": from_json(bug_ids),
+            },
+            "node": node,
+            "description": description,
+            "condition": condition,
+            "further_info": further_info,
+            "action": action,
+            "facts": from_json(facts),
+            "snippets": snippets.get(finding_id, []),
+            "count": count,
+            "first_seen": first_seen,
+            "last_seen": last_seen,
+        }
+        for (
+            finding_id,
+            sig,
+            title,
+            severity,
+            bug_ids,
+            node,
+            description,
+            condition,
+            further_info,
+            action,
+            facts,
+            count,
+            first_seen,
+            last_seen,
+        ) in rows
+    ]
+
+
+def _group_snippets(rows: Sequence[Any]) -> dict[int, list[dict[str, Any]]]:
+    """Snippet rows (`_SNIPPET_COLUMNS`, by finding, then position) by finding id."""
+    return {
+        finding_id: [{"file": file, "line": line, "text": text} for _, file, line, text in group]
+        for finding_id, group in groupby(rows, key=itemgetter(0))
+    }
+
+
+def all_findings(session: Session, run_id: int) -> list[dict[str, Any]]:
+    """Every finding of the run with its snippets, in display order, as FindingOut-shaped dicts.
+
+    Two selects of plain columns (findings, then all their snippets) whatever the count.
+    """
+    connection = session.connection()  # Core: plain rows, no ORM result machinery
+    rows = connection.execute(
+        select(*_FINDING_COLUMNS).where(FindingRow.run_id == run_id).order_by(*DISPLAY_ORDER)
+    ).all()
+    snippets = connection.execute(
+        select(*_SNIPPET_COLUMNS)
+        .join(FindingRow, FindingRow.id == SnippetRow.finding_id)
         .where(FindingRow.run_id == run_id)
-        .order_by(FindingRow.severity_rank, FindingRow.signature_id, FindingRow.node, FindingRow.id)
+        .order_by(*DISPLAY_ORDER, SnippetRow.position)
+    ).all()
+    return _finding_dicts(rows, _group_snippets(snippets))
+
+
+def page_of_findings(
+    session: Session, run_id: int, *, offset: int, limit: int
+) -> list[dict[str, Any]]:
+    """The findings at `offset`..`offset + limit` of the display order, with their snippets."""
+    connection = session.connection()
+    ids = list(
+        connection.scalars(  # from the index alone
+            select(FindingRow.id)
+            .where(FindingRow.run_id == run_id)
+            .order_by(*DISPLAY_ORDER)
+            .offset(offset)
+            .limit(limit)
+        )
+    )
+    if not ids:
+        return []
+    position = {finding_id: i for i, finding_id in enumerate(ids)}
+    rows = sorted(
+        connection.execute(select(*_FINDING_COLUMNS).where(FindingRow.id.in_(ids))).all(),
+        key=lambda row: position[row[0]],
+    )
+    snippets = connection.execute(
+        select(*_SNIPPET_COLUMNS)
+        .where(SnippetRow.finding_id.in_(ids))
+        .order_by(SnippetRow.finding_id, SnippetRow.position)
+    ).all()
+    return _finding_dicts(rows, _group_snippets(snippets))
+
+
+def severity_counts(session: Session, run_id: int) -> dict[str, int]:
+    """How many findings of each severity the run has (severities without any are left out)."""
+    stmt = (
+        select(FindingRow.severity_rank, func.count())
+        .where(FindingRow.run_id == run_id)
+        .group_by(FindingRow.severity_rank)
+    )
+    return {
+        SEVERITY_OF_RANK[rank]: int(count)
+        for rank, count in session.execute(stmt)
+        if rank in SEVERITY_OF_RANK
+    }
+
+
+def evidence_lines(session: Session, run_id: int, file: str) -> list[int]:
+    """Line numbers of `file` that the run's findings quote as evidence (once per quote)."""
+    stmt = (
+        select(SnippetRow.line)
+        .join(FindingRow, FindingRow.id == SnippetRow.finding_id)
+        .where(FindingRow.run_id == run_id, SnippetRow.file == file)
     )
     return list(session.scalars(stmt))
 
 
-def finding_key(row: FindingRow) -> tuple[str, str, str]:
+# --- the findings JSON of a run, kept under the data dir ------------------------------------
+
+
+def findings_json_path(data_dir: Path, analysis_id: str, run: AnalysisRun) -> Path | None:
+    """Where the run's findings JSON is kept; None for a run that was never saved.
+
+    The name holds the run's id and the moment it was saved: saving the run again (a worker's
+    retry) names another file, so a file, once written, never goes stale.
+    """
+    if run.finished_at is None:
+        return None
+    saved = run.finished_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    name = f"findings-v{JSON_CACHE_FORMAT}-run{run.id}-{saved}.json"
+    return storage.json_dir(data_dir, analysis_id) / name
+
+
+def _keep(path: Path, body: bytes) -> None:
+    """Write `body` at `path` atomically and remove the analysis' other findings files."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    try:
+        partial.write_bytes(body)
+        os.replace(partial, path)  # a concurrent reader sees no file or the whole file
+    finally:
+        partial.unlink(missing_ok=True)
+    for other in path.parent.glob("findings-*.json"):
+        if other.name != path.name:
+            other.unlink(missing_ok=True)
+
+
+def findings_json(session: Session, data_dir: Path, analysis_id: str, run: AnalysisRun) -> bytes:
+    """The run's findings as the JSON array of the API: read from the data dir, or built (and
+    kept there) from the database."""
+    path = findings_json_path(data_dir, analysis_id, run)
+    if path is not None:
+        try:
+            return path.read_bytes()
+        except OSError:
+            pass
+    body = to_json(all_findings(session, run.id))
+    if path is not None:
+        try:
+            _keep(path, body)
+        except OSError as exc:  # a full or read-only disk: answer anyway, from the database
+            log.warning("cannot keep the findings JSON of analysis %s: %s", analysis_id, exc)
+    return body
+
+
+def warm_findings_json(
+    session: Session, data_dir: Path, analysis_id: str, run: AnalysisRun
+) -> None:
+    """Write the findings JSON of a run just saved, so that its first view is fast too.
+
+    Best effort: the run is already committed, and a missing file is rebuilt when first asked for.
+    """
+    try:
+        findings_json(session, data_dir, analysis_id, run)
+    except SQLAlchemyError as exc:
+        session.rollback()
+        log.warning("cannot prepare the findings JSON of analysis %s: %s", analysis_id, exc)
+
+
+# --- comparing runs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FindingSummary:
+    """What a delta shows of a finding (no texts, no snippets)."""
+
+    signature_id: str
+    title: str
+    severity: str
+    bug_ids: list[str]
+    node: str | None
+    facts: dict[str, Any]
+    count: int
+
+
+def run_findings(session: Session, run_id: int) -> list[FindingSummary]:
+    """The findings of one run, in display order, without their texts and snippets."""
+    stmt = (
+        select(
+            FindingRow.signature_id,
+            FindingRow.title,
+            FindingRow.severity,
+            cast(FindingRow.bug_ids, Text),
+            FindingRow.node,
+            cast(FindingRow.facts, Text),
+            FindingRow.count,
+        )
+        .where(FindingRow.run_id == run_id)
+        .order_by(*DISPLAY_ORDER)
+    )
+    return [
+        FindingSummary(sig, title, severity, from_json(bug_ids), node, from_json(facts), count)
+        for sig, title, severity, bug_ids, node, facts, count in session.connection().execute(stmt)
+    ]
+
+
+def finding_key(row: FindingSummary) -> tuple[str, str, str]:
     """What makes two runs' findings the same problem: signature, node and facts."""
     return row.signature_id, row.node or "", json.dumps(row.facts, sort_keys=True, default=str)
 
 
-def _delta_finding(row: FindingRow) -> DeltaFinding:
+def _delta_finding(row: FindingSummary) -> DeltaFinding:
     return DeltaFinding(
         signature=SignatureRef(
-            id=row.signature_id, title=row.title, severity=row.severity, bug_ids=row.bug_ids
+            id=row.signature_id,
+            title=row.title,
+            severity=row.severity,
+            bug_ids=row.bug_ids,
         ),
         node=row.node,
         facts=row.facts,
@@ -124,9 +383,9 @@ def _delta_finding(row: FindingRow) -> DeltaFinding:
 
 def delta(
     previous: AnalysisRun,
-    previous_rows: Sequence[FindingRow],
+    previous_rows: Sequence[FindingSummary],
     current: AnalysisRun,
-    current_rows: Sequence[FindingRow],
+    current_rows: Sequence[FindingSummary],
 ) -> DeltaOut:
     """New, resolved and unchanged findings of `current` against `previous`."""
     before = {finding_key(row): row for row in previous_rows}

@@ -2,6 +2,8 @@
 
 <data_dir>/analyses/<id>/uploads/<nnn>   the files as uploaded (kept for re-runs)
 <data_dir>/analyses/<id>/work/           unpacked bundle members (the log viewer reads here)
+<data_dir>/analyses/<id>/index/          the log viewer's line indexes (derived, rebuilt if gone)
+<data_dir>/analyses/<id>/json/           the current run's findings as JSON (the same)
 <data_dir>/staging/upload-<random>/      uploads still arriving; moved or deleted, never left
 """
 
@@ -27,6 +29,10 @@ def uploads_dir(data_dir: Path, analysis_id: str) -> Path:
 
 def work_dir(data_dir: Path, analysis_id: str) -> Path:
     return analysis_dir(data_dir, analysis_id) / "work"
+
+
+def json_dir(data_dir: Path, analysis_id: str) -> Path:
+    return analysis_dir(data_dir, analysis_id) / "json"
 
 
 def staging_root(data_dir: Path) -> Path:

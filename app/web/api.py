@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -64,8 +65,20 @@ async def create_analysis(
 
 
 @router.get("/api/v1/analyses/{analysis_id}", response_model=AnalysisOut, responses=ERRORS)
-def get_analysis(analysis_id: str, session: SessionDep) -> AnalysisOut:
-    return analyses.view(session, analysis_id)
+def get_analysis(analysis_id: str, session: SessionDep, settings: SettingsDep) -> Response:
+    # an AnalysisOut encoded by the service: its findings may be tens of MB of JSON, sent as they
+    # are kept (not validated and encoded again, not even copied into one body)
+    pieces = analyses.view_json(session, analysis_id, settings.resolved_data_dir)
+
+    async def body() -> AsyncIterator[bytes]:
+        for piece in pieces:
+            yield piece
+
+    return StreamingResponse(
+        body(),
+        media_type="application/json",
+        headers={"content-length": str(sum(len(piece) for piece in pieces))},
+    )
 
 
 @router.get(

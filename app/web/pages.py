@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import LoupeError, NotFound
 from app.models import Analysis, BundleFileRow
-from app.schemas import AnalysisOut, CoverageOut, FindingOut
+from app.schemas import CoverageOut, FindingOut
 from app.services import analyses, certificates, storage
 from app.web import api, logview
 from app.web.deps import DatabaseDep, DispatcherDep, SessionDep, SettingsDep
@@ -30,6 +30,8 @@ from app.web.templating import SEVERITIES, templates
 router = APIRouter(include_in_schema=False)
 
 RECENT_LIMIT = 20
+FINDINGS_PER_PAGE = 100
+PAGE_LINKS_AROUND = 2  # the pager links to this many pages either side of the current one
 MAX_LISTED_FILES = 2000
 BINARY_KINDS = frozenset({"pcap"})
 ERROR_TITLES = {
@@ -116,6 +118,22 @@ def group_by_severity(findings: list[FindingOut]) -> dict[str, list[FindingOut]]
     return groups
 
 
+def page_links(number: int, page_count: int, around: int = PAGE_LINKS_AROUND) -> list[int | None]:
+    """The page numbers a pager links to: the first, the last and those around `number`; None
+    marks a gap. [1, None, 8, 9, 10, 11, 12, None, 100] for page 10 of 100."""
+    shown = sorted(
+        {1, page_count} | set(range(max(1, number - around), min(page_count, number + around) + 1))
+    )
+    links: list[int | None] = []
+    for previous, page in zip([0, *shown], shown, strict=False):
+        if previous and page - previous == 2:
+            links.append(previous + 1)  # a gap of one page: that page rather than "…"
+        elif previous and page - previous > 2:
+            links.append(None)
+        links.append(page)
+    return links
+
+
 def bundle_files(
     session: Session, analysis_id: str, limit: int | None = None
 ) -> list[BundleFileRow]:
@@ -133,18 +151,31 @@ def share_url(request: Request, analysis_id: str) -> str:
 
 
 @router.get("/a/{analysis_id}")
-def analysis_page(analysis_id: str, request: Request, session: SessionDep) -> Response:
-    out: AnalysisOut = analyses.view(session, analysis_id)
-    analysis: Analysis = analyses.get(session, analysis_id)
+def analysis_page(
+    analysis_id: str,
+    request: Request,
+    session: SessionDep,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    """The diagnostic overview; the findings FINDINGS_PER_PAGE at a time (`?page=N`)."""
+    shown = analyses.view_page(session, analysis_id, page=page, per_page=FINDINGS_PER_PAGE)
+    out = shown.analysis
     files = bundle_files(session, analysis_id, MAX_LISTED_FILES + 1)
     groups = group_by_severity(out.findings)
     context: dict[str, Any] = {
         "analysis": out,
         "coverage": coverage_groups(out.coverage),
-        "progress": analysis.progress,
+        "progress": shown.progress,
         "active": out.status in analyses.ACTIVE,
         "groups": groups,
-        "counts": {severity: len(items) for severity, items in groups.items()},
+        "counts": {severity: shown.counts.get(severity, 0) for severity in SEVERITIES},
+        "total": shown.total,
+        "pages": shown,
+        "page_links": page_links(shown.number, shown.page_count),
+        # the number of the first finding of each severity shown, within its severity (anchors)
+        "group_starts": {
+            severity: max(0, shown.offset - shown.first_offset(severity)) for severity in SEVERITIES
+        },
         "bundle_files": files[:MAX_LISTED_FILES],
         "more_files": len(files) > MAX_LISTED_FILES,
         "share_url": share_url(request, analysis_id),
@@ -218,15 +249,7 @@ def index_path(data_dir: Path, analysis_id: str, name: str) -> Path:
 
 def finding_lines(session: Session, analysis_id: str, name: str) -> Counter[int]:
     """Line numbers of `name` quoted as evidence by the current findings (with how often)."""
-    analysis = analyses.get(session, analysis_id)
-    if analysis.status != "done":
-        return Counter()
-    return Counter(
-        snippet.line
-        for finding in analyses.current_findings(session, analysis)
-        for snippet in finding.snippets
-        if snippet.file == name
-    )
+    return Counter(analyses.evidence_lines(session, analysis_id, name))
 
 
 @router.get("/a/{analysis_id}/files/{name:path}")
