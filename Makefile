@@ -42,7 +42,7 @@ fmt: install
 	$(VENV)/bin/ruff check --fix app tests
 
 # Time `loupe analyze` against `gzip -dc | rg` on a generated bundle (BENCH_SIZES="1024 4096" adds
-# the size checks), then a streamed 1 GiB upload to `loupe serve`
+# the size checks), then a streamed 1 GiB upload to `loupe serve`, then an analysis of 10,000 findings
 BENCH_SIZES ?= 1024
 BENCH_REPEAT ?= 3
 bench: install
@@ -51,6 +51,7 @@ bench: install
 	status=0; \
 	$(PY) bench/run.py --sizes $(BENCH_SIZES) --repeat $(BENCH_REPEAT) || status=1; \
 	$(PY) bench/upload_bench.py || status=1; \
+	$(PY) bench/findings_bench.py || status=1; \
 	exit $$status
 
 # Load and fault test of the team topology on loopback (local PostgreSQL + its own redis-server); prints figures
