@@ -35,7 +35,12 @@ def detect_kind(path: Path, name: str) -> FileKind:
     4. Other text named `*.txt` / `*.log` / `*.out` -> LOG; anything else (binary, or text that
        is none of the above) -> UNKNOWN.
     """
-    head = _read_head(path)
+    return kind_from_head(_read_head(path), name)
+
+
+def kind_from_head(head: bytes, name: str) -> FileKind:
+    """`detect_kind` for a file whose first SNIFF_BYTES bytes (or all, if shorter) are `head`."""
+    head = head[:SNIFF_BYTES]
     if head.startswith(PCAP_MAGICS) or head.startswith(PCAPNG_MAGIC):
         return FileKind.PCAP
     if not is_text(head):

@@ -493,7 +493,7 @@ class _Unpacker:
 
         `declared_size` is what the archive says the member holds (None: unknown).
         """
-        head = stream.read(BLOCK_BYTES)
+        head = _read_head_of(stream)
         fmt = sniff_format(head[:SNIFF_BYTES]) if may_recurse else None
         if fmt in _ARCHIVE_FORMATS and depth >= self.limits.max_depth:
             self.warnings.append(
@@ -738,6 +738,21 @@ def _corrupt_sentence(name: str, fmt: str, cause: BaseException, *, nested: bool
         f"{name}: {problem}. The download was probably cut short or the file was altered; "
         "re-download the bundle from the Expressway and upload it again."
     )
+
+
+def _read_head_of(stream: _CountingReader) -> bytes:
+    """The first block of a member, at least SNIFF_BYTES long unless the member is shorter.
+
+    Streams may return short reads (an inflated block ends anywhere): what sniffing and kind
+    detection look at must not depend on where it ended.
+    """
+    head = stream.read(BLOCK_BYTES)
+    while 0 < len(head) < SNIFF_BYTES:
+        more = stream.read(BLOCK_BYTES)
+        if not more:
+            break
+        head += more
+    return head
 
 
 def _gzip_reader(compressed: _CountingReader, buffer_bytes: int) -> Readable:

@@ -1,12 +1,14 @@
-"""Scan a bundle's loggingsnapshot while it is unpacked, so its bytes are read only once.
+"""Scan a bundle's text files while they are unpacked, so their bytes are read only once.
 
 The unpacker (app.bundle.unpack, `tee=`) hands every chunk it writes to a sink from
-`PreScanner.open(name)`. For a file named like a loggingsnapshot the sink runs the signatures of
-that file kind over the chunks (matcher in the thread pool, or inline without one; confirmation
-in the unpacking thread) with no node: the node is only known once the whole upload is
-unpacked. The result is merged later by `run_signatures(prescanned=...)`, which applies the
-node's hostname and version (Aggregator.merge) and rescans the file the usual way if its
-detected kind is not the one assumed here. Findings are the same as without the prescan.
+`PreScanner.open(name)`. On its first chunk the sink tells the file's kind from its name and
+first bytes, exactly as app.bundle.detect will once the file is on disk, and runs the
+signatures of that kind over the chunks (matcher in the thread pool, or inline without one;
+confirmation in the unpacking thread) with no node: the node is only known once the whole upload
+is unpacked. Files of a kind no line signature reads (captures, unknown binaries) are ignored.
+The result is merged later by `run_signatures(prescanned=...)`, which applies the node's hostname
+and version (Aggregator.merge) and rescans the file the usual way if its detected kind is not the
+one seen here. Findings are the same as without the prescan.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from app.bundle.detect import kind_from_head
 from app.report import FileKind
 from app.signatures.engine import (
     Aggregator,
@@ -27,12 +30,9 @@ from app.signatures.engine import (
 )
 from app.signatures.model import Signature
 
-PRESCAN_KIND = FileKind.LOGGINGSNAPSHOT
-_NAME_PREFIX = "loggingsnapshot_"  # app.bundle.detect names this kind so (content permitting)
-
 
 class PreScanner:
-    """A `Tee` for unpack_upload: prescans loggingsnapshot files; `results` by file name."""
+    """A `Tee` for unpack_upload: scans text files as they are written; `results` by file name."""
 
     def __init__(
         self,
@@ -43,39 +43,50 @@ class PreScanner:
         window: int = 5,
         matcher_factory: MatcherFactory | None = None,
     ) -> None:
-        self.signatures = signatures_for_kind(signatures, PRESCAN_KIND, sources)
+        self.signatures = signatures
+        self.sources = sources
         self.pool = pool
         self.window = window
         self.factory = matcher_factory or default_matcher_factory()
         self.results: dict[str, PreScanned] = {}
-        self._matcher: Matcher | None = None
+        self._by_kind: dict[FileKind, tuple[list[Signature], Matcher] | None] = {}
 
-    def open(self, name: str) -> _PreScanSink | None:
-        if not self.signatures or not name.rsplit("/", 1)[-1].lower().startswith(_NAME_PREFIX):
-            return None
-        if self._matcher is None:
-            self._matcher = self.factory(self.signatures)
-        aggregator = Aggregator()
-        scan = FileScan(name, self.signatures, self._matcher, aggregator)
-        feeder = BlockFeeder(scan, self.pool, window=self.window)
-        return _PreScanSink(self, name, feeder, aggregator)
+    def open(self, name: str) -> _PreScanSink:
+        return _PreScanSink(self, name)
+
+    def scanner_for(self, kind: FileKind) -> tuple[list[Signature], Matcher] | None:
+        """The signatures of `kind` and their matcher (built once per kind); None: none apply."""
+        if kind not in self._by_kind:
+            chosen = signatures_for_kind(self.signatures, kind, self.sources)
+            self._by_kind[kind] = (chosen, self.factory(chosen)) if chosen else None
+        return self._by_kind[kind]
 
 
 class _PreScanSink:
-    def __init__(
-        self, owner: PreScanner, name: str, feeder: BlockFeeder, aggregator: Aggregator
-    ) -> None:
+    def __init__(self, owner: PreScanner, name: str) -> None:
         self.owner = owner
         self.name = name
-        self.feeder = feeder
-        self.aggregator = aggregator
+        self.kind: FileKind | None = None
+        self.feeder: BlockFeeder | None = None
+        self.aggregator = Aggregator()
 
     def write(self, chunk: bytes) -> None:
-        self.feeder.write(chunk)
+        if self.kind is None:  # the unpacker's first chunk holds the head detect.py looks at
+            self.kind = kind_from_head(chunk, self.name)
+            scanner = self.owner.scanner_for(self.kind)
+            if scanner is not None:
+                signatures, matcher = scanner
+                scan = FileScan(self.name, signatures, matcher, self.aggregator)
+                self.feeder = BlockFeeder(scan, self.owner.pool, window=self.owner.window)
+        if self.feeder is not None:
+            self.feeder.write(chunk)
 
     def close(self) -> None:
-        self.feeder.close()
-        self.owner.results[self.name] = PreScanned(PRESCAN_KIND, self.aggregator)
+        if self.feeder is not None and self.kind is not None:
+            self.feeder.close()
+            self.owner.results[self.name] = PreScanned(self.kind, self.aggregator)
 
     def discard(self) -> None:
+        if self.feeder is not None:
+            self.feeder.close()  # wait for its blocks in flight; the result is dropped
         self.owner.results.pop(self.name, None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from app.signatures.model import Signature
 from app.worker import pipeline
 from app.worker.pipeline import Input, analyze
 from tests.corpus import healthy_expressway_c_loggingsnapshot, seed_scenario_lines, xstat_dump
-from tests.factories import make_tar, write_upload
+from tests.factories import make_gz, make_tar, write_upload
 
 LIBRARY = load_library()
 C_NODE = NodeInfo(bundle="b1", hostname="expc1", product="Expressway-C", version="X14.2.1")
@@ -238,3 +238,43 @@ def test_several_uploads_give_the_same_report_in_turn_or_in_processes(tmp_path: 
     assert in_turn.findings
     assert in_turn.findings == in_processes.findings
     assert [n.hostname for n in in_turn.nodes] == [n.hostname for n in in_processes.nodes]
+
+
+@pytest.mark.parametrize(
+    ("upload_name", "content"),
+    [
+        ("expc1-messages.log", lambda log: log.encode()),  # a plain log, not a bundle
+        ("diag.tar.gz", lambda log: make_tar({"logs/messages.1": log})),  # any text member
+        ("diag.tar", lambda log: make_tar({"logs/messages.2.gz": make_gz(log)}, compress=False)),
+    ],
+)
+def test_any_text_log_is_scanned_while_unpacked(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    upload_name: str,
+    content: Callable[[str], bytes],
+) -> None:
+    upload = write_upload(tmp_path / "uploads", upload_name, content(_corpus(seed=9)))
+    merged: list[str] = []
+    original_merge = engine.Aggregator.merge
+
+    def spy(self: engine.Aggregator, other: engine.Aggregator, node: NodeInfo | None) -> None:
+        merged.append("merged")
+        original_merge(self, other, node)
+
+    monkeypatch.setattr(engine.Aggregator, "merge", spy)
+    read_back = analyze(
+        [Input(upload, upload_name)],
+        tmp_path / "back",
+        LIBRARY,
+        Limits(),
+        jobs=2,
+        scan_while_unpacking=False,
+    )
+    assert not merged
+    streamed = analyze(
+        [Input(upload, upload_name)], tmp_path / "streamed", LIBRARY, Limits(), jobs=2
+    )
+    assert merged == ["merged"]
+    assert read_back.findings
+    assert streamed.findings == read_back.findings
