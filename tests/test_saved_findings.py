@@ -113,3 +113,25 @@ def test_the_findings_are_shown_when_they_cannot_be_kept_on_disk(
     save(db, migrated, analysis_id, [finding("s-err", "error", 1)])
     assert [f["signature"]["id"] for f in shown(db, migrated, analysis_id)] == ["s-err"]
     assert kept.read_text() == "not a directory"
+
+
+def test_saving_a_rerun_keeps_its_delta_before_anyone_asks(
+    db: Database, migrated: Settings
+) -> None:
+    analysis_id = claimed_analysis(db)
+    save(db, migrated, analysis_id, [finding("sig-a", "error", 1), finding("sig-b", "info", 0)])
+    kept = storage.json_dir(migrated.resolved_data_dir, analysis_id)
+    assert not list(kept.glob("delta-*.json"))  # a first run has no delta
+    with db.session() as session:  # what analyses.rerun does: a second run, queued
+        session.add(AnalysisRun(analysis_id=analysis_id, number=2))
+        session.execute(update(Analysis).where(Analysis.id == analysis_id).values(current_run=2))
+        session.commit()
+    save(db, migrated, analysis_id, [finding("sig-b", "info", 0), finding("sig-c", "error", 2)])
+    (delta_file,) = kept.glob("delta-*.json")
+    delta = json.loads(delta_file.read_bytes())
+    assert [d["signature"]["id"] for d in delta["new"]] == ["sig-c"]
+    assert [d["signature"]["id"] for d in delta["resolved"]] == ["sig-a"]
+    assert [d["signature"]["id"] for d in delta["unchanged"]] == ["sig-b"]
+    with db.session() as session:
+        pieces = analyses.view_json(session, analysis_id, migrated.resolved_data_dir)
+    assert json.loads(b"".join(pieces))["delta"] == delta

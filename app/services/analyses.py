@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from pydantic_core import from_json
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
@@ -22,6 +23,8 @@ from app.services import storage
 from app.services.uploads import ReceivedUpload
 
 ACTIVE = ("queued", "running")
+DELTA_LISTS = ("new", "resolved", "unchanged")
+DELTA_SHOWN = 50  # items of each delta list on the overview page (the JSON has them all)
 
 
 def create(session: Session, *, upload: ReceivedUpload, data_dir: Path) -> Analysis:
@@ -94,16 +97,16 @@ def shown_run(analysis: Analysis) -> AnalysisRun | None:
 
 
 def summary(
-    session: Session, analysis: Analysis, findings: Sequence[FindingOut] = ()
+    analysis: Analysis, findings: Sequence[FindingOut] = (), delta: DeltaOut | None = None
 ) -> AnalysisOut:
-    """The public view of a loaded analysis (`load`) with `findings` as its findings."""
+    """The public view of a loaded analysis (`load`) with these findings and delta."""
     run = shown_run(analysis)
     return serialize.analysis_out(
         analysis,
         findings,
         runs=analysis.runs,
         coverage=serialize.coverage_from_json(run.coverage) if run else [],
-        delta=run_delta(session, analysis) if run else None,
+        delta=delta,
     )
 
 
@@ -116,8 +119,13 @@ def view_json(session: Session, analysis_id: str, data_dir: Path) -> list[bytes]
     """
     analysis = load(session, analysis_id)
     run = shown_run(analysis)
-    findings = findings_service.findings_json(session, data_dir, analysis.id, run) if run else b"[]"
-    return serialize.json_pieces(summary(session, analysis), findings=findings)
+    if run is None:
+        return serialize.json_pieces(summary(analysis), findings=b"[]")
+    encoded = {"findings": findings_service.findings_json(session, data_dir, analysis.id, run)}
+    compared = compared_runs(analysis)
+    if compared is not None:
+        encoded["delta"] = findings_service.delta_json(session, data_dir, analysis.id, *compared)
+    return serialize.json_pieces(summary(analysis), **encoded)
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,7 @@ class FindingsPage:
     number: int  # 1-based, clamped to the pages there are
     page_count: int
     per_page: int
+    delta_counts: dict[str, int]  # new/resolved/unchanged: the full lengths of the delta lists
 
     @property
     def total(self) -> int:
@@ -151,7 +160,9 @@ class FindingsPage:
         return self.first_offset(severity) // self.per_page + 1
 
 
-def view_page(session: Session, analysis_id: str, *, page: int, per_page: int) -> FindingsPage:
+def view_page(
+    session: Session, analysis_id: str, data_dir: Path, *, page: int, per_page: int
+) -> FindingsPage:
     """What the overview page shows: the analysis, the counts, the findings of page `page`."""
     analysis = load(session, analysis_id)
     run = shown_run(analysis)
@@ -167,8 +178,10 @@ def view_page(session: Session, analysis_id: str, *, page: int, per_page: int) -
         if run is not None
         else []
     )
+    delta, delta_counts = page_delta(session, analysis, data_dir)
     return FindingsPage(
-        analysis=summary(session, analysis, [FindingOut.model_validate(f) for f in findings]),
+        analysis=summary(analysis, [FindingOut.model_validate(f) for f in findings], delta),
+        delta_counts=delta_counts,
         progress=analysis.progress,
         counts=counts,
         number=number,
@@ -192,18 +205,30 @@ class AnalysisBusy(LoupeError):
     status_code = 409
 
 
-def run_delta(session: Session, analysis: Analysis) -> DeltaOut | None:
-    """The current run against the latest earlier run that finished; None for a first run."""
-    current = current_run(analysis)
+def compared_runs(analysis: Analysis) -> tuple[AnalysisRun, AnalysisRun] | None:
+    """(previous, current): the current run and the latest earlier run that finished, once the
+    analysis is done; None for a first run."""
+    current = shown_run(analysis)
     earlier = [
         r for r in analysis.runs if r.number < analysis.current_run and r.finished_at is not None
     ]
     if current is None or not earlier:
         return None
-    previous = max(earlier, key=lambda r: r.number)
-    before = findings_service.run_findings(session, previous.id)
-    after = findings_service.run_findings(session, current.id)
-    return findings_service.delta(previous, before, current, after)
+    return max(earlier, key=lambda r: r.number), current
+
+
+def page_delta(
+    session: Session, analysis: Analysis, data_dir: Path, shown: int = DELTA_SHOWN
+) -> tuple[DeltaOut | None, dict[str, int]]:
+    """The delta for the overview: at most `shown` items per list, and each list's full length."""
+    compared = compared_runs(analysis)
+    if compared is None:
+        return None, {}
+    data = from_json(findings_service.delta_json(session, data_dir, analysis.id, *compared))
+    counts = {key: len(data[key]) for key in DELTA_LISTS}
+    for key in DELTA_LISTS:
+        data[key] = data[key][:shown]
+    return DeltaOut.model_validate(data), counts
 
 
 def rerun(session: Session, analysis_id: str) -> Analysis:

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from itertools import groupby
@@ -295,13 +295,18 @@ def findings_json_path(data_dir: Path, analysis_id: str, run: AnalysisRun) -> Pa
     """
     if run.finished_at is None:
         return None
-    saved = run.finished_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    name = f"findings-v{JSON_CACHE_FORMAT}-run{run.id}-{saved}.json"
+    name = f"findings-v{JSON_CACHE_FORMAT}-run{run.id}-{_saved(run)}.json"
     return storage.json_dir(data_dir, analysis_id) / name
 
 
+def _saved(run: AnalysisRun) -> str:
+    assert run.finished_at is not None
+    return run.finished_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
 def _keep(path: Path, body: bytes) -> None:
-    """Write `body` at `path` atomically and remove the analysis' other findings files."""
+    """Write `body` at `path` atomically and remove the analysis' other files of its family
+    (what its name says before the first "-": findings, delta)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
     try:
@@ -309,38 +314,78 @@ def _keep(path: Path, body: bytes) -> None:
         os.replace(partial, path)  # a concurrent reader sees no file or the whole file
     finally:
         partial.unlink(missing_ok=True)
-    for other in path.parent.glob("findings-*.json"):
+    family = path.name.split("-", 1)[0]
+    for other in path.parent.glob(f"{family}-*.json"):
         if other.name != path.name:
             other.unlink(missing_ok=True)
+
+
+def _kept_or_built(path: Path | None, build: Callable[[], bytes], analysis_id: str) -> bytes:
+    """The bytes kept at `path`, or `build()` (then kept there; a disk error only costs time)."""
+    if path is not None:
+        try:
+            return path.read_bytes()
+        except OSError:
+            pass
+    body = build()
+    if path is not None:
+        try:
+            _keep(path, body)
+        except OSError as exc:  # a full or read-only disk: answer anyway, from the database
+            log.warning("cannot keep %s of analysis %s: %s", path.name, analysis_id, exc)
+    return body
 
 
 def findings_json(session: Session, data_dir: Path, analysis_id: str, run: AnalysisRun) -> bytes:
     """The run's findings as the JSON array of the API: read from the data dir, or built (and
     kept there) from the database."""
     path = findings_json_path(data_dir, analysis_id, run)
-    if path is not None:
-        try:
-            return path.read_bytes()
-        except OSError:
-            pass
-    body = to_json(all_findings(session, run.id))
-    if path is not None:
-        try:
-            _keep(path, body)
-        except OSError as exc:  # a full or read-only disk: answer anyway, from the database
-            log.warning("cannot keep the findings JSON of analysis %s: %s", analysis_id, exc)
-    return body
+    return _kept_or_built(path, lambda: to_json(all_findings(session, run.id)), analysis_id)
+
+
+def delta_json(
+    session: Session, data_dir: Path, analysis_id: str, previous: AnalysisRun, current: AnalysisRun
+) -> bytes:
+    """`delta` of two saved runs as JSON (DeltaOut), kept under the data dir like the findings.
+
+    Both runs are saved and never change, so neither does their delta (a re-run of 10,000
+    findings compares 20,000 rows: about a second, paid once).
+    """
+    path = None
+    if current.finished_at is not None and previous.finished_at is not None:
+        name = f"delta-v{JSON_CACHE_FORMAT}-run{current.id}-{_saved(current)}-from-run{previous.id}"
+        path = storage.json_dir(data_dir, analysis_id) / f"{name}-{_saved(previous)}.json"
+
+    def build() -> bytes:
+        before = run_findings(session, previous.id)
+        after = run_findings(session, current.id)
+        return delta(previous, before, current, after).model_dump_json().encode()
+
+    return _kept_or_built(path, build, analysis_id)
 
 
 def warm_findings_json(
     session: Session, data_dir: Path, analysis_id: str, run: AnalysisRun
 ) -> None:
-    """Write the findings JSON of a run just saved, so that its first view is fast too.
+    """Write the findings JSON (and a re-run's delta) of a run just saved: its first view is
+    fast too.
 
     Best effort: the run is already committed, and a missing file is rebuilt when first asked for.
     """
     try:
         findings_json(session, data_dir, analysis_id, run)
+        previous = session.scalars(
+            select(AnalysisRun)
+            .where(
+                AnalysisRun.analysis_id == analysis_id,
+                AnalysisRun.number < run.number,
+                AnalysisRun.finished_at.is_not(None),
+            )
+            .order_by(AnalysisRun.number.desc())
+            .limit(1)
+        ).first()
+        if previous is not None:  # a re-run: its delta too
+            delta_json(session, data_dir, analysis_id, previous, run)
     except SQLAlchemyError as exc:
         session.rollback()
         log.warning("cannot prepare the findings JSON of analysis %s: %s", analysis_id, exc)

@@ -155,10 +155,13 @@ def analysis_page(
     analysis_id: str,
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> Response:
     """The diagnostic overview; the findings FINDINGS_PER_PAGE at a time (`?page=N`)."""
-    shown = analyses.view_page(session, analysis_id, page=page, per_page=FINDINGS_PER_PAGE)
+    shown = analyses.view_page(
+        session, analysis_id, settings.resolved_data_dir, page=page, per_page=FINDINGS_PER_PAGE
+    )
     out = shown.analysis
     files = bundle_files(session, analysis_id, MAX_LISTED_FILES + 1)
     groups = group_by_severity(out.findings)
@@ -171,6 +174,7 @@ def analysis_page(
         "counts": {severity: shown.counts.get(severity, 0) for severity in SEVERITIES},
         "total": shown.total,
         "pages": shown,
+        "delta_counts": shown.delta_counts,
         "page_links": page_links(shown.number, shown.page_count),
         # the number of the first finding of each severity shown, within its severity (anchors)
         "group_starts": {
