@@ -22,7 +22,11 @@ from app.signatures.render import TEXT_FIELDS, render_text, text_context
 from app.signatures.versions import in_range
 
 BLOCK_SIZE = 4 * 1024 * 1024
+MAX_LINE_BYTES = 16 * 2**20
+"""A line longer than this (no log has one) is scanned in pieces of about this size: memory stays
+bounded whatever a file holds, at the price of a pattern split across two pieces."""
 MAX_SNIPPETS = 5
+MAX_SNIPPET_CHARS = 4000
 _MAX_HEADER_WALK = 5000
 VERSION_UNKNOWN_NOTE = (
     "The software version of this node could not be determined, so this finding is shown "
@@ -99,7 +103,7 @@ def locate(matcher: Matcher, block: bytes) -> Located:
 def iter_blocks(
     stream: BinaryIO, block_size: int, progress: Callable[[int], None] | None = None
 ) -> Iterator[bytes]:
-    """Yield line-aligned blocks; a line longer than a block is kept whole."""
+    """Yield line-aligned blocks; a line longer than a block is kept whole, up to MAX_LINE_BYTES."""
     carry = b""
     while True:
         chunk = stream.read(block_size)
@@ -112,6 +116,9 @@ def iter_blocks(
         data = carry + chunk if carry else chunk
         cut = data.rfind(b"\n")
         if cut == -1:
+            if len(data) >= MAX_LINE_BYTES:  # a pathological line: cut it (bounded memory)
+                yield data
+                data = b""
             carry = data
             continue
         carry = data[cut + 1 :]
@@ -298,6 +305,13 @@ class _PendingFollow:
     hit: int = 0  # the kept-hit number of the hit being followed
 
 
+def clip(text: str) -> str:
+    """A line as a snippet quotes it: at most MAX_SNIPPET_CHARS (the log viewer has it whole)."""
+    if len(text) <= MAX_SNIPPET_CHARS:
+        return text
+    return f"{text[:MAX_SNIPPET_CHARS]} … [{len(text) - MAX_SNIPPET_CHARS} more characters]"
+
+
 def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace").rstrip("\r")
 
@@ -351,11 +365,11 @@ class FileScan:
         if is_continuation(text):
             header = self._header_before(block, start, line_no)
         if header is None:
-            snippet = Snippet(self.file_name, line_no, text)
+            snippet = Snippet(self.file_name, line_no, clip(text))
             when = timestamp_of(text)
         else:
             gap = "\n" if header[0] == line_no - 1 else "\n…\n"
-            snippet = Snippet(self.file_name, header[0], f"{header[1]}{gap}{text}")
+            snippet = Snippet(self.file_name, header[0], f"{clip(header[1])}{gap}{clip(text)}")
             when = timestamp_of(header[1])
         group = self.aggregator.add(signature, self.node, facts, when, snippet)
         if group is not None and signature.follow is not None:
@@ -382,7 +396,7 @@ class FileScan:
                 end = len(block)
             text = _decode(block[pos:end])
             if regex.search(text) and all(needle in text for needle in follow.needles):
-                snippet = Snippet(self.file_name, follow.next_line, text)
+                snippet = Snippet(self.file_name, follow.next_line, clip(text))
                 follow.group.add_snippet(snippet, follow.hit)
             follow.next_line += 1
             follow.remaining -= 1
@@ -474,6 +488,7 @@ class BlockFeeder:
         self.pool = pool
         self.window = window
         self._parts: list[bytes] = []
+        self._parts_bytes = 0
         self._in_flight: deque[tuple[bytes, Future[Located]]] = deque()
 
     def write(self, chunk: bytes) -> None:
@@ -488,11 +503,15 @@ class BlockFeeder:
         if self._parts:
             first = chunk.find(b"\n")
             if first == -1:
-                self._parts.append(chunk)  # a line longer than a chunk: keep it whole
+                self._parts.append(chunk)  # a line longer than a chunk: keep it whole ...
+                self._parts_bytes += len(chunk)
+                if self._parts_bytes >= MAX_LINE_BYTES:  # ... up to a bound (memory)
+                    self.push(b"".join(self._parts))
+                    self._parts, self._parts_bytes = [], 0
                 return
             self._parts.append(chunk[: first + 1])
             self.push(b"".join(self._parts))
-            self._parts = []
+            self._parts, self._parts_bytes = [], 0
             begin = first + 1
         last = chunk.rfind(b"\n") + 1
         if last > begin:
@@ -501,6 +520,7 @@ class BlockFeeder:
             last = begin
         if last < len(chunk):
             self._parts.append(chunk[last:])
+            self._parts_bytes = len(chunk) - last
 
     def push(self, block: bytes) -> None:
         """Queue one line-aligned block."""
@@ -515,7 +535,7 @@ class BlockFeeder:
         """Scan what is left and wait for every block."""
         if self._parts:
             self.push(b"".join(self._parts))
-            self._parts = []
+            self._parts, self._parts_bytes = [], 0
         while self._in_flight:
             self._confirm_oldest()
 

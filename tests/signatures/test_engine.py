@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from app.report import BundleFile, FileKind, Finding, NodeInfo
-from app.signatures import Library, load_library, run_library
+from app.signatures import Library, engine, load_library, run_library
 from app.signatures.versions import in_range, version_key
 from tests.corpus import healthy_expressway_c_loggingsnapshot, seed_scenario_lines, xss_line
 from tests.signatures.helpers import SOURCES, minimal_signature, write_library
@@ -197,3 +197,49 @@ def test_xss_line_is_matched_and_kept_verbatim(tmp_path: Path) -> None:
     assert len(findings) == 1
     assert findings[0].facts["server"] == '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
     assert "<script>alert(1)</script>" in findings[0].description  # escaping is the web layer's job
+
+
+def test_a_gigantic_line_is_scanned_in_bounded_pieces_and_quoted_clipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine, "MAX_LINE_BYTES", 64 * 1024)
+    library = _demo_library(tmp_path)
+    hit = "2023-03-02T10:00:00.000+01:00 expc1 tvcs: DEMO-FAIL code=5 peer=alpha "
+    giant = hit + "x" * 300_000  # one line of 300 KB, then an ordinary one
+    after = "2023-03-02T10:00:01.000+01:00 expc1 tvcs: DEMO-FAIL code=6 peer=beta"
+    file = _file(tmp_path, f"first line\n{giant}\n{after}\n")
+    pieces: list[int] = []
+    real_feed = engine.FileScan.feed
+
+    def spy(self: engine.FileScan, block: bytes, located: Any = None) -> None:
+        pieces.append(len(block))
+        real_feed(self, block, located)
+
+    monkeypatch.setattr(engine.FileScan, "feed", spy)
+    findings = run_library(library, [file], {"b1": C_NODE}, sources=SOURCES, block_size=16_384)
+    assert max(pieces) < 2 * 64 * 1024  # never the whole 300 KB line at once
+    by_peer = {f.facts["peer"]: f for f in findings}
+    (alpha,) = by_peer["alpha"].snippets
+    assert alpha.line == 2
+    assert len(alpha.text) < engine.MAX_SNIPPET_CHARS + 100
+    assert alpha.text.startswith(hit) and alpha.text.endswith("more characters]")
+    assert [s.line for s in by_peer["beta"].snippets] == [3]  # line numbers still right
+
+
+def test_a_gigantic_line_while_unpacking_is_fed_in_bounded_pieces(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(engine, "MAX_LINE_BYTES", 64 * 1024)
+    pushed: list[int] = []
+
+    class Recorder:
+        def feed(self, block: bytes, located: Any = None) -> None:
+            pushed.append(len(block))
+
+    feeder = engine.BlockFeeder(Recorder(), None)  # type: ignore[arg-type]
+    for _ in range(50):
+        feeder.write(b"y" * 10_000)  # 500 KB without a newline
+    feeder.write(b"end\nnext line\n")
+    feeder.close()
+    assert sum(pushed) == 500_000 + len(b"end\nnext line\n")
+    assert max(pushed) <= 64 * 1024 + 10_000
