@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
@@ -213,3 +215,30 @@ def test_healthy_bundles_find_nothing_and_cleared_alarms_show_in_coverage(
     assert cleared, "the alarm raised and lowered in the healthy logs is reported as cleared"
     assert all(c["outcome"] == "passed" for c in cleared)
     assert not any("25019" in c["signature_id"] for c in body["coverage"])
+
+
+def test_a_large_upload_is_stored_byte_for_byte_past_the_page_cache(
+    migrated: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.bundle import writer
+    from app.main import create_app
+
+    direct: list[int] = []
+    real = writer.DirectWriter.__init__
+
+    def spy(self: writer.DirectWriter, handle: int, **options: int) -> None:
+        direct.append(handle)
+        real(self, handle, **options)
+
+    monkeypatch.setattr(writer.DirectWriter, "__init__", spy)
+    settings = migrated.model_copy(update={"unpack_direct_write_mib": 1, "embedded_worker": False})
+    log = healthy_expressway_c_loggingsnapshot(HOST, n_lines=30_000).encode()  # several MB
+    assert len(log) > 3 * 2**20
+    with TestClient(create_app(settings)) as client:
+        response = upload(client, ("loggingsnapshot_vcsc.txt", log), ("small.log", b"a b c\n"))
+        assert response.status_code == 202
+        files = client.get(f"/api/v1/analyses/{response.json()['id']}").json()["files"]
+    assert files[0]["sha256"] == hashlib.sha256(log).hexdigest()
+    assert len(direct) == 1  # the small file was written the ordinary way
+    stored = [p for p in stored_things(settings) if p.stat().st_size == len(log)]
+    assert len(stored) == 1 and stored[0].read_bytes() == log

@@ -29,8 +29,11 @@ BUFFERS = 3  # one being filled, up to two being written
 _O_DIRECT = getattr(os, "O_DIRECT", 0)
 
 
+Data = bytes | bytearray | memoryview
+
+
 class FileWriter(Protocol):
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: Data) -> None: ...
 
     def close(self) -> None:
         """Write what is left and close; raises OSError if any write failed."""
@@ -45,7 +48,7 @@ class BufferedWriter:
     def __init__(self, handle: int) -> None:
         self._file: BinaryIO = open(handle, "wb")  # noqa: SIM115  (closed by close/abort)
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: Data) -> None:
         self._file.write(data)
 
     def close(self) -> None:
@@ -77,7 +80,7 @@ class DirectWriter:
         self._thread = threading.Thread(target=self._run, name="unpack-writer", daemon=True)
         self._thread.start()
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: Data) -> None:
         if self._error is not None:
             raise self._error
         source = memoryview(data)
@@ -181,11 +184,66 @@ def _set_direct(handle: int, on: bool) -> bool:
     return on
 
 
+class GrowingWriter:
+    """For a file of unknown size: ordinary writes, then O_DIRECT once it reaches `direct_from`.
+
+    The switch happens with the write that reaches `direct_from`, at a 4 KiB boundary (the chunk
+    is split there), so the DirectWriter starts at an aligned file offset. Small files never pay
+    for its buffers or thread.
+    """
+
+    def __init__(self, handle: int, direct_from: int) -> None:
+        self._fd = handle
+        self._direct_from = direct_from
+        self._size = 0
+        self._direct: DirectWriter | None = None
+
+    def write(self, data: Data) -> None:
+        if self._direct is not None:
+            self._direct.write(data)
+            return
+        view = memoryview(data)
+        if self._size + len(view) >= self._direct_from:
+            to_boundary = min((-self._size) % ALIGN, len(view))
+            self._write_all(view[:to_boundary])
+            view = view[to_boundary:]
+            if self._size % ALIGN == 0:
+                self._direct = DirectWriter(self._fd)
+                self._direct.write(view)
+                return
+        self._write_all(view)
+
+    def _write_all(self, view: memoryview) -> None:
+        while view:
+            written = os.write(self._fd, view)
+            self._size += written
+            view = view[written:]
+
+    def close(self) -> None:
+        if self._direct is not None:
+            self._direct.close()
+        else:
+            os.close(self._fd)
+
+    def abort(self) -> None:
+        if self._direct is not None:
+            self._direct.abort()
+        else:
+            with suppress(OSError):
+                os.close(self._fd)
+
+
 def open_writer(handle: int, expected_size: int | None, *, direct_from: int) -> FileWriter:
     """A writer for the new, empty file `handle`: direct when it will hold `direct_from`+ bytes.
 
-    `direct_from=0` disables O_DIRECT. The writer owns `handle` (it closes it).
+    `expected_size=None` (unknown, e.g. a gzip stream or an upload) starts with ordinary writes
+    and turns to O_DIRECT when the file grows that large. `direct_from=0` disables O_DIRECT.
+    The writer owns `handle` (it closes it).
     """
-    if direct_from and _O_DIRECT and expected_size is not None and expected_size >= direct_from:
+    if not direct_from or not _O_DIRECT:
+        return BufferedWriter(handle)
+    if expected_size is None:
+        return GrowingWriter(handle, direct_from)
+    if expected_size >= direct_from:
         return DirectWriter(handle)
     return BufferedWriter(handle)

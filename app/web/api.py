@@ -33,6 +33,7 @@ async def accept_upload(
         staging_root=storage.staging_root(settings.resolved_data_dir),
         max_total=settings.max_upload_bytes,
         max_files=settings.max_files_per_upload,
+        direct_write_bytes=settings.unpack_direct_write_mib * 2**20,
     )
 
     def store_and_dispatch() -> str:  # blocking database and broker calls: off the event loop

@@ -111,3 +111,43 @@ def test_a_full_disk_during_a_direct_write_fails_the_upload_and_leaves_nothing(
             Limits(direct_write_bytes=2**20),
         )
     assert not [p for p in work_dir.rglob("*") if p.is_file()]
+
+
+@needs_o_direct
+@pytest.mark.parametrize("piece", [1, 1000, 4096, 70_000])
+def test_a_file_of_unknown_size_turns_direct_once_large_and_keeps_every_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, piece: int
+) -> None:
+    started: list[int] = []
+    real = writer.DirectWriter.__init__
+
+    def spy(self: writer.DirectWriter, handle: int, **options: int) -> None:
+        started.append(os.lseek(handle, 0, os.SEEK_CUR))  # the file offset it starts at
+        real(self, handle, **options)
+
+    monkeypatch.setattr(writer.DirectWriter, "__init__", spy)
+    data = _data(300_000 + 17)
+    target = tmp_path / "out.bin"
+    out = writer.open_writer(
+        os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL), None, direct_from=100_000
+    )
+    for start in range(0, len(data), piece):
+        out.write(data[start : start + piece])
+    out.close()
+    assert target.read_bytes() == data
+    assert len(started) == 1
+    assert started[0] % writer.ALIGN == 0
+    assert 100_000 - piece - writer.ALIGN <= started[0] < 100_000 + writer.ALIGN
+
+
+def test_a_small_file_of_unknown_size_never_turns_direct(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer, "DirectWriter", None)  # would fail if it were used
+    target = tmp_path / "small.txt"
+    out = writer.open_writer(
+        os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL), None, direct_from=1 << 20
+    )
+    out.write(b"a small log\n")
+    out.close()
+    assert target.read_bytes() == b"a small log\n"
