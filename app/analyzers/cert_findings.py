@@ -20,38 +20,17 @@ from app.analyzers.cert_correlate import correlate
 from app.analyzers.certificates import CertificateScan, certificate_entries, scan_files, scan_paths
 from app.report import SEVERITY_ORDER, Finding, Report
 from app.signatures.model import Signature
-from app.signatures.render import TEXT_FIELDS, render_text, text_context
+from app.signatures.render import render_finding
 
 
 def _render(signature: Signature, issue: CertIssue, count: int, seen: list[str]) -> Finding:
-    first = min(seen) if seen else None
-    last = max(seen) if seen else None
-    context = text_context(
+    return render_finding(
+        signature,
         issue.facts,
         node=issue.node,
-        bug_ids=signature.bug_ids,
-        signature_id=signature.id,
-        title=signature.title,
         count=count,
-        first_seen=first,
-        last_seen=last,
-    )
-    texts = {name: render_text(signature.text.compiled[name], context) for name in TEXT_FIELDS}
-    return Finding(
-        signature_id=signature.id,
-        title=signature.title,
-        severity=signature.severity,
-        bug_ids=list(signature.bug_ids),
-        node=issue.node,
-        description=texts["description"],
-        condition=texts["condition"],
-        further_info=texts["further_info"],
-        action=texts["action"],
-        facts=dict(issue.facts),
-        snippets=[],
-        count=count,
-        first_seen=first,
-        last_seen=last,
+        first_seen=min(seen) if seen else None,
+        last_seen=max(seen) if seen else None,
     )
 
 

@@ -47,17 +47,8 @@ class AnalyzerBuilder(_Builder):
     def patterns(self, value: Any) -> tuple[Pattern, ...]:
         return ()
 
-    def examples(self, value: Any, contains: tuple[str, ...]) -> tuple[Example, ...]:
-        if not isinstance(value, list) or not value:
-            raise self.fail("examples", "must be a non-empty list")
-        examples = [self.fixture_example(item, index) for index, item in enumerate(value)]
-        if len({example.name for example in examples}) != len(examples):
-            raise self.fail("examples", "example names must be unique")
-        if not any(example.positive for example in examples):
-            raise self.fail("examples", "needs at least one positive example (expect: {facts})")
-        if all(example.positive for example in examples):
-            raise self.fail("examples", "needs at least one negative example (expect: no_match)")
-        return tuple(examples)
+    def example(self, item: Any, index: int, contains: tuple[str, ...]) -> Example:
+        return self.fixture_example(item, index)
 
     def fixture_example(self, item: Any, index: int) -> Example:
         field = f"examples[{index}]"

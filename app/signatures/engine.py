@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, Protocol
 from app.parsing.expressway import is_continuation, timestamp_of
 from app.report import SEVERITY_ORDER, BundleFile, FileKind, Finding, NodeInfo, Snippet
 from app.signatures.model import Signature
-from app.signatures.render import TEXT_FIELDS, render_text, text_context
+from app.signatures.render import render_finding
 from app.signatures.versions import in_range
 
 BLOCK_SIZE = 4 * 1024 * 1024
@@ -261,37 +261,17 @@ class Aggregator:
 
 
 def _render(group: _Group) -> Finding:
-    signature = group.signature
     first = group.first.astimezone(UTC).isoformat() if group.first else None
     last = group.last.astimezone(UTC).isoformat() if group.last else None
-    context = text_context(
+    return render_finding(
+        group.signature,
         group.facts,
         node=group.node,
-        bug_ids=signature.bug_ids,
-        signature_id=signature.id,
-        title=signature.title,
         count=group.count,
         first_seen=first,
         last_seen=last,
-    )
-    texts = {name: render_text(signature.text.compiled[name], context) for name in TEXT_FIELDS}
-    if group.facts.get("version_unknown"):
-        texts["condition"] = f"{texts['condition']}\n\n{VERSION_UNKNOWN_NOTE}".strip()
-    return Finding(
-        signature_id=signature.id,
-        title=signature.title,
-        severity=signature.severity,
-        bug_ids=list(signature.bug_ids),
-        node=group.node,
-        description=texts["description"],
-        condition=texts["condition"],
-        further_info=texts["further_info"],
-        action=texts["action"],
-        facts=dict(group.facts),
-        snippets=list(group.snippets),
-        count=group.count,
-        first_seen=first,
-        last_seen=last,
+        snippets=group.snippets,
+        condition_note=VERSION_UNKNOWN_NOTE if group.facts.get("version_unknown") else "",
     )
 
 

@@ -7,7 +7,7 @@ test optional facts with `{% if depth is defined %}` or `{% if ip %}`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from types import CodeType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from jinja2 import Template
 from jinja2.sandbox import SandboxedEnvironment
 
+from app.report import Finding, Snippet
+
 if TYPE_CHECKING:
-    from app.signatures.model import Texts
+    from app.signatures.model import Signature, Texts
 
 TEXT_FIELDS = ("description", "condition", "further_info", "action")
 RESERVED_NAMES = frozenset(
@@ -105,3 +107,49 @@ def text_context(
         last_seen=last_seen,
     )
     return context
+
+
+def render_finding(
+    signature: Signature,
+    facts: Mapping[str, Any],
+    *,
+    node: str | None,
+    count: int,
+    first_seen: str | None,
+    last_seen: str | None,
+    snippets: Sequence[Snippet] = (),
+    condition_note: str = "",
+) -> Finding:
+    """A Finding of `signature` with its four texts rendered from these facts and metadata.
+
+    `condition_note` is appended to the rendered condition (a paragraph of its own).
+    """
+    context = text_context(
+        facts,
+        node=node,
+        bug_ids=signature.bug_ids,
+        signature_id=signature.id,
+        title=signature.title,
+        count=count,
+        first_seen=first_seen,
+        last_seen=last_seen,
+    )
+    texts = {name: render_text(signature.text.compiled[name], context) for name in TEXT_FIELDS}
+    if condition_note:
+        texts["condition"] = f"{texts['condition']}\n\n{condition_note}".strip()
+    return Finding(
+        signature_id=signature.id,
+        title=signature.title,
+        severity=signature.severity,
+        bug_ids=list(signature.bug_ids),
+        node=node,
+        description=texts["description"],
+        condition=texts["condition"],
+        further_info=texts["further_info"],
+        action=texts["action"],
+        facts=dict(facts),
+        snippets=list(snippets),
+        count=count,
+        first_seen=first_seen,
+        last_seen=last_seen,
+    )
