@@ -206,7 +206,11 @@ def analyze(
             _echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_UNUSABLE) from error
     if as_json:  # the API's analysis object, plus the chains of GET …/{id}/certificates
-        body = OfflineAnalysisOut.model_construct(**dict(out), certificates=report.certificates)
+        body = OfflineAnalysisOut.model_construct(
+            **dict(out),
+            certificates=report.certificates,
+            server_certificates=report.server_certificates,
+        )
         _echo(body.model_dump_json(indent=2))
     else:
         from app.textreport import render_text

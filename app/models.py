@@ -136,6 +136,8 @@ class AnalysisRun(Base):
     coverage: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     # every TLS chain the captures showed (app/analyzers/certificates.py); NULL until saved
     certificates: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # each node's own server certificate (server_*.pem); NULL until saved or for older runs
+    server_certificates: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     analysis: Mapped[Analysis] = relationship(back_populates="runs")
     findings: Mapped[list[FindingRow]] = relationship(

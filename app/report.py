@@ -92,6 +92,8 @@ class Report:
     coverage: list[Coverage] = field(default_factory=list)
     # every TLS chain the captures showed, per node/server/port (app/analyzers/certificates.py)
     certificates: list[dict[str, Any]] = field(default_factory=list)
+    # each node's own server certificate (server_*.pem), with its trust verdict
+    server_certificates: list[dict[str, Any]] = field(default_factory=list)
 
 
 SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}

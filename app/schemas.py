@@ -184,6 +184,8 @@ class Health(BaseModel):
 
 
 class OfflineAnalysisOut(AnalysisOut):
-    """`loupe analyze --json`: the analysis object plus what GET …/{id}/certificates lists."""
+    """`loupe analyze --json`: the analysis object plus what GET …/{id}/certificates and
+    …/{id}/server-certificates list."""
 
     certificates: list[dict[str, Any]] = Field(default_factory=list)
+    server_certificates: list[dict[str, Any]] = Field(default_factory=list)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
 from fastapi.testclient import TestClient
 
 from tests.analyzers.scenarios import HOST, STEVEN_CA, TOMCAT, TOMCAT_EC, scenario_bundle
@@ -147,3 +148,27 @@ def test_analyzer_signatures_are_in_the_catalogue(client: TestClient) -> None:
         "cert-ecdsa-rsa-different-ca",
         "cert-missing-client-auth-eku",
     } <= ids
+
+
+def test_the_nodes_own_server_certificate_is_listed_and_shown(client: TestClient) -> None:
+    from cryptography import x509
+
+    from tests.analyzers import captures
+    from tests.analyzers.scenarios import STAMP
+
+    pem = (captures.DATA / f"server_vcsc_{STAMP}.pem").read_bytes()
+    expected = x509.load_pem_x509_certificate(pem)
+    analysis_id, _ = analyse(client, scenario_bundle("self_signed"))
+    (own,) = client.get(f"/api/v1/analyses/{analysis_id}/server-certificates").json()
+    assert own["node"] == HOST
+    assert own["file"].endswith(f"server_{HOST}_{STAMP}.pem")
+    assert own["subject"] == expected.subject.rfc4514_string()
+    assert own["sha256"] == expected.fingerprint(hashes.SHA256()).hex()
+    assert own["trusted"] in (True, False)  # the bundle holds a trust store
+    page = client.get(f"/a/{analysis_id}/certificates", headers={"accept": "text/html"}).text
+    assert "own server certificates" in page and own["sha256"] in page
+    assert f"/api/v1/analyses/{analysis_id}/server-certificates" in page
+
+
+def test_server_certificates_of_an_unknown_analysis_is_404(client: TestClient) -> None:
+    assert client.get("/api/v1/analyses/nope/server-certificates").status_code == 404

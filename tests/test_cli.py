@@ -48,7 +48,7 @@ def test_json_report_of_a_bundle_with_the_seed_problem(tmp_path: Path) -> None:
     seed = [f for f in report["findings"] if f["signature"]["id"].startswith("mra-")]
     assert seed and seed[0]["facts"]["reason"] == "self_signed"
     assert seed[0]["snippets"][0]["line"] > 300  # after the 300 healthy lines
-    assert "certificates" in report
+    assert "certificates" in report and "server_certificates" in report
 
 
 def test_one_job_and_all_cores_report_the_same(tmp_path: Path) -> None:

@@ -17,7 +17,13 @@ from typing import Any
 
 from app.analyzers.cert_checks import CHECKS, CertIssue
 from app.analyzers.cert_correlate import correlate
-from app.analyzers.certificates import CertificateScan, certificate_entries, scan_files, scan_paths
+from app.analyzers.certificates import (
+    CertificateScan,
+    certificate_entries,
+    scan_files,
+    scan_paths,
+    server_certificate_entries,
+)
 from app.report import SEVERITY_ORDER, Finding, Report
 from app.signatures.model import Signature
 from app.signatures.render import render_finding
@@ -58,6 +64,7 @@ def apply_certificates(
         return
     report.warnings.extend(scan.warnings)
     report.certificates = certificate_entries(scan)
+    report.server_certificates = server_certificate_entries(scan)
     correlate(report.findings, scan)
     for signature in signatures:
         if signature.analyzer is not None:

@@ -3,7 +3,8 @@
 `scan_files` turns a bundle's PCAP and PEM files into one `NodeCertificates` per node (TLS
 sessions, trust store from `ca_*.pem`, own certificate from `server_*.pem`, a reference time);
 `certificate_entries` lists every chain seen, grouped by server and port, with the trust verdict
-(the JSON of `GET /api/v1/analyses/{id}/certificates`). Nothing here raises on bad content: what
+(the JSON of `GET /api/v1/analyses/{id}/certificates`); `server_certificate_entries` the nodes'
+own certificates. Nothing here raises on bad content: what
 could not be read becomes a warning.
 """
 
@@ -180,4 +181,24 @@ def certificate_entries(scan: CertificateScan) -> list[dict[str, Any]]:
                 }
             )
     entries.sort(key=lambda e: (e["node"], e["server_ip"], e["port"], e["first_seen"]))
+    return entries
+
+
+def server_certificate_entries(scan: CertificateScan) -> list[dict[str, Any]]:
+    """Each node's own server certificate (`server_*.pem`), with its verdict against the node's
+    trust store (the JSON of `GET /api/v1/analyses/{id}/server-certificates`)."""
+    entries = []
+    for node in scan.nodes:
+        for file, cert in node.own:
+            trusted, reason = verdict(node, [cert])
+            entries.append(
+                {
+                    "node": node.label,
+                    "file": file,
+                    **cert.display(),
+                    "trusted": trusted,
+                    "trust_reason": reason,
+                }
+            )
+    entries.sort(key=lambda e: (e["node"], e["file"]))
     return entries

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
@@ -45,6 +46,20 @@ class CertInfo:
     def certificate(self) -> x509.Certificate:
         """The parsed certificate again (for signature checks)."""
         return x509.load_der_x509_certificate(self.der)
+
+    def display(self) -> dict[str, Any]:
+        """The fields the API and the Certificates page show for one certificate."""
+        return {
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "sans": list(self.sans),
+            "self_signed": self.self_signed,
+            "key_type": self.key_type,
+            "key_bits": self.key_bits,
+            "not_before": self.not_before,
+            "not_after": self.not_after,
+            "sha256": self.sha256,
+        }
 
 
 def _iso(value: datetime) -> str:

@@ -361,20 +361,7 @@ def summarize(
             "sni": s.sni,
             "tls_version": s.tls_version,
             "alerts": list(s.alerts),
-            "chain": [
-                {
-                    "subject": c.subject,
-                    "issuer": c.issuer,
-                    "sans": list(c.sans),
-                    "self_signed": c.self_signed,
-                    "key_type": c.key_type,
-                    "key_bits": c.key_bits,
-                    "not_before": c.not_before,
-                    "not_after": c.not_after,
-                    "sha256": c.sha256,
-                }
-                for c in s.chain
-            ],
+            "chain": [c.display() for c in s.chain],
             "trusted": trusted,
             "count": 1,
             "first_seen": s.first_seen,

@@ -88,6 +88,7 @@ def save_report(
     run.finished_at = now
     run.coverage = serialize.coverage_to_json(report.coverage)
     run.certificates = list(report.certificates)
+    run.server_certificates = list(report.server_certificates)
     analysis.status = "done"
     analysis.finished_at = now
     analysis.progress = 100

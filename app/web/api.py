@@ -91,6 +91,15 @@ def get_certificates(analysis_id: str, session: SessionDep) -> list[dict[str, An
     return certificates.current_certificates(session, analysis_id)
 
 
+@router.get(
+    "/api/v1/analyses/{analysis_id}/server-certificates",
+    responses=ERRORS,
+    summary="Each node's own server certificate (server_*.pem) and its trust verdict",
+)
+def get_server_certificates(analysis_id: str, session: SessionDep) -> list[dict[str, Any]]:
+    return certificates.current_server_certificates(session, analysis_id)
+
+
 @router.post(
     "/api/v1/analyses/{analysis_id}/rerun",
     status_code=202,

@@ -198,7 +198,9 @@ def certificates_page(analysis_id: str, request: Request, session: SessionDep) -
         "status": analysis.status,
         "groups": certificate_groups(entries),
         "count": len(entries),
+        "own": certificates.current_server_certificates(session, analysis_id),
         "api_url": f"/api/v1/analyses/{analysis_id}/certificates",
+        "own_api_url": f"/api/v1/analyses/{analysis_id}/server-certificates",
     }
     return templates.TemplateResponse(request, "certificates.html", context)
 
