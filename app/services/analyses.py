@@ -209,12 +209,8 @@ def compared_runs(analysis: Analysis) -> tuple[AnalysisRun, AnalysisRun] | None:
     """(previous, current): the current run and the latest earlier run that finished, once the
     analysis is done; None for a first run."""
     current = shown_run(analysis)
-    earlier = [
-        r for r in analysis.runs if r.number < analysis.current_run and r.finished_at is not None
-    ]
-    if current is None or not earlier:
-        return None
-    return max(earlier, key=lambda r: r.number), current
+    previous = findings_service.previous_run(analysis.runs, current) if current else None
+    return (previous, current) if current is not None and previous is not None else None
 
 
 def page_delta(

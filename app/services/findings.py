@@ -375,16 +375,7 @@ def warm_findings_json(
     """
     try:
         findings_json(session, data_dir, analysis_id, run)
-        previous = session.scalars(
-            select(AnalysisRun)
-            .where(
-                AnalysisRun.analysis_id == analysis_id,
-                AnalysisRun.number < run.number,
-                AnalysisRun.finished_at.is_not(None),
-            )
-            .order_by(AnalysisRun.number.desc())
-            .limit(1)
-        ).first()
+        previous = previous_run(run.analysis.runs, run)
         if previous is not None:  # a re-run: its delta too
             delta_json(session, data_dir, analysis_id, previous, run)
     except SQLAlchemyError as exc:
@@ -393,6 +384,12 @@ def warm_findings_json(
 
 
 # --- comparing runs ---------------------------------------------------------------------------
+
+
+def previous_run(runs: Sequence[AnalysisRun], current: AnalysisRun) -> AnalysisRun | None:
+    """The run `current` is compared with: the latest earlier run that finished."""
+    earlier = [r for r in runs if r.number < current.number and r.finished_at is not None]
+    return max(earlier, key=lambda r: r.number, default=None)
 
 
 @dataclass(frozen=True, slots=True)

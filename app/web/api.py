@@ -55,7 +55,11 @@ async def accept_upload(
 async def create_analysis(
     request: Request, settings: SettingsDep, db: DatabaseDep, dispatcher: DispatcherDep
 ) -> JSONResponse:
-    analysis_id = await accept_upload(request, settings, db, dispatcher)
+    return _queued(await accept_upload(request, settings, db, dispatcher))
+
+
+def _queued(analysis_id: str) -> JSONResponse:
+    """202 with the links of an analysis just queued (an upload or a re-run)."""
     body = AnalysisCreated(
         id=analysis_id,
         status="queued",
@@ -112,13 +116,7 @@ def rerun_analysis(
 ) -> JSONResponse:
     analyses.rerun(session, analysis_id)
     dispatcher.dispatch(analysis_id)
-    body = AnalysisCreated(
-        id=analysis_id,
-        status="queued",
-        url=f"/a/{analysis_id}",
-        api_url=f"/api/v1/analyses/{analysis_id}",
-    )
-    return JSONResponse(body.model_dump(), status_code=202, headers={"Location": body.api_url})
+    return _queued(analysis_id)
 
 
 @router.get("/healthz", response_model=Health)
