@@ -137,11 +137,21 @@ def measure_rounds(
     }
 
 
+class _Collect:
+    """Stands in for a FileScan: keeps the line-aligned blocks a BlockFeeder hands on."""
+
+    def __init__(self, blocks: list[bytes]) -> None:
+        self.blocks = blocks
+
+    def feed(self, block: bytes, located: object = None) -> None:
+        self.blocks.append(block)
+
+
 def matching_stage_mbps(bundle: Path, library_dir: Path) -> tuple[float, str]:
     """MB/s of the signature scan alone (matcher + confirm + aggregate), one thread, in memory."""
     from isal import igzip
 
-    from app.signatures.engine import BLOCK_SIZE, Aggregator, FileScan, iter_blocks
+    from app.signatures.engine import BLOCK_SIZE, Aggregator, BlockFeeder, FileScan
 
     try:
         from app.signatures.matchers import default_matcher_factory
@@ -157,12 +167,12 @@ def matching_stage_mbps(bundle: Path, library_dir: Path) -> tuple[float, str]:
             if member.name.startswith("loggingsnapshot"):
                 stream = archive.extractfile(member)
                 assert stream is not None
-                total = 0
-                for block in iter_blocks(stream, BLOCK_SIZE):  # type: ignore[arg-type]
-                    blocks.append(block)
-                    total += len(block)
-                    if total >= MATCH_SAMPLE_BYTES:
+                cutter = BlockFeeder(_Collect(blocks), None)  # type: ignore[arg-type]
+                while sum(map(len, blocks)) < MATCH_SAMPLE_BYTES:
+                    chunk = stream.read(BLOCK_SIZE)
+                    if not chunk:
                         break
+                    cutter.write(chunk)  # line-aligned blocks, as the engine gets them
                 break
     signatures = list(load_library(library_dir).signatures)
     scan = FileScan("sample.txt", signatures, factory(signatures), Aggregator(), node="expc1")

@@ -24,7 +24,7 @@ from app.signatures.versions import in_range
 BLOCK_SIZE = 4 * 1024 * 1024
 MAX_LINE_BYTES = 16 * 2**20
 """A line longer than this (no log has one) is scanned in pieces of about this size: memory stays
-bounded whatever a file holds, at the price of a pattern split across two pieces."""
+bounded whatever a file holds, at the price of a pattern split across two pieces (BlockFeeder)."""
 MAX_SNIPPETS = 5
 MAX_SNIPPET_CHARS = 4000
 _MAX_HEADER_WALK = 5000
@@ -98,31 +98,6 @@ def locate(matcher: Matcher, block: bytes) -> Located:
         end = block.find(b"\n", start)
         lines.append((start, len(block) if end == -1 else end, newlines, sorted(starts[start])))
     return Located(lines, newlines + block.count(b"\n", previous))  # each byte counted once
-
-
-def iter_blocks(
-    stream: BinaryIO, block_size: int, progress: Callable[[int], None] | None = None
-) -> Iterator[bytes]:
-    """Yield line-aligned blocks; a line longer than a block is kept whole, up to MAX_LINE_BYTES."""
-    carry = b""
-    while True:
-        chunk = stream.read(block_size)
-        if not chunk:
-            if carry:
-                yield carry
-            return
-        if progress is not None:
-            progress(len(chunk))
-        data = carry + chunk if carry else chunk
-        cut = data.rfind(b"\n")
-        if cut == -1:
-            if len(data) >= MAX_LINE_BYTES:  # a pathological line: cut it (bounded memory)
-                yield data
-                data = b""
-            carry = data
-            continue
-        carry = data[cut + 1 :]
-        yield data[: cut + 1]
 
 
 def extract_facts(signature: Signature, line: str) -> dict[str, Any] | None:
@@ -411,9 +386,23 @@ def scan_stream(
     block_size: int = BLOCK_SIZE,
     progress: Callable[[int], None] | None = None,
 ) -> None:
-    """Feed every block of `stream` to `scan`."""
-    for block in iter_blocks(stream, block_size, progress):
-        scan.feed(block)
+    """Feed all of `stream` to `scan`, in this thread."""
+    feed_stream(stream, BlockFeeder(scan, None), block_size=block_size, progress=progress)
+
+
+def feed_stream(
+    stream: BinaryIO,
+    feeder: BlockFeeder,
+    *,
+    block_size: int = BLOCK_SIZE,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Read `stream` in `block_size` pieces into `feeder` (which cuts them at line ends)."""
+    while chunk := stream.read(block_size):
+        if progress is not None:
+            progress(len(chunk))
+        feeder.write(chunk)
+    feeder.close()
 
 
 def version_state(signature: Signature, node: NodeInfo | None) -> str:
@@ -588,11 +577,9 @@ def run_signatures(
                 node=node.hostname if node is not None else None,
                 extra_facts=extras,
             )
-            feeder = BlockFeeder(scan, pool, window=2 * jobs + 1)
             with file.path.open("rb") as stream:
-                for block in iter_blocks(stream, block_size, progress):
-                    feeder.push(block)
-            feeder.close()
+                feeder = BlockFeeder(scan, pool, window=2 * jobs + 1)
+                feed_stream(stream, feeder, block_size=block_size, progress=progress)
     finally:
         if pool is not None:
             pool.shutdown()
