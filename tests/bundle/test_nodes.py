@@ -87,7 +87,7 @@ def test_realistic_expressway_c_bundle(unpack: Unpack) -> None:
     assert node.version == "X14.2.1"  # its own 100 Trying, not the peer's 200 OK (X15.0.2)
 
 
-def test_xstat_text_form_wins_over_logs(unpack: Unpack) -> None:
+def test_vcs_label_with_traffic_server_hint_is_expressway_c(unpack: Unpack) -> None:
     xstat = (
         "*s SystemUnit: /\n"
         '    Product: "TANDBERG VCS"\n'
@@ -108,7 +108,10 @@ def test_xstat_text_form_wins_over_logs(unpack: Unpack) -> None:
 
     node = identify_node(files, "b.tar.gz")
 
-    assert (node.product, node.version) == ("VCS", "X8.11.4")
+    # the label "TANDBERG VCS" tells no side; Traffic Server verifying UC certificates does
+    assert (node.product, node.version, node.confidence) == ("Expressway-C", "X8.11.4", "medium")
+    said = " ".join(item["says"] for item in node.evidence)
+    assert "TANDBERG VCS" in said and "VCS Control behaves as Expressway-C" in said
 
 
 def test_xstat_flat_lines_are_understood(unpack: Unpack) -> None:
