@@ -21,12 +21,15 @@ from typing import Any
 import anyio
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from app.bundle.identity.choice import CHOICES, read_choice
 from app.bundle.unpack import sniff_upload_type
 from app.bundle.writer import FileWriter, open_writer
 from app.errors import UnsupportedType, UploadEmpty, UploadInvalid, UploadTooLarge
 
 WRITE_BUFFER = 1 << 20
 MAX_TITLE = 300
+MAX_PRODUCT_FIELD = 64  # bytes of one `product` / `product_default` field
+PRODUCT_FIELDS = frozenset({"product", "product_default"})
 SUPPORTED = (
     "a diagnostic bundle (.tar.gz, .tgz, .tar, .zip, .gz), a log (.txt, .log) "
     "or a capture (.pcap, .pcapng)"
@@ -46,6 +49,8 @@ class ReceivedUpload:
     staging: Path
     files: list[IncomingFile] = field(default_factory=list)
     title: str | None = None
+    # per file, in order: the product the user chose (None: detect it)
+    products: list[str | None] = field(default_factory=list)
 
     def discard(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
@@ -78,6 +83,7 @@ class _PartWriter:
         self.field: str = ""
         self.field_value = bytearray()
         self.fields: dict[str, str] = {}
+        self.products: list[str] = []  # the `product` fields, in the order they came
         self.current: IncomingFile | None = None
         self.handle: FileWriter | None = None
         self.buffer = bytearray()
@@ -122,7 +128,11 @@ class _PartWriter:
             self.hasher = hashlib.sha256()
             self.head = bytearray()
             self.kind = "file"
-        elif filename is None and name in {"title"}:
+        elif filename is None and name in PRODUCT_FIELDS and len(self.products) > self.max_files:
+            raise UploadInvalid(
+                f"More than {self.max_files} 'product' fields: send at most one per file."
+            )
+        elif filename is None and (name == "title" or name in PRODUCT_FIELDS):
             self.kind = "field"
             self.field = name
             self.field_value = bytearray()
@@ -149,6 +159,10 @@ class _PartWriter:
                 self.flush()
         elif self.kind == "field":
             self.field_value += chunk
+            if self.field in PRODUCT_FIELDS and len(self.field_value) > MAX_PRODUCT_FIELD:
+                raise UploadInvalid(
+                    f"The '{self.field}' field is too long: use one of {', '.join(CHOICES)}."
+                )
             if len(self.field_value) > 4 * MAX_TITLE:
                 raise UploadInvalid(f"The title is longer than {MAX_TITLE} characters.")
 
@@ -165,6 +179,8 @@ class _PartWriter:
             self.handle = None
             self.current.sha256 = self.hasher.hexdigest()
             _check_file(self.current, bytes(self.head))
+        elif self.kind == "field" and self.field == "product":
+            self.products.append(self.field_value.decode("utf-8", "replace"))
         elif self.kind == "field":
             self.fields[self.field] = self.field_value.decode("utf-8", "replace")
         self.kind = ""
@@ -265,4 +281,30 @@ async def receive_upload(
         upload.discard()
         raise UploadInvalid(f"The title is longer than {MAX_TITLE} characters.")
     upload.title = title or None
+    try:
+        upload.products = chosen_products(
+            writer.products, writer.fields.get("product_default"), len(upload.files)
+        )
+    except UploadInvalid:
+        upload.discard()
+        raise
     return upload
+
+
+def chosen_products(products: list[str], default: str | None, file_count: int) -> list[str | None]:
+    """The product chosen for each file: the n-th `product` field for the n-th file, else
+    `product_default` (the form's one select without JavaScript), else None (detect it).
+
+    Raises UploadInvalid for an unknown value or more `product` fields than files.
+    """
+    if len(products) > file_count:
+        raise UploadInvalid(
+            f"{len(products)} 'product' fields for {file_count} file(s): send at most one "
+            "'product' per 'files' field, in the same order."
+        )
+    try:
+        fallback = read_choice(default) if default is not None else None
+        chosen = [read_choice(value) for value in products]
+    except ValueError as exc:
+        raise UploadInvalid(f"Unknown product: {exc}") from exc
+    return chosen + [fallback] * (file_count - len(chosen))
