@@ -38,7 +38,8 @@ def render_text(out: AnalysisOut) -> str:
     for node in out.nodes:
         lines.append(
             f"node {node.hostname or '(hostname unknown)'}: "
-            f"{node.product or 'product unknown'}, {node.version or 'version unknown'}"
+            f"{node.product or 'product unknown'} ({node.confidence} confidence), "
+            f"{node.version or 'version unknown'}"
         )
     for warning in out.warnings:
         lines.append(f"warning: {warning}")

@@ -20,6 +20,7 @@ from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.bundle.identity.choice import CHOICES
 from app.errors import LoupeError, NotFound
 from app.models import Analysis, BundleFileRow, StoredFile
 from app.schemas import CoverageOut, FindingOut
@@ -72,9 +73,8 @@ def recent_analyses(session: Session) -> list[RecentAnalysis]:
 def render_index(
     request: Request, recent: list[RecentAnalysis], error: str | None = None, status_code: int = 200
 ) -> Response:
-    return templates.TemplateResponse(
-        request, "index.html", {"recent": recent, "error": error}, status_code=status_code
-    )
+    context = {"recent": recent, "error": error, "product_choices": CHOICES}
+    return templates.TemplateResponse(request, "index.html", context, status_code=status_code)
 
 
 def error_page(request: Request, status_code: int, detail: str) -> Response:
@@ -186,6 +186,7 @@ def analysis_page(
         "more_files": len(files) > MAX_LISTED_FILES,
         "share_url": share_url(request, analysis_id),
         "api_url": f"/api/v1/analyses/{analysis_id}",
+        "product_choices": CHOICES,
     }
     return templates.TemplateResponse(request, "analysis.html", context)
 
