@@ -73,7 +73,12 @@ def identify_node(
         clues += reading.clues
         if reading.version and version is None and file.kind is FileKind.XSTAT:
             version = reading.version[0]
-            evidence.append({"source": file.name, "says": f"software version {reading.version[1]}"})
+            evidence.append(
+                {
+                    "source": file.name,
+                    "says": f"software version {version} ({reading.version[1]})",
+                }
+            )
         if reading.hostname and xconf_host is None and file.kind is FileKind.XCONF:
             xconf_host = (reading.hostname, file.name)
     scans = [_scan_log(file) for file in _log_files(own)]

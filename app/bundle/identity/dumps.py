@@ -51,7 +51,7 @@ class DumpEntry:
     @property
     def shown(self) -> str:
         """How people recognise the entry, e.g. `Zones Zone 3 Type: "TraversalServer"`."""
-        path = [token for token in self.path if token.lower() not in _ROOTS]
+        path = self.path[1:] if self.path and self.path[0].lower() in _ROOTS else self.path
         return f'{" ".join(path)}: "{self.value}"'
 
 

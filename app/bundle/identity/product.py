@@ -151,7 +151,8 @@ def read_dump(source: str, entries: Iterable[DumpEntry]) -> DumpReading:
                 reading.clues.append(label_clue(source, value, where))
         elif last in ("version", "@version") and value[:1] in ("X", "x") and value[1:2].isdigit():
             if reading.version is None and (last == "@version" or "software" in names):
-                reading.version = (value, entry.shown)
+                where = "Status version attribute" if last == "@version" else entry.shown
+                reading.version = (value, where)
         elif names[-3:] == ("ip", "dns", "hostname") and value and reading.hostname is None:
             reading.hostname = value
         elif (
@@ -163,7 +164,7 @@ def read_dump(source: str, entries: Iterable[DumpEntry]) -> DumpReading:
         if "zone" in names:
             role = _zone_role(names, value)
             if role is not None:
-                number = next((t for t in entry.path if t.isdigit()), "?")
+                number = _zone_number(entry.path)
                 if number not in zones[role]:
                     zones[role].append(number)
         upper = value.upper()
@@ -183,6 +184,14 @@ def read_dump(source: str, entries: Iterable[DumpEntry]) -> DumpReading:
     reading.clues += _zone_clues(source, zones)
     reading.clues += _dump_clues(source, hints)
     return reading
+
+
+def _zone_number(path: tuple[str, ...]) -> str:
+    """The N of `Zone N` (text) or `<Zone item="N">` (XML) in a zone entry's path."""
+    lower = [token.lower() for token in path]
+    at = lower.index("zone") if "zone" in lower else len(path)
+    following = path[at + 1 : at + 2]
+    return following[0] if following and following[0].isdigit() else "?"
 
 
 def _zone_role(names: tuple[str, ...], value: str) -> str | None:
