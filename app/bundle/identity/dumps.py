@@ -128,7 +128,8 @@ def _attribute(tag: str, name: str) -> str | None:
         return None
     start += len(marker)
     end = tag.find('"', start)
-    return html.unescape(tag[start : end if end >= 0 else len(tag)])[:MAX_VALUE]
+    value = tag[start : end if end >= 0 else len(tag)]
+    return (html.unescape(value) if "&" in value else value)[:MAX_VALUE]
 
 
 def xml_entries(text: str) -> Iterator[DumpEntry]:
