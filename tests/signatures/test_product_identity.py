@@ -1,0 +1,95 @@
+"""End to end: the seed article's Expressway-C X14.2 bundles, whose xstatus says "TANDBERG VCS",
+are identified as Expressway-C with evidence, and the Traffic Server finding is reported (issue
+10: they were identified as "VCS" and every Expressway-C signature was skipped)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from app.bundle.detect import detect_kind
+from app.bundle.nodes import identify_node
+from app.bundle.unpack import Limits
+from app.report import BundleFile
+from app.signatures import load_library
+from app.worker.pipeline import Input, analyze
+from tests.corpus import healthy_expressway_c_loggingsnapshot, seed_scenario_lines, xstat_dump
+from tests.factories import make_tar, write_upload
+
+LIBRARY = load_library()
+SEED = "mra-traffic-server-cert-verification"
+STAMP = "2022-07-11_17_33_18"
+REAL_LOG = Path(__file__).parents[2] / "../shared/data/real/expressway-e_mra_call.txt"
+
+
+def seed_bundle(host: str, product_label: str) -> bytes:
+    """A peer's bundle: healthy MRA traffic, then the seed's three failures (self-signed,
+    unknown CA, SNI by IP), xstatus with `product_label` and X14.2.1."""
+    seed = [
+        re.sub(r"^(\S+) \S+ ", rf"\1 {host} ", line)
+        for kind in ("self_signed", "unknown_ca", "sni_mismatch")
+        for line in seed_scenario_lines(kind)
+    ]
+    log = healthy_expressway_c_loggingsnapshot(host, n_lines=300) + "\n".join(seed) + "\n"
+    return make_tar(
+        {
+            f"loggingsnapshot_{host}_{STAMP}.txt": log,
+            f"xstat_dump_{host}_{STAMP}.txt": xstat_dump(host, product_label, "X14.2.1"),
+        },
+        compress=True,
+    )
+
+
+@pytest.mark.parametrize("label", ["TANDBERG VCS", "Cisco Expressway"])
+def test_seed_cluster_labelled_vcs_is_expressway_c_and_its_findings_show(
+    tmp_path: Path, label: str
+) -> None:
+    inputs = [
+        Input(write_upload(tmp_path, name, seed_bundle(host, label)), name)
+        for host, name in (("vcsc1", "diag_vcsc1.tar.gz"), ("vcsc2", "diag_vcsc2.tar.gz"))
+    ]
+
+    report = analyze(inputs, tmp_path / "work", LIBRARY, Limits(), jobs=1)
+
+    for node in report.nodes:
+        assert (node.product, node.version) == ("Expressway-C", "X14.2.1"), node
+        assert node.confidence == "medium"  # one kind of log hint, no xconf
+        says = " ".join(item["says"] for item in node.evidence)
+        assert "Traffic Server verifying a UC server's certificate" in says
+        assert f'SystemUnit Product reads "{label}"' in says
+    reasons = {(f.node, f.facts["reason"]) for f in report.findings if f.signature_id == SEED}
+    assert reasons == {
+        (host, reason)
+        for host in ("vcsc1", "vcsc2")
+        for reason in ("self_signed", "unknown_ca", "sni_mismatch")
+    }
+
+
+def test_a_users_choice_replaces_what_the_bundle_shows(tmp_path: Path) -> None:
+    name = "diag_vcsc1.tar.gz"
+    upload = write_upload(tmp_path, name, seed_bundle("vcsc1", "TANDBERG VCS"))
+
+    report = analyze([Input(upload, name, "VCS")], tmp_path / "work", LIBRARY, Limits(), jobs=1)
+
+    (node,) = report.nodes
+    assert (node.product, node.confidence) == ("VCS", "high")
+    assert node.evidence[0] == {"source": "user", "says": "product chosen as VCS at upload"}
+
+
+@pytest.mark.skipif(not REAL_LOG.is_file(), reason="the ../shared data dir is absent")
+def test_the_real_public_log_is_expressway_e() -> None:
+    path = REAL_LOG.resolve()
+    file = BundleFile(path, path.name, path.stat().st_size, detect_kind(path, path.name), path.name)
+
+    node = identify_node([file], path.name)
+
+    # traversalType="TYPE_ASSENTSERVER" and zoneType=ZONETYPE_TRAVERSALSERVER on its call legs
+    assert (node.product, node.confidence) == ("Expressway-E", "medium")
+    sources = {item["source"] for item in node.evidence}
+    assert sources == {path.name}
+    says = " ".join(item["says"] for item in node.evidence)
+    assert "ZONETYPE_TRAVERSALSERVER) on 3 lines: lines 247, 1086, 1088" in says
+    assert "TYPE_ASSENTSERVER" in says
+    assert "hostname vm-bluck-fed-vcse1" in says and "version X8.11PreAlpha10" in says
