@@ -35,6 +35,8 @@ HEAD_BYTES = 2 * 2**20
 """How much of each file is read."""
 MAX_LOG_FILES = 8
 """How many log files are looked at (the loggingsnapshot first)."""
+MAX_DUMP_FILES = 8
+"""How many xstat/xconf dumps are looked at (a bundle has two of each)."""
 HOST_LINES = 200
 """How many syslog lines vote for the hostname."""
 MAX_NAME = 255
@@ -66,9 +68,8 @@ def identify_node(
     evidence: list[dict[str, str]] = []
     version: str | None = None
     xconf_host: tuple[str, str] | None = None
-    for file in own:
-        if file.kind not in (FileKind.XSTAT, FileKind.XCONF):
-            continue
+    dumps = [file for file in own if file.kind in (FileKind.XSTAT, FileKind.XCONF)]
+    for file in dumps[:MAX_DUMP_FILES]:
         reading = read_dump(file.name, dump_entries(_read_text(file.path)))
         clues += reading.clues
         if reading.version and version is None and file.kind is FileKind.XSTAT:
@@ -193,6 +194,29 @@ def _scan_log(file: BundleFile) -> _LogScan:
 def _hostname(
     files: Sequence[BundleFile], scans: list[_LogScan], xconf_host: tuple[str, str] | None
 ) -> tuple[str | None, list[dict[str, str]]]:
+    host, evidence = _host_from_content(scans, xconf_host)
+    names: Counter[str] = Counter()
+    first: dict[str, str] = {}
+    for file in files:
+        base = file.name.rsplit("/", 1)[-1][:MAX_NAME]
+        if match := _NAME_HOST.match(base):
+            names[match.group("host")] += 1
+            first.setdefault(match.group("host"), file.name)
+    if host is not None:
+        other = next((name for name, _ in names.most_common() if name != host), None)
+        if other is not None and host not in names:
+            says = f"the file names say {other}, the content {host}: content wins (renamed files)"
+            evidence.append({"source": first[other], "says": says})
+        return host, evidence
+    if not names:
+        return None, []
+    host = names.most_common(1)[0][0]
+    return host, [{"source": first[host], "says": f"hostname {host}: the file name only"}]
+
+
+def _host_from_content(
+    scans: list[_LogScan], xconf_host: tuple[str, str] | None
+) -> tuple[str | None, list[dict[str, str]]]:
     for kind in (FileKind.LOGGINGSNAPSHOT, FileKind.LOG):
         votes: Counter[str] = Counter()
         sources: dict[str, str] = {}
@@ -213,17 +237,7 @@ def _hostname(
         return xconf_host[0], [
             {"source": xconf_host[1], "says": f"hostname {xconf_host[0]}: IP DNS Hostname"}
         ]
-    names: Counter[str] = Counter()
-    first: dict[str, str] = {}
-    for file in files:
-        base = file.name.rsplit("/", 1)[-1][:MAX_NAME]
-        if match := _NAME_HOST.match(base):
-            names[match.group("host")] += 1
-            first.setdefault(match.group("host"), file.name)
-    if not names:
-        return None, []
-    host = names.most_common(1)[0][0]
-    return host, [{"source": first[host], "says": f"hostname {host}: the file name only"}]
+    return None, []
 
 
 # ---- version from SIP ------------------------------------------------------------------

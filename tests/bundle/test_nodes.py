@@ -170,7 +170,11 @@ def test_hostname_from_content_beats_the_file_name(unpack: Unpack) -> None:
     snapshot = "".join(_line("real-host", 'tvcs: Detail="x"') for _ in range(3))
     files = _unpacked(unpack, "b.tar.gz", {"loggingsnapshot_renamed_2024-05-02.txt": snapshot})
 
-    assert identify_node(files, "b.tar.gz").hostname == "real-host"
+    node = identify_node(files, "b.tar.gz")
+
+    assert node.hostname == "real-host"
+    says = [item["says"] for item in node.evidence]
+    assert "the file names say renamed, the content real-host: content wins (renamed files)" in says
 
 
 def test_hostname_falls_back_to_file_names(unpack: Unpack) -> None:
