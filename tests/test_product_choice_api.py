@@ -90,6 +90,10 @@ def test_a_rerun_can_change_the_product(client: TestClient) -> None:
     assert body["files"][0]["product"] == "Expressway-E"
     assert body["nodes"][0]["product"] == "Expressway-E"
 
+    page = client.get(f"/a/{created['id']}", headers=HTML).text
+    assert '<option value="Expressway-E" selected>' in page  # the re-run form's select
+    bad = client.post(f"/a/{created['id']}/rerun", data={"product": ["auto", "VCS"]})
+    assert bad.status_code == 422 and "2 product choices for 1 uploaded file(s)" in bad.text
     form = client.post(
         f"/a/{created['id']}/rerun", data={"product": "auto"}, follow_redirects=False
     )

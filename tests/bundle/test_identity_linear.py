@@ -17,11 +17,16 @@ import pytest
 from app.bundle.detect import detect_kind
 from app.bundle.identity.dumps import dump_entries
 from app.bundle.nodes import identify_node
-from app.report import BundleFile
+from app.bundle.unpack import Limits
+from app.report import BundleFile, FileKind
+from app.signatures import load_library
+from app.worker.pipeline import Input, analyze
+from tests.factories import make_tar, write_upload
 
 SMALL = 256 * 1024
 LARGE = 1024 * 1024
 BUNDLE = "hostile.tar.gz"
+LIBRARY = load_library()
 IDLE_REFERENCE_SECONDS = 0.01  # slowness()'s loop on an idle core (about 0.007 s measured)
 LIMIT_SECONDS = 1.0  # for 1 MiB on an idle core (about 0.1-0.25 s measured)
 
@@ -131,3 +136,19 @@ def test_the_dump_parsers_keep_entries_small() -> None:
 
     assert entries and max(len(entry.value) for entry in entries) <= 512
     assert max(len(entry.path) for entry in entries) <= 12
+
+
+def test_a_tiny_upload_holding_a_hostile_xstat_is_analysed_quickly(tmp_path: Path) -> None:
+    """Issue 11's row: a 627-byte upload with a 240 KB xstat XML took 25 s in node detection."""
+    xml = fill("<SystemUnit>", 240 * 1024)
+    upload = write_upload(tmp_path, "tiny.tar.gz", make_tar({"xstat_dump_h_2024.xml": xml}))
+    assert upload.stat().st_size < 2048
+
+    started = time.perf_counter()
+    report = analyze([Input(upload, upload.name)], tmp_path / "work", LIBRARY, Limits(), jobs=1)
+    elapsed = time.perf_counter() - started
+
+    assert elapsed < LIMIT_SECONDS * slowness(), f"{elapsed:.2f} s"
+    assert [file.kind for file in report.files] == [FileKind.XSTAT]  # it was read
+    (node,) = report.nodes
+    assert (node.product, node.confidence) == (None, "low")
