@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from app.bundle.detect import detect_kind
 from app.bundle.nodes import identify_node
 from app.report import BundleFile, NodeInfo
@@ -145,10 +147,21 @@ def test_cisco_expressway_label_with_log_hints_takes_the_side_from_the_log(
     assert "Traffic Server verifying a UC server's certificate" in said(node)
 
 
-def test_an_explicit_role_label_is_a_fact(tmp_path: Path) -> None:
-    node = node_of(tmp_path, {"xstat_dump_exp1_2024.txt": xstat_block("Expressway-C")})
+@pytest.mark.parametrize(
+    ("label", "product"),
+    [
+        ("Expressway-C", "Expressway-C"),
+        ("Cisco Expressway C", "Expressway-C"),
+        ("TANDBERG VCS Control", "Expressway-C"),
+        ("Cisco Expressway-E", "Expressway-E"),
+        ("Cisco TelePresence VCS Expressway", "Expressway-E"),
+        ("Cisco Expressway Collaboration Edition", None),  # no role word in it
+    ],
+)
+def test_a_label_naming_the_role_is_a_fact(tmp_path: Path, label: str, product: str | None) -> None:
+    node = node_of(tmp_path, {"xstat_dump_exp1_2024.txt": xstat_block(label)})
 
-    assert (node.product, node.confidence) == ("Expressway-C", "high")
+    assert (node.product, node.confidence) == (product, "high" if product else "low")
 
 
 def test_vcs_label_and_nothing_else_is_vcs_with_low_confidence(tmp_path: Path) -> None:

@@ -61,16 +61,17 @@ MAX_LISTED = 5
 _TRAVERSAL_KEY = "116341T00"
 _SERIES_KEY = "116341E00"
 _ZONE_TYPES = {"traversalserver": E, "traversalclient": C}
-_ROLE_LABELS = (
-    ("expressway-e", E),
-    ("expressway e", E),
-    ("expresswaye", E),
-    ("vcs expressway", E),
-    ("expressway-c", C),
-    ("expressway c", C),
-    ("expresswayc", C),
-    ("vcs control", C),
-)
+_ROLE_WORDS = {
+    ("expressway", "e"): E,
+    ("expressway", "edge"): E,
+    ("expresswaye",): E,
+    ("vcs", "expressway"): E,
+    ("expressway", "c"): C,
+    ("expressway", "core"): C,
+    ("expresswayc",): C,
+    ("vcs", "control"): C,
+}
+"""Words of a product label that name a role ("Cisco Expressway-E", "VCS Control", ...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +103,12 @@ class Identity:
 def label_clue(source: str, label: str, where: str) -> Clue:
     """What a product label says: a role only when it names one, else only the platform."""
     lower = " ".join(label.lower().split())
-    for marker, role in _ROLE_LABELS:
-        if marker in lower:
+    words = lower.replace("-", " ").replace("_", " ").split()
+    for pair in (*zip(words, words[1:], strict=False), *((word,) for word in words)):
+        role = _ROLE_WORDS.get(pair)
+        if role is not None:
             return Clue(source, f'{where} reads "{label}"', FACT, role=role)
-    if "vcs" in lower.replace("-", " ").split() or "video communication server" in lower:
+    if "vcs" in words or "video communication server" in lower:
         return Clue(
             source,
             f'{where} reads "{label}": a legacy platform name that Expressway-C, Expressway-E '
@@ -369,6 +372,7 @@ def _vote(clues: list[Clue], confidence: str) -> tuple[str | None, str, str | No
 
 
 def _ordered(clues: list[Clue]) -> list[Clue]:
-    rank = {FACT: 0, HINT: 1, LABEL: 2, NOTE: 3}
+    """The user's choice, facts, then what logloupe concluded from them, hints and labels."""
+    rank = {FACT: 0, NOTE: 1, HINT: 2, LABEL: 3}
     ordered = sorted(clues, key=lambda c: 0 if c.source == "user" else 1 + rank[c.weight])
     return ordered[:MAX_EVIDENCE]
