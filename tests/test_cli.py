@@ -95,6 +95,8 @@ def test_a_healthy_bundle_exits_zero_with_a_readable_report(tmp_path: Path) -> N
     result = runner.invoke(app, ["analyze", str(bundle)])
     assert result.exit_code == 0, result.output
     assert "No known problem found" in result.stdout
+    assert "node vcsc: Expressway-C (high confidence), X14.2.1" in result.stdout
+    assert 'SystemUnit Product reads "Expressway-C"' in result.stdout
 
 
 def test_two_peers_become_two_nodes(tmp_path: Path) -> None:
