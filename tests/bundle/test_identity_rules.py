@@ -254,3 +254,22 @@ def test_evidence_stays_short_however_much_the_bundle_shows(tmp_path: Path) -> N
     assert node.product == "Expressway-C"
     assert len(node.evidence) <= 20
     assert "zones 1, 2, 3, 4, 5 …" in said(node)
+
+
+def test_edge_config_lines_count_only_when_they_ask_a_uc_server(tmp_path: Path) -> None:
+    relayed = (
+        f'{TS} exp1 edgeconfigprovisioning: Module="network.http.edgeconfigprovisioning" '
+        'Level="DEBUG": Detail="Receive Request" Method="GET"\n'
+    )
+    asking = (
+        f'{TS} exp1 edgeconfigprovisioning: Module="developer.edgeconfigprovisioning.server" '
+        'Level="INFO": Detail="Failed to authenticate user against server" Username="jdoe" '
+        "Server=\"('https', 'cucm.example.com', 8443)\"\n"
+    )
+
+    only_relayed = node_of(tmp_path, {"loggingsnapshot_exp1_2024.txt": relayed * 3})
+    with_uc_server = node_of(tmp_path, {"loggingsnapshot_exp1_2024.txt": relayed + asking})
+
+    assert only_relayed.product is None
+    assert (with_uc_server.product, with_uc_server.confidence) == ("Expressway-C", "medium")
+    assert "edge configuration provisioning asking a UC server" in said(with_uc_server)

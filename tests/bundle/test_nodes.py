@@ -159,7 +159,10 @@ def test_generic_expressway_product_is_refined_by_log_hints(unpack: Unpack) -> N
 
 def test_conflicting_hints_leave_the_product_unknown(unpack: Unpack) -> None:
     snapshot = _line("exp", 'tvcs: Detail="x" ZONETYPE_TRAVERSALSERVER') + _line(
-        "exp", 'tvcs: Module="developer.edgeconfigprovisioning.server" Detail="y"'
+        "exp",
+        'edgeconfigprovisioning: Module="developer.edgeconfigprovisioning.server" '
+        'Detail="Failed to authenticate user against server" Username="jdoe" '
+        "Server=\"('https', 'cucm.example.com', 8443)\"",
     )
     files = _unpacked(unpack, "b.tar.gz", {"loggingsnapshot_exp_2024.txt": snapshot})
 

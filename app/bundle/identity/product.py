@@ -24,8 +24,10 @@ hint (decides only without facts, confidence medium)
       (`ZONETYPE_TRAVERSALCLIENT`, `TYPE_ASSENTCLIENT`: Expressway-C); Traffic Server verifying
       a UC server's certificate (`Core server certificate verification failed`, `SNI (…) not in
       certificate`: only the Expressway-C proxies to Unified CM / IM&P / Unity, doc 218018);
-      edge configuration provisioning (`edgeconfigprovisioning`: UDS towards Unified CM,
-      doc 211304, Expressway-C);
+      edge configuration provisioning asking a UC server (an `edgeconfigprovisioning` line
+      naming `Server="('https', '<ucm>', 8443)"`: UDS towards Unified CM, doc 211304,
+      Expressway-C; edge-config lines without a UC server are not counted, the Expressway-E
+      relays edge-config requests too);
     - a dump: `EdgeConfigServer …` settings (the seed: "on the CLI of the Expressway-C …
       `xConfiguration EdgeConfigServer VerifyOriginServer`") or Unified CM server entries
       (`UnifiedCm…` paths) [INF: path names beyond those quoted].
@@ -252,8 +254,9 @@ _LOG_MARKERS: tuple[tuple[str, str, str], ...] = (
     ("TYPE_ASSENTSERVER", E, "media traversal as Assent server"),
     ("ZONETYPE_TRAVERSALCLIENT", C, "a call leg through a local traversal client zone"),
     ("TYPE_ASSENTCLIENT", C, "media traversal as Assent client"),
-    ("edgeconfigprovisioning", C, "edge configuration provisioning towards Unified CM"),
 )
+_EDGE_CONFIG = "edgeconfigprovisioning"
+_UC_SERVER = "Server=\"('"
 _TS_VERIFY = "Core server certificate verification failed"
 _TS_SNI = "not in certificate"
 
@@ -275,6 +278,8 @@ class LogClues:
             _TS_VERIFY in line or ("SNI (" in line and _TS_SNI in line)
         ):
             self._seen(_TS_VERIFY, number)
+        if _EDGE_CONFIG in line and _UC_SERVER in line:
+            self._seen(_EDGE_CONFIG, number)
 
     def _seen(self, marker: str, number: int) -> None:
         self._counts[marker] += 1
@@ -287,6 +292,7 @@ class LogClues:
         described = [
             *_LOG_MARKERS,
             (_TS_VERIFY, C, "Traffic Server verifying a UC server's certificate"),
+            (_EDGE_CONFIG, C, "edge configuration provisioning asking a UC server"),
         ]
         for marker, role, what in described:
             count = self._counts.get(marker, 0)
