@@ -1,8 +1,9 @@
 """Work out which Expressway peer a bundle came from: hostname, product and version, with the
 evidence for each and how sure it is.
 
-Only bounded prefixes of files are read (`HEAD_BYTES` each, at most `MAX_LOG_FILES` logs), each
-line is cut at `MAX_LINE` characters, and every pattern is anchored on such a line or is a plain
+Only bounded prefixes of files are read (`HEAD_BYTES` each, at most `MAX_LOG_FILES` logs and
+`MAX_DUMP_FILES` dumps), CRLF and CR-only line ends count as line ends, each line is cut at
+`MAX_LINE` characters, and every pattern is anchored on such a line or is a plain
 substring search: the time is linear in the bytes read, whatever they hold.
 
 Which evidence wins
@@ -119,7 +120,8 @@ def _read_text(path: Path) -> str:
             data = file.read(HEAD_BYTES)
     except OSError:
         return ""
-    return data.decode("utf-8", "replace")
+    text = data.decode("utf-8", "replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def _lines(text: str) -> Iterator[str]:

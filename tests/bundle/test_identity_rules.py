@@ -273,3 +273,26 @@ def test_edge_config_lines_count_only_when_they_ask_a_uc_server(tmp_path: Path) 
     assert only_relayed.product is None
     assert (with_uc_server.product, with_uc_server.confidence) == ("Expressway-C", "medium")
     assert "edge configuration provisioning asking a UC server" in said(with_uc_server)
+
+
+def test_crlf_and_cr_only_line_ends_are_read_alike(tmp_path: Path) -> None:
+    xconf = xconf_text("TraversalServer")
+    log = log_lines("TYPE_ASSENTSERVER", "x")
+    crlf = node_of(
+        tmp_path,
+        {
+            "xconf_dump_exp1_2024.txt": xconf.replace("\n", "\r\n"),
+            "loggingsnapshot_exp1_2024.txt": log.replace("\n", "\r\n"),
+        },
+    )
+    cr_only = node_of(
+        tmp_path,
+        {
+            "xconf_dump_exp1_2024.txt": xconf.replace("\n", "\r"),
+            "loggingsnapshot_exp1_2024.txt": log.replace("\n", "\r"),
+        },
+    )
+
+    for node in (crlf, cr_only):
+        assert (node.product, node.confidence, node.hostname) == ("Expressway-E", "high", "exp1")
+        assert "line 1" in said(node)
