@@ -69,6 +69,12 @@ ADVERSARIAL: dict[str, tuple[str, Callable[[int], str]]] = {
         "xconf_dump_h_2024.txt",
         lambda n: fill('*c xConfiguration Zones Zone 9 Type: "TraversalClient"\n', n),
     ),
+    "xconf many distinct zones": (
+        "xconf_dump_h_2024.txt",
+        lambda n: "".join(
+            f'*c xConfiguration Zones Zone {i} Type: "TraversalServer"\n' for i in range(n // 52)
+        ),
+    ),
     "xconf xml zones": (
         "xconf_dump_h_2024.xml",
         lambda n: fill('<Zone item="2"><Type>TraversalServer</Type></Zone>', n, head="<Zones>"),

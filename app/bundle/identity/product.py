@@ -140,7 +140,7 @@ class DumpReading:
 def read_dump(source: str, entries: Iterable[DumpEntry]) -> DumpReading:
     """Clues, version and hostname of one dump's entries (each entry looked at once)."""
     reading = DumpReading()
-    zones: dict[str, list[str]] = {C: [], E: []}
+    zones: dict[str, dict[str, None]] = {C: {}, E: {}}  # role → zone numbers, in order seen
     hints: dict[str, DumpEntry] = {}
     for entry in entries:
         names = entry.names
@@ -170,8 +170,7 @@ def read_dump(source: str, entries: Iterable[DumpEntry]) -> DumpReading:
             role = _zone_role(names, value)
             if role is not None:
                 number = _zone_number(entry.path)
-                if number not in zones[role]:
-                    zones[role].append(number)
+                zones[role].setdefault(number)
         upper = value.upper()
         if upper.startswith(_TRAVERSAL_KEY) and "traversal key" not in hints:
             hints["traversal key"] = entry
@@ -207,9 +206,10 @@ def _zone_role(names: tuple[str, ...], value: str) -> str | None:
     return _ZONE_TYPES.get(after[0]) if after else None
 
 
-def _zone_clues(source: str, zones: dict[str, list[str]]) -> Iterator[Clue]:
+def _zone_clues(source: str, zones: dict[str, dict[str, None]]) -> Iterator[Clue]:
     kinds = {E: "traversal server", C: "traversal client"}
-    for role, numbers in zones.items():
+    for role, seen in zones.items():
+        numbers = list(seen)
         if numbers:
             listed = ", ".join(numbers[:MAX_LISTED]) + (" …" if len(numbers) > MAX_LISTED else "")
             plural = "s" if len(numbers) > 1 else ""
