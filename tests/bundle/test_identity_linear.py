@@ -42,6 +42,10 @@ ADVERSARIAL: dict[str, tuple[str, Callable[[int], str]]] = {
         "xstat_dump_h_2024.xml",
         lambda n: fill('<SystemUnit item="1"><Product>', n, head="<Status>"),
     ),
+    "xstat xml many roots": (
+        "xstat_dump_h_2024.xml",
+        lambda n: fill('<Status product="TANDBERG VCS" version="X14.2.1"></Status>', n),
+    ),
     "xstat xml open tag never closed": (
         "xstat_dump_h_2024.xml",
         lambda n: fill(' product="TANDBERG VCS', n, head="<Status"),

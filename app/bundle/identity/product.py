@@ -142,6 +142,7 @@ def read_dump(source: str, entries: Iterable[DumpEntry]) -> DumpReading:
     reading = DumpReading()
     zones: dict[str, dict[str, None]] = {C: {}, E: {}}  # role → zone numbers, in order seen
     hints: dict[str, DumpEntry] = {}
+    labelled: set[str] = set()
     for entry in entries:
         names = entry.names
         if not names:
@@ -151,8 +152,9 @@ def read_dump(source: str, entries: Iterable[DumpEntry]) -> DumpReading:
         if last in ("product", "producttype", "@product") and (
             last == "@product" or "systemunit" in names
         ):
-            if value and not any(c.says.startswith("SystemUnit Product") for c in reading.clues):
-                where = "Status product attribute" if last == "@product" else "SystemUnit Product"
+            where = "Status product attribute" if last == "@product" else "SystemUnit Product"
+            if value and where not in labelled:  # the first of each kind per dump
+                labelled.add(where)
                 reading.clues.append(label_clue(source, value, where))
         elif last in ("version", "@version") and value[:1] in ("X", "x") and value[1:2].isdigit():
             if reading.version is None and (last == "@version" or "software" in names):
