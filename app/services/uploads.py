@@ -349,7 +349,7 @@ async def receive_upload(
         if isinstance(exc, LoupeError):
             raise
         if isinstance(exc, Exception) and not isinstance(exc, anyio.get_cancelled_exc_class()):
-            raise UploadInvalid(f"The multipart body could not be read ({exc}).") from exc
+            raise UploadMalformed(f"The multipart body could not be read ({exc}).") from exc
         raise
     upload.title = title or None
     return upload
