@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.services import storage
+from app.web.server import HeaderDeadlineH11Protocol, uvicorn_options
 from tests.web.live_server import (
     LiveServer,
     body_of,
@@ -293,3 +294,25 @@ def test_staging_dirs_left_by_a_dead_process_are_swept_and_nothing_else(tmp_path
     assert fresh.exists() and other.exists()  # recent, or not ours
     assert (outside / "000").exists() and (root / "upload-link").is_symlink()
     assert storage.sweep_staging(data_dir, 3600) == 0
+
+
+class QuickHeaderDeadline(HeaderDeadlineH11Protocol):
+    header_seconds = 0.5
+
+
+def test_headers_sent_a_byte_at_a_time_lose_the_connection(tmp_path: Path) -> None:
+    settings = sqlite_settings(tmp_path, embedded_worker=False)
+    options = {**uvicorn_options(settings), "http": QuickHeaderDeadline}
+    with live_server(settings, **options) as slow_server:
+        started = time.monotonic()
+        with slow_server.connect() as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            closed = False
+            with trickling([sock], every=0.1):  # "X-a" forever: never the blank line
+                sock.settimeout(5)
+                with contextlib.suppress(ConnectionResetError):
+                    closed = sock.recv(100) == b""
+        assert closed and time.monotonic() - started < 3
+        with httpx.Client(base_url=slow_server.url, timeout=5) as client:
+            assert client.get("/healthz").status_code == 200  # others are served as before
+            assert client.get("/healthz").status_code == 200  # and again on the same connection
