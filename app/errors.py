@@ -40,6 +40,11 @@ class UploadRejected(LoupeError):
 
     status_code = 400
 
+    @property
+    def headers(self) -> dict[str, str]:
+        # the client may still be sending the body: close rather than read it to the end
+        return {"Connection": "close"}
+
 
 class UploadEmpty(UploadRejected):
     status_code = 400
@@ -66,6 +71,10 @@ class RequestTimeout(LoupeError):
 
     status_code = 408
 
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Connection": "close"}
+
 
 class TooBusy(LoupeError):
     """The server refuses new work for now; the client may try again after `retry_after` s."""
@@ -78,7 +87,7 @@ class TooBusy(LoupeError):
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
+        return {"Retry-After": str(self.retry_after), "Connection": "close"}
 
 
 class CrossSiteRefused(LoupeError):

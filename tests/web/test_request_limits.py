@@ -112,6 +112,18 @@ def trickling(sockets: list[socket.socket], every: float = 0.1) -> Iterator[None
         thread.join()
 
 
+def connection_closed(sock: socket.socket) -> bool:
+    sock.settimeout(5)
+    try:
+        while sock.recv(65536):
+            pass
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+    return True
+
+
 def start_upload(server: LiveServer) -> socket.socket:
     sock = server.connect()
     sock.sendall(request_head("/api/v1/analyses", MULTIPART, length=10_000_000))
@@ -152,6 +164,7 @@ def test_uploads_beyond_the_concurrency_limit_get_503_while_the_service_answers(
                 refused = client.post("/api/v1/analyses", files={"files": ("vcsc.log", LOG)})
                 assert refused.status_code == 503
                 assert refused.headers["retry-after"] == "30"
+                assert refused.headers["connection"] == "close"
                 assert "LOUPE_MAX_CONCURRENT_UPLOADS" in refused.json()["detail"]
                 assert client.get("/healthz").status_code == 200
                 assert client.get("/").status_code == 200
@@ -172,6 +185,7 @@ def test_a_huge_form_field_is_refused_early_with_nothing_staged(
         sock.sendall(request_head("/api/v1/analyses", MULTIPART, length=hundred_mb + 200))
         sock.sendall(file_part_head() + LOG + b"\r\n" + field_part_head(field))
         sent, response = stream_until_answered(sock, b"A" * 65536, hundred_mb)
+        assert connection_closed(sock)  # the rest of the body is not read into the void
     assert status_of(response) in (413, 422), response[:300]
     assert field.encode() in body_of(response)
     assert sent < 16 * 2**20  # refused after the first KiB of the field, not at the end
