@@ -87,7 +87,8 @@ def server_address(settings: Settings) -> ServerAddress:
     origins = frozenset(
         origin for name in names if (origin := origin_of(f"http://{name}:{port}")) is not None
     )
-    return ServerAddress(f"http://{names[0]}:{port}", origins, trusts_host_header=False)
+    base = origin_of(f"http://{names[0]}:{port}") or f"http://{names[0]}:{port}"
+    return ServerAddress(base, origins, trusts_host_header=False)
 
 
 def share_url(settings: Settings, path: str) -> str:

@@ -22,6 +22,7 @@ from app.db import Database
 from app.main import create_app
 from app.models import Analysis, AnalysisRun
 from app.services import secret_key, storage
+from app.web.public_url import origin_of, server_address
 from tests.web.conftest import add_analysis
 from tests.web.live_server import sqlite_settings
 
@@ -244,3 +245,33 @@ def test_a_configured_secret_key_writes_no_key_file(tmp_path: Path) -> None:
     with TestClient(create_app(settings)) as client:
         page_token(client)
     assert not secret_key.key_path(settings.resolved_data_dir).exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "origin"),
+    [
+        ("https://Loupe.Example.com:443/x", "https://loupe.example.com"),
+        ("http://loupe.example.com:80", "http://loupe.example.com"),
+        ("http://loupe.example.com:8000", "http://loupe.example.com:8000"),
+        ("http://[::1]:8000", "http://[::1]:8000"),
+        ("ftp://loupe.example.com", None),
+        ("null", None),
+        ("http://host:99999", None),
+    ],
+)
+def test_origins_are_compared_in_their_normal_form(url: str, origin: str | None) -> None:
+    assert origin_of(url) == origin
+
+
+def test_the_server_address_comes_from_settings_never_from_requests(tmp_path: Path) -> None:
+    public = Settings(data_dir=tmp_path, public_url="https://loupe.example.com/")
+    assert server_address(public).base_url == "https://loupe.example.com"
+    assert server_address(public).origins == {"https://loupe.example.com"}
+    loopback = server_address(Settings(data_dir=tmp_path, host="127.0.0.1", port=9000))
+    assert loopback.base_url == "http://127.0.0.1:9000"
+    assert "http://localhost:9000" in loopback.origins and not loopback.trusts_host_header
+    named = server_address(Settings(data_dir=tmp_path, host="loupe.lan", port=80))
+    assert named.origins == {"http://loupe.lan"} and named.base_url == "http://loupe.lan"
+    assert server_address(Settings(data_dir=tmp_path, host="0.0.0.0")).trusts_host_header
+    with pytest.raises(ValueError, match="LOUPE_PUBLIC_URL"):
+        Settings(data_dir=tmp_path, public_url="loupe.example.com")
