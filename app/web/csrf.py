@@ -10,8 +10,9 @@ application reads its body:
    neither header (curl, scripts) pass this check.
 2. Token. A request from a browser (any `Sec-Fetch-*` header, or an auth session cookie) must
    carry a CSRF token: in the `X-CSRF-Token` header (the drag-and-drop upload of static/app.js),
-   or in the form field `csrf_token` of a form post (urlencoded, or the first part of a
-   multipart form: `csrf_field()` is the first thing in every form). Requests carrying
+   or in the form field `csrf_token` of a form post (urlencoded; or multipart, where it must
+   come before the first file and within the first 64 KiB: `csrf_field()` opens every form).
+   Other bodies from browsers (JSON, text/plain) need the header. Requests carrying
    `Authorization: Bearer …` need no token (a cross-site page cannot add that header).
 
 Tokens are signed double-submit: the cookie `loupe_csrf` holds a random nonce (SameSite=Lax,
@@ -272,28 +273,38 @@ _INCOMPLETE = object()
 
 
 def _first_field(data: bytes, boundary: bytes) -> object:
-    """The value of the first part when it is the `csrf_token` field; None when the first part
-    is something else; _INCOMPLETE when more bytes are needed to tell."""
+    """The value of the `csrf_token` field when it comes before any file part; None when a file
+    part (or the end) comes first; _INCOMPLETE when more bytes are needed to tell."""
     delimiter = b"--" + boundary
-    start = data.find(delimiter)
-    if start < 0:
+    position = data.find(delimiter)
+    if position < 0:
         return _INCOMPLETE
-    head_start = start + len(delimiter) + 2
-    head_end = data.find(b"\r\n\r\n", head_start)
-    if head_end < 0:
-        return _INCOMPLETE
-    name = filename = None
-    for line in data[head_start:head_end].split(b"\r\n"):
+    while True:
+        head_start = position + len(delimiter)
+        if data[head_start : head_start + 2] == b"--":
+            return None  # the closing delimiter: no token in the form
+        head_end = data.find(b"\r\n\r\n", head_start)
+        if head_end < 0:
+            return _INCOMPLETE
+        name, filename = _disposition(data[head_start:head_end])
+        if filename is not None:
+            return None  # the token must come before the files (csrf_field() first)
+        value_end = data.find(b"\r\n" + delimiter, head_end + 4)
+        if value_end < 0:
+            return _INCOMPLETE
+        if name == CSRF_FIELD.encode():
+            return data[head_end + 4 : value_end].decode("ascii", "replace")
+        position = value_end + 2
+
+
+def _disposition(head: bytes) -> tuple[bytes | None, bytes | None]:
+    """The `name` and `filename` of a part's Content-Disposition header."""
+    for line in head.split(b"\r\n"):
         key, _, value = line.partition(b":")
         if key.strip().lower() == b"content-disposition":
             _, options = parse_options_header(value.strip())
-            name, filename = options.get(b"name"), options.get(b"filename")
-    if name != CSRF_FIELD.encode() or filename is not None:
-        return None
-    value_end = data.find(b"\r\n" + delimiter, head_end + 4)
-    if value_end < 0:
-        return _INCOMPLETE
-    return data[head_end + 4 : value_end].decode("ascii", "replace")
+            return options.get(b"name"), options.get(b"filename")
+    return None, None
 
 
 def _refuse(scope: Scope, exc: LoupeError) -> Response:

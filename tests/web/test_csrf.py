@@ -275,3 +275,27 @@ def test_the_server_address_comes_from_settings_never_from_requests(tmp_path: Pa
     assert server_address(Settings(data_dir=tmp_path, host="0.0.0.0")).trusts_host_header
     with pytest.raises(ValueError, match="LOUPE_PUBLIC_URL"):
         Settings(data_dir=tmp_path, public_url="loupe.example.com")
+
+
+def test_the_form_token_is_found_before_the_files_not_after(browser: TestClient) -> None:
+    token = page_token(browser)
+    after_title = upload(browser, "/analyses", SAME_ORIGIN, title="first", csrf_token=token)
+    assert after_title.status_code == 303  # title first, then the token: found
+    boundary = "tokenlast"
+    late = (
+        (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="files"; filename="a.log"\r\n\r\n'
+        ).encode()
+        + LOG
+        + (
+            f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n'
+            f"{token}\r\n--{boundary}--\r\n"
+        ).encode()
+    )
+    response = browser.post(
+        "/analyses",
+        content=late,
+        headers={**SAME_ORIGIN, "content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 403  # after a file is too late: files are not buffered
