@@ -10,17 +10,19 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.services import storage
+from app.services.uploads import receive_upload
 from app.web.server import HeaderDeadlineH11Protocol, uvicorn_options
 from tests.web.live_server import (
     LiveServer,
@@ -330,3 +332,29 @@ def test_headers_sent_a_byte_at_a_time_lose_the_connection(tmp_path: Path) -> No
         with httpx.Client(base_url=slow_server.url, timeout=5) as client:
             assert client.get("/healthz").status_code == 200  # others are served as before
             assert client.get("/healthz").status_code == 200  # and again on the same connection
+
+
+def test_a_cancelled_upload_leaves_nothing_staged(tmp_path: Path) -> None:
+    """The server stopping (or the request task cancelled) mid-upload removes what it staged."""
+    root = tmp_path / "staging"
+
+    async def stalled_body() -> AsyncIterator[bytes]:
+        yield file_part_head() + LOG
+        await anyio.sleep(3600)
+        yield b""
+
+    async def upload_then_cancel() -> None:
+        async with anyio.create_task_group() as group:
+
+            async def receive() -> None:
+                await receive_upload(
+                    MULTIPART, stalled_body(), staging_root=root, max_total=2**20, max_files=4
+                )
+
+            group.start_soon(receive)
+            while not (root.exists() and list(root.iterdir())):
+                await anyio.sleep(0.01)
+            group.cancel_scope.cancel()
+
+    anyio.run(upload_then_cancel)
+    assert list(root.iterdir()) == []
