@@ -152,6 +152,11 @@ class Settings(BaseSettings):
         return value.strip().rstrip("/")
 
     @property
+    def max_files_per_upload(self) -> int:
+        """The former name of max_files_per_request (LOUPE_MAX_FILES_PER_UPLOAD still works)."""
+        return self.max_files_per_request
+
+    @property
     def resolved_data_dir(self) -> Path:
         return self.data_dir.expanduser().resolve()
 
