@@ -26,7 +26,7 @@ def has_bidi(text: str) -> bool:
 
 
 def show_bidi(text: str) -> str:
-    """`text` with each bidirectional control replaced by a visible `<U+XXXX>`."""
+    """`text` with each bidirectional control replaced by a visible `<U+202E>` (its code point)."""
     if not has_bidi(text):
         return text
     return _BIDI.sub(lambda match: f"<U+{ord(match.group()):04X}>", text)
