@@ -299,3 +299,19 @@ def test_the_form_token_is_found_before_the_files_not_after(browser: TestClient)
         headers={**SAME_ORIGIN, "content-type": f"multipart/form-data; boundary={boundary}"},
     )
     assert response.status_code == 403  # after a file is too late: files are not buffered
+
+
+def test_every_post_form_of_every_template_starts_with_its_token() -> None:
+    templates = Path(__file__).resolve().parents[2] / "templates"
+    forms = 0
+    for template in sorted(templates.rglob("*.html")):
+        text = template.read_text(encoding="utf-8")
+        for match in re.finditer(r"<form\b[^>]*>", text):
+            if not re.search(r'method="post"', match.group(), re.IGNORECASE):
+                continue
+            forms += 1
+            following = text[match.end() :].lstrip()
+            assert following.startswith("{{ csrf_field() }}"), (
+                f"{template.name}: a POST form must open with {{{{ csrf_field() }}}}"
+            )
+    assert forms >= 2  # the upload form and the re-run button at least
