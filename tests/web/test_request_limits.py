@@ -358,3 +358,21 @@ def test_a_cancelled_upload_leaves_nothing_staged(tmp_path: Path) -> None:
 
     anyio.run(upload_then_cancel)
     assert list(root.iterdir()) == []
+
+
+def test_a_flood_of_never_finishing_uploads_is_shed_and_the_service_answers(
+    server: LiveServer,
+) -> None:
+    """The table's "1,000 uploads that never finish", at the scale of a test: 30 of them."""
+    flood = [start_upload(server) for _ in range(30)]
+    try:
+        with httpx.Client(base_url=server.url, timeout=5) as client:
+            assert client.get("/healthz").status_code == 200
+        statuses = sorted(status_of(read_response(sock)) for sock in flood)
+    finally:
+        for sock in flood:
+            sock.close()
+    assert statuses.count(503) >= 28  # refused at once: two slots
+    assert set(statuses) <= {503, 408}  # the two in a slot stalled: 408 after 0.5 s
+    wait_until(lambda: server.staged() == [])
+    normal_upload_finishes(server)
