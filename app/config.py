@@ -139,6 +139,15 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key_is_long_enough(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 32:
+            raise ValueError(
+                "LOUPE_SECRET_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)"
+            )
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _public_url_is_an_origin(cls, value: str | None) -> str | None:

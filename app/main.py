@@ -75,6 +75,8 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
         if settings.log_json:
             configure_logging(json_lines=True)
         settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+        if secret_key.key_path(settings.resolved_data_dir).exists() and not settings.secret_key:
+            _ = app.state.csrf_tokens.key  # a damaged key file stops the start, saying why
         db = Database(settings.sqlalchemy_url)
         app.state.settings = settings
         app.state.db = db

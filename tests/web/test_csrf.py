@@ -315,3 +315,13 @@ def test_every_post_form_of_every_template_starts_with_its_token() -> None:
                 f"{template.name}: a POST form must open with {{{{ csrf_field() }}}}"
             )
     assert forms >= 2  # the upload form and the re-run button at least
+
+
+def test_a_short_secret_or_a_damaged_key_file_is_refused_at_start(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least 32 characters"):
+        Settings(data_dir=tmp_path, secret_key="short")
+    settings = sqlite_settings(tmp_path, embedded_worker=False)
+    secret_key.key_path(settings.resolved_data_dir).write_text("x\n")
+    damaged = pytest.raises(secret_key.SecretKeyError, match="delete it to make a new one")
+    with damaged, TestClient(create_app(settings)):
+        pass
