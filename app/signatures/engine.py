@@ -2,7 +2,8 @@
 
 Files are read in binary, line-aligned blocks (~4 MB, cut at the last newline). A pluggable
 Matcher finds candidate (signature, offset) pairs in a block; only those lines are decoded and
-run through the signature's Python regexes. Python never loops over every line.
+run through the signature's regexes (RE2: time linear in the line, whatever it holds). Python
+never loops over every line.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ VERSION_UNKNOWN_NOTE = (
 
 
 class Matcher(Protocol):
-    """Finds candidate lines in a block; the engine confirms them with the Python regexes.
+    """Finds candidate lines in a block; the engine confirms them with the regexes.
 
     Built for one ordered list of signatures. `scan(block)` yields `(index, offset)` pairs where
     `index` is a position in that list and `offset` any byte offset inside the line that holds

@@ -2,12 +2,12 @@
 
 The engine's contract (app.signatures.engine.Matcher): a candidate is a (signature index,
 offset) pair for every line holding one of the signature's `match.contains` literals; the
-engine then confirms each candidate line with the signature's Python regexes. The reference
+engine then confirms each candidate line with the signature's regexes (RE2). The reference
 `LiteralMatcher` finds the literals with `bytes.find`, one literal at a time (~6 MB/s for 300
 signatures). `HyperscanMatcher` finds all of them in one pass of Hyperscan's literal matcher
 (block mode, GIL released), so both engines produce the same candidate lines by construction:
-same literals, same bytes, case-sensitive. Regex semantics stay with Python `re` on the few
-candidate lines, so no pattern rewriting (line safety, named groups, lookaround) is needed.
+same literals, same bytes, case-sensitive. Regex semantics stay with RE2 (linear time, see
+app/parsing/linear_regex.py) on the few candidate lines.
 
 A hyperscan Database owns one scratch space and must not be used by two threads at once: each
 thread gets its own copy, loaded from the serialised database (`loadb`, ~0.1 ms).

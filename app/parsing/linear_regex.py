@@ -1,0 +1,143 @@
+"""Linear-time regular expressions (RE2) for every pattern that runs over uploaded text.
+
+Python's `re` backtracks: `A.*?B.*?C` over a 16 KB line holding many `A`s and `B`s but no `C`
+takes seconds to minutes. RE2 (`google-re2`) runs in time linear in the text whatever the
+pattern, so a signature's regex or a parser's can be given any line a customer uploads. It
+refuses what it cannot run in linear time (lookaround, backreferences, possessive quantifiers,
+`\\Z`): `compile_linear` raises `RegexError` with RE2's reason, which the library lint shows.
+
+Semantics differ from `re` only at the edges: `\\d`, `\\w`, `\\s` and `\\b` are ASCII-only, `$`
+matches only at the very end (our lines never hold a newline). Matching calls RE2's own
+`Match` on the UTF-8 bytes of the text (the `re2` module's Python layer costs ten times more
+per call than the match itself); groups come back as `str`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+import re2
+
+_UNANCHORED: Final = re2._re2.RE2.Anchor.UNANCHORED
+_ANCHOR_START: Final = re2._re2.RE2.Anchor.ANCHOR_START
+_NO_SPAN: Final = (-1, -1)
+MAX_PROGRAM_MEMORY = 32 * 2**20
+"""Memory RE2 may use per pattern for its automata (its default is 8 MiB). Past it RE2 falls back
+to a slower automaton that is still linear in the text."""
+
+
+class RegexError(ValueError):
+    """A pattern the linear-time engine cannot compile; the message says why."""
+
+
+def _options() -> Any:
+    options = re2.Options()
+    options.log_errors = False  # errors are raised, not printed on stderr
+    options.max_mem = MAX_PROGRAM_MEMORY
+    return options
+
+
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", "surrogatepass")
+
+
+class LinearMatch:
+    """One match: its groups as `str` (None for a group that did not take part)."""
+
+    __slots__ = ("_data", "_regex", "_spans")
+
+    def __init__(self, regex: LinearRegex, data: bytes, spans: list[tuple[int, int]]) -> None:
+        self._regex = regex
+        self._data = data
+        self._spans = spans
+
+    def group(self, group: int | str = 0) -> str | None:
+        index = self._regex.groupindex[group] if isinstance(group, str) else group
+        start, end = self._spans[index]
+        if start < 0:
+            return None
+        return _decode(self._data[start:end])
+
+    def __getitem__(self, group: int | str) -> str | None:
+        return self.group(group)
+
+    def groupdict(self) -> dict[str, str | None]:
+        return {name: self.group(index) for name, index in self._regex.groupindex.items()}
+
+    def end(self) -> int:
+        """Where the whole match ends, in characters of the text that was searched."""
+        return len(_decode(self._data[: self._spans[0][1]]))
+
+
+class LinearRegex:
+    """A compiled pattern: `search`, `match` (anchored at the start) and `finditer` over str."""
+
+    __slots__ = ("_compiled", "groupindex", "pattern")
+
+    def __init__(self, pattern: str) -> None:
+        compiled = re2._re2.RE2(_encode(pattern), _options())
+        if not compiled.ok():
+            reason = compiled.error()
+            reason = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else reason
+            raise RegexError(str(reason))
+        self._compiled = compiled
+        self.pattern = pattern
+        self.groupindex: Mapping[str, int] = {
+            _decode(name): index for name, index in compiled.NamedCapturingGroups()
+        }
+
+    def __repr__(self) -> str:
+        return f"LinearRegex({self.pattern!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LinearRegex) and other.pattern == self.pattern
+
+    def __hash__(self) -> int:
+        return hash(self.pattern)
+
+    def __reduce__(self) -> tuple[type[LinearRegex], tuple[str]]:
+        return LinearRegex, (self.pattern,)
+
+    def _at(self, anchor: Any, data: bytes, pos: int) -> LinearMatch | None:
+        spans = self._compiled.Match(anchor, data, pos, len(data))
+        if spans[0] == _NO_SPAN:
+            return None
+        return LinearMatch(self, data, spans)
+
+    def search(self, text: str) -> LinearMatch | None:
+        """The first match anywhere in `text`, or None."""
+        return self._at(_UNANCHORED, _encode(text), 0)
+
+    def match(self, text: str) -> LinearMatch | None:
+        """A match that starts at the beginning of `text`, or None."""
+        return self._at(_ANCHOR_START, _encode(text), 0)
+
+    def finditer(self, text: str) -> Iterator[LinearMatch]:
+        """Every non-overlapping match, left to right (an empty match moves on one byte)."""
+        data = _encode(text)
+        pos = 0
+        while pos <= len(data):
+            found = self._at(_UNANCHORED, data, pos)
+            if found is None:
+                return
+            yield found
+            start, end = found._spans[0]
+            pos = end if end > start else _next_character(data, end)
+
+
+def _next_character(data: bytes, pos: int) -> int:
+    """The offset of the UTF-8 character after the one at `pos` (past the end: len + 1)."""
+    pos += 1
+    while pos < len(data) and data[pos] & 0xC0 == 0x80:
+        pos += 1
+    return pos
+
+
+def compile_linear(pattern: str) -> LinearRegex:
+    """Compile `pattern` for linear-time matching; raises RegexError with RE2's reason."""
+    return LinearRegex(pattern)
