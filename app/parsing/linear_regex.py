@@ -22,6 +22,7 @@ import re2
 _UNANCHORED: Final = re2._re2.RE2.Anchor.UNANCHORED
 _ANCHOR_START: Final = re2._re2.RE2.Anchor.ANCHOR_START
 _NO_SPAN: Final = (-1, -1)
+_METACHARACTERS: Final = frozenset("\\.^$*+?{}[]()|")
 MAX_PROGRAM_MEMORY = 32 * 2**20
 """Memory RE2 may use per pattern for its automata (its default is 8 MiB). Past it RE2 falls back
 to a slower automaton that is still linear in the text."""
@@ -49,12 +50,19 @@ def _decode(data: bytes) -> str:
 class LinearMatch:
     """One match: its groups as `str` (None for a group that did not take part)."""
 
-    __slots__ = ("_data", "_regex", "_spans")
+    __slots__ = ("_data", "_end", "_regex", "_spans")
 
-    def __init__(self, regex: LinearRegex, data: bytes, spans: list[tuple[int, int]]) -> None:
+    def __init__(
+        self,
+        regex: LinearRegex,
+        data: bytes,
+        spans: list[tuple[int, int]],
+        end: int | None = None,
+    ) -> None:
         self._regex = regex
         self._data = data
         self._spans = spans
+        self._end = end  # in characters, when known
 
     def group(self, group: int | str = 0) -> str | None:
         index = self._regex.groupindex[group] if isinstance(group, str) else group
@@ -71,13 +79,15 @@ class LinearMatch:
 
     def end(self) -> int:
         """Where the whole match ends, in characters of the text that was searched."""
-        return len(_decode(self._data[: self._spans[0][1]]))
+        if self._end is None:
+            self._end = len(_decode(self._data[: self._spans[0][1]]))
+        return self._end
 
 
 class LinearRegex:
     """A compiled pattern: `search`, `match` (anchored at the start) and `finditer` over str."""
 
-    __slots__ = ("_compiled", "groupindex", "pattern")
+    __slots__ = ("_compiled", "_literal", "groupindex", "pattern")
 
     def __init__(self, pattern: str) -> None:
         compiled = re2._re2.RE2(_encode(pattern), _options())
@@ -87,6 +97,8 @@ class LinearRegex:
             raise RegexError(str(reason))
         self._compiled = compiled
         self.pattern = pattern
+        # A pattern of plain characters is a substring test: str.find, no call into RE2
+        self._literal = _encode(pattern) if not _METACHARACTERS.intersection(pattern) else None
         self.groupindex: Mapping[str, int] = {
             _decode(name): index for name, index in compiled.NamedCapturingGroups()
         }
@@ -109,12 +121,22 @@ class LinearRegex:
             return None
         return LinearMatch(self, data, spans)
 
+    def _found_literal(self, text: str, at: int) -> LinearMatch | None:
+        literal = self._literal
+        if at < 0 or literal is None:
+            return None
+        return LinearMatch(self, literal, [(0, len(literal))], at + len(self.pattern))
+
     def search(self, text: str) -> LinearMatch | None:
         """The first match anywhere in `text`, or None."""
+        if self._literal is not None:
+            return self._found_literal(text, text.find(self.pattern))
         return self._at(_UNANCHORED, _encode(text), 0)
 
     def match(self, text: str) -> LinearMatch | None:
         """A match that starts at the beginning of `text`, or None."""
+        if self._literal is not None:
+            return self._found_literal(text, 0 if text.startswith(self.pattern) else -1)
         return self._at(_ANCHOR_START, _encode(text), 0)
 
     def finditer(self, text: str) -> Iterator[LinearMatch]:

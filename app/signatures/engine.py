@@ -29,6 +29,9 @@ bounded whatever a file holds, at the price of a pattern split across two pieces
 MAX_SNIPPETS = 5
 MAX_SNIPPET_CHARS = 4000
 _MAX_HEADER_WALK = 5000
+MAX_FOLLOW_LINE_BYTES = 64 * 1024
+"""A follow line (`snippets.follow`) is looked at up to here: a line read again by the follows of
+up to 50 hits above it costs at most this much each time."""
 VERSION_UNKNOWN_NOTE = (
     "The software version of this node could not be determined, so this finding is shown "
     "although the problem may not apply to it."
@@ -86,10 +89,18 @@ def locate(matcher: Matcher, block: bytes) -> Located:
 
     The costly part of a block's scan outside the matcher (counting its newlines for the line
     numbers) is here, so that it can run in the matcher's thread, next to the matcher call.
+    Candidates in file order cost one look for their line's ends per line, however many a line
+    holds (a line of a literal repeated a million times stays linear).
     """
     starts: dict[int, set[int]] = {}
+    line_start, line_end = 0, -1  # the line of the previous candidate: [start, end]
     for index, offset in matcher.scan(block):
-        starts.setdefault(block.rfind(b"\n", 0, offset) + 1, set()).add(index)
+        if not line_start <= offset <= line_end:  # many candidates on one line: found once
+            line_start = block.rfind(b"\n", 0, offset) + 1
+            line_end = block.find(b"\n", offset)
+            if line_end == -1:
+                line_end = len(block)
+        starts.setdefault(line_start, set()).add(index)
     lines = []
     newlines = 0
     previous = 0
@@ -261,6 +272,20 @@ class _PendingFollow:
     hit: int = 0  # the kept-hit number of the hit being followed
 
 
+@dataclass(frozen=True, slots=True)
+class _Walk:
+    """One walk up from the line at `start` of `block` to its header line.
+
+    `depth` is the number of lines walked to reach `found` (or the block's start); None when
+    the walk gave up after _MAX_HEADER_WALK lines.
+    """
+
+    block: bytes
+    start: int
+    found: tuple[int, str] | None
+    depth: int | None
+
+
 def clip(text: str) -> str:
     """A line as a snippet quotes it: at most MAX_SNIPPET_CHARS (the log viewer has it whole)."""
     if len(text) <= MAX_SNIPPET_CHARS:
@@ -294,6 +319,7 @@ class FileScan:
         self.lines_before = 0  # newlines in the blocks already scanned
         self.last_header: tuple[int, str] | None = None  # last header line of previous blocks
         self.pending: list[_PendingFollow] = []
+        self._walk: _Walk | None = None  # the last header walk (see _header_before)
 
     def feed(self, block: bytes, located: Located | None = None) -> None:
         """Scan one line-aligned block; `located` is `locate(matcher, block)` if already done."""
@@ -350,7 +376,7 @@ class FileScan:
             end = block.find(b"\n", pos)
             if end == -1:
                 end = len(block)
-            text = _decode(block[pos:end])
+            text = _decode(block[pos : min(end, pos + MAX_FOLLOW_LINE_BYTES)])
             if regex.search(text) and all(needle in text for needle in follow.needles):
                 snippet = Snippet(self.file_name, follow.next_line, clip(text))
                 follow.group.add_snippet(snippet, follow.hit)
@@ -366,18 +392,30 @@ class FileScan:
     def _header_before(self, block: bytes, start: int, line_no: int) -> tuple[int, str] | None:
         """The nearest non-continuation line above the line starting at `start` (number line_no).
 
-        Only the lines walked over are counted, never the block up to them.
+        Only the lines walked over are counted, never the block up to them, and a walk stops
+        where the previous one in this block started: a run of continuation lines that all
+        hold hits is walked once, not once per hit (which was quadratic).
         """
         pos = start
         steps = 0
+        memo = self._walk
         while pos > 0 and steps < _MAX_HEADER_WALK:
+            if memo is not None and memo.block is block and memo.start == pos:
+                depth = None if memo.depth is None else steps + memo.depth
+                found = memo.found if depth is not None and depth <= _MAX_HEADER_WALK else None
+                self._walk = _Walk(block, start, found, depth if found is not None else None)
+                return found
             steps += 1
             line_start = block.rfind(b"\n", 0, pos - 1) + 1
             text = _decode(block[line_start : pos - 1])
             if not is_continuation(text):
-                return line_no - block.count(b"\n", line_start, start), text
+                found = line_no - block.count(b"\n", line_start, start), text
+                self._walk = _Walk(block, start, found, steps)
+                return found
             pos = line_start
-        return self.last_header if pos == 0 else None
+        found = self.last_header if pos == 0 else None
+        self._walk = _Walk(block, start, found, steps if pos == 0 else None)
+        return found
 
 
 def scan_stream(

@@ -70,14 +70,35 @@ class HyperscanMatcher:
             return []
         hits: list[tuple[int, int]] = []
         append = hits.append
+        find = block.find
+        line = _LineHits()
 
         def on_match(index: int, start: int, end: int, flags: int, context: object) -> None:
-            append((index, end - 1))
+            # Matches come in order of end offset: one candidate per signature and line is kept,
+            # so a line holding a literal a million times costs a million calls, not a million
+            # candidates (memory), and finding the line's end is paid once per line.
+            offset = end - 1
+            if offset < line.last or find(b"\n", line.last, offset) != -1:
+                line.indexes.clear()
+            line.last = offset
+            if index not in line.indexes:
+                line.indexes.add(index)
+                append((index, offset))
 
         # `on_match` stays referenced by this frame for the whole scan (the 0.9.1 binding
         # keeps no reference of its own).
         self._database(blob).scan(block, match_event_handler=on_match)
         return hits
+
+
+class _LineHits:
+    """The signatures already reported on the line of the last match (HyperscanMatcher.scan)."""
+
+    __slots__ = ("indexes", "last")
+
+    def __init__(self) -> None:
+        self.last = 0
+        self.indexes: set[int] = set()
 
 
 def default_matcher_factory() -> tuple[MatcherFactory, str]:

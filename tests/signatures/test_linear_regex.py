@@ -40,6 +40,15 @@ def test_finditer_finds_every_match_and_survives_empty_ones() -> None:
     assert [m.group(0) for m in compile_linear("x*").finditer("éxé")] == ["", "x", "", ""]
 
 
+def test_a_plain_text_pattern_is_a_substring_test() -> None:
+    raised = compile_linear("Alarm Raised")
+    assert raised.search("é Alarm Raised x")[0] == "Alarm Raised"  # type: ignore[index]
+    assert raised.search("Alarm raised") is None
+    assert raised.match("Alarm Raised é").end() == len("Alarm Raised")  # type: ignore[union-attr]
+    assert raised.match("x Alarm Raised") is None
+    assert compile_linear("a.c").search("abc") is not None  # a metacharacter: RE2
+
+
 def test_compiled_patterns_survive_pickling() -> None:
     regex = pickle.loads(pickle.dumps(compile_linear(r"(?P<a>a+)")))
     assert regex.search("baa")["a"] == "aa"  # type: ignore[index]
