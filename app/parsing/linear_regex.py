@@ -50,25 +50,27 @@ def _decode(data: bytes) -> str:
 class LinearMatch:
     """One match: its groups as `str` (None for a group that did not take part)."""
 
-    __slots__ = ("_data", "_end", "_regex", "_spans")
+    __slots__ = ("_data", "_end", "_regex", "_spans", "_text")
 
     def __init__(
         self,
         regex: LinearRegex,
         data: bytes,
         spans: list[tuple[int, int]],
-        end: int | None = None,
+        text: str | None = None,
     ) -> None:
         self._regex = regex
-        self._data = data
+        self._data = data  # the UTF-8 bytes RE2 searched; spans are offsets into them
         self._spans = spans
-        self._end = end  # in characters, when known
+        self._text = text  # the searched text when it is ASCII: byte offsets are char offsets
+        self._end: int | None = None
 
     def group(self, group: int | str = 0) -> str | None:
-        index = self._regex.groupindex[group] if isinstance(group, str) else group
-        start, end = self._spans[index]
+        start, end = self._spans[group if isinstance(group, int) else self._regex.groupindex[group]]
         if start < 0:
             return None
+        if self._text is not None:
+            return self._text[start:end]
         return _decode(self._data[start:end])
 
     def __getitem__(self, group: int | str) -> str | None:
@@ -80,7 +82,8 @@ class LinearMatch:
     def end(self) -> int:
         """Where the whole match ends, in characters of the text that was searched."""
         if self._end is None:
-            self._end = len(_decode(self._data[: self._spans[0][1]]))
+            end = self._spans[0][1]
+            self._end = end if self._text is not None else len(_decode(self._data[:end]))
         return self._end
 
 
@@ -98,7 +101,7 @@ class LinearRegex:
         self._compiled = compiled
         self.pattern = pattern
         # A pattern of plain characters is a substring test: str.find, no call into RE2
-        self._literal = _encode(pattern) if not _METACHARACTERS.intersection(pattern) else None
+        self._literal = not _METACHARACTERS.intersection(pattern)
         self.groupindex: Mapping[str, int] = {
             _decode(name): index for name, index in compiled.NamedCapturingGroups()
         }
@@ -115,36 +118,35 @@ class LinearRegex:
     def __reduce__(self) -> tuple[type[LinearRegex], tuple[str]]:
         return LinearRegex, (self.pattern,)
 
-    def _at(self, anchor: Any, data: bytes, pos: int) -> LinearMatch | None:
+    def _at(self, anchor: Any, text: str, data: bytes, pos: int) -> LinearMatch | None:
         spans = self._compiled.Match(anchor, data, pos, len(data))
         if spans[0] == _NO_SPAN:
             return None
-        return LinearMatch(self, data, spans)
+        return LinearMatch(self, data, spans, text if len(data) == len(text) else None)
 
     def _found_literal(self, text: str, at: int) -> LinearMatch | None:
-        literal = self._literal
-        if at < 0 or literal is None:
+        if at < 0:
             return None
-        return LinearMatch(self, literal, [(0, len(literal))], at + len(self.pattern))
+        return LinearMatch(self, b"", [(at, at + len(self.pattern))], text)
 
     def search(self, text: str) -> LinearMatch | None:
         """The first match anywhere in `text`, or None."""
-        if self._literal is not None:
+        if self._literal:
             return self._found_literal(text, text.find(self.pattern))
-        return self._at(_UNANCHORED, _encode(text), 0)
+        return self._at(_UNANCHORED, text, _encode(text), 0)
 
     def match(self, text: str) -> LinearMatch | None:
         """A match that starts at the beginning of `text`, or None."""
-        if self._literal is not None:
+        if self._literal:
             return self._found_literal(text, 0 if text.startswith(self.pattern) else -1)
-        return self._at(_ANCHOR_START, _encode(text), 0)
+        return self._at(_ANCHOR_START, text, _encode(text), 0)
 
     def finditer(self, text: str) -> Iterator[LinearMatch]:
         """Every non-overlapping match, left to right (an empty match moves on one byte)."""
         data = _encode(text)
         pos = 0
         while pos <= len(data):
-            found = self._at(_UNANCHORED, data, pos)
+            found = self._at(_UNANCHORED, text, data, pos)
             if found is None:
                 return
             yield found
