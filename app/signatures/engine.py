@@ -19,6 +19,7 @@ from typing import Any, BinaryIO, Protocol
 from app.parsing.expressway import is_continuation, timestamp_of
 from app.report import SEVERITY_ORDER, BundleFile, FileKind, Finding, NodeInfo, Snippet
 from app.signatures.model import Signature
+from app.signatures.output_bounds import OutputLimits
 from app.signatures.render import render_finding
 from app.signatures.versions import in_range
 
@@ -28,6 +29,14 @@ MAX_LINE_BYTES = 16 * 2**20
 bounded whatever a file holds, at the price of a pattern split across two pieces (BlockFeeder)."""
 MAX_SNIPPETS = 5
 MAX_SNIPPET_CHARS = 4000
+MAX_FINDING_SNIPPETS = 50
+"""Snippets of one finding, follow lines included (5 hits × up to 50 follow lines otherwise)."""
+MAX_FINDING_SNIPPET_CHARS = 32_000
+"""Characters of all the snippets of one finding; further snippets are not kept."""
+MAX_FACT_CHARS = 1000
+"""A fact taken from a line is cut here (with "…"): it is grouped on, stored and shown."""
+CUT_MARK = "…"
+DEFAULT_MAX_GROUPS = OutputLimits().max_groups
 _MAX_HEADER_WALK = 5000
 MAX_FOLLOW_LINE_BYTES = 64 * 1024
 """A follow line (`snippets.follow`) is looked at up to here: a line read again by the follows of
@@ -130,6 +139,8 @@ def extract_facts(signature: Signature, line: str) -> dict[str, Any] | None:
             continue
         raw = groups.get(rule.source_group)
         value: Any = raw.strip() if raw is not None else None
+        if value is not None and len(value) > MAX_FACT_CHARS:
+            value = value[:MAX_FACT_CHARS] + CUT_MARK
         if value is not None:
             mapped = next((m.then for m in rule.value_map if m.test.search(value)), None)
             if mapped is not None:
@@ -158,13 +169,19 @@ class _Group:
     kept_hits: int = 0
     snippet_keys: set[tuple[str, int]] = field(default_factory=set)
     snippet_hits: list[int] = field(default_factory=list)  # kept-hit number of each snippet
+    snippet_chars: int = 0
 
     def add_snippet(self, snippet: Snippet, hit: int) -> None:
+        """Keep a snippet, unless it is a repeat or the finding's snippets are full (bounds)."""
         key = (snippet.file, snippet.line)
-        if key not in self.snippet_keys:
-            self.snippet_keys.add(key)
-            self.snippets.append(snippet)
-            self.snippet_hits.append(hit)
+        if key in self.snippet_keys or len(self.snippets) >= MAX_FINDING_SNIPPETS:
+            return
+        if self.snippets and self.snippet_chars + len(snippet.text) > MAX_FINDING_SNIPPET_CHARS:
+            return
+        self.snippet_keys.add(key)
+        self.snippets.append(snippet)
+        self.snippet_hits.append(hit)
+        self.snippet_chars += len(snippet.text)
 
     def see(self, when: datetime | None) -> None:
         if when is not None:
@@ -175,10 +192,48 @@ class _Group:
 
 
 class Aggregator:
-    """Groups hits into findings by the signature's group_by: count, first/last seen, snippets."""
+    """Groups hits into findings by the signature's group_by: count, first/last seen, snippets.
 
-    def __init__(self) -> None:
+    At most `max_groups` groups are kept (memory), plus the first group of each signature, so
+    every signature that matched keeps a finding. Past the bound, a new group takes the place of
+    a less severe one (from the signature with most groups) or, if there is none, its hit is
+    only counted in `dropped` (signature id → hits not kept).
+    """
+
+    def __init__(self, max_groups: int = DEFAULT_MAX_GROUPS) -> None:
         self._groups: dict[tuple[Any, ...], _Group] = {}
+        self.max_groups = max_groups
+        self.dropped: dict[str, int] = {}
+        self._keys: dict[tuple[int, str], list[tuple[Any, ...]]] = {}  # (severity, id) → keys
+
+    def _group(
+        self, signature: Signature, key: tuple[Any, ...], node: str | None, facts: dict[str, Any]
+    ) -> _Group | None:
+        """The group of `key`, made if there is room for it (see the class docstring)."""
+        group = self._groups.get(key)
+        if group is not None:
+            return group
+        rank = SEVERITY_ORDER.get(signature.severity, 9)
+        keys = self._keys.setdefault((rank, signature.id), [])
+        if keys and len(self._groups) >= self.max_groups and not self._evict(rank):
+            return None
+        group = self._groups[key] = _Group(signature, node, facts)
+        keys.append(key)
+        return group
+
+    def _evict(self, rank: int) -> bool:
+        """Drop the newest group of the least severe signature (below `rank`) with most groups."""
+        candidates = [
+            (other, len(keys), sig)
+            for (other, sig), keys in self._keys.items()
+            if other > rank and len(keys) > 1
+        ]
+        if not candidates:
+            return False
+        other, _, sig = max(candidates)
+        dropped = self._groups.pop(self._keys[(other, sig)].pop())
+        self.dropped[sig] = self.dropped.get(sig, 0) + dropped.count
+        return True
 
     def add(
         self,
@@ -191,10 +246,11 @@ class Aggregator:
         """Count one hit; return its group when the snippet was kept (follow lines attach to it)."""
         values = tuple(node if key == "node" else facts.get(key) for key in signature.group_by)
         key = (signature.id, *values)
-        group = self._groups.get(key)
+        group_node = node if "node" in signature.group_by else None
+        group = self._group(signature, key, group_node, dict(facts))
         if group is None:
-            group_node = node if "node" in signature.group_by else None
-            group = self._groups[key] = _Group(signature, group_node, dict(facts))
+            self.dropped[signature.id] = self.dropped.get(signature.id, 0) + 1
+            return None
         group.count += 1
         group.see(when)
         if group.kept_hits >= MAX_SNIPPETS:
@@ -213,6 +269,8 @@ class Aggregator:
         group (with their follow lines) are kept, exactly as a direct scan would.
         """
         hostname = node.hostname if node is not None else None
+        for sig, hits in other.dropped.items():
+            self.dropped[sig] = self.dropped.get(sig, 0) + hits
         for source in other._groups.values():
             signature = source.signature
             state = version_state(signature, node)
@@ -225,10 +283,11 @@ class Aggregator:
                 hostname if key == "node" else facts.get(key) for key in signature.group_by
             )
             key = (signature.id, *values)
-            group = self._groups.get(key)
+            group_node = hostname if "node" in signature.group_by else None
+            group = self._group(signature, key, group_node, facts)
             if group is None:
-                group_node = hostname if "node" in signature.group_by else None
-                group = self._groups[key] = _Group(signature, group_node, facts)
+                self.dropped[signature.id] = self.dropped.get(signature.id, 0) + source.count
+                continue
             group.count += source.count
             group.see(source.first)
             group.see(source.last)
@@ -355,7 +414,11 @@ class FileScan:
             when = timestamp_of(header[1])
         group = self.aggregator.add(signature, self.node, facts, when, snippet)
         if group is not None and signature.follow is not None:
-            needles = tuple(str(facts[n]) for n in signature.follow.same_facts if n in facts)
+            needles = tuple(
+                str(facts[n]).removesuffix(CUT_MARK)
+                for n in signature.follow.same_facts
+                if n in facts
+            )
             follow = _PendingFollow(
                 group,
                 signature,
@@ -571,6 +634,8 @@ def run_signatures(
     matcher_factory: MatcherFactory | None = None,
     jobs: int = 1,
     prescanned: Mapping[str, PreScanned] | None = None,
+    max_groups: int = DEFAULT_MAX_GROUPS,
+    dropped: dict[str, int] | None = None,
 ) -> list[Finding]:
     """Scan every file with the signatures that apply to its kind and node; return findings.
 
@@ -578,10 +643,11 @@ def run_signatures(
     the GIL) while this thread reads the files and confirms candidates in file order, so the
     findings are the same as with one job. At most 2 × jobs + 1 blocks are in flight.
     `prescanned` (file name → result) replaces the scan of files of the kind they were
-    scanned as; their results are merged in file order.
+    scanned as; their results are merged in file order. At most `max_groups` findings are kept
+    while scanning (see Aggregator); `dropped` receives the hits not kept, by signature id.
     """
     factory = matcher_factory or default_matcher_factory()
-    aggregator = Aggregator()
+    aggregator = Aggregator(max_groups)
     matchers: dict[tuple[str, ...], Matcher] = {}
     ready = prescanned or {}
     pool = ThreadPoolExecutor(jobs, thread_name_prefix="signature-scan") if jobs > 1 else None
@@ -622,6 +688,9 @@ def run_signatures(
     finally:
         if pool is not None:
             pool.shutdown()
+    if dropped is not None:
+        for sig, hits in aggregator.dropped.items():
+            dropped[sig] = dropped.get(sig, 0) + hits
     return aggregator.findings()
 
 

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from app.bundle.detect import kind_from_head
 from app.report import FileKind
 from app.signatures.engine import (
+    DEFAULT_MAX_GROUPS,
     Aggregator,
     BlockFeeder,
     FileScan,
@@ -42,8 +43,10 @@ class PreScanner:
         *,
         window: int = 5,
         matcher_factory: MatcherFactory | None = None,
+        max_groups: int = DEFAULT_MAX_GROUPS,
     ) -> None:
         self.signatures = signatures
+        self.max_groups = max_groups
         self.sources = sources
         self.pool = pool
         self.window = window
@@ -68,7 +71,7 @@ class _PreScanSink:
         self.name = name
         self.kind: FileKind | None = None
         self.feeder: BlockFeeder | None = None
-        self.aggregator = Aggregator()
+        self.aggregator = Aggregator(owner.max_groups)
 
     def write(self, chunk: bytes) -> None:
         if self.kind is None:  # the unpacker's first chunk holds the head detect.py looks at
