@@ -23,9 +23,9 @@ _UNANCHORED: Final = re2._re2.RE2.Anchor.UNANCHORED
 _ANCHOR_START: Final = re2._re2.RE2.Anchor.ANCHOR_START
 _NO_SPAN: Final = (-1, -1)
 _METACHARACTERS: Final = frozenset("\\.^$*+?{}[]()|")
-MAX_PROGRAM_MEMORY = 32 * 2**20
-"""Memory RE2 may use per pattern for its automata (its default is 8 MiB). Past it RE2 falls back
-to a slower automaton that is still linear in the text."""
+MAX_PROGRAM_MEMORY = 8 * 2**20
+"""Memory RE2 may use per pattern for its automata (RE2's default). Past it RE2 falls back to a
+slower automaton that is still linear in the text, so memory stays bounded too."""
 
 
 class RegexError(ValueError):

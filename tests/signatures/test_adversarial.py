@@ -185,3 +185,14 @@ def test_line_parser_is_linear_on_hostile_lines(unit: str) -> None:
     small = _seconds(lambda: parse(small_line))
     big = _seconds(lambda: parse(big_line))
     _assert_linear(small, big, "parse_line")
+
+
+def test_the_matcher_reports_each_signature_once_per_line() -> None:
+    first, second = _line_signatures()[:2]
+    a, b = first.contains[0], second.contains[0]
+    text_lines = [f"{a} {a} {b} {a}", "nothing", f"{b}{b}", a]
+    block = "\n".join(text_lines).encode()
+    starts = [len("\n".join(text_lines[:n])) + (1 if n else 0) for n in range(4)]
+    hits = list(default_matcher_factory()([first, second]).scan(block))
+    lines = [(index, block.rfind(b"\n", 0, offset) + 1) for index, offset in hits]
+    assert sorted(lines) == [(0, starts[0]), (0, starts[3]), (1, starts[0]), (1, starts[2])]
