@@ -146,13 +146,22 @@ def extract_facts(signature: Signature, line: str) -> dict[str, Any] | None:
             if mapped is not None:
                 value = mapped
             elif rule.type == "int":
-                value = int(value) if value.lstrip("-").isdigit() else None
+                value = _as_int(value)
         if value is None:
             if rule.optional:
                 continue
             return None
         facts[rule.name] = value
     return facts
+
+
+def _as_int(text: str) -> int | None:
+    """`text` as an int when it is one of at most 18 ASCII digits (`int("²")` raises, and
+    Python refuses to convert more than 4300 digits)."""
+    digits = text.removeprefix("-")
+    if 0 < len(digits) <= 18 and digits.isascii() and digits.isdigit():
+        return int(text)
+    return None
 
 
 @dataclass(slots=True)

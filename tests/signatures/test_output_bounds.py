@@ -13,6 +13,7 @@ from app.signatures.engine import MAX_FACT_CHARS, Aggregator, FileScan, LiteralM
 from app.signatures.output_bounds import MAX_FINDINGS, OutputLimits, cap_findings
 from app.worker.pipeline import Input, analyze
 from tests.factories import make_tar, write_upload
+from tests.signatures.helpers import minimal_signature, write_library
 
 LIBRARY = load_library()
 FLOOD = (  # sip-next-hop-tcp-connection-failed (warning): a finding per address and port
@@ -137,3 +138,16 @@ def test_a_log_of_distinct_findings_is_capped_and_a_normal_one_runs_after(tmp_pa
         "sip-next-hop-tcp-connection-failed",
     ]
     assert not any("left out" in w or "did not become" in w for w in normal_warnings)
+
+
+def test_an_int_fact_that_is_no_number_rejects_the_line_without_failing(tmp_path: Path) -> None:
+    doc = minimal_signature()
+    doc["match"]["patterns"][0]["regex"] = r"DEMO-FAIL code=(?P<code>\S+) peer=(?P<peer>\S+)"
+    signature = load_library(write_library(tmp_path, doc)).get("demo-sig")
+    lines = [
+        "DEMO-FAIL code=² peer=a",
+        f"DEMO-FAIL code={'9' * 5000} peer=b",
+        "DEMO-FAIL code=-7 peer=c",
+    ]
+    [finding] = scan_lines([signature], lines)
+    assert finding.facts == {"code": -7, "peer": "c"}
