@@ -200,18 +200,31 @@ class _Group:
                 self.last = when
 
 
+class GroupBudget:
+    """How many groups one or several Aggregators (one per prescanned file) may hold together,
+    and the signatures that have one: a signature's first group is always made."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.signatures: set[str] = set()
+
+
 class Aggregator:
     """Groups hits into findings by the signature's group_by: count, first/last seen, snippets.
 
-    At most `max_groups` groups are kept (memory), plus the first group of each signature, so
-    every signature that matched keeps a finding. Past the bound, a new group takes the place of
-    a less severe one (from the signature with most groups) or, if there is none, its hit is
-    only counted in `dropped` (signature id → hits not kept).
+    At most `max_groups` groups are kept (memory; `budget` shares that bound between several
+    aggregators), plus the first group of each signature, so every signature that matched keeps
+    a finding. Past the bound, a new group takes the place of a less severe one of this
+    aggregator (from the signature with most groups) or, if there is none, its hit is only
+    counted in `dropped` (signature id → hits not kept).
     """
 
-    def __init__(self, max_groups: int = DEFAULT_MAX_GROUPS) -> None:
+    def __init__(
+        self, max_groups: int = DEFAULT_MAX_GROUPS, *, budget: GroupBudget | None = None
+    ) -> None:
         self._groups: dict[tuple[Any, ...], _Group] = {}
-        self.max_groups = max_groups
+        self.budget = budget or GroupBudget(max_groups)
         self.dropped: dict[str, int] = {}
         self._keys: dict[tuple[int, str], list[tuple[Any, ...]]] = {}  # (severity, id) → keys
 
@@ -223,12 +236,21 @@ class Aggregator:
         if group is not None:
             return group
         rank = SEVERITY_ORDER.get(signature.severity, 9)
-        keys = self._keys.setdefault((rank, signature.id), [])
-        if keys and len(self._groups) >= self.max_groups and not self._evict(rank):
+        budget = self.budget
+        full = budget.used >= budget.limit and signature.id in budget.signatures
+        if full and not self._evict(rank):
             return None
         group = self._groups[key] = _Group(signature, node, facts)
-        keys.append(key)
+        self._keys.setdefault((rank, signature.id), []).append(key)
+        budget.used += 1
+        budget.signatures.add(signature.id)
         return group
+
+    def release(self) -> None:
+        """Forget every group and give their room back to the budget (a discarded prescan)."""
+        self.budget.used -= len(self._groups)
+        self._groups.clear()
+        self._keys.clear()
 
     def _evict(self, rank: int) -> bool:
         """Drop the newest group of the least severe signature (below `rank`) with most groups."""
@@ -242,6 +264,7 @@ class Aggregator:
         other, _, sig = max(candidates)
         dropped = self._groups.pop(self._keys[(other, sig)].pop())
         self.dropped[sig] = self.dropped.get(sig, 0) + dropped.count
+        self.budget.used -= 1
         return True
 
     def add(

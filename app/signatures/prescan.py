@@ -23,6 +23,7 @@ from app.signatures.engine import (
     Aggregator,
     BlockFeeder,
     FileScan,
+    GroupBudget,
     Matcher,
     MatcherFactory,
     PreScanned,
@@ -46,7 +47,7 @@ class PreScanner:
         max_groups: int = DEFAULT_MAX_GROUPS,
     ) -> None:
         self.signatures = signatures
-        self.max_groups = max_groups
+        self.budget = GroupBudget(max_groups)  # shared by the files' aggregators (memory)
         self.sources = sources
         self.pool = pool
         self.window = window
@@ -71,7 +72,7 @@ class _PreScanSink:
         self.name = name
         self.kind: FileKind | None = None
         self.feeder: BlockFeeder | None = None
-        self.aggregator = Aggregator(owner.max_groups)
+        self.aggregator = Aggregator(budget=owner.budget)
 
     def write(self, chunk: bytes) -> None:
         if self.kind is None:  # the unpacker's first chunk holds the head detect.py looks at
@@ -92,4 +93,5 @@ class _PreScanSink:
     def discard(self) -> None:
         if self.feeder is not None:
             self.feeder.close()  # wait for its blocks in flight; the result is dropped
+        self.aggregator.release()
         self.owner.results.pop(self.name, None)

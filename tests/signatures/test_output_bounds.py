@@ -9,7 +9,13 @@ from app.bundle.unpack import Limits
 from app.report import Finding, Snippet
 from app.serialize import finding_out
 from app.signatures import load_library, scan_lines
-from app.signatures.engine import MAX_FACT_CHARS, Aggregator, FileScan, LiteralMatcher
+from app.signatures.engine import (
+    MAX_FACT_CHARS,
+    Aggregator,
+    FileScan,
+    GroupBudget,
+    LiteralMatcher,
+)
 from app.signatures.output_bounds import MAX_FINDINGS, OutputLimits, cap_findings
 from app.worker.pipeline import Input, analyze
 from tests.factories import make_tar, write_upload
@@ -151,3 +157,18 @@ def test_an_int_fact_that_is_no_number_rejects_the_line_without_failing(tmp_path
     ]
     [finding] = scan_lines([signature], lines)
     assert finding.facts == {"code": -7, "peer": "c"}
+
+
+def test_prescanned_files_share_one_group_budget() -> None:
+    by_id = {s.id: s for s in LIBRARY.signatures}
+    flood = by_id["sip-next-hop-tcp-connection-failed"]
+    budget = GroupBudget(100)
+    aggregators = [Aggregator(budget=budget) for _ in range(5)]
+    for number, aggregator in enumerate(aggregators):
+        lines = [FLOOD.format(ip=f"10.0.0.{number}", port=i) for i in range(60)]
+        scan = FileScan(f"f{number}.log", [flood], LiteralMatcher([flood]), aggregator)
+        scan.feed("".join(f"{line}\n" for line in lines).encode())
+    assert sum(len(a.findings()) for a in aggregators) == 100  # not 5 × 60
+    assert sum(sum(a.dropped.values()) for a in aggregators) == 200
+    aggregators[0].release()
+    assert budget.used == 40
