@@ -20,18 +20,26 @@ Safety rules (each skipped member gets a warning naming it and the reason)
       O_EXCL | O_NOFOLLOW and mode 0o644, so nothing existing is overwritten or followed.
     * A member that appears twice keeps its first copy.
 
-Limits (see `Limits`)
+Limits (see `Limits` and app.bundle.budget)
     * Skipped with a warning, the rest of the bundle goes on: a single file larger than
       `max_member_bytes`; an archive nested deeper than `max_depth` (kept as an unknown file).
     * Whole bundle refused with `LimitExceeded` (it is a bomb, or too big to be worth a
-      partial analysis): more than `max_members` members, more than `max_total_bytes`
-      unpacked, or an archive that inflates more than `max_ratio` times its compressed size
-      (checked against zip declared sizes up front and against the bytes actually produced
-      while copying, once `ratio_grace_bytes` have been produced).
-    * Corrupt or truncated input raises `CorruptArchive` when it is the upload itself; a
-      broken archive *inside* the upload only produces a warning, and the files already
-      taken out of it stay.
-    When the whole bundle is refused, every file this call wrote is removed again.
+      partial analysis): the `UnpackBudget` of the analysis is spent (more than `max_members`
+      files and folders, or more unpacked bytes than `max_ratio` times the uploaded bytes
+      plus `ratio_grace_bytes`, or than `max_total_bytes`: all uploads of the analysis and
+      all nesting levels together), or one archive inflates more than `max_ratio` times its
+      compressed size (zip declared sizes up front, the bytes actually produced while copying).
+    * A member whose tar headers (PAX extended header, GNU long name) claim more than
+      `max_header_bytes` ends the reading of that archive there, as damage does.
+
+Damage (salvage)
+    A truncated or corrupt archive keeps everything read before the damage: a member cut off
+    in the middle is kept as far as it was read (a warning says "truncated at byte N": its
+    lines up to there are real log lines, and a TAC engineer wants them); a zip member that
+    cannot be read is skipped or kept as far as it was read, and the zip's other members are
+    still read (its table of contents says where they are). A warning names what could not
+    be read. Only when nothing at all could be read from the upload itself is it refused with
+    `CorruptArchive`. When the whole bundle is refused, every file this call wrote is removed.
 """
 
 from __future__ import annotations
@@ -52,9 +60,17 @@ from typing import Protocol, cast
 
 from isal import igzip, isal_zlib
 
+from app.bundle.budget import Limits, UnpackBudget, human_size
 from app.bundle.detect import detect_kind
 from app.bundle.magic import SNIFF_BYTES, is_known_binary, looks_like_tar, sniff_format
-from app.bundle.streams import InflateAhead, MemberReader, Readable, open_tar
+from app.bundle.streams import (
+    HeaderTooLarge,
+    InflateAhead,
+    MemberReader,
+    Readable,
+    SalvagingGzip,
+    open_tar,
+)
 from app.bundle.writer import FileWriter, open_writer
 from app.errors import BundleError, CorruptArchive, LimitExceeded
 from app.report import BundleFile, FileKind
@@ -64,6 +80,7 @@ BLOCK_BYTES = 4 * 2**20
 INFLATE_INPUT_BYTES = 8 * 2**20
 """Compressed bytes read at a time by the inflating helper thread."""
 
+_DEFAULT_LIMITS = Limits()
 _ARCHIVE_FORMATS = frozenset({"tar", "gzip", "zip"})
 _READ_ERRORS: tuple[type[BaseException], ...] = (
     tarfile.TarError,
@@ -84,19 +101,6 @@ _FORMAT_WORDS = {
     "gzip": "gzip-compressed file",
     "zip": "zip archive",
 }
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How much one upload may unpack to; see the module docstring for what each one does."""
-
-    max_total_bytes: int = 8 * 2**30  # total unpacked bytes per upload
-    max_members: int = 20_000  # files+dirs across all nesting
-    max_member_bytes: int = 4 * 2**30  # one unpacked file
-    max_ratio: float = 200.0  # unpacked/compressed, per archive (bomb guard)
-    max_depth: int = 3  # archives nested inside archives
-    ratio_grace_bytes: int = 16 * 2**20  # the ratio is only judged past this many bytes
-    direct_write_bytes: int = 32 * 2**20  # files declared this large skip the page cache; 0: never
 
 
 @dataclass
@@ -145,16 +149,18 @@ def unpack_upload(
     src: Path,
     upload_name: str,
     dest: Path,
-    limits: Limits = Limits(),
+    limits: Limits = _DEFAULT_LIMITS,
     *,
     inflate_threads: int = 1,
     tee: Tee | None = None,
+    budget: UnpackBudget | None = None,
 ) -> UnpackResult:
     """Unpack the upload at `src` (shown as `upload_name`) into the directory `dest`.
 
     `inflate_threads=1` inflates gzip streams in a helper thread (isal releases the GIL, so it
     overlaps with tar parsing and writing); 0 inflates in the calling thread (one core).
-    `tee` sees the bytes of each unpacked file as they are written.
+    `tee` sees the bytes of each unpacked file as they are written. `budget` is shared by all
+    uploads of one analysis (default: one for this upload alone, from its size).
 
     Raises CorruptArchive, LimitExceeded or BundleError (never a tarfile, zipfile, zlib or OS
     error) with a sentence a TAC engineer can act on. See the module docstring for the rules.
@@ -163,8 +169,13 @@ def unpack_upload(
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise BundleError(f"{upload_name}: cannot create the work directory ({err}).") from err
+    if budget is None:
+        try:
+            budget = UnpackBudget(limits, src.stat().st_size)
+        except OSError as err:
+            raise BundleError(f"{upload_name}: cannot read the upload ({err.strerror}).") from err
     unpacker = _Unpacker(
-        dest.resolve(), upload_name, limits, inflate_threads=inflate_threads, tee=tee
+        dest.resolve(), upload_name, limits, budget, inflate_threads=inflate_threads, tee=tee
     )
     try:
         unpacker.unpack_top(src)
@@ -184,11 +195,15 @@ class _MemberSkipped(Exception):
 
 
 class _ReadFailed(Exception):
-    """Reading an archive failed; wraps the low-level error so writes are not mistaken for it."""
+    """Reading an archive failed; wraps the low-level error so writes are not mistaken for it.
+
+    `kept_bytes` > 0: the member being copied was kept as far as it was read (copy_to).
+    """
 
     def __init__(self, cause: BaseException) -> None:
         super().__init__(str(cause))
         self.cause = cause
+        self.kept_bytes = 0
 
 
 class _CountingReader:
@@ -198,8 +213,12 @@ class _CountingReader:
         self.raw = raw
         self.count = 0
         self.on_bytes = on_bytes
+        self.pending: _ReadFailed | None = None  # an error to raise on the next read
 
     def read(self, size: int = -1) -> bytes:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            raise pending
         try:
             data = self.raw.read(size)
         except _READ_ERRORS as err:
@@ -242,7 +261,7 @@ class _RatioGuard:
             raise LimitExceeded(
                 f"{self.label}: refused as a decompression bomb: it inflates to more than "
                 f"{self.limits.max_ratio:g} times its compressed size "
-                f"({_human(self.unpacked)} from {_human(compressed)}). "
+                f"({human_size(self.unpacked)} from {human_size(compressed)}). "
                 "Check the bundle; a genuine diagnostic log never compresses that well."
             )
 
@@ -260,10 +279,9 @@ class _Unpacker:
     dest: Path
     upload_name: str
     limits: Limits
+    budget: UnpackBudget
     files: list[BundleFile] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    members: int = 0
-    total_bytes: int = 0
     written: list[Path] = field(default_factory=list)
     spools: list[Path] = field(default_factory=list)
     created_root: Path | None = None
@@ -298,7 +316,11 @@ class _Unpacker:
             try:
                 self.unpack_archive(src, fmt, root, depth=0)
             except _ReadFailed as err:
-                raise CorruptArchive(_corrupt_sentence(self.upload_name, fmt, err.cause)) from err
+                if not self.files:
+                    raise CorruptArchive(
+                        _corrupt_sentence(self.upload_name, fmt, err.cause)
+                    ) from err
+                self.warnings.append(_salvage_sentence(self.upload_name, fmt, err.cause))
             if not self.files and not self.warnings:
                 self.warnings.append(f"{self.upload_name}: the archive holds no files.")
             return
@@ -367,9 +389,11 @@ class _Unpacker:
             guard = _RatioGuard(label, lambda: compressed.count, self.limits)
             gz: Readable
             if threads > 0:  # read errors come back from the helper thread on the next read
-                gz = InflateAhead(_gzip_reader(compressed, INFLATE_INPUT_BYTES))
+                fast = _gzip_reader(compressed, INFLATE_INPUT_BYTES)
+                gz = InflateAhead(SalvagingGzip(fast, path))
             else:
-                gz = igzip.IGzipFile(fileobj=compressed, mode="rb")  # type: ignore[no-untyped-call]
+                fast = igzip.IGzipFile(fileobj=compressed, mode="rb")  # type: ignore[no-untyped-call]
+                gz = SalvagingGzip(fast, path)
             try:
                 yield _CountingReader(gz, guard.add)
             finally:
@@ -377,11 +401,12 @@ class _Unpacker:
 
     def unpack_tar_stream(self, stream: _CountingReader, where: _Target, depth: int) -> None:
         try:
-            archive, reader = open_tar(stream)
+            archive, reader = open_tar(stream, self.limits.max_header_bytes)
         except _READ_ERRORS as err:
             raise _ReadFailed(err) from err
         with archive:
             while True:
+                reader.limit_headers(self.limits.max_header_bytes)
                 try:
                     member = archive.next()
                 except _READ_ERRORS as err:
@@ -448,6 +473,8 @@ class _Unpacker:
                         )
                 except _MemberSkipped as skip:
                     self.warnings.append(f"{label}: skipped, {skip}.")
+                except _ReadFailed as err:  # the table of contents still finds the next member
+                    self.warnings.append(_damaged_zip_member(label, err))
 
     def zip_member_target(self, info: zipfile.ZipInfo, where: _Target) -> _Target:
         mode = info.external_attr >> 16
@@ -469,7 +496,7 @@ class _Unpacker:
         ):
             raise LimitExceeded(
                 f"{where.name}/{_display(info.filename)}: refused as a decompression bomb: "
-                f"it declares {_human(info.file_size)} from {_human(info.compress_size)} "
+                f"it declares {human_size(info.file_size)} from {human_size(info.compress_size)} "
                 f"compressed, more than {self.limits.max_ratio:g} times. Check the bundle."
             )
         return self.member_target(info.filename.replace("\\", "/"), where)
@@ -507,7 +534,21 @@ class _Unpacker:
             return
         path = self.dest / target.rel
         self.ensure_inside(path, target.name)
-        self.copy_to(stream, head, path, target.name, final=True, expected_size=declared_size)
+        try:
+            self.copy_to(stream, head, path, target.name, final=True, expected_size=declared_size)
+        except _ReadFailed as err:
+            if err.kept_bytes:
+                self.keep(path, target)
+                self.warnings.append(
+                    f"{target.name}: truncated at byte {err.kept_bytes:,}: the archive breaks "
+                    f"off inside this file; the {human_size(err.kept_bytes)} before the break "
+                    "were kept and analysed."
+                )
+            raise
+        self.keep(path, target)
+
+    def keep(self, path: Path, target: _Target) -> None:
+        """List the file just written at `path` among the unpacked files."""
         kind = detect_kind(path, target.name)
         size = path.stat().st_size
         self.files.append(BundleFile(path, target.name, size, kind, self.upload_name))
@@ -527,14 +568,26 @@ class _Unpacker:
         self.spools.append(spool)
         spool.unlink()
         try:
-            self.copy_to(stream, head, spool, target.name, final=False, expected_size=declared_size)
             try:
-                self.unpack_archive(spool, fmt, target, depth)
-            except _ReadFailed as err:
-                self.warnings.append(_corrupt_sentence(target.name, fmt, err.cause, nested=True))
+                self.copy_to(
+                    stream, head, spool, target.name, final=False, expected_size=declared_size
+                )
+            except _ReadFailed:
+                self.unpack_spool(spool, fmt, target, depth)  # what the cut archive still holds
+                raise
+            self.unpack_spool(spool, fmt, target, depth)
         finally:
             with suppress(OSError):
                 spool.unlink()
+
+    def unpack_spool(self, spool: Path, fmt: str, target: _Target, depth: int) -> None:
+        """Unpack a nested archive from its spool file; damage inside it is a warning."""
+        if not spool.exists():
+            return
+        try:
+            self.unpack_archive(spool, fmt, target, depth)
+        except _ReadFailed as err:
+            self.warnings.append(_corrupt_sentence(target.name, fmt, err.cause, nested=True))
 
     def copy_to(
         self,
@@ -549,6 +602,8 @@ class _Unpacker:
         """Stream `head` + the rest of `stream` into a new file; enforce the size limits.
 
         `expected_size` (an archive's declared size) lets a large file bypass the page cache.
+        When reading breaks off, the bytes read so far stay in the file (a spool, or a member
+        then marked with `_ReadFailed.kept_bytes`) and the _ReadFailed goes on.
         """
         self.make_dirs(path.parent, name)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -563,6 +618,7 @@ class _Unpacker:
         sink = self.tee.open(name) if final and self.tee is not None else None
         size = 0
         complete = False
+        broken: _ReadFailed | None = None
         out: FileWriter | None = None
         try:
             os.fchmod(handle, 0o644)
@@ -572,15 +628,18 @@ class _Unpacker:
                 size += len(block)
                 if size > self.limits.max_member_bytes:
                     raise _MemberSkipped(self.too_big_reason(size))
-                if final:
-                    self.add_total(len(block))
+                self.budget.add_bytes(len(block), name)
                 out.write(block)
                 if sink is not None:
                     sink.write(block)
-                block = stream.read(BLOCK_BYTES)
+                try:
+                    block = stream.read(BLOCK_BYTES)
+                except _ReadFailed as err:
+                    broken = err
+                    break
             out.close()
             complete = True
-        except (_MemberSkipped, _ReadFailed):
+        except _MemberSkipped:
             self.forget(path, final)
             raise
         except OSError as err:
@@ -596,6 +655,11 @@ class _Unpacker:
                     sink.close()
                 else:
                     sink.discard()
+        if broken is not None:
+            if final and not size:
+                self.forget(path, final)
+            broken.kept_bytes = size if final else 0
+            raise broken
 
     def forget(self, path: Path, final: bool) -> None:
         with suppress(OSError):
@@ -620,27 +684,12 @@ class _Unpacker:
     # ---- limits ----------------------------------------------------------------------
 
     def count_members(self, count: int) -> None:
-        self.members += count
-        if self.members > self.limits.max_members:
-            raise LimitExceeded(
-                f"{self.upload_name}: refused, it holds more than {self.limits.max_members} "
-                "files and folders (counting nested archives). A diagnostic bundle has a few "
-                "dozen; check what was uploaded."
-            )
-
-    def add_total(self, size: int) -> None:
-        self.total_bytes += size
-        if self.total_bytes > self.limits.max_total_bytes:
-            raise LimitExceeded(
-                f"{self.upload_name}: refused, it unpacks to more than "
-                f"{_human(self.limits.max_total_bytes)}. Collect a shorter diagnostic log "
-                "or upload the nodes' bundles separately."
-            )
+        self.budget.add_members(count, self.upload_name)
 
     def too_big_reason(self, size: int) -> str:
         return (
-            f"it is larger than the {_human(self.limits.max_member_bytes)} allowed for one "
-            f"file ({_human(size)} or more)"
+            f"it is larger than the {human_size(self.limits.max_member_bytes)} allowed for one "
+            f"file ({human_size(size)} or more)"
         )
 
     # ---- clean-up --------------------------------------------------------------------
@@ -721,17 +770,43 @@ def _claimed_format(upload_name: str) -> str | None:
 # ---- messages --------------------------------------------------------------------------
 
 
-def _corrupt_sentence(name: str, fmt: str, cause: BaseException, *, nested: bool = False) -> str:
+def _problem(fmt: str, cause: BaseException) -> str:
+    """What is wrong with an archive of format `fmt` that failed with `cause`."""
+    if isinstance(cause, HeaderTooLarge):
+        return f"the tar archive cannot be read further: {cause}"
     if isinstance(cause, EOFError) or "unexpected end" in str(cause):
-        problem = f"the {_FORMAT_WORDS[fmt]} is truncated (it ends in the middle)"
-    elif fmt == "zip" and "not a zip file" in str(cause):
-        problem = "the zip archive has no table of contents (incomplete download or damaged)"
-    elif fmt == "zip":
-        problem = f"the zip archive is damaged ({cause})"
-    elif isinstance(cause, tarfile.TarError):
-        problem = f"the tar archive is damaged ({cause})"
-    else:
-        problem = f"the {_FORMAT_WORDS[fmt]} is damaged ({cause})"
+        return f"the {_FORMAT_WORDS[fmt]} is truncated (it ends in the middle)"
+    if fmt == "zip" and "not a zip file" in str(cause):
+        return "the zip archive has no table of contents (incomplete download or damaged)"
+    if fmt == "zip":
+        return f"the zip archive is damaged ({cause})"
+    if isinstance(cause, tarfile.TarError):
+        return f"the tar archive is damaged ({cause})"
+    return f"the {_FORMAT_WORDS[fmt]} is damaged ({cause})"
+
+
+def _salvage_sentence(name: str, fmt: str, cause: BaseException) -> str:
+    """The warning for an upload read only up to its damage (what was read is analysed)."""
+    return (
+        f"{name}: {_problem(fmt, cause)}. Everything read before the damage was analysed; "
+        "what comes after it could not be read, so findings may be missing. Re-download the "
+        "bundle from the Expressway and upload it again for a complete analysis."
+    )
+
+
+def _damaged_zip_member(label: str, err: _ReadFailed) -> str:
+    """The warning for a zip member that could not be read to its end."""
+    problem = f"{label}: could not be read ({err.cause})"
+    if err.kept_bytes:
+        return (
+            f"{problem}; the {human_size(err.kept_bytes)} read before the error were kept and "
+            "analysed, so they may hold damaged lines."
+        )
+    return f"{problem}; skipped, the zip's other files were still read."
+
+
+def _corrupt_sentence(name: str, fmt: str, cause: BaseException, *, nested: bool = False) -> str:
+    problem = _problem(fmt, cause)
     if nested:
         return f"{name}: {problem}; the files after the damage were skipped."
     return (
@@ -748,7 +823,11 @@ def _read_head_of(stream: _CountingReader) -> bytes:
     """
     head = stream.read(BLOCK_BYTES)
     while 0 < len(head) < SNIFF_BYTES:
-        more = stream.read(BLOCK_BYTES)
+        try:
+            more = stream.read(BLOCK_BYTES)
+        except _ReadFailed as err:  # a short member cut off: keep its head, fail on next read
+            stream.pending = err
+            break
         if not more:
             break
         head += more
@@ -775,15 +854,6 @@ def _abort(out: FileWriter | None, handle: int) -> None:
     else:
         with suppress(OSError):
             os.close(handle)
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
 
 
 def _read_head(path: Path) -> bytes:

@@ -1,0 +1,152 @@
+"""Damaged uploads: what was read before the damage is kept and named; nothing read: refused."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from app.bundle.unpack import Limits, unpack_upload
+from app.errors import CorruptArchive
+from app.report import BundleFile
+from tests.factories import Unpack, make_gz, make_tar, make_zip, random_bytes, write_upload
+
+LOG = "".join(
+    f'2024-05-02T10:00:{n % 60:02d}.123+02:00 expe tvcs: UTCTime="2024-05-02 08:00:00,123" '
+    f'Module="network.sip" Level="INFO": Detail="line {n}"\n'
+    for n in range(4000)
+)
+
+
+def _by_name(files: list[BundleFile]) -> dict[str, BundleFile]:
+    return {file.name: file for file in files}
+
+
+@pytest.mark.parametrize("threads", [0, 1])
+def test_a_tar_gz_cut_in_the_middle_keeps_every_byte_before_the_cut(
+    tmp_path: Path, threads: int
+) -> None:
+    noise = random_bytes(300_000)
+    whole = make_tar({"first.txt": LOG, "second.bin": noise, "third.txt": LOG})
+    src = write_upload(tmp_path, "diag.tar.gz", whole[: int(len(whole) * 0.7)])
+
+    result = unpack_upload(src, "diag.tar.gz", tmp_path / "work", inflate_threads=threads)
+
+    files = _by_name(result.files)
+    assert files["diag.tar.gz/first.txt"].path.read_text() == LOG
+    cut = files["diag.tar.gz/second.bin"].path.read_bytes()
+    assert 0 < len(cut) < len(noise) and noise.startswith(cut)
+    assert "diag.tar.gz/third.txt" not in files
+    assert result.warnings == [
+        f"diag.tar.gz/second.bin: truncated at byte {len(cut):,}: the archive breaks off "
+        f"inside this file; the {len(cut) / 1024:.1f} KB before the break were kept and "
+        "analysed.",
+        "diag.tar.gz: the gzip-compressed file is truncated (it ends in the middle). "
+        "Everything read before the damage was analysed; what comes after it could not be "
+        "read, so findings may be missing. Re-download the bundle from the Expressway and "
+        "upload it again for a complete analysis.",
+    ]
+
+
+def test_a_plain_tar_cut_short_keeps_the_member_it_breaks_off_in(unpack: Unpack) -> None:
+    data = random_bytes(50_000)
+    result = unpack("diag.tar", make_tar({"a.bin": data}, compress=False)[:20_000])
+
+    (file,) = result.files
+    assert data.startswith(file.path.read_bytes()) and file.size == 20_000 - 512
+    assert "diag.tar: the tar archive is truncated" in result.warnings[-1]
+
+
+def test_a_short_member_cut_inside_its_first_block_is_kept(unpack: Unpack) -> None:
+    # The member is shorter than the sniffing head: the cut must not lose what was read.
+    small = LOG[:3000]
+    whole = make_tar({"small.txt": small, "big.bin": random_bytes(100_000)}, compress=False)
+    result = unpack("diag.tar", whole[: 512 + 2000])
+
+    (file,) = result.files
+    assert file.path.read_text() == small[:2000]
+    assert "truncated at byte 2,000" in result.warnings[0]
+
+
+def test_an_upload_cut_before_any_file_is_refused_and_leaves_nothing(
+    unpack: Unpack, work_dir: Path
+) -> None:
+    whole = make_tar({"a.txt": LOG})
+    with pytest.raises(CorruptArchive, match=r"diag\.tar\.gz: .*truncated.*re-download"):
+        unpack("diag.tar.gz", whole[:30])
+    assert not [p for p in work_dir.rglob("*") if p.is_file()]
+
+
+def test_a_bad_gzip_checksum_keeps_the_whole_tar_and_says_so(unpack: Unpack) -> None:
+    whole = bytearray(make_tar({"a.txt": LOG, "b.txt": LOG}))
+    whole[-8] ^= 0xFF  # the CRC-32 in the gzip trailer
+
+    result = unpack("diag.tar.gz", bytes(whole))
+
+    assert [file.path.read_text() for file in result.files] == [LOG, LOG]
+    (warning,) = result.warnings
+    assert warning.startswith("diag.tar.gz: the gzip-compressed file is damaged")
+    assert "Everything read before the damage was analysed" in warning
+
+
+def test_a_single_gz_log_cut_short_keeps_its_lines(unpack: Unpack) -> None:
+    whole = make_gz(LOG * 10)
+    result = unpack("messages.log.gz", whole[: len(whole) // 2])
+
+    (file,) = result.files
+    kept = file.path.read_text()
+    assert 0 < len(kept) < len(LOG) * 10 and (LOG * 10).startswith(kept)
+    assert result.warnings[0].startswith("messages.log.gz/messages.log: truncated at byte")
+
+
+def test_a_zip_member_with_a_bad_checksum_is_named_and_the_others_are_read(
+    unpack: Unpack,
+) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("a.txt", b"A" * 1000)
+        archive.writestr("b.txt", LOG)
+    data = bytearray(buffer.getvalue())
+    data[data.index(b"A" * 1000) + 500] = ord("B")
+
+    result = unpack("diag.zip", bytes(data))
+
+    assert [file.name for file in result.files] == ["diag.zip/b.txt"]
+    (warning,) = result.warnings
+    assert warning.startswith("diag.zip/a.txt: could not be read (Bad CRC-32")
+    assert "the zip's other files were still read" in warning
+
+
+def test_a_cut_archive_nested_in_a_good_one_gives_what_it_holds(unpack: Unpack) -> None:
+    inner = make_tar({"inner.txt": LOG, "rest.bin": random_bytes(100_000)})
+    outer = make_zip({"inner.tar.gz": inner[: len(inner) // 2], "ok.txt": "ok\n"})
+
+    result = unpack("diag.zip", outer)
+
+    files = _by_name(result.files)
+    assert files["diag.zip/inner.tar.gz/inner.txt"].path.read_text() == LOG
+    assert "diag.zip/ok.txt" in files
+    assert any(w.startswith("diag.zip/inner.tar.gz: the gzip-compressed") for w in result.warnings)
+
+
+def test_an_outer_archive_cut_inside_a_nested_one_keeps_the_nested_files(
+    unpack: Unpack,
+) -> None:
+    inner = make_tar({"inner.txt": LOG, "rest.bin": random_bytes(200_000)}, compress=False)
+    outer = make_tar({"inner.tar": inner}, compress=False)
+
+    result = unpack("diag.tar", outer[: 512 + 512 + len(LOG) + 512 + 100_000])
+
+    files = _by_name(result.files)
+    assert files["diag.tar/inner.tar/inner.txt"].path.read_text() == LOG
+    assert files["diag.tar/inner.tar/rest.bin"].size < 100_000
+    assert any(w.startswith("diag.tar: the tar archive is truncated") for w in result.warnings)
+
+
+def test_limits_still_hold_for_a_damaged_upload(unpack: Unpack) -> None:
+    whole = make_tar({"a.txt": "fine\n", "b.bin": random_bytes(50_000)})
+    result = unpack("diag.tar.gz", whole[:-100], Limits(max_member_bytes=1000))
+    assert [file.name for file in result.files] == ["diag.tar.gz/a.txt"]
+    assert result.warnings[0].startswith("diag.tar.gz/b.bin: skipped, it is larger than")
