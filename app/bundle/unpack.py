@@ -371,8 +371,8 @@ class _Unpacker:
         with self.open_gzip(path, where.name, threads=self.inflate_threads) as stream:
             if looks_like_tar(first):
                 self.unpack_tar_stream(stream, where, depth)
-                while stream.read(BLOCK_BYTES):
-                    pass  # reach the gzip trailer: a truncated stream must not pass silently
+                while rest := stream.read(BLOCK_BYTES):  # reach the gzip trailer: a truncated
+                    self.budget.add_bytes(len(rest), where.name)  # stream must not pass silently
                 return
             inner = _Target(
                 _strip_gz(where.name) if depth else f"{where.name}/{_strip_gz(where.rel.name)}",

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.analyzers.cert_findings import apply_certificates
+from app.bundle.budget import LocalTotals, SharedTotals, Totals, UnpackBudget
 from app.bundle.nodes import identify_node
 from app.bundle.sources import SOURCES
 from app.bundle.unpack import Limits, Tee, UnpackResult, unpack_upload
@@ -51,6 +52,8 @@ def limits_from(settings: Settings) -> Limits:
         max_member_bytes=settings.unpack_max_member_bytes,
         max_ratio=settings.unpack_max_ratio,
         max_depth=settings.unpack_max_depth,
+        ratio_grace_bytes=settings.unpack_ratio_grace_bytes,
+        max_header_bytes=settings.unpack_max_header_bytes,
         direct_write_bytes=settings.unpack_direct_write_mib * 2**20,
     )
 
@@ -88,25 +91,53 @@ def _unpack_all(
     limits: Limits,
     jobs: int,
     tee: Tee | None,
+    uploaded_bytes: int,
 ) -> Iterator[UnpackResult]:
     """Unpack results in input order: one process per upload when `in_processes` says so.
 
-    `tee` (used when the uploads are unpacked here) sees the unpacked bytes.
+    `tee` (used when the uploads are unpacked here) sees the unpacked bytes. All uploads share
+    one UnpackBudget, measured against `uploaded_bytes` (their sizes together).
     """
     threads = 1 if jobs > 1 else 0
     targets = [workdir / f"{position:03d}" for position in range(len(inputs))]
     if not in_processes(jobs, len(inputs)):
+        budget = UnpackBudget(limits, uploaded_bytes, LocalTotals())
         for item, name, target in zip(inputs, names, targets, strict=True):
-            yield unpack_upload(item.path, name, target, limits, inflate_threads=threads, tee=tee)
+            yield unpack_upload(
+                item.path, name, target, limits, inflate_threads=threads, tee=tee, budget=budget
+            )
         return
     context = multiprocessing.get_context("spawn")  # no fork of a threaded web or worker process
-    with ProcessPoolExecutor(min(jobs, len(inputs)), mp_context=context) as pool:
+    totals = SharedTotals(context)
+    with ProcessPoolExecutor(
+        min(jobs, len(inputs)),
+        mp_context=context,
+        initializer=_share_totals,
+        initargs=(totals,),
+    ) as pool:
         futures = [
-            pool.submit(unpack_upload, item.path, name, target, limits, inflate_threads=threads)
+            pool.submit(_unpack_in_child, item.path, name, target, limits, threads, uploaded_bytes)
             for item, name, target in zip(inputs, names, targets, strict=True)
         ]
         for future in futures:
             yield future.result()
+
+
+_child_totals: Totals | None = None
+"""The analysis' shared unpack totals, in a process that unpacks one of its uploads."""
+
+
+def _share_totals(totals: SharedTotals) -> None:
+    global _child_totals
+    _child_totals = totals
+
+
+def _unpack_in_child(
+    src: Path, name: str, target: Path, limits: Limits, threads: int, uploaded_bytes: int
+) -> UnpackResult:
+    """unpack_upload in a pool process, against the budget shared by the whole analysis."""
+    budget = UnpackBudget(limits, uploaded_bytes, _child_totals)
+    return unpack_upload(src, name, target, limits, inflate_threads=threads, budget=budget)
 
 
 def analyze(
@@ -143,7 +174,7 @@ def analyze(
             if jobs > 1:
                 pool = stack.enter_context(ThreadPoolExecutor(jobs, thread_name_prefix="prescan"))
             prescanner = PreScanner(library.signatures, SOURCES, pool, window=2 * jobs + 1)
-        unpacked = _unpack_all(inputs, names, workdir, limits, jobs, prescanner)
+        unpacked = _unpack_all(inputs, names, workdir, limits, jobs, prescanner, total_in)
         for item, name, result in zip(inputs, names, unpacked, strict=True):
             report.files.extend(result.files)
             report.warnings.extend(result.warnings)
