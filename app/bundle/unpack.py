@@ -62,6 +62,7 @@ from isal import igzip, isal_zlib
 
 from app.bundle.budget import Limits, UnpackBudget, human_size
 from app.bundle.detect import detect_kind
+from app.bundle.lineends import CrToLf, has_lone_cr_line_ends, lone_cr_warning
 from app.bundle.magic import SNIFF_BYTES, is_known_binary, looks_like_tar, sniff_format
 from app.bundle.streams import (
     HeaderTooLarge,
@@ -616,6 +617,7 @@ class _Unpacker:
         if final:
             self.written.append(path)
         sink = self.tee.open(name) if final and self.tee is not None else None
+        line_ends = CrToLf() if final and has_lone_cr_line_ends(head) else None
         size = 0
         complete = False
         broken: _ReadFailed | None = None
@@ -629,6 +631,8 @@ class _Unpacker:
                 if size > self.limits.max_member_bytes:
                     raise _MemberSkipped(self.too_big_reason(size))
                 self.budget.add_bytes(len(block), name)
+                if line_ends is not None:
+                    block = line_ends.convert(block)
                 out.write(block)
                 if sink is not None:
                     sink.write(block)
@@ -655,6 +659,8 @@ class _Unpacker:
                     sink.close()
                 else:
                     sink.discard()
+        if line_ends is not None:
+            self.warnings.append(lone_cr_warning(name))
         if broken is not None:
             if final and not size:
                 self.forget(path, final)

@@ -199,7 +199,13 @@ def analyze(
             progress(0.3 + 0.7 * min(1.0, scanned / total_bytes))
 
     findings = run_library(
-        library, report.files, nodes, progress=on_bytes, jobs=jobs, prescanned=prescanned
+        library,
+        report.files,
+        nodes,
+        progress=on_bytes,
+        jobs=jobs,
+        prescanned=prescanned,
+        warnings=report.warnings,
     )
     report.findings, cleared = split_cleared(resolve_alarm_lifecycle(findings))
     apply_certificates(report, library.signatures)  # captures + PEMs: certificates, findings
