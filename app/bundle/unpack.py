@@ -19,6 +19,9 @@ Safety rules (each skipped member gets a warning naming it and the reason)
     * Every output path is resolved and must stay inside `dest`; files are created with
       O_EXCL | O_NOFOLLOW and mode 0o644, so nothing existing is overwritten or followed.
     * A member that appears twice keeps its first copy.
+    * The same content twice in one upload (same size and XXH3 digest, taken while the bytes
+      are written, and the same part in the analysis) is kept once, with a warning naming
+      both copies (app.bundle.duplicates).
 
 Limits (see `Limits` and app.bundle.budget)
     * Skipped with a warning, the rest of the bundle goes on: a single file larger than
@@ -62,6 +65,7 @@ from isal import igzip, isal_zlib
 
 from app.bundle.budget import Limits, UnpackBudget, human_size
 from app.bundle.detect import detect_kind
+from app.bundle.duplicates import ContentIndex, duplicate_warning, new_hasher
 from app.bundle.lineends import CrToLf, has_lone_cr_line_ends, lone_cr_warning
 from app.bundle.magic import SNIFF_BYTES, is_known_binary, looks_like_tar, sniff_format
 from app.bundle.streams import (
@@ -288,6 +292,7 @@ class _Unpacker:
     created_root: Path | None = None
     inflate_threads: int = 1
     tee: Tee | None = None
+    contents: ContentIndex = field(default_factory=ContentIndex)
 
     # ---- top level -------------------------------------------------------------------
 
@@ -536,7 +541,9 @@ class _Unpacker:
         path = self.dest / target.rel
         self.ensure_inside(path, target.name)
         try:
-            self.copy_to(stream, head, path, target.name, final=True, expected_size=declared_size)
+            digest = self.copy_to(
+                stream, head, path, target.name, final=True, expected_size=declared_size
+            )
         except _ReadFailed as err:
             if err.kept_bytes:
                 self.keep(path, target)
@@ -546,12 +553,19 @@ class _Unpacker:
                     "were kept and analysed."
                 )
             raise
-        self.keep(path, target)
+        self.keep(path, target, digest)
 
-    def keep(self, path: Path, target: _Target) -> None:
-        """List the file just written at `path` among the unpacked files."""
+    def keep(self, path: Path, target: _Target, digest: bytes | None = None) -> None:
+        """List the file just written at `path` among the unpacked files, unless `digest`
+        shows it is a copy of one kept before (then it is removed again, with a warning)."""
         kind = detect_kind(path, target.name)
         size = path.stat().st_size
+        if digest is not None:
+            first = self.contents.first_copy(target.name, size, digest, kind)
+            if first is not None:
+                self.forget(path, final=True)
+                self.warnings.append(duplicate_warning(target.name, first))
+                return
         self.files.append(BundleFile(path, target.name, size, kind, self.upload_name))
 
     def unpack_nested(
@@ -599,9 +613,10 @@ class _Unpacker:
         *,
         final: bool,
         expected_size: int | None = None,
-    ) -> None:
+    ) -> bytes | None:
         """Stream `head` + the rest of `stream` into a new file; enforce the size limits.
 
+        Returns the content digest of a `final` file (app.bundle.duplicates), else None.
         `expected_size` (an archive's declared size) lets a large file bypass the page cache.
         When reading breaks off, the bytes read so far stay in the file (a spool, or a member
         then marked with `_ReadFailed.kept_bytes`) and the _ReadFailed goes on.
@@ -618,6 +633,7 @@ class _Unpacker:
             self.written.append(path)
         sink = self.tee.open(name) if final and self.tee is not None else None
         line_ends = CrToLf() if final and has_lone_cr_line_ends(head) else None
+        hasher = new_hasher() if final else None
         size = 0
         complete = False
         broken: _ReadFailed | None = None
@@ -633,6 +649,8 @@ class _Unpacker:
                 self.budget.add_bytes(len(block), name)
                 if line_ends is not None:
                     block = line_ends.convert(block)
+                if hasher is not None:
+                    hasher.update(block)
                 out.write(block)
                 if sink is not None:
                     sink.write(block)
@@ -666,6 +684,7 @@ class _Unpacker:
                 self.forget(path, final)
             broken.kept_bytes = size if final else 0
             raise broken
+        return hasher.digest() if hasher is not None else None
 
     def forget(self, path: Path, final: bool) -> None:
         with suppress(OSError):

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from app.analyzers.cert_findings import apply_certificates
 from app.bundle.budget import LocalTotals, SharedTotals, Totals, UnpackBudget
+from app.bundle.duplicates import repeated_upload_warning, repeated_uploads
 from app.bundle.nodes import identify_node
 from app.bundle.sources import SOURCES
 from app.bundle.unpack import Limits, Tee, UnpackResult, unpack_upload
@@ -152,6 +153,8 @@ def analyze(
 ) -> Report:
     """Unpack every input into `workdir`, identify its node, run the library; raises BundleError.
 
+    An input that repeats an earlier one byte for byte is analysed once, with a warning.
+
     `jobs` (default: every core this process may use) bounds the parallelism: gzip is inflated
     in a helper thread and signatures are matched in `jobs` threads; with 4 or more jobs,
     several uploads are unpacked in processes of their own (see `in_processes`). `jobs=1` runs
@@ -164,7 +167,13 @@ def analyze(
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
-    names = unique_names([item.name for item in inputs])
+    all_names = unique_names([item.name for item in inputs])
+    repeats = repeated_uploads([item.path for item in inputs])
+    for position, first in repeats.items():
+        report.warnings.append(repeated_upload_warning(all_names[position], all_names[first]))
+    kept = [position for position in range(len(inputs)) if position not in repeats]
+    inputs = [inputs[position] for position in kept]
+    names = [all_names[position] for position in kept]
     total_in = sum(item.path.stat().st_size for item in inputs) or 1
     done_in = 0
     with ExitStack() as stack:
