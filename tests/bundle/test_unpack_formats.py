@@ -79,7 +79,7 @@ def test_nested_archives_become_path_segments(unpack: Unpack) -> None:
 
 def test_rotated_gz_logs_inside_a_tar_are_decompressed(unpack: Unpack) -> None:
     rotated = {f"log/messages.{n}.gz": make_gz(LOG_LINE * n) for n in (1, 2)}
-    result = unpack("diag.tar.gz", make_tar({"log/messages": LOG_LINE, **rotated}))
+    result = unpack("diag.tar.gz", make_tar({"log/messages": LOG_LINE * 3, **rotated}))
 
     files = _by_name(result.files)
     assert sorted(files) == [

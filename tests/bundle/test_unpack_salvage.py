@@ -80,12 +80,12 @@ def test_an_upload_cut_before_any_file_is_refused_and_leaves_nothing(
 
 
 def test_a_bad_gzip_checksum_keeps_the_whole_tar_and_says_so(unpack: Unpack) -> None:
-    whole = bytearray(make_tar({"a.txt": LOG, "b.txt": LOG}))
+    whole = bytearray(make_tar({"a.txt": LOG, "b.txt": LOG + "end\n"}))
     whole[-8] ^= 0xFF  # the CRC-32 in the gzip trailer
 
     result = unpack("diag.tar.gz", bytes(whole))
 
-    assert [file.path.read_text() for file in result.files] == [LOG, LOG]
+    assert [file.path.read_text() for file in result.files] == [LOG, LOG + "end\n"]
     (warning,) = result.warnings
     assert warning.startswith("diag.tar.gz: the gzip-compressed file is damaged")
     assert "Everything read before the damage was analysed" in warning
