@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Protocol
 
-from app.parsing.expressway import is_continuation, timestamp_of
+from app.parsing.expressway import as_logged, is_continuation, timestamp_of
 from app.report import SEVERITY_ORDER, BundleFile, FileKind, Finding, NodeInfo, Snippet
 from app.signatures.model import Signature
 from app.signatures.render import render_finding
@@ -339,7 +339,7 @@ class FileScan:
         signature = self.signatures[index]
         if not any(literal in text for literal in signature.contains):
             return  # a matcher may over-report; the literal prefilter is part of the contract
-        facts = extract_facts(signature, text)
+        facts = extract_facts(signature, as_logged(text))  # remote syslog reads as logged
         if facts is None:
             return
         facts.update(self.extra_facts[index])
