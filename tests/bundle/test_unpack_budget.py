@@ -8,8 +8,11 @@ reason a person understands, in bounded memory; a normal bundle right after stil
 from __future__ import annotations
 
 import io
+import struct
 import tarfile
 import tracemalloc
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,6 +36,22 @@ def _nested_gzip_bomb(unpacked_gib: int) -> bytes:
     return make_tar({"logs.gz.gz": make_gz(inner)})
 
 
+def _gzip_member_with_comment(data: bytes, comment: bytes) -> bytes:
+    """One gzip member (RFC 1952) whose header carries `comment` (FCOMMENT)."""
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    body = deflater.compress(data) + deflater.flush()
+    trailer = struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
+    return b"\x1f\x8b\x08\x10" + bytes(4) + b"\x00\xff" + comment + b"\x00" + body + trailer
+
+
+def _comment_padded_bomb() -> bytes:
+    """The issue's case: a multi-member gzip whose members are padded with comments (so the
+    archive the inner level inflates from is large, and a per-level ratio forgives a lot),
+    compressed again: a few KB uploaded."""
+    member = _gzip_member_with_comment(bytes(2**20), b"A" * 16 * 2**10)
+    return make_tar({"logs.gz.gz": make_gz(member * 512)})  # 512 MiB from 8.5 MB of members
+
+
 def _seed_bundle() -> bytes:
     log = "\n".join(seed_scenario_lines("self_signed")) + "\n"
     return make_tar(
@@ -49,8 +68,15 @@ def _assert_a_normal_bundle_still_analyses(tmp_path: Path) -> None:
     assert "mra-traffic-server-cert-verification" in {f.signature_id for f in report.findings}
 
 
-def test_a_nested_gzip_bomb_stops_at_the_budget_of_the_uploaded_bytes(tmp_path: Path) -> None:
-    bomb = _nested_gzip_bomb(2)  # 2 GiB three levels down, about 1.3 KB uploaded
+@pytest.mark.parametrize(
+    "build",
+    [lambda: _nested_gzip_bomb(2), _comment_padded_bomb],
+    ids=["multi-member-gzip-in-gzip", "comment-padded-members"],
+)
+def test_a_nested_gzip_bomb_stops_at_the_budget_of_the_uploaded_bytes(
+    tmp_path: Path, build: Callable[[], bytes]
+) -> None:
+    bomb = build()  # 0.5-2 GiB two levels down, a few KB uploaded
     src = write_upload(tmp_path, "bomb.tar.gz", bomb)
     limits = Limits()  # the defaults: grace 16 MiB once, ratio 200
     totals = LocalTotals()
