@@ -63,6 +63,7 @@ from typing import Protocol, cast
 
 from isal import igzip, isal_zlib
 
+from app.bundle import zipwalk
 from app.bundle.budget import Limits, UnpackBudget, human_size
 from app.bundle.detect import detect_kind
 from app.bundle.duplicates import ContentIndex, duplicate_warning, new_hasher
@@ -98,6 +99,7 @@ _READ_ERRORS: tuple[type[BaseException], ...] = (
     RuntimeError,  # includes zipfile's "not implemented" errors
     struct.error,
 )
+_WALK_ERRORS: tuple[type[BaseException], ...] = (zipwalk.WalkStopped, *_READ_ERRORS)
 _ZIP_METHODS = frozenset(
     {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 )
@@ -458,6 +460,8 @@ class _Unpacker:
         try:
             archive = zipfile.ZipFile(path)
         except _READ_ERRORS as err:
+            if _read_head(path).startswith(zipwalk.LOCAL_HEADER):
+                self.unpack_zip_by_local_headers(path, where, depth, guard)
             raise _ReadFailed(err) from err
         with archive:
             infos = archive.infolist()
@@ -481,6 +485,42 @@ class _Unpacker:
                     self.warnings.append(f"{label}: skipped, {skip}.")
                 except _ReadFailed as err:  # the table of contents still finds the next member
                     self.warnings.append(_damaged_zip_member(label, err))
+
+    def unpack_zip_by_local_headers(
+        self, path: Path, where: _Target, depth: int, guard: _RatioGuard
+    ) -> None:
+        """Salvage a zip without its table of contents: its members in order (zipwalk)."""
+        with path.open("rb") as raw:
+            members = zipwalk.walk(raw)
+            while True:
+                try:
+                    item = next(members, None)
+                except _WALK_ERRORS as err:
+                    raise _ReadFailed(err) from err
+                if item is None:
+                    return
+                member, data = item
+                self.count_members(1)
+                if member.name.endswith(("/", "\\")):
+                    continue
+                label = f"{where.name}/{_display(member.name)}"
+                try:
+                    if member.encrypted:
+                        raise _MemberSkipped("it is encrypted")
+                    if not member.readable:
+                        raise _MemberSkipped(
+                            f"it uses a compression logloupe cannot read (zip method "
+                            f"{member.method})"
+                        )
+                    if member.size is not None and member.size > self.limits.max_member_bytes:
+                        raise _MemberSkipped(self.too_big_reason(member.size))
+                    target = self.member_target(member.name.replace("\\", "/"), where)
+                    reader = _CountingReader(data, guard.add)
+                    self.store_stream(
+                        reader, target, depth, may_recurse=True, declared_size=member.size
+                    )
+                except _MemberSkipped as skip:
+                    self.warnings.append(f"{label}: skipped, {skip}.")
 
     def zip_member_target(self, info: zipfile.ZipInfo, where: _Target) -> _Target:
         mode = info.external_attr >> 16

@@ -150,3 +150,65 @@ def test_limits_still_hold_for_a_damaged_upload(unpack: Unpack) -> None:
     result = unpack("diag.tar.gz", whole[:-100], Limits(max_member_bytes=1000))
     assert [file.name for file in result.files] == ["diag.tar.gz/a.txt"]
     assert result.warnings[0].startswith("diag.tar.gz/b.bin: skipped, it is larger than")
+
+
+def _zip(members: dict[str, bytes], *, streamed: bool = False) -> bytes:
+    """A deflated zip; `streamed`: sizes written after each member's data, as by a pipe."""
+    buffer = _Unseekable() if streamed else io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            with archive.open(name, "w") as member:
+                member.write(data)
+    return buffer.getvalue()
+
+
+class _Unseekable(io.BytesIO):
+    def seekable(self) -> bool:
+        return False
+
+    def seek(self, *args: object) -> int:
+        raise io.UnsupportedOperation("not seekable")
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["sizes-in-headers", "data-descriptors"])
+def test_a_zip_cut_before_its_table_of_contents_is_read_by_its_local_headers(
+    unpack: Unpack, streamed: bool
+) -> None:
+    noise = random_bytes(300_000)
+    whole = _zip(
+        {"first.txt": LOG.encode(), "second.bin": noise, "third.txt": b"x\n"}, streamed=streamed
+    )
+    result = unpack("diag.zip", whole[: len(whole) * 2 // 3])
+
+    files = _by_name(result.files)
+    assert files["diag.zip/first.txt"].path.read_text() == LOG
+    cut = files["diag.zip/second.bin"].path.read_bytes()
+    assert 0 < len(cut) < len(noise) and noise.startswith(cut)
+    assert "diag.zip/third.txt" not in files
+    assert result.warnings[-1].startswith("diag.zip: the zip archive is truncated")
+    assert "Everything read before the damage was analysed" in result.warnings[-1]
+
+
+def test_a_zip_missing_only_its_table_of_contents_gives_every_member(unpack: Unpack) -> None:
+    whole = _zip({"a.txt": LOG.encode(), "b.txt": b"bee\n", "c.bin": random_bytes(5000)})
+    toc = whole.index(b"PK\x01\x02")
+
+    result = unpack("diag.zip", whole[:toc])
+
+    assert [file.name for file in result.files] == [
+        "diag.zip/a.txt",
+        "diag.zip/b.txt",
+        "diag.zip/c.bin",
+    ]
+    assert result.files[0].path.read_text() == LOG
+    (warning,) = result.warnings
+    assert warning.startswith("diag.zip: the zip archive has no table of contents")
+
+
+def test_a_cut_zip_still_refuses_unsafe_names(unpack: Unpack, work_dir: Path) -> None:
+    whole = _zip({"../escape.txt": b"out\n", "ok.txt": LOG.encode()})
+    result = unpack("diag.zip", whole[: whole.index(b"PK\x01\x02")])
+
+    assert [file.name for file in result.files] == ["diag.zip/ok.txt"]
+    assert result.warnings[0] == "diag.zip/../escape.txt: skipped, its path contains '..'."
+    assert not (work_dir.parent / "escape.txt").exists()
