@@ -65,12 +65,20 @@ from isal import igzip, isal_zlib
 
 from app.bundle import zipwalk
 from app.bundle.budget import Limits, UnpackBudget, human_size
+from app.bundle.damage import FORMAT_WORDS, corrupt_sentence, damaged_zip_member, salvage_sentence
 from app.bundle.detect import detect_kind
 from app.bundle.duplicates import ContentIndex, duplicate_warning, new_hasher
 from app.bundle.lineends import CrToLf, has_lone_cr_line_ends, lone_cr_warning
 from app.bundle.magic import SNIFF_BYTES, is_known_binary, looks_like_tar, sniff_format
+from app.bundle.members import (
+    MemberSkipped,
+    claimed_format,
+    display_name,
+    safe_member_path,
+    safe_segment,
+    strip_gz,
+)
 from app.bundle.streams import (
-    HeaderTooLarge,
     InflateAhead,
     MemberReader,
     Readable,
@@ -103,11 +111,6 @@ _WALK_ERRORS: tuple[type[BaseException], ...] = (zipwalk.WalkStopped, *_READ_ERR
 _ZIP_METHODS = frozenset(
     {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 )
-_FORMAT_WORDS = {
-    "tar": "tar archive",
-    "gzip": "gzip-compressed file",
-    "zip": "zip archive",
-}
 
 
 @dataclass
@@ -195,10 +198,6 @@ def unpack_upload(
     finally:
         unpacker.remove_spools()
     return UnpackResult(files=unpacker.files, warnings=unpacker.warnings)
-
-
-class _MemberSkipped(Exception):
-    """One member cannot be kept; the message says why (it becomes a warning)."""
 
 
 class _ReadFailed(Exception):
@@ -301,20 +300,20 @@ class _Unpacker:
     def unpack_top(self, src: Path) -> None:
         try:
             self.unpack_upload_file(src)
-        except _MemberSkipped as skip:
+        except MemberSkipped as skip:
             self.warnings.append(f"{self.upload_name}: skipped, {skip}.")
 
     def unpack_upload_file(self, src: Path) -> None:
         head = _read_head(src)
         fmt = sniff_upload_type(head, self.upload_name)
-        claimed = _claimed_format(self.upload_name)
-        root = _Target(self.upload_name, PurePosixPath(_safe_segment(self.upload_name)))
+        claimed = claimed_format(self.upload_name)
+        root = _Target(self.upload_name, PurePosixPath(safe_segment(self.upload_name)))
         if not head:
             self.warnings.append(f"{self.upload_name}: the upload is empty; nothing to analyse.")
             return
         if fmt not in _ARCHIVE_FORMATS and claimed is not None:
             raise CorruptArchive(
-                f"{self.upload_name}: the name says {_FORMAT_WORDS[claimed]} but the content "
+                f"{self.upload_name}: the name says {FORMAT_WORDS[claimed]} but the content "
                 "is not one (wrong file, or damaged in transfer); re-download the bundle "
                 "and upload it again."
             )
@@ -326,9 +325,9 @@ class _Unpacker:
             except _ReadFailed as err:
                 if not self.files:
                     raise CorruptArchive(
-                        _corrupt_sentence(self.upload_name, fmt, err.cause)
+                        corrupt_sentence(self.upload_name, fmt, err.cause)
                     ) from err
-                self.warnings.append(_salvage_sentence(self.upload_name, fmt, err.cause))
+                self.warnings.append(salvage_sentence(self.upload_name, fmt, err.cause))
             if not self.files and not self.warnings:
                 self.warnings.append(f"{self.upload_name}: the archive holds no files.")
             return
@@ -383,10 +382,10 @@ class _Unpacker:
                     self.budget.add_bytes(len(rest), where.name)  # stream must not pass silently
                 return
             inner = _Target(
-                _strip_gz(where.name) if depth else f"{where.name}/{_strip_gz(where.rel.name)}",
-                where.rel.with_name(_strip_gz(where.rel.name))
+                strip_gz(where.name) if depth else f"{where.name}/{strip_gz(where.rel.name)}",
+                where.rel.with_name(strip_gz(where.rel.name))
                 if depth
-                else where.rel / _strip_gz(where.rel.name),
+                else where.rel / strip_gz(where.rel.name),
             )
             self.store_stream(stream, inner, depth, may_recurse=True)
 
@@ -424,7 +423,7 @@ class _Unpacker:
                 self.count_members(1)
                 if member.isdir():
                     continue
-                label = f"{where.name}/{_display(member.name)}"
+                label = f"{where.name}/{display_name(member.name)}"
                 try:
                     target = self.tar_member_target(member, where)
                     self.store_stream(
@@ -434,24 +433,24 @@ class _Unpacker:
                         may_recurse=True,
                         declared_size=member.size,
                     )
-                except _MemberSkipped as skip:
+                except MemberSkipped as skip:
                     self.warnings.append(f"{label}: skipped, {skip}.")
 
     def tar_member_target(self, member: tarfile.TarInfo, where: _Target) -> _Target:
         if member.issym():
-            raise _MemberSkipped(f"it is a symbolic link to {member.linkname!r} (never followed)")
+            raise MemberSkipped(f"it is a symbolic link to {member.linkname!r} (never followed)")
         if member.islnk():
-            raise _MemberSkipped(f"it is a hard link to {member.linkname!r} (never followed)")
+            raise MemberSkipped(f"it is a hard link to {member.linkname!r} (never followed)")
         if member.ischr() or member.isblk():
-            raise _MemberSkipped("it is a device file")
+            raise MemberSkipped("it is a device file")
         if member.isfifo():
-            raise _MemberSkipped("it is a FIFO (named pipe)")
+            raise MemberSkipped("it is a FIFO (named pipe)")
         if member.issparse():
-            raise _MemberSkipped("it is a sparse file, which logloupe does not unpack")
+            raise MemberSkipped("it is a sparse file, which logloupe does not unpack")
         if not member.isreg():
-            raise _MemberSkipped("it is not a regular file")
+            raise MemberSkipped("it is not a regular file")
         if member.size > self.limits.max_member_bytes:
-            raise _MemberSkipped(self.too_big_reason(member.size))
+            raise MemberSkipped(self.too_big_reason(member.size))
         return self.member_target(member.name, where)
 
     def unpack_zip(self, path: Path, where: _Target, depth: int) -> None:
@@ -469,7 +468,7 @@ class _Unpacker:
             for info in infos:
                 if info.is_dir():
                     continue
-                label = f"{where.name}/{_display(info.filename)}"
+                label = f"{where.name}/{display_name(info.filename)}"
                 try:
                     target = self.zip_member_target(info, where)
                     try:
@@ -481,10 +480,10 @@ class _Unpacker:
                         self.store_stream(
                             reader, target, depth, may_recurse=True, declared_size=info.file_size
                         )
-                except _MemberSkipped as skip:
+                except MemberSkipped as skip:
                     self.warnings.append(f"{label}: skipped, {skip}.")
                 except _ReadFailed as err:  # the table of contents still finds the next member
-                    self.warnings.append(_damaged_zip_member(label, err))
+                    self.warnings.append(damaged_zip_member(label, err.cause, err.kept_bytes))
 
     def unpack_zip_by_local_headers(
         self, path: Path, where: _Target, depth: int, guard: _RatioGuard
@@ -503,45 +502,45 @@ class _Unpacker:
                 self.count_members(1)
                 if member.name.endswith(("/", "\\")):
                     continue
-                label = f"{where.name}/{_display(member.name)}"
+                label = f"{where.name}/{display_name(member.name)}"
                 try:
                     if member.encrypted:
-                        raise _MemberSkipped("it is encrypted")
+                        raise MemberSkipped("it is encrypted")
                     if not member.readable:
-                        raise _MemberSkipped(
+                        raise MemberSkipped(
                             f"it uses a compression logloupe cannot read (zip method "
                             f"{member.method})"
                         )
                     if member.size is not None and member.size > self.limits.max_member_bytes:
-                        raise _MemberSkipped(self.too_big_reason(member.size))
+                        raise MemberSkipped(self.too_big_reason(member.size))
                     target = self.member_target(member.name.replace("\\", "/"), where)
                     reader = _CountingReader(data, guard.add)
                     self.store_stream(
                         reader, target, depth, may_recurse=True, declared_size=member.size
                     )
-                except _MemberSkipped as skip:
+                except MemberSkipped as skip:
                     self.warnings.append(f"{label}: skipped, {skip}.")
 
     def zip_member_target(self, info: zipfile.ZipInfo, where: _Target) -> _Target:
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
-            raise _MemberSkipped("it is a symbolic link (never followed)")
+            raise MemberSkipped("it is a symbolic link (never followed)")
         if mode and stat.S_IFMT(mode) and not stat.S_ISREG(mode):
-            raise _MemberSkipped("it is not a regular file")
+            raise MemberSkipped("it is not a regular file")
         if info.flag_bits & 0x1:
-            raise _MemberSkipped("it is encrypted")
+            raise MemberSkipped("it is encrypted")
         if info.compress_type not in _ZIP_METHODS:
-            raise _MemberSkipped(
+            raise MemberSkipped(
                 f"it uses a compression logloupe cannot read (zip method {info.compress_type})"
             )
         if info.file_size > self.limits.max_member_bytes:
-            raise _MemberSkipped(self.too_big_reason(info.file_size))
+            raise MemberSkipped(self.too_big_reason(info.file_size))
         if (
             info.file_size > self.limits.ratio_grace_bytes
             and info.file_size > self.limits.max_ratio * max(info.compress_size, 1)
         ):
             raise LimitExceeded(
-                f"{where.name}/{_display(info.filename)}: refused as a decompression bomb: "
+                f"{where.name}/{display_name(info.filename)}: refused as a decompression bomb: "
                 f"it declares {human_size(info.file_size)} from {human_size(info.compress_size)} "
                 f"compressed, more than {self.limits.max_ratio:g} times. Check the bundle."
             )
@@ -550,7 +549,7 @@ class _Unpacker:
     # ---- one member ------------------------------------------------------------------
 
     def member_target(self, member_name: str, where: _Target) -> _Target:
-        rel = _safe_member_path(member_name)
+        rel = safe_member_path(member_name)
         return _Target(f"{where.name}/{rel.as_posix()}", where.rel / rel)
 
     def store_stream(
@@ -642,7 +641,7 @@ class _Unpacker:
         try:
             self.unpack_archive(spool, fmt, target, depth)
         except _ReadFailed as err:
-            self.warnings.append(_corrupt_sentence(target.name, fmt, err.cause, nested=True))
+            self.warnings.append(corrupt_sentence(target.name, fmt, err.cause, nested=True))
 
     def copy_to(
         self,
@@ -666,9 +665,9 @@ class _Unpacker:
         try:
             handle = os.open(path, flags, 0o644)
         except FileExistsError as err:
-            raise _MemberSkipped("a file with that name was already unpacked") from err
+            raise MemberSkipped("a file with that name was already unpacked") from err
         except OSError as err:
-            raise _MemberSkipped(f"it cannot be created ({err.strerror})") from err
+            raise MemberSkipped(f"it cannot be created ({err.strerror})") from err
         if final:
             self.written.append(path)
         sink = self.tee.open(name) if final and self.tee is not None else None
@@ -685,7 +684,7 @@ class _Unpacker:
             while block:
                 size += len(block)
                 if size > self.limits.max_member_bytes:
-                    raise _MemberSkipped(self.too_big_reason(size))
+                    raise MemberSkipped(self.too_big_reason(size))
                 self.budget.add_bytes(len(block), name)
                 if line_ends is not None:
                     block = line_ends.convert(block)
@@ -701,7 +700,7 @@ class _Unpacker:
                     break
             out.close()
             complete = True
-        except _MemberSkipped:
+        except MemberSkipped:
             self.forget(path, final)
             raise
         except OSError as err:
@@ -737,14 +736,14 @@ class _Unpacker:
         try:
             path.mkdir(mode=0o755, parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError) as err:
-            raise _MemberSkipped("its folder clashes with a file of the same name") from err
+            raise MemberSkipped("its folder clashes with a file of the same name") from err
         except OSError as err:
             raise BundleError(f"{name}: cannot create a folder ({err.strerror}).") from err
 
     def ensure_inside(self, path: Path, name: str) -> None:
         resolved = path.resolve()
         if resolved != self.dest and self.dest not in resolved.parents:
-            raise _MemberSkipped("its path would leave the work directory")
+            raise MemberSkipped("its path would leave the work directory")
 
     # ---- limits ----------------------------------------------------------------------
 
@@ -772,112 +771,6 @@ class _Unpacker:
         for spool in self.spools:
             with suppress(OSError):
                 spool.unlink()
-
-
-# ---- names -----------------------------------------------------------------------------
-
-
-def _safe_member_path(name: str) -> PurePosixPath:
-    """A relative, normalised path for an archive member name, or _MemberSkipped."""
-    if not name:
-        raise _MemberSkipped("its name is empty")
-    if "\0" in name:
-        raise _MemberSkipped("its name contains a NUL byte")
-    if name.startswith("/") or (len(name) > 2 and name[1] == ":" and name[2] in "/\\"):
-        raise _MemberSkipped("its path is absolute")
-    parts = [part for part in name.split("/") if part not in ("", ".")]
-    if ".." in parts:
-        raise _MemberSkipped("its path contains '..'")
-    if not parts:
-        raise _MemberSkipped("its name is empty")
-    clean = [_safe_segment(part) for part in parts]
-    if any(len(part.encode("utf-8", "surrogateescape")) > 255 for part in clean):
-        raise _MemberSkipped("a part of its name is longer than 255 bytes")
-    return PurePosixPath(*clean)
-
-
-def _safe_segment(segment: str) -> str:
-    """One file-name segment without separators, control characters or undecodable bytes."""
-    readable = segment.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    readable = readable.replace("/", "_").replace("\\", "_")
-    readable = "".join("_" if ord(char) < 0x20 or ord(char) == 0x7F else char for char in readable)
-    if readable in ("", ".", ".."):
-        return "upload"
-    return readable
-
-
-def _display(name: str) -> str:
-    """A member name as it can be shown in a warning."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace").replace("\0", "\\0")
-
-
-def _strip_gz(name: str) -> str:
-    lower = name.lower()
-    if lower.endswith(".tgz"):
-        return name[:-4] + ".tar"
-    for suffix in (".gz", ".gzip", ".z"):
-        if lower.endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
-def _claimed_format(upload_name: str) -> str | None:
-    lower = upload_name.lower()
-    if lower.endswith((".tar.gz", ".tgz", ".gz")):
-        return "gzip"
-    if lower.endswith(".zip"):
-        return "zip"
-    if lower.endswith(".tar"):
-        return "tar"
-    return None
-
-
-# ---- messages --------------------------------------------------------------------------
-
-
-def _problem(fmt: str, cause: BaseException) -> str:
-    """What is wrong with an archive of format `fmt` that failed with `cause`."""
-    if isinstance(cause, HeaderTooLarge):
-        return f"the tar archive cannot be read further: {cause}"
-    if isinstance(cause, EOFError) or "unexpected end" in str(cause):
-        return f"the {_FORMAT_WORDS[fmt]} is truncated (it ends in the middle)"
-    if fmt == "zip" and "not a zip file" in str(cause):
-        return "the zip archive has no table of contents (incomplete download or damaged)"
-    if fmt == "zip":
-        return f"the zip archive is damaged ({cause})"
-    if isinstance(cause, tarfile.TarError):
-        return f"the tar archive is damaged ({cause})"
-    return f"the {_FORMAT_WORDS[fmt]} is damaged ({cause})"
-
-
-def _salvage_sentence(name: str, fmt: str, cause: BaseException) -> str:
-    """The warning for an upload read only up to its damage (what was read is analysed)."""
-    return (
-        f"{name}: {_problem(fmt, cause)}. Everything read before the damage was analysed; "
-        "what comes after it could not be read, so findings may be missing. Re-download the "
-        "bundle from the Expressway and upload it again for a complete analysis."
-    )
-
-
-def _damaged_zip_member(label: str, err: _ReadFailed) -> str:
-    """The warning for a zip member that could not be read to its end."""
-    problem = f"{label}: could not be read ({err.cause})"
-    if err.kept_bytes:
-        return (
-            f"{problem}; the {human_size(err.kept_bytes)} read before the error were kept and "
-            "analysed, so they may hold damaged lines."
-        )
-    return f"{problem}; skipped, the zip's other files were still read."
-
-
-def _corrupt_sentence(name: str, fmt: str, cause: BaseException, *, nested: bool = False) -> str:
-    problem = _problem(fmt, cause)
-    if nested:
-        return f"{name}: {problem}; the files after the damage were skipped."
-    return (
-        f"{name}: {problem}. The download was probably cut short or the file was altered; "
-        "re-download the bundle from the Expressway and upload it again."
-    )
 
 
 def _read_head_of(stream: _CountingReader) -> bytes:
