@@ -11,6 +11,9 @@ import pytest
 from app.bundle.unpack import Limits, unpack_upload
 from app.errors import CorruptArchive
 from app.report import BundleFile
+from app.signatures import load_library
+from app.worker.pipeline import Input, analyze
+from tests.corpus import seed_scenario_lines
 from tests.factories import Unpack, make_gz, make_tar, make_zip, random_bytes, write_upload
 
 LOG = "".join(
@@ -212,3 +215,28 @@ def test_a_cut_zip_still_refuses_unsafe_names(unpack: Unpack, work_dir: Path) ->
     assert [file.name for file in result.files] == ["diag.zip/ok.txt"]
     assert result.warnings[0] == "diag.zip/../escape.txt: skipped, its path contains '..'."
     assert not (work_dir.parent / "escape.txt").exists()
+
+
+@pytest.mark.parametrize("prescan", [True, False], ids=["while-unpacking", "read-back"])
+def test_the_lines_of_a_member_cut_off_are_analysed(tmp_path: Path, prescan: bool) -> None:
+    seed = "\n".join(seed_scenario_lines("self_signed")) + "\n"
+    log = LOG[:200_000] + seed + LOG + LOG  # the problem early, the cut later in the log
+    whole = make_tar({"loggingsnapshot_vcsc_2022-07-11_17_33_18.txt": log}, compress=False)
+    upload = write_upload(tmp_path, "diag.tar", whole[:600_000])
+
+    report = analyze(
+        [Input(upload, "diag.tar")],
+        tmp_path / "work",
+        load_library(),
+        Limits(),
+        jobs=2,
+        scan_while_unpacking=prescan,
+    )
+
+    (finding,) = [
+        f for f in report.findings if f.signature_id == "mra-traffic-server-cert-verification"
+    ]
+    assert finding.snippets[0].line == LOG[:200_000].count("\n") + 1
+    assert report.warnings[0].startswith(
+        "diag.tar/loggingsnapshot_vcsc_2022-07-11_17_33_18.txt: truncated at byte 599,488"
+    )

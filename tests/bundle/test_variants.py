@@ -35,7 +35,7 @@ _HEADER = re.compile(
 
 def _example_lines() -> list[str]:
     """One positive example of each line signature of the library (header lines only)."""
-    lines = []
+    lines: list[str] = []
     for signature in LIBRARY.signatures:
         if signature.analyzer is not None:
             continue
