@@ -11,7 +11,8 @@ Layout and names
     path segment (`diag.tar.gz/logs.zip/x.txt`); a compressed single file loses its `.gz`
     (`diag.tar.gz/messages.1.gz` -> `diag.tar.gz/messages.1`). A top-level `.gz` of a single
     file is treated like a one-member archive (`x.log.gz/x.log`). A plain upload is stored as
-    `<dest>/<upload name>` and named after the upload.
+    `<dest>/<upload name>` and named after the upload. A text file whose lines end with a
+    lone CR is written with LF line ends, with a warning (app.bundle.lineends).
 
 Safety rules (each skipped member gets a warning naming it and the reason)
     * Absolute paths, `..` segments, NUL or other unusable names, symbolic and hard links,
@@ -40,9 +41,12 @@ Damage (salvage)
     in the middle is kept as far as it was read (a warning says "truncated at byte N": its
     lines up to there are real log lines, and a TAC engineer wants them); a zip member that
     cannot be read is skipped or kept as far as it was read, and the zip's other members are
-    still read (its table of contents says where they are). A warning names what could not
-    be read. Only when nothing at all could be read from the upload itself is it refused with
-    `CorruptArchive`. When the whole bundle is refused, every file this call wrote is removed.
+    still read (its table of contents says where they are); a zip whose table of contents is
+    lost is read member by member from its local headers (app.bundle.zipwalk); a gzip stream
+    that fails is inflated again exactly up to the damage (streams.SalvagingGzip). A warning
+    names what could not be read. Only when nothing at all could be read from the upload itself
+    is it refused with `CorruptArchive`. When the whole bundle is refused, every file this call
+    wrote is removed.
 """
 
 from __future__ import annotations
