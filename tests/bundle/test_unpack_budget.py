@@ -152,6 +152,7 @@ def test_a_huge_tar_header_is_refused_before_it_is_read_into_memory(
         "after it could not be read, so findings may be missing. Re-download the bundle from "
         "the Expressway and upload it again for a complete analysis."
     ]
+    _assert_a_normal_bundle_still_analyses(tmp_path)
 
 
 def test_ordinary_pax_headers_are_read(tmp_path: Path) -> None:
