@@ -95,6 +95,9 @@ from app.report import BundleFile, FileKind
 
 BLOCK_BYTES = 4 * 2**20
 """Copy unit: no member is ever read into memory in larger pieces."""
+MAX_MEMBER_WARNINGS = 100
+"""Warnings listed about single members of one upload (skipped, cut, duplicate...); the rest
+are counted in one last sentence, so a hostile archive cannot flood the report."""
 INFLATE_INPUT_BYTES = 8 * 2**20
 """Compressed bytes read at a time by the inflating helper thread."""
 
@@ -201,6 +204,12 @@ def unpack_upload(
         raise
     finally:
         unpacker.remove_spools()
+    left_out = unpacker.member_warnings - MAX_MEMBER_WARNINGS
+    if left_out > 0:
+        unpacker.warnings.append(
+            f"{upload_name}: {left_out:,} more warnings about single files are not listed "
+            f"(the first {MAX_MEMBER_WARNINGS} are)."
+        )
     return UnpackResult(files=unpacker.files, warnings=unpacker.warnings)
 
 
@@ -298,6 +307,13 @@ class _Unpacker:
     inflate_threads: int = 1
     tee: Tee | None = None
     contents: ContentIndex = field(default_factory=ContentIndex)
+    member_warnings: int = 0
+
+    def warn(self, sentence: str) -> None:
+        """A warning about one member; past MAX_MEMBER_WARNINGS they are only counted."""
+        if self.member_warnings < MAX_MEMBER_WARNINGS:
+            self.warnings.append(sentence)
+        self.member_warnings += 1
 
     # ---- top level -------------------------------------------------------------------
 
@@ -438,7 +454,7 @@ class _Unpacker:
                         declared_size=member.size,
                     )
                 except MemberSkipped as skip:
-                    self.warnings.append(f"{label}: skipped, {skip}.")
+                    self.warn(f"{label}: skipped, {skip}.")
 
     def tar_member_target(self, member: tarfile.TarInfo, where: _Target) -> _Target:
         if member.issym():
@@ -485,9 +501,9 @@ class _Unpacker:
                             reader, target, depth, may_recurse=True, declared_size=info.file_size
                         )
                 except MemberSkipped as skip:
-                    self.warnings.append(f"{label}: skipped, {skip}.")
+                    self.warn(f"{label}: skipped, {skip}.")
                 except _ReadFailed as err:  # the table of contents still finds the next member
-                    self.warnings.append(damaged_zip_member(label, err.cause, err.kept_bytes))
+                    self.warn(damaged_zip_member(label, err.cause, err.kept_bytes))
 
     def unpack_zip_by_local_headers(
         self, path: Path, where: _Target, depth: int, guard: _RatioGuard
@@ -523,7 +539,7 @@ class _Unpacker:
                         reader, target, depth, may_recurse=True, declared_size=member.size
                     )
                 except MemberSkipped as skip:
-                    self.warnings.append(f"{label}: skipped, {skip}.")
+                    self.warn(f"{label}: skipped, {skip}.")
 
     def zip_member_target(self, info: zipfile.ZipInfo, where: _Target) -> _Target:
         mode = info.external_attr >> 16
@@ -572,7 +588,7 @@ class _Unpacker:
         head = _read_head_of(stream)
         fmt = sniff_format(head[:SNIFF_BYTES]) if may_recurse else None
         if fmt in _ARCHIVE_FORMATS and depth >= self.limits.max_depth:
-            self.warnings.append(
+            self.warn(
                 f"{target.name}: not unpacked, archives nested more than "
                 f"{self.limits.max_depth} deep are kept as they are."
             )
@@ -590,7 +606,7 @@ class _Unpacker:
         except _ReadFailed as err:
             if err.kept_bytes:
                 self.keep(path, target)
-                self.warnings.append(
+                self.warn(
                     f"{target.name}: truncated at byte {err.kept_bytes:,}: the archive breaks "
                     f"off inside this file; the {human_size(err.kept_bytes)} before the break "
                     "were kept and analysed."
@@ -607,7 +623,7 @@ class _Unpacker:
             first = self.contents.first_copy(target.name, size, digest, kind)
             if first is not None:
                 self.forget(path, final=True)
-                self.warnings.append(duplicate_warning(target.name, first))
+                self.warn(duplicate_warning(target.name, first))
                 return
         self.files.append(BundleFile(path, target.name, size, kind, self.upload_name))
 
@@ -645,7 +661,7 @@ class _Unpacker:
         try:
             self.unpack_archive(spool, fmt, target, depth)
         except _ReadFailed as err:
-            self.warnings.append(corrupt_sentence(target.name, fmt, err.cause, nested=True))
+            self.warn(corrupt_sentence(target.name, fmt, err.cause, nested=True))
 
     def copy_to(
         self,
@@ -721,7 +737,7 @@ class _Unpacker:
                 else:
                     sink.discard()
         if line_ends is not None:
-            self.warnings.append(lone_cr_warning(name))
+            self.warn(lone_cr_warning(name))
         if broken is not None:
             if final and not size:
                 self.forget(path, final)
