@@ -88,12 +88,14 @@ def run_library(
     matcher_factory: MatcherFactory | None = None,
     jobs: int = 1,
     prescanned: Mapping[str, PreScanned] | None = None,
+    warnings: list[str] | None = None,
 ) -> list[Finding]:
     """Findings of every signature over `files`; `nodes` maps BundleFile.bundle → NodeInfo.
 
     `sources` defaults to app.bundle.sources.SOURCES (logical source → file kinds).
     `matcher_factory` defaults to Hyperscan where installed; `jobs` > 1 scans in threads;
-    `prescanned` holds files already scanned while unpacking (app.signatures.prescan).
+    `prescanned` holds files already scanned while unpacking (app.signatures.prescan);
+    `warnings` receives a sentence per file that could not be scanned as usual (long lines).
     """
     if sources is None:
         from app.bundle.sources import SOURCES
@@ -109,4 +111,5 @@ def run_library(
         matcher_factory=matcher_factory,
         jobs=jobs,
         prescanned=prescanned,
+        warnings=warnings,
     )
