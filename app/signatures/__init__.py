@@ -91,6 +91,7 @@ def run_library(
     prescanned: Mapping[str, PreScanned] | None = None,
     max_groups: int = DEFAULT_MAX_GROUPS,
     dropped: dict[str, int] | None = None,
+    warnings: list[str] | None = None,
 ) -> list[Finding]:
     """Findings of every signature over `files`; `nodes` maps BundleFile.bundle → NodeInfo.
 
@@ -98,6 +99,7 @@ def run_library(
     `matcher_factory` defaults to Hyperscan where installed; `jobs` > 1 scans in threads;
     `prescanned` holds files already scanned while unpacking (app.signatures.prescan);
     `max_groups` bounds the findings kept while scanning, `dropped` receives the hits not kept.
+    `warnings` receives a sentence per file that could not be scanned as usual (long lines).
     """
     if sources is None:
         from app.bundle.sources import SOURCES
@@ -115,4 +117,5 @@ def run_library(
         prescanned=prescanned,
         max_groups=max_groups,
         dropped=dropped,
+        warnings=warnings,
     )
