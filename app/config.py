@@ -107,11 +107,49 @@ class Settings(BaseSettings):
         "analysis sent this long ago is sent again even when the queue is not empty",
     )
     queue_name: str = Field(default="analyses", description="the Celery queue of analyses")
-    unpack_max_total_bytes: int = 16 * 2**30
-    unpack_max_members: int = 20_000
-    unpack_max_member_bytes: int = 8 * 2**30
-    unpack_max_ratio: float = 200.0
+    unpack_max_total_bytes: int = Field(
+        default=32 * 2**30,
+        description="unpacked bytes of one analysis, all its uploads and nesting levels together",
+    )
+    unpack_max_members: int = Field(
+        default=20_000,
+        description="files and folders of one analysis, all uploads and nesting levels together",
+    )
+    unpack_max_member_bytes: int = Field(
+        default=8 * 2**30, description="one unpacked file (a larger one is skipped, with a warning)"
+    )
+    unpack_max_ratio: float = Field(
+        default=200.0,
+        description="unpacked bytes of one analysis per uploaded byte (all levels together), "
+        "and of one archive per compressed byte: the decompression-bomb guard",
+    )
+    unpack_ratio_grace_bytes: int = Field(
+        default=16 * 2**20,
+        description="unpacked bytes allowed on top of the ratio, once per analysis (and once "
+        "per archive for the per-archive ratio)",
+    )
+    unpack_max_header_bytes: int = Field(
+        default=2**20,
+        description="tar headers of one member (PAX extended header, GNU long name or link); "
+        "a larger one ends the reading of that archive there, with a warning",
+    )
     unpack_max_depth: int = 3
+    max_findings: int = Field(
+        default=5_000,
+        ge=1,
+        description="findings kept per analysis; past it the least severe and most repetitive "
+        "are left out, with a warning saying how many",
+    )
+    max_findings_bytes: int = Field(
+        default=32 * 2**20,
+        ge=2**20,
+        description="bytes of texts, facts and snippets kept per analysis (the findings JSON)",
+    )
+    logview_page_bytes: int = Field(
+        default=512 * 1024,
+        ge=4096,
+        description="raw log text shown on one log viewer page (long lines are cut to fit)",
+    )
     log_json: bool = False
     cache_dir: Path | None = Field(
         default_factory=lambda: default_cache_dir(),

@@ -3,8 +3,8 @@ evidence for each and how sure it is.
 
 Only bounded prefixes of files are read (`HEAD_BYTES` each, at most `MAX_LOG_FILES` logs and
 `MAX_DUMP_FILES` dumps), CRLF and CR-only line ends count as line ends, each line is cut at
-`MAX_LINE` characters, and every pattern is anchored on such a line or is a plain
-substring search: the time is linear in the bytes read, whatever they hold.
+`MAX_LINE` characters, and every pattern is an RE2 (linear-time) match on such a line or a
+plain substring search: the time is linear in the bytes read, whatever they hold.
 
 Which evidence wins
     hostname: the syslog host field (2nd token) of the loggingsnapshot's first lines, then
@@ -23,13 +23,13 @@ Which evidence wins
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from app.bundle.identity.dumps import MAX_LINE, dump_entries
 from app.bundle.identity.product import Clue, LogClues, decide, read_dump
+from app.parsing.linear_regex import compile_linear
 from app.report import BundleFile, FileKind, NodeInfo
 
 HEAD_BYTES = 2 * 2**20
@@ -43,16 +43,16 @@ HOST_LINES = 200
 MAX_NAME = 255
 """Characters of a file name looked at for a host part."""
 
-_SYSLOG_PREFIX = re.compile(
+_SYSLOG_PREFIX = compile_linear(
     r"(?:<\d{1,3}>)?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)"
     r"[ \t]{1,8}(?P<host>[A-Za-z0-9][A-Za-z0-9._-]{0,252})[ \t]"
 )
-_NAME_HOST = re.compile(
+_NAME_HOST = compile_linear(
     r"(?:loggingsnapshot|xstat_dump|xconf_dump|ca|server"
     r"|eth\d{1,3}_diagnostic_logging_tcpdump\d{0,4})_(?P<host>[A-Za-z0-9][A-Za-z0-9.-]{0,252})"
     r"_(?:\d{4}-?\d\d-?\d\d|\d{8,})"
 )
-_SIP_PRODUCT_HEADER = re.compile(
+_SIP_PRODUCT_HEADER = compile_linear(
     r"(?:Server|User-Agent):[ \t]*TANDBERG/(\d{1,9})[ \t]*\((X\d[^)\s]{0,60})\)"
 )
 
@@ -163,7 +163,7 @@ def _scan_log(file: BundleFile) -> _LogScan:
         scan.clues.feed(number, line)
         if line and not line[0].isspace():
             if host_lines < HOST_LINES and (match := _SYSLOG_PREFIX.match(line)):
-                scan.hosts[match.group("host")] += 1
+                scan.hosts[match["host"] or ""] += 1
                 host_lines += 1
             sending = 'Action="Sent"' in line
             in_message = False
@@ -184,9 +184,10 @@ def _scan_log(file: BundleFile) -> _LogScan:
         if scan.header is None:
             scan.header = (file.name, stripped[:80])
         if sending:
-            scan.sent[match.group(2)] += 1
+            version = match[2] or ""
+            scan.sent[version] += 1
             if first_line is not None and first_line.startswith("SIP/2.0 100 "):
-                scan.own_trying[match.group(2)] += 1
+                scan.own_trying[version] += 1
     return scan
 
 
@@ -202,8 +203,9 @@ def _hostname(
     for file in files:
         base = file.name.rsplit("/", 1)[-1][:MAX_NAME]
         if match := _NAME_HOST.match(base):
-            names[match.group("host")] += 1
-            first.setdefault(match.group("host"), file.name)
+            host_part = match["host"] or ""
+            names[host_part] += 1
+            first.setdefault(host_part, file.name)
     if host is not None:
         other = next((name for name, _ in names.most_common() if name != host), None)
         if other is not None and host not in names:
