@@ -152,6 +152,14 @@ def analyze(
         Path | None,
         typer.Option("--library", help="Signature library directory (default: the packaged one)"),
     ] = None,
+    products: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--product",
+            help="Product of each bundle, in their order: Expressway-C | Expressway-E | VCS | "
+            "auto (repeat the option; a missing one is auto, detected from the evidence)",
+        ),
+    ] = None,
 ) -> None:
     """Analyse bundles offline (no server, no database).
 
@@ -169,6 +177,7 @@ def analyze(
 
     tune_malloc()
     settings = get_settings()
+    chosen = _chosen_products(products or [], len(bundles))
     for bundle in bundles:
         if not bundle.is_file():
             _echo(f"error: {bundle}: no such file", err=True)
@@ -188,7 +197,10 @@ def analyze(
         raise typer.Exit(EXIT_UNUSABLE) from exc
     gc.freeze()  # what start-up built lives until exit: keep it out of every collection
     started = datetime.now(UTC)
-    inputs = [Input(path=b.resolve(), name=b.name) for b in bundles]
+    inputs = [
+        Input(path=b.resolve(), name=b.name, product=product)
+        for b, product in zip(bundles, chosen, strict=True)
+    ]
     with ThreadPoolExecutor(1, thread_name_prefix="sha256") as hashing:  # hashlib frees the GIL
         digests = hashing.map(_sha256, bundles)  # hashed while the pipeline runs
         error: BundleError | None = None
@@ -205,8 +217,8 @@ def analyze(
             except BundleError as exc:
                 report, error = Report(ruleset_version=library.version), exc
         files = [
-            FileOut(name=b.name, size=b.stat().st_size, sha256=digest)
-            for b, digest in zip(bundles, digests, strict=True)
+            FileOut(name=b.name, size=b.stat().st_size, sha256=digest, product=product)
+            for b, digest, product in zip(bundles, digests, chosen, strict=True)
         ]
     out = serialize.report_out(
         report,
@@ -237,6 +249,21 @@ def analyze(
         _echo(render_text(out))
     if any(f.signature.severity in ("critical", "error") for f in out.findings):
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def _chosen_products(products: list[str], count: int) -> list[str | None]:
+    """The product chosen for each of `count` bundles; exits 2 on a bad `--product`."""
+    from app.bundle.identity.choice import read_choice
+
+    if len(products) > count:
+        _echo(f"error: {len(products)} --product options for {count} bundle(s)", err=True)
+        raise typer.Exit(EXIT_UNUSABLE)
+    try:
+        chosen = [read_choice(value) for value in products]
+    except ValueError as exc:
+        _echo(f"error: --product: {exc}", err=True)
+        raise typer.Exit(EXIT_UNUSABLE) from exc
+    return chosen + [None] * (count - len(chosen))
 
 
 def _run_pipeline_with_progress(

@@ -81,6 +81,8 @@ class StoredFile(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     storage_path: Mapped[str] = mapped_column(String(500))  # relative to the data dir
+    # the product the user chose for this upload (Expressway-C | Expressway-E | VCS); NULL: auto
+    product: Mapped[str | None] = mapped_column(String(32))
 
     analysis: Mapped[Analysis] = relationship(back_populates="files")
 
@@ -115,6 +117,9 @@ class Node(Base):
     hostname: Mapped[str | None] = mapped_column(Text)
     product: Mapped[str | None] = mapped_column(Text)
     version: Mapped[str | None] = mapped_column(Text)
+    # how it was identified: [{"source", "says"}]; NULL for nodes saved before migration 0007
+    evidence: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
+    confidence: Mapped[str | None] = mapped_column(String(16))  # high | medium | low
 
     analysis: Mapped[Analysis] = relationship(back_populates="nodes")
 

@@ -43,6 +43,9 @@ class NodeInfo:
     hostname: str | None = None
     product: str | None = None  # "Expressway-C" | "Expressway-E" | "VCS" | None
     version: str | None = None  # e.g. "X14.2.1"
+    # how it was identified: [{"source": "<file name>" | "user" | "logloupe", "says": "..."}]
+    evidence: list[dict[str, str]] = field(default_factory=list)
+    confidence: str = "low"  # high | medium | low: how sure the product is
 
 
 @dataclass(frozen=True, slots=True)

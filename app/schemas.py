@@ -28,12 +28,29 @@ class FileOut(BaseModel):
     name: str
     size: int
     sha256: str
+    product: str | None = Field(
+        default=None, description="The product chosen for this file at upload; null: detected"
+    )
+
+
+class EvidenceOut(BaseModel):
+    source: str = Field(description='The file that showed it, "user" or "logloupe"')
+    says: str = Field(description="What it showed")
 
 
 class NodeOut(BaseModel):
     hostname: str | None
     product: str | None
     version: str | None
+    confidence: Literal["high", "medium", "low"] = Field(
+        default="low",
+        description="How sure the product is: high = a decisive xstat/xconf fact or the "
+        "user's choice; medium = log hints only, or facts that disagree; low = a label only "
+        "or nothing",
+    )
+    evidence: list[EvidenceOut] = Field(
+        default_factory=list, description="How the node was identified, strongest first"
+    )
 
 
 class SignatureRef(BaseModel):
@@ -71,6 +88,19 @@ class CoverageOut(BaseModel):
     outcome: Outcome
     reason: str | None = Field(
         description="Why it was skipped; for matched/passed, the nodes it could not check"
+    )
+
+
+class RerunIn(BaseModel):
+    """Optional body of `POST /api/v1/analyses/{id}/rerun`."""
+
+    products: dict[str, str] = Field(
+        default_factory=dict,
+        description='Product per uploaded file for this and later runs, e.g. {"diag.tar.gz": '
+        '"Expressway-C"}: keys are upload names as in `files` (the second of two files with '
+        'one name is "<name> (2)"), values Expressway-C | Expressway-E | VCS | auto ("auto" '
+        "clears an earlier choice). Files not named keep their choice.",
+        max_length=64,
     )
 
 

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from pydantic_core import to_json
 
-from app.report import Coverage, Finding, Report
+from app.report import Coverage, Finding, NodeInfo, Report
 from app.schemas import (
     AnalysisOut,
     AppliesToOut,
     CoverageOut,
     DeltaOut,
+    EvidenceOut,
     ExampleOut,
     FileOut,
     FindingOut,
@@ -33,7 +34,7 @@ from app.schemas import (
 from app.signatures.model import Signature
 
 if TYPE_CHECKING:  # the offline CLI serialises reports without loading the ORM
-    from app.models import Analysis, AnalysisRun
+    from app.models import Analysis, AnalysisRun, Node
 
 
 def finding_out(finding: Finding) -> FindingOut:
@@ -54,6 +55,18 @@ def finding_out(finding: Finding) -> FindingOut:
         count=finding.count,
         first_seen=finding.first_seen,
         last_seen=finding.last_seen,
+    )
+
+
+def node_out(node: NodeInfo | Node) -> NodeOut:
+    """A node as the contract shows it (a stored row or an offline NodeInfo)."""
+    confidence = node.confidence if node.confidence in ("high", "medium", "low") else "low"
+    return NodeOut(
+        hostname=node.hostname,
+        product=node.product,
+        version=node.version,
+        confidence=confidence,
+        evidence=[EvidenceOut.model_validate(item) for item in node.evidence or ()],
     )
 
 
@@ -99,11 +112,11 @@ def analysis_out(
         started_at=analysis.started_at,
         finished_at=analysis.finished_at,
         title=analysis.title,
-        files=[FileOut(name=f.name, size=f.size, sha256=f.sha256) for f in analysis.files],
-        nodes=[
-            NodeOut(hostname=n.hostname, product=n.product, version=n.version)
-            for n in analysis.nodes
+        files=[
+            FileOut(name=f.name, size=f.size, sha256=f.sha256, product=f.product)
+            for f in analysis.files
         ],
+        nodes=[node_out(n) for n in analysis.nodes],
         findings=list(findings),
         error=analysis.error,
         warnings=list(analysis.warnings or []),
@@ -156,9 +169,7 @@ def report_out(
         finished_at=finished_at,
         title=title,
         files=list(files),
-        nodes=[
-            NodeOut(hostname=n.hostname, product=n.product, version=n.version) for n in report.nodes
-        ],
+        nodes=[node_out(n) for n in report.nodes],
         findings=[] if error else [finding_out(f) for f in report.findings],
         error=error,
         warnings=list(report.warnings),

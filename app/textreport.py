@@ -7,6 +7,7 @@ import textwrap
 from app.schemas import AnalysisOut
 
 BUG_URL = "https://bst.cloudapps.cisco.com/bugsearch/bug/"
+EVIDENCE_SHOWN = 5  # evidence lines printed under each node (the JSON has them all)
 
 
 def _block(label: str, text: str) -> list[str]:
@@ -38,8 +39,10 @@ def render_text(out: AnalysisOut) -> str:
     for node in out.nodes:
         lines.append(
             f"node {node.hostname or '(hostname unknown)'}: "
-            f"{node.product or 'product unknown'}, {node.version or 'version unknown'}"
+            f"{node.product or 'product unknown'} ({node.confidence} confidence), "
+            f"{node.version or 'version unknown'}"
         )
+        lines += [f"  {item.source}: {item.says}" for item in node.evidence[:EVIDENCE_SHOWN]]
     for warning in out.warnings:
         lines.append(f"warning: {warning}")
     lines += _coverage(out)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from app import serialize
+from app.bundle.identity.choice import read_choice
 from app.errors import LoupeError, NotFound
 from app.ids import new_id
 from app.models import Analysis, AnalysisRun, StoredFile, utcnow
@@ -21,6 +22,7 @@ from app.schemas import AnalysisOut, DeltaOut, FindingOut
 from app.services import findings as findings_service
 from app.services import storage
 from app.services.uploads import ReceivedUpload
+from app.worker.pipeline import unique_names
 
 ACTIVE = ("queued", "running")
 DELTA_LISTS = ("new", "resolved", "unchanged")
@@ -35,7 +37,8 @@ def create(session: Session, *, upload: ReceivedUpload, data_dir: Path) -> Analy
         target.parent.mkdir(parents=True, exist_ok=False)
         shutil.move(str(upload.staging), str(target))
         analysis = Analysis(id=analysis_id, title=upload.title, status="queued", warnings=[])
-        for position, incoming in enumerate(upload.files):
+        products = upload.products + [None] * (len(upload.files) - len(upload.products))
+        for position, (incoming, product) in enumerate(zip(upload.files, products, strict=True)):
             stored = target / incoming.path.name
             analysis.files.append(
                 StoredFile(
@@ -44,6 +47,7 @@ def create(session: Session, *, upload: ReceivedUpload, data_dir: Path) -> Analy
                     size=incoming.size,
                     sha256=incoming.sha256,
                     storage_path=storage.relative_to_data(data_dir, stored),
+                    product=product,
                 )
             )
         analysis.runs.append(AnalysisRun(number=1))
@@ -205,6 +209,39 @@ class AnalysisBusy(LoupeError):
     status_code = 409
 
 
+class RerunInvalid(LoupeError):
+    """A re-run's product overrides name an unknown upload or product."""
+
+    status_code = 422
+
+
+def product_overrides(
+    files: Sequence[StoredFile], products: Mapping[str, str]
+) -> dict[int, str | None]:
+    """StoredFile.id → the product chosen for it, from `{"<upload name>": "<product>"}`.
+
+    Upload names are as listed in the analysis' `files` (a name uploaded twice is also known as
+    "<name> (2)", the name its node has). "auto" clears an earlier choice. Raises RerunInvalid.
+    """
+    by_name: dict[str, StoredFile] = {}
+    for stored, unique in zip(files, unique_names([f.name for f in files]), strict=True):
+        by_name.setdefault(stored.name, stored)
+        by_name[unique] = stored
+    chosen: dict[int, str | None] = {}
+    for name, value in products.items():
+        found = by_name.get(name)
+        if found is None:
+            known = ", ".join(f"'{n}'" for n in list(by_name)[:10])
+            raise RerunInvalid(
+                f"The analysis has no uploaded file named '{name[:200]}': use one of {known}."
+            )
+        try:
+            chosen[found.id] = read_choice(value)
+        except ValueError as exc:
+            raise RerunInvalid(f"Product for '{name[:200]}': {exc}") from exc
+    return chosen
+
+
 def compared_runs(analysis: Analysis) -> tuple[AnalysisRun, AnalysisRun] | None:
     """(previous, current): the current run and the latest earlier run that finished, once the
     analysis is done; None for a first run."""
@@ -227,17 +264,23 @@ def page_delta(
     return DeltaOut.model_validate(data), counts
 
 
-def rerun(session: Session, analysis_id: str) -> Analysis:
-    """Queue a new run of a finished (done or failed) analysis; raises NotFound, AnalysisBusy.
+def rerun(
+    session: Session, analysis_id: str, products: Mapping[str, str] | None = None
+) -> Analysis:
+    """Queue a new run of a finished (done or failed) analysis; raises NotFound, AnalysisBusy,
+    RerunInvalid.
 
-    The earlier runs keep their findings and coverage; the new run's row is added and becomes
-    the current one. The caller dispatches the analysis after this commits.
+    `products` ({"<upload name>": "Expressway-C" | "Expressway-E" | "VCS" | "auto"}) changes the
+    product chosen for those uploads, in the same transaction. The earlier runs keep their
+    findings and coverage; the new run's row is added and becomes the current one. The caller
+    dispatches the analysis after this commits.
     """
     analysis = get(session, analysis_id)
     if analysis.status in ACTIVE:
         raise AnalysisBusy(
             f"The analysis is {analysis.status}: wait until it is done, then re-run it."
         )
+    overrides = product_overrides(analysis.files, products or {})
     number = analysis.current_run + 1
     moved = session.execute(
         update(Analysis)
@@ -263,6 +306,9 @@ def rerun(session: Session, analysis_id: str) -> Analysis:
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         raise AnalysisBusy("The analysis was re-run by someone else a moment ago.")
+    for stored in analysis.files:
+        if stored.id in overrides:
+            stored.product = overrides[stored.id]
     session.add(AnalysisRun(analysis_id=analysis_id, number=number))
     session.commit()
     session.refresh(analysis)

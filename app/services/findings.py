@@ -69,6 +69,8 @@ def save_report(
                 hostname=node.hostname,
                 product=node.product,
                 version=node.version,
+                evidence=list(node.evidence),
+                confidence=node.confidence,
             )
         )
     for file in report.files:

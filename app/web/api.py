@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Body, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from app.errors import UploadTooLarge
-from app.schemas import AnalysisCreated, AnalysisOut, Health, Problem
+from app.schemas import AnalysisCreated, AnalysisOut, Health, Problem, RerunIn
 from app.services import analyses, certificates, storage
 from app.services.uploads import (
     MULTIPART_OVERHEAD,
@@ -78,7 +78,13 @@ async def accept_upload(
     status_code=202,
     response_model=AnalysisCreated,
     responses=ERRORS,
-    summary="Upload one or more bundles (multipart field 'files', optional 'title')",
+    summary="Upload one or more bundles (multipart field 'files', optional 'title', 'product')",
+    description="Multipart fields: `files` (one or more, one bundle per cluster peer), optional "
+    "`title`, and optional `product`, repeated like `files` and in the same order: the product "
+    "of each file (`Expressway-C`, `Expressway-E`, `VCS` or `auto`; a missing one is `auto`, "
+    "detected from the bundle's evidence). `product_default` applies to every file without its "
+    "own `product` (the upload form's single select). An unknown value, or more `product` "
+    "fields than files, is answered 422 and nothing is stored.",
 )
 async def create_analysis(
     request: Request, settings: SettingsDep, db: DatabaseDep, dispatcher: DispatcherDep
@@ -136,13 +142,19 @@ def get_server_certificates(analysis_id: str, session: SessionDep) -> list[dict[
     "/api/v1/analyses/{analysis_id}/rerun",
     status_code=202,
     response_model=AnalysisCreated,
-    responses={code: {"model": Problem} for code in (404, 409, 503)},
+    responses={code: {"model": Problem} for code in (404, 409, 422, 503)},
     summary="Re-run an analysis with the current signature library (its history is kept)",
+    description='Optional JSON body `{"products": {"<upload name>": "Expressway-C"}}` '
+    "changes the product chosen for those uploads (values Expressway-C | Expressway-E | VCS | "
+    "auto) before the run; an unknown upload name or product is answered 422.",
 )
 def rerun_analysis(
-    analysis_id: str, session: SessionDep, dispatcher: DispatcherDep
+    analysis_id: str,
+    session: SessionDep,
+    dispatcher: DispatcherDep,
+    body: Annotated[RerunIn | None, Body()] = None,
 ) -> JSONResponse:
-    analyses.rerun(session, analysis_id)
+    analyses.rerun(session, analysis_id, body.products if body else None)
     dispatcher.dispatch(analysis_id)
     return _queued(analysis_id)
 

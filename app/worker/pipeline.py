@@ -45,6 +45,7 @@ class Input:
 
     path: Path
     name: str
+    product: str | None = None  # the product the user chose for it; None: detect it
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -202,7 +203,7 @@ def analyze(
         for item, name, result in zip(inputs, names, unpacked, strict=True):
             report.files.extend(result.files)
             report.warnings.extend(result.warnings)
-            report.nodes.append(identify_node(result.files, name))
+            report.nodes.append(identify_node(result.files, name, item.product))
             done_in += item.path.stat().st_size
             if progress:
                 progress(0.3 * done_in / total_in)

@@ -88,7 +88,11 @@ def process_analysis(
             return "skipped"
         analysis = analyses.get(session, analysis_id)
         inputs = [
-            Input(path=storage.resolve_inside(data_dir, f.storage_path), name=f.name)
+            Input(
+                path=storage.resolve_inside(data_dir, f.storage_path),
+                name=f.name,
+                product=f.product,
+            )
             for f in analysis.files
         ]
     log.info("analysis %s started by %s", analysis_id, worker)
