@@ -1,11 +1,14 @@
 """The process that analyses one upload: started by the supervisor, killed by it if need be.
 
-`main()` is the entry point of the child (multiprocessing "spawn": a fresh interpreter, no
-inherited threads or locks). It makes the child easy to stop and cheap to lose: leader of its
+`main()` is the entry point of the child. It is forked by the multiprocessing "forkserver" of
+the supervising process: a single-threaded process that imported this module once, so an
+analysis starts in milliseconds rather than the 1-2 s a fresh interpreter takes, with no
+inherited threads or locks. It makes the child easy to stop and cheap to lose: leader of its
 own process group (the supervisor kills the group, processes the pipeline starts included),
-killed by the kernel if the supervising thread dies (PR_SET_PDEATHSIG), first in line for
-the kernel's OOM killer (oom_score_adj 1000) rather than the web server or the worker. Then it
-runs the claimed analysis (`run_claimed`) and tells the supervisor how it ended.
+killed by the kernel if its parent dies (PR_SET_PDEATHSIG; the fork server exits as soon as
+the supervising process dies), first in line for the kernel's OOM killer (oom_score_adj
+1000) rather than the web server or the worker. Then it runs the claimed analysis
+(`run_claimed`) and tells the supervisor how it ended.
 """
 
 from __future__ import annotations
@@ -49,12 +52,13 @@ def default_library(path: Path | None = None, cache_dir: Path | None = None) -> 
     return _LIBRARIES[path]
 
 
-def prepare_process(parent_pid: int) -> None:
+def prepare_process() -> None:
     """Own process group, death with the parent, first victim of the OOM killer."""
     os.setpgid(0, 0)
+    parent = os.getppid()
     with suppress(OSError, AttributeError):  # not Linux: the supervisor still kills us
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+    if os.getppid() != parent:  # the parent died before the line above took effect
         os._exit(1)
     with suppress(OSError):
         Path("/proc/self/oom_score_adj").write_text("1000")
@@ -67,10 +71,12 @@ def main(
     settings_json: str,
     progress: Synchronized[int],
     results: Connection,
-    parent_pid: int,
+    test_fault: str,
 ) -> None:
-    """Entry point of the child: analyse the claimed analysis, send how it ended."""
-    prepare_process(parent_pid)
+    """Entry point of the child: analyse the claimed analysis, send how it ended.
+    `test_fault`: LOUPE_TEST_FAULT of the supervisor (app/worker/faults.py)."""
+    prepare_process()
+    os.environ[faults.ENV] = test_fault
     settings = Settings.model_validate_json(settings_json)
     if settings.log_json:
         configure_logging(json_lines=True)

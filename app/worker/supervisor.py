@@ -31,7 +31,7 @@ from multiprocessing.connection import Connection, wait
 from app.config import Settings
 from app.db import Database
 from app.services import analyses
-from app.worker import child, memory
+from app.worker import child, faults, memory
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,8 @@ class Supervisor:
         self.beats = 0  # heartbeats written (tests read it)
 
     def run(self) -> Outcome:
-        context = multiprocessing.get_context("spawn")
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([child.__name__])  # imports once, not per analysis
         progress = context.Value("i", 0, lock=False)
         receiver, sender = context.Pipe(duplex=False)
         process = context.Process(
@@ -144,7 +145,7 @@ class Supervisor:
                 self.settings.model_dump_json(),
                 progress,
                 sender,
-                os.getpid(),
+                os.environ.get(faults.ENV, ""),
             ),
             name=f"analysis-{self.analysis_id}",
         )

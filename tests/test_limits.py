@@ -1,0 +1,119 @@
+"""Per-analysis limits hold from outside the analysing process, and the server lives on.
+
+The faults are injected into the analysing child (app/worker/faults.py, LOUPE_TEST_FAULT=1):
+a regex holding the GIL for ever, memory allocated without end, a child killed by SIGKILL.
+Each time the analysis ends failed with a reason a person understands, /healthz answers
+meanwhile, and a normal bundle uploaded right after it is analysed as usual.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+from app.db import Database
+from app.main import create_app
+from app.migrate import upgrade
+from app.models import Analysis
+from app.worker import faults, supervisor
+from tests.conftest import wait_for
+from tests.test_api import seed_bundle, upload
+
+
+@pytest.fixture
+def limited(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """The app with short limits, faults armed, a heartbeat every 0.2 s."""
+    monkeypatch.setenv(faults.ENV, "1")
+    monkeypatch.setattr(supervisor, "HEARTBEAT_SECONDS", 0.2)
+    tight = settings.model_copy(
+        update={
+            "analysis_timeout_seconds": 60,
+            "analysis_max_memory_mb": 400,
+            "max_attempts": 3,
+        }
+    )
+    tight.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(tight.sqlalchemy_url)
+    with TestClient(create_app(tight)) as client:
+        yield client
+
+
+def submit(client: TestClient, name: str) -> str:
+    response = upload(client, (name, seed_bundle("self_signed")))
+    assert response.status_code == 202, response.text
+    analysis_id: str = response.json()["id"]
+    return analysis_id
+
+
+def row(client: TestClient, analysis_id: str) -> Analysis:
+    db: Database = client.app.state.db  # type: ignore[attr-defined]
+    with db.session() as session:
+        analysis = session.get(Analysis, analysis_id)
+        assert analysis is not None
+        session.expunge(analysis)
+        return analysis
+
+
+def assert_a_normal_bundle_is_analysed(client: TestClient) -> None:
+    """The same runner (same server process, same supervising threads) analyses a normal
+    bundle next; its time limit back to the default, as 2 s is tight for any analysis on a
+    busy test machine (a fresh interpreter is started for each analysis)."""
+    runner = client.app.state.dispatcher  # type: ignore[attr-defined]
+    runner.settings = runner.settings.model_copy(update={"analysis_timeout_seconds": 900})
+    started = time.monotonic()
+    body = wait_for(client, submit(client, "diagnostic_log_vcsc.tar.gz"))
+    assert body["status"] == "done", body
+    assert [f["facts"]["reason"] for f in body["findings"]] == ["self_signed"]
+    assert time.monotonic() - started < 60
+
+
+def test_an_analysis_over_the_time_limit_fails_with_the_reason_while_beating(
+    limited: TestClient,
+) -> None:
+    runner = limited.app.state.dispatcher  # type: ignore[attr-defined]
+    runner.settings = runner.settings.model_copy(update={"analysis_timeout_seconds": 2})
+    analysis_id = submit(limited, "loupe-test-fault-regex.tar.gz")
+    beats: set[datetime] = set()
+    deadline = time.monotonic() + 60
+    while (current := row(limited, analysis_id)).status in ("queued", "running"):
+        assert limited.get("/healthz").status_code == 200  # the server answers meanwhile
+        if current.status == "running" and current.heartbeat_at is not None:
+            beats.add(current.heartbeat_at)
+        assert time.monotonic() < deadline, "the analysis was never stopped"
+        time.sleep(0.1)
+    # the regex holds the child's GIL throughout; the supervisor beat anyway
+    assert len(beats) >= 4, beats
+    body = limited.get(f"/api/v1/analyses/{analysis_id}").json()
+    assert body["status"] == "failed"
+    assert body["error"].startswith("Stopped after 2 seconds: the analysis took longer than")
+    assert "LOUPE_ANALYSIS_TIMEOUT_SECONDS=2" in body["error"]
+    assert row(limited, analysis_id).attempts == 1  # a time-out is not tried again
+    assert_a_normal_bundle_is_analysed(limited)
+
+
+def test_an_analysis_over_the_memory_limit_fails_with_the_reason(limited: TestClient) -> None:
+    analysis_id = submit(limited, "loupe-test-fault-allocate.tar.gz")
+    body = wait_for(limited, analysis_id)
+    assert body["status"] == "failed", body
+    assert body["error"].startswith("Stopped: the analysis used more than 400 MB of memory")
+    assert "LOUPE_ANALYSIS_MAX_MEMORY_MB=400" in body["error"]
+    assert row(limited, analysis_id).attempts == 1
+    assert_a_normal_bundle_is_analysed(limited)
+
+
+def test_a_child_that_dies_every_time_fails_after_three_attempts(limited: TestClient) -> None:
+    analysis_id = submit(limited, "loupe-test-fault-die.tar.gz")
+    body = wait_for(limited, analysis_id)
+    assert body["status"] == "failed", body
+    assert body["error"].startswith("Gave up after 3 attempts: the process analysing it was")
+    assert "SIGKILL" in body["error"] and "LOUPE_MAX_ATTEMPTS=3" in body["error"]
+    assert row(limited, analysis_id).attempts == 3
+    time.sleep(2.5)  # two more rounds of the runner: nothing picks it up again
+    again = row(limited, analysis_id)
+    assert (again.status, again.attempts) == ("failed", 3)
+    assert_a_normal_bundle_is_analysed(limited)
