@@ -149,11 +149,12 @@ class Supervisor:
             ),
             name=f"analysis-{self.analysis_id}",
         )
+        started = time.monotonic()  # the limit counts the start of the child too
         process.start()
         sender.close()  # the child holds the only writer: EOF when it dies
         outcome = Outcome(Ending.LOST)
         try:
-            outcome = self._watch(process, receiver, progress)
+            outcome = self._watch(process, receiver, progress, started)
         finally:
             if outcome.ending is Ending.RECORDED:
                 process.join(timeout=EXIT_GRACE_SECONDS)  # it is closing its connections
@@ -171,11 +172,11 @@ class Supervisor:
         process: multiprocessing.process.BaseProcess,
         receiver: Connection,
         progress: multiprocessing.sharedctypes.Synchronized[int],
+        started: float,
     ) -> Outcome:
-        started = time.monotonic()
         deadline = started + self.settings.analysis_timeout_seconds
         memory_limit = self.settings.analysis_max_memory_mb * 2**20
-        next_beat = started + HEARTBEAT_SECONDS
+        next_beat = started  # at once: starting the fork server may take seconds
         assert process.pid is not None
         while True:
             ready = wait([receiver, process.sentinel], timeout=SAMPLE_SECONDS)
