@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from cryptography.exceptions import UnsupportedAlgorithm
+
 from app.analyzers import tls_handshake as tls
 from app.analyzers.capture_reader import CaptureFormatError, ReadStatus, read_packets
 from app.analyzers.certinfo import CertInfo, parse_der
@@ -340,7 +342,10 @@ class _Analyzer:
                 session.note = TLS13_NOTE
         elif msg_type == tls.CERTIFICATE:
             state["certificate"] = True
-            chain = [c for c in (self._cert(der) for der in tls.parse_certificate_list(body)) if c]
+            sender = "client" if src == flow.client_side else "server"
+            where = f"{sender} of {session.server_ip}:{session.server_port}"
+            listed = tls.parse_certificate_list(body)
+            chain = [c for c in (self._cert(der, n, where) for n, der in enumerate(listed)) if c]
             if src == flow.client_side:
                 session.client_chain = chain
             else:
@@ -354,19 +359,27 @@ class _Analyzer:
         others = [side for side in flow.dirs if side != flow.client_side]
         flow.client_side = others[0] if others else flow.client_side
 
-    def _cert(self, der: bytes) -> CertInfo | None:
+    def _cert(self, der: bytes, position: int, where: str) -> CertInfo | None:
+        """The certificate at `position` (0: leaf) of a chain sent by `where`; None, with a
+        warning naming it, when logloupe cannot read it."""
         try:
             return parse_der(der)
-        except ValueError:
+        except (ValueError, TypeError, UnsupportedAlgorithm) as err:
             self._bad_certs += 1
+            if self._bad_certs <= MAX_MALFORMED_WARNINGS:
+                self.warnings.append(
+                    f"certificate {position + 1} of the chain the {where} sent cannot be read "
+                    f"and was skipped ({err})"
+                )
             return None
 
     def finish(self) -> None:
         if self.malformed > MAX_MALFORMED_WARNINGS:
             more = self.malformed - MAX_MALFORMED_WARNINGS
             self.warnings.append(f"{more:,} more malformed TLS handshake messages")
-        if self._bad_certs:
-            self.warnings.append(f"{self._bad_certs} certificates could not be parsed")
+        if self._bad_certs > MAX_MALFORMED_WARNINGS:
+            more = self._bad_certs - MAX_MALFORMED_WARNINGS
+            self.warnings.append(f"{more:,} more certificates could not be read")
         if self.evicted:
             self.warnings.append(
                 f"{self.evicted:,} TCP flows were not followed to the end: more than "

@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from app.analyzers.certinfo import CertInfo, signed_by
+from app.analyzers.certinfo import CertInfo, describe, signed_by, unreadable, unusable_key
 
 MAX_DEPTH = 10
 _PEM_BLOCK = re.compile(
@@ -34,6 +34,7 @@ class PemBundle:
 
     certificates: list[x509.Certificate] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)  # numbers (from 1) of the blocks left out
 
 
 def load_pem_bundle(data: bytes, source: str) -> PemBundle:
@@ -42,9 +43,26 @@ def load_pem_bundle(data: bytes, source: str) -> PemBundle:
     for number, match in enumerate(_PEM_BLOCK.finditer(data), start=1):
         try:
             der = base64.b64decode(b"".join(match.group(1).split()), validate=True)
-            bundle.certificates.append(x509.load_der_x509_certificate(der))
+            cert = x509.load_der_x509_certificate(der)
         except (binascii.Error, ValueError) as err:
             bundle.warnings.append(f"{source}: certificate block {number} is not valid ({err})")
+            bundle.skipped.append(number)
+            continue
+        problem = unreadable(cert)
+        if problem is not None:
+            bundle.warnings.append(
+                f"{source}: certificate {number} ({describe(cert)}) cannot be read and was "
+                f"skipped ({problem})"
+            )
+            bundle.skipped.append(number)
+            continue
+        bundle.certificates.append(cert)
+        key_problem = unusable_key(cert)
+        if key_problem is not None:
+            bundle.warnings.append(
+                f"{source}: certificate {number} ({describe(cert)}) has a public key "
+                f"logloupe cannot use ({key_problem}): signatures made with it are not checked"
+            )
     if not bundle.certificates and not bundle.warnings:
         bundle.warnings.append(f"{source}: no PEM certificate found")
     return bundle
