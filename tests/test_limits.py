@@ -117,3 +117,63 @@ def test_a_child_that_dies_every_time_fails_after_three_attempts(limited: TestCl
     again = row(limited, analysis_id)
     assert (again.status, again.attempts) == ("failed", 3)
     assert_a_normal_bundle_is_analysed(limited)
+
+
+def test_stopping_the_server_gives_a_running_analysis_back_without_counting_it(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(faults.ENV, "1")
+    settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.sqlalchemy_url)
+    with TestClient(create_app(settings)) as client:
+        analysis_id = submit(client, "loupe-test-fault-regex.tar.gz")
+        deadline = time.monotonic() + 30
+        while row(client, analysis_id).status != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    db = Database(settings.sqlalchemy_url)
+    with db.session() as session:
+        stopped = session.get(Analysis, analysis_id)
+        assert stopped is not None
+        assert (stopped.status, stopped.attempts, stopped.worker) == ("queued", 0, None)
+    db.dispose()
+
+
+def test_a_dead_worker_s_analysis_is_sent_again_until_the_attempts_run_out(
+    migrated: Settings,
+) -> None:
+    """The sweeper's side: no heartbeat for a while → queued again, or failed once it had
+    LOUPE_MAX_ATTEMPTS attempts; a redelivered message cannot claim it beyond the limit."""
+    from datetime import timedelta
+
+    from app.models import utcnow
+    from app.services import analyses
+    from tests.test_jobs import stage
+
+    db = Database(migrated.sqlalchemy_url)
+    stale = timedelta(seconds=120)
+    with db.session() as session:
+        analysis_id = analyses.create(
+            session,
+            upload=stage(migrated, "a.tar.gz", seed_bundle("self_signed")),
+            data_dir=migrated.resolved_data_dir,
+        ).id
+    for attempt in (1, 2, 3):
+        with db.session() as session:
+            assert analyses.claim(session, analysis_id, f"host:{attempt}:1", stale, 3)
+            live = analyses.requeue_stale(session, stale_before=utcnow() - stale, max_attempts=3)
+            assert live == []  # it beats: left alone
+            found = session.get(Analysis, analysis_id)
+            assert found is not None
+            found.heartbeat_at = utcnow() - timedelta(minutes=10)  # then its worker dies
+            session.commit()
+            assert analyses.requeue_stale(session, stale_before=utcnow() - stale, max_attempts=3)
+    with db.session() as session:
+        failed = session.get(Analysis, analysis_id)
+        assert failed is not None
+        assert (failed.status, failed.attempts) == ("failed", 3)
+        assert failed.error is not None and failed.error.startswith("Gave up after 3 attempts")
+        # a message still on its way finds nothing to do
+        assert not analyses.claim(session, analysis_id, "host:9:1", stale, 3)
+        assert not analyses.give_up(session, analysis_id, "host:9:1", stale, 3)
+    db.dispose()
