@@ -56,6 +56,18 @@ def group_resident_bytes(leader: int) -> int:
     return sum(resident_bytes(pid) for pid in {leader, *group_members(leader)})
 
 
-def available() -> bool:
-    """Whether this system lets us measure memory this way."""
-    return resident_bytes(os.getpid()) > 0
+class GroupMeter:
+    """Samples the memory of one process group often, and looks for its members less often
+    (listing them reads every /proc/<pid>/stat of the machine)."""
+
+    def __init__(self, leader: int, refresh_every: int = 8) -> None:
+        self.leader = leader
+        self.refresh_every = refresh_every
+        self._members: set[int] = {leader}
+        self._samples = 0
+
+    def sample(self) -> int:
+        if self._samples % self.refresh_every == 0:
+            self._members = {self.leader, *group_members(self.leader)}
+        self._samples += 1
+        return sum(resident_bytes(pid) for pid in self._members)

@@ -178,6 +178,7 @@ class Supervisor:
         memory_limit = self.settings.analysis_max_memory_mb * 2**20
         next_beat = started  # at once: starting the fork server may take seconds
         assert process.pid is not None
+        meter = memory.GroupMeter(process.pid)
         while True:
             ready = wait([receiver, process.sentinel], timeout=SAMPLE_SECONDS)
             if receiver in ready:
@@ -195,7 +196,7 @@ class Supervisor:
                 return Outcome(Ending.STOPPED)
             if now >= deadline:
                 return Outcome(Ending.TIMEOUT)
-            used = memory.group_resident_bytes(process.pid)
+            used = meter.sample()
             self.peak_bytes = max(self.peak_bytes, used)
             if used > memory_limit:
                 return Outcome(Ending.MEMORY, detail=f"{used / 2**20:.0f} MB")
