@@ -177,3 +177,32 @@ def test_a_dead_worker_s_analysis_is_sent_again_until_the_attempts_run_out(
         assert not analyses.claim(session, analysis_id, "host:9:1", stale, 3)
         assert not analyses.give_up(session, analysis_id, "host:9:1", stale, 3)
     db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (2, "2 seconds"),
+        (1, "1 second"),
+        (900, "15 minutes"),
+        (5400, "1 hour 30 minutes"),
+        (90, "1 minute 30 seconds"),
+    ],
+)
+def test_time_limits_read_as_people_say_them(seconds: int, text: str) -> None:
+    assert supervisor.duration_text(seconds) == text
+
+
+def test_the_reasons_name_the_limit_and_the_setting() -> None:
+    defaults = Settings()
+    assert supervisor.timeout_reason(defaults).startswith(
+        "Stopped after 15 minutes: the analysis took longer than "
+        "LOUPE_ANALYSIS_TIMEOUT_SECONDS=900."
+    )
+    assert supervisor.memory_reason(defaults).startswith(
+        "Stopped: the analysis used more than 2 GB of memory (LOUPE_ANALYSIS_MAX_MEMORY_MB=2048)."
+    )
+    assert supervisor.describe_exit(-9) == (
+        "the process analysing it was killed by SIGKILL (for example by the kernel when memory "
+        "ran out)"
+    )

@@ -44,6 +44,12 @@ def process_analysis(
             return "skipped"
     supervisor = Supervisor(analysis_id, worker, settings, db, stop)
     outcome = supervisor.run()
+    log.info(
+        "analysis %s: attempt ended (%s), its processes held at most %d MB",
+        analysis_id,
+        outcome.ending.value,
+        supervisor.peak_bytes // 2**20,
+    )
     if outcome.ending is Ending.RECORDED:
         return outcome.status or "done"
     with db.session() as session:
