@@ -87,6 +87,9 @@ def _allow_pipeline_processes(**_: Any) -> None:
     config["authkey"] = multiprocessing.process.AuthenticationString(  # type: ignore[attr-defined]
         os.urandom(32)
     )
+    from app.worker.supervisor import warm_up
+
+    warm_up()  # the fork server its analyses are forked from imports the pipeline meanwhile
 
 
 @celery_app.task(  # type: ignore[untyped-decorator]

@@ -27,6 +27,7 @@ from app.db import Database
 from app.models import Analysis, utcnow
 from app.observability import analysis_context
 from app.services import analyses
+from app.worker.supervisor import warm_up
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class EmbeddedRunner:
             orphans = analyses.requeue_orphans(session, max_attempts=self.settings.max_attempts)
         if orphans:
             log.info("re-dispatching %d analyses left unfinished: %s", len(orphans), orphans)
+        warm_up()
         self._pool = ThreadPoolExecutor(self.capacity, thread_name_prefix="supervisor")
         self._thread = threading.Thread(target=self._loop, name="embedded-runner", daemon=True)
         self._thread.start()

@@ -113,6 +113,21 @@ def memory_reason(settings: Settings) -> str:
     )
 
 
+def _context() -> multiprocessing.context.ForkServerContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([child.__name__])  # imports once, not per analysis
+    return context
+
+
+def warm_up() -> None:
+    """Start the fork server now (it imports the pipeline in the background), so that the
+    first analysis does not wait for it."""
+    from multiprocessing import forkserver
+
+    _context()
+    forkserver.ensure_running()
+
+
 class Supervisor:
     """Runs one claimed analysis in a child process and watches it until it ends."""
 
@@ -132,8 +147,7 @@ class Supervisor:
         self.peak_bytes = 0  # the most memory the child was seen to hold
 
     def run(self) -> Outcome:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([child.__name__])  # imports once, not per analysis
+        context = _context()
         progress = context.Value("i", 0, lock=False)
         receiver, sender = context.Pipe(duplex=False)
         process = context.Process(
@@ -148,8 +162,8 @@ class Supervisor:
             ),
             name=f"analysis-{self.analysis_id}",
         )
-        started = time.monotonic()  # the limit counts the start of the child too
-        process.start()
+        process.start()  # waits for the fork server if it is still importing the pipeline
+        started = time.monotonic()  # the analysis' own time starts now
         sender.close()  # the child holds the only writer: EOF when it dies
         outcome = Outcome(Ending.LOST)
         try:
@@ -175,7 +189,7 @@ class Supervisor:
     ) -> Outcome:
         deadline = started + self.settings.analysis_timeout_seconds
         memory_limit = self.settings.analysis_max_memory_mb * 2**20
-        next_beat = started  # at once: starting the fork server may take seconds
+        next_beat = started  # at once: the fork server may have taken seconds to start
         assert process.pid is not None
         meter = memory.GroupMeter(process.pid)
         while True:
