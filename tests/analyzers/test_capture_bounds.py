@@ -138,3 +138,14 @@ def test_bytes_waiting_in_buffers_are_capped_across_flows(
     result = analyze_pcap(path)
     assert len(result.sessions) == 200
     assert any("TCP flows were not followed to the end" in w for w in result.warnings)
+
+
+def test_handshakes_beyond_the_cap_are_counted_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    every = analyze_pcap(captures.DATA / "article.pcap").sessions
+    assert len(every) == 2
+    monkeypatch.setattr(pcap_tls, "MAX_SESSIONS", 1)
+    capped = analyze_pcap(captures.DATA / "article.pcap")
+    assert [s.server_port for s in capped.sessions] == [every[0].server_port]
+    assert capped.warnings[-1] == (
+        "1 TLS handshakes were not analysed: only the first 1 of a capture are"
+    )
