@@ -115,7 +115,7 @@ def memory_reason(settings: Settings) -> str:
 
 def _context() -> multiprocessing.context.ForkServerContext:
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([child.__name__])  # imports once, not per analysis
+    context.set_forkserver_preload(["app.worker.preload"])  # once, not per analysis
     return context
 
 
