@@ -34,7 +34,7 @@ from app.services.findings import save_report
 from app.signatures import Library, load_library
 from app.worker import faults
 from app.worker.malloc import tune_malloc
-from app.worker.pipeline import Input, Progress, analyze, limits_from
+from app.worker.pipeline import Input, Progress, analyze, limits_from, output_limits_from
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,7 @@ def run_claimed(
             limits_from(settings),
             progress,
             jobs=settings.jobs,
+            output=output_limits_from(settings),
         )
     except BundleError as exc:
         log.info("analysis %s failed: %s", analysis_id, exc)
