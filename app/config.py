@@ -107,6 +107,24 @@ class Settings(BaseSettings):
         "analysis sent this long ago is sent again even when the queue is not empty",
     )
     queue_name: str = Field(default="analyses", description="the Celery queue of analyses")
+    analysis_timeout_seconds: int = Field(
+        default=900,
+        ge=1,
+        description="wall-clock time one attempt at an analysis may take; then its process is "
+        "killed and the analysis fails with this reason",
+    )
+    analysis_max_memory_mb: int = Field(
+        default=2048,
+        ge=1,
+        description="memory (resident, not file-backed) the processes analysing one upload may "
+        "use together; then they are killed and the analysis fails with this reason",
+    )
+    max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="attempts at one analysis whose worker died; then it fails instead of "
+        "being sent again",
+    )
     unpack_max_total_bytes: int = Field(
         default=32 * 2**30,
         description="unpacked bytes of one analysis, all its uploads and nesting levels together",

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from pydantic_core import from_json
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from app import serialize
@@ -320,19 +320,31 @@ def list_recent(session: Session, limit: int = 20) -> list[Analysis]:
     return list(session.scalars(stmt))
 
 
-def claim(session: Session, analysis_id: str, worker: str, stale_after: timedelta) -> bool:
-    """Atomically move an analysis to running for `worker`; False if another worker has it."""
+def claimable(worker: str, stale_after: timedelta) -> ColumnElement[bool]:
+    """Analyses `worker` may take: queued, or running for a worker that stopped beating, or
+    running for this very worker thread (a retry after a database outage: it is not busy)."""
+    now = utcnow()
+    return (
+        (Analysis.status == "queued")
+        | ((Analysis.status == "running") & (Analysis.heartbeat_at < now - stale_after))
+        | ((Analysis.status == "running") & (Analysis.heartbeat_at.is_(None)))
+        | ((Analysis.status == "running") & (Analysis.worker == worker))
+    )
+
+
+def claim(
+    session: Session,
+    analysis_id: str,
+    worker: str,
+    stale_after: timedelta,
+    max_attempts: int | None = None,
+) -> bool:
+    """Atomically move an analysis to running for `worker` and count the attempt; False if
+    another worker has it, or if it already had `max_attempts` attempts (see `give_up`)."""
     now = utcnow()
     stmt = (
         update(Analysis)
-        .where(Analysis.id == analysis_id)
-        .where(
-            (Analysis.status == "queued")
-            | ((Analysis.status == "running") & (Analysis.heartbeat_at < now - stale_after))
-            | ((Analysis.status == "running") & (Analysis.heartbeat_at.is_(None)))
-            # the same worker thread again (a retry after a database outage): it is not busy
-            | ((Analysis.status == "running") & (Analysis.worker == worker))
-        )
+        .where(Analysis.id == analysis_id, claimable(worker, stale_after))
         .values(
             status="running",
             started_at=now,
@@ -343,9 +355,93 @@ def claim(session: Session, analysis_id: str, worker: str, stale_after: timedelt
             error=None,
         )
     )
+    if max_attempts is not None:
+        stmt = stmt.where(Analysis.attempts < max_attempts)
     claimed = bool(session.execute(stmt).rowcount == 1)  # type: ignore[attr-defined]
     session.commit()
     return claimed
+
+
+def gave_up_reason(attempts: int, what_happened: str) -> str:
+    """The error of an analysis that is not tried again (LOUPE_MAX_ATTEMPTS)."""
+    return (
+        f"Gave up after {attempts} attempts: {what_happened} each time "
+        f"(LOUPE_MAX_ATTEMPTS={attempts}). The bundle probably makes the worker crash or run "
+        "out of memory; report it to the operator with the server log."
+    )
+
+
+WORKER_DIED = "the worker analysing it died"
+
+
+def give_up(
+    session: Session, analysis_id: str, worker: str, stale_after: timedelta, max_attempts: int
+) -> bool:
+    """Fail a claimable analysis that already had `max_attempts` attempts; True if it did."""
+    stmt = (
+        update(Analysis)
+        .where(
+            Analysis.id == analysis_id,
+            claimable(worker, stale_after),
+            Analysis.attempts >= max_attempts,
+        )
+        .values(
+            status="failed",
+            error=gave_up_reason(max_attempts, WORKER_DIED),
+            finished_at=utcnow(),
+            progress=100,
+        )
+    )
+    failed = bool(session.execute(stmt).rowcount == 1)  # type: ignore[attr-defined]
+    session.commit()
+    return failed
+
+
+def retry_later(
+    session: Session, analysis_id: str, worker: str, max_attempts: int, what_happened: str
+) -> str:
+    """The attempt of `worker` ended without a result: queue the analysis again, or fail it
+    when it had `max_attempts` attempts. Returns the new status ("queued" or "failed");
+    "skipped" when `worker` no longer holds the analysis."""
+    mine = (Analysis.id == analysis_id, Analysis.worker == worker, Analysis.status == "running")
+    failed = session.execute(
+        update(Analysis)
+        .where(*mine, Analysis.attempts >= max_attempts)
+        .values(
+            status="failed",
+            error=gave_up_reason(max_attempts, what_happened),
+            finished_at=utcnow(),
+            progress=100,
+        )
+    ).rowcount  # type: ignore[attr-defined]
+    queued = 0
+    if not failed:
+        queued = session.execute(
+            update(Analysis)
+            .where(*mine)
+            .values(status="queued", worker=None, heartbeat_at=None, dispatched_at=None)
+        ).rowcount  # type: ignore[attr-defined]
+    session.commit()
+    return "failed" if failed else "queued" if queued else "skipped"
+
+
+def release(session: Session, analysis_id: str, worker: str) -> bool:
+    """Put back to queued an analysis `worker` stopped on purpose (the server shuts down):
+    the attempt does not count. True if it was still the worker's."""
+    stmt = (
+        update(Analysis)
+        .where(Analysis.id == analysis_id, Analysis.worker == worker, Analysis.status == "running")
+        .values(
+            status="queued",
+            worker=None,
+            heartbeat_at=None,
+            dispatched_at=None,
+            attempts=Analysis.attempts - 1,
+        )
+    )
+    released = bool(session.execute(stmt).rowcount == 1)  # type: ignore[attr-defined]
+    session.commit()
+    return released
 
 
 def heartbeat(session: Session, analysis_id: str, worker: str, progress: int | None = None) -> None:
@@ -368,11 +464,38 @@ def fail(session: Session, analysis_id: str, reason: str, worker: str | None = N
     session.commit()
 
 
-def requeue_orphans(session: Session, *, older_than: datetime | None = None) -> list[str]:
+def _requeue(
+    session: Session,
+    ids: list[str],
+    max_attempts: int | None,
+    *conditions: ColumnElement[bool],
+    **values: object,
+) -> None:
+    """Running analyses among `ids` (still meeting `conditions`) back to queued, or failed
+    when out of attempts."""
+    running = (Analysis.id.in_(ids), Analysis.status == "running", *conditions)
+    if max_attempts is not None:
+        session.execute(
+            update(Analysis)
+            .where(*running, Analysis.attempts >= max_attempts)
+            .values(
+                status="failed",
+                error=gave_up_reason(max_attempts, WORKER_DIED),
+                finished_at=utcnow(),
+                progress=100,
+            )
+        )
+    session.execute(update(Analysis).where(*running).values(status="queued", **values))
+
+
+def requeue_orphans(
+    session: Session, *, older_than: datetime | None = None, max_attempts: int | None = None
+) -> list[str]:
     """Put back to queued the analyses whose worker is gone; returns their ids.
 
     With `older_than=None` every queued or running analysis is an orphan (the embedded runner
-    calls this at start-up: in a single process, nothing else can be working on them).
+    calls this at start-up: in a single process, nothing else can be working on them). A
+    running one that had `max_attempts` attempts fails instead.
     """
     stmt = select(Analysis.id).where(Analysis.status.in_(ACTIVE))
     if older_than is not None:
@@ -383,36 +506,25 @@ def requeue_orphans(session: Session, *, older_than: datetime | None = None) -> 
         )
     ids = list(session.scalars(stmt))
     if ids:
-        session.execute(
-            update(Analysis)
-            .where(Analysis.id.in_(ids), Analysis.status == "running")
-            .values(status="queued", worker=None)
-        )
+        _requeue(session, ids, max_attempts, worker=None)
         session.commit()
     return ids
 
 
-def requeue_stale(session: Session, *, stale_before: datetime) -> list[str]:
-    """Put back to queued (to be sent again) the running analyses with no heartbeat since then.
+def requeue_stale(
+    session: Session, *, stale_before: datetime, max_attempts: int | None = None
+) -> list[str]:
+    """Put back to queued (to be sent again) the running analyses with no heartbeat since then;
+    those that had `max_attempts` attempts fail instead.
 
     A worker that is only slow, not dead, loses the analysis: its `save_report` sees another
     worker's claim and stores nothing, so findings are never duplicated.
     """
-    stmt = select(Analysis.id).where(
-        Analysis.status == "running",
-        (Analysis.heartbeat_at < stale_before) | Analysis.heartbeat_at.is_(None),
-    )
+    silent = (Analysis.heartbeat_at < stale_before) | Analysis.heartbeat_at.is_(None)
+    stmt = select(Analysis.id).where(Analysis.status == "running", silent)
     ids = list(session.scalars(stmt))
     if ids:
-        session.execute(
-            update(Analysis)
-            .where(
-                Analysis.id.in_(ids),
-                Analysis.status == "running",
-                (Analysis.heartbeat_at < stale_before) | Analysis.heartbeat_at.is_(None),
-            )
-            .values(status="queued", worker=None, dispatched_at=None)
-        )
+        _requeue(session, ids, max_attempts, silent, worker=None, dispatched_at=None)
     session.commit()
     return ids
 
