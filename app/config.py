@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -74,6 +75,29 @@ class Settings(BaseSettings):
         "(default: the packaged one); restart both after changing it, then re-run analyses",
     )
 
+    auth: Literal["none", "local", "oidc"] = Field(
+        default="none",
+        description="none: one local user, no login (loopback only unless allow_open); "
+        "local: accounts kept by logloupe (`loupe users add`); oidc: single sign-on",
+    )
+    allow_open: bool = Field(
+        default=False,
+        description="let `loupe serve` listen on a non-loopback address with LOUPE_AUTH=none "
+        "(everyone who reaches it sees every analysis)",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="the address people use to reach the server (https://loupe.example.com); "
+        "share links are built from it (default: http://HOST:PORT)",
+    )
+    retention_days: int = Field(
+        default=30, ge=0, description="analyses are deleted this many days after upload; 0: never"
+    )
+    session_hours: int = Field(default=12, ge=1, description="how long a login lasts")
+    login_attempts_per_minute: int = Field(
+        default=5, ge=1, description="failed logins per user and address before 429"
+    )
+
     @field_validator("cache_dir", mode="before")
     @classmethod
     def _empty_means_none(cls, value: object) -> object:
@@ -82,6 +106,13 @@ class Settings(BaseSettings):
     @property
     def resolved_data_dir(self) -> Path:
         return self.data_dir.expanduser().resolve()
+
+    @property
+    def base_url(self) -> str:
+        """Where people reach the server: LOUPE_PUBLIC_URL, else http://HOST:PORT."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
 
     @property
     def sqlalchemy_url(self) -> str:

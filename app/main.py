@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -15,13 +15,16 @@ from sqlalchemy.exc import DisconnectionError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
+from app.auth.ratelimit import LoginLimiter
 from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import LoupeError
 from app.jobs import Dispatcher
+from app.jobs.retention import RetentionSweeper
 from app.observability import configure_logging, metrics_registry
 from app.signatures import Library, load_library
-from app.web import api, catalogue, pages
+from app.web import access_api, access_pages, account, api, catalogue, pages
+from app.web.guard import guard, install_auth_errors
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,11 +76,15 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
         dispatcher = make_dispatcher(settings, db)
         app.state.dispatcher = dispatcher
         app.state.metrics = metrics_registry(db, dispatcher.queue_depth)
+        app.state.login_limiter = LoginLimiter(settings.login_attempts_per_minute)
+        sweeper = RetentionSweeper(settings, db)
         if settings.embedded_worker or settings.broker_url:
             dispatcher.start()
+            sweeper.start()
         try:
             yield
         finally:
+            sweeper.stop()
             dispatcher.stop()
             db.dispose()
 
@@ -88,11 +95,16 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.include_router(api.router)
-    app.include_router(pages.router)
+    guarded = [Depends(guard)]  # every route that serves analyses: the caller and the policy
+    app.include_router(access_api.router, dependencies=guarded)
+    app.include_router(api.router, dependencies=guarded)
+    app.include_router(access_pages.router, dependencies=guarded)
+    app.include_router(pages.router, dependencies=guarded)
+    app.include_router(account.router)
     app.include_router(catalogue.router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     install_error_handlers(app)
+    install_auth_errors(app)
     install_security_headers(app)
     return app
 

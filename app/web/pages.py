@@ -19,12 +19,15 @@ from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.auth.access import list_visible
+from app.auth.identity import Caller
 from app.errors import LoupeError, NotFound
 from app.models import Analysis, BundleFileRow
 from app.schemas import CoverageOut, FindingOut
 from app.services import analyses, certificates, storage
-from app.web import api, logview
+from app.web import access_pages, api, logview
 from app.web.deps import DatabaseDep, DispatcherDep, SessionDep, SettingsDep
+from app.web.guard import current_caller
 from app.web.templating import SEVERITIES, templates
 
 router = APIRouter(include_in_schema=False)
@@ -54,8 +57,8 @@ class RecentAnalysis:
     created_at: datetime | None
 
 
-def recent_analyses(session: Session) -> list[RecentAnalysis]:
-    """The latest analyses for the index page, labelled by title or uploaded file names."""
+def recent_analyses(session: Session, caller: Caller) -> list[RecentAnalysis]:
+    """The latest analyses `caller` may see, labelled by title or uploaded file names."""
     return [
         RecentAnalysis(
             id=analysis.id,
@@ -63,7 +66,7 @@ def recent_analyses(session: Session) -> list[RecentAnalysis]:
             status=analysis.status,
             created_at=analysis.created_at,
         )
-        for analysis in analyses.list_recent(session, RECENT_LIMIT)
+        for analysis in list_visible(session, caller, offset=0, limit=RECENT_LIMIT).analyses
     ]
 
 
@@ -90,7 +93,7 @@ def error_page(request: Request, status_code: int, detail: str) -> Response:
 
 @router.get("/")
 def index(request: Request, session: SessionDep) -> Response:
-    return render_index(request, recent_analyses(session))
+    return render_index(request, recent_analyses(session, current_caller(request)))
 
 
 @router.post("/analyses")
@@ -104,7 +107,7 @@ async def upload_form(
 
         def load_recent() -> list[RecentAnalysis]:
             with db.session() as session:
-                return recent_analyses(session)
+                return recent_analyses(session, current_caller(request))
 
         recent = await anyio.to_thread.run_sync(load_recent)
         return render_index(request, recent, error=str(exc), status_code=exc.status_code)
@@ -184,6 +187,7 @@ def analysis_page(
         "more_files": len(files) > MAX_LISTED_FILES,
         "share_url": share_url(request, analysis_id),
         "api_url": f"/api/v1/analyses/{analysis_id}",
+        "access": access_pages.panel(request, session, analysis_id),
     }
     return templates.TemplateResponse(request, "analysis.html", context)
 

@@ -10,6 +10,8 @@ from urllib.parse import quote
 import jinja2
 from fastapi.templating import Jinja2Templates
 
+from app.auth.identity import Caller
+
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
 SEVERITIES = ("critical", "error", "warning", "info")
 BUG_SEARCH = "https://bst.cloudapps.cisco.com/bugsearch/bug/"
@@ -64,6 +66,12 @@ def fact_value(value: Any) -> str:
     return str(value)
 
 
+def viewer(request: Any) -> Caller | None:
+    """Who the page is for (set by web/guard.py), None on pages that did not resolve it."""
+    caller = getattr(request.state, "caller", None)
+    return caller if isinstance(caller, Caller) else None
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -80,7 +88,7 @@ def _environment() -> jinja2.Environment:
         bug_url=bug_url,
         fact_value=fact_value,
     )
-    env.globals.update(SEVERITIES=SEVERITIES)
+    env.globals.update(SEVERITIES=SEVERITIES, viewer=viewer)
     return env
 
 
