@@ -1,0 +1,30 @@
+"""An app with LOUPE_AUTH=local and no worker; users alice, bob (team a), carol (team b), root."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+from app.main import create_app
+from tests.access.accounts import add_user
+
+
+@pytest.fixture
+def local_settings(migrated: Settings) -> Settings:
+    settings = migrated.model_copy(
+        update={"auth": "local", "embedded_worker": False, "public_url": "https://loupe.test"}
+    )
+    add_user(settings, "alice", team="a")
+    add_user(settings, "bob", team="a")
+    add_user(settings, "carol", team="b")
+    add_user(settings, "root", admin=True)
+    return settings
+
+
+@pytest.fixture
+def local_client(local_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(local_settings)) as client:
+        yield client
