@@ -1,4 +1,7 @@
-"""Failed logins per user name and address in a sliding minute; past the limit, 429."""
+"""Failed logins in a sliding minute, per user name and address and per address; past, 429.
+
+The per-address limit (ADDRESS_FACTOR times the per-name one) stops one address from trying a
+password on many names."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ from collections import deque
 
 WINDOW_SECONDS = 60.0
 MAX_KEYS = 100_000  # bounded memory whatever is thrown at the login form
+ADDRESS_FACTOR = 4
+ANY_NAME = "\x00any"  # the key of an address' failures whatever the name
 
 
 class LoginLimiter:
@@ -29,17 +34,23 @@ class LoginLimiter:
         return stamps
 
     def blocked(self, name: str, address: str) -> bool:
+        now = time.monotonic()
         with self._lock:
-            return len(self._recent((name.lower(), address), time.monotonic())) >= self.per_minute
+            by_name = len(self._recent((name.lower(), address), now))
+            by_address = len(self._recent((ANY_NAME, address), now))
+        return by_name >= self.per_minute or by_address >= self.per_minute * ADDRESS_FACTOR
 
     def failed(self, name: str, address: str) -> None:
-        key = (name.lower(), address)
+        self._count((name.lower(), address))
+        self._count((ANY_NAME, address))
+
+    def _count(self, key: tuple[str, str]) -> None:
         now = time.monotonic()
         with self._lock:
             if key not in self._failures and len(self._failures) >= MAX_KEYS:
-                for old in [k for k in self._failures if not self._recent(k, now)]:
-                    self._failures.pop(old, None)
-                if len(self._failures) >= MAX_KEYS:
+                for old in list(self._failures):
+                    self._recent(old, now)  # drops the keys with no failure in the window
+                if len(self._failures) >= MAX_KEYS:  # all recent: forget the oldest key
                     self._failures.pop(next(iter(self._failures)))
             self._recent(key, now)
             self._failures.setdefault(key, deque()).append(now)

@@ -150,7 +150,9 @@ def bundle_files(
 
 
 def share_url(request: Request, analysis_id: str) -> str:
-    return str(request.base_url).rstrip("/") + f"/a/{analysis_id}"
+    """The analysis' address, on LOUPE_PUBLIC_URL when it is set."""
+    public: str | None = request.app.state.settings.public_url
+    return (public or str(request.base_url)).rstrip("/") + f"/a/{analysis_id}"
 
 
 @router.get("/a/{analysis_id}")

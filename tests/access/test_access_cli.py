@@ -94,3 +94,13 @@ def test_serve_may_listen_openly_with_logins_or_when_the_operator_says_so() -> N
     assert open_without_login(Settings(auth="local"), "0.0.0.0") is None
     assert open_without_login(Settings(allow_open=True), "0.0.0.0") is None
     assert open_without_login(Settings(), "127.0.0.1") is None
+
+
+def test_the_shipped_images_listen_openly_only_with_logins() -> None:
+    import yaml
+
+    from tests.conftest import REPO
+
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    assert compose["services"]["web"]["environment"]["LOUPE_AUTH"] == "local"
+    assert "LOUPE_AUTH=local" in (REPO / "Dockerfile").read_text()
