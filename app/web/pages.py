@@ -39,11 +39,14 @@ MAX_LISTED_FILES = 2000
 BINARY_KINDS = frozenset({"pcap"})
 ERROR_TITLES = {
     400: "Bad request",
+    401: "Log in",
+    403: "Not allowed",
     404: "Not found",
     409: "Not now",
     413: "Upload too large",
     415: "Unsupported file",
     422: "Not valid",
+    429: "Too many attempts",
     500: "Internal error",
     503: "Service unavailable",
 }
