@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -97,6 +97,23 @@ class Settings(BaseSettings):
     login_attempts_per_minute: int = Field(
         default=5, ge=1, description="failed logins per user and address before 429"
     )
+    oidc_issuer: str | None = Field(
+        default=None, description="LOUPE_AUTH=oidc: the provider's issuer URL (its discovery)"
+    )
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_team_claim: str | None = Field(
+        default=None, description="the ID token or userinfo claim that names the user's team"
+    )
+
+    @model_validator(mode="after")
+    def _oidc_needs_a_provider(self) -> Settings:
+        if self.auth == "oidc" and not (self.oidc_issuer and self.oidc_client_id):
+            raise ValueError(
+                "LOUPE_AUTH=oidc needs LOUPE_OIDC_ISSUER and LOUPE_OIDC_CLIENT_ID (and usually "
+                "LOUPE_OIDC_CLIENT_SECRET)"
+            )
+        return self
 
     @field_validator("cache_dir", mode="before")
     @classmethod

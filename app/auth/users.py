@@ -58,6 +58,19 @@ def get(session: Session, name: str) -> User:
     return user
 
 
+def sign_on(session: Session, name: str, team: str | None) -> User | None:
+    """The account of someone the sign-on provider vouched for, made at the first login; its
+    team follows the provider's. None for a disabled account."""
+    user = find(session, name)
+    if user is None:
+        user = User(name=name, password_hash=None, team=team, admin=False, disabled=False)
+        session.add(user)
+    elif team is not None and user.team != team:
+        user.team = team
+    session.commit()
+    return None if user.disabled else user
+
+
 def list_all(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.name)))
 

@@ -52,7 +52,8 @@ def person(request: Request, session: SessionDep, settings: Settings) -> Caller:
 def render_login(
     request: Request, next_path: str, error: str | None = None, status_code: int = 200
 ) -> Response:
-    context = {"next": next_path, "error": error}
+    settings: Settings = request.app.state.settings
+    context = {"next": next_path, "error": error, "sso": settings.auth == "oidc"}
     return templates.TemplateResponse(request, "login.html", context, status_code=status_code)
 
 
@@ -73,8 +74,8 @@ def form_text(form: Any, field: str) -> str:
 @router.post("/login")
 async def login(request: Request, settings: SettingsDep, db: DatabaseDep) -> Response:
     """Check the name and password; a session cookie and back where the user was going."""
-    if settings.auth == "none":
-        return RedirectResponse("/", status_code=303)
+    if settings.auth != "local":  # no passwords without accounts, nor with single sign-on
+        return RedirectResponse("/login" if settings.auth == "oidc" else "/", status_code=303)
     form = await request.form()
     name, password = form_text(form, "name").strip(), form_text(form, "password")
     next_path = safe_next(form_text(form, "next"))
@@ -99,6 +100,12 @@ async def login(request: Request, settings: SettingsDep, db: DatabaseDep) -> Res
         return render_login(request, next_path, "Wrong name or password.", 401)
     limiter.succeeded(name, address)
     response = RedirectResponse(next_path, status_code=303)
+    set_session_cookie(response, secret, settings)
+    return response
+
+
+def set_session_cookie(response: Response, secret: str, settings: Settings) -> None:
+    """The login cookie: HttpOnly, SameSite=Lax, Secure behind https (LOUPE_PUBLIC_URL)."""
     response.set_cookie(
         SESSION_COOKIE,
         secret,
@@ -108,7 +115,6 @@ async def login(request: Request, settings: SettingsDep, db: DatabaseDep) -> Res
         secure=secure_cookies(settings),
         path="/",
     )
-    return response
 
 
 @router.post("/logout")
