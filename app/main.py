@@ -24,7 +24,7 @@ from app.jobs import Dispatcher
 from app.jobs.retention import RetentionSweeper
 from app.observability import configure_logging, metrics_registry
 from app.signatures import Library, load_library
-from app.web import access_api, access_pages, account, api, catalogue, pages, signon
+from app.web import access_api, access_pages, account, api, catalogue, pages, redact, signon
 from app.web.guard import guard, install_auth_errors
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
     app.include_router(account.router)
     app.include_router(signon.router)
     app.state.oidc = signon.make_provider(settings)
+    redact.install()
     app.include_router(catalogue.router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     install_error_handlers(app)

@@ -20,7 +20,7 @@ from app.auth.identity import Caller
 from app.auth.policy import Action, permits
 from app.auth.shares import MAX_DAYS as MAX_SHARE_DAYS
 from app.errors import LoupeError
-from app.models import Analysis, ShareLink
+from app.models import ShareLink
 from app.services import retention
 from app.web import access_api
 from app.web.deps import SessionDep, SettingsDep
@@ -52,8 +52,7 @@ class Panel:
 
 def panel(request: Request, session: Session, analysis_id: str) -> Panel:
     caller = current_caller(request)
-    analysis = session.get(Analysis, analysis_id)
-    assert analysis is not None  # guard let the request through: the analysis exists
+    analysis = authorize(session, caller, analysis_id, Action.READ)
     can_share = permits(caller, Action.SHARE, analysis)
     return Panel(
         caller=caller,
