@@ -3,11 +3,11 @@ the login goes there and back, the team comes from a claim, a forged answer is r
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import oidc_provider_mock
 import pytest
 from fastapi.testclient import TestClient
 
@@ -15,6 +15,10 @@ from app.config import Settings
 from app.main import create_app
 from tests.access.accounts import HTML, set_analysis
 from tests.access.test_access_api import owned_analysis
+
+with warnings.catch_warnings():  # the mock provider (not logloupe) imports authlib.jose
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import oidc_provider_mock
 
 # the mock provider (not logloupe) calls an Authlib hook that newer Authlib deprecates
 pytestmark = pytest.mark.filterwarnings("ignore:get_jwt_config:DeprecationWarning")
