@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -65,6 +66,9 @@ def serve(
     if refusal:
         _echo(refusal, err=True)
         raise typer.Exit(EXIT_UNUSABLE)
+    # links the app builds (share links, without LOUPE_PUBLIC_URL) name where it listens
+    settings = settings.model_copy(update={"host": host, "port": port})
+    os.environ.update(LOUPE_HOST=host, LOUPE_PORT=str(port))  # for --web-workers processes
     if web_workers > 1:
         if not settings.broker_url:
             _echo(
@@ -115,7 +119,6 @@ def worker(
             "error: set LOUPE_BROKER_URL (e.g. redis://127.0.0.1:6379/0) to run a worker", err=True
         )
         raise typer.Exit(EXIT_UNUSABLE)
-    import os
 
     from app.jobs.celery_app import QUEUE, celery_app
     from app.jobs.embedded import MALLOC_TUNING
