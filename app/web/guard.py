@@ -155,7 +155,9 @@ def install_auth_errors(app: FastAPI) -> None:
     @app.exception_handler(Unauthenticated)
     async def unauthenticated(request: Request, exc: Unauthenticated) -> Response:
         wants_html = "text/html" in request.headers.get("accept", "")
-        if not is_api(request) and wants_html and request.method in ("GET", "HEAD"):
+        if not is_api(request) and wants_html:
+            if request.method not in ("GET", "HEAD"):  # a form sent after the login ended
+                return RedirectResponse("/login", status_code=303)
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
         return JSONResponse(

@@ -180,7 +180,7 @@ def test_a_share_link_opens_one_analysis_read_only_until_it_is_revoked(
     assert visitor.get(f"/api/v1/analyses/{analysis_id}").status_code == 401
     assert visitor.get(f"/a/{other_id}", follow_redirects=False).status_code == 303
     rerun = visitor.post(f"/a/{analysis_id}/rerun", follow_redirects=False)
-    assert rerun.status_code == 401
+    assert rerun.status_code == 303 and rerun.headers["location"] == "/login"
     assert visitor.get(f"/a/{analysis_id}/delete").status_code == 404
 
     listed = local_client.get(f"/api/v1/analyses/{analysis_id}/shares", headers=alice).json()
