@@ -28,6 +28,7 @@ from app.schemas_access import (
     ShareRequest,
 )
 from app.services import retention
+from app.web import public_url
 from app.web.deps import SessionDep, SettingsDep
 from app.web.guard import current_caller
 
@@ -103,7 +104,7 @@ def make_share(
     )
     return ShareCreated(
         id=made.row.id,
-        url=settings.base_url + shares.share_path(made.secret),
+        url=public_url.share_url(settings, shares.share_path(made.secret)),
         expires_at=made.row.expires_at,
     )
 

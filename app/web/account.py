@@ -18,6 +18,7 @@ from app.models import utcnow
 from app.web.access_api import AdminsOnly, client_address
 from app.web.deps import DatabaseDep, SessionDep, SettingsDep
 from app.web.guard import SESSION_COOKIE, SHARE_COOKIE, Unauthenticated, signed_in
+from app.web.public_url import server_address
 from app.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -37,7 +38,7 @@ def safe_next(target: str | None) -> str:
 
 
 def secure_cookies(settings: Settings) -> bool:
-    return settings.base_url.lower().startswith("https://")
+    return server_address(settings).base_url.lower().startswith("https://")
 
 
 def person(request: Request, session: SessionDep, settings: Settings) -> Caller:

@@ -21,11 +21,13 @@ from sqlalchemy.orm import Session
 
 from app.auth.access import list_visible
 from app.auth.identity import Caller
+from app.config import Settings
+from app.display import strip_bidi
 from app.errors import LoupeError, NotFound
 from app.models import Analysis, BundleFileRow
 from app.schemas import CoverageOut, FindingOut
 from app.services import analyses, certificates, storage
-from app.web import access_pages, api, logview
+from app.web import access_pages, api, logview, public_url
 from app.web.deps import DatabaseDep, DispatcherDep, SessionDep, SettingsDep
 from app.web.guard import current_caller
 from app.web.templating import SEVERITIES, templates
@@ -40,8 +42,9 @@ BINARY_KINDS = frozenset({"pcap"})
 ERROR_TITLES = {
     400: "Bad request",
     401: "Log in",
-    403: "Not allowed",
+    403: "Refused",
     404: "Not found",
+    408: "Timed out",
     409: "Not now",
     413: "Upload too large",
     415: "Unsupported file",
@@ -74,10 +77,16 @@ def recent_analyses(session: Session, caller: Caller) -> list[RecentAnalysis]:
 
 
 def render_index(
-    request: Request, recent: list[RecentAnalysis], error: str | None = None, status_code: int = 200
+    request: Request,
+    recent: list[RecentAnalysis],
+    error: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> Response:
+    settings: Settings = request.app.state.settings
+    context = {"recent": recent, "error": error, "api_base": public_url.share_url(settings, "/")}
     return templates.TemplateResponse(
-        request, "index.html", {"recent": recent, "error": error}, status_code=status_code
+        request, "index.html", context, status_code=status_code, headers=headers
     )
 
 
@@ -113,7 +122,9 @@ async def upload_form(
                 return recent_analyses(session, current_caller(request))
 
         recent = await anyio.to_thread.run_sync(load_recent)
-        return render_index(request, recent, error=str(exc), status_code=exc.status_code)
+        return render_index(
+            request, recent, error=str(exc), status_code=exc.status_code, headers=exc.headers
+        )
     return RedirectResponse(f"/a/{analysis_id}", status_code=303)
 
 
@@ -152,10 +163,9 @@ def bundle_files(
     return list(session.scalars(stmt))
 
 
-def share_url(request: Request, analysis_id: str) -> str:
-    """The analysis' address, on LOUPE_PUBLIC_URL when it is set."""
-    public: str | None = request.app.state.settings.public_url
-    return (public or str(request.base_url)).rstrip("/") + f"/a/{analysis_id}"
+def share_url(settings: Settings, analysis_id: str) -> str:
+    """From LOUPE_PUBLIC_URL or the configured host, never from the request's Host header."""
+    return public_url.share_url(settings, f"/a/{analysis_id}")
 
 
 @router.get("/a/{analysis_id}")
@@ -190,7 +200,7 @@ def analysis_page(
         },
         "bundle_files": files[:MAX_LISTED_FILES],
         "more_files": len(files) > MAX_LISTED_FILES,
-        "share_url": share_url(request, analysis_id),
+        "share_url": share_url(settings, analysis_id),
         "api_url": f"/api/v1/analyses/{analysis_id}",
         "access": access_pages.panel(request, session, analysis_id),
     }
@@ -289,7 +299,7 @@ def log_viewer(
         return templates.TemplateResponse(request, "binary_file.html", context)
     index = logview.load_index(path, index_path(data_dir, analysis_id, row.name))
     wanted = page or (logview.page_of_line(line) if line else 1)
-    shown = logview.read_page(path, index, wanted)
+    shown = logview.read_page(path, index, wanted, page_bytes=settings.logview_page_bytes)
     context.update(
         page=shown,
         target=line,
@@ -305,6 +315,6 @@ def raw_file(analysis_id: str, name: str, session: SessionDep, settings: Setting
     return FileResponse(
         path,
         media_type="application/octet-stream",
-        filename=row.name.rsplit("/", 1)[-1],
+        filename=strip_bidi(row.name.rsplit("/", 1)[-1]) or "download",
         content_disposition_type="attachment",
     )

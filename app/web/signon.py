@@ -15,6 +15,7 @@ from app.errors import NotFound
 from app.web.access_api import client_address
 from app.web.account import safe_next, secure_cookies, set_session_cookie
 from app.web.deps import SessionDep, SettingsDep
+from app.web.public_url import server_address
 
 router = APIRouter(include_in_schema=False)
 PENDING_COOKIE = "loupe_oidc"
@@ -45,7 +46,9 @@ def make_provider(settings: Settings) -> Provider | None:
 def start(
     request: Request, settings: SettingsDep, next: Annotated[str | None, Query()] = None
 ) -> Response:
-    url, pending = provider(request, settings).start(settings.base_url + CALLBACK, safe_next(next))
+    url, pending = provider(request, settings).start(
+        server_address(settings).base_url + CALLBACK, safe_next(next)
+    )
     response = RedirectResponse(url, status_code=303)
     response.set_cookie(
         PENDING_COOKIE,
@@ -75,7 +78,7 @@ def callback(
     pending = Pending.load(request.cookies.get(PENDING_COOKIE))
     if pending is None or not code or not state:
         raise SignOnFailed("The sign-on took too long or came from elsewhere: log in again.")
-    person = sso.finish(pending, code, state, settings.base_url + CALLBACK)
+    person = sso.finish(pending, code, state, server_address(settings).base_url + CALLBACK)
     user = users.sign_on(session, person.name, person.team)
     address = client_address(request)
     if user is None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import update
@@ -51,8 +53,23 @@ def set_analysis(settings: Settings, analysis_id: str, **values: str | datetime 
         session.commit()
 
 
+def csrf_token(client: TestClient) -> str:
+    """The CSRF token of this client's cookie, as the login page's form carries it."""
+    page = client.get("/login", headers=HTML)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+def post_form(
+    client: TestClient, path: str, data: dict[str, str] | None = None, **kwargs: Any
+) -> Any:
+    """A form post as the browser sends it: the fields and the page's CSRF token."""
+    return client.post(path, data={"csrf_token": csrf_token(client), **(data or {})}, **kwargs)
+
+
 def log_in(client: TestClient, name: str, password: str = PASSWORD) -> None:
-    response = client.post(
-        "/login", data={"name": name, "password": password, "next": "/"}, follow_redirects=False
+    response = post_form(
+        client, "/login", {"name": name, "password": password, "next": "/"}, follow_redirects=False
     )
     assert response.status_code == 303, response.text

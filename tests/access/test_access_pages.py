@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.main import create_app
 from app.models import utcnow
-from tests.access.accounts import HTML, log_in, set_analysis
+from tests.access.accounts import HTML, log_in, post_form, set_analysis
 from tests.access.test_access_api import owned_analysis
 from tests.access.test_deletion import files_of
 
@@ -34,7 +34,7 @@ def test_the_owner_shares_revokes_extends_and_deletes_from_the_page(
     page = browser.get(f"/a/{analysis_id}").text
     assert "Create share link" in page and "Delete analysis" in page and "expires-at" in page
 
-    created = browser.post(f"/a/{analysis_id}/shares", data={"expires_in_days": "2"})
+    created = post_form(browser, f"/a/{analysis_id}/shares", {"expires_in_days": "2"})
     assert created.status_code == 201
     url = re.search(r'class="share-url new-share-url"[^>]*value="([^"]+)"', created.text)
     assert url is not None and url.group(1).startswith("https://loupe.test/s/")
@@ -45,15 +45,15 @@ def test_the_owner_shares_revokes_extends_and_deletes_from_the_page(
     assert share_id is not None
     visitor = TestClient(browser.app, base_url="https://testserver", headers=HTML)
     assert visitor.get(secret_path).status_code == 200
-    browser.post(f"/a/{analysis_id}/shares/{share_id.group(1)}/revoke")
+    post_form(browser, f"/a/{analysis_id}/shares/{share_id.group(1)}/revoke")
     assert visitor.get(secret_path).status_code == 404
 
     assert (
-        browser.post(f"/a/{analysis_id}/shares", data={"expires_in_days": "0"}).status_code == 422
+        post_form(browser, f"/a/{analysis_id}/shares", {"expires_in_days": "0"}).status_code == 422
     )
 
     before = re.search(r'class="expires-at" datetime="([^"]+)"', page)
-    browser.post(f"/a/{analysis_id}/extend", data={"days": "30"})
+    post_form(browser, f"/a/{analysis_id}/extend", {"days": "30"})
     after = re.search(
         r'class="expires-at" datetime="([^"]+)"', browser.get(f"/a/{analysis_id}").text
     )
@@ -61,7 +61,7 @@ def test_the_owner_shares_revokes_extends_and_deletes_from_the_page(
 
     confirm = browser.get(f"/a/{analysis_id}/delete")
     assert confirm.status_code == 200 and "cannot be undone" in confirm.text
-    gone = browser.post(f"/a/{analysis_id}/delete", follow_redirects=False)
+    gone = post_form(browser, f"/a/{analysis_id}/delete", follow_redirects=False)
     assert gone.status_code == 303 and gone.headers["location"] == "/"
     assert browser.get(f"/a/{analysis_id}").status_code == 404
     assert files_of(local_settings.resolved_data_dir, analysis_id) == []
@@ -76,5 +76,5 @@ def test_a_team_member_may_share_but_is_not_offered_delete(
     assert "Create share link" in page and "rerun-form" in page
     assert "Delete analysis" not in page and "extend-form" not in page
     assert browser.get(f"/a/{analysis_id}/delete").status_code == 404
-    assert browser.post(f"/a/{analysis_id}/delete").status_code == 404
+    assert post_form(browser, f"/a/{analysis_id}/delete").status_code == 404
     assert files_of(local_settings.resolved_data_dir, analysis_id)

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from tests.access.accounts import HTML, PASSWORD, bearer, log_in, token_for
+from tests.access.accounts import HTML, PASSWORD, bearer, log_in, post_form, token_for
 
 
 @pytest.fixture
@@ -25,7 +25,8 @@ def test_login_sets_a_secure_httponly_lax_cookie_and_goes_where_the_user_was_goi
 ) -> None:
     page = browser.get("/login?next=/a/xyz")
     assert page.status_code == 200 and 'name="next" value="/a/xyz"' in page.text
-    response = browser.post(
+    response = post_form(
+        browser,
         "/login",
         data={"name": "alice", "password": PASSWORD, "next": "/tokens"},
         follow_redirects=False,
@@ -36,13 +37,14 @@ def test_login_sets_a_secure_httponly_lax_cookie_and_goes_where_the_user_was_goi
     home = browser.get("/")
     assert home.status_code == 200 and "alice" in home.text and "Log out" in home.text
 
-    browser.post("/logout", follow_redirects=False)
+    post_form(browser, "/logout", follow_redirects=False)
     assert browser.get("/", follow_redirects=False).status_code == 303
 
 
 def test_login_never_sends_the_user_to_another_site(browser: TestClient) -> None:
     for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
-        response = browser.post(
+        response = post_form(
+            browser,
             "/login",
             data={"name": "alice", "password": PASSWORD, "next": target},
             follow_redirects=False,
@@ -54,9 +56,9 @@ def test_wrong_passwords_are_refused_then_rate_limited_per_user_and_address(
     browser: TestClient,
 ) -> None:
     for _ in range(5):
-        wrong = browser.post("/login", data={"name": "alice", "password": "nope-nope"})
+        wrong = post_form(browser, "/login", {"name": "alice", "password": "nope-nope"})
         assert wrong.status_code == 401 and "Wrong name or password" in wrong.text
-    limited = browser.post("/login", data={"name": "alice", "password": PASSWORD})
+    limited = post_form(browser, "/login", {"name": "alice", "password": PASSWORD})
     assert limited.status_code == 429 and "wait a minute" in limited.text
     assert "set-cookie" not in limited.headers
     log_in(browser, "bob")  # another user from the same address is not locked out
@@ -73,13 +75,13 @@ def test_a_disabled_user_cannot_log_in_and_loses_the_session(
     with database(local_settings) as session:
         users.disable(session, "carol")
     assert browser.get("/", follow_redirects=False).status_code == 303
-    refused = browser.post("/login", data={"name": "carol", "password": PASSWORD})
+    refused = post_form(browser, "/login", {"name": "carol", "password": PASSWORD})
     assert refused.status_code == 401
 
 
 def test_the_tokens_page_shows_a_new_token_once_and_revokes_it(browser: TestClient) -> None:
     log_in(browser, "alice")
-    created = browser.post("/tokens", data={"name": "nightly", "expires_days": "30"})
+    created = post_form(browser, "/tokens", {"name": "nightly", "expires_days": "30"})
     assert created.status_code == 201
     start = created.text.index('class="share-url token-value"')
     token = created.text[start:].split('value="', 1)[1].split('"', 1)[0]
@@ -88,7 +90,9 @@ def test_the_tokens_page_shows_a_new_token_once_and_revokes_it(browser: TestClie
     listing = browser.get("/tokens").text
     assert "nightly" in listing and token not in listing  # shown once
     token_id = listing.split('action="/tokens/', 1)[1].split("/", 1)[0]
-    assert browser.post(f"/tokens/{token_id}/revoke", follow_redirects=False).status_code == 303
+    assert (
+        post_form(browser, f"/tokens/{token_id}/revoke", follow_redirects=False).status_code == 303
+    )
     assert api.get("/api/v1/analyses", headers=bearer(token)).status_code == 401
     assert "revoked" in browser.get("/tokens").text
 
@@ -101,7 +105,7 @@ def test_the_audit_log_is_for_admins_and_records_logins_and_uploads(
     alice = token_for(local_settings, "alice")
     api = TestClient(browser.app, base_url="https://testserver")
     analysis_id = upload_as(api, alice)
-    browser.post("/login", data={"name": "alice", "password": "wrong-password"})
+    post_form(browser, "/login", {"name": "alice", "password": "wrong-password"})
     log_in(browser, "alice")
     assert browser.get("/admin/audit").status_code == 403
     assert api.get("/api/v1/audit", headers=bearer(alice)).status_code == 403
