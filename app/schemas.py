@@ -148,6 +148,10 @@ class AnalysisOut(BaseModel):
     coverage: list[CoverageOut] = Field(default_factory=list)
     runs: list[RunOut] = Field(default_factory=list)
     delta: DeltaOut | None = None
+    owner: str | None = None
+    expires_at: datetime | None = Field(
+        default=None, description="when the retention sweeper deletes it; null: kept until deleted"
+    )
 
 
 class SignatureOut(BaseModel):

@@ -124,6 +124,8 @@ def analysis_out(
         coverage=list(coverage),
         runs=[run_out(run) for run in runs],
         delta=delta,
+        owner=analysis.owner,
+        expires_at=analysis.expires_at,
     )
 
 

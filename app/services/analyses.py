@@ -29,14 +29,33 @@ DELTA_LISTS = ("new", "resolved", "unchanged")
 DELTA_SHOWN = 50  # items of each delta list on the overview page (the JSON has them all)
 
 
-def create(session: Session, *, upload: ReceivedUpload, data_dir: Path) -> Analysis:
-    """Store the staged files and a queued Analysis in one transaction; nothing remains on error."""
+def create(
+    session: Session,
+    *,
+    upload: ReceivedUpload,
+    data_dir: Path,
+    owner: str | None = None,
+    team: str | None = None,
+    expires_at: datetime | None = None,
+) -> Analysis:
+    """Store the staged files and a queued Analysis in one transaction; nothing remains on error.
+
+    `owner` and `team` decide who sees it (app/auth/policy.py); `expires_at` when it is deleted.
+    """
     analysis_id = new_id()
     target = storage.uploads_dir(data_dir, analysis_id)
     try:
         target.parent.mkdir(parents=True, exist_ok=False)
         shutil.move(str(upload.staging), str(target))
-        analysis = Analysis(id=analysis_id, title=upload.title, status="queued", warnings=[])
+        analysis = Analysis(
+            id=analysis_id,
+            title=upload.title,
+            status="queued",
+            warnings=[],
+            owner=owner,
+            team=team,
+            expires_at=expires_at,
+        )
         products = upload.products + [None] * (len(upload.files) - len(upload.products))
         for position, (incoming, product) in enumerate(zip(upload.files, products, strict=True)):
             stored = target / incoming.path.name
@@ -313,11 +332,6 @@ def rerun(
     session.commit()
     session.refresh(analysis)
     return analysis
-
-
-def list_recent(session: Session, limit: int = 20) -> list[Analysis]:
-    stmt = select(Analysis).order_by(Analysis.created_at.desc()).limit(limit)
-    return list(session.scalars(stmt))
 
 
 def claimable(worker: str, stale_after: timedelta) -> ColumnElement[bool]:

@@ -11,15 +11,17 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from app.auth import audit
 from app.errors import UploadTooLarge
 from app.schemas import AnalysisCreated, AnalysisOut, Health, Problem, RerunIn
-from app.services import analyses, certificates, storage
+from app.services import analyses, certificates, retention, storage
 from app.services.uploads import (
     MULTIPART_OVERHEAD,
     multipart_boundary,
     receive_upload,
 )
 from app.web.deps import DatabaseDep, DispatcherDep, SessionDep, SettingsDep
+from app.web.guard import current_caller
 from app.web.request_limits import UploadSlots
 
 router = APIRouter()
@@ -58,9 +60,26 @@ async def accept_upload(
             max_field_bytes=settings.max_form_field_bytes,
         )
 
+    caller = current_caller(request)
+
     def store_and_dispatch() -> str:  # blocking database and broker calls: off the event loop
         with db.session() as session:
-            analysis = analyses.create(session, upload=upload, data_dir=settings.resolved_data_dir)
+            analysis = analyses.create(
+                session,
+                upload=upload,
+                data_dir=settings.resolved_data_dir,
+                owner=caller.name,
+                team=caller.team,
+                expires_at=retention.expiry(settings.retention_days),
+            )
+            audit.record(
+                session,
+                "upload",
+                actor=caller,
+                analysis_id=analysis.id,
+                address=request.client.host if request.client else None,
+                detail=", ".join(f.name for f in analysis.files)[:500],
+            )
         dispatcher.dispatch(analysis.id)
         return analysis.id
 

@@ -20,6 +20,8 @@ from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.auth.access import list_visible
+from app.auth.identity import Caller
 from app.bundle.identity.choice import CHOICES
 from app.config import Settings
 from app.display import strip_bidi
@@ -27,8 +29,9 @@ from app.errors import LoupeError, NotFound
 from app.models import Analysis, BundleFileRow, StoredFile
 from app.schemas import CoverageOut, FindingOut
 from app.services import analyses, certificates, storage
-from app.web import api, logview, public_url
+from app.web import access_pages, api, logview, public_url
 from app.web.deps import DatabaseDep, DispatcherDep, SessionDep, SettingsDep
+from app.web.guard import current_caller
 from app.web.templating import SEVERITIES, templates
 from app.worker.pipeline import unique_names
 
@@ -41,6 +44,7 @@ MAX_LISTED_FILES = 2000
 BINARY_KINDS = frozenset({"pcap"})
 ERROR_TITLES = {
     400: "Bad request",
+    401: "Log in",
     403: "Refused",
     404: "Not found",
     408: "Timed out",
@@ -48,6 +52,7 @@ ERROR_TITLES = {
     413: "Upload too large",
     415: "Unsupported file",
     422: "Not valid",
+    429: "Too many attempts",
     500: "Internal error",
     503: "Service unavailable",
 }
@@ -61,8 +66,8 @@ class RecentAnalysis:
     created_at: datetime | None
 
 
-def recent_analyses(session: Session) -> list[RecentAnalysis]:
-    """The latest analyses for the index page, labelled by title or uploaded file names."""
+def recent_analyses(session: Session, caller: Caller) -> list[RecentAnalysis]:
+    """The latest analyses `caller` may see, labelled by title or uploaded file names."""
     return [
         RecentAnalysis(
             id=analysis.id,
@@ -70,7 +75,7 @@ def recent_analyses(session: Session) -> list[RecentAnalysis]:
             status=analysis.status,
             created_at=analysis.created_at,
         )
-        for analysis in analyses.list_recent(session, RECENT_LIMIT)
+        for analysis in list_visible(session, caller, offset=0, limit=RECENT_LIMIT).analyses
     ]
 
 
@@ -108,7 +113,7 @@ def error_page(request: Request, status_code: int, detail: str) -> Response:
 
 @router.get("/")
 def index(request: Request, session: SessionDep) -> Response:
-    return render_index(request, recent_analyses(session))
+    return render_index(request, recent_analyses(session, current_caller(request)))
 
 
 @router.post("/analyses")
@@ -122,7 +127,7 @@ async def upload_form(
 
         def load_recent() -> list[RecentAnalysis]:
             with db.session() as session:
-                return recent_analyses(session)
+                return recent_analyses(session, current_caller(request))
 
         recent = await anyio.to_thread.run_sync(load_recent)
         return render_index(
@@ -206,6 +211,7 @@ def analysis_page(
         "share_url": share_url(settings, analysis_id),
         "api_url": f"/api/v1/analyses/{analysis_id}",
         "product_choices": CHOICES,
+        "access": access_pages.panel(request, session, analysis_id),
     }
     return templates.TemplateResponse(request, "analysis.html", context)
 
