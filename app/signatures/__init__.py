@@ -14,6 +14,7 @@ from app.errors import NotFound
 from app.report import BundleFile, FileKind, Finding, NodeInfo
 from app.signatures.engine import (
     BLOCK_SIZE,
+    FileStats,
     LiteralMatcher,
     Matcher,
     MatcherFactory,
@@ -88,12 +89,14 @@ def run_library(
     matcher_factory: MatcherFactory | None = None,
     jobs: int = 1,
     prescanned: Mapping[str, PreScanned] | None = None,
+    stats: dict[str, FileStats] | None = None,
 ) -> list[Finding]:
     """Findings of every signature over `files`; `nodes` maps BundleFile.bundle → NodeInfo.
 
     `sources` defaults to app.bundle.sources.SOURCES (logical source → file kinds).
     `matcher_factory` defaults to Hyperscan where installed; `jobs` > 1 scans in threads;
-    `prescanned` holds files already scanned while unpacking (app.signatures.prescan).
+    `prescanned` holds files already scanned while unpacking (app.signatures.prescan);
+    `stats` receives what the scan saw of each file (lines, presence markers, format).
     """
     if sources is None:
         from app.bundle.sources import SOURCES
@@ -109,4 +112,5 @@ def run_library(
         matcher_factory=matcher_factory,
         jobs=jobs,
         prescanned=prescanned,
+        stats=stats,
     )

@@ -28,7 +28,9 @@ from app.report import Report
 from app.signatures import Library, run_library
 from app.signatures.alarms import resolve_alarm_lifecycle, split_cleared
 from app.signatures.coverage import coverage_of
+from app.signatures.engine import FileStats
 from app.signatures.prescan import PreScanner
+from app.signatures.verdict import examined_lines
 
 log = logging.getLogger(__name__)
 
@@ -167,12 +169,20 @@ def analyze(
         if progress:
             progress(0.3 + 0.7 * min(1.0, scanned / total_bytes))
 
+    stats: dict[str, FileStats] = {}
     findings = run_library(
-        library, report.files, nodes, progress=on_bytes, jobs=jobs, prescanned=prescanned
+        library,
+        report.files,
+        nodes,
+        progress=on_bytes,
+        jobs=jobs,
+        prescanned=prescanned,
+        stats=stats,
     )
     report.findings, cleared = split_cleared(resolve_alarm_lifecycle(findings))
     apply_certificates(report, library.signatures)  # captures + PEMs: certificates, findings
+    report.examined = examined_lines(report.files, nodes, stats)
     report.coverage = coverage_of(
-        library.signatures, report.files, nodes, report.findings, notes=cleared
+        library.signatures, report.files, nodes, report.findings, notes=cleared, stats=stats
     )
     return report
