@@ -79,8 +79,12 @@ def add_analysis(
     findings: Sequence[FindingSpec] = (),
     kinds: dict[str, str] | None = None,
     ruleset_version: str | None = "rs-test-1",
+    coverage: list[dict[str, Any]] | None = None,
+    examined: list[dict[str, Any]] | None = None,
+    sha256: str = "ab" * 32,
 ) -> str:
-    """Write an analysis as the worker would have left it; `files` are its unpacked files."""
+    """Write an analysis as the worker would have left it; `files` are its unpacked files,
+    `coverage` and `examined` what its run stored (AnalysisRun columns)."""
     data_dir = settings.resolved_data_dir
     analysis_id = new_id()
     analysis = Analysis(
@@ -97,7 +101,7 @@ def add_analysis(
             position=0,
             name="diagnostic_log_vcsc.tar.gz",
             size=12345,
-            sha256="ab" * 32,
+            sha256=sha256,
             storage_path=f"analyses/{analysis_id}/uploads/000",
         )
     )
@@ -125,7 +129,9 @@ def add_analysis(
                 storage_path=storage.relative_to_data(data_dir, path),
             )
         )
-    run = AnalysisRun(number=1, ruleset_version=analysis.ruleset_version)
+    run = AnalysisRun(
+        number=1, ruleset_version=analysis.ruleset_version, coverage=coverage, examined=examined
+    )
     for spec in findings:
         run.findings.append(
             FindingRow(
