@@ -33,16 +33,17 @@ ABSENCE_HINTS: dict[str, str] = {
 ALARM_EVENT_MARKERS: tuple[str, ...] = ('Event="Alarm Raised"', 'Event="Alarm Lowered"')
 """An alarm signature can only look when the log holds alarm events (domain.md §2.4 c)."""
 
-XSTAT_ALARM_MARKERS: tuple[str, ...] = ("*s Alarm", "<Alarm ", "<Alarms")
-"""The xstatus alarm list (text `*s Alarm …` or XML `<Alarm …>`): the node's active alarms."""
+XSTAT_ALARM_MARKERS: tuple[str, ...] = ("*s Alarm", "<Alarm ", "<Alarm>", "<Alarms")
+"""The xstatus alarm list (text `*s Alarm …` or XML `<Alarm …>`): the node's active alarms.
+Inferred from the xstatus block shape (`*s SystemUnit: /`, domain.md "xstatus blocks"): no
+public xstatus dump shows the alarm block itself."""
 
 MARKERS: tuple[str, ...] = (*PRESENCE.values(), *ALARM_EVENT_MARKERS)
 """Every literal whose presence the signature scan records per log file (engine.FileStats)."""
 
 ALARM_HINT = (
-    'the log holds no alarm event (no Event="Alarm Raised" or "Alarm Lowered" line) and the '
-    "upload no xstatus alarm list: include the xstatus dump (status.txt) or a log that covers "
-    "the time the alarm was raised"
+    'neither an Event="Alarm Raised" / "Alarm Lowered" line in the log nor the xstatus alarm '
+    "list: include the xstatus dump, or a log that covers the time the alarm was raised"
 )
 CERTIFICATE_HINT = (
     "certificate checks need a PEM (server_*.pem, ca_*.pem) or a packet capture of the TLS "

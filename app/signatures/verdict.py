@@ -26,6 +26,7 @@ VERDICTS = (PROBLEMS, CLEAR, INCONCLUSIVE)
 PROBLEM_SEVERITIES = frozenset({"critical", "error", "warning"})
 LOOKED = frozenset({"matched", "passed"})
 _LOG_KINDS = (FileKind.LOGGINGSNAPSHOT, FileKind.LOG)
+_KIND_WORDS = {"loggingsnapshot": "loggingsnapshot", "log": "Expressway log"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +114,8 @@ def _where(item: Examined) -> str:
 
 def _lines_text(examined: Sequence[Examined]) -> str:
     parts = [
-        f"{item.lines:,} line{'s' if item.lines != 1 else ''} of {item.kind} from {_where(item)}"
+        f"{item.lines:,} line{'s' if item.lines != 1 else ''} of "
+        f"{_KIND_WORDS.get(item.kind, item.kind)} from {_where(item)}"
         for item in examined
         if item.expressway
     ]

@@ -1,4 +1,4 @@
-"""applies_to qualifies a finding and never hides it; only `only_on_product` keeps one from running."""
+"""applies_to qualifies a finding, never hides it; only `only_on_product` keeps one from running."""
 
 from __future__ import annotations
 
