@@ -184,6 +184,9 @@ class AppliesToOut(BaseModel):
     products: list[str]
     min_version: str | None
     max_version: str | None
+    only_on_product: bool = Field(
+        default=False, description="not run on a node known to be another product"
+    )
 
 
 class PatternOut(BaseModel):

@@ -264,6 +264,7 @@ def signature_detail(signature: Signature, library_root: Path) -> SignatureDetai
             products=list(applies.products),
             min_version=applies.min_version,
             max_version=applies.max_version,
+            only_on_product=applies.only_on_product,
         ),
         references=list(signature.references),
         match=MatchOut(
