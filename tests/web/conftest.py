@@ -65,6 +65,7 @@ class FindingSpec:
     count: int = 2
     first_seen: str | None = "2022-07-11T19:49:01.533+02:00"
     last_seen: str | None = "2022-07-11T19:50:02.000+02:00"
+    status: str | None = "stable"  # signature_status; None: a run saved before 0011
 
 
 def add_analysis(
@@ -139,6 +140,7 @@ def add_analysis(
                 title=spec.title,
                 severity=spec.severity,
                 severity_rank=SEVERITY_ORDER.get(spec.severity, 9),
+                signature_status=spec.status,
                 bug_ids=spec.bug_ids,
                 node=spec.node,
                 description=spec.description,
