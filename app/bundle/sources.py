@@ -30,8 +30,10 @@ ABSENCE_HINTS: dict[str, str] = {
 }
 """Logical source -> what to do when the upload holds no line of it."""
 
-ALARM_EVENT_MARKERS: tuple[str, ...] = ('Event="Alarm Raised"', 'Event="Alarm Lowered"')
-"""An alarm signature can only look when the log holds alarm events (domain.md §2.4 c)."""
+ALARM_EVENT_MARKERS: tuple[str, ...] = ('Event="Alarm ',)
+"""An alarm signature can only look when the log holds alarm events, `Event="Alarm Raised"` or
+`Event="Alarm Lowered"` (domain.md §2.4 c): one literal for both, so that the scan stops looking
+at the first of either (a literal absent from a log costs about 1 s of CPU per GiB)."""
 
 XSTAT_ALARM_MARKERS: tuple[str, ...] = ("*s Alarm", "<Alarm ", "<Alarm>", "<Alarms")
 """The xstatus alarm list (text `*s Alarm …` or XML `<Alarm …>`): the node's active alarms.
