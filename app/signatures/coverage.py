@@ -49,7 +49,7 @@ CERTIFICATE_KINDS = (FileKind.PEM, FileKind.PCAP)
 LOG_KINDS = (FileKind.LOGGINGSNAPSHOT, FileKind.LOG)
 _SCANNED_MARKERS = frozenset(MARKERS)  # what the signature scan looks for in every log file
 FORMAT_HINT = (
-    "its text files are not Expressway logs (a loggingsnapshot_*.txt, or syslog lines "
+    "its text files are empty or not Expressway logs (a loggingsnapshot_*.txt, or syslog lines "
     '"YYYY-MM-DDThh:mm:ss±hh:mm host process: …"): upload the diagnostic log bundle'
 )
 

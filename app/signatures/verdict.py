@@ -158,9 +158,12 @@ def decide(
     reason: str | None = None
     if examined is not None and not lines:
         other = sum(e.lines for e in examined if not e.expressway)
-        reason = "the upload holds no loggingsnapshot and no log in the Expressway format" + (
-            f" ({_plural(other, 'line')} of other text were read)" if other else ""
-        )
+        if any(e.expressway for e in examined):
+            reason = "the loggingsnapshot and Expressway log files of the upload are empty"
+        else:
+            reason = "the upload holds no loggingsnapshot and no log in the Expressway format"
+        if other:
+            reason += f" ({_plural(other, 'line')} of other text were read)"
     elif not looked:
         reason = "no signature could look: every one lacked its input"
     if reason is not None:

@@ -44,6 +44,8 @@ def test_problems_clear_and_inconclusive() -> None:
     nothing = decide(0, ["skipped"] * 91, [snapshot()])
     assert nothing.verdict == INCONCLUSIVE and "every one lacked its input" in str(nothing.reason)
     assert decide(0, passed, []).verdict == INCONCLUSIVE  # no log at all: a PEM or pcap only
+    empty = decide(0, passed, [snapshot(0)])
+    assert empty.verdict == INCONCLUSIVE and "are empty" in str(empty.reason)
 
 
 def test_a_run_without_recorded_lines_rests_on_its_coverage() -> None:
