@@ -145,6 +145,10 @@ def test_experimental_findings_carry_their_status_and_a_badge(client: TestClient
     page = client.get(f"/a/{body['id']}", headers=HTML).text
     assert page.count('class="badge sig-status sig-status-experimental experimental-badge"') == 1
     assert 'title="Experimental signature: its log pattern is inferred' in page
+    assert (
+        'data-verdict="problems"' in page and html.escape(body["verdict_detail"]["summary"]) in page
+    )
+    assert 'class="panel all-clear' not in page
 
 
 # --- the command line ----------------------------------------------------------------------------
