@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from app.config import Settings, get_settings
+from app.display import show_bidi
 
 if TYPE_CHECKING:
     from app.report import Report
@@ -36,8 +37,10 @@ EXIT_UNUSABLE = 2
 EXIT_INCONCLUSIVE = 3
 
 
-def _echo(text: str = "", err: bool = False) -> None:
-    typer.echo(text, err=err)
+def _echo(text: str = "", err: bool = False, *, raw: bool = False) -> None:
+    """Print for people: bidirectional controls from names shown as <U+202E> (app.display);
+    `raw` for JSON, which keeps the text as it is."""
+    typer.echo(text if raw else show_bidi(text), err=err)
 
 
 @app.command()
@@ -49,11 +52,18 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve the web app and API (with the embedded worker unless LOUPE_BROKER_URL is set)."""
+    import os
+
     import uvicorn
+
+    from app.web.server import uvicorn_options
 
     settings = get_settings()
     host = host or settings.host
     port = port or settings.port
+    # share links and the cross-site check name the address actually served
+    settings = settings.model_copy(update={"host": host, "port": port})
+    options = uvicorn_options(settings)
     if web_workers > 1:
         if not settings.broker_url:
             _echo(
@@ -61,12 +71,21 @@ def serve(
                 err=True,
             )
             raise typer.Exit(EXIT_UNUSABLE)
-        uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=web_workers)
+        os.environ["LOUPE_HOST"], os.environ["LOUPE_PORT"] = host, str(port)  # for each worker
+        options["http"] = "app.web.server:HeaderDeadlineH11Protocol"
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=web_workers,
+            **options,
+        )
         return
     from app.main import create_app
 
     _echo(f"logloupe on http://{host}:{port}  (data dir {settings.resolved_data_dir})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **options)
 
 
 @app.command()
@@ -203,7 +222,7 @@ def analyze(
     )
     if error is not None:
         if as_json:
-            _echo(out.model_dump_json(indent=2))
+            _echo(out.model_dump_json(indent=2), raw=True)
         else:
             _echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_UNUSABLE) from error
@@ -213,7 +232,7 @@ def analyze(
             certificates=report.certificates,
             server_certificates=report.server_certificates,
         )
-        _echo(body.model_dump_json(indent=2))
+        _echo(body.model_dump_json(indent=2), raw=True)
     else:
         from app.textreport import render_text
 
@@ -274,7 +293,7 @@ def signatures_list(
         for s in library.signatures
     ]
     if as_json:
-        _echo(json.dumps(rows, indent=2))
+        _echo(json.dumps(rows, indent=2), raw=True)
         return
     for row in rows:
         bugs = ", ".join(row["bug_ids"]) if row["bug_ids"] else "-"  # type: ignore[arg-type]

@@ -5,15 +5,16 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     """Every knob an operator can turn; see README "Configuration"."""
 
-    model_config = SettingsConfigDict(env_prefix="LOUPE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="LOUPE_", extra="ignore", populate_by_name=True)
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -25,7 +26,61 @@ class Settings(BaseSettings):
         default=None, description="redis://... switches dispatch from the embedded runner to Celery"
     )
     max_upload_bytes: int = 2 * 2**30
-    max_files_per_upload: int = 32
+    max_files_per_request: int = Field(
+        default=32,
+        ge=1,
+        validation_alias=AliasChoices(
+            "LOUPE_MAX_FILES_PER_REQUEST", "LOUPE_MAX_FILES_PER_UPLOAD", "max_files_per_request"
+        ),
+        description="files one upload request may carry (more: 413)",
+    )
+    max_form_field_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="largest non-file part of an upload (title, product, any other field): 413",
+    )
+    upload_idle_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="a request body that sends nothing for this long is answered 408 and "
+        "everything staged is removed",
+    )
+    upload_body_seconds: float = Field(
+        default=3600,
+        gt=0,
+        description="a request body still arriving after this long is answered 408 (2 GiB in an "
+        "hour needs about 600 KB/s)",
+    )
+    max_concurrent_uploads: int = Field(
+        default=8,
+        ge=1,
+        description="uploads received at once by one web process; more are answered 503 with "
+        "Retry-After before their body is read",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="the address people use to reach logloupe (https://loupe.example.com): "
+        "share links and the cross-site check use it, never the request's Host header",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="signs the CSRF tokens of the forms; unset: a random key kept in "
+        "<data dir>/secret_key (mode 0600)",
+    )
+    request_header_seconds: float = Field(
+        default=30,
+        gt=0,
+        description="a connection that has not sent complete request headers after this long "
+        "is closed (slow clients holding connections)",
+    )
+    keep_alive_seconds: int = Field(
+        default=5, ge=1, description="an idle keep-alive connection is closed after this long"
+    )
+    max_connections: int = Field(
+        default=512,
+        ge=16,
+        description="open connections one web process serves; more are answered 503",
+    )
     embedded_worker: bool = True
     worker_threads: int = 1
     jobs: int | None = Field(
@@ -52,10 +107,32 @@ class Settings(BaseSettings):
         "analysis sent this long ago is sent again even when the queue is not empty",
     )
     queue_name: str = Field(default="analyses", description="the Celery queue of analyses")
-    unpack_max_total_bytes: int = 16 * 2**30
-    unpack_max_members: int = 20_000
-    unpack_max_member_bytes: int = 8 * 2**30
-    unpack_max_ratio: float = 200.0
+    unpack_max_total_bytes: int = Field(
+        default=32 * 2**30,
+        description="unpacked bytes of one analysis, all its uploads and nesting levels together",
+    )
+    unpack_max_members: int = Field(
+        default=20_000,
+        description="files and folders of one analysis, all uploads and nesting levels together",
+    )
+    unpack_max_member_bytes: int = Field(
+        default=8 * 2**30, description="one unpacked file (a larger one is skipped, with a warning)"
+    )
+    unpack_max_ratio: float = Field(
+        default=200.0,
+        description="unpacked bytes of one analysis per uploaded byte (all levels together), "
+        "and of one archive per compressed byte: the decompression-bomb guard",
+    )
+    unpack_ratio_grace_bytes: int = Field(
+        default=16 * 2**20,
+        description="unpacked bytes allowed on top of the ratio, once per analysis (and once "
+        "per archive for the per-archive ratio)",
+    )
+    unpack_max_header_bytes: int = Field(
+        default=2**20,
+        description="tar headers of one member (PAX extended header, GNU long name or link); "
+        "a larger one ends the reading of that archive there, with a warning",
+    )
     unpack_max_depth: int = 3
     log_json: bool = False
     cache_dir: Path | None = Field(
@@ -78,6 +155,37 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_means_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("public_url", "secret_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key_is_long_enough(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 32:
+            raise ValueError(
+                "LOUPE_SECRET_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)"
+            )
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_an_origin(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parsed = urlsplit(value.strip())
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(
+                f"LOUPE_PUBLIC_URL must be an http:// or https:// address, not {value!r}"
+            )
+        return value.strip().rstrip("/")
+
+    @property
+    def max_files_per_upload(self) -> int:
+        """The former name of max_files_per_request (LOUPE_MAX_FILES_PER_UPLOAD still works)."""
+        return self.max_files_per_request
 
     @property
     def resolved_data_dir(self) -> Path:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -20,8 +22,12 @@ from app.db import Database
 from app.errors import LoupeError
 from app.jobs import Dispatcher
 from app.observability import configure_logging, metrics_registry
+from app.services import secret_key, storage
 from app.signatures import Library, load_library
 from app.web import api, catalogue, pages
+from app.web.csrf import CrossSiteGuard, CsrfTokens
+from app.web.public_url import server_address
+from app.web.request_limits import BodyTimeouts, UploadSlots
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +44,11 @@ DOCS_CSP = (
     "https://fastapi.tiangolo.com https://cdn.redoc.ly; worker-src blob:; object-src 'none'; "
     "frame-ancestors 'none'"
 )
+
+
+# paths whose responses carry no customer data and may be cached; everything else: no-store
+CACHEABLE_PREFIXES = ("/static/",)
+STAGING_SWEEP_SECONDS = 600
 
 
 DATABASE_DOWN = (
@@ -64,6 +75,8 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
         if settings.log_json:
             configure_logging(json_lines=True)
         settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+        if secret_key.key_path(settings.resolved_data_dir).exists() and not settings.secret_key:
+            _ = app.state.csrf_tokens.key  # a damaged key file stops the start, saying why
         db = Database(settings.sqlalchemy_url)
         app.state.settings = settings
         app.state.db = db
@@ -75,9 +88,20 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
         app.state.metrics = metrics_registry(db, dispatcher.queue_depth)
         if settings.embedded_worker or settings.broker_url:
             dispatcher.start()
+        if server_address(settings).trusts_host_header:
+            log.warning(
+                "LOUPE_PUBLIC_URL is not set and logloupe listens on all interfaces (%s): share "
+                "links name this machine and cross-site checks trust the Host header; set "
+                "LOUPE_PUBLIC_URL to the address people use",
+                settings.host,
+            )
+        sweeper = asyncio.create_task(sweep_staging_forever(settings))
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             dispatcher.stop()
             db.dispose()
 
@@ -88,13 +112,47 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.upload_slots = UploadSlots(settings.max_concurrent_uploads)
+    app.state.csrf_tokens = CsrfTokens(
+        lambda: secret_key.server_key(settings.secret_key, settings.resolved_data_dir)
+    )
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(catalogue.router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     install_error_handlers(app)
+    # innermost first: the cross-site check, then the body timeouts, then the headers
+    app.add_middleware(
+        CrossSiteGuard,
+        address=lambda: server_address(settings),
+        tokens=app.state.csrf_tokens,
+    )
+    app.add_middleware(
+        BodyTimeouts,
+        idle_seconds=settings.upload_idle_seconds,
+        body_seconds=settings.upload_body_seconds,
+    )
     install_security_headers(app)
     return app
+
+
+def staging_max_age(settings: Settings) -> float:
+    """How old a staging dir must be to be left over: longer than any upload may last."""
+    return max(3600.0, settings.upload_body_seconds + 600.0)
+
+
+async def sweep_staging_forever(settings: Settings) -> None:
+    """Remove staging dirs left by a process that died mid-upload: now, then every 10 minutes."""
+    while True:
+        try:
+            removed = await asyncio.to_thread(
+                storage.sweep_staging, settings.resolved_data_dir, staging_max_age(settings)
+            )
+            if removed:
+                log.warning("removed %d staging dirs left by interrupted uploads", removed)
+        except OSError as exc:
+            log.warning("could not sweep the staging dir: %s", exc)
+        await asyncio.sleep(STAGING_SWEEP_SECONDS)
 
 
 def _wants_json(request: Request) -> bool:
@@ -107,8 +165,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoupeError)
     async def loupe_error(request: Request, exc: LoupeError) -> Response:
         if _wants_json(request):
-            return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
-        return pages.error_page(request, exc.status_code, str(exc))
+            return JSONResponse(
+                {"detail": str(exc)}, status_code=exc.status_code, headers=exc.headers
+            )
+        response = pages.error_page(request, exc.status_code, str(exc))
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DisconnectionError)
@@ -162,12 +224,16 @@ def install_security_headers(app: FastAPI) -> None:
     ) -> Response:
         response = await call_next(request)
         _add_security_headers(
-            response, docs=request.url.path in ("/docs", "/redoc", "/docs/oauth2-redirect")
+            response,
+            docs=request.url.path in ("/docs", "/redoc", "/docs/oauth2-redirect"),
+            cacheable=request.url.path.startswith(CACHEABLE_PREFIXES),
         )
         return response
 
 
-def _add_security_headers(response: Response, *, docs: bool) -> None:
+def _add_security_headers(response: Response, *, docs: bool, cacheable: bool = False) -> None:
+    if not cacheable:  # pages, downloads and JSON of analyses: never kept by browsers or proxies
+        response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")

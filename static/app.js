@@ -67,6 +67,8 @@
       var request = new XMLHttpRequest();
       request.open("POST", "/api/v1/analyses");
       request.setRequestHeader("Accept", "application/json");
+      var token = form.querySelector("input[name=csrf_token]");
+      if (token) { request.setRequestHeader("X-CSRF-Token", token.value); }
       request.responseType = "json";
       request.upload.addEventListener("progress", function (progress) {
         if (progress.lengthComputable) {

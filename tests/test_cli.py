@@ -116,7 +116,7 @@ def test_a_missing_file_exits_two(tmp_path: Path) -> None:
 
 def test_a_truncated_bundle_gives_a_failed_json_report(tmp_path: Path) -> None:
     whole = seed_bundle("self_signed")
-    bundle = _write(tmp_path, "diagnostic_log_vcsc.tar.gz", whole[: len(whole) // 2])
+    bundle = _write(tmp_path, "diagnostic_log_vcsc.tar.gz", whole[:40])  # before any file
     result = runner.invoke(app, ["analyze", "--json", str(bundle)])
     assert result.exit_code == EXIT_UNUSABLE
     report = json.loads(result.stdout)

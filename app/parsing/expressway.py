@@ -48,6 +48,43 @@ def is_continuation(line: str) -> bool:
     return line[0] in " \t|" or line.startswith(_CONTINUATION_MARKERS)
 
 
+def as_logged(line: str) -> str:
+    """The line as the Expressway logged it, from the form a remote syslog server received.
+
+    Remote syslog (domain.md §2.4) puts a `<PRI>` before the timestamp and repeats the process
+    tag (`tvcs: tvcs: UTCTime=…`, `traffic_server[3936]: traffic_server:[ET_NET 1]…`); both
+    are removed, so signature patterns written for the loggingsnapshot read it. Any other
+    line is returned unchanged. Plain string work, linear in the line's length.
+    """
+    start = 0
+    if line.startswith("<"):
+        close = line.find(">", 1, 5)
+        if close > 1 and line[1:close].isdigit():
+            start = close + 1
+    fields = line[start:].split(" ", 3)  # timestamp, host, process tag, rest
+    if len(fields) < 4 or not fields[0][:4].isdigit() or not fields[2].endswith(":"):
+        return line[start:] if start else line
+    name = fields[2][:-1].split("[", 1)[0]
+    rest = fields[3]
+    after = _after_tag(rest, name)
+    if after is None:
+        return line[start:] if start else line
+    return f"{fields[0]} {fields[1]} {fields[2]}{rest[after:]}"
+
+
+def _after_tag(text: str, name: str) -> int | None:
+    """Where `text` continues after a leading process tag `name:` or `name[pid]:`, else None."""
+    if not name or not text.startswith(name):
+        return None
+    position = len(name)
+    if text.startswith("[", position):
+        close = text.find("]", position)
+        if close == -1 or not text[position + 1 : close].isdigit():
+            return None
+        position = close + 1
+    return position + 1 if text.startswith(":", position) else None
+
+
 def parse_utctime(value: str) -> datetime | None:
     """`2016-04-19 07:09:13,982` (also `,92` and no fraction) → aware UTC datetime.
 

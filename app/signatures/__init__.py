@@ -90,6 +90,7 @@ def run_library(
     jobs: int = 1,
     prescanned: Mapping[str, PreScanned] | None = None,
     stats: dict[str, FileStats] | None = None,
+    warnings: list[str] | None = None,
 ) -> list[Finding]:
     """Findings of every signature over `files`; `nodes` maps BundleFile.bundle → NodeInfo.
 
@@ -97,6 +98,7 @@ def run_library(
     `matcher_factory` defaults to Hyperscan where installed; `jobs` > 1 scans in threads;
     `prescanned` holds files already scanned while unpacking (app.signatures.prescan);
     `stats` receives what the scan saw of each file (lines, presence markers, format).
+    `warnings` receives a sentence per file that could not be scanned as usual (long lines).
     """
     if sources is None:
         from app.bundle.sources import SOURCES
@@ -113,4 +115,5 @@ def run_library(
         jobs=jobs,
         prescanned=prescanned,
         stats=stats,
+        warnings=warnings,
     )

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO, Protocol
 
 from app.bundle.detect import SYSLOG_LINE
-from app.parsing.expressway import is_continuation, timestamp_of
+from app.parsing.expressway import as_logged, is_continuation, timestamp_of
 from app.report import SEVERITY_ORDER, BundleFile, FileKind, Finding, NodeInfo, Snippet
 from app.signatures.applicability import NOT_RUN, Applicability, applicability
 from app.signatures.model import Signature
@@ -25,7 +25,9 @@ from app.signatures.render import render_finding
 BLOCK_SIZE = 4 * 1024 * 1024
 MAX_LINE_BYTES = 16 * 2**20
 """A line longer than this (no log has one) is scanned in pieces of about this size: memory stays
-bounded whatever a file holds, at the price of a pattern split across two pieces (BlockFeeder)."""
+bounded whatever a file holds, at the price of a pattern split across two pieces (BlockFeeder).
+The report warns about each file where that happened, naming the lines."""
+MAX_CUT_LINES_NAMED = 5
 MAX_SNIPPETS = 5
 MAX_SNIPPET_CHARS = 4000
 _MAX_HEADER_WALK = 5000
@@ -166,6 +168,7 @@ class Aggregator:
 
     def __init__(self) -> None:
         self._groups: dict[tuple[Any, ...], _Group] = {}
+        self.warnings: list[str] = []  # for the report: what could not be scanned as usual
 
     def add(
         self,
@@ -201,6 +204,7 @@ class Aggregator:
         of each group (with their follow lines) are kept, exactly as a direct scan would.
         """
         hostname = node.hostname if node is not None else None
+        self.warnings.extend(other.warnings)
         for source in other._groups.values():
             signature = source.signature
             fit = applicability(signature, node)
@@ -316,11 +320,34 @@ class FileScan:
         self._open_end = False  # the last block fed did not end with a newline
         self._seen_block = False
         self._missing = [(marker, marker.encode("utf-8")) for marker in markers]
+        self.cut_lines: list[int] = []  # lines scanned in pieces (see MAX_LINE_BYTES)
 
     @property
     def lines(self) -> int:
         """Lines scanned so far (a last line without a newline counts)."""
         return self.lines_before + (1 if self._open_end else 0)
+
+    def note_cut(self) -> None:
+        """The block just fed ended inside a line too long to hold: say so at the end."""
+        line = self.lines_before + 1
+        if not self.cut_lines or self.cut_lines[-1] != line:
+            self.cut_lines.append(line)
+
+    def finish(self) -> None:
+        """The file is scanned: warn about the lines that were scanned in pieces."""
+        if not self.cut_lines:
+            return
+        named = ", ".join(str(line) for line in self.cut_lines[:MAX_CUT_LINES_NAMED])
+        more = len(self.cut_lines) - MAX_CUT_LINES_NAMED
+        which = f"line {named} is" if len(self.cut_lines) == 1 else f"lines {named}"
+        if more > 0:
+            which += f" (and {more} more)"
+        if len(self.cut_lines) > 1:
+            which += " are"
+        self.aggregator.warnings.append(
+            f"{self.file_name}: {which} longer than {MAX_LINE_BYTES // 2**20} MB (no line "
+            "break); scanned in pieces of that size, so a pattern across a cut can be missed."
+        )
 
     def feed(self, block: bytes, located: Located | None = None) -> None:
         """Scan one line-aligned block; `located` is `locate(matcher, block)` if already done."""
@@ -358,7 +385,7 @@ class FileScan:
         signature = self.signatures[index]
         if not any(literal in text for literal in signature.contains):
             return  # a matcher may over-report; the literal prefilter is part of the contract
-        facts = extract_facts(signature, text)
+        facts = extract_facts(signature, as_logged(text))  # remote syslog reads as logged
         if facts is None:
             return
         facts.update(self.extra_facts[index])
@@ -509,7 +536,7 @@ class BlockFeeder:
         self.window = window
         self._parts: list[bytes] = []
         self._parts_bytes = 0
-        self._in_flight: deque[tuple[bytes, Future[Located]]] = deque()
+        self._in_flight: deque[tuple[bytes, Future[Located], bool]] = deque()
 
     def write(self, chunk: bytes) -> None:
         """Take any piece of the file; whole lines go on, a partial last line waits.
@@ -526,7 +553,7 @@ class BlockFeeder:
                 self._parts.append(chunk)  # a line longer than a chunk: keep it whole ...
                 self._parts_bytes += len(chunk)
                 if self._parts_bytes >= MAX_LINE_BYTES:  # ... up to a bound (memory)
-                    self.push(b"".join(self._parts))
+                    self.push(b"".join(self._parts), cut=True)
                     self._parts, self._parts_bytes = [], 0
                 return
             self._parts.append(chunk[: first + 1])
@@ -542,12 +569,14 @@ class BlockFeeder:
             self._parts.append(chunk[last:])
             self._parts_bytes = len(chunk) - last
 
-    def push(self, block: bytes) -> None:
-        """Queue one line-aligned block."""
+    def push(self, block: bytes, *, cut: bool = False) -> None:
+        """Queue one line-aligned block (`cut`: it ends inside a line too long to hold)."""
         if self.pool is None:
             self.scan.feed(block)
+            if cut:
+                self.scan.note_cut()
             return
-        self._in_flight.append((block, self.pool.submit(locate, self.scan.matcher, block)))
+        self._in_flight.append((block, self.pool.submit(locate, self.scan.matcher, block), cut))
         while len(self._in_flight) >= self.window:
             self._confirm_oldest()
 
@@ -558,10 +587,13 @@ class BlockFeeder:
             self._parts, self._parts_bytes = [], 0
         while self._in_flight:
             self._confirm_oldest()
+        self.scan.finish()
 
     def _confirm_oldest(self) -> None:
-        block, found = self._in_flight.popleft()
+        block, found, cut = self._in_flight.popleft()
         self.scan.feed(block, found.result())
+        if cut:
+            self.scan.note_cut()
 
 
 @dataclass(frozen=True, slots=True)
@@ -585,8 +617,11 @@ def run_signatures(
     jobs: int = 1,
     prescanned: Mapping[str, PreScanned] | None = None,
     stats: dict[str, FileStats] | None = None,
+    warnings: list[str] | None = None,
 ) -> list[Finding]:
     """Scan every file with the signatures that read its kind; return findings.
+
+    `warnings` receives a sentence for each file whose scan was not complete (long lines).
 
     With `jobs` > 1 the matcher runs in that many threads over the blocks (Hyperscan releases
     the GIL) while this thread reads the files and confirms candidates in file order, so the
@@ -637,6 +672,8 @@ def run_signatures(
     finally:
         if pool is not None:
             pool.shutdown()
+    if warnings is not None:
+        warnings.extend(aggregator.warnings)
     return aggregator.findings()
 
 

@@ -11,30 +11,52 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from app.errors import UploadTooLarge
 from app.schemas import AnalysisCreated, AnalysisOut, Health, Problem
 from app.services import analyses, certificates, storage
-from app.services.uploads import receive_upload
+from app.services.uploads import (
+    MULTIPART_OVERHEAD,
+    multipart_boundary,
+    receive_upload,
+)
 from app.web.deps import DatabaseDep, DispatcherDep, SessionDep, SettingsDep
+from app.web.request_limits import UploadSlots
 
 router = APIRouter()
 
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": Problem} for code in (400, 404, 413, 415, 422, 503)
+    code: {"model": Problem} for code in (400, 403, 404, 408, 413, 415, 422, 503)
 }
 
 
 async def accept_upload(
     request: Request, settings: SettingsDep, db: DatabaseDep, dispatcher: DispatcherDep
 ) -> str:
-    """Stream the request body to disk, create the analysis, dispatch it; returns its id."""
-    upload = await receive_upload(
-        request.headers.get("content-type", ""),
-        request.stream(),
-        staging_root=storage.staging_root(settings.resolved_data_dir),
-        max_total=settings.max_upload_bytes,
-        max_files=settings.max_files_per_upload,
-        direct_write_bytes=settings.unpack_direct_write_mib * 2**20,
-    )
+    """Stream the request body to disk, create the analysis, dispatch it; returns its id.
+
+    Everything decidable from the headers (content type, boundary, declared length, a free
+    upload slot) is decided before the first body byte is read.
+    """
+    content_type = request.headers.get("content-type", "")
+    multipart_boundary(content_type)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.max_upload_bytes + MULTIPART_OVERHEAD:
+        raise UploadTooLarge(
+            f"The upload ({declared} bytes) is larger than the limit of "
+            f"{settings.max_upload_bytes} bytes. Split it per cluster peer, or ask the operator "
+            "to raise LOUPE_MAX_UPLOAD_BYTES."
+        )
+    slots: UploadSlots = request.app.state.upload_slots
+    with slots.take():
+        upload = await receive_upload(
+            content_type,
+            request.stream(),
+            staging_root=storage.staging_root(settings.resolved_data_dir),
+            max_total=settings.max_upload_bytes,
+            max_files=settings.max_files_per_request,
+            direct_write_bytes=settings.unpack_direct_write_mib * 2**20,
+            max_field_bytes=settings.max_form_field_bytes,
+        )
 
     def store_and_dispatch() -> str:  # blocking database and broker calls: off the event loop
         with db.session() as session:
@@ -42,7 +64,13 @@ async def accept_upload(
         dispatcher.dispatch(analysis.id)
         return analysis.id
 
-    return await run_in_threadpool(store_and_dispatch)
+    try:
+        return await run_in_threadpool(store_and_dispatch)
+    except BaseException:
+        # whatever went wrong, nothing staged stays behind (once analyses.create has moved the
+        # staging dir into the analysis, this removes nothing)
+        upload.discard()
+        raise
 
 
 @router.post(

@@ -19,11 +19,13 @@ from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.config import Settings
+from app.display import strip_bidi
 from app.errors import LoupeError, NotFound
 from app.models import Analysis, BundleFileRow
 from app.schemas import CoverageOut, FindingOut
 from app.services import analyses, certificates, storage
-from app.web import api, logview
+from app.web import api, logview, public_url
 from app.web.deps import DatabaseDep, DispatcherDep, SessionDep, SettingsDep
 from app.web.templating import SEVERITIES, templates
 
@@ -36,7 +38,9 @@ MAX_LISTED_FILES = 2000
 BINARY_KINDS = frozenset({"pcap"})
 ERROR_TITLES = {
     400: "Bad request",
+    403: "Refused",
     404: "Not found",
+    408: "Timed out",
     409: "Not now",
     413: "Upload too large",
     415: "Unsupported file",
@@ -68,10 +72,16 @@ def recent_analyses(session: Session) -> list[RecentAnalysis]:
 
 
 def render_index(
-    request: Request, recent: list[RecentAnalysis], error: str | None = None, status_code: int = 200
+    request: Request,
+    recent: list[RecentAnalysis],
+    error: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> Response:
+    settings: Settings = request.app.state.settings
+    context = {"recent": recent, "error": error, "api_base": public_url.share_url(settings, "/")}
     return templates.TemplateResponse(
-        request, "index.html", {"recent": recent, "error": error}, status_code=status_code
+        request, "index.html", context, status_code=status_code, headers=headers
     )
 
 
@@ -107,7 +117,9 @@ async def upload_form(
                 return recent_analyses(session)
 
         recent = await anyio.to_thread.run_sync(load_recent)
-        return render_index(request, recent, error=str(exc), status_code=exc.status_code)
+        return render_index(
+            request, recent, error=str(exc), status_code=exc.status_code, headers=exc.headers
+        )
     return RedirectResponse(f"/a/{analysis_id}", status_code=303)
 
 
@@ -146,8 +158,9 @@ def bundle_files(
     return list(session.scalars(stmt))
 
 
-def share_url(request: Request, analysis_id: str) -> str:
-    return str(request.base_url).rstrip("/") + f"/a/{analysis_id}"
+def share_url(settings: Settings, analysis_id: str) -> str:
+    """From LOUPE_PUBLIC_URL or the configured host, never from the request's Host header."""
+    return public_url.share_url(settings, f"/a/{analysis_id}")
 
 
 @router.get("/a/{analysis_id}")
@@ -182,7 +195,7 @@ def analysis_page(
         },
         "bundle_files": files[:MAX_LISTED_FILES],
         "more_files": len(files) > MAX_LISTED_FILES,
-        "share_url": share_url(request, analysis_id),
+        "share_url": share_url(settings, analysis_id),
         "api_url": f"/api/v1/analyses/{analysis_id}",
     }
     return templates.TemplateResponse(request, "analysis.html", context)
@@ -296,6 +309,6 @@ def raw_file(analysis_id: str, name: str, session: SessionDep, settings: Setting
     return FileResponse(
         path,
         media_type="application/octet-stream",
-        filename=row.name.rsplit("/", 1)[-1],
+        filename=strip_bidi(row.name.rsplit("/", 1)[-1]) or "download",
         content_disposition_type="attachment",
     )

@@ -9,6 +9,10 @@ from urllib.parse import quote
 
 import jinja2
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+
+from app.display import show_bidi
+from app.web.csrf import csrf_field
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
 SEVERITIES = ("critical", "error", "warning", "info")
@@ -64,6 +68,14 @@ def fact_value(value: Any) -> str:
     return str(value)
 
 
+def visible_text(value: Any) -> Any:
+    """Every `{{ … }}` of every page: bidirectional controls shown as `<U+202E>` (app.display),
+    so a name cannot read as something else; markup built by the templates is left as it is."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return show_bidi(value)
+    return value
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -71,6 +83,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=visible_text,
     )
     env.filters.update(
         human_size=human_size,
@@ -80,7 +93,7 @@ def _environment() -> jinja2.Environment:
         bug_url=bug_url,
         fact_value=fact_value,
     )
-    env.globals.update(SEVERITIES=SEVERITIES)
+    env.globals.update(SEVERITIES=SEVERITIES, csrf_field=csrf_field)
     return env
 
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.analyzers.cert_findings import apply_certificates
+from app.bundle.budget import LocalTotals, SharedTotals, Totals, UnpackBudget
+from app.bundle.duplicates import repeated_upload_warning, repeated_uploads
 from app.bundle.nodes import identify_node
 from app.bundle.sources import SOURCES
 from app.bundle.unpack import Limits, Tee, UnpackResult, unpack_upload
@@ -53,6 +55,8 @@ def limits_from(settings: Settings) -> Limits:
         max_member_bytes=settings.unpack_max_member_bytes,
         max_ratio=settings.unpack_max_ratio,
         max_depth=settings.unpack_max_depth,
+        ratio_grace_bytes=settings.unpack_ratio_grace_bytes,
+        max_header_bytes=settings.unpack_max_header_bytes,
         direct_write_bytes=settings.unpack_direct_write_mib * 2**20,
     )
 
@@ -90,25 +94,53 @@ def _unpack_all(
     limits: Limits,
     jobs: int,
     tee: Tee | None,
+    uploaded_bytes: int,
 ) -> Iterator[UnpackResult]:
     """Unpack results in input order: one process per upload when `in_processes` says so.
 
-    `tee` (used when the uploads are unpacked here) sees the unpacked bytes.
+    `tee` (used when the uploads are unpacked here) sees the unpacked bytes. All uploads share
+    one UnpackBudget, measured against `uploaded_bytes` (their sizes together).
     """
     threads = 1 if jobs > 1 else 0
     targets = [workdir / f"{position:03d}" for position in range(len(inputs))]
     if not in_processes(jobs, len(inputs)):
+        budget = UnpackBudget(limits, uploaded_bytes, LocalTotals())
         for item, name, target in zip(inputs, names, targets, strict=True):
-            yield unpack_upload(item.path, name, target, limits, inflate_threads=threads, tee=tee)
+            yield unpack_upload(
+                item.path, name, target, limits, inflate_threads=threads, tee=tee, budget=budget
+            )
         return
     context = multiprocessing.get_context("spawn")  # no fork of a threaded web or worker process
-    with ProcessPoolExecutor(min(jobs, len(inputs)), mp_context=context) as pool:
+    totals = SharedTotals(context)
+    with ProcessPoolExecutor(
+        min(jobs, len(inputs)),
+        mp_context=context,
+        initializer=_share_totals,
+        initargs=(totals,),
+    ) as pool:
         futures = [
-            pool.submit(unpack_upload, item.path, name, target, limits, inflate_threads=threads)
+            pool.submit(_unpack_in_child, item.path, name, target, limits, threads, uploaded_bytes)
             for item, name, target in zip(inputs, names, targets, strict=True)
         ]
         for future in futures:
             yield future.result()
+
+
+_child_totals: Totals | None = None
+"""The analysis' shared unpack totals, in a process that unpacks one of its uploads."""
+
+
+def _share_totals(totals: SharedTotals) -> None:
+    global _child_totals
+    _child_totals = totals
+
+
+def _unpack_in_child(
+    src: Path, name: str, target: Path, limits: Limits, threads: int, uploaded_bytes: int
+) -> UnpackResult:
+    """unpack_upload in a pool process, against the budget shared by the whole analysis."""
+    budget = UnpackBudget(limits, uploaded_bytes, _child_totals)
+    return unpack_upload(src, name, target, limits, inflate_threads=threads, budget=budget)
 
 
 def analyze(
@@ -123,6 +155,8 @@ def analyze(
 ) -> Report:
     """Unpack every input into `workdir`, identify its node, run the library; raises BundleError.
 
+    An input that repeats an earlier one byte for byte is analysed once, with a warning.
+
     `jobs` (default: every core this process may use) bounds the parallelism: gzip is inflated
     in a helper thread and signatures are matched in `jobs` threads; with 4 or more jobs,
     several uploads are unpacked in processes of their own (see `in_processes`). `jobs=1` runs
@@ -135,7 +169,13 @@ def analyze(
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
-    names = unique_names([item.name for item in inputs])
+    all_names = unique_names([item.name for item in inputs])
+    repeats = repeated_uploads([item.path for item in inputs])
+    for position, first in repeats.items():
+        report.warnings.append(repeated_upload_warning(all_names[position], all_names[first]))
+    kept = [position for position in range(len(inputs)) if position not in repeats]
+    inputs = [inputs[position] for position in kept]
+    names = [all_names[position] for position in kept]
     total_in = sum(item.path.stat().st_size for item in inputs) or 1
     done_in = 0
     with ExitStack() as stack:
@@ -145,7 +185,7 @@ def analyze(
             if jobs > 1:
                 pool = stack.enter_context(ThreadPoolExecutor(jobs, thread_name_prefix="prescan"))
             prescanner = PreScanner(library.signatures, SOURCES, pool, window=2 * jobs + 1)
-        unpacked = _unpack_all(inputs, names, workdir, limits, jobs, prescanner)
+        unpacked = _unpack_all(inputs, names, workdir, limits, jobs, prescanner, total_in)
         for item, name, result in zip(inputs, names, unpacked, strict=True):
             report.files.extend(result.files)
             report.warnings.extend(result.warnings)
@@ -178,6 +218,7 @@ def analyze(
         jobs=jobs,
         prescanned=prescanned,
         stats=stats,
+        warnings=report.warnings,
     )
     report.findings, cleared = split_cleared(resolve_alarm_lifecycle(findings))
     apply_certificates(report, library.signatures)  # captures + PEMs: certificates, findings

@@ -244,10 +244,17 @@ def test_a_gigantic_line_while_unpacking_is_fed_in_bounded_pieces(
 ) -> None:
     monkeypatch.setattr(engine, "MAX_LINE_BYTES", 64 * 1024)
     pushed: list[int] = []
+    events: list[str] = []
 
     class Recorder:
         def feed(self, block: bytes, located: Any = None) -> None:
             pushed.append(len(block))
+
+        def note_cut(self) -> None:
+            events.append("cut")
+
+        def finish(self) -> None:
+            events.append("finish")
 
     feeder = engine.BlockFeeder(Recorder(), None)  # type: ignore[arg-type]
     for _ in range(50):
@@ -256,3 +263,4 @@ def test_a_gigantic_line_while_unpacking_is_fed_in_bounded_pieces(
     feeder.close()
     assert sum(pushed) == 500_000 + len(b"end\nnext line\n")
     assert max(pushed) <= 64 * 1024 + 10_000
+    assert events == ["cut"] * (len(pushed) - 2) + ["finish"]  # the report names the cut line

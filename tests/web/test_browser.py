@@ -48,8 +48,9 @@ def live_server(migrated: Settings) -> Iterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    served = migrated.model_copy(update={"host": "127.0.0.1", "port": port})  # share links
     config = uvicorn.Config(
-        create_app(migrated), log_level="warning", ws="none", lifespan="on", access_log=False
+        create_app(served), log_level="warning", ws="none", lifespan="on", access_log=False
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -116,7 +116,8 @@ def test_overview_shows_files_nodes_warnings_and_links(
     api = f"/api/v1/analyses/{analysis_id}"
     assert f'<link rel="alternate" type="application/json" href="{api}">' in html
     assert f'href="{api}"' in html
-    assert f'value="http://testserver/a/{analysis_id}"' in html and "Copy link" in html
+    # the share link names the configured address (127.0.0.1:8000), not the Host header
+    assert f'value="http://127.0.0.1:8000/a/{analysis_id}"' in html and "Copy link" in html
     assert f'href="/a/{analysis_id}/files/{LOG}"' in html  # the unpacked files are browsable
     assert page_client.get(api).json()["id"] == analysis_id
 
