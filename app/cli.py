@@ -254,10 +254,13 @@ def _run_pipeline_with_progress(
 ) -> Report:
     """The offline pipeline, with a progress bar on stderr when `show`."""
     from app.worker.pipeline import analyze as run_pipeline
-    from app.worker.pipeline import limits_from
+    from app.worker.pipeline import limits_from, output_limits_from
 
+    output = output_limits_from(settings)
     if not show:
-        return run_pipeline(inputs, workdir, library, limits_from(settings), jobs=jobs)
+        return run_pipeline(
+            inputs, workdir, library, limits_from(settings), jobs=jobs, output=output
+        )
     with typer.progressbar(length=100, label="analysing", file=sys.stderr) as bar:
         last = 0
 
@@ -268,7 +271,9 @@ def _run_pipeline_with_progress(
                 bar.update(now - last)
                 last = now
 
-        return run_pipeline(inputs, workdir, library, limits_from(settings), progress, jobs)
+        return run_pipeline(
+            inputs, workdir, library, limits_from(settings), progress, jobs, output=output
+        )
 
 
 @signatures_app.command("list")

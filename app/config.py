@@ -134,6 +134,22 @@ class Settings(BaseSettings):
         "a larger one ends the reading of that archive there, with a warning",
     )
     unpack_max_depth: int = 3
+    max_findings: int = Field(
+        default=5_000,
+        ge=1,
+        description="findings kept per analysis; past it the least severe and most repetitive "
+        "are left out, with a warning saying how many",
+    )
+    max_findings_bytes: int = Field(
+        default=32 * 2**20,
+        ge=2**20,
+        description="bytes of texts, facts and snippets kept per analysis (the findings JSON)",
+    )
+    logview_page_bytes: int = Field(
+        default=512 * 1024,
+        ge=4096,
+        description="raw log text shown on one log viewer page (long lines are cut to fit)",
+    )
     log_json: bool = False
     cache_dir: Path | None = Field(
         default_factory=lambda: default_cache_dir(),

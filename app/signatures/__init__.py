@@ -14,6 +14,7 @@ from app.errors import NotFound
 from app.report import BundleFile, FileKind, Finding, NodeInfo
 from app.signatures.engine import (
     BLOCK_SIZE,
+    DEFAULT_MAX_GROUPS,
     FileStats,
     LiteralMatcher,
     Matcher,
@@ -90,6 +91,8 @@ def run_library(
     jobs: int = 1,
     prescanned: Mapping[str, PreScanned] | None = None,
     stats: dict[str, FileStats] | None = None,
+    max_groups: int = DEFAULT_MAX_GROUPS,
+    dropped: dict[str, int] | None = None,
     warnings: list[str] | None = None,
 ) -> list[Finding]:
     """Findings of every signature over `files`; `nodes` maps BundleFile.bundle → NodeInfo.
@@ -98,6 +101,7 @@ def run_library(
     `matcher_factory` defaults to Hyperscan where installed; `jobs` > 1 scans in threads;
     `prescanned` holds files already scanned while unpacking (app.signatures.prescan);
     `stats` receives what the scan saw of each file (lines, presence markers, format).
+    `max_groups` bounds the findings kept while scanning, `dropped` receives the hits not kept.
     `warnings` receives a sentence per file that could not be scanned as usual (long lines).
     """
     if sources is None:
@@ -115,5 +119,7 @@ def run_library(
         jobs=jobs,
         prescanned=prescanned,
         stats=stats,
+        max_groups=max_groups,
+        dropped=dropped,
         warnings=warnings,
     )

@@ -2,7 +2,8 @@
 
 Files are read in binary, line-aligned blocks (~4 MB, cut at the last newline). A pluggable
 Matcher finds candidate (signature, offset) pairs in a block; only those lines are decoded and
-run through the signature's Python regexes. Python never loops over every line.
+run through the signature's regexes (RE2: time linear in the line, whatever it holds). Python
+never loops over every line.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from app.parsing.expressway import as_logged, is_continuation, timestamp_of
 from app.report import SEVERITY_ORDER, BundleFile, FileKind, Finding, NodeInfo, Snippet
 from app.signatures.applicability import NOT_RUN, Applicability, applicability
 from app.signatures.model import Signature
+from app.signatures.output_bounds import OutputLimits
 from app.signatures.render import render_finding
 
 BLOCK_SIZE = 4 * 1024 * 1024
@@ -30,12 +32,23 @@ The report warns about each file where that happened, naming the lines."""
 MAX_CUT_LINES_NAMED = 5
 MAX_SNIPPETS = 5
 MAX_SNIPPET_CHARS = 4000
+MAX_FINDING_SNIPPETS = 50
+"""Snippets of one finding, follow lines included (5 hits × up to 50 follow lines otherwise)."""
+MAX_FINDING_SNIPPET_CHARS = 32_000
+"""Characters of all the snippets of one finding; further snippets are not kept."""
+MAX_FACT_CHARS = 1000
+"""A fact taken from a line is cut here (with "…"): it is grouped on, stored and shown."""
+CUT_MARK = "…"
+DEFAULT_MAX_GROUPS = OutputLimits().max_groups
 _MAX_HEADER_WALK = 5000
 _FORMAT_HEAD_LINES = 50  # lines of a file's first block looked at for the Expressway format
+MAX_FOLLOW_LINE_BYTES = 64 * 1024
+"""A follow line (`snippets.follow`) is looked at up to here: a line read again by the follows of
+up to 50 hits above it costs at most this much each time."""
 
 
 class Matcher(Protocol):
-    """Finds candidate lines in a block; the engine confirms them with the Python regexes.
+    """Finds candidate lines in a block; the engine confirms them with the regexes.
 
     Built for one ordered list of signatures. `scan(block)` yields `(index, offset)` pairs where
     `index` is a position in that list and `offset` any byte offset inside the line that holds
@@ -85,10 +98,18 @@ def locate(matcher: Matcher, block: bytes) -> Located:
 
     The costly part of a block's scan outside the matcher (counting its newlines for the line
     numbers) is here, so that it can run in the matcher's thread, next to the matcher call.
+    Candidates in file order cost one look for their line's ends per line, however many a line
+    holds (a line of a literal repeated a million times stays linear).
     """
     starts: dict[int, set[int]] = {}
+    line_start, line_end = 0, -1  # the line of the previous candidate: [start, end]
     for index, offset in matcher.scan(block):
-        starts.setdefault(block.rfind(b"\n", 0, offset) + 1, set()).add(index)
+        if not line_start <= offset <= line_end:  # many candidates on one line: found once
+            line_start = block.rfind(b"\n", 0, offset) + 1
+            line_end = block.find(b"\n", offset)
+            if line_end == -1:
+                line_end = len(block)
+        starts.setdefault(line_start, set()).add(index)
     lines = []
     newlines = 0
     previous = 0
@@ -118,18 +139,29 @@ def extract_facts(signature: Signature, line: str) -> dict[str, Any] | None:
             continue
         raw = groups.get(rule.source_group)
         value: Any = raw.strip() if raw is not None else None
+        if value is not None and len(value) > MAX_FACT_CHARS:
+            value = value[:MAX_FACT_CHARS] + CUT_MARK
         if value is not None:
             mapped = next((m.then for m in rule.value_map if m.test.search(value)), None)
             if mapped is not None:
                 value = mapped
             elif rule.type == "int":
-                value = int(value) if value.lstrip("-").isdigit() else None
+                value = _as_int(value)
         if value is None:
             if rule.optional:
                 continue
             return None
         facts[rule.name] = value
     return facts
+
+
+def _as_int(text: str) -> int | None:
+    """`text` as an int when it is one of at most 18 ASCII digits (`int("²")` raises, and
+    Python refuses to convert more than 4300 digits)."""
+    digits = text.removeprefix("-")
+    if 0 < len(digits) <= 18 and digits.isascii() and digits.isdigit():
+        return int(text)
+    return None
 
 
 @dataclass(slots=True)
@@ -147,13 +179,19 @@ class _Group:
     kept_hits: int = 0
     snippet_keys: set[tuple[str, int]] = field(default_factory=set)
     snippet_hits: list[int] = field(default_factory=list)  # kept-hit number of each snippet
+    snippet_chars: int = 0
 
     def add_snippet(self, snippet: Snippet, hit: int) -> None:
+        """Keep a snippet, unless it is a repeat or the finding's snippets are full (bounds)."""
         key = (snippet.file, snippet.line)
-        if key not in self.snippet_keys:
-            self.snippet_keys.add(key)
-            self.snippets.append(snippet)
-            self.snippet_hits.append(hit)
+        if key in self.snippet_keys or len(self.snippets) >= MAX_FINDING_SNIPPETS:
+            return
+        if self.snippets and self.snippet_chars + len(snippet.text) > MAX_FINDING_SNIPPET_CHARS:
+            return
+        self.snippet_keys.add(key)
+        self.snippets.append(snippet)
+        self.snippet_hits.append(hit)
+        self.snippet_chars += len(snippet.text)
 
     def see(self, when: datetime | None) -> None:
         if when is not None:
@@ -163,12 +201,78 @@ class _Group:
                 self.last = when
 
 
-class Aggregator:
-    """Groups hits into findings by the signature's group_by: count, first/last seen, snippets."""
+class GroupBudget:
+    """How many groups one or several Aggregators (one per prescanned file) may hold together,
+    and the signatures that have one: a signature's first group is always made."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.signatures: set[str] = set()
+
+
+class Aggregator:
+    """Groups hits into findings by the signature's group_by: count, first/last seen, snippets.
+
+    At most `max_groups` groups are kept (memory; `budget` shares that bound between several
+    aggregators), plus the first group of each signature, so every signature that matched keeps
+    a finding. Past the bound, a new group takes the place of a less severe one of this
+    aggregator (from the signature with most groups) or, if there is none, its hit is only
+    counted in `dropped` (signature id → hits not kept).
+    """
+
+    def __init__(
+        self, max_groups: int = DEFAULT_MAX_GROUPS, *, budget: GroupBudget | None = None
+    ) -> None:
         self._groups: dict[tuple[Any, ...], _Group] = {}
+        self.budget = budget or GroupBudget(max_groups)
+        self.dropped: dict[str, int] = {}
+        self._keys: dict[tuple[int, str], list[tuple[Any, ...]]] = {}  # (severity, id) → keys
         self.warnings: list[str] = []  # for the report: what could not be scanned as usual
+
+    def _group(
+        self,
+        signature: Signature,
+        key: tuple[Any, ...],
+        node: str | None,
+        facts: dict[str, Any],
+        note: str = "",
+    ) -> _Group | None:
+        """The group of `key`, made if there is room for it (see the class docstring)."""
+        group = self._groups.get(key)
+        if group is not None:
+            return group
+        rank = SEVERITY_ORDER.get(signature.severity, 9)
+        budget = self.budget
+        full = budget.used >= budget.limit and signature.id in budget.signatures
+        if full and not self._evict(rank):
+            return None
+        group = self._groups[key] = _Group(signature, node, facts, note)
+        self._keys.setdefault((rank, signature.id), []).append(key)
+        budget.used += 1
+        budget.signatures.add(signature.id)
+        return group
+
+    def release(self) -> None:
+        """Forget every group and give their room back to the budget (a discarded prescan)."""
+        self.budget.used -= len(self._groups)
+        self._groups.clear()
+        self._keys.clear()
+
+    def _evict(self, rank: int) -> bool:
+        """Drop the newest group of the least severe signature (below `rank`) with most groups."""
+        candidates = [
+            (other, len(keys), sig)
+            for (other, sig), keys in self._keys.items()
+            if other > rank and len(keys) > 1
+        ]
+        if not candidates:
+            return False
+        other, _, sig = max(candidates)
+        dropped = self._groups.pop(self._keys[(other, sig)].pop())
+        self.dropped[sig] = self.dropped.get(sig, 0) + dropped.count
+        self.budget.used -= 1
+        return True
 
     def add(
         self,
@@ -182,10 +286,11 @@ class Aggregator:
         """Count one hit; return its group when the snippet was kept (follow lines attach to it)."""
         values = tuple(node if key == "node" else facts.get(key) for key in signature.group_by)
         key = (signature.id, *values)
-        group = self._groups.get(key)
+        group_node = node if "node" in signature.group_by else None
+        group = self._group(signature, key, group_node, dict(facts), note)
         if group is None:
-            group_node = node if "node" in signature.group_by else None
-            group = self._groups[key] = _Group(signature, group_node, dict(facts), note)
+            self.dropped[signature.id] = self.dropped.get(signature.id, 0) + 1
+            return None
         group.count += 1
         group.see(when)
         if group.kept_hits >= MAX_SNIPPETS:
@@ -204,6 +309,8 @@ class Aggregator:
         of each group (with their follow lines) are kept, exactly as a direct scan would.
         """
         hostname = node.hostname if node is not None else None
+        for sig, hits in other.dropped.items():
+            self.dropped[sig] = self.dropped.get(sig, 0) + hits
         self.warnings.extend(other.warnings)
         for source in other._groups.values():
             signature = source.signature
@@ -216,10 +323,11 @@ class Aggregator:
                 hostname if key == "node" else facts.get(key) for key in signature.group_by
             )
             key = (signature.id, *values)
-            group = self._groups.get(key)
+            group_node = hostname if "node" in signature.group_by else None
+            group = self._group(signature, key, group_node, facts, fit.note)
             if group is None:
-                group_node = hostname if "node" in signature.group_by else None
-                group = self._groups[key] = _Group(signature, group_node, facts, fit.note)
+                self.dropped[signature.id] = self.dropped.get(signature.id, 0) + source.count
+                continue
             group.count += source.count
             group.see(source.first)
             group.see(source.last)
@@ -261,6 +369,20 @@ class _PendingFollow:
     remaining: int
     needles: tuple[str, ...] = ()  # values the follow line must contain (same_facts)
     hit: int = 0  # the kept-hit number of the hit being followed
+
+
+@dataclass(frozen=True, slots=True)
+class _Walk:
+    """One walk up from the line at `start` of `block` to its header line.
+
+    `depth` is the number of lines walked to reach `found` (or the block's start); None when
+    the walk gave up after _MAX_HEADER_WALK lines.
+    """
+
+    block: bytes
+    start: int
+    found: tuple[int, str] | None
+    depth: int | None
 
 
 def clip(text: str) -> str:
@@ -320,6 +442,7 @@ class FileScan:
         self._open_end = False  # the last block fed did not end with a newline
         self._seen_block = False
         self._missing = [(marker, marker.encode("utf-8")) for marker in markers]
+        self._walk: _Walk | None = None  # the last header walk (see _header_before)
         self.cut_lines: list[int] = []  # lines scanned in pieces (see MAX_LINE_BYTES)
 
     @property
@@ -401,7 +524,11 @@ class FileScan:
             when = timestamp_of(header[1])
         group = self.aggregator.add(signature, self.node, facts, when, snippet, self.notes[index])
         if group is not None and signature.follow is not None:
-            needles = tuple(str(facts[n]) for n in signature.follow.same_facts if n in facts)
+            needles = tuple(
+                str(facts[n]).removesuffix(CUT_MARK)
+                for n in signature.follow.same_facts
+                if n in facts
+            )
             follow = _PendingFollow(
                 group,
                 signature,
@@ -422,7 +549,7 @@ class FileScan:
             end = block.find(b"\n", pos)
             if end == -1:
                 end = len(block)
-            text = _decode(block[pos:end])
+            text = _decode(block[pos : min(end, pos + MAX_FOLLOW_LINE_BYTES)])
             if regex.search(text) and all(needle in text for needle in follow.needles):
                 snippet = Snippet(self.file_name, follow.next_line, clip(text))
                 follow.group.add_snippet(snippet, follow.hit)
@@ -438,18 +565,30 @@ class FileScan:
     def _header_before(self, block: bytes, start: int, line_no: int) -> tuple[int, str] | None:
         """The nearest non-continuation line above the line starting at `start` (number line_no).
 
-        Only the lines walked over are counted, never the block up to them.
+        Only the lines walked over are counted, never the block up to them, and a walk stops
+        where the previous one in this block started: a run of continuation lines that all
+        hold hits is walked once, not once per hit (which was quadratic).
         """
         pos = start
         steps = 0
+        memo = self._walk
         while pos > 0 and steps < _MAX_HEADER_WALK:
+            if memo is not None and memo.block is block and memo.start == pos:
+                depth = None if memo.depth is None else steps + memo.depth
+                found = memo.found if depth is not None and depth <= _MAX_HEADER_WALK else None
+                self._walk = _Walk(block, start, found, depth if found is not None else None)
+                return found
             steps += 1
             line_start = block.rfind(b"\n", 0, pos - 1) + 1
             text = _decode(block[line_start : pos - 1])
             if not is_continuation(text):
-                return line_no - block.count(b"\n", line_start, start), text
+                found = line_no - block.count(b"\n", line_start, start), text
+                self._walk = _Walk(block, start, found, steps)
+                return found
             pos = line_start
-        return self.last_header if pos == 0 else None
+        found = self.last_header if pos == 0 else None
+        self._walk = _Walk(block, start, found, steps if pos == 0 else None)
+        return found
 
 
 def scan_stream(
@@ -617,6 +756,8 @@ def run_signatures(
     jobs: int = 1,
     prescanned: Mapping[str, PreScanned] | None = None,
     stats: dict[str, FileStats] | None = None,
+    max_groups: int = DEFAULT_MAX_GROUPS,
+    dropped: dict[str, int] | None = None,
     warnings: list[str] | None = None,
 ) -> list[Finding]:
     """Scan every file with the signatures that read its kind; return findings.
@@ -627,11 +768,13 @@ def run_signatures(
     the GIL) while this thread reads the files and confirms candidates in file order, so the
     findings are the same as with one job. At most 2 × jobs + 1 blocks are in flight.
     `prescanned` (file name → result) replaces the scan of files of the kind they were
-    scanned as; their results are merged in file order. `stats`, when given, receives the
-    FileStats (lines, presence markers, format) of every file scanned, by file name.
+    scanned as; their results are merged in file order. At most `max_groups` findings are kept
+    while scanning (see Aggregator); `dropped` receives the hits not kept, by signature id.
+    `stats`, when given, receives the FileStats (lines, presence markers, format) of every file
+    scanned, by file name.
     """
     factory = matcher_factory or default_matcher_factory()
-    aggregator = Aggregator()
+    aggregator = Aggregator(max_groups)
     matchers: dict[tuple[str, ...], Matcher] = {}
     ready = prescanned or {}
     pool = ThreadPoolExecutor(jobs, thread_name_prefix="signature-scan") if jobs > 1 else None
@@ -672,6 +815,9 @@ def run_signatures(
     finally:
         if pool is not None:
             pool.shutdown()
+    if dropped is not None:
+        for sig, hits in aggregator.dropped.items():
+            dropped[sig] = dropped.get(sig, 0) + hits
     if warnings is not None:
         warnings.extend(aggregator.warnings)
     return aggregator.findings()

@@ -1,11 +1,11 @@
 """Signature YAML files → validated model objects; every problem raises SignatureError(file, field).
 
 The loader's checks are the authority on the format (schema.json only helps editors): required
-fields, allowed values, regexes that compile, facts that name existing groups and named groups
-that some fact uses, `id` == file stem, unique ids, `contains` literals of at least 5 characters
-(not a bare field name such as `Level="`) present in every example. A file with
-`kind: alarm-table` is expanded by app/signatures/alarms.py into one signature per row; errors
-then name the table file and the row (`alarms[3].title`).
+fields, allowed values, regexes that the linear-time engine (RE2) compiles, facts that name
+existing groups and named groups that some fact uses, `id` == file stem, unique ids, `contains`
+literals of at least 5 characters (not a bare field name such as `Level="`) present in every
+example. A file with `kind: alarm-table` is expanded by app/signatures/alarms.py into one
+signature per row; errors then name the table file and the row (`alarms[3].title`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import yaml
 
 from app.bundle.sources import SOURCES
 from app.errors import SignatureError
+from app.parsing.linear_regex import LinearRegex, RegexError, compile_linear
 from app.signatures import cache
 from app.signatures.alarms import alarm_documents, is_alarm_table
 from app.signatures.model import (
@@ -187,13 +188,23 @@ class _Builder:
             raise self.fail(field, "must be a list of non-empty strings")
         return tuple(value)
 
-    def regex(self, value: Any, field: str) -> re.Pattern[str]:
+    def regex(self, value: Any, field: str) -> LinearRegex:
         if not isinstance(value, str) or not value:
             raise self.fail(field, "must be a non-empty regex string")
         try:
-            return re.compile(value)
-        except re.error as exc:
-            raise self.fail(field, f"regex does not compile: {exc}") from exc
+            return compile_linear(value)
+        except RegexError as linear_error:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise self.fail(field, f"regex does not compile: {exc}") from exc
+            raise self.fail(
+                field,
+                f"regex cannot run in linear time (RE2 refuses it: {linear_error}); "
+                "lookaround, backreferences, possessive quantifiers and \\Z are not "
+                "available: rewrite it without them (RE2 syntax: "
+                "https://github.com/google/re2/wiki/Syntax)",
+            ) from linear_error
 
     # -- the document --------------------------------------------------------------------
     def build(self, data: Any) -> Signature:

@@ -19,9 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from app.bundle.detect import kind_from_head
 from app.report import FileKind
 from app.signatures.engine import (
+    DEFAULT_MAX_GROUPS,
     Aggregator,
     BlockFeeder,
     FileScan,
+    GroupBudget,
     Matcher,
     MatcherFactory,
     PreScanned,
@@ -43,8 +45,10 @@ class PreScanner:
         *,
         window: int = 5,
         matcher_factory: MatcherFactory | None = None,
+        max_groups: int = DEFAULT_MAX_GROUPS,
     ) -> None:
         self.signatures = signatures
+        self.budget = GroupBudget(max_groups)  # shared by the files' aggregators (memory)
         self.sources = sources
         self.pool = pool
         self.window = window
@@ -69,7 +73,7 @@ class _PreScanSink:
         self.name = name
         self.kind: FileKind | None = None
         self.feeder: BlockFeeder | None = None
-        self.aggregator = Aggregator()
+        self.aggregator = Aggregator(budget=owner.budget)
 
     def write(self, chunk: bytes) -> None:
         if self.kind is None:  # the unpacker's first chunk holds the head detect.py looks at
@@ -93,4 +97,5 @@ class _PreScanSink:
     def discard(self) -> None:
         if self.feeder is not None:
             self.feeder.close()  # wait for its blocks in flight; the result is dropped
+        self.aggregator.release()
         self.owner.results.pop(self.name, None)

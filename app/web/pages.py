@@ -293,7 +293,7 @@ def log_viewer(
         return templates.TemplateResponse(request, "binary_file.html", context)
     index = logview.load_index(path, index_path(data_dir, analysis_id, row.name))
     wanted = page or (logview.page_of_line(line) if line else 1)
-    shown = logview.read_page(path, index, wanted)
+    shown = logview.read_page(path, index, wanted, page_bytes=settings.logview_page_bytes)
     context.update(
         page=shown,
         target=line,

@@ -31,6 +31,7 @@ from app.signatures import Library, run_library
 from app.signatures.alarms import resolve_alarm_lifecycle, split_cleared
 from app.signatures.coverage import coverage_of
 from app.signatures.engine import FileStats
+from app.signatures.output_bounds import OutputLimits, cap_findings, dropped_hits_warning
 from app.signatures.prescan import PreScanner
 from app.signatures.verdict import examined_lines
 
@@ -59,6 +60,10 @@ def limits_from(settings: Settings) -> Limits:
         max_header_bytes=settings.unpack_max_header_bytes,
         direct_write_bytes=settings.unpack_direct_write_mib * 2**20,
     )
+
+
+def output_limits_from(settings: Settings) -> OutputLimits:
+    return OutputLimits(max_findings=settings.max_findings, max_bytes=settings.max_findings_bytes)
 
 
 def unique_names(names: Sequence[str]) -> list[str]:
@@ -152,6 +157,7 @@ def analyze(
     jobs: int | None = None,
     *,
     scan_while_unpacking: bool = True,
+    output: OutputLimits | None = None,
 ) -> Report:
     """Unpack every input into `workdir`, identify its node, run the library; raises BundleError.
 
@@ -163,7 +169,10 @@ def analyze(
     everything but the writing of large files in the calling thread. Logs are scanned while
     they are unpacked (one read of their bytes) unless the uploads are unpacked in other
     processes or `scan_while_unpacking` is False (then they are read back from disk).
+    `output` bounds the findings kept (app.signatures.output_bounds); what is left out is
+    named in a report warning.
     """
+    output = output or OutputLimits()
     jobs = max(1, jobs or default_jobs())
     report = Report(ruleset_version=library.version)
     if workdir.exists():
@@ -184,7 +193,13 @@ def analyze(
             pool = None
             if jobs > 1:
                 pool = stack.enter_context(ThreadPoolExecutor(jobs, thread_name_prefix="prescan"))
-            prescanner = PreScanner(library.signatures, SOURCES, pool, window=2 * jobs + 1)
+            prescanner = PreScanner(
+                library.signatures,
+                SOURCES,
+                pool,
+                window=2 * jobs + 1,
+                max_groups=output.max_groups,
+            )
         unpacked = _unpack_all(inputs, names, workdir, limits, jobs, prescanner, total_in)
         for item, name, result in zip(inputs, names, unpacked, strict=True):
             report.files.extend(result.files)
@@ -210,6 +225,7 @@ def analyze(
             progress(0.3 + 0.7 * min(1.0, scanned / total_bytes))
 
     stats: dict[str, FileStats] = {}
+    dropped: dict[str, int] = {}
     findings = run_library(
         library,
         report.files,
@@ -218,12 +234,18 @@ def analyze(
         jobs=jobs,
         prescanned=prescanned,
         stats=stats,
+        max_groups=output.max_groups,
+        dropped=dropped,
         warnings=report.warnings,
     )
     report.findings, cleared = split_cleared(resolve_alarm_lifecycle(findings))
     apply_certificates(report, library.signatures)  # captures + PEMs: certificates, findings
     report.examined = examined_lines(report.files, nodes, stats)
-    report.coverage = coverage_of(
+    report.coverage = coverage_of(  # before the cap: a signature that matched says so
         library.signatures, report.files, nodes, report.findings, notes=cleared, stats=stats
     )
+    report.findings, left_out = cap_findings(report.findings, output)
+    for warning in (dropped_hits_warning(dropped, output.max_groups), left_out):
+        if warning is not None:
+            report.warnings.append(warning)
     return report

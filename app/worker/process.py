@@ -21,7 +21,7 @@ from app.errors import BundleError
 from app.services import analyses, storage
 from app.services.findings import save_report
 from app.signatures import Library, load_library
-from app.worker.pipeline import Input, analyze, limits_from
+from app.worker.pipeline import Input, analyze, limits_from, output_limits_from
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,7 @@ def process_analysis(
                 limits_from(settings),
                 beat.report,
                 jobs=settings.jobs,
+                output=output_limits_from(settings),
             )
     except BundleError as exc:
         log.info("analysis %s failed: %s", analysis_id, exc)
