@@ -43,6 +43,7 @@ app.add_typer(tokens_app, name="tokens")
 
 EXIT_FINDINGS = 1
 EXIT_UNUSABLE = 2
+EXIT_INCONCLUSIVE = 3
 
 
 def _echo(text: str = "", err: bool = False, *, raw: bool = False) -> None:
@@ -199,7 +200,8 @@ def analyze(
 ) -> None:
     """Analyse bundles offline (no server, no database).
 
-    Exit code 1 when a finding of severity error or critical is present, 2 for unusable input.
+    Exit code 1 when a finding of severity error or critical is present, 2 for unusable input,
+    3 when the verdict is inconclusive (nothing an Expressway signature could read).
     """
     from app import serialize
     from app.bundle.unpack import sniff_upload_type
@@ -285,6 +287,8 @@ def analyze(
         _echo(render_text(out))
     if any(f.signature.severity in ("critical", "error") for f in out.findings):
         raise typer.Exit(EXIT_FINDINGS)
+    if out.verdict == "inconclusive":
+        raise typer.Exit(EXIT_INCONCLUSIVE)
 
 
 def _chosen_products(products: list[str], count: int) -> list[str | None]:

@@ -94,7 +94,7 @@ class StoredFile(Base):
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(300))
     size: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)  # same_upload_as (0011)
     storage_path: Mapped[str] = mapped_column(String(500))  # relative to the data dir
     # the product the user chose for this upload (Expressway-C | Expressway-E | VCS); NULL: auto
     product: Mapped[str | None] = mapped_column(String(32))
@@ -158,6 +158,9 @@ class AnalysisRun(Base):
     certificates: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     # each node's own server certificate (server_*.pem); NULL until saved or for older runs
     server_certificates: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # the log lines the signatures read, per node and kind (app/signatures/verdict.py); NULL
+    # until saved, and for runs saved before 0011
+    examined: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     analysis: Mapped[Analysis] = relationship(back_populates="runs")
     findings: Mapped[list[FindingRow]] = relationship(
@@ -180,6 +183,8 @@ class FindingRow(Base):
     title: Mapped[str] = mapped_column(String(500))
     severity: Mapped[str] = mapped_column(String(16))
     severity_rank: Mapped[int] = mapped_column(Integer)
+    # stable | experimental at the time of the run; NULL for runs saved before 0011
+    signature_status: Mapped[str | None] = mapped_column(String(16))
     bug_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     node: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="")

@@ -18,7 +18,7 @@ from app.errors import LoupeError, NotFound
 from app.ids import new_id
 from app.models import Analysis, AnalysisRun, StoredFile, utcnow
 from app.report import SEVERITY_ORDER
-from app.schemas import AnalysisOut, DeltaOut, FindingOut
+from app.schemas import AnalysisOut, DeltaOut, FindingOut, SameUploadOut
 from app.services import findings as findings_service
 from app.services import storage
 from app.services.uploads import ReceivedUpload
@@ -27,6 +27,7 @@ from app.worker.pipeline import unique_names
 ACTIVE = ("queued", "running")
 DELTA_LISTS = ("new", "resolved", "unchanged")
 DELTA_SHOWN = 50  # items of each delta list on the overview page (the JSON has them all)
+SAME_UPLOAD_LIMIT = 10  # earlier analyses of an identical upload listed
 
 
 def create(
@@ -119,17 +120,58 @@ def shown_run(analysis: Analysis) -> AnalysisRun | None:
     return current_run(analysis) if analysis.status == "done" else None
 
 
+def same_uploads(session: Session, analysis: Analysis) -> list[SameUploadOut]:
+    """Earlier analyses with an uploaded file of the same SHA-256 as one of this analysis',
+    newest first (at most SAME_UPLOAD_LIMIT). The user decides whether they are the same case."""
+    digests = {file.sha256 for file in analysis.files}
+    if not digests:
+        return []
+    stmt = (
+        select(Analysis.id, Analysis.title, Analysis.created_at)
+        .join(StoredFile, StoredFile.analysis_id == Analysis.id)
+        .where(
+            StoredFile.sha256.in_(digests),
+            Analysis.id != analysis.id,
+            Analysis.created_at <= analysis.created_at,
+        )
+        .distinct()
+        .order_by(Analysis.created_at.desc(), Analysis.id)
+        .limit(SAME_UPLOAD_LIMIT)
+    )
+    return [
+        SameUploadOut(id=row_id, title=title, created_at=created_at)
+        for row_id, title, created_at in session.execute(stmt)
+    ]
+
+
 def summary(
-    analysis: Analysis, findings: Sequence[FindingOut] = (), delta: DeltaOut | None = None
+    session: Session,
+    analysis: Analysis,
+    findings: Sequence[FindingOut] = (),
+    delta: DeltaOut | None = None,
+    *,
+    counts: dict[str, int] | None = None,
 ) -> AnalysisOut:
-    """The public view of a loaded analysis (`load`) with these findings and delta."""
+    """The public view of a loaded analysis (`load`) with these findings and delta.
+
+    `counts` (findings by severity) are read from the database when not given; with the
+    coverage and the examined lines they make the verdict of a done analysis.
+    """
     run = shown_run(analysis)
+    coverage = serialize.coverage_from_json(run.coverage) if run else []
+    verdict = None
+    if run is not None:
+        if counts is None:
+            counts = findings_service.severity_counts(session, run.id)
+        verdict = serialize.stored_verdict(counts, coverage, run.examined)
     return serialize.analysis_out(
         analysis,
         findings,
         runs=analysis.runs,
-        coverage=serialize.coverage_from_json(run.coverage) if run else [],
+        coverage=coverage,
         delta=delta,
+        verdict=verdict,
+        same_upload_as=same_uploads(session, analysis),
     )
 
 
@@ -143,12 +185,12 @@ def view_json(session: Session, analysis_id: str, data_dir: Path) -> list[bytes]
     analysis = load(session, analysis_id)
     run = shown_run(analysis)
     if run is None:
-        return serialize.json_pieces(summary(analysis), findings=b"[]")
+        return serialize.json_pieces(summary(session, analysis), findings=b"[]")
     encoded = {"findings": findings_service.findings_json(session, data_dir, analysis.id, run)}
     compared = compared_runs(analysis)
     if compared is not None:
         encoded["delta"] = findings_service.delta_json(session, data_dir, analysis.id, *compared)
-    return serialize.json_pieces(summary(analysis), **encoded)
+    return serialize.json_pieces(summary(session, analysis), **encoded)
 
 
 @dataclass(frozen=True)
@@ -203,7 +245,13 @@ def view_page(
     )
     delta, delta_counts = page_delta(session, analysis, data_dir)
     return FindingsPage(
-        analysis=summary(analysis, [FindingOut.model_validate(f) for f in findings], delta),
+        analysis=summary(
+            session,
+            analysis,
+            [FindingOut.model_validate(f) for f in findings],
+            delta,
+            counts=counts,
+        ),
         delta_counts=delta_counts,
         progress=analysis.progress,
         counts=counts,
