@@ -126,6 +126,7 @@ class SignatureOut(BaseModel):
     severity: Severity
     bug_ids: list[str]
     product: str
+    family: str = ""  # catalogue family (tls, mra, sip, cluster, alarm, …)
 
 
 class AppliesToOut(BaseModel):

@@ -183,6 +183,7 @@ def signature_out(signature: Signature) -> SignatureOut:
         severity=signature.severity,
         bug_ids=list(signature.bug_ids),
         product=signature.product,
+        family=signature.family,
     )
 
 
