@@ -126,7 +126,6 @@ class SignatureOut(BaseModel):
     severity: Severity
     bug_ids: list[str]
     product: str
-    family: str = ""  # catalogue family (tls, mra, sip, cluster, alarm, …)
 
 
 class AppliesToOut(BaseModel):
@@ -171,6 +170,7 @@ class SignatureSource(BaseModel):
 
 
 class SignatureDetail(SignatureOut):
+    family: str = ""  # catalogue family (tls, mra, sip, cluster, alarm, …); ?family= filters
     status: SignatureStatus
     applies_to: AppliesToOut
     references: list[str]

@@ -183,7 +183,6 @@ def signature_out(signature: Signature) -> SignatureOut:
         severity=signature.severity,
         bug_ids=list(signature.bug_ids),
         product=signature.product,
-        family=signature.family,
     )
 
 
@@ -200,6 +199,7 @@ def signature_detail(signature: Signature, library_root: Path) -> SignatureDetai
     applies = signature.applies_to
     return SignatureDetail(
         **signature_out(signature).model_dump(),
+        family=signature.family,
         status=signature.status,
         applies_to=AppliesToOut(
             products=list(applies.products),
