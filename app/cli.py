@@ -354,6 +354,7 @@ def signatures_list(
             "severity": s.severity,
             "status": s.status,
             "product": s.product,
+            "family": s.family,
             "bug_ids": list(s.bug_ids),
             "references": list(s.references),
             "examples": len(s.examples),
@@ -367,6 +368,13 @@ def signatures_list(
         bugs = ", ".join(row["bug_ids"]) if row["bug_ids"] else "-"  # type: ignore[arg-type]
         _echo(f"{row['id']:<55} {row['severity']:<8} {row['status']:<12} {bugs}")
     _echo(f"\n{len(rows)} signatures, ruleset {library.version}")
+    families: dict[str, dict[str, int]] = {}
+    for sig in library.signatures:
+        by_status = families.setdefault(sig.family, {})
+        by_status[sig.status] = by_status.get(sig.status, 0) + 1
+    for family, by_status in sorted(families.items()):
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
+        _echo(f"  {family}: {counts}")
 
 
 @signatures_app.command("test")

@@ -161,6 +161,11 @@ def test_signature_commands(tmp_path: Path) -> None:
     assert listed.exit_code == 0
     ids = [row["id"] for row in json.loads(listed.stdout)]
     assert "mra-traffic-server-cert-verification" in ids
+    families = {row["id"]: row["family"] for row in json.loads(listed.stdout)}
+    assert families["tls-negotiation-error"] == "tls"
+    assert families["expressway-alarm-20004"] == "alarm"
+    text = runner.invoke(app, ["signatures", "list"]).output
+    assert "  tls: " in text and " stable" in text
     assert runner.invoke(app, ["signatures", "lint"]).exit_code == 0
     tested = runner.invoke(app, ["signatures", "test", "mra-traffic-server-cert-verification"])
     assert tested.exit_code == 0, tested.output
