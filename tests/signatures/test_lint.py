@@ -184,3 +184,25 @@ def test_families_come_from_the_field_or_the_id() -> None:
     assert LIBRARY.get("tls-inbound-untrusted-ca").family == "tls"
     assert LIBRARY.get("expressway-alarm-20004").family == "alarm"
     assert LIBRARY.get("mra-http-403-forbidden").family == "mra"
+
+
+TS_LINE = (
+    "2023-03-02T10:15:42.118+01:00 expc1 traffic_server[4102]: [ET_NET 0] WARNING: Core server "
+    "certificate verification failed for (cucm.example.com). Action=Terminate Error={error} "
+    "server=cucm.example.com(192.0.2.10) depth=0"
+)
+
+
+@pytest.mark.parametrize(
+    ("error", "reported_by"),
+    [
+        ("certificate is not yet valid", "mra-traffic-server-verification-failed"),
+        ("self-signed certificate", "mra-traffic-server-cert-verification"),
+        ("certificate has expired", "mra-traffic-server-cert-expired"),
+    ],
+)
+def test_each_traffic_server_failure_is_one_finding_of_the_most_specific_signature(
+    error: str, reported_by: str
+) -> None:
+    found = scan_lines(LIBRARY.signatures, [TS_LINE.format(error=error)])
+    assert [f.signature_id for f in found] == [reported_by]
