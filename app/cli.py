@@ -354,6 +354,7 @@ def signatures_list(
             "severity": s.severity,
             "status": s.status,
             "product": s.product,
+            "family": s.family,
             "bug_ids": list(s.bug_ids),
             "references": list(s.references),
             "examples": len(s.examples),
@@ -367,31 +368,106 @@ def signatures_list(
         bugs = ", ".join(row["bug_ids"]) if row["bug_ids"] else "-"  # type: ignore[arg-type]
         _echo(f"{row['id']:<55} {row['severity']:<8} {row['status']:<12} {bugs}")
     _echo(f"\n{len(rows)} signatures, ruleset {library.version}")
+    families: dict[str, dict[str, int]] = {}
+    for sig in library.signatures:
+        by_status = families.setdefault(sig.family, {})
+        by_status[sig.status] = by_status.get(sig.status, 0) + 1
+    for family, by_status in sorted(families.items()):
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
+        _echo(f"  {family}: {counts}")
 
 
 @signatures_app.command("test")
 def signatures_test(
     signature_id: Annotated[str | None, typer.Argument(help="Only this signature")] = None,
+    real_logs: Annotated[
+        Path | None,
+        typer.Option(help="Folder of healthy real logs (default: ../shared/data/real if present)"),
+    ] = None,
 ) -> None:
-    """Run the inline examples of every signature (or one)."""
+    """Run the inline examples of every signature (or one), then the baseline: the healthy real
+    logs must give no match."""
     from app.signatures import load_library
     from app.signatures.testing import run_examples
+    from app.signatures.trial import REAL_LOGS, baseline_hits
+    from app.signatures.trial import real_logs as find_real_logs
 
     library = load_library()
     selected = [s for s in library.signatures if signature_id in (None, s.id)]
     if not selected:
         _echo(f"error: no signature '{signature_id}'", err=True)
         raise typer.Exit(EXIT_UNUSABLE)
+    healthy = find_real_logs(real_logs or REAL_LOGS)
     failures = 0
     for sig in selected:
-        problems = run_examples(sig)
+        problems = [str(problem) for problem in run_examples(sig)]
+        problems += [
+            f"{sig.id} / baseline: matches the healthy log {hit.file}:{hit.number}"
+            for hit in baseline_hits(sig, healthy)
+        ]
         failures += len(problems)
         status = "ok" if not problems else f"{len(problems)} failing"
-        _echo(f"{sig.id}: {len(sig.examples)} examples, {status}")
+        quiet = (
+            f", quiet over {len(healthy)} real log(s)" if healthy and sig.analyzer is None else ""
+        )
+        _echo(f"{sig.id}: {len(sig.examples)} examples{quiet}, {status}")
         for problem in problems:
             _echo(f"  - {problem}")
+    if not healthy:
+        _echo(f"(no real logs in {real_logs or REAL_LOGS}: baseline not run)")
     if failures:
         raise typer.Exit(EXIT_FINDINGS)
+
+
+MAX_WHY_NOT = 20
+"""`signatures try` shows this many lines that held a literal but no pattern matched."""
+
+
+@signatures_app.command("try")
+def signatures_try(
+    signature_id: Annotated[str, typer.Argument(help="The signature to run")],
+    files: Annotated[list[Path], typer.Argument(help="Plain log files (no bundle)")],
+) -> None:
+    """Run one signature over plain log files: the lines it matches (line number, facts) and,
+    for lines holding its prefilter literal that no pattern matched, why not."""
+    from app.errors import NotFound
+    from app.signatures import load_library
+    from app.signatures.trial import trial
+
+    library = load_library()
+    try:
+        signature = library.get(signature_id)
+    except NotFound as exc:
+        _echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_UNUSABLE) from exc
+    if signature.analyzer is not None:
+        _echo(f"error: {signature_id} reads certificates, not log lines", err=True)
+        raise typer.Exit(EXIT_UNUSABLE)
+    missing = [str(path) for path in files if not path.is_file()]
+    if missing:
+        _echo(f"error: not a file: {', '.join(missing)}", err=True)
+        raise typer.Exit(EXIT_UNUSABLE)
+    matched = why_not = 0
+    for path in files:
+        for line in trial(signature, path):
+            where = f"{line.file}:{line.number}"
+            if line.facts is not None:
+                matched += 1
+                facts = ", ".join(f"{k}={v!r}" for k, v in line.facts.items()) or "(no facts)"
+                _echo(f"{where}: match: {facts}")
+                continue
+            why_not += 1
+            if why_not <= MAX_WHY_NOT:
+                _echo(
+                    f"{where}: why not: the line holds the literal {line.literal!r}, "
+                    "but no pattern of the signature matched it"
+                )
+    if why_not > MAX_WHY_NOT:
+        _echo(f"... and {why_not - MAX_WHY_NOT} more line(s) with a literal but no match")
+    _echo(
+        f"{signature_id}: {matched} line(s) matched, {why_not} held a literal without a match, "
+        f"in {len(files)} file(s)"
+    )
 
 
 @signatures_app.command("lint")

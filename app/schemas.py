@@ -259,6 +259,7 @@ class SignatureSource(BaseModel):
 
 
 class SignatureDetail(SignatureOut):
+    family: str = ""  # catalogue family (tls, mra, sip, cluster, alarm, …); ?family= filters
     status: SignatureStatus
     applies_to: AppliesToOut
     references: list[str]

@@ -272,6 +272,7 @@ def signature_detail(signature: Signature, library_root: Path) -> SignatureDetai
     applies = signature.applies_to
     return SignatureDetail(
         **signature_out(signature).model_dump(),
+        family=signature.family,
         status=signature.status,
         applies_to=AppliesToOut(
             products=list(applies.products),

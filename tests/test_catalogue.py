@@ -95,6 +95,21 @@ def test_api_filters_by_product_severity_status_and_text(catalogue: TestClient) 
     assert ids(catalogue, product="testproduct", severity="error") == []
 
 
+def test_api_and_page_filter_by_family(catalogue: TestClient) -> None:
+    tls = ids(catalogue, family="tls")
+    assert "tls-inbound-untrusted-ca" in tls and SEED not in tls
+    assert SEED in ids(catalogue, family="mra")
+    assert all(i.startswith("expressway-alarm-") for i in ids(catalogue, family="alarm"))
+    assert ids(catalogue, family="no-such-family") == []
+    assert catalogue.get(f"/api/v1/signatures/{SEED}").json()["family"] == "mra"
+    assert ids(catalogue, family="other") == ["zz-hostile-texts"]
+
+    html = catalogue.get("/signatures", params={"family": "cluster"}, headers=HTML).text
+    assert 'href="/signatures/cluster-database-inconsistent"' in html
+    assert f'href="/signatures/{SEED}"' not in html
+    assert '<option value="cluster" selected>' in html
+
+
 def test_api_rejects_an_unknown_severity(catalogue: TestClient) -> None:
     response = catalogue.get("/api/v1/signatures", params={"severity": "fatal"})
     assert response.status_code == 422

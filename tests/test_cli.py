@@ -161,6 +161,67 @@ def test_signature_commands(tmp_path: Path) -> None:
     assert listed.exit_code == 0
     ids = [row["id"] for row in json.loads(listed.stdout)]
     assert "mra-traffic-server-cert-verification" in ids
+    families = {row["id"]: row["family"] for row in json.loads(listed.stdout)}
+    assert families["tls-negotiation-error"] == "tls"
+    assert families["expressway-alarm-20004"] == "alarm"
+    text = runner.invoke(app, ["signatures", "list"]).output
+    assert "  tls: " in text and " stable" in text
     assert runner.invoke(app, ["signatures", "lint"]).exit_code == 0
     tested = runner.invoke(app, ["signatures", "test", "mra-traffic-server-cert-verification"])
     assert tested.exit_code == 0, tested.output
+
+
+SEED_WARNING = (
+    "2022-07-11T19:33:06.740+02:00 vcsd traffic_server[3936]: [ET_NET 0] WARNING: Core server "
+    "certificate verification failed for (10.48.36.215). Action:Terminate Error=ssl signed "
+    "certificate in certificate chain server=10.48.36.215(10.48.36.215) depth=1"
+)
+
+
+def test_signatures_try_shows_matches_and_why_not(tmp_path: Path) -> None:
+    log = tmp_path / "plain.log"
+    log.write_text(
+        "\n".join(
+            [
+                "an unrelated line",
+                SEED_WARNING,
+                SEED_WARNING.replace("Action:Terminate", "Action=Continue"),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(
+        app, ["signatures", "try", "mra-traffic-server-cert-verification", str(log)]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{log}:2: match:" in result.output
+    assert "server='10.48.36.215'" in result.output and "reason='unknown_ca'" in result.output
+    assert f"{log}:3: why not:" in result.output
+    assert "'certificate verification failed'" in result.output
+    assert "1 line(s) matched, 1 held a literal without a match" in result.output
+
+
+def test_signatures_try_refuses_an_unknown_signature_or_file(tmp_path: Path) -> None:
+    log = tmp_path / "plain.log"
+    log.write_text("x\n", encoding="utf-8")
+    unknown = runner.invoke(app, ["signatures", "try", "no-such-signature", str(log)])
+    assert unknown.exit_code == EXIT_UNUSABLE and "no-such-signature" in unknown.output
+    missing = runner.invoke(
+        app, ["signatures", "try", "cluster-database-inconsistent", str(tmp_path / "gone.log")]
+    )
+    assert missing.exit_code == EXIT_UNUSABLE and "gone.log" in missing.output
+
+
+def test_signatures_test_runs_the_real_log_baseline_for_one_signature(tmp_path: Path) -> None:
+    healthy = tmp_path / "real"
+    healthy.mkdir()
+    (healthy / "quiet.txt").write_text("a healthy line\n", encoding="utf-8")
+    args = ["signatures", "test", "mra-traffic-server-cert-verification"]
+    quiet = runner.invoke(app, [*args, "--real-logs", str(healthy)])
+    assert quiet.exit_code == 0, quiet.output
+    assert "quiet over 1 real log(s), ok" in quiet.output
+    (healthy / "noisy.log").write_text(f"{SEED_WARNING}\n", encoding="utf-8")
+    noisy = runner.invoke(app, [*args, "--real-logs", str(healthy)])
+    assert noisy.exit_code == EXIT_FINDINGS
+    assert f"baseline: matches the healthy log {healthy / 'noisy.log'}:1" in noisy.output

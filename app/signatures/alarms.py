@@ -44,6 +44,10 @@ EXPRESSWAY_SEVERITY = {
 # The one published alarm line (doc 217230, domain.md §2.4 c). Inline examples of every row are
 # this line with the row's Id, severity and text put in; the "Alarm Lowered" form is the same
 # line with the other event name (inferred: no public excerpt shows a lowered line).
+SEEN_LINE_SOURCE = (
+    "https://www.cisco.com/c/en/us/support/docs/unified-communications/expressway/"
+    "217230-what-is-expressway-cluster-and-how-it-wo.html"
+)
 _SEEN_LINE = (
     '2020-08-12T14:57:43.524-05:00 expc01 alarm: Level="WARN" Event="Alarm {event}" Id="{id}" '
     'UUID="0f96695e-d954-4f6f-85c1-2ef1eae6f764" Severity="{severity}" Detail="{detail}" '
@@ -150,7 +154,7 @@ def _document(
         "references": row.get("references") or default_refs,
         "match": {
             "source": "loggingsnapshot",
-            "contains": [f'Id="{alarm_id}"'],
+            "contains": [alarm_id],  # not `Id="…"`: the regex allows spaces inside the quotes
             "patterns": [
                 {"regex": _REGEX.replace("{id}", alarm_id), "facts": {"alarm_id": alarm_id}}
             ],
@@ -189,6 +193,7 @@ def _document(
             {
                 "name": "alarm raised",
                 "line": line("Raised"),
+                "source": SEEN_LINE_SOURCE,
                 "expect": {
                     "alarm_id": alarm_id,
                     "event": RAISED,
@@ -196,7 +201,12 @@ def _document(
                     "detail": detail,
                 },
             },
-            {"name": "alarm lowered", "line": line("Lowered"), "expect": {"event": LOWERED}},
+            {
+                "name": "alarm lowered",
+                "line": line("Lowered"),
+                "expect": {"event": LOWERED},
+                "variant_of": "alarm raised",
+            },
             {
                 "name": "alarms reference prose is not a log line",
                 "line": f'Alarms reference: Id="{alarm_id}" {title}. Solution: see the guide.',

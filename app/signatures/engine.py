@@ -444,6 +444,7 @@ class FileScan:
         self._missing = [(marker, marker.encode("utf-8")) for marker in markers]
         self._walk: _Walk | None = None  # the last header walk (see _header_before)
         self.cut_lines: list[int] = []  # lines scanned in pieces (see MAX_LINE_BYTES)
+        self.refined = refined_indexes(signatures)  # index → indexes of the signatures it refines
 
     @property
     def lines(self) -> int:
@@ -487,8 +488,11 @@ class FileScan:
         for start, end, newlines, indexes in located.lines:
             text = _decode(block[start:end])
             line_no = self.lines_before + newlines + 1
-            for index in indexes:
-                self._hit(block, index, line_no, start, end, text)
+            hits = [(i, facts) for i in indexes if (facts := self._facts(i, text)) is not None]
+            if len(hits) > 1 and self.refined:
+                hits = drop_refined(hits, self.refined)
+            for index, facts in hits:
+                self._hit(block, index, facts, line_no, start, end, text)
         self.lines_before += located.newlines
         if block:
             self._open_end = not block.endswith(b"\n")
@@ -504,14 +508,27 @@ class FileScan:
                 still.append((marker, needle))
         self._missing = still
 
-    def _hit(self, block: bytes, index: int, line_no: int, start: int, end: int, text: str) -> None:
+    def _facts(self, index: int, text: str) -> dict[str, Any] | None:
+        """The facts of signature `index` on this line, or None when it does not match."""
         signature = self.signatures[index]
         if not any(literal in text for literal in signature.contains):
-            return  # a matcher may over-report; the literal prefilter is part of the contract
+            return None  # a matcher may over-report; the literal prefilter is part of the contract
         facts = extract_facts(signature, as_logged(text))  # remote syslog reads as logged
-        if facts is None:
-            return
-        facts.update(self.extra_facts[index])
+        if facts is not None:
+            facts.update(self.extra_facts[index])
+        return facts
+
+    def _hit(
+        self,
+        block: bytes,
+        index: int,
+        facts: dict[str, Any],
+        line_no: int,
+        start: int,
+        end: int,
+        text: str,
+    ) -> None:
+        signature = self.signatures[index]
         header = None
         if is_continuation(text):
             header = self._header_before(block, start, line_no)
@@ -589,6 +606,39 @@ class FileScan:
         found = self.last_header if pos == 0 else None
         self._walk = _Walk(block, start, found, steps if pos == 0 else None)
         return found
+
+
+def refined_indexes(signatures: Sequence[Signature]) -> dict[int, set[int]]:
+    """For each signature (by position) that `refines` others in the list, their positions.
+
+    Refinement is transitive: a signature refining one that refines a third takes its lines too.
+    """
+    position = {signature.id: index for index, signature in enumerate(signatures)}
+    direct = {
+        index: {position[r] for r in signature.refines if r in position}
+        for index, signature in enumerate(signatures)
+        if signature.refines
+    }
+    closed: dict[int, set[int]] = {}
+    for index in direct:
+        seen: set[int] = set()
+        todo = list(direct[index])
+        while todo:
+            other = todo.pop()
+            if other not in seen and other != index:
+                seen.add(other)
+                todo.extend(direct.get(other, ()))
+        if seen:
+            closed[index] = seen
+    return closed
+
+
+def drop_refined(
+    hits: list[tuple[int, dict[str, Any]]], refined: Mapping[int, set[int]]
+) -> list[tuple[int, dict[str, Any]]]:
+    """The hits of one line without those of signatures that a matching signature refines."""
+    taken = set().union(*(refined.get(index, set()) for index, _ in hits))
+    return [(index, facts) for index, facts in hits if index not in taken]
 
 
 def scan_stream(

@@ -24,12 +24,14 @@ from app.errors import SignatureError
 from app.parsing.linear_regex import LinearRegex, RegexError, compile_linear
 from app.signatures import cache
 from app.signatures.alarms import alarm_documents, is_alarm_table
+from app.signatures.lint import check_library
 from app.signatures.model import (
     FACT_TYPES,
     NO_MATCH,
     SEVERITIES,
     STATUSES,
     AppliesTo,
+    CountSeverity,
     Example,
     FactRule,
     Follow,
@@ -38,6 +40,7 @@ from app.signatures.model import (
     Signature,
     Texts,
 )
+from app.signatures.prefilter import prefilter_gap
 from app.signatures.render import (
     RESERVED_NAMES,
     TEXT_FIELDS,
@@ -55,7 +58,38 @@ _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _BARE_FIELD = re.compile(r'^\s*[A-Za-z][\w.-]*="?\s*$')  # `Level="`: on every line, no filter
 _REQUIRED = ("id", "title", "severity", "status", "product", "match", "text", "examples")
-_OPTIONAL = ("applies_to", "bug_ids", "references", "facts", "group_by", "snippets")
+_OPTIONAL = (
+    "applies_to",
+    "bug_ids",
+    "references",
+    "facts",
+    "group_by",
+    "snippets",
+    "family",
+    "refines",
+    "severity_by_count",
+)
+FAMILIES = (
+    "alarm",
+    "cert",
+    "cluster",
+    "dns",
+    "licensing",
+    "mra",
+    "ntp",
+    "platform",
+    "sip",
+    "tls",
+    "ucm",
+    "other",
+)
+"""Catalogue families: a signature's `family:`, else `alarm` for alarm rows, else the first word
+of its id when that is a family, else `other`."""
+ALARM_PREFIX = "expressway-alarm-"
+SOURCE_MARKERS = ("seed", "real-log")
+_EXAMPLE_KEYS = ("name", "line", "lines", "expect", "count", "source", "variant_of")
+"""An example's `source` besides a URL: the seed TAC article (../shared/seeds, doc 218018) or a
+real public log (../shared/data/real)."""
 
 
 def library_files(root: Path) -> list[Path]:
@@ -86,7 +120,8 @@ def load_signatures(
     contents: Mapping[str, bytes] | None = None,
     cache_dir: Path | None = None,
 ) -> list[Signature]:
-    """Load and validate every file under `root`; duplicate ids are refused.
+    """Load and validate every file under `root`; duplicate ids, `refines` naming no signature
+    and a positive example line that a second signature reports too are refused (lint.py).
 
     `contents` are the files' bytes when already read (`library_contents`); with `cache_dir`,
     parsed YAML and compiled templates come from app.signatures.cache when it holds this exact
@@ -99,6 +134,7 @@ def load_signatures(
         use_precompiled(cached.templates)
     fresh = cache.Entry()
     signatures: list[Signature] = []
+    built: list[Signature] = []  # deprecated ones too: `refines` may name them
     seen: dict[str, str] = {}
     for name, raw in files.items():
         data = _cached_yaml(cached, name)
@@ -113,8 +149,10 @@ def load_signatures(
                     f"duplicate id '{signature.id}' (also in {seen[signature.id]})",
                 )
             seen[signature.id] = signature.file
+            built.append(signature)
             if signature.status != "deprecated" or include_deprecated:
                 signatures.append(signature)
+    check_library(built)
     if cache_dir is not None and cached is None:
         fresh.templates = template_code(s.text for s in signatures)
         cache.write(cache_dir, key, fresh)
@@ -235,6 +273,7 @@ class _Builder:
             )
         contains = self.contains(match.get("contains"))
         patterns = self.patterns(match.get("patterns"))
+        self.prefilter(patterns, contains)
         facts = self.facts(doc.get("facts"), patterns)
         used = {rule.source_group for rule in facts}
         for index, pattern in enumerate(patterns):
@@ -263,12 +302,15 @@ class _Builder:
             facts=facts,
             group_by=group_by,
             text=self.texts(doc["text"]),
-            examples=self.examples(doc["examples"], contains),
+            examples=self.examples(doc["examples"], contains, status),
             applies_to=self.applies_to(doc.get("applies_to")),
             bug_ids=self.str_list(doc.get("bug_ids"), "bug_ids"),
             references=references,
             follow=self.follow(doc.get("snippets"), fact_names),
             file=self.file,
+            family=self.family(doc.get("family"), sig_id),
+            refines=self.refines(doc.get("refines"), sig_id),
+            severity_by_count=self.severity_by_count(doc.get("severity_by_count"), severity),
         )
 
     def contains(self, value: Any) -> tuple[str, ...]:
@@ -292,6 +334,58 @@ class _Builder:
                     "use a rare value or phrase",
                 )
         return literals
+
+    def prefilter(self, patterns: tuple[Pattern, ...], contains: tuple[str, ...]) -> None:
+        """Refuse literals that a line a regex accepts need not hold (a counterexample shows it)."""
+        for index, pattern in enumerate(patterns):
+            gap = prefilter_gap(pattern.regex, contains)
+            if gap is not None:
+                raise self.fail(
+                    f"match.patterns[{index}].regex",
+                    f"accepts lines holding none of the match.contains literals, e.g. {gap!r}: "
+                    "such lines never reach the regex (choose literals every match contains)",
+                )
+
+    def family(self, value: Any, sig_id: str) -> str:
+        if value is None:
+            if sig_id.startswith(ALARM_PREFIX):
+                return "alarm"
+            first = sig_id.split("-")[0]
+            return first if first in FAMILIES else "other"
+        if value not in FAMILIES:
+            raise self.fail("family", f"'{value}' is not one of {', '.join(FAMILIES)}")
+        return str(value)
+
+    def refines(self, value: Any, sig_id: str) -> tuple[str, ...]:
+        ids = self.str_list([value] if isinstance(value, str) else value, "refines")
+        if sig_id in ids:
+            raise self.fail("refines", "a signature cannot refine itself")
+        return ids
+
+    def severity_by_count(self, value: Any, severity: str) -> tuple[CountSeverity, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not value:
+            raise self.fail("severity_by_count", "must be a list of {at_least, severity}")
+        rules: list[CountSeverity] = []
+        for index, item in enumerate(value):
+            field = f"severity_by_count[{index}]"
+            entry = self.mapping(item, field)
+            at_least = entry.get("at_least")
+            if not isinstance(at_least, int) or isinstance(at_least, bool) or at_least < 2:
+                raise self.fail(f"{field}.at_least", "must be an integer of at least 2")
+            if rules and at_least <= rules[-1].at_least:
+                raise self.fail(f"{field}.at_least", "thresholds must increase")
+            level = entry.get("severity")
+            if level not in SEVERITIES or level == severity:
+                raise self.fail(
+                    f"{field}.severity", f"must be one of {', '.join(SEVERITIES)}, not {severity}"
+                )
+            for key in entry:
+                if key not in ("at_least", "severity"):
+                    raise self.fail(f"{field}.{key}", "unknown field")
+            rules.append(CountSeverity(at_least=at_least, severity=str(level)))
+        return tuple(rules)
 
     def patterns(self, value: Any) -> tuple[Pattern, ...]:
         if value is None:
@@ -380,7 +474,9 @@ class _Builder:
                 raise self.fail(f"text.{name}", f"template syntax error: {exc}") from exc
         return Texts(**sources, compiled=compiled)
 
-    def examples(self, value: Any, contains: tuple[str, ...]) -> tuple[Example, ...]:
+    def examples(
+        self, value: Any, contains: tuple[str, ...], status: str = "experimental"
+    ) -> tuple[Example, ...]:
         if not isinstance(value, list) or not value:
             raise self.fail("examples", "must be a non-empty list")
         examples = [self.example(item, index, contains) for index, item in enumerate(value)]
@@ -391,7 +487,36 @@ class _Builder:
             raise self.fail("examples", "needs at least one positive example (expect: {facts})")
         if all(example.positive for example in examples):
             raise self.fail("examples", "needs at least one negative example (expect: no_match)")
+        self.example_sources(examples, status)
+        for index, literal in enumerate(contains):
+            if not any(literal in line for e in examples if e.positive for line in e.lines):
+                raise self.fail(
+                    f"match.contains[{index}]",
+                    f"literal '{literal}' is in no positive example (add one that needs it)",
+                )
         return tuple(examples)
+
+    def example_sources(self, examples: list[Example], status: str) -> None:
+        """A stable signature's positive line examples each name the source showing the line."""
+        by_name = {example.name: example for example in examples}
+        for index, example in enumerate(examples):
+            field = f"examples[{index}]"
+            if example.variant_of is not None:
+                base = by_name.get(example.variant_of)
+                if base is None or base.source is None or not base.positive:
+                    raise self.fail(
+                        f"{field}.variant_of",
+                        f"'{example.variant_of}' is not a positive example with a source here",
+                    )
+            if status != "stable" or not example.positive or not example.lines:
+                continue
+            if example.source is None and example.variant_of is None:
+                raise self.fail(
+                    f"{field}.source",
+                    "a stable signature names the public source of each positive example "
+                    f"(a URL, {' or '.join(SOURCE_MARKERS)}; or variant_of: a sourced example); "
+                    "without one, make the signature experimental",
+                )
 
     def example(self, item: Any, index: int, contains: tuple[str, ...]) -> Example:
         field = f"examples[{index}]"
@@ -422,7 +547,28 @@ class _Builder:
         count = entry.get("count")
         if count is not None and (not isinstance(count, int) or count < 1 or expect is None):
             raise self.fail(f"{field}.count", "must be a positive integer on a positive example")
-        return Example(name=name, lines=lines, expect=expect, count=count)
+        source = entry.get("source")
+        if source is not None and not (
+            isinstance(source, str)
+            and (source.startswith(("https://", "http://")) or source in SOURCE_MARKERS)
+        ):
+            raise self.fail(
+                f"{field}.source", f"must be an http(s) URL or one of {', '.join(SOURCE_MARKERS)}"
+            )
+        variant_of = entry.get("variant_of")
+        if variant_of is not None and (not isinstance(variant_of, str) or expect is None):
+            raise self.fail(f"{field}.variant_of", "names a positive example of this signature")
+        for key in entry:
+            if key not in _EXAMPLE_KEYS:
+                raise self.fail(f"{field}.{key}", "unknown field")
+        return Example(
+            name=name,
+            lines=lines,
+            expect=expect,
+            count=count,
+            source=source,
+            variant_of=variant_of,
+        )
 
     def applies_to(self, value: Any) -> AppliesTo:
         if value is None:

@@ -73,10 +73,20 @@ class Example:
     expect: dict[str, Any] | None
     count: int | None = None
     fixtures: tuple[str, ...] = ()  # analyzer signatures: capture/PEM files (absolute paths)
+    source: str | None = None  # where the line is published: a URL, "seed" or "real-log"
+    variant_of: str | None = None  # a sourced example of the same signature, one value changed
 
     @property
     def positive(self) -> bool:
         return self.expect is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CountSeverity:
+    """`severity_by_count` entry: a finding counted at least `at_least` times has `severity`."""
+
+    at_least: int
+    severity: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +126,14 @@ class Signature:
     follow: Follow | None = None
     file: str = ""
     analyzer: str | None = None  # `match.analyzer`: a check of app/analyzers/cert_checks.py
+    family: str = ""  # catalogue grouping: `family:`, else derived from the id (see loader)
+    refines: tuple[str, ...] = ()  # ids of broader signatures this one takes lines from
+    severity_by_count: tuple[CountSeverity, ...] = ()  # ascending by at_least
+
+    def severity_for(self, count: int) -> str:
+        """Severity of a finding counted `count` times: `severity_by_count`, else `severity`."""
+        severity = self.severity
+        for rule in self.severity_by_count:
+            if count >= rule.at_least:
+                severity = rule.severity
+        return severity

@@ -140,7 +140,7 @@ def render_finding(
     return Finding(
         signature_id=signature.id,
         title=signature.title,
-        severity=signature.severity,
+        severity=signature.severity_for(count),
         bug_ids=list(signature.bug_ids),
         node=node,
         description=texts["description"],

@@ -1,8 +1,8 @@
 """The signature catalogue: what the library looks for, as JSON (api/v1) and as HTML pages.
 
-Both forms filter the same way (product, severity, status, free text or bug ID) and describe a
-signature with the same object (serialize.signature_detail); its texts stay Jinja templates and
-are shown as text, escaped like everything else.
+Both forms filter the same way (product, family, severity, status, free text or bug ID) and
+describe a signature with the same object (serialize.signature_detail); its texts stay Jinja
+templates and are shown as text, escaped like everything else.
 """
 
 from __future__ import annotations
@@ -29,13 +29,14 @@ class Filters:
     """What the catalogue is narrowed to; None (or empty) means any."""
 
     product: str | None = None
+    family: str | None = None
     severity: str | None = None
     status: str | None = None
     q: str | None = None
 
     @property
     def active(self) -> bool:
-        return any((self.product, self.severity, self.status, self.q))
+        return any((self.product, self.family, self.severity, self.status, self.q))
 
 
 def _haystack(signature: Signature) -> str:
@@ -57,6 +58,8 @@ def matches(signature: Signature, filters: Filters) -> bool:
     """Whether the signature passes every filter; text search is case-insensitive."""
     if filters.product and signature.product.casefold() != filters.product.casefold():
         return False
+    if filters.family and signature.family != filters.family.casefold():
+        return False
     if filters.severity and signature.severity != filters.severity:
         return False
     if filters.status and signature.status != filters.status:
@@ -71,6 +74,14 @@ def select_signatures(library: Library, filters: Filters) -> list[Signature]:
 
 def products_of(library: Library) -> list[str]:
     return sorted({signature.product for signature in library.signatures})
+
+
+def families_of(library: Library) -> list[tuple[str, int]]:
+    """Each family of the library with its number of signatures, by name."""
+    counts: dict[str, int] = {}
+    for signature in library.signatures:
+        counts[signature.family] = counts.get(signature.family, 0) + 1
+    return sorted(counts.items())
 
 
 def reference_links(references: tuple[str, ...] | list[str]) -> list[tuple[str, str | None]]:
@@ -89,11 +100,14 @@ def reference_links(references: tuple[str, ...] | list[str]) -> list[tuple[str, 
 def list_signatures(
     library: LibraryDep,
     product: Annotated[str | None, Query(description="e.g. expressway")] = None,
+    family: Annotated[
+        str | None, Query(description="e.g. tls, mra, sip, cluster, alarm", max_length=40)
+    ] = None,
     severity: Annotated[Severity | None, Query()] = None,
     status: Annotated[SignatureStatus | None, Query()] = None,
     q: Annotated[str | None, Query(description="text or bug ID", max_length=200)] = None,
 ) -> list[SignatureOut]:
-    filters = Filters(product=product, severity=severity, status=status, q=q)
+    filters = Filters(product=product, family=family, severity=severity, status=status, q=q)
     return [serialize.signature_out(s) for s in select_signatures(library, filters)]
 
 
@@ -120,13 +134,16 @@ def catalogue_page(
     request: Request,
     library: LibraryDep,
     product: str | None = None,
+    family: str | None = None,
     severity: str | None = None,
     status: str | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     products = products_of(library)
+    families = families_of(library)
     filters = Filters(
         product=_choice(product, products),
+        family=_choice(family, [name for name, _ in families]),
         severity=_choice(severity, SEVERITIES),
         status=_choice(status, STATUSES),
         q=(q or "").strip() or None,
@@ -136,6 +153,7 @@ def catalogue_page(
         "total": len(library.signatures),
         "filters": filters,
         "products": products,
+        "families": families,
         "statuses": STATUSES,
         "ruleset_version": library.version,
     }

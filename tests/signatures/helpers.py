@@ -37,7 +37,12 @@ def minimal_signature(sig_id: str = "demo-sig", **overrides: Any) -> dict[str, A
             "action": "Fix {{ peer }}.",
         },
         "examples": [
-            {"name": "hit", "line": "x DEMO-FAIL code=7 peer=a", "expect": {"code": 7}},
+            {
+                "name": "hit",
+                "line": "x DEMO-FAIL code=7 peer=a",
+                "expect": {"code": 7},
+                "source": "https://example.com/demo-note",
+            },
             {"name": "miss", "line": "x DEMO-FAIL nothing", "expect": "no_match"},
         ],
     }

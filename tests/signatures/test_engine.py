@@ -130,7 +130,11 @@ def test_hit_inside_a_multiline_block_points_at_its_header(tmp_path: Path) -> No
             {"server": "10.48.36.215", "reason": "unknown_ca", "depth": 1},
             "root CA and every intermediate",
         ),
-        ("sni_mismatch", {"server": "10.48.36.215", "reason": "sni_mismatch"}, "as a SAN entry"),
+        (
+            "sni_mismatch",
+            {"server": "10.48.36.215", "reason": "sni_mismatch"},
+            "Define the node by FQDN",
+        ),
     ],
 )
 @pytest.mark.parametrize("block_size", [4 * 1024 * 1024, 64])

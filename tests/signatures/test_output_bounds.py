@@ -28,8 +28,8 @@ FLOOD = (  # sip-next-hop-tcp-connection-failed (warning): a finding per address
 )
 CLUSTER_DB = (  # cluster-db-failed-connecting-to-node (error)
     '2020-08-12T14:57:43.354-05:00 expe UTCTime="2020-08-12 19:57:43,354" '
-    'Module="developer.clusterdb.cdb" Level="ERROR" Node="clusterdb@{node}" '
-    'Detail="Failed connecting to node"'
+    'Module="developer.clusterdb.cdb" Level="ERROR" Node="clusterdb@expe" '
+    'Detail="Failed connecting to node clusterdb@{node}"'
 )
 
 
@@ -102,8 +102,8 @@ def test_a_huge_fact_value_is_cut() -> None:
         s for s in LIBRARY.signatures if s.id == "cluster-db-failed-connecting-to-node"
     )
     [finding] = scan_lines([signature], [CLUSTER_DB.format(node="n" * 200_000)])
-    assert len(finding.facts["cdb_node"]) == MAX_FACT_CHARS + 1
-    assert finding.facts["cdb_node"].endswith("…")
+    assert len(finding.facts["peer"]) == MAX_FACT_CHARS + 1
+    assert finding.facts["peer"].endswith("…")
     assert len(finding.description) < 5000
 
 
