@@ -139,6 +139,7 @@ class FindingsPage:
     page_count: int
     per_page: int
     delta_counts: dict[str, int]  # new/resolved/unchanged: the full lengths of the delta lists
+    kept_run: int | None = None  # while a re-run is queued or running: the earlier run shown
 
     @property
     def total(self) -> int:
@@ -165,7 +166,7 @@ def view_page(
 ) -> FindingsPage:
     """What the overview page shows: the analysis, the counts, the findings of page `page`."""
     analysis = load(session, analysis_id)
-    run = shown_run(analysis)
+    run = shown_run(analysis) or run_kept_on_screen(analysis)
     counts = dict.fromkeys(SEVERITY_ORDER, 0)
     if run is not None:
         counts.update(findings_service.severity_counts(session, run.id))
@@ -187,7 +188,17 @@ def view_page(
         number=number,
         page_count=page_count,
         per_page=per_page,
+        kept_run=run.number if run is not None and analysis.status in ACTIVE else None,
     )
+
+
+def run_kept_on_screen(analysis: Analysis) -> AnalysisRun | None:
+    """While a re-run is queued or running: the latest earlier run that finished, whose findings
+    the overview keeps showing until the new run is done."""
+    current = current_run(analysis)
+    if analysis.status not in ACTIVE or current is None:
+        return None
+    return findings_service.previous_run(analysis.runs, current)
 
 
 def evidence_lines(session: Session, analysis_id: str, file: str) -> list[int]:
