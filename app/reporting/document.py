@@ -310,7 +310,7 @@ def build(
         add(
             Text(
                 f"{_plural(len(coverage) - len(skipped), 'signature')} looked at these logs, "
-                f"{len(skipped)} could not (their logs were not in the bundles)."
+                f"{len(skipped)} could not" + (", each for the reason given:" if skipped else ".")
             )
         )
         if skipped:

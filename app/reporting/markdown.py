@@ -15,15 +15,16 @@ from app.reporting.document import (
     Text,
 )
 
-_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+_SPECIAL = re.compile(r"([\\`*\[\]<>|~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))")
 _LINE_START = re.compile(r"^(#|[-+]\s|\d+[.)]\s)")
 _BACKTICKS = re.compile(r"`+")
 
 
-def escape(text: str) -> str:
-    """Plain text that Markdown shows as it is: no emphasis, links or HTML from log content."""
+def escape(text: str, *, line_start: bool = False) -> str:
+    """Plain text that Markdown shows as it is: no emphasis, links or HTML from log content;
+    `line_start` for text that begins a line (where `#`, `-` or `1.` would start a block)."""
     escaped = _SPECIAL.sub(r"\\\1", text).replace("\n", " ")
-    return "\\" + escaped if _LINE_START.match(escaped) else escaped
+    return "\\" + escaped if line_start and _LINE_START.match(escaped) else escaped
 
 
 def fence(lines: tuple[str, ...]) -> list[str]:
@@ -34,8 +35,8 @@ def fence(lines: tuple[str, ...]) -> list[str]:
 
 
 def _prose(text: str) -> str:
-    """A signature text (already the Markdown subset): raw HTML angle brackets escaped."""
-    return text.strip().replace("<", "&lt;").replace(">", "&gt;")
+    """A signature text (already the Markdown subset), with `<` escaped: no raw HTML."""
+    return text.strip().replace("\\<", "<").replace("<", "\\<")
 
 
 def render_markdown(doc: Document) -> str:
@@ -44,7 +45,7 @@ def render_markdown(doc: Document) -> str:
         if isinstance(block, Heading):
             out += ["#" * block.level + " " + escape(block.text), ""]
         elif isinstance(block, Text):
-            out += [escape(block.text), ""]
+            out += [escape(block.text, line_start=True), ""]
         elif isinstance(block, Prose):
             out += [f"**{block.label}:**", "", _prose(block.text), ""]
         elif isinstance(block, Fields):
