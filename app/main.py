@@ -26,6 +26,7 @@ from app.services import secret_key, storage
 from app.signatures import Library, load_library
 from app.web import api, catalogue, pages, reports
 from app.web.csrf import CrossSiteGuard, CsrfTokens
+from app.web.head import HeadAsGet
 from app.web.public_url import server_address
 from app.web.request_limits import BodyTimeouts, UploadSlots
 
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
         body_seconds=settings.upload_body_seconds,
     )
     install_security_headers(app)
+    app.add_middleware(HeadAsGet)  # outermost: every layer within sees the GET it answers
     return app
 
 

@@ -105,6 +105,7 @@ def analysis_out(
             for n in analysis.nodes
         ],
         findings=list(findings),
+        findings_total=len(findings),
         error=analysis.error,
         warnings=list(analysis.warnings or []),
         ruleset_version=analysis.ruleset_version,
@@ -160,6 +161,7 @@ def report_out(
             NodeOut(hostname=n.hostname, product=n.product, version=n.version) for n in report.nodes
         ],
         findings=[] if error else [finding_out(f) for f in report.findings],
+        findings_total=0 if error else len(report.findings),
         error=error,
         warnings=list(report.warnings),
         ruleset_version=report.ruleset_version,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from pydantic_core import from_json
+from pydantic_core import from_json, to_json
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
@@ -17,7 +17,7 @@ from app.errors import LoupeError, NotFound
 from app.ids import new_id
 from app.models import Analysis, AnalysisRun, StoredFile, utcnow
 from app.report import SEVERITY_ORDER
-from app.schemas import AnalysisOut, DeltaOut, FindingOut
+from app.schemas import AnalysisOut, DeltaOut, FindingOut, FindingsPageOut
 from app.services import findings as findings_service
 from app.services import storage
 from app.services.uploads import ReceivedUpload
@@ -25,6 +25,8 @@ from app.services.uploads import ReceivedUpload
 ACTIVE = ("queued", "running")
 DELTA_LISTS = ("new", "resolved", "unchanged")
 DELTA_SHOWN = 50  # items of each delta list on the overview page (the JSON has them all)
+DEFAULT_API_PER_PAGE = 100  # findings per page when ?page= is given without ?per_page=
+MAX_API_PER_PAGE = 1000
 
 
 def create(session: Session, *, upload: ReceivedUpload, data_dir: Path) -> Analysis:
@@ -110,22 +112,45 @@ def summary(
     )
 
 
-def view_json(session: Session, analysis_id: str, data_dir: Path) -> list[bytes]:
+def view_json(
+    session: Session,
+    analysis_id: str,
+    data_dir: Path,
+    *,
+    page: int | None = None,
+    per_page: int | None = None,
+) -> list[bytes]:
     """`GET /api/v1/analyses/{id}`: an AnalysisOut with every finding and snippet, as pieces of
     JSON to send one after the other (serialize.json_pieces).
 
     The findings are the bulk of it (tens of MB for 10,000 findings): they are read as JSON
-    already encoded (findings_service.findings_json), never as objects to validate.
+    already encoded (findings_service.findings_json), never as objects to validate. With `page`
+    or `per_page`, only that page of findings (display order), and `findings_page` says which.
     """
     analysis = load(session, analysis_id)
     run = shown_run(analysis)
+    out = summary(analysis)
+    paged = page is not None or per_page is not None
+    size = per_page or DEFAULT_API_PER_PAGE
+    if paged:
+        out.findings_page = FindingsPageOut(page=1, per_page=size, pages=1)
     if run is None:
-        return serialize.json_pieces(summary(analysis), findings=b"[]")
-    encoded = {"findings": findings_service.findings_json(session, data_dir, analysis.id, run)}
+        return serialize.json_pieces(out, findings=b"[]")
+    out.findings_total = sum(findings_service.severity_counts(session, run.id).values())
+    if paged:
+        pages = max(1, -(-out.findings_total // size))
+        number = min(max(1, page or 1), pages)
+        out.findings_page = FindingsPageOut(page=number, per_page=size, pages=pages)
+        rows = findings_service.page_of_findings(
+            session, run.id, offset=(number - 1) * size, limit=size
+        )
+        encoded = {"findings": to_json(rows)}
+    else:
+        encoded = {"findings": findings_service.findings_json(session, data_dir, analysis.id, run)}
     compared = compared_runs(analysis)
     if compared is not None:
         encoded["delta"] = findings_service.delta_json(session, data_dir, analysis.id, *compared)
-    return serialize.json_pieces(summary(analysis), **encoded)
+    return serialize.json_pieces(out, **encoded)
 
 
 @dataclass(frozen=True)
