@@ -37,6 +37,9 @@ def to_html(source: str | None) -> Markup:
         return Markup("")
     html = _parser().render(source)
     html = html.replace("<a href=", '<a rel="noopener noreferrer" target="_blank" href=')
+    # quotes escaped as every other page escapes them (markupsafe); the source's own "&quot;"
+    # arrives as "&amp;quot;" (entities are off), so only escaped quotes are changed
+    html = html.replace("&quot;", "&#34;")
     return Markup(html.strip())  # noqa: S704 - produced by the parser with html=False
 
 
