@@ -10,6 +10,7 @@ from app.schemas import AnalysisOut, FindingOut
 from app.textformat import to_text
 
 BUG_URL = "https://bst.cloudapps.cisco.com/bugsearch/bug/"
+EVIDENCE_SHOWN = 5  # evidence lines printed under each node (the JSON has them all)
 
 
 def _block(label: str, text: str) -> list[str]:
@@ -41,7 +42,8 @@ def coverage_summary(out: AnalysisOut, *, full: bool) -> list[str]:
 
 def _finding(finding: FindingOut) -> list[str]:
     sig = finding.signature
-    lines = ["", f"[{sig.severity.upper()}] {sig.title}  ({sig.id})"]
+    status = " [experimental]" if sig.status == "experimental" else ""
+    lines = ["", f"[{sig.severity.upper()}]{status} {sig.title}  ({sig.id})"]
     where = f"node {finding.node}" if finding.node else "node unknown"
     seen = f"{where}; seen {finding.count}x"
     if finding.first_seen:
@@ -69,14 +71,27 @@ def render_text(out: AnalysisOut, *, full_coverage: bool = False) -> str:
         for finding in out.findings:
             lines += _finding(finding)
         lines.append("")
+    elif out.verdict == "inconclusive":
+        lines.append(f"Nothing could be checked (ruleset {out.ruleset_version}).")
     else:
         lines.append(f"No known problem found (ruleset {out.ruleset_version}).")
     for node in out.nodes:
         lines.append(
             f"node {node.hostname or '(hostname unknown)'}: "
-            f"{node.product or 'product unknown'}, {node.version or 'version unknown'}"
+            f"{node.product or 'product unknown'} ({node.confidence} confidence), "
+            f"{node.version or 'version unknown'}"
         )
+        lines += [f"  {item.source}: {item.says}" for item in node.evidence[:EVIDENCE_SHOWN]]
     for warning in out.warnings:
         lines.append(f"warning: {warning}")
-    lines += coverage_summary(out, full=full_coverage)
+    coverage = coverage_summary(out, full=full_coverage)
+    if out.verdict_detail is None:
+        lines += coverage
+    elif full_coverage or not coverage:
+        lines.append(f"verdict: {out.verdict}: {out.verdict_detail.summary}")
+        lines += coverage[1:] if coverage else []
+    else:  # the verdict already counts the signatures: one line, with the hint
+        skipped = any(c.outcome == "skipped" for c in out.coverage)
+        hint = " --coverage lists those that could not." if skipped else ""
+        lines.append(f"verdict: {out.verdict}: {out.verdict_detail.summary}{hint}")
     return "\n".join(lines)

@@ -70,7 +70,10 @@ def test_analysis_reaches_done_with_the_seed_finding(client: TestClient) -> None
     (file,) = body["files"]
     assert file["name"] == "diagnostic_log_vcsc.tar.gz"
     assert len(file["sha256"]) == 64 and file["size"] > 0
-    assert body["nodes"] == [{"hostname": HOST, "product": "Expressway-C", "version": "X14.2.1"}]
+    (node,) = body["nodes"]
+    assert (node["hostname"], node["product"], node["version"]) == (HOST, "Expressway-C", "X14.2.1")
+    assert node["confidence"] == "high"  # the xstatus names the role
+    assert {"source", "says"} == set(node["evidence"][0])
     (finding,) = body["findings"]
     assert finding["signature"]["id"] == "mra-traffic-server-cert-verification"
     assert set(finding["signature"]["bug_ids"]) >= {"CSCwc69661", "CSCwa25108"}

@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from app.analyzers.certinfo import CertInfo, signed_by
+from app.analyzers.certinfo import CertInfo, describe, signed_by, unreadable, unusable_key
 
 MAX_DEPTH = 10
 BEGIN_MARKER = b"-----BEGIN CERTIFICATE-----"
@@ -40,6 +40,7 @@ class PemBundle:
 
     certificates: list[x509.Certificate] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)  # numbers (from 1) of the blocks left out
 
 
 def pem_blocks(data: bytes) -> tuple[list[bytes | None], int]:
@@ -82,19 +83,44 @@ def load_pem_bundle(data: bytes, source: str, *, cut: bool = False) -> PemBundle
     bundle = PemBundle()
     blocks, unterminated = pem_blocks(data)
     bad: list[str] = []
+    odd_keys: list[str] = []
     for number, body in enumerate(blocks[:MAX_CERTIFICATES], start=1):
         if body is None:
             bad.append(f"certificate block {number} is larger than {MAX_BLOCK_BYTES // 1024} KiB")
+            bundle.skipped.append(number)
             continue
         try:
             der = base64.b64decode(b"".join(body.split()), validate=True)
-            bundle.certificates.append(x509.load_der_x509_certificate(der))
+            cert = x509.load_der_x509_certificate(der)
         except (binascii.Error, ValueError) as err:
             bad.append(f"certificate block {number} is not valid ({err})")
+            bundle.skipped.append(number)
+            continue
+        problem = unreadable(cert)
+        if problem is not None:
+            bad.append(
+                f"certificate {number} ({describe(cert)}) cannot be read and was skipped "
+                f"({problem})"
+            )
+            bundle.skipped.append(number)
+            continue
+        bundle.certificates.append(cert)
+        key_problem = unusable_key(cert)
+        if key_problem is not None:
+            odd_keys.append(
+                f"certificate {number} ({describe(cert)}) has a public key logloupe cannot use "
+                f"({key_problem}): signatures made with it are not checked"
+            )
     bundle.warnings.extend(f"{source}: {problem}" for problem in bad[:MAX_BLOCK_WARNINGS])
     if len(bad) > MAX_BLOCK_WARNINGS:
         bundle.warnings.append(
             f"{source}: {len(bad) - MAX_BLOCK_WARNINGS} more certificate blocks could not be read"
+        )
+    bundle.warnings.extend(f"{source}: {note}" for note in odd_keys[:MAX_BLOCK_WARNINGS])
+    if len(odd_keys) > MAX_BLOCK_WARNINGS:
+        bundle.warnings.append(
+            f"{source}: {len(odd_keys) - MAX_BLOCK_WARNINGS} more certificates have a public key "
+            "logloupe cannot use"
         )
     if unterminated:
         bundle.warnings.append(

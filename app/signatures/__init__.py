@@ -15,6 +15,7 @@ from app.report import BundleFile, FileKind, Finding, NodeInfo
 from app.signatures.engine import (
     BLOCK_SIZE,
     DEFAULT_MAX_GROUPS,
+    FileStats,
     LiteralMatcher,
     Matcher,
     MatcherFactory,
@@ -91,6 +92,7 @@ def run_library(
     matcher_factory: MatcherFactory | None = None,
     jobs: int = 1,
     prescanned: Mapping[str, PreScanned] | None = None,
+    stats: dict[str, FileStats] | None = None,
     max_groups: int = DEFAULT_MAX_GROUPS,
     dropped: dict[str, int] | None = None,
     warnings: list[str] | None = None,
@@ -100,6 +102,7 @@ def run_library(
     `sources` defaults to app.bundle.sources.SOURCES (logical source → file kinds).
     `matcher_factory` defaults to Hyperscan where installed; `jobs` > 1 scans in threads;
     `prescanned` holds files already scanned while unpacking (app.signatures.prescan);
+    `stats` receives what the scan saw of each file (lines, presence markers, format).
     `max_groups` bounds the findings kept while scanning, `dropped` receives the hits not kept.
     `warnings` receives a sentence per file that could not be scanned as usual (long lines).
     """
@@ -117,6 +120,7 @@ def run_library(
         matcher_factory=matcher_factory,
         jobs=jobs,
         prescanned=prescanned,
+        stats=stats,
         max_groups=max_groups,
         dropped=dropped,
         warnings=warnings,

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Protocol
 
+from app.bundle.detect import SYSLOG_LINE
 from app.parsing.expressway import as_logged, is_continuation, timestamp_of
 from app.report import SEVERITY_ORDER, BundleFile, FileKind, Finding, NodeInfo, Snippet
+from app.signatures.applicability import NOT_RUN, Applicability, applicability
 from app.signatures.model import Signature
 from app.signatures.output_bounds import OutputLimits
 from app.signatures.render import render_finding
-from app.signatures.versions import in_range
 
 BLOCK_SIZE = 4 * 1024 * 1024
 MAX_LINE_BYTES = 16 * 2**20
@@ -40,13 +41,10 @@ MAX_FACT_CHARS = 1000
 CUT_MARK = "…"
 DEFAULT_MAX_GROUPS = OutputLimits().max_groups
 _MAX_HEADER_WALK = 5000
+_FORMAT_HEAD_LINES = 50  # lines of a file's first block looked at for the Expressway format
 MAX_FOLLOW_LINE_BYTES = 64 * 1024
 """A follow line (`snippets.follow`) is looked at up to here: a line read again by the follows of
 up to 50 hits above it costs at most this much each time."""
-VERSION_UNKNOWN_NOTE = (
-    "The software version of this node could not be determined, so this finding is shown "
-    "although the problem may not apply to it."
-)
 
 
 class Matcher(Protocol):
@@ -173,6 +171,7 @@ class _Group:
     signature: Signature
     node: str | None
     facts: dict[str, Any]
+    note: str = ""  # added to the condition: the node's product or version disagrees or is unknown
     count: int = 0
     first: datetime | None = None
     last: datetime | None = None
@@ -232,7 +231,12 @@ class Aggregator:
         self.warnings: list[str] = []  # for the report: what could not be scanned as usual
 
     def _group(
-        self, signature: Signature, key: tuple[Any, ...], node: str | None, facts: dict[str, Any]
+        self,
+        signature: Signature,
+        key: tuple[Any, ...],
+        node: str | None,
+        facts: dict[str, Any],
+        note: str = "",
     ) -> _Group | None:
         """The group of `key`, made if there is room for it (see the class docstring)."""
         group = self._groups.get(key)
@@ -243,7 +247,7 @@ class Aggregator:
         full = budget.used >= budget.limit and signature.id in budget.signatures
         if full and not self._evict(rank):
             return None
-        group = self._groups[key] = _Group(signature, node, facts)
+        group = self._groups[key] = _Group(signature, node, facts, note)
         self._keys.setdefault((rank, signature.id), []).append(key)
         budget.used += 1
         budget.signatures.add(signature.id)
@@ -277,12 +281,13 @@ class Aggregator:
         facts: dict[str, Any],
         when: datetime | None,
         snippet: Snippet,
+        note: str = "",
     ) -> _Group | None:
         """Count one hit; return its group when the snippet was kept (follow lines attach to it)."""
         values = tuple(node if key == "node" else facts.get(key) for key in signature.group_by)
         key = (signature.id, *values)
         group_node = node if "node" in signature.group_by else None
-        group = self._group(signature, key, group_node, dict(facts))
+        group = self._group(signature, key, group_node, dict(facts), note)
         if group is None:
             self.dropped[signature.id] = self.dropped.get(signature.id, 0) + 1
             return None
@@ -298,10 +303,10 @@ class Aggregator:
         """Add the groups of a file scanned without its node, as if it had been scanned here.
 
         `other` must come from one file scanned with `node=None` and no version facts (see
-        app.signatures.prescan); the node's hostname and version are applied now: signatures
-        outside the node's applies_to are dropped, `version_unknown` is added where the
-        version cannot be told, and only the snippets of the first MAX_SNIPPETS hits of each
-        group (with their follow lines) are kept, exactly as a direct scan would.
+        app.signatures.prescan); the node's hostname and applicability are applied now (the
+        `applies` fact and condition note; only an `only_on_product` signature on a node known
+        to be another product is dropped), and only the snippets of the first MAX_SNIPPETS hits
+        of each group (with their follow lines) are kept, exactly as a direct scan would.
         """
         hostname = node.hostname if node is not None else None
         for sig, hits in other.dropped.items():
@@ -309,18 +314,17 @@ class Aggregator:
         self.warnings.extend(other.warnings)
         for source in other._groups.values():
             signature = source.signature
-            state = version_state(signature, node)
-            if state == "skip":
+            fit = applicability(signature, node)
+            if fit.state == NOT_RUN:
                 continue
             facts = dict(source.facts)
-            if state == "unknown":
-                facts["version_unknown"] = True
+            facts.update(fit.facts())
             values = tuple(
                 hostname if key == "node" else facts.get(key) for key in signature.group_by
             )
             key = (signature.id, *values)
             group_node = hostname if "node" in signature.group_by else None
-            group = self._group(signature, key, group_node, facts)
+            group = self._group(signature, key, group_node, facts, fit.note)
             if group is None:
                 self.dropped[signature.id] = self.dropped.get(signature.id, 0) + source.count
                 continue
@@ -353,7 +357,7 @@ def _render(group: _Group) -> Finding:
         first_seen=first,
         last_seen=last,
         snippets=group.snippets,
-        condition_note=VERSION_UNKNOWN_NOTE if group.facts.get("version_unknown") else "",
+        condition_note=group.note,
     )
 
 
@@ -392,8 +396,25 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace").rstrip("\r")
 
 
+@dataclass(slots=True)
+class FileStats:
+    """What the scan of one file saw besides hits: its lines, and whether its input is there.
+
+    `markers` are the presence literals (app.bundle.sources.MARKERS) found in the file;
+    `expressway_format` says whether its first lines are Expressway syslog lines.
+    """
+
+    lines: int = 0
+    markers: set[str] = field(default_factory=set)
+    expressway_format: bool = False
+
+
 class FileScan:
-    """Scans one file's blocks for a fixed list of signatures and feeds an Aggregator."""
+    """Scans one file's blocks for a fixed list of signatures and feeds an Aggregator.
+
+    While it scans it also counts the file's lines and looks for the presence `markers` in its
+    blocks (FileStats), so that nobody needs to read the file again to say what was examined.
+    """
 
     def __init__(
         self,
@@ -404,6 +425,8 @@ class FileScan:
         *,
         node: str | None = None,
         extra_facts: Sequence[Mapping[str, Any]] | None = None,
+        notes: Sequence[str] | None = None,
+        markers: Sequence[str] = (),
     ) -> None:
         self.file_name = file_name
         self.signatures = signatures
@@ -411,11 +434,21 @@ class FileScan:
         self.aggregator = aggregator
         self.node = node
         self.extra_facts = extra_facts or [{} for _ in signatures]
+        self.notes = notes or ["" for _ in signatures]
         self.lines_before = 0  # newlines in the blocks already scanned
         self.last_header: tuple[int, str] | None = None  # last header line of previous blocks
         self.pending: list[_PendingFollow] = []
+        self.stats = FileStats()
+        self._open_end = False  # the last block fed did not end with a newline
+        self._seen_block = False
+        self._missing = [(marker, marker.encode("utf-8")) for marker in markers]
         self._walk: _Walk | None = None  # the last header walk (see _header_before)
         self.cut_lines: list[int] = []  # lines scanned in pieces (see MAX_LINE_BYTES)
+
+    @property
+    def lines(self) -> int:
+        """Lines scanned so far (a last line without a newline counts)."""
+        return self.lines_before + (1 if self._open_end else 0)
 
     def note_cut(self) -> None:
         """The block just fed ended inside a line too long to hold: say so at the end."""
@@ -445,13 +478,31 @@ class FileScan:
             self._continue_follows(block)
         if located is None:
             located = locate(self.matcher, block)
+        if not self._seen_block and block:
+            self._seen_block = True
+            head = block[: 64 * 1024].split(b"\n", _FORMAT_HEAD_LINES)[:_FORMAT_HEAD_LINES]
+            self.stats.expressway_format = any(SYSLOG_LINE.match(line) for line in head)
+        if self._missing:
+            self._look_for_markers(block)
         for start, end, newlines, indexes in located.lines:
             text = _decode(block[start:end])
             line_no = self.lines_before + newlines + 1
             for index in indexes:
                 self._hit(block, index, line_no, start, end, text)
         self.lines_before += located.newlines
+        if block:
+            self._open_end = not block.endswith(b"\n")
+        self.stats.lines = self.lines
         self.last_header = self._header_before(block, len(block), self.lines_before + 1)
+
+    def _look_for_markers(self, block: bytes) -> None:
+        still = []
+        for marker, needle in self._missing:
+            if needle in block:
+                self.stats.markers.add(marker)
+            else:
+                still.append((marker, needle))
+        self._missing = still
 
     def _hit(self, block: bytes, index: int, line_no: int, start: int, end: int, text: str) -> None:
         signature = self.signatures[index]
@@ -471,7 +522,7 @@ class FileScan:
             gap = "\n" if header[0] == line_no - 1 else "\n…\n"
             snippet = Snippet(self.file_name, header[0], f"{clip(header[1])}{gap}{clip(text)}")
             when = timestamp_of(header[1])
-        group = self.aggregator.add(signature, self.node, facts, when, snippet)
+        group = self.aggregator.add(signature, self.node, facts, when, snippet, self.notes[index])
         if group is not None and signature.follow is not None:
             needles = tuple(
                 str(facts[n]).removesuffix(CUT_MARK)
@@ -566,20 +617,25 @@ def feed_stream(
     feeder.close()
 
 
-def version_state(signature: Signature, node: NodeInfo | None) -> str:
-    """'skip' when the node is known to be outside applies_to, 'unknown' or 'ok' otherwise."""
-    applies = signature.applies_to
-    known_product = node.product if node is not None else None
-    if known_product and applies.products and known_product not in applies.products:
-        return "skip"
-    if applies.min_version is None and applies.max_version is None:
-        return "ok"
-    if node is None or not node.version:
-        return "unknown"
-    inside = in_range(node.version, applies.min_version, applies.max_version)
-    if inside is None:
-        return "unknown"
-    return "ok" if inside else "skip"
+def runnable(
+    signatures: Sequence[Signature], node: NodeInfo | None
+) -> tuple[list[Signature], list[Applicability]]:
+    """The signatures to run on a node's files, and how each one's applies_to fits the node."""
+    chosen: list[Signature] = []
+    fits: list[Applicability] = []
+    for signature in signatures:
+        fit = applicability(signature, node)
+        if fit.state != NOT_RUN:
+            chosen.append(signature)
+            fits.append(fit)
+    return chosen, fits
+
+
+def presence_markers() -> tuple[str, ...]:
+    """The literals whose presence in a file coverage asks about (app.bundle.sources.MARKERS)."""
+    from app.bundle.sources import MARKERS
+
+    return MARKERS
 
 
 def signatures_for_kind(
@@ -685,6 +741,7 @@ class PreScanned:
 
     kind: FileKind
     aggregator: Aggregator
+    stats: FileStats = field(default_factory=FileStats)
 
 
 def run_signatures(
@@ -698,11 +755,12 @@ def run_signatures(
     matcher_factory: MatcherFactory | None = None,
     jobs: int = 1,
     prescanned: Mapping[str, PreScanned] | None = None,
+    stats: dict[str, FileStats] | None = None,
     max_groups: int = DEFAULT_MAX_GROUPS,
     dropped: dict[str, int] | None = None,
     warnings: list[str] | None = None,
 ) -> list[Finding]:
-    """Scan every file with the signatures that apply to its kind and node; return findings.
+    """Scan every file with the signatures that read its kind; return findings.
 
     `warnings` receives a sentence for each file whose scan was not complete (long lines).
 
@@ -712,6 +770,8 @@ def run_signatures(
     `prescanned` (file name → result) replaces the scan of files of the kind they were
     scanned as; their results are merged in file order. At most `max_groups` findings are kept
     while scanning (see Aggregator); `dropped` receives the hits not kept, by signature id.
+    `stats`, when given, receives the FileStats (lines, presence markers, format) of every file
+    scanned, by file name.
     """
     factory = matcher_factory or default_matcher_factory()
     aggregator = Aggregator(max_groups)
@@ -724,16 +784,12 @@ def run_signatures(
             done = ready.get(file.name)
             if done is not None and done.kind == file.kind:
                 aggregator.merge(done.aggregator, node)
+                if stats is not None:
+                    stats[file.name] = done.stats
                 if progress is not None:
                     progress(file.size)
                 continue
-            chosen: list[Signature] = []
-            extras: list[Mapping[str, Any]] = []
-            for signature in signatures_for_kind(signatures, file.kind, sources):
-                state = version_state(signature, node)
-                if state != "skip":
-                    chosen.append(signature)
-                    extras.append({"version_unknown": True} if state == "unknown" else {})
+            chosen, fits = runnable(signatures_for_kind(signatures, file.kind, sources), node)
             if not chosen:
                 if progress is not None:
                     progress(file.size)
@@ -747,11 +803,15 @@ def run_signatures(
                 matchers[key],
                 aggregator,
                 node=node.hostname if node is not None else None,
-                extra_facts=extras,
+                extra_facts=[fit.facts() for fit in fits],
+                notes=[fit.note for fit in fits],
+                markers=presence_markers(),
             )
             with file.path.open("rb") as stream:
                 feeder = BlockFeeder(scan, pool, window=2 * jobs + 1)
                 feed_stream(stream, feeder, block_size=block_size, progress=progress)
+            if stats is not None:
+                stats[file.name] = scan.stats
     finally:
         if pool is not None:
             pool.shutdown()
@@ -773,10 +833,7 @@ def scan_lines(
     matcher_factory: MatcherFactory | None = None,
 ) -> list[Finding]:
     """Run signatures over in-memory lines exactly as over a file (examples, tests, CLI)."""
-    chosen = [s for s in signatures if version_state(s, node) != "skip"]
-    extras = [
-        {"version_unknown": True} if version_state(s, node) == "unknown" else {} for s in chosen
-    ]
+    chosen, fits = runnable(signatures, node)
     aggregator = Aggregator()
     scan = FileScan(
         file_name,
@@ -784,7 +841,8 @@ def scan_lines(
         (matcher_factory or default_matcher_factory())(chosen),
         aggregator,
         node=node.hostname if node is not None else None,
-        extra_facts=extras,
+        extra_facts=[fit.facts() for fit in fits],
+        notes=[fit.note for fit in fits],
     )
     data = "".join(f"{line}\n" for line in lines).encode("utf-8")
     scan_stream(io.BytesIO(data), scan, block_size=block_size)

@@ -435,12 +435,19 @@ class _Builder:
                 raise self.fail(f"applies_to.{key}", f"'{raw}' is not a version like X14.2.1")
             versions[key] = raw
         for key in data:
-            if key not in ("products", "min_version", "max_version"):
+            if key not in ("products", "min_version", "max_version", "only_on_product"):
                 raise self.fail(f"applies_to.{key}", "unknown field")
+        products = self.str_list(data.get("products"), "applies_to.products")
+        only_on_product = data.get("only_on_product", False)
+        if not isinstance(only_on_product, bool):
+            raise self.fail("applies_to.only_on_product", "must be true or false")
+        if only_on_product and not products:
+            raise self.fail("applies_to.only_on_product", "needs applies_to.products")
         return AppliesTo(
-            products=self.str_list(data.get("products"), "applies_to.products"),
+            products=products,
             min_version=versions["min_version"],
             max_version=versions["max_version"],
+            only_on_product=only_on_product,
         )
 
     def follow(self, value: Any, fact_names: set[str]) -> Follow | None:

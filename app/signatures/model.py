@@ -81,11 +81,17 @@ class Example:
 
 @dataclass(frozen=True, slots=True)
 class AppliesTo:
-    """Products and inclusive version range a signature is valid for (empty = any)."""
+    """Products and inclusive version range a signature is documented for (empty = any).
+
+    They qualify a finding, they never hide one: a match on a node detected as another product
+    or version is shown with a note. Only with `only_on_product` (lines that mean something else
+    on other products) is the signature not run on a node known to be another product.
+    """
 
     products: tuple[str, ...] = ()
     min_version: str | None = None
     max_version: str | None = None
+    only_on_product: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from app.signatures.engine import (
     MatcherFactory,
     PreScanned,
     default_matcher_factory,
+    presence_markers,
     signatures_for_kind,
 )
 from app.signatures.model import Signature
@@ -80,7 +81,9 @@ class _PreScanSink:
             scanner = self.owner.scanner_for(self.kind)
             if scanner is not None:
                 signatures, matcher = scanner
-                scan = FileScan(self.name, signatures, matcher, self.aggregator)
+                scan = FileScan(
+                    self.name, signatures, matcher, self.aggregator, markers=presence_markers()
+                )
                 self.feeder = BlockFeeder(scan, self.owner.pool, window=self.owner.window)
         if self.feeder is not None:
             self.feeder.write(chunk)
@@ -88,7 +91,8 @@ class _PreScanSink:
     def close(self) -> None:
         if self.feeder is not None and self.kind is not None:
             self.feeder.close()
-            self.owner.results[self.name] = PreScanned(self.kind, self.aggregator)
+            stats = self.feeder.scan.stats
+            self.owner.results[self.name] = PreScanned(self.kind, self.aggregator, stats)
 
     def discard(self) -> None:
         if self.feeder is not None:

@@ -30,8 +30,10 @@ from app.report import Report
 from app.signatures import Library, run_library
 from app.signatures.alarms import resolve_alarm_lifecycle, split_cleared
 from app.signatures.coverage import coverage_of
+from app.signatures.engine import FileStats
 from app.signatures.output_bounds import OutputLimits, cap_findings, dropped_hits_warning
 from app.signatures.prescan import PreScanner
+from app.signatures.verdict import examined_lines
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ class Input:
 
     path: Path
     name: str
+    product: str | None = None  # the product the user chose for it; None: detect it
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -202,7 +205,7 @@ def analyze(
         for item, name, result in zip(inputs, names, unpacked, strict=True):
             report.files.extend(result.files)
             report.warnings.extend(result.warnings)
-            report.nodes.append(identify_node(result.files, name))
+            report.nodes.append(identify_node(result.files, name, item.product))
             done_in += item.path.stat().st_size
             if progress:
                 progress(0.3 * done_in / total_in)
@@ -222,6 +225,7 @@ def analyze(
         if progress:
             progress(0.3 + 0.7 * min(1.0, scanned / total_bytes))
 
+    stats: dict[str, FileStats] = {}
     dropped: dict[str, int] = {}
     findings = run_library(
         library,
@@ -230,14 +234,16 @@ def analyze(
         progress=on_bytes,
         jobs=jobs,
         prescanned=prescanned,
+        stats=stats,
         max_groups=output.max_groups,
         dropped=dropped,
         warnings=report.warnings,
     )
     report.findings, cleared = split_cleared(resolve_alarm_lifecycle(findings))
     apply_certificates(report, library.signatures)  # captures + PEMs: certificates, findings
+    report.examined = examined_lines(report.files, nodes, stats)
     report.coverage = coverage_of(  # before the cap: a signature that matched says so
-        library.signatures, report.files, nodes, report.findings, notes=cleared
+        library.signatures, report.files, nodes, report.findings, notes=cleared, stats=stats
     )
     report.findings, left_out = cap_findings(report.findings, output)
     for warning in (dropped_hits_warning(dropped, output.max_groups), left_out):

@@ -159,12 +159,25 @@ def test_version_conditions(tmp_path: Path) -> None:
     def run(node: NodeInfo) -> list[Finding]:
         return run_library(SEED, [file], {"b1": node})
 
-    assert run(NodeInfo("b1", "expc1", "Expressway-C", "X14.0.7")) == []
-    assert run(NodeInfo("b1", "expe1", "Expressway-E", "X14.2.1")) == []
+    # a match is never hidden: a node detected outside applies_to qualifies the finding
+    (older,) = run(NodeInfo("b1", "expc1", "Expressway-C", "X14.0.7"))
+    assert older.facts["applies"] == "disagrees"
+    assert (
+        "documented for Expressway-C X14.2+; node expc1 was detected as Expressway-C X14.0.7"
+        in older.condition
+    )
+    assert "shown because its log lines are present" in older.condition
+    (edge,) = run(NodeInfo("b1", "expe1", "Expressway-E", "X14.2.1"))
+    assert edge.facts["applies"] == "disagrees" and "as Expressway-E X14.2.1" in edge.condition
     known = run(NodeInfo("b1", "expc1", "Expressway-C", "X14.2"))
     assert len(known) == 1 and "version_unknown" not in known[0].facts
+    assert known[0].facts["applies"] == "yes" and "detected as" not in known[0].condition
+    for platform in ("VCS", "VCS Control"):  # VCS Control behaves as an Expressway-C
+        (vcs,) = run(NodeInfo("b1", "vcs1", platform, "X14.2.1"))
+        assert vcs.facts["applies"] == "yes" and "detected as" not in vcs.condition
     unknown = run(NodeInfo("b1", None, None, None))
     assert len(unknown) == 1 and unknown[0].facts["version_unknown"] is True
+    assert unknown[0].facts["applies"] == "unknown"
     assert unknown[0].node is None
     assert "could not be determined" in unknown[0].condition
     assert run_library(SEED, [file], {})[0].facts["version_unknown"] is True

@@ -73,13 +73,32 @@ def test_a_failed_analysis_shows_its_reason(
     assert 'http-equiv="refresh"' not in html
 
 
+PASSED = [{"signature_id": "s1", "title": "One", "outcome": "passed", "reason": None}]
+EXAMINED = [
+    {
+        "bundle": "diagnostic_log_vcsc.tar.gz",
+        "node": "vcsc",
+        "product": "Expressway-C",
+        "version": "X14.2.1",
+        "kind": "loggingsnapshot",
+        "files": 1,
+        "lines": 1163,
+        "expressway": True,
+    }
+]
+
+
 def test_no_finding_says_so_with_the_ruleset_version(
     page_client: TestClient, quiet_settings: Settings
 ) -> None:
-    analysis_id = add_analysis(quiet_settings, ruleset_version="rs-2026-11-27-abc")
+    analysis_id = add_analysis(
+        quiet_settings, ruleset_version="rs-2026-11-27-abc", coverage=PASSED, examined=EXAMINED
+    )
     html = page_client.get(f"/a/{analysis_id}").text
     assert "No known problem found" in html
     assert "rs-2026-11-27-abc" in html
+    assert 'data-verdict="clear"' in html
+    assert "1,163 lines of loggingsnapshot from vcsc (Expressway-C X14.2.1)" in html
 
 
 def test_overview_shows_files_nodes_warnings_and_links(
