@@ -270,19 +270,17 @@ def build(
     add(Heading(2, "Nodes"))
     nodes = analysis.get("nodes") or ()
     if nodes:
-        add(
-            Table(
-                ("Hostname", "Product", "Version"),
-                tuple(
-                    (
-                        str(n.get("hostname") or "unknown"),
-                        str(n.get("product") or "unknown"),
-                        str(n.get("version") or "unknown"),
-                    )
-                    for n in nodes
-                ),
+        rows = tuple(
+            (
+                str(n.get("hostname") or "unknown"),
+                str(n.get("product") or "unknown"),
+                str(n.get("version") or "unknown"),
             )
+            + ((str(n.get("confidence") or "unknown"),) if "confidence" in n else ())
+            for n in nodes
         )
+        confidence = ("Identified with",) if any("confidence" in n for n in nodes) else ()
+        add(Table(("Hostname", "Product", "Version", *confidence), rows))
     else:
         add(Text("No node could be identified."))
     warnings = analysis.get("warnings") or ()
