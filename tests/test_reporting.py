@@ -99,3 +99,32 @@ def test_pdf_says_the_same_as_plain_text() -> None:
     assert "2022-07-11 17:49:01.533Z (local 2022-07-11 19:49:01.533+02:00)" in text.replace(
         "\n", " "
     )
+
+
+def test_certificates_are_summarised_with_their_trust() -> None:
+    own = [
+        {
+            "node": "vcsc",
+            "subject": "CN=vcsc.lab",
+            "not_after": "2032-07-01T00:00:00Z",
+            "trusted": False,
+            "trust_reason": "issuer not in the trust store",
+            "sha256": "ab" * 32,
+        }
+    ]
+    chains = [
+        {
+            "node": "vcsc",
+            "server_ip": "192.0.2.10",
+            "port": 8443,
+            "trusted": None,
+            "chain": [{"subject": "CN=cucm.lab", "not_after": "2030-01-01T00:00:00Z"}],
+        }
+    ]
+    text = render_markdown(build(analysis(), certificates=chains, server_certificates=own))
+    assert "## Certificates" in text
+    assert (
+        "| vcsc | CN=vcsc.lab | 2032-07-01 | not trusted (issuer not in the trust store) |" in text
+    )
+    assert "| vcsc | 192.0.2.10:8443 | CN=cucm.lab | 2030-01-01 | no trust store |" in text
+    assert "## Certificates" not in render_markdown(build(analysis()))
