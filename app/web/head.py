@@ -3,7 +3,17 @@
 
 from __future__ import annotations
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HEAD_KEY = "loupe.head"  # set in the scope of a HEAD request answered as GET
+
+
+def headers_only(request: Request) -> None:
+    """For a route whose response can skip its body by itself (a FileResponse does on HEAD): the
+    request came as HEAD, so let the response know, and the file is never read."""
+    if request.scope.get(HEAD_KEY):
+        request.scope["method"] = "HEAD"
 
 
 class HeadAsGet:
@@ -18,7 +28,7 @@ class HeadAsGet:
             return
         finished = False
 
-        async def headers_only(message: Message) -> None:
+        async def without_body(message: Message) -> None:
             nonlocal finished
             if message["type"] != "http.response.body":
                 await send(message)
@@ -26,4 +36,4 @@ class HeadAsGet:
                 finished = True
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-        await self.app({**scope, "method": "GET"}, receive, headers_only)
+        await self.app({**scope, "method": "GET", HEAD_KEY: True}, receive, without_body)
