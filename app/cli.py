@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -44,6 +45,14 @@ app.add_typer(tokens_app, name="tokens")
 EXIT_FINDINGS = 1
 EXIT_UNUSABLE = 2
 EXIT_INCONCLUSIVE = 3
+
+
+class ReportFormat(StrEnum):
+    """What `loupe analyze` prints."""
+
+    text = "text"
+    md = "md"
+    json = "json"
 
 
 def _echo(text: str = "", err: bool = False, *, raw: bool = False) -> None:
@@ -179,7 +188,18 @@ def analyze(
     bundles: Annotated[
         list[Path], typer.Argument(help="Bundles, logs or captures (one bundle per node)")
     ],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON object")] = False,
+    output_format: Annotated[
+        ReportFormat,
+        typer.Option(
+            "--format",
+            help="text (readable), md (the Markdown report for case notes) or json (the API's "
+            "object)",
+        ),
+    ] = ReportFormat.text,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json")] = False,
+    coverage: Annotated[
+        bool, typer.Option("--coverage", help="List every signature's outcome (text format)")
+    ] = False,
     title: Annotated[str | None, typer.Option(help="A title for the report")] = None,
     jobs: Annotated[
         int | None,
@@ -214,6 +234,9 @@ def analyze(
     from app.worker.pipeline import Input
 
     tune_malloc()
+    if as_json:
+        output_format = ReportFormat.json
+    as_json = output_format is ReportFormat.json
     settings = get_settings()
     chosen = _chosen_products(products or [], len(bundles))
     for bundle in bundles:
@@ -250,7 +273,7 @@ def analyze(
                     library,
                     settings,
                     jobs or settings.jobs,
-                    show=not as_json,
+                    show=output_format is ReportFormat.text,
                 )
             except BundleError as exc:
                 report, error = Report(ruleset_version=library.version), exc
@@ -281,10 +304,20 @@ def analyze(
             server_certificates=report.server_certificates,
         )
         _echo(body.model_dump_json(indent=2), raw=True)
+    elif output_format is ReportFormat.md:
+        from app.reporting import document
+        from app.reporting.markdown import render_markdown
+
+        doc = document.build(
+            out.model_dump(mode="json"),
+            certificates=report.certificates,
+            server_certificates=report.server_certificates,
+        )
+        _echo(render_markdown(doc).rstrip("\n"), raw=True)
     else:
         from app.textreport import render_text
 
-        _echo(render_text(out))
+        _echo(render_text(out, full_coverage=coverage))
     if any(f.signature.severity in ("critical", "error") for f in out.findings):
         raise typer.Exit(EXIT_FINDINGS)
     if out.verdict == "inconclusive":

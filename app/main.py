@@ -27,9 +27,20 @@ from app.jobs.retention import RetentionSweeper
 from app.observability import configure_logging, metrics_registry
 from app.services import secret_key, storage
 from app.signatures import Library, load_library
-from app.web import access_api, access_pages, account, api, catalogue, pages, redact, signon
+from app.web import (
+    access_api,
+    access_pages,
+    account,
+    api,
+    catalogue,
+    pages,
+    redact,
+    reports,
+    signon,
+)
 from app.web.csrf import CrossSiteGuard, CsrfTokens
 from app.web.guard import guard, install_auth_errors
+from app.web.head import HeadAsGet
 from app.web.public_url import server_address
 from app.web.request_limits import BodyTimeouts, UploadSlots
 
@@ -130,6 +141,7 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
     app.include_router(api.router, dependencies=guarded)
     app.include_router(access_pages.router, dependencies=guarded)
     app.include_router(pages.router, dependencies=guarded)
+    app.include_router(reports.router, dependencies=guarded)
     app.include_router(account.router)
     app.include_router(signon.router)
     app.state.oidc = signon.make_provider(settings)
@@ -150,6 +162,7 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
         body_seconds=settings.upload_body_seconds,
     )
     install_security_headers(app)
+    app.add_middleware(HeadAsGet)  # outermost: every layer within sees the GET it answers
     return app
 
 

@@ -173,6 +173,14 @@ class DeltaOut(BaseModel):
     unchanged: list[DeltaFinding]
 
 
+class FindingsPageOut(BaseModel):
+    """Which findings `findings` holds when the request asked for a page of them."""
+
+    page: int = Field(description="1-based; past the last page gives the last page")
+    per_page: int
+    pages: int = Field(description="how many pages there are (at least 1)")
+
+
 class AnalysisOut(BaseModel):
     id: str
     status: Status
@@ -182,7 +190,13 @@ class AnalysisOut(BaseModel):
     title: str | None
     files: list[FileOut]
     nodes: list[NodeOut]
-    findings: list[FindingOut]
+    findings: list[FindingOut] = Field(
+        description="every finding of the shown run, or one page of them with ?page=&per_page="
+    )
+    findings_total: int = Field(default=0, description="how many findings the shown run has")
+    findings_page: FindingsPageOut | None = Field(
+        default=None, description="the page `findings` is, when ?page= or ?per_page= was given"
+    )
     error: str | None
     warnings: list[str]
     ruleset_version: str | None

@@ -128,18 +128,22 @@
   function setUpCopy(button) {
     var field = document.getElementById(button.getAttribute("data-copy-target"));
     var status = document.querySelector(".copy-status");
+    var copiedText = button.getAttribute("data-copied") || "Link copied.";
+    button.hidden = false;
     function done(message) { if (status) { status.textContent = message; } }
     function fallback() {
       field.focus();
       field.select();
       var copied = false;
       try { copied = document.execCommand("copy"); } catch (ignored) { copied = false; }
-      done(copied ? "Link copied." : "Press Ctrl+C (⌘C) to copy the selected link.");
+      done(copied ? copiedText : "Press Ctrl+C (⌘C) to copy the selected text.");
     }
     button.addEventListener("click", function () {
       var url = field.value;
+      var box = field.closest("details");
+      if (box) { box.open = true; }  // the fallback selects the text: it must be shown
       if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(url).then(function () { done("Link copied."); }, fallback);
+        navigator.clipboard.writeText(url).then(function () { done(copiedText); }, fallback);
       } else {
         fallback();
       }

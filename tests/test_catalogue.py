@@ -203,3 +203,20 @@ def test_only_http_references_become_links() -> None:
         ("HTTPS://example.com/a", "HTTPS://example.com/a"),
         ("doc 218018", None),
     ]
+
+
+def test_signature_page_renders_the_texts_with_the_first_example_facts(
+    catalogue: TestClient,
+) -> None:
+    html = catalogue.get(f"/signatures/{SEED}", headers=HTML).text
+    texts = html[html.index('class="prose-block signature-texts"') :]
+    rendered = texts[: texts.index('<details class="template-source"')]
+    assert "the facts read from the example" in rendered
+    assert "{{" not in rendered and "{%" not in rendered  # rendered, not the Jinja source
+    assert "10.48.36.215" in rendered  # a fact of the first example
+    assert "2022-07-11 17:33:06.740Z" in rendered  # its time, in the one format
+    assert "<em>Configuration &gt; Unified Communications &gt; Refresh servers</em>" in rendered
+    assert "*Configuration" not in rendered
+    # the hostile signature: its fact from the example is shown escaped, never run
+    hostile = catalogue.get("/signatures/zz-hostile-texts", headers=HTML).text
+    assert "Saw &lt;script&gt;alert(1)&lt;/script&gt; &lt;script&gt;" in hostile

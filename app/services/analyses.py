@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from pydantic_core import from_json
+from pydantic_core import from_json, to_json
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
@@ -18,7 +18,7 @@ from app.errors import LoupeError, NotFound
 from app.ids import new_id
 from app.models import Analysis, AnalysisRun, StoredFile, utcnow
 from app.report import SEVERITY_ORDER
-from app.schemas import AnalysisOut, DeltaOut, FindingOut, SameUploadOut
+from app.schemas import AnalysisOut, DeltaOut, FindingOut, FindingsPageOut, SameUploadOut
 from app.services import findings as findings_service
 from app.services import storage
 from app.services.uploads import ReceivedUpload
@@ -27,6 +27,8 @@ from app.worker.pipeline import unique_names
 ACTIVE = ("queued", "running")
 DELTA_LISTS = ("new", "resolved", "unchanged")
 DELTA_SHOWN = 50  # items of each delta list on the overview page (the JSON has them all)
+DEFAULT_API_PER_PAGE = 100  # findings per page when ?page= is given without ?per_page=
+MAX_API_PER_PAGE = 1000
 SAME_UPLOAD_LIMIT = 10  # earlier analyses of an identical upload listed
 
 
@@ -175,22 +177,46 @@ def summary(
     )
 
 
-def view_json(session: Session, analysis_id: str, data_dir: Path) -> list[bytes]:
+def view_json(
+    session: Session,
+    analysis_id: str,
+    data_dir: Path,
+    *,
+    page: int | None = None,
+    per_page: int | None = None,
+) -> list[bytes]:
     """`GET /api/v1/analyses/{id}`: an AnalysisOut with every finding and snippet, as pieces of
     JSON to send one after the other (serialize.json_pieces).
 
     The findings are the bulk of it (tens of MB for 10,000 findings): they are read as JSON
-    already encoded (findings_service.findings_json), never as objects to validate.
+    already encoded (findings_service.findings_json), never as objects to validate. With `page`
+    or `per_page`, only that page of findings (display order), and `findings_page` says which.
     """
     analysis = load(session, analysis_id)
     run = shown_run(analysis)
+    counts = findings_service.severity_counts(session, run.id) if run is not None else {}
+    out = summary(session, analysis, counts=counts)
+    paged = page is not None or per_page is not None
+    size = per_page or DEFAULT_API_PER_PAGE
+    if paged:
+        out.findings_page = FindingsPageOut(page=1, per_page=size, pages=1)
     if run is None:
-        return serialize.json_pieces(summary(session, analysis), findings=b"[]")
-    encoded = {"findings": findings_service.findings_json(session, data_dir, analysis.id, run)}
+        return serialize.json_pieces(out, findings=b"[]")
+    out.findings_total = sum(counts.values())
+    if paged:
+        pages = max(1, -(-out.findings_total // size))
+        number = min(max(1, page or 1), pages)
+        out.findings_page = FindingsPageOut(page=number, per_page=size, pages=pages)
+        rows = findings_service.page_of_findings(
+            session, run.id, offset=(number - 1) * size, limit=size
+        )
+        encoded = {"findings": to_json(rows)}
+    else:
+        encoded = {"findings": findings_service.findings_json(session, data_dir, analysis.id, run)}
     compared = compared_runs(analysis)
     if compared is not None:
         encoded["delta"] = findings_service.delta_json(session, data_dir, analysis.id, *compared)
-    return serialize.json_pieces(summary(session, analysis), **encoded)
+    return serialize.json_pieces(out, **encoded)
 
 
 @dataclass(frozen=True)
@@ -204,6 +230,7 @@ class FindingsPage:
     page_count: int
     per_page: int
     delta_counts: dict[str, int]  # new/resolved/unchanged: the full lengths of the delta lists
+    kept_run: int | None = None  # while a re-run is queued or running: the earlier run shown
 
     @property
     def total(self) -> int:
@@ -230,7 +257,7 @@ def view_page(
 ) -> FindingsPage:
     """What the overview page shows: the analysis, the counts, the findings of page `page`."""
     analysis = load(session, analysis_id)
-    run = shown_run(analysis)
+    run = shown_run(analysis) or run_kept_on_screen(analysis)
     counts = dict.fromkeys(SEVERITY_ORDER, 0)
     if run is not None:
         counts.update(findings_service.severity_counts(session, run.id))
@@ -258,7 +285,17 @@ def view_page(
         number=number,
         page_count=page_count,
         per_page=per_page,
+        kept_run=run.number if run is not None and analysis.status in ACTIVE else None,
     )
+
+
+def run_kept_on_screen(analysis: Analysis) -> AnalysisRun | None:
+    """While a re-run is queued or running: the latest earlier run that finished, whose findings
+    the overview keeps showing until the new run is done."""
+    current = current_run(analysis)
+    if analysis.status not in ACTIVE or current is None:
+        return None
+    return findings_service.previous_run(analysis.runs, current)
 
 
 def evidence_lines(session: Session, analysis_id: str, file: str) -> list[int]:

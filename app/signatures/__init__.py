@@ -61,7 +61,9 @@ class Library:
         try:
             return self._by_id[signature_id]
         except KeyError:
-            raise NotFound(f"no signature '{signature_id}'") from None
+            raise NotFound(
+                f"No signature with id '{signature_id}'. The catalogue at /signatures lists them."
+            ) from None
 
 
 def load_library(

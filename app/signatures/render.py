@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from jinja2 import Template
 from jinja2.sandbox import SandboxedEnvironment
 
+from app import timefmt
 from app.report import Finding, Snippet
 
 if TYPE_CHECKING:
@@ -103,8 +104,9 @@ def text_context(
         signature_id=signature_id,
         title=title,
         count=count,
-        first_seen=first_seen,
-        last_seen=last_seen,
+        # shown in the one time format of every page and report (UTC, to the millisecond)
+        first_seen=timefmt.utc(first_seen) if first_seen else first_seen,
+        last_seen=timefmt.utc(last_seen) if last_seen else last_seen,
     )
     return context
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -122,11 +122,34 @@ def _queued(analysis_id: str) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=202, headers={"Location": body.api_url})
 
 
-@router.get("/api/v1/analyses/{analysis_id}", response_model=AnalysisOut, responses=ERRORS)
-def get_analysis(analysis_id: str, session: SessionDep, settings: SettingsDep) -> Response:
+@router.get(
+    "/api/v1/analyses/{analysis_id}",
+    response_model=AnalysisOut,
+    responses=ERRORS,
+    summary="The analysis: status, nodes, findings (all, or a page with ?page=&per_page=)",
+)
+def get_analysis(
+    analysis_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    page: Annotated[int | None, Query(ge=1, description="1-based page of findings")] = None,
+    per_page: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=analyses.MAX_API_PER_PAGE,
+            description=f"findings per page (default {analyses.DEFAULT_API_PER_PAGE})",
+        ),
+    ] = None,
+) -> Response:
+    """Without `page` and `per_page`: every finding (at most LOUPE_MAX_FINDINGS are kept).
+    With either: that page of findings in display order, and `findings_page` says which;
+    `findings_total` always counts them all."""
     # an AnalysisOut encoded by the service: its findings may be tens of MB of JSON, sent as they
     # are kept (not validated and encoded again, not even copied into one body)
-    pieces = analyses.view_json(session, analysis_id, settings.resolved_data_dir)
+    pieces = analyses.view_json(
+        session, analysis_id, settings.resolved_data_dir, page=page, per_page=per_page
+    )
 
     async def body() -> AsyncIterator[bytes]:
         for piece in pieces:

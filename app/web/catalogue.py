@@ -1,8 +1,9 @@
 """The signature catalogue: what the library looks for, as JSON (api/v1) and as HTML pages.
 
 Both forms filter the same way (product, family, severity, status, free text or bug ID) and
-describe a signature with the same object (serialize.signature_detail); its texts stay Jinja
-templates and are shown as text, escaped like everything else.
+describe a signature with the same object (serialize.signature_detail); in JSON its texts stay
+Jinja templates, on the page they are shown rendered with the facts of the signature's first
+positive example.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from app import serialize
 from app.schemas import Problem, Severity, SignatureDetail, SignatureOut, SignatureStatus
 from app.signatures import Library, Signature
 from app.signatures.model import STATUSES
+from app.signatures.preview import example_finding
 from app.web.deps import LibraryDep
 from app.web.templating import SEVERITIES, templates
 
@@ -162,9 +164,11 @@ def catalogue_page(
 
 @router.get("/signatures/{signature_id}", include_in_schema=False)
 def signature_page(signature_id: str, request: Request, library: LibraryDep) -> Response:
-    detail = serialize.signature_detail(library.get(signature_id), library.path)
+    signature = library.get(signature_id)
+    detail = serialize.signature_detail(signature, library.path)
     context: dict[str, Any] = {
         "signature": detail,
+        "preview": example_finding(signature),
         "references": reference_links(detail.references),
         "api_url": f"/api/v1/signatures/{signature_id}",
     }

@@ -29,7 +29,7 @@ from app.errors import LoupeError, NotFound
 from app.models import Analysis, BundleFileRow, StoredFile
 from app.schemas import CoverageOut, FindingOut
 from app.services import analyses, certificates, storage
-from app.web import access_pages, api, logview, public_url
+from app.web import access_pages, api, head, logview, public_url
 from app.web.deps import DatabaseDep, DispatcherDep, SessionDep, SettingsDep
 from app.web.guard import current_caller
 from app.web.templating import SEVERITIES, templates
@@ -347,9 +347,12 @@ def log_viewer(
 
 
 @router.get("/a/{analysis_id}/raw/{name:path}")
-def raw_file(analysis_id: str, name: str, session: SessionDep, settings: SettingsDep) -> Response:
-    """The unpacked file as a download, byte for byte."""
+def raw_file(
+    analysis_id: str, name: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """The unpacked file as a download, byte for byte (HEAD: its headers, the file not read)."""
     row, path = find_bundle_file(session, settings.resolved_data_dir, analysis_id, name)
+    head.headers_only(request)
     return FileResponse(
         path,
         media_type="application/octet-stream",

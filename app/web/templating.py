@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -11,6 +11,7 @@ import jinja2
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from app import textformat, timefmt
 from app.auth.identity import Caller
 from app.display import show_bidi
 from app.web.csrf import csrf_field
@@ -32,21 +33,33 @@ def human_size(size: int | None) -> str:
     return f"{value:.1f} TiB"
 
 
-def utc_time(moment: datetime | None) -> str:
-    """A timestamp as people read it, in UTC: '2026-11-27 14:03:05 UTC'."""
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def utc_time(moment: datetime | str | None) -> str:
+    """A moment in the one format of every page: '2026-11-27 14:03:05.123Z' (app.timefmt)."""
+    return timefmt.utc(moment)
 
 
-def iso_time(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat()
+def iso_time(moment: datetime | str | None) -> str:
+    """For `datetime` attributes: '2026-11-27T14:03:05.123Z'."""
+    return timefmt.iso(moment)
+
+
+def when(moment: datetime | str | None) -> Markup:
+    """A `<time>` element showing the moment in UTC, the node's local time (where the log gave
+    one) in its title; empty for None. Text that is no time is shown as it is, escaped."""
+    if moment is None or moment == "":
+        return Markup("")
+    shown = timefmt.utc(moment)
+    machine = timefmt.iso(moment)
+    if not machine:
+        return Markup("{}").format(show_bidi(str(moment)))
+    node_time = timefmt.local(moment)
+    title = f"node's local time: {node_time}" if node_time else "UTC"
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(machine, title, shown)
+
+
+def markdown(text: str | None) -> Markup:
+    """A signature text (the Markdown subset of app.textformat) as safe HTML."""
+    return textformat.to_html(show_bidi(text) if text else text)
 
 
 def url_path(value: str) -> str:
@@ -96,6 +109,8 @@ def _environment() -> jinja2.Environment:
         human_size=human_size,
         utc_time=utc_time,
         iso_time=iso_time,
+        when=when,
+        markdown=markdown,
         url_path=url_path,
         bug_url=bug_url,
         fact_value=fact_value,

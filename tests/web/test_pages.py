@@ -148,11 +148,20 @@ def test_findings_are_grouped_by_severity_with_counts_and_details(
     assert counts == {"critical": 1, "error": 0, "warning": 2, "info": 0}
     assert html.index("A critical finding") < html.index("A warning finding")
     assert html.index("A warning finding") < html.index("Another warning")
-    for text in ("c-one", "vcsc", "2022-07-11T19:49:01.533+02:00", "2022-07-11T19:50:02.000+02:00"):
+    for text in (
+        "c-one",
+        "vcsc",
+        # UTC to the millisecond, the node's local time from the log in the title
+        '<time datetime="2022-07-11T17:49:01.533Z" '
+        'title="node&#39;s local time: 2022-07-11 19:49:01.533+02:00">'
+        "2022-07-11 17:49:01.533Z</time>",
+        "2022-07-11 17:50:02.000Z",
+    ):
         assert text in html
     for heading in ("Description", "Condition", "Further information", "Action"):
         assert f"<h4>{heading}</h4>" in html
-    assert "certificate.\n- first reason\n- second reason" in html  # line breaks kept
+    # the Markdown subset of signature texts: the list is a list
+    assert "certificate.</p>\n<ul>\n<li>first reason</li>\n<li>second reason</li>\n</ul>" in html
     assert re.search(r"<th[^>]*>reason</th><td>self_signed</td>", html)
     bug = re.search(r'<a href="([^"]+CSCwc69661)"([^>]*)>CSCwc69661</a>', html)
     assert bug and bug.group(1) == "https://bst.cloudapps.cisco.com/bugsearch/bug/CSCwc69661"
