@@ -107,6 +107,14 @@ class Settings(BaseSettings):
         "analysis sent this long ago is sent again even when the queue is not empty",
     )
     queue_name: str = Field(default="analyses", description="the Celery queue of analyses")
+    search_max_hits: int = Field(
+        default=10_000,
+        ge=1,
+        description="hits one search counts before it stops and says the list is cut",
+    )
+    search_seconds: float = Field(
+        default=20.0, gt=0, description="time one search (or timeline count) may take"
+    )
     unpack_max_total_bytes: int = 16 * 2**30
     unpack_max_members: int = 20_000
     unpack_max_member_bytes: int = 8 * 2**30

@@ -24,7 +24,7 @@ from app.jobs import Dispatcher
 from app.observability import configure_logging, metrics_registry
 from app.services import secret_key, storage
 from app.signatures import Library, load_library
-from app.web import api, catalogue, pages
+from app.web import api, catalogue, investigate, pages
 from app.web.csrf import CrossSiteGuard, CsrfTokens
 from app.web.public_url import server_address
 from app.web.request_limits import BodyTimeouts, UploadSlots
@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(catalogue.router)
+    app.include_router(investigate.router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     install_error_handlers(app)
     # innermost first: the cross-site check, then the body timeouts, then the headers

@@ -6,7 +6,6 @@ safe (autoescape is on for every template) and no page carries inline script or 
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -262,8 +261,7 @@ def find_bundle_file(
 
 
 def index_path(data_dir: Path, analysis_id: str, name: str) -> Path:
-    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()
-    return storage.analysis_dir(data_dir, analysis_id) / "index" / f"{digest}.u64"
+    return storage.line_index_path(data_dir, analysis_id, name)
 
 
 def finding_lines(session: Session, analysis_id: str, name: str) -> Counter[int]:
