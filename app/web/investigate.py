@@ -22,6 +22,8 @@ router = APIRouter()
 
 LEVELS = ("ERROR", "WARN", "INFO", "DEBUG", "TRACE", "CRITICAL", "1", "2", "3", "4")
 
+FORM_KEYS = ("q", "regex", "case", "node", "file", "module", "level", "from", "to", "call_id")
+
 Text = Annotated[str, Query(max_length=2000)]
 
 
@@ -81,6 +83,7 @@ def search_page(
         "analysis_id": analysis_id,
         "title": analysis.title,
         "params": params,
+        "form": {key: params.get(key, "") for key in FORM_KEYS},
         "levels": LEVELS,
         "result": None,
         "error": None,
