@@ -35,18 +35,26 @@ def line_at(path: Path, page_offsets: Sequence[int], lines_per_page: int, offset
     return page * lines_per_page + newlines + 1
 
 
-def first_time_after(data: bytes, start: int) -> tuple[int, datetime] | None:
-    """The first line in data[start:] (a line start) that carries a timestamp, and that time."""
+_TIMED_FIRST_BYTES = frozenset(b"0123456789<")  # a timed line starts with its time or <PRI>
+
+
+def first_time_after(data: bytes | bytearray, start: int) -> tuple[int, datetime] | None:
+    """The first line in data[start:] (a line start) that carries a timestamp, and that time.
+
+    Lines that cannot start with a time (continuation lines, blank lines) are skipped
+    without being decoded."""
     position = start
+    size = len(data)
     for _ in range(MAX_PROBE_LINES):
-        if position >= len(data):
+        if position >= size:
             return None
         end = data.find(b"\n", position)
         if end == -1:
             return None  # the line goes on past the window: not a whole line
-        moment = timestamp_of(data[position:end].decode("utf-8", errors="replace"))
-        if moment is not None:
-            return position, moment
+        if data[position] in _TIMED_FIRST_BYTES:
+            moment = timestamp_of(data[position:end].decode("utf-8", errors="replace"))
+            if moment is not None:
+                return position, moment
         position = end + 1
     return None
 
