@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     search_seconds: float = Field(
         default=20.0, gt=0, description="time one search (or timeline count) may take"
     )
+    timeline_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="time the first view of a timeline may spend counting the logs (then cached)",
+    )
     unpack_max_total_bytes: int = 16 * 2**30
     unpack_max_members: int = 20_000
     unpack_max_member_bytes: int = 8 * 2**30

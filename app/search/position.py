@@ -35,7 +35,7 @@ def line_at(path: Path, page_offsets: Sequence[int], lines_per_page: int, offset
     return page * lines_per_page + newlines + 1
 
 
-_TIMED_FIRST_BYTES = frozenset(b"0123456789<")  # a timed line starts with its time or <PRI>
+TIMED_FIRST_BYTES = frozenset(b"0123456789<")  # a timed line starts with its time or <PRI>
 
 
 def first_time_after(data: bytes | bytearray, start: int) -> tuple[int, datetime] | None:
@@ -51,7 +51,7 @@ def first_time_after(data: bytes | bytearray, start: int) -> tuple[int, datetime
         end = data.find(b"\n", position)
         if end == -1:
             return None  # the line goes on past the window: not a whole line
-        if data[position] in _TIMED_FIRST_BYTES:
+        if data[position] in TIMED_FIRST_BYTES:
             moment = timestamp_of(data[position:end].decode("utf-8", errors="replace"))
             if moment is not None:
                 return position, moment

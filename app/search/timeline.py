@@ -9,14 +9,15 @@ bytes.find; only those lines are decoded. A minute is therefore exact to within 
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.parsing.expressway import parse_fields
+from app.parsing.expressway import parse_fields, timestamp_of
 from app.search.blocks import BLOCK_SIZE, line_blocks
-from app.search.position import first_time_after
+from app.search.position import MAX_PROBE_LINES, TIMED_FIRST_BYTES, first_time_after
 
 SAMPLE_BYTES = 16 * 1024
 MAX_EVENTS = 2000  # alarms and markers listed per file (all are counted)
@@ -63,6 +64,48 @@ def _decode(raw: bytes | bytearray) -> str:
     return raw.decode("utf-8", errors="replace").rstrip("\r")
 
 
+def _last_minute(block: bytearray, start: int, end: int) -> int | None:
+    """The minute of the last timed line in block[start:end], walking back a bounded way."""
+    position = end
+    for _ in range(MAX_PROBE_LINES):
+        if position <= start:
+            return None
+        line_start = max(start, block.rfind(b"\n", start, position - 1) + 1)
+        if block[line_start] in TIMED_FIRST_BYTES:
+            moment = timestamp_of(_decode(block[line_start : position - 1]))
+            if moment is not None:
+                return minute_of(moment)
+        position = line_start
+    return None
+
+
+def _marks(
+    block: bytearray, start: int, end: int, current: int | None
+) -> list[tuple[int, int | None]]:
+    """(offset, minute) from which on lines of block[start:end] count in that minute.
+
+    A sample inside one minute needs two probes; only a sample that spans a minute boundary
+    (a few per minute of log) is walked line by line."""
+    marks: list[tuple[int, int | None]] = [(start, current)]
+    found = first_time_after(block, start)
+    if found is None or found[0] >= end:
+        return marks
+    first = minute_of(found[1])
+    marks.append((found[0], first))
+    if _last_minute(block, found[0], end) in (first, None):
+        return marks
+    position = found[0]
+    while position < end:
+        line_end = block.find(b"\n", position, end)
+        line_end = end if line_end == -1 else line_end
+        if block[position] in TIMED_FIRST_BYTES:
+            moment = timestamp_of(_decode(block[position:line_end]))
+            if moment is not None and minute_of(moment) != marks[-1][1]:
+                marks.append((position, minute_of(moment)))
+        position = line_end + 1
+    return marks
+
+
 def count_file(
     path: Path,
     *,
@@ -72,7 +115,7 @@ def count_file(
 ) -> FileCounts:
     """The per-minute counts and the events of one file, until `deadline` (then incomplete)."""
     counts = FileCounts()
-    current: int | None = None  # the minute of the last timed sample
+    current: int | None = None  # the minute the last timed line was in
     lines_before = 0
     with path.open("rb", buffering=0) as handle:
         for _base, block, length in line_blocks(handle, block_size):
@@ -80,49 +123,47 @@ def count_file(
                 counts.complete = False
                 return counts
             starts: list[int] = []  # sample starts (line starts) in this block
-            minutes: list[int | None] = []
+            samples: list[list[tuple[int, int | None]]] = []
+            newlines_at: list[int] = []
             position = 0
             while position < length:
-                found = first_time_after(block, position)
-                if found is not None and found[0] < position + SAMPLE_BYTES:
-                    current = minute_of(found[1])
-                starts.append(position)
-                minutes.append(current)
                 next_start = block.find(b"\n", position + SAMPLE_BYTES, length)
-                position = length if next_start == -1 else next_start + 1
-            newlines_at: list[int] = []
-            for index, start in enumerate(starts):
-                end = starts[index + 1] if index + 1 < len(starts) else length
+                end = length if next_start == -1 else next_start + 1
+                marks = _marks(block, position, end, current)
+                current = marks[-1][1]
+                starts.append(position)
+                samples.append(marks)
                 newlines_at.append(lines_before)
-                lines = block.count(b"\n", start, end)
-                if end == length and length and block[length - 1] != 0x0A:
-                    lines += 1  # the file's last line without a newline
-                lines_before += lines
-                minute = minutes[index]
-                if minute is not None:
-                    counts.add(minute, 0, lines)
+                for index, (offset, minute) in enumerate(marks):
+                    until = marks[index + 1][0] if index + 1 < len(marks) else end
+                    lines = block.count(b"\n", offset, until)
+                    if until == length and block[length - 1] != 0x0A:
+                        lines += 1  # the file's last line without a newline
+                    lines_before += lines
+                    if minute is not None:
+                        counts.add(minute, 0, lines)
+                position = end
 
             def sample_of(offset: int, starts: list[int] = starts) -> int:
-                low, high = 0, len(starts) - 1
-                while low < high:
-                    middle = (low + high + 1) // 2
-                    if starts[middle] <= offset:
-                        low = middle
-                    else:
-                        high = middle - 1
-                return low
+                return max(0, bisect_right(starts, offset) - 1)
+
+            def minute_at(
+                offset: int, samples: list[list[tuple[int, int | None]]] = samples
+            ) -> int | None:
+                marks = samples[sample_of(offset)]
+                return marks[max(0, bisect_right(marks, offset, key=lambda m: m[0]) - 1)][1]
 
             for column, needles in ((1, ERRORS), (2, WARNINGS)):
                 for needle in needles:
-                    found = block.find(needle, 0, length)
-                    while found != -1:
-                        minute = minutes[sample_of(found)]
+                    hit = block.find(needle, 0, length)
+                    while hit != -1:
+                        minute = minute_at(hit)
                         if minute is not None:
                             counts.add(minute, column, 1)
-                        end = block.find(b"\n", found, length)
-                        if end == -1:
+                        line_end = block.find(b"\n", hit, length)
+                        if line_end == -1:
                             break
-                        found = block.find(needle, end + 1, length)
+                        hit = block.find(needle, line_end + 1, length)
             for kind, needle in (("raised", ALARM_RAISED), ("lowered", ALARM_LOWERED)):
                 _events(block, length, needle, kind, starts, newlines_at, sample_of, counts)
             _events(block, length, MARKER, "marker", starts, newlines_at, sample_of, counts)

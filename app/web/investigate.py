@@ -14,6 +14,8 @@ from fastapi.responses import JSONResponse
 from app.search.query import SearchQuery
 from app.services import analyses
 from app.services import search as search_service
+from app.services import timeline as timeline_service
+from app.web import timeline_svg
 from app.web.deps import SessionDep, SettingsDep
 from app.web.pages import page_links
 from app.web.templating import templates
@@ -188,3 +190,34 @@ def search_json(
         ],
     }
     return JSONResponse(body)
+
+
+@router.api_route("/a/{analysis_id}/timeline", methods=["GET", "HEAD"], include_in_schema=False)
+def timeline_page(
+    analysis_id: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """All nodes on one UTC axis as server-rendered SVG."""
+    analysis = analyses.get(session, analysis_id)
+    data = timeline_service.view(
+        session, analysis_id, settings.resolved_data_dir, settings.timeline_seconds
+    )
+    context = {
+        "analysis_id": analysis_id,
+        "title": analysis.title,
+        "data": data,
+        "layout": timeline_svg.layout(data, analysis_id),
+        "api_url": f"/api/v1/analyses/{analysis_id}/timeline",
+    }
+    return templates.TemplateResponse(request, "timeline.html", context)
+
+
+@router.api_route("/api/v1/analyses/{analysis_id}/timeline", methods=["GET", "HEAD"])
+def timeline_json(analysis_id: str, session: SessionDep, settings: SettingsDep) -> Response:
+    """Per node and UTC minute: lines, errors, warnings; alarms and markers (`events`, with
+    file and line); findings with first and last seen. `complete` is false when counting
+    ran out of LOUPE_TIMELINE_SECONDS."""
+    return JSONResponse(
+        timeline_service.view(
+            session, analysis_id, settings.resolved_data_dir, settings.timeline_seconds
+        )
+    )
