@@ -91,9 +91,6 @@ def search_page(
         "error": None,
         "api_url": f"/api/v1/analyses/{analysis_id}/search?{urlencode(params)}",
     }
-    files = search_service.searchable_files(session, analysis_id, settings.resolved_data_dir)
-    context["node_names"] = sorted({f.node for f in files if f.node})
-    context["file_names"] = [f.name for f in files]
     status = 200
     if asked:
         try:
@@ -114,7 +111,13 @@ def search_page(
                 },
                 page_links=page_links(result.page, result.page_count),
                 page_url=f"/a/{analysis_id}/search?{urlencode(params)}&page=",
+                node_names=result.nodes,
+                file_names=result.files,
             )
+    if "file_names" not in context:  # no search ran: list what can be chosen
+        files = search_service.searchable_files(session, analysis_id, settings.resolved_data_dir)
+        context["node_names"] = sorted({f.node for f in files if f.node})
+        context["file_names"] = [f.name for f in files]
     return templates.TemplateResponse(request, "search.html", context, status_code=status)
 
 
