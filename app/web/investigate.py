@@ -149,7 +149,7 @@ def run_search(
     )
 
 
-@router.api_route("/api/v1/analyses/{analysis_id}/search", methods=["GET", "HEAD"])
+@router.get("/api/v1/analyses/{analysis_id}/search")
 def search_json(
     analysis_id: str,
     session: SessionDep,
@@ -214,7 +214,7 @@ def timeline_page(
     return templates.TemplateResponse(request, "timeline.html", context)
 
 
-@router.api_route("/api/v1/analyses/{analysis_id}/timeline", methods=["GET", "HEAD"])
+@router.get("/api/v1/analyses/{analysis_id}/timeline")
 def timeline_json(analysis_id: str, session: SessionDep, settings: SettingsDep) -> Response:
     """Per node and UTC minute: lines, errors, warnings; alarms and markers (`events`, with
     file and line); findings with first and last seen. `complete` is false when counting
@@ -224,3 +224,15 @@ def timeline_json(analysis_id: str, session: SessionDep, settings: SettingsDep) 
             session, analysis_id, settings.resolved_data_dir, settings.timeline_seconds
         )
     )
+
+
+# HEAD answers wherever GET does (kept out of the OpenAPI description: one operation per path)
+router.add_api_route(
+    "/api/v1/analyses/{analysis_id}/search", search_json, methods=["HEAD"], include_in_schema=False
+)
+router.add_api_route(
+    "/api/v1/analyses/{analysis_id}/timeline",
+    timeline_json,
+    methods=["HEAD"],
+    include_in_schema=False,
+)

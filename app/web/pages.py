@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import anyio
 from fastapi import APIRouter, Query, Request, Response
@@ -27,7 +28,7 @@ from app.search import position
 from app.services import analyses, certificates, storage
 from app.web import api, backlink, logview, public_url, viewer_marks
 from app.web.deps import DatabaseDep, DispatcherDep, SessionDep, SettingsDep
-from app.web.templating import SEVERITIES, templates
+from app.web.templating import SEVERITIES, templates, url_path
 
 router = APIRouter(include_in_schema=False)
 
@@ -300,8 +301,12 @@ def log_viewer(
     if row.kind in BINARY_KINDS or logview.looks_binary(path):
         return templates.TemplateResponse(request, "binary_file.html", context)
     index = logview.load_index(path, index_path(data_dir, analysis_id, row.name))
-    if time and not line and not page:
-        line = line_at_time(path, index, time)
+    if time and not line and not page:  # to the line's own URL, so the browser scrolls to it
+        found = line_at_time(path, index, time)
+        kept = {"line": str(found)}
+        kept.update({key: value for key, value in request.query_params.items() if key != "time"})
+        target_url = f"/a/{analysis_id}/files/{url_path(row.name)}?{urlencode(kept)}#L{found}"
+        return RedirectResponse(target_url, status_code=303)
     wanted = page or (logview.page_of_line(line) if line else 1)
     shown = logview.read_page(path, index, wanted)
     back_link = backlink.safe_back_link(back, analysis_id)

@@ -93,12 +93,17 @@ def layout(data: dict[str, Any], analysis_id: str) -> Layout:
         return LEFT + max(0.0, min(PLOT, minutes / (columns * bucket) * PLOT))
 
     shapes = result.shapes
-    for tick in range(AXIS_TICKS + 1):
-        moment = start + timedelta(minutes=columns * bucket * tick / AXIS_TICKS)
-        x = LEFT + PLOT * tick / AXIS_TICKS
+    ticks = min(AXIS_TICKS, columns)
+    step = -(-columns // ticks)  # whole columns between ticks: labels on column starts
+    for column in range(0, columns + 1, step):
+        moment = start + timedelta(minutes=column * bucket)
+        x = LEFT + PLOT * column / columns
         shapes.append(Shape("line", "axis", x=x, y=24, x2=x, y2=height - 10))
-        label = moment.strftime("%Y-%m-%d %H:%M" if tick == 0 else "%H:%M")
-        shapes.append(Shape("text", "tick", x=x + 2, y=16, text=label))
+        label = moment.strftime("%Y-%m-%d %H:%M" if column == 0 else "%H:%M")
+        last_tick = column + step > columns and column > 0
+        shapes.append(Shape("text", "tick-end" if last_tick else "tick",
+                            x=x - 2 if last_tick else x + 2,
+                            y=16, text=label))  # fmt: skip
     for lane, node in enumerate(data["nodes"]):
         top = 30 + lane * LANE
         shapes.append(Shape("text", "lane", x=4, y=top + 20, text=node["node"]))

@@ -62,6 +62,13 @@ def test_debug_marker_lines_are_shown_as_markers(page_client: TestClient, analys
 def test_time_jump_opens_the_first_line_at_or_after(
     page_client: TestClient, analysis_id: str
 ) -> None:
+    jump = page_client.get(
+        f"/a/{analysis_id}/files/{NAME}",
+        params={"time": "2018-01-01T17:57:30Z", "q": "call"},
+        follow_redirects=False,
+    )
+    assert jump.status_code == 303  # to the line's own URL: the browser scrolls to it
+    assert jump.headers["location"] == f"/a/{analysis_id}/files/{NAME}?line=5&q=call#L5"
     html = viewer(page_client, analysis_id, time="2018-01-01T17:57:30Z")
     assert 'class="log-line target marker" id="L5"' in html
     response = page_client.get(f"/a/{analysis_id}/files/{NAME}", params={"time": "soon"})
