@@ -5,6 +5,9 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from app.config import Settings
+from app.db import Database
+from app.models import BundleFileRow, Node
+from app.services import storage
 from tests.web.conftest import FindingSpec, add_analysis
 
 NAME = "diagnostic_log_vcsc/loggingsnapshot_vcsc.txt"
@@ -97,3 +100,45 @@ def test_timeline_of_unknown_analysis_is_404(page_client: TestClient) -> None:
     response = page_client.get("/api/v1/analyses/nope/timeline")
     assert response.status_code == 404 and response.json()["detail"].endswith(".")
     assert page_client.head("/a/nope/timeline").status_code == 404
+
+
+def add_peer(settings: Settings, analysis_id: str, hostname: str, name: str, text: str) -> None:
+    """A second node (its own bundle and log file) in an existing analysis."""
+    data_dir = settings.resolved_data_dir
+    path = storage.work_dir(data_dir, analysis_id) / "peer" / name.rsplit("/", 1)[-1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    bundle = f"diagnostic_log_{hostname}.tar.gz"
+    db = Database(settings.sqlalchemy_url)
+    try:
+        with db.session() as session:
+            session.add(Node(analysis_id=analysis_id, position=1, bundle=bundle, hostname=hostname))
+            session.add(
+                BundleFileRow(
+                    analysis_id=analysis_id,
+                    name=name,
+                    kind="loggingsnapshot",
+                    size=len(text),
+                    bundle=bundle,
+                    storage_path=storage.relative_to_data(data_dir, path),
+                )
+            )
+            session.commit()
+    finally:
+        db.dispose()
+
+
+def test_all_nodes_share_one_axis(quiet_settings: Settings, page_client: TestClient) -> None:
+    analysis_id = add_analysis(quiet_settings, files={NAME: generated_log().encode()})
+    peer_log = "".join(module_line(5, s, "ERROR").replace(" vcsc ", " vcsc2 ") for s in range(3))
+    add_peer(quiet_settings, analysis_id, "vcsc2", "diagnostic_log_vcsc2/ls.txt", peer_log)
+    body = page_client.get(f"/api/v1/analyses/{analysis_id}/timeline").json()
+    assert [node["node"] for node in body["nodes"]] == ["vcsc", "vcsc2"]
+    assert body["nodes"][1]["minutes"] == [
+        {"minute": "2018-01-01T17:05Z", "lines": 3, "errors": 3, "warnings": 0}
+    ]
+    html = page_client.get(f"/a/{analysis_id}/timeline").text
+    assert ">vcsc2</text>" in html
+    assert "2018-01-01 17:00:00 UTC to 2018-01-01 17:06:00 UTC, 1 minute per column" in html
+    peer_link = f"/a/{analysis_id}/files/diagnostic_log_vcsc2/ls.txt?time=2018-01-01T17%3A05%3A00Z"
+    assert peer_link in html
