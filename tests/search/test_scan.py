@@ -171,3 +171,12 @@ def test_nothing_to_search_for_is_refused() -> None:
 def test_highlight_spans() -> None:
     query = CompiledQuery(SearchQuery(text="ab", case_sensitive=False))
     assert query.spans("xAbyab") == [(1, 3), (4, 6)]
+
+
+def test_case_insensitive_literal_finds_every_line_across_blocks(tmp_path: Path) -> None:
+    """The caseless literal path (Hyperscan where installed, RE2 otherwise)."""
+    log = write(tmp_path, "".join(f"{n} x CALL-id{n} y call-ID z\n" for n in range(300)))
+    outcome = run([log], SearchQuery(text="Call-Id", case_sensitive=False), block_size=512)
+    assert outcome.total == 300
+    assert [hit.text.split()[0] for hit in outcome.hits] == [str(n) for n in range(100)]
+    assert run([log], SearchQuery(text="ÇALL", case_sensitive=False)).total == 0
