@@ -1,9 +1,11 @@
 """Count one log file per UTC minute: lines, errors, warnings; list its alarms and markers.
 
-One pass in line-aligned blocks. Python never loops over lines: each block is cut into samples
-of SAMPLE_BYTES, the first timed line of a sample gives the minute its newlines are counted in
-(C-speed `bytes.count`), and errors, warnings, alarms and markers are found with RE2 or
-bytes.find; only those lines are decoded. A minute is therefore exact to within one sample.
+One pass in line-aligned blocks. Python never loops over all lines: each block is cut into
+samples of SAMPLE_BYTES; a sample within one minute (its first and last timed lines agree)
+has its newlines counted at C speed (`bytes.count`), and only a sample that spans a minute
+boundary (a few per minute of log) is walked line by line, so the counts are exact. Errors,
+warnings, alarms and markers are found in one Hyperscan pass over the block (bytes.find without
+it); only those lines are decoded.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ from app.parsing.expressway import parse_fields, timestamp_of
 from app.search.blocks import BLOCK_SIZE, line_blocks
 from app.search.position import MAX_PROBE_LINES, TIMED_FIRST_BYTES, first_time_after
 
+try:
+    import hyperscan
+except ImportError:  # no wheel off x86-64: bytes.find per literal
+    hyperscan = None  # type: ignore[assignment]
+
 SAMPLE_BYTES = 16 * 1024
 MAX_EVENTS = 2000  # alarms and markers listed per file (all are counted)
 MAX_EVENT_TEXT = 300
@@ -30,6 +37,49 @@ MARKER = b"DEBUG_MARKER"
 # literal forms of an error or warning line: module lines, event lines, Traffic Server lines
 ERRORS = (b'Level="ERROR"', b'Level="CRITICAL"', b"] ERROR:", b"]ERROR:")
 WARNINGS = (b'Level="WARN', b"] WARNING:")  # WARN and WARNING
+NEEDLES: tuple[tuple[str, bytes], ...] = (
+    *(("error", needle) for needle in ERRORS),
+    *(("warning", needle) for needle in WARNINGS),
+    ("raised", ALARM_RAISED),
+    ("lowered", ALARM_LOWERED),
+    ("marker", MARKER),
+)
+
+
+class LiteralFinder:
+    """Every occurrence of the NEEDLES in a block: one Hyperscan pass where it is installed,
+    one bytes.find pass per needle otherwise. A Finder is used by one thread."""
+
+    def __init__(self) -> None:
+        self._database = None
+        if hyperscan is not None:
+            self._database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            self._database.compile(
+                expressions=[needle for _, needle in NEEDLES],
+                ids=list(range(len(NEEDLES))),
+                elements=len(NEEDLES),
+                flags=0,
+                literal=True,
+            )
+
+    def occurrences(self, block: bytearray, length: int) -> list[tuple[int, int]]:
+        """(needle index, offset inside the line) pairs, in no particular order."""
+        found: list[tuple[int, int]] = []
+        if self._database is not None:
+
+            def on_match(index: int, first: int, last: int, flags: int, context: object) -> None:
+                found.append((index, last - 1))
+
+            with memoryview(block) as view, view[:length] as part:
+                # the binding reads any buffer; its stubs name only bytes (a copy per call)
+                self._database.scan(part, match_event_handler=on_match)  # type: ignore[type-var]
+            return found
+        for index, (_, needle) in enumerate(NEEDLES):
+            hit = block.find(needle, 0, length)
+            while hit != -1:
+                found.append((index, hit))
+                hit = block.find(needle, hit + 1, length)
+        return found
 
 
 def minute_of(moment: datetime) -> int:
@@ -115,6 +165,7 @@ def count_file(
 ) -> FileCounts:
     """The per-minute counts and the events of one file, until `deadline` (then incomplete)."""
     counts = FileCounts()
+    finder = LiteralFinder()
     current: int | None = None  # the minute the last timed line was in
     lines_before = 0
     with path.open("rb", buffering=0) as handle:
@@ -153,64 +204,49 @@ def count_file(
                 marks = samples[sample_of(offset)]
                 return marks[max(0, bisect_right(marks, offset, key=lambda m: m[0]) - 1)][1]
 
-            for column, needles in ((1, ERRORS), (2, WARNINGS)):
-                for needle in needles:
-                    hit = block.find(needle, 0, length)
-                    while hit != -1:
-                        minute = minute_at(hit)
-                        if minute is not None:
-                            counts.add(minute, column, 1)
-                        line_end = block.find(b"\n", hit, length)
-                        if line_end == -1:
-                            break
-                        hit = block.find(needle, line_end + 1, length)
-            for kind, needle in (("raised", ALARM_RAISED), ("lowered", ALARM_LOWERED)):
-                _events(block, length, needle, kind, starts, newlines_at, sample_of, counts)
-            _events(block, length, MARKER, "marker", starts, newlines_at, sample_of, counts)
+            seen: set[tuple[str, int]] = set()  # (kind, line start): a line counts once a kind
+            for index, offset in finder.occurrences(block, length):
+                kind = NEEDLES[index][0]
+                line_start = block.rfind(b"\n", 0, offset) + 1
+                if (kind, line_start) in seen:
+                    continue
+                seen.add((kind, line_start))
+                if kind in ("error", "warning"):
+                    minute = minute_at(line_start)
+                    if minute is not None:
+                        counts.add(minute, 1 if kind == "error" else 2, 1)
+                else:
+                    sample = sample_of(line_start)
+                    line = newlines_at[sample] + block.count(b"\n", starts[sample], line_start)
+                    _event(block, length, line_start, line + 1, kind, counts)
     counts.events.sort(key=lambda event: event.line)
     return counts
 
 
-def _events(
-    block: bytearray,
-    length: int,
-    needle: bytes,
-    kind: str,
-    starts: list[int],
-    newlines_at: list[int],
-    sample_of: Callable[[int], int],
-    counts: FileCounts,
+def _event(
+    block: bytearray, length: int, line_start: int, line: int, kind: str, counts: FileCounts
 ) -> None:
-    position = 0
-    while True:
-        found = block.find(needle, position, length)
-        if found == -1:
-            return
-        line_start = block.rfind(b"\n", 0, found) + 1
-        line_end = block.find(b"\n", found, length)
-        line_end = length if line_end == -1 else line_end
-        position = line_end + 1
-        if kind == "marker":
-            counts.markers += 1
-        else:
-            counts.alarms += 1
-        if len(counts.events) >= MAX_EVENTS:
-            continue
-        sample = sample_of(line_start)
-        line = newlines_at[sample] + block.count(b"\n", starts[sample], line_start) + 1
-        text = _decode(block[line_start:line_end])
-        found_time = first_time_after(text.encode() + b"\n", 0)
-        fields = parse_fields(text)
-        if kind == "marker":
-            detail = fields.get("Detail") or text[text.find("DEBUG_MARKER") :]
-        else:
-            detail = fields.get("Detail", "")
-        counts.events.append(
-            LogEvent(
-                kind=kind,
-                line=line,
-                time=found_time[1].astimezone(UTC) if found_time else None,
-                alarm_id=fields.get("Id", "") if kind != "marker" else "",
-                text=detail[:MAX_EVENT_TEXT],
-            )
+    """Count an alarm or marker line; list it while fewer than MAX_EVENTS are listed."""
+    if kind == "marker":
+        counts.markers += 1
+    else:
+        counts.alarms += 1
+    if len(counts.events) >= MAX_EVENTS:
+        return
+    line_end = block.find(b"\n", line_start, length)
+    text = _decode(block[line_start : length if line_end == -1 else line_end])
+    moment = timestamp_of(text)
+    fields = parse_fields(text)
+    if kind == "marker":
+        detail = fields.get("Detail") or text[text.find("DEBUG_MARKER") :]
+    else:
+        detail = fields.get("Detail", "")
+    counts.events.append(
+        LogEvent(
+            kind=kind,
+            line=line,
+            time=moment.astimezone(UTC) if moment else None,
+            alarm_id=fields.get("Id", "") if kind != "marker" else "",
+            text=detail[:MAX_EVENT_TEXT],
         )
+    )
