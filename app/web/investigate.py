@@ -16,6 +16,7 @@ from app.services import analyses
 from app.services import search as search_service
 from app.services import timeline as timeline_service
 from app.web import timeline_svg
+from app.web.api import ERRORS
 from app.web.deps import SessionDep, SettingsDep
 from app.web.pages import page_links
 from app.web.templating import templates
@@ -149,7 +150,7 @@ def run_search(
     )
 
 
-@router.get("/api/v1/analyses/{analysis_id}/search")
+@router.get("/api/v1/analyses/{analysis_id}/search", responses=ERRORS)
 def search_json(
     analysis_id: str,
     session: SessionDep,
@@ -214,7 +215,7 @@ def timeline_page(
     return templates.TemplateResponse(request, "timeline.html", context)
 
 
-@router.get("/api/v1/analyses/{analysis_id}/timeline")
+@router.get("/api/v1/analyses/{analysis_id}/timeline", responses=ERRORS)
 def timeline_json(analysis_id: str, session: SessionDep, settings: SettingsDep) -> Response:
     """Per node and UTC minute: lines, errors, warnings; alarms and markers (`events`, with
     file and line); findings with first and last seen. `complete` is false when counting
