@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -120,11 +121,67 @@ class Settings(BaseSettings):
         gt=0,
         description="time the first view of a timeline may spend counting the logs (then cached)",
     )
-    unpack_max_total_bytes: int = 16 * 2**30
-    unpack_max_members: int = 20_000
-    unpack_max_member_bytes: int = 8 * 2**30
-    unpack_max_ratio: float = 200.0
+    analysis_timeout_seconds: int = Field(
+        default=900,
+        ge=1,
+        description="wall-clock time one attempt at an analysis may take; then its process is "
+        "killed and the analysis fails with this reason",
+    )
+    analysis_max_memory_mb: int = Field(
+        default=2048,
+        ge=1,
+        description="memory (resident, not file-backed) the processes analysing one upload may "
+        "use together; then they are killed and the analysis fails with this reason",
+    )
+    max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="attempts at one analysis whose worker died; then it fails instead of "
+        "being sent again",
+    )
+    unpack_max_total_bytes: int = Field(
+        default=32 * 2**30,
+        description="unpacked bytes of one analysis, all its uploads and nesting levels together",
+    )
+    unpack_max_members: int = Field(
+        default=20_000,
+        description="files and folders of one analysis, all uploads and nesting levels together",
+    )
+    unpack_max_member_bytes: int = Field(
+        default=8 * 2**30, description="one unpacked file (a larger one is skipped, with a warning)"
+    )
+    unpack_max_ratio: float = Field(
+        default=200.0,
+        description="unpacked bytes of one analysis per uploaded byte (all levels together), "
+        "and of one archive per compressed byte: the decompression-bomb guard",
+    )
+    unpack_ratio_grace_bytes: int = Field(
+        default=16 * 2**20,
+        description="unpacked bytes allowed on top of the ratio, once per analysis (and once "
+        "per archive for the per-archive ratio)",
+    )
+    unpack_max_header_bytes: int = Field(
+        default=2**20,
+        description="tar headers of one member (PAX extended header, GNU long name or link); "
+        "a larger one ends the reading of that archive there, with a warning",
+    )
     unpack_max_depth: int = 3
+    max_findings: int = Field(
+        default=5_000,
+        ge=1,
+        description="findings kept per analysis; past it the least severe and most repetitive "
+        "are left out, with a warning saying how many",
+    )
+    max_findings_bytes: int = Field(
+        default=32 * 2**20,
+        ge=2**20,
+        description="bytes of texts, facts and snippets kept per analysis (the findings JSON)",
+    )
+    logview_page_bytes: int = Field(
+        default=512 * 1024,
+        ge=4096,
+        description="raw log text shown on one log viewer page (long lines are cut to fit)",
+    )
     log_json: bool = False
     cache_dir: Path | None = Field(
         default_factory=lambda: default_cache_dir(),
@@ -141,6 +198,41 @@ class Settings(BaseSettings):
         description="signature library directory used by the web app and the workers "
         "(default: the packaged one); restart both after changing it, then re-run analyses",
     )
+
+    auth: Literal["none", "local", "oidc"] = Field(
+        default="none",
+        description="none: one local user, no login (loopback only unless allow_open); "
+        "local: accounts kept by logloupe (`loupe users add`); oidc: single sign-on",
+    )
+    allow_open: bool = Field(
+        default=False,
+        description="let `loupe serve` listen on a non-loopback address with LOUPE_AUTH=none "
+        "(everyone who reaches it sees every analysis)",
+    )
+    retention_days: int = Field(
+        default=30, ge=0, description="analyses are deleted this many days after upload; 0: never"
+    )
+    session_hours: int = Field(default=12, ge=1, description="how long a login lasts")
+    login_attempts_per_minute: int = Field(
+        default=5, ge=1, description="failed logins per user and address before 429"
+    )
+    oidc_issuer: str | None = Field(
+        default=None, description="LOUPE_AUTH=oidc: the provider's issuer URL (its discovery)"
+    )
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_team_claim: str | None = Field(
+        default=None, description="the ID token or userinfo claim that names the user's team"
+    )
+
+    @model_validator(mode="after")
+    def _oidc_needs_a_provider(self) -> Settings:
+        if self.auth == "oidc" and not (self.oidc_issuer and self.oidc_client_id):
+            raise ValueError(
+                "LOUPE_AUTH=oidc needs LOUPE_OIDC_ISSUER and LOUPE_OIDC_CLIENT_ID (and usually "
+                "LOUPE_OIDC_CLIENT_SECRET)"
+            )
+        return self
 
     @field_validator("cache_dir", mode="before")
     @classmethod

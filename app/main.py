@@ -9,23 +9,37 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
+from app.auth.ratelimit import LoginLimiter
 from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import LoupeError
 from app.jobs import Dispatcher
+from app.jobs.retention import RetentionSweeper
 from app.observability import configure_logging, metrics_registry
 from app.services import secret_key, storage
 from app.signatures import Library, load_library
-from app.web import api, catalogue, investigate, pages
+from app.web import (
+    access_api,
+    access_pages,
+    account,
+    api,
+    catalogue,
+    investigate,
+    pages,
+    redact,
+    signon,
+)
 from app.web.csrf import CrossSiteGuard, CsrfTokens
+from app.web.guard import guard, install_auth_errors
 from app.web.public_url import server_address
 from app.web.request_limits import BodyTimeouts, UploadSlots
 
@@ -37,12 +51,12 @@ CSP = (
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
     "form-action 'self'"
 )
-# Swagger UI and ReDoc load their assets from a CDN and start with an inline script.
+# Swagger UI and ReDoc: their assets come from the fastapi-offline package, served here; only
+# their start-up scripts are inline. Nothing is loaded from another origin.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
-    "https://fastapi.tiangolo.com https://cdn.redoc.ly; worker-src blob:; object-src 'none'; "
-    "frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; worker-src blob:; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
 )
 
 
@@ -86,8 +100,11 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
         dispatcher = make_dispatcher(settings, db)
         app.state.dispatcher = dispatcher
         app.state.metrics = metrics_registry(db, dispatcher.queue_depth)
+        app.state.login_limiter = LoginLimiter(settings.login_attempts_per_minute)
+        retention_sweeper = RetentionSweeper(settings, db)
         if settings.embedded_worker or settings.broker_url:
             dispatcher.start()
+            retention_sweeper.start()
         if server_address(settings).trusts_host_header:
             log.warning(
                 "LOUPE_PUBLIC_URL is not set and logloupe listens on all interfaces (%s): share "
@@ -99,13 +116,15 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
         try:
             yield
         finally:
+            retention_sweeper.stop()
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
             dispatcher.stop()
             db.dispose()
 
-    app = FastAPI(
+    app = FastAPIOffline(
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from validator.swagger.io
         title="logloupe",
         version=__version__,
         description="Upload Cisco Expressway diagnostic bundles; get a diagnostic overview.",
@@ -116,12 +135,20 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
     app.state.csrf_tokens = CsrfTokens(
         lambda: secret_key.server_key(settings.secret_key, settings.resolved_data_dir)
     )
-    app.include_router(api.router)
-    app.include_router(pages.router)
+    guarded = [Depends(guard)]  # every route that serves analyses: the caller and the policy
+    app.include_router(access_api.router, dependencies=guarded)
+    app.include_router(api.router, dependencies=guarded)
+    app.include_router(access_pages.router, dependencies=guarded)
+    app.include_router(pages.router, dependencies=guarded)
+    app.include_router(account.router)
+    app.include_router(signon.router)
+    app.state.oidc = signon.make_provider(settings)
+    redact.install()
     app.include_router(catalogue.router)
-    app.include_router(investigate.router)
+    app.include_router(investigate.router, dependencies=guarded)  # search, timeline
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     install_error_handlers(app)
+    install_auth_errors(app)
     # innermost first: the cross-site check, then the body timeouts, then the headers
     app.add_middleware(
         CrossSiteGuard,

@@ -27,6 +27,7 @@ from typing import Any
 import anyio
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from app.bundle.identity.choice import CHOICES, read_choice
 from app.bundle.unpack import sniff_upload_type
 from app.bundle.writer import FileWriter, open_writer
 from app.display import show_bidi
@@ -46,6 +47,8 @@ MAX_PART_HEADER_BYTES = 8 * 1024  # the headers of one part, all together
 MAX_FORM_FIELDS = 64  # non-file parts in one upload
 MULTIPART_OVERHEAD = 1 << 20  # boundaries and part headers, on top of the upload cap
 DEFAULT_MAX_FIELD_BYTES = 64 * 1024
+MAX_PRODUCT_FIELD = 64  # bytes of one `product` / `product_default` field
+PRODUCT_FIELDS = frozenset({"product", "product_default"})
 BOUNDARY_CHARS = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]*[0-9A-Za-z'()+_,\-./:=?]")
 SUPPORTED = (
     "a diagnostic bundle (.tar.gz, .tgz, .tar, .zip, .gz), a log (.txt, .log) "
@@ -66,6 +69,8 @@ class ReceivedUpload:
     staging: Path
     files: list[IncomingFile] = field(default_factory=list)
     title: str | None = None
+    # per file, in order: the product the user chose (None: detect it)
+    products: list[str | None] = field(default_factory=list)
 
     def discard(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
@@ -130,6 +135,7 @@ class _PartWriter:
         self.field: str = ""
         self.field_value = bytearray()
         self.fields: dict[str, str] = {}
+        self.products: list[str] = []  # the `product` fields, in the order they came
         self.current: IncomingFile | None = None
         self.handle: FileWriter | None = None
         self.buffer = bytearray()
@@ -187,7 +193,7 @@ class _PartWriter:
             self.hasher = hashlib.sha256()
             self.head = bytearray()
             self.kind = "file"
-        elif filename is None and name in {"title"}:
+        elif filename is None and (name == "title" or name in PRODUCT_FIELDS):
             self.kind = "field"
             self.field = name
             self.field_value = bytearray()
@@ -230,6 +236,10 @@ class _PartWriter:
                 self.flush()
         elif self.kind == "field":
             self.field_value += chunk
+            if self.field in PRODUCT_FIELDS and len(self.field_value) > MAX_PRODUCT_FIELD:
+                raise UploadInvalid(
+                    f"The '{self.field}' field is too long: use one of {', '.join(CHOICES)}."
+                )
             if len(self.field_value) > 4 * MAX_TITLE:
                 raise UploadInvalid(f"The title is longer than {MAX_TITLE} characters.")
         # "ignore": counted above, then dropped
@@ -247,6 +257,8 @@ class _PartWriter:
             self.handle = None
             self.current.sha256 = self.hasher.hexdigest()
             _check_file(self.current, bytes(self.head))
+        elif self.kind == "field" and self.field == "product":
+            self.products.append(self.field_value.decode("utf-8", "replace"))
         elif self.kind == "field":
             self.fields[self.field] = self.field_value.decode("utf-8", "replace")
         self.kind = ""
@@ -343,6 +355,9 @@ async def receive_upload(
         title = writer.fields.get("title", "").strip()
         if len(title) > MAX_TITLE:
             raise UploadInvalid(f"The title is longer than {MAX_TITLE} characters.")
+        products = chosen_products(
+            writer.products, writer.fields.get("product_default"), len(upload.files)
+        )
     except BaseException as exc:
         writer.close()
         upload.discard()
@@ -352,4 +367,24 @@ async def receive_upload(
             raise UploadMalformed(f"The multipart body could not be read ({exc}).") from exc
         raise
     upload.title = title or None
+    upload.products = products
     return upload
+
+
+def chosen_products(products: list[str], default: str | None, file_count: int) -> list[str | None]:
+    """The product chosen for each file: the n-th `product` field for the n-th file, else
+    `product_default` (the form's one select without JavaScript), else None (detect it).
+
+    Raises UploadInvalid for an unknown value or more `product` fields than files.
+    """
+    if len(products) > file_count:
+        raise UploadInvalid(
+            f"{len(products)} 'product' fields for {file_count} file(s): send at most one "
+            "'product' per 'files' field, in the same order."
+        )
+    try:
+        fallback = read_choice(default) if default is not None else None
+        chosen = [read_choice(value) for value in products]
+    except ValueError as exc:
+        raise UploadInvalid(f"Unknown product: {exc}") from exc
+    return chosen + [fallback] * (file_count - len(chosen))

@@ -19,13 +19,16 @@ from concurrent.futures import ThreadPoolExecutor
 from app.bundle.detect import kind_from_head
 from app.report import FileKind
 from app.signatures.engine import (
+    DEFAULT_MAX_GROUPS,
     Aggregator,
     BlockFeeder,
     FileScan,
+    GroupBudget,
     Matcher,
     MatcherFactory,
     PreScanned,
     default_matcher_factory,
+    presence_markers,
     signatures_for_kind,
 )
 from app.signatures.model import Signature
@@ -42,8 +45,10 @@ class PreScanner:
         *,
         window: int = 5,
         matcher_factory: MatcherFactory | None = None,
+        max_groups: int = DEFAULT_MAX_GROUPS,
     ) -> None:
         self.signatures = signatures
+        self.budget = GroupBudget(max_groups)  # shared by the files' aggregators (memory)
         self.sources = sources
         self.pool = pool
         self.window = window
@@ -68,7 +73,7 @@ class _PreScanSink:
         self.name = name
         self.kind: FileKind | None = None
         self.feeder: BlockFeeder | None = None
-        self.aggregator = Aggregator()
+        self.aggregator = Aggregator(budget=owner.budget)
 
     def write(self, chunk: bytes) -> None:
         if self.kind is None:  # the unpacker's first chunk holds the head detect.py looks at
@@ -76,7 +81,9 @@ class _PreScanSink:
             scanner = self.owner.scanner_for(self.kind)
             if scanner is not None:
                 signatures, matcher = scanner
-                scan = FileScan(self.name, signatures, matcher, self.aggregator)
+                scan = FileScan(
+                    self.name, signatures, matcher, self.aggregator, markers=presence_markers()
+                )
                 self.feeder = BlockFeeder(scan, self.owner.pool, window=self.owner.window)
         if self.feeder is not None:
             self.feeder.write(chunk)
@@ -84,9 +91,11 @@ class _PreScanSink:
     def close(self) -> None:
         if self.feeder is not None and self.kind is not None:
             self.feeder.close()
-            self.owner.results[self.name] = PreScanned(self.kind, self.aggregator)
+            stats = self.feeder.scan.stats
+            self.owner.results[self.name] = PreScanned(self.kind, self.aggregator, stats)
 
     def discard(self) -> None:
         if self.feeder is not None:
             self.feeder.close()  # wait for its blocks in flight; the result is dropped
+        self.aggregator.release()
         self.owner.results.pop(self.name, None)

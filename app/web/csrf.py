@@ -6,7 +6,8 @@ application reads its body:
 1. Origin. Refused (403) when the browser says `Sec-Fetch-Site: cross-site`; when `Origin` is
    present and is not this server's own origin (app.web.public_url: `LOUPE_PUBLIC_URL`, else the
    configured host and port, never an arbitrary `Host` header); when `Sec-Fetch-Site: same-site`
-   (another subdomain) comes without a matching `Origin`; and for `Origin: null`. Requests with
+   (another subdomain) comes without a matching `Origin`; and for `Origin: null` (except with
+   `Sec-Fetch-Site: same-origin`: our own forms under `no-referrer`). Requests with
    neither header (curl, scripts) pass this check.
 2. Token. A request from a browser (any `Sec-Fetch-*` header, or an auth session cookie) must
    carry a CSRF token: in the `X-CSRF-Token` header (the drag-and-drop upload of static/app.js),
@@ -162,6 +163,11 @@ class CrossSiteGuard:
                 "Refused: this request was sent by a page of another site. Upload and re-run "
                 "from logloupe's own pages (or with curl or a script)."
             )
+        if origin == "null" and fetch_site == "same-origin":
+            # a form of one of our own pages: under Referrer-Policy: no-referrer the browser
+            # sends `Origin: null` for form posts, and Sec-Fetch-Site (which no page can set)
+            # vouches that the request comes from this very origin
+            return
         if origin is None:
             if fetch_site == "same-site":
                 raise CrossSiteRefused(

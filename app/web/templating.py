@@ -11,6 +11,7 @@ import jinja2
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from app.auth.identity import Caller
 from app.display import show_bidi
 from app.web.csrf import csrf_field
 
@@ -76,6 +77,12 @@ def visible_text(value: Any) -> Any:
     return value
 
 
+def viewer(request: Any) -> Caller | None:
+    """Who the page is for (set by web/guard.py), None on pages that did not resolve it."""
+    caller = getattr(request.state, "caller", None)
+    return caller if isinstance(caller, Caller) else None
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -93,7 +100,7 @@ def _environment() -> jinja2.Environment:
         bug_url=bug_url,
         fact_value=fact_value,
     )
-    env.globals.update(SEVERITIES=SEVERITIES, csrf_field=csrf_field)
+    env.globals.update(SEVERITIES=SEVERITIES, csrf_field=csrf_field, viewer=viewer)
     return env
 
 
