@@ -108,6 +108,19 @@ class Settings(BaseSettings):
         "analysis sent this long ago is sent again even when the queue is not empty",
     )
     queue_name: str = Field(default="analyses", description="the Celery queue of analyses")
+    search_max_hits: int = Field(
+        default=10_000,
+        ge=1,
+        description="hits one search counts before it stops and says the list is cut",
+    )
+    search_seconds: float = Field(
+        default=20.0, gt=0, description="time one search (or timeline count) may take"
+    )
+    timeline_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="time the first view of a timeline may spend counting the logs (then cached)",
+    )
     analysis_timeout_seconds: int = Field(
         default=900,
         ge=1,

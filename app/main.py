@@ -33,6 +33,7 @@ from app.web import (
     account,
     api,
     catalogue,
+    investigate,
     pages,
     redact,
     reports,
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
     app.state.oidc = signon.make_provider(settings)
     redact.install()
     app.include_router(catalogue.router)
+    app.include_router(investigate.router, dependencies=guarded)  # search, timeline
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     install_error_handlers(app)
     install_auth_errors(app)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import time
@@ -89,3 +90,14 @@ def _last_change(directory: Path) -> float:
     except OSError:
         pass
     return latest
+
+
+def line_index_path(data_dir: Path, analysis_id: str, name: str) -> Path:
+    """Where the log viewer's line index of the unpacked file `name` is kept (derived data)."""
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()
+    return analysis_dir(data_dir, analysis_id) / "index" / f"{digest}.u64"
+
+
+def timeline_path(data_dir: Path, analysis_id: str) -> Path:
+    """Where the per-minute counts of the timeline are kept (derived, rebuilt when missing)."""
+    return analysis_dir(data_dir, analysis_id) / "index" / "timeline.json"

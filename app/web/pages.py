@@ -6,13 +6,13 @@ safe (autoescape is on for every template) and no page carries inline script or 
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import anyio
 from fastapi import APIRouter, Query, Request, Response
@@ -28,11 +28,12 @@ from app.display import strip_bidi
 from app.errors import LoupeError, NotFound
 from app.models import Analysis, BundleFileRow, StoredFile
 from app.schemas import CoverageOut, FindingOut
+from app.search import position
 from app.services import analyses, certificates, storage
-from app.web import access_pages, api, head, logview, public_url
+from app.web import access_pages, api, backlink, head, logview, public_url, viewer_marks
 from app.web.deps import DatabaseDep, DispatcherDep, SessionDep, SettingsDep
 from app.web.guard import current_caller
-from app.web.templating import SEVERITIES, templates
+from app.web.templating import SEVERITIES, templates, url_path
 from app.worker.pipeline import unique_names
 
 router = APIRouter(include_in_schema=False)
@@ -306,8 +307,7 @@ def find_bundle_file(
 
 
 def index_path(data_dir: Path, analysis_id: str, name: str) -> Path:
-    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()
-    return storage.analysis_dir(data_dir, analysis_id) / "index" / f"{digest}.u64"
+    return storage.line_index_path(data_dir, analysis_id, name)
 
 
 def finding_lines(session: Session, analysis_id: str, name: str) -> Counter[int]:
@@ -324,7 +324,16 @@ def log_viewer(
     settings: SettingsDep,
     page: Annotated[int | None, Query(ge=1)] = None,
     line: Annotated[int | None, Query(ge=1)] = None,
+    q: Annotated[str, Query(max_length=2000)] = "",
+    regex: bool = False,
+    case: bool = False,
+    module: Annotated[str, Query(max_length=200)] = "",
+    level: Annotated[str, Query(max_length=20)] = "",
+    time: Annotated[str, Query(max_length=100)] = "",
+    back: Annotated[str, Query(alias="from", max_length=4000)] = "",
 ) -> Response:
+    """A page of a file; `line=`/`time=` (UTC) jumps, `q=` highlights, `module=`/`level=`
+    filter the page's records, `from=` is the page to go back to (same analysis only)."""
     data_dir = settings.resolved_data_dir
     row, path = find_bundle_file(session, data_dir, analysis_id, name)
     context: dict[str, Any] = {
@@ -336,14 +345,52 @@ def log_viewer(
     if row.kind in BINARY_KINDS or logview.looks_binary(path):
         return templates.TemplateResponse(request, "binary_file.html", context)
     index = logview.load_index(path, index_path(data_dir, analysis_id, row.name))
+    if time and not line and not page:  # to the line's own URL, so the browser scrolls to it
+        found = line_at_time(path, index, time)
+        kept = {"line": str(found)}
+        kept.update({key: value for key, value in request.query_params.items() if key != "time"})
+        target_url = f"/a/{analysis_id}/files/{url_path(row.name)}?{urlencode(kept)}#L{found}"
+        return RedirectResponse(target_url, status_code=303)
     wanted = page or (logview.page_of_line(line) if line else 1)
     shown = logview.read_page(path, index, wanted, page_bytes=settings.logview_page_bytes)
+    back_link = backlink.safe_back_link(back, analysis_id)
+    filters = {"q": q, "regex": "1" if regex else "", "case": "1" if case else ""}
+    filters.update(module=module, level=level)
+    if back_link:
+        filters["from"] = back_link
     context.update(
         page=shown,
         target=line,
         evidence=set(finding_lines(session, analysis_id, row.name)),
+        marked=viewer_marks.mark_page(
+            shown.lines, text=q, regex=regex, case_sensitive=case, module=module, level=level
+        ),
+        filters={key: value for key, value in filters.items() if value},
+        form={"q": q, "regex": regex, "case": case, "module": module, "level": level},
+        back_link=back_link,
+        back_label=backlink.back_label(back_link, analysis_id) if back_link else "",
     )
     return templates.TemplateResponse(request, "log_viewer.html", context)
+
+
+def line_at_time(path: Path, index: logview.LineIndex, when: str) -> int:
+    """The first line at or after the UTC time `when` (ISO 8601), by its timestamps."""
+    try:
+        moment = datetime.fromisoformat(when.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadTime(
+            f"'{when}' is not a time: give it as ISO 8601, e.g. 2018-01-01T17:56:48Z."
+        ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    offset = position.offset_at_time(path, moment)
+    if offset >= index.size:
+        return max(1, index.line_count)
+    return position.line_at(path, index.page_offsets, logview.LINES_PER_PAGE, offset)
+
+
+class BadTime(LoupeError):
+    status_code = 400
 
 
 @router.get("/a/{analysis_id}/raw/{name:path}")

@@ -95,7 +95,7 @@ def test_share_link_lifecycle_and_team_isolation_in_a_real_browser(
             expect(anonymous.locator(".rerun-form")).to_have_count(0)
             expect(anonymous.locator(".access-panel")).to_have_count(0)
             anonymous.locator("article.finding a.line-link").first.click()
-            anonymous.wait_for_url(re.compile(r"/files/.+\?line=\d+#L\d+$"))
+            anonymous.wait_for_url(re.compile(r"/files/.+\?line=\d+&from=[^#]+#L\d+$"))
 
             alice.goto(analysis_url + "#access")
             alice.get_by_role("button", name="Revoke").click()

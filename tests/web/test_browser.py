@@ -131,7 +131,7 @@ def test_upload_overview_and_log_viewer_in_a_real_browser(live_server: str, tmp_
             line = link.inner_text()
             snippet_text = finding.locator(".snippet-text").first.inner_text()
             link.click()
-            page.wait_for_url(re.compile(rf"/files/.+\?line={line}#L{line}$"))
+            page.wait_for_url(re.compile(rf"/files/.+\?line={line}&from=[^#]+#L{line}$"))
             target = page.locator(f"#L{line}")
             expect(target).to_have_class(re.compile(r"\btarget\b"))
             expect(target).to_have_class(re.compile(r"\bevidence\b"))

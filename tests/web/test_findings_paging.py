@@ -138,8 +138,13 @@ def test_many_findings_are_paged_with_links_that_work_without_javascript(
     for spec in display_order(specs)[100:200]:
         for snippet in spec.snippets:
             assert f">{snippet.text}</pre>" in page2
-            link_to_line = f"/a/{analysis_id}/files/{LOG}?line={snippet.line}#L{snippet.line}"
-            assert f'href="{link_to_line}"' in page2  # the log viewer links
+            # the log viewer links, whose "back" returns to the finding on this page
+            link_to_line = (
+                f"/a/{analysis_id}/files/{LOG}?line={snippet.line}"
+                f"&amp;from=/a/{analysis_id}%3Fpage%3D2%23"
+            )
+            assert f'href="{link_to_line}' in page2
+            assert re.search(rf'{re.escape(link_to_line)}[a-z]+-\d+#L{snippet.line}"', page2)
 
     page3 = page_client.get(next_link(page2).split("#")[0]).text
     assert titles(page3) == ordered[200:]

@@ -166,7 +166,9 @@ def test_findings_are_grouped_by_severity_with_counts_and_details(
     bug = re.search(r'<a href="([^"]+CSCwc69661)"([^>]*)>CSCwc69661</a>', html)
     assert bug and bug.group(1) == "https://bst.cloudapps.cisco.com/bugsearch/bug/CSCwc69661"
     assert 'target="_blank"' in bug.group(2) and 'rel="noopener noreferrer"' in bug.group(2)
-    link = f'href="/a/{analysis_id}/files/{LOG}?line=1234#L1234"'
+    # the evidence link opens the viewer at the line; its "back" returns to this finding
+    back = f"/a/{analysis_id}%23critical-1"
+    link = f'href="/a/{analysis_id}/files/{LOG}?line=1234&amp;from={back}#L1234"'
     assert link in html
     assert f"{LOG}</span>:<a" in html
 

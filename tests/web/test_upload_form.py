@@ -107,9 +107,9 @@ def test_form_upload_is_analysed_and_the_overview_shows_the_finding(client: Test
     assert 'data-status="done"' in html
     assert "mra-traffic-server-cert-verification" in html
     assert "CSCwc69661" in html
-    links = re.findall(r'href="(/a/[^"]+\?line=\d+#L\d+)"', html)
+    links = re.findall(r'href="(/a/[^"]+\?line=\d+(?:&amp;from=[^"#]+)?#L\d+)"', html)
     assert links
-    snippet_link = links[0]
+    snippet_link = links[0].replace("&amp;", "&")
     viewer = client.get(snippet_link.split("#")[0], headers=HTML)
     line = snippet_link.rsplit("#L", 1)[1]
     assert viewer.status_code == 200

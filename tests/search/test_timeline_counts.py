@@ -1,0 +1,44 @@
+"""Per-minute counts of one file: exact across samples and blocks, errors in their minute."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from app.search import timeline
+from app.search.timeline import count_file, minute_of
+from tests.search.test_position import timed_log
+
+
+@pytest.mark.parametrize("hyperscan", [True, False])
+@pytest.mark.parametrize("block_size", [4096, 4 * 2**20])
+def test_lines_per_minute_are_exact(
+    tmp_path: Path, block_size: int, hyperscan: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(timeline, "SAMPLE_BYTES", 1000)
+    if not hyperscan:
+        monkeypatch.setattr(timeline, "hyperscan", None)
+    path = tmp_path / "t.log"
+    text = timed_log(7, 120).replace("m3 n5\n", 'm3 n5 Level="ERROR" ] ERROR: twice\n')
+    text = text.replace("m6 n9\n", "m6 n9 DEBUG_MARKER here\n")
+    path.write_text(text)
+    counts = count_file(path, deadline=time.monotonic() + 30, block_size=block_size)
+    assert counts.complete
+    by_minute = [counts.minutes[m] for m in sorted(counts.minutes)]
+    assert [lines for lines, _, _ in by_minute] == [240] * 7
+    assert [errors for _, errors, _ in by_minute] == [0, 0, 0, 1, 0, 0, 0]
+    assert [(e.kind, e.line, e.text) for e in counts.events] == [
+        ("marker", 6 * 240 + 19, "DEBUG_MARKER here")
+    ]
+    assert min(counts.minutes) == minute_of(datetime(2018, 1, 1, 17, 0, tzinfo=UTC))
+
+
+def test_deadline_leaves_the_counts_incomplete(tmp_path: Path) -> None:
+    path = tmp_path / "t.log"
+    path.write_text(timed_log(2, 10))
+    ticks = iter(range(100))
+    counts = count_file(path, deadline=-1, clock=lambda: next(ticks))
+    assert not counts.complete and not counts.minutes
