@@ -11,6 +11,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from app.calls.model import BackgroundRow, Call
+
 
 class FileKind(StrEnum):
     """What a file inside a bundle is, detected from its name and contents."""
@@ -94,6 +96,9 @@ class Report:
     certificates: list[dict[str, Any]] = field(default_factory=list)
     # each node's own server certificate (server_*.pem), with its trust verdict
     server_certificates: list[dict[str, Any]] = field(default_factory=list)
+    # SIP calls the logs show (app/calls), and keep-alive traffic folded per node, peer, method
+    calls: list[Call] = field(default_factory=list)
+    call_background: list[BackgroundRow] = field(default_factory=list)
 
 
 SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}

@@ -17,6 +17,7 @@ from app.signatures.engine import (
     LiteralMatcher,
     Matcher,
     MatcherFactory,
+    Observe,
     PreScanned,
     run_signatures,
     scan_lines,
@@ -34,6 +35,7 @@ __all__ = [
     "LiteralMatcher",
     "Matcher",
     "MatcherFactory",
+    "Observe",
     "Signature",
     "load_library",
     "run_examples",
@@ -88,6 +90,7 @@ def run_library(
     matcher_factory: MatcherFactory | None = None,
     jobs: int = 1,
     prescanned: Mapping[str, PreScanned] | None = None,
+    observe: Observe | None = None,
 ) -> list[Finding]:
     """Findings of every signature over `files`; `nodes` maps BundleFile.bundle → NodeInfo.
 
@@ -109,4 +112,5 @@ def run_library(
         matcher_factory=matcher_factory,
         jobs=jobs,
         prescanned=prescanned,
+        observe=observe,
     )

@@ -34,6 +34,22 @@ VERSION_UNKNOWN_NOTE = (
 )
 
 
+class BlockObserver(Protocol):
+    """Sees every block of one file as it is scanned, in file order (e.g. app.calls.extract).
+
+    `feed(block, lines_before)` gets each line-aligned block and the number of newlines before
+    it; `close()` is called once after the last block.
+    """
+
+    def feed(self, block: bytes, lines_before: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+Observe = Callable[[str, FileKind], BlockObserver | None]
+"""Gives the observer of a file (its name and kind), or None."""
+
+
 class Matcher(Protocol):
     """Finds candidate lines in a block; the engine confirms them with the Python regexes.
 
@@ -283,8 +299,10 @@ class FileScan:
         *,
         node: str | None = None,
         extra_facts: Sequence[Mapping[str, Any]] | None = None,
+        observer: BlockObserver | None = None,
     ) -> None:
         self.file_name = file_name
+        self.observer = observer
         self.signatures = signatures
         self.matcher = matcher
         self.aggregator = aggregator
@@ -300,6 +318,8 @@ class FileScan:
             self._continue_follows(block)
         if located is None:
             located = locate(self.matcher, block)
+        if self.observer is not None:
+            self.observer.feed(block, self.lines_before)
         for start, end, newlines, indexes in located.lines:
             text = _decode(block[start:end])
             line_no = self.lines_before + newlines + 1
@@ -307,6 +327,11 @@ class FileScan:
                 self._hit(block, index, line_no, start, end, text)
         self.lines_before += located.newlines
         self.last_header = self._header_before(block, len(block), self.lines_before + 1)
+
+    def close(self) -> None:
+        """The file has ended: tell the observer."""
+        if self.observer is not None:
+            self.observer.close()
 
     def _hit(self, block: bytes, index: int, line_no: int, start: int, end: int, text: str) -> None:
         signature = self.signatures[index]
@@ -507,6 +532,7 @@ class BlockFeeder:
             self._parts, self._parts_bytes = [], 0
         while self._in_flight:
             self._confirm_oldest()
+        self.scan.close()
 
     def _confirm_oldest(self) -> None:
         block, found = self._in_flight.popleft()
@@ -532,6 +558,7 @@ def run_signatures(
     matcher_factory: MatcherFactory | None = None,
     jobs: int = 1,
     prescanned: Mapping[str, PreScanned] | None = None,
+    observe: Observe | None = None,
 ) -> list[Finding]:
     """Scan every file with the signatures that apply to its kind and node; return findings.
 
@@ -539,7 +566,8 @@ def run_signatures(
     the GIL) while this thread reads the files and confirms candidates in file order, so the
     findings are the same as with one job. At most 2 × jobs + 1 blocks are in flight.
     `prescanned` (file name → result) replaces the scan of files of the kind they were
-    scanned as; their results are merged in file order.
+    scanned as; their results are merged in file order. `observe` gives each file scanned
+    here an observer of its blocks (files merged from `prescanned` were observed then).
     """
     factory = matcher_factory or default_matcher_factory()
     aggregator = Aggregator()
@@ -576,6 +604,7 @@ def run_signatures(
                 aggregator,
                 node=node.hostname if node is not None else None,
                 extra_facts=extras,
+                observer=observe(file.name, file.kind) if observe is not None else None,
             )
             with file.path.open("rb") as stream:
                 feeder = BlockFeeder(scan, pool, window=2 * jobs + 1)

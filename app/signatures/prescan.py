@@ -24,6 +24,7 @@ from app.signatures.engine import (
     FileScan,
     Matcher,
     MatcherFactory,
+    Observe,
     PreScanned,
     default_matcher_factory,
     signatures_for_kind,
@@ -42,8 +43,10 @@ class PreScanner:
         *,
         window: int = 5,
         matcher_factory: MatcherFactory | None = None,
+        observe: Observe | None = None,
     ) -> None:
         self.signatures = signatures
+        self.observe = observe
         self.sources = sources
         self.pool = pool
         self.window = window
@@ -76,7 +79,9 @@ class _PreScanSink:
             scanner = self.owner.scanner_for(self.kind)
             if scanner is not None:
                 signatures, matcher = scanner
-                scan = FileScan(self.name, signatures, matcher, self.aggregator)
+                observe = self.owner.observe
+                observer = observe(self.name, self.kind) if observe is not None else None
+                scan = FileScan(self.name, signatures, matcher, self.aggregator, observer=observer)
                 self.feeder = BlockFeeder(scan, self.owner.pool, window=self.owner.window)
         if self.feeder is not None:
             self.feeder.write(chunk)

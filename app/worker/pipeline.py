@@ -22,9 +22,11 @@ from app.analyzers.cert_findings import apply_certificates
 from app.bundle.nodes import identify_node
 from app.bundle.sources import SOURCES
 from app.bundle.unpack import Limits, Tee, UnpackResult, unpack_upload
+from app.calls.extract import Collector
+from app.calls.group import build_calls, merge_background
 from app.config import Settings
 from app.errors import BundleError
-from app.report import Report
+from app.report import NodeInfo, Report
 from app.signatures import Library, run_library
 from app.signatures.alarms import resolve_alarm_lifecycle, split_cleared
 from app.signatures.coverage import coverage_of
@@ -53,6 +55,11 @@ def limits_from(settings: Settings) -> Limits:
         max_depth=settings.unpack_max_depth,
         direct_write_bytes=settings.unpack_direct_write_mib * 2**20,
     )
+
+
+def node_name(node: NodeInfo | None, bundle: str) -> str:
+    """How calls name a node: its hostname, else the upload it came from."""
+    return node.hostname if node is not None and node.hostname else bundle
 
 
 def unique_names(names: Sequence[str]) -> list[str]:
@@ -136,13 +143,16 @@ def analyze(
     names = unique_names([item.name for item in inputs])
     total_in = sum(item.path.stat().st_size for item in inputs) or 1
     done_in = 0
+    sip = Collector()  # SIP messages, read from the blocks the signature scan reads
     with ExitStack() as stack:
         prescanner: PreScanner | None = None
         if scan_while_unpacking and not in_processes(jobs, len(inputs)):
             pool = None
             if jobs > 1:
                 pool = stack.enter_context(ThreadPoolExecutor(jobs, thread_name_prefix="prescan"))
-            prescanner = PreScanner(library.signatures, SOURCES, pool, window=2 * jobs + 1)
+            prescanner = PreScanner(
+                library.signatures, SOURCES, pool, window=2 * jobs + 1, observe=sip.observer
+            )
         unpacked = _unpack_all(inputs, names, workdir, limits, jobs, prescanner)
         for item, name, result in zip(inputs, names, unpacked, strict=True):
             report.files.extend(result.files)
@@ -168,10 +178,20 @@ def analyze(
             progress(0.3 + 0.7 * min(1.0, scanned / total_bytes))
 
     findings = run_library(
-        library, report.files, nodes, progress=on_bytes, jobs=jobs, prescanned=prescanned
+        library,
+        report.files,
+        nodes,
+        progress=on_bytes,
+        jobs=jobs,
+        prescanned=prescanned,
+        observe=sip.observer,
     )
     report.findings, cleared = split_cleared(resolve_alarm_lifecycle(findings))
     apply_certificates(report, library.signatures)  # captures + PEMs: certificates, findings
+    file_nodes = {f.name: node_name(nodes.get(f.bundle), f.bundle) for f in report.files}
+    report.calls = build_calls(sip.messages, file_nodes)
+    report.call_background = merge_background(sip.background.values(), file_nodes)
+    report.warnings.extend(sip.warnings())
     report.coverage = coverage_of(
         library.signatures, report.files, nodes, report.findings, notes=cleared
     )
