@@ -21,7 +21,7 @@ from app.errors import LoupeError
 from app.jobs import Dispatcher
 from app.observability import configure_logging, metrics_registry
 from app.signatures import Library, load_library
-from app.web import api, catalogue, pages
+from app.web import api, calls, catalogue, pages
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(catalogue.router)
+    app.include_router(calls.router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     install_error_handlers(app)
     install_security_headers(app)

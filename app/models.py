@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -195,3 +195,50 @@ class SnippetRow(Base):
     finding: Mapped[FindingRow] = relationship(back_populates="snippets")
 
     __table_args__ = (Index("ix_snippet_finding_position", "finding_id", "position"),)
+
+
+class CallRow(Base):
+    """One SIP call of an analysis: its summary columns and its messages (compact JSON)."""
+
+    __tablename__ = "call"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    analysis_id: Mapped[str] = mapped_column(ForeignKey("analysis.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)  # 1-based in time order: the URL's {call}
+    method: Mapped[str] = mapped_column(String(32))
+    from_uri: Mapped[str] = mapped_column(Text)
+    to_uri: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    final_status: Mapped[str] = mapped_column(String(200))
+    failed: Mapped[bool] = mapped_column(Boolean)
+    end_reason: Mapped[str] = mapped_column(Text)
+    nodes: Mapped[list[str]] = mapped_column(JSON)
+    call_ids: Mapped[list[str]] = mapped_column(JSON)
+    joined_by: Mapped[str | None] = mapped_column(String(64))
+    message_count: Mapped[int] = mapped_column(Integer)
+    search: Mapped[str] = mapped_column(Text)  # lower-case URIs, Call-IDs, addresses (for ?q=)
+    messages: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # app/calls/codec.py
+
+    __table_args__ = (Index("ix_call_analysis_number", "analysis_id", "number", unique=True),)
+
+
+class CallBackgroundRow(Base):
+    """Keep-alive SIP traffic of one node with one peer and method, counted."""
+
+    __tablename__ = "call_background"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    analysis_id: Mapped[str] = mapped_column(
+        ForeignKey("analysis.id", ondelete="CASCADE"), index=True
+    )
+    node: Mapped[str] = mapped_column(Text)
+    peer: Mapped[str] = mapped_column(Text)
+    method: Mapped[str] = mapped_column(String(32))
+    count: Mapped[int] = mapped_column(Integer)
+    failures: Mapped[int] = mapped_column(Integer)
+    statuses: Mapped[dict[str, int]] = mapped_column(JSON)
+    first_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    file: Mapped[str] = mapped_column(Text)
+    line: Mapped[int] = mapped_column(Integer)

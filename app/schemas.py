@@ -118,6 +118,7 @@ class AnalysisOut(BaseModel):
     coverage: list[CoverageOut] = Field(default_factory=list)
     runs: list[RunOut] = Field(default_factory=list)
     delta: DeltaOut | None = None
+    calls: int = 0  # SIP calls found in the logs: /api/v1/analyses/{id}/calls
 
 
 class SignatureOut(BaseModel):

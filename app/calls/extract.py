@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from app.calls.model import BACKGROUND_METHODS, BackgroundRow, SipMessage
 from app.calls.sipmsg import (
@@ -46,6 +47,26 @@ _BODY_END = re.compile(rb"\n(?! )")  # the end of a line followed by one not sta
 _DETAIL = re.compile(r"^\s*(Receive|Sending)\s+(Request|Response)\s*(.*)$", re.DOTALL)
 _DETAIL_SPLIT = re.compile(r",\s*(?=[A-Za-z][\w\-]*=)")
 _FOLDED = object()
+_SUMMARY = re.compile(
+    rb'UTCTime="([^"]*)"[^\n]*?Action="(Received|Sent)"\s+Local-ip="([^"]*)"\s+'
+    rb'Local-port="([^"]*)"\s+(?:Src|Dst)-ip="([^"]*)"\s+(?:Src|Dst)-port="([^"]*)"\s+'
+    rb'Detail="(?:Receive|Sending)\s+(Request|Response)\s*([^"]*)"'
+)
+_PAIR = re.compile(r"(?:^|,)\s*([A-Za-z][\w\-]*)=([^,]*)")
+_HASH = re.compile(rb'Msg-Hash="([^"]{1,64})"')
+
+
+def utc_time(value: str) -> datetime | None:
+    """`2018-01-01 17:56:48,964` (UTC; the part after the comma in milliseconds) → datetime."""
+    try:
+        base, _, millis = value.strip().partition(",")
+        when = datetime.fromisoformat(base).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    if millis.isdigit():
+        micro = int(millis) * 1000 if len(millis) <= 3 else int(millis[:6].ljust(6, "0"))
+        when = when.replace(microsecond=micro)
+    return when
 
 
 def parse_detail(detail: str) -> tuple[str, dict[str, str]] | None:
@@ -187,8 +208,7 @@ class FileExtractor:
             pos = end + 1
             if start < len(block) and block[start] in b" \t|":
                 continue  # quoted inside a payload, not a log line
-            raw = block[start : min(end, start + MAX_LINE_CHARS)]
-            self._header_line(raw.decode("utf-8", errors="replace").rstrip("\r"), line_no)
+            self._header_line(block[start : min(end, start + MAX_LINE_CHARS)], line_no)
             if self.body is not None:
                 pos = self._read_body(block, pos)
         self.offset += len(block)
@@ -199,35 +219,72 @@ class FileExtractor:
             self._finish_body()
         self.awaiting.clear()
 
-    def _header_line(self, text: str, line_no: int) -> None:
+    def _header_line(self, raw: bytes, line_no: int) -> None:
+        """A `network.sip` line: a summary (message), a block line (same Msg-Hash), or other."""
+        fast = _SUMMARY.search(raw)
+        if fast is not None:  # the usual summary line, read with one expression
+            utc, action, lip, lport, rip, rport, kind, rest = (
+                group.decode("utf-8", errors="replace") for group in fast.groups()
+            )
+            header = {
+                "direction": "in" if action == "Received" else "out",
+                "local": f"{lip}:{lport}",
+                "remote": f"{rip}:{rport}",
+            }
+            pairs = dict(_PAIR.findall(rest))
+            self._summary(header, kind, pairs, utc_time(utc), line_no, raw)
+            return
+        if b'Detail="' not in raw:
+            found = _HASH.search(raw)
+            if found is not None:  # a block line: what its summary became says what to do
+                target = self.awaiting.pop(found[1].decode("ascii", errors="replace"), None)
+                if target is not None:
+                    self.body = _OpenBody(target, {}, line_no, "")
+                    return
+        self._other_line(raw.decode("utf-8", errors="replace").rstrip("\r"), line_no)
+
+    def _other_line(self, text: str, line_no: int) -> None:
+        """Any other form (fields in another order, a block line without its summary)."""
         fields = parse_fields(text)
         action = fields.get("Action")
         if action not in ("Received", "Sent"):
             return
         incoming = action == "Received"
-        local = f"{fields.get('Local-ip', '')}:{fields.get('Local-port', '')}"
         side = "Src" if incoming else "Dst"
-        remote = f"{fields.get(side + '-ip', '')}:{fields.get(side + '-port', '')}"
-        header = {"direction": "in" if incoming else "out", "local": local, "remote": remote}
-        target: SipMessage | object | None = None
+        header = {
+            "direction": "in" if incoming else "out",
+            "local": f"{fields.get('Local-ip', '')}:{fields.get('Local-port', '')}",
+            "remote": f"{fields.get(side + '-ip', '')}:{fields.get(side + '-port', '')}",
+        }
         detail = parse_detail(fields["Detail"]) if "Detail" in fields else None
-        msg_hash = fields.get("Msg-Hash", "")
         if detail is not None:
             kind, pairs = detail
-            msg_hash = msg_hash or pairs.get("Msg-Hash", "")
-            message = self._from_summary(text, line_no, header, kind, pairs, msg_hash)
-            target = self._place(message)
-            if msg_hash:
-                self.awaiting[msg_hash] = target
-                while len(self.awaiting) > MAX_AWAITING:
-                    self.awaiting.popitem(last=False)
-        elif msg_hash:
-            target = self.awaiting.pop(msg_hash, None)
-        self.body = _OpenBody(target, header, line_no, text)
+            pairs.setdefault("Msg-Hash", fields.get("Msg-Hash", ""))
+            self._summary(header, kind, pairs, timestamp_of(text), line_no, b"")
+            return
+        self.body = _OpenBody(None, header, line_no, text)
+
+    def _summary(
+        self,
+        header: dict[str, str],
+        kind: str,
+        pairs: dict[str, str],
+        when: datetime | None,
+        line_no: int,
+        raw: bytes,
+    ) -> None:
+        msg_hash = pairs.get("Msg-Hash", "")
+        message = self._from_summary(when, line_no, header, kind, pairs, msg_hash)
+        target = self._place(message)
+        if msg_hash:
+            self.awaiting[msg_hash] = target
+            while len(self.awaiting) > MAX_AWAITING:
+                self.awaiting.popitem(last=False)
+        self.body = _OpenBody(target, header, line_no, "")
 
     def _from_summary(
         self,
-        text: str,
+        when: datetime | None,
         line_no: int,
         header: dict[str, str],
         kind: str,
@@ -242,7 +299,7 @@ class FileExtractor:
             for uuid in session_uuids(pairs.get(name, ""))
         )
         return SipMessage(
-            time=timestamp_of(text),
+            time=when,
             file=self.file_name,
             line=line_no,
             direction=header["direction"],

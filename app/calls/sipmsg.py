@@ -26,6 +26,9 @@ _STATUS_LINE = re.compile(r"^SIP/2\.0 ([1-6]\d\d)(?: (.{0,200}))?$")
 _HEADER = re.compile(r"^([A-Za-z][\w.!%*+`'~\-]{0,63})\s*:\s?(.*)$")
 _URI = re.compile(r"<([^>]{1,2000})>|^\s*([^;\s]{1,2000})")
 _TAG = re.compile(r";\s*tag=([^;\s>]{1,200})", re.IGNORECASE)
+_SESSION_SPLIT = re.compile(r";\s*remote\s*=\s*|;")
+_UUID = re.compile(r"[0-9a-f]{32}")
+_NULL_UUID = "0" * 32
 _VIA_TRANSPORT = re.compile(r"SIP/2\.0/([A-Za-z]{2,5})", re.IGNORECASE)
 
 
@@ -112,9 +115,11 @@ def transport_of(via: str) -> str:
 
 def session_uuids(value: str) -> tuple[str, ...]:
     """The UUIDs of a Session-ID header (`<uuid>;remote=<uuid>`), lower case, null ones out."""
+    if not value:
+        return ()
     found = []
-    for part in re.split(r";\s*remote\s*=\s*|;", value)[:2]:
+    for part in _SESSION_SPLIT.split(value)[:2]:
         uuid = part.strip().lower()
-        if re.fullmatch(r"[0-9a-f]{32}", uuid) and uuid != "0" * 32:
+        if uuid != _NULL_UUID and _UUID.fullmatch(uuid):
             found.append(uuid)
     return tuple(found)

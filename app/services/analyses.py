@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic_core import from_json
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from app import serialize
 from app.errors import LoupeError, NotFound
@@ -18,6 +18,7 @@ from app.ids import new_id
 from app.models import Analysis, AnalysisRun, StoredFile, utcnow
 from app.report import SEVERITY_ORDER
 from app.schemas import AnalysisOut, DeltaOut, FindingOut
+from app.services import calls as calls_service
 from app.services import findings as findings_service
 from app.services import storage
 from app.services.uploads import ReceivedUpload
@@ -101,13 +102,17 @@ def summary(
 ) -> AnalysisOut:
     """The public view of a loaded analysis (`load`) with these findings and delta."""
     run = shown_run(analysis)
-    return serialize.analysis_out(
+    out = serialize.analysis_out(
         analysis,
         findings,
         runs=analysis.runs,
         coverage=serialize.coverage_from_json(run.coverage) if run else [],
         delta=delta,
     )
+    session = object_session(analysis)
+    if session is not None:
+        out.calls = calls_service.count_calls(session, analysis.id)
+    return out
 
 
 def view_json(session: Session, analysis_id: str, data_dir: Path) -> list[bytes]:

@@ -1,0 +1,237 @@
+"""Store an analysis' calls and read them back: a page of the list, one call, message texts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Select, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from app.calls.codec import decode, encode
+from app.calls.model import BackgroundRow, Call, SipMessage
+from app.calls.sipmsg import payload_lines
+from app.errors import NotFound
+from app.models import Analysis, BundleFileRow, CallBackgroundRow, CallRow, Node
+from app.report import Report
+from app.services import storage
+
+MAX_SEARCH_CHARS = 20_000
+MAX_MESSAGE_BYTES = 256 * 1024  # of one message read back from its log for the ladder page
+MAX_QUERY_CHARS = 200
+INSERT_BATCH = 2000
+LIST_COLUMNS = (
+    CallRow.number,
+    CallRow.call_ids,
+    CallRow.method,
+    CallRow.from_uri,
+    CallRow.to_uri,
+    CallRow.started_at,
+    CallRow.ended_at,
+    CallRow.final_status,
+    CallRow.failed,
+    CallRow.end_reason,
+    CallRow.nodes,
+    CallRow.message_count,
+    CallRow.joined_by,
+)
+
+
+def _exists(session: Session, analysis_id: str) -> None:
+    if session.get(Analysis, analysis_id) is None:
+        raise NotFound(
+            f"No analysis with id '{analysis_id}'. Check the link, or upload the bundle again."
+        )
+
+
+def search_text(call: Call) -> str:
+    """What `?q=` looks in: URIs, Call-IDs, addresses and nodes, lower case."""
+    values: dict[str, None] = dict.fromkeys([call.from_uri, call.to_uri, *call.call_ids])
+    for message in call.messages:
+        values.update(dict.fromkeys((message.request_uri, message.from_uri, message.to_uri)))
+        values.update(dict.fromkeys((message.local, message.remote, message.node)))
+        if sum(len(v) for v in values) > MAX_SEARCH_CHARS:
+            break
+    return "\n".join(v for v in values if v).lower()[:MAX_SEARCH_CHARS]
+
+
+def save_calls(session: Session, analysis_id: str, report: Report) -> None:
+    """Replace the analysis' calls and keep-alive rows by the report's (no commit)."""
+    session.execute(delete(CallRow).where(CallRow.analysis_id == analysis_id))
+    session.execute(delete(CallBackgroundRow).where(CallBackgroundRow.analysis_id == analysis_id))
+    rows = [_call_row(analysis_id, call) for call in report.calls]
+    for start in range(0, len(rows), INSERT_BATCH):
+        session.execute(insert(CallRow), rows[start : start + INSERT_BATCH])
+    background = [_background_row(analysis_id, row) for row in report.call_background]
+    for start in range(0, len(background), INSERT_BATCH):
+        session.execute(insert(CallBackgroundRow), background[start : start + INSERT_BATCH])
+
+
+def _call_row(analysis_id: str, call: Call) -> dict[str, Any]:
+    return {
+        "analysis_id": analysis_id,
+        "number": call.number,
+        "method": call.method[:32],
+        "from_uri": call.from_uri,
+        "to_uri": call.to_uri,
+        "started_at": call.started_at,
+        "ended_at": call.ended_at,
+        "final_status": call.final_status[:200],
+        "failed": call.failed,
+        "end_reason": call.end_reason,
+        "nodes": call.nodes,
+        "call_ids": call.call_ids,
+        "joined_by": call.joined_by,
+        "message_count": len(call.messages),
+        "search": search_text(call),
+        "messages": [encode(message) for message in call.messages],
+    }
+
+
+def _background_row(analysis_id: str, row: BackgroundRow) -> dict[str, Any]:
+    return {
+        "analysis_id": analysis_id,
+        "node": row.node,
+        "peer": row.peer,
+        "method": row.method[:32],
+        "count": row.count,
+        "failures": row.failures,
+        "statuses": row.statuses,
+        "first_seen": row.first,
+        "last_seen": row.last,
+        "file": row.file,
+        "line": row.line,
+    }
+
+
+@dataclass(frozen=True)
+class CallsPage:
+    total: int
+    number: int
+    page_count: int
+    calls: list[dict[str, Any]]  # LIST_COLUMNS by name
+    background: list[CallBackgroundRow]
+    methods: list[str]  # every method the analysis' calls start with (for the filter)
+
+
+def _filtered(
+    analysis_id: str, q: str | None, failed: bool | None, method: str | None
+) -> Select[Any]:
+    query: Select[Any] = select(*LIST_COLUMNS)  # type: ignore[assignment]
+    query = query.where(CallRow.analysis_id == analysis_id)
+    if q:
+        needle = q.strip().lower()[:MAX_QUERY_CHARS]
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(CallRow.search.like(f"%{escaped}%", escape="\\"))
+    if failed is not None:
+        query = query.where(CallRow.failed.is_(failed))
+    if method:
+        query = query.where(CallRow.method == method.strip().upper()[:32])
+    return query
+
+
+def list_calls(
+    session: Session,
+    analysis_id: str,
+    *,
+    q: str | None = None,
+    failed: bool | None = None,
+    method: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> CallsPage:
+    """One page of the analysis' calls in time order, with the filters applied."""
+    _exists(session, analysis_id)
+    query = _filtered(analysis_id, q, failed, method)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page_count = max(1, -(-total // per_page))
+    number = min(max(1, page), page_count)
+    rows = session.execute(
+        query.order_by(CallRow.number).offset((number - 1) * per_page).limit(per_page)
+    ).mappings()
+    background = session.scalars(
+        select(CallBackgroundRow)
+        .where(CallBackgroundRow.analysis_id == analysis_id)
+        .order_by(CallBackgroundRow.id)
+        .limit(500)
+    ).all()
+    methods = session.scalars(
+        select(CallRow.method).where(CallRow.analysis_id == analysis_id).distinct()
+    ).all()
+    return CallsPage(
+        total, number, page_count, [dict(r) for r in rows], list(background), sorted(methods)
+    )
+
+
+def count_calls(session: Session, analysis_id: str) -> int:
+    return session.scalar(select(func.count()).where(CallRow.analysis_id == analysis_id)) or 0
+
+
+@dataclass(frozen=True)
+class StoredCall:
+    row: CallRow
+    messages: list[SipMessage]
+    products: dict[str, str | None]  # node hostname (or upload name) → product
+
+
+def get_call(session: Session, analysis_id: str, number: int) -> StoredCall:
+    """One call with its messages; NotFound when the analysis has no such call."""
+    _exists(session, analysis_id)
+    row = session.scalars(
+        select(CallRow).where(CallRow.analysis_id == analysis_id, CallRow.number == number)
+    ).first()
+    if row is None:
+        raise NotFound(f"The analysis has no call {number}.")
+    nodes = session.scalars(select(Node).where(Node.analysis_id == analysis_id)).all()
+    products = {(n.hostname or n.bundle): n.product for n in nodes}
+    return StoredCall(row, [decode(m) for m in row.messages], products)
+
+
+def message_texts(
+    session: Session, data_dir: Path, analysis_id: str, messages: list[SipMessage]
+) -> list[str | None]:
+    """Each message as logged (its SIPMSG block, unframed), read back from its file; None where
+    no block was logged or the file is gone."""
+    names = {m.file for m in messages if m.body_offset >= 0}
+    paths: dict[str, Path] = {}
+    if names:
+        for file in session.scalars(
+            select(BundleFileRow).where(
+                BundleFileRow.analysis_id == analysis_id, BundleFileRow.name.in_(names)
+            )
+        ):
+            paths[file.name] = storage.resolve_inside(data_dir, file.storage_path)
+    return read_texts(paths, messages)
+
+
+def read_texts(paths: dict[str, Path], messages: list[SipMessage]) -> list[str | None]:
+    """The logged text of each message from the files in `paths` (bounded per message)."""
+    texts: list[str | None] = []
+    handles: dict[str, Any] = {}
+    try:
+        for message in messages:
+            path = paths.get(message.file)
+            if path is None or message.body_offset < 0:
+                texts.append(None)
+                continue
+            if message.file not in handles:
+                try:
+                    handles[message.file] = path.open("rb")
+                except OSError:
+                    handles[message.file] = None
+            handle = handles[message.file]
+            if handle is None:
+                texts.append(None)
+                continue
+            handle.seek(message.body_offset)
+            raw = handle.read(min(message.body_length, MAX_MESSAGE_BYTES))
+            text = "\n".join(payload_lines(raw.decode("utf-8", errors="replace")))
+            if message.body_length > MAX_MESSAGE_BYTES:
+                text += f"\n… [{message.body_length - MAX_MESSAGE_BYTES} more bytes in the log]"
+            texts.append(text)
+    finally:
+        for handle in handles.values():
+            if handle is not None:
+                handle.close()
+    return texts
