@@ -139,7 +139,6 @@ def analyze(
     Exit code 1 when a finding of severity error or critical is present, 2 for unusable input.
     """
     from app import serialize
-    from app.bundle.unpack import sniff_upload_type
     from app.errors import BundleError, SignatureError
     from app.ids import new_id
     from app.report import Report
@@ -150,18 +149,7 @@ def analyze(
 
     tune_malloc()
     settings = get_settings()
-    for bundle in bundles:
-        if not bundle.is_file():
-            _echo(f"error: {bundle}: no such file", err=True)
-            raise typer.Exit(EXIT_UNUSABLE)
-        with bundle.open("rb") as handle:
-            head = handle.read(4096)
-        if not head:
-            _echo(f"error: {bundle}: the file is empty", err=True)
-            raise typer.Exit(EXIT_UNUSABLE)
-        if sniff_upload_type(head, bundle.name) is None:
-            _echo(f"error: {bundle}: not a bundle, log or capture logloupe can read", err=True)
-            raise typer.Exit(EXIT_UNUSABLE)
+    check_inputs(bundles)
     try:
         library = load_library(library_dir, cache_dir=settings.cache_dir)
     except (SignatureError, OSError) as exc:
@@ -218,6 +206,24 @@ def analyze(
         _echo(render_text(out))
     if any(f.signature.severity in ("critical", "error") for f in out.findings):
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def check_inputs(bundles: list[Path]) -> None:
+    """Exit (EXIT_UNUSABLE, with the reason) unless each path is a bundle, log or capture."""
+    from app.bundle.unpack import sniff_upload_type
+
+    for bundle in bundles:
+        if not bundle.is_file():
+            _echo(f"error: {bundle}: no such file", err=True)
+            raise typer.Exit(EXIT_UNUSABLE)
+        with bundle.open("rb") as handle:
+            head = handle.read(4096)
+        if not head:
+            _echo(f"error: {bundle}: the file is empty", err=True)
+            raise typer.Exit(EXIT_UNUSABLE)
+        if sniff_upload_type(head, bundle.name) is None:
+            _echo(f"error: {bundle}: not a bundle, log or capture logloupe can read", err=True)
+            raise typer.Exit(EXIT_UNUSABLE)
 
 
 def _run_pipeline_with_progress(
@@ -325,6 +331,11 @@ def signatures_lint(
     if failures:
         raise typer.Exit(EXIT_FINDINGS)
     _echo(f"{len(library.signatures)} signatures ok (ruleset {library.version})")
+
+
+from app.cli_calls import register as _register_calls  # noqa: E402  (after `app` exists)
+
+_register_calls(app)
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from app.calls.model import SipMessage
+from app.calls.model import Call, SipMessage
 
 _FIELDS = {  # attribute → stored key; empty strings and defaults are left out
     "file": "f",
@@ -59,3 +59,23 @@ def decode(data: dict[str, Any]) -> SipMessage:
         session_ids=tuple(data.get("si", ())),
         **values,
     )
+
+
+def call_summary(call: Call) -> dict[str, Any]:
+    """A call as the list API gives it (`GET /api/v1/analyses/{id}/calls`)."""
+    return {
+        "id": call.number,
+        "call_ids": call.call_ids,
+        "method": call.method,
+        "from": call.from_uri,
+        "to": call.to_uri,
+        "started_at": call.started_at.isoformat() if call.started_at else None,
+        "ended_at": call.ended_at.isoformat() if call.ended_at else None,
+        "duration_seconds": call.duration_seconds,
+        "final_status": call.final_status,
+        "failed": call.failed,
+        "end_reason": call.end_reason,
+        "nodes": call.nodes,
+        "messages": len(call.messages),
+        "joined_by": call.joined_by,
+    }
