@@ -53,7 +53,14 @@ _SUMMARY = re.compile(
     rb'Detail="(?:Receive|Sending)\s+(Request|Response)\s*([^"]*)"'
 )
 _PAIR = re.compile(r"(?:^|,)\s*([A-Za-z][\w\-]*)=([^,]*)")
+_WHERE = re.compile(
+    rb'Action="(Received|Sent)"\s+Local-ip="([^"]*)"\s+Local-port="([^"]*)"\s+'
+    rb'(?:Src|Dst)-ip="([^"]*)"\s+(?:Src|Dst)-port="([^"]*)"'
+)
 _HASH = re.compile(rb'Msg-Hash="([^"]{1,64})"')
+_START = re.compile(rb"\|(?:SIP/2\.0 ([1-6]\d\d)|[A-Z][A-Z\-]* )")
+_CSEQ = re.compile(rb"\n ?CSeq:[ \t]*(\d{1,10})[ \t]+([A-Za-z]{1,32})", re.IGNORECASE)
+_CALL_ID = re.compile(rb"\n ?(?:Call-ID|i):[ \t]*([^\r\n]{1,300})", re.IGNORECASE)
 
 
 def utc_time(value: str) -> datetime | None:
@@ -130,11 +137,7 @@ class Collector:
             del self.background[key]
 
     def is_background(self, message: SipMessage) -> bool:
-        method = message.method or message.cseq_method
-        if method == "INVITE":
-            self.invite_call_ids.add(message.call_id)
-            return False
-        return method in BACKGROUND_METHODS and message.call_id not in self.invite_call_ids
+        return self.folds(message.method or message.cseq_method, message.call_id)
 
     def keep(self, message: SipMessage) -> bool:
         """Keep a call's message; False when the budget is spent (the message is counted)."""
@@ -148,26 +151,45 @@ class Collector:
     def fold(self, message: SipMessage) -> None:
         """Count a keep-alive message in its (file, peer, method) row."""
         method = message.method or message.cseq_method or "?"
-        key = (message.file, message.remote, method)
+        self.count(message.file, message.remote, method, message.status, message.time, message.line)
+
+    def count(
+        self,
+        file: str,
+        peer: str,
+        method: str,
+        status: int | None,
+        when: datetime | None,
+        line: int,
+    ) -> None:
+        """Count one keep-alive message of `file` with `peer` in its row."""
+        key = (file, peer, method)
         row = self.background.get(key)
         if row is None:
             if len(self.background) >= MAX_BACKGROUND_ROWS:
                 self.background_overflow += 1
                 return
             row = self.background[key] = BackgroundRow(
-                node="", file=message.file, peer=message.remote, method=method, line=message.line
+                node="", file=file, peer=peer, method=method, line=line
             )
         row.count += 1
-        if message.status is not None:
-            code = str(message.status)
+        if status is not None:
+            code = str(status)
             row.statuses[code] = row.statuses.get(code, 0) + 1
-            if message.status >= 300 and message.status not in (401, 407):
+            if status >= 300 and status not in (401, 407):
                 row.failures += 1
-        if message.time is not None:
-            if row.first is None or message.time < row.first:
-                row.first = message.time
-            if row.last is None or message.time > row.last:
-                row.last = message.time
+        if when is not None:
+            if row.first is None or when < row.first:
+                row.first = when
+            if row.last is None or when > row.last:
+                row.last = when
+
+    def folds(self, method: str, call_id: str) -> bool:
+        """Whether a message of `method` with `call_id` is keep-alive traffic (counted only)."""
+        if method == "INVITE":
+            self.invite_call_ids.add(call_id)
+            return False
+        return method in BACKGROUND_METHODS and call_id not in self.invite_call_ids
 
     def warnings(self) -> list[str]:
         notes = []
@@ -241,6 +263,19 @@ class FileExtractor:
                 if target is not None:
                     self.body = _OpenBody(target, {}, line_no, "")
                     return
+                where = _WHERE.search(raw)
+                if where is not None:  # its summary was not logged: the block tells all
+                    action, lip, lport, rip, rport = (
+                        group.decode("utf-8", errors="replace") for group in where.groups()
+                    )
+                    header = {
+                        "direction": "in" if action == "Received" else "out",
+                        "local": f"{lip}:{lport}",
+                        "remote": f"{rip}:{rport}",
+                    }
+                    text = raw.decode("utf-8", errors="replace")
+                    self.body = _OpenBody(None, header, line_no, text)
+                    return
         self._other_line(raw.decode("utf-8", errors="replace").rstrip("\r"), line_no)
 
     def _other_line(self, text: str, line_no: int) -> None:
@@ -274,8 +309,15 @@ class FileExtractor:
         raw: bytes,
     ) -> None:
         msg_hash = pairs.get("Msg-Hash", "")
-        message = self._from_summary(when, line_no, header, kind, pairs, msg_hash)
-        target = self._place(message)
+        method = pairs.get("Method", "").upper()
+        target: SipMessage | object
+        if self.collector.folds(method, pairs.get("Call-ID", "")):
+            status = None if kind == "Request" else _int(pairs.get("Code"))
+            self.collector.count(self.file_name, header["remote"], method, status, when, line_no)
+            target = _FOLDED
+        else:
+            message = self._from_summary(when, line_no, header, kind, pairs, msg_hash)
+            target = message if self.collector.keep(message) else _FOLDED
         if msg_hash:
             self.awaiting[msg_hash] = target
             while len(self.awaiting) > MAX_AWAITING:
@@ -355,8 +397,11 @@ class FileExtractor:
             return
         if body.offset < 0:  # no SIPMSG block followed the line
             return
-        parsed = parse_sipmsg(b"".join(body.parts).decode("utf-8", errors="replace"))
+        raw = b"".join(body.parts)
         message = body.target
+        if not isinstance(message, SipMessage) and self._fold_block(body, raw):
+            return
+        parsed = parse_sipmsg(raw.decode("utf-8", errors="replace"))
         if not isinstance(message, SipMessage):
             message = self._from_block(body, parsed)
             if message is None:
@@ -383,6 +428,26 @@ class FileExtractor:
         if "session-id" in headers:
             extra = session_uuids(headers["session-id"])
             message.session_ids = tuple(dict.fromkeys((*message.session_ids, *extra)))
+
+    def _fold_block(self, body: _OpenBody, raw: bytes) -> bool:
+        """Count a block logged without its summary if it is keep-alive traffic (read from a
+        peek at its start line, CSeq and Call-ID: no full parse); True when counted."""
+        start = _START.search(raw, 0, 400)
+        cseq = _CSEQ.search(raw)
+        if start is None or cseq is None:
+            return False
+        method = cseq[2].decode("ascii", errors="replace").upper()
+        call_id = _CALL_ID.search(raw)
+        if not self.collector.folds(
+            method, call_id[1].decode("utf-8", "replace").strip() if call_id else ""
+        ):
+            return False
+        status = int(start[1]) if start[1] else None
+        when = timestamp_of(body.header_text)
+        self.collector.count(
+            self.file_name, body.header["remote"], method, status, when, body.header_line
+        )
+        return True
 
     def _from_block(self, body: _OpenBody, parsed: ParsedSip) -> SipMessage | None:
         """A message logged with its block but without a summary line (read from the block)."""

@@ -125,6 +125,7 @@ def analyze(
     jobs: int | None = None,
     *,
     scan_while_unpacking: bool = True,
+    extract_calls: bool = True,
 ) -> Report:
     """Unpack every input into `workdir`, identify its node, run the library; raises BundleError.
 
@@ -134,6 +135,8 @@ def analyze(
     everything but the writing of large files in the calling thread. Logs are scanned while
     they are unpacked (one read of their bytes) unless the uploads are unpacked in other
     processes or `scan_while_unpacking` is False (then they are read back from disk).
+    The SIP messages of the logs are read from the same blocks (app.calls) unless
+    `extract_calls` is False (benchmarks compare the two).
     """
     jobs = max(1, jobs or default_jobs())
     report = Report(ruleset_version=library.version)
@@ -144,6 +147,7 @@ def analyze(
     total_in = sum(item.path.stat().st_size for item in inputs) or 1
     done_in = 0
     sip = Collector()  # SIP messages, read from the blocks the signature scan reads
+    observe = sip.observer if extract_calls else None
     with ExitStack() as stack:
         prescanner: PreScanner | None = None
         if scan_while_unpacking and not in_processes(jobs, len(inputs)):
@@ -151,7 +155,7 @@ def analyze(
             if jobs > 1:
                 pool = stack.enter_context(ThreadPoolExecutor(jobs, thread_name_prefix="prescan"))
             prescanner = PreScanner(
-                library.signatures, SOURCES, pool, window=2 * jobs + 1, observe=sip.observer
+                library.signatures, SOURCES, pool, window=2 * jobs + 1, observe=observe
             )
         unpacked = _unpack_all(inputs, names, workdir, limits, jobs, prescanner)
         for item, name, result in zip(inputs, names, unpacked, strict=True):
@@ -184,7 +188,7 @@ def analyze(
         progress=on_bytes,
         jobs=jobs,
         prescanned=prescanned,
-        observe=sip.observer,
+        observe=observe,
     )
     report.findings, cleared = split_cleared(resolve_alarm_lifecycle(findings))
     apply_certificates(report, library.signatures)  # captures + PEMs: certificates, findings
