@@ -218,9 +218,25 @@ class CallRow(Base):
     joined_by: Mapped[str | None] = mapped_column(String(64))
     message_count: Mapped[int] = mapped_column(Integer)
     search: Mapped[str] = mapped_column(Text)  # lower-case URIs, Call-IDs, addresses (for ?q=)
-    messages: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # app/calls/codec.py
 
-    __table_args__ = (Index("ix_call_analysis_number", "analysis_id", "number", unique=True),)
+    __table_args__ = (
+        Index("ix_call_analysis_number", "analysis_id", "number", unique=True),
+        Index("ix_call_analysis_failed", "analysis_id", "failed", "number"),
+    )
+
+
+class CallMessagesRow(Base):
+    """The messages of one call (compact JSON, app/calls/codec.py), apart so lists stay small."""
+
+    __tablename__ = "call_messages"
+
+    call_id: Mapped[int] = mapped_column(
+        ForeignKey("call.id", ondelete="CASCADE"), primary_key=True
+    )
+    analysis_id: Mapped[str] = mapped_column(
+        ForeignKey("analysis.id", ondelete="CASCADE"), index=True
+    )
+    messages: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
 
 
 class CallBackgroundRow(Base):

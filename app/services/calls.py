@@ -13,7 +13,14 @@ from app.calls.codec import decode, encode
 from app.calls.model import BackgroundRow, Call, SipMessage
 from app.calls.sipmsg import payload_lines
 from app.errors import NotFound
-from app.models import Analysis, BundleFileRow, CallBackgroundRow, CallRow, Node
+from app.models import (
+    Analysis,
+    BundleFileRow,
+    CallBackgroundRow,
+    CallMessagesRow,
+    CallRow,
+    Node,
+)
 from app.report import Report
 from app.services import storage
 
@@ -58,11 +65,26 @@ def search_text(call: Call) -> str:
 
 def save_calls(session: Session, analysis_id: str, report: Report) -> None:
     """Replace the analysis' calls and keep-alive rows by the report's (no commit)."""
+    session.execute(delete(CallMessagesRow).where(CallMessagesRow.analysis_id == analysis_id))
     session.execute(delete(CallRow).where(CallRow.analysis_id == analysis_id))
     session.execute(delete(CallBackgroundRow).where(CallBackgroundRow.analysis_id == analysis_id))
-    rows = [_call_row(analysis_id, call) for call in report.calls]
-    for start in range(0, len(rows), INSERT_BATCH):
-        session.execute(insert(CallRow), rows[start : start + INSERT_BATCH])
+    for start in range(0, len(report.calls), INSERT_BATCH):
+        chosen = report.calls[start : start + INSERT_BATCH]
+        ids = session.scalars(
+            insert(CallRow).returning(CallRow.id, sort_by_parameter_order=True),
+            [_call_row(analysis_id, call) for call in chosen],
+        ).all()
+        session.execute(
+            insert(CallMessagesRow),
+            [
+                {
+                    "call_id": row_id,
+                    "analysis_id": analysis_id,
+                    "messages": [encode(message) for message in call.messages],
+                }
+                for row_id, call in zip(ids, chosen, strict=True)
+            ],
+        )
     background = [_background_row(analysis_id, row) for row in report.call_background]
     for start in range(0, len(background), INSERT_BATCH):
         session.execute(insert(CallBackgroundRow), background[start : start + INSERT_BATCH])
@@ -85,7 +107,6 @@ def _call_row(analysis_id: str, call: Call) -> dict[str, Any]:
         "joined_by": call.joined_by,
         "message_count": len(call.messages),
         "search": search_text(call),
-        "messages": [encode(message) for message in call.messages],
     }
 
 
@@ -185,7 +206,10 @@ def get_call(session: Session, analysis_id: str, number: int) -> StoredCall:
         raise NotFound(f"The analysis has no call {number}.")
     nodes = session.scalars(select(Node).where(Node.analysis_id == analysis_id)).all()
     products = {(n.hostname or n.bundle): n.product for n in nodes}
-    return StoredCall(row, [decode(m) for m in row.messages], products)
+    stored = session.scalar(
+        select(CallMessagesRow.messages).where(CallMessagesRow.call_id == row.id)
+    )
+    return StoredCall(row, [decode(m) for m in stored or []], products)
 
 
 def message_texts(

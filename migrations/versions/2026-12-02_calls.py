@@ -1,4 +1,4 @@
-"""call and call_background: SIP calls the logs show, keep-alive traffic folded per peer
+"""call, call_messages, call_background: SIP calls of the logs, keep-alive folded per peer
 
 Revision ID: 0009
 Revises: 0006
@@ -37,11 +37,21 @@ def upgrade() -> None:
         sa.Column('joined_by', sa.String(length=64), nullable=True),
         sa.Column('message_count', sa.Integer(), nullable=False),
         sa.Column('search', sa.Text(), nullable=False),
-        sa.Column('messages', sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(['analysis_id'], ['analysis.id'], ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id'),
     )
     op.create_index('ix_call_analysis_number', 'call', ['analysis_id', 'number'], unique=True)
+    op.create_index('ix_call_analysis_failed', 'call', ['analysis_id', 'failed', 'number'])
+    op.create_table(
+        'call_messages',
+        sa.Column('call_id', sa.Integer(), nullable=False),
+        sa.Column('analysis_id', sa.String(length=64), nullable=False),
+        sa.Column('messages', sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(['call_id'], ['call.id'], ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['analysis_id'], ['analysis.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('call_id'),
+    )
+    op.create_index('ix_call_messages_analysis_id', 'call_messages', ['analysis_id'])
     op.create_table(
         'call_background',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -65,5 +75,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_call_background_analysis_id', table_name='call_background')
     op.drop_table('call_background')
+    op.drop_index('ix_call_messages_analysis_id', table_name='call_messages')
+    op.drop_table('call_messages')
+    op.drop_index('ix_call_analysis_failed', table_name='call')
     op.drop_index('ix_call_analysis_number', table_name='call')
     op.drop_table('call')
