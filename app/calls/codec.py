@@ -1,63 +1,69 @@
-"""SipMessage ↔ the compact dict stored per message (short keys: 20,000 calls stay small)."""
+"""SipMessage ↔ the compact row stored per message: a JSON list in a fixed field order.
+
+A list (not a dict) keeps 20,000 calls small and fast to store; `FIELDS` fixes the order.
+Older rows with fewer items decode with the defaults of the missing fields.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from app.calls.model import Call, SipMessage
 
-_FIELDS = {  # attribute → stored key; empty strings and defaults are left out
-    "file": "f",
-    "line": "l",
-    "direction": "d",
-    "local": "lo",
-    "remote": "r",
-    "call_id": "c",
-    "cseq": "s",
-    "cseq_method": "cm",
-    "method": "m",
-    "status": "st",
-    "reason": "rs",
-    "request_uri": "ru",
-    "from_uri": "fu",
-    "from_tag": "ft",
-    "to_uri": "tu",
-    "to_tag": "tt",
-    "transport": "tr",
-    "user_agent": "ua",
-    "reason_header": "rh",
-    "via_count": "v",
-    "msg_hash": "h",
-    "body_offset": "o",
-    "body_length": "bl",
-    "node": "n",
+FIELDS = (
+    "file",
+    "line",
+    "direction",
+    "local",
+    "remote",
+    "call_id",
+    "cseq",
+    "cseq_method",
+    "method",
+    "status",
+    "reason",
+    "request_uri",
+    "from_uri",
+    "from_tag",
+    "to_uri",
+    "to_tag",
+    "transport",
+    "user_agent",
+    "reason_header",
+    "via_count",
+    "msg_hash",
+    "body_offset",
+    "body_length",
+    "node",
+)
+_DEFAULTS: dict[str, Any] = {
+    "cseq": None,
+    "method": None,
+    "status": None,
+    "line": 0,
+    "via_count": 0,
+    "body_offset": -1,
+    "body_length": 0,
 }
-_DEFAULTS: dict[str, Any] = {"body_offset": -1, "body_length": 0, "via_count": 0}
+_GET = attrgetter(*FIELDS)
 
 
-def encode(message: SipMessage) -> dict[str, Any]:
-    out: dict[str, Any] = {"t": message.time.isoformat() if message.time else None}
-    for attribute, key in _FIELDS.items():
-        value = getattr(message, attribute)
-        if value not in (None, "") and value != _DEFAULTS.get(attribute):
-            out[key] = value
-    if message.session_ids:
-        out["si"] = list(message.session_ids)
-    return out
+def encode(message: SipMessage) -> list[Any]:
+    """[time, session ids, *FIELDS] of a message."""
+    when = message.time.isoformat() if message.time is not None else None
+    return [when, list(message.session_ids), *_GET(message)]
 
 
-def decode(data: dict[str, Any]) -> SipMessage:
-    when = data.get("t")
-    values: dict[str, Any] = {
-        attribute: data.get(key, _DEFAULTS.get(attribute, "")) for attribute, key in _FIELDS.items()
-    }
-    for attribute in ("cseq", "method", "status"):
-        values[attribute] = data.get(_FIELDS[attribute])
+def decode(data: list[Any]) -> SipMessage:
+    when, sessions, *values = data
+    fields = {name: _DEFAULTS.get(name, "") for name in FIELDS}
+    fields.update(zip(FIELDS, values, strict=False))
     return SipMessage(
         time=datetime.fromisoformat(when) if isinstance(when, str) else None,
-        session_ids=tuple(data.get("si", ())),
-        **values,
+        session_ids=tuple(sessions or ()),
+        **fields,
     )
 
 

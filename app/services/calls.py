@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, select
+from sqlalchemy import Select, Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.calls.codec import decode, encode
@@ -68,14 +68,22 @@ def save_calls(session: Session, analysis_id: str, report: Report) -> None:
     session.execute(delete(CallMessagesRow).where(CallMessagesRow.analysis_id == analysis_id))
     session.execute(delete(CallRow).where(CallRow.analysis_id == analysis_id))
     session.execute(delete(CallBackgroundRow).where(CallBackgroundRow.analysis_id == analysis_id))
+    connection = session.connection()
+    calls_table: Table = CallRow.__table__  # type: ignore[assignment]
+    messages_table: Table = CallMessagesRow.__table__  # type: ignore[assignment]
+    background_table: Table = CallBackgroundRow.__table__  # type: ignore[assignment]
     for start in range(0, len(report.calls), INSERT_BATCH):
         chosen = report.calls[start : start + INSERT_BATCH]
-        ids = session.scalars(
-            insert(CallRow).returning(CallRow.id, sort_by_parameter_order=True),
-            [_call_row(analysis_id, call) for call in chosen],
-        ).all()
-        session.execute(
-            insert(CallMessagesRow),
+        ids = (
+            connection.execute(
+                insert(calls_table).returning(calls_table.c.id, sort_by_parameter_order=True),
+                [_call_row(analysis_id, call) for call in chosen],
+            )
+            .scalars()
+            .all()
+        )
+        connection.execute(
+            insert(messages_table),
             [
                 {
                     "call_id": row_id,
@@ -87,7 +95,7 @@ def save_calls(session: Session, analysis_id: str, report: Report) -> None:
         )
     background = [_background_row(analysis_id, row) for row in report.call_background]
     for start in range(0, len(background), INSERT_BATCH):
-        session.execute(insert(CallBackgroundRow), background[start : start + INSERT_BATCH])
+        connection.execute(insert(background_table), background[start : start + INSERT_BATCH])
 
 
 def _call_row(analysis_id: str, call: Call) -> dict[str, Any]:
