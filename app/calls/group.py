@@ -16,6 +16,8 @@ from app.calls.model import BackgroundRow, Call, SipMessage
 
 MAX_LEGS_PER_SESSION = 32
 """A Session-ID shared by more legs than this is not used to join (a broken or shared UUID)."""
+MAX_CALL_MESSAGES = 5000
+"""Messages kept per call (the first ones); a runaway dialog beyond that is only counted."""
 CHALLENGES = (401, 407)
 REASONS = {
     100: "Trying",
@@ -159,6 +161,8 @@ def _end_reason(found: list[SipMessage], final: SipMessage | None, failed: bool)
 
 
 def _summarise(found: list[SipMessage], joined_by: str | None) -> Call:
+    omitted = max(0, len(found) - MAX_CALL_MESSAGES)
+    found = found[:MAX_CALL_MESSAGES]
     requests = [m for m in found if m.method is not None and m.method != "ACK"]
     first = next(
         (m for m in requests if m.method == "INVITE"), requests[0] if requests else found[0]
@@ -183,6 +187,7 @@ def _summarise(found: list[SipMessage], joined_by: str | None) -> Call:
         nodes=list(dict.fromkeys(m.node for m in found)),
         joined_by=joined_by,
         messages=found,
+        omitted=omitted,
     )
 
 

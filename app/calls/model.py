@@ -98,6 +98,7 @@ class Call:
     nodes: list[str]
     joined_by: str | None  # "call-id", "session-id", "call-id+session-id"; None: one leg
     messages: list[SipMessage]
+    omitted: int = 0  # messages past MAX_CALL_MESSAGES (app/calls/group.py): counted, not kept
 
     @property
     def duration_seconds(self) -> float | None:

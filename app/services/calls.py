@@ -15,11 +15,14 @@ from app.calls.sipmsg import payload_lines
 from app.errors import NotFound
 from app.models import (
     Analysis,
+    AnalysisRun,
     BundleFileRow,
     CallBackgroundRow,
     CallMessagesRow,
     CallRow,
+    FindingRow,
     Node,
+    SnippetRow,
 )
 from app.report import Report
 from app.services import storage
@@ -113,7 +116,7 @@ def _call_row(analysis_id: str, call: Call) -> dict[str, Any]:
         "nodes": call.nodes,
         "call_ids": call.call_ids,
         "joined_by": call.joined_by,
-        "message_count": len(call.messages),
+        "message_count": len(call.messages) + call.omitted,
         "search": search_text(call),
     }
 
@@ -267,3 +270,55 @@ def read_texts(paths: dict[str, Path], messages: list[SipMessage]) -> list[str |
             if handle is not None:
                 handle.close()
     return texts
+
+
+@dataclass(frozen=True)
+class CallFinding:
+    """A finding of the shown run with evidence inside a call (a line of one of its messages,
+    or a line naming one of its Call-IDs)."""
+
+    signature_id: str
+    title: str
+    severity: str
+    file: str
+    line: int
+
+
+MAX_CALL_FINDINGS = 50
+
+
+def findings_of_call(session: Session, analysis_id: str, stored: StoredCall) -> list[CallFinding]:
+    """The shown run's findings whose snippets are lines of this call's messages."""
+    analysis = session.get(Analysis, analysis_id)
+    if analysis is None or analysis.status != "done":
+        return []
+    run_id = session.scalar(
+        select(AnalysisRun.id).where(
+            AnalysisRun.analysis_id == analysis_id, AnalysisRun.number == analysis.current_run
+        )
+    )
+    lines: set[tuple[str, int]] = set()
+    for message in stored.messages:
+        lines.update({(message.file, message.line), (message.file, message.line - 1)})
+    files = {file for file, _ in lines}
+    if run_id is None or not files:
+        return []
+    call_ids = [cid for cid in stored.row.call_ids if len(cid) >= 8]
+    found: dict[str, CallFinding] = {}
+    rows = session.execute(
+        select(FindingRow.signature_id, FindingRow.title, FindingRow.severity, SnippetRow)
+        .join(SnippetRow, SnippetRow.finding_id == FindingRow.id)
+        .where(FindingRow.run_id == run_id, SnippetRow.file.in_(files))
+        .order_by(FindingRow.severity_rank, FindingRow.signature_id, SnippetRow.line)
+    )
+    for signature_id, title, severity, snippet in rows:
+        if signature_id in found:
+            continue
+        inside = (snippet.file, snippet.line) in lines
+        if inside or any(cid in snippet.text for cid in call_ids):
+            found[signature_id] = CallFinding(
+                signature_id, title, severity, snippet.file, snippet.line
+            )
+            if len(found) >= MAX_CALL_FINDINGS:
+                break
+    return list(found.values())

@@ -247,6 +247,8 @@ def call_page(
         "shown": shown,
         "highlight": highlight or "",
         "marked_count": len(marked),
+        "kept": len(stored.messages),
+        "findings": calls_service.findings_of_call(session, analysis_id, stored),
         "api_url": f"/api/v1/analyses/{analysis_id}/calls/{call}",
     }
     return templates.TemplateResponse(request, "call.html", context)

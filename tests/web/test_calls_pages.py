@@ -159,3 +159,38 @@ def test_the_real_public_log_shows_its_call(client: TestClient) -> None:
     page = client.get(f"/a/{analysis_id}/calls/1").text
     assert "a=crypto:0 AEAD_AES_128_GCM" in page  # the full message with its SDP
     assert START.year == 2018
+
+
+def test_the_findings_of_a_call_are_listed_above_its_ladder(client: TestClient) -> None:
+    from tests.calls.siplog import sip
+
+    expc = Node("expc1", "10.0.30.2")
+    common = {"call_id": "abcd12345678@127.0.0.1", "cseq": 4616, "method": "SERVICE"}
+    common["to_uri"] = "sip:serviceserver@cucm02.example.local"
+    sip(
+        expc,
+        START,
+        direction="in",
+        local_port=27901,
+        remote="64.100.0.10:7003",
+        start_line="SERVICE sip:serviceserver@cucm02.example.local SIP/2.0",
+        **common,
+    )  # type: ignore[arg-type]
+    sip(
+        expc,
+        START.replace(second=58),
+        direction="out",
+        local_port=27901,
+        remote="64.100.0.10:7003",
+        start_line="SIP/2.0 408 Request Timeout",
+        **common,
+    )  # type: ignore[arg-type]
+    analysis_id = analyse(client, ("c.tar.gz", bundle(expc, "Expressway-C")))
+    (call,) = calls(client, analysis_id)["calls"]
+    assert (call["method"], call["final_status"], call["failed"]) == (
+        "SERVICE",
+        "408 Request Timeout",
+        True,
+    )
+    page = client.get(f"/a/{analysis_id}/calls/1").text
+    assert "Findings in this call" in page and "mra-sip-service-request-timeout" in page
