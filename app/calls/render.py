@@ -18,6 +18,7 @@ ROW_HEIGHT = 30
 TOP = 70
 LEFT = 150  # room for the times
 TEXT_COLUMN = 26
+MAX_PNG_ARROWS = 1000
 
 
 def _time(arrow: Arrow) -> str:
@@ -140,3 +141,18 @@ def to_text(ladder: Ladder) -> str:
         stamp = f"{_time(arrow):<13}{_delta(arrow):>9}"
         lines.append(f"{stamp} {text}")
     return "\n".join(lines) + "\n"
+
+
+class PngUnavailable(Exception):
+    """PNG rendering needs CairoSVG and the system cairo library; this machine lacks one."""
+
+
+def to_png(ladder: Ladder) -> bytes:
+    """The ladder as a PNG image (CairoSVG); PngUnavailable where cairo cannot be loaded."""
+    try:
+        import cairosvg  # type: ignore[import-untyped]
+    except (ImportError, OSError) as exc:
+        raise PngUnavailable(str(exc)) from exc
+    shown = Ladder(ladder.columns, ladder.arrows[:MAX_PNG_ARROWS])  # cairo's 32,767 px limit
+    png: bytes = cairosvg.svg2png(bytestring=to_svg(shown, link=False).encode("utf-8"))
+    return png

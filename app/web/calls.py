@@ -16,7 +16,8 @@ from markupsafe import Markup
 
 from app.calls.ladder import Arrow, Ladder, lay_out
 from app.calls.model import SipMessage
-from app.calls.render import to_svg, to_text
+from app.calls.render import MAX_PNG_ARROWS, PngUnavailable, to_png, to_svg, to_text
+from app.errors import ServiceUnavailable
 from app.services import calls as calls_service
 from app.services.calls import CallsPage, StoredCall
 from app.web.deps import SessionDep, SettingsDep
@@ -248,6 +249,7 @@ def call_page(
         "highlight": highlight or "",
         "marked_count": len(marked),
         "kept": len(stored.messages),
+        "png_arrows": MAX_PNG_ARROWS,
         "findings": calls_service.findings_of_call(session, analysis_id, stored),
         "api_url": f"/api/v1/analyses/{analysis_id}/calls/{call}",
     }
@@ -262,6 +264,24 @@ def ladder_svg(analysis_id: str, call: int, session: SessionDep) -> Response:
         svg,
         media_type="image/svg+xml",
         headers={"Content-Disposition": f'attachment; filename="call-{call}.svg"'},
+    )
+
+
+@router.get("/a/{analysis_id}/calls/{call}/ladder.png", include_in_schema=False)
+def ladder_png(analysis_id: str, call: int, session: SessionDep) -> Response:
+    """The ladder as an image (its first MAX_PNG_ARROWS messages)."""
+    stored = calls_service.get_call(session, analysis_id, call)
+    try:
+        png = to_png(lay_out(stored.messages, stored.products))
+    except PngUnavailable as exc:
+        raise ServiceUnavailable(
+            "This server cannot draw PNG images (the cairo library is missing: "
+            f"{exc}); download ladder.svg instead."
+        ) from exc
+    return Response(
+        png,
+        media_type="image/png",
+        headers={"Content-Disposition": f'attachment; filename="call-{call}.png"'},
     )
 
 

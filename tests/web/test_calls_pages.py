@@ -121,6 +121,8 @@ def test_the_pages_list_calls_and_draw_the_ladder_without_script(
     assert f'id="L{line_link[2]}"' in viewer.text
     svg = client.get(f"/a/{two_nodes}/calls/1/ladder.svg")
     assert svg.headers["content-type"].startswith("image/svg+xml") and "<svg" in svg.text
+    png = client.get(f"/a/{two_nodes}/calls/1/ladder.png")
+    assert png.headers["content-type"] == "image/png" and png.content.startswith(b"\x89PNG")
     text = client.get(f"/a/{two_nodes}/calls/1/ladder.txt").text
     assert "Unified CM" in text and "404 Not Found" in text
 
