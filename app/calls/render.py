@@ -13,9 +13,9 @@ from html import escape
 from app.calls.ladder import Arrow, Ladder
 
 COLOURS = {"request": "#1f4e99", "1xx": "#6b6b6b", "2xx": "#1d7a35", "error": "#b3261e"}
-COLUMN_WIDTH = 200
+COLUMN_WIDTH = 230
 ROW_HEIGHT = 30
-TOP = 70
+TOP = 76
 LEFT = 150  # room for the times
 TEXT_COLUMN = 26
 MAX_PNG_ARROWS = 1000
@@ -54,12 +54,15 @@ def to_svg(ladder: Ladder, *, link: bool = True, marked: Collection[int] = ()) -
     ]
     for index, column in enumerate(ladder.columns):
         x = _x(index)
+        name, paren, detail = column.label.partition(" (")
         out.append(
-            f'<text x="{x}" y="22" text-anchor="middle" font-weight="bold">'
-            f"{escape(column.label[:34])}</text>"
-            f'<text x="{x}" y="40" text-anchor="middle" fill="#555">'
+            f'<text x="{x}" y="18" text-anchor="middle" font-weight="bold">'
+            f"{escape(name[:30])}</text>"
+            f'<text x="{x}" y="33" text-anchor="middle" font-size="11">'
+            f"{escape((paren.strip() + detail)[:34] if paren else '')}</text>"
+            f'<text x="{x}" y="48" text-anchor="middle" fill="#555">'
             f"{escape(column.address[:40])}</text>"
-            f'<line x1="{x}" y1="50" x2="{x}" y2="{height - 10}" stroke="#999" '
+            f'<line x1="{x}" y1="56" x2="{x}" y2="{height - 10}" stroke="#999" '
             'stroke-dasharray="4 3"/>'
         )
     for row, arrow in enumerate(ladder.arrows):
