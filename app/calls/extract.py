@@ -1,8 +1,7 @@
 """Take every SIP message out of a log's blocks as the signature engine passes them by.
 
 A `FileExtractor` is fed the same line-aligned blocks the signature scan reads (see
-`app.signatures.engine.FileScan(observer=...)`), so the logs are read once. In each block it
-looks for `Module="network.sip"` with bytes.find; only those lines are decoded. Per message an
+`app.signatures.engine.FileScan(observer=...)`), so the logs are read once. Per message an
 Expressway logs two lines (domain.md §2.4 (a), (e)):
 
 - the summary (`Level="INFO"`): `Action`, `Local-ip`/`-port`, `Src-ip`/`Dst-ip` and ports,
@@ -12,9 +11,12 @@ Expressway logs two lines (domain.md §2.4 (a), (e)):
   line starting with a space, framed by `|`.
 
 They are paired by Msg-Hash; either may be missing (INFO-only logging, a log cut in between).
-Memory is bounded: a block keeps at most MAX_BODY_KEEP bytes for its headers (its full extent
-in the file is recorded so that pages read it back), keep-alive traffic is only counted (see
-`Collector.fold`), and the collector keeps at most `max_messages` messages.
+One compiled expression finds both kinds of line in a block and takes their fields (the regex
+engine, not Python, walks the block); keep-alive traffic (OPTIONS, REGISTER, …) is counted from
+the raw bytes without building a message, and its SIPMSG blocks are skipped, not parsed.
+Memory is bounded: a block keeps at most MAX_BODY_KEEP bytes for its headers (its extent in the
+file is recorded so that pages read it back), keep-alive rows are capped, and the collector
+keeps at most `max_messages` messages.
 """
 
 from __future__ import annotations
@@ -33,34 +35,28 @@ from app.calls.sipmsg import (
     transport_of,
     uri_of,
 )
-from app.parsing.expressway import parse_fields, timestamp_of
 from app.report import FileKind
 
-SIP_MODULE = b'Module="network.sip"'
-MAX_LINE_CHARS = 16_384  # of a summary line read (no real one is near)
 MAX_BODY_KEEP = 65_536  # bytes of a SIPMSG block kept to read its headers
 MAX_AWAITING = 512  # summaries waiting for their block (paired by Msg-Hash)
 MAX_MESSAGES = 300_000  # per analysis; more are counted, not kept
 MAX_BACKGROUND_ROWS = 10_000
 OBSERVED_KINDS = frozenset({FileKind.LOGGINGSNAPSHOT, FileKind.LOG})
+_LINE = re.compile(
+    rb'Module="network\.sip"[ \t]+Level="[A-Za-z]*":?[ \t]+Action="(Received|Sent)"[ \t]+'
+    rb'Local-ip="([^"\n]*)"[ \t]+Local-port="([^"\n]*)"[ \t]+'
+    rb'(?:Src|Dst)-ip="([^"\n]*)"[ \t]+(?:Src|Dst)-port="([^"\n]*)"[ \t]+'
+    rb'(?:Detail="[ \t]*(?:Receive|Sending)[ \t]+(Request|Response)[ \t]*([^"\n]*)"'
+    rb'|Msg-Hash="([^"\n]{1,64})")'
+)
+_PAIR = re.compile(rb"(?:^|,)[ \t]*([A-Za-z][\w\-]*)=([^,]*)")
 _BODY_END = re.compile(rb"\n(?! )")  # the end of a line followed by one not starting with a space
-_DETAIL = re.compile(r"^\s*(Receive|Sending)\s+(Request|Response)\s*(.*)$", re.DOTALL)
-_DETAIL_SPLIT = re.compile(r",\s*(?=[A-Za-z][\w\-]*=)")
-_FOLDED = object()
-_SUMMARY = re.compile(
-    rb'UTCTime="([^"]*)"[^\n]*?Action="(Received|Sent)"\s+Local-ip="([^"]*)"\s+'
-    rb'Local-port="([^"]*)"\s+(?:Src|Dst)-ip="([^"]*)"\s+(?:Src|Dst)-port="([^"]*)"\s+'
-    rb'Detail="(?:Receive|Sending)\s+(Request|Response)\s*([^"]*)"'
-)
-_PAIR = re.compile(r"(?:^|,)\s*([A-Za-z][\w\-]*)=([^,]*)")
-_WHERE = re.compile(
-    rb'Action="(Received|Sent)"\s+Local-ip="([^"]*)"\s+Local-port="([^"]*)"\s+'
-    rb'(?:Src|Dst)-ip="([^"]*)"\s+(?:Src|Dst)-port="([^"]*)"'
-)
-_HASH = re.compile(rb'Msg-Hash="([^"]{1,64})"')
 _START = re.compile(rb"\|(?:SIP/2\.0 ([1-6]\d\d)|[A-Z][A-Z\-]* )")
 _CSEQ = re.compile(rb"\n ?CSeq:[ \t]*(\d{1,10})[ \t]+([A-Za-z]{1,32})", re.IGNORECASE)
 _CALL_ID = re.compile(rb"\n ?(?:Call-ID|i):[ \t]*([^\r\n]{1,300})", re.IGNORECASE)
+_BACKGROUND = frozenset(method.encode() for method in BACKGROUND_METHODS)
+_IN_DIALOG = frozenset({b"SUBSCRIBE", b"NOTIFY"})  # may belong to a call: checked by Call-ID
+_FOLDED = object()
 
 
 def utc_time(value: str) -> datetime | None:
@@ -76,20 +72,11 @@ def utc_time(value: str) -> datetime | None:
     return when
 
 
-def parse_detail(detail: str) -> tuple[str, dict[str, str]] | None:
-    """`Receive Request Method=INVITE, CSeq=100, …` → ("Request", {"Method": "INVITE", …})."""
-    match = _DETAIL.match(detail)
-    if match is None:
-        return None
-    pairs: dict[str, str] = {}
-    for part in _DETAIL_SPLIT.split(match[3]):
-        key, sep, value = part.partition("=")
-        if sep:
-            pairs.setdefault(key.strip(), value.strip())
-    return match[2], pairs
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
 
 
-def _int(value: str | None) -> int | None:
+def _int(value: bytes | str | None) -> int | None:
     if value is None:
         return None
     value = value.strip()
@@ -97,17 +84,38 @@ def _int(value: str | None) -> int | None:
 
 
 @dataclass(slots=True)
+class _Header:
+    """Where a block line says its message went (used when its summary is missing)."""
+
+    direction: str
+    local: str
+    remote: str
+    utc: bytes
+
+
+@dataclass(slots=True)
 class _OpenBody:
     """A SIPMSG block being read (it may cross blocks); `parts` hold its first bytes."""
 
     target: SipMessage | object | None  # the message it belongs to, _FOLDED, or None (new)
-    header: dict[str, str]
+    header: _Header | None
     header_line: int
-    header_text: str
     offset: int = -1  # file offset of the block's first byte
     length: int = 0
     kept: int = 0
     parts: list[bytes] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Tally:
+    """A keep-alive row while counting (raw bytes; BackgroundRow once done)."""
+
+    line: int
+    count: int = 0
+    failures: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    first: bytes = b""
+    last: bytes = b""
 
 
 class Collector:
@@ -116,7 +124,7 @@ class Collector:
     def __init__(self, *, max_messages: int = MAX_MESSAGES) -> None:
         self.max_messages = max_messages
         self.messages: dict[str, list[SipMessage]] = {}
-        self.background: dict[tuple[str, str, str], BackgroundRow] = {}
+        self.tallies: dict[tuple[str, bytes, bytes], _Tally] = {}
         self.invite_call_ids: set[str] = set()
         self.kept = 0
         self.dropped = 0  # messages past max_messages
@@ -133,11 +141,8 @@ class Collector:
     def forget(self, file_name: str) -> None:
         """Drop what a file gave (it is scanned again, or its unpacking was abandoned)."""
         self.kept -= len(self.messages.pop(file_name, []))
-        for key in [key for key in self.background if key[0] == file_name]:
-            del self.background[key]
-
-    def is_background(self, message: SipMessage) -> bool:
-        return self.folds(message.method or message.cseq_method, message.call_id)
+        for key in [key for key in self.tallies if key[0] == file_name]:
+            del self.tallies[key]
 
     def keep(self, message: SipMessage) -> bool:
         """Keep a call's message; False when the budget is spent (the message is counted)."""
@@ -148,48 +153,51 @@ class Collector:
         self.messages[message.file].append(message)
         return True
 
-    def fold(self, message: SipMessage) -> None:
-        """Count a keep-alive message in its (file, peer, method) row."""
-        method = message.method or message.cseq_method or "?"
-        self.count(message.file, message.remote, method, message.status, message.time, message.line)
+    def folds(self, method: bytes, call_id: bytes) -> bool:
+        """Whether a message of `method` with `call_id` is keep-alive traffic (counted only)."""
+        if method not in _BACKGROUND:
+            return False
+        return method not in _IN_DIALOG or _text(call_id) not in self.invite_call_ids
 
-    def count(
-        self,
-        file: str,
-        peer: str,
-        method: str,
-        status: int | None,
-        when: datetime | None,
-        line: int,
+    def tally(
+        self, file: str, peer: bytes, method: bytes, status: int | None, utc: bytes, line: int
     ) -> None:
         """Count one keep-alive message of `file` with `peer` in its row."""
         key = (file, peer, method)
-        row = self.background.get(key)
+        row = self.tallies.get(key)
         if row is None:
-            if len(self.background) >= MAX_BACKGROUND_ROWS:
+            if len(self.tallies) >= MAX_BACKGROUND_ROWS:
                 self.background_overflow += 1
                 return
-            row = self.background[key] = BackgroundRow(
-                node="", file=file, peer=peer, method=method, line=line
-            )
+            row = self.tallies[key] = _Tally(line, first=utc, last=utc)
         row.count += 1
         if status is not None:
-            code = str(status)
-            row.statuses[code] = row.statuses.get(code, 0) + 1
+            row.statuses[status] = row.statuses.get(status, 0) + 1
             if status >= 300 and status not in (401, 407):
                 row.failures += 1
-        if when is not None:
-            if row.first is None or when < row.first:
-                row.first = when
-            if row.last is None or when > row.last:
-                row.last = when
+        if utc:
+            if not row.first or utc < row.first:
+                row.first = utc
+            if utc > row.last:
+                row.last = utc
 
-    def folds(self, method: str, call_id: str) -> bool:
-        """Whether a message of `method` with `call_id` is keep-alive traffic (counted only)."""
-        if method == "INVITE":
-            self.invite_call_ids.add(call_id)
-            return False
-        return method in BACKGROUND_METHODS and call_id not in self.invite_call_ids
+    def background_rows(self) -> list[BackgroundRow]:
+        """The keep-alive rows counted so far (node left empty: group.merge_background sets it)."""
+        return [
+            BackgroundRow(
+                node="",
+                file=file,
+                peer=_text(peer),
+                method=_text(method),
+                count=row.count,
+                failures=row.failures,
+                statuses={str(code): n for code, n in sorted(row.statuses.items())},
+                first=utc_time(_text(row.first)) if row.first else None,
+                last=utc_time(_text(row.last)) if row.last else None,
+                line=row.line,
+            )
+            for (file, peer, method), row in self.tallies.items()
+        ]
 
     def warnings(self) -> list[str]:
         notes = []
@@ -214,25 +222,39 @@ class FileExtractor:
         self.file_name = file_name
         self.offset = 0  # file offset of the block being fed
         self.body: _OpenBody | None = None
-        self.awaiting: OrderedDict[str, SipMessage | object] = OrderedDict()
+        self.awaiting: OrderedDict[bytes, SipMessage | object] = OrderedDict()
 
     def feed(self, block: bytes, lines_before: int) -> None:
         """One line-aligned block; `lines_before`: newlines in the blocks before it."""
         pos = self._read_body(block, 0) if self.body is not None else 0
         counted_to, line_no = 0, lines_before + 1
-        find = block.find
-        while (hit := find(SIP_MODULE, pos)) != -1:
-            start = block.rfind(b"\n", 0, hit) + 1
-            end = find(b"\n", hit)
+        search, find, rfind, count = _LINE.search, block.find, block.rfind, block.count
+        while (match := search(block, pos)) is not None:
+            hit = match.start()
+            start = rfind(b"\n", 0, hit) + 1
+            end = find(b"\n", match.end())
             end = len(block) if end == -1 else end
-            line_no += block.count(b"\n", counted_to, start)
+            line_no += count(b"\n", counted_to, start)
             counted_to = start
             pos = end + 1
-            if start < len(block) and block[start] in b" \t|":
+            if block[start] in b" \t|":
                 continue  # quoted inside a payload, not a log line
-            self._header_line(block[start : min(end, start + MAX_LINE_CHARS)], line_no)
-            if self.body is not None:
-                pos = self._read_body(block, pos)
+            at = find(b'UTCTime="', start, hit)
+            utc = block[at + 9 : find(b'"', at + 9, hit)] if at != -1 else b""
+            if match[6] is not None:
+                self._summary(match, utc, line_no)
+            else:
+                target = self.awaiting.pop(match[8], None)
+                header = None
+                if target is None:  # its summary was not logged: the block tells all
+                    header = _Header(
+                        "in" if match[1] == b"Received" else "out",
+                        f"{_text(match[2])}:{_text(match[3])}",
+                        f"{_text(match[4])}:{_text(match[5])}",
+                        utc,
+                    )
+                self.body = _OpenBody(target, header, line_no)
+            pos = self._read_body(block, pos)
         self.offset += len(block)
 
     def close(self) -> None:
@@ -241,138 +263,71 @@ class FileExtractor:
             self._finish_body()
         self.awaiting.clear()
 
-    def _header_line(self, raw: bytes, line_no: int) -> None:
-        """A `network.sip` line: a summary (message), a block line (same Msg-Hash), or other."""
-        fast = _SUMMARY.search(raw)
-        if fast is not None:  # the usual summary line, read with one expression
-            utc, action, lip, lport, rip, rport, kind, rest = (
-                group.decode("utf-8", errors="replace") for group in fast.groups()
-            )
-            header = {
-                "direction": "in" if action == "Received" else "out",
-                "local": f"{lip}:{lport}",
-                "remote": f"{rip}:{rport}",
-            }
-            pairs = dict(_PAIR.findall(rest))
-            self._summary(header, kind, pairs, utc_time(utc), line_no, raw)
-            return
-        if b'Detail="' not in raw:
-            found = _HASH.search(raw)
-            if found is not None:  # a block line: what its summary became says what to do
-                target = self.awaiting.pop(found[1].decode("ascii", errors="replace"), None)
-                if target is not None:
-                    self.body = _OpenBody(target, {}, line_no, "")
-                    return
-                where = _WHERE.search(raw)
-                if where is not None:  # its summary was not logged: the block tells all
-                    action, lip, lport, rip, rport = (
-                        group.decode("utf-8", errors="replace") for group in where.groups()
-                    )
-                    header = {
-                        "direction": "in" if action == "Received" else "out",
-                        "local": f"{lip}:{lport}",
-                        "remote": f"{rip}:{rport}",
-                    }
-                    text = raw.decode("utf-8", errors="replace")
-                    self.body = _OpenBody(None, header, line_no, text)
-                    return
-        self._other_line(raw.decode("utf-8", errors="replace").rstrip("\r"), line_no)
-
-    def _other_line(self, text: str, line_no: int) -> None:
-        """Any other form (fields in another order, a block line without its summary)."""
-        fields = parse_fields(text)
-        action = fields.get("Action")
-        if action not in ("Received", "Sent"):
-            return
-        incoming = action == "Received"
-        side = "Src" if incoming else "Dst"
-        header = {
-            "direction": "in" if incoming else "out",
-            "local": f"{fields.get('Local-ip', '')}:{fields.get('Local-port', '')}",
-            "remote": f"{fields.get(side + '-ip', '')}:{fields.get(side + '-port', '')}",
-        }
-        detail = parse_detail(fields["Detail"]) if "Detail" in fields else None
-        if detail is not None:
-            kind, pairs = detail
-            pairs.setdefault("Msg-Hash", fields.get("Msg-Hash", ""))
-            self._summary(header, kind, pairs, timestamp_of(text), line_no, b"")
-            return
-        self.body = _OpenBody(None, header, line_no, text)
-
-    def _summary(
-        self,
-        header: dict[str, str],
-        kind: str,
-        pairs: dict[str, str],
-        when: datetime | None,
-        line_no: int,
-        raw: bytes,
-    ) -> None:
-        msg_hash = pairs.get("Msg-Hash", "")
-        method = pairs.get("Method", "").upper()
+    def _summary(self, match: re.Match[bytes], utc: bytes, line_no: int) -> None:
+        pairs = dict(_PAIR.findall(match[7]))
+        method = pairs.get(b"Method", b"").strip().upper()
+        call_id = pairs.get(b"Call-ID", b"").strip()
+        is_request = match[6] == b"Request"
         target: SipMessage | object
-        if self.collector.folds(method, pairs.get("Call-ID", "")):
-            status = None if kind == "Request" else _int(pairs.get("Code"))
-            self.collector.count(self.file_name, header["remote"], method, status, when, line_no)
+        if self.collector.folds(method, call_id):
+            status = None if is_request else _int(pairs.get(b"Code"))
+            peer = match[4] + b":" + match[5]
+            self.collector.tally(self.file_name, peer, method, status, utc, line_no)
             target = _FOLDED
         else:
-            message = self._from_summary(when, line_no, header, kind, pairs, msg_hash)
+            message = self._message(match, pairs, method, call_id, is_request, utc, line_no)
             target = message if self.collector.keep(message) else _FOLDED
+        msg_hash = pairs.get(b"Msg-Hash", b"").strip()
         if msg_hash:
             self.awaiting[msg_hash] = target
-            while len(self.awaiting) > MAX_AWAITING:
+            if len(self.awaiting) > MAX_AWAITING:
                 self.awaiting.popitem(last=False)
-        self.body = _OpenBody(target, header, line_no, "")
+        self.body = _OpenBody(target, None, line_no)
 
-    def _from_summary(
+    def _message(
         self,
-        when: datetime | None,
+        match: re.Match[bytes],
+        pairs: dict[bytes, bytes],
+        method: bytes,
+        call_id: bytes,
+        is_request: bool,
+        utc: bytes,
         line_no: int,
-        header: dict[str, str],
-        kind: str,
-        pairs: dict[str, str],
-        msg_hash: str,
     ) -> SipMessage:
-        method = pairs.get("Method", "").upper()
-        is_request = kind == "Request"
+        name = _text(method)[:32]
+        call = _text(call_id)[:300]
+        if method == b"INVITE":
+            self.collector.invite_call_ids.add(call)
         sessions = tuple(
             uuid
-            for name in ("Local-SessionID", "Remote-SessionID")
-            for uuid in session_uuids(pairs.get(name, ""))
+            for key in (b"Local-SessionID", b"Remote-SessionID")
+            for uuid in session_uuids(_text(pairs.get(key, b"")))
         )
         return SipMessage(
-            time=when,
+            time=utc_time(_text(utc)),
             file=self.file_name,
             line=line_no,
-            direction=header["direction"],
-            local=header["local"],
-            remote=header["remote"],
-            call_id=pairs.get("Call-ID", "")[:300],
-            cseq=_int(pairs.get("CSeq")),
-            cseq_method=method,
-            method=method if is_request else None,
-            status=None if is_request else _int(pairs.get("Code")),
-            request_uri=pairs.get("Request-URI", ""),
-            to_uri=pairs.get("To", ""),
-            from_tag=pairs.get("From-Tag", ""),
-            to_tag=pairs.get("To-Tag", ""),
+            direction="in" if match[1] == b"Received" else "out",
+            local=f"{_text(match[2])}:{_text(match[3])}",
+            remote=f"{_text(match[4])}:{_text(match[5])}",
+            call_id=call,
+            cseq=_int(pairs.get(b"CSeq")),
+            cseq_method=name,
+            method=name if is_request else None,
+            status=None if is_request else _int(pairs.get(b"Code")),
+            request_uri=_text(pairs.get(b"Request-URI", b"").strip()),
+            to_uri=_text(pairs.get(b"To", b"").strip()),
+            from_tag=_text(pairs.get(b"From-Tag", b"").strip()),
+            to_tag=_text(pairs.get(b"To-Tag", b"").strip()),
             session_ids=sessions,
-            msg_hash=msg_hash,
+            msg_hash=_text(pairs.get(b"Msg-Hash", b"").strip()),
         )
-
-    def _place(self, message: SipMessage) -> SipMessage | object:
-        """Keep or fold a new message; what its block (if any) should be attached to."""
-        if self.collector.is_background(message):
-            self.collector.fold(message)
-            return _FOLDED
-        return message if self.collector.keep(message) else _FOLDED
 
     def _read_body(self, block: bytes, pos: int) -> int:
         """Go on reading the open SIPMSG block from `pos`; the position after it."""
         body = self.body
-        assert body is not None
-        if pos >= len(block):
-            return pos  # the next block says whether a SIPMSG block follows
+        if body is None or pos >= len(block):
+            return pos  # (at a block's end, the next block says whether a SIPMSG block follows)
         if block[pos] != 0x20:  # the next line is a log line: the block has ended (or none)
             self._finish_body()
             return pos
@@ -393,25 +348,24 @@ class FileExtractor:
 
     def _finish_body(self) -> None:
         body, self.body = self.body, None
-        if body is None or body.target is _FOLDED:
-            return
-        if body.offset < 0:  # no SIPMSG block followed the line
-            return
+        if body is None or body.target is _FOLDED or body.offset < 0:
+            return  # counted already, or no SIPMSG block followed the line
         raw = b"".join(body.parts)
         message = body.target
-        if not isinstance(message, SipMessage) and self._fold_block(body, raw):
+        if not isinstance(message, SipMessage) and (
+            body.header is None or self._fold_block(body, body.header, raw)
+        ):
             return
         parsed = parse_sipmsg(raw.decode("utf-8", errors="replace"))
         if not isinstance(message, SipMessage):
-            message = self._from_block(body, parsed)
-            if message is None:
-                return
-            if self._place(message) is _FOLDED:
+            assert body.header is not None
+            message = self._from_block(body, body.header, parsed)
+            if message is None or not self.collector.keep(message):
                 return
         headers = parsed.headers
         message.line = body.header_line
         message.body_offset, message.body_length = body.offset, body.length
-        message.call_id = message.call_id or headers.get("call-id", "")
+        message.call_id = message.call_id or headers.get("call-id", "")[:300]
         if message.status is not None and parsed.reason:
             message.reason = parsed.reason
         if message.method is not None and parsed.request_uri:
@@ -429,41 +383,41 @@ class FileExtractor:
             extra = session_uuids(headers["session-id"])
             message.session_ids = tuple(dict.fromkeys((*message.session_ids, *extra)))
 
-    def _fold_block(self, body: _OpenBody, raw: bytes) -> bool:
+    def _fold_block(self, body: _OpenBody, header: _Header, raw: bytes) -> bool:
         """Count a block logged without its summary if it is keep-alive traffic (read from a
         peek at its start line, CSeq and Call-ID: no full parse); True when counted."""
         start = _START.search(raw, 0, 400)
         cseq = _CSEQ.search(raw)
         if start is None or cseq is None:
             return False
-        method = cseq[2].decode("ascii", errors="replace").upper()
+        method = cseq[2].upper()
         call_id = _CALL_ID.search(raw)
-        if not self.collector.folds(
-            method, call_id[1].decode("utf-8", "replace").strip() if call_id else ""
-        ):
+        if not self.collector.folds(method, call_id[1].strip() if call_id else b""):
             return False
         status = int(start[1]) if start[1] else None
-        when = timestamp_of(body.header_text)
-        self.collector.count(
-            self.file_name, body.header["remote"], method, status, when, body.header_line
-        )
+        peer = header.remote.encode("utf-8", errors="replace")
+        self.collector.tally(self.file_name, peer, method, status, header.utc, body.header_line)
         return True
 
-    def _from_block(self, body: _OpenBody, parsed: ParsedSip) -> SipMessage | None:
+    def _from_block(self, body: _OpenBody, header: _Header, parsed: ParsedSip) -> SipMessage | None:
         """A message logged with its block but without a summary line (read from the block)."""
         if parsed.method is None and parsed.status is None:
             return None
         cseq_number, _, cseq_method = parsed.headers.get("cseq", "").partition(" ")
+        call_id = parsed.headers.get("call-id", "")[:300]
+        method = (cseq_method.strip().upper() or (parsed.method or ""))[:32]
+        if method == "INVITE":
+            self.collector.invite_call_ids.add(call_id)
         return SipMessage(
-            time=timestamp_of(body.header_text),
+            time=utc_time(_text(header.utc)),
             file=self.file_name,
             line=body.header_line,
-            direction=body.header["direction"],
-            local=body.header["local"],
-            remote=body.header["remote"],
-            call_id=parsed.headers.get("call-id", "")[:300],
+            direction=header.direction,
+            local=header.local,
+            remote=header.remote,
+            call_id=call_id,
             cseq=_int(cseq_number),
-            cseq_method=(cseq_method.strip().upper() or (parsed.method or ""))[:32],
+            cseq_method=method,
             method=parsed.method,
             status=parsed.status,
         )

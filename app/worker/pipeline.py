@@ -194,7 +194,7 @@ def analyze(
     apply_certificates(report, library.signatures)  # captures + PEMs: certificates, findings
     file_nodes = {f.name: node_name(nodes.get(f.bundle), f.bundle) for f in report.files}
     report.calls = build_calls(sip.messages, file_nodes)
-    report.call_background = merge_background(sip.background.values(), file_nodes)
+    report.call_background = merge_background(sip.background_rows(), file_nodes)
     report.warnings.extend(sip.warnings())
     report.coverage = coverage_of(
         library.signatures, report.files, nodes, report.findings, notes=cleared

@@ -213,7 +213,7 @@ def test_a_flood_of_options_pings_is_counted_not_kept() -> None:
     data = node.text().encode() * 5  # 10,000 pings
     collector = extract(data)
     assert collector.kept == 20  # only the call's messages (5 copies of 4)
-    (row,) = collector.background.values()
+    (row,) = collector.background_rows()
     assert (row.method, row.peer, row.count, row.failures) == (
         "OPTIONS",
         "10.0.0.9:7001",
