@@ -235,3 +235,66 @@ def test_header_values_with_markup_are_escaped_in_svg_and_kept_in_text() -> None
     svg = to_svg(ladder)
     assert "<script" not in svg and "&lt;script&gt;x&lt;/script&gt;" in svg  # the column label
     assert "INVITE" in to_text(ladder)
+
+
+def test_a_summary_without_block_and_a_block_without_summary_are_both_read() -> None:
+    node = Node("expe", "10.0.0.5")
+    common = {"call_id": "lonely@192.0.2.7", "cseq": 1, "method": "INVITE"}
+    sip(
+        node,
+        START,
+        direction="in",
+        local_port=5061,
+        remote="192.0.2.7:5060",
+        start_line="INVITE sip:2000@example.com SIP/2.0",
+        block=False,
+        **common,
+    )  # type: ignore[arg-type]
+    sip(
+        node,
+        START + timedelta(seconds=1),
+        direction="out",
+        local_port=5061,
+        remote="192.0.2.7:5060",
+        start_line="SIP/2.0 503 Service Unavailable",
+        summary=False,
+        headers=('Warning: 399 expe "No route"',),
+        **common,
+    )  # type: ignore[arg-type]
+    (call,) = build_calls(extract(node.text().encode()).messages, {"log.txt": "expe"})
+    invite, answer = call.messages
+    assert (invite.label, invite.body_offset, invite.request_uri) == (
+        "INVITE",
+        -1,
+        "sip:2000@example.com",
+    )
+    assert (answer.label, answer.remote, answer.direction) == (
+        "503 Service Unavailable",
+        "192.0.2.7:5060",
+        "out",
+    )
+    assert call.final_status == "503 Service Unavailable" and call.failed
+    assert call.end_reason == '503 Service Unavailable (Warning: 399 expe "No route")'
+
+
+def test_scanning_while_unpacking_and_reading_back_find_the_same_calls(tmp_path: Path) -> None:
+    from app.config import Settings
+    from app.signatures import load_library
+    from app.worker.pipeline import Input, analyze, limits_from
+    from tests.calls.scenarios import two_node_logs
+
+    expe, _ = two_node_logs()
+    log = tmp_path / "loggingsnapshot_expe1_2018.txt"
+    log.write_text(expe.text())
+    library, limits = load_library(), limits_from(Settings())
+    seen = []
+    for while_unpacking in (True, False):
+        report = analyze(
+            [Input(log, log.name)],
+            tmp_path / "work",
+            library,
+            limits,
+            scan_while_unpacking=while_unpacking,
+        )
+        seen.append([(c.call_ids, [(m.line, m.label) for m in c.messages]) for c in report.calls])
+    assert seen[0] == seen[1] and len(seen[0]) == 2
