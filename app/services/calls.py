@@ -28,6 +28,7 @@ from app.report import Report
 from app.services import storage
 
 MAX_SEARCH_CHARS = 20_000
+SEARCHED_MESSAGES = 200  # the addresses and URIs of a call's first messages are searched
 MAX_MESSAGE_BYTES = 256 * 1024  # of one message read back from its log for the ladder page
 MAX_QUERY_CHARS = 200
 INSERT_BATCH = 2000
@@ -58,11 +59,13 @@ def _exists(session: Session, analysis_id: str) -> None:
 def search_text(call: Call) -> str:
     """What `?q=` looks in: URIs, Call-IDs, addresses and nodes, lower case."""
     values: dict[str, None] = dict.fromkeys([call.from_uri, call.to_uri, *call.call_ids])
-    for message in call.messages:
-        values.update(dict.fromkeys((message.request_uri, message.from_uri, message.to_uri)))
-        values.update(dict.fromkeys((message.local, message.remote, message.node)))
-        if sum(len(v) for v in values) > MAX_SEARCH_CHARS:
-            break
+    for message in call.messages[:SEARCHED_MESSAGES]:
+        values[message.request_uri] = None
+        values[message.from_uri] = None
+        values[message.to_uri] = None
+        values[message.local] = None
+        values[message.remote] = None
+        values[message.node] = None
     return "\n".join(v for v in values if v).lower()[:MAX_SEARCH_CHARS]
 
 
