@@ -532,7 +532,6 @@ class BlockFeeder:
             self._parts, self._parts_bytes = [], 0
         while self._in_flight:
             self._confirm_oldest()
-        self.scan.close()
 
     def _confirm_oldest(self) -> None:
         block, found = self._in_flight.popleft()
@@ -609,6 +608,7 @@ def run_signatures(
             with file.path.open("rb") as stream:
                 feeder = BlockFeeder(scan, pool, window=2 * jobs + 1)
                 feed_stream(stream, feeder, block_size=block_size, progress=progress)
+            scan.close()
     finally:
         if pool is not None:
             pool.shutdown()

@@ -71,6 +71,7 @@ class _PreScanSink:
         self.name = name
         self.kind: FileKind | None = None
         self.feeder: BlockFeeder | None = None
+        self.scan: FileScan | None = None
         self.aggregator = Aggregator()
 
     def write(self, chunk: bytes) -> None:
@@ -81,14 +82,18 @@ class _PreScanSink:
                 signatures, matcher = scanner
                 observe = self.owner.observe
                 observer = observe(self.name, self.kind) if observe is not None else None
-                scan = FileScan(self.name, signatures, matcher, self.aggregator, observer=observer)
-                self.feeder = BlockFeeder(scan, self.owner.pool, window=self.owner.window)
+                self.scan = FileScan(
+                    self.name, signatures, matcher, self.aggregator, observer=observer
+                )
+                self.feeder = BlockFeeder(self.scan, self.owner.pool, window=self.owner.window)
         if self.feeder is not None:
             self.feeder.write(chunk)
 
     def close(self) -> None:
         if self.feeder is not None and self.kind is not None:
             self.feeder.close()
+            if self.scan is not None:
+                self.scan.close()
             self.owner.results[self.name] = PreScanned(self.kind, self.aggregator)
 
     def discard(self) -> None:
