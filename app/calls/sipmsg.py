@@ -132,3 +132,12 @@ def session_uuids(value: str) -> tuple[str, ...]:
         if uuid != _NULL_UUID and _UUID.fullmatch(uuid):
             found.append(uuid)
     return tuple(found)
+
+
+_CALL_ID_IN_TEXT = re.compile(r"Call-ID\s*[=:]\s*([^\s,\"<>]{1,300})", re.IGNORECASE)
+
+
+def call_id_in(text: str) -> str:
+    """The first Call-ID a log text names (`Call-ID=…` in a summary, `Call-ID: …` in a block)."""
+    match = _CALL_ID_IN_TEXT.search(text)
+    return match[1] if match else ""

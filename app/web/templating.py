@@ -10,6 +10,8 @@ from urllib.parse import quote
 import jinja2
 from fastapi.templating import Jinja2Templates
 
+from app.calls.sipmsg import call_id_in
+
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
 SEVERITIES = ("critical", "error", "warning", "info")
 BUG_SEARCH = "https://bst.cloudapps.cisco.com/bugsearch/bug/"
@@ -79,6 +81,7 @@ def _environment() -> jinja2.Environment:
         url_path=url_path,
         bug_url=bug_url,
         fact_value=fact_value,
+        sip_call_id=call_id_in,
     )
     env.globals.update(SEVERITIES=SEVERITIES)
     return env

@@ -196,3 +196,8 @@ def test_the_findings_of_a_call_are_listed_above_its_ladder(client: TestClient) 
     )
     page = client.get(f"/a/{analysis_id}/calls/1").text
     assert "Findings in this call" in page and "mra-sip-service-request-timeout" in page
+    overview = client.get(f"/a/{analysis_id}").text  # each finding links to its call
+    link = re.search(r'class="snippet-call" href="([^"]+)"', overview)
+    assert link is not None and "abcd12345678%40127.0.0.1" in link[1]
+    listing = client.get(link[1].replace("&amp;", "&")).text
+    assert listing.count('class="call-row') == 1 and "408 Request Timeout" in listing
