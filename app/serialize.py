@@ -172,6 +172,7 @@ def report_out(
                 finished_at=finished_at,
             )
         ],
+        calls=len(report.calls),
     )
 
 

@@ -33,6 +33,8 @@ def test_calls_lists_the_joined_call_and_filters(tmp_path: Path) -> None:
     assert body["calls"][0]["joined_by"] == "call-id"
     failed = json.loads(runner.invoke(app, ["calls", "--json", "--failed", *paths]).output)
     assert [c["to"] for c in failed["calls"]] == ["sip:5551234@example.com"]
+    analysis = json.loads(runner.invoke(app, ["analyze", "--json", *paths]).output)
+    assert analysis["calls"] == 2
     found = runner.invoke(app, ["calls", "-q", "5550000", *paths]).output
     assert "sip:5550000@example.com" in found and "5551234" not in found
 
