@@ -37,6 +37,7 @@ from app.calls.sipmsg import (
 )
 from app.report import FileKind
 
+SIP_MODULE = b'Module="network.sip"'
 MAX_BODY_KEEP = 65_536  # bytes of a SIPMSG block kept to read its headers
 MAX_AWAITING = 512  # summaries waiting for their block (paired by Msg-Hash)
 MAX_MESSAGES = 300_000  # per analysis; more are counted, not kept
@@ -228,15 +229,17 @@ class FileExtractor:
         """One line-aligned block; `lines_before`: newlines in the blocks before it."""
         pos = self._read_body(block, 0) if self.body is not None else 0
         counted_to, line_no = 0, lines_before + 1
-        search, find, rfind, count = _LINE.search, block.find, block.rfind, block.count
-        while (match := search(block, pos)) is not None:
-            hit = match.start()
-            start = rfind(b"\n", 0, hit) + 1
-            end = find(b"\n", match.end())
+        read, find, rfind, count = _LINE.match, block.find, block.rfind, block.count
+        while (hit := find(SIP_MODULE, pos)) != -1:  # memchr-fast; the expression reads fields
+            end = find(b"\n", hit)
             end = len(block) if end == -1 else end
+            pos = end + 1
+            match = read(block, hit, end)
+            if match is None:
+                continue  # another network.sip line (DNS, TCP, …): no message
+            start = rfind(b"\n", 0, hit) + 1
             line_no += count(b"\n", counted_to, start)
             counted_to = start
-            pos = end + 1
             if block[start] in b" \t|":
                 continue  # quoted inside a payload, not a log line
             at = find(b'UTCTime="', start, hit)

@@ -30,6 +30,7 @@ from app.services import storage
 MAX_SEARCH_CHARS = 20_000
 SEARCHED_MESSAGES = 200  # the addresses and URIs of a call's first messages are searched
 MAX_MESSAGE_BYTES = 256 * 1024  # of one message read back from its log for the ladder page
+MAX_PAGE_TEXT_BYTES = 32 * 2**20  # of all the messages of one ladder page
 MAX_QUERY_CHARS = 200
 INSERT_BATCH = 2000
 LIST_COLUMNS = (
@@ -247,10 +248,11 @@ def read_texts(paths: dict[str, Path], messages: list[SipMessage]) -> list[str |
     """The logged text of each message from the files in `paths` (bounded per message)."""
     texts: list[str | None] = []
     handles: dict[str, Any] = {}
+    budget = MAX_PAGE_TEXT_BYTES
     try:
         for message in messages:
             path = paths.get(message.file)
-            if path is None or message.body_offset < 0:
+            if path is None or message.body_offset < 0 or budget <= 0:
                 texts.append(None)
                 continue
             if message.file not in handles:
@@ -263,7 +265,8 @@ def read_texts(paths: dict[str, Path], messages: list[SipMessage]) -> list[str |
                 texts.append(None)
                 continue
             handle.seek(message.body_offset)
-            raw = handle.read(min(message.body_length, MAX_MESSAGE_BYTES))
+            raw = handle.read(min(message.body_length, MAX_MESSAGE_BYTES, budget))
+            budget -= len(raw)
             text = "\n".join(payload_lines(raw.decode("utf-8", errors="replace")))
             if message.body_length > MAX_MESSAGE_BYTES:
                 text += f"\n… [{message.body_length - MAX_MESSAGE_BYTES} more bytes in the log]"

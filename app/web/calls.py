@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from markupsafe import Markup
 
@@ -28,6 +28,7 @@ CALLS_PER_PAGE = 50
 MAX_HIGHLIGHT_CHARS = 200
 
 Page = Annotated[int, Query(ge=1, le=1_000_000)]
+CallNumber = Annotated[int, Path(ge=1, le=100_000_000, description="The call's number")]
 Text = Annotated[str | None, Query(max_length=MAX_HIGHLIGHT_CHARS)]
 
 
@@ -147,7 +148,7 @@ def message_json(message: SipMessage, retransmission: bool) -> dict[str, Any]:
 
 
 @router.get("/api/v1/analyses/{analysis_id}/calls/{call}")
-def api_call(analysis_id: str, call: int, session: SessionDep) -> JSONResponse:
+def api_call(analysis_id: str, call: CallNumber, session: SessionDep) -> JSONResponse:
     """One call: its participants (the ladder's columns) and every message in time order."""
     stored = calls_service.get_call(session, analysis_id, call)
     ladder = lay_out(stored.messages, stored.products)
@@ -230,7 +231,7 @@ def _ladder(
 @router.get("/a/{analysis_id}/calls/{call}", include_in_schema=False)
 def call_page(
     analysis_id: str,
-    call: int,
+    call: CallNumber,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -257,7 +258,7 @@ def call_page(
 
 
 @router.get("/a/{analysis_id}/calls/{call}/ladder.svg", include_in_schema=False)
-def ladder_svg(analysis_id: str, call: int, session: SessionDep) -> Response:
+def ladder_svg(analysis_id: str, call: CallNumber, session: SessionDep) -> Response:
     stored = calls_service.get_call(session, analysis_id, call)
     svg = to_svg(lay_out(stored.messages, stored.products), link=False)
     return Response(
@@ -268,7 +269,7 @@ def ladder_svg(analysis_id: str, call: int, session: SessionDep) -> Response:
 
 
 @router.get("/a/{analysis_id}/calls/{call}/ladder.png", include_in_schema=False)
-def ladder_png(analysis_id: str, call: int, session: SessionDep) -> Response:
+def ladder_png(analysis_id: str, call: CallNumber, session: SessionDep) -> Response:
     """The ladder as an image (its first MAX_PNG_ARROWS messages)."""
     stored = calls_service.get_call(session, analysis_id, call)
     try:
@@ -286,7 +287,7 @@ def ladder_png(analysis_id: str, call: int, session: SessionDep) -> Response:
 
 
 @router.get("/a/{analysis_id}/calls/{call}/ladder.txt", include_in_schema=False)
-def ladder_txt(analysis_id: str, call: int, session: SessionDep) -> Response:
+def ladder_txt(analysis_id: str, call: CallNumber, session: SessionDep) -> Response:
     stored = calls_service.get_call(session, analysis_id, call)
     return PlainTextResponse(
         to_text(lay_out(stored.messages, stored.products)),
