@@ -121,6 +121,13 @@ def test_the_pages_list_calls_and_draw_the_ladder_without_script(
     viewer = client.get(line_link[1].replace("&amp;", "&"))
     assert viewer.status_code == 200 and "network.sip" in viewer.text
     assert f'id="L{line_link[2]}"' in viewer.text
+    in_404 = page.split('id="msg-7"', 1)[1]  # Unified CM's 404: its link opens its block
+    link_404 = re.search(r'href="(/a/[^"]+/files/[^"]+\?line=(\d+)#L\d+)"', in_404)
+    assert link_404 is not None
+    lines = client.get(link_404[1].replace("&amp;", "&")).text
+    status_line = int(link_404[2]) + 2  # the block line, " SIPMSG:", then the start line
+    shown = lines.split(f'id="L{status_line}"', 1)[1].split('id="L', 1)[0]
+    assert "SIP/2.0 404 Not Found" in shown
     svg = client.get(f"/a/{two_nodes}/calls/1/ladder.svg")
     assert svg.headers["content-type"].startswith("image/svg+xml") and "<svg" in svg.text
     png = client.get(f"/a/{two_nodes}/calls/1/ladder.png")
