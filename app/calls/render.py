@@ -31,11 +31,13 @@ def _delta(arrow: Arrow) -> str:
     return "" if arrow.delta_ms is None else f"+{arrow.delta_ms} ms"
 
 
-def _label(arrow: Arrow) -> str:
+def _label(arrow: Arrow, *, short: bool = False) -> str:
     text = arrow.label
     if len(arrow.messages) == 1 and arrow.first.cseq is not None and arrow.first.method:
         text = f"{text} ({arrow.first.cseq})"
-    return f"{text} [retransmission]" if arrow.retransmission else text
+    if arrow.retransmission:
+        return f"{text} [resent]" if short else f"{text} [retransmission]"
+    return text
 
 
 def _x(column: int) -> int:
@@ -126,7 +128,7 @@ def to_text(ladder: Ladder) -> str:
         for index in range(count):
             row[index * width + width // 2] = "|"
         a, b = arrow.src * width + width // 2, arrow.dst * width + width // 2
-        label = _label(arrow)
+        label = _label(arrow, short=True)
         if a == b:
             text = "".join(row).rstrip() + f"  <- {label} (to itself)"
         else:

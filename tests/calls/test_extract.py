@@ -298,3 +298,35 @@ def test_scanning_while_unpacking_and_reading_back_find_the_same_calls(tmp_path:
         )
         seen.append([(c.call_ids, [(m.line, m.label) for m in c.messages]) for c in report.calls])
     assert seen[0] == seen[1] and len(seen[0]) == 2
+
+
+def test_a_request_logged_again_is_marked_as_a_retransmission() -> None:
+    node = Node("expe", "10.0.0.5")
+    invite = {"call_id": "rtx@192.0.2.7", "cseq": 1, "method": "INVITE", "remote": "192.0.2.7:5060"}
+    for ms in (0, 500, 1500):  # Timer A: the INVITE again after 500 ms and 1 s
+        sip(
+            node,
+            START + timedelta(milliseconds=ms),
+            direction="out",
+            local_port=5060,
+            start_line="INVITE sip:2000@example.com SIP/2.0",
+            **invite,
+        )  # type: ignore[arg-type]
+    sip(
+        node,
+        START + timedelta(seconds=2),
+        direction="in",
+        local_port=5060,
+        start_line="SIP/2.0 100 Trying",
+        **invite,
+    )  # type: ignore[arg-type]
+    (call,) = build_calls(extract(node.text().encode()).messages, {"log.txt": "expe"})
+    ladder = lay_out(call.messages, {})
+    assert [(a.label, a.retransmission) for a in ladder.arrows] == [
+        ("INVITE", False),
+        ("INVITE", True),
+        ("INVITE", True),
+        ("100 Trying", False),
+    ]
+    assert "INVITE (1) [resent]" in to_text(ladder)
+    assert 'stroke-dasharray="6 4"' in to_svg(ladder)
