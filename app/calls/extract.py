@@ -57,6 +57,8 @@ _CSEQ = re.compile(rb"\n ?CSeq:[ \t]*(\d{1,10})[ \t]+([A-Za-z]{1,32})", re.IGNOR
 _CALL_ID = re.compile(rb"\n ?(?:Call-ID|i):[ \t]*([^\r\n]{1,300})", re.IGNORECASE)
 _BACKGROUND = frozenset(method.encode() for method in BACKGROUND_METHODS)
 _IN_DIALOG = frozenset({b"SUBSCRIBE", b"NOTIFY"})  # may belong to a call: checked by Call-ID
+_OUT_OF_DIALOG = _BACKGROUND - _IN_DIALOG  # OPTIONS, REGISTER, PUBLISH: never in a call
+_PEEK = re.compile(rb" SIPMSG:\r?\n \|([A-Z]{1,32}) ")  # a block's request line, from its start
 _FOLDED = object()
 
 
@@ -249,7 +251,12 @@ class FileExtractor:
             else:
                 target = self.awaiting.pop(match[8], None)
                 header = None
-                if target is None:  # its summary was not logged: the block tells all
+                peek = _PEEK.match(block, pos) if target is None else None
+                if peek is not None and peek[1] in _OUT_OF_DIALOG:  # a keep-alive request
+                    peer = match[4] + b":" + match[5]
+                    self.collector.tally(self.file_name, peer, peek[1], None, utc, line_no)
+                    target = _FOLDED
+                elif target is None:  # its summary was not logged: the block tells all
                     header = _Header(
                         "in" if match[1] == b"Received" else "out",
                         f"{_text(match[2])}:{_text(match[3])}",
