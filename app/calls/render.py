@@ -80,10 +80,9 @@ def _svg_arrow(arrow: Arrow, y: int, link: bool, marked: bool) -> str:
     if link:
         parts.append(f'<a href="#msg-{arrow.number}" id="arrow-{arrow.number}">')
     parts.append(f'<g class="arrow {arrow.klass}" data-number="{arrow.number}">')
-    if marked:
-        parts.append(
-            f'<rect x="0" y="{y - 20}" width="100%" height="{ROW_HEIGHT - 2}" fill="#fff3a0"/>'
-        )
+    if marked or link:  # the highlight, or an invisible hit area: the whole row is the link
+        fill = 'fill="#fff3a0"' if marked else 'fill="#ffffff" fill-opacity="0"'
+        parts.append(f'<rect x="0" y="{y - 20}" width="100%" height="{ROW_HEIGHT - 2}" {fill}/>')
     parts.append(
         f'<text x="6" y="{y}" fill="#333">{escape(_time(arrow))}</text>'
         f'<text x="6" y="{y + 11}" fill="#777" font-size="10">{escape(_delta(arrow))}</text>'
