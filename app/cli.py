@@ -5,9 +5,12 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -15,8 +18,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from app.config import Settings, get_settings
+from app.display import show_bidi
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from app.report import Report
     from app.signatures import Library
     from app.worker.pipeline import Input
@@ -30,13 +36,20 @@ signatures_app = typer.Typer(
     help="List, test and lint the signature library.", no_args_is_help=True
 )
 app.add_typer(signatures_app, name="signatures")
+users_app = typer.Typer(help="Accounts for LOUPE_AUTH=local.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+tokens_app = typer.Typer(help="API tokens for scripts.", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
 
 EXIT_FINDINGS = 1
 EXIT_UNUSABLE = 2
+EXIT_INCONCLUSIVE = 3
 
 
-def _echo(text: str = "", err: bool = False) -> None:
-    typer.echo(text, err=err)
+def _echo(text: str = "", err: bool = False, *, raw: bool = False) -> None:
+    """Print for people: bidirectional controls from names shown as <U+202E> (app.display);
+    `raw` for JSON, which keeps the text as it is."""
+    typer.echo(text if raw else show_bidi(text), err=err)
 
 
 @app.command()
@@ -48,11 +61,22 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve the web app and API (with the embedded worker unless LOUPE_BROKER_URL is set)."""
+    import os
+
     import uvicorn
+
+    from app.web.server import uvicorn_options
 
     settings = get_settings()
     host = host or settings.host
     port = port or settings.port
+    refusal = open_without_login(settings, host)
+    if refusal:
+        _echo(refusal, err=True)
+        raise typer.Exit(EXIT_UNUSABLE)
+    # share links and the cross-site check name the address actually served
+    settings = settings.model_copy(update={"host": host, "port": port})
+    options = uvicorn_options(settings)
     if web_workers > 1:
         if not settings.broker_url:
             _echo(
@@ -60,12 +84,45 @@ def serve(
                 err=True,
             )
             raise typer.Exit(EXIT_UNUSABLE)
-        uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=web_workers)
+        os.environ["LOUPE_HOST"], os.environ["LOUPE_PORT"] = host, str(port)  # for each worker
+        options["http"] = "app.web.server:HeaderDeadlineH11Protocol"
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=web_workers,
+            **options,
+        )
         return
     from app.main import create_app
 
     _echo(f"logloupe on http://{host}:{port}  (data dir {settings.resolved_data_dir})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **options)
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and localhost: reachable from this machine only."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def open_without_login(settings: Settings, host: str) -> str | None:
+    """Why `loupe serve` refuses to listen on `host`, or None when it may."""
+    if settings.auth != "none" or settings.allow_open or is_loopback(host):
+        return None
+    return (
+        f"error: refusing to listen on {host} with LOUPE_AUTH=none: anyone who can reach it "
+        "would read every analysis (customer logs) without logging in. Set LOUPE_AUTH=local "
+        "and add users (`loupe users add NAME --admin`), or listen on 127.0.0.1, or set "
+        "LOUPE_ALLOW_OPEN=true if the network in front of it is trusted."
+    )
 
 
 @app.command()
@@ -79,7 +136,6 @@ def worker(
             "error: set LOUPE_BROKER_URL (e.g. redis://127.0.0.1:6379/0) to run a worker", err=True
         )
         raise typer.Exit(EXIT_UNUSABLE)
-    import os
 
     from app.jobs.celery_app import QUEUE, celery_app
     from app.jobs.embedded import MALLOC_TUNING
@@ -133,10 +189,19 @@ def analyze(
         Path | None,
         typer.Option("--library", help="Signature library directory (default: the packaged one)"),
     ] = None,
+    products: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--product",
+            help="Product of each bundle, in their order: Expressway-C | Expressway-E | VCS | "
+            "auto (repeat the option; a missing one is auto, detected from the evidence)",
+        ),
+    ] = None,
 ) -> None:
     """Analyse bundles offline (no server, no database).
 
-    Exit code 1 when a finding of severity error or critical is present, 2 for unusable input.
+    Exit code 1 when a finding of severity error or critical is present, 2 for unusable input,
+    3 when the verdict is inconclusive (nothing an Expressway signature could read).
     """
     from app import serialize
     from app.errors import BundleError, SignatureError
@@ -149,6 +214,7 @@ def analyze(
 
     tune_malloc()
     settings = get_settings()
+    chosen = _chosen_products(products or [], len(bundles))
     check_inputs(bundles)
     try:
         library = load_library(library_dir, cache_dir=settings.cache_dir)
@@ -157,7 +223,10 @@ def analyze(
         raise typer.Exit(EXIT_UNUSABLE) from exc
     gc.freeze()  # what start-up built lives until exit: keep it out of every collection
     started = datetime.now(UTC)
-    inputs = [Input(path=b.resolve(), name=b.name) for b in bundles]
+    inputs = [
+        Input(path=b.resolve(), name=b.name, product=product)
+        for b, product in zip(bundles, chosen, strict=True)
+    ]
     with ThreadPoolExecutor(1, thread_name_prefix="sha256") as hashing:  # hashlib frees the GIL
         digests = hashing.map(_sha256, bundles)  # hashed while the pipeline runs
         error: BundleError | None = None
@@ -174,8 +243,8 @@ def analyze(
             except BundleError as exc:
                 report, error = Report(ruleset_version=library.version), exc
         files = [
-            FileOut(name=b.name, size=b.stat().st_size, sha256=digest)
-            for b, digest in zip(bundles, digests, strict=True)
+            FileOut(name=b.name, size=b.stat().st_size, sha256=digest, product=product)
+            for b, digest, product in zip(bundles, digests, chosen, strict=True)
         ]
     out = serialize.report_out(
         report,
@@ -189,7 +258,7 @@ def analyze(
     )
     if error is not None:
         if as_json:
-            _echo(out.model_dump_json(indent=2))
+            _echo(out.model_dump_json(indent=2), raw=True)
         else:
             _echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_UNUSABLE) from error
@@ -199,13 +268,30 @@ def analyze(
             certificates=report.certificates,
             server_certificates=report.server_certificates,
         )
-        _echo(body.model_dump_json(indent=2))
+        _echo(body.model_dump_json(indent=2), raw=True)
     else:
         from app.textreport import render_text
 
         _echo(render_text(out))
     if any(f.signature.severity in ("critical", "error") for f in out.findings):
         raise typer.Exit(EXIT_FINDINGS)
+    if out.verdict == "inconclusive":
+        raise typer.Exit(EXIT_INCONCLUSIVE)
+
+
+def _chosen_products(products: list[str], count: int) -> list[str | None]:
+    """The product chosen for each of `count` bundles; exits 2 on a bad `--product`."""
+    from app.bundle.identity.choice import read_choice
+
+    if len(products) > count:
+        _echo(f"error: {len(products)} --product options for {count} bundle(s)", err=True)
+        raise typer.Exit(EXIT_UNUSABLE)
+    try:
+        chosen = [read_choice(value) for value in products]
+    except ValueError as exc:
+        _echo(f"error: --product: {exc}", err=True)
+        raise typer.Exit(EXIT_UNUSABLE) from exc
+    return chosen + [None] * (count - len(chosen))
 
 
 def check_inputs(bundles: list[Path]) -> None:
@@ -237,10 +323,19 @@ def _run_pipeline_with_progress(
 ) -> Report:
     """The offline pipeline, with a progress bar on stderr when `show`."""
     from app.worker.pipeline import analyze as run_pipeline
-    from app.worker.pipeline import limits_from
+    from app.worker.pipeline import limits_from, output_limits_from
 
+    output = output_limits_from(settings)
     if not show:
-        return run_pipeline(inputs, workdir, library, limits_from(settings), jobs=jobs)
+        return run_pipeline(
+            inputs,
+            workdir,
+            library,
+            limits_from(settings),
+            jobs=jobs,
+            output=output,
+            extract_calls=settings.call_flows,
+        )
     with typer.progressbar(length=100, label="analysing", file=sys.stderr) as bar:
         last = 0
 
@@ -251,7 +346,16 @@ def _run_pipeline_with_progress(
                 bar.update(now - last)
                 last = now
 
-        return run_pipeline(inputs, workdir, library, limits_from(settings), progress, jobs)
+        return run_pipeline(
+            inputs,
+            workdir,
+            library,
+            limits_from(settings),
+            progress,
+            jobs,
+            output=output,
+            extract_calls=settings.call_flows,
+        )
 
 
 @signatures_app.command("list")
@@ -276,7 +380,7 @@ def signatures_list(
         for s in library.signatures
     ]
     if as_json:
-        _echo(json.dumps(rows, indent=2))
+        _echo(json.dumps(rows, indent=2), raw=True)
         return
     for row in rows:
         bugs = ", ".join(row["bug_ids"]) if row["bug_ids"] else "-"  # type: ignore[arg-type]
@@ -331,6 +435,113 @@ def signatures_lint(
     if failures:
         raise typer.Exit(EXIT_FINDINGS)
     _echo(f"{len(library.signatures)} signatures ok (ruleset {library.version})")
+
+
+@contextmanager
+def _database() -> Iterator[Session]:
+    """A session on the migrated database of the settings."""
+    from app.db import Database
+    from app.migrate import upgrade
+
+    settings = get_settings()
+    settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.sqlalchemy_url)
+    db = Database(settings.sqlalchemy_url)
+    try:
+        with db.session() as session:
+            yield session
+    finally:
+        db.dispose()
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="Login name")],
+    team: Annotated[
+        str | None, typer.Option(help="Team: its members see each other's work")
+    ] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="May see and manage everything")] = False,
+) -> None:
+    """Add an account; the password is read from standard input (one line)."""
+    from app.auth import users
+    from app.errors import LoupeError
+
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass(f"password for {name}: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        with _database() as session:
+            users.add(session, name, password, team=team, admin=admin)
+    except LoupeError as exc:
+        _echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_UNUSABLE) from exc
+    _echo(
+        f"user {name} added" + (f" to team {team}" if team else "") + (" (admin)" if admin else "")
+    )
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List the accounts."""
+    from app.auth import users
+
+    with _database() as session:
+        rows = users.list_all(session)
+    for user in rows:
+        flags = ", ".join(
+            flag for flag, on in (("admin", user.admin), ("disabled", user.disabled)) if on
+        )
+        _echo(f"{user.name:<30} {user.team or '-':<20} {flags}")
+    if not rows:
+        _echo("no users yet: add one with `loupe users add NAME --admin`")
+
+
+@users_app.command("disable")
+def users_disable(name: Annotated[str, typer.Argument(help="Login name")]) -> None:
+    """Disable an account: its logins, sessions and API tokens stop working at once."""
+    from app.auth import users
+    from app.errors import LoupeError
+
+    try:
+        with _database() as session:
+            users.disable(session, name)
+    except LoupeError as exc:
+        _echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_UNUSABLE) from exc
+    _echo(f"user {name} disabled")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    name: Annotated[str, typer.Argument(help="What the token is for, e.g. nightly-upload")],
+    user: Annotated[
+        str | None, typer.Option(help="Whose token it is (default: the only admin)")
+    ] = None,
+    expires: Annotated[
+        int | None, typer.Option(help="Days until it expires (default: never)", min=1)
+    ] = None,
+) -> None:
+    """Create an API token; prints only the token (shown once) on standard output."""
+    from app.auth import api_tokens, audit, users
+    from app.errors import LoupeError
+
+    try:
+        with _database() as session:
+            owner = users.get(session, user) if user else users.only_admin(session)
+            made = api_tokens.create(session, owner, name, expires)
+            audit.record(
+                session,
+                "token_created",
+                actor=owner.name,
+                detail=f"token {made.row.id} '{name}' (command line)",
+            )
+    except LoupeError as exc:
+        _echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_UNUSABLE) from exc
+    _echo(made.secret)
 
 
 from app.cli_calls import register as _register_calls  # noqa: E402  (after `app` exists)

@@ -24,7 +24,7 @@ def _analyse(bundles: list[Path], jobs: int | None) -> Report:
     from app.config import get_settings
     from app.errors import BundleError, SignatureError
     from app.signatures import load_library
-    from app.worker.pipeline import Input, analyze, limits_from
+    from app.worker.pipeline import Input, analyze, limits_from, output_limits_from
 
     check_inputs(bundles)
     settings = get_settings()
@@ -36,7 +36,15 @@ def _analyse(bundles: list[Path], jobs: int | None) -> Report:
     inputs = [Input(path=b.resolve(), name=b.name) for b in bundles]
     with tempfile.TemporaryDirectory(prefix="loupe-") as tmp:
         try:
-            return analyze(inputs, Path(tmp) / "work", library, limits_from(settings), jobs=jobs)
+            return analyze(  # the user asked for calls: extracted whatever LOUPE_CALL_FLOWS says
+                inputs,
+                Path(tmp) / "work",
+                library,
+                limits_from(settings),
+                jobs=jobs,
+                output=output_limits_from(settings),
+                extract_calls=True,
+            )
         except BundleError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(EXIT_UNUSABLE) from exc
@@ -69,9 +77,9 @@ def register(app: typer.Typer) -> None:
         """List the SIP calls the logs show (one bundle per node: calls are joined across them)."""
         from app.calls.codec import call_summary
 
-        report = _analyse(bundles, jobs)
+        found = _analyse(bundles, jobs).calls or []
         needle = query.strip().lower()
-        chosen = [c for c in report.calls if (c.failed or not failed) and _matches(c, needle)]
+        chosen = [c for c in found if (c.failed or not failed) and _matches(c, needle)]
         if as_json:
             body = {"total": len(chosen), "calls": [call_summary(c) for c in chosen]}
             typer.echo(json.dumps(body, indent=2))
@@ -84,7 +92,7 @@ def register(app: typer.Typer) -> None:
                 f"{call.number:>5}  {started}  {call.method:<8} {call.from_uri} → {call.to_uri}"
                 f"  [{status}]  {len(call.messages)} messages  {', '.join(call.nodes)}{joined}"
             )
-        typer.echo(f"\n{len(chosen)} call(s) of {len(report.calls)}")
+        typer.echo(f"\n{len(chosen)} call(s) of {len(found)}")
 
     @app.command()
     def ladder(
@@ -103,9 +111,10 @@ def register(app: typer.Typer) -> None:
             typer.echo("error: --format is txt or svg", err=True)
             raise typer.Exit(EXIT_UNUSABLE)
         report = _analyse(bundles, jobs)
-        found = next((c for c in report.calls if c.number == call), None)
+        calls = report.calls or []
+        found = next((c for c in calls if c.number == call), None)
         if found is None:
-            typer.echo(f"error: no call {call} (the logs show {len(report.calls)})", err=True)
+            typer.echo(f"error: no call {call} (the logs show {len(calls)})", err=True)
             raise typer.Exit(EXIT_UNUSABLE)
         products = {(n.hostname or n.bundle): n.product for n in report.nodes}
         drawn = lay_out(found.messages, products)

@@ -8,6 +8,10 @@ Our exception hierarchy:
     - UploadTooLarge          -> 413
     - UnsupportedType         -> 415
     - UploadInvalid           -> 422
+    - UploadMalformed         -> 400 (e.g. a multipart boundary no client sends)
+  + RequestTimeout            -> 408 (a request body that stalls or takes too long)
+  + TooBusy                   -> 503 + Retry-After (too many uploads at once)
+  + CrossSiteRefused          -> 403 (a cross-site request or a missing CSRF token)
   + BundleError               -> the analysis fails with this reason
     - UnsafeArchive           (links, devices, paths leaving the work dir)
     - CorruptArchive          (truncated or unreadable archive)
@@ -25,11 +29,21 @@ class LoupeError(Exception):
 
     status_code = 500
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Extra response headers for this error (e.g. Retry-After)."""
+        return {}
+
 
 class UploadRejected(LoupeError):
     """An upload that is refused before anything is stored."""
 
     status_code = 400
+
+    @property
+    def headers(self) -> dict[str, str]:
+        # the client may still be sending the body: close rather than read it to the end
+        return {"Connection": "close"}
 
 
 class UploadEmpty(UploadRejected):
@@ -46,6 +60,40 @@ class UnsupportedType(UploadRejected):
 
 class UploadInvalid(UploadRejected):
     status_code = 422
+
+
+class UploadMalformed(UploadRejected):
+    status_code = 400
+
+
+class RequestTimeout(LoupeError):
+    """The request body stalled or took too long; whatever arrived has been discarded."""
+
+    status_code = 408
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Connection": "close"}
+
+
+class TooBusy(LoupeError):
+    """The server refuses new work for now; the client may try again after `retry_after` s."""
+
+    status_code = 503
+
+    def __init__(self, message: str, retry_after: int = 30) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after), "Connection": "close"}
+
+
+class CrossSiteRefused(LoupeError):
+    """A state-changing request from another site, or a browser form without its CSRF token."""
+
+    status_code = 403
 
 
 class BundleError(LoupeError):

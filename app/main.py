@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
+from app.auth.ratelimit import LoginLimiter
 from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import LoupeError
 from app.jobs import Dispatcher
+from app.jobs.retention import RetentionSweeper
 from app.observability import configure_logging, metrics_registry
+from app.services import secret_key, storage
 from app.signatures import Library, load_library
-from app.web import api, calls, catalogue, pages
+from app.web import access_api, access_pages, account, api, calls, catalogue, pages, redact, signon
+from app.web.csrf import CrossSiteGuard, CsrfTokens
+from app.web.guard import guard, install_auth_errors
+from app.web.public_url import server_address
+from app.web.request_limits import BodyTimeouts, UploadSlots
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,13 +41,18 @@ CSP = (
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
     "form-action 'self'"
 )
-# Swagger UI and ReDoc load their assets from a CDN and start with an inline script.
+# Swagger UI and ReDoc: their assets come from the fastapi-offline package, served here; only
+# their start-up scripts are inline. Nothing is loaded from another origin.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
-    "https://fastapi.tiangolo.com https://cdn.redoc.ly; worker-src blob:; object-src 'none'; "
-    "frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; worker-src blob:; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
 )
+
+
+# paths whose responses carry no customer data and may be cached; everything else: no-store
+CACHEABLE_PREFIXES = ("/static/",)
+STAGING_SWEEP_SECONDS = 600
 
 
 DATABASE_DOWN = (
@@ -64,6 +79,8 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
         if settings.log_json:
             configure_logging(json_lines=True)
         settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+        if secret_key.key_path(settings.resolved_data_dir).exists() and not settings.secret_key:
+            _ = app.state.csrf_tokens.key  # a damaged key file stops the start, saying why
         db = Database(settings.sqlalchemy_url)
         app.state.settings = settings
         app.state.db = db
@@ -73,29 +90,87 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
         dispatcher = make_dispatcher(settings, db)
         app.state.dispatcher = dispatcher
         app.state.metrics = metrics_registry(db, dispatcher.queue_depth)
+        app.state.login_limiter = LoginLimiter(settings.login_attempts_per_minute)
+        retention_sweeper = RetentionSweeper(settings, db)
         if settings.embedded_worker or settings.broker_url:
             dispatcher.start()
+            retention_sweeper.start()
+        if server_address(settings).trusts_host_header:
+            log.warning(
+                "LOUPE_PUBLIC_URL is not set and logloupe listens on all interfaces (%s): share "
+                "links name this machine and cross-site checks trust the Host header; set "
+                "LOUPE_PUBLIC_URL to the address people use",
+                settings.host,
+            )
+        sweeper = asyncio.create_task(sweep_staging_forever(settings))
         try:
             yield
         finally:
+            retention_sweeper.stop()
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             dispatcher.stop()
             db.dispose()
 
-    app = FastAPI(
+    app = FastAPIOffline(
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from validator.swagger.io
         title="logloupe",
         version=__version__,
         description="Upload Cisco Expressway diagnostic bundles; get a diagnostic overview.",
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.include_router(api.router)
-    app.include_router(pages.router)
+    app.state.upload_slots = UploadSlots(settings.max_concurrent_uploads)
+    app.state.csrf_tokens = CsrfTokens(
+        lambda: secret_key.server_key(settings.secret_key, settings.resolved_data_dir)
+    )
+    guarded = [Depends(guard)]  # every route that serves analyses: the caller and the policy
+    app.include_router(access_api.router, dependencies=guarded)
+    app.include_router(api.router, dependencies=guarded)
+    app.include_router(access_pages.router, dependencies=guarded)
+    app.include_router(pages.router, dependencies=guarded)
+    app.include_router(calls.router, dependencies=guarded)
+    app.include_router(account.router)
+    app.include_router(signon.router)
+    app.state.oidc = signon.make_provider(settings)
+    redact.install()
     app.include_router(catalogue.router)
-    app.include_router(calls.router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     install_error_handlers(app)
+    install_auth_errors(app)
+    # innermost first: the cross-site check, then the body timeouts, then the headers
+    app.add_middleware(
+        CrossSiteGuard,
+        address=lambda: server_address(settings),
+        tokens=app.state.csrf_tokens,
+    )
+    app.add_middleware(
+        BodyTimeouts,
+        idle_seconds=settings.upload_idle_seconds,
+        body_seconds=settings.upload_body_seconds,
+    )
     install_security_headers(app)
     return app
+
+
+def staging_max_age(settings: Settings) -> float:
+    """How old a staging dir must be to be left over: longer than any upload may last."""
+    return max(3600.0, settings.upload_body_seconds + 600.0)
+
+
+async def sweep_staging_forever(settings: Settings) -> None:
+    """Remove staging dirs left by a process that died mid-upload: now, then every 10 minutes."""
+    while True:
+        try:
+            removed = await asyncio.to_thread(
+                storage.sweep_staging, settings.resolved_data_dir, staging_max_age(settings)
+            )
+            if removed:
+                log.warning("removed %d staging dirs left by interrupted uploads", removed)
+        except OSError as exc:
+            log.warning("could not sweep the staging dir: %s", exc)
+        await asyncio.sleep(STAGING_SWEEP_SECONDS)
 
 
 def _wants_json(request: Request) -> bool:
@@ -108,8 +183,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoupeError)
     async def loupe_error(request: Request, exc: LoupeError) -> Response:
         if _wants_json(request):
-            return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
-        return pages.error_page(request, exc.status_code, str(exc))
+            return JSONResponse(
+                {"detail": str(exc)}, status_code=exc.status_code, headers=exc.headers
+            )
+        response = pages.error_page(request, exc.status_code, str(exc))
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DisconnectionError)
@@ -163,12 +242,16 @@ def install_security_headers(app: FastAPI) -> None:
     ) -> Response:
         response = await call_next(request)
         _add_security_headers(
-            response, docs=request.url.path in ("/docs", "/redoc", "/docs/oauth2-redirect")
+            response,
+            docs=request.url.path in ("/docs", "/redoc", "/docs/oauth2-redirect"),
+            cacheable=request.url.path.startswith(CACHEABLE_PREFIXES),
         )
         return response
 
 
-def _add_security_headers(response: Response, *, docs: bool) -> None:
+def _add_security_headers(response: Response, *, docs: bool, cacheable: bool = False) -> None:
+    if not cacheable:  # pages, downloads and JSON of analyses: never kept by browsers or proxies
+        response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")

@@ -1,11 +1,22 @@
-"""ORM tables: an analysis, its uploaded files, unpacked files, nodes, runs and findings."""
+"""ORM tables: analyses with their files, nodes, runs and findings; users, tokens, shares, audit."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -52,6 +63,14 @@ class Analysis(Base):
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
     worker: Mapped[str | None] = mapped_column(String(200))
     current_run: Mapped[int] = mapped_column(Integer, default=1)
+    # who uploaded it and the team that sees it (app/auth/policy.py); NULL: only admins
+    owner: Mapped[str | None] = mapped_column(String(100), index=True)
+    team: Mapped[str | None] = mapped_column(String(100), index=True)
+    # the retention sweeper deletes it after this (LOUPE_RETENTION_DAYS); NULL: kept forever
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # whether a run extracted its SIP calls (LOUPE_CALL_FLOWS, migration 0009): the call tables
+    # hold the calls of the last run that did
+    calls_extracted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     files: Mapped[list[StoredFile]] = relationship(
         back_populates="analysis", order_by="StoredFile.position", cascade="all, delete-orphan"
@@ -79,8 +98,10 @@ class StoredFile(Base):
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(300))
     size: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)  # same_upload_as (0011)
     storage_path: Mapped[str] = mapped_column(String(500))  # relative to the data dir
+    # the product the user chose for this upload (Expressway-C | Expressway-E | VCS); NULL: auto
+    product: Mapped[str | None] = mapped_column(String(32))
 
     analysis: Mapped[Analysis] = relationship(back_populates="files")
 
@@ -115,6 +136,9 @@ class Node(Base):
     hostname: Mapped[str | None] = mapped_column(Text)
     product: Mapped[str | None] = mapped_column(Text)
     version: Mapped[str | None] = mapped_column(Text)
+    # how it was identified: [{"source", "says"}]; NULL for nodes saved before migration 0007
+    evidence: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
+    confidence: Mapped[str | None] = mapped_column(String(16))  # high | medium | low
 
     analysis: Mapped[Analysis] = relationship(back_populates="nodes")
 
@@ -138,6 +162,9 @@ class AnalysisRun(Base):
     certificates: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     # each node's own server certificate (server_*.pem); NULL until saved or for older runs
     server_certificates: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # the log lines the signatures read, per node and kind (app/signatures/verdict.py); NULL
+    # until saved, and for runs saved before 0011
+    examined: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     analysis: Mapped[Analysis] = relationship(back_populates="runs")
     findings: Mapped[list[FindingRow]] = relationship(
@@ -160,6 +187,8 @@ class FindingRow(Base):
     title: Mapped[str] = mapped_column(String(500))
     severity: Mapped[str] = mapped_column(String(16))
     severity_rank: Mapped[int] = mapped_column(Integer)
+    # stable | experimental at the time of the run; NULL for runs saved before 0011
+    signature_status: Mapped[str | None] = mapped_column(String(16))
     bug_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     node: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="")
@@ -195,6 +224,81 @@ class SnippetRow(Base):
     finding: Mapped[FindingRow] = relationship(back_populates="snippets")
 
     __table_args__ = (Index("ix_snippet_finding_position", "finding_id", "position"),)
+
+
+class User(Base):
+    """An account (LOUPE_AUTH=local: with an Argon2id password hash; oidc: created at login)."""
+
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    team: Mapped[str | None] = mapped_column(String(100))
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LoginSession(Base):
+    """A browser login: the cookie holds a random token, this row only its SHA-256."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    """A token for scripts (Authorization: Bearer); shown once, kept as its SHA-256."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ShareLink(Base):
+    """A read-only link to one analysis for people without an account; kept as its SHA-256."""
+
+    __tablename__ = "share_link"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    analysis_id: Mapped[str] = mapped_column(
+        ForeignKey("analysis.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(Base):
+    """Who did what to which analysis; kept after the analysis is deleted."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str | None] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(32))
+    analysis_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    address: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")
 
 
 class CallRow(Base):

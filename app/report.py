@@ -45,6 +45,9 @@ class NodeInfo:
     hostname: str | None = None
     product: str | None = None  # "Expressway-C" | "Expressway-E" | "VCS" | None
     version: str | None = None  # e.g. "X14.2.1"
+    # how it was identified: [{"source": "<file name>" | "user" | "logloupe", "says": "..."}]
+    evidence: list[dict[str, str]] = field(default_factory=list)
+    confidence: str = "low"  # high | medium | low: how sure the product is
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ class Finding:
     count: int
     first_seen: str | None  # ISO 8601
     last_seen: str | None
+    signature_status: str = "stable"  # stable | experimental (| deprecated, when loaded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +84,20 @@ class Coverage:
     title: str
     outcome: str  # matched | passed | skipped
     reason: str | None = None  # why skipped; for matched/passed, the nodes it could not check
+
+
+@dataclass(frozen=True, slots=True)
+class Examined:
+    """The log lines the signatures read on one node, by file kind (counted during the scan)."""
+
+    bundle: str  # the upload (node) the files came from
+    node: str | None  # its hostname, when detected
+    product: str | None
+    version: str | None
+    kind: str  # FileKind value: loggingsnapshot | log
+    files: int
+    lines: int
+    expressway: bool  # the files hold Expressway log lines (not unrelated text)
 
 
 @dataclass(slots=True)
@@ -96,8 +114,11 @@ class Report:
     certificates: list[dict[str, Any]] = field(default_factory=list)
     # each node's own server certificate (server_*.pem), with its trust verdict
     server_certificates: list[dict[str, Any]] = field(default_factory=list)
-    # SIP calls the logs show (app/calls), and keep-alive traffic folded per node, peer, method
-    calls: list[Call] = field(default_factory=list)
+    # the log lines the signatures read, per node and file kind (app/signatures/verdict.py)
+    examined: list[Examined] = field(default_factory=list)
+    # SIP calls the logs show (app/calls), and keep-alive traffic folded per node, peer, method;
+    # None: call flows were not extracted (LOUPE_CALL_FLOWS off, pipeline.analyze(extract_calls=))
+    calls: list[Call] | None = None
     call_background: list[BackgroundRow] = field(default_factory=list)
 
 

@@ -11,6 +11,7 @@ Status = Literal["queued", "running", "done", "failed"]
 Severity = Literal["critical", "error", "warning", "info"]
 Outcome = Literal["matched", "passed", "skipped"]
 SignatureStatus = Literal["experimental", "stable", "deprecated"]
+VerdictName = Literal["problems", "clear", "inconclusive"]
 
 
 class Problem(BaseModel):
@@ -28,12 +29,29 @@ class FileOut(BaseModel):
     name: str
     size: int
     sha256: str
+    product: str | None = Field(
+        default=None, description="The product chosen for this file at upload; null: detected"
+    )
+
+
+class EvidenceOut(BaseModel):
+    source: str = Field(description='The file that showed it, "user" or "logloupe"')
+    says: str = Field(description="What it showed")
 
 
 class NodeOut(BaseModel):
     hostname: str | None
     product: str | None
     version: str | None
+    confidence: Literal["high", "medium", "low"] = Field(
+        default="low",
+        description="How sure the product is: high = a decisive xstat/xconf fact or the "
+        "user's choice; medium = log hints only, or facts that disagree; low = a label only "
+        "or nothing",
+    )
+    evidence: list[EvidenceOut] = Field(
+        default_factory=list, description="How the node was identified, strongest first"
+    )
 
 
 class SignatureRef(BaseModel):
@@ -41,6 +59,11 @@ class SignatureRef(BaseModel):
     title: str
     severity: Severity
     bug_ids: list[str]
+    status: SignatureStatus | None = Field(
+        default=None,
+        description="stable, or experimental (the log pattern is inferred, not seen in a public "
+        "source); null for findings of runs saved before it was recorded",
+    )
 
 
 class SnippetOut(BaseModel):
@@ -72,6 +95,54 @@ class CoverageOut(BaseModel):
     reason: str | None = Field(
         description="Why it was skipped; for matched/passed, the nodes it could not check"
     )
+
+
+class RerunIn(BaseModel):
+    """Optional body of `POST /api/v1/analyses/{id}/rerun`."""
+
+    products: dict[str, str] = Field(
+        default_factory=dict,
+        description='Product per uploaded file for this and later runs, e.g. {"diag.tar.gz": '
+        '"Expressway-C"}: keys are upload names as in `files` (the second of two files with '
+        'one name is "<name> (2)"), values Expressway-C | Expressway-E | VCS | auto ("auto" '
+        "clears an earlier choice). Files not named keep their choice.",
+        max_length=64,
+    )
+
+
+class ExaminedOut(BaseModel):
+    """Log lines the signatures read on one node, for one file kind (counted during the scan)."""
+
+    bundle: str
+    node: str | None
+    product: str | None
+    version: str | None
+    kind: str
+    files: int
+    lines: int
+    expressway: bool = Field(description="the files hold Expressway log lines")
+
+
+class VerdictDetailOut(BaseModel):
+    """What the verdict rests on (app/signatures/verdict.py)."""
+
+    summary: str = Field(description="the verdict in one sentence")
+    reason: str | None = Field(description="why the verdict is inconclusive")
+    problems: int = Field(description="findings of severity warning or worse")
+    lines_examined: int | None = Field(
+        description="Expressway log lines read; null: not recorded for this run (re-run it)"
+    )
+    signatures_looked: int = Field(description="signatures whose input was present")
+    signatures_could_not: int = Field(description="signatures skipped: their input was absent")
+    examined: list[ExaminedOut]
+
+
+class SameUploadOut(BaseModel):
+    """An earlier analysis of a file with the same SHA-256 as one uploaded here."""
+
+    id: str
+    title: str | None
+    created_at: datetime | None
 
 
 class RunOut(BaseModel):
@@ -118,7 +189,26 @@ class AnalysisOut(BaseModel):
     coverage: list[CoverageOut] = Field(default_factory=list)
     runs: list[RunOut] = Field(default_factory=list)
     delta: DeltaOut | None = None
-    calls: int = 0  # SIP calls found in the logs: /api/v1/analyses/{id}/calls
+    calls: int | None = Field(
+        default=None,
+        description="SIP calls found in the logs (/api/v1/analyses/{id}/calls); null when call "
+        "flows were not extracted (LOUPE_CALL_FLOWS is off by default)",
+    )
+    owner: str | None = None
+    expires_at: datetime | None = Field(
+        default=None, description="when the retention sweeper deletes it; null: kept until deleted"
+    )
+    verdict: VerdictName | None = Field(
+        default=None,
+        description="problems (a finding of severity warning or worse), clear (signatures "
+        "looked at Expressway log lines and found nothing), inconclusive (nothing they could "
+        "read); null until the analysis is done",
+    )
+    verdict_detail: VerdictDetailOut | None = None
+    same_upload_as: list[SameUploadOut] = Field(
+        default_factory=list,
+        description="earlier analyses of an identical upload (same SHA-256), newest first",
+    )
 
 
 class SignatureOut(BaseModel):
@@ -133,6 +223,9 @@ class AppliesToOut(BaseModel):
     products: list[str]
     min_version: str | None
     max_version: str | None
+    only_on_product: bool = Field(
+        default=False, description="not run on a node known to be another product"
+    )
 
 
 class PatternOut(BaseModel):

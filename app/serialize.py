@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,12 +11,14 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from pydantic_core import to_json
 
-from app.report import Coverage, Finding, Report
+from app.report import Coverage, Examined, Finding, NodeInfo, Report
 from app.schemas import (
     AnalysisOut,
     AppliesToOut,
     CoverageOut,
     DeltaOut,
+    EvidenceOut,
+    ExaminedOut,
     ExampleOut,
     FileOut,
     FindingOut,
@@ -23,17 +26,20 @@ from app.schemas import (
     NodeOut,
     PatternOut,
     RunOut,
+    SameUploadOut,
     SignatureDetail,
     SignatureOut,
     SignatureRef,
     SignatureSource,
     SnippetOut,
     TextsOut,
+    VerdictDetailOut,
 )
 from app.signatures.model import Signature
+from app.signatures.verdict import decide, examined_from_json, problem_count
 
 if TYPE_CHECKING:  # the offline CLI serialises reports without loading the ORM
-    from app.models import Analysis, AnalysisRun
+    from app.models import Analysis, AnalysisRun, Node
 
 
 def finding_out(finding: Finding) -> FindingOut:
@@ -43,6 +49,7 @@ def finding_out(finding: Finding) -> FindingOut:
             title=finding.title,
             severity=finding.severity,
             bug_ids=list(finding.bug_ids),
+            status=finding.signature_status,
         ),
         node=finding.node,
         description=finding.description,
@@ -54,6 +61,18 @@ def finding_out(finding: Finding) -> FindingOut:
         count=finding.count,
         first_seen=finding.first_seen,
         last_seen=finding.last_seen,
+    )
+
+
+def node_out(node: NodeInfo | Node) -> NodeOut:
+    """A node as the contract shows it (a stored row or an offline NodeInfo)."""
+    confidence = node.confidence if node.confidence in ("high", "medium", "low") else "low"
+    return NodeOut(
+        hostname=node.hostname,
+        product=node.product,
+        version=node.version,
+        confidence=confidence,
+        evidence=[EvidenceOut.model_validate(item) for item in node.evidence or ()],
     )
 
 
@@ -75,6 +94,47 @@ def coverage_to_json(coverage: Sequence[Coverage]) -> list[dict[str, Any]]:
     return [coverage_out(item).model_dump() for item in coverage]
 
 
+def verdict_out(
+    counts: Mapping[str, int],
+    coverage: Sequence[CoverageOut],
+    examined: Sequence[Examined] | None,
+) -> tuple[str, VerdictDetailOut]:
+    """The verdict (app/signatures/verdict.decide) and its detail, from the findings' counts by
+    severity, the coverage and the examined lines (None: not recorded for the run)."""
+    decided = decide(problem_count(counts), (c.outcome for c in coverage), examined)
+    detail = VerdictDetailOut(
+        summary=decided.summary,
+        reason=decided.reason,
+        problems=decided.problems,
+        lines_examined=decided.lines,
+        signatures_looked=decided.looked,
+        signatures_could_not=decided.could_not,
+        examined=[
+            ExaminedOut(
+                bundle=e.bundle,
+                node=e.node,
+                product=e.product,
+                version=e.version,
+                kind=e.kind,
+                files=e.files,
+                lines=e.lines,
+                expressway=e.expressway,
+            )
+            for e in decided.examined
+        ],
+    )
+    return decided.verdict, detail
+
+
+def stored_verdict(
+    counts: Mapping[str, int],
+    coverage: Sequence[CoverageOut],
+    examined: Sequence[Mapping[str, Any]] | None,
+) -> tuple[str, VerdictDetailOut]:
+    """The verdict of a saved run, from its severity counts, coverage and stored examined lines."""
+    return verdict_out(counts, coverage, None if examined is None else examined_from_json(examined))
+
+
 def run_out(run: AnalysisRun) -> RunOut:
     return RunOut(
         number=run.number,
@@ -91,6 +151,8 @@ def analysis_out(
     runs: Sequence[AnalysisRun] = (),
     coverage: Sequence[CoverageOut] = (),
     delta: DeltaOut | None = None,
+    verdict: tuple[str, VerdictDetailOut] | None = None,
+    same_upload_as: Sequence[SameUploadOut] = (),
 ) -> AnalysisOut:
     return AnalysisOut(
         id=analysis.id,
@@ -99,11 +161,11 @@ def analysis_out(
         started_at=analysis.started_at,
         finished_at=analysis.finished_at,
         title=analysis.title,
-        files=[FileOut(name=f.name, size=f.size, sha256=f.sha256) for f in analysis.files],
-        nodes=[
-            NodeOut(hostname=n.hostname, product=n.product, version=n.version)
-            for n in analysis.nodes
+        files=[
+            FileOut(name=f.name, size=f.size, sha256=f.sha256, product=f.product)
+            for f in analysis.files
         ],
+        nodes=[node_out(n) for n in analysis.nodes],
         findings=list(findings),
         error=analysis.error,
         warnings=list(analysis.warnings or []),
@@ -111,6 +173,11 @@ def analysis_out(
         coverage=list(coverage),
         runs=[run_out(run) for run in runs],
         delta=delta,
+        owner=analysis.owner,
+        expires_at=analysis.expires_at,
+        verdict=verdict[0] if verdict else None,
+        verdict_detail=verdict[1] if verdict else None,
+        same_upload_as=list(same_upload_as),
     )
 
 
@@ -148,6 +215,12 @@ def report_out(
     error: str | None = None,
 ) -> AnalysisOut:
     """The same object `GET /api/v1/analyses/{id}` returns, for an offline `loupe analyze`."""
+    coverage = [] if error else [coverage_out(c) for c in report.coverage]
+    verdict = (
+        None
+        if error
+        else verdict_out(Counter(f.severity for f in report.findings), coverage, report.examined)
+    )
     return AnalysisOut(
         id=analysis_id,
         status="failed" if error else "done",
@@ -156,14 +229,14 @@ def report_out(
         finished_at=finished_at,
         title=title,
         files=list(files),
-        nodes=[
-            NodeOut(hostname=n.hostname, product=n.product, version=n.version) for n in report.nodes
-        ],
+        nodes=[node_out(n) for n in report.nodes],
         findings=[] if error else [finding_out(f) for f in report.findings],
         error=error,
         warnings=list(report.warnings),
         ruleset_version=report.ruleset_version,
-        coverage=[] if error else [coverage_out(c) for c in report.coverage],
+        coverage=coverage,
+        verdict=verdict[0] if verdict else None,
+        verdict_detail=verdict[1] if verdict else None,
         runs=[
             RunOut(
                 number=1,
@@ -172,7 +245,7 @@ def report_out(
                 finished_at=finished_at,
             )
         ],
-        calls=len(report.calls),
+        calls=len(report.calls) if report.calls is not None else None,
     )
 
 
@@ -205,6 +278,7 @@ def signature_detail(signature: Signature, library_root: Path) -> SignatureDetai
             products=list(applies.products),
             min_version=applies.min_version,
             max_version=applies.max_version,
+            only_on_product=applies.only_on_product,
         ),
         references=list(signature.references),
         match=MatchOut(

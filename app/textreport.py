@@ -7,6 +7,7 @@ import textwrap
 from app.schemas import AnalysisOut
 
 BUG_URL = "https://bst.cloudapps.cisco.com/bugsearch/bug/"
+EVIDENCE_SHOWN = 5  # evidence lines printed under each node (the JSON has them all)
 
 
 def _block(label: str, text: str) -> list[str]:
@@ -38,19 +39,27 @@ def render_text(out: AnalysisOut) -> str:
     for node in out.nodes:
         lines.append(
             f"node {node.hostname or '(hostname unknown)'}: "
-            f"{node.product or 'product unknown'}, {node.version or 'version unknown'}"
+            f"{node.product or 'product unknown'} ({node.confidence} confidence), "
+            f"{node.version or 'version unknown'}"
         )
+        lines += [f"  {item.source}: {item.says}" for item in node.evidence[:EVIDENCE_SHOWN]]
     for warning in out.warnings:
         lines.append(f"warning: {warning}")
     lines += _coverage(out)
+    if out.verdict_detail is not None:
+        lines.append(f"verdict: {out.verdict}: {out.verdict_detail.summary}")
     if not out.findings:
-        lines.append(f"No known problem found (ruleset {out.ruleset_version}).")
+        if out.verdict == "inconclusive":
+            lines.append(f"Nothing could be checked (ruleset {out.ruleset_version}).")
+        else:
+            lines.append(f"No known problem found (ruleset {out.ruleset_version}).")
         return "\n".join(lines)
     lines.append(f"{len(out.findings)} finding(s), ruleset {out.ruleset_version}:")
     for finding in out.findings:
         sig = finding.signature
         lines.append("")
-        lines.append(f"[{sig.severity.upper()}] {sig.title}  ({sig.id})")
+        status = " [experimental]" if sig.status == "experimental" else ""
+        lines.append(f"[{sig.severity.upper()}]{status} {sig.title}  ({sig.id})")
         where = f"node {finding.node}" if finding.node else "node unknown"
         lines.append(
             f"    {where}; seen {finding.count}x, "

@@ -129,7 +129,7 @@ def time_analysis(log: Path, jobs: int | None) -> None:
             used = time.process_time() - cpu_started
         best[extract] = min(best.get(extract, took), took)
         cpu[extract] = min(cpu.get(extract, used), used)
-        counts[extract] = len(report.calls)
+        counts[extract] = len(report.calls or [])
     print(f"analysis without calls: {best[False]:.2f} s wall, {cpu[False]:.2f} s CPU")
     print(
         f"analysis with calls:    {best[True]:.2f} s wall, {cpu[True]:.2f} s CPU "

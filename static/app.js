@@ -29,13 +29,37 @@
       errorBox.hidden = false;
     }
 
+    var defaultSelect = form.querySelector(".product-default select");
+    var defaultRow = form.querySelector(".product-default");
+
+    // one product select per chosen file (named "product", in the order of the files);
+    // without JavaScript the single "product_default" select applies to every file
+    function productSelect(index) {
+      var select = document.createElement("select");
+      select.name = "product";
+      select.className = "file-product";
+      select.setAttribute("aria-label", "Product of file " + (index + 1));
+      Array.prototype.forEach.call(defaultSelect.options, function (option) {
+        var copy = document.createElement("option");
+        copy.value = option.value;
+        copy.textContent = option.textContent;
+        copy.selected = option.value === defaultSelect.value;
+        select.appendChild(copy);
+      });
+      return select;
+    }
+
     function showChosen() {
       list.textContent = "";
-      Array.prototype.forEach.call(input.files, function (file) {
+      Array.prototype.forEach.call(input.files, function (file, index) {
         var item = document.createElement("li");
-        item.textContent = file.name + " (" + humanSize(file.size) + ")";
+        var label = document.createElement("span");
+        label.textContent = file.name + " (" + humanSize(file.size) + ")";
+        item.appendChild(label);
+        if (defaultSelect) { item.appendChild(productSelect(index)); }
         list.appendChild(item);
       });
+      if (defaultRow) { defaultRow.hidden = input.files.length > 0; }
     }
 
     input.addEventListener("change", showChosen);
@@ -67,6 +91,8 @@
       var request = new XMLHttpRequest();
       request.open("POST", "/api/v1/analyses");
       request.setRequestHeader("Accept", "application/json");
+      var token = form.querySelector("input[name=csrf_token]");
+      if (token) { request.setRequestHeader("X-CSRF-Token", token.value); }
       request.responseType = "json";
       request.upload.addEventListener("progress", function (progress) {
         if (progress.lengthComputable) {

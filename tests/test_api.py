@@ -70,7 +70,10 @@ def test_analysis_reaches_done_with_the_seed_finding(client: TestClient) -> None
     (file,) = body["files"]
     assert file["name"] == "diagnostic_log_vcsc.tar.gz"
     assert len(file["sha256"]) == 64 and file["size"] > 0
-    assert body["nodes"] == [{"hostname": HOST, "product": "Expressway-C", "version": "X14.2.1"}]
+    (node,) = body["nodes"]
+    assert (node["hostname"], node["product"], node["version"]) == (HOST, "Expressway-C", "X14.2.1")
+    assert node["confidence"] == "high"  # the xstatus names the role
+    assert {"source", "says"} == set(node["evidence"][0])
     (finding,) = body["findings"]
     assert finding["signature"]["id"] == "mra-traffic-server-cert-verification"
     assert set(finding["signature"]["bug_ids"]) >= {"CSCwc69661", "CSCwa25108"}
@@ -157,12 +160,28 @@ def test_too_long_title_is_422(client: TestClient, migrated: Settings) -> None:
 
 
 def test_corrupt_bundle_fails_with_a_reason(client: TestClient) -> None:
-    truncated = seed_bundle("self_signed")[:-200]
+    truncated = seed_bundle("self_signed")[:40]  # cut before its first file
     created = upload(client, ("diagnostic_log_cut.tar.gz", truncated)).json()
     body = wait_for(client, created["id"])
     assert body["status"] == "failed"
     assert "diagnostic_log_cut.tar.gz" in body["error"]
+    assert "truncated" in body["error"]
     assert body["findings"] == []
+
+
+def test_a_bundle_cut_short_is_analysed_up_to_the_cut_with_a_warning(client: TestClient) -> None:
+    truncated = seed_bundle("self_signed")[:-200]  # the log is whole, the xstat dump is cut
+    created = upload(client, ("diagnostic_log_cut.tar.gz", truncated)).json()
+    body = wait_for(client, created["id"])
+    assert body["status"] == "done"
+    assert "mra-traffic-server-cert-verification" in {
+        f["signature"]["id"] for f in body["findings"]
+    }
+    assert any(
+        warning.startswith("diagnostic_log_cut.tar.gz: the gzip-compressed file is truncated")
+        and "Everything read before the damage was analysed" in warning
+        for warning in body["warnings"]
+    )
 
 
 def test_signatures_list_contract(client: TestClient) -> None:

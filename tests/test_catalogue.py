@@ -110,6 +110,7 @@ def test_api_detail_has_everything_the_signature_says(catalogue: TestClient) -> 
         "products": ["Expressway-C"],
         "min_version": "X14.2",
         "max_version": None,
+        "only_on_product": False,
     }
     assert any("218018" in ref for ref in body["references"])
     assert body["match"]["source"] == "traffic_server"

@@ -42,13 +42,32 @@ def test_json_report_of_a_bundle_with_the_seed_problem(tmp_path: Path) -> None:
             "name": bundle.name,
             "size": bundle.stat().st_size,
             "sha256": hashlib.sha256(bundle.read_bytes()).hexdigest(),
+            "product": None,
         }
     ]
     assert [n["version"] for n in report["nodes"]] == ["X14.2.1"]
+    assert [(n["product"], n["confidence"]) for n in report["nodes"]] == [("Expressway-C", "high")]
+    assert report["nodes"][0]["evidence"]
     seed = [f for f in report["findings"] if f["signature"]["id"].startswith("mra-")]
     assert seed and seed[0]["facts"]["reason"] == "self_signed"
     assert seed[0]["snippets"][0]["line"] > 300  # after the 300 healthy lines
     assert "certificates" in report and "server_certificates" in report
+
+
+def test_product_option_chooses_each_bundles_product(tmp_path: Path) -> None:
+    bundle = _write(tmp_path, "diagnostic_log_vcsc.tar.gz", seed_bundle("self_signed"))
+
+    chosen = runner.invoke(app, ["analyze", "--json", "--product", "expressway-e", str(bundle)])
+    too_many = runner.invoke(app, ["analyze", "--product", "VCS", "--product", "VCS", str(bundle)])
+    unknown = runner.invoke(app, ["analyze", "--product", "Expressway", str(bundle)])
+
+    report = json.loads(chosen.stdout)
+    assert report["files"][0]["product"] == "Expressway-E"
+    assert report["nodes"][0]["evidence"][0]["source"] == "user"
+    assert report["nodes"][0]["product"] == "Expressway-E"
+    assert too_many.exit_code == unknown.exit_code == EXIT_UNUSABLE
+    assert "2 --product options for 1 bundle(s)" in too_many.output
+    assert "'Expressway' is not a product" in unknown.output
 
 
 def test_one_job_and_all_cores_report_the_same(tmp_path: Path) -> None:
@@ -76,6 +95,8 @@ def test_a_healthy_bundle_exits_zero_with_a_readable_report(tmp_path: Path) -> N
     result = runner.invoke(app, ["analyze", str(bundle)])
     assert result.exit_code == 0, result.output
     assert "No known problem found" in result.stdout
+    assert "node vcsc: Expressway-C (high confidence), X14.2.1" in result.stdout
+    assert 'SystemUnit Product reads "Expressway-C"' in result.stdout
 
 
 def test_two_peers_become_two_nodes(tmp_path: Path) -> None:
@@ -116,7 +137,7 @@ def test_a_missing_file_exits_two(tmp_path: Path) -> None:
 
 def test_a_truncated_bundle_gives_a_failed_json_report(tmp_path: Path) -> None:
     whole = seed_bundle("self_signed")
-    bundle = _write(tmp_path, "diagnostic_log_vcsc.tar.gz", whole[: len(whole) // 2])
+    bundle = _write(tmp_path, "diagnostic_log_vcsc.tar.gz", whole[:40])  # before any file
     result = runner.invoke(app, ["analyze", "--json", str(bundle)])
     assert result.exit_code == EXIT_UNUSABLE
     report = json.loads(result.stdout)

@@ -94,13 +94,18 @@ def test_every_outcome_through_the_api(client: TestClient) -> None:
     assert no_input["outcome"] == "skipped"
     assert no_input["reason"] == "no log or loggingsnapshot file in the upload"
 
-    product = seed_outcome(bodies["product"])
-    assert product["outcome"] == "skipped"
-    assert "the product does not apply (node vcse is Expressway-E" in product["reason"]
-
-    version = seed_outcome(bodies["version"])
-    assert version["outcome"] == "skipped"
-    assert version["reason"] == "version X12.7 of node vcsc is outside X14.2+"
+    # the detected product or version never hides a match: it qualifies the finding
+    for case, detected in (
+        ("product", "vcse was detected as Expressway-E X14.2.1"),
+        ("version", "vcsc was detected as Expressway-C X12.7"),
+    ):
+        entry = seed_outcome(bodies[case])
+        assert (entry["outcome"], entry["reason"]) == ("matched", None), case
+        (finding,) = [f for f in bodies[case]["findings"] if f["signature"]["id"] == SEED]
+        assert finding["facts"]["applies"] == "disagrees"
+        assert f"documented for Expressway-C X14.2+; node {detected}" in finding["condition"]
+        assert "shown because its log lines are present" in finding["condition"]
+        assert bodies[case]["verdict"] == "problems"
 
     no_lines = seed_outcome(bodies["no lines"])
     assert no_lines["outcome"] == "skipped"
@@ -115,17 +120,19 @@ def test_every_outcome_through_the_api(client: TestClient) -> None:
 
 def test_a_cluster_notes_the_peer_a_signature_could_not_check(client: TestClient) -> None:
     healthy_c = healthy_expressway_c_loggingsnapshot("vcsc", n_lines=300)
+    healthy_e = without_traffic_server(healthy_expressway_e_loggingsnapshot("vcse", 300))
     analysis_id = analyse(
         client,
         bundle("vcsc", "Expressway-C", "X14.2.1", healthy_c),
-        bundle("vcse", "Expressway-E", "X14.2.1", healthy_expressway_e_loggingsnapshot("vcse")),
+        bundle("vcse", "Expressway-E", "X14.2.1", healthy_e),
     )
     body = wait_for(client, analysis_id)
     assert body["status"] == "done", body["error"]
     entry = seed_outcome(body)
     assert entry["outcome"] == "passed"
-    assert entry["reason"].startswith("not checked everywhere: the product does not apply")
-    assert "vcse" in entry["reason"]
+    assert entry["reason"].startswith("not checked everywhere: no traffic_server lines")
+    assert "of node vcse" in entry["reason"] and "vcsc" not in entry["reason"]
+    assert body["verdict"] == "clear"
 
 
 # --- the pure function ------------------------------------------------------------------------

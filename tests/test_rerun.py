@@ -183,3 +183,17 @@ def test_the_rerun_button_queues_a_new_run(quiet: Settings) -> None:
     assert [run["number"] for run in body["runs"]] == [1, 2]
     assert body["runs"][1]["finished_at"] is None
     assert body["findings"] == [] and body["delta"] is None
+
+
+def test_how_a_finding_fits_its_node_does_not_make_it_a_new_problem() -> None:
+    """A run saved before `applies` existed and a re-run that adds it show the finding unchanged;
+    another fact value is another problem."""
+    from app.services.findings import FindingSummary, finding_key
+
+    def summary(**facts: Any) -> FindingSummary:
+        return FindingSummary("sig", "Title", "error", [], "vcsc", facts, 1)
+
+    before = summary(reason="self_signed")
+    assert finding_key(summary(reason="self_signed", applies="disagrees")) == finding_key(before)
+    assert finding_key(summary(reason="self_signed", version_unknown=True)) == finding_key(before)
+    assert finding_key(summary(reason="unknown_ca")) != finding_key(before)

@@ -24,6 +24,12 @@ from app.report import Finding
 CORRELATED = frozenset({"mra-traffic-server-cert-verification", "mra-traffic-server-cert-expired"})
 WINDOW = timedelta(minutes=2)
 MAX_LISTED_CAS = 3
+MAX_CORRELATED = 500
+"""Traffic Server findings compared with the captured handshakes, most severe first: each is
+compared with every handshake, so a log of thousands of distinct warnings and a capture of
+thousands of handshakes would otherwise take hours. The others keep the generic action."""
+
+Verdicts = dict[tuple[int, tuple[str, ...]], tuple[bool | None, str | None]]
 KEY_NAMES = {"EC": "ECDSA"}
 FIX_PREFIX = "From the packet capture: "
 
@@ -62,8 +68,21 @@ def _fits(reason: Any, session: TlsSession, trusted: bool | None, names: set[str
     return any(c.not_after < session.first_seen for c in session.chain)  # ISO strings, UTC
 
 
-def best_session(finding: Finding, scan: CertificateScan) -> Match | None:
+def _verdict(
+    node: NodeCertificates, chain: Sequence[CertInfo], verdicts: Verdicts
+) -> tuple[bool | None, str | None]:
+    """`verdict` of a chain on a node, checked once per distinct chain (signatures are costly)."""
+    key = (id(node), tuple(cert.sha256 for cert in chain))
+    if key not in verdicts:
+        verdicts[key] = verdict(node, chain)
+    return verdicts[key]
+
+
+def best_session(
+    finding: Finding, scan: CertificateScan, verdicts: Verdicts | None = None
+) -> Match | None:
     """The handshake this finding is about: same node and server, in the time window, failing."""
+    verdicts = {} if verdicts is None else verdicts
     names = {str(finding.facts[k]).lower() for k in ("server", "ip") if finding.facts.get(k)}
     nodes = [n for n in scan.nodes if n.label == finding.node] or scan.nodes
     start = parse_time(finding.first_seen)
@@ -78,7 +97,7 @@ def best_session(finding: Finding, scan: CertificateScan) -> Match | None:
                 continue
             when = parse_time(session.first_seen)
             distance = _distance(when, start, end)
-            trusted, _ = verdict(node, session.chain)
+            trusted, _ = _verdict(node, session.chain, verdicts)
             failing = any("fatal" in a for a in session.alerts) or trusted is False
             fit = _fits(finding.facts.get("reason"), session, trusted, names)
             score = (distance <= WINDOW, failing, fit, strength, -distance)
@@ -189,11 +208,15 @@ def enrich(finding: Finding, match: Match) -> None:
 
 
 def correlate(findings: Sequence[Finding], scan: CertificateScan) -> int:
-    """Enrich every Traffic Server certificate finding a capture explains; returns how many."""
+    """Enrich the Traffic Server certificate findings a capture explains (the first
+    MAX_CORRELATED of them); returns how many."""
     enriched = 0
+    tried = 0
+    verdicts: Verdicts = {}
     for finding in findings:
-        if finding.signature_id in CORRELATED:
-            match = best_session(finding, scan)
+        if finding.signature_id in CORRELATED and tried < MAX_CORRELATED:
+            tried += 1
+            match = best_session(finding, scan, verdicts)
             if match is not None:
                 enrich(finding, match)
                 enriched += 1

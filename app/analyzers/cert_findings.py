@@ -29,29 +29,36 @@ from app.signatures.model import Signature
 from app.signatures.render import render_finding
 
 
-def _render(signature: Signature, issue: CertIssue, count: int, seen: list[str]) -> Finding:
+def _render(
+    signature: Signature, issue: CertIssue, count: int, seen: tuple[str, str] | None
+) -> Finding:
     return render_finding(
         signature,
         issue.facts,
         node=issue.node,
         count=count,
-        first_seen=min(seen) if seen else None,
-        last_seen=max(seen) if seen else None,
+        first_seen=seen[0] if seen else None,
+        last_seen=seen[1] if seen else None,
     )
 
 
 def analyzer_findings(signature: Signature, scan: CertificateScan) -> list[Finding]:
-    """The findings of one analyzer signature: one per node and distinct facts, with a count."""
+    """The findings of one analyzer signature: one per node and distinct facts, with a count.
+
+    Each keeps its first and last sighting only, however many sessions showed it (bounded).
+    """
     check = CHECKS[signature.analyzer or ""]
-    groups: dict[tuple[str, str], tuple[CertIssue, list[str]]] = {}
+    groups: dict[tuple[str, str], CertIssue] = {}
     counts: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, str], tuple[str, str]] = {}
     for issue in check(scan):
         key = (issue.node, json.dumps(issue.facts, sort_keys=True, default=str))
-        kept, seen = groups.setdefault(key, (issue, []))
+        groups.setdefault(key, issue)
         counts[key] = counts.get(key, 0) + 1
         if issue.seen:
-            seen.append(issue.seen)
-    return [_render(signature, issue, counts[key], seen) for key, (issue, seen) in groups.items()]
+            first, last = seen.get(key, (issue.seen, issue.seen))
+            seen[key] = (min(first, issue.seen), max(last, issue.seen))
+    return [_render(signature, issue, counts[key], seen.get(key)) for key, issue in groups.items()]
 
 
 def apply_certificates(

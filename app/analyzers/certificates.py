@@ -97,8 +97,8 @@ def _pems(
         if base.startswith("ca_"):
             has_store = True
             anchors.extend(bundle.certificates)
-        elif base.startswith("server_") and bundle.certificates:
-            node.own.append((file.name, _info(bundle.certificates[0])))
+        elif base.startswith("server_") and bundle.certificates and 1 not in bundle.skipped:
+            node.own.append((file.name, _info(bundle.certificates[0])))  # the first is the leaf
     if has_store:
         node.trust_store = TrustStore(anchors)
     return stamps

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -69,7 +70,7 @@ def _iso(value: datetime) -> str:
 def _key_facts(cert: x509.Certificate) -> tuple[str, int]:
     try:
         key = cert.public_key()
-    except (ValueError, TypeError):  # unsupported curve or algorithm
+    except (ValueError, TypeError, UnsupportedAlgorithm):  # unsupported curve or algorithm
         return "unknown", 0
     if isinstance(key, rsa.RSAPublicKey):
         return "RSA", key.key_size
@@ -123,13 +124,56 @@ def _common_name(name: x509.Name) -> str | None:
     return str(values[0].value) if values else None
 
 
+def unreadable(cert: x509.Certificate) -> str | None:
+    """Why logloupe cannot use this certificate (a name, a date or an extension it cannot
+    decode), or None. Parsing is lazy: a certificate that loads may still fail on first use.
+    An unknown public key algorithm is not a reason: the key type is shown as "unknown"."""
+    try:
+        cert.subject.rfc4514_string()
+        cert.issuer.rfc4514_string()
+        _ = cert.not_valid_before_utc, cert.not_valid_after_utc, cert.serial_number
+        _ = cert.signature_algorithm_oid
+        for extension in cert.extensions:
+            _ = extension.value
+    except (ValueError, TypeError, UnsupportedAlgorithm) as err:
+        return str(err) or type(err).__name__
+    return None
+
+
+def unusable_key(cert: x509.Certificate) -> str | None:
+    """Why the certificate's public key cannot be used (unknown algorithm or curve), or None."""
+    try:
+        cert.public_key()
+    except (ValueError, TypeError, UnsupportedAlgorithm) as err:
+        return str(err) or type(err).__name__
+    return None
+
+
+def describe(cert: x509.Certificate) -> str:
+    """A name for a certificate that may be partly unreadable: its CN, else its serial."""
+    try:
+        name = _common_name(cert.subject)
+    except (ValueError, TypeError, UnicodeError):
+        name = None
+    if name:
+        return f"CN={name}"
+    try:
+        return f"serial {cert.serial_number:x}"
+    except (ValueError, TypeError):
+        return "unnamed"
+
+
 def parse_der(der: bytes) -> CertInfo:
-    """Parse a DER certificate; raises ValueError when it is not one. Results are cached."""
+    """Parse a DER certificate; raises ValueError when it is not one or logloupe cannot read
+    it (`unreadable`). Results are cached."""
     digest = hashlib.sha256(der).digest()
     cached = _cache.get(digest)
     if cached is not None:
         return cached
     cert = x509.load_der_x509_certificate(der)
+    problem = unreadable(cert)
+    if problem is not None:
+        raise ValueError(f"{describe(cert)}: {problem}")
     key_type, key_bits = _key_facts(cert)
     sig_oid = cert.signature_algorithm_oid
     info = CertInfo(

@@ -2,7 +2,10 @@
 
 Streams the capture (bounded memory), slices link/IP/TCP headers with `struct`, reassembles
 each TCP direction that starts with a TLS handshake record (by content, not port) and parses the
-plaintext handshake of TLS 1.0-1.2 (TLS 1.3 certificates are encrypted). Run as
+plaintext handshake of TLS 1.0-1.2 (TLS 1.3 certificates are encrypted). Memory is bounded
+whatever the capture holds: at most MAX_FLOWS connections are followed at once and at most
+MAX_BUFFERED bytes wait in their reassembly buffers (the least recently active connections
+are dropped first, counted in one warning), at most MAX_SESSIONS handshakes are kept. Run as
 `python -m app.analyzers.pcap_tls FILE` for throughput figures and the JSON summary.
 """
 
@@ -12,11 +15,14 @@ import json
 import socket
 import sys
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from app.analyzers import tls_handshake as tls
 from app.analyzers.capture_reader import CaptureFormatError, ReadStatus, read_packets
@@ -25,8 +31,13 @@ from app.analyzers.tcp_stream import FlowKey, TcpPacket, is_ipv4_not_tcp, slice_
 
 FOLLOW_LIMIT = 256 * 1024  # bytes per direction
 PENDING_LIMIT = 256 * 1024  # out-of-order bytes buffered per direction
+MAX_FLOWS = 50_000  # TCP connections followed at once
+MAX_BUFFERED = 64 * 2**20  # bytes waiting in the reassembly and parser buffers of all of them
+MAX_SESSIONS = 50_000  # TLS handshakes kept
+MAX_MALFORMED_WARNINGS = 20  # then they are only counted
 TLS13_NOTE = "TLS 1.3: certificates are encrypted and cannot be read from a capture"
 RESUMED_NOTE = "resumed session: no certificate was exchanged"
+EVICTED_NOTE = "not followed to the end: too many connections were open at once in the capture"
 
 
 @dataclass(slots=True)
@@ -73,9 +84,10 @@ def _ip_text(raw: bytes) -> str:
 class _Direction:
     """Reassembly state of one TCP direction that carries (or may carry) TLS."""
 
-    __slots__ = ("next_seq", "pending", "pending_bytes", "parser", "fed", "decided", "head")
+    __slots__ = ("next_seq", "pending", "pending_bytes", "parser", "fed", "decided", "head", "held")
 
     def __init__(self) -> None:
+        self.held = 0  # bytes this direction holds in buffers (counted in MAX_BUFFERED)
         self.next_seq: int | None = None
         self.pending: dict[int, bytes] = {}
         self.pending_bytes = 0
@@ -100,9 +112,13 @@ class _Flow:
 
 class _Analyzer:
     def __init__(self) -> None:
-        self.flows: dict[FlowKey, _Flow] = {}
+        self.flows: OrderedDict[FlowKey, _Flow] = OrderedDict()  # least recently active first
         self.sessions: list[TlsSession] = []
         self.warnings: list[str] = []
+        self.buffered = 0  # bytes held by every direction of every flow
+        self.evicted = 0  # flows dropped to keep within MAX_FLOWS / MAX_BUFFERED
+        self.sessions_dropped = 0  # handshakes beyond MAX_SESSIONS
+        self.malformed = 0
         self._bad_certs = 0
 
     # -- TCP ---------------------------------------------------------------------------------
@@ -111,14 +127,26 @@ class _Analyzer:
         flow = self.flows.get(key)
         src = (pkt.src, pkt.sport)
         if pkt.syn and not pkt.ack_flag:
+            if flow is not None:
+                self._forget(key)
             flow = _Flow()  # a new connection, possibly reusing the 4-tuple
             self.flows[key] = flow
             flow.syn_from = src
+        elif flow is not None:
+            self.flows.move_to_end(key)
         if flow is None:
             if not pkt.payload or not tls.starts_tls_handshake(pkt.payload):
                 return
             flow = _Flow()
             self.flows[key] = flow
+        self._follow(ts, pkt, key, flow, src)
+        while len(self.flows) > MAX_FLOWS or (self.buffered > MAX_BUFFERED and self.flows):
+            oldest = next(iter(self.flows))
+            self._evict(oldest)
+
+    def _follow(
+        self, ts: float, pkt: TcpPacket, key: FlowKey, flow: _Flow, src: tuple[bytes, int]
+    ) -> None:
         direction = flow.dirs.get(src)
         if direction is None:
             direction = _Direction()
@@ -130,7 +158,25 @@ class _Analyzer:
         if pkt.rst or pkt.fin:
             flow.closed.add(src)
             if pkt.rst or len(flow.closed) == 2:
-                del self.flows[key]
+                self._forget(key)
+
+    def _hold(self, d: _Direction, delta: int) -> None:
+        d.held += delta
+        self.buffered += delta
+
+    def _forget(self, key: FlowKey) -> None:
+        """Drop a flow and release what its directions hold."""
+        flow = self.flows.pop(key)
+        for d in flow.dirs.values():
+            self._hold(d, -d.held)
+
+    def _evict(self, key: FlowKey) -> None:
+        """Drop the least recently active flow to stay within the bounds; counted."""
+        session = self.flows[key].session
+        if session is not None and not session.chain and session.note is None:
+            session.note = EVICTED_NOTE
+        self._forget(key)
+        self.evicted += 1
 
     def _segment(
         self, ts: float, pkt: TcpPacket, flow: _Flow, d: _Direction, src: tuple[bytes, int]
@@ -155,7 +201,9 @@ class _Analyzer:
                 self._give_up(d)
                 return
             if len(data) > len(d.pending.get(pkt.seq, b"")):
-                d.pending_bytes += len(data) - len(d.pending.get(pkt.seq, b""))
+                grown = len(data) - len(d.pending.get(pkt.seq, b""))
+                d.pending_bytes += grown
+                self._hold(d, grown)
                 d.pending[pkt.seq] = data
             return
         self._deliver(ts, pkt, flow, d, src, data)
@@ -172,12 +220,14 @@ class _Analyzer:
             seq, chunk, overlap = ready
             del d.pending[seq]
             d.pending_bytes -= len(chunk)
+            self._hold(d, -len(chunk))
             if overlap < len(chunk):
                 self._deliver(ts, pkt, flow, d, src, chunk[overlap:])
 
     def _give_up(self, d: _Direction) -> None:
         d.pending.clear()
         d.pending_bytes = 0
+        self._hold(d, -d.held)
         d.decided = True
         if d.parser is not None:
             d.parser.done = True
@@ -206,8 +256,11 @@ class _Analyzer:
             return
         d.fed += len(data)
         d.parser.feed(data)
-        if d.fed >= FOLLOW_LIMIT and not d.parser.done:
+        # done: its buffers are freed, and what waits out of order is of no use any more
+        if d.parser.done or d.fed >= FOLLOW_LIMIT:
             self._give_up(d)
+        else:
+            self._hold(d, 2 * len(data))  # at most in its record and handshake buffers
 
     # -- TLS ---------------------------------------------------------------------------------
     def _start(
@@ -228,7 +281,10 @@ class _Analyzer:
                 tls_version=None,
                 first_seen=_iso(ts),
             )
-            self.sessions.append(flow.session)
+            if len(self.sessions) < MAX_SESSIONS:
+                self.sessions.append(flow.session)
+            else:
+                self.sessions_dropped += 1
         session = flow.session
         state = {"certificate": False}
 
@@ -239,10 +295,12 @@ class _Analyzer:
             try:
                 self._message(session, flow, src, msg_type, body, state)
             except (IndexError, ValueError, UnicodeError, OverflowError):
-                self.warnings.append(
-                    f"malformed TLS handshake message type {msg_type} from {role()} "
-                    f"{session.server_ip}:{session.server_port}"
-                )
+                self.malformed += 1
+                if self.malformed <= MAX_MALFORMED_WARNINGS:
+                    self.warnings.append(
+                        f"malformed TLS handshake message type {msg_type} from {role()} "
+                        f"{session.server_ip}:{session.server_port}"
+                    )
 
         def on_alert(level: int, desc: int) -> None:
             if session.tls_version == "TLS 1.3" and session.cipher is not None:
@@ -284,7 +342,10 @@ class _Analyzer:
                 session.note = TLS13_NOTE
         elif msg_type == tls.CERTIFICATE:
             state["certificate"] = True
-            chain = [c for c in (self._cert(der) for der in tls.parse_certificate_list(body)) if c]
+            sender = "client" if src == flow.client_side else "server"
+            where = f"{sender} of {session.server_ip}:{session.server_port}"
+            listed = tls.parse_certificate_list(body)
+            chain = [c for c in (self._cert(der, n, where) for n, der in enumerate(listed)) if c]
             if src == flow.client_side:
                 session.client_chain = chain
             else:
@@ -298,17 +359,40 @@ class _Analyzer:
         others = [side for side in flow.dirs if side != flow.client_side]
         flow.client_side = others[0] if others else flow.client_side
 
-    def _cert(self, der: bytes) -> CertInfo | None:
+    def _cert(self, der: bytes, position: int, where: str) -> CertInfo | None:
+        """The certificate at `position` (0: leaf) of a chain sent by `where`; None, with a
+        warning naming it, when logloupe cannot read it."""
         try:
             return parse_der(der)
-        except ValueError:
+        except (ValueError, TypeError, UnsupportedAlgorithm) as err:
             self._bad_certs += 1
+            if self._bad_certs <= MAX_MALFORMED_WARNINGS:
+                self.warnings.append(
+                    f"certificate {position + 1} of the chain the {where} sent cannot be read "
+                    f"and was skipped ({err})"
+                )
             return None
 
     def finish(self) -> None:
-        if self._bad_certs:
-            self.warnings.append(f"{self._bad_certs} certificates could not be parsed")
+        if self.malformed > MAX_MALFORMED_WARNINGS:
+            more = self.malformed - MAX_MALFORMED_WARNINGS
+            self.warnings.append(f"{more:,} more malformed TLS handshake messages")
+        if self._bad_certs > MAX_MALFORMED_WARNINGS:
+            more = self._bad_certs - MAX_MALFORMED_WARNINGS
+            self.warnings.append(f"{more:,} more certificates could not be read")
+        if self.evicted:
+            self.warnings.append(
+                f"{self.evicted:,} TCP flows were not followed to the end: more than "
+                f"{MAX_FLOWS:,} were open at once (or {MAX_BUFFERED // 2**20} MB of handshake "
+                "data waited for missing segments); TLS handshakes on them may be incomplete"
+            )
+        if self.sessions_dropped:
+            self.warnings.append(
+                f"{self.sessions_dropped:,} TLS handshakes were not analysed: only the first "
+                f"{MAX_SESSIONS:,} of a capture are"
+            )
         self.flows.clear()
+        self.buffered = 0
 
 
 def analyze_pcap(path: Path) -> PcapResult:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,12 +19,19 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from app.analyzers.certinfo import CertInfo, signed_by
+from app.analyzers.certinfo import CertInfo, describe, signed_by, unreadable, unusable_key
 
 MAX_DEPTH = 10
-_PEM_BLOCK = re.compile(
-    rb"-----BEGIN CERTIFICATE-----\s*(.*?)\s*-----END CERTIFICATE-----", re.DOTALL
-)
+BEGIN_MARKER = b"-----BEGIN CERTIFICATE-----"
+END_MARKER = b"-----END CERTIFICATE-----"
+MAX_PEM_FILE_BYTES = 16 * 2**20
+"""A PEM file is read up to here (a full public CA bundle is about 250 KB)."""
+MAX_BLOCK_BYTES = 64 * 1024
+"""A certificate block longer than this (a real one is 1 to 10 KB) is skipped with a warning."""
+MAX_CERTIFICATES = 1000
+"""Blocks read from one file; the rest is skipped with a warning."""
+MAX_BLOCK_WARNINGS = 5
+"""Bad blocks named one by one; further ones are counted in one more warning."""
 
 
 @dataclass(slots=True)
@@ -34,27 +40,116 @@ class PemBundle:
 
     certificates: list[x509.Certificate] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)  # numbers (from 1) of the blocks left out
 
 
-def load_pem_bundle(data: bytes, source: str) -> PemBundle:
-    """All certificates in `data`; junk between blocks is ignored, bad blocks become warnings."""
+def pem_blocks(data: bytes) -> tuple[list[bytes | None], int]:
+    """The bodies between BEGIN and END CERTIFICATE markers, and how many BEGINs have no END.
+
+    A body longer than MAX_BLOCK_BYTES is None. Plain scanning with `bytes.find`, each byte of
+    `data` looked at a bounded number of times: linear whatever the file holds (a regex over
+    thousands of BEGIN markers without an END was quadratic). At most MAX_CERTIFICATES + 1
+    blocks are returned, so the caller can tell there were more.
+    """
+    blocks: list[bytes | None] = []
+    unterminated = 0
+    pos = 0
+    end = -1  # the first END marker at or after the current body, once looked for
+    while len(blocks) <= MAX_CERTIFICATES:
+        begin = data.find(BEGIN_MARKER, pos)
+        if begin == -1:
+            break
+        body = begin + len(BEGIN_MARKER)
+        if end < body:
+            end = data.find(END_MARKER, body)
+        if end == -1:  # no END after this BEGIN, so none after any later BEGIN either
+            unterminated += data.count(BEGIN_MARKER, begin)
+            break
+        restart = data.find(BEGIN_MARKER, body, end)
+        if restart != -1:  # another BEGIN before the END: this block was cut short
+            unterminated += 1
+            pos = restart
+            continue
+        blocks.append(data[body:end] if end - body <= MAX_BLOCK_BYTES else None)
+        pos = end + len(END_MARKER)
+    return blocks, unterminated
+
+
+def load_pem_bundle(data: bytes, source: str, *, cut: bool = False) -> PemBundle:
+    """All certificates in `data`; junk between blocks is ignored, bad blocks become warnings.
+
+    `cut`: `data` is only the start of the file (see MAX_PEM_FILE_BYTES).
+    """
     bundle = PemBundle()
-    for number, match in enumerate(_PEM_BLOCK.finditer(data), start=1):
+    blocks, unterminated = pem_blocks(data)
+    bad: list[str] = []
+    odd_keys: list[str] = []
+    for number, body in enumerate(blocks[:MAX_CERTIFICATES], start=1):
+        if body is None:
+            bad.append(f"certificate block {number} is larger than {MAX_BLOCK_BYTES // 1024} KiB")
+            bundle.skipped.append(number)
+            continue
         try:
-            der = base64.b64decode(b"".join(match.group(1).split()), validate=True)
-            bundle.certificates.append(x509.load_der_x509_certificate(der))
+            der = base64.b64decode(b"".join(body.split()), validate=True)
+            cert = x509.load_der_x509_certificate(der)
         except (binascii.Error, ValueError) as err:
-            bundle.warnings.append(f"{source}: certificate block {number} is not valid ({err})")
+            bad.append(f"certificate block {number} is not valid ({err})")
+            bundle.skipped.append(number)
+            continue
+        problem = unreadable(cert)
+        if problem is not None:
+            bad.append(
+                f"certificate {number} ({describe(cert)}) cannot be read and was skipped "
+                f"({problem})"
+            )
+            bundle.skipped.append(number)
+            continue
+        bundle.certificates.append(cert)
+        key_problem = unusable_key(cert)
+        if key_problem is not None:
+            odd_keys.append(
+                f"certificate {number} ({describe(cert)}) has a public key logloupe cannot use "
+                f"({key_problem}): signatures made with it are not checked"
+            )
+    bundle.warnings.extend(f"{source}: {problem}" for problem in bad[:MAX_BLOCK_WARNINGS])
+    if len(bad) > MAX_BLOCK_WARNINGS:
+        bundle.warnings.append(
+            f"{source}: {len(bad) - MAX_BLOCK_WARNINGS} more certificate blocks could not be read"
+        )
+    bundle.warnings.extend(f"{source}: {note}" for note in odd_keys[:MAX_BLOCK_WARNINGS])
+    if len(odd_keys) > MAX_BLOCK_WARNINGS:
+        bundle.warnings.append(
+            f"{source}: {len(odd_keys) - MAX_BLOCK_WARNINGS} more certificates have a public key "
+            "logloupe cannot use"
+        )
+    if unterminated:
+        bundle.warnings.append(
+            f"{source}: {unterminated} certificate block(s) start with BEGIN CERTIFICATE but "
+            "have no END CERTIFICATE line; they were skipped"
+        )
+    if len(blocks) > MAX_CERTIFICATES:
+        bundle.warnings.append(
+            f"{source}: holds more than {MAX_CERTIFICATES} certificate blocks; only the first "
+            f"{MAX_CERTIFICATES} were read"
+        )
+    if cut:
+        bundle.warnings.append(
+            f"{source}: larger than {MAX_PEM_FILE_BYTES // 2**20} MiB; only its start was read"
+        )
     if not bundle.certificates and not bundle.warnings:
         bundle.warnings.append(f"{source}: no PEM certificate found")
     return bundle
 
 
 def load_pem_file(path: Path) -> PemBundle:
+    """`load_pem_bundle` over the file's first MAX_PEM_FILE_BYTES."""
     try:
-        return load_pem_bundle(path.read_bytes(), path.name)
+        with path.open("rb") as handle:
+            data = handle.read(MAX_PEM_FILE_BYTES + 1)
     except OSError as err:
         return PemBundle(warnings=[f"{path.name}: cannot read: {err.strerror or err}"])
+    cut = len(data) > MAX_PEM_FILE_BYTES
+    return load_pem_bundle(data[:MAX_PEM_FILE_BYTES], path.name, cut=cut)
 
 
 def display_name(name: x509.Name) -> str:

@@ -1,77 +1,113 @@
-"""Work out which Expressway peer a bundle came from: hostname, product and version.
+"""Work out which Expressway peer a bundle came from: hostname, product and version, with the
+evidence for each and how sure it is.
 
-Only bounded prefixes of files are read (`HEAD_BYTES` each, at most `MAX_LOG_FILES` logs), so
-a 1 GB bundle costs a few MB here. Anything not backed by evidence stays None.
+Only bounded prefixes of files are read (`HEAD_BYTES` each, at most `MAX_LOG_FILES` logs and
+`MAX_DUMP_FILES` dumps), CRLF and CR-only line ends count as line ends, each line is cut at
+`MAX_LINE` characters, and every pattern is an RE2 (linear-time) match on such a line or a
+plain substring search: the time is linear in the bytes read, whatever they hold.
 
 Which evidence wins
     hostname: the syslog host field (2nd token) of the loggingsnapshot's first lines, then
         that of other Expressway-format logs, then `IP DNS Hostname` in an xconf dump, and
         last the host part of the bundle's file names (`loggingsnapshot_<host>_<ts>.txt`,
         `xstat_dump_<host>_...`, ...). Content beats names because browsers and archivers
-        rename files; a majority vote settles disagreeing lines.
+        rename files; a majority vote settles disagreeing lines (the others are listed).
     version: the xstat dump's SystemUnit software version (text or XML form), then the
         `Server:` header of `100 Trying` responses the node itself sent (a 100 is always
         generated locally), then any `Server:`/`User-Agent: TANDBERG/<n> (X...)` header in
         a message the node sent (forwarded messages may carry a peer's header, so this is
         the weakest). Endpoint headers such as `TANDBERG/529 (ce9.2...)` never count.
-    product: the xstat SystemUnit product ("Expressway-E", "Expressway-C" or "VCS"); when it
-        is missing or only says "Expressway", log hints decide: a local traversal *server*
-        zone (`ZONETYPE_TRAVERSALSERVER`, `TYPE_ASSENTSERVER`) means Expressway-E; a
-        traversal *client* zone, edge-config provisioning (UDS towards Unified CM) or Traffic
-        Server verifying UC server certificates means Expressway-C. Hints for both sides, or
-        none, leave the product None. Logs alone cannot tell VCS from Expressway.
+    product: weighed evidence from xstat, xconf and the logs, or the user's choice
+        (app.bundle.identity.product, whose docstring lists the rules and the confidence).
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from app.bundle.identity.dumps import MAX_LINE, dump_entries
+from app.bundle.identity.product import Clue, LogClues, decide, read_dump
+from app.parsing.linear_regex import compile_linear
 from app.report import BundleFile, FileKind, NodeInfo
 
 HEAD_BYTES = 2 * 2**20
 """How much of each file is read."""
 MAX_LOG_FILES = 8
 """How many log files are looked at (the loggingsnapshot first)."""
+MAX_DUMP_FILES = 8
+"""How many xstat/xconf dumps are looked at (a bundle has two of each)."""
 HOST_LINES = 200
 """How many syslog lines vote for the hostname."""
+MAX_NAME = 255
+"""Characters of a file name looked at for a host part."""
 
-_SYSLOG_PREFIX = re.compile(
-    r"^(?:<\d{1,3}>)?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)"
-    r"[ \t]+(?P<host>[A-Za-z0-9][A-Za-z0-9._-]*)[ \t]+\S"
+_SYSLOG_PREFIX = compile_linear(
+    r"(?:<\d{1,3}>)?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)"
+    r"[ \t]{1,8}(?P<host>[A-Za-z0-9][A-Za-z0-9._-]{0,252})[ \t]"
 )
-_NAME_HOST = re.compile(
-    r"^(?:loggingsnapshot|xstat_dump|xconf_dump|ca|server"
-    r"|eth\d+_diagnostic_logging_tcpdump\d*)_(?P<host>[A-Za-z0-9][A-Za-z0-9._-]*?)"
+_NAME_HOST = compile_linear(
+    r"(?:loggingsnapshot|xstat_dump|xconf_dump|ca|server"
+    r"|eth\d{1,3}_diagnostic_logging_tcpdump\d{0,4})_(?P<host>[A-Za-z0-9][A-Za-z0-9.-]{0,252})"
     r"_(?:\d{4}-?\d\d-?\d\d|\d{8,})"
 )
-_XCONF_HOSTNAME = re.compile(r'^\*c xConfiguration IP DNS Hostname:\s*"?([A-Za-z0-9._-]+)"?\s*$')
-_SIP_PRODUCT_HEADER = re.compile(r"^(?:Server|User-Agent):\s*TANDBERG/\d+\s*\((X\d[^)\s]*)\)")
-_XSTAT_TEXT_PRODUCT = re.compile(r'\bProduct(?:Type)?:\s*"([^"]+)"')
-_XSTAT_TEXT_VERSION = re.compile(r'\bVersion:\s*"?(X\d[\w.\-]*)"?')
-_XSTAT_XML_UNIT = re.compile(r"<SystemUnit\b.*?</SystemUnit>", re.DOTALL)
-_XSTAT_XML_PRODUCT = re.compile(r"<Product(?:Type)?\b[^>]*>\s*([^<]+?)\s*</Product(?:Type)?>")
-_XSTAT_XML_VERSION = re.compile(r"<Version\b[^>]*>\s*(X\d[^<\s]*)\s*</Version>")
-_EXPRESSWAY_E_HINT = re.compile(r"ZONETYPE_TRAVERSALSERVER|\bTYPE_ASSENTSERVER\b")
-_EXPRESSWAY_C_HINT = re.compile(
-    r"ZONETYPE_TRAVERSALCLIENT|\bTYPE_ASSENTCLIENT\b|edgeconfigprovisioning"
-    r"|Core server certificate verification failed"
+_SIP_PRODUCT_HEADER = compile_linear(
+    r"(?:Server|User-Agent):[ \t]*TANDBERG/(\d{1,9})[ \t]*\((X\d[^)\s]{0,60})\)"
 )
-_GENERIC_EXPRESSWAY = "Expressway"
 
 
-def identify_node(files: Sequence[BundleFile], bundle: str) -> NodeInfo:
-    """Identify the peer behind the upload `bundle` from its files (others are ignored)."""
+def identify_node(
+    files: Sequence[BundleFile], bundle: str, chosen_product: str | None = None
+) -> NodeInfo:
+    """Identify the peer behind the upload `bundle` from its files (others are ignored).
+
+    `chosen_product` is what the user chose for this upload (None: detect it).
+    """
     own = [file for file in files if file.bundle == bundle]
-    logs = _log_texts(own)
-    xstat_product, xstat_version = _from_xstat(own)
+    clues: list[Clue] = []
+    evidence: list[dict[str, str]] = []
+    version: str | None = None
+    xconf_host: tuple[str, str] | None = None
+    dumps = [file for file in own if file.kind in (FileKind.XSTAT, FileKind.XCONF)]
+    for file in dumps[:MAX_DUMP_FILES]:
+        reading = read_dump(file.name, dump_entries(_read_text(file.path)))
+        clues += reading.clues
+        if reading.version and version is None and file.kind is FileKind.XSTAT:
+            version = reading.version[0]
+            evidence.append(
+                {
+                    "source": file.name,
+                    "says": f"software version {version} ({reading.version[1]})",
+                }
+            )
+        if reading.hostname and xconf_host is None and file.kind is FileKind.XCONF:
+            xconf_host = (reading.hostname, file.name)
+    scans = [_scan_log(file) for file in _log_files(own)]
+    for scan in scans:
+        clues += scan.clues.clues()
+    hostname, host_evidence = _hostname(own, scans, xconf_host)
+    evidence[:0] = host_evidence
+    if version is None:
+        version, version_evidence = _version_from_sip(scans)
+        evidence += version_evidence
+    header = next((scan.header for scan in scans if scan.header), None)
+    if header is not None:
+        evidence.append(
+            {
+                "source": header[0],
+                "says": f"SIP header {header[1]}: the VCS platform's SIP stack, which "
+                "Expressway shares; it does not tell the product",
+            }
+        )
+    identity = decide(clues, chosen_product)
     return NodeInfo(
         bundle=bundle,
-        hostname=_hostname(own, logs),
-        product=_product(xstat_product, logs),
-        version=xstat_version or _version_from_sip(logs),
+        hostname=hostname,
+        product=identity.product,
+        version=version,
+        evidence=[clue.shown() for clue in identity.evidence] + evidence,
+        confidence=identity.confidence,
     )
 
 
@@ -84,155 +120,148 @@ def _read_text(path: Path) -> str:
             data = file.read(HEAD_BYTES)
     except OSError:
         return ""
-    return data.decode("utf-8", "replace")
+    text = data.decode("utf-8", "replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
-def _log_texts(files: Sequence[BundleFile]) -> list[tuple[BundleFile, str]]:
+def _lines(text: str) -> Iterator[str]:
+    """Each line of `text` cut at MAX_LINE characters, without its end of line."""
+    start = 0
+    size = len(text)
+    while start < size:
+        end = text.find("\n", start)
+        if end < 0:
+            end = size
+        yield text[start : min(end, start + MAX_LINE)].rstrip("\r")
+        start = end + 1
+
+
+def _log_files(files: Sequence[BundleFile]) -> list[BundleFile]:
     snapshots = [f for f in files if f.kind is FileKind.LOGGINGSNAPSHOT]
     others = [f for f in files if f.kind is FileKind.LOG]
-    chosen = (snapshots + others)[:MAX_LOG_FILES]
-    return [(file, _read_text(file.path)) for file in chosen]
+    return (snapshots + others)[:MAX_LOG_FILES]
+
+
+class _LogScan:
+    """One pass over a log's head: host votes, product hints, SIP versions the node sent."""
+
+    def __init__(self, file: BundleFile) -> None:
+        self.file = file
+        self.hosts: Counter[str] = Counter()
+        self.clues = LogClues(file.name)
+        self.own_trying: Counter[str] = Counter()
+        self.sent: Counter[str] = Counter()
+        self.header: tuple[str, str] | None = None  # (file, a TANDBERG SIP header seen)
+
+
+def _scan_log(file: BundleFile) -> _LogScan:
+    scan = _LogScan(file)
+    host_lines = 0
+    sending = in_message = False
+    first_line: str | None = None
+    for number, line in enumerate(_lines(_read_text(file.path)), 1):
+        scan.clues.feed(number, line)
+        if line and not line[0].isspace():
+            if host_lines < HOST_LINES and (match := _SYSLOG_PREFIX.match(line)):
+                scan.hosts[match["host"] or ""] += 1
+                host_lines += 1
+            sending = 'Action="Sent"' in line
+            in_message = False
+            first_line = None
+            continue
+        stripped = line.strip()
+        if stripped == "SIPMSG:":
+            in_message, first_line = True, None
+            continue
+        if not in_message:
+            continue
+        if first_line is None and stripped.startswith("|"):
+            first_line = stripped[1:]
+            continue
+        match = _SIP_PRODUCT_HEADER.match(stripped)
+        if match is None:
+            continue
+        if scan.header is None:
+            scan.header = (file.name, stripped[:80])
+        if sending:
+            version = match[2] or ""
+            scan.sent[version] += 1
+            if first_line is not None and first_line.startswith("SIP/2.0 100 "):
+                scan.own_trying[version] += 1
+    return scan
 
 
 # ---- hostname --------------------------------------------------------------------------
 
 
-def _hostname(files: Sequence[BundleFile], logs: list[tuple[BundleFile, str]]) -> str | None:
+def _hostname(
+    files: Sequence[BundleFile], scans: list[_LogScan], xconf_host: tuple[str, str] | None
+) -> tuple[str | None, list[dict[str, str]]]:
+    host, evidence = _host_from_content(scans, xconf_host)
+    names: Counter[str] = Counter()
+    first: dict[str, str] = {}
+    for file in files:
+        base = file.name.rsplit("/", 1)[-1][:MAX_NAME]
+        if match := _NAME_HOST.match(base):
+            host_part = match["host"] or ""
+            names[host_part] += 1
+            first.setdefault(host_part, file.name)
+    if host is not None:
+        other = next((name for name, _ in names.most_common() if name != host), None)
+        if other is not None and host not in names:
+            says = f"the file names say {other}, the content {host}: content wins (renamed files)"
+            evidence.append({"source": first[other], "says": says})
+        return host, evidence
+    if not names:
+        return None, []
+    host = names.most_common(1)[0][0]
+    return host, [{"source": first[host], "says": f"hostname {host}: the file name only"}]
+
+
+def _host_from_content(
+    scans: list[_LogScan], xconf_host: tuple[str, str] | None
+) -> tuple[str | None, list[dict[str, str]]]:
     for kind in (FileKind.LOGGINGSNAPSHOT, FileKind.LOG):
-        votes = Counter(
-            host for file, text in logs if file.kind is kind for host in _syslog_hosts(text)
-        )
+        votes: Counter[str] = Counter()
+        sources: dict[str, str] = {}
+        for scan in scans:
+            if scan.file.kind is kind:
+                votes.update(scan.hosts)
+                for host in scan.hosts:
+                    sources.setdefault(host, scan.file.name)
         if votes:
-            return votes.most_common(1)[0][0]
-    for file in files:
-        if file.kind is FileKind.XCONF:
-            for line in _read_text(file.path).splitlines():
-                match = _XCONF_HOSTNAME.match(line.strip())
-                if match:
-                    return match.group(1)
-    names = Counter(
-        match.group("host")
-        for file in files
-        if (match := _NAME_HOST.match(file.name.rsplit("/", 1)[-1]))
-    )
-    return names.most_common(1)[0][0] if names else None
+            host, count = votes.most_common(1)[0]
+            total = sum(votes.values())
+            says = f"hostname {host}: syslog host field of {count} of {total} lines"
+            others = [f"{name} ({n})" for name, n in votes.most_common(4) if name != host]
+            if others:
+                says += "; other hosts: " + ", ".join(others)
+            return host, [{"source": sources[host], "says": says}]
+    if xconf_host is not None:
+        return xconf_host[0], [
+            {"source": xconf_host[1], "says": f"hostname {xconf_host[0]}: IP DNS Hostname"}
+        ]
+    return None, []
 
 
-def _syslog_hosts(text: str) -> Iterable[str]:
-    found = 0
-    for line in text.splitlines():
-        match = _SYSLOG_PREFIX.match(line)
-        if match:
-            yield match.group("host")
-            found += 1
-            if found >= HOST_LINES:
-                return
+# ---- version from SIP ------------------------------------------------------------------
 
 
-# ---- xstat -----------------------------------------------------------------------------
-
-
-def _from_xstat(files: Sequence[BundleFile]) -> tuple[str | None, str | None]:
-    """(product, version) from the first xstat dump that names them."""
-    product: str | None = None
-    version: str | None = None
-    for file in files:
-        if file.kind is not FileKind.XSTAT:
-            continue
-        text = _read_text(file.path)
-        found = _xstat_xml(text) if text.lstrip().startswith("<") else _xstat_text(text)
-        product = product or found[0]
-        version = version or found[1]
-        if product and version:
-            break
-    return _product_from_label(product) if product else None, version
-
-
-def _xstat_text(text: str) -> tuple[str | None, str | None]:
-    """Read `*s SystemUnit: /` blocks and flat `*s SystemUnit Software Version: "X"` lines."""
-    product: str | None = None
-    version: str | None = None
-    in_unit = False
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("*s"):
-            in_unit = stripped.startswith("*s SystemUnit")
-        if not in_unit:
-            continue
-        if product is None and (match := _XSTAT_TEXT_PRODUCT.search(stripped)):
-            product = match.group(1)
-        if version is None and (match := _XSTAT_TEXT_VERSION.search(stripped)):
-            version = match.group(1)
-    return product, version
-
-
-def _xstat_xml(text: str) -> tuple[str | None, str | None]:
-    unit = _XSTAT_XML_UNIT.search(text)
-    if unit is None:
-        return None, None
-    product = _XSTAT_XML_PRODUCT.search(unit.group(0))
-    version = _XSTAT_XML_VERSION.search(unit.group(0))
-    return (product.group(1) if product else None, version.group(1) if version else None)
-
-
-def _product_from_label(label: str) -> str | None:
-    """Map an xstat product label to a NodeInfo product (or the generic "Expressway")."""
-    lower = label.lower()
-    if re.search(r"expressway[- ]?e\b", lower):
-        return "Expressway-E"
-    if re.search(r"expressway[- ]?c\b", lower):
-        return "Expressway-C"
-    if re.search(r"\bvcs\b|video communication server", lower):
-        return "VCS"
-    if "expressway" in lower:
-        return _GENERIC_EXPRESSWAY
-    return None
-
-
-# ---- logs ------------------------------------------------------------------------------
-
-
-def _product(from_xstat: str | None, logs: list[tuple[BundleFile, str]]) -> str | None:
-    if from_xstat is not None and from_xstat != _GENERIC_EXPRESSWAY:
-        return from_xstat
-    edge = any(_EXPRESSWAY_E_HINT.search(text) for _, text in logs)
-    core = any(_EXPRESSWAY_C_HINT.search(text) for _, text in logs)
-    if edge and not core:
-        return "Expressway-E"
-    if core and not edge:
-        return "Expressway-C"
-    return None
-
-
-def _version_from_sip(logs: list[tuple[BundleFile, str]]) -> str | None:
+def _version_from_sip(scans: list[_LogScan]) -> tuple[str | None, list[dict[str, str]]]:
     """The Expressway version in SIP headers of messages this node sent (see module doc)."""
-    own_trying: Counter[str] = Counter()
-    sent: Counter[str] = Counter()
-    for _, text in logs:
-        sending = False
-        in_message = False
-        first_line: str | None = None
-        for line in text.splitlines():
-            if line and not line[0].isspace():
-                sending = 'Action="Sent"' in line
-                in_message = False
-                first_line = None
-                continue
-            stripped = line.strip()
-            if stripped == "SIPMSG:":
-                in_message, first_line = True, None
-                continue
-            if not (in_message and sending):
-                continue
-            if first_line is None and stripped.startswith("|"):
-                first_line = stripped[1:]
-                continue
-            match = _SIP_PRODUCT_HEADER.match(stripped)
-            if match:
-                sent[match.group(1)] += 1
-                if first_line is not None and first_line.startswith("SIP/2.0 100 "):
-                    own_trying[match.group(1)] += 1
-    for votes in (own_trying, sent):
-        if votes:
-            return votes.most_common(1)[0][0]
-    return None
+    for attribute, what in (
+        ("own_trying", "Server header of 100 Trying responses the node sent"),
+        ("sent", "Server/User-Agent header of SIP messages the node sent"),
+    ):
+        votes: Counter[str] = Counter()
+        source: str | None = None
+        for scan in scans:
+            counted: Counter[str] = getattr(scan, attribute)
+            if counted and source is None:
+                source = scan.file.name
+            votes.update(counted)
+        if votes and source is not None:
+            version, count = votes.most_common(1)[0]
+            says = f"version {version}: {what} ({count} message{'s' if count > 1 else ''})"
+            return version, [{"source": source, "says": says}]
+    return None, []

@@ -11,7 +11,8 @@ Layout and names
     path segment (`diag.tar.gz/logs.zip/x.txt`); a compressed single file loses its `.gz`
     (`diag.tar.gz/messages.1.gz` -> `diag.tar.gz/messages.1`). A top-level `.gz` of a single
     file is treated like a one-member archive (`x.log.gz/x.log`). A plain upload is stored as
-    `<dest>/<upload name>` and named after the upload.
+    `<dest>/<upload name>` and named after the upload. A text file whose lines end with a
+    lone CR is written with LF line ends, with a warning (app.bundle.lineends).
 
 Safety rules (each skipped member gets a warning naming it and the reason)
     * Absolute paths, `..` segments, NUL or other unusable names, symbolic and hard links,
@@ -19,19 +20,33 @@ Safety rules (each skipped member gets a warning naming it and the reason)
     * Every output path is resolved and must stay inside `dest`; files are created with
       O_EXCL | O_NOFOLLOW and mode 0o644, so nothing existing is overwritten or followed.
     * A member that appears twice keeps its first copy.
+    * The same content twice in one upload (same size and XXH3 digest, taken while the bytes
+      are written, and the same part in the analysis) is kept once, with a warning naming
+      both copies (app.bundle.duplicates).
 
-Limits (see `Limits`)
+Limits (see `Limits` and app.bundle.budget)
     * Skipped with a warning, the rest of the bundle goes on: a single file larger than
       `max_member_bytes`; an archive nested deeper than `max_depth` (kept as an unknown file).
     * Whole bundle refused with `LimitExceeded` (it is a bomb, or too big to be worth a
-      partial analysis): more than `max_members` members, more than `max_total_bytes`
-      unpacked, or an archive that inflates more than `max_ratio` times its compressed size
-      (checked against zip declared sizes up front and against the bytes actually produced
-      while copying, once `ratio_grace_bytes` have been produced).
-    * Corrupt or truncated input raises `CorruptArchive` when it is the upload itself; a
-      broken archive *inside* the upload only produces a warning, and the files already
-      taken out of it stay.
-    When the whole bundle is refused, every file this call wrote is removed again.
+      partial analysis): the `UnpackBudget` of the analysis is spent (more than `max_members`
+      files and folders, or more unpacked bytes than `max_ratio` times the uploaded bytes
+      plus `ratio_grace_bytes`, or than `max_total_bytes`: all uploads of the analysis and
+      all nesting levels together), or one archive inflates more than `max_ratio` times its
+      compressed size (zip declared sizes up front, the bytes actually produced while copying).
+    * A member whose tar headers (PAX extended header, GNU long name) claim more than
+      `max_header_bytes` ends the reading of that archive there, as damage does.
+
+Damage (salvage)
+    A truncated or corrupt archive keeps everything read before the damage: a member cut off
+    in the middle is kept as far as it was read (a warning says "truncated at byte N": its
+    lines up to there are real log lines, and a TAC engineer wants them); a zip member that
+    cannot be read is skipped or kept as far as it was read, and the zip's other members are
+    still read (its table of contents says where they are); a zip whose table of contents is
+    lost is read member by member from its local headers (app.bundle.zipwalk); a gzip stream
+    that fails is inflated again exactly up to the damage (streams.SalvagingGzip). A warning
+    names what could not be read. Only when nothing at all could be read from the upload itself
+    is it refused with `CorruptArchive`. When the whole bundle is refused, every file this call
+    wrote is removed.
 """
 
 from __future__ import annotations
@@ -52,18 +67,41 @@ from typing import Protocol, cast
 
 from isal import igzip, isal_zlib
 
+from app.bundle import zipwalk
+from app.bundle.budget import Limits, UnpackBudget, human_size
+from app.bundle.damage import FORMAT_WORDS, corrupt_sentence, damaged_zip_member, salvage_sentence
 from app.bundle.detect import detect_kind
+from app.bundle.duplicates import ContentIndex, duplicate_warning, new_hasher
+from app.bundle.lineends import CrToLf, has_lone_cr_line_ends, lone_cr_warning
 from app.bundle.magic import SNIFF_BYTES, is_known_binary, looks_like_tar, sniff_format
-from app.bundle.streams import InflateAhead, MemberReader, Readable, open_tar
+from app.bundle.members import (
+    MemberSkipped,
+    claimed_format,
+    display_name,
+    safe_member_path,
+    safe_segment,
+    strip_gz,
+)
+from app.bundle.streams import (
+    InflateAhead,
+    MemberReader,
+    Readable,
+    SalvagingGzip,
+    open_tar,
+)
 from app.bundle.writer import FileWriter, open_writer
 from app.errors import BundleError, CorruptArchive, LimitExceeded
 from app.report import BundleFile, FileKind
 
 BLOCK_BYTES = 4 * 2**20
 """Copy unit: no member is ever read into memory in larger pieces."""
+MAX_MEMBER_WARNINGS = 100
+"""Warnings listed about single members of one upload (skipped, cut, duplicate...); the rest
+are counted in one last sentence, so a hostile archive cannot flood the report."""
 INFLATE_INPUT_BYTES = 8 * 2**20
 """Compressed bytes read at a time by the inflating helper thread."""
 
+_DEFAULT_LIMITS = Limits()
 _ARCHIVE_FORMATS = frozenset({"tar", "gzip", "zip"})
 _READ_ERRORS: tuple[type[BaseException], ...] = (
     tarfile.TarError,
@@ -76,27 +114,10 @@ _READ_ERRORS: tuple[type[BaseException], ...] = (
     RuntimeError,  # includes zipfile's "not implemented" errors
     struct.error,
 )
+_WALK_ERRORS: tuple[type[BaseException], ...] = (zipwalk.WalkStopped, *_READ_ERRORS)
 _ZIP_METHODS = frozenset(
     {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 )
-_FORMAT_WORDS = {
-    "tar": "tar archive",
-    "gzip": "gzip-compressed file",
-    "zip": "zip archive",
-}
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How much one upload may unpack to; see the module docstring for what each one does."""
-
-    max_total_bytes: int = 8 * 2**30  # total unpacked bytes per upload
-    max_members: int = 20_000  # files+dirs across all nesting
-    max_member_bytes: int = 4 * 2**30  # one unpacked file
-    max_ratio: float = 200.0  # unpacked/compressed, per archive (bomb guard)
-    max_depth: int = 3  # archives nested inside archives
-    ratio_grace_bytes: int = 16 * 2**20  # the ratio is only judged past this many bytes
-    direct_write_bytes: int = 32 * 2**20  # files declared this large skip the page cache; 0: never
 
 
 @dataclass
@@ -145,16 +166,18 @@ def unpack_upload(
     src: Path,
     upload_name: str,
     dest: Path,
-    limits: Limits = Limits(),
+    limits: Limits = _DEFAULT_LIMITS,
     *,
     inflate_threads: int = 1,
     tee: Tee | None = None,
+    budget: UnpackBudget | None = None,
 ) -> UnpackResult:
     """Unpack the upload at `src` (shown as `upload_name`) into the directory `dest`.
 
     `inflate_threads=1` inflates gzip streams in a helper thread (isal releases the GIL, so it
     overlaps with tar parsing and writing); 0 inflates in the calling thread (one core).
-    `tee` sees the bytes of each unpacked file as they are written.
+    `tee` sees the bytes of each unpacked file as they are written. `budget` is shared by all
+    uploads of one analysis (default: one for this upload alone, from its size).
 
     Raises CorruptArchive, LimitExceeded or BundleError (never a tarfile, zipfile, zlib or OS
     error) with a sentence a TAC engineer can act on. See the module docstring for the rules.
@@ -163,8 +186,13 @@ def unpack_upload(
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise BundleError(f"{upload_name}: cannot create the work directory ({err}).") from err
+    if budget is None:
+        try:
+            budget = UnpackBudget(limits, src.stat().st_size)
+        except OSError as err:
+            raise BundleError(f"{upload_name}: cannot read the upload ({err.strerror}).") from err
     unpacker = _Unpacker(
-        dest.resolve(), upload_name, limits, inflate_threads=inflate_threads, tee=tee
+        dest.resolve(), upload_name, limits, budget, inflate_threads=inflate_threads, tee=tee
     )
     try:
         unpacker.unpack_top(src)
@@ -176,19 +204,25 @@ def unpack_upload(
         raise
     finally:
         unpacker.remove_spools()
+    left_out = unpacker.member_warnings - MAX_MEMBER_WARNINGS
+    if left_out > 0:
+        unpacker.warnings.append(
+            f"{upload_name}: {left_out:,} more warnings about single files are not listed "
+            f"(the first {MAX_MEMBER_WARNINGS} are)."
+        )
     return UnpackResult(files=unpacker.files, warnings=unpacker.warnings)
 
 
-class _MemberSkipped(Exception):
-    """One member cannot be kept; the message says why (it becomes a warning)."""
-
-
 class _ReadFailed(Exception):
-    """Reading an archive failed; wraps the low-level error so writes are not mistaken for it."""
+    """Reading an archive failed; wraps the low-level error so writes are not mistaken for it.
+
+    `kept_bytes` > 0: the member being copied was kept as far as it was read (copy_to).
+    """
 
     def __init__(self, cause: BaseException) -> None:
         super().__init__(str(cause))
         self.cause = cause
+        self.kept_bytes = 0
 
 
 class _CountingReader:
@@ -198,8 +232,12 @@ class _CountingReader:
         self.raw = raw
         self.count = 0
         self.on_bytes = on_bytes
+        self.pending: _ReadFailed | None = None  # an error to raise on the next read
 
     def read(self, size: int = -1) -> bytes:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            raise pending
         try:
             data = self.raw.read(size)
         except _READ_ERRORS as err:
@@ -242,7 +280,7 @@ class _RatioGuard:
             raise LimitExceeded(
                 f"{self.label}: refused as a decompression bomb: it inflates to more than "
                 f"{self.limits.max_ratio:g} times its compressed size "
-                f"({_human(self.unpacked)} from {_human(compressed)}). "
+                f"({human_size(self.unpacked)} from {human_size(compressed)}). "
                 "Check the bundle; a genuine diagnostic log never compresses that well."
             )
 
@@ -260,35 +298,42 @@ class _Unpacker:
     dest: Path
     upload_name: str
     limits: Limits
+    budget: UnpackBudget
     files: list[BundleFile] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    members: int = 0
-    total_bytes: int = 0
     written: list[Path] = field(default_factory=list)
     spools: list[Path] = field(default_factory=list)
     created_root: Path | None = None
     inflate_threads: int = 1
     tee: Tee | None = None
+    contents: ContentIndex = field(default_factory=ContentIndex)
+    member_warnings: int = 0
+
+    def warn(self, sentence: str) -> None:
+        """A warning about one member; past MAX_MEMBER_WARNINGS they are only counted."""
+        if self.member_warnings < MAX_MEMBER_WARNINGS:
+            self.warnings.append(sentence)
+        self.member_warnings += 1
 
     # ---- top level -------------------------------------------------------------------
 
     def unpack_top(self, src: Path) -> None:
         try:
             self.unpack_upload_file(src)
-        except _MemberSkipped as skip:
+        except MemberSkipped as skip:
             self.warnings.append(f"{self.upload_name}: skipped, {skip}.")
 
     def unpack_upload_file(self, src: Path) -> None:
         head = _read_head(src)
         fmt = sniff_upload_type(head, self.upload_name)
-        claimed = _claimed_format(self.upload_name)
-        root = _Target(self.upload_name, PurePosixPath(_safe_segment(self.upload_name)))
+        claimed = claimed_format(self.upload_name)
+        root = _Target(self.upload_name, PurePosixPath(safe_segment(self.upload_name)))
         if not head:
             self.warnings.append(f"{self.upload_name}: the upload is empty; nothing to analyse.")
             return
         if fmt not in _ARCHIVE_FORMATS and claimed is not None:
             raise CorruptArchive(
-                f"{self.upload_name}: the name says {_FORMAT_WORDS[claimed]} but the content "
+                f"{self.upload_name}: the name says {FORMAT_WORDS[claimed]} but the content "
                 "is not one (wrong file, or damaged in transfer); re-download the bundle "
                 "and upload it again."
             )
@@ -298,7 +343,11 @@ class _Unpacker:
             try:
                 self.unpack_archive(src, fmt, root, depth=0)
             except _ReadFailed as err:
-                raise CorruptArchive(_corrupt_sentence(self.upload_name, fmt, err.cause)) from err
+                if not self.files:
+                    raise CorruptArchive(
+                        corrupt_sentence(self.upload_name, fmt, err.cause)
+                    ) from err
+                self.warnings.append(salvage_sentence(self.upload_name, fmt, err.cause))
             if not self.files and not self.warnings:
                 self.warnings.append(f"{self.upload_name}: the archive holds no files.")
             return
@@ -349,14 +398,14 @@ class _Unpacker:
         with self.open_gzip(path, where.name, threads=self.inflate_threads) as stream:
             if looks_like_tar(first):
                 self.unpack_tar_stream(stream, where, depth)
-                while stream.read(BLOCK_BYTES):
-                    pass  # reach the gzip trailer: a truncated stream must not pass silently
+                while rest := stream.read(BLOCK_BYTES):  # reach the gzip trailer: a truncated
+                    self.budget.add_bytes(len(rest), where.name)  # stream must not pass silently
                 return
             inner = _Target(
-                _strip_gz(where.name) if depth else f"{where.name}/{_strip_gz(where.rel.name)}",
-                where.rel.with_name(_strip_gz(where.rel.name))
+                strip_gz(where.name) if depth else f"{where.name}/{strip_gz(where.rel.name)}",
+                where.rel.with_name(strip_gz(where.rel.name))
                 if depth
-                else where.rel / _strip_gz(where.rel.name),
+                else where.rel / strip_gz(where.rel.name),
             )
             self.store_stream(stream, inner, depth, may_recurse=True)
 
@@ -367,9 +416,11 @@ class _Unpacker:
             guard = _RatioGuard(label, lambda: compressed.count, self.limits)
             gz: Readable
             if threads > 0:  # read errors come back from the helper thread on the next read
-                gz = InflateAhead(_gzip_reader(compressed, INFLATE_INPUT_BYTES))
+                fast = _gzip_reader(compressed, INFLATE_INPUT_BYTES)
+                gz = InflateAhead(SalvagingGzip(fast, path))
             else:
-                gz = igzip.IGzipFile(fileobj=compressed, mode="rb")  # type: ignore[no-untyped-call]
+                fast = igzip.IGzipFile(fileobj=compressed, mode="rb")  # type: ignore[no-untyped-call]
+                gz = SalvagingGzip(fast, path)
             try:
                 yield _CountingReader(gz, guard.add)
             finally:
@@ -377,11 +428,12 @@ class _Unpacker:
 
     def unpack_tar_stream(self, stream: _CountingReader, where: _Target, depth: int) -> None:
         try:
-            archive, reader = open_tar(stream)
+            archive, reader = open_tar(stream, self.limits.max_header_bytes)
         except _READ_ERRORS as err:
             raise _ReadFailed(err) from err
         with archive:
             while True:
+                reader.limit_headers(self.limits.max_header_bytes)
                 try:
                     member = archive.next()
                 except _READ_ERRORS as err:
@@ -391,7 +443,7 @@ class _Unpacker:
                 self.count_members(1)
                 if member.isdir():
                     continue
-                label = f"{where.name}/{_display(member.name)}"
+                label = f"{where.name}/{display_name(member.name)}"
                 try:
                     target = self.tar_member_target(member, where)
                     self.store_stream(
@@ -401,24 +453,24 @@ class _Unpacker:
                         may_recurse=True,
                         declared_size=member.size,
                     )
-                except _MemberSkipped as skip:
-                    self.warnings.append(f"{label}: skipped, {skip}.")
+                except MemberSkipped as skip:
+                    self.warn(f"{label}: skipped, {skip}.")
 
     def tar_member_target(self, member: tarfile.TarInfo, where: _Target) -> _Target:
         if member.issym():
-            raise _MemberSkipped(f"it is a symbolic link to {member.linkname!r} (never followed)")
+            raise MemberSkipped(f"it is a symbolic link to {member.linkname!r} (never followed)")
         if member.islnk():
-            raise _MemberSkipped(f"it is a hard link to {member.linkname!r} (never followed)")
+            raise MemberSkipped(f"it is a hard link to {member.linkname!r} (never followed)")
         if member.ischr() or member.isblk():
-            raise _MemberSkipped("it is a device file")
+            raise MemberSkipped("it is a device file")
         if member.isfifo():
-            raise _MemberSkipped("it is a FIFO (named pipe)")
+            raise MemberSkipped("it is a FIFO (named pipe)")
         if member.issparse():
-            raise _MemberSkipped("it is a sparse file, which logloupe does not unpack")
+            raise MemberSkipped("it is a sparse file, which logloupe does not unpack")
         if not member.isreg():
-            raise _MemberSkipped("it is not a regular file")
+            raise MemberSkipped("it is not a regular file")
         if member.size > self.limits.max_member_bytes:
-            raise _MemberSkipped(self.too_big_reason(member.size))
+            raise MemberSkipped(self.too_big_reason(member.size))
         return self.member_target(member.name, where)
 
     def unpack_zip(self, path: Path, where: _Target, depth: int) -> None:
@@ -427,6 +479,8 @@ class _Unpacker:
         try:
             archive = zipfile.ZipFile(path)
         except _READ_ERRORS as err:
+            if _read_head(path).startswith(zipwalk.LOCAL_HEADER):
+                self.unpack_zip_by_local_headers(path, where, depth, guard)
             raise _ReadFailed(err) from err
         with archive:
             infos = archive.infolist()
@@ -434,7 +488,7 @@ class _Unpacker:
             for info in infos:
                 if info.is_dir():
                     continue
-                label = f"{where.name}/{_display(info.filename)}"
+                label = f"{where.name}/{display_name(info.filename)}"
                 try:
                     target = self.zip_member_target(info, where)
                     try:
@@ -446,30 +500,68 @@ class _Unpacker:
                         self.store_stream(
                             reader, target, depth, may_recurse=True, declared_size=info.file_size
                         )
-                except _MemberSkipped as skip:
-                    self.warnings.append(f"{label}: skipped, {skip}.")
+                except MemberSkipped as skip:
+                    self.warn(f"{label}: skipped, {skip}.")
+                except _ReadFailed as err:  # the table of contents still finds the next member
+                    self.warn(damaged_zip_member(label, err.cause, err.kept_bytes))
+
+    def unpack_zip_by_local_headers(
+        self, path: Path, where: _Target, depth: int, guard: _RatioGuard
+    ) -> None:
+        """Salvage a zip without its table of contents: its members in order (zipwalk)."""
+        with path.open("rb") as raw:
+            members = zipwalk.walk(raw)
+            while True:
+                try:
+                    item = next(members, None)
+                except _WALK_ERRORS as err:
+                    raise _ReadFailed(err) from err
+                if item is None:
+                    return
+                member, data = item
+                self.count_members(1)
+                if member.name.endswith(("/", "\\")):
+                    continue
+                label = f"{where.name}/{display_name(member.name)}"
+                try:
+                    if member.encrypted:
+                        raise MemberSkipped("it is encrypted")
+                    if not member.readable:
+                        raise MemberSkipped(
+                            f"it uses a compression logloupe cannot read (zip method "
+                            f"{member.method})"
+                        )
+                    if member.size is not None and member.size > self.limits.max_member_bytes:
+                        raise MemberSkipped(self.too_big_reason(member.size))
+                    target = self.member_target(member.name.replace("\\", "/"), where)
+                    reader = _CountingReader(data, guard.add)
+                    self.store_stream(
+                        reader, target, depth, may_recurse=True, declared_size=member.size
+                    )
+                except MemberSkipped as skip:
+                    self.warn(f"{label}: skipped, {skip}.")
 
     def zip_member_target(self, info: zipfile.ZipInfo, where: _Target) -> _Target:
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
-            raise _MemberSkipped("it is a symbolic link (never followed)")
+            raise MemberSkipped("it is a symbolic link (never followed)")
         if mode and stat.S_IFMT(mode) and not stat.S_ISREG(mode):
-            raise _MemberSkipped("it is not a regular file")
+            raise MemberSkipped("it is not a regular file")
         if info.flag_bits & 0x1:
-            raise _MemberSkipped("it is encrypted")
+            raise MemberSkipped("it is encrypted")
         if info.compress_type not in _ZIP_METHODS:
-            raise _MemberSkipped(
+            raise MemberSkipped(
                 f"it uses a compression logloupe cannot read (zip method {info.compress_type})"
             )
         if info.file_size > self.limits.max_member_bytes:
-            raise _MemberSkipped(self.too_big_reason(info.file_size))
+            raise MemberSkipped(self.too_big_reason(info.file_size))
         if (
             info.file_size > self.limits.ratio_grace_bytes
             and info.file_size > self.limits.max_ratio * max(info.compress_size, 1)
         ):
             raise LimitExceeded(
-                f"{where.name}/{_display(info.filename)}: refused as a decompression bomb: "
-                f"it declares {_human(info.file_size)} from {_human(info.compress_size)} "
+                f"{where.name}/{display_name(info.filename)}: refused as a decompression bomb: "
+                f"it declares {human_size(info.file_size)} from {human_size(info.compress_size)} "
                 f"compressed, more than {self.limits.max_ratio:g} times. Check the bundle."
             )
         return self.member_target(info.filename.replace("\\", "/"), where)
@@ -477,7 +569,7 @@ class _Unpacker:
     # ---- one member ------------------------------------------------------------------
 
     def member_target(self, member_name: str, where: _Target) -> _Target:
-        rel = _safe_member_path(member_name)
+        rel = safe_member_path(member_name)
         return _Target(f"{where.name}/{rel.as_posix()}", where.rel / rel)
 
     def store_stream(
@@ -496,7 +588,7 @@ class _Unpacker:
         head = _read_head_of(stream)
         fmt = sniff_format(head[:SNIFF_BYTES]) if may_recurse else None
         if fmt in _ARCHIVE_FORMATS and depth >= self.limits.max_depth:
-            self.warnings.append(
+            self.warn(
                 f"{target.name}: not unpacked, archives nested more than "
                 f"{self.limits.max_depth} deep are kept as they are."
             )
@@ -507,9 +599,32 @@ class _Unpacker:
             return
         path = self.dest / target.rel
         self.ensure_inside(path, target.name)
-        self.copy_to(stream, head, path, target.name, final=True, expected_size=declared_size)
+        try:
+            digest = self.copy_to(
+                stream, head, path, target.name, final=True, expected_size=declared_size
+            )
+        except _ReadFailed as err:
+            if err.kept_bytes:
+                self.keep(path, target)
+                self.warn(
+                    f"{target.name}: truncated at byte {err.kept_bytes:,}: the archive breaks "
+                    f"off inside this file; the {human_size(err.kept_bytes)} before the break "
+                    "were kept and analysed."
+                )
+            raise
+        self.keep(path, target, digest)
+
+    def keep(self, path: Path, target: _Target, digest: bytes | None = None) -> None:
+        """List the file just written at `path` among the unpacked files, unless `digest`
+        shows it is a copy of one kept before (then it is removed again, with a warning)."""
         kind = detect_kind(path, target.name)
         size = path.stat().st_size
+        if digest is not None:
+            first = self.contents.first_copy(target.name, size, digest, kind)
+            if first is not None:
+                self.forget(path, final=True)
+                self.warn(duplicate_warning(target.name, first))
+                return
         self.files.append(BundleFile(path, target.name, size, kind, self.upload_name))
 
     def unpack_nested(
@@ -527,14 +642,26 @@ class _Unpacker:
         self.spools.append(spool)
         spool.unlink()
         try:
-            self.copy_to(stream, head, spool, target.name, final=False, expected_size=declared_size)
             try:
-                self.unpack_archive(spool, fmt, target, depth)
-            except _ReadFailed as err:
-                self.warnings.append(_corrupt_sentence(target.name, fmt, err.cause, nested=True))
+                self.copy_to(
+                    stream, head, spool, target.name, final=False, expected_size=declared_size
+                )
+            except _ReadFailed:
+                self.unpack_spool(spool, fmt, target, depth)  # what the cut archive still holds
+                raise
+            self.unpack_spool(spool, fmt, target, depth)
         finally:
             with suppress(OSError):
                 spool.unlink()
+
+    def unpack_spool(self, spool: Path, fmt: str, target: _Target, depth: int) -> None:
+        """Unpack a nested archive from its spool file; damage inside it is a warning."""
+        if not spool.exists():
+            return
+        try:
+            self.unpack_archive(spool, fmt, target, depth)
+        except _ReadFailed as err:
+            self.warn(corrupt_sentence(target.name, fmt, err.cause, nested=True))
 
     def copy_to(
         self,
@@ -545,24 +672,30 @@ class _Unpacker:
         *,
         final: bool,
         expected_size: int | None = None,
-    ) -> None:
+    ) -> bytes | None:
         """Stream `head` + the rest of `stream` into a new file; enforce the size limits.
 
+        Returns the content digest of a `final` file (app.bundle.duplicates), else None.
         `expected_size` (an archive's declared size) lets a large file bypass the page cache.
+        When reading breaks off, the bytes read so far stay in the file (a spool, or a member
+        then marked with `_ReadFailed.kept_bytes`) and the _ReadFailed goes on.
         """
         self.make_dirs(path.parent, name)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
             handle = os.open(path, flags, 0o644)
         except FileExistsError as err:
-            raise _MemberSkipped("a file with that name was already unpacked") from err
+            raise MemberSkipped("a file with that name was already unpacked") from err
         except OSError as err:
-            raise _MemberSkipped(f"it cannot be created ({err.strerror})") from err
+            raise MemberSkipped(f"it cannot be created ({err.strerror})") from err
         if final:
             self.written.append(path)
         sink = self.tee.open(name) if final and self.tee is not None else None
+        line_ends = CrToLf() if final and has_lone_cr_line_ends(head) else None
+        hasher = new_hasher() if final else None
         size = 0
         complete = False
+        broken: _ReadFailed | None = None
         out: FileWriter | None = None
         try:
             os.fchmod(handle, 0o644)
@@ -571,16 +704,23 @@ class _Unpacker:
             while block:
                 size += len(block)
                 if size > self.limits.max_member_bytes:
-                    raise _MemberSkipped(self.too_big_reason(size))
-                if final:
-                    self.add_total(len(block))
+                    raise MemberSkipped(self.too_big_reason(size))
+                self.budget.add_bytes(len(block), name)
+                if line_ends is not None:
+                    block = line_ends.convert(block)
+                if hasher is not None:
+                    hasher.update(block)
                 out.write(block)
                 if sink is not None:
                     sink.write(block)
-                block = stream.read(BLOCK_BYTES)
+                try:
+                    block = stream.read(BLOCK_BYTES)
+                except _ReadFailed as err:
+                    broken = err
+                    break
             out.close()
             complete = True
-        except (_MemberSkipped, _ReadFailed):
+        except MemberSkipped:
             self.forget(path, final)
             raise
         except OSError as err:
@@ -596,6 +736,14 @@ class _Unpacker:
                     sink.close()
                 else:
                     sink.discard()
+        if line_ends is not None:
+            self.warn(lone_cr_warning(name))
+        if broken is not None:
+            if final and not size:
+                self.forget(path, final)
+            broken.kept_bytes = size if final else 0
+            raise broken
+        return hasher.digest() if hasher is not None else None
 
     def forget(self, path: Path, final: bool) -> None:
         with suppress(OSError):
@@ -608,39 +756,24 @@ class _Unpacker:
         try:
             path.mkdir(mode=0o755, parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError) as err:
-            raise _MemberSkipped("its folder clashes with a file of the same name") from err
+            raise MemberSkipped("its folder clashes with a file of the same name") from err
         except OSError as err:
             raise BundleError(f"{name}: cannot create a folder ({err.strerror}).") from err
 
     def ensure_inside(self, path: Path, name: str) -> None:
         resolved = path.resolve()
         if resolved != self.dest and self.dest not in resolved.parents:
-            raise _MemberSkipped("its path would leave the work directory")
+            raise MemberSkipped("its path would leave the work directory")
 
     # ---- limits ----------------------------------------------------------------------
 
     def count_members(self, count: int) -> None:
-        self.members += count
-        if self.members > self.limits.max_members:
-            raise LimitExceeded(
-                f"{self.upload_name}: refused, it holds more than {self.limits.max_members} "
-                "files and folders (counting nested archives). A diagnostic bundle has a few "
-                "dozen; check what was uploaded."
-            )
-
-    def add_total(self, size: int) -> None:
-        self.total_bytes += size
-        if self.total_bytes > self.limits.max_total_bytes:
-            raise LimitExceeded(
-                f"{self.upload_name}: refused, it unpacks to more than "
-                f"{_human(self.limits.max_total_bytes)}. Collect a shorter diagnostic log "
-                "or upload the nodes' bundles separately."
-            )
+        self.budget.add_members(count, self.upload_name)
 
     def too_big_reason(self, size: int) -> str:
         return (
-            f"it is larger than the {_human(self.limits.max_member_bytes)} allowed for one "
-            f"file ({_human(size)} or more)"
+            f"it is larger than the {human_size(self.limits.max_member_bytes)} allowed for one "
+            f"file ({human_size(size)} or more)"
         )
 
     # ---- clean-up --------------------------------------------------------------------
@@ -660,86 +793,6 @@ class _Unpacker:
                 spool.unlink()
 
 
-# ---- names -----------------------------------------------------------------------------
-
-
-def _safe_member_path(name: str) -> PurePosixPath:
-    """A relative, normalised path for an archive member name, or _MemberSkipped."""
-    if not name:
-        raise _MemberSkipped("its name is empty")
-    if "\0" in name:
-        raise _MemberSkipped("its name contains a NUL byte")
-    if name.startswith("/") or (len(name) > 2 and name[1] == ":" and name[2] in "/\\"):
-        raise _MemberSkipped("its path is absolute")
-    parts = [part for part in name.split("/") if part not in ("", ".")]
-    if ".." in parts:
-        raise _MemberSkipped("its path contains '..'")
-    if not parts:
-        raise _MemberSkipped("its name is empty")
-    clean = [_safe_segment(part) for part in parts]
-    if any(len(part.encode("utf-8", "surrogateescape")) > 255 for part in clean):
-        raise _MemberSkipped("a part of its name is longer than 255 bytes")
-    return PurePosixPath(*clean)
-
-
-def _safe_segment(segment: str) -> str:
-    """One file-name segment without separators, control characters or undecodable bytes."""
-    readable = segment.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    readable = readable.replace("/", "_").replace("\\", "_")
-    readable = "".join("_" if ord(char) < 0x20 or ord(char) == 0x7F else char for char in readable)
-    if readable in ("", ".", ".."):
-        return "upload"
-    return readable
-
-
-def _display(name: str) -> str:
-    """A member name as it can be shown in a warning."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace").replace("\0", "\\0")
-
-
-def _strip_gz(name: str) -> str:
-    lower = name.lower()
-    if lower.endswith(".tgz"):
-        return name[:-4] + ".tar"
-    for suffix in (".gz", ".gzip", ".z"):
-        if lower.endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
-def _claimed_format(upload_name: str) -> str | None:
-    lower = upload_name.lower()
-    if lower.endswith((".tar.gz", ".tgz", ".gz")):
-        return "gzip"
-    if lower.endswith(".zip"):
-        return "zip"
-    if lower.endswith(".tar"):
-        return "tar"
-    return None
-
-
-# ---- messages --------------------------------------------------------------------------
-
-
-def _corrupt_sentence(name: str, fmt: str, cause: BaseException, *, nested: bool = False) -> str:
-    if isinstance(cause, EOFError) or "unexpected end" in str(cause):
-        problem = f"the {_FORMAT_WORDS[fmt]} is truncated (it ends in the middle)"
-    elif fmt == "zip" and "not a zip file" in str(cause):
-        problem = "the zip archive has no table of contents (incomplete download or damaged)"
-    elif fmt == "zip":
-        problem = f"the zip archive is damaged ({cause})"
-    elif isinstance(cause, tarfile.TarError):
-        problem = f"the tar archive is damaged ({cause})"
-    else:
-        problem = f"the {_FORMAT_WORDS[fmt]} is damaged ({cause})"
-    if nested:
-        return f"{name}: {problem}; the files after the damage were skipped."
-    return (
-        f"{name}: {problem}. The download was probably cut short or the file was altered; "
-        "re-download the bundle from the Expressway and upload it again."
-    )
-
-
 def _read_head_of(stream: _CountingReader) -> bytes:
     """The first block of a member, at least SNIFF_BYTES long unless the member is shorter.
 
@@ -748,7 +801,11 @@ def _read_head_of(stream: _CountingReader) -> bytes:
     """
     head = stream.read(BLOCK_BYTES)
     while 0 < len(head) < SNIFF_BYTES:
-        more = stream.read(BLOCK_BYTES)
+        try:
+            more = stream.read(BLOCK_BYTES)
+        except _ReadFailed as err:  # a short member cut off: keep its head, fail on next read
+            stream.pending = err
+            break
         if not more:
             break
         head += more
@@ -775,15 +832,6 @@ def _abort(out: FileWriter | None, handle: int) -> None:
     else:
         with suppress(OSError):
             os.close(handle)
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
 
 
 def _read_head(path: Path) -> bytes:

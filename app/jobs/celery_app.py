@@ -1,7 +1,10 @@
 """The Celery application for scale-out: tasks carry only an analysis id.
 
 `acks_late` + `reject_on_worker_lost` + prefetch 1: a message is acknowledged only after the
-analysis is stored, so a worker killed mid-analysis leaves it to another worker. The Redis
+analysis is stored, so a worker killed mid-analysis leaves it to another worker. The task never
+runs the pipeline itself: it supervises a child process (app/worker/process.py) that does, under
+the wall-clock and memory limits, so the worker survives a bundle that crashes or exhausts the
+child; an attempt whose child died is sent again at once, until LOUPE_MAX_ATTEMPTS. The Redis
 visibility timeout (`LOUPE_VISIBILITY_TIMEOUT_SECONDS`) is longer than the longest analysis;
 the sweeper in `loupe serve` (jobs/celery_dispatch.py) re-sends from the database whatever a
 dead worker or a lost message left behind. Database outages are retried with back-off; a bad
@@ -84,6 +87,9 @@ def _allow_pipeline_processes(**_: Any) -> None:
     config["authkey"] = multiprocessing.process.AuthenticationString(  # type: ignore[attr-defined]
         os.urandom(32)
     )
+    from app.worker.supervisor import warm_up
+
+    warm_up()  # the fork server its analyses are forked from imports the pipeline meanwhile
 
 
 @celery_app.task(  # type: ignore[untyped-decorator]
@@ -100,9 +106,13 @@ def process(self: Any, analysis_id: str) -> str:
     from app.worker.process import process_analysis
 
     settings = get_settings()
+    db = _database(settings)
     with analysis_context(analysis_id):
         try:
-            return process_analysis(analysis_id, settings=settings, db=_database(settings))
+            status = process_analysis(analysis_id, settings=settings, db=db)
+            if status == "queued":  # the child died: try again (the claim counts attempts)
+                _send_again(analysis_id, settings, db)
+            return status
         except (OperationalError, DisconnectionError):
             log.warning(
                 "database unreachable; retry %d of analysis %s follows",
@@ -110,3 +120,19 @@ def process(self: Any, analysis_id: str) -> str:
                 analysis_id,
             )
             raise
+
+
+def _send_again(analysis_id: str, settings: Settings, db: Database) -> None:
+    """Send a message for an analysis queued again; if the broker refuses, the sweeper will."""
+    from app.models import utcnow
+    from app.services import analyses
+
+    with db.session() as session:
+        if not analyses.mark_dispatched(session, analysis_id, sent_before=utcnow()):
+            return  # a sweeper sent it already
+    try:
+        celery_app.send_task(TASK_NAME, args=[analysis_id], queue=settings.queue_name)
+    except Exception:
+        log.warning("broker unreachable; analysis %s waits for the sweeper", analysis_id)
+        with db.session() as session:
+            analyses.forget_dispatch(session, analysis_id)

@@ -2,7 +2,8 @@
 
 The database is the source of truth; a broker message is only a wake-up call. Each sweep:
 1. running analyses without a heartbeat for `stale_after_seconds` (their worker died) go back
-   to queued;
+   to queued, or fail once they had `max_attempts` attempts (the heartbeat comes from the
+   supervising task, not from the process running the pipeline: a long analysis keeps it);
 2. queued analyses whose message was never sent (broker down at upload) are sent;
 3. queued analyses sent more than `redispatch_after_seconds` ago are sent again when the broker
    queue is empty (their message was lost: Redis restarted without persistence), or when they
@@ -81,7 +82,9 @@ class CeleryDispatcher:
         now = utcnow()
         with self.db.session() as session:
             stale = analyses.requeue_stale(
-                session, stale_before=now - timedelta(seconds=self.settings.stale_after_seconds)
+                session,
+                stale_before=now - timedelta(seconds=self.settings.stale_after_seconds),
+                max_attempts=self.settings.max_attempts,
             )
         for analysis_id in stale:
             with analysis_context(analysis_id):

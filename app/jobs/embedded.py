@@ -1,31 +1,33 @@
-"""The embedded runner: analyses run in a small process pool inside `loupe serve`.
+"""The embedded runner: analyses run in child processes supervised by threads of `loupe serve`.
 
-A dispatcher thread owns the pool. It wakes when `dispatch()` is called or every sweep
-interval, and submits every queued analysis that is not already in flight, oldest first. At
-start-up it first puts back to queued whatever a previous process left queued or running, so
-a server restart re-dispatches unfinished analyses. Each analysis runs in a child process, so a
-crash in native code (decompression, regex engines) cannot take the web server down: the
-analysis is marked failed with a reason and the pool is rebuilt.
+A dispatcher thread wakes when `dispatch()` is called or every sweep interval, and hands every
+queued analysis that is not already in flight, oldest first, to one of `worker_threads`
+supervising threads. Each analysis runs in a child process of its own (app/worker/process.py),
+so neither a crash in native code, nor a regex that holds the GIL, nor an analysis over its
+time or memory limit can take the web server down or silence its heartbeat. At start-up it
+first puts back to queued whatever a previous process left queued or running (failing those
+out of attempts), and each round it does the same for a running analysis whose heartbeat
+stopped (its supervisor could not record the end, e.g. the database was down).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import multiprocessing
 import os
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from app.config import Settings
 from app.db import Database
-from app.models import Analysis
-from app.observability import analysis_context, configure_logging
+from app.models import Analysis, utcnow
+from app.observability import analysis_context
 from app.services import analyses
+from app.worker.supervisor import warm_up
 
 log = logging.getLogger(__name__)
 
@@ -33,25 +35,16 @@ log = logging.getLogger(__name__)
 # scanning throughput (performance.md §3.3). Children inherit these before they allocate.
 MALLOC_TUNING = {"MALLOC_MMAP_THRESHOLD_": "268435456", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
 
-_child_db: Database | None = None
 
-
-def _run_in_child(analysis_id: str, settings_json: str) -> str:
-    """Entry point inside a pool process: one Database per process, reused across analyses."""
-    global _child_db
+def _supervise(analysis_id: str, settings: Settings, db: Database, stop: threading.Event) -> str:
     from app.worker.process import process_analysis
 
-    settings = Settings.model_validate_json(settings_json)
-    if _child_db is None or _child_db.url != settings.sqlalchemy_url:
-        _child_db = Database(settings.sqlalchemy_url)
-        if settings.log_json:
-            configure_logging(json_lines=True)
     with analysis_context(analysis_id):
-        return process_analysis(analysis_id, settings=settings, db=_child_db)
+        return process_analysis(analysis_id, settings=settings, db=db, stop=stop)
 
 
 class EmbeddedRunner:
-    """Runs queued analyses in a process pool owned by the web process."""
+    """Runs queued analyses in child processes, `worker_threads` at a time."""
 
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
@@ -61,32 +54,30 @@ class EmbeddedRunner:
         self._stopping = threading.Event()
         self._in_flight: dict[str, Future[str]] = {}
         self._lock = threading.Lock()
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: ThreadPoolExecutor | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         for key, value in MALLOC_TUNING.items():
             os.environ.setdefault(key, value)
         with self.db.session() as session:
-            orphans = analyses.requeue_orphans(session)
+            orphans = analyses.requeue_orphans(session, max_attempts=self.settings.max_attempts)
         if orphans:
             log.info("re-dispatching %d analyses left unfinished: %s", len(orphans), orphans)
-        self._pool = self._new_pool()
+        warm_up()
+        self._pool = ThreadPoolExecutor(self.capacity, thread_name_prefix="supervisor")
         self._thread = threading.Thread(target=self._loop, name="embedded-runner", daemon=True)
         self._thread.start()
         self._wake.set()
 
     def stop(self) -> None:
+        """Stop taking work; running analyses are killed and given back to the queue."""
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
         if self._pool is not None:
-            processes = list((getattr(self._pool, "_processes", None) or {}).values())
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            for process in processes:
-                process.terminate()
-                process.join(timeout=5)
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
     def dispatch(self, analysis_id: str) -> None:
@@ -107,11 +98,6 @@ class EmbeddedRunner:
             return not self._in_flight
 
     # internals --------------------------------------------------------------------------------
-    def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max_workers=self.capacity, mp_context=multiprocessing.get_context("spawn")
-        )
-
     def _loop(self) -> None:
         while not self._stopping.is_set():
             self._wake.wait(timeout=self.settings.sweep_interval_seconds)
@@ -119,9 +105,21 @@ class EmbeddedRunner:
             if self._stopping.is_set():
                 break
             try:
+                self._requeue_silent()
                 self._submit_queued()
             except Exception:
                 log.exception("embedded runner could not look for queued analyses")
+
+    def _requeue_silent(self) -> None:
+        """Running analyses whose heartbeat stopped (no supervisor of ours has them) go back
+        to queued, or fail when out of attempts."""
+        stale_before = utcnow() - timedelta(seconds=self.settings.stale_after_seconds)
+        with self.db.session() as session:
+            silent = analyses.requeue_stale(
+                session, stale_before=stale_before, max_attempts=self.settings.max_attempts
+            )
+        for analysis_id in silent:
+            log.warning("analysis %s: no heartbeat for a while; queued again", analysis_id)
 
     def _submit_queued(self) -> None:
         with self._lock:
@@ -142,37 +140,19 @@ class EmbeddedRunner:
 
     def _submit(self, analysis_id: str) -> None:
         assert self._pool is not None
-        payload = self.settings.model_dump_json()
-        try:
-            future = self._pool.submit(_run_in_child, analysis_id, payload)
-        except (BrokenProcessPool, RuntimeError):
-            self._pool = self._new_pool()
-            future = self._pool.submit(_run_in_child, analysis_id, payload)
         with self._lock:
+            future = self._pool.submit(
+                _supervise, analysis_id, self.settings, self.db, self._stopping
+            )
             self._in_flight[analysis_id] = future
         future.add_done_callback(functools.partial(self._finished, analysis_id))
 
     def _finished(self, analysis_id: str, future: Future[Any]) -> None:
         with self._lock:
             self._in_flight.pop(analysis_id, None)
-        if self._stopping.is_set():
-            return  # shutting down: the next start puts it back to queued, it did not fail
-        if not future.cancelled():
-            error = future.exception()
-            if error is not None:
-                log.error("analysis %s: worker process failed: %r", analysis_id, error)
-                reason = (
-                    "The worker process died while analysing this bundle (for example out of "
-                    "memory). Try again; if it fails again, report it to the operator."
-                    if isinstance(error, BrokenProcessPool)
-                    else f"Internal error in the worker ({type(error).__name__}: {error})."
-                )
-                try:
-                    with self.db.session() as session:
-                        analyses.fail(session, analysis_id, reason)
-                except Exception:
-                    log.exception("could not record the failure of analysis %s", analysis_id)
-                if isinstance(error, BrokenProcessPool) and not self._stopping.is_set():
-                    self._pool = self._new_pool()
+        if not future.cancelled() and future.exception() is not None:
+            # the end could not be recorded (database down): the heartbeat has stopped, so
+            # a later round queues it again (`_requeue_silent`)
+            log.error("analysis %s: supervisor failed: %r", analysis_id, future.exception())
         if not self._stopping.is_set():
             self._wake.set()

@@ -13,9 +13,16 @@ import re
 from datetime import UTC, datetime
 
 from app.parsing.events import Event
+from app.parsing.linear_regex import compile_linear
 
 _ISO_TS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
 
+# Linear time on any line (no newline inside: `_one_line`). The `re` patterns below are only
+# used with `match` (anchored, one attempt) or after a literal (`UTCTime="`), and every
+# repetition in them is followed by something its class cannot match (`[\w.\-]*` then `:`,
+# `\s+` then `\S`), so a failed attempt gives back each character once: no backtracking blow-up.
+# `_FIELD` is searched at every position of a message, which `re` would do in quadratic time on
+# a long run of word characters: it runs on RE2 (app/parsing/linear_regex.py).
 _PREFIX = re.compile(
     rf"^(?:<(?P<pri>\d{{1,3}})>)?\s*(?P<ts>{_ISO_TS})\s+(?P<host>\S+)(?:\s+(?P<rest>.*))?$"
 )
@@ -29,7 +36,7 @@ _PROCESS = re.compile(
 )
 _SUBTAG = re.compile(r"^(?P<tag>[A-Za-z_][\w.\-]*):\s+(?=[A-Za-z][\w.\-]*=)")
 _BRACKET = re.compile(r"^\[(?P<thread>[^\]]+)\]\s*(?:(?P<level>[A-Z]+):\s*)?(?P<msg>.*)$")
-_FIELD = re.compile(r'([A-Za-z][\w.\-]*)="([^"]*)"')
+_FIELD = compile_linear(r'(?P<key>[A-Za-z][\w.\-]*)="(?P<value>[^"]*)"')
 _UTCTIME = re.compile(
     r'UTCTime="\s*(?P<date>\d{4}-\d{2}-\d{2}) (?P<time>\d{2}:\d{2}:\d{2})'
     r'(?:,(?P<frac>\d{1,6}))?\s*"'
@@ -46,6 +53,43 @@ def is_continuation(line: str) -> bool:
     if not line.strip():
         return True
     return line[0] in " \t|" or line.startswith(_CONTINUATION_MARKERS)
+
+
+def as_logged(line: str) -> str:
+    """The line as the Expressway logged it, from the form a remote syslog server received.
+
+    Remote syslog (domain.md §2.4) puts a `<PRI>` before the timestamp and repeats the process
+    tag (`tvcs: tvcs: UTCTime=…`, `traffic_server[3936]: traffic_server:[ET_NET 1]…`); both
+    are removed, so signature patterns written for the loggingsnapshot read it. Any other
+    line is returned unchanged. Plain string work, linear in the line's length.
+    """
+    start = 0
+    if line.startswith("<"):
+        close = line.find(">", 1, 5)
+        if close > 1 and line[1:close].isdigit():
+            start = close + 1
+    fields = line[start:].split(" ", 3)  # timestamp, host, process tag, rest
+    if len(fields) < 4 or not fields[0][:4].isdigit() or not fields[2].endswith(":"):
+        return line[start:] if start else line
+    name = fields[2][:-1].split("[", 1)[0]
+    rest = fields[3]
+    after = _after_tag(rest, name)
+    if after is None:
+        return line[start:] if start else line
+    return f"{fields[0]} {fields[1]} {fields[2]}{rest[after:]}"
+
+
+def _after_tag(text: str, name: str) -> int | None:
+    """Where `text` continues after a leading process tag `name:` or `name[pid]:`, else None."""
+    if not name or not text.startswith(name):
+        return None
+    position = len(name)
+    if text.startswith("[", position):
+        close = text.find("]", position)
+        if close == -1 or not text[position + 1 : close].isdigit():
+            return None
+        position = close + 1
+    return position + 1 if text.startswith(":", position) else None
 
 
 def parse_utctime(value: str) -> datetime | None:
@@ -80,6 +124,7 @@ def _parse_prefix_time(text: str) -> datetime | None:
 
 def timestamp_of(line: str) -> datetime | None:
     """Best timestamp of a line as an aware datetime: `UTCTime` first, then the syslog prefix."""
+    line = _one_line(line)
     match = _UTCTIME.search(line)
     if match:
         found = _utctime_from_match(match)
@@ -92,14 +137,22 @@ def timestamp_of(line: str) -> datetime | None:
 def parse_fields(message: str) -> dict[str, str]:
     """Every `key="value"` pair of a message, first occurrence wins, values trimmed."""
     fields: dict[str, str] = {}
-    for key, value in _FIELD.findall(message):
-        fields.setdefault(key, value.strip())
+    for found in _FIELD.finditer(message):
+        fields.setdefault(found["key"] or "", (found["value"] or "").strip())
     return fields
 
 
+def _one_line(text: str) -> str:
+    """`text` up to its first newline: the patterns here are linear on one line (see above)."""
+    return text.partition("\n")[0].rstrip("\r")
+
+
 def parse_line(line: str) -> Event | None:
-    """Parse one header line into an Event; None for continuation lines and unrecognised text."""
-    line = line.rstrip("\r\n")
+    """Parse one header line into an Event; None for continuation lines and unrecognised text.
+
+    Only the first line of `line` is read (a record never spans lines here).
+    """
+    line = _one_line(line)
     if is_continuation(line):
         return None
     priority: int | None = None

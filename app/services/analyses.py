@@ -3,40 +3,63 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from pydantic_core import from_json
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, object_session, selectinload
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.orm import Session, selectinload
 
 from app import serialize
+from app.bundle.identity.choice import read_choice
 from app.errors import LoupeError, NotFound
 from app.ids import new_id
 from app.models import Analysis, AnalysisRun, StoredFile, utcnow
 from app.report import SEVERITY_ORDER
-from app.schemas import AnalysisOut, DeltaOut, FindingOut
+from app.schemas import AnalysisOut, DeltaOut, FindingOut, SameUploadOut
 from app.services import calls as calls_service
 from app.services import findings as findings_service
 from app.services import storage
 from app.services.uploads import ReceivedUpload
+from app.worker.pipeline import unique_names
 
 ACTIVE = ("queued", "running")
 DELTA_LISTS = ("new", "resolved", "unchanged")
 DELTA_SHOWN = 50  # items of each delta list on the overview page (the JSON has them all)
+SAME_UPLOAD_LIMIT = 10  # earlier analyses of an identical upload listed
 
 
-def create(session: Session, *, upload: ReceivedUpload, data_dir: Path) -> Analysis:
-    """Store the staged files and a queued Analysis in one transaction; nothing remains on error."""
+def create(
+    session: Session,
+    *,
+    upload: ReceivedUpload,
+    data_dir: Path,
+    owner: str | None = None,
+    team: str | None = None,
+    expires_at: datetime | None = None,
+) -> Analysis:
+    """Store the staged files and a queued Analysis in one transaction; nothing remains on error.
+
+    `owner` and `team` decide who sees it (app/auth/policy.py); `expires_at` when it is deleted.
+    """
     analysis_id = new_id()
     target = storage.uploads_dir(data_dir, analysis_id)
     try:
         target.parent.mkdir(parents=True, exist_ok=False)
         shutil.move(str(upload.staging), str(target))
-        analysis = Analysis(id=analysis_id, title=upload.title, status="queued", warnings=[])
-        for position, incoming in enumerate(upload.files):
+        analysis = Analysis(
+            id=analysis_id,
+            title=upload.title,
+            status="queued",
+            warnings=[],
+            owner=owner,
+            team=team,
+            expires_at=expires_at,
+        )
+        products = upload.products + [None] * (len(upload.files) - len(upload.products))
+        for position, (incoming, product) in enumerate(zip(upload.files, products, strict=True)):
             stored = target / incoming.path.name
             analysis.files.append(
                 StoredFile(
@@ -45,6 +68,7 @@ def create(session: Session, *, upload: ReceivedUpload, data_dir: Path) -> Analy
                     size=incoming.size,
                     sha256=incoming.sha256,
                     storage_path=storage.relative_to_data(data_dir, stored),
+                    product=product,
                 )
             )
         analysis.runs.append(AnalysisRun(number=1))
@@ -97,20 +121,60 @@ def shown_run(analysis: Analysis) -> AnalysisRun | None:
     return current_run(analysis) if analysis.status == "done" else None
 
 
+def same_uploads(session: Session, analysis: Analysis) -> list[SameUploadOut]:
+    """Earlier analyses with an uploaded file of the same SHA-256 as one of this analysis',
+    newest first (at most SAME_UPLOAD_LIMIT). The user decides whether they are the same case."""
+    digests = {file.sha256 for file in analysis.files}
+    if not digests:
+        return []
+    stmt = (
+        select(Analysis.id, Analysis.title, Analysis.created_at)
+        .join(StoredFile, StoredFile.analysis_id == Analysis.id)
+        .where(
+            StoredFile.sha256.in_(digests),
+            Analysis.id != analysis.id,
+            Analysis.created_at <= analysis.created_at,
+        )
+        .distinct()
+        .order_by(Analysis.created_at.desc(), Analysis.id)
+        .limit(SAME_UPLOAD_LIMIT)
+    )
+    return [
+        SameUploadOut(id=row_id, title=title, created_at=created_at)
+        for row_id, title, created_at in session.execute(stmt)
+    ]
+
+
 def summary(
-    analysis: Analysis, findings: Sequence[FindingOut] = (), delta: DeltaOut | None = None
+    session: Session,
+    analysis: Analysis,
+    findings: Sequence[FindingOut] = (),
+    delta: DeltaOut | None = None,
+    *,
+    counts: dict[str, int] | None = None,
 ) -> AnalysisOut:
-    """The public view of a loaded analysis (`load`) with these findings and delta."""
+    """The public view of a loaded analysis (`load`) with these findings and delta.
+
+    `counts` (findings by severity) are read from the database when not given; with the
+    coverage and the examined lines they make the verdict of a done analysis.
+    """
     run = shown_run(analysis)
+    coverage = serialize.coverage_from_json(run.coverage) if run else []
+    verdict = None
+    if run is not None:
+        if counts is None:
+            counts = findings_service.severity_counts(session, run.id)
+        verdict = serialize.stored_verdict(counts, coverage, run.examined)
     out = serialize.analysis_out(
         analysis,
         findings,
         runs=analysis.runs,
-        coverage=serialize.coverage_from_json(run.coverage) if run else [],
+        coverage=coverage,
         delta=delta,
+        verdict=verdict,
+        same_upload_as=same_uploads(session, analysis),
     )
-    session = object_session(analysis)
-    if session is not None:
+    if analysis.calls_extracted:  # else None: not extracted (LOUPE_CALL_FLOWS off)
         out.calls = calls_service.count_calls(session, analysis.id)
     return out
 
@@ -125,12 +189,12 @@ def view_json(session: Session, analysis_id: str, data_dir: Path) -> list[bytes]
     analysis = load(session, analysis_id)
     run = shown_run(analysis)
     if run is None:
-        return serialize.json_pieces(summary(analysis), findings=b"[]")
+        return serialize.json_pieces(summary(session, analysis), findings=b"[]")
     encoded = {"findings": findings_service.findings_json(session, data_dir, analysis.id, run)}
     compared = compared_runs(analysis)
     if compared is not None:
         encoded["delta"] = findings_service.delta_json(session, data_dir, analysis.id, *compared)
-    return serialize.json_pieces(summary(analysis), **encoded)
+    return serialize.json_pieces(summary(session, analysis), **encoded)
 
 
 @dataclass(frozen=True)
@@ -185,7 +249,13 @@ def view_page(
     )
     delta, delta_counts = page_delta(session, analysis, data_dir)
     return FindingsPage(
-        analysis=summary(analysis, [FindingOut.model_validate(f) for f in findings], delta),
+        analysis=summary(
+            session,
+            analysis,
+            [FindingOut.model_validate(f) for f in findings],
+            delta,
+            counts=counts,
+        ),
         delta_counts=delta_counts,
         progress=analysis.progress,
         counts=counts,
@@ -210,6 +280,39 @@ class AnalysisBusy(LoupeError):
     status_code = 409
 
 
+class RerunInvalid(LoupeError):
+    """A re-run's product overrides name an unknown upload or product."""
+
+    status_code = 422
+
+
+def product_overrides(
+    files: Sequence[StoredFile], products: Mapping[str, str]
+) -> dict[int, str | None]:
+    """StoredFile.id → the product chosen for it, from `{"<upload name>": "<product>"}`.
+
+    Upload names are as listed in the analysis' `files` (a name uploaded twice is also known as
+    "<name> (2)", the name its node has). "auto" clears an earlier choice. Raises RerunInvalid.
+    """
+    by_name: dict[str, StoredFile] = {}
+    for stored, unique in zip(files, unique_names([f.name for f in files]), strict=True):
+        by_name.setdefault(stored.name, stored)
+        by_name[unique] = stored
+    chosen: dict[int, str | None] = {}
+    for name, value in products.items():
+        found = by_name.get(name)
+        if found is None:
+            known = ", ".join(f"'{n}'" for n in list(by_name)[:10])
+            raise RerunInvalid(
+                f"The analysis has no uploaded file named '{name[:200]}': use one of {known}."
+            )
+        try:
+            chosen[found.id] = read_choice(value)
+        except ValueError as exc:
+            raise RerunInvalid(f"Product for '{name[:200]}': {exc}") from exc
+    return chosen
+
+
 def compared_runs(analysis: Analysis) -> tuple[AnalysisRun, AnalysisRun] | None:
     """(previous, current): the current run and the latest earlier run that finished, once the
     analysis is done; None for a first run."""
@@ -232,17 +335,23 @@ def page_delta(
     return DeltaOut.model_validate(data), counts
 
 
-def rerun(session: Session, analysis_id: str) -> Analysis:
-    """Queue a new run of a finished (done or failed) analysis; raises NotFound, AnalysisBusy.
+def rerun(
+    session: Session, analysis_id: str, products: Mapping[str, str] | None = None
+) -> Analysis:
+    """Queue a new run of a finished (done or failed) analysis; raises NotFound, AnalysisBusy,
+    RerunInvalid.
 
-    The earlier runs keep their findings and coverage; the new run's row is added and becomes
-    the current one. The caller dispatches the analysis after this commits.
+    `products` ({"<upload name>": "Expressway-C" | "Expressway-E" | "VCS" | "auto"}) changes the
+    product chosen for those uploads, in the same transaction. The earlier runs keep their
+    findings and coverage; the new run's row is added and becomes the current one. The caller
+    dispatches the analysis after this commits.
     """
     analysis = get(session, analysis_id)
     if analysis.status in ACTIVE:
         raise AnalysisBusy(
             f"The analysis is {analysis.status}: wait until it is done, then re-run it."
         )
+    overrides = product_overrides(analysis.files, products or {})
     number = analysis.current_run + 1
     moved = session.execute(
         update(Analysis)
@@ -268,30 +377,40 @@ def rerun(session: Session, analysis_id: str) -> Analysis:
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         raise AnalysisBusy("The analysis was re-run by someone else a moment ago.")
+    for stored in analysis.files:
+        if stored.id in overrides:
+            stored.product = overrides[stored.id]
     session.add(AnalysisRun(analysis_id=analysis_id, number=number))
     session.commit()
     session.refresh(analysis)
     return analysis
 
 
-def list_recent(session: Session, limit: int = 20) -> list[Analysis]:
-    stmt = select(Analysis).order_by(Analysis.created_at.desc()).limit(limit)
-    return list(session.scalars(stmt))
+def claimable(worker: str, stale_after: timedelta) -> ColumnElement[bool]:
+    """Analyses `worker` may take: queued, or running for a worker that stopped beating, or
+    running for this very worker thread (a retry after a database outage: it is not busy)."""
+    now = utcnow()
+    return (
+        (Analysis.status == "queued")
+        | ((Analysis.status == "running") & (Analysis.heartbeat_at < now - stale_after))
+        | ((Analysis.status == "running") & (Analysis.heartbeat_at.is_(None)))
+        | ((Analysis.status == "running") & (Analysis.worker == worker))
+    )
 
 
-def claim(session: Session, analysis_id: str, worker: str, stale_after: timedelta) -> bool:
-    """Atomically move an analysis to running for `worker`; False if another worker has it."""
+def claim(
+    session: Session,
+    analysis_id: str,
+    worker: str,
+    stale_after: timedelta,
+    max_attempts: int | None = None,
+) -> bool:
+    """Atomically move an analysis to running for `worker` and count the attempt; False if
+    another worker has it, or if it already had `max_attempts` attempts (see `give_up`)."""
     now = utcnow()
     stmt = (
         update(Analysis)
-        .where(Analysis.id == analysis_id)
-        .where(
-            (Analysis.status == "queued")
-            | ((Analysis.status == "running") & (Analysis.heartbeat_at < now - stale_after))
-            | ((Analysis.status == "running") & (Analysis.heartbeat_at.is_(None)))
-            # the same worker thread again (a retry after a database outage): it is not busy
-            | ((Analysis.status == "running") & (Analysis.worker == worker))
-        )
+        .where(Analysis.id == analysis_id, claimable(worker, stale_after))
         .values(
             status="running",
             started_at=now,
@@ -302,9 +421,93 @@ def claim(session: Session, analysis_id: str, worker: str, stale_after: timedelt
             error=None,
         )
     )
+    if max_attempts is not None:
+        stmt = stmt.where(Analysis.attempts < max_attempts)
     claimed = bool(session.execute(stmt).rowcount == 1)  # type: ignore[attr-defined]
     session.commit()
     return claimed
+
+
+def gave_up_reason(attempts: int, what_happened: str) -> str:
+    """The error of an analysis that is not tried again (LOUPE_MAX_ATTEMPTS)."""
+    return (
+        f"Gave up after {attempts} attempts: {what_happened} each time "
+        f"(LOUPE_MAX_ATTEMPTS={attempts}). The bundle probably makes the worker crash or run "
+        "out of memory; report it to the operator with the server log."
+    )
+
+
+WORKER_DIED = "the worker analysing it died"
+
+
+def give_up(
+    session: Session, analysis_id: str, worker: str, stale_after: timedelta, max_attempts: int
+) -> bool:
+    """Fail a claimable analysis that already had `max_attempts` attempts; True if it did."""
+    stmt = (
+        update(Analysis)
+        .where(
+            Analysis.id == analysis_id,
+            claimable(worker, stale_after),
+            Analysis.attempts >= max_attempts,
+        )
+        .values(
+            status="failed",
+            error=gave_up_reason(max_attempts, WORKER_DIED),
+            finished_at=utcnow(),
+            progress=100,
+        )
+    )
+    failed = bool(session.execute(stmt).rowcount == 1)  # type: ignore[attr-defined]
+    session.commit()
+    return failed
+
+
+def retry_later(
+    session: Session, analysis_id: str, worker: str, max_attempts: int, what_happened: str
+) -> str:
+    """The attempt of `worker` ended without a result: queue the analysis again, or fail it
+    when it had `max_attempts` attempts. Returns the new status ("queued" or "failed");
+    "skipped" when `worker` no longer holds the analysis."""
+    mine = (Analysis.id == analysis_id, Analysis.worker == worker, Analysis.status == "running")
+    failed = session.execute(
+        update(Analysis)
+        .where(*mine, Analysis.attempts >= max_attempts)
+        .values(
+            status="failed",
+            error=gave_up_reason(max_attempts, what_happened),
+            finished_at=utcnow(),
+            progress=100,
+        )
+    ).rowcount  # type: ignore[attr-defined]
+    queued = 0
+    if not failed:
+        queued = session.execute(
+            update(Analysis)
+            .where(*mine)
+            .values(status="queued", worker=None, heartbeat_at=None, dispatched_at=None)
+        ).rowcount  # type: ignore[attr-defined]
+    session.commit()
+    return "failed" if failed else "queued" if queued else "skipped"
+
+
+def release(session: Session, analysis_id: str, worker: str) -> bool:
+    """Put back to queued an analysis `worker` stopped on purpose (the server shuts down):
+    the attempt does not count. True if it was still the worker's."""
+    stmt = (
+        update(Analysis)
+        .where(Analysis.id == analysis_id, Analysis.worker == worker, Analysis.status == "running")
+        .values(
+            status="queued",
+            worker=None,
+            heartbeat_at=None,
+            dispatched_at=None,
+            attempts=Analysis.attempts - 1,
+        )
+    )
+    released = bool(session.execute(stmt).rowcount == 1)  # type: ignore[attr-defined]
+    session.commit()
+    return released
 
 
 def heartbeat(session: Session, analysis_id: str, worker: str, progress: int | None = None) -> None:
@@ -327,11 +530,38 @@ def fail(session: Session, analysis_id: str, reason: str, worker: str | None = N
     session.commit()
 
 
-def requeue_orphans(session: Session, *, older_than: datetime | None = None) -> list[str]:
+def _requeue(
+    session: Session,
+    ids: list[str],
+    max_attempts: int | None,
+    *conditions: ColumnElement[bool],
+    **values: object,
+) -> None:
+    """Running analyses among `ids` (still meeting `conditions`) back to queued, or failed
+    when out of attempts."""
+    running = (Analysis.id.in_(ids), Analysis.status == "running", *conditions)
+    if max_attempts is not None:
+        session.execute(
+            update(Analysis)
+            .where(*running, Analysis.attempts >= max_attempts)
+            .values(
+                status="failed",
+                error=gave_up_reason(max_attempts, WORKER_DIED),
+                finished_at=utcnow(),
+                progress=100,
+            )
+        )
+    session.execute(update(Analysis).where(*running).values(status="queued", **values))
+
+
+def requeue_orphans(
+    session: Session, *, older_than: datetime | None = None, max_attempts: int | None = None
+) -> list[str]:
     """Put back to queued the analyses whose worker is gone; returns their ids.
 
     With `older_than=None` every queued or running analysis is an orphan (the embedded runner
-    calls this at start-up: in a single process, nothing else can be working on them).
+    calls this at start-up: in a single process, nothing else can be working on them). A
+    running one that had `max_attempts` attempts fails instead.
     """
     stmt = select(Analysis.id).where(Analysis.status.in_(ACTIVE))
     if older_than is not None:
@@ -342,36 +572,25 @@ def requeue_orphans(session: Session, *, older_than: datetime | None = None) -> 
         )
     ids = list(session.scalars(stmt))
     if ids:
-        session.execute(
-            update(Analysis)
-            .where(Analysis.id.in_(ids), Analysis.status == "running")
-            .values(status="queued", worker=None)
-        )
+        _requeue(session, ids, max_attempts, worker=None)
         session.commit()
     return ids
 
 
-def requeue_stale(session: Session, *, stale_before: datetime) -> list[str]:
-    """Put back to queued (to be sent again) the running analyses with no heartbeat since then.
+def requeue_stale(
+    session: Session, *, stale_before: datetime, max_attempts: int | None = None
+) -> list[str]:
+    """Put back to queued (to be sent again) the running analyses with no heartbeat since then;
+    those that had `max_attempts` attempts fail instead.
 
     A worker that is only slow, not dead, loses the analysis: its `save_report` sees another
     worker's claim and stores nothing, so findings are never duplicated.
     """
-    stmt = select(Analysis.id).where(
-        Analysis.status == "running",
-        (Analysis.heartbeat_at < stale_before) | Analysis.heartbeat_at.is_(None),
-    )
+    silent = (Analysis.heartbeat_at < stale_before) | Analysis.heartbeat_at.is_(None)
+    stmt = select(Analysis.id).where(Analysis.status == "running", silent)
     ids = list(session.scalars(stmt))
     if ids:
-        session.execute(
-            update(Analysis)
-            .where(
-                Analysis.id.in_(ids),
-                Analysis.status == "running",
-                (Analysis.heartbeat_at < stale_before) | Analysis.heartbeat_at.is_(None),
-            )
-            .values(status="queued", worker=None, dispatched_at=None)
-        )
+        _requeue(session, ids, max_attempts, silent, worker=None, dispatched_at=None)
     session.commit()
     return ids
 

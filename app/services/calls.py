@@ -70,8 +70,23 @@ def search_text(call: Call) -> str:
     return "\n".join(v for v in values if v).lower()[:MAX_SEARCH_CHARS]
 
 
+NOT_EXTRACTED = (
+    "Call flows were not extracted for this analysis: they are off by default because they "
+    "slow analysis of SIP-heavy logs; set LOUPE_CALL_FLOWS=true and re-run."
+)
+
+
 def save_calls(session: Session, analysis_id: str, report: Report) -> None:
-    """Replace the analysis' calls and keep-alive rows by the report's (no commit)."""
+    """Replace the analysis' calls and keep-alive rows by the report's (no commit).
+
+    A report without calls (`calls` None: not extracted) leaves the rows of an earlier run that
+    extracted them, and the analysis' `calls_extracted`, as they are.
+    """
+    if report.calls is None:
+        return
+    analysis = session.get(Analysis, analysis_id)
+    if analysis is not None:
+        analysis.calls_extracted = True
     session.execute(delete(CallMessagesRow).where(CallMessagesRow.analysis_id == analysis_id))
     session.execute(delete(CallRow).where(CallRow.analysis_id == analysis_id))
     session.execute(delete(CallBackgroundRow).where(CallBackgroundRow.analysis_id == analysis_id))
@@ -79,8 +94,9 @@ def save_calls(session: Session, analysis_id: str, report: Report) -> None:
     calls_table: Table = CallRow.__table__  # type: ignore[assignment]
     messages_table: Table = CallMessagesRow.__table__  # type: ignore[assignment]
     background_table: Table = CallBackgroundRow.__table__  # type: ignore[assignment]
-    for start in range(0, len(report.calls), INSERT_BATCH):
-        chosen = report.calls[start : start + INSERT_BATCH]
+    calls = report.calls
+    for start in range(0, len(calls), INSERT_BATCH):
+        chosen = calls[start : start + INSERT_BATCH]
         ids = (
             connection.execute(
                 insert(calls_table).returning(calls_table.c.id, sort_by_parameter_order=True),
@@ -204,6 +220,14 @@ def count_calls(session: Session, analysis_id: str) -> int:
     return session.scalar(select(func.count()).where(CallRow.analysis_id == analysis_id)) or 0
 
 
+def extracted(session: Session, analysis_id: str) -> bool:
+    """Whether a run of the analysis extracted its calls; NotFound without the analysis."""
+    analysis = session.get(Analysis, analysis_id)
+    if analysis is None:
+        _exists(session, analysis_id)
+    return bool(analysis is not None and analysis.calls_extracted)
+
+
 @dataclass(frozen=True)
 class StoredCall:
     row: CallRow
@@ -218,6 +242,9 @@ def get_call(session: Session, analysis_id: str, number: int) -> StoredCall:
         select(CallRow).where(CallRow.analysis_id == analysis_id, CallRow.number == number)
     ).first()
     if row is None:
+        analysis = session.get(Analysis, analysis_id)
+        if analysis is not None and not analysis.calls_extracted:
+            raise NotFound(f"The analysis has no call {number}. {NOT_EXTRACTED}")
         raise NotFound(f"The analysis has no call {number}.")
     nodes = session.scalars(select(Node).where(Node.analysis_id == analysis_id)).all()
     products = {(n.hostname or n.bundle): n.product for n in nodes}

@@ -31,6 +31,7 @@ from app.report import SEVERITY_ORDER, Report
 from app.schemas import DeltaFinding, DeltaOut, SignatureRef
 from app.services import calls as calls_service
 from app.services import storage
+from app.signatures.verdict import examined_to_json
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 DISPLAY_ORDER = (FindingRow.severity_rank, FindingRow.signature_id, FindingRow.node, FindingRow.id)
 SEVERITY_OF_RANK = {rank: severity for severity, rank in SEVERITY_ORDER.items()}
 # Bump when the shape of FindingOut changes: cached JSON of another format is never read
-JSON_CACHE_FORMAT = 1
+JSON_CACHE_FORMAT = 2  # 2: signature.status
 
 
 def save_report(
@@ -70,6 +71,8 @@ def save_report(
                 hostname=node.hostname,
                 product=node.product,
                 version=node.version,
+                evidence=list(node.evidence),
+                confidence=node.confidence,
             )
         )
     for file in report.files:
@@ -91,6 +94,7 @@ def save_report(
     run.coverage = serialize.coverage_to_json(report.coverage)
     run.certificates = list(report.certificates)
     run.server_certificates = list(report.server_certificates)
+    run.examined = examined_to_json(report.examined)
     analysis.status = "done"
     analysis.finished_at = now
     analysis.progress = 100
@@ -116,6 +120,7 @@ def _insert_findings(session: Session, run_id: int, report: Report) -> None:
                 "title": finding.title,
                 "severity": finding.severity,
                 "severity_rank": SEVERITY_ORDER.get(finding.severity, 9),
+                "signature_status": finding.signature_status,
                 "bug_ids": list(finding.bug_ids),
                 "node": finding.node,
                 "description": finding.description,
@@ -162,6 +167,7 @@ _FINDING_COLUMNS = (
     FindingRow.count,
     FindingRow.first_seen,
     FindingRow.last_seen,
+    FindingRow.signature_status,
 )
 _SNIPPET_COLUMNS = (SnippetRow.finding_id, SnippetRow.file, SnippetRow.line, SnippetRow.text)
 
@@ -177,6 +183,7 @@ def _finding_dicts(
                 "title": title,
                 "severity": severity,
                 "bug_ids": from_json(bug_ids),
+                "status": status,
             },
             "node": node,
             "description": description,
@@ -204,6 +211,7 @@ def _finding_dicts(
             count,
             first_seen,
             last_seen,
+            status,
         ) in rows
     ]
 
@@ -428,9 +436,15 @@ def run_findings(session: Session, run_id: int) -> list[FindingSummary]:
     ]
 
 
+QUALIFYING_FACTS = frozenset({"applies", "version_unknown"})
+"""Facts that say how a finding's applies_to fits its node: they qualify it, they do not make
+it another problem (runs saved before they existed lack them)."""
+
+
 def finding_key(row: FindingSummary) -> tuple[str, str, str]:
     """What makes two runs' findings the same problem: signature, node and facts."""
-    return row.signature_id, row.node or "", json.dumps(row.facts, sort_keys=True, default=str)
+    facts = {k: v for k, v in row.facts.items() if k not in QUALIFYING_FACTS}
+    return row.signature_id, row.node or "", json.dumps(facts, sort_keys=True, default=str)
 
 
 def _delta_finding(row: FindingSummary) -> DeltaFinding:

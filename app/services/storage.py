@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 
 from app.errors import NotFound
@@ -54,3 +56,36 @@ def relative_to_data(data_dir: Path, path: Path) -> str:
 
 def remove_analysis(data_dir: Path, analysis_id: str) -> None:
     shutil.rmtree(analysis_dir(data_dir, analysis_id), ignore_errors=True)
+
+
+def sweep_staging(data_dir: Path, older_than_seconds: float, now: float | None = None) -> int:
+    """Remove the staging dirs (upload-*) left by a process that died mid-upload; returns how
+    many. A dir counts as left when neither it nor any file in it changed for
+    `older_than_seconds` (longer than an upload may last). Only direct children of the staging
+    root named upload-* are considered; links are never followed."""
+    root = staging_root(data_dir)
+    now = time.time() if now is None else now
+    removed = 0
+    try:
+        entries = list(os.scandir(root))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        if not entry.name.startswith("upload-") or not entry.is_dir(follow_symlinks=False):
+            continue
+        if now - _last_change(Path(entry.path)) < older_than_seconds:
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _last_change(directory: Path) -> float:
+    latest = directory.lstat().st_mtime
+    try:
+        with os.scandir(directory) as children:
+            for child in children:
+                latest = max(latest, child.stat(follow_symlinks=False).st_mtime)
+    except OSError:
+        pass
+    return latest

@@ -2,8 +2,14 @@
 
 The request body is parsed as it arrives (python-multipart's push parser), each `files` part is
 written to a staging directory under the data dir in 1 MB writes and hashed on the way, so a
-2 GiB upload never sits in memory and never touches the system temp dir. Any error removes the
-staging directory: a rejected upload leaves nothing behind.
+2 GiB upload never sits in memory and never touches the system temp dir. Any error (a limit, a
+timeout, a client gone, a cancelled task) removes the staging directory: a rejected upload leaves
+nothing behind.
+
+Every byte of the body counts against the upload cap, whatever part carries it: the files, the
+form fields (`title`, `product`, fields nobody asked for, each also capped at a few KiB), part
+headers, and the preamble and epilogue around the parts. A boundary no client would send is
+refused before anything is staged.
 """
 
 from __future__ import annotations
@@ -21,12 +27,29 @@ from typing import Any
 import anyio
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from app.bundle.identity.choice import CHOICES, read_choice
 from app.bundle.unpack import sniff_upload_type
 from app.bundle.writer import FileWriter, open_writer
-from app.errors import UnsupportedType, UploadEmpty, UploadInvalid, UploadTooLarge
+from app.display import show_bidi
+from app.errors import (
+    LoupeError,
+    UnsupportedType,
+    UploadEmpty,
+    UploadInvalid,
+    UploadMalformed,
+    UploadTooLarge,
+)
 
 WRITE_BUFFER = 1 << 20
 MAX_TITLE = 300
+MAX_BOUNDARY = 200  # RFC 2046 allows 70; browsers use about 40; some clients a little more
+MAX_PART_HEADER_BYTES = 8 * 1024  # the headers of one part, all together
+MAX_FORM_FIELDS = 64  # non-file parts in one upload
+MULTIPART_OVERHEAD = 1 << 20  # boundaries and part headers, on top of the upload cap
+DEFAULT_MAX_FIELD_BYTES = 64 * 1024
+MAX_PRODUCT_FIELD = 64  # bytes of one `product` / `product_default` field
+PRODUCT_FIELDS = frozenset({"product", "product_default"})
+BOUNDARY_CHARS = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]*[0-9A-Za-z'()+_,\-./:=?]")
 SUPPORTED = (
     "a diagnostic bundle (.tar.gz, .tgz, .tar, .zip, .gz), a log (.txt, .log) "
     "or a capture (.pcap, .pcapng)"
@@ -46,31 +69,65 @@ class ReceivedUpload:
     staging: Path
     files: list[IncomingFile] = field(default_factory=list)
     title: str | None = None
+    # per file, in order: the product the user chose (None: detect it)
+    products: list[str | None] = field(default_factory=list)
 
     def discard(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
 def safe_display_name(raw: str) -> str:
-    """The base name a browser sent, without directories or control characters."""
+    """The base name a browser sent, without directories or control characters; bidirectional
+    controls shown as `<U+202E>` (app.display)."""
     name = raw.replace("\\", "/").rsplit("/", 1)[-1]
     name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip()
     if name in {"", ".", ".."}:
         return "upload"
-    return name[:200]
+    return show_bidi(name[:200])
+
+
+def multipart_boundary(content_type: str) -> bytes:
+    """The boundary of a multipart/form-data body; UploadInvalid/UploadMalformed otherwise."""
+    ctype, options = parse_options_header(content_type or "")
+    if ctype != b"multipart/form-data" or b"boundary" not in options:
+        raise UploadInvalid(
+            "Send the bundle as multipart/form-data with one or more 'files' fields "
+            "(curl -F files=@diagnostic_log.tar.gz ...)."
+        )
+    boundary: bytes = options[b"boundary"]
+    if not 1 <= len(boundary) <= MAX_BOUNDARY:
+        raise UploadMalformed(
+            f"The multipart boundary is {len(boundary)} characters long; it must be 1 to "
+            f"{MAX_BOUNDARY} (RFC 2046 says at most 70)."
+        )
+    if BOUNDARY_CHARS.fullmatch(boundary.decode("latin-1")) is None:
+        raise UploadMalformed(
+            "The multipart boundary holds characters RFC 2046 does not allow "
+            "(letters, digits and '()+_,-./:=? only)."
+        )
+    return boundary
 
 
 class _PartWriter:
     """Collects one multipart part: a file written to disk, or a small text field."""
 
     def __init__(
-        self, upload: ReceivedUpload, max_total: int, max_files: int, direct_from: int = 0
+        self,
+        upload: ReceivedUpload,
+        max_total: int,
+        max_files: int,
+        direct_from: int = 0,
+        max_field: int = DEFAULT_MAX_FIELD_BYTES,
     ) -> None:
         self.upload = upload
         self.max_total = max_total
         self.max_files = max_files
+        self.max_field = max_field
         self.direct_from = direct_from
-        self.total = 0
+        self.total = 0  # part data of every kind: files, fields, ignored parts
+        self.field_count = 0
+        self.part_bytes = 0  # data of the current non-file part
+        self.header_bytes = 0  # headers of the current part
         self.headers: dict[bytes, bytes] = {}
         self._field_name = b""
         self._value = b""
@@ -78,6 +135,7 @@ class _PartWriter:
         self.field: str = ""
         self.field_value = bytearray()
         self.fields: dict[str, str] = {}
+        self.products: list[str] = []  # the `product` fields, in the order they came
         self.current: IncomingFile | None = None
         self.handle: FileWriter | None = None
         self.buffer = bytearray()
@@ -87,11 +145,23 @@ class _PartWriter:
     # python-multipart callbacks ------------------------------------------------------------
     def on_part_begin(self) -> None:
         self.headers = {}
+        self.header_bytes = 0
+        self.part_bytes = 0
+
+    def _count_header(self, size: int) -> None:
+        self.header_bytes += size
+        if self.header_bytes > MAX_PART_HEADER_BYTES:
+            raise UploadMalformed(
+                f"A part of the upload has more than {MAX_PART_HEADER_BYTES // 1024} KiB of "
+                "headers: send the files as a plain multipart/form-data body."
+            )
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
         self._field_name += data[start:end]
 
     def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
         self._value += data[start:end]
 
     def on_header_end(self) -> None:
@@ -108,8 +178,9 @@ class _PartWriter:
         elif name == "files" and filename is not None:
             if len(self.upload.files) >= self.max_files:
                 raise UploadInvalid(
-                    f"Too many files in one upload (more than {self.max_files}): "
-                    "upload one bundle per cluster peer, at most that many at a time."
+                    f"Too many files in one upload (more than {self.max_files}, the limit "
+                    "LOUPE_MAX_FILES_PER_REQUEST): upload one bundle per cluster peer, at most "
+                    "that many at a time."
                 )
             display = safe_display_name(filename.decode("utf-8", "replace"))
             path = self.upload.staging / f"{len(self.upload.files):03d}"
@@ -122,24 +193,40 @@ class _PartWriter:
             self.hasher = hashlib.sha256()
             self.head = bytearray()
             self.kind = "file"
-        elif filename is None and name in {"title"}:
+        elif filename is None and (name == "title" or name in PRODUCT_FIELDS):
             self.kind = "field"
             self.field = name
             self.field_value = bytearray()
         else:
             self.kind = "ignore"
+        if self.kind != "file":
+            self.field_count += 1
+            if self.field_count > MAX_FORM_FIELDS:
+                raise UploadTooLarge(
+                    f"The upload carries more than {MAX_FORM_FIELDS} form fields besides its "
+                    "files: send the files, and a title if you like, nothing else."
+                )
+            self.field = name
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         chunk = data[start:end]
+        self.total += len(chunk)
+        if self.total > self.max_total:
+            raise UploadTooLarge(
+                f"The upload is larger than the limit of {_human(self.max_total)}. "
+                "Split it per cluster peer, or ask the operator to raise "
+                "LOUPE_MAX_UPLOAD_BYTES."
+            )
+        if self.kind != "file":
+            self.part_bytes += len(chunk)
+            if self.part_bytes > self.max_field:
+                shown = show_bidi(self.field[:60])
+                raise UploadTooLarge(
+                    f"The form field '{shown}' is larger than {_human(self.max_field)}: only "
+                    "files may be large (send them in the 'files' field)."
+                )
         if self.kind == "file":
             assert self.current is not None
-            self.total += len(chunk)
-            if self.total > self.max_total:
-                raise UploadTooLarge(
-                    f"The upload is larger than the limit of {_human(self.max_total)}. "
-                    "Split it per cluster peer, or ask the operator to raise "
-                    "LOUPE_MAX_UPLOAD_BYTES."
-                )
             self.current.size += len(chunk)
             if len(self.head) < 4096:
                 self.head += chunk[: 4096 - len(self.head)]
@@ -149,8 +236,13 @@ class _PartWriter:
                 self.flush()
         elif self.kind == "field":
             self.field_value += chunk
+            if self.field in PRODUCT_FIELDS and len(self.field_value) > MAX_PRODUCT_FIELD:
+                raise UploadInvalid(
+                    f"The '{self.field}' field is too long: use one of {', '.join(CHOICES)}."
+                )
             if len(self.field_value) > 4 * MAX_TITLE:
                 raise UploadInvalid(f"The title is longer than {MAX_TITLE} characters.")
+        # "ignore": counted above, then dropped
 
     def flush(self) -> None:
         if self.handle is not None and self.buffer:
@@ -165,9 +257,12 @@ class _PartWriter:
             self.handle = None
             self.current.sha256 = self.hasher.hexdigest()
             _check_file(self.current, bytes(self.head))
+        elif self.kind == "field" and self.field == "product":
+            self.products.append(self.field_value.decode("utf-8", "replace"))
         elif self.kind == "field":
             self.fields[self.field] = self.field_value.decode("utf-8", "replace")
         self.kind = ""
+        self.field = ""
 
     def close(self) -> None:
         """Give up the file being written (the upload is being discarded)."""
@@ -204,22 +299,20 @@ async def receive_upload(
     max_total: int,
     max_files: int,
     direct_write_bytes: int = 0,
+    max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES,
 ) -> ReceivedUpload:
     """Parse a multipart body into staged files; raises an UploadRejected error on bad input.
 
     Files growing past `direct_write_bytes` (0: never) are written with O_DIRECT
     (app.bundle.writer): a GiB through the page cache costs seconds of CPU on a virtual disk.
+    Any LoupeError raised by `body` (a timeout of app.web.request_limits) passes through, after
+    the staging directory is removed.
     """
-    ctype, options = parse_options_header(content_type or "")
-    if ctype != b"multipart/form-data" or b"boundary" not in options:
-        raise UploadInvalid(
-            "Send the bundle as multipart/form-data with one or more 'files' fields "
-            "(curl -F files=@diagnostic_log.tar.gz ...)."
-        )
+    boundary = multipart_boundary(content_type)
     staging_root.mkdir(parents=True, exist_ok=True)
     upload = ReceivedUpload(staging=staging_root / f"upload-{secrets.token_hex(8)}")
     upload.staging.mkdir()
-    writer = _PartWriter(upload, max_total, max_files, direct_write_bytes)
+    writer = _PartWriter(upload, max_total, max_files, direct_write_bytes, max_field_bytes)
     callbacks: Any = {
         name: getattr(writer, name)
         for name in (
@@ -232,10 +325,18 @@ async def receive_upload(
             "on_headers_finished",
         )
     }
-    parser = MultipartParser(options[b"boundary"], callbacks)
+    parser = MultipartParser(boundary, callbacks)
+    max_body = max_total + MULTIPART_OVERHEAD
     try:
+        received = 0
         pending = bytearray()
         async for chunk in body:
+            received += len(chunk)
+            if received > max_body:  # preamble, epilogue, headers: every byte counts
+                raise UploadTooLarge(
+                    f"The upload is larger than the limit of {_human(max_total)}. Split it per "
+                    "cluster peer, or ask the operator to raise LOUPE_MAX_UPLOAD_BYTES."
+                )
             pending += chunk
             if len(pending) >= WRITE_BUFFER:
                 data = bytes(pending)
@@ -246,23 +347,44 @@ async def receive_upload(
         parser.finalize()
         if writer.kind == "file":
             raise UploadInvalid("The upload ended in the middle of a file: send it again.")
+        if not upload.files:
+            raise UploadInvalid(
+                "No file in the upload: send one or more 'files' fields "
+                "(curl -F files=@diagnostic_log.tar.gz ...)."
+            )
+        title = writer.fields.get("title", "").strip()
+        if len(title) > MAX_TITLE:
+            raise UploadInvalid(f"The title is longer than {MAX_TITLE} characters.")
+        products = chosen_products(
+            writer.products, writer.fields.get("product_default"), len(upload.files)
+        )
     except BaseException as exc:
         writer.close()
         upload.discard()
-        if isinstance(exc, (UploadInvalid, UploadEmpty, UploadTooLarge, UnsupportedType)):
+        if isinstance(exc, LoupeError):
             raise
         if isinstance(exc, Exception) and not isinstance(exc, anyio.get_cancelled_exc_class()):
-            raise UploadInvalid(f"The multipart body could not be read ({exc}).") from exc
+            raise UploadMalformed(f"The multipart body could not be read ({exc}).") from exc
         raise
-    if not upload.files:
-        upload.discard()
-        raise UploadInvalid(
-            "No file in the upload: send one or more 'files' fields "
-            "(curl -F files=@diagnostic_log.tar.gz ...)."
-        )
-    title = writer.fields.get("title", "").strip()
-    if len(title) > MAX_TITLE:
-        upload.discard()
-        raise UploadInvalid(f"The title is longer than {MAX_TITLE} characters.")
     upload.title = title or None
+    upload.products = products
     return upload
+
+
+def chosen_products(products: list[str], default: str | None, file_count: int) -> list[str | None]:
+    """The product chosen for each file: the n-th `product` field for the n-th file, else
+    `product_default` (the form's one select without JavaScript), else None (detect it).
+
+    Raises UploadInvalid for an unknown value or more `product` fields than files.
+    """
+    if len(products) > file_count:
+        raise UploadInvalid(
+            f"{len(products)} 'product' fields for {file_count} file(s): send at most one "
+            "'product' per 'files' field, in the same order."
+        )
+    try:
+        fallback = read_choice(default) if default is not None else None
+        chosen = [read_choice(value) for value in products]
+    except ValueError as exc:
+        raise UploadInvalid(f"Unknown product: {exc}") from exc
+    return chosen + [fallback] * (file_count - len(chosen))

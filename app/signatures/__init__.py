@@ -14,6 +14,8 @@ from app.errors import NotFound
 from app.report import BundleFile, FileKind, Finding, NodeInfo
 from app.signatures.engine import (
     BLOCK_SIZE,
+    DEFAULT_MAX_GROUPS,
+    FileStats,
     LiteralMatcher,
     Matcher,
     MatcherFactory,
@@ -90,13 +92,20 @@ def run_library(
     matcher_factory: MatcherFactory | None = None,
     jobs: int = 1,
     prescanned: Mapping[str, PreScanned] | None = None,
+    stats: dict[str, FileStats] | None = None,
+    max_groups: int = DEFAULT_MAX_GROUPS,
+    dropped: dict[str, int] | None = None,
+    warnings: list[str] | None = None,
     observe: Observe | None = None,
 ) -> list[Finding]:
     """Findings of every signature over `files`; `nodes` maps BundleFile.bundle → NodeInfo.
 
     `sources` defaults to app.bundle.sources.SOURCES (logical source → file kinds).
     `matcher_factory` defaults to Hyperscan where installed; `jobs` > 1 scans in threads;
-    `prescanned` holds files already scanned while unpacking (app.signatures.prescan).
+    `prescanned` holds files already scanned while unpacking (app.signatures.prescan);
+    `stats` receives what the scan saw of each file (lines, presence markers, format).
+    `max_groups` bounds the findings kept while scanning, `dropped` receives the hits not kept.
+    `warnings` receives a sentence per file that could not be scanned as usual (long lines).
     """
     if sources is None:
         from app.bundle.sources import SOURCES
@@ -112,5 +121,9 @@ def run_library(
         matcher_factory=matcher_factory,
         jobs=jobs,
         prescanned=prescanned,
+        stats=stats,
+        max_groups=max_groups,
+        dropped=dropped,
+        warnings=warnings,
         observe=observe,
     )

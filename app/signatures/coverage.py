@@ -1,11 +1,21 @@
 """Per signature, whether it could look at an upload: matched, passed, or skipped and why.
 
 Pure: (signatures, files, nodes, findings) in, one Coverage per signature out, in library order.
-On each node (one per upload) a signature is skipped when the node's product or version is
-outside its `applies_to`, when the upload holds no file of its source's kinds, or when those
-files hold no line of its source (for example no traffic_server lines because the MRA modules
-were not at debug level). The signature is *matched* when it produced a finding, *passed* when it
-could run on at least one node and found nothing, *skipped* when it could run nowhere.
+A signature is *matched* when it produced a finding, *passed* when its input was present on at
+least one node and nothing matched, *skipped* when its input was present nowhere. Its input, by
+family:
+
+* certificate checks (`match.analyzer`): a PEM or a packet capture;
+* alarm signatures (`expressway-alarm-*`): alarm events in the log (`Event="Alarm Raised"` /
+  `"Alarm Lowered"`) or the xstatus alarm list;
+* Traffic Server signatures: `traffic_server` lines (the MRA modules at debug level);
+* other log signatures: Expressway log lines (a loggingsnapshot, or a log whose first lines are
+  Expressway syslog lines);
+* xconf / xstat signatures: a file of that kind.
+
+The node's detected product and version never make a signature skip (they qualify its findings,
+app.signatures.applicability), except for a signature marked `applies_to.only_on_product` on a
+node known to be another product: then the reason names the product and how it was detected.
 """
 
 from __future__ import annotations
@@ -13,15 +23,35 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from app.bundle.sources import ABSENCE_HINTS, PRESENCE, SOURCES
-from app.report import BundleFile, Coverage, Finding, NodeInfo
-from app.signatures.engine import BLOCK_SIZE, version_state
-from app.signatures.model import AppliesTo, Signature
+from app.bundle.detect import SYSLOG_LINE
+from app.bundle.magic import SNIFF_BYTES
+from app.bundle.sources import (
+    ABSENCE_HINTS,
+    ALARM_EVENT_MARKERS,
+    ALARM_HINT,
+    CERTIFICATE_HINT,
+    MARKERS,
+    PRESENCE,
+    SOURCES,
+    XSTAT_ALARM_MARKERS,
+)
+from app.report import BundleFile, Coverage, FileKind, Finding, NodeInfo
+from app.signatures.alarms import ALARM_ID_PREFIX
+from app.signatures.applicability import NOT_RUN, applicability
+from app.signatures.engine import BLOCK_SIZE, FileStats
+from app.signatures.model import Signature
 
 MATCHED = "matched"
 PASSED = "passed"
 SKIPPED = "skipped"
 OUTCOMES = (MATCHED, PASSED, SKIPPED)
+CERTIFICATE_KINDS = (FileKind.PEM, FileKind.PCAP)
+LOG_KINDS = (FileKind.LOGGINGSNAPSHOT, FileKind.LOG)
+_SCANNED_MARKERS = frozenset(MARKERS)  # what the signature scan looks for in every log file
+FORMAT_HINT = (
+    "its text files are empty or not Expressway logs (a loggingsnapshot_*.txt, or syslog lines "
+    '"YYYY-MM-DDThh:mm:ss±hh:mm host process: …"): upload the diagnostic log bundle'
+)
 
 
 def file_contains(path: Path, needle: bytes, block_size: int = BLOCK_SIZE) -> bool:
@@ -37,39 +67,68 @@ def file_contains(path: Path, needle: bytes, block_size: int = BLOCK_SIZE) -> bo
     return False
 
 
-def version_range(applies: AppliesTo) -> str:
-    """'X14.2+', 'up to X12.7' or 'X12.5 to X14.0'."""
-    low, high = applies.min_version, applies.max_version
-    if low and high:
-        return f"{low} to {high}"
-    return f"{low}+" if low else f"up to {high}"
+class _Inputs:
+    """What the files hold: from the scan's FileStats where there are some, else read once."""
 
-
-class _PresenceCache:
-    """Whether files hold a literal; each (file, literal) is read at most once per analysis."""
-
-    def __init__(self, block_size: int) -> None:
+    def __init__(self, stats: Mapping[str, FileStats], block_size: int) -> None:
+        self.stats = stats
         self.block_size = block_size
         self._known: dict[tuple[Path, str], bool] = {}
 
-    def any_file_has(self, files: Sequence[BundleFile], literal: str) -> bool:
+    def any_file_has(self, files: Sequence[BundleFile], literals: Sequence[str]) -> bool:
         for file in files:
-            key = (file.path, literal)
-            if key not in self._known:
-                self._known[key] = file_contains(file.path, literal.encode(), self.block_size)
-            if self._known[key]:
+            for literal in literals:
+                scanned = self.stats.get(file.name)
+                if scanned is not None and file.kind in LOG_KINDS:
+                    if literal in scanned.markers:
+                        return True
+                    if literal in _SCANNED_MARKERS:
+                        continue  # the scan looked for it in this file and did not see it
+                key = (file.path, literal)
+                if key not in self._known:
+                    self._known[key] = file_contains(file.path, literal.encode(), self.block_size)
+                if self._known[key]:
+                    return True
+        return False
+
+    def expressway_lines(self, files: Sequence[BundleFile]) -> bool:
+        """Whether any of these log files holds Expressway log lines."""
+        for file in files:
+            scanned = self.stats.get(file.name)
+            if scanned is not None:
+                if scanned.lines and (
+                    scanned.expressway_format or file.kind == FileKind.LOGGINGSNAPSHOT
+                ):
+                    return True
+            elif file.kind == FileKind.LOGGINGSNAPSHOT or (
+                file.kind == FileKind.LOG and file.size and _looks_expressway(file.path)
+            ):
                 return True
         return False
 
 
-def _product_or_version_reason(signature: Signature, node: NodeInfo, label: str) -> str:
-    applies = signature.applies_to
-    if node.product and applies.products and node.product not in applies.products:
-        return (
-            f"the product does not apply (node {label} is {node.product}; "
-            f"the signature is for {' / '.join(applies.products)})"
-        )
-    return f"version {node.version} of node {label} is outside {version_range(applies)}"
+def _looks_expressway(path: Path) -> bool:
+    with path.open("rb") as stream:
+        head = stream.read(SNIFF_BYTES)
+    return any(SYSLOG_LINE.match(line.strip(b"\r")) for line in head.split(b"\n")[:50])
+
+
+def _not_run_reason(signature: Signature, node: NodeInfo, label: str) -> str:
+    products = " / ".join(signature.applies_to.products)
+    evidence = getattr(node, "evidence", None) or []
+    said = "; ".join(
+        f"{item.get('source')}: {item.get('says')}"
+        for item in evidence[:3]
+        if isinstance(item, dict)
+    )
+    return (
+        f"only for {products}: its lines mean something else on other products, and node "
+        f"{label} was detected as {node.product}" + (f" ({said})" if said else "")
+    )
+
+
+def _is_alarm(signature: Signature) -> bool:
+    return signature.id.startswith(ALARM_ID_PREFIX)
 
 
 def _skip_reason(
@@ -77,22 +136,38 @@ def _skip_reason(
     node: NodeInfo | None,
     label: str,
     files: Sequence[BundleFile],
-    presence: _PresenceCache,
+    inputs: _Inputs,
     *,
     several: bool,
     check_lines: bool,
 ) -> str | None:
     """Why the signature could not look at this node's upload, or None when it could."""
-    if node is not None and version_state(signature, node) == "skip":
-        return _product_or_version_reason(signature, node, label)
-    kinds = sorted(SOURCES.get(signature.source, frozenset()))
+    if node is not None and applicability(signature, node).state == NOT_RUN:
+        return _not_run_reason(signature, node, label)
     where = f" of node {label}" if several else ""
+    if signature.analyzer is not None:
+        if not any(file.kind in CERTIFICATE_KINDS for file in files):
+            return f"no PEM or capture in the upload{where}: {CERTIFICATE_HINT}"
+        return None
+    kinds = sorted(SOURCES.get(signature.source, frozenset()))
     own = [file for file in files if file.kind in kinds]
     if not own:
         wanted = " or ".join(kinds) or signature.source
         return f"no {wanted} file in the upload{where}"
+    if not check_lines:
+        return None
+    logs = [file for file in own if file.kind in LOG_KINDS]
+    if logs and not inputs.expressway_lines(logs):
+        return f"no Expressway log lines in the upload{where}: {FORMAT_HINT}"
+    if _is_alarm(signature):
+        xstat = [file for file in files if file.kind == FileKind.XSTAT]
+        if not inputs.any_file_has(logs, ALARM_EVENT_MARKERS) and not inputs.any_file_has(
+            xstat, XSTAT_ALARM_MARKERS
+        ):
+            return f"no alarm events in the upload{where}: {ALARM_HINT}"
+        return None
     literal = PRESENCE.get(signature.source)
-    if check_lines and literal and not presence.any_file_has(own, literal):
+    if literal and not inputs.any_file_has(own, (literal,)):
         hint = ABSENCE_HINTS.get(signature.source)
         return f"no {signature.source} lines in the upload{where}" + (f": {hint}" if hint else "")
     return None
@@ -105,22 +180,23 @@ def coverage_of(
     findings: Sequence[Finding],
     *,
     notes: Mapping[str, str] | None = None,
+    stats: Mapping[str, FileStats] | None = None,
     block_size: int = BLOCK_SIZE,
 ) -> list[Coverage]:
     """One Coverage per signature; `nodes` maps BundleFile.bundle → NodeInfo, as for run_library.
 
     `notes` adds a sentence to the reason of a signature that ran (e.g. an alarm that was raised
-    and lowered within the log: reported here as cleared, not as a finding).
-
-    The files of a source with a presence literal (app/bundle/sources.PRESENCE) are searched
-    only for signatures without a finding, and each file at most once, stopping at the first hit.
+    and lowered within the log: reported here as cleared, not as a finding). `stats` are the
+    FileStats the signature scan recorded (file name → lines, presence markers, format): with
+    them no log is read again; a file without them is searched (each literal at most once per
+    file, stopping at the first hit), only for signatures without a finding.
     """
     matched = {finding.signature_id for finding in findings}
     by_bundle: dict[str, list[BundleFile]] = {bundle: [] for bundle in nodes}
     for file in files:
         by_bundle.setdefault(file.bundle, []).append(file)
     several = len(by_bundle) > 1
-    presence = _PresenceCache(block_size)
+    inputs = _Inputs(stats or {}, block_size)
     result: list[Coverage] = []
     for signature in signatures:
         hit = signature.id in matched
@@ -134,7 +210,7 @@ def coverage_of(
                 node,
                 label,
                 bundle_files,
-                presence,
+                inputs,
                 several=several,
                 check_lines=not hit,
             )

@@ -2,7 +2,8 @@
 
 Files are read in binary, line-aligned blocks (~4 MB, cut at the last newline). A pluggable
 Matcher finds candidate (signature, offset) pairs in a block; only those lines are decoded and
-run through the signature's Python regexes. Python never loops over every line.
+run through the signature's regexes (RE2: time linear in the line, whatever it holds). Python
+never loops over every line.
 """
 
 from __future__ import annotations
@@ -15,23 +16,35 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Protocol
 
-from app.parsing.expressway import is_continuation, timestamp_of
+from app.bundle.detect import SYSLOG_LINE
+from app.parsing.expressway import as_logged, is_continuation, timestamp_of
 from app.report import SEVERITY_ORDER, BundleFile, FileKind, Finding, NodeInfo, Snippet
+from app.signatures.applicability import NOT_RUN, Applicability, applicability
 from app.signatures.model import Signature
+from app.signatures.output_bounds import OutputLimits
 from app.signatures.render import render_finding
-from app.signatures.versions import in_range
 
 BLOCK_SIZE = 4 * 1024 * 1024
 MAX_LINE_BYTES = 16 * 2**20
 """A line longer than this (no log has one) is scanned in pieces of about this size: memory stays
-bounded whatever a file holds, at the price of a pattern split across two pieces (BlockFeeder)."""
+bounded whatever a file holds, at the price of a pattern split across two pieces (BlockFeeder).
+The report warns about each file where that happened, naming the lines."""
+MAX_CUT_LINES_NAMED = 5
 MAX_SNIPPETS = 5
 MAX_SNIPPET_CHARS = 4000
+MAX_FINDING_SNIPPETS = 50
+"""Snippets of one finding, follow lines included (5 hits × up to 50 follow lines otherwise)."""
+MAX_FINDING_SNIPPET_CHARS = 32_000
+"""Characters of all the snippets of one finding; further snippets are not kept."""
+MAX_FACT_CHARS = 1000
+"""A fact taken from a line is cut here (with "…"): it is grouped on, stored and shown."""
+CUT_MARK = "…"
+DEFAULT_MAX_GROUPS = OutputLimits().max_groups
 _MAX_HEADER_WALK = 5000
-VERSION_UNKNOWN_NOTE = (
-    "The software version of this node could not be determined, so this finding is shown "
-    "although the problem may not apply to it."
-)
+_FORMAT_HEAD_LINES = 50  # lines of a file's first block looked at for the Expressway format
+MAX_FOLLOW_LINE_BYTES = 64 * 1024
+"""A follow line (`snippets.follow`) is looked at up to here: a line read again by the follows of
+up to 50 hits above it costs at most this much each time."""
 
 
 class BlockObserver(Protocol):
@@ -51,7 +64,7 @@ Observe = Callable[[str, FileKind], BlockObserver | None]
 
 
 class Matcher(Protocol):
-    """Finds candidate lines in a block; the engine confirms them with the Python regexes.
+    """Finds candidate lines in a block; the engine confirms them with the regexes.
 
     Built for one ordered list of signatures. `scan(block)` yields `(index, offset)` pairs where
     `index` is a position in that list and `offset` any byte offset inside the line that holds
@@ -101,10 +114,18 @@ def locate(matcher: Matcher, block: bytes) -> Located:
 
     The costly part of a block's scan outside the matcher (counting its newlines for the line
     numbers) is here, so that it can run in the matcher's thread, next to the matcher call.
+    Candidates in file order cost one look for their line's ends per line, however many a line
+    holds (a line of a literal repeated a million times stays linear).
     """
     starts: dict[int, set[int]] = {}
+    line_start, line_end = 0, -1  # the line of the previous candidate: [start, end]
     for index, offset in matcher.scan(block):
-        starts.setdefault(block.rfind(b"\n", 0, offset) + 1, set()).add(index)
+        if not line_start <= offset <= line_end:  # many candidates on one line: found once
+            line_start = block.rfind(b"\n", 0, offset) + 1
+            line_end = block.find(b"\n", offset)
+            if line_end == -1:
+                line_end = len(block)
+        starts.setdefault(line_start, set()).add(index)
     lines = []
     newlines = 0
     previous = 0
@@ -134,18 +155,29 @@ def extract_facts(signature: Signature, line: str) -> dict[str, Any] | None:
             continue
         raw = groups.get(rule.source_group)
         value: Any = raw.strip() if raw is not None else None
+        if value is not None and len(value) > MAX_FACT_CHARS:
+            value = value[:MAX_FACT_CHARS] + CUT_MARK
         if value is not None:
             mapped = next((m.then for m in rule.value_map if m.test.search(value)), None)
             if mapped is not None:
                 value = mapped
             elif rule.type == "int":
-                value = int(value) if value.lstrip("-").isdigit() else None
+                value = _as_int(value)
         if value is None:
             if rule.optional:
                 continue
             return None
         facts[rule.name] = value
     return facts
+
+
+def _as_int(text: str) -> int | None:
+    """`text` as an int when it is one of at most 18 ASCII digits (`int("²")` raises, and
+    Python refuses to convert more than 4300 digits)."""
+    digits = text.removeprefix("-")
+    if 0 < len(digits) <= 18 and digits.isascii() and digits.isdigit():
+        return int(text)
+    return None
 
 
 @dataclass(slots=True)
@@ -155,6 +187,7 @@ class _Group:
     signature: Signature
     node: str | None
     facts: dict[str, Any]
+    note: str = ""  # added to the condition: the node's product or version disagrees or is unknown
     count: int = 0
     first: datetime | None = None
     last: datetime | None = None
@@ -162,13 +195,19 @@ class _Group:
     kept_hits: int = 0
     snippet_keys: set[tuple[str, int]] = field(default_factory=set)
     snippet_hits: list[int] = field(default_factory=list)  # kept-hit number of each snippet
+    snippet_chars: int = 0
 
     def add_snippet(self, snippet: Snippet, hit: int) -> None:
+        """Keep a snippet, unless it is a repeat or the finding's snippets are full (bounds)."""
         key = (snippet.file, snippet.line)
-        if key not in self.snippet_keys:
-            self.snippet_keys.add(key)
-            self.snippets.append(snippet)
-            self.snippet_hits.append(hit)
+        if key in self.snippet_keys or len(self.snippets) >= MAX_FINDING_SNIPPETS:
+            return
+        if self.snippets and self.snippet_chars + len(snippet.text) > MAX_FINDING_SNIPPET_CHARS:
+            return
+        self.snippet_keys.add(key)
+        self.snippets.append(snippet)
+        self.snippet_hits.append(hit)
+        self.snippet_chars += len(snippet.text)
 
     def see(self, when: datetime | None) -> None:
         if when is not None:
@@ -178,11 +217,78 @@ class _Group:
                 self.last = when
 
 
-class Aggregator:
-    """Groups hits into findings by the signature's group_by: count, first/last seen, snippets."""
+class GroupBudget:
+    """How many groups one or several Aggregators (one per prescanned file) may hold together,
+    and the signatures that have one: a signature's first group is always made."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.signatures: set[str] = set()
+
+
+class Aggregator:
+    """Groups hits into findings by the signature's group_by: count, first/last seen, snippets.
+
+    At most `max_groups` groups are kept (memory; `budget` shares that bound between several
+    aggregators), plus the first group of each signature, so every signature that matched keeps
+    a finding. Past the bound, a new group takes the place of a less severe one of this
+    aggregator (from the signature with most groups) or, if there is none, its hit is only
+    counted in `dropped` (signature id → hits not kept).
+    """
+
+    def __init__(
+        self, max_groups: int = DEFAULT_MAX_GROUPS, *, budget: GroupBudget | None = None
+    ) -> None:
         self._groups: dict[tuple[Any, ...], _Group] = {}
+        self.budget = budget or GroupBudget(max_groups)
+        self.dropped: dict[str, int] = {}
+        self._keys: dict[tuple[int, str], list[tuple[Any, ...]]] = {}  # (severity, id) → keys
+        self.warnings: list[str] = []  # for the report: what could not be scanned as usual
+
+    def _group(
+        self,
+        signature: Signature,
+        key: tuple[Any, ...],
+        node: str | None,
+        facts: dict[str, Any],
+        note: str = "",
+    ) -> _Group | None:
+        """The group of `key`, made if there is room for it (see the class docstring)."""
+        group = self._groups.get(key)
+        if group is not None:
+            return group
+        rank = SEVERITY_ORDER.get(signature.severity, 9)
+        budget = self.budget
+        full = budget.used >= budget.limit and signature.id in budget.signatures
+        if full and not self._evict(rank):
+            return None
+        group = self._groups[key] = _Group(signature, node, facts, note)
+        self._keys.setdefault((rank, signature.id), []).append(key)
+        budget.used += 1
+        budget.signatures.add(signature.id)
+        return group
+
+    def release(self) -> None:
+        """Forget every group and give their room back to the budget (a discarded prescan)."""
+        self.budget.used -= len(self._groups)
+        self._groups.clear()
+        self._keys.clear()
+
+    def _evict(self, rank: int) -> bool:
+        """Drop the newest group of the least severe signature (below `rank`) with most groups."""
+        candidates = [
+            (other, len(keys), sig)
+            for (other, sig), keys in self._keys.items()
+            if other > rank and len(keys) > 1
+        ]
+        if not candidates:
+            return False
+        other, _, sig = max(candidates)
+        dropped = self._groups.pop(self._keys[(other, sig)].pop())
+        self.dropped[sig] = self.dropped.get(sig, 0) + dropped.count
+        self.budget.used -= 1
+        return True
 
     def add(
         self,
@@ -191,14 +297,16 @@ class Aggregator:
         facts: dict[str, Any],
         when: datetime | None,
         snippet: Snippet,
+        note: str = "",
     ) -> _Group | None:
         """Count one hit; return its group when the snippet was kept (follow lines attach to it)."""
         values = tuple(node if key == "node" else facts.get(key) for key in signature.group_by)
         key = (signature.id, *values)
-        group = self._groups.get(key)
+        group_node = node if "node" in signature.group_by else None
+        group = self._group(signature, key, group_node, dict(facts), note)
         if group is None:
-            group_node = node if "node" in signature.group_by else None
-            group = self._groups[key] = _Group(signature, group_node, dict(facts))
+            self.dropped[signature.id] = self.dropped.get(signature.id, 0) + 1
+            return None
         group.count += 1
         group.see(when)
         if group.kept_hits >= MAX_SNIPPETS:
@@ -211,28 +319,31 @@ class Aggregator:
         """Add the groups of a file scanned without its node, as if it had been scanned here.
 
         `other` must come from one file scanned with `node=None` and no version facts (see
-        app.signatures.prescan); the node's hostname and version are applied now: signatures
-        outside the node's applies_to are dropped, `version_unknown` is added where the
-        version cannot be told, and only the snippets of the first MAX_SNIPPETS hits of each
-        group (with their follow lines) are kept, exactly as a direct scan would.
+        app.signatures.prescan); the node's hostname and applicability are applied now (the
+        `applies` fact and condition note; only an `only_on_product` signature on a node known
+        to be another product is dropped), and only the snippets of the first MAX_SNIPPETS hits
+        of each group (with their follow lines) are kept, exactly as a direct scan would.
         """
         hostname = node.hostname if node is not None else None
+        for sig, hits in other.dropped.items():
+            self.dropped[sig] = self.dropped.get(sig, 0) + hits
+        self.warnings.extend(other.warnings)
         for source in other._groups.values():
             signature = source.signature
-            state = version_state(signature, node)
-            if state == "skip":
+            fit = applicability(signature, node)
+            if fit.state == NOT_RUN:
                 continue
             facts = dict(source.facts)
-            if state == "unknown":
-                facts["version_unknown"] = True
+            facts.update(fit.facts())
             values = tuple(
                 hostname if key == "node" else facts.get(key) for key in signature.group_by
             )
             key = (signature.id, *values)
-            group = self._groups.get(key)
+            group_node = hostname if "node" in signature.group_by else None
+            group = self._group(signature, key, group_node, facts, fit.note)
             if group is None:
-                group_node = hostname if "node" in signature.group_by else None
-                group = self._groups[key] = _Group(signature, group_node, facts)
+                self.dropped[signature.id] = self.dropped.get(signature.id, 0) + source.count
+                continue
             group.count += source.count
             group.see(source.first)
             group.see(source.last)
@@ -262,7 +373,7 @@ def _render(group: _Group) -> Finding:
         first_seen=first,
         last_seen=last,
         snippets=group.snippets,
-        condition_note=VERSION_UNKNOWN_NOTE if group.facts.get("version_unknown") else "",
+        condition_note=group.note,
     )
 
 
@@ -276,6 +387,20 @@ class _PendingFollow:
     hit: int = 0  # the kept-hit number of the hit being followed
 
 
+@dataclass(frozen=True, slots=True)
+class _Walk:
+    """One walk up from the line at `start` of `block` to its header line.
+
+    `depth` is the number of lines walked to reach `found` (or the block's start); None when
+    the walk gave up after _MAX_HEADER_WALK lines.
+    """
+
+    block: bytes
+    start: int
+    found: tuple[int, str] | None
+    depth: int | None
+
+
 def clip(text: str) -> str:
     """A line as a snippet quotes it: at most MAX_SNIPPET_CHARS (the log viewer has it whole)."""
     if len(text) <= MAX_SNIPPET_CHARS:
@@ -287,8 +412,25 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace").rstrip("\r")
 
 
+@dataclass(slots=True)
+class FileStats:
+    """What the scan of one file saw besides hits: its lines, and whether its input is there.
+
+    `markers` are the presence literals (app.bundle.sources.MARKERS) found in the file;
+    `expressway_format` says whether its first lines are Expressway syslog lines.
+    """
+
+    lines: int = 0
+    markers: set[str] = field(default_factory=set)
+    expressway_format: bool = False
+
+
 class FileScan:
-    """Scans one file's blocks for a fixed list of signatures and feeds an Aggregator."""
+    """Scans one file's blocks for a fixed list of signatures and feeds an Aggregator.
+
+    While it scans it also counts the file's lines and looks for the presence `markers` in its
+    blocks (FileStats), so that nobody needs to read the file again to say what was examined.
+    """
 
     def __init__(
         self,
@@ -299,6 +441,8 @@ class FileScan:
         *,
         node: str | None = None,
         extra_facts: Sequence[Mapping[str, Any]] | None = None,
+        notes: Sequence[str] | None = None,
+        markers: Sequence[str] = (),
         observer: BlockObserver | None = None,
     ) -> None:
         self.file_name = file_name
@@ -308,9 +452,43 @@ class FileScan:
         self.aggregator = aggregator
         self.node = node
         self.extra_facts = extra_facts or [{} for _ in signatures]
+        self.notes = notes or ["" for _ in signatures]
         self.lines_before = 0  # newlines in the blocks already scanned
         self.last_header: tuple[int, str] | None = None  # last header line of previous blocks
         self.pending: list[_PendingFollow] = []
+        self.stats = FileStats()
+        self._open_end = False  # the last block fed did not end with a newline
+        self._seen_block = False
+        self._missing = [(marker, marker.encode("utf-8")) for marker in markers]
+        self._walk: _Walk | None = None  # the last header walk (see _header_before)
+        self.cut_lines: list[int] = []  # lines scanned in pieces (see MAX_LINE_BYTES)
+
+    @property
+    def lines(self) -> int:
+        """Lines scanned so far (a last line without a newline counts)."""
+        return self.lines_before + (1 if self._open_end else 0)
+
+    def note_cut(self) -> None:
+        """The block just fed ended inside a line too long to hold: say so at the end."""
+        line = self.lines_before + 1
+        if not self.cut_lines or self.cut_lines[-1] != line:
+            self.cut_lines.append(line)
+
+    def finish(self) -> None:
+        """The file is scanned: warn about the lines that were scanned in pieces."""
+        if not self.cut_lines:
+            return
+        named = ", ".join(str(line) for line in self.cut_lines[:MAX_CUT_LINES_NAMED])
+        more = len(self.cut_lines) - MAX_CUT_LINES_NAMED
+        which = f"line {named} is" if len(self.cut_lines) == 1 else f"lines {named}"
+        if more > 0:
+            which += f" (and {more} more)"
+        if len(self.cut_lines) > 1:
+            which += " are"
+        self.aggregator.warnings.append(
+            f"{self.file_name}: {which} longer than {MAX_LINE_BYTES // 2**20} MB (no line "
+            "break); scanned in pieces of that size, so a pattern across a cut can be missed."
+        )
 
     def feed(self, block: bytes, located: Located | None = None) -> None:
         """Scan one line-aligned block; `located` is `locate(matcher, block)` if already done."""
@@ -318,6 +496,12 @@ class FileScan:
             self._continue_follows(block)
         if located is None:
             located = locate(self.matcher, block)
+        if not self._seen_block and block:
+            self._seen_block = True
+            head = block[: 64 * 1024].split(b"\n", _FORMAT_HEAD_LINES)[:_FORMAT_HEAD_LINES]
+            self.stats.expressway_format = any(SYSLOG_LINE.match(line) for line in head)
+        if self._missing:
+            self._look_for_markers(block)
         if self.observer is not None:
             self.observer.feed(block, self.lines_before)
         for start, end, newlines, indexes in located.lines:
@@ -326,6 +510,9 @@ class FileScan:
             for index in indexes:
                 self._hit(block, index, line_no, start, end, text)
         self.lines_before += located.newlines
+        if block:
+            self._open_end = not block.endswith(b"\n")
+        self.stats.lines = self.lines
         self.last_header = self._header_before(block, len(block), self.lines_before + 1)
 
     def close(self) -> None:
@@ -333,11 +520,20 @@ class FileScan:
         if self.observer is not None:
             self.observer.close()
 
+    def _look_for_markers(self, block: bytes) -> None:
+        still = []
+        for marker, needle in self._missing:
+            if needle in block:
+                self.stats.markers.add(marker)
+            else:
+                still.append((marker, needle))
+        self._missing = still
+
     def _hit(self, block: bytes, index: int, line_no: int, start: int, end: int, text: str) -> None:
         signature = self.signatures[index]
         if not any(literal in text for literal in signature.contains):
             return  # a matcher may over-report; the literal prefilter is part of the contract
-        facts = extract_facts(signature, text)
+        facts = extract_facts(signature, as_logged(text))  # remote syslog reads as logged
         if facts is None:
             return
         facts.update(self.extra_facts[index])
@@ -351,9 +547,13 @@ class FileScan:
             gap = "\n" if header[0] == line_no - 1 else "\n…\n"
             snippet = Snippet(self.file_name, header[0], f"{clip(header[1])}{gap}{clip(text)}")
             when = timestamp_of(header[1])
-        group = self.aggregator.add(signature, self.node, facts, when, snippet)
+        group = self.aggregator.add(signature, self.node, facts, when, snippet, self.notes[index])
         if group is not None and signature.follow is not None:
-            needles = tuple(str(facts[n]) for n in signature.follow.same_facts if n in facts)
+            needles = tuple(
+                str(facts[n]).removesuffix(CUT_MARK)
+                for n in signature.follow.same_facts
+                if n in facts
+            )
             follow = _PendingFollow(
                 group,
                 signature,
@@ -374,7 +574,7 @@ class FileScan:
             end = block.find(b"\n", pos)
             if end == -1:
                 end = len(block)
-            text = _decode(block[pos:end])
+            text = _decode(block[pos : min(end, pos + MAX_FOLLOW_LINE_BYTES)])
             if regex.search(text) and all(needle in text for needle in follow.needles):
                 snippet = Snippet(self.file_name, follow.next_line, clip(text))
                 follow.group.add_snippet(snippet, follow.hit)
@@ -390,18 +590,30 @@ class FileScan:
     def _header_before(self, block: bytes, start: int, line_no: int) -> tuple[int, str] | None:
         """The nearest non-continuation line above the line starting at `start` (number line_no).
 
-        Only the lines walked over are counted, never the block up to them.
+        Only the lines walked over are counted, never the block up to them, and a walk stops
+        where the previous one in this block started: a run of continuation lines that all
+        hold hits is walked once, not once per hit (which was quadratic).
         """
         pos = start
         steps = 0
+        memo = self._walk
         while pos > 0 and steps < _MAX_HEADER_WALK:
+            if memo is not None and memo.block is block and memo.start == pos:
+                depth = None if memo.depth is None else steps + memo.depth
+                found = memo.found if depth is not None and depth <= _MAX_HEADER_WALK else None
+                self._walk = _Walk(block, start, found, depth if found is not None else None)
+                return found
             steps += 1
             line_start = block.rfind(b"\n", 0, pos - 1) + 1
             text = _decode(block[line_start : pos - 1])
             if not is_continuation(text):
-                return line_no - block.count(b"\n", line_start, start), text
+                found = line_no - block.count(b"\n", line_start, start), text
+                self._walk = _Walk(block, start, found, steps)
+                return found
             pos = line_start
-        return self.last_header if pos == 0 else None
+        found = self.last_header if pos == 0 else None
+        self._walk = _Walk(block, start, found, steps if pos == 0 else None)
+        return found
 
 
 def scan_stream(
@@ -430,20 +642,25 @@ def feed_stream(
     feeder.close()
 
 
-def version_state(signature: Signature, node: NodeInfo | None) -> str:
-    """'skip' when the node is known to be outside applies_to, 'unknown' or 'ok' otherwise."""
-    applies = signature.applies_to
-    known_product = node.product if node is not None else None
-    if known_product and applies.products and known_product not in applies.products:
-        return "skip"
-    if applies.min_version is None and applies.max_version is None:
-        return "ok"
-    if node is None or not node.version:
-        return "unknown"
-    inside = in_range(node.version, applies.min_version, applies.max_version)
-    if inside is None:
-        return "unknown"
-    return "ok" if inside else "skip"
+def runnable(
+    signatures: Sequence[Signature], node: NodeInfo | None
+) -> tuple[list[Signature], list[Applicability]]:
+    """The signatures to run on a node's files, and how each one's applies_to fits the node."""
+    chosen: list[Signature] = []
+    fits: list[Applicability] = []
+    for signature in signatures:
+        fit = applicability(signature, node)
+        if fit.state != NOT_RUN:
+            chosen.append(signature)
+            fits.append(fit)
+    return chosen, fits
+
+
+def presence_markers() -> tuple[str, ...]:
+    """The literals whose presence in a file coverage asks about (app.bundle.sources.MARKERS)."""
+    from app.bundle.sources import MARKERS
+
+    return MARKERS
 
 
 def signatures_for_kind(
@@ -483,7 +700,7 @@ class BlockFeeder:
         self.window = window
         self._parts: list[bytes] = []
         self._parts_bytes = 0
-        self._in_flight: deque[tuple[bytes, Future[Located]]] = deque()
+        self._in_flight: deque[tuple[bytes, Future[Located], bool]] = deque()
 
     def write(self, chunk: bytes) -> None:
         """Take any piece of the file; whole lines go on, a partial last line waits.
@@ -500,7 +717,7 @@ class BlockFeeder:
                 self._parts.append(chunk)  # a line longer than a chunk: keep it whole ...
                 self._parts_bytes += len(chunk)
                 if self._parts_bytes >= MAX_LINE_BYTES:  # ... up to a bound (memory)
-                    self.push(b"".join(self._parts))
+                    self.push(b"".join(self._parts), cut=True)
                     self._parts, self._parts_bytes = [], 0
                 return
             self._parts.append(chunk[: first + 1])
@@ -516,12 +733,14 @@ class BlockFeeder:
             self._parts.append(chunk[last:])
             self._parts_bytes = len(chunk) - last
 
-    def push(self, block: bytes) -> None:
-        """Queue one line-aligned block."""
+    def push(self, block: bytes, *, cut: bool = False) -> None:
+        """Queue one line-aligned block (`cut`: it ends inside a line too long to hold)."""
         if self.pool is None:
             self.scan.feed(block)
+            if cut:
+                self.scan.note_cut()
             return
-        self._in_flight.append((block, self.pool.submit(locate, self.scan.matcher, block)))
+        self._in_flight.append((block, self.pool.submit(locate, self.scan.matcher, block), cut))
         while len(self._in_flight) >= self.window:
             self._confirm_oldest()
 
@@ -532,10 +751,13 @@ class BlockFeeder:
             self._parts, self._parts_bytes = [], 0
         while self._in_flight:
             self._confirm_oldest()
+        self.scan.finish()
 
     def _confirm_oldest(self) -> None:
-        block, found = self._in_flight.popleft()
+        block, found, cut = self._in_flight.popleft()
         self.scan.feed(block, found.result())
+        if cut:
+            self.scan.note_cut()
 
 
 @dataclass(frozen=True, slots=True)
@@ -544,6 +766,7 @@ class PreScanned:
 
     kind: FileKind
     aggregator: Aggregator
+    stats: FileStats = field(default_factory=FileStats)
 
 
 def run_signatures(
@@ -557,19 +780,29 @@ def run_signatures(
     matcher_factory: MatcherFactory | None = None,
     jobs: int = 1,
     prescanned: Mapping[str, PreScanned] | None = None,
+    stats: dict[str, FileStats] | None = None,
+    max_groups: int = DEFAULT_MAX_GROUPS,
+    dropped: dict[str, int] | None = None,
+    warnings: list[str] | None = None,
     observe: Observe | None = None,
 ) -> list[Finding]:
-    """Scan every file with the signatures that apply to its kind and node; return findings.
+    """Scan every file with the signatures that read its kind; return findings.
+
+    `warnings` receives a sentence for each file whose scan was not complete (long lines).
 
     With `jobs` > 1 the matcher runs in that many threads over the blocks (Hyperscan releases
     the GIL) while this thread reads the files and confirms candidates in file order, so the
     findings are the same as with one job. At most 2 × jobs + 1 blocks are in flight.
     `prescanned` (file name → result) replaces the scan of files of the kind they were
-    scanned as; their results are merged in file order. `observe` gives each file scanned
-    here an observer of its blocks (files merged from `prescanned` were observed then).
+    scanned as; their results are merged in file order. At most `max_groups` findings are kept
+    while scanning (see Aggregator); `dropped` receives the hits not kept, by signature id.
+    `stats`, when given, receives the FileStats (lines, presence markers, format) of every file
+    scanned, by file name.
+    `observe` gives each file scanned here an observer of its blocks (files merged from
+    `prescanned` were observed then).
     """
     factory = matcher_factory or default_matcher_factory()
-    aggregator = Aggregator()
+    aggregator = Aggregator(max_groups)
     matchers: dict[tuple[str, ...], Matcher] = {}
     ready = prescanned or {}
     pool = ThreadPoolExecutor(jobs, thread_name_prefix="signature-scan") if jobs > 1 else None
@@ -579,16 +812,12 @@ def run_signatures(
             done = ready.get(file.name)
             if done is not None and done.kind == file.kind:
                 aggregator.merge(done.aggregator, node)
+                if stats is not None:
+                    stats[file.name] = done.stats
                 if progress is not None:
                     progress(file.size)
                 continue
-            chosen: list[Signature] = []
-            extras: list[Mapping[str, Any]] = []
-            for signature in signatures_for_kind(signatures, file.kind, sources):
-                state = version_state(signature, node)
-                if state != "skip":
-                    chosen.append(signature)
-                    extras.append({"version_unknown": True} if state == "unknown" else {})
+            chosen, fits = runnable(signatures_for_kind(signatures, file.kind, sources), node)
             if not chosen:
                 if progress is not None:
                     progress(file.size)
@@ -602,16 +831,25 @@ def run_signatures(
                 matchers[key],
                 aggregator,
                 node=node.hostname if node is not None else None,
-                extra_facts=extras,
+                extra_facts=[fit.facts() for fit in fits],
+                notes=[fit.note for fit in fits],
+                markers=presence_markers(),
                 observer=observe(file.name, file.kind) if observe is not None else None,
             )
             with file.path.open("rb") as stream:
                 feeder = BlockFeeder(scan, pool, window=2 * jobs + 1)
                 feed_stream(stream, feeder, block_size=block_size, progress=progress)
             scan.close()
+            if stats is not None:
+                stats[file.name] = scan.stats
     finally:
         if pool is not None:
             pool.shutdown()
+    if dropped is not None:
+        for sig, hits in aggregator.dropped.items():
+            dropped[sig] = dropped.get(sig, 0) + hits
+    if warnings is not None:
+        warnings.extend(aggregator.warnings)
     return aggregator.findings()
 
 
@@ -625,10 +863,7 @@ def scan_lines(
     matcher_factory: MatcherFactory | None = None,
 ) -> list[Finding]:
     """Run signatures over in-memory lines exactly as over a file (examples, tests, CLI)."""
-    chosen = [s for s in signatures if version_state(s, node) != "skip"]
-    extras = [
-        {"version_unknown": True} if version_state(s, node) == "unknown" else {} for s in chosen
-    ]
+    chosen, fits = runnable(signatures, node)
     aggregator = Aggregator()
     scan = FileScan(
         file_name,
@@ -636,7 +871,8 @@ def scan_lines(
         (matcher_factory or default_matcher_factory())(chosen),
         aggregator,
         node=node.hostname if node is not None else None,
-        extra_facts=extras,
+        extra_facts=[fit.facts() for fit in fits],
+        notes=[fit.note for fit in fits],
     )
     data = "".join(f"{line}\n" for line in lines).encode("utf-8")
     scan_stream(io.BytesIO(data), scan, block_size=block_size)

@@ -1,11 +1,11 @@
 """Signature YAML files → validated model objects; every problem raises SignatureError(file, field).
 
 The loader's checks are the authority on the format (schema.json only helps editors): required
-fields, allowed values, regexes that compile, facts that name existing groups and named groups
-that some fact uses, `id` == file stem, unique ids, `contains` literals of at least 5 characters
-(not a bare field name such as `Level="`) present in every example. A file with
-`kind: alarm-table` is expanded by app/signatures/alarms.py into one signature per row; errors
-then name the table file and the row (`alarms[3].title`).
+fields, allowed values, regexes that the linear-time engine (RE2) compiles, facts that name
+existing groups and named groups that some fact uses, `id` == file stem, unique ids, `contains`
+literals of at least 5 characters (not a bare field name such as `Level="`) present in every
+example. A file with `kind: alarm-table` is expanded by app/signatures/alarms.py into one
+signature per row; errors then name the table file and the row (`alarms[3].title`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import yaml
 
 from app.bundle.sources import SOURCES
 from app.errors import SignatureError
+from app.parsing.linear_regex import LinearRegex, RegexError, compile_linear
 from app.signatures import cache
 from app.signatures.alarms import alarm_documents, is_alarm_table
 from app.signatures.model import (
@@ -187,13 +188,23 @@ class _Builder:
             raise self.fail(field, "must be a list of non-empty strings")
         return tuple(value)
 
-    def regex(self, value: Any, field: str) -> re.Pattern[str]:
+    def regex(self, value: Any, field: str) -> LinearRegex:
         if not isinstance(value, str) or not value:
             raise self.fail(field, "must be a non-empty regex string")
         try:
-            return re.compile(value)
-        except re.error as exc:
-            raise self.fail(field, f"regex does not compile: {exc}") from exc
+            return compile_linear(value)
+        except RegexError as linear_error:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise self.fail(field, f"regex does not compile: {exc}") from exc
+            raise self.fail(
+                field,
+                f"regex cannot run in linear time (RE2 refuses it: {linear_error}); "
+                "lookaround, backreferences, possessive quantifiers and \\Z are not "
+                "available: rewrite it without them (RE2 syntax: "
+                "https://github.com/google/re2/wiki/Syntax)",
+            ) from linear_error
 
     # -- the document --------------------------------------------------------------------
     def build(self, data: Any) -> Signature:
@@ -424,12 +435,19 @@ class _Builder:
                 raise self.fail(f"applies_to.{key}", f"'{raw}' is not a version like X14.2.1")
             versions[key] = raw
         for key in data:
-            if key not in ("products", "min_version", "max_version"):
+            if key not in ("products", "min_version", "max_version", "only_on_product"):
                 raise self.fail(f"applies_to.{key}", "unknown field")
+        products = self.str_list(data.get("products"), "applies_to.products")
+        only_on_product = data.get("only_on_product", False)
+        if not isinstance(only_on_product, bool):
+            raise self.fail("applies_to.only_on_product", "must be true or false")
+        if only_on_product and not products:
+            raise self.fail("applies_to.only_on_product", "needs applies_to.products")
         return AppliesTo(
-            products=self.str_list(data.get("products"), "applies_to.products"),
+            products=products,
             min_version=versions["min_version"],
             max_version=versions["max_version"],
+            only_on_product=only_on_product,
         )
 
     def follow(self, value: Any, fact_names: set[str]) -> Follow | None:

@@ -2,12 +2,12 @@
 
 The engine's contract (app.signatures.engine.Matcher): a candidate is a (signature index,
 offset) pair for every line holding one of the signature's `match.contains` literals; the
-engine then confirms each candidate line with the signature's Python regexes. The reference
+engine then confirms each candidate line with the signature's regexes (RE2). The reference
 `LiteralMatcher` finds the literals with `bytes.find`, one literal at a time (~6 MB/s for 300
 signatures). `HyperscanMatcher` finds all of them in one pass of Hyperscan's literal matcher
 (block mode, GIL released), so both engines produce the same candidate lines by construction:
-same literals, same bytes, case-sensitive. Regex semantics stay with Python `re` on the few
-candidate lines, so no pattern rewriting (line safety, named groups, lookaround) is needed.
+same literals, same bytes, case-sensitive. Regex semantics stay with RE2 (linear time, see
+app/parsing/linear_regex.py) on the few candidate lines.
 
 A hyperscan Database owns one scratch space and must not be used by two threads at once: each
 thread gets its own copy, loaded from the serialised database (`loadb`, ~0.1 ms).
@@ -70,14 +70,35 @@ class HyperscanMatcher:
             return []
         hits: list[tuple[int, int]] = []
         append = hits.append
+        find = block.find
+        line = _LineHits()
 
         def on_match(index: int, start: int, end: int, flags: int, context: object) -> None:
-            append((index, end - 1))
+            # Matches come in order of end offset: one candidate per signature and line is kept,
+            # so a line holding a literal a million times costs a million calls, not a million
+            # candidates (memory), and finding the line's end is paid once per line.
+            offset = end - 1
+            if offset < line.last or find(b"\n", line.last, offset) != -1:
+                line.indexes.clear()
+            line.last = offset
+            if index not in line.indexes:
+                line.indexes.add(index)
+                append((index, offset))
 
         # `on_match` stays referenced by this frame for the whole scan (the 0.9.1 binding
         # keeps no reference of its own).
         self._database(blob).scan(block, match_event_handler=on_match)
         return hits
+
+
+class _LineHits:
+    """The signatures already reported on the line of the last match (HyperscanMatcher.scan)."""
+
+    __slots__ = ("indexes", "last")
+
+    def __init__(self) -> None:
+        self.last = 0
+        self.indexes: set[int] = set()
 
 
 def default_matcher_factory() -> tuple[MatcherFactory, str]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.parsing.linear_regex import LinearRegex
 from app.signatures.render import CompiledText
 
 SEVERITIES = ("critical", "error", "warning", "info")
@@ -16,9 +16,9 @@ NO_MATCH = "no_match"
 
 @dataclass(frozen=True, slots=True)
 class Pattern:
-    """One regex; a line matches the signature when any pattern matches. `facts` are constants."""
+    """One regex (RE2, linear time); a line matches when any pattern does. `facts` are constants."""
 
-    regex: re.Pattern[str]
+    regex: LinearRegex
     facts: dict[str, Any] = field(default_factory=dict)
 
 
@@ -26,7 +26,7 @@ class Pattern:
 class MapRule:
     """`{if: regex, then: value}`: the first rule whose regex is found in the raw value wins."""
 
-    test: re.Pattern[str]
+    test: LinearRegex
     then: Any
 
 
@@ -48,7 +48,7 @@ class Follow:
     With `same_facts`, a follow line must also contain the hit's value of each named fact.
     """
 
-    regex: re.Pattern[str]
+    regex: LinearRegex
     within_lines: int
     same_facts: tuple[str, ...] = ()
 
@@ -81,11 +81,17 @@ class Example:
 
 @dataclass(frozen=True, slots=True)
 class AppliesTo:
-    """Products and inclusive version range a signature is valid for (empty = any)."""
+    """Products and inclusive version range a signature is documented for (empty = any).
+
+    They qualify a finding, they never hide one: a match on a node detected as another product
+    or version is shown with a note. Only with `only_on_product` (lines that mean something else
+    on other products) is the signature not run on a node known to be another product.
+    """
 
     products: tuple[str, ...] = ()
     min_version: str | None = None
     max_version: str | None = None
+    only_on_product: bool = False
 
 
 @dataclass(frozen=True, slots=True)

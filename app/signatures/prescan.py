@@ -19,14 +19,17 @@ from concurrent.futures import ThreadPoolExecutor
 from app.bundle.detect import kind_from_head
 from app.report import FileKind
 from app.signatures.engine import (
+    DEFAULT_MAX_GROUPS,
     Aggregator,
     BlockFeeder,
     FileScan,
+    GroupBudget,
     Matcher,
     MatcherFactory,
     Observe,
     PreScanned,
     default_matcher_factory,
+    presence_markers,
     signatures_for_kind,
 )
 from app.signatures.model import Signature
@@ -43,10 +46,12 @@ class PreScanner:
         *,
         window: int = 5,
         matcher_factory: MatcherFactory | None = None,
+        max_groups: int = DEFAULT_MAX_GROUPS,
         observe: Observe | None = None,
     ) -> None:
         self.signatures = signatures
         self.observe = observe
+        self.budget = GroupBudget(max_groups)  # shared by the files' aggregators (memory)
         self.sources = sources
         self.pool = pool
         self.window = window
@@ -71,8 +76,7 @@ class _PreScanSink:
         self.name = name
         self.kind: FileKind | None = None
         self.feeder: BlockFeeder | None = None
-        self.scan: FileScan | None = None
-        self.aggregator = Aggregator()
+        self.aggregator = Aggregator(budget=owner.budget)
 
     def write(self, chunk: bytes) -> None:
         if self.kind is None:  # the unpacker's first chunk holds the head detect.py looks at
@@ -82,21 +86,27 @@ class _PreScanSink:
                 signatures, matcher = scanner
                 observe = self.owner.observe
                 observer = observe(self.name, self.kind) if observe is not None else None
-                self.scan = FileScan(
-                    self.name, signatures, matcher, self.aggregator, observer=observer
+                scan = FileScan(
+                    self.name,
+                    signatures,
+                    matcher,
+                    self.aggregator,
+                    markers=presence_markers(),
+                    observer=observer,
                 )
-                self.feeder = BlockFeeder(self.scan, self.owner.pool, window=self.owner.window)
+                self.feeder = BlockFeeder(scan, self.owner.pool, window=self.owner.window)
         if self.feeder is not None:
             self.feeder.write(chunk)
 
     def close(self) -> None:
         if self.feeder is not None and self.kind is not None:
             self.feeder.close()
-            if self.scan is not None:
-                self.scan.close()
-            self.owner.results[self.name] = PreScanned(self.kind, self.aggregator)
+            self.feeder.scan.close()
+            stats = self.feeder.scan.stats
+            self.owner.results[self.name] = PreScanned(self.kind, self.aggregator, stats)
 
     def discard(self) -> None:
         if self.feeder is not None:
             self.feeder.close()  # wait for its blocks in flight; the result is dropped
+        self.aggregator.release()
         self.owner.results.pop(self.name, None)

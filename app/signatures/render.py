@@ -152,4 +152,5 @@ def render_finding(
         count=count,
         first_seen=first_seen,
         last_seen=last_seen,
+        signature_status=signature.status,
     )

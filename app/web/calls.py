@@ -87,10 +87,27 @@ def api_calls(
     method: Annotated[str | None, Query(max_length=32)] = None,
     page: Page = 1,
 ) -> JSONResponse:
-    """The analysis' SIP calls, 50 a page, in time order; keep-alive traffic in `background`."""
+    """The analysis' SIP calls, 50 a page, in time order; keep-alive traffic in `background`.
+
+    `extracted` is false (and `detail` says why) when no run of the analysis extracted its call
+    flows: LOUPE_CALL_FLOWS is off by default.
+    """
+    if not calls_service.extracted(session, analysis_id):
+        return JSONResponse(
+            {
+                "total": 0,
+                "page": 1,
+                "page_count": 1,
+                "calls": [],
+                "background": [],
+                "extracted": False,
+                "detail": calls_service.NOT_EXTRACTED,
+            }
+        )
     shown = _list(session, analysis_id, q, failed, method, page)
     return JSONResponse(
         {
+            "extracted": True,
             "total": shown.total,
             "page": shown.number,
             "page_count": shown.page_count,
@@ -185,9 +202,15 @@ def calls_page(
     page: Page = 1,
 ) -> Response:
     """The call list: search, failed-only and method filters, 50 a page; rows open ladders."""
-    shown = _list(session, analysis_id, q, failed, method, page)
+    extracted = calls_service.extracted(session, analysis_id)
+    if extracted:
+        shown = _list(session, analysis_id, q, failed, method, page)
+    else:
+        shown = CallsPage(0, 1, 1, [], [], [])
     context = {
         "analysis_id": analysis_id,
+        "extracted": extracted,
+        "not_extracted": calls_service.NOT_EXTRACTED,
         "page": shown,
         "calls": [call_summary(analysis_id, row) for row in shown.calls],
         "q": q or "",

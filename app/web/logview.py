@@ -8,6 +8,12 @@ is a small file of little-endian uint64 values:
 
 A page is then one seek and one bounded read. Only b"\\n" ends a line (as for the snippets' line
 numbers); text is decoded as UTF-8 with errors replaced, so any bytes are safe to show.
+
+A page is bounded in bytes as well as in lines: its lines show at most `page_bytes` of raw text
+together (LOUPE_LOGVIEW_PAGE_BYTES). Short lines are shown whole; when they do not all fit,
+the longest ones are cut to one common length, with a note, so every line of the page still
+shows its start. Escaped as HTML a byte becomes at most 5 (`&#34;`), so a page of a log of
+quote characters stays a few MB instead of 40.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ LINES_PER_PAGE = 1000
 BLOCK_SIZE = 4 * 2**20
 MAX_PAGE_BYTES = 8 * 2**20  # a page of absurdly long lines is cut here
 MAX_LINE_CHARS = 20_000  # longer lines are shown cut, with a note
+PAGE_BYTES = 512 * 1024  # raw text shown on one page (LOUPE_LOGVIEW_PAGE_BYTES)
 SNIFF_BYTES = 8192
 INDEX_FORMAT = 1
 _HEADER = 4
@@ -47,7 +54,7 @@ class LineIndex:
 class Line:
     number: int
     text: str
-    cut: bool = False  # longer than MAX_LINE_CHARS: only the start is shown
+    cut: bool = False  # too long for the page: only the start is shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,15 +166,37 @@ def load_index(path: Path, index_path: Path) -> LineIndex:
     return index
 
 
-def _show(raw: bytes) -> tuple[str, bool]:
-    text = raw.removesuffix(b"\r").decode("utf-8", errors="replace")
+def line_budget(sizes: list[int], page_bytes: int) -> int | None:
+    """The common length the longest lines are cut to so that all fit in `page_bytes` together;
+    None when every line fits whole (water-filling: short lines keep all their bytes)."""
+    if sum(sizes) <= page_bytes:
+        return None
+    budget, left = page_bytes, len(sizes)
+    for size in sorted(sizes):
+        if size * left > budget:
+            return max(1, budget // left)
+        budget -= size
+        left -= 1
+    return None
+
+
+def _show(raw: bytes, limit: int | None) -> tuple[str, bool]:
+    raw = raw.removesuffix(b"\r")
+    cut = limit is not None and len(raw) > limit
+    if cut:
+        end = limit or 0
+        while end > 0 and raw[end] & 0xC0 == 0x80:  # not inside a UTF-8 character
+            end -= 1
+        raw = raw[:end]
+    text = raw.decode("utf-8", errors="replace")
     if len(text) > MAX_LINE_CHARS:
         return text[:MAX_LINE_CHARS], True
-    return text, False
+    return text, cut
 
 
-def read_page(path: Path, index: LineIndex, page: int) -> Page:
-    """Page `page` (clamped to the file's pages) of the file: at most LINES_PER_PAGE lines."""
+def read_page(path: Path, index: LineIndex, page: int, *, page_bytes: int = PAGE_BYTES) -> Page:
+    """Page `page` (clamped to the file's pages) of the file: at most LINES_PER_PAGE lines, and
+    at most `page_bytes` of their text (see the module docstring)."""
     number = min(max(1, page), index.page_count)
     if index.line_count == 0:
         return Page(number, index.page_count, 0, (), False)
@@ -184,9 +213,11 @@ def read_page(path: Path, index: LineIndex, page: int) -> Page:
     if truncated and len(pieces) > 1:
         pieces.pop()  # cut in the middle of a line: show only the whole ones
     pieces = pieces[:LINES_PER_PAGE]
+    limit = line_budget([len(raw) for raw in pieces], page_bytes)
     first = (number - 1) * LINES_PER_PAGE + 1
     lines = []
     for offset, raw in enumerate(pieces):
-        text, cut = _show(raw)
-        lines.append(Line(first + offset, text, cut or (truncated and len(pieces) == 1)))
+        text, cut = _show(raw, limit)
+        cut = cut or (truncated and len(pieces) == 1)
+        lines.append(Line(first + offset, text, cut))
     return Page(number, index.page_count, index.line_count, tuple(lines), truncated)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,13 +20,20 @@ from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.auth.access import list_visible
+from app.auth.identity import Caller
+from app.bundle.identity.choice import CHOICES
+from app.config import Settings
+from app.display import strip_bidi
 from app.errors import LoupeError, NotFound
-from app.models import Analysis, BundleFileRow
+from app.models import Analysis, BundleFileRow, StoredFile
 from app.schemas import CoverageOut, FindingOut
 from app.services import analyses, certificates, storage
-from app.web import api, logview
+from app.web import access_pages, api, logview, public_url
 from app.web.deps import DatabaseDep, DispatcherDep, SessionDep, SettingsDep
+from app.web.guard import current_caller
 from app.web.templating import SEVERITIES, templates
+from app.worker.pipeline import unique_names
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,11 +44,15 @@ MAX_LISTED_FILES = 2000
 BINARY_KINDS = frozenset({"pcap"})
 ERROR_TITLES = {
     400: "Bad request",
+    401: "Log in",
+    403: "Refused",
     404: "Not found",
+    408: "Timed out",
     409: "Not now",
     413: "Upload too large",
     415: "Unsupported file",
     422: "Not valid",
+    429: "Too many attempts",
     500: "Internal error",
     503: "Service unavailable",
 }
@@ -54,8 +66,8 @@ class RecentAnalysis:
     created_at: datetime | None
 
 
-def recent_analyses(session: Session) -> list[RecentAnalysis]:
-    """The latest analyses for the index page, labelled by title or uploaded file names."""
+def recent_analyses(session: Session, caller: Caller) -> list[RecentAnalysis]:
+    """The latest analyses `caller` may see, labelled by title or uploaded file names."""
     return [
         RecentAnalysis(
             id=analysis.id,
@@ -63,15 +75,26 @@ def recent_analyses(session: Session) -> list[RecentAnalysis]:
             status=analysis.status,
             created_at=analysis.created_at,
         )
-        for analysis in analyses.list_recent(session, RECENT_LIMIT)
+        for analysis in list_visible(session, caller, offset=0, limit=RECENT_LIMIT).analyses
     ]
 
 
 def render_index(
-    request: Request, recent: list[RecentAnalysis], error: str | None = None, status_code: int = 200
+    request: Request,
+    recent: list[RecentAnalysis],
+    error: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> Response:
+    settings: Settings = request.app.state.settings
+    context = {
+        "recent": recent,
+        "error": error,
+        "api_base": public_url.share_url(settings, "/"),
+        "product_choices": CHOICES,
+    }
     return templates.TemplateResponse(
-        request, "index.html", {"recent": recent, "error": error}, status_code=status_code
+        request, "index.html", context, status_code=status_code, headers=headers
     )
 
 
@@ -90,7 +113,7 @@ def error_page(request: Request, status_code: int, detail: str) -> Response:
 
 @router.get("/")
 def index(request: Request, session: SessionDep) -> Response:
-    return render_index(request, recent_analyses(session))
+    return render_index(request, recent_analyses(session, current_caller(request)))
 
 
 @router.post("/analyses")
@@ -104,10 +127,12 @@ async def upload_form(
 
         def load_recent() -> list[RecentAnalysis]:
             with db.session() as session:
-                return recent_analyses(session)
+                return recent_analyses(session, current_caller(request))
 
         recent = await anyio.to_thread.run_sync(load_recent)
-        return render_index(request, recent, error=str(exc), status_code=exc.status_code)
+        return render_index(
+            request, recent, error=str(exc), status_code=exc.status_code, headers=exc.headers
+        )
     return RedirectResponse(f"/a/{analysis_id}", status_code=303)
 
 
@@ -146,8 +171,9 @@ def bundle_files(
     return list(session.scalars(stmt))
 
 
-def share_url(request: Request, analysis_id: str) -> str:
-    return str(request.base_url).rstrip("/") + f"/a/{analysis_id}"
+def share_url(settings: Settings, analysis_id: str) -> str:
+    """From LOUPE_PUBLIC_URL or the configured host, never from the request's Host header."""
+    return public_url.share_url(settings, f"/a/{analysis_id}")
 
 
 @router.get("/a/{analysis_id}")
@@ -182,8 +208,10 @@ def analysis_page(
         },
         "bundle_files": files[:MAX_LISTED_FILES],
         "more_files": len(files) > MAX_LISTED_FILES,
-        "share_url": share_url(request, analysis_id),
+        "share_url": share_url(settings, analysis_id),
         "api_url": f"/api/v1/analyses/{analysis_id}",
+        "product_choices": CHOICES,
+        "access": access_pages.panel(request, session, analysis_id),
     }
     return templates.TemplateResponse(request, "analysis.html", context)
 
@@ -214,12 +242,41 @@ def certificate_groups(entries: list[dict[str, Any]]) -> dict[str, dict[str, lis
     return groups
 
 
+MAX_RERUN_FORM_FIELDS = 100
+
+
 @router.post("/a/{analysis_id}/rerun")
-def rerun_form(analysis_id: str, session: SessionDep, dispatcher: DispatcherDep) -> Response:
-    """The re-run button: queue a new run with the current library, back to the page (303)."""
-    analyses.rerun(session, analysis_id)
-    dispatcher.dispatch(analysis_id)
+async def rerun_form(
+    analysis_id: str, request: Request, db: DatabaseDep, dispatcher: DispatcherDep
+) -> Response:
+    """The re-run button: queue a new run with the current library, back to the page (303).
+
+    The form may carry one `product` select per uploaded file, in the order of the files
+    (Expressway-C | Expressway-E | VCS | auto).
+    """
+    form = await request.form(max_files=0, max_fields=MAX_RERUN_FORM_FIELDS)
+    chosen = [value for value in form.getlist("product") if isinstance(value, str)]
+
+    def queue() -> None:
+        with db.session() as session:
+            products: dict[str, str] = {}
+            if chosen:
+                files = analyses.get(session, analysis_id).files
+                if len(chosen) > len(files):
+                    raise analyses.RerunInvalid(
+                        f"{len(chosen)} product choices for {len(files)} uploaded file(s)."
+                    )
+                products = dict(zip(_upload_keys(files), chosen, strict=False))
+            analyses.rerun(session, analysis_id, products)
+        dispatcher.dispatch(analysis_id)
+
+    await anyio.to_thread.run_sync(queue)
     return RedirectResponse(f"/a/{analysis_id}", status_code=303)
+
+
+def _upload_keys(files: Sequence[StoredFile]) -> list[str]:
+    """The names by which a re-run names each uploaded file (unique, as the nodes have them)."""
+    return unique_names([stored.name for stored in files])
 
 
 def coverage_groups(coverage: list[CoverageOut]) -> dict[str, list[CoverageOut]]:
@@ -280,7 +337,7 @@ def log_viewer(
         return templates.TemplateResponse(request, "binary_file.html", context)
     index = logview.load_index(path, index_path(data_dir, analysis_id, row.name))
     wanted = page or (logview.page_of_line(line) if line else 1)
-    shown = logview.read_page(path, index, wanted)
+    shown = logview.read_page(path, index, wanted, page_bytes=settings.logview_page_bytes)
     context.update(
         page=shown,
         target=line,
@@ -296,6 +353,6 @@ def raw_file(analysis_id: str, name: str, session: SessionDep, settings: Setting
     return FileResponse(
         path,
         media_type="application/octet-stream",
-        filename=row.name.rsplit("/", 1)[-1],
+        filename=strip_bidi(row.name.rsplit("/", 1)[-1]) or "download",
         content_disposition_type="attachment",
     )

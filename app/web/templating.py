@@ -9,8 +9,12 @@ from urllib.parse import quote
 
 import jinja2
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
+from app.auth.identity import Caller
 from app.calls.sipmsg import call_id_in
+from app.display import show_bidi
+from app.web.csrf import csrf_field
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
 SEVERITIES = ("critical", "error", "warning", "info")
@@ -66,6 +70,20 @@ def fact_value(value: Any) -> str:
     return str(value)
 
 
+def visible_text(value: Any) -> Any:
+    """Every `{{ … }}` of every page: bidirectional controls shown as `<U+202E>` (app.display),
+    so a name cannot read as something else; markup built by the templates is left as it is."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return show_bidi(value)
+    return value
+
+
+def viewer(request: Any) -> Caller | None:
+    """Who the page is for (set by web/guard.py), None on pages that did not resolve it."""
+    caller = getattr(request.state, "caller", None)
+    return caller if isinstance(caller, Caller) else None
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -73,6 +91,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=visible_text,
     )
     env.filters.update(
         human_size=human_size,
@@ -83,7 +102,7 @@ def _environment() -> jinja2.Environment:
         fact_value=fact_value,
         sip_call_id=call_id_in,
     )
-    env.globals.update(SEVERITIES=SEVERITIES)
+    env.globals.update(SEVERITIES=SEVERITIES, csrf_field=csrf_field, viewer=viewer)
     return env
 
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.analyzers.cert_findings import apply_certificates
+from app.bundle.budget import LocalTotals, SharedTotals, Totals, UnpackBudget
+from app.bundle.duplicates import repeated_upload_warning, repeated_uploads
 from app.bundle.nodes import identify_node
 from app.bundle.sources import SOURCES
 from app.bundle.unpack import Limits, Tee, UnpackResult, unpack_upload
@@ -30,7 +32,10 @@ from app.report import NodeInfo, Report
 from app.signatures import Library, run_library
 from app.signatures.alarms import resolve_alarm_lifecycle, split_cleared
 from app.signatures.coverage import coverage_of
+from app.signatures.engine import FileStats
+from app.signatures.output_bounds import OutputLimits, cap_findings, dropped_hits_warning
 from app.signatures.prescan import PreScanner
+from app.signatures.verdict import examined_lines
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +49,7 @@ class Input:
 
     path: Path
     name: str
+    product: str | None = None  # the product the user chose for it; None: detect it
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -53,8 +59,14 @@ def limits_from(settings: Settings) -> Limits:
         max_member_bytes=settings.unpack_max_member_bytes,
         max_ratio=settings.unpack_max_ratio,
         max_depth=settings.unpack_max_depth,
+        ratio_grace_bytes=settings.unpack_ratio_grace_bytes,
+        max_header_bytes=settings.unpack_max_header_bytes,
         direct_write_bytes=settings.unpack_direct_write_mib * 2**20,
     )
+
+
+def output_limits_from(settings: Settings) -> OutputLimits:
+    return OutputLimits(max_findings=settings.max_findings, max_bytes=settings.max_findings_bytes)
 
 
 def node_name(node: NodeInfo | None, bundle: str) -> str:
@@ -95,25 +107,53 @@ def _unpack_all(
     limits: Limits,
     jobs: int,
     tee: Tee | None,
+    uploaded_bytes: int,
 ) -> Iterator[UnpackResult]:
     """Unpack results in input order: one process per upload when `in_processes` says so.
 
-    `tee` (used when the uploads are unpacked here) sees the unpacked bytes.
+    `tee` (used when the uploads are unpacked here) sees the unpacked bytes. All uploads share
+    one UnpackBudget, measured against `uploaded_bytes` (their sizes together).
     """
     threads = 1 if jobs > 1 else 0
     targets = [workdir / f"{position:03d}" for position in range(len(inputs))]
     if not in_processes(jobs, len(inputs)):
+        budget = UnpackBudget(limits, uploaded_bytes, LocalTotals())
         for item, name, target in zip(inputs, names, targets, strict=True):
-            yield unpack_upload(item.path, name, target, limits, inflate_threads=threads, tee=tee)
+            yield unpack_upload(
+                item.path, name, target, limits, inflate_threads=threads, tee=tee, budget=budget
+            )
         return
     context = multiprocessing.get_context("spawn")  # no fork of a threaded web or worker process
-    with ProcessPoolExecutor(min(jobs, len(inputs)), mp_context=context) as pool:
+    totals = SharedTotals(context)
+    with ProcessPoolExecutor(
+        min(jobs, len(inputs)),
+        mp_context=context,
+        initializer=_share_totals,
+        initargs=(totals,),
+    ) as pool:
         futures = [
-            pool.submit(unpack_upload, item.path, name, target, limits, inflate_threads=threads)
+            pool.submit(_unpack_in_child, item.path, name, target, limits, threads, uploaded_bytes)
             for item, name, target in zip(inputs, names, targets, strict=True)
         ]
         for future in futures:
             yield future.result()
+
+
+_child_totals: Totals | None = None
+"""The analysis' shared unpack totals, in a process that unpacks one of its uploads."""
+
+
+def _share_totals(totals: SharedTotals) -> None:
+    global _child_totals
+    _child_totals = totals
+
+
+def _unpack_in_child(
+    src: Path, name: str, target: Path, limits: Limits, threads: int, uploaded_bytes: int
+) -> UnpackResult:
+    """unpack_upload in a pool process, against the budget shared by the whole analysis."""
+    budget = UnpackBudget(limits, uploaded_bytes, _child_totals)
+    return unpack_upload(src, name, target, limits, inflate_threads=threads, budget=budget)
 
 
 def analyze(
@@ -125,9 +165,12 @@ def analyze(
     jobs: int | None = None,
     *,
     scan_while_unpacking: bool = True,
-    extract_calls: bool = True,
+    output: OutputLimits | None = None,
+    extract_calls: bool = False,
 ) -> Report:
     """Unpack every input into `workdir`, identify its node, run the library; raises BundleError.
+
+    An input that repeats an earlier one byte for byte is analysed once, with a warning.
 
     `jobs` (default: every core this process may use) bounds the parallelism: gzip is inflated
     in a helper thread and signatures are matched in `jobs` threads; with 4 or more jobs,
@@ -135,19 +178,30 @@ def analyze(
     everything but the writing of large files in the calling thread. Logs are scanned while
     they are unpacked (one read of their bytes) unless the uploads are unpacked in other
     processes or `scan_while_unpacking` is False (then they are read back from disk).
-    The SIP messages of the logs are read from the same blocks (app.calls) unless
-    `extract_calls` is False (benchmarks compare the two).
+    `output` bounds the findings kept (app.signatures.output_bounds); what is left out is
+    named in a report warning.
+    The SIP messages of the logs are read from the same blocks (app.calls) when
+    `extract_calls` is True (LOUPE_CALL_FLOWS; off by default: it slows SIP-heavy logs);
+    otherwise `report.calls` stays None and no observer is attached (no per-block cost).
     """
+    output = output or OutputLimits()
     jobs = max(1, jobs or default_jobs())
     report = Report(ruleset_version=library.version)
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
-    names = unique_names([item.name for item in inputs])
+    all_names = unique_names([item.name for item in inputs])
+    repeats = repeated_uploads([item.path for item in inputs])
+    for position, first in repeats.items():
+        report.warnings.append(repeated_upload_warning(all_names[position], all_names[first]))
+    kept = [position for position in range(len(inputs)) if position not in repeats]
+    inputs = [inputs[position] for position in kept]
+    names = [all_names[position] for position in kept]
     total_in = sum(item.path.stat().st_size for item in inputs) or 1
     done_in = 0
-    sip = Collector()  # SIP messages, read from the blocks the signature scan reads
-    observe = sip.observer if extract_calls else None
+    # SIP messages, read from the blocks the signature scan reads (only when asked for)
+    sip = Collector() if extract_calls else None
+    observe = sip.observer if sip is not None else None
     with ExitStack() as stack:
         prescanner: PreScanner | None = None
         if scan_while_unpacking and not in_processes(jobs, len(inputs)):
@@ -155,13 +209,18 @@ def analyze(
             if jobs > 1:
                 pool = stack.enter_context(ThreadPoolExecutor(jobs, thread_name_prefix="prescan"))
             prescanner = PreScanner(
-                library.signatures, SOURCES, pool, window=2 * jobs + 1, observe=observe
+                library.signatures,
+                SOURCES,
+                pool,
+                window=2 * jobs + 1,
+                max_groups=output.max_groups,
+                observe=observe,
             )
-        unpacked = _unpack_all(inputs, names, workdir, limits, jobs, prescanner)
+        unpacked = _unpack_all(inputs, names, workdir, limits, jobs, prescanner, total_in)
         for item, name, result in zip(inputs, names, unpacked, strict=True):
             report.files.extend(result.files)
             report.warnings.extend(result.warnings)
-            report.nodes.append(identify_node(result.files, name))
+            report.nodes.append(identify_node(result.files, name, item.product))
             done_in += item.path.stat().st_size
             if progress:
                 progress(0.3 * done_in / total_in)
@@ -181,6 +240,8 @@ def analyze(
         if progress:
             progress(0.3 + 0.7 * min(1.0, scanned / total_bytes))
 
+    stats: dict[str, FileStats] = {}
+    dropped: dict[str, int] = {}
     findings = run_library(
         library,
         report.files,
@@ -188,15 +249,25 @@ def analyze(
         progress=on_bytes,
         jobs=jobs,
         prescanned=prescanned,
+        stats=stats,
+        max_groups=output.max_groups,
+        dropped=dropped,
+        warnings=report.warnings,
         observe=observe,
     )
     report.findings, cleared = split_cleared(resolve_alarm_lifecycle(findings))
     apply_certificates(report, library.signatures)  # captures + PEMs: certificates, findings
-    file_nodes = {f.name: node_name(nodes.get(f.bundle), f.bundle) for f in report.files}
-    report.calls = build_calls(sip.messages, file_nodes)
-    report.call_background = merge_background(sip.background_rows(), file_nodes)
-    report.warnings.extend(sip.warnings())
-    report.coverage = coverage_of(
-        library.signatures, report.files, nodes, report.findings, notes=cleared
+    if sip is not None:
+        file_nodes = {f.name: node_name(nodes.get(f.bundle), f.bundle) for f in report.files}
+        report.calls = build_calls(sip.messages, file_nodes)
+        report.call_background = merge_background(sip.background_rows(), file_nodes)
+        report.warnings.extend(sip.warnings())
+    report.examined = examined_lines(report.files, nodes, stats)
+    report.coverage = coverage_of(  # before the cap: a signature that matched says so
+        library.signatures, report.files, nodes, report.findings, notes=cleared, stats=stats
     )
+    report.findings, left_out = cap_findings(report.findings, output)
+    for warning in (dropped_hits_warning(dropped, output.max_groups), left_out):
+        if warning is not None:
+            report.warnings.append(warning)
     return report

@@ -1,7 +1,8 @@
-"""call, call_messages, call_background: SIP calls of the logs, keep-alive folded per peer
+"""call, call_messages, call_background: SIP calls of the logs, keep-alive folded per peer;
+analysis.calls_extracted (call flows are extracted only with LOUPE_CALL_FLOWS=true)
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0011
 Create Date: 2026-12-02 09:00:00.000000
 """
 from __future__ import annotations
@@ -13,12 +14,16 @@ from alembic import op
 
 
 revision: str = '0009'
-down_revision: str | None = '0006'
+down_revision: str | None = '0011'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('analysis') as batch:
+        batch.add_column(
+            sa.Column('calls_extracted', sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
     op.create_table(
         'call',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -80,3 +85,5 @@ def downgrade() -> None:
     op.drop_index('ix_call_analysis_failed', table_name='call')
     op.drop_index('ix_call_analysis_number', table_name='call')
     op.drop_table('call')
+    with op.batch_alter_table('analysis') as batch:
+        batch.drop_column('calls_extracted')

@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from app.analyzers import cert_correlate
 from app.analyzers.cert_correlate import FIX_PREFIX, correlate
 from app.analyzers.certificates import scan_files, scan_paths
 from app.report import BundleFile, FileKind, Finding, NodeInfo
@@ -87,3 +90,13 @@ def test_a_warning_about_another_server_is_left_alone() -> None:
     found.facts["ip"] = "192.0.2.11"
     assert correlate([found], scan_paths([captures.DATA / "article.pcap"])) == 0
     assert "cert_subject" not in found.facts and found.action == "- generic advice"
+
+
+def test_only_the_first_findings_are_compared_with_every_handshake(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cert_correlate, "MAX_CORRELATED", 2)
+    at = "2022-07-11T16:55:26.016000+00:00"
+    found = [warning("self_signed", "cucm.steven.lab", at) for _ in range(3)]
+    assert correlate(found, scan_paths([captures.DATA / "article.pcap"])) == 2
+    assert [FIX_PREFIX in f.action for f in found] == [True, True, False]

@@ -87,7 +87,7 @@ def test_realistic_expressway_c_bundle(unpack: Unpack) -> None:
     assert node.version == "X14.2.1"  # its own 100 Trying, not the peer's 200 OK (X15.0.2)
 
 
-def test_xstat_text_form_wins_over_logs(unpack: Unpack) -> None:
+def test_vcs_label_with_traffic_server_hint_is_expressway_c(unpack: Unpack) -> None:
     xstat = (
         "*s SystemUnit: /\n"
         '    Product: "TANDBERG VCS"\n'
@@ -108,7 +108,10 @@ def test_xstat_text_form_wins_over_logs(unpack: Unpack) -> None:
 
     node = identify_node(files, "b.tar.gz")
 
-    assert (node.product, node.version) == ("VCS", "X8.11.4")
+    # the label "TANDBERG VCS" tells no side; Traffic Server verifying UC certificates does
+    assert (node.product, node.version, node.confidence) == ("Expressway-C", "X8.11.4", "medium")
+    said = " ".join(item["says"] for item in node.evidence)
+    assert "TANDBERG VCS" in said and "VCS Control behaves as Expressway-C" in said
 
 
 def test_xstat_flat_lines_are_understood(unpack: Unpack) -> None:
@@ -156,7 +159,10 @@ def test_generic_expressway_product_is_refined_by_log_hints(unpack: Unpack) -> N
 
 def test_conflicting_hints_leave_the_product_unknown(unpack: Unpack) -> None:
     snapshot = _line("exp", 'tvcs: Detail="x" ZONETYPE_TRAVERSALSERVER') + _line(
-        "exp", 'tvcs: Module="developer.edgeconfigprovisioning.server" Detail="y"'
+        "exp",
+        'edgeconfigprovisioning: Module="developer.edgeconfigprovisioning.server" '
+        'Detail="Failed to authenticate user against server" Username="jdoe" '
+        "Server=\"('https', 'cucm.example.com', 8443)\"",
     )
     files = _unpacked(unpack, "b.tar.gz", {"loggingsnapshot_exp_2024.txt": snapshot})
 
@@ -167,7 +173,11 @@ def test_hostname_from_content_beats_the_file_name(unpack: Unpack) -> None:
     snapshot = "".join(_line("real-host", 'tvcs: Detail="x"') for _ in range(3))
     files = _unpacked(unpack, "b.tar.gz", {"loggingsnapshot_renamed_2024-05-02.txt": snapshot})
 
-    assert identify_node(files, "b.tar.gz").hostname == "real-host"
+    node = identify_node(files, "b.tar.gz")
+
+    assert node.hostname == "real-host"
+    says = [item["says"] for item in node.evidence]
+    assert "the file names say renamed, the content real-host: content wins (renamed files)" in says
 
 
 def test_hostname_falls_back_to_file_names(unpack: Unpack) -> None:

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import random
 import tarfile
 import threading
+from pathlib import Path
 
 import pytest
 
-from app.bundle.streams import ForwardReader, InflateAhead, MemberReader, open_tar
+from app.bundle.streams import (
+    ForwardReader,
+    InflateAhead,
+    MemberReader,
+    exact_inflate,
+    open_tar,
+)
 
 
 class Pieces:
@@ -132,3 +140,21 @@ def test_a_member_cut_short_is_reported_as_the_end_of_data() -> None:
     with pytest.raises(tarfile.ReadError, match="unexpected end of data"):
         while content.read(1000):
             pass
+
+
+def test_exact_inflate_reads_every_member_up_to_the_cut(tmp_path: Path) -> None:
+    parts = [bytes([65 + n]) * 200_000 + os.urandom(50_000) for n in range(3)]
+    members = [gzip.compress(part) for part in parts[:2]]
+    named = io.BytesIO()
+    with gzip.GzipFile("third.log", "wb", fileobj=named, mtime=0) as third:  # FNAME header
+        third.write(parts[2])
+    data = b"".join(members) + named.getvalue()
+    path = tmp_path / "x.gz"
+    path.write_bytes(data[: len(data) - 20_000])  # cut inside the third member's data
+
+    whole = b"".join(exact_inflate(path))
+    skipped = b"".join(exact_inflate(path, skip=123_456))
+
+    assert whole.startswith(parts[0] + parts[1]) and len(whole) > len(parts[0] + parts[1])
+    assert (parts[0] + parts[1] + parts[2]).startswith(whole)
+    assert skipped == whole[123_456:]

@@ -16,8 +16,10 @@ from tests.factories import (
     make_gz,
     make_gzip_bomb,
     make_tar,
+    make_tar_with_special,
     make_zip,
     make_zip_bomb,
+    symlink_member,
 )
 
 SMALL = Limits(
@@ -166,3 +168,20 @@ def test_zip_of_many_small_bombs_is_caught_by_the_actual_bytes(
         unpack("diag.zip", make_zip(members), Limits(ratio_grace_bytes=4 * 2**20))
 
     assert _leftover_files(work_dir) == []
+
+
+def test_warnings_about_single_members_are_listed_up_to_a_bound(unpack: Unpack) -> None:
+    links = [symlink_member(f"link{n}", "/etc/passwd") for n in range(250)]
+    whole = make_tar_with_special(links, {"ok.txt": "fine\n"})
+    result = unpack("diag.tar.gz", whole[:-8])  # no gzip trailer: its own warning still shows
+
+    assert [file.name for file in result.files] == ["diag.tar.gz/ok.txt"]
+    assert result.warnings[:2] == [
+        "diag.tar.gz/link0: skipped, it is a symbolic link to '/etc/passwd' (never followed).",
+        "diag.tar.gz/link1: skipped, it is a symbolic link to '/etc/passwd' (never followed).",
+    ]
+    assert len(result.warnings) == 100 + 2
+    assert result.warnings[-2].startswith("diag.tar.gz: the gzip-compressed file is truncated")
+    assert result.warnings[-1] == (
+        "diag.tar.gz: 150 more warnings about single files are not listed (the first 100 are)."
+    )

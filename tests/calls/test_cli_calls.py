@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from app.cli import app
+from app.config import get_settings
 from tests.calls.scenarios import two_node_logs
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The environment's settings, read again for each test (LOUPE_CALL_FLOWS unset)."""
+    monkeypatch.setenv("LOUPE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("LOUPE_CALL_FLOWS", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def logs(tmp_path: Path) -> list[str]:
@@ -23,7 +36,9 @@ def logs(tmp_path: Path) -> list[str]:
     return paths
 
 
-def test_calls_lists_the_joined_call_and_filters(tmp_path: Path) -> None:
+def test_calls_lists_the_joined_call_and_filters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     paths = logs(tmp_path)
     result = runner.invoke(app, ["calls", "--json", *paths])
     assert result.exit_code == 0, result.output
@@ -33,6 +48,10 @@ def test_calls_lists_the_joined_call_and_filters(tmp_path: Path) -> None:
     assert body["calls"][0]["joined_by"] == "call-id"
     failed = json.loads(runner.invoke(app, ["calls", "--json", "--failed", *paths]).output)
     assert [c["to"] for c in failed["calls"]] == ["sip:5551234@example.com"]
+    analysis = json.loads(runner.invoke(app, ["analyze", "--json", *paths]).output)
+    assert analysis["calls"] is None  # LOUPE_CALL_FLOWS is off: `loupe calls` extracted anyway
+    monkeypatch.setenv("LOUPE_CALL_FLOWS", "true")
+    get_settings.cache_clear()
     analysis = json.loads(runner.invoke(app, ["analyze", "--json", *paths]).output)
     assert analysis["calls"] == 2
     found = runner.invoke(app, ["calls", "-q", "5550000", *paths]).output

@@ -295,7 +295,9 @@ def test_scanning_while_unpacking_and_reading_back_find_the_same_calls(tmp_path:
             library,
             limits,
             scan_while_unpacking=while_unpacking,
+            extract_calls=True,
         )
+        assert report.calls is not None
         seen.append([(c.call_ids, [(m.line, m.label) for m in c.messages]) for c in report.calls])
     assert seen[0] == seen[1] and len(seen[0]) == 2
 

@@ -159,12 +159,25 @@ def test_version_conditions(tmp_path: Path) -> None:
     def run(node: NodeInfo) -> list[Finding]:
         return run_library(SEED, [file], {"b1": node})
 
-    assert run(NodeInfo("b1", "expc1", "Expressway-C", "X14.0.7")) == []
-    assert run(NodeInfo("b1", "expe1", "Expressway-E", "X14.2.1")) == []
+    # a match is never hidden: a node detected outside applies_to qualifies the finding
+    (older,) = run(NodeInfo("b1", "expc1", "Expressway-C", "X14.0.7"))
+    assert older.facts["applies"] == "disagrees"
+    assert (
+        "documented for Expressway-C X14.2+; node expc1 was detected as Expressway-C X14.0.7"
+        in older.condition
+    )
+    assert "shown because its log lines are present" in older.condition
+    (edge,) = run(NodeInfo("b1", "expe1", "Expressway-E", "X14.2.1"))
+    assert edge.facts["applies"] == "disagrees" and "as Expressway-E X14.2.1" in edge.condition
     known = run(NodeInfo("b1", "expc1", "Expressway-C", "X14.2"))
     assert len(known) == 1 and "version_unknown" not in known[0].facts
+    assert known[0].facts["applies"] == "yes" and "detected as" not in known[0].condition
+    for platform in ("VCS", "VCS Control"):  # VCS Control behaves as an Expressway-C
+        (vcs,) = run(NodeInfo("b1", "vcs1", platform, "X14.2.1"))
+        assert vcs.facts["applies"] == "yes" and "detected as" not in vcs.condition
     unknown = run(NodeInfo("b1", None, None, None))
     assert len(unknown) == 1 and unknown[0].facts["version_unknown"] is True
+    assert unknown[0].facts["applies"] == "unknown"
     assert unknown[0].node is None
     assert "could not be determined" in unknown[0].condition
     assert run_library(SEED, [file], {})[0].facts["version_unknown"] is True
@@ -231,10 +244,17 @@ def test_a_gigantic_line_while_unpacking_is_fed_in_bounded_pieces(
 ) -> None:
     monkeypatch.setattr(engine, "MAX_LINE_BYTES", 64 * 1024)
     pushed: list[int] = []
+    events: list[str] = []
 
     class Recorder:
         def feed(self, block: bytes, located: Any = None) -> None:
             pushed.append(len(block))
+
+        def note_cut(self) -> None:
+            events.append("cut")
+
+        def finish(self) -> None:
+            events.append("finish")
 
     feeder = engine.BlockFeeder(Recorder(), None)  # type: ignore[arg-type]
     for _ in range(50):
@@ -243,3 +263,4 @@ def test_a_gigantic_line_while_unpacking_is_fed_in_bounded_pieces(
     feeder.close()
     assert sum(pushed) == 500_000 + len(b"end\nnext line\n")
     assert max(pushed) <= 64 * 1024 + 10_000
+    assert events == ["cut"] * (len(pushed) - 2) + ["finish"]  # the report names the cut line

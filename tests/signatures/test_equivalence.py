@@ -146,7 +146,10 @@ def _analyze(
     [
         (xstat_dump(version="X14.2.1"), True),  # version known and inside applies_to
         (None, True),  # version unknown: findings carry version_unknown
-        (xstat_dump(version="X12.7"), False),  # outside applies_to: dropped after the prescan
+        (
+            xstat_dump(version="X12.7"),
+            True,
+        ),  # outside applies_to: kept, qualified, after the prescan
     ],
 )
 def test_scanning_while_unpacking_gives_the_same_report(

@@ -65,6 +65,7 @@ class FindingSpec:
     count: int = 2
     first_seen: str | None = "2022-07-11T19:49:01.533+02:00"
     last_seen: str | None = "2022-07-11T19:50:02.000+02:00"
+    status: str | None = "stable"  # signature_status; None: a run saved before 0011
 
 
 def add_analysis(
@@ -79,8 +80,12 @@ def add_analysis(
     findings: Sequence[FindingSpec] = (),
     kinds: dict[str, str] | None = None,
     ruleset_version: str | None = "rs-test-1",
+    coverage: list[dict[str, Any]] | None = None,
+    examined: list[dict[str, Any]] | None = None,
+    sha256: str = "ab" * 32,
 ) -> str:
-    """Write an analysis as the worker would have left it; `files` are its unpacked files."""
+    """Write an analysis as the worker would have left it; `files` are its unpacked files,
+    `coverage` and `examined` what its run stored (AnalysisRun columns)."""
     data_dir = settings.resolved_data_dir
     analysis_id = new_id()
     analysis = Analysis(
@@ -97,7 +102,7 @@ def add_analysis(
             position=0,
             name="diagnostic_log_vcsc.tar.gz",
             size=12345,
-            sha256="ab" * 32,
+            sha256=sha256,
             storage_path=f"analyses/{analysis_id}/uploads/000",
         )
     )
@@ -125,7 +130,9 @@ def add_analysis(
                 storage_path=storage.relative_to_data(data_dir, path),
             )
         )
-    run = AnalysisRun(number=1, ruleset_version=analysis.ruleset_version)
+    run = AnalysisRun(
+        number=1, ruleset_version=analysis.ruleset_version, coverage=coverage, examined=examined
+    )
     for spec in findings:
         run.findings.append(
             FindingRow(
@@ -133,6 +140,7 @@ def add_analysis(
                 title=spec.title,
                 severity=spec.severity,
                 severity_rank=SEVERITY_ORDER.get(spec.severity, 9),
+                signature_status=spec.status,
                 bug_ids=spec.bug_ids,
                 node=spec.node,
                 description=spec.description,

@@ -48,8 +48,9 @@ def live_server(migrated: Settings) -> Iterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    served = migrated.model_copy(update={"host": "127.0.0.1", "port": port})  # share links
     config = uvicorn.Config(
-        create_app(migrated), log_level="warning", ws="none", lifespan="on", access_log=False
+        create_app(served), log_level="warning", ws="none", lifespan="on", access_log=False
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -140,4 +141,48 @@ def test_upload_overview_and_log_viewer_in_a_real_browser(live_server: str, tmp_
         finally:
             browser.close()
 
+    assert problems == []
+
+
+def test_each_chosen_file_gets_its_own_product_select(live_server: str, tmp_path: Path) -> None:
+    require_chromium()
+    import httpx
+    from playwright.sync_api import expect, sync_playwright
+
+    bundles = []
+    for host in ("vcsc1", "vcse1"):
+        bundle = tmp_path / f"diagnostic_log_{host}_2022-07-11_17_33_18.tar.gz"
+        bundle.write_bytes(seed_bundle(host))
+        bundles.append(str(bundle))
+    problems: list[str] = []
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_context(base_url=live_server).new_page()
+            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+            page.goto("/")
+            expect(page.locator(".product-default")).to_be_visible()  # the no-JS fallback
+            page.locator("input.file-input").set_input_files(bundles)
+
+            selects = page.locator(".chosen-files select.file-product")
+            expect(selects).to_have_count(2)
+            expect(page.locator(".product-default")).to_be_hidden()
+            selects.nth(1).select_option("Expressway-E")
+            page.get_by_role("button", name="Analyse").click()
+            page.wait_for_url(re.compile(r"/a/[A-Za-z0-9_-]{22,}$"))
+            analysis_id = page.url.rsplit("/", 1)[-1]
+            expect(page.locator(".status[data-status]").first).to_have_text("done", timeout=60_000)
+            expect(page.locator(".node-product").nth(1)).to_have_text("Expressway-E")
+            page.locator(".node-evidence summary").nth(1).click()
+            expect(page.locator(".node-evidence .evidence").nth(1)).to_contain_text(
+                "product chosen as Expressway-E at upload"
+            )
+        finally:
+            browser.close()
+
+    body = httpx.get(f"{live_server}/api/v1/analyses/{analysis_id}").json()
+    assert [f["product"] for f in body["files"]] == [None, "Expressway-E"]
     assert problems == []

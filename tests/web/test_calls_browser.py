@@ -9,12 +9,19 @@ import time
 import httpx
 import pytest
 
+from app.config import Settings
 from tests.calls.scenarios import two_node_logs
 from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, live_server, require_chromium
 from tests.web.test_calls_pages import bundle
 
 pytestmark = pytest.mark.browser
 __all__ = ["live_server"]  # the fixture, used by name below
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Call flows on (LOUPE_CALL_FLOWS; off by default)."""
+    return settings.model_copy(update={"call_flows": True})
 
 
 def upload_two_nodes(base: str) -> str:

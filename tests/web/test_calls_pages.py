@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.config import Settings
 from tests.calls.scenarios import two_node_logs
 from tests.calls.siplog import START, Node
 from tests.conftest import wait_for
@@ -16,6 +17,12 @@ from tests.corpus import xstat_dump
 from tests.factories import make_tar
 
 REAL = Path("/work/shared/data/real/expressway-e_mra_call.txt")
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The tests' settings with call flows on (LOUPE_CALL_FLOWS; off by default)."""
+    return settings.model_copy(update={"call_flows": True})
 
 
 def bundle(node: Node, product: str) -> bytes:
@@ -210,3 +217,32 @@ def test_the_findings_of_a_call_are_listed_above_its_ladder(client: TestClient) 
     assert link is not None and "abcd12345678%40127.0.0.1" in link[1]
     listing = client.get(link[1].replace("&amp;", "&")).text
     assert listing.count('class="call-row') == 1 and "408 Request Timeout" in listing
+
+
+def test_without_call_flows_the_analysis_says_they_were_not_extracted(
+    migrated: Settings,
+) -> None:
+    from app.main import create_app
+    from app.services.calls import NOT_EXTRACTED
+
+    off = migrated.model_copy(update={"call_flows": False})
+    assert Settings().call_flows is False  # the default
+    expe, expc = two_node_logs()
+    with TestClient(create_app(off)) as client:
+        analysis_id = analyse(
+            client,
+            ("diagnostic_log_expe1.tar.gz", bundle(expe, "Expressway-E")),
+            ("diagnostic_log_expc1.tar.gz", bundle(expc, "Expressway-C")),
+        )
+        body = client.get(f"/api/v1/analyses/{analysis_id}").json()
+        assert "calls" in body and body["calls"] is None
+        listed = calls(client, analysis_id)
+        assert listed["extracted"] is False and listed["total"] == 0 and listed["calls"] == []
+        assert listed["detail"] == NOT_EXTRACTED and "LOUPE_CALL_FLOWS=true" in NOT_EXTRACTED
+        one = client.get(f"/api/v1/analyses/{analysis_id}/calls/1")
+        assert one.status_code == 404 and "LOUPE_CALL_FLOWS=true" in one.json()["detail"]
+        page = client.get(f"/a/{analysis_id}/calls").text
+        assert "Call flows were not extracted for this analysis" in page
+        assert 'class="calls-filter' not in page
+        overview = client.get(f"/a/{analysis_id}").text
+        assert "Calls (not extracted)" in overview

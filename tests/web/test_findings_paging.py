@@ -67,6 +67,7 @@ def finding_json(spec: FindingSpec) -> dict[str, Any]:
             "title": spec.title,
             "severity": spec.severity,
             "bug_ids": spec.bug_ids,
+            "status": spec.status,
         },
         "node": spec.node,
         "description": spec.description,

@@ -165,3 +165,27 @@ def test_binary_files_are_recognised(log_dir: Path) -> None:
         write(log_dir, b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00\x00\x00", "c.pcap")
     )
     assert not logview.looks_binary(write(log_dir, log_text(10), "t.log"))
+
+
+def test_a_page_shows_every_line_within_its_byte_budget(log_dir: Path) -> None:
+    long_lines = b"".join(b"q" * 8000 + b"\n" for _ in range(500))
+    short_lines = b"".join(f"short {i}\n".encode() for i in range(500))
+    path = write(log_dir, long_lines + short_lines)
+    shown = logview.read_page(path, logview.build_index(path), 1, page_bytes=100_000)
+    assert len(shown.lines) == LINES_PER_PAGE  # no line disappears from the page
+    assert sum(len(line.text) for line in shown.lines) <= 100_000
+    assert all(line.cut and line.text.startswith("q") for line in shown.lines[:500])
+    assert [line.text for line in shown.lines[500:]] == [f"short {i}" for i in range(500)]
+    assert not any(line.cut for line in shown.lines[500:])
+
+
+def test_a_line_cut_for_the_budget_keeps_whole_characters(log_dir: Path) -> None:
+    path = write(log_dir, "é".encode() * 5000 + b"\n")
+    [line] = logview.read_page(path, logview.build_index(path), 1, page_bytes=4097).lines
+    assert line.cut and set(line.text) == {"é"} and len(line.text) == 2048
+
+
+def test_line_budget_cuts_only_the_longest_lines() -> None:
+    assert logview.line_budget([10, 20, 30], 60) is None
+    assert logview.line_budget([10, 20, 1000], 100) == 70
+    assert logview.line_budget([500] * 4, 1000) == 250

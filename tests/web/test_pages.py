@@ -73,13 +73,32 @@ def test_a_failed_analysis_shows_its_reason(
     assert 'http-equiv="refresh"' not in html
 
 
+PASSED = [{"signature_id": "s1", "title": "One", "outcome": "passed", "reason": None}]
+EXAMINED = [
+    {
+        "bundle": "diagnostic_log_vcsc.tar.gz",
+        "node": "vcsc",
+        "product": "Expressway-C",
+        "version": "X14.2.1",
+        "kind": "loggingsnapshot",
+        "files": 1,
+        "lines": 1163,
+        "expressway": True,
+    }
+]
+
+
 def test_no_finding_says_so_with_the_ruleset_version(
     page_client: TestClient, quiet_settings: Settings
 ) -> None:
-    analysis_id = add_analysis(quiet_settings, ruleset_version="rs-2026-11-27-abc")
+    analysis_id = add_analysis(
+        quiet_settings, ruleset_version="rs-2026-11-27-abc", coverage=PASSED, examined=EXAMINED
+    )
     html = page_client.get(f"/a/{analysis_id}").text
     assert "No known problem found" in html
     assert "rs-2026-11-27-abc" in html
+    assert 'data-verdict="clear"' in html
+    assert "1,163 lines of loggingsnapshot from vcsc (Expressway-C X14.2.1)" in html
 
 
 def test_overview_shows_files_nodes_warnings_and_links(
@@ -97,7 +116,8 @@ def test_overview_shows_files_nodes_warnings_and_links(
     api = f"/api/v1/analyses/{analysis_id}"
     assert f'<link rel="alternate" type="application/json" href="{api}">' in html
     assert f'href="{api}"' in html
-    assert f'value="http://testserver/a/{analysis_id}"' in html and "Copy link" in html
+    # the share link names the configured address (127.0.0.1:8000), not the Host header
+    assert f'value="http://127.0.0.1:8000/a/{analysis_id}"' in html and "Copy link" in html
     assert f'href="/a/{analysis_id}/files/{LOG}"' in html  # the unpacked files are browsable
     assert page_client.get(api).json()["id"] == analysis_id
 
@@ -256,3 +276,19 @@ def test_empty_file_renders(page_client: TestClient, quiet_settings: Settings) -
     analysis_id = add_analysis(quiet_settings, files={LOG: b""})
     html = page_client.get(f"/a/{analysis_id}/files/{LOG}").text
     assert "Page 1 of 1" in html and "The file is empty." in html
+
+
+def test_a_page_of_a_log_of_quote_characters_stays_small(
+    page_client: TestClient, quiet_settings: Settings
+) -> None:
+    """8 MB of `"` gave 40 MB of HTML per page (each `"` is escaped as `&#34;`)."""
+    log = (b'"' * 7999 + b"\n") * 1024  # 8 MiB, generated here
+    analysis_id = add_analysis(quiet_settings, files={LOG: log})
+    response = page_client.get(f"/a/{analysis_id}/files/{LOG}?page=1")
+    assert response.status_code == 200
+    assert len(response.content) < 3 * 2**20  # 512 KB of text at most 5 times longer as HTML
+    html = response.text
+    assert 'id="L1"' in html and 'id="L1000"' in html  # every line of the page is there
+    assert "line cut" in html and f'href="/a/{analysis_id}/raw/{LOG}"' in html
+    normal = add_analysis(quiet_settings, files={LOG: log_text(20)})
+    assert "line 20<" in page_client.get(f"/a/{normal}/files/{LOG}").text

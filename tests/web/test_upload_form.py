@@ -114,3 +114,24 @@ def test_form_upload_is_analysed_and_the_overview_shows_the_finding(client: Test
     line = snippet_link.rsplit("#L", 1)[1]
     assert viewer.status_code == 200
     assert re.search(rf'class="log-line evidence target" id="L{line}"', viewer.text)
+
+
+def test_the_plain_form_offers_one_product_select_for_every_file(
+    page_client: TestClient,
+) -> None:
+    page = page_client.get("/", headers=HTML).text
+    assert '<select id="product_default" name="product_default">' in page
+    for choice in ("Expressway-C", "Expressway-E", "VCS", "auto"):
+        assert f'<option value="{choice}"' in page
+    files = [("files", (f"{n}.tar.gz", seed_bundle())) for n in range(2)]
+
+    done = page_client.post(
+        "/analyses", files=files, data={"product_default": "Expressway-E"}, follow_redirects=False
+    )
+    refused = page_client.post("/analyses", files=files, data={"product_default": "Exp-E"})
+
+    assert done.status_code == 303
+    body = page_client.get("/api/v1/analyses/" + done.headers["location"].rsplit("/", 1)[-1])
+    assert [f["product"] for f in body.json()["files"]] == ["Expressway-E", "Expressway-E"]
+    assert refused.status_code == 422
+    assert "&#39;Exp-E&#39; is not a product" in refused.text

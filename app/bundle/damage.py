@@ -1,0 +1,60 @@
+"""Sentences for damaged archives: what is wrong, and what the analysis did about it."""
+
+from __future__ import annotations
+
+import tarfile
+
+from app.bundle.budget import human_size
+from app.bundle.streams import HeaderTooLarge
+
+FORMAT_WORDS = {
+    "tar": "tar archive",
+    "gzip": "gzip-compressed file",
+    "zip": "zip archive",
+}
+
+
+def problem(fmt: str, cause: BaseException) -> str:
+    """What is wrong with an archive of format `fmt` that failed with `cause`."""
+    if isinstance(cause, HeaderTooLarge):
+        return f"the tar archive cannot be read further: {cause}"
+    if isinstance(cause, EOFError) or "unexpected end" in str(cause):
+        return f"the {FORMAT_WORDS[fmt]} is truncated (it ends in the middle)"
+    if fmt == "zip" and "not a zip file" in str(cause):
+        return "the zip archive has no table of contents (incomplete download or damaged)"
+    if fmt == "zip":
+        return f"the zip archive is damaged ({cause})"
+    if isinstance(cause, tarfile.TarError):
+        return f"the tar archive is damaged ({cause})"
+    return f"the {FORMAT_WORDS[fmt]} is damaged ({cause})"
+
+
+def salvage_sentence(name: str, fmt: str, cause: BaseException) -> str:
+    """The warning for an upload read only up to its damage (what was read is analysed)."""
+    return (
+        f"{name}: {problem(fmt, cause)}. Everything read before the damage was analysed; "
+        "what comes after it could not be read, so findings may be missing. Re-download the "
+        "bundle from the Expressway and upload it again for a complete analysis."
+    )
+
+
+def damaged_zip_member(label: str, cause: BaseException, kept_bytes: int) -> str:
+    """The warning for a zip member that could not be read to its end."""
+    sentence = f"{label}: could not be read ({cause})"
+    if kept_bytes:
+        return (
+            f"{sentence}; the {human_size(kept_bytes)} read before the error were kept and "
+            "analysed, so they may hold damaged lines."
+        )
+    return f"{sentence}; skipped, the zip's other files were still read."
+
+
+def corrupt_sentence(name: str, fmt: str, cause: BaseException, *, nested: bool = False) -> str:
+    """The reason an archive could not be read at all, or the warning for a nested one."""
+    wrong = problem(fmt, cause)
+    if nested:
+        return f"{name}: {wrong}; the files after the damage were skipped."
+    return (
+        f"{name}: {wrong}. The download was probably cut short or the file was altered; "
+        "re-download the bundle from the Expressway and upload it again."
+    )

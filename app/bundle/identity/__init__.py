@@ -1,0 +1,1 @@
+"""Product identity of a node, weighed from evidence (see app.bundle.identity.product)."""

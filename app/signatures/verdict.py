@@ -1,0 +1,174 @@
+"""The verdict of an analysis, and what it rests on: the one rule the API, the page and the CLI use.
+
+* `problems`: a finding of severity warning or worse;
+* `inconclusive`: nothing an Expressway signature can read (no loggingsnapshot and no log in
+  the Expressway format), or no signature could look (every one lacked its input);
+* `clear`: signatures could look at Expressway log lines and found nothing of severity warning
+  or worse. Never said without log lines to rest on: an all-clear that was not earned closes
+  TAC cases.
+
+Pure: severities, coverage outcomes and the examined lines in (stored or fresh), Verdict out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.report import BundleFile, Examined, FileKind, NodeInfo
+from app.signatures.engine import FileStats
+
+PROBLEMS = "problems"
+CLEAR = "clear"
+INCONCLUSIVE = "inconclusive"
+VERDICTS = (PROBLEMS, CLEAR, INCONCLUSIVE)
+PROBLEM_SEVERITIES = frozenset({"critical", "error", "warning"})
+LOOKED = frozenset({"matched", "passed"})
+_LOG_KINDS = (FileKind.LOGGINGSNAPSHOT, FileKind.LOG)
+_KIND_WORDS = {"loggingsnapshot": "loggingsnapshot", "log": "Expressway log"}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The verdict and, in words and numbers, what it rests on."""
+
+    verdict: str  # problems | clear | inconclusive
+    summary: str  # one sentence for people
+    reason: str | None  # why inconclusive (None otherwise)
+    looked: int  # signatures whose input was present (matched or passed)
+    could_not: int  # signatures skipped for lack of input
+    problems: int  # findings of severity warning or worse
+    lines: int | None  # Expressway log lines examined; None: not recorded for this run
+    examined: list[Examined] = field(default_factory=list)
+
+
+def examined_lines(
+    files: Sequence[BundleFile], nodes: Mapping[str, NodeInfo], stats: Mapping[str, FileStats]
+) -> list[Examined]:
+    """The lines the scan read, per node and log kind, from the FileStats it recorded."""
+    groups: dict[tuple[str, str, bool], list[int]] = {}
+    for file in files:
+        scanned = stats.get(file.name)
+        if file.kind not in _LOG_KINDS or scanned is None:
+            continue
+        expressway = scanned.expressway_format or file.kind == FileKind.LOGGINGSNAPSHOT
+        counts = groups.setdefault((file.bundle, str(file.kind), expressway), [0, 0])
+        counts[0] += 1
+        counts[1] += scanned.lines
+    result = []
+    for (bundle, kind, expressway), (count, lines) in groups.items():
+        node = nodes.get(bundle)
+        result.append(
+            Examined(
+                bundle=bundle,
+                node=node.hostname if node is not None else None,
+                product=node.product if node is not None else None,
+                version=node.version if node is not None else None,
+                kind=kind,
+                files=count,
+                lines=lines,
+                expressway=expressway,
+            )
+        )
+    return result
+
+
+def examined_to_json(examined: Iterable[Examined]) -> list[dict[str, Any]]:
+    return [
+        {
+            "bundle": e.bundle,
+            "node": e.node,
+            "product": e.product,
+            "version": e.version,
+            "kind": e.kind,
+            "files": e.files,
+            "lines": e.lines,
+            "expressway": e.expressway,
+        }
+        for e in examined
+    ]
+
+
+def examined_from_json(stored: Iterable[Mapping[str, Any]]) -> list[Examined]:
+    return [
+        Examined(
+            bundle=str(item.get("bundle", "")),
+            node=item.get("node"),
+            product=item.get("product"),
+            version=item.get("version"),
+            kind=str(item.get("kind", "log")),
+            files=int(item.get("files", 0)),
+            lines=int(item.get("lines", 0)),
+            expressway=bool(item.get("expressway", False)),
+        )
+        for item in stored
+    ]
+
+
+def _where(item: Examined) -> str:
+    name = item.node or item.bundle
+    identity = " ".join(part for part in (item.product, item.version) if part)
+    return f"{name} ({identity})" if identity else name
+
+
+def _lines_text(examined: Sequence[Examined]) -> str:
+    parts = [
+        f"{item.lines:,} line{'s' if item.lines != 1 else ''} of "
+        f"{_KIND_WORDS.get(item.kind, item.kind)} from {_where(item)}"
+        for item in examined
+        if item.expressway
+    ]
+    if len(parts) > 1:
+        return ", ".join(parts[:-1]) + " and " + parts[-1]
+    return parts[0] if parts else ""
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'s' if count != 1 else ''}"
+
+
+def problem_count(counts: Mapping[str, int]) -> int:
+    """Findings of severity warning or worse, from counts by severity."""
+    return sum(n for severity, n in counts.items() if severity in PROBLEM_SEVERITIES)
+
+
+def decide(
+    problems: int,
+    outcomes: Iterable[str],
+    examined: Sequence[Examined] | None,
+) -> Verdict:
+    """The verdict from the number of findings of severity warning or worse (`problem_count`),
+    the coverage outcomes and the examined lines.
+
+    `examined` None means the run recorded no line counts (saved before they existed): the
+    verdict then rests on the coverage alone, and the summary says so.
+    """
+    outcome_list = list(outcomes)
+    looked = sum(1 for outcome in outcome_list if outcome in LOOKED)
+    could_not = sum(1 for outcome in outcome_list if outcome == "skipped")
+    counts = f"{_plural(looked, 'signature')} looked, {could_not:,} could not"
+    lines = None if examined is None else sum(e.lines for e in examined if e.expressway)
+    where = "" if examined is None else _lines_text(examined)
+    in_lines = f" in {where}" if where else ""
+    shown = list(examined or [])
+    if problems:
+        summary = f"{_plural(problems, 'problem')} found{in_lines}; {counts}."
+        return Verdict(PROBLEMS, summary, None, looked, could_not, problems, lines, shown)
+    reason: str | None = None
+    if examined is not None and not lines:
+        other = sum(e.lines for e in examined if not e.expressway)
+        if any(e.expressway for e in examined):
+            reason = "the loggingsnapshot and Expressway log files of the upload are empty"
+        else:
+            reason = "the upload holds no loggingsnapshot and no log in the Expressway format"
+        if other:
+            reason += f" ({_plural(other, 'line')} of other text were read)"
+    elif not looked:
+        reason = "no signature could look: every one lacked its input"
+    if reason is not None:
+        summary = f"Inconclusive: {reason}; {counts}."
+        return Verdict(INCONCLUSIVE, summary, reason, looked, could_not, 0, lines, shown)
+    recorded = "" if examined is not None else " (lines examined were not recorded for this run)"
+    summary = f"No known problem found{in_lines}{recorded}; {counts}."
+    return Verdict(CLEAR, summary, None, looked, could_not, 0, lines, shown)

@@ -1,0 +1,172 @@
+"""The process that analyses one upload: started by the supervisor, killed by it if need be.
+
+`main()` is the entry point of the child. It is forked by the multiprocessing "forkserver" of
+the supervising process: a single-threaded process that imported this module once, so an
+analysis starts in milliseconds rather than the 1-2 s a fresh interpreter takes, with no
+inherited threads or locks. It makes the child easy to stop and cheap to lose: leader of its
+own process group (the supervisor kills the group, processes the pipeline starts included),
+killed by the kernel if its parent dies (PR_SET_PDEATHSIG; the fork server exits as soon as
+the supervising process dies), first in line for the kernel's OOM killer (oom_score_adj
+1000) rather than the web server or the worker. Then it runs the claimed analysis
+(`run_claimed`) and tells the supervisor how it ended.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import traceback
+from contextlib import suppress
+from multiprocessing.connection import Connection
+from multiprocessing.sharedctypes import Synchronized
+from pathlib import Path
+
+from sqlalchemy.exc import DisconnectionError, OperationalError
+
+from app.config import Settings
+from app.db import Database
+from app.errors import BundleError
+from app.observability import analysis_context, configure_logging
+from app.services import analyses, storage
+from app.services.findings import save_report
+from app.signatures import Library, load_library
+from app.worker import faults
+from app.worker.malloc import tune_malloc
+from app.worker.pipeline import Input, Progress, analyze, limits_from, output_limits_from
+
+log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1
+RECORDED = "recorded"  # the child stored the outcome itself: ("recorded", status)
+LOST = "lost"  # the child could not store anything: ("lost", what happened)
+
+_LIBRARIES: dict[Path | None, Library] = {}
+
+
+def default_library(path: Path | None = None, cache_dir: Path | None = None) -> Library:
+    """The library at `path` (LOUPE_LIBRARY_DIR; None: the packaged one), once per process."""
+    if path not in _LIBRARIES:
+        _LIBRARIES[path] = load_library(path, cache_dir=cache_dir)
+    return _LIBRARIES[path]
+
+
+def prepare_process() -> None:
+    """Own process group, death with the parent, first victim of the OOM killer."""
+    os.setpgid(0, 0)
+    parent = os.getppid()
+    with suppress(OSError, AttributeError):  # not Linux: the supervisor still kills us
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+    with suppress(OSError):
+        Path("/proc/self/oom_score_adj").write_text("1000")
+    tune_malloc()
+
+
+def main(
+    analysis_id: str,
+    worker: str,
+    settings_json: str,
+    progress: Synchronized[int],
+    results: Connection,
+    test_fault: str,
+) -> None:
+    """Entry point of the child: analyse the claimed analysis, send how it ended.
+    `test_fault`: LOUPE_TEST_FAULT of the supervisor (app/worker/faults.py)."""
+    prepare_process()
+    os.environ[faults.ENV] = test_fault
+    settings = Settings.model_validate_json(settings_json)
+    if settings.log_json:
+        configure_logging(json_lines=True)
+    db = Database(settings.sqlalchemy_url)
+
+    def report(fraction: float) -> None:
+        progress.value = int(fraction * 100)
+
+    try:
+        with analysis_context(analysis_id):
+            status = run_claimed(analysis_id, worker, settings, db, report)
+        results.send((RECORDED, status))
+    except (OperationalError, DisconnectionError) as exc:
+        log.warning("analysis %s: database unreachable: %s", analysis_id, exc)
+        results.send((LOST, "the database was not reachable"))
+    finally:
+        results.close()
+        db.dispose()
+
+
+def run_claimed(
+    analysis_id: str,
+    worker: str,
+    settings: Settings,
+    db: Database,
+    progress: Progress | None = None,
+) -> str:
+    """Analyse an analysis `worker` has claimed and store the outcome; returns its status
+    ("done", "failed" or "skipped" when another worker took it over meanwhile).
+
+    A bad bundle fails with the reason the pipeline gives; a crash fails as an internal error
+    whose traceback goes to the log. Database errors propagate: nothing could be stored.
+    """
+    library = default_library(settings.library_dir, settings.cache_dir)
+    data_dir = settings.resolved_data_dir
+    with db.session() as session:
+        analysis = analyses.get(session, analysis_id)
+        inputs = [
+            Input(
+                path=storage.resolve_inside(data_dir, f.storage_path),
+                name=f.name,
+                product=f.product,
+            )
+            for f in analysis.files
+        ]
+    log.info("analysis %s started by %s in process %d", analysis_id, worker, os.getpid())
+    try:
+        faults.inject([item.name for item in inputs])
+        missing = [item.name for item in inputs if not item.path.is_file()]
+        if missing:
+            raise BundleError(
+                "The uploaded file(s) "
+                + ", ".join(missing)
+                + " cannot be read by this worker: check that every worker mounts the same "
+                "data dir (LOUPE_DATA_DIR)."
+            )
+        report = analyze(
+            inputs,
+            storage.work_dir(data_dir, analysis_id),
+            library,
+            limits_from(settings),
+            progress,
+            jobs=settings.jobs,
+            output=output_limits_from(settings),
+            extract_calls=settings.call_flows,
+        )
+    except BundleError as exc:
+        log.info("analysis %s failed: %s", analysis_id, exc)
+        with db.session() as session:
+            analyses.fail(session, analysis_id, str(exc), worker)
+        return "failed"
+    except Exception as exc:
+        log.error("analysis %s crashed:\n%s", analysis_id, traceback.format_exc())
+        with db.session() as session:
+            analyses.fail(
+                session,
+                analysis_id,
+                f"Internal error while analysing ({type(exc).__name__}: {exc}). "
+                "The operator can find the traceback in the server log.",
+                worker,
+            )
+        return "failed"
+    with db.session() as session:
+        saved = save_report(
+            session, analysis_id=analysis_id, report=report, data_dir=data_dir, worker=worker
+        )
+    log.info(
+        "analysis %s %s: %d findings",
+        analysis_id,
+        "done" if saved else "superseded",
+        len(report.findings),
+    )
+    return "done" if saved else "skipped"

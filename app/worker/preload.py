@@ -1,0 +1,28 @@
+"""What the fork server imports once, so that every analysing child starts ready.
+
+The fork server (app/worker/supervisor.py) imports this module before it forks any child: the
+pipeline's modules, and the signature library this installation uses (LOUPE_LIBRARY_DIR, else
+the packaged one). A child then starts in milliseconds with both in memory (shared with the
+fork server until written to). If the library cannot be loaded here, each child loads it
+itself and reports the error the usual way, in the analysis.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from app.config import get_settings
+from app.worker.child import default_library
+
+log = logging.getLogger(__name__)
+
+
+def load_default_library() -> None:
+    settings = get_settings()
+    try:
+        default_library(settings.library_dir, settings.cache_dir)
+    except Exception as exc:  # only a head start: an exception here would stop the fork server
+        log.warning("the fork server could not preload the signature library: %r", exc)
+
+
+load_default_library()
