@@ -332,3 +332,41 @@ def test_a_request_logged_again_is_marked_as_a_retransmission() -> None:
     ]
     assert "INVITE (1) [resent]" in to_text(ladder)
     assert 'stroke-dasharray="6 4"' in to_svg(ladder)
+
+
+def test_without_extract_calls_no_observer_sees_a_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LOUPE_CALL_FLOWS off (the default): the scan carries no observer, calls stay None."""
+    from app.calls import extract
+    from app.config import Settings
+    from app.signatures import engine, load_library
+    from app.worker.pipeline import Input, analyze, limits_from
+    from tests.calls.scenarios import two_node_logs
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("call extraction ran although it is off")
+
+    monkeypatch.setattr(extract.Collector, "__init__", refuse)
+    observers: list[object] = []
+    original = engine.FileScan.__init__
+
+    def record(self: engine.FileScan, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        observers.append(self.observer)
+
+    monkeypatch.setattr(engine.FileScan, "__init__", record)
+    expe, _ = two_node_logs()
+    log = tmp_path / "loggingsnapshot_expe1_2018.txt"
+    log.write_text(expe.text())
+    library, limits = load_library(), limits_from(Settings())
+    for while_unpacking in (True, False):
+        report = analyze(
+            [Input(log, log.name)],
+            tmp_path / "work",
+            library,
+            limits,
+            scan_while_unpacking=while_unpacking,
+        )
+        assert report.calls is None and report.call_background == []
+    assert observers and all(observer is None for observer in observers)

@@ -246,3 +246,25 @@ def test_without_call_flows_the_analysis_says_they_were_not_extracted(
         assert 'class="calls-filter' not in page
         overview = client.get(f"/a/{analysis_id}").text
         assert "Calls (not extracted)" in overview
+
+
+def test_a_rerun_without_call_flows_keeps_the_calls_of_the_run_that_extracted_them(
+    migrated: Settings,
+) -> None:
+    from app.main import create_app
+
+    expe, expc = two_node_logs()
+    with TestClient(create_app(migrated)) as on:  # call flows on (the module's settings)
+        analysis_id = analyse(
+            on,
+            ("diagnostic_log_expe1.tar.gz", bundle(expe, "Expressway-E")),
+            ("diagnostic_log_expc1.tar.gz", bundle(expc, "Expressway-C")),
+        )
+    off = migrated.model_copy(update={"call_flows": False})
+    with TestClient(create_app(off)) as client:  # the only worker now: it does not extract
+        response = client.post(f"/api/v1/analyses/{analysis_id}/rerun")
+        assert response.status_code == 202, response.text
+        body = wait_for(client, analysis_id)
+        assert body["status"] == "done" and len(body["runs"]) == 2
+        assert body["calls"] == 2
+        assert calls(client, analysis_id)["extracted"] is True
