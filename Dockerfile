@@ -12,6 +12,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     LOUPE_PORT=8000 \
     LOUPE_DATA_DIR=/data
 
+# libcairo2: ladder.png (CairoSVG); without it the PNG download answers 503 with the reason
+RUN apt-get update && apt-get install -y --no-install-recommends libcairo2 \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 # dependencies first, so a code change does not reinstall them
 COPY pyproject.toml README.md ./

@@ -224,7 +224,6 @@ def analyze(
     3 when the verdict is inconclusive (nothing an Expressway signature could read).
     """
     from app import serialize
-    from app.bundle.unpack import sniff_upload_type
     from app.errors import BundleError, SignatureError
     from app.ids import new_id
     from app.report import Report
@@ -239,18 +238,7 @@ def analyze(
     as_json = output_format is ReportFormat.json
     settings = get_settings()
     chosen = _chosen_products(products or [], len(bundles))
-    for bundle in bundles:
-        if not bundle.is_file():
-            _echo(f"error: {bundle}: no such file", err=True)
-            raise typer.Exit(EXIT_UNUSABLE)
-        with bundle.open("rb") as handle:
-            head = handle.read(4096)
-        if not head:
-            _echo(f"error: {bundle}: the file is empty", err=True)
-            raise typer.Exit(EXIT_UNUSABLE)
-        if sniff_upload_type(head, bundle.name) is None:
-            _echo(f"error: {bundle}: not a bundle, log or capture logloupe can read", err=True)
-            raise typer.Exit(EXIT_UNUSABLE)
+    check_inputs(bundles)
     try:
         library = load_library(library_dir, cache_dir=settings.cache_dir)
     except (SignatureError, OSError) as exc:
@@ -339,6 +327,24 @@ def _chosen_products(products: list[str], count: int) -> list[str | None]:
     return chosen + [None] * (count - len(chosen))
 
 
+def check_inputs(bundles: list[Path]) -> None:
+    """Exit (EXIT_UNUSABLE, with the reason) unless each path is a bundle, log or capture."""
+    from app.bundle.unpack import sniff_upload_type
+
+    for bundle in bundles:
+        if not bundle.is_file():
+            _echo(f"error: {bundle}: no such file", err=True)
+            raise typer.Exit(EXIT_UNUSABLE)
+        with bundle.open("rb") as handle:
+            head = handle.read(4096)
+        if not head:
+            _echo(f"error: {bundle}: the file is empty", err=True)
+            raise typer.Exit(EXIT_UNUSABLE)
+        if sniff_upload_type(head, bundle.name) is None:
+            _echo(f"error: {bundle}: not a bundle, log or capture logloupe can read", err=True)
+            raise typer.Exit(EXIT_UNUSABLE)
+
+
 def _run_pipeline_with_progress(
     inputs: list[Input],
     workdir: Path,
@@ -355,7 +361,13 @@ def _run_pipeline_with_progress(
     output = output_limits_from(settings)
     if not show:
         return run_pipeline(
-            inputs, workdir, library, limits_from(settings), jobs=jobs, output=output
+            inputs,
+            workdir,
+            library,
+            limits_from(settings),
+            jobs=jobs,
+            output=output,
+            extract_calls=settings.call_flows,
         )
     with typer.progressbar(length=100, label="analysing", file=sys.stderr) as bar:
         last = 0
@@ -368,7 +380,14 @@ def _run_pipeline_with_progress(
                 last = now
 
         return run_pipeline(
-            inputs, workdir, library, limits_from(settings), progress, jobs, output=output
+            inputs,
+            workdir,
+            library,
+            limits_from(settings),
+            progress,
+            jobs,
+            output=output,
+            extract_calls=settings.call_flows,
         )
 
 
@@ -632,6 +651,11 @@ def tokens_create(
         _echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_UNUSABLE) from exc
     _echo(made.secret)
+
+
+from app.cli_calls import register as _register_calls  # noqa: E402  (after `app` exists)
+
+_register_calls(app)
 
 
 def main() -> None:

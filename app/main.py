@@ -32,6 +32,7 @@ from app.web import (
     access_pages,
     account,
     api,
+    calls,
     catalogue,
     investigate,
     pages,
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
     app.include_router(access_pages.router, dependencies=guarded)
     app.include_router(pages.router, dependencies=guarded)
     app.include_router(reports.router, dependencies=guarded)
+    app.include_router(calls.router, dependencies=guarded)
     app.include_router(account.router)
     app.include_router(signon.router)
     app.state.oidc = signon.make_provider(settings)

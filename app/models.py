@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -67,6 +68,9 @@ class Analysis(Base):
     team: Mapped[str | None] = mapped_column(String(100), index=True)
     # the retention sweeper deletes it after this (LOUPE_RETENTION_DAYS); NULL: kept forever
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # whether a run extracted its SIP calls (LOUPE_CALL_FLOWS, migration 0009): the call tables
+    # hold the calls of the last run that did
+    calls_extracted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     files: Mapped[list[StoredFile]] = relationship(
         back_populates="analysis", order_by="StoredFile.position", cascade="all, delete-orphan"
@@ -295,3 +299,66 @@ class AuditEvent(Base):
     analysis_id: Mapped[str | None] = mapped_column(String(64), index=True)
     address: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class CallRow(Base):
+    """One SIP call of an analysis: its summary columns and its messages (compact JSON)."""
+
+    __tablename__ = "call"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    analysis_id: Mapped[str] = mapped_column(ForeignKey("analysis.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)  # 1-based in time order: the URL's {call}
+    method: Mapped[str] = mapped_column(String(32))
+    from_uri: Mapped[str] = mapped_column(Text)
+    to_uri: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    final_status: Mapped[str] = mapped_column(String(200))
+    failed: Mapped[bool] = mapped_column(Boolean)
+    end_reason: Mapped[str] = mapped_column(Text)
+    nodes: Mapped[list[str]] = mapped_column(JSON)
+    call_ids: Mapped[list[str]] = mapped_column(JSON)
+    joined_by: Mapped[str | None] = mapped_column(String(64))
+    message_count: Mapped[int] = mapped_column(Integer)
+    search: Mapped[str] = mapped_column(Text)  # lower-case URIs, Call-IDs, addresses (for ?q=)
+
+    __table_args__ = (
+        Index("ix_call_analysis_number", "analysis_id", "number", unique=True),
+        Index("ix_call_analysis_failed", "analysis_id", "failed", "number"),
+    )
+
+
+class CallMessagesRow(Base):
+    """The messages of one call (compact JSON, app/calls/codec.py), apart so lists stay small."""
+
+    __tablename__ = "call_messages"
+
+    call_id: Mapped[int] = mapped_column(
+        ForeignKey("call.id", ondelete="CASCADE"), primary_key=True
+    )
+    analysis_id: Mapped[str] = mapped_column(
+        ForeignKey("analysis.id", ondelete="CASCADE"), index=True
+    )
+    messages: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class CallBackgroundRow(Base):
+    """Keep-alive SIP traffic of one node with one peer and method, counted."""
+
+    __tablename__ = "call_background"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    analysis_id: Mapped[str] = mapped_column(
+        ForeignKey("analysis.id", ondelete="CASCADE"), index=True
+    )
+    node: Mapped[str] = mapped_column(Text)
+    peer: Mapped[str] = mapped_column(Text)
+    method: Mapped[str] = mapped_column(String(32))
+    count: Mapped[int] = mapped_column(Integer)
+    failures: Mapped[int] = mapped_column(Integer)
+    statuses: Mapped[dict[str, int]] = mapped_column(JSON)
+    first_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    file: Mapped[str] = mapped_column(Text)
+    line: Mapped[int] = mapped_column(Integer)

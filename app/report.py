@@ -11,6 +11,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from app.calls.model import BackgroundRow, Call
+
 
 class FileKind(StrEnum):
     """What a file inside a bundle is, detected from its name and contents."""
@@ -114,6 +116,10 @@ class Report:
     server_certificates: list[dict[str, Any]] = field(default_factory=list)
     # the log lines the signatures read, per node and file kind (app/signatures/verdict.py)
     examined: list[Examined] = field(default_factory=list)
+    # SIP calls the logs show (app/calls), and keep-alive traffic folded per node, peer, method;
+    # None: call flows were not extracted (LOUPE_CALL_FLOWS off, pipeline.analyze(extract_calls=))
+    calls: list[Call] | None = None
+    call_background: list[BackgroundRow] = field(default_factory=list)
 
 
 SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}

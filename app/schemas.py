@@ -203,6 +203,11 @@ class AnalysisOut(BaseModel):
     coverage: list[CoverageOut] = Field(default_factory=list)
     runs: list[RunOut] = Field(default_factory=list)
     delta: DeltaOut | None = None
+    calls: int | None = Field(
+        default=None,
+        description="SIP calls found in the logs (/api/v1/analyses/{id}/calls); null when call "
+        "flows were not extracted (LOUPE_CALL_FLOWS is off by default)",
+    )
     owner: str | None = None
     expires_at: datetime | None = Field(
         default=None, description="when the retention sweeper deletes it; null: kept until deleted"

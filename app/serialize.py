@@ -247,6 +247,7 @@ def report_out(
                 finished_at=finished_at,
             )
         ],
+        calls=len(report.calls) if report.calls is not None else None,
     )
 
 

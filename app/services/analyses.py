@@ -19,6 +19,7 @@ from app.ids import new_id
 from app.models import Analysis, AnalysisRun, StoredFile, utcnow
 from app.report import SEVERITY_ORDER
 from app.schemas import AnalysisOut, DeltaOut, FindingOut, FindingsPageOut, SameUploadOut
+from app.services import calls as calls_service
 from app.services import findings as findings_service
 from app.services import storage
 from app.services.uploads import ReceivedUpload
@@ -166,7 +167,7 @@ def summary(
         if counts is None:
             counts = findings_service.severity_counts(session, run.id)
         verdict = serialize.stored_verdict(counts, coverage, run.examined)
-    return serialize.analysis_out(
+    out = serialize.analysis_out(
         analysis,
         findings,
         runs=analysis.runs,
@@ -175,6 +176,9 @@ def summary(
         verdict=verdict,
         same_upload_as=same_uploads(session, analysis),
     )
+    if analysis.calls_extracted:  # else None: not extracted (LOUPE_CALL_FLOWS off)
+        out.calls = calls_service.count_calls(session, analysis.id)
+    return out
 
 
 def view_json(

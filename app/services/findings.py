@@ -29,6 +29,7 @@ from app import serialize
 from app.models import Analysis, AnalysisRun, BundleFileRow, FindingRow, Node, SnippetRow, utcnow
 from app.report import SEVERITY_ORDER, Report
 from app.schemas import DeltaFinding, DeltaOut, SignatureRef
+from app.services import calls as calls_service
 from app.services import storage
 from app.signatures.verdict import examined_to_json
 
@@ -86,6 +87,7 @@ def save_report(
             )
         )
     _insert_findings(session, run.id, report)
+    calls_service.save_calls(session, analysis_id, report)
     now = utcnow()
     run.ruleset_version = report.ruleset_version
     run.finished_at = now

@@ -19,6 +19,7 @@ from app.signatures.engine import (
     LiteralMatcher,
     Matcher,
     MatcherFactory,
+    Observe,
     PreScanned,
     run_signatures,
     scan_lines,
@@ -36,6 +37,7 @@ __all__ = [
     "LiteralMatcher",
     "Matcher",
     "MatcherFactory",
+    "Observe",
     "Signature",
     "load_library",
     "run_examples",
@@ -96,6 +98,7 @@ def run_library(
     max_groups: int = DEFAULT_MAX_GROUPS,
     dropped: dict[str, int] | None = None,
     warnings: list[str] | None = None,
+    observe: Observe | None = None,
 ) -> list[Finding]:
     """Findings of every signature over `files`; `nodes` maps BundleFile.bundle → NodeInfo.
 
@@ -124,4 +127,5 @@ def run_library(
         max_groups=max_groups,
         dropped=dropped,
         warnings=warnings,
+        observe=observe,
     )

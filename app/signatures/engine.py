@@ -47,6 +47,22 @@ MAX_FOLLOW_LINE_BYTES = 64 * 1024
 up to 50 hits above it costs at most this much each time."""
 
 
+class BlockObserver(Protocol):
+    """Sees every block of one file as it is scanned, in file order (e.g. app.calls.extract).
+
+    `feed(block, lines_before)` gets each line-aligned block and the number of newlines before
+    it; `close()` is called once after the last block.
+    """
+
+    def feed(self, block: bytes, lines_before: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+Observe = Callable[[str, FileKind], BlockObserver | None]
+"""Gives the observer of a file (its name and kind), or None."""
+
+
 class Matcher(Protocol):
     """Finds candidate lines in a block; the engine confirms them with the regexes.
 
@@ -427,8 +443,10 @@ class FileScan:
         extra_facts: Sequence[Mapping[str, Any]] | None = None,
         notes: Sequence[str] | None = None,
         markers: Sequence[str] = (),
+        observer: BlockObserver | None = None,
     ) -> None:
         self.file_name = file_name
+        self.observer = observer
         self.signatures = signatures
         self.matcher = matcher
         self.aggregator = aggregator
@@ -485,6 +503,8 @@ class FileScan:
             self.stats.expressway_format = any(SYSLOG_LINE.match(line) for line in head)
         if self._missing:
             self._look_for_markers(block)
+        if self.observer is not None:
+            self.observer.feed(block, self.lines_before)
         for start, end, newlines, indexes in located.lines:
             text = _decode(block[start:end])
             line_no = self.lines_before + newlines + 1
@@ -498,6 +518,11 @@ class FileScan:
             self._open_end = not block.endswith(b"\n")
         self.stats.lines = self.lines
         self.last_header = self._header_before(block, len(block), self.lines_before + 1)
+
+    def close(self) -> None:
+        """The file has ended: tell the observer."""
+        if self.observer is not None:
+            self.observer.close()
 
     def _look_for_markers(self, block: bytes) -> None:
         still = []
@@ -809,6 +834,7 @@ def run_signatures(
     max_groups: int = DEFAULT_MAX_GROUPS,
     dropped: dict[str, int] | None = None,
     warnings: list[str] | None = None,
+    observe: Observe | None = None,
 ) -> list[Finding]:
     """Scan every file with the signatures that read its kind; return findings.
 
@@ -822,6 +848,8 @@ def run_signatures(
     while scanning (see Aggregator); `dropped` receives the hits not kept, by signature id.
     `stats`, when given, receives the FileStats (lines, presence markers, format) of every file
     scanned, by file name.
+    `observe` gives each file scanned here an observer of its blocks (files merged from
+    `prescanned` were observed then).
     """
     factory = matcher_factory or default_matcher_factory()
     aggregator = Aggregator(max_groups)
@@ -856,10 +884,12 @@ def run_signatures(
                 extra_facts=[fit.facts() for fit in fits],
                 notes=[fit.note for fit in fits],
                 markers=presence_markers(),
+                observer=observe(file.name, file.kind) if observe is not None else None,
             )
             with file.path.open("rb") as stream:
                 feeder = BlockFeeder(scan, pool, window=2 * jobs + 1)
                 feed_stream(stream, feeder, block_size=block_size, progress=progress)
+            scan.close()
             if stats is not None:
                 stats[file.name] = scan.stats
     finally:

@@ -26,6 +26,7 @@ from app.signatures.engine import (
     GroupBudget,
     Matcher,
     MatcherFactory,
+    Observe,
     PreScanned,
     default_matcher_factory,
     presence_markers,
@@ -46,8 +47,10 @@ class PreScanner:
         window: int = 5,
         matcher_factory: MatcherFactory | None = None,
         max_groups: int = DEFAULT_MAX_GROUPS,
+        observe: Observe | None = None,
     ) -> None:
         self.signatures = signatures
+        self.observe = observe
         self.budget = GroupBudget(max_groups)  # shared by the files' aggregators (memory)
         self.sources = sources
         self.pool = pool
@@ -81,8 +84,15 @@ class _PreScanSink:
             scanner = self.owner.scanner_for(self.kind)
             if scanner is not None:
                 signatures, matcher = scanner
+                observe = self.owner.observe
+                observer = observe(self.name, self.kind) if observe is not None else None
                 scan = FileScan(
-                    self.name, signatures, matcher, self.aggregator, markers=presence_markers()
+                    self.name,
+                    signatures,
+                    matcher,
+                    self.aggregator,
+                    markers=presence_markers(),
+                    observer=observer,
                 )
                 self.feeder = BlockFeeder(scan, self.owner.pool, window=self.owner.window)
         if self.feeder is not None:
@@ -91,6 +101,7 @@ class _PreScanSink:
     def close(self) -> None:
         if self.feeder is not None and self.kind is not None:
             self.feeder.close()
+            self.feeder.scan.close()
             stats = self.feeder.scan.stats
             self.owner.results[self.name] = PreScanned(self.kind, self.aggregator, stats)
 

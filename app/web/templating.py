@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from app import textformat, timefmt
 from app.auth.identity import Caller
+from app.calls.sipmsg import call_id_in
 from app.display import show_bidi
 from app.web.csrf import csrf_field
 
@@ -114,6 +115,7 @@ def _environment() -> jinja2.Environment:
         url_path=url_path,
         bug_url=bug_url,
         fact_value=fact_value,
+        sip_call_id=call_id_in,
     )
     env.globals.update(SEVERITIES=SEVERITIES, csrf_field=csrf_field, viewer=viewer)
     return env

@@ -141,6 +141,7 @@ def run_claimed(
             progress,
             jobs=settings.jobs,
             output=output_limits_from(settings),
+            extract_calls=settings.call_flows,
         )
     except BundleError as exc:
         log.info("analysis %s failed: %s", analysis_id, exc)

@@ -24,9 +24,11 @@ from app.bundle.duplicates import repeated_upload_warning, repeated_uploads
 from app.bundle.nodes import identify_node
 from app.bundle.sources import SOURCES
 from app.bundle.unpack import Limits, Tee, UnpackResult, unpack_upload
+from app.calls.extract import Collector
+from app.calls.group import build_calls, merge_background
 from app.config import Settings
 from app.errors import BundleError
-from app.report import Report
+from app.report import NodeInfo, Report
 from app.signatures import Library, run_library
 from app.signatures.alarms import resolve_alarm_lifecycle, split_cleared
 from app.signatures.coverage import coverage_of
@@ -65,6 +67,11 @@ def limits_from(settings: Settings) -> Limits:
 
 def output_limits_from(settings: Settings) -> OutputLimits:
     return OutputLimits(max_findings=settings.max_findings, max_bytes=settings.max_findings_bytes)
+
+
+def node_name(node: NodeInfo | None, bundle: str) -> str:
+    """How calls name a node: its hostname, else the upload it came from."""
+    return node.hostname if node is not None and node.hostname else bundle
 
 
 def unique_names(names: Sequence[str]) -> list[str]:
@@ -159,6 +166,7 @@ def analyze(
     *,
     scan_while_unpacking: bool = True,
     output: OutputLimits | None = None,
+    extract_calls: bool = False,
 ) -> Report:
     """Unpack every input into `workdir`, identify its node, run the library; raises BundleError.
 
@@ -172,6 +180,9 @@ def analyze(
     processes or `scan_while_unpacking` is False (then they are read back from disk).
     `output` bounds the findings kept (app.signatures.output_bounds); what is left out is
     named in a report warning.
+    The SIP messages of the logs are read from the same blocks (app.calls) when
+    `extract_calls` is True (LOUPE_CALL_FLOWS; off by default: it slows SIP-heavy logs);
+    otherwise `report.calls` stays None and no observer is attached (no per-block cost).
     """
     output = output or OutputLimits()
     jobs = max(1, jobs or default_jobs())
@@ -188,6 +199,9 @@ def analyze(
     names = [all_names[position] for position in kept]
     total_in = sum(item.path.stat().st_size for item in inputs) or 1
     done_in = 0
+    # SIP messages, read from the blocks the signature scan reads (only when asked for)
+    sip = Collector() if extract_calls else None
+    observe = sip.observer if sip is not None else None
     with ExitStack() as stack:
         prescanner: PreScanner | None = None
         if scan_while_unpacking and not in_processes(jobs, len(inputs)):
@@ -200,6 +214,7 @@ def analyze(
                 pool,
                 window=2 * jobs + 1,
                 max_groups=output.max_groups,
+                observe=observe,
             )
         unpacked = _unpack_all(inputs, names, workdir, limits, jobs, prescanner, total_in)
         for item, name, result in zip(inputs, names, unpacked, strict=True):
@@ -238,9 +253,15 @@ def analyze(
         max_groups=output.max_groups,
         dropped=dropped,
         warnings=report.warnings,
+        observe=observe,
     )
     report.findings, cleared = split_cleared(resolve_alarm_lifecycle(findings))
     apply_certificates(report, library.signatures)  # captures + PEMs: certificates, findings
+    if sip is not None:
+        file_nodes = {f.name: node_name(nodes.get(f.bundle), f.bundle) for f in report.files}
+        report.calls = build_calls(sip.messages, file_nodes)
+        report.call_background = merge_background(sip.background_rows(), file_nodes)
+        report.warnings.extend(sip.warnings())
     report.examined = examined_lines(report.files, nodes, stats)
     report.coverage = coverage_of(  # before the cap: a signature that matched says so
         library.signatures, report.files, nodes, report.findings, notes=cleared, stats=stats

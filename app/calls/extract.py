@@ -1,0 +1,433 @@
+"""Take every SIP message out of a log's blocks as the signature engine passes them by.
+
+A `FileExtractor` is fed the same line-aligned blocks the signature scan reads (see
+`app.signatures.engine.FileScan(observer=...)`), so the logs are read once. Per message an
+Expressway logs two lines (domain.md §2.4 (a), (e)):
+
+- the summary (`Level="INFO"`): `Action`, `Local-ip`/`-port`, `Src-ip`/`Dst-ip` and ports,
+  `Detail="Receive Request Method=INVITE, CSeq=…, Request-URI=…, Call-ID=…, From-Tag=…, To-Tag=…,
+  Msg-Hash=…, Local-SessionID=…, Remote-SessionID=…"` (or `Sending Response Code=…`);
+- the block line (`Level="DEBUG"`, same `Msg-Hash`), followed by ` SIPMSG:` and the message, each
+  line starting with a space, framed by `|`.
+
+They are paired by Msg-Hash; either may be missing (INFO-only logging, a log cut in between).
+One compiled expression finds both kinds of line in a block and takes their fields (the regex
+engine, not Python, walks the block); keep-alive traffic (OPTIONS, REGISTER, …) is counted from
+the raw bytes without building a message, and its SIPMSG blocks are skipped, not parsed.
+Memory is bounded: a block keeps at most MAX_BODY_KEEP bytes for its headers (its extent in the
+file is recorded so that pages read it back), keep-alive rows are capped, and the collector
+keeps at most `max_messages` messages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from app.calls.model import BACKGROUND_METHODS, BackgroundRow, SipMessage
+from app.calls.sipmsg import (
+    ParsedSip,
+    parse_sipmsg,
+    session_uuids,
+    tag_of,
+    transport_of,
+    uri_of,
+)
+from app.report import FileKind
+
+SIP_MODULE = b'Module="network.sip"'
+MAX_BODY_KEEP = 65_536  # bytes of a SIPMSG block kept to read its headers
+MAX_AWAITING = 512  # summaries waiting for their block (paired by Msg-Hash)
+MAX_MESSAGES = 300_000  # per analysis; more are counted, not kept
+MAX_BACKGROUND_ROWS = 10_000
+OBSERVED_KINDS = frozenset({FileKind.LOGGINGSNAPSHOT, FileKind.LOG})
+_LINE = re.compile(
+    rb'Module="network\.sip"[ \t]+Level="[A-Za-z]*":?[ \t]+Action="(Received|Sent)"[ \t]+'
+    rb'Local-ip="([^"\n]*)"[ \t]+Local-port="([^"\n]*)"[ \t]+'
+    rb'(?:Src|Dst)-ip="([^"\n]*)"[ \t]+(?:Src|Dst)-port="([^"\n]*)"[ \t]+'
+    rb'(?:Detail="[ \t]*(?:Receive|Sending)[ \t]+(Request|Response)[ \t]*([^"\n]*)"'
+    rb'|Msg-Hash="([^"\n]{1,64})")'
+)
+_PAIR = re.compile(rb"(?:^|,)[ \t]*([A-Za-z][\w\-]*)=([^,]*)")
+_BODY_END = re.compile(rb"\n(?! )")  # the end of a line followed by one not starting with a space
+_START = re.compile(rb"\|(?:SIP/2\.0 ([1-6]\d\d)|[A-Z][A-Z\-]* )")
+_CSEQ = re.compile(rb"\n ?CSeq:[ \t]*(\d{1,10})[ \t]+([A-Za-z]{1,32})", re.IGNORECASE)
+_CALL_ID = re.compile(rb"\n ?(?:Call-ID|i):[ \t]*([^\r\n]{1,300})", re.IGNORECASE)
+_BACKGROUND = frozenset(method.encode() for method in BACKGROUND_METHODS)
+_IN_DIALOG = frozenset({b"SUBSCRIBE", b"NOTIFY"})  # may belong to a call: checked by Call-ID
+_OUT_OF_DIALOG = _BACKGROUND - _IN_DIALOG  # OPTIONS, REGISTER, PUBLISH: never in a call
+_PEEK = re.compile(rb" SIPMSG:\r?\n \|([A-Z]{1,32}) ")  # a block's request line, from its start
+_FOLDED = object()
+
+
+def utc_time(value: str) -> datetime | None:
+    """`2018-01-01 17:56:48,964` (UTC; the part after the comma in milliseconds) → datetime."""
+    try:
+        base, _, millis = value.strip().partition(",")
+        when = datetime.fromisoformat(base).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    if millis.isdigit():
+        micro = int(millis) * 1000 if len(millis) <= 3 else int(millis[:6].ljust(6, "0"))
+        when = when.replace(microsecond=micro)
+    return when
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
+
+
+def _int(value: bytes | str | None) -> int | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return int(value) if value.isdigit() and len(value) <= 10 else None
+
+
+@dataclass(slots=True)
+class _Header:
+    """Where a block line says its message went (used when its summary is missing)."""
+
+    direction: str
+    local: str
+    remote: str
+    utc: bytes
+
+
+@dataclass(slots=True)
+class _OpenBody:
+    """A SIPMSG block being read (it may cross blocks); `parts` hold its first bytes."""
+
+    target: SipMessage | object | None  # the message it belongs to, _FOLDED, or None (new)
+    header: _Header | None
+    header_line: int
+    offset: int = -1  # file offset of the block's first byte
+    length: int = 0
+    kept: int = 0
+    parts: list[bytes] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Tally:
+    """A keep-alive row while counting (raw bytes; BackgroundRow once done)."""
+
+    line: int
+    count: int = 0
+    failures: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    first: bytes = b""
+    last: bytes = b""
+
+
+class Collector:
+    """Messages and keep-alive counters of every file of an analysis, by file name."""
+
+    def __init__(self, *, max_messages: int = MAX_MESSAGES) -> None:
+        self.max_messages = max_messages
+        self.messages: dict[str, list[SipMessage]] = {}
+        self.tallies: dict[tuple[str, bytes, bytes], _Tally] = {}
+        self.invite_call_ids: set[str] = set()
+        self.kept = 0
+        self.dropped = 0  # messages past max_messages
+        self.background_overflow = 0
+
+    def observer(self, file_name: str, kind: FileKind) -> FileExtractor | None:
+        """A fresh extractor for a file of `kind` (None when such files hold no SIP lines)."""
+        if kind not in OBSERVED_KINDS:
+            return None
+        self.forget(file_name)
+        self.messages[file_name] = []
+        return FileExtractor(self, file_name)
+
+    def forget(self, file_name: str) -> None:
+        """Drop what a file gave (it is scanned again, or its unpacking was abandoned)."""
+        self.kept -= len(self.messages.pop(file_name, []))
+        for key in [key for key in self.tallies if key[0] == file_name]:
+            del self.tallies[key]
+
+    def keep(self, message: SipMessage) -> bool:
+        """Keep a call's message; False when the budget is spent (the message is counted)."""
+        if self.kept >= self.max_messages:
+            self.dropped += 1
+            return False
+        self.kept += 1
+        self.messages[message.file].append(message)
+        return True
+
+    def folds(self, method: bytes, call_id: bytes) -> bool:
+        """Whether a message of `method` with `call_id` is keep-alive traffic (counted only)."""
+        if method not in _BACKGROUND:
+            return False
+        return method not in _IN_DIALOG or _text(call_id) not in self.invite_call_ids
+
+    def tally(
+        self, file: str, peer: bytes, method: bytes, status: int | None, utc: bytes, line: int
+    ) -> None:
+        """Count one keep-alive message of `file` with `peer` in its row."""
+        key = (file, peer, method)
+        row = self.tallies.get(key)
+        if row is None:
+            if len(self.tallies) >= MAX_BACKGROUND_ROWS:
+                self.background_overflow += 1
+                return
+            row = self.tallies[key] = _Tally(line, first=utc, last=utc)
+        row.count += 1
+        if status is not None:
+            row.statuses[status] = row.statuses.get(status, 0) + 1
+            if status >= 300 and status not in (401, 407):
+                row.failures += 1
+        if utc:
+            if not row.first or utc < row.first:
+                row.first = utc
+            if utc > row.last:
+                row.last = utc
+
+    def background_rows(self) -> list[BackgroundRow]:
+        """The keep-alive rows counted so far (node left empty: group.merge_background sets it)."""
+        return [
+            BackgroundRow(
+                node="",
+                file=file,
+                peer=_text(peer),
+                method=_text(method),
+                count=row.count,
+                failures=row.failures,
+                statuses={str(code): n for code, n in sorted(row.statuses.items())},
+                first=utc_time(_text(row.first)) if row.first else None,
+                last=utc_time(_text(row.last)) if row.last else None,
+                line=row.line,
+            )
+            for (file, peer, method), row in self.tallies.items()
+        ]
+
+    def warnings(self) -> list[str]:
+        notes = []
+        if self.dropped:
+            notes.append(
+                f"Call flows: {self.dropped} SIP messages past the first {self.max_messages} "
+                "were counted but not kept; their calls may look incomplete."
+            )
+        if self.background_overflow:
+            notes.append(
+                f"Call flows: {self.background_overflow} keep-alive messages with peers past "
+                f"the first {MAX_BACKGROUND_ROWS} were not counted."
+            )
+        return notes
+
+
+class FileExtractor:
+    """Reads the SIP messages of one file from its blocks, in file order (an engine observer)."""
+
+    def __init__(self, collector: Collector, file_name: str) -> None:
+        self.collector = collector
+        self.file_name = file_name
+        self.offset = 0  # file offset of the block being fed
+        self.body: _OpenBody | None = None
+        self.awaiting: OrderedDict[bytes, SipMessage | object] = OrderedDict()
+
+    def feed(self, block: bytes, lines_before: int) -> None:
+        """One line-aligned block; `lines_before`: newlines in the blocks before it."""
+        pos = self._read_body(block, 0) if self.body is not None else 0
+        counted_to, line_no = 0, lines_before + 1
+        read, find, rfind, count = _LINE.match, block.find, block.rfind, block.count
+        while (hit := find(SIP_MODULE, pos)) != -1:  # memchr-fast; the expression reads fields
+            end = find(b"\n", hit)
+            end = len(block) if end == -1 else end
+            pos = end + 1
+            match = read(block, hit, end)
+            if match is None:
+                continue  # another network.sip line (DNS, TCP, …): no message
+            start = rfind(b"\n", 0, hit) + 1
+            line_no += count(b"\n", counted_to, start)
+            counted_to = start
+            if block[start] in b" \t|":
+                continue  # quoted inside a payload, not a log line
+            at = find(b'UTCTime="', start, hit)
+            utc = block[at + 9 : find(b'"', at + 9, hit)] if at != -1 else b""
+            if match[6] is not None:
+                self._summary(match, utc, line_no)
+            else:
+                target = self.awaiting.pop(match[8], None)
+                header = None
+                peek = _PEEK.match(block, pos) if target is None else None
+                if peek is not None and peek[1] in _OUT_OF_DIALOG:  # a keep-alive request
+                    peer = match[4] + b":" + match[5]
+                    self.collector.tally(self.file_name, peer, peek[1], None, utc, line_no)
+                    target = _FOLDED
+                elif target is None:  # its summary was not logged: the block tells all
+                    header = _Header(
+                        "in" if match[1] == b"Received" else "out",
+                        f"{_text(match[2])}:{_text(match[3])}",
+                        f"{_text(match[4])}:{_text(match[5])}",
+                        utc,
+                    )
+                self.body = _OpenBody(target, header, line_no)
+            pos = self._read_body(block, pos)
+        self.offset += len(block)
+
+    def close(self) -> None:
+        """End of the file: a block cut by the end of the log is read as far as it goes."""
+        if self.body is not None:
+            self._finish_body()
+        self.awaiting.clear()
+
+    def _summary(self, match: re.Match[bytes], utc: bytes, line_no: int) -> None:
+        pairs = dict(_PAIR.findall(match[7]))
+        method = pairs.get(b"Method", b"").strip().upper()
+        call_id = pairs.get(b"Call-ID", b"").strip()
+        is_request = match[6] == b"Request"
+        target: SipMessage | object
+        if self.collector.folds(method, call_id):
+            status = None if is_request else _int(pairs.get(b"Code"))
+            peer = match[4] + b":" + match[5]
+            self.collector.tally(self.file_name, peer, method, status, utc, line_no)
+            target = _FOLDED
+        else:
+            message = self._message(match, pairs, method, call_id, is_request, utc, line_no)
+            target = message if self.collector.keep(message) else _FOLDED
+        msg_hash = pairs.get(b"Msg-Hash", b"").strip()
+        if msg_hash:
+            self.awaiting[msg_hash] = target
+            if len(self.awaiting) > MAX_AWAITING:
+                self.awaiting.popitem(last=False)
+        self.body = _OpenBody(target, None, line_no)
+
+    def _message(
+        self,
+        match: re.Match[bytes],
+        pairs: dict[bytes, bytes],
+        method: bytes,
+        call_id: bytes,
+        is_request: bool,
+        utc: bytes,
+        line_no: int,
+    ) -> SipMessage:
+        name = _text(method)[:32]
+        call = _text(call_id)[:300]
+        if method == b"INVITE":
+            self.collector.invite_call_ids.add(call)
+        sessions = tuple(
+            uuid
+            for key in (b"Local-SessionID", b"Remote-SessionID")
+            for uuid in session_uuids(_text(pairs.get(key, b"")))
+        )
+        return SipMessage(
+            time=utc_time(_text(utc)),
+            file=self.file_name,
+            line=line_no,
+            direction="in" if match[1] == b"Received" else "out",
+            local=f"{_text(match[2])}:{_text(match[3])}",
+            remote=f"{_text(match[4])}:{_text(match[5])}",
+            call_id=call,
+            cseq=_int(pairs.get(b"CSeq")),
+            cseq_method=name,
+            method=name if is_request else None,
+            status=None if is_request else _int(pairs.get(b"Code")),
+            request_uri=_text(pairs.get(b"Request-URI", b"").strip()),
+            to_uri=_text(pairs.get(b"To", b"").strip()),
+            from_tag=_text(pairs.get(b"From-Tag", b"").strip()),
+            to_tag=_text(pairs.get(b"To-Tag", b"").strip()),
+            session_ids=sessions,
+            msg_hash=_text(pairs.get(b"Msg-Hash", b"").strip()),
+        )
+
+    def _read_body(self, block: bytes, pos: int) -> int:
+        """Go on reading the open SIPMSG block from `pos`; the position after it."""
+        body = self.body
+        if body is None or pos >= len(block):
+            return pos  # (at a block's end, the next block says whether a SIPMSG block follows)
+        if block[pos] != 0x20:  # the next line is a log line: the block has ended (or none)
+            self._finish_body()
+            return pos
+        if body.offset < 0:
+            body.offset = self.offset + pos
+        match = _BODY_END.search(block, pos)
+        stop = match.start() + 1 if match is not None and match.start() < len(block) - 1 else None
+        piece_end = stop if stop is not None else len(block)
+        body.length += piece_end - pos
+        if body.kept < MAX_BODY_KEEP and body.target is not _FOLDED:
+            piece = block[pos : min(piece_end, pos + MAX_BODY_KEEP - body.kept)]
+            body.parts.append(piece)
+            body.kept += len(piece)
+        if stop is None:
+            return len(block)
+        self._finish_body()
+        return stop
+
+    def _finish_body(self) -> None:
+        body, self.body = self.body, None
+        if body is None or body.target is _FOLDED or body.offset < 0:
+            return  # counted already, or no SIPMSG block followed the line
+        raw = b"".join(body.parts)
+        message = body.target
+        if not isinstance(message, SipMessage) and (
+            body.header is None or self._fold_block(body, body.header, raw)
+        ):
+            return
+        parsed = parse_sipmsg(raw.decode("utf-8", errors="replace"))
+        if not isinstance(message, SipMessage):
+            assert body.header is not None
+            message = self._from_block(body, body.header, parsed)
+            if message is None or not self.collector.keep(message):
+                return
+        headers = parsed.headers
+        message.line = body.header_line
+        message.body_offset, message.body_length = body.offset, body.length
+        message.call_id = message.call_id or headers.get("call-id", "")[:300]
+        if message.status is not None and parsed.reason:
+            message.reason = parsed.reason
+        if message.method is not None and parsed.request_uri:
+            message.request_uri = parsed.request_uri
+        message.from_uri = uri_of(headers.get("from", "")) or message.from_uri
+        message.from_tag = message.from_tag or tag_of(headers.get("from", ""))
+        message.to_uri = uri_of(headers.get("to", "")) or message.to_uri
+        message.to_tag = message.to_tag or tag_of(headers.get("to", ""))
+        message.transport = transport_of(headers.get("via", ""))
+        agent = headers.get("user-agent" if message.method else "server", "")
+        message.user_agent = agent or headers.get("user-agent", "") or headers.get("server", "")
+        message.reason_header = " | ".join(parsed.diagnostics)[:2000]
+        message.via_count = parsed.via_count
+        if "session-id" in headers:
+            extra = session_uuids(headers["session-id"])
+            message.session_ids = tuple(dict.fromkeys((*message.session_ids, *extra)))
+
+    def _fold_block(self, body: _OpenBody, header: _Header, raw: bytes) -> bool:
+        """Count a block logged without its summary if it is keep-alive traffic (read from a
+        peek at its start line, CSeq and Call-ID: no full parse); True when counted."""
+        start = _START.search(raw, 0, 400)
+        cseq = _CSEQ.search(raw)
+        if start is None or cseq is None:
+            return False
+        method = cseq[2].upper()
+        call_id = _CALL_ID.search(raw)
+        if not self.collector.folds(method, call_id[1].strip() if call_id else b""):
+            return False
+        status = int(start[1]) if start[1] else None
+        peer = header.remote.encode("utf-8", errors="replace")
+        self.collector.tally(self.file_name, peer, method, status, header.utc, body.header_line)
+        return True
+
+    def _from_block(self, body: _OpenBody, header: _Header, parsed: ParsedSip) -> SipMessage | None:
+        """A message logged with its block but without a summary line (read from the block)."""
+        if parsed.method is None and parsed.status is None:
+            return None
+        cseq_number, _, cseq_method = parsed.headers.get("cseq", "").partition(" ")
+        call_id = parsed.headers.get("call-id", "")[:300]
+        method = (cseq_method.strip().upper() or (parsed.method or ""))[:32]
+        if method == "INVITE":
+            self.collector.invite_call_ids.add(call_id)
+        return SipMessage(
+            time=utc_time(_text(header.utc)),
+            file=self.file_name,
+            line=body.header_line,
+            direction=header.direction,
+            local=header.local,
+            remote=header.remote,
+            call_id=call_id,
+            cseq=_int(cseq_number),
+            cseq_method=method,
+            method=parsed.method,
+            status=parsed.status,
+        )

@@ -1,0 +1,143 @@
+"""Read the start line and headers of one logged SIP message (a `SIPMSG:` block's payload).
+
+The block is the text after `SIPMSG:`: each line starts with a space, the message is framed by
+`|` (`|INVITE sip:… SIP/2.0` … `|`). Only the headers are read (never the SDP), at most
+MAX_HEAD_CHARS of them, values cut at MAX_VALUE_CHARS: junk or huge blocks cost a bounded amount.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+MAX_VALUE_CHARS = 2000
+COMPACT_NAMES = {  # RFC 3261 §7.3.3 compact forms
+    "i": "call-id",
+    "f": "from",
+    "t": "to",
+    "v": "via",
+    "m": "contact",
+    "l": "content-length",
+    "c": "content-type",
+}
+_REQUEST_LINE = re.compile(r"^([A-Z][A-Z\-]{1,31}) (\S{1,2000}) SIP/2\.0$")
+_STATUS_LINE = re.compile(r"^SIP/2\.0 ([1-6]\d\d)(?: (.{0,200}))?$")
+_WANTED = re.compile(
+    r"^ ?(From|f|To|t|Via|v|User-Agent|Server|Session-ID|Reason|Warning|ms-diagnostics|"
+    r"X-ms-diagnostics|Call-ID|i|CSeq)[ \t]*:[ \t]?([^\n]*)$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_BLANK = re.compile(r"\n ?\r?\n")
+_DIAGNOSTICS = frozenset({"reason", "warning", "ms-diagnostics", "x-ms-diagnostics"})
+MAX_HEAD_CHARS = 65_536
+_URI = re.compile(r"<([^>]{1,2000})>|^\s*([^;\s]{1,2000})")
+_TAG = re.compile(r";\s*tag=([^;\s>]{1,200})", re.IGNORECASE)
+_SESSION_SPLIT = re.compile(r";\s*remote\s*=\s*|;")
+_UUID = re.compile(r"[0-9a-f]{32}")
+_NULL_UUID = "0" * 32
+_VIA_TRANSPORT = re.compile(r"SIP/2\.0/([A-Za-z]{2,5})", re.IGNORECASE)
+
+
+@dataclass(slots=True)
+class ParsedSip:
+    """The start line and the first value of each header (names lower case, compact expanded)."""
+
+    method: str | None = None
+    request_uri: str = ""
+    status: int | None = None
+    reason: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    via_count: int = 0
+    diagnostics: list[str] = field(default_factory=list)  # Reason, Warning, ms-diagnostics
+
+
+def payload_lines(block: str) -> list[str]:
+    """The message lines of a SIPMSG block: leading space and the `|` frame removed."""
+    lines = []
+    for raw in block.split("\n"):
+        line = raw.rstrip("\r")
+        if line.startswith(" "):
+            line = line[1:]
+        if line.strip() == "SIPMSG:":
+            continue
+        lines.append(line)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if lines and lines[-1].strip() == "|":
+        lines.pop()
+    if lines and lines[0].startswith("|"):
+        lines[0] = lines[0][1:]
+    return lines
+
+
+def parse_sipmsg(block: str) -> ParsedSip:
+    """Start line and the headers calls use, from a SIPMSG block; empty fields where it is junk.
+
+    Only the header part (up to the first empty line) is read, with one expression for the
+    headers of interest: no per-line Python loop over the whole message.
+    """
+    parsed = ParsedSip()
+    frame = block.find("|")
+    if frame == -1:
+        return parsed
+    line_end = block.find("\n", frame)
+    start = block[frame + 1 : line_end if line_end != -1 else len(block)].strip()
+    request = _REQUEST_LINE.match(start)
+    if request:
+        parsed.method, parsed.request_uri = request[1], request[2]
+    else:
+        status = _STATUS_LINE.match(start)
+        if status:
+            parsed.status, parsed.reason = int(status[1]), (status[2] or "").strip()
+    if line_end == -1:
+        return parsed
+    blank = _BLANK.search(block, line_end)
+    head = block[line_end : blank.start() if blank else len(block)][:MAX_HEAD_CHARS]
+    parsed.via_count = head.count("SIP/2.0/")
+    for header in _WANTED.finditer(head):
+        name = header[1].lower()
+        name = COMPACT_NAMES.get(name, name)
+        value = header[2].strip()[:MAX_VALUE_CHARS]
+        if name in _DIAGNOSTICS:
+            parsed.diagnostics.append(f"{header[1]}: {value}")
+        parsed.headers.setdefault(name, value)
+    return parsed
+
+
+def uri_of(value: str) -> str:
+    """The URI of a From/To/Contact value (`"Name" <sip:a@b>;tag=x` → `sip:a@b`)."""
+    match = _URI.search(value)
+    if match is None:
+        return ""
+    return (match[1] or match[2] or "").strip()
+
+
+def tag_of(value: str) -> str:
+    match = _TAG.search(value)
+    return match[1] if match else ""
+
+
+def transport_of(via: str) -> str:
+    match = _VIA_TRANSPORT.search(via)
+    return match[1].upper() if match else ""
+
+
+def session_uuids(value: str) -> tuple[str, ...]:
+    """The UUIDs of a Session-ID header (`<uuid>;remote=<uuid>`), lower case, null ones out."""
+    if not value:
+        return ()
+    found = []
+    for part in _SESSION_SPLIT.split(value)[:2]:
+        uuid = part.strip().lower()
+        if uuid != _NULL_UUID and _UUID.fullmatch(uuid):
+            found.append(uuid)
+    return tuple(found)
+
+
+_CALL_ID_IN_TEXT = re.compile(r"Call-ID\s*[=:]\s*([^\s,\"<>]{1,300})", re.IGNORECASE)
+
+
+def call_id_in(text: str) -> str:
+    """The first Call-ID a log text names (`Call-ID=…` in a summary, `Call-ID: …` in a block)."""
+    match = _CALL_ID_IN_TEXT.search(text)
+    return match[1] if match else ""

@@ -1,0 +1,357 @@
+"""Store an analysis' calls and read them back: a page of the list, one call, message texts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Select, Table, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from app.calls.codec import decode, encode
+from app.calls.model import BackgroundRow, Call, SipMessage
+from app.calls.sipmsg import payload_lines
+from app.errors import NotFound
+from app.models import (
+    Analysis,
+    AnalysisRun,
+    BundleFileRow,
+    CallBackgroundRow,
+    CallMessagesRow,
+    CallRow,
+    FindingRow,
+    Node,
+    SnippetRow,
+)
+from app.report import Report
+from app.services import storage
+
+MAX_SEARCH_CHARS = 20_000
+SEARCHED_MESSAGES = 200  # the addresses and URIs of a call's first messages are searched
+MAX_MESSAGE_BYTES = 256 * 1024  # of one message read back from its log for the ladder page
+MAX_PAGE_TEXT_BYTES = 32 * 2**20  # of all the messages of one ladder page
+MAX_QUERY_CHARS = 200
+INSERT_BATCH = 2000
+LIST_COLUMNS = (
+    CallRow.number,
+    CallRow.call_ids,
+    CallRow.method,
+    CallRow.from_uri,
+    CallRow.to_uri,
+    CallRow.started_at,
+    CallRow.ended_at,
+    CallRow.final_status,
+    CallRow.failed,
+    CallRow.end_reason,
+    CallRow.nodes,
+    CallRow.message_count,
+    CallRow.joined_by,
+)
+
+
+def _exists(session: Session, analysis_id: str) -> None:
+    if session.get(Analysis, analysis_id) is None:
+        raise NotFound(
+            f"No analysis with id '{analysis_id}'. Check the link, or upload the bundle again."
+        )
+
+
+def search_text(call: Call) -> str:
+    """What `?q=` looks in: URIs, Call-IDs, addresses and nodes, lower case."""
+    values: dict[str, None] = dict.fromkeys([call.from_uri, call.to_uri, *call.call_ids])
+    for message in call.messages[:SEARCHED_MESSAGES]:
+        values[message.request_uri] = None
+        values[message.from_uri] = None
+        values[message.to_uri] = None
+        values[message.local] = None
+        values[message.remote] = None
+        values[message.node] = None
+    return "\n".join(v for v in values if v).lower()[:MAX_SEARCH_CHARS]
+
+
+NOT_EXTRACTED = (
+    "Call flows were not extracted for this analysis: they are off by default because they "
+    "slow analysis of SIP-heavy logs; set LOUPE_CALL_FLOWS=true and re-run."
+)
+
+
+def save_calls(session: Session, analysis_id: str, report: Report) -> None:
+    """Replace the analysis' calls and keep-alive rows by the report's (no commit).
+
+    A report without calls (`calls` None: not extracted) leaves the rows of an earlier run that
+    extracted them, and the analysis' `calls_extracted`, as they are.
+    """
+    if report.calls is None:
+        return
+    analysis = session.get(Analysis, analysis_id)
+    if analysis is not None:
+        analysis.calls_extracted = True
+    session.execute(delete(CallMessagesRow).where(CallMessagesRow.analysis_id == analysis_id))
+    session.execute(delete(CallRow).where(CallRow.analysis_id == analysis_id))
+    session.execute(delete(CallBackgroundRow).where(CallBackgroundRow.analysis_id == analysis_id))
+    connection = session.connection()
+    calls_table: Table = CallRow.__table__  # type: ignore[assignment]
+    messages_table: Table = CallMessagesRow.__table__  # type: ignore[assignment]
+    background_table: Table = CallBackgroundRow.__table__  # type: ignore[assignment]
+    calls = report.calls
+    for start in range(0, len(calls), INSERT_BATCH):
+        chosen = calls[start : start + INSERT_BATCH]
+        ids = (
+            connection.execute(
+                insert(calls_table).returning(calls_table.c.id, sort_by_parameter_order=True),
+                [_call_row(analysis_id, call) for call in chosen],
+            )
+            .scalars()
+            .all()
+        )
+        connection.execute(
+            insert(messages_table),
+            [
+                {
+                    "call_id": row_id,
+                    "analysis_id": analysis_id,
+                    "messages": [encode(message) for message in call.messages],
+                }
+                for row_id, call in zip(ids, chosen, strict=True)
+            ],
+        )
+    background = [_background_row(analysis_id, row) for row in report.call_background]
+    for start in range(0, len(background), INSERT_BATCH):
+        connection.execute(insert(background_table), background[start : start + INSERT_BATCH])
+
+
+def _call_row(analysis_id: str, call: Call) -> dict[str, Any]:
+    return {
+        "analysis_id": analysis_id,
+        "number": call.number,
+        "method": call.method[:32],
+        "from_uri": call.from_uri,
+        "to_uri": call.to_uri,
+        "started_at": call.started_at,
+        "ended_at": call.ended_at,
+        "final_status": call.final_status[:200],
+        "failed": call.failed,
+        "end_reason": call.end_reason,
+        "nodes": call.nodes,
+        "call_ids": call.call_ids,
+        "joined_by": call.joined_by,
+        "message_count": len(call.messages) + call.omitted,
+        "search": search_text(call),
+    }
+
+
+def _background_row(analysis_id: str, row: BackgroundRow) -> dict[str, Any]:
+    return {
+        "analysis_id": analysis_id,
+        "node": row.node,
+        "peer": row.peer,
+        "method": row.method[:32],
+        "count": row.count,
+        "failures": row.failures,
+        "statuses": row.statuses,
+        "first_seen": row.first,
+        "last_seen": row.last,
+        "file": row.file,
+        "line": row.line,
+    }
+
+
+@dataclass(frozen=True)
+class CallsPage:
+    total: int
+    number: int
+    page_count: int
+    calls: list[dict[str, Any]]  # LIST_COLUMNS by name
+    background: list[CallBackgroundRow]
+    methods: list[str]  # every method the analysis' calls start with (for the filter)
+
+
+def _filtered(
+    analysis_id: str, q: str | None, failed: bool | None, method: str | None
+) -> Select[Any]:
+    query: Select[Any] = select(*LIST_COLUMNS)  # type: ignore[assignment]
+    query = query.where(CallRow.analysis_id == analysis_id)
+    if q:
+        needle = q.strip().lower()[:MAX_QUERY_CHARS]
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(CallRow.search.like(f"%{escaped}%", escape="\\"))
+    if failed is not None:
+        query = query.where(CallRow.failed.is_(failed))
+    if method:
+        query = query.where(CallRow.method == method.strip().upper()[:32])
+    return query
+
+
+def list_calls(
+    session: Session,
+    analysis_id: str,
+    *,
+    q: str | None = None,
+    failed: bool | None = None,
+    method: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> CallsPage:
+    """One page of the analysis' calls in time order, with the filters applied."""
+    _exists(session, analysis_id)
+    query = _filtered(analysis_id, q, failed, method)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page_count = max(1, -(-total // per_page))
+    number = min(max(1, page), page_count)
+    rows = session.execute(
+        query.order_by(CallRow.number).offset((number - 1) * per_page).limit(per_page)
+    ).mappings()
+    background = session.scalars(
+        select(CallBackgroundRow)
+        .where(CallBackgroundRow.analysis_id == analysis_id)
+        .order_by(CallBackgroundRow.id)
+        .limit(500)
+    ).all()
+    methods = session.scalars(
+        select(CallRow.method).where(CallRow.analysis_id == analysis_id).distinct()
+    ).all()
+    return CallsPage(
+        total, number, page_count, [dict(r) for r in rows], list(background), sorted(methods)
+    )
+
+
+def count_calls(session: Session, analysis_id: str) -> int:
+    return session.scalar(select(func.count()).where(CallRow.analysis_id == analysis_id)) or 0
+
+
+def extracted(session: Session, analysis_id: str) -> bool:
+    """Whether a run of the analysis extracted its calls; NotFound without the analysis."""
+    analysis = session.get(Analysis, analysis_id)
+    if analysis is None:
+        _exists(session, analysis_id)
+    return bool(analysis is not None and analysis.calls_extracted)
+
+
+@dataclass(frozen=True)
+class StoredCall:
+    row: CallRow
+    messages: list[SipMessage]
+    products: dict[str, str | None]  # node hostname (or upload name) → product
+
+
+def get_call(session: Session, analysis_id: str, number: int) -> StoredCall:
+    """One call with its messages; NotFound when the analysis has no such call."""
+    _exists(session, analysis_id)
+    row = session.scalars(
+        select(CallRow).where(CallRow.analysis_id == analysis_id, CallRow.number == number)
+    ).first()
+    if row is None:
+        analysis = session.get(Analysis, analysis_id)
+        if analysis is not None and not analysis.calls_extracted:
+            raise NotFound(f"The analysis has no call {number}. {NOT_EXTRACTED}")
+        raise NotFound(f"The analysis has no call {number}.")
+    nodes = session.scalars(select(Node).where(Node.analysis_id == analysis_id)).all()
+    products = {(n.hostname or n.bundle): n.product for n in nodes}
+    stored = session.scalar(
+        select(CallMessagesRow.messages).where(CallMessagesRow.call_id == row.id)
+    )
+    return StoredCall(row, [decode(m) for m in stored or []], products)
+
+
+def message_texts(
+    session: Session, data_dir: Path, analysis_id: str, messages: list[SipMessage]
+) -> list[str | None]:
+    """Each message as logged (its SIPMSG block, unframed), read back from its file; None where
+    no block was logged or the file is gone."""
+    names = {m.file for m in messages if m.body_offset >= 0}
+    paths: dict[str, Path] = {}
+    if names:
+        for file in session.scalars(
+            select(BundleFileRow).where(
+                BundleFileRow.analysis_id == analysis_id, BundleFileRow.name.in_(names)
+            )
+        ):
+            paths[file.name] = storage.resolve_inside(data_dir, file.storage_path)
+    return read_texts(paths, messages)
+
+
+def read_texts(paths: dict[str, Path], messages: list[SipMessage]) -> list[str | None]:
+    """The logged text of each message from the files in `paths` (bounded per message)."""
+    texts: list[str | None] = []
+    handles: dict[str, Any] = {}
+    budget = MAX_PAGE_TEXT_BYTES
+    try:
+        for message in messages:
+            path = paths.get(message.file)
+            if path is None or message.body_offset < 0 or budget <= 0:
+                texts.append(None)
+                continue
+            if message.file not in handles:
+                try:
+                    handles[message.file] = path.open("rb")
+                except OSError:
+                    handles[message.file] = None
+            handle = handles[message.file]
+            if handle is None:
+                texts.append(None)
+                continue
+            handle.seek(message.body_offset)
+            raw = handle.read(min(message.body_length, MAX_MESSAGE_BYTES, budget))
+            budget -= len(raw)
+            text = "\n".join(payload_lines(raw.decode("utf-8", errors="replace")))
+            if message.body_length > MAX_MESSAGE_BYTES:
+                text += f"\n… [{message.body_length - MAX_MESSAGE_BYTES} more bytes in the log]"
+            texts.append(text)
+    finally:
+        for handle in handles.values():
+            if handle is not None:
+                handle.close()
+    return texts
+
+
+@dataclass(frozen=True)
+class CallFinding:
+    """A finding of the shown run with evidence inside a call (a line of one of its messages,
+    or a line naming one of its Call-IDs)."""
+
+    signature_id: str
+    title: str
+    severity: str
+    file: str
+    line: int
+
+
+MAX_CALL_FINDINGS = 50
+
+
+def findings_of_call(session: Session, analysis_id: str, stored: StoredCall) -> list[CallFinding]:
+    """The shown run's findings whose snippets are lines of this call's messages."""
+    analysis = session.get(Analysis, analysis_id)
+    if analysis is None or analysis.status != "done":
+        return []
+    run_id = session.scalar(
+        select(AnalysisRun.id).where(
+            AnalysisRun.analysis_id == analysis_id, AnalysisRun.number == analysis.current_run
+        )
+    )
+    lines: set[tuple[str, int]] = set()
+    for message in stored.messages:
+        lines.update({(message.file, message.line), (message.file, message.line - 1)})
+    files = {file for file, _ in lines}
+    if run_id is None or not files:
+        return []
+    call_ids = [cid for cid in stored.row.call_ids if len(cid) >= 8]
+    found: dict[str, CallFinding] = {}
+    rows = session.execute(
+        select(FindingRow.signature_id, FindingRow.title, FindingRow.severity, SnippetRow)
+        .join(SnippetRow, SnippetRow.finding_id == FindingRow.id)
+        .where(FindingRow.run_id == run_id, SnippetRow.file.in_(files))
+        .order_by(FindingRow.severity_rank, FindingRow.signature_id, SnippetRow.line)
+    )
+    for signature_id, title, severity, snippet in rows:
+        if signature_id in found:
+            continue
+        inside = (snippet.file, snippet.line) in lines
+        if inside or any(cid in snippet.text for cid in call_ids):
+            found[signature_id] = CallFinding(
+                signature_id, title, severity, snippet.file, snippet.line
+            )
+            if len(found) >= MAX_CALL_FINDINGS:
+                break
+    return list(found.values())

@@ -1,0 +1,372 @@
+"""SIP messages read from log blocks: the real public log by hand, block cuts, hostile input."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from app.calls.extract import Collector
+from app.calls.group import build_calls
+from app.calls.ladder import lay_out
+from app.calls.render import to_svg, to_text
+from app.report import FileKind
+from tests.calls.siplog import START, Node, sip
+
+REAL = Path("/work/shared/data/real/expressway-e_mra_call.txt")
+HOST = "vm-bluck-fed-vcse1"
+
+
+def extract(data: bytes, *, cuts: int = 0, seed: int = 1, name: str = "log.txt") -> Collector:
+    """Feed `data` as the engine does: line-aligned blocks of about 4 MB, or cut at `cuts`
+    random line ends."""
+    collector = Collector()
+    observer = collector.observer(name, FileKind.LOGGINGSNAPSHOT)
+    assert observer is not None
+    rng = random.Random(seed)
+    wanted = sorted(rng.randrange(len(data)) for _ in range(cuts)) if cuts else []
+    wanted += list(range(4 * 2**20, len(data), 4 * 2**20))
+    ends = sorted({data.find(b"\n", at) + 1 for at in wanted} - {0})
+    start, lines = 0, 0
+    for end in [*ends, len(data)]:
+        block = data[start:end]
+        if block:
+            observer.feed(block, lines)
+            lines += block.count(b"\n")
+        start = max(start, end)
+    observer.close()
+    return collector
+
+
+@pytest.fixture(scope="module")
+def real() -> bytes:
+    if not REAL.is_file():
+        pytest.skip("the real public log is not on this machine")
+    return REAL.read_bytes()
+
+
+def test_the_real_log_gives_the_six_messages_read_by_hand(real: bytes) -> None:
+    # By hand (grep 'Module="network.sip"'): six INFO summaries, each with a DEBUG line and a
+    # SIPMSG block: INVITE from the DX70, 100 to it, INVITE to the Exp-C (traversal zone),
+    # 100 from it, then Unified CM's INVITE for 1004 back through the Exp-C, and 100.
+    messages = extract(real).messages["log.txt"]
+    assert [(m.direction, m.label, m.cseq) for m in messages] == [
+        ("in", "INVITE", 100),
+        ("out", "100 Trying", 100),
+        ("out", "INVITE", 100),
+        ("in", "100 Trying", 100),
+        ("in", "INVITE", 101),
+        ("out", "100 Trying", 101),
+    ]
+    assert [m.line for m in messages] == [2, 210, 831, 967, 995, 1148]  # the SIPMSG header lines
+    first = messages[0]
+    assert first.remote == "10.122.73.183:47177" and first.local == "10.81.54.5:5061"
+    assert first.transport == "TLS"
+    assert first.user_agent == "TANDBERG/529 (ce9.2.0.5c47770) Cisco-DX70"
+    assert first.from_uri == "sip:1003@vm-bluck-fed-cust2-cucm1.cisco.com"
+    assert first.to_uri == "sip:1004@vm-bluck-fed-cust2-cucm1.cisco.com"
+    assert first.time is not None and first.time.isoformat() == "2018-01-01T17:56:48.964000+00:00"
+    assert messages[2].remote == "10.81.54.102:25017" and messages[2].local == "10.81.54.5:7002"
+    assert messages[3].user_agent == "TANDBERG/4136 (X8.11PreAlpha2 (TEST SW))"
+    assert messages[4].call_id == "22794c00-a4a17661-3a-6936510a@10.81.54.105"
+    assert messages[4].session_ids == ("c6a7e32d00255000a0000988efd00000",)
+    block = real[messages[0].body_offset : messages[0].body_offset + messages[0].body_length]
+    assert block.startswith(b" SIPMSG:\n |INVITE sip:1004@") and block.rstrip().endswith(b"|")
+
+
+def test_the_real_log_is_one_call_with_its_participants_named(real: bytes) -> None:
+    calls = build_calls(extract(real).messages, {"log.txt": HOST})
+    assert len(calls) == 1
+    call = calls[0]
+    # the B2BUA (Unified CM) wrote a new Call-ID for the leg towards 1004; the Session-ID
+    # c6a7e32d… is the same end to end (RFC 7989)
+    assert call.call_ids == [
+        "e7e75ff9a67fb2435b25eab2a1498171",
+        "22794c00-a4a17661-3a-6936510a@10.81.54.105",
+    ]
+    assert call.joined_by == "session-id"
+    assert call.method == "INVITE" and call.nodes == [HOST] and len(call.messages) == 6
+    assert call.final_status == "" and not call.failed  # the log ends before any final answer
+    ladder = lay_out(call.messages, {HOST: "Expressway-E"})
+    assert [(c.address, c.label) for c in ladder.columns] == [
+        ("10.122.73.183:47177", "DX70 (ce9.2.0.5c47770)"),
+        ("10.81.54.5", f"{HOST} (Expressway-E)"),
+        ("10.81.54.102:25017", "Expressway-C X8.11PreAlpha2"),
+    ]
+    assert [(a.src, a.dst, a.label) for a in ladder.arrows] == [
+        (0, 1, "INVITE"),
+        (1, 0, "100 Trying"),
+        (1, 2, "INVITE"),
+        (2, 1, "100 Trying"),
+        (2, 1, "INVITE"),
+        (1, 2, "100 Trying"),
+    ]
+    assert [a.delta_ms for a in ladder.arrows] == [None, 11, 13, 20, 354, 6]
+    assert not any(a.retransmission for a in ladder.arrows)
+
+
+def test_any_cut_into_blocks_gives_the_same_messages(real: bytes) -> None:
+    whole = [
+        (m.line, m.body_offset, m.body_length, m.label) for m in extract(real).messages["log.txt"]
+    ]
+    for seed in range(8):
+        cut = extract(real, cuts=300, seed=seed).messages["log.txt"]
+        assert [(m.line, m.body_offset, m.body_length, m.label) for m in cut] == whole
+
+
+def _call(node: Node, call_id: str = "abc@10.0.0.1", **extra: object) -> None:
+    when = START
+    for index, (direction, start_line) in enumerate(
+        [
+            ("in", "INVITE sip:1004@example.com SIP/2.0"),
+            ("out", "SIP/2.0 100 Trying"),
+            ("out", "SIP/2.0 486 Busy Here"),
+            ("in", "ACK sip:1004@example.com SIP/2.0"),
+        ]
+    ):
+        method = "ACK" if start_line.startswith("ACK") else "INVITE"
+        sip(
+            node,
+            when + timedelta(milliseconds=10 * index),
+            direction=direction,
+            local_port=5061,
+            remote="192.0.2.7:40000",
+            start_line=start_line,
+            call_id=call_id,
+            cseq=1,
+            method=method,
+            **extra,
+        )  # type: ignore[arg-type]
+
+
+def test_a_block_cut_by_the_end_of_the_log_still_gives_its_message() -> None:
+    node = Node("expe", "10.0.0.5")
+    _call(node)
+    text = node.text()
+    cut = text[: text.rindex("Call-ID:")]  # the ACK's block loses everything from its Call-ID
+    calls = build_calls(extract(cut.encode()).messages, {"log.txt": "expe"})
+    assert [m.label for m in calls[0].messages] == ["INVITE", "100 Trying", "486 Busy Here", "ACK"]
+    assert calls[0].final_status == "486 Busy Here" and calls[0].failed
+
+
+def test_messages_without_a_call_id_are_left_out() -> None:
+    node = Node("expe", "10.0.0.5")
+    sip(
+        node,
+        START,
+        direction="in",
+        local_port=5061,
+        remote="192.0.2.7:1",
+        start_line="INVITE sip:x@y SIP/2.0",
+        call_id="",
+        cseq=1,
+        method="INVITE",
+        block=False,
+    )
+    _call(node)
+    calls = build_calls(extract(node.text().encode()).messages, {"log.txt": "expe"})
+    assert len(calls) == 1 and calls[0].call_ids == ["abc@10.0.0.1"]
+
+
+def test_binary_junk_in_a_block_is_read_without_harm() -> None:
+    node = Node("expe", "10.0.0.5")
+    _call(node)
+    junk = bytes(random.Random(3).randrange(256) for _ in range(5000)).replace(b"\n", b"\n ")
+    data = (
+        node.text()
+        .encode()
+        .replace(b" CSeq: 1 INVITE\n", b" CSeq: 1 INVITE\n \x00\xff" + junk + b"\n", 1)
+    )
+    calls = build_calls(extract(data).messages, {"log.txt": "expe"})
+    assert [m.label for m in calls[0].messages] == ["INVITE", "100 Trying", "486 Busy Here", "ACK"]
+
+
+def test_a_flood_of_options_pings_is_counted_not_kept() -> None:
+    node = Node("expe", "10.0.0.5")
+    for n in range(1000):
+        when = START + timedelta(seconds=n)
+        sip(
+            node,
+            when,
+            direction="out",
+            local_port=7001,
+            remote="10.0.0.9:7001",
+            start_line="OPTIONS sip:10.0.0.9:7001 SIP/2.0",
+            call_id=f"ping{n}",
+            cseq=n,
+            method="OPTIONS",
+        )
+        sip(
+            node,
+            when,
+            direction="in",
+            local_port=7001,
+            remote="10.0.0.9:7001",
+            start_line="SIP/2.0 200 OK" if n % 100 else "SIP/2.0 408 Request Timeout",
+            call_id=f"ping{n}",
+            cseq=n,
+            method="OPTIONS",
+        )
+    _call(node)
+    data = node.text().encode() * 5  # 10,000 pings
+    collector = extract(data)
+    assert collector.kept == 20  # only the call's messages (5 copies of 4)
+    (row,) = collector.background_rows()
+    assert (row.method, row.peer, row.count, row.failures) == (
+        "OPTIONS",
+        "10.0.0.9:7001",
+        10000,
+        50,
+    )
+    assert sum(len(kept) for kept in collector.messages.values()) == 20  # nothing per ping
+
+
+def test_header_values_with_markup_are_escaped_in_svg_and_kept_in_text() -> None:
+    node = Node("expe", "10.0.0.5")
+    _call(
+        node,
+        from_uri="sip:<script>alert(1)</script>@evil",
+        headers=("User-Agent: <script>x</script>",),
+    )
+    calls = build_calls(extract(node.text().encode()).messages, {"log.txt": "expe"})
+    ladder = lay_out(calls[0].messages, {})
+    svg = to_svg(ladder)
+    assert "<script" not in svg and "&lt;script&gt;x&lt;/script&gt;" in svg  # the column label
+    assert "INVITE" in to_text(ladder)
+
+
+def test_a_summary_without_block_and_a_block_without_summary_are_both_read() -> None:
+    node = Node("expe", "10.0.0.5")
+    common = {"call_id": "lonely@192.0.2.7", "cseq": 1, "method": "INVITE"}
+    sip(
+        node,
+        START,
+        direction="in",
+        local_port=5061,
+        remote="192.0.2.7:5060",
+        start_line="INVITE sip:2000@example.com SIP/2.0",
+        block=False,
+        **common,
+    )  # type: ignore[arg-type]
+    sip(
+        node,
+        START + timedelta(seconds=1),
+        direction="out",
+        local_port=5061,
+        remote="192.0.2.7:5060",
+        start_line="SIP/2.0 503 Service Unavailable",
+        summary=False,
+        headers=('Warning: 399 expe "No route"',),
+        **common,
+    )  # type: ignore[arg-type]
+    (call,) = build_calls(extract(node.text().encode()).messages, {"log.txt": "expe"})
+    invite, answer = call.messages
+    assert (invite.label, invite.body_offset, invite.request_uri) == (
+        "INVITE",
+        -1,
+        "sip:2000@example.com",
+    )
+    assert (answer.label, answer.remote, answer.direction) == (
+        "503 Service Unavailable",
+        "192.0.2.7:5060",
+        "out",
+    )
+    assert call.final_status == "503 Service Unavailable" and call.failed
+    assert call.end_reason == '503 Service Unavailable (Warning: 399 expe "No route")'
+
+
+def test_scanning_while_unpacking_and_reading_back_find_the_same_calls(tmp_path: Path) -> None:
+    from app.config import Settings
+    from app.signatures import load_library
+    from app.worker.pipeline import Input, analyze, limits_from
+    from tests.calls.scenarios import two_node_logs
+
+    expe, _ = two_node_logs()
+    log = tmp_path / "loggingsnapshot_expe1_2018.txt"
+    log.write_text(expe.text())
+    library, limits = load_library(), limits_from(Settings())
+    seen = []
+    for while_unpacking in (True, False):
+        report = analyze(
+            [Input(log, log.name)],
+            tmp_path / "work",
+            library,
+            limits,
+            scan_while_unpacking=while_unpacking,
+            extract_calls=True,
+        )
+        assert report.calls is not None
+        seen.append([(c.call_ids, [(m.line, m.label) for m in c.messages]) for c in report.calls])
+    assert seen[0] == seen[1] and len(seen[0]) == 2
+
+
+def test_a_request_logged_again_is_marked_as_a_retransmission() -> None:
+    node = Node("expe", "10.0.0.5")
+    invite = {"call_id": "rtx@192.0.2.7", "cseq": 1, "method": "INVITE", "remote": "192.0.2.7:5060"}
+    for ms in (0, 500, 1500):  # Timer A: the INVITE again after 500 ms and 1 s
+        sip(
+            node,
+            START + timedelta(milliseconds=ms),
+            direction="out",
+            local_port=5060,
+            start_line="INVITE sip:2000@example.com SIP/2.0",
+            **invite,
+        )  # type: ignore[arg-type]
+    sip(
+        node,
+        START + timedelta(seconds=2),
+        direction="in",
+        local_port=5060,
+        start_line="SIP/2.0 100 Trying",
+        **invite,
+    )  # type: ignore[arg-type]
+    (call,) = build_calls(extract(node.text().encode()).messages, {"log.txt": "expe"})
+    ladder = lay_out(call.messages, {})
+    assert [(a.label, a.retransmission) for a in ladder.arrows] == [
+        ("INVITE", False),
+        ("INVITE", True),
+        ("INVITE", True),
+        ("100 Trying", False),
+    ]
+    assert "INVITE (1) [resent]" in to_text(ladder)
+    assert 'stroke-dasharray="6 4"' in to_svg(ladder)
+
+
+def test_without_extract_calls_no_observer_sees_a_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LOUPE_CALL_FLOWS off (the default): the scan carries no observer, calls stay None."""
+    from app.calls import extract
+    from app.config import Settings
+    from app.signatures import engine, load_library
+    from app.worker.pipeline import Input, analyze, limits_from
+    from tests.calls.scenarios import two_node_logs
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("call extraction ran although it is off")
+
+    monkeypatch.setattr(extract.Collector, "__init__", refuse)
+    observers: list[object] = []
+    original = engine.FileScan.__init__
+
+    def record(self: engine.FileScan, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        observers.append(self.observer)
+
+    monkeypatch.setattr(engine.FileScan, "__init__", record)
+    expe, _ = two_node_logs()
+    log = tmp_path / "loggingsnapshot_expe1_2018.txt"
+    log.write_text(expe.text())
+    library, limits = load_library(), limits_from(Settings())
+    for while_unpacking in (True, False):
+        report = analyze(
+            [Input(log, log.name)],
+            tmp_path / "work",
+            library,
+            limits,
+            scan_while_unpacking=while_unpacking,
+        )
+        assert report.calls is None and report.call_background == []
+    assert observers and all(observer is None for observer in observers)
