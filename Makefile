@@ -52,6 +52,7 @@ bench: install
 	$(PY) bench/run.py --sizes $(BENCH_SIZES) --repeat $(BENCH_REPEAT) || status=1; \
 	$(PY) bench/upload_bench.py || status=1; \
 	$(PY) bench/findings_bench.py || status=1; \
+	$(PY) bench/search_bench.py --mib 1024 || status=1; \
 	exit $$status
 
 # Load and fault test of the team topology on loopback (local PostgreSQL + its own redis-server); prints figures
