@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +69,9 @@ def library_dir(tmp_path: Path) -> Path:
     """Version 1 of a small library: the seed signature and one that stays."""
     root = tmp_path / "library"
     root.mkdir()
-    shutil.copy(LIBRARY_DIR / "expressway" / f"{SEED}.yaml", root / f"{SEED}.yaml")
+    seed = (LIBRARY_DIR / "expressway" / f"{SEED}.yaml").read_text()
+    # alone in this library, the seed refines nothing: the catch-all it refines is not here
+    (root / f"{SEED}.yaml").write_text(re.sub(r"(?m)^refines:.*\n", "", seed))
     (root / "test-stays.yaml").write_text(info_signature("test-stays", "Request Allowed"))
     return root
 

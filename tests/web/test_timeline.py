@@ -139,6 +139,6 @@ def test_all_nodes_share_one_axis(quiet_settings: Settings, page_client: TestCli
     ]
     html = page_client.get(f"/a/{analysis_id}/timeline").text
     assert ">vcsc2</text>" in html
-    assert "2018-01-01 17:00:00 UTC to 2018-01-01 17:06:00 UTC, 1 minute per column" in html
+    assert "2018-01-01 17:00:00.000Z to 2018-01-01 17:06:00.000Z, 1 minute per column" in html
     peer_link = f"/a/{analysis_id}/files/diagnostic_log_vcsc2/ls.txt?time=2018-01-01T17%3A05%3A00Z"
     assert peer_link in html
