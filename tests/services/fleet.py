@@ -177,8 +177,8 @@ class Fleet:
             "LOUPE_STALE_AFTER_SECONDS": "15",
             "LOUPE_REDISPATCH_AFTER_SECONDS": "3",
             "LOUPE_UNPACK_MAX_RATIO": "1000",
-            # the load test sends 50 uploads at once to 2 web processes, which may take them unevenly:
-            # room for all in either (the default, 8 per process, answers the rest 503 + Retry-After)
+            # the load test sends 50 uploads at once to 2 web processes, which may take them
+            # unevenly: room for all in either (the default, 8 per process, answers the rest 503)
             "LOUPE_MAX_CONCURRENT_UPLOADS": "64",
             "PYTHONUNBUFFERED": "1",
             **extra,
