@@ -124,6 +124,7 @@ def searchable_files(session: Session, analysis_id: str, data_dir: Path) -> list
 
 
 def segments(text: str, spans: list[tuple[int, int]]) -> list[tuple[str, bool]]:
+    """`text` cut into (piece, highlighted) pairs at the match `spans` (sorted, not overlapping)."""
     pieces: list[tuple[str, bool]] = []
     position = 0
     for start, end in spans:

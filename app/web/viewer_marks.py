@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from app.parsing.expressway import is_continuation
 from app.search.query import BadQuery, CompiledQuery, SearchQuery
+from app.services.search import segments
 from app.web.logview import Line
 
 MARKER_TAG = "DEBUG_MARKER"
@@ -31,19 +32,6 @@ class MarkedPage:
     hidden: int  # lines of the page left out by the filters
     matches: int  # lines with the search text
     problem: str | None  # why the highlight or filter could not be applied
-
-
-def _segments(text: str, spans: list[tuple[int, int]]) -> list[tuple[str, bool]]:
-    pieces: list[tuple[str, bool]] = []
-    position = 0
-    for start, end in spans:
-        if start > position:
-            pieces.append((text[position:start], False))
-        pieces.append((text[start:end], True))
-        position = end
-    if position < len(text) or not pieces:
-        pieces.append((text[position:], False))
-    return pieces
 
 
 def mark_page(
@@ -80,6 +68,6 @@ def mark_page(
         spans = highlight.spans(line.text) if highlight is not None else []
         matches += bool(spans)
         shown.append(
-            ShownLine(line.number, _segments(line.text, spans), line.cut, MARKER_TAG in line.text)
+            ShownLine(line.number, segments(line.text, spans), line.cut, MARKER_TAG in line.text)
         )
     return MarkedPage(shown, hidden, matches, problem)
