@@ -5,10 +5,11 @@ Thin: parse the query string, call app.services.search / timeline with the Analy
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.search.query import SearchQuery
@@ -30,24 +31,57 @@ FORM_KEYS = ("q", "regex", "case", "node", "file", "module", "level", "from", "t
 Text = Annotated[str, Query(max_length=2000)]
 
 
-def search_params(
-    q: str, regex: bool, case: bool, node: str, file: str, module: str, level: str,
-    time_from: str, time_to: str, call_id: str,
-) -> dict[str, str]:  # fmt: skip
-    """The non-empty search parameters, as they go into a link."""
-    params = {
-        "q": q,
-        "regex": "1" if regex else "",
-        "case": "1" if case else "",
-        "node": node,
-        "file": file,
-        "module": module,
-        "level": level,
-        "from": time_from,
-        "to": time_to,
-        "call_id": call_id,
-    }
-    return {key: value for key, value in params.items() if value}
+@dataclass(frozen=True)
+class SearchArgs:
+    """The query string of a search, shared by the page and its JSON twin."""
+
+    q: str
+    regex: bool
+    case: bool
+    node: str
+    file: str
+    module: str
+    level: str
+    time_from: str
+    time_to: str
+    call_id: str
+    page: int
+
+    def params(self) -> dict[str, str]:
+        """The non-empty search parameters (not the page), as they go into a link."""
+        params = {
+            "q": self.q,
+            "regex": "1" if self.regex else "",
+            "case": "1" if self.case else "",
+            "node": self.node,
+            "file": self.file,
+            "module": self.module,
+            "level": self.level,
+            "from": self.time_from,
+            "to": self.time_to,
+            "call_id": self.call_id,
+        }
+        return {key: value for key, value in params.items() if value}
+
+
+def search_args(
+    q: Text = "",
+    regex: bool = False,
+    case: bool = False,
+    node: Text = "",
+    file: Text = "",
+    module: Text = "",
+    level: Text = "",
+    time_from: Annotated[str, Query(alias="from", max_length=100)] = "",
+    time_to: Annotated[str, Query(alias="to", max_length=100)] = "",
+    call_id: Text = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> SearchArgs:
+    """FastAPI dependency: the search parameters of the query string."""
+    return SearchArgs(q, regex, case, node, file, module, level, time_from, time_to, call_id, page)
+
+
+SearchArgsDep = Annotated[SearchArgs, Depends(search_args)]
 
 
 def viewer_link(analysis_id: str, file: str, line: int, params: dict[str, str], back: str) -> str:
@@ -66,22 +100,12 @@ def search_page(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    q: Text = "",
-    regex: bool = False,
-    case: bool = False,
-    node: Text = "",
-    file: Text = "",
-    module: Text = "",
-    level: Text = "",
-    time_from: Annotated[str, Query(alias="from", max_length=100)] = "",
-    time_to: Annotated[str, Query(alias="to", max_length=100)] = "",
-    call_id: Text = "",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    args: SearchArgsDep,
 ) -> Response:
     """The search form; with a text or a filter, one page of hits grouped by file."""
     analysis = analyses.get(session, analysis_id)
-    params = search_params(q, regex, case, node, file, module, level, time_from, time_to, call_id)
-    asked = bool(q or module or level or call_id)
+    params = args.params()
+    asked = bool(args.q or args.module or args.level or args.call_id)
     context: dict[str, Any] = {
         "analysis_id": analysis_id,
         "title": analysis.title,
@@ -95,15 +119,12 @@ def search_page(
     status = 200
     if asked:
         try:
-            result = run_search(
-                session, analysis_id, settings, q, regex, case, node, file, module, level,
-                time_from, time_to, call_id, page,
-            )  # fmt: skip
+            result = run_search(session, analysis_id, settings, args)
         except search_service.BadSearch as exc:
             context["error"] = str(exc)
             status = 400
         else:
-            back = f"/a/{analysis_id}/search?{urlencode({**params, 'page': str(page)})}"
+            back = f"/a/{analysis_id}/search?{urlencode({**params, 'page': str(args.page)})}"
             context.update(
                 result=result,
                 links={
@@ -123,28 +144,26 @@ def search_page(
 
 
 def run_search(
-    session: SessionDep, analysis_id: str, settings: SettingsDep, q: str, regex: bool,
-    case: bool, node: str, file: str, module: str, level: str, time_from: str, time_to: str,
-    call_id: str, page: int,
-) -> search_service.SearchPage:  # fmt: skip
+    session: SessionDep, analysis_id: str, settings: SettingsDep, args: SearchArgs
+) -> search_service.SearchPage:
     query = SearchQuery(
-        text=q,
-        regex=regex,
-        case_sensitive=case,
-        module=module,
-        level=level,
-        call_id=call_id,
-        time_from=search_service.parse_moment(time_from, "from"),
-        time_to=search_service.parse_moment(time_to, "to"),
+        text=args.q,
+        regex=args.regex,
+        case_sensitive=args.case,
+        module=args.module,
+        level=args.level,
+        call_id=args.call_id,
+        time_from=search_service.parse_moment(args.time_from, "from"),
+        time_to=search_service.parse_moment(args.time_to, "to"),
     )
     return search_service.run(
         session,
         analysis_id,
         settings.resolved_data_dir,
         query,
-        node=node,
-        file=file,
-        page=page,
+        node=args.node,
+        file=args.file,
+        page=args.page,
         max_hits=settings.search_max_hits,
         seconds=settings.search_seconds,
     )
@@ -152,29 +171,13 @@ def run_search(
 
 @router.get("/api/v1/analyses/{analysis_id}/search", responses=ERRORS)
 def search_json(
-    analysis_id: str,
-    session: SessionDep,
-    settings: SettingsDep,
-    q: Text = "",
-    regex: bool = False,
-    case: bool = False,
-    node: Text = "",
-    file: Text = "",
-    module: Text = "",
-    level: Text = "",
-    time_from: Annotated[str, Query(alias="from", max_length=100)] = "",
-    time_to: Annotated[str, Query(alias="to", max_length=100)] = "",
-    call_id: Text = "",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    analysis_id: str, session: SessionDep, settings: SettingsDep, args: SearchArgsDep
 ) -> Response:
     """Search every log file of the analysis: literal or RE2 regex (`regex=1`), `case=1` to
     match case; filters node, file, module, level, from/to (UTC, ISO 8601), call_id. Hits
     are counted up to LOUPE_SEARCH_MAX_HITS and for at most LOUPE_SEARCH_SECONDS; past
     either, `truncated` is true and `stopped` says which ("limit" or "time")."""
-    result = run_search(
-        session, analysis_id, settings, q, regex, case, node, file, module, level,
-        time_from, time_to, call_id, page,
-    )  # fmt: skip
+    result = run_search(session, analysis_id, settings, args)
     body = {
         "total": result.total,
         "truncated": result.truncated,
