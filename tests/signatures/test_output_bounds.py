@@ -28,8 +28,8 @@ FLOOD = (  # sip-next-hop-tcp-connection-failed (warning): a finding per address
 )
 CLUSTER_DB = (  # cluster-db-failed-connecting-to-node (error)
     '2020-08-12T14:57:43.354-05:00 expe UTCTime="2020-08-12 19:57:43,354" '
-    'Module="developer.clusterdb.cdb" Level="ERROR" Node="clusterdb@expe" '
-    'Detail="Failed connecting to node clusterdb@{node}"'
+    'Module="developer.clusterdb.synchronise" Level="WARN" Node="clusterdb@expe" '
+    'Detail="Failed connecting to node" Node="clusterdb@{node}"'
 )
 
 
