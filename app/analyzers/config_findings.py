@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.analyzers.cert_findings import sort_findings
 from app.analyzers.certificates import CertificateScan, scan_paths
 from app.analyzers.config_checks import CHECKS, ConfigIssue
 from app.analyzers.xconf import ConfigScan, scan_config, scan_config_paths
@@ -97,9 +98,13 @@ def apply_configuration(
     report.warnings.extend(config.warnings)
     certificates = certs if certs is not None else CertificateScan([], [])
     coverage: dict[str, ConfigCoverage] = {}
+    added = False
     for signature in chosen:
         findings, coverage[signature.id] = config_findings(signature, config, certificates)
         report.findings.extend(findings)
+        added = added or bool(findings)
+    if added:
+        sort_findings(report)
     return coverage
 
 

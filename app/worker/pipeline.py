@@ -18,7 +18,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.analyzers.cert_findings import apply_certificates, sort_findings
+from app.analyzers.cert_findings import apply_certificates
 from app.analyzers.config_findings import apply_configuration
 from app.bundle.budget import LocalTotals, SharedTotals, Totals, UnpackBudget
 from app.bundle.duplicates import repeated_upload_warning, repeated_uploads
@@ -259,7 +259,6 @@ def analyze(
     report.findings, cleared = split_cleared(resolve_alarm_lifecycle(findings))
     certs = apply_certificates(report, library.signatures)  # captures + PEMs: certificates
     config = apply_configuration(report, library.signatures, certs)  # xconf: configuration
-    sort_findings(report)
     notes = dict(cleared)
     for signature_id, checked in config.items():
         if checked.note:
