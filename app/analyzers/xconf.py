@@ -12,8 +12,8 @@ loses its CR). A finding built from a setting points at that line.
 When a node has both forms, a value is kept once per form: checks report each problem once and
 show the line of every form that holds it as evidence.
 
-At most `MAX_BYTES` of each dump and `MAX_FILES` dumps per node are read; a longer dump is read up
-to there and a warning says so.
+At most `MAX_BYTES` and `MAX_SETTINGS` settings of each dump and `MAX_FILES` dumps per node are
+read; a longer dump is read up to there and a warning says so.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ from pathlib import Path
 from app.bundle.identity.dumps import DumpEntry, dump_entries
 from app.report import BundleFile, FileKind, NodeInfo, Snippet
 
-MAX_BYTES = 32 * 2**20
+MAX_BYTES = 8 * 2**20
 """Bytes of one xconf dump that are read (real dumps are well under 1 MB)."""
+MAX_SETTINGS = 50_000
+"""Settings kept from one dump (a real one has a few thousand)."""
 MAX_FILES = 4
 """xconf dumps read per node (a bundle has two: text and XML)."""
 _ROOTS = frozenset({"xconfiguration", "configuration"})
@@ -150,7 +152,18 @@ def read_settings(path: Path, name: str, warnings: list[str]) -> list[Setting]:
             "were read for the configuration checks"
         )
     text = data.decode("utf-8", errors="replace")
-    entries = [entry for entry in dump_entries(text) if not entry.path[-1].startswith("@")]
+    del data
+    entries: list[DumpEntry] = []
+    for entry in dump_entries(text):
+        if entry.path and entry.path[-1].startswith("@"):
+            continue  # the XML root's product / version attributes
+        if len(entries) >= MAX_SETTINGS:
+            warnings.append(
+                f"{name}: only the first {MAX_SETTINGS:,} settings of this configuration dump "
+                "were read for the configuration checks"
+            )
+            break
+        entries.append(entry)
     if text.lstrip()[:1] == "<":
         paths = _informative(entries)
     else:

@@ -6,11 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from app.analyzers.certificates import CertificateScan
 from app.analyzers.config_checks import address_kind, name_in_certificate
 from app.analyzers.config_findings import apply_configuration, config_findings
-from app.analyzers.xconf import MAX_BYTES, read_settings, scan_config, scan_config_paths
+from app.analyzers.xconf import (
+    MAX_BYTES,
+    MAX_SETTINGS,
+    read_settings,
+    scan_config,
+    scan_config_paths,
+)
 from app.bundle.unpack import Limits
 from app.report import BundleFile, FileKind, NodeInfo, Report
 from app.signatures import load_library
@@ -85,12 +92,23 @@ def test_crlf_dump_gives_the_same_settings_and_lines(tmp_path: Path) -> None:
 
 def test_a_dump_past_the_read_limit_is_read_in_part_with_a_warning(tmp_path: Path) -> None:
     path = tmp_path / "xconf_dump_big.txt"
-    line = '*c xConfiguration Zones Zone 6 Name: "z"\n'
+    line = f'*c xConfiguration Zones Zone 6 Description: "{"d" * 400}"\n'
     path.write_text(line * (MAX_BYTES // len(line) + 10), encoding="utf-8")
     warnings: list[str] = []
     settings = read_settings(path, "big", warnings)
-    assert settings and len(settings) <= MAX_BYTES // len(line) + 1
-    assert warnings and "only the first" in warnings[0]
+    assert 0 < len(settings) <= MAX_BYTES // len(line) + 1
+    assert warnings == [
+        f"big: only the first {MAX_BYTES // 2**20} MiB of this configuration dump "
+        "were read for the configuration checks"
+    ]
+
+
+def test_a_dump_of_too_many_settings_keeps_the_first_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "xconf_dump_many.txt"
+    path.write_text('*c xConfiguration A B: "1"\n' * (MAX_SETTINGS + 5), encoding="utf-8")
+    warnings: list[str] = []
+    assert len(read_settings(path, "many", warnings)) == MAX_SETTINGS
+    assert len(warnings) == 1 and "settings" in warnings[0]
 
 
 def test_hostile_bytes_never_crash(tmp_path: Path) -> None:
@@ -341,3 +359,33 @@ def test_pipeline_healthy_configuration_stays_clear_and_a_bad_one_points_at_the_
     assert {s.file for s in finding.snippets} <= xconf  # the viewer opens these files
     assert _verdict(report) == "problems"
     assert {c.signature_id: c.outcome for c in report.coverage}[TRAVERSAL.id] == "matched"
+
+
+def test_the_finding_links_to_the_xconf_line_in_the_log_viewer(client: TestClient) -> None:
+    from tests.conftest import wait_for
+
+    members: dict[str, str | bytes] = {
+        f"loggingsnapshot_expc_{STAMP}.txt": healthy_expressway_c_loggingsnapshot("expc", 200),
+        f"xconf_dump_expc_{STAMP}.txt": EXPC_TXT.replace("\n", "\r\n"),  # CRLF as exported
+    }
+    files = [
+        ("files", ("diagnostic_log_c.tar.gz", make_tar(members))),
+        (
+            "files",
+            ("diagnostic_log_e.tar.gz", make_tar({f"server_expe_{STAMP}.pem": BAD_EXPE_PEM})),
+        ),
+    ]
+    response = client.post("/api/v1/analyses", files=files)
+    assert response.status_code == 202, response.text
+    analysis_id = response.json()["id"]
+    body = wait_for(client, analysis_id)
+    assert body["status"] == "done", body["error"]
+    [finding] = [f for f in body["findings"] if f["signature"]["id"] == TRAVERSAL.id]
+    [snippet] = [s for s in finding["snippets"] if "Peer 1 Address" in s["text"]]
+    assert snippet["line"] == 11
+    page = client.get(f"/a/{analysis_id}").text
+    assert f"#L{snippet['line']}" in page and "xconf_dump_expc" in page
+    viewer = client.get(f"/a/{analysis_id}/files/{snippet['file']}", params={"line": 11})
+    assert viewer.status_code == 200
+    assert 'id="L11"' in viewer.text
+    assert "Peer 1 Address" in viewer.text
