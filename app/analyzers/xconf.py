@@ -25,11 +25,11 @@ from pathlib import Path
 from app.bundle.identity.dumps import DumpEntry, dump_entries
 from app.report import BundleFile, FileKind, NodeInfo, Snippet
 
-MAX_BYTES = 8 * 2**20
+MAX_BYTES = 4 * 2**20
 """Bytes of one xconf dump that are read (real dumps are well under 1 MB)."""
 MAX_SETTINGS = 50_000
 """Settings kept from one dump (a real one has a few thousand)."""
-MAX_FILES = 4
+MAX_FILES = 2
 """xconf dumps read per node (a bundle has two: text and XML)."""
 _ROOTS = frozenset({"xconfiguration", "configuration"})
 
