@@ -14,6 +14,8 @@ Sources (the texts and examples of each signature cite them):
   Expressway-C's certificate, else "Peer's TLS certificate identity was unacceptable";
 * DNS zone inbound mapping: doc 212475 Issue 6 (`Zones Zone 6 DNS SIP TLS Verify
   InboundClassification: "Off"`);
+* `EdgeConfigServer VerifyOriginServer: "Off"`: the seed article's short-term workaround and the
+  X14.2 release notes ("xConfiguration EdgeConfigServer VerifyOriginServer: OFF/ON");
 * Unified CM / IM and Presence / Unity Connection servers by IP with TLS verify on: the MRA
   deployment guide ("You must enter an FQDN when TLS verify mode is On"), the seed article
   (doc 218018, CSCwc69661: `SNI (10.48.36.215) not in certificate`). No public xconf dump shows
@@ -504,9 +506,48 @@ def uc_servers_by_ip(config: ConfigScan, certs: CertificateScan) -> CheckResult:
     return result
 
 
+# ---- Traffic Server verification of the UC servers switched off ----------------------------
+
+
+def verify_origin_server_off(config: ConfigScan, certs: CertificateScan) -> CheckResult:
+    """`EdgeConfigServer VerifyOriginServer: "Off"`: the X14.2 workaround of the seed article.
+
+    The Traffic Server then no longer verifies the certificates of the Unified CM / IM&P / Unity
+    servers for MRA (the behaviour before X14.2). Facts: value.
+    """
+    result = CheckResult()
+    for node in config.nodes:
+        found = [
+            s
+            for s in node.settings
+            if s.key == "edgeconfigserververifyoriginserver"
+            and not any(t.isdigit() for t in s.path)
+        ]
+        if not found:
+            continue
+        result.checked += 1
+        first = found[0]
+        if not _is(first, _OFF):
+            continue
+        result.issues.append(
+            ConfigIssue(
+                node.label,
+                {"value": first.value.strip()},
+                _snippets(_same(found, first.key, first.value.strip())),
+            )
+        )
+    if not result.checked:
+        result.notes.append(
+            "no EdgeConfigServer VerifyOriginServer setting in the configuration (it exists "
+            "from X14.2)"
+        )
+    return result
+
+
 CHECKS: dict[str, Callable[[ConfigScan, CertificateScan], CheckResult]] = {
     "traversal-peer-name": traversal_peer_name,
     "dns-inbound-mapping-off": dns_inbound_mapping_off,
     "uc-server-by-ip": uc_servers_by_ip,
+    "verify-origin-server-off": verify_origin_server_off,
 }
 """Analyzer name (a signature's `match.analyzer` with `source: xconf`) → check."""

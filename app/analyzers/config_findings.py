@@ -12,7 +12,7 @@ example of such a signature over its fixture files.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,8 @@ from app.analyzers.cert_findings import sort_findings
 from app.analyzers.certificates import CertificateScan, scan_paths
 from app.analyzers.config_checks import CHECKS, ConfigIssue
 from app.analyzers.xconf import ConfigScan, scan_config, scan_config_paths
-from app.report import Finding, Report, Snippet
+from app.report import Finding, NodeInfo, Report, Snippet
+from app.signatures.applicability import applicability
 from app.signatures.model import Signature
 from app.signatures.render import render_finding
 
@@ -49,9 +50,17 @@ def is_config_signature(signature: Signature) -> bool:
 
 
 def config_findings(
-    signature: Signature, config: ConfigScan, certs: CertificateScan
+    signature: Signature,
+    config: ConfigScan,
+    certs: CertificateScan,
+    nodes: Mapping[str, NodeInfo] | None = None,
 ) -> tuple[list[Finding], ConfigCoverage]:
-    """The findings of one configuration signature: one per node and distinct facts."""
+    """The findings of one configuration signature: one per node and distinct facts.
+
+    `nodes` (node label → NodeInfo) qualify each finding as the line engine does: `applies`
+    facts and a sentence in the condition when the node's product or version is not the one
+    the signature is documented for (app.signatures.applicability), never hiding it.
+    """
     result = CHECKS[signature.analyzer or ""](config, certs)
     groups: dict[tuple[str, str], ConfigIssue] = {}
     snippets: dict[tuple[str, str], dict[tuple[str, int], Snippet]] = {}
@@ -62,18 +71,21 @@ def config_findings(
         for snippet in issue.snippets:
             if len(kept) < MAX_SNIPPETS:
                 kept.setdefault((snippet.file, snippet.line), snippet)
-    findings = [
-        render_finding(
-            signature,
-            issue.facts,
-            node=issue.node,
-            count=1,
-            first_seen=None,
-            last_seen=None,
-            snippets=[snippets[key][where] for where in sorted(snippets[key])],
+    findings = []
+    for key, issue in groups.items():
+        fit = applicability(signature, (nodes or {}).get(issue.node))
+        findings.append(
+            render_finding(
+                signature,
+                {**issue.facts, **fit.facts()},
+                node=issue.node,
+                count=1,
+                first_seen=None,
+                last_seen=None,
+                snippets=[snippets[key][where] for where in sorted(snippets[key])],
+                condition_note=fit.note,
+            )
         )
-        for key, issue in groups.items()
-    ]
     reasons = list(dict.fromkeys(result.unchecked))
     shown = "; ".join(reasons[:MAX_REASONS])
     if len(reasons) > MAX_REASONS:
@@ -99,8 +111,11 @@ def apply_configuration(
     certificates = certs if certs is not None else CertificateScan([], [])
     coverage: dict[str, ConfigCoverage] = {}
     added = False
+    by_label = {node.hostname or node.bundle: node for node in report.nodes}
     for signature in chosen:
-        findings, coverage[signature.id] = config_findings(signature, config, certificates)
+        findings, coverage[signature.id] = config_findings(
+            signature, config, certificates, by_label
+        )
         report.findings.extend(findings)
         added = added or bool(findings)
     if added:

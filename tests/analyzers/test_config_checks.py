@@ -389,3 +389,58 @@ def test_the_finding_links_to_the_xconf_line_in_the_log_viewer(client: TestClien
     assert viewer.status_code == 200
     assert 'id="L11"' in viewer.text
     assert "Peer 1 Address" in viewer.text
+
+
+# ---- VerifyOriginServer off (the seed article's workaround) ------------------------------------
+
+VERIFY = LIBRARY.get("config-edge-verify-origin-server-off")
+VERIFY_XML = """<Configuration product="TANDBERG VCS" version="X14.2.1">
+  <EdgeConfigServer item="1">
+    <VerifyOriginServer item="1">Off</VerifyOriginServer>
+  </EdgeConfigServer>
+</Configuration>
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "line"),
+    [
+        (
+            "xconf_dump_expc.txt",
+            '*c xConfiguration EdgeConfigServer VerifyOriginServer: "Off"\n',
+            1,
+        ),
+        ("xconf_dump_expc.xml", VERIFY_XML, 3),
+    ],
+)
+def test_verify_origin_server_off_in_either_form(
+    tmp_path: Path, name: str, text: str, line: int
+) -> None:
+    file = _file(tmp_path, "c", name, text, FileKind.XCONF)
+    node = NodeInfo("c", "expc", "Expressway-E", "X14.2.1")
+    scan = scan_config([file], {"c": node})
+    [finding], _ = config_findings(VERIFY, scan, NO_CERTS, {"expc": node})
+    assert finding.node == "expc"
+    assert finding.severity == "info"
+    assert [s.line for s in finding.snippets] == [line]
+    # documented for the Expressway-C: shown on a node detected as E, with the reason
+    assert finding.facts["applies"] == "disagrees"
+    assert "Expressway-E" in finding.condition
+    on = text.replace("Off", "On")
+    file = _file(tmp_path, "c", name, on, FileKind.XCONF)
+    assert config_findings(VERIFY, scan_config([file], {}), NO_CERTS)[0] == []
+
+
+def test_an_info_configuration_finding_keeps_a_healthy_bundle_clear(tmp_path: Path) -> None:
+    members: dict[str, str | bytes] = {
+        f"loggingsnapshot_expc_{STAMP}.txt": healthy_expressway_c_loggingsnapshot("expc", 300),
+        f"xstat_dump_expc_{STAMP}.txt": xstat_dump("expc"),
+        f"xconf_dump_expc_{STAMP}.txt": EXPC_TXT
+        + '*c xConfiguration EdgeConfigServer VerifyOriginServer: "Off"\n',
+    }
+    report = analyze([_bundle(tmp_path, "c.tar.gz", members)], tmp_path / "w", LIBRARY, Limits())
+    assert [f.signature_id for f in report.findings] == [VERIFY.id]
+    assert _verdict(report) == "clear"
+    outcome = {c.signature_id: c for c in report.coverage}
+    assert outcome[TRAVERSAL.id].outcome == "skipped"  # the peer's certificate is not there
+    assert outcome[INBOUND.id].outcome == "passed"
