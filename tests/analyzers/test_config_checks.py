@@ -444,3 +444,17 @@ def test_an_info_configuration_finding_keeps_a_healthy_bundle_clear(tmp_path: Pa
     outcome = {c.signature_id: c for c in report.coverage}
     assert outcome[TRAVERSAL.id].outcome == "skipped"  # the peer's certificate is not there
     assert outcome[INBOUND.id].outcome == "passed"
+
+
+def test_an_xml_dump_with_a_single_zone_numbered_1_reads_as_zone_1(tmp_path: Path) -> None:
+    xml = (
+        '<Configuration><Zones item="1"><Zone item="1"><Type item="1">DNS</Type>'
+        '<DNS item="1"><SIP item="1"><TLS item="1"><Verify item="1">'
+        '<Mode item="1">On</Mode><SubjectName item="1">b2b.example.org</SubjectName>'
+        '<InboundClassification item="1">Off</InboundClassification>'
+        "</Verify></TLS></SIP></DNS></Zone></Zones></Configuration>\n"
+    )
+    file = _file(tmp_path, "e", "xconf_dump_expe.xml", xml, FileKind.XCONF)
+    [finding], _ = config_findings(INBOUND, scan_config([file], {}), NO_CERTS)
+    assert finding.facts["zone"] == 1
+    assert finding.facts["subject_name"] == "b2b.example.org"
