@@ -493,7 +493,8 @@ def signatures_try(
         _echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_UNUSABLE) from exc
     if signature.analyzer is not None:
-        _echo(f"error: {signature_id} reads certificates, not log lines", err=True)
+        reads = "the configuration (xconf)" if signature.source == "xconf" else "certificates"
+        _echo(f"error: {signature_id} reads {reads}, not log lines", err=True)
         raise typer.Exit(EXIT_UNUSABLE)
     missing = [str(path) for path in files if not path.is_file()]
     if missing:

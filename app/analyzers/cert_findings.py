@@ -28,6 +28,9 @@ from app.report import SEVERITY_ORDER, Finding, Report
 from app.signatures.model import Signature
 from app.signatures.render import render_finding
 
+CERTIFICATE_SOURCES = ("pem", "pcap")
+"""`match.source` of the certificate analyzer signatures (the others are configuration checks)."""
+
 
 def _render(
     signature: Signature, issue: CertIssue, count: int, seen: tuple[str, str] | None
@@ -63,25 +66,41 @@ def analyzer_findings(signature: Signature, scan: CertificateScan) -> list[Findi
 
 def apply_certificates(
     report: Report, signatures: Sequence[Signature], *, now: datetime | None = None
-) -> None:
-    """Run the certificate step over the report's files (see the module docstring)."""
+) -> CertificateScan:
+    """Run the certificate step over the report's files (see the module docstring).
+
+    Returns the scan (the configuration checks compare names with the certificates it holds).
+    """
     nodes = {node.bundle: node for node in report.nodes}
     scan = scan_files(report.files, nodes, now=now)
     if not scan.nodes:
-        return
+        return scan
     report.warnings.extend(scan.warnings)
     report.certificates = certificate_entries(scan)
     report.server_certificates = server_certificate_entries(scan)
     correlate(report.findings, scan)
     for signature in signatures:
-        if signature.analyzer is not None:
+        if signature.analyzer is not None and signature.source in CERTIFICATE_SOURCES:
             report.findings.extend(analyzer_findings(signature, scan))
+    sort_findings(report)
+    return scan
+
+
+def sort_findings(report: Report) -> None:
+    """Findings in display order: severity, then signature, then node."""
     report.findings.sort(
         key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.signature_id, f.node or "")
     )
 
 
 def check_analyzer_example(signature: Signature, fixtures: Sequence[Path]) -> list[dict[str, Any]]:
-    """The facts an analyzer signature finds in fixture files (one node, reference time now)."""
+    """The facts an analyzer signature finds in fixture files (one node, reference time now).
+
+    A configuration signature (`source: xconf`) runs app.analyzers.config_findings instead.
+    """
+    if signature.source not in CERTIFICATE_SOURCES:
+        from app.analyzers.config_findings import check_config_example
+
+        return check_config_example(signature, fixtures)
     scan = scan_paths(fixtures)
     return [finding.facts for finding in analyzer_findings(signature, scan)]

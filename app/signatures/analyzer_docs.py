@@ -1,8 +1,9 @@
 """Validate a signature file whose findings come from a certificate analyzer, not from log lines.
 
 Such a file has the usual id, title, severity, texts, references and examples, and
-`match: {source: pem | pcap, analyzer: <name of app/analyzers/cert_checks.CHECKS>}` instead of
-`contains` and `patterns`. Its examples name fixture files (`fixture: x.pem` or
+`match: {source: pem | pcap, analyzer: <name of app/analyzers/cert_checks.CHECKS>}` (or
+`{source: xconf, analyzer: <name of app/analyzers/config_checks.CHECKS>}`, a configuration
+check) instead of `contains` and `patterns`. Its examples name fixture files (`fixture: x.pem` or
 `fixtures: [a.pcap, b.pem]`, relative to `fixtures/` next to the YAML file) instead of lines;
 `loupe signatures test` and the library tests run the analyzer on them. The facts a template
 may use are listed in each check's docstring and in library/README.md.
@@ -15,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from app.analyzers.cert_checks import CHECKS
+from app.analyzers.config_checks import CHECKS as CONFIG_CHECKS
 from app.signatures.loader import _Builder
 from app.signatures.model import NO_MATCH, Example, Pattern, Signature
 
 ANALYZER_SOURCES = ("pem", "pcap")
+CONFIG_SOURCES = ("xconf",)
+"""A configuration check (app/analyzers/config_checks.py) reads the xconf dumps."""
 FIXTURE_DIR = "fixtures"
 
 
@@ -32,10 +36,16 @@ class AnalyzerBuilder(_Builder):
     def build(self, data: Any) -> Signature:
         match = self.mapping(self.mapping(data, "(top level)").get("match"), "match")
         analyzer = match.get("analyzer")
-        if analyzer not in CHECKS:
+        source = match.get("source")
+        if source in CONFIG_SOURCES:
+            if analyzer not in CONFIG_CHECKS:
+                raise self.fail(
+                    "match.analyzer", f"'{analyzer}' is not one of {', '.join(CONFIG_CHECKS)}"
+                )
+        elif source not in ANALYZER_SOURCES:
+            raise self.fail("match.source", "an analyzer signature reads pem, pcap or xconf")
+        elif analyzer not in CHECKS:
             raise self.fail("match.analyzer", f"'{analyzer}' is not one of {', '.join(CHECKS)}")
-        if match.get("source") not in ANALYZER_SOURCES:
-            raise self.fail("match.source", "an analyzer signature reads pem or pcap")
         for key in match:
             if key not in ("source", "analyzer"):
                 raise self.fail(f"match.{key}", "not used by an analyzer signature")
@@ -72,4 +82,12 @@ class AnalyzerBuilder(_Builder):
         expect: dict[str, Any] | None = None
         if raw != NO_MATCH:
             expect = dict(self.mapping(raw, f"{field}.expect"))
-        return Example(name=name, lines=(), expect=expect, fixtures=tuple(paths))
+        source = entry.get("source")
+        if source is not None and not (
+            isinstance(source, str) and source.startswith(("https://", "http://"))
+        ):
+            raise self.fail(f"{field}.source", "must be an http(s) URL")
+        for key in entry:
+            if key not in ("name", "fixture", "fixtures", "expect", "source"):
+                raise self.fail(f"{field}.{key}", "unknown field")
+        return Example(name=name, lines=(), expect=expect, fixtures=tuple(paths), source=source)

@@ -5,7 +5,10 @@ A signature is *matched* when it produced a finding, *passed* when its input was
 least one node and nothing matched, *skipped* when its input was present nowhere. Its input, by
 family:
 
-* certificate checks (`match.analyzer`): a PEM or a packet capture;
+* certificate checks (`match.analyzer`, source pem/pcap): a PEM or a packet capture;
+* configuration checks (`match.analyzer`, source xconf): an xconf dump; a check that found
+  nothing it could check (a traversal zone whose peer certificate the upload does not hold) is
+  skipped with the reason it gives (`unchecked`), never a green pass;
 * alarm signatures (`expressway-alarm-*`): alarm events in the log (`Event="Alarm Raised"` /
   `"Alarm Lowered"`) or the xstatus alarm list;
 * Traffic Server signatures: `traffic_server` lines (the MRA modules at debug level);
@@ -48,6 +51,10 @@ OUTCOMES = (MATCHED, PASSED, SKIPPED)
 CERTIFICATE_KINDS = (FileKind.PEM, FileKind.PCAP)
 LOG_KINDS = (FileKind.LOGGINGSNAPSHOT, FileKind.LOG)
 _SCANNED_MARKERS = frozenset(MARKERS)  # what the signature scan looks for in every log file
+CONFIG_HINT = (
+    "configuration checks read the xconf_dump_*.txt or .xml of the diagnostic log bundle "
+    "(Maintenance > Diagnostics > Diagnostic logging > Collect log)"
+)
 FORMAT_HINT = (
     "its text files are empty or not Expressway logs (a loggingsnapshot_*.txt, or syslog lines "
     '"YYYY-MM-DDThh:mm:ss±hh:mm host process: …"): upload the diagnostic log bundle'
@@ -145,6 +152,10 @@ def _skip_reason(
     if node is not None and applicability(signature, node).state == NOT_RUN:
         return _not_run_reason(signature, node, label)
     where = f" of node {label}" if several else ""
+    if signature.analyzer is not None and signature.source == "xconf":
+        if not any(file.kind == FileKind.XCONF for file in files):
+            return f"no xconf dump in the upload{where}: {CONFIG_HINT}"
+        return None
     if signature.analyzer is not None:
         if not any(file.kind in CERTIFICATE_KINDS for file in files):
             return f"no PEM or capture in the upload{where}: {CERTIFICATE_HINT}"
@@ -182,6 +193,7 @@ def coverage_of(
     notes: Mapping[str, str] | None = None,
     stats: Mapping[str, FileStats] | None = None,
     block_size: int = BLOCK_SIZE,
+    unchecked: Mapping[str, str] | None = None,
 ) -> list[Coverage]:
     """One Coverage per signature; `nodes` maps BundleFile.bundle → NodeInfo, as for run_library.
 
@@ -190,6 +202,9 @@ def coverage_of(
     FileStats the signature scan recorded (file name → lines, presence markers, format): with
     them no log is read again; a file without them is searched (each literal at most once per
     file, stopping at the first hit), only for signatures without a finding.
+    `unchecked` (signature id → why) names the signatures that had their input but could check
+    nothing with it (the configuration checks): without a finding they are skipped, with that
+    reason.
     """
     matched = {finding.signature_id for finding in findings}
     by_bundle: dict[str, list[BundleFile]] = {bundle: [] for bundle in nodes}
@@ -219,6 +234,10 @@ def coverage_of(
             elif reason not in reasons:
                 reasons.append(reason)
         outcome = MATCHED if hit else PASSED if ran else SKIPPED
+        could_not = (unchecked or {}).get(signature.id)
+        if could_not and outcome == PASSED:
+            outcome = SKIPPED
+            reasons = [could_not, *reasons]
         text = "; ".join(reasons) or None
         if text and outcome != SKIPPED:
             text = f"not checked everywhere: {text}"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.analyzers.cert_findings import apply_certificates
+from app.analyzers.config_findings import apply_configuration
 from app.bundle.budget import LocalTotals, SharedTotals, Totals, UnpackBudget
 from app.bundle.duplicates import repeated_upload_warning, repeated_uploads
 from app.bundle.nodes import identify_node
@@ -256,7 +257,13 @@ def analyze(
         observe=observe,
     )
     report.findings, cleared = split_cleared(resolve_alarm_lifecycle(findings))
-    apply_certificates(report, library.signatures)  # captures + PEMs: certificates, findings
+    certs = apply_certificates(report, library.signatures)  # captures + PEMs: certificates
+    config = apply_configuration(report, library.signatures, certs)  # xconf: configuration
+    notes = dict(cleared)
+    for signature_id, checked in config.items():
+        if checked.note:
+            notes[signature_id] = checked.note
+    unchecked = {sid: c.skipped for sid, c in config.items() if c.skipped}
     if sip is not None:
         file_nodes = {f.name: node_name(nodes.get(f.bundle), f.bundle) for f in report.files}
         report.calls = build_calls(sip.messages, file_nodes)
@@ -264,7 +271,13 @@ def analyze(
         report.warnings.extend(sip.warnings())
     report.examined = examined_lines(report.files, nodes, stats)
     report.coverage = coverage_of(  # before the cap: a signature that matched says so
-        library.signatures, report.files, nodes, report.findings, notes=cleared, stats=stats
+        library.signatures,
+        report.files,
+        nodes,
+        report.findings,
+        notes=notes,
+        stats=stats,
+        unchecked=unchecked,
     )
     report.findings, left_out = cap_findings(report.findings, output)
     for warning in (dropped_hits_warning(dropped, output.max_groups), left_out):
