@@ -344,7 +344,8 @@ class SigninReader:
         peer = _address(fields.get("Dst-ip", ""), fields.get("Dst-port", ""))
         last = self.last
         if last is not None and last.status == int(status) and last.peer == peer:
-            return  # the event repeats the response logged just before (doc 117811)
+            self.last = None  # the event repeats the response logged just before (doc 117811)
+            return
         message = HttpMessage(
             time=when,
             file=self.file_name,

@@ -225,7 +225,6 @@ _SERVER_LABELS = {
     "UDS": "Unified CM",
     "OAuth": "Unified CM",
     "TFTP config": "Unified CM",
-    "edge config": "Unified CM",
     "voicemail": "Unity Connection",
     "IM and Presence": "IM and Presence",
     "SSO": "Identity provider",

@@ -169,11 +169,12 @@ def _when(value: str | None) -> datetime | None:
 
 def get_attempt(session: Session, data_dir: Path, analysis_id: str, number: int) -> StoredAttempt:
     index = load_index(session, data_dir, analysis_id)
-    attempts = index["attempts"] if index is not None else []
+    if index is None:
+        raise NotFound(NOT_EXTRACTED)
+    attempts = index["attempts"]
     if not 1 <= number <= len(attempts):
         raise NotFound(f"Analysis {analysis_id} has no sign-in attempt {number}.")
     found = attempts[number - 1]
-    assert index is not None
     path = storage.signins_dir(data_dir, analysis_id) / Path(index["attempts_file"]).name
     length = min(int(found["length"]), MAX_ATTEMPT_BYTES)
     try:
