@@ -48,12 +48,19 @@ OBSERVED_KINDS = frozenset({FileKind.LOGGINGSNAPSHOT, FileKind.LOG})
 REDACTED = "REDACTED"
 
 _MARKERS = (b"network.http.", b"HTTP error response", b"Failed to authenticate user")
-_FIELD = re.compile(rb'([A-Za-z][\w\-]{0,40})=[ \t]*"[ \t]*([^"\n]{0,2048}?)[ \t]*"')
-_UTC = re.compile(rb'UTCTime="[ \t]*(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:,\d{1,6})?)')
+_FIELD = re.compile(r'([A-Za-z][\w\-]{0,40})=[ \t]*"[ \t]*([^"\n]{0,2048}?)[ \t]*"')
 _PREFIX_TIME = re.compile(
-    rb"(?:<\d{1,3}>\s*)?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:?\d\d)?)"
+    r"(?:<\d{1,3}>\s*)?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:?\d\d)?)"
 )
-_DETAIL = re.compile(rb"(Sending|Received)[ \t]+(Request|Response)")
+_BLOCK_END = re.compile(rb"\n(?![ \t|]|HTTPMSG:)")  # a line break before a line of the log
+_TS_FAST = re.compile(  # doc 225746's form, in its field order (anything else: the slow path)
+    r'UTCTime="(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(,\d{1,6})?"[ \t]+'
+    r'Module="network\.http\.trafficserver"[ \t]+Level="[A-Za-z]{0,12}":?[ \t]+'
+    r'Detail="(Sending|Received) (Request|Response)"[ \t]+Txn-id="([^"\n]{0,40})"'
+    r'(?:[ \t]+TrackingID="([^"\n]{0,80})")?[ \t]+(?:Src|Dst)-ip="([^"\n]{0,64})"[ \t]+'
+    r'(?:Src|Dst)-port="([^"\n]{0,8})"'
+)
+_DETAIL = re.compile(r"(Sending|Received)[ \t]+(Request|Response)")
 _REQUEST_LINE = re.compile(r"\|?[ \t]*([A-Z]{3,12})[ \t]+(\S{1,8192})[ \t]+HTTP/\d(?:\.\d)?")
 _STATUS_LINE = re.compile(r"\|?[ \t]*HTTP/\d(?:\.\d)?[ \t]+(\d{3})(?:[ \t]+([^\r\n]*))?")
 _INLINE_HEADER = re.compile(r"\s[A-Z][A-Za-z\-]{1,40}:(?:\s|$)")
@@ -110,8 +117,10 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-def utc_time(value: bytes) -> datetime | None:
-    base, _, fraction = _text(value).partition(",")
+def utc_time(value: str) -> datetime | None:
+    """`2014-09-25 17:46:20,92` (UTC) → datetime; a short fraction is milliseconds (doc 211304
+    writes 920 ms as `,92`)."""
+    base, _, fraction = value.strip().partition(",")
     try:
         when = datetime.fromisoformat(base).replace(tzinfo=UTC)
     except ValueError:
@@ -121,9 +130,9 @@ def utc_time(value: bytes) -> datetime | None:
     return when
 
 
-def prefix_time(value: bytes) -> datetime | None:
+def prefix_time(value: str) -> datetime | None:
     try:
-        when = datetime.fromisoformat(_text(value))
+        when = datetime.fromisoformat(value)
     except ValueError:
         return None
     return when.astimezone(UTC) if when.tzinfo is not None else when.replace(tzinfo=UTC)
@@ -180,6 +189,15 @@ class SigninCollector:
             self.messages[file_name] = []
         return SigninReader(self, file_name)
 
+    @property
+    def full(self) -> bool:
+        """The budget is spent: further messages are counted, not read."""
+        return self.kept >= self.max_messages
+
+    def drop(self) -> None:
+        with self._lock:
+            self.dropped += 1
+
     def keep(self, message: HttpMessage) -> bool:
         with self._lock:
             if self.kept >= self.max_messages:
@@ -211,6 +229,7 @@ class SigninReader:
         self.requests: OrderedDict[str, HttpMessage] = OrderedDict()  # txn / url → request
         self.last: HttpMessage | None = None
         self.last_note: tuple[str, str, datetime | None] | None = None
+        self.seconds: dict[str, datetime] = {}  # UTCTime second → datetime
 
     def feed(self, block: bytes, lines_before: int) -> None:
         pos = self._continue(block, 0) if self.open is not None else 0
@@ -251,52 +270,93 @@ class SigninReader:
                 at = find(marker, end)
         return sorted(s for s in starts if block[s : s + 1] not in (b" ", b"\t", b"|"))
 
-    def _line(self, line: bytes, line_no: int) -> None:
+    def _line(self, raw: bytes, line_no: int) -> None:
         if self.open is not None:
             self._finish(cut=False)
-        payload = b""
-        head = line
-        inline = line.find(b"HTTPMSG:")
-        if inline != -1:
-            head, payload = line[:inline], line[inline + 8 :]
-        fields = {_text(k): _text(v) for k, v in _FIELD.findall(head)}
-        when = self._time(line)
-        module = fields.get("Module", "")
-        if module == "network.http.trafficserver":
-            message = self._trafficserver(head, fields, when, line_no)
-        elif module == "network.http.edgeconfigprovisioning":
-            message = self._edgeconfig(fields, when, line_no)
-        elif fields.get("Event", "").strip() == "Sending HTTP error response":
-            self._error_event(fields, when, line_no)
-            message = None
-        elif "Failed to authenticate user" in fields.get("Detail", ""):
-            self._note(fields, when, line_no)
-            message = None
+        line = raw.decode("utf-8", errors="replace")
+        head, inline, payload = line.partition("HTTPMSG:")
+        if 'network.http.trafficserver"' in head:
+            kind = "trafficserver"
+        elif 'network.http.edgeconfigprovisioning"' in head:
+            kind = "edgeconfig"
+        elif "Sending HTTP error response" in head:
+            kind = "event"
+        elif "Failed to authenticate user" in head:
+            kind = "note"
         else:
             return
+        if self.collector.full:  # counted only: no fields read, its block skipped
+            self.collector.drop()
+            if kind in ("trafficserver", "edgeconfig") and not inline:
+                self.open = _Open(None)
+            return
+        if kind == "trafficserver" and (fast := _TS_FAST.search(head)) is not None:
+            self.open = _Open(
+                HttpMessage(
+                    time=self._utc(fast[1], fast[2] or ""),
+                    file=self.file_name,
+                    line=line_no,
+                    source="trafficserver",
+                    direction="in" if fast[3] == "Received" else "out",
+                    peer=_address(fast[7], fast[8]),
+                    method="" if fast[4] == "Request" else None,
+                    txn_id=fast[5],
+                    tracking_id=fast[6] or "",
+                )
+            )
+            if inline:
+                self._inline_payload(payload)
+            return
+        module = head.find("Module=")
+        fields = dict(_FIELD.findall(head, module if module != -1 else 0))
+        when = self._time(head if kind != "note" else line)
+        message: HttpMessage | None = None
+        if kind == "trafficserver":
+            message = self._trafficserver(head, fields, when, line_no)
+        elif kind == "edgeconfig":
+            message = self._edgeconfig(fields, when, line_no)
+        elif kind == "event":
+            self._error_event(fields, when, line_no)
+        else:
+            self._note(dict(_FIELD.findall(head)), when, line_no)
         if message is None:
             return
         self.open = _Open(message)
-        if payload:
+        if inline:
             self._inline_payload(payload)
 
-    @staticmethod
-    def _time(line: bytes) -> datetime | None:
-        match = _UTC.search(line)
-        if match:
-            return utc_time(match[1])
+    def _time(self, line: str) -> datetime | None:
+        at = line.find('UTCTime="')
+        if at != -1:
+            value = line[at + 9 : at + 40].lstrip()
+            return self._utc(value[:19], value[19:].partition('"')[0])
         prefix = _PREFIX_TIME.match(line)
         return prefix_time(prefix[1]) if prefix else None
+
+    def _utc(self, second: str, fraction: str) -> datetime | None:
+        """`2026-01-29 19:01:16` and `,974` → datetime (the second's datetime cached)."""
+        base = self.seconds.get(second)
+        if base is None:
+            base = utc_time(second)
+            if base is None:
+                return None
+            if len(self.seconds) > 4096:
+                self.seconds.clear()
+            self.seconds[second] = base
+        digits = fraction[1:7] if fraction.startswith(",") else ""
+        if not digits.isdigit():
+            return base
+        return base.replace(microsecond=int(digits.ljust(3, "0").ljust(6, "0")))
 
     # --- the kinds of line -----------------------------------------------------------------
 
     def _trafficserver(
-        self, head: bytes, fields: dict[str, str], when: datetime | None, line_no: int
+        self, head: str, fields: dict[str, str], when: datetime | None, line_no: int
     ) -> HttpMessage | None:
         detail = _DETAIL.search(head)
         if detail is None:
             return None
-        direction = "in" if detail[1] == b"Received" else "out"
+        direction = "in" if detail[1] == "Received" else "out"
         src = _address(fields.get("Src-ip", ""), fields.get("Src-port", ""))
         dst = _address(fields.get("Dst-ip", ""), fields.get("Dst-port", ""))
         peer = (src or dst) if direction == "in" else (dst or src)
@@ -310,7 +370,7 @@ class SigninReader:
             txn_id=fields.get("Txn-id", "")[:40],
             tracking_id=fields.get("TrackingID", "")[:80],
         )
-        if detail[2] == b"Request":
+        if detail[2] == "Request":
             message.method = ""  # filled from the start line; "" until then
         return message
 
@@ -386,31 +446,34 @@ class SigninReader:
         assert body is not None
         while pos < len(block):
             first = block[pos : pos + 1]
+            if first not in (b" ", b"\t", b"|") and not block.startswith(b"HTTPMSG:", pos):
+                self._finish(cut=False)  # a log line (or an empty one): the block has ended
+                return pos
+            if body.message is None or body.kept >= MAX_BLOCK_KEEP:  # nothing more to read
+                ends = _BLOCK_END.search(block, pos)
+                if ends is None:
+                    return len(block)
+                self._finish(cut=False)
+                return ends.start() + 1
             end = block.find(b"\n", pos)
             stop = len(block) if end == -1 else end + 1
             line = block[pos:stop]
-            if first in (b" ", b"\t", b"|") or line.strip() == b"HTTPMSG:":
-                if body.kept < MAX_BLOCK_KEEP:
-                    piece = line[: MAX_BLOCK_KEEP - body.kept]
-                    body.parts.append(piece)
-                    body.kept += len(piece)
-                if b"|" in line:
-                    if body.framed and line.strip() == b"|":
-                        pos = stop
-                        self._finish(cut=False)
-                        return pos
-                    body.framed = True
-                pos = stop
-                continue
-            self._finish(cut=False)  # a log line (or an empty one): the block has ended
-            return pos
+            piece = line[: MAX_BLOCK_KEEP - body.kept]
+            body.parts.append(piece)
+            body.kept += len(piece)
+            pos = stop
+            if b"|" in line:
+                if body.framed and line.strip() == b"|":
+                    self._finish(cut=False)  # the closing `|`
+                    return pos
+                body.framed = True
         return pos
 
-    def _inline_payload(self, payload: bytes) -> None:
+    def _inline_payload(self, payload: str) -> None:
         """`HTTPMSG: |HTTP/1.1 403 Forbidden Date: …` on the header line (tech-note copies)."""
         body = self.open
         assert body is not None
-        text = _text(payload[:MAX_BLOCK_KEEP]).strip()
+        text = payload[:MAX_BLOCK_KEEP].strip()
         cut = _INLINE_HEADER.search(text)
         start_line = text[: cut.start()] if cut else text
         body.parts.append(start_line.encode())
@@ -422,6 +485,13 @@ class SigninReader:
         if body is None or body.message is None:
             return
         message = body.message
+        if not body.parts:  # no HTTPMSG block followed the line
+            if message.method == "":
+                message.method = "?"
+            message.cut = cut
+            self._pair(message)
+            self._keep(message)
+            return
         lines = [_text(part).rstrip("\r\n") for part in b"".join(body.parts).split(b"\n") if part]
         start = next((ln for ln in lines if "|" in ln and ln.strip() != "|"), "")
         request = _REQUEST_LINE.match(start.strip())
