@@ -547,10 +547,9 @@ class SigninReader:
         if request is None:
             return
         message.user = message.user or request.user
-        message.client_ip = message.client_ip or request.client_ip
-        message.forwarded_for = message.forwarded_for or request.forwarded_for
-        message.tracking_id = message.tracking_id or request.tracking_id
-        message.path = message.path or request.path
+        message.request_client = request.client_ip or request.forwarded_for
+        message.request_tracking = request.tracking_id
+        message.path = message.path or request.path  # its step is its request's
 
     def _keep(self, message: HttpMessage) -> None:
         if self.collector.keep(message):

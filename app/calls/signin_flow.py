@@ -110,7 +110,7 @@ def client_of(message: HttpMessage, roles: Mapping[str, str]) -> str:
     """The client address a message names; "" when it names none."""
     if message.client_ip:
         return _ip(message.client_ip.strip())[:64]
-    for address in message.forwarded_for.split(","):
+    for address in f"{message.forwarded_for},{message.request_client}".split(","):
         address = address.strip()
         if address and not _loopback(address):
             return _ip(address)[:64]
@@ -134,8 +134,9 @@ def group_attempts(
     by_user: dict[str, str] = {}
     for message, client in zip(ordered, clients, strict=True):
         if client:
-            if message.tracking_id:
-                by_tracking.setdefault(message.tracking_id, client)
+            for tracking in (message.tracking_id, message.request_tracking):
+                if tracking:
+                    by_tracking.setdefault(tracking, client)
             if message.user:
                 by_user.setdefault(message.user, client)
     open_groups: dict[str, list[HttpMessage]] = {}
@@ -144,7 +145,7 @@ def group_attempts(
     for message, client in zip(ordered, clients, strict=True):
         client = (
             client
-            or by_tracking.get(message.tracking_id, "")
+            or by_tracking.get(message.tracking_id or message.request_tracking, "")
             or by_user.get(message.user, "")
             or UNKNOWN_CLIENT
         )

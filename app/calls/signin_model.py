@@ -35,6 +35,8 @@ class HttpMessage:
     user: str = ""  # from the UDS path or a Username= field
     detail: str = ""  # a note's text
     cut: bool = False  # the HTTPMSG block ended with the log (no closing `|`)
+    request_client: str = ""  # a response: the client its request named (same Txn-id)
+    request_tracking: str = ""  # a response: its request's TrackingID
     node: str = ""  # set once the node of the file is known
 
     @property

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -353,3 +354,23 @@ def test_other_files_and_kinds_are_not_observed() -> None:
     both.close()
     assert len(collector.all_messages()) == len(calls.all_messages()) == 1
     assert combine(None, None) is None
+
+
+def test_the_real_public_log_holds_no_sign_in_and_none_is_invented() -> None:
+    real = Path("/work/shared/data/real/expressway-e_mra_call.txt")
+    if not real.exists():
+        pytest.skip("the real public log is not on this machine")
+    collector = SigninCollector()
+    reader = collector.observer("real.txt", FileKind.LOGGINGSNAPSHOT)
+    assert reader is not None
+    reader.feed(real.read_bytes(), 0)
+    reader.close()
+    assert collector.all_messages() == []  # SIP and developer lines only: no HTTP request
+
+
+def test_a_response_shows_only_its_own_headers_and_takes_its_request_client() -> None:
+    result = read(two_node_attempt())
+    response = next(m for m in messages(result) if m.node == "expe1" and m.status == 401)
+    assert response.client_ip == "" and response.tracking_id == ""  # not in its block
+    assert response.request_client.startswith(CLIENT) and response.request_tracking == TRACKING
+    assert response.path == "/ZXhhbXBsZS5jb20/get_edge_config/"  # its request's: its step
