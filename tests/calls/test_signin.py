@@ -374,3 +374,33 @@ def test_a_response_shows_only_its_own_headers_and_takes_its_request_client() ->
     assert response.client_ip == "" and response.tracking_id == ""  # not in its block
     assert response.request_client.startswith(CLIENT) and response.request_tracking == TRACKING
     assert response.path == "/ZXhhbXBsZS5jb20/get_edge_config/"  # its request's: its step
+
+
+def test_a_request_both_expressways_logged_is_one_arrow() -> None:
+    """The Exp-C's `Detail="Received Request"` line is read by symmetry with the published
+    `Sending Request` form (domain.md §2.4 (d) shows only the Sending forms): the E's copy
+    and the C's copy of one request within 2 s are one arrow."""
+    expe = ts_request(
+        "expe1",
+        START,
+        "/cucm-uds/user/bob/devices",
+        txn=11,
+        tracking=TRACKING,
+        dst="127.0.0.1",
+        port=8443,
+        client=CLIENT,
+    )
+    expc = [
+        line.replace('Detail="Sending Request"', 'Detail="Received Request"')
+        .replace('Dst-ip="127.0.0.1"', 'Src-ip="127.0.0.1"')
+        .replace('Dst-port="8443"', 'Src-port="41234"')
+        .replace("19:01:16,974", "19:01:17,074")
+        for line in expe
+    ]
+    expc = [line.replace("expe1", "expc1") for line in expc]
+    result = read({"expe1.log": text(expe), "expc1.log": text(expc)})
+    (attempt,) = result.attempts
+    assert [m.direction for m in attempt.messages] == ["out", "in"]
+    ladder, numbers = lay_out(attempt, result.products)
+    assert numbers == [1, 1] and len(ladder.arrows) == 1
+    assert [c.label for c in ladder.columns] == ["expe1 (Expressway-E)", "expc1 (Expressway-C)"]
