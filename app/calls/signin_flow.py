@@ -90,7 +90,9 @@ def step_of(message: HttpMessage) -> str:
         return "voicemail"
     if "/cup" in path or "presence" in path or "/epas" in path:
         return "IM and Presence"
-    return "HTTP" if message.path else "HTTP (path not logged)"
+    if message.path:
+        return "HTTP"
+    return "HTTP (path not logged)" if message.is_request else "HTTP (request not logged)"
 
 
 def target_of(message: HttpMessage) -> str:

@@ -103,6 +103,7 @@ def test_the_api_lists_attempts_per_client_with_the_failing_step(client: TestCli
     assert first["steps"] == ["edge config", "UDS"] and first["nodes"] == ["expe1", "expc1"]
     assert first["url"] == f"/a/{analysis_id}/signins/1" and first["user_agent"] == "Jabber/14.1"
     assert (second["client"], second["failed_status"]) == ("203.0.113.9", 403)
+    assert second["failed_step"] == "HTTP (request not logged)"  # only the answer was logged
     assert any("debug logging" in line for line in body["cannot_see"])
     failed_only = listing(client, analysis_id, outcome="succeeded")
     assert failed_only["total"] == 0
@@ -134,7 +135,7 @@ def test_the_pages_say_what_they_can_and_cannot_see_and_draw_the_ladder(client: 
     calls_page = client.get(f"/a/{analysis_id}/calls").text
     assert f'href="/a/{analysis_id}/signins"' in calls_page
     page = client.get(f"/a/{analysis_id}/signins").text
-    assert "What this view can and cannot see" in page
+    assert "What this view can and cannot see" in page and page.count("signin-scope") == 1
     assert "HTTPMSG blocks appear only when the relevant debug logging was on" in page
     assert "client" in page and "Jabber, Webex, TC/CE" in page
     assert page.count('class="signin-row') == 2 and "401" in page and "bob" in page
