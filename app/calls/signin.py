@@ -47,6 +47,10 @@ MAX_PAIRED = 4096  # requests per file remembered to pair their responses
 OBSERVED_KINDS = frozenset({FileKind.LOGGINGSNAPSHOT, FileKind.LOG})
 REDACTED = "REDACTED"
 
+_COUNTED = (  # the lines of one message each (counted once the budget is spent)
+    b'Module="network.http.trafficserver"',
+    b'Module="network.http.edgeconfigprovisioning"',
+)
 _MARKERS = (b"network.http.", b"HTTP error response", b"Failed to authenticate user")
 _FIELD = re.compile(r'([A-Za-z][\w\-]{0,40})=[ \t]*"[ \t]*([^"\n]{0,2048}?)[ \t]*"')
 _PREFIX_TIME = re.compile(
@@ -194,9 +198,9 @@ class SigninCollector:
         """The budget is spent: further messages are counted, not read."""
         return self.kept >= self.max_messages
 
-    def drop(self) -> None:
+    def drop(self, count: int = 1) -> None:
         with self._lock:
-            self.dropped += 1
+            self.dropped += count
 
     def keep(self, message: HttpMessage) -> bool:
         with self._lock:
@@ -214,8 +218,8 @@ class SigninCollector:
         if not self.dropped:
             return []
         return [
-            f"MRA sign-ins: {self.dropped} HTTP messages past the first {self.max_messages} were "
-            "counted but not kept; later sign-in attempts may look incomplete."
+            f"MRA sign-ins: {self.dropped} HTTP log lines past the first {self.max_messages} "
+            "messages were counted, not read; later sign-in attempts may look incomplete."
         ]
 
 
@@ -232,6 +236,11 @@ class SigninReader:
         self.seconds: dict[str, datetime] = {}  # UTCTime second → datetime
 
     def feed(self, block: bytes, lines_before: int) -> None:
+        if self.collector.full:  # the budget is spent: count the block's lines, read nothing
+            self.open = None
+            self.collector.drop(sum(block.count(marker) for marker in _COUNTED))
+            self.open = _Open(None)  # a block running on into the next is skipped there
+            return
         pos = self._continue(block, 0) if self.open is not None else 0
         starts = self._line_starts(block, pos)
         counted_to, line_no = pos, lines_before + 1 + block.count(b"\n", 0, pos)

@@ -80,8 +80,8 @@ def _listing(
     notes = []
     if index.get("dropped"):
         notes.append(
-            f"{index['dropped']} HTTP messages past the first {index['messages']} were counted "
-            "but not kept."
+            f"{index['dropped']} HTTP log lines past the first {index['messages']} messages "
+            "were counted, not read: later attempts may look incomplete."
         )
     if index.get("left_out"):
         notes.append(f"{index['left_out']} attempts past the first 10,000 are not listed.")

@@ -300,7 +300,12 @@ def test_the_budget_counts_what_it_does_not_keep() -> None:
         text(*[exp_c_request(START + timedelta(seconds=n)) for n in range(12)]),
     )
     assert collector.kept == 5 and collector.dropped == 7
-    assert "7 HTTP messages past the first 5" in collector.warnings()[0]
+    assert "7 HTTP log lines past the first 5 messages" in collector.warnings()[0]
+    full = SigninCollector(max_messages=1)
+    block = text(*[exp_c_request(START + timedelta(seconds=n)) for n in range(4)])
+    feed(full, "a.log", block)  # fills the budget in this block: the rest is counted per line
+    feed(full, "b.log", block, lines_per_block=5)  # full from its first block: counted per block
+    assert full.kept == 1 and full.dropped == 3 + 4
 
 
 def test_secrets_are_redacted_and_authorization_is_never_kept() -> None:
