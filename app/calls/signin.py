@@ -237,8 +237,8 @@ class SigninReader:
 
     def feed(self, block: bytes, lines_before: int) -> None:
         if self.collector.full:  # the budget is spent: count the block's lines, read nothing
-            self.open = None
-            self.collector.drop(sum(block.count(marker) for marker in _COUNTED))
+            unfinished = self.open is not None and self.open.message is not None
+            self.collector.drop(unfinished + sum(block.count(marker) for marker in _COUNTED))
             self.open = _Open(None)  # a block running on into the next is skipped there
             return
         pos = self._continue(block, 0) if self.open is not None else 0
