@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from markupsafe import Markup
 
+from app.calls.ladder import Ladder
 from app.calls.render import to_svg
 from app.calls.signin_flow import lay_out
 from app.calls.signin_model import message_to_json
@@ -96,6 +97,12 @@ def _listing(
     }
 
 
+def _hop(ladder: Ladder, number: int) -> dict[str, str]:
+    """The columns an arrow joins: {"from": "Client (…)", "to": "expe1 (Expressway-E)"}."""
+    arrow = ladder.arrows[number - 1]
+    return {"from": ladder.columns[arrow.src].label, "to": ladder.columns[arrow.dst].label}
+
+
 @router.get("/api/v1/analyses/{analysis_id}/signins")
 def api_signins(
     analysis_id: str,
@@ -127,7 +134,7 @@ def api_signin(
             **_with_url(analysis_id, stored.summary),
             "participants": [{"address": c.address, "label": c.label} for c in ladder.columns],
             "messages": [
-                {**message_to_json(m), "arrow": n}
+                {**message_to_json(m), "arrow": n, "hop": _hop(ladder, n)}
                 for m, n in zip(stored.messages, numbers, strict=True)
             ],
         }
@@ -173,7 +180,9 @@ def signin_page(
         "attempt": _with_url(analysis_id, stored.summary),
         # render.to_svg escapes every text taken from a log: the markup is ours
         "svg": Markup(to_svg(ladder, title="MRA sign-in ladder diagram")),  # noqa: S704
-        "messages": list(zip(stored.messages, numbers, strict=True)),
+        "messages": [
+            (m, n, _hop(ladder, n)) for m, n in zip(stored.messages, numbers, strict=True)
+        ],
         "arrows": len(ladder.arrows),
         "cannot_see": CANNOT_SEE,
         "api_url": f"/api/v1/analyses/{analysis_id}/signins/{attempt}",

@@ -122,6 +122,10 @@ def test_the_api_lists_attempts_per_client_with_the_failing_step(client: TestCli
     ]
     assert "sekrit" not in str(detail) and "CONCEALED" not in str(detail)
     assert [m["status"] for m in detail["messages"] if m["status"]] == [401, 401]
+    hops = [(m["hop"]["from"], m["hop"]["to"]) for m in detail["messages"]]
+    assert hops[0] == ("expe1 (Expressway-E)", "expc1 (Expressway-C)")
+    assert hops[2] == ("Unified CM", "expc1 (Expressway-C)")  # the UDS 401
+    assert hops[-1] == ("expe1 (Expressway-E)", "Client (Jabber/14.1)")
     assert (
         detail["messages"][0]["file"].endswith("loggingsnapshot_expe1_2026-01-29_19_01_00.txt")
         and detail["messages"][0]["line"] == 1
