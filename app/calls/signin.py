@@ -70,6 +70,7 @@ _STATUS_LINE = re.compile(r"\|?[ \t]*HTTP/\d(?:\.\d)?[ \t]+(\d{3})(?:[ \t]+([^\r
 _INLINE_HEADER = re.compile(r"\s[A-Z][A-Za-z\-]{1,40}:(?:\s|$)")
 _SERVER = re.compile(r"\(\s*'([a-z]{2,8})'\s*,\s*'([^']{1,255})'\s*,\s*(\d{1,5})\s*\)")
 _UDS_USER = re.compile(r"/cucm-uds/(?:private/)?users?/([^/?#]{1,128})")
+_JWT = re.compile(r"eyJ[\w\-]{4,}\.[\w\-]{4,}\.[\w\-]*")
 _SENSITIVE = re.compile(
     r"token|pass|pwd|secret|auth|code|assert|saml|session|key|sig|ticket|cookie|cred|jwt|nonce",
     re.IGNORECASE,
@@ -98,6 +99,7 @@ def redact_url(url: str) -> str:
         text = text[slash:] if slash != -1 else "/"
     path, question, query = text.partition("?")
     path, _, _fragment = path.partition("#")
+    path = _JWT.sub(REDACTED, path)  # a token carried in the path itself
     if not question:
         return path[:MAX_PATH]
     parts = []

@@ -337,6 +337,8 @@ def test_secrets_are_redacted_and_authorization_is_never_kept() -> None:
         redact_url("https://idp.example.com/sso?SAMLResponse=PHNhbWw&RelayState=x")
         == "/sso?SAMLResponse=REDACTED&RelayState=x"
     )
+    jwt_path = "/api/eyJhbGciOi.eyJzdWIiOiJib2Ii.c2lnbmF0dXJl/x#access_token=y"
+    assert redact_url(jwt_path) == "/api/REDACTED/x"  # a token in the path, the fragment dropped
 
 
 def test_markup_from_a_log_is_escaped_in_the_ladder() -> None:
