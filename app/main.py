@@ -38,6 +38,7 @@ from app.web import (
     pages,
     redact,
     reports,
+    signins,
     signon,
 )
 from app.web.csrf import CrossSiteGuard, CsrfTokens
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
     app.include_router(pages.router, dependencies=guarded)
     app.include_router(reports.router, dependencies=guarded)
     app.include_router(calls.router, dependencies=guarded)
+    app.include_router(signins.router, dependencies=guarded)
     app.include_router(account.router)
     app.include_router(signon.router)
     app.state.oidc = signon.make_provider(settings)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from app.calls.model import BackgroundRow, Call
+from app.calls.signin_model import SigninResult
 
 
 class FileKind(StrEnum):
@@ -120,6 +121,8 @@ class Report:
     # None: call flows were not extracted (LOUPE_CALL_FLOWS off, pipeline.analyze(extract_calls=))
     calls: list[Call] | None = None
     call_background: list[BackgroundRow] = field(default_factory=list)
+    # MRA sign-in attempts (app/calls/signin*), read with the calls; None: not extracted
+    signins: SigninResult | None = None
 
 
 SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}

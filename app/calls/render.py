@@ -44,14 +44,20 @@ def _x(column: int) -> int:
     return LEFT + column * COLUMN_WIDTH + COLUMN_WIDTH // 2
 
 
-def to_svg(ladder: Ladder, *, link: bool = True, marked: Collection[int] = ()) -> str:
+def to_svg(
+    ladder: Ladder,
+    *,
+    link: bool = True,
+    marked: Collection[int] = (),
+    title: str = "SIP ladder diagram",
+) -> str:
     """The ladder as an SVG document; arrows whose number is in `marked` are highlighted."""
     width = LEFT + max(1, len(ladder.columns)) * COLUMN_WIDTH + 20
     height = TOP + len(ladder.arrows) * ROW_HEIGHT + 30
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12" '
-        'role="img" aria-label="SIP ladder diagram">',
+        f'role="img" aria-label="{escape(title)}">',
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
     ]
     for index, column in enumerate(ladder.columns):

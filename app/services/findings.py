@@ -30,6 +30,7 @@ from app.models import Analysis, AnalysisRun, BundleFileRow, FindingRow, Node, S
 from app.report import SEVERITY_ORDER, Report
 from app.schemas import DeltaFinding, DeltaOut, SignatureRef
 from app.services import calls as calls_service
+from app.services import signins as signins_service
 from app.services import storage
 from app.signatures.verdict import examined_to_json
 
@@ -102,6 +103,7 @@ def save_report(
     analysis.warnings = list(report.warnings)
     analysis.error = None
     session.commit()
+    signins_service.save_quietly(data_dir, analysis_id, report.signins)
     warm_findings_json(session, data_dir, analysis_id, run)
     return True
 

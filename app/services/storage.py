@@ -101,3 +101,8 @@ def line_index_path(data_dir: Path, analysis_id: str, name: str) -> Path:
 def timeline_path(data_dir: Path, analysis_id: str) -> Path:
     """Where the per-minute counts of the timeline are kept (derived, rebuilt when missing)."""
     return analysis_dir(data_dir, analysis_id) / "index" / "timeline.json"
+
+
+def signins_dir(data_dir: Path, analysis_id: str) -> Path:
+    """Where the MRA sign-in attempts of the last run that read them are kept (derived)."""
+    return analysis_dir(data_dir, analysis_id) / "signins"

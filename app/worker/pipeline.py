@@ -27,6 +27,8 @@ from app.bundle.sources import SOURCES
 from app.bundle.unpack import Limits, Tee, UnpackResult, unpack_upload
 from app.calls.extract import Collector
 from app.calls.group import build_calls, merge_background
+from app.calls.signin import SigninCollector, combine
+from app.calls.signin_flow import build as build_signins
 from app.config import Settings
 from app.errors import BundleError
 from app.report import NodeInfo, Report
@@ -202,7 +204,8 @@ def analyze(
     done_in = 0
     # SIP messages, read from the blocks the signature scan reads (only when asked for)
     sip = Collector() if extract_calls else None
-    observe = sip.observer if sip is not None else None
+    signins = SigninCollector() if extract_calls else None  # MRA sign-ins, the same blocks
+    observe = combine(sip.observer if sip else None, signins.observer if signins else None)
     with ExitStack() as stack:
         prescanner: PreScanner | None = None
         if scan_while_unpacking and not in_processes(jobs, len(inputs)):
@@ -269,6 +272,10 @@ def analyze(
         report.calls = build_calls(sip.messages, file_nodes)
         report.call_background = merge_background(sip.background_rows(), file_nodes)
         report.warnings.extend(sip.warnings())
+        if signins is not None:
+            products = {node_name(n, n.bundle): n.product for n in report.nodes}
+            report.signins = build_signins(signins, file_nodes, products)
+            report.warnings.extend(signins.warnings())
     report.examined = examined_lines(report.files, nodes, stats)
     report.coverage = coverage_of(  # before the cap: a signature that matched says so
         library.signatures,

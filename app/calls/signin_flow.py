@@ -1,0 +1,380 @@
+"""Sign-in messages grouped per client and attempt, their outcome, and their ladder.
+
+A client is the address the request came from: the `Client-ip` header (or the first
+`X-Forwarded-For` address) the Traffic Server logs, else the peer of a request an Expressway
+received from outside (or of a response it sent there); a message that names no client takes
+the client of another message with the same TrackingID, else of the same user, else it is
+grouped under "client not logged". A client's messages more than ATTEMPT_GAP apart start a
+new attempt. Each message is put in a step (edge config, UDS, OAuth, …) by its URL path; a
+step whose last response is an error (4xx/5xx) failed, and the attempt failed with it.
+
+The ladder reuses app.calls.ladder's Column/Arrow/Ladder (drawn by app.calls.render): the
+client, the Expressway-E, the Expressway-C, then Unified CM / IM and Presence / Unity.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from app.calls.ladder import Arrow, Column, Ladder
+from app.calls.signin import SigninCollector
+from app.calls.signin_model import Attempt, HttpMessage, SigninResult
+
+ATTEMPT_GAP = timedelta(seconds=60)
+MAX_ATTEMPTS = 10_000
+MAX_ATTEMPT_MESSAGES = 2_000  # per attempt; more are counted, not kept
+UNKNOWN_CLIENT = "client not logged"
+_LOOPBACK = ("127.", "::1", "localhost")
+_B64_SEGMENT = re.compile(r"^/([A-Za-z0-9_\-+]{4,400}={0,2})(/.*)?$")
+
+
+def _ip(address: str) -> str:
+    if address.startswith("["):
+        return address[1:].split("]", 1)[0]
+    return address.rsplit(":", 1)[0] if address.count(":") == 1 else address
+
+
+def _loopback(address: str) -> bool:
+    return _ip(address).startswith(_LOOPBACK)
+
+
+def decode_segment(path: str) -> tuple[str, str]:
+    """The MRA path's first segment decoded (domain.md §2.5): (decoded, rest of the path).
+
+    `/dGJ0cC5jb20/get_edge_config/` → ("tbtp.com", "/get_edge_config/");
+    `/c3RldmVu…/cucm-uds/…` → ("steven.lab/https/10.48.36.215/8443", "/cucm-uds/…").
+    ("", path) when the segment is not base64 of printable text.
+    """
+    match = _B64_SEGMENT.match(path.split("?", 1)[0])
+    if match is None:
+        return "", path
+    segment = match[1].rstrip("=")
+    padded = segment + "=" * (-len(segment) % 4)
+    for decode in (base64.urlsafe_b64decode, base64.b64decode):
+        try:
+            raw = decode(padded)
+        except (binascii.Error, ValueError):
+            continue
+        try:
+            text = raw.decode("ascii")
+        except UnicodeDecodeError:
+            continue
+        if text and all(32 < ord(c) < 127 for c in text) and "." in text:
+            return text[:200], match[2] or "/"
+    return "", path
+
+
+def step_of(message: HttpMessage) -> str:
+    """What a message is part of, from its URL path (and port for TFTP files)."""
+    if message.is_note:
+        return "UDS"  # "Failed to authenticate user against server" (edge config provisioning)
+    _decoded, rest = decode_segment(message.path)
+    path = rest.lower()
+    if "get_edge_config" in path:
+        return "edge config"
+    if "/cucm-uds/" in path or path.startswith("/cucm-uds"):
+        return "UDS"
+    if "oauth" in path or "/authorize" in path or "/token" in path or "refresh" in path:
+        return "OAuth"
+    if "sso" in path or "saml" in path or "idp" in path:
+        return "SSO"
+    if path.endswith((".cnf.xml", ".xml.sgn", ".tlv", ".cnf.xml.sgn")) or message.peer.endswith(
+        (":6970", ":6972")
+    ):
+        return "TFTP config"
+    if "vmrest" in path or "/cuc" in path:
+        return "voicemail"
+    if "/cup" in path or "presence" in path or "/epas" in path:
+        return "IM and Presence"
+    if message.path:
+        return "HTTP"
+    return "HTTP (path not logged)" if message.is_request else "HTTP (request not logged)"
+
+
+def target_of(message: HttpMessage) -> str:
+    """The UC server a proxied request goes to, when its path names it (domain.md §2.5)."""
+    decoded, _rest = decode_segment(message.path)
+    parts = decoded.split("/")
+    return f"{parts[2]}:{parts[3]}" if len(parts) == 4 and parts[3].isdigit() else ""
+
+
+def _sort_key(message: HttpMessage) -> tuple[int, datetime | float, str, int]:
+    if message.time is None:
+        return (1, 0.0, message.file, message.line)
+    return (0, message.time, message.file, message.line)
+
+
+def client_of(message: HttpMessage, roles: Mapping[str, str]) -> str:
+    """The client address a message names; "" when it names none."""
+    if message.client_ip:
+        return _ip(message.client_ip.strip())[:64]
+    for address in f"{message.forwarded_for},{message.request_client}".split(","):
+        address = address.strip()
+        if address and not _loopback(address):
+            return _ip(address)[:64]
+    client_side = (message.direction == "in" and message.is_request) or (
+        message.direction == "out" and not message.is_request and not message.is_note
+    )
+    role = roles.get(message.node, "")
+    if client_side and message.peer and not _loopback(message.peer) and role != "Expressway-C":
+        return _ip(message.peer)[:64]
+    return ""
+
+
+def group_attempts(
+    messages: list[HttpMessage], products: Mapping[str, str | None]
+) -> tuple[list[Attempt], int]:
+    """Attempts in time order, and how many attempts past MAX_ATTEMPTS were left out."""
+    roles = {node: product or "" for node, product in products.items()}
+    ordered = sorted(messages, key=_sort_key)
+    clients = [client_of(m, roles) for m in ordered]
+    by_tracking: dict[str, str] = {}
+    by_user: dict[str, str] = {}
+    for message, client in zip(ordered, clients, strict=True):
+        if client:
+            for tracking in (message.tracking_id, message.request_tracking):
+                if tracking:
+                    by_tracking.setdefault(tracking, client)
+            if message.user:
+                by_user.setdefault(message.user, client)
+    open_groups: dict[str, list[HttpMessage]] = {}
+    last_time: dict[str, datetime] = {}
+    groups: list[tuple[str, list[HttpMessage]]] = []
+    for message, client in zip(ordered, clients, strict=True):
+        client = (
+            client
+            or by_tracking.get(message.tracking_id or message.request_tracking, "")
+            or by_user.get(message.user, "")
+            or UNKNOWN_CLIENT
+        )
+        group = open_groups.get(client)
+        previous = last_time.get(client)
+        if group is None or (
+            message.time is not None
+            and previous is not None
+            and message.time - previous > ATTEMPT_GAP
+        ):
+            group = []
+            open_groups[client] = group
+            groups.append((client, group))
+        group.append(message)
+        if message.time is not None:
+            last_time[client] = message.time
+    left_out = max(0, len(groups) - MAX_ATTEMPTS)
+    groups.sort(key=lambda item: _sort_key(item[1][0]))
+    attempts = [
+        _attempt(number, client, group)
+        for number, (client, group) in enumerate(groups[:MAX_ATTEMPTS], start=1)
+    ]
+    return attempts, left_out
+
+
+def _attempt(number: int, client: str, messages: list[HttpMessage]) -> Attempt:
+    times = [m.time for m in messages if m.time is not None]
+    last_response: dict[str, HttpMessage] = {}
+    steps: dict[str, None] = {}
+    failed_note: HttpMessage | None = None
+    for message in messages:
+        step = step_of(message)
+        steps[step] = None
+        if message.is_note:
+            failed_note = failed_note or message
+        elif not message.is_request and message.status is not None:
+            last_response[step] = message
+    failures = [
+        (step, m) for step, m in last_response.items() if m.status is not None and m.status >= 400
+    ]
+    failures.sort(key=lambda item: _sort_key(item[1]))
+    if failures:
+        step, first = failures[0]
+        outcome, failed_step, status, reason = "failed", step, first.status, first.reason
+    elif failed_note is not None:
+        outcome, failed_step, status, reason = "failed", "UDS", None, failed_note.detail
+    elif last_response:
+        outcome, failed_step, status, reason = "succeeded", "", None, ""
+    else:
+        outcome, failed_step, status, reason = "no response logged", "", None, ""
+    users = [m.user for m in messages if m.user]
+    agents = [m.user_agent for m in messages if m.user_agent and m.is_request]
+    notes = [f"{m.detail} ({m.user})" if m.user else m.detail for m in messages if m.is_note]
+    kept = messages[:MAX_ATTEMPT_MESSAGES]
+    return Attempt(
+        number=number,
+        client=client,
+        user=users[0] if users else "",
+        started_at=min(times) if times else None,
+        ended_at=max(times) if times else None,
+        outcome=outcome,
+        failed_step=failed_step,
+        failed_status=status,
+        failed_reason=reason,
+        steps=list(steps),
+        nodes=list(dict.fromkeys(m.node for m in messages)),
+        user_agent=agents[0] if agents else "",
+        messages=kept,
+        omitted=len(messages) - len(kept),
+        notes=list(dict.fromkeys(notes))[:20],
+    )
+
+
+# --- the ladder ----------------------------------------------------------------------------
+
+_RANK = {"client": 0, "Expressway-E": 1, "node": 2, "Expressway-C": 3, "server": 4}
+_SERVER_LABELS = {
+    "UDS": "Unified CM",
+    "OAuth": "Unified CM",
+    "TFTP config": "Unified CM",
+    "voicemail": "Unity Connection",
+    "IM and Presence": "IM and Presence",
+    "SSO": "Identity provider",
+}
+
+
+def label(message: HttpMessage) -> str:
+    if message.is_note:
+        return message.detail[:60]
+    if message.is_request:
+        return f"{message.method or '?'} {message.path or '(path not logged)'}"
+    if message.status is None:
+        return "response (status not logged)"
+    return f"{message.status} {message.reason}".strip()
+
+
+def status_class(message: HttpMessage) -> str:
+    if message.is_note:
+        return "error"
+    if message.is_request or message.status is None:
+        return "request"
+    if message.status < 200 or 300 <= message.status < 400:
+        return "1xx"
+    if message.status < 300:
+        return "2xx"
+    return "error"
+
+
+def lay_out(attempt: Attempt, products: Mapping[str, str | None]) -> tuple[Ladder, list[int]]:
+    """Client → Expressway-E → Expressway-C → UC servers, one arrow per logged message, and
+    the arrow number of each of the attempt's messages (a message both Expressways logged is
+    one arrow)."""
+    keys: dict[str, tuple[int, str, str]] = {}  # key → (rank, address, label)
+    nodes_by_role: dict[str, str] = {}
+    for node in attempt.nodes:
+        product = products.get(node) or ""
+        if product in ("Expressway-E", "Expressway-C"):
+            nodes_by_role.setdefault(product, node)
+
+    def node_key(node: str) -> str:
+        product = products.get(node) or ""
+        rank = _RANK.get(product, _RANK["node"])
+        key = f"node:{node}"
+        keys.setdefault(key, (rank, "", f"{node} ({product or 'this node'})"))
+        return key
+
+    def tunnel_key(role: str) -> str:
+        node = nodes_by_role.get(role)
+        if node is not None:
+            return node_key(node)
+        key = f"tunnel:{role}"
+        keys.setdefault(key, (_RANK[role], "via the SSH tunnel", f"{role} (not in this upload)"))
+        return key
+
+    def peer_key(message: HttpMessage) -> str:
+        role = products.get(message.node) or ""
+        client_side = (message.direction == "in" and message.is_request) or (
+            message.direction == "out" and not message.is_request
+        )
+        if client_side:
+            if role == "Expressway-C" or (_loopback(message.peer) and role != "Expressway-E"):
+                return tunnel_key("Expressway-E")
+            client = attempt.client
+            key = f"client:{client}"
+            agent = f" ({attempt.user_agent[:30]})" if attempt.user_agent else ""
+            keys.setdefault(key, (_RANK["client"], client, f"Client{agent}"))
+            return key
+        if _loopback(message.peer) or role == "Expressway-E":
+            return tunnel_key("Expressway-C")
+        target = target_of(message) or message.peer or "server"
+        name = _SERVER_LABELS.get(step_of(message), "UC server")
+        key = f"server:{target}"
+        keys.setdefault(key, (_RANK["server"], target, name))
+        return key
+
+    arrows: list[Arrow] = []
+    ends: list[tuple[str, str]] = []
+    firsts: list[HttpMessage] = []  # the message each arrow draws
+    numbers: list[int] = []
+    previous: datetime | None = None
+    for message in attempt.messages:
+        here = node_key(message.node)
+        if message.is_note:
+            src = dst = here
+        else:
+            other = peer_key(message)
+            src, dst = (other, here) if message.direction == "in" else (here, other)
+        if _same_as_before(firsts, ends, src, dst, message):
+            numbers.append(len(arrows))  # the copy logged by the node at the other end
+            continue
+        delta = None
+        if message.time is not None and previous is not None:
+            delta = round((message.time - previous).total_seconds() * 1000)
+        previous = message.time or previous
+        arrows.append(
+            Arrow(
+                number=len(arrows) + 1,
+                time=message.time,
+                delta_ms=delta,
+                src=0,
+                dst=0,
+                label=label(message)[:80],
+                klass=status_class(message),
+                retransmission=False,
+            )
+        )
+        ends.append((src, dst))
+        firsts.append(message)
+        numbers.append(len(arrows))
+    ordered = sorted(keys, key=lambda key: (keys[key][0], list(keys).index(key)))
+    index = {key: position for position, key in enumerate(ordered)}
+    for arrow, (src, dst) in zip(arrows, ends, strict=True):
+        arrow.src, arrow.dst = index[src], index[dst]
+    columns = [Column(key, keys[key][1], keys[key][2]) for key in ordered]
+    return Ladder(columns, arrows), numbers
+
+
+def _same_as_before(
+    firsts: list[HttpMessage], ends: list[tuple[str, str]], src: str, dst: str, message: HttpMessage
+) -> bool:
+    """The same message logged by both Expressways (E sent it, C received it): one arrow."""
+    if not firsts or ends[-1] != (src, dst):
+        return False
+    before = firsts[-1]
+    if before.node == message.node:
+        return False
+    if label(before) != label(message):
+        return False
+    if before.time is None or message.time is None:
+        return False
+    return abs((message.time - before.time).total_seconds()) <= 2.0
+
+
+def build(
+    collector: SigninCollector,
+    file_nodes: Mapping[str, str],
+    products: Mapping[str, str | None],
+) -> SigninResult:
+    """The attempts of an analysis from what its files gave (nodes named, grouped, bounded)."""
+    messages = collector.all_messages()
+    for message in messages:
+        message.node = file_nodes.get(message.file, message.file)
+    attempts, left_out = group_attempts(messages, products)
+    return SigninResult(
+        attempts=attempts,
+        products=dict(products),
+        messages=len(messages),
+        dropped=collector.dropped,
+        left_out=left_out,
+    )
