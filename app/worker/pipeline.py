@@ -30,6 +30,7 @@ from app.config import Settings
 from app.errors import BundleError
 from app.report import NodeInfo, Report
 from app.signatures import Library, run_library
+from app.signatures.active_alarms import xstatus_alarms
 from app.signatures.alarms import resolve_alarm_lifecycle, split_cleared
 from app.signatures.coverage import coverage_of
 from app.signatures.engine import FileStats
@@ -255,7 +256,16 @@ def analyze(
         warnings=report.warnings,
         observe=observe,
     )
-    report.findings, cleared = split_cleared(resolve_alarm_lifecycle(findings))
+    # alarms active when logging started: the xstatus dump's alarm list, per upload (node)
+    xstatus = xstatus_alarms(report.files)
+    active = {
+        (nodes[bundle].hostname if bundle in nodes else None): reading.by_id()
+        for bundle, reading in xstatus.items()
+    }
+    by_id = {signature.id: signature for signature in library.signatures}
+    report.findings, cleared = split_cleared(
+        resolve_alarm_lifecycle(findings, active=active, signatures=by_id)
+    )
     apply_certificates(report, library.signatures)  # captures + PEMs: certificates, findings
     if sip is not None:
         file_nodes = {f.name: node_name(nodes.get(f.bundle), f.bundle) for f in report.files}
@@ -264,7 +274,13 @@ def analyze(
         report.warnings.extend(sip.warnings())
     report.examined = examined_lines(report.files, nodes, stats)
     report.coverage = coverage_of(  # before the cap: a signature that matched says so
-        library.signatures, report.files, nodes, report.findings, notes=cleared, stats=stats
+        library.signatures,
+        report.files,
+        nodes,
+        report.findings,
+        notes=cleared,
+        stats=stats,
+        xstatus=xstatus,
     )
     report.findings, left_out = cap_findings(report.findings, output)
     for warning in (dropped_hits_warning(dropped, output.max_groups), left_out):
