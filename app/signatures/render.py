@@ -80,7 +80,13 @@ def compile_text(source: str) -> CompiledText:
         return _PlainText(source)
     end = source.rfind("}") + 1
     head, tail = source[:end], source[end:]
-    if tail and head.endswith(("%}", "}}")) and not head.endswith(("-%}", "-}}")):
+    if (
+        tail
+        and head.endswith(("%}", "}}"))
+        and not head.endswith(("-%}", "-}}"))  # would strip the tail's leading space
+        and "\r" not in tail  # Jinja normalises line ends in template data
+        and not tail.endswith("\n")  # and drops one trailing newline
+    ):
         return _JoinedText(compile_text(head), tail)
     code = _PRECOMPILED.get(source)
     if code is None:
