@@ -173,23 +173,23 @@ def _row_fields(row: Mapping[str, Any], file: str, prefix: str) -> str:
 
 
 def _published(row: Mapping[str, Any], guide: str, expressway_severity: str) -> str:
-    """What the Alarms reference says of the row, for the further information."""
+    """What the Alarms reference says of the row, for the further information (a list)."""
     version = str(row.get("guide") or guide)
-    parts = []
+    parts = [f"Alarms reference, Expressway Administrator Guide {version}:"]
     described = str(row.get("published_description") or "").strip()
     if described:
-        parts.append(f"Description: {described}")
+        parts.append(f"- Description: {described}")
     solution = str(row.get("published_solution") or "").strip()
     if solution:
-        parts.append(f"Solution: {solution}")
+        parts.append(f"- Solution: {solution}")
     if expressway_severity == UNPUBLISHED:
         parts.append(
-            "Severity: none given; logloupe shows it as a warning unless the log line carries "
+            "- Severity: none given; logloupe shows it as a warning unless the log line carries "
             "a severity."
         )
     else:
-        parts.append(f"Severity: {expressway_severity.capitalize()}.")
-    return f"Alarms reference, Expressway Administrator Guide {version}: " + " ".join(parts)
+        parts.append(f"- Severity: {expressway_severity.capitalize()}")
+    return "\n".join(parts)
 
 
 def _document(

@@ -307,3 +307,20 @@ def test_duplicate_alarm_rows_are_refused(tmp_path: Path) -> None:
     with pytest.raises(SignatureError) as caught:
         load_library(tmp_path)
     assert caught.value.field == "alarms[1].id" and "row 0" in caught.value.problem
+
+
+def test_a_row_from_an_older_guide_names_its_version(tmp_path: Path) -> None:
+    library = load_library(
+        _write_table(
+            tmp_path,
+            _row(),
+            _row(id=25021, title="NTP down", guide="X14.3", severity="unpublished"),
+            guide="X15.0",
+        )
+    )
+    lines = [alarm_line("expc1", "20006"), alarm_line("expc1", "25021", severity="")]
+    found = {f.signature_id: f for f in scan_lines(library.signatures, lines, node=C_NODE)}
+    assert "Administrator Guide X15.0:" in found["expressway-alarm-20006"].further_info
+    older = found["expressway-alarm-25021"]
+    assert "Administrator Guide X14.3:" in older.further_info
+    assert "Severity: none given" in older.further_info and older.severity == "warning"
