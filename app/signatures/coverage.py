@@ -10,7 +10,9 @@ family:
   nothing it could check (a traversal zone whose peer certificate the upload does not hold) is
   skipped with the reason it gives (`unchecked`), never a green pass;
 * alarm signatures (`expressway-alarm-*`): alarm events in the log (`Event="Alarm Raised"` /
-  `"Alarm Lowered"`) or the xstatus alarm list;
+  `"Alarm Lowered"`) or the xstatus alarm list (alarms active when logging started); with the
+  xstatus readings, their reason names the sources read per node (log events, xstatus, both,
+  neither);
 * Traffic Server signatures: `traffic_server` lines (the MRA modules at debug level);
 * other log signatures: Expressway log lines (a loggingsnapshot, or a log whose first lines are
   Expressway syslog lines);
@@ -39,6 +41,7 @@ from app.bundle.sources import (
     XSTAT_ALARM_MARKERS,
 )
 from app.report import BundleFile, Coverage, FileKind, Finding, NodeInfo
+from app.signatures.active_alarms import XstatusAlarms, sources_sentence
 from app.signatures.alarms import ALARM_ID_PREFIX
 from app.signatures.applicability import NOT_RUN, applicability
 from app.signatures.engine import BLOCK_SIZE, FileStats
@@ -147,6 +150,7 @@ def _skip_reason(
     *,
     several: bool,
     check_lines: bool,
+    xstatus: XstatusAlarms | None = None,
 ) -> str | None:
     """Why the signature could not look at this node's upload, or None when it could."""
     if node is not None and applicability(signature, node).state == NOT_RUN:
@@ -171,6 +175,8 @@ def _skip_reason(
     if logs and not inputs.expressway_lines(logs):
         return f"no Expressway log lines in the upload{where}: {FORMAT_HINT}"
     if _is_alarm(signature):
+        if xstatus is not None and xstatus.files:
+            return None  # the alarm list active at logging start was read
         xstat = [file for file in files if file.kind == FileKind.XSTAT]
         if not inputs.any_file_has(logs, ALARM_EVENT_MARKERS) and not inputs.any_file_has(
             xstat, XSTAT_ALARM_MARKERS
@@ -184,6 +190,26 @@ def _skip_reason(
     return None
 
 
+def _alarm_sources(
+    by_bundle: Mapping[str, Sequence[BundleFile]],
+    nodes: Mapping[str, NodeInfo],
+    inputs: _Inputs,
+    xstatus: Mapping[str, XstatusAlarms],
+    several: bool,
+) -> str:
+    """ "alarm sources read: …", per node when there are several."""
+    parts = []
+    for bundle, files in by_bundle.items():
+        logs = [file for file in files if file.kind in LOG_KINDS]
+        sentence = sources_sentence(
+            inputs.any_file_has(logs, ALARM_EVENT_MARKERS), xstatus.get(bundle)
+        )
+        node = nodes.get(bundle)
+        label = node.hostname if node is not None and node.hostname else bundle
+        parts.append(f"{label}: {sentence}" if several else sentence)
+    return "alarm sources read: " + "; ".join(parts) if parts else ""
+
+
 def coverage_of(
     signatures: Sequence[Signature],
     files: Sequence[BundleFile],
@@ -194,6 +220,7 @@ def coverage_of(
     stats: Mapping[str, FileStats] | None = None,
     block_size: int = BLOCK_SIZE,
     unchecked: Mapping[str, str] | None = None,
+    xstatus: Mapping[str, XstatusAlarms] | None = None,
 ) -> list[Coverage]:
     """One Coverage per signature; `nodes` maps BundleFile.bundle → NodeInfo, as for run_library.
 
@@ -204,7 +231,9 @@ def coverage_of(
     file, stopping at the first hit), only for signatures without a finding.
     `unchecked` (signature id → why) names the signatures that had their input but could check
     nothing with it (the configuration checks): without a finding they are skipped, with that
-    reason.
+    reason. `xstatus` (upload → XstatusAlarms, app.signatures.active_alarms) are the xstatus
+    alarm lists read: an alarm signature then ran wherever a dump was read, and its reason names
+    the sources read.
     """
     matched = {finding.signature_id for finding in findings}
     by_bundle: dict[str, list[BundleFile]] = {bundle: [] for bundle in nodes}
@@ -212,6 +241,9 @@ def coverage_of(
         by_bundle.setdefault(file.bundle, []).append(file)
     several = len(by_bundle) > 1
     inputs = _Inputs(stats or {}, block_size)
+    sources = (
+        _alarm_sources(by_bundle, nodes, inputs, xstatus, several) if xstatus is not None else ""
+    )
     result: list[Coverage] = []
     for signature in signatures:
         hit = signature.id in matched
@@ -228,6 +260,7 @@ def coverage_of(
                 inputs,
                 several=several,
                 check_lines=not hit,
+                xstatus=(xstatus or {}).get(bundle),
             )
             if reason is None:
                 ran = True
@@ -244,5 +277,7 @@ def coverage_of(
         note = (notes or {}).get(signature.id)
         if note and outcome != SKIPPED:
             text = f"{note}; {text}" if text else note
+        if sources and _is_alarm(signature):
+            text = f"{text}; {sources}" if text else sources
         result.append(Coverage(signature.id, signature.title, outcome, text))
     return result

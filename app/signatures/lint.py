@@ -34,14 +34,22 @@ def first_overlap(signatures: Sequence[Signature]) -> SignatureError | None:
     """The first positive example line that another signature also reports, without `refines`."""
     lines = [s for s in signatures if s.analyzer is None]
     refined = refined_indexes(lines)
+    by_literal: dict[str, list[int]] = {}  # each literal looked for once per line
+    for index, signature in enumerate(lines):
+        for literal in signature.contains:
+            by_literal.setdefault(literal, []).append(index)
     for owner_index, owner in enumerate(lines):
         for number, example in enumerate(owner.examples):
             if not example.positive:
                 continue
             for line in example.lines:
                 logged = as_logged(line)
-                for other_index, other in enumerate(lines):
-                    if other_index == owner_index or not any(c in line for c in other.contains):
+                candidates = sorted(
+                    {i for literal, found in by_literal.items() if literal in line for i in found}
+                )
+                for other_index in candidates:
+                    other = lines[other_index]
+                    if other_index == owner_index:
                         continue
                     if other_index in refined.get(owner_index, ()) or owner_index in refined.get(
                         other_index, ()

@@ -47,6 +47,23 @@ class _PlainText:
         return self.source
 
 
+class _JoinedText:
+    """A template followed by plain text: only the template part is compiled.
+
+    Alarm rows end their texts with the row's own published prose after a template part that is
+    the same for every row: compiling that part once instead of 400 times keeps loading fast.
+    """
+
+    __slots__ = ("template", "tail")
+
+    def __init__(self, template: CompiledText, tail: str) -> None:
+        self.template = template
+        self.tail = tail
+
+    def render(self, context: Mapping[str, Any], /) -> str:
+        return self.template.render(context) + self.tail
+
+
 _PRECOMPILED: dict[str, CodeType] = {}  # from app.signatures.cache: code by template source
 _COMPILED: dict[str, CodeType] = {}  # what this process compiled (or took from the cache)
 
@@ -61,6 +78,16 @@ def compile_text(source: str) -> CompiledText:
     """
     if "{" not in source:
         return _PlainText(source)
+    end = source.rfind("}") + 1
+    head, tail = source[:end], source[end:]
+    if (
+        tail
+        and head.endswith(("%}", "}}"))
+        and not head.endswith(("-%}", "-}}"))  # would strip the tail's leading space
+        and "\r" not in tail  # Jinja normalises line ends in template data
+        and not tail.endswith("\n")  # and drops one trailing newline
+    ):
+        return _JoinedText(compile_text(head), tail)
     code = _PRECOMPILED.get(source)
     if code is None:
         code = _ENV.compile(source)
@@ -76,7 +103,8 @@ def use_precompiled(code: Mapping[str, CodeType]) -> None:
 def template_code(texts: Iterable[Texts]) -> dict[str, CodeType]:
     """The compiled code of every template in `texts` (plain texts need none)."""
     sources = {getattr(t, name) for t in texts for name in TEXT_FIELDS}
-    return {source: _COMPILED[source] for source in sources if source in _COMPILED}
+    heads = {source[: source.rfind("}") + 1] for source in sources}  # see _JoinedText
+    return {source: _COMPILED[source] for source in sources | heads if source in _COMPILED}
 
 
 def render_text(template: CompiledText, context: Mapping[str, Any]) -> str:

@@ -33,6 +33,7 @@ from app.config import Settings
 from app.errors import BundleError
 from app.report import NodeInfo, Report
 from app.signatures import Library, run_library
+from app.signatures.active_alarms import xstatus_alarms
 from app.signatures.alarms import resolve_alarm_lifecycle, split_cleared
 from app.signatures.coverage import coverage_of
 from app.signatures.engine import FileStats
@@ -259,7 +260,16 @@ def analyze(
         warnings=report.warnings,
         observe=observe,
     )
-    report.findings, cleared = split_cleared(resolve_alarm_lifecycle(findings))
+    # alarms active when logging started: the xstatus dump's alarm list, per upload (node)
+    xstatus = xstatus_alarms(report.files)
+    active = {
+        (nodes[bundle].hostname if bundle in nodes else None): reading.by_id()
+        for bundle, reading in xstatus.items()
+    }
+    by_id = {signature.id: signature for signature in library.signatures}
+    report.findings, cleared = split_cleared(
+        resolve_alarm_lifecycle(findings, active=active, signatures=by_id)
+    )
     certs = apply_certificates(report, library.signatures)  # captures + PEMs: certificates
     config = apply_configuration(report, library.signatures, certs)  # xconf: configuration
     notes = dict(cleared)
@@ -285,6 +295,7 @@ def analyze(
         notes=notes,
         stats=stats,
         unchecked=unchecked,
+        xstatus=xstatus,
     )
     report.findings, left_out = cap_findings(report.findings, output)
     for warning in (dropped_hits_warning(dropped, output.max_groups), left_out):

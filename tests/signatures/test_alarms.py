@@ -15,7 +15,11 @@ from app.signatures.alarms import resolve_alarm_lifecycle
 from tests.corpus import alarm_line, seed_scenario_lines
 
 LIBRARY = load_library()
-ALARMS = [s for s in LIBRARY.signatures if s.id.startswith("expressway-alarm-")]
+ALARMS = [
+    s
+    for s in LIBRARY.signatures
+    if s.id.startswith("expressway-alarm-") and s.id != "expressway-alarm-unlisted"
+]
 C_NODE = NodeInfo("b1", "expc1", "Expressway-C", "X14.2.1")
 
 
@@ -132,6 +136,112 @@ def test_an_alarm_in_a_bundle_without_a_known_version_is_still_reported() -> Non
     assert finding.severity == "critical" and finding.node is None
 
 
+# -- every published alarm, whatever process logged it ----------------------------------------
+
+REFERENCE = Path(__file__).resolve().parents[2] / "tools" / "alarm_reference" / "x15.0.psv"
+_EVENT = (
+    'Event="Alarm Raised" Id="20004" UUID="0f96695e-d954-4f6f-85c1-2ef1eae6f764" '
+    'Severity="warning" Detail="Cluster communication failure: The system is unable to '
+    'communicate with one or more of the cluster peers" UTCTime="2023-03-02 09:00:00,000"'
+)
+
+
+def _published() -> dict[str, list[str]]:
+    rows: dict[str, list[str]] = {}
+    for line in REFERENCE.read_text(encoding="utf-8").splitlines():
+        fields = line.split("|")
+        rows.setdefault(fields[0], fields)
+    return rows
+
+
+def test_every_alarm_of_the_x15_reference_is_a_signature_with_the_published_title() -> None:
+    published = _published()
+    assert len(published) >= 400  # the X15.0 Alarms reference: 401 Ids
+    by_id = {s.id: s for s in ALARMS}
+    for alarm_id, (_, title, _, _, severity) in published.items():
+        if alarm_id == "25019":
+            assert f"expressway-alarm-{alarm_id}" not in by_id
+            continue
+        signature = by_id[f"expressway-alarm-{alarm_id}"]
+        assert signature.title == f"Alarm {alarm_id}: {title}"
+        expected = {"emergency": "critical", "alert": "error", "notice": "info", "": "warning"}
+        assert signature.severity == expected.get(severity.lower(), severity.lower())
+    assert len(by_id) == len(published) - 1
+
+
+def test_alarm_20004_has_the_published_severity_and_solution() -> None:
+    signature = LIBRARY.get("expressway-alarm-20004")
+    assert signature.severity == "warning"  # X15.0: Warning (was our guess, error)
+    [finding] = _findings([alarm_line("expc1", "20004", "Raised", severity="")])
+    assert finding.severity == "warning"
+    assert "Check the clustering configuration" in finding.further_info
+    assert "Administrator Guide X15.0" in finding.further_info
+
+
+def test_a_generated_row_reports_the_published_description_and_solution() -> None:
+    [finding] = _findings([alarm_line("expe1", "45023", "Raised", severity="", detail="x")])
+    assert finding.title == "Alarm 45023: Configuration error"
+    assert "share host/port tuple among multiple connections" in finding.description
+    assert finding.action == "Review zones and correct any hostname or port conflict"
+    assert finding.severity == "error"  # as published
+
+
+def test_an_alarm_without_a_published_severity_is_a_warning_and_says_so() -> None:
+    [finding] = _findings([alarm_line("expc1", "15029", "Raised", severity="")])
+    assert finding.severity == "warning"
+    assert "Severity: none given" in finding.further_info
+
+
+def test_the_emergency_call_alarm_is_critical() -> None:
+    assert LIBRARY.get("expressway-alarm-90001").severity == "critical"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f'2023-03-02T10:00:00.000+01:00 expc1 alarm: Level="WARN" {_EVENT}',
+        f'2023-03-02T10:00:00.000+01:00 expc1 supervisor: Level="WARN" {_EVENT}',
+        f'2023-03-02T10:00:00.000+01:00 expc1 management[1234]: Level="WARN" {_EVENT}',
+        f"2023-03-02T10:00:00.000+01:00 expc1 tvcs: {_EVENT}",
+        f'2023-03-02T10:00:00.000+01:00 expc1 alarm: Level="WARN" {_EVENT}\r',
+        f"<134>2023-03-02T10:00:00.000+01:00 expc1 alarm: {_EVENT}",
+        f"Mar  2 10:00:00 syslog01 2023-03-02T10:00:00.000+01:00 expc1 alarm: {_EVENT}",
+        "expc1 alarm: " + _EVENT.replace("Alarm Raised", "Alarm raised"),
+        "expc1 alarm: " + _EVENT.replace("Id=", 'Level="WARN" Id='),
+    ],
+    ids=[
+        "alarm",
+        "supervisor",
+        "management-pid",
+        "tvcs",
+        "crlf",
+        "syslog-priority",
+        "relay-prefix",
+        "lower-case-event",
+        "field-between",
+    ],
+)
+def test_alarm_events_are_recognised_whatever_wrote_them(line: str) -> None:
+    [finding] = _findings([line])
+    assert finding.signature_id == "expressway-alarm-20004"
+    assert finding.facts["event"] == "raised"
+    assert finding.facts["alarm_id"] == "20004"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'expc1 alarm: Event="Alarm Raised" Id="200041" Severity="warning"',
+        'expc1 alarm: Event="Alarm Acknowledged" Id="20004" Severity="warning"',
+        'expc1 tvcs: Event="Call Attempted" Id="20004" Dst-port="20004"',
+        'Alarms reference: Id="20004" Cluster communication failure',
+    ],
+    ids=["longer-id", "acknowledged", "not-an-alarm-event", "prose"],
+)
+def test_near_misses_of_an_alarm_event_are_not_alarms(line: str) -> None:
+    assert _findings([line]) == []
+
+
 # -- the table file is validated row by row --------------------------------------------------
 
 
@@ -197,3 +307,20 @@ def test_duplicate_alarm_rows_are_refused(tmp_path: Path) -> None:
     with pytest.raises(SignatureError) as caught:
         load_library(tmp_path)
     assert caught.value.field == "alarms[1].id" and "row 0" in caught.value.problem
+
+
+def test_a_row_from_an_older_guide_names_its_version(tmp_path: Path) -> None:
+    library = load_library(
+        _write_table(
+            tmp_path,
+            _row(),
+            _row(id=25021, title="NTP down", guide="X14.3", severity="unpublished"),
+            guide="X15.0",
+        )
+    )
+    lines = [alarm_line("expc1", "20006"), alarm_line("expc1", "25021", severity="")]
+    found = {f.signature_id: f for f in scan_lines(library.signatures, lines, node=C_NODE)}
+    assert "Administrator Guide X15.0:" in found["expressway-alarm-20006"].further_info
+    older = found["expressway-alarm-25021"]
+    assert "Administrator Guide X14.3:" in older.further_info
+    assert "Severity: none given" in older.further_info and older.severity == "warning"
