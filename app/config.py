@@ -199,6 +199,12 @@ class Settings(BaseSettings):
         description="unpacked files at least this large (MiB) are written with O_DIRECT, "
         "bypassing the page cache (much less CPU on virtual disks); 0: never",
     )
+    unpack_compress_from_kib: int = Field(
+        default=1024,
+        description="unpacked files at least this large (KiB) are kept compressed in the work "
+        "dir (seekable Zstandard, read back by line); 0: keep every file plain",
+        ge=0,
+    )
     library_dir: Path | None = Field(
         default=None,
         description="signature library directory used by the web app and the workers "

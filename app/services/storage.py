@@ -1,7 +1,9 @@
 """Where an analysis' files live under the data dir (the only module that knows the layout).
 
 <data_dir>/analyses/<id>/uploads/<nnn>   the files as uploaded (kept for re-runs)
-<data_dir>/analyses/<id>/work/           unpacked bundle members (the log viewer reads here)
+<data_dir>/analyses/<id>/work/           unpacked bundle members (the log viewer reads here):
+                                         small ones plain, larger ones as <name>.loupe.zst
+                                         (app.bundle.stored: seekable zstd + line marks)
 <data_dir>/analyses/<id>/index/          the log viewer's line indexes (derived, rebuilt if gone)
 <data_dir>/analyses/<id>/json/           the current run's findings as JSON (the same)
 <data_dir>/staging/upload-<random>/      uploads still arriving; moved or deleted, never left
@@ -15,7 +17,31 @@ import shutil
 import time
 from pathlib import Path
 
+from app.bundle.stored import (
+    disk_size,
+    iter_bytes,
+    open_raw,
+    open_stored,
+    original_size,
+    read_lines,
+    read_range,
+    stored_layout,
+)
 from app.errors import NotFound
+
+# The one way to read a file of the work dir, whatever its form (plain or compressed):
+# open_stored(path) / open_raw(path) give its original bytes, seekable; read_lines(path, first,
+# count) and read_range(path, start, length) a piece; original_size(path) vs disk_size(path).
+__all__ = [
+    "disk_size",
+    "iter_bytes",
+    "open_raw",
+    "open_stored",
+    "original_size",
+    "read_lines",
+    "read_range",
+    "stored_layout",
+]
 
 
 def analyses_root(data_dir: Path) -> Path:
