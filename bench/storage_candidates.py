@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import io
 import statistics
 import sys
 import time
@@ -88,7 +87,9 @@ def main() -> None:
         lines_before.append(count)
         count += data.count(b"\n", start, end)
     target_line = count - 500  # a page of 100 lines near the end
-    print(f"{len(data) / 2**20:.0f} MiB, {len(spans)} frames of ~{args.frame_kib} KiB, {count} lines")
+    print(
+        f"{len(data) / 2**20:.0f} MiB, {len(spans)} frames of ~{args.frame_kib} KiB, {count} lines"
+    )
     print(f"{'candidate':18} {'ratio':>7} {'MB/s c':>8} {'MB/s d':>8} {'page ms':>8}")
     for name, compress, decompress in codecs():
         t0 = time.perf_counter()

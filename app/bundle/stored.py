@@ -83,21 +83,11 @@ def stored_path(path: Path) -> Path:
 
 
 def is_compressed(path: Path) -> bool:
-    """Whether `path` (a stored path, as the unpacker returned it) is a compressed store."""
-    return path.name.endswith(SUFFIX) and _has_footer(path)
+    """Whether `path` (a stored path, as the unpacker returned it) is a compressed store.
 
-
-def _has_footer(path: Path) -> bool:
-    try:
-        with path.open("rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            if size < _FOOTER.size:
-                return False
-            handle.seek(size - _FOOTER.size)
-            magic: int = _FOOTER.unpack(handle.read(_FOOTER.size))[2]
-            return magic == _SEEKABLE_MAGIC
-    except OSError:
-        return False
+    The name alone decides (the unpacker refuses members whose names end in SUFFIX), so a
+    store cut short is reported as damaged, never served as if it were the plain file."""
+    return path.name.endswith(SUFFIX)
 
 
 # ---- reading --------------------------------------------------------------------------------
@@ -259,7 +249,7 @@ def open_stored(path: Path, buffering: int = io.DEFAULT_BUFFER_SIZE) -> BinaryIO
     """The original bytes of the stored file `path`, seekable, whatever its form.
 
     Raises OSError when the file cannot be opened, StoredFileDamaged when it is damaged."""
-    if path.name.endswith(SUFFIX) and _has_footer(path):
+    if is_compressed(path):
         raw = CompressedReader(path)
         return cast("BinaryIO", io.BufferedReader(raw, max(buffering, io.DEFAULT_BUFFER_SIZE)))
     return path.open("rb", buffering=max(buffering, 1))
@@ -267,14 +257,14 @@ def open_stored(path: Path, buffering: int = io.DEFAULT_BUFFER_SIZE) -> BinaryIO
 
 def open_raw(path: Path) -> io.RawIOBase:
     """`open_stored` unbuffered: `readinto` fills the caller's buffer straight (block readers)."""
-    if path.name.endswith(SUFFIX) and _has_footer(path):
+    if is_compressed(path):
         return CompressedReader(path)
     return cast("io.RawIOBase", path.open("rb", buffering=0))
 
 
 def stored_layout(path: Path) -> Layout | None:
     """The trailer of a compressed store; None for a plain file."""
-    if not (path.name.endswith(SUFFIX) and _has_footer(path)):
+    if not is_compressed(path):
         return None
     with path.open("rb") as handle:
         return read_layout(path, handle)
