@@ -433,10 +433,20 @@ class _Packer:
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._error is not None:
             raise OSError(f"compressing the stored file failed: {self._error}")
-        self._pending += data
-        while len(self._pending) >= FRAME_BYTES:
-            self._put(bytes(self._pending[:FRAME_BYTES]))
-            del self._pending[:FRAME_BYTES]
+        view = memoryview(data).cast("B")
+        if self._pending:  # first complete the frame begun before
+            take = min(FRAME_BYTES - len(self._pending), len(view))
+            self._pending += view[:take]
+            view = view[take:]
+            if len(self._pending) < FRAME_BYTES:
+                return
+            self._put(bytes(self._pending))
+            self._pending = bytearray()
+        while len(view) >= FRAME_BYTES:  # whole frames: one copy each (the caller reuses data)
+            self._put(bytes(view[:FRAME_BYTES]))
+            view = view[FRAME_BYTES:]
+        if view:
+            self._pending += view
 
     def _put(self, frame: bytes | None) -> None:
         while True:
@@ -493,16 +503,10 @@ class _Packer:
 
     def _note_lines(self, frame: bytes) -> None:
         """Count the frame's lines and note where each LINE_MARK_EVERY-th line starts."""
-        in_frame = frame.count(b"\n")
-        target = len(self._marks) * LINE_MARK_EVERY  # the newline just before the next mark
-        seen = self._newlines  # newlines of the file before `position`
-        position = 0
-        while target <= self._newlines + in_frame:
-            position = _after_nth_newline(frame, position, target - seen)
-            seen = target
-            self._marks.append(self._size + position)
-            target += LINE_MARK_EVERY
-        self._newlines += in_frame
+        need = len(self._marks) * LINE_MARK_EVERY - self._newlines  # newlines to the next mark
+        found, marks = _count_and_mark(frame, need)
+        self._marks.extend(self._size + position for position in marks)
+        self._newlines += found
         self._size += len(frame)
         self._last_byte = frame[-1:]
 
@@ -534,16 +538,33 @@ class _Packer:
             view = view[written:]
 
 
-def _after_nth_newline(buffer: bytes, start: int, n: int) -> int:
-    """The index just after the n-th newline (n >= 1) at or after `start`; it must exist."""
-    position = start
-    while True:
-        end = min(position + 65536, len(buffer))
-        found = buffer.count(b"\n", position, end)
-        if found >= n:
-            break
-        n -= found
-        position = end
-    for _ in range(n):
-        position = buffer.index(b"\n", position) + 1
-    return position
+def _count_and_mark(frame: bytes, need: int) -> tuple[int, list[int]]:
+    """The newlines of `frame`, and the positions just after its `need`-th newline, then after
+    every LINE_MARK_EVERY-th one: one pass at C speed (counts over 64 KiB, then 4 KiB, then
+    at most one short run of index() to the mark)."""
+    marks: list[int] = []
+    counted = 0  # newlines before `position`
+    position = 0
+    size = len(frame)
+    while position < size:
+        end = min(position + 65_536, size)
+        found = frame.count(b"\n", position, end)
+        if found < need:
+            counted += found
+            need -= found
+            position = end
+            continue
+        while True:  # the mark lies in [position, end): close in on it
+            step_end = min(position + 4096, end)
+            found = frame.count(b"\n", position, step_end)
+            if found >= need:
+                break
+            counted += found
+            need -= found
+            position = step_end
+        for _ in range(need):
+            position = frame.index(b"\n", position) + 1
+        counted += need
+        marks.append(position)
+        need = LINE_MARK_EVERY
+    return counted, marks
