@@ -410,13 +410,17 @@ class StoredWriter:
             compressed_path(self._plain_path).unlink()
 
 
+_Frame = tuple[bytes, int, int]
+"""A frame to compress: data[start:end] (bytes are immutable: no copy is needed)."""
+
+
 class _Packer:
     """Cuts the bytes into frames; a helper thread compresses, counts lines and writes them."""
 
     def __init__(self, handle: int, level: int) -> None:
         self._fd = handle
         self._pending = bytearray()
-        self._queue: queue.Queue[bytes | None] = queue.Queue(QUEUED_FRAMES)
+        self._queue: queue.Queue[_Frame | None] = queue.Queue(QUEUED_FRAMES)
         self._error: BaseException | None = None
         self._closed = False
         self._compressor = zstandard.ZstdCompressor(
@@ -433,22 +437,25 @@ class _Packer:
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._error is not None:
             raise OSError(f"compressing the stored file failed: {self._error}")
-        view = memoryview(data).cast("B")
+        if not isinstance(data, bytes):  # the caller may reuse its buffer: keep a copy
+            data = bytes(data)
+        start, end = 0, len(data)
         if self._pending:  # first complete the frame begun before
-            take = min(FRAME_BYTES - len(self._pending), len(view))
-            self._pending += view[:take]
-            view = view[take:]
+            take = min(FRAME_BYTES - len(self._pending), end)
+            self._pending += data[:take]
+            start = take
             if len(self._pending) < FRAME_BYTES:
                 return
-            self._put(bytes(self._pending))
+            whole = bytes(self._pending)
             self._pending = bytearray()
-        while len(view) >= FRAME_BYTES:  # whole frames: one copy each (the caller reuses data)
-            self._put(bytes(view[:FRAME_BYTES]))
-            view = view[FRAME_BYTES:]
-        if view:
-            self._pending += view
+            self._put((whole, 0, len(whole)))
+        while end - start >= FRAME_BYTES:  # whole frames of `data` itself: no copy
+            self._put((data, start, start + FRAME_BYTES))
+            start += FRAME_BYTES
+        if start < end:
+            self._pending += data[start:]
 
-    def _put(self, frame: bytes | None) -> None:
+    def _put(self, frame: _Frame | None) -> None:
         while True:
             try:
                 self._queue.put(frame, timeout=1.0)
@@ -463,8 +470,9 @@ class _Packer:
         self._closed = True
         try:
             if self._pending:
-                self._put(bytes(self._pending))
+                whole = bytes(self._pending)
                 self._pending = bytearray()
+                self._put((whole, 0, len(whole)))
             self._put(None)
             self._thread.join()
             if self._error is not None:
@@ -493,22 +501,24 @@ class _Packer:
         while (frame := self._queue.get()) is not None:
             if self._error is not None:
                 continue
+            data, start, end = frame
             try:
-                packed = self._compressor.compress(frame)
-                self._note_lines(frame)
+                with memoryview(data)[start:end] as view:
+                    packed = self._compressor.compress(view)
+                self._note_lines(data, start, end)
                 self._write_all(packed)
-                self._entries.append((len(packed), len(frame)))
+                self._entries.append((len(packed), end - start))
             except BaseException as err:  # reported by the next write() or close()
                 self._error = err
 
-    def _note_lines(self, frame: bytes) -> None:
+    def _note_lines(self, data: bytes, start: int, end: int) -> None:
         """Count the frame's lines and note where each LINE_MARK_EVERY-th line starts."""
         need = len(self._marks) * LINE_MARK_EVERY - self._newlines  # newlines to the next mark
-        found, marks = _count_and_mark(frame, need)
-        self._marks.extend(self._size + position for position in marks)
+        found, marks = _count_and_mark(data, start, end, need)
+        self._marks.extend(self._size + position - start for position in marks)
         self._newlines += found
-        self._size += len(frame)
-        self._last_byte = frame[-1:]
+        self._size += end - start
+        self._last_byte = data[end - 1 : end]
 
     def _trailer(self) -> bytes:
         marks = list(self._marks)
@@ -538,14 +548,13 @@ class _Packer:
             view = view[written:]
 
 
-def _count_and_mark(frame: bytes, need: int) -> tuple[int, list[int]]:
-    """The newlines of `frame`, and the positions just after its `need`-th newline, then after
-    every LINE_MARK_EVERY-th one: one pass at C speed (counts over 64 KiB, then 4 KiB, then
-    at most one short run of index() to the mark)."""
+def _count_and_mark(frame: bytes, start: int, size: int, need: int) -> tuple[int, list[int]]:
+    """The newlines of frame[start:size], and the positions just after its `need`-th newline,
+    then after every LINE_MARK_EVERY-th one: one pass at C speed (counts over 64 KiB, then
+    4 KiB, then at most one short run of index() to the mark)."""
     marks: list[int] = []
     counted = 0  # newlines before `position`
-    position = 0
-    size = len(frame)
+    position = start
     while position < size:
         end = min(position + 65_536, size)
         found = frame.count(b"\n", position, end)
