@@ -127,3 +127,26 @@ def line_index_path(data_dir: Path, analysis_id: str, name: str) -> Path:
 def timeline_path(data_dir: Path, analysis_id: str) -> Path:
     """Where the per-minute counts of the timeline are kept (derived, rebuilt when missing)."""
     return analysis_dir(data_dir, analysis_id) / "index" / "timeline.json"
+
+
+def disk_usage(data_dir: Path, analysis_id: str) -> dict[str, int]:
+    """Bytes the analysis takes in the data dir, per part (uploads, work, index, json) and in
+    all ("total"); files as they lie on disk (apparent sizes), links not followed."""
+    root = analysis_dir(data_dir, analysis_id)
+    usage: dict[str, int] = {}
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            part = path.relative_to(root).parts[0]
+            usage[part] = usage.get(part, 0) + path.stat().st_size
+    usage["total"] = sum(usage.values())
+    return usage
+
+
+def work_sizes(data_dir: Path, analysis_id: str) -> tuple[int, int]:
+    """(bytes the work dir's files take on disk, bytes they hold unpacked)."""
+    on_disk = unpacked = 0
+    for path in work_dir(data_dir, analysis_id).rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            on_disk += disk_size(path)
+            unpacked += original_size(path)
+    return on_disk, unpacked

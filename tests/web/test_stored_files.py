@@ -139,3 +139,16 @@ def test_a_damaged_store_is_a_page_with_the_reason(
     if where == "end":
         raw = page_client.get(f"/a/{analysis_id}/raw/{LOG}", headers=JSON)
         assert raw.status_code == 422 and "is damaged" in raw.json()["detail"]
+
+
+def test_the_work_dir_takes_a_fraction_of_what_it_holds(
+    quiet_settings: Settings, content: bytes
+) -> None:
+    data_dir = quiet_settings.resolved_data_dir
+    packed = add_analysis(quiet_settings, files={LOG: content}, compressed=True)
+    plain = add_analysis(quiet_settings, files={LOG: content})
+    on_disk, unpacked = storage.work_sizes(data_dir, packed)
+    assert unpacked == len(content) and on_disk < len(content) // 4
+    assert storage.work_sizes(data_dir, plain) == (len(content), len(content))
+    assert storage.disk_usage(data_dir, packed)["work"] == on_disk
+    assert storage.disk_usage(data_dir, plain)["total"] >= len(content)
