@@ -38,6 +38,7 @@ import struct
 import threading
 from bisect import bisect_right
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +59,10 @@ MAX_FRAME_BYTES = 16 * 2**20
 LINE_MARK_EVERY = 1000
 """Every 1000th line start is noted: the log viewer's pages (app.web.logview.LINES_PER_PAGE)."""
 LEVEL = 1
-QUEUED_FRAMES = 4
+QUEUED_FRAMES = 8
+"""Frames handed over and not yet written (each holds at most a 4 MiB block of the unpacker)."""
+COMPRESS_THREADS = 2
+"""Frames compressed at once: with two cores the scan's idle moments are used by either."""
 
 _SKIPPABLE = struct.Struct("<II")
 _MARKS_MAGIC = 0x184D2A5D
@@ -414,18 +418,46 @@ _Frame = tuple[bytes, int, int]
 """A frame to compress: data[start:end] (bytes are immutable: no copy is needed)."""
 
 
+_local = threading.local()
+_pool_lock = threading.Lock()
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _compress_pool() -> ThreadPoolExecutor:
+    """The process' compressing threads (COMPRESS_THREADS), made anew after a fork."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            threads = max(1, min(COMPRESS_THREADS, len(os.sched_getaffinity(0))))
+            _pool = (os.getpid(), ThreadPoolExecutor(threads, thread_name_prefix="store-zstd"))
+        return _pool[1]
+
+
+def _compress(frame: _Frame, level: int) -> bytes:
+    """One zstd frame of data[start:end] (zstd frees the GIL while it works)."""
+    compressors: dict[int, zstandard.ZstdCompressor] = _local.__dict__.setdefault("by_level", {})
+    compressor = compressors.get(level)
+    if compressor is None:
+        compressor = zstandard.ZstdCompressor(
+            level=level, write_checksum=True, write_content_size=True
+        )
+        compressors[level] = compressor
+    data, start, end = frame
+    with memoryview(data)[start:end] as view:
+        return compressor.compress(view)
+
+
 class _Packer:
-    """Cuts the bytes into frames; a helper thread compresses, counts lines and writes them."""
+    """Cuts the bytes into frames, compressed by the pool's threads as they come; one helper
+    thread takes them in order, counts and marks lines, and writes them."""
 
     def __init__(self, handle: int, level: int) -> None:
         self._fd = handle
+        self._level = level
         self._pending = bytearray()
-        self._queue: queue.Queue[_Frame | None] = queue.Queue(QUEUED_FRAMES)
+        self._queue: queue.Queue[tuple[_Frame, Future[bytes]] | None] = queue.Queue(QUEUED_FRAMES)
         self._error: BaseException | None = None
         self._closed = False
-        self._compressor = zstandard.ZstdCompressor(
-            level=level, write_checksum=True, write_content_size=True
-        )
         self._entries: list[tuple[int, int]] = []
         self._size = 0
         self._newlines = 0
@@ -456,9 +488,14 @@ class _Packer:
             self._pending += data[start:]
 
     def _put(self, frame: _Frame | None) -> None:
+        item = (
+            None
+            if frame is None
+            else (frame, _compress_pool().submit(_compress, frame, self._level))
+        )
         while True:
             try:
-                self._queue.put(frame, timeout=1.0)
+                self._queue.put(item, timeout=1.0)
                 return
             except queue.Full:
                 if self._error is not None or not self._thread.is_alive():
@@ -489,23 +526,26 @@ class _Packer:
         with suppress(queue.Full):
             while True:  # make room for the end mark: the thread drops what is left
                 try:
-                    self._queue.get_nowait()
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
+                if item is not None:
+                    item[1].cancel()
             self._queue.put_nowait(None)
         self._thread.join()
         with suppress(OSError):
             os.close(self._fd)
 
     def _run(self) -> None:
-        while (frame := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
+            frame, future = item
             if self._error is not None:
+                future.cancel()
                 continue
             data, start, end = frame
             try:
-                with memoryview(data)[start:end] as view:
-                    packed = self._compressor.compress(view)
                 self._note_lines(data, start, end)
+                packed = future.result()
                 self._write_all(packed)
                 self._entries.append((len(packed), end - start))
             except BaseException as err:  # reported by the next write() or close()
