@@ -37,6 +37,7 @@ import queue
 import struct
 import threading
 from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
@@ -116,8 +117,29 @@ def _damaged(path: Path, what: str) -> StoredFileDamaged:
     )
 
 
+LAYOUTS_KEPT = 8
+_layouts: OrderedDict[tuple[str, int, int, int], Layout] = OrderedDict()
+_layouts_lock = threading.Lock()
+
+
 def read_layout(path: Path, handle: BinaryIO) -> Layout:
-    """Read and check the trailer of the compressed store open as `handle`."""
+    """The checked trailer of the compressed store open as `handle`; the last LAYOUTS_KEPT are
+    kept (by file identity, size and mtime), as search asks for one file's lines hit by hit."""
+    info = os.fstat(handle.fileno())
+    key = (str(path), info.st_ino, info.st_size, info.st_mtime_ns)
+    with _layouts_lock:
+        if (kept := _layouts.get(key)) is not None:
+            _layouts.move_to_end(key)
+            return kept
+    layout = _read_layout(path, handle)
+    with _layouts_lock:
+        _layouts[key] = layout
+        while len(_layouts) > LAYOUTS_KEPT:
+            _layouts.popitem(last=False)
+    return layout
+
+
+def _read_layout(path: Path, handle: BinaryIO) -> Layout:
     disk = handle.seek(0, os.SEEK_END)
     if disk < _FOOTER.size + _SKIPPABLE.size:
         raise _damaged(path, "it is cut short")
