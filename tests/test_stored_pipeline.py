@@ -5,20 +5,26 @@ and the one reading the stored files back."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from app.bundle import stored
 from app.bundle.budget import Limits
+from app.config import Settings
+from app.main import create_app
 from app.report import Report
+from app.services import storage
 from app.services.calls import read_texts
 from app.signatures import LIBRARY_DIR, load_library
 from app.worker.pipeline import Input, analyze
 from tests.calls.scenarios import two_node_logs
 from tests.calls.siplog import START
+from tests.conftest import wait_for
 from tests.corpus import seed_scenario_lines
 from tests.factories import make_tar
 
@@ -89,3 +95,55 @@ def test_compressed_and_plain_storage_give_the_same_analysis(
     packed_texts = texts(packed_report)
     assert packed_texts == texts(plain_report)
     assert any(text and "INVITE sip:" in text for text in packed_texts)
+
+
+def wait_for_store(settings: Settings, analysis_id: str) -> Path:
+    """The compressed store of the analysis' loggingsnapshot, once the worker wrote it."""
+    work = storage.work_dir(settings.resolved_data_dir, analysis_id)
+    deadline = time.monotonic() + 60
+    while True:
+        found = list(work.rglob("*" + stored.SUFFIX))
+        if found and not list(work.rglob("loggingsnapshot_*.txt")):
+            return found[0]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no compressed store in {sorted(work.rglob('*'))}")
+        time.sleep(0.1)
+
+
+def test_a_saved_analysis_is_compacted_and_reads_the_same_before_and_after_a_rerun(
+    migrated: Settings,
+) -> None:
+    node = two_node_logs()[1]
+    filler = "".join(
+        f'2018-01-01T10:00:00.000-05:00 {node.host} tvcs: Module="network.http" '
+        f'Level="INFO": Detail="filler {n} {"z" * (n % 53)}"\n'
+        for n in range(FILLER_LINES)
+    )
+    log = (filler + node.text()).encode()
+    name = f"loggingsnapshot_{node.host}_2018-01-01_17_56_00.txt"
+    settings = migrated.model_copy(update={"call_flows": True})
+    with TestClient(create_app(settings)) as client:
+        created = client.post(
+            "/api/v1/analyses", files=[("files", ("diag.tar.gz", make_tar({name: log})))]
+        ).json()
+        for _ in range(2):  # the analysis, then a re-run that unpacks it anew
+            body = wait_for(client, created["id"])
+            assert body["status"] == "done", body["error"]
+            packed = wait_for_store(settings, created["id"])
+            assert stored.disk_size(packed) < len(log) // 3
+            member = f"diag.tar.gz/{name}"
+            raw = client.get(f"/a/{created['id']}/raw/{member}")
+            assert raw.content == log and raw.headers["content-length"] == str(len(log))
+            lines = log.decode().split("\n")
+            last = len(lines) - 1
+            page = client.get(f"/a/{created['id']}/files/{member}", params={"line": last})
+            assert page.status_code == 200 and f'id="L{last}"' in page.text
+            hits = client.get(
+                f"/api/v1/analyses/{created['id']}/search",
+                params={"q": f'Detail="filler {FILLER_LINES - 1} '},
+            ).json()["hits"]
+            assert [hit["line"] for hit in hits] == [FILLER_LINES]
+            call = client.get(f"/a/{created['id']}/calls/1", headers={"accept": "text/html"})
+            assert call.status_code == 200 and "Via: SIP/2.0/TLS 10.0.0.2:5061;branch=" in call.text
+            rerun = client.post(f"/api/v1/analyses/{created['id']}/rerun")
+            assert rerun.status_code == 202

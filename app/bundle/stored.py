@@ -356,6 +356,65 @@ def read_lines(path: Path, first: int, count: int, *, max_bytes: int = 8 * 2**20
 # ---- writing --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Compacted:
+    """What `compress_tree` did: files compressed, their bytes before and after."""
+
+    files: int = 0
+    before: int = 0
+    after: int = 0
+
+
+def compress_file(path: Path, *, level: int = LEVEL) -> Path:
+    """Keep the plain file `path` compressed instead; returns the compressed store.
+
+    The store is written under a temporary name and renamed into place before the plain file
+    is removed, so a reader finds one whole form or the other at every moment (one that opened
+    the plain file goes on reading it). On any error the plain file stays and the partial store
+    is removed."""
+    target = compressed_path(path)
+    partial = path.with_name(f"{target.name}.partial-{os.getpid()}-{threading.get_native_id()}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    handle = os.open(partial, flags, 0o644)
+    packer = _Packer(handle, level)
+    try:
+        with path.open("rb", buffering=0) as source:
+            while block := source.read(4 * FRAME_BYTES):
+                packer.write(block)
+        packer.close()
+        os.replace(partial, target)
+    except BaseException:
+        packer.abort()
+        with suppress(OSError):
+            partial.unlink()
+        raise
+    path.unlink()
+    return target
+
+
+def compress_tree(root: Path, *, plain_below: int = PLAIN_BELOW, level: int = LEVEL) -> Compacted:
+    """Compress every plain file of `root` (a work dir) of `plain_below` bytes or more.
+
+    Used after an analysis is saved (off its critical path) and for the work dirs of analyses
+    made before (`loupe compact`). Links are not followed; stores, and partial ones left by a
+    process that died (`<name>.loupe.zst.partial-*`: a re-run's unpack removes them), are
+    skipped."""
+    files = before = after = 0
+    for path in sorted(root.rglob("*")) if root.is_dir() else []:
+        if path.is_symlink() or not path.is_file():
+            continue
+        if SUFFIX + ".partial-" in path.name:
+            continue
+        size = path.stat().st_size
+        if is_compressed(path) or size < plain_below or compressed_path(path).exists():
+            continue
+        packed = compress_file(path, level=level)
+        files += 1
+        before += size
+        after += packed.stat().st_size
+    return Compacted(files, before, after)
+
+
 class StoredWriter:
     """Writes one unpacked file: plain when it stays under `plain_below`, else compressed.
 

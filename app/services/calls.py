@@ -268,7 +268,7 @@ def message_texts(
                 BundleFileRow.analysis_id == analysis_id, BundleFileRow.name.in_(names)
             )
         ):
-            paths[file.name] = storage.resolve_inside(data_dir, file.storage_path)
+            paths[file.name] = storage.stored_file(data_dir, file.storage_path)
     return read_texts(paths, messages)
 
 

@@ -113,7 +113,7 @@ def searchable_files(session: Session, analysis_id: str, data_dir: Path) -> list
         if row.kind in BINARY_KINDS:
             continue
         try:
-            path = storage.resolve_inside(data_dir, row.storage_path)
+            path = storage.stored_file(data_dir, row.storage_path)
         except LoupeError:
             continue
         if not path.is_file() or logview.looks_binary(path):

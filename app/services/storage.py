@@ -26,6 +26,7 @@ from app.bundle.stored import (
     read_lines,
     read_range,
     stored_layout,
+    stored_path,
 )
 from app.errors import NotFound
 
@@ -75,6 +76,12 @@ def resolve_inside(data_dir: Path, relative: str) -> Path:
     if not path.is_relative_to(root):
         raise NotFound("No such file.")
     return path
+
+
+def stored_file(data_dir: Path, relative: str) -> Path:
+    """Where an unpacked file (a BundleFileRow.storage_path) is now: the path itself, or its
+    compressed store once the work dir was compacted (app.bundle.stored.compress_tree)."""
+    return stored_path(resolve_inside(data_dir, relative))
 
 
 def relative_to_data(data_dir: Path, path: Path) -> str:

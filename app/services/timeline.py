@@ -53,7 +53,7 @@ def log_files(session: Session, analysis_id: str, data_dir: Path) -> list[tuple[
         if row.kind not in LOG_KINDS:
             continue
         try:
-            path = storage.resolve_inside(data_dir, row.storage_path)
+            path = storage.stored_file(data_dir, row.storage_path)
         except LoupeError:
             continue
         if not path.is_file() or logview.looks_binary(path):

@@ -306,7 +306,7 @@ def find_bundle_file(
     ).first()
     if row is None:
         raise NotFound(f"The analysis has no file named '{name}'.")
-    path = storage.resolve_inside(data_dir, row.storage_path)
+    path = storage.stored_file(data_dir, row.storage_path)
     if not path.is_file():
         raise NotFound(f"The file '{name}' is no longer stored on this server.")
     return row, path

@@ -156,11 +156,55 @@ def test_a_store_cut_short_is_reported_as_damage_not_read_as_plain(
         read_all(path)
 
 
+def test_compressing_a_work_dir_keeps_large_files_compressed_and_reads_the_same(
+    tmp_path: Path,
+) -> None:
+    big, small = varied_log(20_000), varied_log(50)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "big.log").write_bytes(big)
+    (tmp_path / "a" / "small.log").write_bytes(small)
+    (tmp_path / "link.log").symlink_to(tmp_path / "a" / "big.log")
+    done = stored.compress_tree(tmp_path)
+    assert done.files == 1 and done.before == len(big) and done.after < len(big) // 3
+    assert not (tmp_path / "a" / "big.log").exists()
+    packed = stored.stored_path(tmp_path / "a" / "big.log")
+    assert packed.name == "big.log" + stored.SUFFIX and read_all(packed) == big
+    assert stored.stored_path(tmp_path / "a" / "small.log").read_bytes() == small
+    assert sorted(p.name for p in tmp_path.rglob("*")) == [
+        "a",
+        "big.log.loupe.zst",
+        "link.log",
+        "small.log",
+    ]
+    assert stored.compress_tree(tmp_path).files == 0  # nothing left to do
+
+
+def test_a_failed_compression_leaves_the_plain_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = varied_log(20_000)
+    (tmp_path / "big.log").write_bytes(big)
+
+    def full_disk(fd: int, data: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(stored.os, "write", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        stored.compress_tree(tmp_path)
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["big.log"]
+    assert (tmp_path / "big.log").read_bytes() == big
+
+
 def test_the_unpacker_keeps_a_large_log_compressed_and_small_files_plain(
     unpack: Unpack, work_dir: Path
 ) -> None:
     big = varied_log(20_000)
-    result = unpack("diag.tar.gz", make_tar({"loggingsnapshot_expc1.txt": big, "x.txt": b"hi\n"}))
+    result = unpack(
+        "diag.tar.gz",
+        make_tar({"loggingsnapshot_expc1.txt": big, "x.txt": b"hi\n"}),
+        Limits(compress_from_bytes=stored.PLAIN_BELOW),
+    )
     files = {f.name: f for f in result.files}
     log = files["diag.tar.gz/loggingsnapshot_expc1.txt"]
     assert log.path.name.endswith(stored.SUFFIX)
@@ -189,12 +233,13 @@ def test_a_member_named_like_a_store_is_skipped_with_a_warning(unpack: Unpack) -
 
 def test_a_second_member_of_a_compressed_ones_name_is_skipped(unpack: Unpack) -> None:
     big = varied_log(20_000)
+    limits = Limits(compress_from_bytes=stored.PLAIN_BELOW)
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
         for data in (big, b"second\n"):
             info = tarfile.TarInfo("log.txt")
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
-    result = unpack("diag.tar.gz", make_gz(buffer.getvalue()))
+    result = unpack("diag.tar.gz", make_gz(buffer.getvalue()), limits)
     assert [f.name for f in result.files] == ["diag.tar.gz/log.txt"]
     assert read_all(result.files[0].path) == big
