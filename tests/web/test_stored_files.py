@@ -152,3 +152,32 @@ def test_the_work_dir_takes_a_fraction_of_what_it_holds(
     assert storage.work_sizes(data_dir, plain) == (len(content), len(content))
     assert storage.disk_usage(data_dir, packed)["work"] == on_disk
     assert storage.disk_usage(data_dir, plain)["total"] >= len(content)
+
+
+def test_loupe_compact_compresses_the_plain_files_of_older_analyses(
+    quiet_settings: Settings,
+    content: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+    page_client: TestClient,
+) -> None:
+    from typer.testing import CliRunner
+
+    from app.cli import app
+    from app.config import get_settings
+
+    old = add_analysis(quiet_settings, files={LOG: content})
+    running = add_analysis(quiet_settings, files={LOG: content}, status="running")
+    monkeypatch.setenv("LOUPE_DATA_DIR", str(quiet_settings.data_dir))
+    monkeypatch.setenv("LOUPE_DATABASE_URL", quiet_settings.sqlalchemy_url)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["compact"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("1 files of 1 analyses compressed:")
+    assert stored_path(quiet_settings, old).name.endswith(stored.SUFFIX)
+    assert not stored_path(quiet_settings, running).name.endswith(stored.SUFFIX)  # still busy
+    assert page_client.get(f"/a/{old}/raw/{LOG}").content == content
+    page = page_client.get(f"/a/{old}/files/{LOG}", params={"line": LINES})
+    assert page.status_code == 200 and f"line {LINES} " in page.text
