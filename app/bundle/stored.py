@@ -278,7 +278,7 @@ def open_stored(path: Path, buffering: int = io.DEFAULT_BUFFER_SIZE) -> BinaryIO
     if is_compressed(path):
         raw = CompressedReader(path)
         return cast("BinaryIO", io.BufferedReader(raw, max(buffering, io.DEFAULT_BUFFER_SIZE)))
-    return path.open("rb", buffering=max(buffering, 1))
+    return path.open("rb", buffering=buffering if buffering > 1 else io.DEFAULT_BUFFER_SIZE)
 
 
 def open_raw(path: Path) -> io.RawIOBase:
