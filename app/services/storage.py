@@ -3,7 +3,8 @@
 <data_dir>/analyses/<id>/uploads/<nnn>   the files as uploaded (kept for re-runs)
 <data_dir>/analyses/<id>/work/           unpacked bundle members (the log viewer reads here):
                                          small ones plain, larger ones as <name>.loupe.zst
-                                         (app.bundle.stored: seekable zstd + line marks)
+                                         once the analysis is saved (app.bundle.stored:
+                                         seekable zstd + line marks; read either form)
 <data_dir>/analyses/<id>/index/          the log viewer's line indexes (derived, rebuilt if gone)
 <data_dir>/analyses/<id>/json/           the current run's findings as JSON (the same)
 <data_dir>/staging/upload-<random>/      uploads still arriving; moved or deleted, never left
