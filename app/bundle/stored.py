@@ -23,10 +23,13 @@ original bytes for either form (plain files of analyses made before, or small fi
 (cut short, a frame that does not inflate, a table that does not add up) raises
 `StoredFileDamaged` with a sentence naming the file, never another exception.
 
-`StoredWriter` (used by the unpacker) gathers what is written, keeps it plain when it stays
-small, and otherwise compresses frame after frame in a helper thread while the unpacker goes on
-(zstd releases the GIL), counting lines and noting the line marks on the way. At most
-`QUEUED_FRAMES` frames wait for that thread, so memory stays bounded whatever the file's size.
+Writing: `compress_tree(work_dir)` (the worker, once the analysis is saved; `loupe compact` for
+older analyses) turns each large plain file into its store, renamed into place before the plain
+file goes, so a reader always finds one whole form (`stored_path`). `StoredWriter` does it while
+the unpacker writes (LOUPE_COMPRESS_WHILE_UNPACKING): small files stay plain, large ones never
+exist plain. Either way 1 MiB frames go to COMPRESS_THREADS pool threads (zstd frees the GIL) and
+one helper thread writes them in order, counting lines and noting the line marks; at most
+QUEUED_FRAMES frames wait, so memory stays bounded whatever the file's size.
 """
 
 from __future__ import annotations
