@@ -147,3 +147,23 @@ def test_a_saved_analysis_is_compacted_and_reads_the_same_before_and_after_a_rer
             assert call.status_code == 200 and "Via: SIP/2.0/TLS 10.0.0.2:5061;branch=" in call.text
             rerun = client.post(f"/api/v1/analyses/{created['id']}/rerun")
             assert rerun.status_code == 202
+
+
+def test_a_worker_killed_while_compacting_leaves_the_analysis_done(migrated: Settings) -> None:
+    """The child compacts after the save: a limit that kills it then must not undo the save."""
+    from app.db import Database
+    from app.services import analyses
+    from tests.web.conftest import add_analysis
+
+    done = add_analysis(migrated, status="done")
+    running = add_analysis(migrated, status="running")
+    db = Database(migrated.sqlalchemy_url)
+    try:
+        with db.session() as session:
+            assert not analyses.fail(session, done, "over the wall-clock limit")
+            assert analyses.fail(session, running, "over the wall-clock limit")
+            assert analyses.get(session, done).status == "done"
+            failed = analyses.get(session, running)
+            assert failed.status == "failed" and failed.error == "over the wall-clock limit"
+    finally:
+        db.dispose()
