@@ -547,6 +547,43 @@ def signatures_lint(
     _echo(f"{len(library.signatures)} signatures ok (ruleset {library.version})")
 
 
+@app.command()
+def compact() -> None:
+    """Keep the large unpacked files of finished analyses compressed (those of analyses made
+    before logloupe compressed them). Safe while the server runs: pages read either form."""
+    from sqlalchemy import select
+
+    from app.bundle.budget import human_size
+    from app.bundle.stored import compress_tree
+    from app.errors import StoredFileDamaged
+    from app.models import Analysis
+    from app.services import storage
+    from app.services.analyses import ACTIVE
+
+    settings = get_settings()
+    threshold = settings.unpack_compress_from_kib * 1024
+    if not threshold:
+        _echo("LOUPE_UNPACK_COMPRESS_FROM_KIB is 0: unpacked files are kept plain")
+        return
+    with _database() as session:
+        ids = session.scalars(select(Analysis.id).where(Analysis.status.not_in(ACTIVE))).all()
+    files = before = after = touched = 0
+    for analysis_id in ids:
+        try:
+            done = compress_tree(
+                storage.work_dir(settings.resolved_data_dir, analysis_id), plain_below=threshold
+            )
+        except (OSError, StoredFileDamaged) as exc:  # e.g. re-run meanwhile: its files go anew
+            _echo(f"warning: analysis {analysis_id}: not compressed ({exc})", err=True)
+            continue
+        touched += 1 if done.files else 0
+        files, before, after = files + done.files, before + done.before, after + done.after
+    _echo(
+        f"{files} files of {touched} analyses compressed: "
+        f"{human_size(before)} now take {human_size(after)}"
+    )
+
+
 @contextmanager
 def _database() -> Iterator[Session]:
     """A session on the migrated database of the settings."""

@@ -199,6 +199,18 @@ class Settings(BaseSettings):
         description="unpacked files at least this large (MiB) are written with O_DIRECT, "
         "bypassing the page cache (much less CPU on virtual disks); 0: never",
     )
+    unpack_compress_from_kib: int = Field(
+        default=1024,
+        description="unpacked files at least this large (KiB) are kept compressed in the work "
+        "dir (seekable Zstandard, read back by line), once the analysis is saved; 0: keep every "
+        "file plain",
+        ge=0,
+    )
+    compress_while_unpacking: bool = Field(
+        default=False,
+        description="compress while the bundle is unpacked and scanned instead of after the "
+        "analysis is saved (no plain copy ever on disk, but the scan shares the CPU with zstd)",
+    )
     library_dir: Path | None = Field(
         default=None,
         description="signature library directory used by the web app and the workers "

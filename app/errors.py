@@ -110,6 +110,11 @@ class CorruptArchive(BundleError):
     pass
 
 
+class StoredFileDamaged(BundleError):
+    """A file of the analysis' work dir that can no longer be read back (a compressed store
+    cut short or corrupted on disk): the page or API says so instead of failing."""
+
+
 class LimitExceeded(BundleError):
     pass
 

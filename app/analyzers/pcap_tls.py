@@ -28,6 +28,7 @@ from app.analyzers import tls_handshake as tls
 from app.analyzers.capture_reader import CaptureFormatError, ReadStatus, read_packets
 from app.analyzers.certinfo import CertInfo, parse_der
 from app.analyzers.tcp_stream import FlowKey, TcpPacket, is_ipv4_not_tcp, slice_tcp
+from app.bundle.stored import open_stored
 
 FOLLOW_LIMIT = 256 * 1024  # bytes per direction
 PENDING_LIMIT = 256 * 1024  # out-of-order bytes buffered per direction
@@ -400,7 +401,7 @@ def analyze_pcap(path: Path) -> PcapResult:
     status = ReadStatus()
     analyzer = _Analyzer()
     try:
-        with open(path, "rb", buffering=1 << 20) as stream:
+        with open_stored(path, buffering=1 << 20) as stream:
             for ts, linktype, frame in read_packets(stream, status, skip_udp=True):
                 if is_ipv4_not_tcp(linktype, frame):  # RTP and other UDP: most of a capture
                     continue

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from app.analyzers.certinfo import CertInfo, describe, signed_by, unreadable, unusable_key
+from app.bundle.stored import open_stored
 
 MAX_DEPTH = 10
 BEGIN_MARKER = b"-----BEGIN CERTIFICATE-----"
@@ -144,7 +145,7 @@ def load_pem_bundle(data: bytes, source: str, *, cut: bool = False) -> PemBundle
 def load_pem_file(path: Path) -> PemBundle:
     """`load_pem_bundle` over the file's first MAX_PEM_FILE_BYTES."""
     try:
-        with path.open("rb") as handle:
+        with open_stored(path) as handle:
             data = handle.read(MAX_PEM_FILE_BYTES + 1)
     except OSError as err:
         return PemBundle(warnings=[f"{path.name}: cannot read: {err.strerror or err}"])

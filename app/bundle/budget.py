@@ -34,6 +34,7 @@ class Limits:
     ratio_grace_bytes: int = 16 * 2**20  # forgiven once per analysis (and per archive)
     max_header_bytes: int = 2**20  # tar headers of one member (PAX, GNU long names)
     direct_write_bytes: int = 32 * 2**20  # files declared this large skip the page cache; 0: never
+    compress_from_bytes: int = 0  # files this large are compressed while unpacked; 0: never
 
 
 class Totals(Protocol):

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from app.bundle.magic import PCAP_MAGICS, PCAPNG_MAGIC, SNIFF_BYTES, is_text
+from app.bundle.stored import open_stored
 from app.report import FileKind
 
 SYSLOG_LINE = re.compile(
@@ -74,5 +75,5 @@ def _kind_from_text(head: bytes, base: str) -> FileKind:
 
 
 def _read_head(path: Path) -> bytes:
-    with path.open("rb") as file:
+    with open_stored(path) as file:
         return file.read(SNIFF_BYTES)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from app.bundle.identity.dumps import MAX_LINE, dump_entries
 from app.bundle.identity.product import Clue, LogClues, decide, read_dump
+from app.bundle.stored import open_stored
 from app.parsing.linear_regex import compile_linear
 from app.report import BundleFile, FileKind, NodeInfo
 
@@ -116,7 +117,7 @@ def identify_node(
 
 def _read_text(path: Path) -> str:
     try:
-        with path.open("rb") as file:
+        with open_stored(path) as file:
             data = file.read(HEAD_BYTES)
     except OSError:
         return ""

@@ -82,6 +82,8 @@ from app.bundle.members import (
     safe_segment,
     strip_gz,
 )
+from app.bundle.stored import SUFFIX as STORED_SUFFIX
+from app.bundle.stored import StoredWriter, compressed_path, original_size, stored_path
 from app.bundle.streams import (
     InflateAhead,
     MemberReader,
@@ -89,7 +91,7 @@ from app.bundle.streams import (
     SalvagingGzip,
     open_tar,
 )
-from app.bundle.writer import FileWriter, open_writer
+from app.bundle.writer import BufferedWriter, FileWriter, open_writer
 from app.errors import BundleError, CorruptArchive, LimitExceeded
 from app.report import BundleFile, FileKind
 
@@ -617,15 +619,16 @@ class _Unpacker:
     def keep(self, path: Path, target: _Target, digest: bytes | None = None) -> None:
         """List the file just written at `path` among the unpacked files, unless `digest`
         shows it is a copy of one kept before (then it is removed again, with a warning)."""
-        kind = detect_kind(path, target.name)
-        size = path.stat().st_size
+        stored = stored_path(path)  # the compressed store when the file was kept compressed
+        kind = detect_kind(stored, target.name)
+        size = original_size(stored)
         if digest is not None:
             first = self.contents.first_copy(target.name, size, digest, kind)
             if first is not None:
                 self.forget(path, final=True)
                 self.warn(duplicate_warning(target.name, first))
                 return
-        self.files.append(BundleFile(path, target.name, size, kind, self.upload_name))
+        self.files.append(BundleFile(stored, target.name, size, kind, self.upload_name))
 
     def unpack_nested(
         self,
@@ -682,7 +685,11 @@ class _Unpacker:
         """
         self.make_dirs(path.parent, name)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        if final and path.name.endswith(STORED_SUFFIX):
+            raise MemberSkipped(f"names ending in {STORED_SUFFIX} are logloupe's own stored files")
         try:
+            if final and compressed_path(path).exists():
+                raise FileExistsError(path)
             handle = os.open(path, flags, 0o644)
         except FileExistsError as err:
             raise MemberSkipped("a file with that name was already unpacked") from err
@@ -699,7 +706,16 @@ class _Unpacker:
         out: FileWriter | None = None
         try:
             os.fchmod(handle, 0o644)
-            out = open_writer(handle, expected_size, direct_from=self.limits.direct_write_bytes)
+            compress_from = self.limits.compress_from_bytes if final else 0
+            if compress_from:  # only a file that stays small is written plain (buffered)
+                out = StoredWriter(
+                    path,
+                    BufferedWriter(handle),
+                    plain_below=compress_from,
+                    expected_size=expected_size,
+                )
+            else:
+                out = open_writer(handle, expected_size, direct_from=self.limits.direct_write_bytes)
             block = head
             while block:
                 size += len(block)
@@ -746,8 +762,9 @@ class _Unpacker:
         return hasher.digest() if hasher is not None else None
 
     def forget(self, path: Path, final: bool) -> None:
-        with suppress(OSError):
-            path.unlink()
+        for stored in (path, compressed_path(path)):
+            with suppress(OSError):
+                stored.unlink()
         if final and path in self.written:
             self.written.remove(path)
 
@@ -780,8 +797,9 @@ class _Unpacker:
 
     def remove_everything(self) -> None:
         for path in self.written:
-            with suppress(OSError):
-                path.unlink()
+            for stored in (path, compressed_path(path)):
+                with suppress(OSError):
+                    stored.unlink()
         self.written.clear()
         self.files.clear()
         if self.created_root is not None:

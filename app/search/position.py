@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from app.bundle.stored import open_stored, original_size
 from app.parsing.expressway import timestamp_of
 
 COUNT_CHUNK = 1 * 2**20
@@ -24,7 +25,7 @@ def line_at(path: Path, page_offsets: Sequence[int], lines_per_page: int, offset
     page = max(0, bisect_right(page_offsets, offset) - 1)
     position = page_offsets[page] if page_offsets else 0
     newlines = 0
-    with path.open("rb") as handle:
+    with open_stored(path) as handle:
         handle.seek(position)
         while position < offset:
             chunk = handle.read(min(COUNT_CHUNK, offset - position))
@@ -61,7 +62,7 @@ def first_time_after(data: bytes | bytearray, start: int) -> tuple[int, datetime
 
 def _probe(path: Path, offset: int) -> tuple[int, datetime] | None:
     """The first timed line starting after `offset` (at it when offset is 0): where, when."""
-    with path.open("rb") as handle:
+    with open_stored(path) as handle:
         handle.seek(max(0, offset - 1))
         data = handle.read(PROBE_BYTES + 1)
     if offset == 0:
@@ -82,7 +83,7 @@ def offset_at_time(path: Path, moment: datetime) -> int:
     Assumes the lines are in time order (a diagnostic log is); a window without any timed
     line counts as "before" so the search moves on.
     """
-    size = path.stat().st_size
+    size = original_size(path)
     low, high = 0, size  # the answer lies in [low, high]
     best = size
     steps = 0

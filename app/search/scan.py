@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.bundle.stored import open_raw
 from app.parsing.expressway import is_continuation
 from app.search.blocks import BLOCK_SIZE, line_blocks
 from app.search.query import CompiledQuery
@@ -117,7 +118,7 @@ def search(
             return outcome
         outcome.files_searched += 1
         carried: str | None = None
-        with file.path.open("rb", buffering=0) as handle:
+        with open_raw(file.path) as handle:
             for base, block, length in line_blocks(handle, block_size):
                 if clock() > deadline:
                     outcome.stopped = "time"

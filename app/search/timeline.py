@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from app.bundle.stored import open_raw
 from app.parsing.expressway import parse_fields, timestamp_of
 from app.search.blocks import BLOCK_SIZE, line_blocks
 from app.search.position import MAX_PROBE_LINES, TIMED_FIRST_BYTES, first_time_after
@@ -168,7 +169,7 @@ def count_file(
     finder = LiteralFinder()
     current: int | None = None  # the minute the last timed line was in
     lines_before = 0
-    with path.open("rb", buffering=0) as handle:
+    with open_raw(path) as handle:
         for _base, block, length in line_blocks(handle, block_size):
             if clock() > deadline:
                 counts.complete = False

@@ -559,12 +559,18 @@ def heartbeat(session: Session, analysis_id: str, worker: str, progress: int | N
     session.commit()
 
 
-def fail(session: Session, analysis_id: str, reason: str, worker: str | None = None) -> None:
-    stmt = update(Analysis).where(Analysis.id == analysis_id)
+def fail(session: Session, analysis_id: str, reason: str, worker: str | None = None) -> bool:
+    """Mark a running analysis failed with `reason`; False when it is not running (any more):
+    one already saved as done stays done (its worker may be killed while it compacts the
+    work dir, after the save)."""
+    stmt = update(Analysis).where(Analysis.id == analysis_id, Analysis.status == "running")
     if worker is not None:
         stmt = stmt.where(Analysis.worker == worker)
-    session.execute(stmt.values(status="failed", error=reason, finished_at=utcnow(), progress=100))
+    result = session.execute(
+        stmt.values(status="failed", error=reason, finished_at=utcnow(), progress=100)
+    )
     session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _requeue(

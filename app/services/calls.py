@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Select, Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from app.bundle.stored import open_stored
 from app.calls.codec import decode, encode
 from app.calls.model import BackgroundRow, Call, SipMessage
 from app.calls.sipmsg import payload_lines
@@ -267,7 +268,7 @@ def message_texts(
                 BundleFileRow.analysis_id == analysis_id, BundleFileRow.name.in_(names)
             )
         ):
-            paths[file.name] = storage.resolve_inside(data_dir, file.storage_path)
+            paths[file.name] = storage.stored_file(data_dir, file.storage_path)
     return read_texts(paths, messages)
 
 
@@ -284,7 +285,7 @@ def read_texts(paths: dict[str, Path], messages: list[SipMessage]) -> list[str |
                 continue
             if message.file not in handles:
                 try:
-                    handles[message.file] = path.open("rb")
+                    handles[message.file] = open_stored(path)
                 except OSError:
                     handles[message.file] = None
             handle = handles[message.file]

@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.bundle.stored import open_stored, original_size
 from app.errors import LoupeError
 from app.models import BundleFileRow, Node
 from app.parsing.expressway import timestamp_of
@@ -112,7 +113,7 @@ def searchable_files(session: Session, analysis_id: str, data_dir: Path) -> list
         if row.kind in BINARY_KINDS:
             continue
         try:
-            path = storage.resolve_inside(data_dir, row.storage_path)
+            path = storage.stored_file(data_dir, row.storage_path)
         except LoupeError:
             continue
         if not path.is_file() or logview.looks_binary(path):
@@ -140,7 +141,7 @@ def segments(text: str, spans: list[tuple[int, int]]) -> list[tuple[str, bool]]:
 def _context(path: Path, offset: int, length: int) -> tuple[str | None, str | None]:
     """The line before and the line after the line at `offset` (`length` bytes long)."""
     start = max(0, offset - CONTEXT_BYTES)
-    with path.open("rb") as handle:
+    with open_stored(path) as handle:
         handle.seek(start)
         data = handle.read(offset - start + length + 1 + CONTEXT_BYTES)
     hit_start = offset - start
@@ -153,7 +154,7 @@ def _context(path: Path, offset: int, length: int) -> tuple[str | None, str | No
     hit_end = data.find(b"\n", hit_start)
     if hit_end != -1:
         next_end = data.find(b"\n", hit_end + 1)
-        if next_end != -1 or start + len(data) >= path.stat().st_size:
+        if next_end != -1 or start + len(data) >= original_size(path):
             after = data[hit_end + 1 : next_end if next_end != -1 else len(data)]
 
     def show(raw: bytes | None) -> str | None:

@@ -1,7 +1,10 @@
 """Where an analysis' files live under the data dir (the only module that knows the layout).
 
 <data_dir>/analyses/<id>/uploads/<nnn>   the files as uploaded (kept for re-runs)
-<data_dir>/analyses/<id>/work/           unpacked bundle members (the log viewer reads here)
+<data_dir>/analyses/<id>/work/           unpacked bundle members (the log viewer reads here):
+                                         small ones plain, larger ones as <name>.loupe.zst
+                                         once the analysis is saved (app.bundle.stored:
+                                         seekable zstd + line marks; read either form)
 <data_dir>/analyses/<id>/index/          the log viewer's line indexes (derived, rebuilt if gone)
 <data_dir>/analyses/<id>/json/           the current run's findings as JSON (the same)
 <data_dir>/staging/upload-<random>/      uploads still arriving; moved or deleted, never left
@@ -15,7 +18,32 @@ import shutil
 import time
 from pathlib import Path
 
+from app.bundle.stored import (
+    disk_size,
+    iter_bytes,
+    open_raw,
+    open_stored,
+    original_size,
+    read_lines,
+    read_range,
+    stored_layout,
+    stored_path,
+)
 from app.errors import NotFound
+
+# The one way to read a file of the work dir, whatever its form (plain or compressed):
+# open_stored(path) / open_raw(path) give its original bytes, seekable; read_lines(path, first,
+# count) and read_range(path, start, length) a piece; original_size(path) vs disk_size(path).
+__all__ = [
+    "disk_size",
+    "iter_bytes",
+    "open_raw",
+    "open_stored",
+    "original_size",
+    "read_lines",
+    "read_range",
+    "stored_layout",
+]
 
 
 def analyses_root(data_dir: Path) -> Path:
@@ -49,6 +77,12 @@ def resolve_inside(data_dir: Path, relative: str) -> Path:
     if not path.is_relative_to(root):
         raise NotFound("No such file.")
     return path
+
+
+def stored_file(data_dir: Path, relative: str) -> Path:
+    """Where an unpacked file (a BundleFileRow.storage_path) is now: the path itself, or its
+    compressed store once the work dir was compacted (app.bundle.stored.compress_tree)."""
+    return stored_path(resolve_inside(data_dir, relative))
 
 
 def relative_to_data(data_dir: Path, path: Path) -> str:
@@ -106,3 +140,26 @@ def timeline_path(data_dir: Path, analysis_id: str) -> Path:
 def signins_dir(data_dir: Path, analysis_id: str) -> Path:
     """Where the MRA sign-in attempts of the last run that read them are kept (derived)."""
     return analysis_dir(data_dir, analysis_id) / "signins"
+
+
+def disk_usage(data_dir: Path, analysis_id: str) -> dict[str, int]:
+    """Bytes the analysis takes in the data dir, per part (uploads, work, index, json) and in
+    all ("total"); files as they lie on disk (apparent sizes), links not followed."""
+    root = analysis_dir(data_dir, analysis_id)
+    usage: dict[str, int] = {}
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            part = path.relative_to(root).parts[0]
+            usage[part] = usage.get(part, 0) + path.stat().st_size
+    usage["total"] = sum(usage.values())
+    return usage
+
+
+def work_sizes(data_dir: Path, analysis_id: str) -> tuple[int, int]:
+    """(bytes the work dir's files take on disk, bytes they hold unpacked)."""
+    on_disk = unpacked = 0
+    for path in work_dir(data_dir, analysis_id).rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            on_disk += disk_size(path)
+            unpacked += original_size(path)
+    return on_disk, unpacked

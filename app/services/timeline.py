@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.bundle.stored import original_size
 from app.errors import LoupeError
 from app.models import BundleFileRow, FindingRow, Node
 from app.search.timeline import count_file
@@ -52,7 +53,7 @@ def log_files(session: Session, analysis_id: str, data_dir: Path) -> list[tuple[
         if row.kind not in LOG_KINDS:
             continue
         try:
-            path = storage.resolve_inside(data_dir, row.storage_path)
+            path = storage.stored_file(data_dir, row.storage_path)
         except LoupeError:
             continue
         if not path.is_file() or logview.looks_binary(path):
@@ -80,7 +81,7 @@ def _compute(files: list[tuple[str, str, Path]], seconds: float) -> dict[str, An
         counts = count_file(path, deadline=deadline)
         complete = complete and counts.complete
         entry = per_node.setdefault(node, {"node": node, "files": [], "minutes": {}})
-        entry["files"].append([name, path.stat().st_size])
+        entry["files"].append([name, original_size(path)])
         for minute, values in counts.minutes.items():
             total = entry["minutes"].setdefault(minute, [0, 0, 0])
             for column in range(3):

@@ -40,6 +40,7 @@ from app.bundle.sources import (
     SOURCES,
     XSTAT_ALARM_MARKERS,
 )
+from app.bundle.stored import open_stored
 from app.report import BundleFile, Coverage, FileKind, Finding, NodeInfo
 from app.signatures.active_alarms import XstatusAlarms, sources_sentence
 from app.signatures.alarms import ALARM_ID_PREFIX
@@ -68,7 +69,7 @@ def file_contains(path: Path, needle: bytes, block_size: int = BLOCK_SIZE) -> bo
     """Whether `needle` occurs in the file; reads it block by block and stops at the first hit."""
     keep = len(needle) - 1  # a needle cut by a block boundary is found in tail + next block
     tail = b""
-    with path.open("rb") as stream:
+    with open_stored(path) as stream:
         while block := stream.read(block_size):
             data = tail + block if tail else block
             if needle in data:
@@ -118,7 +119,7 @@ class _Inputs:
 
 
 def _looks_expressway(path: Path) -> bool:
-    with path.open("rb") as stream:
+    with open_stored(path) as stream:
         head = stream.read(SNIFF_BYTES)
     return any(SYSLOG_LINE.match(line.strip(b"\r")) for line in head.split(b"\n")[:50])
 

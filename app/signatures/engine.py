@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO, Protocol
 
 from app.bundle.detect import SYSLOG_LINE
+from app.bundle.stored import open_stored
 from app.parsing.expressway import as_logged, is_continuation, timestamp_of
 from app.report import SEVERITY_ORDER, BundleFile, FileKind, Finding, NodeInfo, Snippet
 from app.signatures.applicability import NOT_RUN, Applicability, applicability
@@ -886,7 +887,7 @@ def run_signatures(
                 markers=presence_markers(),
                 observer=observe(file.name, file.kind) if observe is not None else None,
             )
-            with file.path.open("rb") as stream:
+            with open_stored(file.path) as stream:
                 feeder = BlockFeeder(scan, pool, window=2 * jobs + 1)
                 feed_stream(stream, feeder, block_size=block_size, progress=progress)
             scan.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import app
+from app.bundle.stored import open_stored
 from app.parsing.expressway import as_logged
 from app.signatures.engine import MAX_LINE_BYTES, extract_facts
 from app.signatures.model import Signature
@@ -43,7 +44,7 @@ def trial(signature: Signature, path: Path) -> Iterator[TrialLine]:
 
     A line longer than MAX_LINE_BYTES is read in pieces of that size (memory stays bounded).
     """
-    with path.open("rb") as stream:
+    with open_stored(path) as stream:
         for number, raw in enumerate(iter(lambda: stream.readline(MAX_LINE_BYTES), b""), 1):
             text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
             literal = next((c for c in signature.contains if c in text), None)

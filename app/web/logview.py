@@ -25,7 +25,9 @@ from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
-LINES_PER_PAGE = 1000
+from app.bundle.stored import LINE_MARK_EVERY, open_stored, stored_layout
+
+LINES_PER_PAGE = LINE_MARK_EVERY  # 1000: a compressed store notes where each page starts
 BLOCK_SIZE = 4 * 2**20
 MAX_PAGE_BYTES = 8 * 2**20  # a page of absurdly long lines is cut here
 MAX_LINE_CHARS = 20_000  # longer lines are shown cut, with a note
@@ -81,7 +83,7 @@ def page_of_line(line: int) -> int:
 
 def looks_binary(path: Path) -> bool:
     """True if the file's start holds a NUL byte: a capture, an archive, not a log."""
-    with path.open("rb") as handle:
+    with open_stored(path) as handle:
         return b"\x00" in handle.read(SNIFF_BYTES)
 
 
@@ -107,7 +109,7 @@ def build_index(path: Path) -> LineIndex:
     newlines = 0  # newlines seen before the current block
     base = 0  # file offset of the current block
     last_byte = b""
-    with path.open("rb") as handle:
+    with open_stored(path) as handle:
         while block := handle.read(BLOCK_SIZE):
             in_block = block.count(b"\n")
             target = len(offsets) * LINES_PER_PAGE  # the newline that ends the previous page
@@ -150,8 +152,14 @@ def _decode(raw: bytes) -> LineIndex | None:
 
 
 def load_index(path: Path, index_path: Path) -> LineIndex:
-    """The line index: read from `index_path`, or built and saved there if missing or stale."""
+    """The line index: read from `index_path`, or built and saved there if missing or stale.
+
+    A compressed store carries its own (app.bundle.stored line marks): nothing is read but its
+    trailer, and nothing is saved."""
     stat = path.stat()
+    layout = stored_layout(path)
+    if layout is not None:
+        return LineIndex(layout.size, stat.st_mtime_ns, layout.line_count, layout.line_marks)
     try:
         cached = _decode(index_path.read_bytes())
     except OSError:
@@ -203,7 +211,7 @@ def read_page(path: Path, index: LineIndex, page: int, *, page_bytes: int = PAGE
     start = index.page_offsets[number - 1]
     end = index.page_offsets[number] if number < len(index.page_offsets) else index.size
     wanted = end - start
-    with path.open("rb") as handle:
+    with open_stored(path) as handle:
         handle.seek(start)
         data = handle.read(min(wanted, MAX_PAGE_BYTES))
     truncated = wanted > MAX_PAGE_BYTES

@@ -12,17 +12,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import anyio
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse
+from fastapi.responses import (
+    FileResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    StreamingResponse,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.access import list_visible
 from app.auth.identity import Caller
 from app.bundle.identity.choice import CHOICES
+from app.bundle.stored import iter_bytes, original_size, stored_layout
 from app.config import Settings
 from app.display import strip_bidi
 from app.errors import LoupeError, NotFound
@@ -300,7 +306,7 @@ def find_bundle_file(
     ).first()
     if row is None:
         raise NotFound(f"The analysis has no file named '{name}'.")
-    path = storage.resolve_inside(data_dir, row.storage_path)
+    path = storage.stored_file(data_dir, row.storage_path)
     if not path.is_file():
         raise NotFound(f"The file '{name}' is no longer stored on this server.")
     return row, path
@@ -340,7 +346,7 @@ def log_viewer(
         "analysis_id": analysis_id,
         "name": row.name,
         "kind": row.kind,
-        "size": path.stat().st_size,
+        "size": original_size(path),
     }
     if row.kind in BINARY_KINDS or logview.looks_binary(path):
         return templates.TemplateResponse(request, "binary_file.html", context)
@@ -397,12 +403,36 @@ class BadTime(LoupeError):
 def raw_file(
     analysis_id: str, name: str, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    """The unpacked file as a download, byte for byte (HEAD: its headers, the file not read)."""
+    """The unpacked file as a download, byte for byte (HEAD: its headers, the file not read).
+
+    A file kept compressed (app.bundle.stored) is inflated as it is sent, frame by frame, with
+    its original length as Content-Length; a damaged one answers with the reason before any
+    byte is sent (a frame found damaged later cuts the download short of that length)."""
     row, path = find_bundle_file(session, settings.resolved_data_dir, analysis_id, name)
-    head.headers_only(request)
-    return FileResponse(
-        path,
-        media_type="application/octet-stream",
-        filename=strip_bidi(row.name.rsplit("/", 1)[-1]) or "download",
-        content_disposition_type="attachment",
+    filename = strip_bidi(row.name.rsplit("/", 1)[-1]) or "download"
+    layout = stored_layout(path)
+    if layout is None:
+        head.headers_only(request)
+        return FileResponse(
+            path,
+            media_type="application/octet-stream",
+            filename=filename,
+            content_disposition_type="attachment",
+        )
+    headers = {
+        "content-length": str(layout.size),
+        "content-disposition": attachment_header(filename),
+    }
+    if request.scope.get(head.HEAD_KEY):
+        return Response(b"", media_type="application/octet-stream", headers=headers)
+    return StreamingResponse(
+        iter_bytes(path), media_type="application/octet-stream", headers=headers
     )
+
+
+def attachment_header(filename: str) -> str:
+    """Content-Disposition for a download named `filename` (as Starlette's FileResponse says)."""
+    quoted = quote(filename)
+    if quoted != filename:
+        return f"attachment; filename*=utf-8''{quoted}"
+    return f'attachment; filename="{filename}"'

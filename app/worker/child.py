@@ -25,9 +25,10 @@ from pathlib import Path
 
 from sqlalchemy.exc import DisconnectionError, OperationalError
 
+from app.bundle.stored import compress_tree
 from app.config import Settings
 from app.db import Database
-from app.errors import BundleError
+from app.errors import BundleError, StoredFileDamaged
 from app.observability import analysis_context, configure_logging
 from app.services import analyses, storage
 from app.services.findings import save_report
@@ -169,4 +170,30 @@ def run_claimed(
         "done" if saved else "superseded",
         len(report.findings),
     )
+    if saved:
+        compact_work_dir(settings, analysis_id)
     return "done" if saved else "skipped"
+
+
+def compact_work_dir(settings: Settings, analysis_id: str) -> None:
+    """Keep the analysis' large unpacked files compressed, now that its findings are saved (off
+    the analysis' critical path: the pages already show the result, and read either form).
+    A failure leaves the plain files, which read as well: it is logged, never fatal."""
+    threshold = settings.unpack_compress_from_kib * 1024
+    if not threshold or settings.compress_while_unpacking:
+        return
+    try:
+        done = compress_tree(
+            storage.work_dir(settings.resolved_data_dir, analysis_id), plain_below=threshold
+        )
+    except (OSError, StoredFileDamaged) as exc:
+        log.warning("analysis %s: its work dir could not be compressed: %s", analysis_id, exc)
+        return
+    if done.files:
+        log.info(
+            "analysis %s: %d unpacked files kept compressed, %d bytes in %d",
+            analysis_id,
+            done.files,
+            done.before,
+            done.after,
+        )

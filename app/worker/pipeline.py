@@ -66,6 +66,9 @@ def limits_from(settings: Settings) -> Limits:
         ratio_grace_bytes=settings.unpack_ratio_grace_bytes,
         max_header_bytes=settings.unpack_max_header_bytes,
         direct_write_bytes=settings.unpack_direct_write_mib * 2**20,
+        compress_from_bytes=(
+            settings.unpack_compress_from_kib * 1024 if settings.compress_while_unpacking else 0
+        ),
     )
 
 

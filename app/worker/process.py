@@ -16,8 +16,12 @@ import os
 import threading
 from datetime import timedelta
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from app.config import Settings
 from app.db import Database
+from app.models import Analysis
 from app.services import analyses
 from app.worker.supervisor import Ending, Supervisor, memory_reason, timeout_reason
 
@@ -59,15 +63,25 @@ def process_analysis(
             return "queued"
         if outcome.ending is Ending.TIMEOUT:
             log.warning("analysis %s: over the wall-clock limit, killed", analysis_id)
-            analyses.fail(session, analysis_id, timeout_reason(settings), worker)
-            return "failed"
+            return _failed(session, analysis_id, timeout_reason(settings), worker)
         if outcome.ending is Ending.MEMORY:
             log.warning(
                 "analysis %s: over the memory limit (%s), killed", analysis_id, outcome.detail
             )
-            analyses.fail(session, analysis_id, memory_reason(settings), worker)
-            return "failed"
+            return _failed(session, analysis_id, memory_reason(settings), worker)
         log.warning("analysis %s: attempt lost: %s", analysis_id, outcome.detail)
         return analyses.retry_later(
             session, analysis_id, worker, settings.max_attempts, outcome.detail
         )
+
+
+def _failed(session: Session, analysis_id: str, reason: str, worker: str) -> str:
+    """Fail the analysis its killed child was running; "done" when its findings had been saved
+    (the child was compacting its work dir: the plain files left read as well)."""
+    if analyses.fail(session, analysis_id, reason, worker):
+        return "failed"
+    status = session.scalar(select(Analysis.status).where(Analysis.id == analysis_id))
+    if status == "done":
+        log.warning("analysis %s: killed after its findings were saved; it stays done", analysis_id)
+        return "done"
+    return "skipped"  # taken over by another worker meanwhile, or deleted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.bundle.stored import StoredWriter
+from app.bundle.writer import BufferedWriter
 from app.config import Settings
 from app.db import Database
 from app.ids import new_id
@@ -83,9 +86,12 @@ def add_analysis(
     coverage: list[dict[str, Any]] | None = None,
     examined: list[dict[str, Any]] | None = None,
     sha256: str = "ab" * 32,
+    compressed: bool = False,
 ) -> str:
-    """Write an analysis as the worker would have left it; `files` are its unpacked files,
-    `coverage` and `examined` what its run stored (AnalysisRun columns)."""
+    """Write an analysis as the worker would have left it; `files` are its unpacked files
+    (written plain, as analyses before compression kept them, or as the unpacker keeps them
+    now when `compressed`), `coverage` and `examined` what its run stored (AnalysisRun
+    columns)."""
     data_dir = settings.resolved_data_dir
     analysis_id = new_id()
     analysis = Analysis(
@@ -120,7 +126,10 @@ def add_analysis(
     for position, (name, content) in enumerate((files or {}).items()):
         path = work / f"{position:03d}" / name.rsplit("/", 1)[-1]
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
+        if compressed:
+            path = write_stored(path, content)
+        else:
+            path.write_bytes(content)
         analysis.bundle_files.append(
             BundleFileRow(
                 name=name,
@@ -166,6 +175,15 @@ def add_analysis(
     finally:
         db.dispose()
     return analysis_id
+
+
+def write_stored(path: Path, content: bytes) -> Path:
+    """Write `content` as the unpacker does (compressed from 1 MiB on); returns where it went."""
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    writer = StoredWriter(path, BufferedWriter(handle))
+    writer.write(content)
+    writer.close()
+    return writer.path
 
 
 def log_text(lines: int, prefix: str = "line") -> bytes:
