@@ -2,15 +2,19 @@
 
 Shapes handled (domain.md §2.4): module lines (`UTCTime` first), event and alarm lines (`UTCTime`
 last), Traffic Server bracket lines (`[ET_NET 0] WARNING: …`, `[ET_NET 1]ERROR:SSL …`), ClusterDB
-lines without a process tag, the remote-syslog `<PRI>` prefix with a doubled process tag, and the
-multi-line `SIPMSG:`/`HTTPMSG:` payloads whose continuation lines `is_continuation` recognises.
+lines without a process tag, the multi-line `SIPMSG:`/`HTTPMSG:` payloads whose continuation lines
+`is_continuation` recognises, and the prefixes a remote syslog server writes (`split_prefix`):
+`<PRI>`, an RFC 5424 header (`<166>1 2022-11-18T19:55:58.123Z vcse1 tvcs - - - …`), a BSD
+timestamp (`Nov 18 19:55:58`, no year and no zone), with or without the host field, and the
+process tag written again (`tvcs: tvcs:`).
 The engine calls this only on the rare lines where a signature hit, so clarity beats speed here.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from app.parsing.events import Event
 from app.parsing.linear_regex import compile_linear
@@ -23,9 +27,6 @@ _ISO_TS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{
 # `\s+` then `\S`), so a failed attempt gives back each character once: no backtracking blow-up.
 # `_FIELD` is searched at every position of a message, which `re` would do in quadratic time on
 # a long run of word characters: it runs on RE2 (app/parsing/linear_regex.py).
-_PREFIX = re.compile(
-    rf"^(?:<(?P<pri>\d{{1,3}})>)?\s*(?P<ts>{_ISO_TS})\s+(?P<host>\S+)(?:\s+(?P<rest>.*))?$"
-)
 # Lines copied without a timestamp (doc 117811): "ExpresswayE traffic_server[15550]: Event=…".
 _NO_TS = re.compile(
     r"^(?P<host>[A-Za-z0-9][\w.\-]*)\s+(?P<rest>[A-Za-z_][\w.\-/]*(?:\[\d+\])?:.*)$"
@@ -42,6 +43,116 @@ _UTCTIME = re.compile(
     r'(?:,(?P<frac>\d{1,6}))?\s*"'
 )
 _CONTINUATION_MARKERS = ("SIPMSG:", "HTTPMSG:")
+_ISO_STAMP = re.compile(_ISO_TS)
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_BSD_STAMP = re.compile(
+    rf"(?P<month>{'|'.join(MONTHS)}) (?P<day> [1-9]|[0-3]?\d) "
+    r"(?P<hour>[0-2]\d):(?P<minute>[0-5]\d):(?P<second>[0-6]\d)(?:\.(?P<frac>\d{1,6}))?(?= )"
+)
+_HOST = re.compile(r"[A-Za-z0-9][\w.\-]*")
+_TAG = re.compile(r"(?P<name>[A-Za-z_][\w.\-/]*)(?:\[\d+\])?:")
+_MAX_TAGS = 8  # the same process tag written again at most this often is removed
+
+
+@dataclass(frozen=True, slots=True)
+class Prefix:
+    """The syslog prefix of a line (`split_prefix`): what came before the process tag.
+
+    `stamp` is the timestamp as written; `bsd` says it is `Mmm dd hh:mm:ss` (no year, no zone).
+    `rest` is the line after the host field (process tag and message, the tag once).
+    """
+
+    priority: int | None
+    stamp: str
+    bsd: bool
+    host: str | None
+    rest: str
+
+
+def split_prefix(line: str) -> Prefix | None:
+    """The syslog prefix of a header line, None when it has none (or is not a header line).
+
+    Forms: `[<PRI>]ISO host rest` (the Expressway's own), `[<PRI>]Mmm dd hh:mm:ss [host] rest`
+    (BSD, RFC 3164; the host field may be missing), `<PRI>1 ISO host app procid msgid sd msg`
+    (RFC 5424, read as `host app[procid]: msg`). A process tag written again right after itself
+    (`tvcs: tvcs:`, `traffic_server[3936]: traffic_server:`) is kept once. One anchored match
+    per part on one line: linear in the line's length.
+    """
+    line = _one_line(line)
+    position = 0
+    priority: int | None = None
+    if line.startswith("<"):
+        close = line.find(">", 1, 5)
+        if close > 1 and line[1:close].isdigit():
+            priority, position = int(line[1:close]), close + 1
+    rfc5424 = priority is not None and line.startswith("1 ", position)
+    if rfc5424:
+        position += 2
+    while line.startswith((" ", "\t"), position):
+        position += 1
+    iso = _ISO_STAMP.match(line, position)
+    if iso is not None and line.startswith((" ", "\t"), iso.end()):
+        stamp, bsd, position = iso.group(), False, iso.end()
+    elif not rfc5424 and (old := _BSD_STAMP.match(line, position)) is not None:
+        stamp, bsd, position = old.group(), True, old.end()
+    else:
+        return None
+    fields = line[position:].lstrip(" \t")
+    if rfc5424:
+        return _rfc5424(priority, stamp, fields)
+    host: str | None = None
+    word = fields.split(maxsplit=1)
+    if word and (not bsd or (_HOST.fullmatch(word[0]) and not _TAG.fullmatch(word[0]))):
+        host, fields = word[0], word[1] if len(word) > 1 else ""
+    elif not bsd:
+        return None  # an ISO timestamp and nothing after it
+    return Prefix(priority, stamp, bsd, host, _tag_once(fields))
+
+
+def _rfc5424(priority: int | None, stamp: str, fields: str) -> Prefix | None:
+    """`host app procid msgid sd msg` after an RFC 5424 timestamp, as a Prefix."""
+    parts = fields.split(" ", 4)
+    if len(parts) < 4:
+        return None
+    host, app, procid, msgid = parts[:4]
+    after = parts[4] if len(parts) > 4 else ""
+    if after.startswith("-"):
+        message = after[1:]
+    elif after.startswith("["):  # structured data: [id k="v" ...]..., `]` escaped as `\]`
+        end = 0
+        while after.startswith("[", end):
+            close = after.find("]", end)
+            while close > 0 and after[close - 1] == "\\":
+                close = after.find("]", close + 1)
+            if close == -1:
+                return None
+            end = close + 1
+        message = after[end:]
+    else:
+        message = after
+    message = message.removeprefix(" ").removeprefix("\ufeff")
+    if app != "-" and _HOST.fullmatch(app.replace("/", "_")):
+        tag = f"{app}[{procid}]:" if procid.isdigit() else f"{app}:"
+        message = f"{tag} {message}"
+    del msgid
+    return Prefix(priority, stamp, False, None if host == "-" else host, _tag_once(message))
+
+
+def _tag_once(rest: str) -> str:
+    """`rest` with its leading process tag written once (`tvcs: tvcs: X` → `tvcs: X`)."""
+    tag = _TAG.match(rest)
+    if tag is None:
+        return rest
+    name = tag["name"]
+    position = tag.end()
+    for _ in range(_MAX_TAGS):
+        after = _after_tag(rest[position:].lstrip(" "), name)
+        if after is None:
+            break
+        position = len(rest) - len(rest[position:].lstrip(" ")) + after
+    if position == tag.end():
+        return rest
+    return f"{rest[: tag.end()]}{rest[position:]}"
 
 
 def is_continuation(line: str) -> bool:
@@ -58,25 +169,22 @@ def is_continuation(line: str) -> bool:
 def as_logged(line: str) -> str:
     """The line as the Expressway logged it, from the form a remote syslog server received.
 
-    Remote syslog (domain.md §2.4) puts a `<PRI>` before the timestamp and repeats the process
-    tag (`tvcs: tvcs: UTCTime=…`, `traffic_server[3936]: traffic_server:[ET_NET 1]…`); both
-    are removed, so signature patterns written for the loggingsnapshot read it. Any other
-    line is returned unchanged. Plain string work, linear in the line's length.
+    Remote syslog (domain.md §2.4) puts a `<PRI>` (and for RFC 5424 a version and the
+    `app procid msgid sd` fields) before the message, may write a BSD timestamp and leave out
+    the host, and repeats the process tag (`tvcs: tvcs: UTCTime=…`,
+    `traffic_server[3936]: traffic_server:[ET_NET 1]…`); the result is `stamp host tag message`
+    with the tag once, so signature patterns written for the loggingsnapshot read it. Any
+    other line is returned unchanged (a `<PRI>` alone is removed).
     """
-    start = 0
-    if line.startswith("<"):
-        close = line.find(">", 1, 5)
-        if close > 1 and line[1:close].isdigit():
-            start = close + 1
-    fields = line[start:].split(" ", 3)  # timestamp, host, process tag, rest
-    if len(fields) < 4 or not fields[0][:4].isdigit() or not fields[2].endswith(":"):
-        return line[start:] if start else line
-    name = fields[2][:-1].split("[", 1)[0]
-    rest = fields[3]
-    after = _after_tag(rest, name)
-    if after is None:
-        return line[start:] if start else line
-    return f"{fields[0]} {fields[1]} {fields[2]}{rest[after:]}"
+    prefix = split_prefix(line)
+    if prefix is None:
+        if line.startswith("<"):
+            close = line.find(">", 1, 5)
+            if close > 1 and line[1:close].isdigit():
+                return line[close + 1 :]
+        return line
+    host = f" {prefix.host}" if prefix.host is not None else ""
+    return f"{prefix.stamp}{host} {prefix.rest}"
 
 
 def _after_tag(text: str, name: str) -> int | None:
@@ -122,16 +230,136 @@ def _parse_prefix_time(text: str) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def timestamp_of(line: str) -> datetime | None:
-    """Best timestamp of a line as an aware datetime: `UTCTime` first, then the syslog prefix."""
+def timestamp_of(line: str, clock: SyslogClock | None = None) -> datetime | None:
+    """Best timestamp of a line as an aware datetime: `UTCTime` first, then the syslog prefix.
+
+    A BSD prefix (`Nov 18 19:55:58`) has no year and no zone: it gives a time only with the
+    `clock` of its file (`infer_clock`); without one the time is unknown (None), never a guess.
+    """
     line = _one_line(line)
     match = _UTCTIME.search(line)
     if match:
         found = _utctime_from_match(match)
         if found is not None:
             return found
-    prefix = _PREFIX.match(line)
-    return _parse_prefix_time(prefix["ts"]) if prefix else None
+    prefix = split_prefix(line)
+    if prefix is None:
+        return None
+    if not prefix.bsd:
+        return _parse_prefix_time(prefix.stamp)
+    return clock.resolve(prefix.stamp) if clock is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class SyslogClock:
+    """The year and UTC offset of a file's BSD timestamps, from a line of the same file that
+    tells both: a BSD-prefixed line with its `UTCTime`, or a line with an ISO prefix.
+
+    `local` is that line's local time (naive), `offset` its local minus UTC time.
+    """
+
+    local: datetime
+    offset: timedelta
+
+    def resolve(self, stamp: str) -> datetime | None:
+        """A BSD `Mmm dd hh:mm:ss[.f]` as UTC: the year that puts it nearest to `local`."""
+        options = [
+            moment
+            for year in (self.local.year - 1, self.local.year, self.local.year + 1)
+            if (moment := _bsd_naive(stamp, year)) is not None
+        ]
+        if not options:
+            return None
+        nearest = min(options, key=lambda moment: abs(moment - self.local))
+        return (nearest - self.offset).replace(tzinfo=UTC)
+
+
+def _bsd_naive(stamp: str, year: int) -> datetime | None:
+    match = _BSD_STAMP.match(f"{stamp} ")
+    if match is None:
+        return None
+    frac = match["frac"] or ""
+    try:
+        return datetime(
+            year,
+            MONTHS.index(match["month"]) + 1,
+            int(match["day"]),
+            int(match["hour"]),
+            int(match["minute"]),
+            min(int(match["second"]), 59),
+            int(frac.ljust(6, "0")) if frac else 0,
+        )
+    except ValueError:  # 29 February of another year, 31 April, hour 25
+        return None
+
+
+_QUARTER_HOUR = 15 * 60
+_MAX_OFFSET = timedelta(hours=14)
+
+
+def clock_of(line: str) -> SyslogClock | None:
+    """The SyslogClock one line gives, if it tells a year and a zone (see SyslogClock)."""
+    prefix = split_prefix(line)
+    if prefix is None:
+        return None
+    if not prefix.bsd:
+        moment = _parse_prefix_time(prefix.stamp)
+        offset = moment.utcoffset() if moment is not None else None
+        if moment is None or offset is None:
+            return None
+        return SyslogClock(moment.replace(tzinfo=None), offset)
+    match = _UTCTIME.search(prefix.rest)
+    utc = _utctime_from_match(match) if match else None
+    if utc is None:
+        return None
+    naive_utc = utc.replace(tzinfo=None)
+    options = [
+        moment
+        for year in (utc.year - 1, utc.year, utc.year + 1)
+        if (moment := _bsd_naive(prefix.stamp, year)) is not None
+    ]
+    if not options:
+        return None
+    local = min(options, key=lambda moment: abs(moment - naive_utc))
+    quarters = round((local - naive_utc).total_seconds() / _QUARTER_HOUR)
+    offset = timedelta(seconds=quarters * _QUARTER_HOUR)
+    if abs(offset) > _MAX_OFFSET:  # not one moment: no clock from this line
+        return None
+    return SyslogClock(local, offset)
+
+
+MAX_CLOCK_PROBES = 64
+"""Lines of a block `infer_clock` reads at most (each one decoded and parsed)."""
+
+
+def infer_clock(block: bytes) -> SyslogClock | None:
+    """A SyslogClock from the first line of `block` (whole lines) that gives one.
+
+    Reads the lines holding `UTCTime="` and the first lines of the block, at most
+    MAX_CLOCK_PROBES in all: a few microseconds whatever the block's size.
+    """
+    probes = 0
+    position = block.find(b'UTCTime="')
+    while position != -1 and probes < MAX_CLOCK_PROBES:
+        probes += 1
+        start = block.rfind(b"\n", 0, position) + 1
+        end = block.find(b"\n", position)
+        end = len(block) if end == -1 else end
+        found = clock_of(block[start:end].decode("utf-8", "replace"))
+        if found is not None:
+            return found
+        position = block.find(b'UTCTime="', end)
+    start = 0
+    while probes < MAX_CLOCK_PROBES and start < len(block):
+        probes += 1
+        end = block.find(b"\n", start)
+        end = len(block) if end == -1 else end
+        if block[start : start + 1] in (b"<", b"1", b"2"):
+            found = clock_of(block[start:end].decode("utf-8", "replace"))
+            if found is not None:
+                return found
+        start = end + 1
+    return None
 
 
 def parse_fields(message: str) -> dict[str, str]:
@@ -157,11 +385,12 @@ def parse_line(line: str) -> Event | None:
         return None
     priority: int | None = None
     timestamp: datetime | None = None
-    prefix = _PREFIX.match(line)
-    if prefix:
-        priority = int(prefix["pri"]) if prefix["pri"] else None
-        timestamp = _parse_prefix_time(prefix["ts"])
-        host, rest = prefix["host"], prefix["rest"] or ""
+    prefix = split_prefix(line)
+    host: str | None
+    if prefix is not None:
+        priority = prefix.priority
+        timestamp = None if prefix.bsd else _parse_prefix_time(prefix.stamp)
+        host, rest = prefix.host, prefix.rest
     else:
         bare = _NO_TS.match(line)
         if not bare:

@@ -16,8 +16,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Protocol
 
-from app.bundle.detect import SYSLOG_LINE
-from app.parsing.expressway import as_logged, is_continuation, timestamp_of
+from app.bundle.detect import is_expressway_line
+from app.parsing.expressway import (
+    SyslogClock,
+    as_logged,
+    infer_clock,
+    is_continuation,
+    timestamp_of,
+)
 from app.report import SEVERITY_ORDER, BundleFile, FileKind, Finding, NodeInfo, Snippet
 from app.signatures.applicability import NOT_RUN, Applicability, applicability
 from app.signatures.model import Signature
@@ -463,6 +469,7 @@ class FileScan:
         self._walk: _Walk | None = None  # the last header walk (see _header_before)
         self.cut_lines: list[int] = []  # lines scanned in pieces (see MAX_LINE_BYTES)
         self.refined = refined_indexes(signatures)  # index → indexes of the signatures it refines
+        self.clock: SyslogClock | None = None  # the year and zone of BSD timestamps (see feed)
 
     @property
     def lines(self) -> int:
@@ -492,7 +499,12 @@ class FileScan:
         )
 
     def feed(self, block: bytes, located: Located | None = None) -> None:
-        """Scan one line-aligned block; `located` is `locate(matcher, block)` if already done."""
+        """Scan one line-aligned block; `located` is `locate(matcher, block)` if already done.
+
+        The block's first line that tells a year and a zone (app.parsing.expressway.infer_clock,
+        a few lines read) dates the BSD timestamps (`Nov 18 19:55:58`) of its hits and of the
+        blocks after it until another does; a hit before any has an unknown time.
+        """
         if self.pending:
             self._continue_follows(block)
         if located is None:
@@ -500,7 +512,8 @@ class FileScan:
         if not self._seen_block and block:
             self._seen_block = True
             head = block[: 64 * 1024].split(b"\n", _FORMAT_HEAD_LINES)[:_FORMAT_HEAD_LINES]
-            self.stats.expressway_format = any(SYSLOG_LINE.match(line) for line in head)
+            self.stats.expressway_format = any(is_expressway_line(line) for line in head)
+        self.clock = infer_clock(block) or self.clock
         if self._missing:
             self._look_for_markers(block)
         if self.observer is not None:
@@ -559,11 +572,11 @@ class FileScan:
             header = self._header_before(block, start, line_no)
         if header is None:
             snippet = Snippet(self.file_name, line_no, clip(text))
-            when = timestamp_of(text)
+            when = timestamp_of(text, self.clock)
         else:
             gap = "\n" if header[0] == line_no - 1 else "\n…\n"
             snippet = Snippet(self.file_name, header[0], f"{clip(header[1])}{gap}{clip(text)}")
-            when = timestamp_of(header[1])
+            when = timestamp_of(header[1], self.clock)
         group = self.aggregator.add(signature, self.node, facts, when, snippet, self.notes[index])
         if group is not None and signature.follow is not None:
             needles = tuple(
