@@ -22,6 +22,7 @@ from app.parsing.expressway import (
     as_logged,
     infer_clock,
     is_continuation,
+    split_prefix,
     timestamp_of,
 )
 from app.report import SEVERITY_ORDER, BundleFile, FileKind, Finding, NodeInfo, Snippet
@@ -47,6 +48,9 @@ MAX_FACT_CHARS = 1000
 CUT_MARK = "…"
 DEFAULT_MAX_GROUPS = OutputLimits().max_groups
 _MAX_HEADER_WALK = 5000
+MAX_UNDATED = 10_000
+"""Hits with a BSD timestamp (no year) kept per file until a line of it tells the year; more
+keep an unknown time."""
 _FORMAT_HEAD_LINES = 50  # lines of a file's first block looked at for the Expressway format
 MAX_FOLLOW_LINE_BYTES = 64 * 1024
 """A follow line (`snippets.follow`) is looked at up to here: a line read again by the follows of
@@ -275,6 +279,15 @@ class Aggregator:
         budget.signatures.add(signature.id)
         return group
 
+    def see(
+        self, signature: Signature, node: str | None, facts: dict[str, Any], when: datetime
+    ) -> None:
+        """A time learnt later for a hit already counted by `add` (its group, if still kept)."""
+        values = tuple(node if key == "node" else facts.get(key) for key in signature.group_by)
+        group = self._groups.get((signature.id, *values))
+        if group is not None:
+            group.see(when)
+
     def release(self) -> None:
         """Forget every group and give their room back to the budget (a discarded prescan)."""
         self.budget.used -= len(self._groups)
@@ -470,6 +483,7 @@ class FileScan:
         self.cut_lines: list[int] = []  # lines scanned in pieces (see MAX_LINE_BYTES)
         self.refined = refined_indexes(signatures)  # index → indexes of the signatures it refines
         self.clock: SyslogClock | None = None  # the year and zone of BSD timestamps (see feed)
+        self._undated: list[tuple[int, dict[str, Any], str]] = []  # BSD hits before a clock
 
     @property
     def lines(self) -> int:
@@ -502,8 +516,9 @@ class FileScan:
         """Scan one line-aligned block; `located` is `locate(matcher, block)` if already done.
 
         The block's first line that tells a year and a zone (app.parsing.expressway.infer_clock,
-        a few lines read) dates the BSD timestamps (`Nov 18 19:55:58`) of its hits and of the
-        blocks after it until another does; a hit before any has an unknown time.
+        a few lines read) dates the BSD timestamps (`Nov 18 19:55:58`) of its hits, of the
+        blocks after it until another does, and of the hits before it (at most MAX_UNDATED);
+        in a file where no line tells it their time stays unknown.
         """
         if self.pending:
             self._continue_follows(block)
@@ -514,6 +529,8 @@ class FileScan:
             head = block[: 64 * 1024].split(b"\n", _FORMAT_HEAD_LINES)[:_FORMAT_HEAD_LINES]
             self.stats.expressway_format = any(is_expressway_line(line) for line in head)
         self.clock = infer_clock(block) or self.clock
+        if self.clock is not None and self._undated:
+            self._date_earlier_hits(self.clock)
         if self._missing:
             self._look_for_markers(block)
         if self.observer is not None:
@@ -531,6 +548,13 @@ class FileScan:
             self._open_end = not block.endswith(b"\n")
         self.stats.lines = self.lines
         self.last_header = self._header_before(block, len(block), self.lines_before + 1)
+
+    def _date_earlier_hits(self, clock: SyslogClock) -> None:
+        for index, facts, stamp in self._undated:
+            when = clock.resolve(stamp)
+            if when is not None:
+                self.aggregator.see(self.signatures[index], self.node, facts, when)
+        self._undated.clear()
 
     def close(self) -> None:
         """The file has ended: tell the observer."""
@@ -578,6 +602,10 @@ class FileScan:
             snippet = Snippet(self.file_name, header[0], f"{clip(header[1])}{gap}{clip(text)}")
             when = timestamp_of(header[1], self.clock)
         group = self.aggregator.add(signature, self.node, facts, when, snippet, self.notes[index])
+        if when is None and self.clock is None and len(self._undated) < MAX_UNDATED:
+            prefix = split_prefix(text if header is None else header[1])
+            if prefix is not None and prefix.bsd:  # dated when a line tells the year (feed)
+                self._undated.append((index, facts, prefix.stamp))
         if group is not None and signature.follow is not None:
             needles = tuple(
                 str(facts[n]).removesuffix(CUT_MARK)
