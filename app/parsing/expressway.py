@@ -328,6 +328,53 @@ def clock_of(line: str) -> SyslogClock | None:
     return SyslogClock(local, offset)
 
 
+CLOCK_WINDOW = 16 * 1024
+"""Bytes around a hit that `clock_near` searches for a line telling the year and zone."""
+_NEAR_PROBES = 4
+
+
+def clock_near(block: bytes, start: int) -> SyslogClock | None:
+    """The SyslogClock of the nearest line above (else below) the line at `start` of `block`
+    that has a BSD prefix and its `UTCTime`, within CLOCK_WINDOW bytes and a few lines read.
+
+    A file's zone offset changes with daylight saving time: the clock of a neighbouring line
+    dates a BSD timestamp by its own hour, not by one from hours or months away.
+    """
+    needle = b'UTCTime="'
+    position = start
+    lowest = max(0, start - CLOCK_WINDOW)
+    for _ in range(_NEAR_PROBES):
+        found = block.rfind(needle, lowest, position)
+        if found == -1:
+            break
+        line_start = block.rfind(b"\n", 0, found) + 1
+        clock = _clock_at(block, line_start)
+        if clock is not None:
+            return clock
+        position = line_start
+    position = block.find(b"\n", start) + 1
+    highest = min(len(block), start + CLOCK_WINDOW)
+    for _ in range(_NEAR_PROBES):
+        if position <= 0:
+            break
+        found = block.find(needle, position, highest)
+        if found == -1:
+            break
+        clock = _clock_at(block, block.rfind(b"\n", 0, found) + 1)
+        if clock is not None:
+            return clock
+        position = block.find(b"\n", found) + 1
+    return None
+
+
+def _clock_at(block: bytes, line_start: int) -> SyslogClock | None:
+    end = block.find(b"\n", line_start)
+    line = block[line_start : len(block) if end == -1 else end]
+    return clock_of(line.decode("utf-8", "replace")) if line[:1] in _BSD_FIRST else None
+
+
+_BSD_FIRST = frozenset(bytes([b]) for b in b"<ADFJMNOS")
+
 MAX_CLOCK_PROBES = 64
 """Lines of a block `infer_clock` reads at most (each one decoded and parsed)."""
 

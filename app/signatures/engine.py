@@ -20,6 +20,7 @@ from app.bundle.detect import is_expressway_line
 from app.parsing.expressway import (
     SyslogClock,
     as_logged,
+    clock_near,
     infer_clock,
     is_continuation,
     split_prefix,
@@ -549,6 +550,13 @@ class FileScan:
         self.stats.lines = self.lines
         self.last_header = self._header_before(block, len(block), self.lines_before + 1)
 
+    def _clock_for(self, block: bytes, start: int, line: str) -> SyslogClock | None:
+        """The clock that dates `line` (at `start` of `block`) if it has only a BSD time: that
+        of a neighbouring line (daylight saving time moves the offset), else the file's."""
+        if not line[:1].isalpha() and not line.startswith("<") or 'UTCTime="' in line:
+            return self.clock  # an ISO time or a UTCTime: no clock needed
+        return clock_near(block, start) or self.clock
+
     def _date_earlier_hits(self, clock: SyslogClock) -> None:
         for index, facts, stamp in self._undated:
             when = clock.resolve(stamp)
@@ -596,11 +604,11 @@ class FileScan:
             header = self._header_before(block, start, line_no)
         if header is None:
             snippet = Snippet(self.file_name, line_no, clip(text))
-            when = timestamp_of(text, self.clock)
+            when = timestamp_of(text, self._clock_for(block, start, text))
         else:
             gap = "\n" if header[0] == line_no - 1 else "\n…\n"
             snippet = Snippet(self.file_name, header[0], f"{clip(header[1])}{gap}{clip(text)}")
-            when = timestamp_of(header[1], self.clock)
+            when = timestamp_of(header[1], self._clock_for(block, start, header[1]))
         group = self.aggregator.add(signature, self.node, facts, when, snippet, self.notes[index])
         if when is None and self.clock is None and len(self._undated) < MAX_UNDATED:
             prefix = split_prefix(text if header is None else header[1])

@@ -53,3 +53,12 @@ def test_without_evidence_the_time_is_unknown() -> None:
     finding = _seed([HIT])
     assert finding.count == 1
     assert (finding.first_seen, finding.last_seen) == (None, None)
+
+
+def test_a_neighbouring_line_dates_a_hit_across_daylight_saving_time() -> None:
+    winter = (  # in March the Expressway is at UTC+1
+        'Mar  2 10:00:00 vcsc tvcs: UTCTime="2022-03-02 09:00:00,000" Module="network.sip" '
+        'Level="INFO":  Detail="Receive Request Method=OPTIONS"'
+    )
+    finding = _seed([winter, *["x" * 100] * 20, EVIDENCE, HIT])  # in July at UTC+2
+    assert finding.first_seen == "2022-07-11T16:55:26+00:00"  # not 17:55:26 (March's offset)
