@@ -19,8 +19,6 @@ from datetime import UTC, datetime, timedelta
 from app.parsing.events import Event
 from app.parsing.linear_regex import compile_linear
 
-_ISO_TS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
-
 # Linear time on any line (no newline inside: `_one_line`). The `re` patterns below are only
 # used with `match` (anchored, one attempt) or after a literal (`UTCTime="`), and every
 # repetition in them is followed by something its class cannot match (`[\w.\-]*` then `:`,
@@ -43,14 +41,11 @@ _UTCTIME = re.compile(
     r'(?:,(?P<frac>\d{1,6}))?\s*"'
 )
 _CONTINUATION_MARKERS = ("SIPMSG:", "HTTPMSG:")
-_ISO_STAMP = re.compile(_ISO_TS)
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _BSD_STAMP = re.compile(
     rf"(?P<month>{'|'.join(MONTHS)}) (?P<day> [1-9]|[0-3]?\d) "
     r"(?P<hour>[0-2]\d):(?P<minute>[0-5]\d):(?P<second>[0-6]\d)(?:\.(?P<frac>\d{1,6}))?(?= )"
 )
-_HOST = re.compile(r"[A-Za-z0-9][\w.\-]*")
-_TAG = re.compile(r"(?P<name>[A-Za-z_][\w.\-/]*)(?:\[\d+\])?:")
 _MAX_TAGS = 8  # the same process tag written again at most this often is removed
 
 
@@ -90,23 +85,90 @@ def split_prefix(line: str) -> Prefix | None:
         position += 2
     while line.startswith((" ", "\t"), position):
         position += 1
-    iso = _ISO_STAMP.match(line, position)
-    if iso is not None and line.startswith((" ", "\t"), iso.end()):
-        stamp, bsd, position = iso.group(), False, iso.end()
-    elif not rfc5424 and (old := _BSD_STAMP.match(line, position)) is not None:
-        stamp, bsd, position = old.group(), True, old.end()
-    else:
+    found = _stamp(line, position, iso_only=rfc5424)
+    if found is None:
         return None
+    bsd, end = found
+    stamp, position = line[position:end], end
     fields = line[position:].lstrip(" \t")
     if rfc5424:
         return _rfc5424(priority, stamp, fields)
     host: str | None = None
     word = fields.split(maxsplit=1)
-    if word and (not bsd or (_HOST.fullmatch(word[0]) and not _TAG.fullmatch(word[0]))):
+    if word and (not bsd or _is_host(word[0])):
         host, fields = word[0], word[1] if len(word) > 1 else ""
     elif not bsd:
         return None  # an ISO timestamp and nothing after it
     return Prefix(priority, stamp, bsd, host, _tag_once(fields))
+
+
+_ISO_CHARS = frozenset("0123456789.:+-Z")
+_MONTH_SET = frozenset(MONTHS)
+_NOT_IN_HOST = (":", "=", '"', "[", "]")
+
+
+def _stamp(line: str, position: int, *, iso_only: bool) -> tuple[bool, int] | None:
+    """(BSD?, end) of the timestamp at `position` of `line`, followed by a space or tab.
+
+    ISO: `YYYY-MM-DDThh:mm:ss` then fraction and zone characters; BSD: `Mmm dd hh:mm:ss`
+    (day padded with a space or a zero) and an optional fraction. The shape only: reading
+    the time is left to whoever needs it (`_parse_prefix_time`, SyslogClock).
+    """
+    head = line[position : position + 19]
+    if (
+        len(head) == 19
+        and head[4] == "-"
+        and head[7] == "-"
+        and head[10] == "T"
+        and head[13] == ":"
+        and head[16] == ":"
+        and head[:4].isdigit()
+    ):
+        end = position + 19
+        size = min(len(line), end + 16)
+        while end < size and line[end] in _ISO_CHARS:
+            end += 1
+        return (False, end) if line.startswith((" ", "\t"), end) else None
+    if iso_only:
+        return None
+    head = line[position : position + 15]
+    if (
+        len(head) == 15
+        and head[:3] in _MONTH_SET
+        and head[3] == " "
+        and head[6] == " "
+        and head[9] == ":"
+        and head[12] == ":"
+        and head[4:6].lstrip(" ").isdigit()
+        and (head[7:9] + head[10:12] + head[13:15]).isdigit()
+        and head.isascii()
+    ):
+        end = position + 15
+        if line.startswith(".", end):
+            end += 1
+            while end < len(line) and end < position + 22 and line[end].isdigit():
+                end += 1
+        return (True, end) if line.startswith((" ", "\t"), end) else None
+    return None
+
+
+def _is_host(word: str) -> bool:
+    """Whether the word after a BSD timestamp is a host name, not a process tag or a field."""
+    return word[0].isascii() and word[0].isalnum() and not any(c in word for c in _NOT_IN_HOST)
+
+
+def _tag_name(rest: str) -> tuple[str, int] | None:
+    """(name, end) of the process tag `name:` or `name[pid]:` that `rest` starts with."""
+    colon = rest.find(":", 0, 256)
+    if colon < 1:
+        return None
+    name, bracket, pid = rest[:colon].partition("[")
+    if bracket and not (pid.endswith("]") and pid[:-1].isdigit()):
+        return None
+    plain = name.replace(".", "").replace("-", "").replace("/", "").replace("_", "a")
+    if not (plain.isascii() and plain.isalnum()) or name[0].isdigit() or name[0] in ".-/":
+        return None
+    return name, colon + 1
 
 
 def _rfc5424(priority: int | None, stamp: str, fields: str) -> Prefix | None:
@@ -131,7 +193,7 @@ def _rfc5424(priority: int | None, stamp: str, fields: str) -> Prefix | None:
     else:
         message = after
     message = message.removeprefix(" ").removeprefix("\ufeff")
-    if app != "-" and _HOST.fullmatch(app.replace("/", "_")):
+    if app != "-" and _tag_name(f"{app}:") is not None:
         tag = f"{app}[{procid}]:" if procid.isdigit() else f"{app}:"
         message = f"{tag} {message}"
     del msgid
@@ -140,19 +202,22 @@ def _rfc5424(priority: int | None, stamp: str, fields: str) -> Prefix | None:
 
 def _tag_once(rest: str) -> str:
     """`rest` with its leading process tag written once (`tvcs: tvcs: X` → `tvcs: X`)."""
-    tag = _TAG.match(rest)
+    tag = _tag_name(rest)
     if tag is None:
         return rest
-    name = tag["name"]
-    position = tag.end()
+    name, tag_end = tag
+    position = tag_end
     for _ in range(_MAX_TAGS):
-        after = _after_tag(rest[position:].lstrip(" "), name)
+        spaces = position
+        while rest.startswith(" ", spaces):
+            spaces += 1
+        after = _after_tag(rest, name, spaces)
         if after is None:
             break
-        position = len(rest) - len(rest[position:].lstrip(" ")) + after
-    if position == tag.end():
+        position = after
+    if position == tag_end:
         return rest
-    return f"{rest[: tag.end()]}{rest[position:]}"
+    return f"{rest[:tag_end]}{rest[position:]}"
 
 
 def is_continuation(line: str) -> bool:
@@ -187,11 +252,11 @@ def as_logged(line: str) -> str:
     return f"{prefix.stamp}{host} {prefix.rest}"
 
 
-def _after_tag(text: str, name: str) -> int | None:
-    """Where `text` continues after a leading process tag `name:` or `name[pid]:`, else None."""
-    if not name or not text.startswith(name):
+def _after_tag(text: str, name: str, start: int = 0) -> int | None:
+    """Where `text` continues after a process tag `name:` or `name[pid]:` at `start`, else None."""
+    if not name or not text.startswith(name, start):
         return None
-    position = len(name)
+    position = start + len(name)
     if text.startswith("[", position):
         close = text.find("]", position)
         if close == -1 or not text[position + 1 : close].isdigit():
