@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from app.parsing.events import Event
 from app.parsing.linear_regex import compile_linear
@@ -49,12 +50,12 @@ _BSD_STAMP = re.compile(
 _MAX_TAGS = 8  # the same process tag written again at most this often is removed
 
 
-@dataclass(frozen=True, slots=True)
-class Prefix:
+class Prefix(NamedTuple):
     """The syslog prefix of a line (`split_prefix`): what came before the process tag.
 
     `stamp` is the timestamp as written; `bsd` says it is `Mmm dd hh:mm:ss` (no year, no zone).
-    `rest` is the line after the host field (process tag and message, the tag once).
+    `rest` is the line after the host field (process tag and message, the tag once). `logged`
+    says the line already reads `stamp host rest` (as the Expressway writes it).
     """
 
     priority: int | None
@@ -62,6 +63,7 @@ class Prefix:
     bsd: bool
     host: str | None
     rest: str
+    logged: bool = False
 
 
 def split_prefix(line: str) -> Prefix | None:
@@ -73,7 +75,8 @@ def split_prefix(line: str) -> Prefix | None:
     (`tvcs: tvcs:`, `traffic_server[3936]: traffic_server:`) is kept once. One anchored match
     per part on one line: linear in the line's length.
     """
-    line = _one_line(line)
+    if "\n" in line or line.endswith("\r"):
+        line = _one_line(line)
     position = 0
     priority: int | None = None
     if line.startswith("<"):
@@ -89,17 +92,40 @@ def split_prefix(line: str) -> Prefix | None:
     if found is None:
         return None
     bsd, end = found
+    stamp_start = position
     stamp, position = line[position:end], end
-    fields = line[position:].lstrip(" \t")
+    position = _skip_blanks(line, position)
     if rfc5424:
-        return _rfc5424(priority, stamp, fields)
+        return _rfc5424(priority, stamp, line[position:])
     host: str | None = None
-    word = fields.split(maxsplit=1)
-    if word and (not bsd or _is_host(word[0])):
-        host, fields = word[0], word[1] if len(word) > 1 else ""
+    word_end = _word_end(line, position)
+    if word_end > position and (not bsd or _is_host(line[position:word_end])):
+        host = line[position:word_end]
+        rest_start = _skip_blanks(line, word_end)
+        single = rest_start == word_end + 1 and line[word_end] == " "
     elif not bsd:
         return None  # an ISO timestamp and nothing after it
-    return Prefix(priority, stamp, bsd, host, _tag_once(fields))
+    else:
+        rest_start, single = position, True
+    rest = line[rest_start:]
+    once = _tag_once(rest)
+    logged = stamp_start == 0 and host is not None and single and once is rest
+    logged = logged and line[end] == " " and position == end + 1
+    return Prefix(priority, stamp, bsd, host, once, logged)
+
+
+def _skip_blanks(line: str, position: int) -> int:
+    while line.startswith((" ", "\t"), position):
+        position += 1
+    return position
+
+
+def _word_end(line: str, position: int) -> int:
+    """Where the word at `position` ends (a space, a tab or the end of the line)."""
+    space = line.find(" ", position)
+    end = len(line) if space == -1 else space
+    tab = line.find("\t", position, end)
+    return end if tab == -1 else tab
 
 
 _ISO_CHARS = frozenset("0123456789.:+-Z")
@@ -165,8 +191,8 @@ def _tag_name(rest: str) -> tuple[str, int] | None:
     name, bracket, pid = rest[:colon].partition("[")
     if bracket and not (pid.endswith("]") and pid[:-1].isdigit()):
         return None
-    plain = name.replace(".", "").replace("-", "").replace("/", "").replace("_", "a")
-    if not (plain.isascii() and plain.isalnum()) or name[0].isdigit() or name[0] in ".-/":
+    first = name[:1]
+    if not (first.isalpha() or first == "_") or any(c in name for c in ' \t="'):
         return None
     return name, colon + 1
 
@@ -241,12 +267,22 @@ def as_logged(line: str) -> str:
     with the tag once, so signature patterns written for the loggingsnapshot read it. Any
     other line is returned unchanged (a `<PRI>` alone is removed).
     """
+    if "\n" in line or line.endswith("\r"):
+        line = _one_line(line)
+    if line[:1].isdigit():  # the Expressway's own `ISO host tag rest`: kept unless tag twice
+        fields = line.split(" ", 3)
+        if len(fields) < 4 or not fields[2].endswith(":"):
+            return line
+        if _after_tag(fields[3], fields[2][:-1].split("[", 1)[0]) is None:
+            return line
     prefix = split_prefix(line)
     if prefix is None:
         if line.startswith("<"):
             close = line.find(">", 1, 5)
             if close > 1 and line[1:close].isdigit():
                 return line[close + 1 :]
+        return line
+    if prefix.logged:
         return line
     host = f" {prefix.host}" if prefix.host is not None else ""
     return f"{prefix.stamp}{host} {prefix.rest}"

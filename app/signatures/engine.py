@@ -539,7 +539,10 @@ class FileScan:
         for start, end, newlines, indexes in located.lines:
             text = _decode(block[start:end])
             line_no = self.lines_before + newlines + 1
-            hits = [(i, facts) for i in indexes if (facts := self._facts(i, text)) is not None]
+            logged = as_logged(text)  # remote syslog reads as logged; once per line
+            hits = [
+                (i, facts) for i in indexes if (facts := self._facts(i, text, logged)) is not None
+            ]
             if len(hits) > 1 and self.refined:
                 hits = drop_refined(hits, self.refined)
             for index, facts in hits:
@@ -578,12 +581,12 @@ class FileScan:
                 still.append((marker, needle))
         self._missing = still
 
-    def _facts(self, index: int, text: str) -> dict[str, Any] | None:
+    def _facts(self, index: int, text: str, logged: str) -> dict[str, Any] | None:
         """The facts of signature `index` on this line, or None when it does not match."""
         signature = self.signatures[index]
         if not any(literal in text for literal in signature.contains):
             return None  # a matcher may over-report; the literal prefilter is part of the contract
-        facts = extract_facts(signature, as_logged(text))  # remote syslog reads as logged
+        facts = extract_facts(signature, logged)
         if facts is not None:
             facts.update(self.extra_facts[index])
         return facts
