@@ -539,6 +539,11 @@ def signatures_lint(
     except SignatureError as exc:
         _echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_FINDINGS) from exc
+    for refining, refined in library.detached:
+        _echo(
+            f"note: {refining} refines {refined}, which is not in this library: "
+            f"{refining} reports those lines on its own"
+        )
     failures = [f"{s.id}: {p}" for s in library.signatures for p in run_examples(s)]
     for failure in failures:
         _echo(failure, err=True)

@@ -10,9 +10,26 @@ from app.bundle.stored import open_stored
 from app.report import FileKind
 
 SYSLOG_LINE = re.compile(
-    rb"^(?:<\d{1,3}>)?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)[ \t]+\S+[ \t]+\S"
+    rb"^(?:<\d{1,3}>(?:1 )?)?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)"
+    rb"[ \t]+\S+[ \t]+\S"
 )
-"""An Expressway syslog-style line: local timestamp with offset, host, then process or fields."""
+"""An Expressway syslog-style line: local timestamp with offset, host, then process or fields
+(also with a remote syslog server's `<PRI>` or RFC 5424 `<PRI>1 ` before it)."""
+BSD_SYSLOG_LINE = re.compile(
+    rb"^(?:<\d{1,3}>)?(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]?\d "
+    rb"\d\d:\d\d:\d\d(?:\.\d{1,6})? (?:[A-Za-z0-9][\w.\-]* )?"
+    rb"(?:[A-Za-z_][\w.\-/]*(?:\[\d+\])?: ?){0,8}(?:UTCTime=\"|\[ET_NET |Event=\")"
+)
+"""An Expressway line as a syslog server with the traditional format writes it: a BSD timestamp
+(no year, no zone), maybe the host, the process tag (maybe written again), then what only an
+Expressway writes there (`UTCTime="`, an event, a Traffic Server thread): a BSD timestamp alone
+is any Unix machine's syslog."""
+
+
+def is_expressway_line(line: bytes) -> bool:
+    """Whether one line (no newline; a trailing CR is fine) is an Expressway log line."""
+    return SYSLOG_LINE.match(line) is not None or BSD_SYSLOG_LINE.match(line) is not None
+
 
 _PEM_HEADER = re.compile(rb"-----BEGIN [A-Z0-9 ]+-----")
 _TEXT_LOG_SUFFIXES = (".txt", ".log", ".out")
@@ -67,7 +84,7 @@ def _kind_from_text(head: bytes, base: str) -> FileKind:
             return FileKind.XSTAT
         if re.search(rb"<Configuration[\s>]", head):
             return FileKind.XCONF
-    if any(SYSLOG_LINE.match(line) for line in lines):
+    if any(is_expressway_line(line) for line in lines):
         return FileKind.LOG
     if base.endswith(_TEXT_LOG_SUFFIXES):
         return FileKind.LOG

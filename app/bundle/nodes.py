@@ -7,11 +7,12 @@ Only bounded prefixes of files are read (`HEAD_BYTES` each, at most `MAX_LOG_FIL
 plain substring search: the time is linear in the bytes read, whatever they hold.
 
 Which evidence wins
-    hostname: the syslog host field (2nd token) of the loggingsnapshot's first lines, then
-        that of other Expressway-format logs, then `IP DNS Hostname` in an xconf dump, and
-        last the host part of the bundle's file names (`loggingsnapshot_<host>_<ts>.txt`,
-        `xstat_dump_<host>_...`, ...). Content beats names because browsers and archivers
-        rename files; a majority vote settles disagreeing lines (the others are listed).
+    hostname: the syslog host field (after the timestamp, ISO or BSD) of the loggingsnapshot's
+        first lines, then that of other Expressway-format logs, then `IP DNS Hostname` in an
+        xconf dump, and last the host part of the bundle's file names
+        (`loggingsnapshot_<host>_<ts>.txt`, `xstat_dump_<host>_...`, ...). Content beats names
+        because browsers and archivers rename files; a majority vote settles disagreeing lines
+        (the others are listed).
     version: the xstat dump's SystemUnit software version (text or XML form), then the
         `Server:` header of `100 Trying` responses the node itself sent (a 100 is always
         generated locally), then any `Server:`/`User-Agent: TANDBERG/<n> (X...)` header in
@@ -45,9 +46,14 @@ MAX_NAME = 255
 """Characters of a file name looked at for a host part."""
 
 _SYSLOG_PREFIX = compile_linear(
-    r"(?:<\d{1,3}>)?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)"
+    r"(?:<\d{1,3}>(?:1 )?)?"
+    r"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)"
+    r"|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]?\d \d\d:\d\d:\d\d(?:\.\d{1,6})?)"
     r"[ \t]{1,8}(?P<host>[A-Za-z0-9][A-Za-z0-9._-]{0,252})[ \t]"
 )
+"""The host field after a syslog timestamp: the Expressway's own (ISO with offset), a remote
+syslog server's BSD one (`Nov 18 19:55:58 host tag: …`; a line without the host field has
+the process tag there, whose colon the host pattern refuses) or RFC 5424 (`<166>1 ISO host`)."""
 _NAME_HOST = compile_linear(
     r"(?:loggingsnapshot|xstat_dump|xconf_dump|ca|server"
     r"|eth\d{1,3}_diagnostic_logging_tcpdump\d{0,4})_(?P<host>[A-Za-z0-9][A-Za-z0-9.-]{0,252})"

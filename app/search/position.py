@@ -36,7 +36,8 @@ def line_at(path: Path, page_offsets: Sequence[int], lines_per_page: int, offset
     return page * lines_per_page + newlines + 1
 
 
-TIMED_FIRST_BYTES = frozenset(b"0123456789<")  # a timed line starts with its time or <PRI>
+TIMED_FIRST_BYTES = frozenset(b"0123456789<ADFJMNOS")
+"""A timed line starts with its time, a <PRI> or (BSD syslog) a month's first letter."""
 
 
 def first_time_after(data: bytes | bytearray, start: int) -> tuple[int, datetime] | None:

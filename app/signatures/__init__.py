@@ -24,11 +24,16 @@ from app.signatures.engine import (
     run_signatures,
     scan_lines,
 )
-from app.signatures.loader import library_contents, load_signatures, ruleset_version
+from app.signatures.loader import (
+    PACKAGED_LIBRARY,
+    library_contents,
+    load_signatures,
+    ruleset_version,
+)
 from app.signatures.model import Signature
 from app.signatures.testing import ExampleFailure, run_examples
 
-LIBRARY_DIR = Path(__file__).parent / "library"
+LIBRARY_DIR = PACKAGED_LIBRARY
 
 __all__ = [
     "LIBRARY_DIR",
@@ -53,6 +58,9 @@ class Library:
     signatures: tuple[Signature, ...]
     version: str
     path: Path
+    detached: tuple[tuple[str, str], ...] = ()
+    """(signature, refined id) pairs whose refined signature is not in this subset library:
+    the refining signature reports its lines on its own (app.signatures.lint)."""
     _by_id: dict[str, Signature] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -77,10 +85,20 @@ def load_library(
     """
     root = path or LIBRARY_DIR
     contents = library_contents(root)
+    detached: list[tuple[str, str]] = []
     signatures = load_signatures(
-        root, include_deprecated=include_deprecated, contents=contents, cache_dir=cache_dir
+        root,
+        include_deprecated=include_deprecated,
+        contents=contents,
+        cache_dir=cache_dir,
+        detached=detached,
     )
-    return Library(signatures=tuple(signatures), version=ruleset_version(root, contents), path=root)
+    return Library(
+        signatures=tuple(signatures),
+        version=ruleset_version(root, contents),
+        path=root,
+        detached=tuple(detached),
+    )
 
 
 def run_library(

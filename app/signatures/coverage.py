@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from app.bundle.detect import SYSLOG_LINE
+from app.bundle.detect import is_expressway_line
 from app.bundle.magic import SNIFF_BYTES
 from app.bundle.sources import (
     ABSENCE_HINTS,
@@ -121,7 +121,7 @@ class _Inputs:
 def _looks_expressway(path: Path) -> bool:
     with open_stored(path) as stream:
         head = stream.read(SNIFF_BYTES)
-    return any(SYSLOG_LINE.match(line.strip(b"\r")) for line in head.split(b"\n")[:50])
+    return any(is_expressway_line(line.strip(b"\r")) for line in head.split(b"\n")[:50])
 
 
 def _not_run_reason(signature: Signature, node: NodeInfo, label: str) -> str:

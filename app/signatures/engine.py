@@ -16,9 +16,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Protocol
 
-from app.bundle.detect import SYSLOG_LINE
+from app.bundle.detect import is_expressway_line
 from app.bundle.stored import open_stored
-from app.parsing.expressway import as_logged, is_continuation, timestamp_of
+from app.parsing.expressway import (
+    SyslogClock,
+    as_logged,
+    clock_near,
+    infer_clock,
+    is_continuation,
+    split_prefix,
+    timestamp_of,
+)
 from app.report import SEVERITY_ORDER, BundleFile, FileKind, Finding, NodeInfo, Snippet
 from app.signatures.applicability import NOT_RUN, Applicability, applicability
 from app.signatures.model import Signature
@@ -42,6 +50,9 @@ MAX_FACT_CHARS = 1000
 CUT_MARK = "…"
 DEFAULT_MAX_GROUPS = OutputLimits().max_groups
 _MAX_HEADER_WALK = 5000
+MAX_UNDATED = 10_000
+"""Hits with a BSD timestamp (no year) kept per file until a line of it tells the year; more
+keep an unknown time."""
 _FORMAT_HEAD_LINES = 50  # lines of a file's first block looked at for the Expressway format
 MAX_FOLLOW_LINE_BYTES = 64 * 1024
 """A follow line (`snippets.follow`) is looked at up to here: a line read again by the follows of
@@ -270,6 +281,15 @@ class Aggregator:
         budget.signatures.add(signature.id)
         return group
 
+    def see(
+        self, signature: Signature, node: str | None, facts: dict[str, Any], when: datetime
+    ) -> None:
+        """A time learnt later for a hit already counted by `add` (its group, if still kept)."""
+        values = tuple(node if key == "node" else facts.get(key) for key in signature.group_by)
+        group = self._groups.get((signature.id, *values))
+        if group is not None:
+            group.see(when)
+
     def release(self) -> None:
         """Forget every group and give their room back to the budget (a discarded prescan)."""
         self.budget.used -= len(self._groups)
@@ -464,6 +484,8 @@ class FileScan:
         self._walk: _Walk | None = None  # the last header walk (see _header_before)
         self.cut_lines: list[int] = []  # lines scanned in pieces (see MAX_LINE_BYTES)
         self.refined = refined_indexes(signatures)  # index → indexes of the signatures it refines
+        self.clock: SyslogClock | None = None  # the year and zone of BSD timestamps (see feed)
+        self._undated: list[tuple[int, dict[str, Any], str]] = []  # BSD hits before a clock
 
     @property
     def lines(self) -> int:
@@ -493,7 +515,13 @@ class FileScan:
         )
 
     def feed(self, block: bytes, located: Located | None = None) -> None:
-        """Scan one line-aligned block; `located` is `locate(matcher, block)` if already done."""
+        """Scan one line-aligned block; `located` is `locate(matcher, block)` if already done.
+
+        The block's first line that tells a year and a zone (app.parsing.expressway.infer_clock,
+        a few lines read) dates the BSD timestamps (`Nov 18 19:55:58`) of its hits, of the
+        blocks after it until another does, and of the hits before it (at most MAX_UNDATED);
+        in a file where no line tells it their time stays unknown.
+        """
         if self.pending:
             self._continue_follows(block)
         if located is None:
@@ -501,7 +529,10 @@ class FileScan:
         if not self._seen_block and block:
             self._seen_block = True
             head = block[: 64 * 1024].split(b"\n", _FORMAT_HEAD_LINES)[:_FORMAT_HEAD_LINES]
-            self.stats.expressway_format = any(SYSLOG_LINE.match(line) for line in head)
+            self.stats.expressway_format = any(is_expressway_line(line) for line in head)
+        self.clock = infer_clock(block) or self.clock
+        if self.clock is not None and self._undated:
+            self._date_earlier_hits(self.clock)
         if self._missing:
             self._look_for_markers(block)
         if self.observer is not None:
@@ -509,7 +540,10 @@ class FileScan:
         for start, end, newlines, indexes in located.lines:
             text = _decode(block[start:end])
             line_no = self.lines_before + newlines + 1
-            hits = [(i, facts) for i in indexes if (facts := self._facts(i, text)) is not None]
+            logged = as_logged(text)  # remote syslog reads as logged; once per line
+            hits = [
+                (i, facts) for i in indexes if (facts := self._facts(i, text, logged)) is not None
+            ]
             if len(hits) > 1 and self.refined:
                 hits = drop_refined(hits, self.refined)
             for index, facts in hits:
@@ -519,6 +553,20 @@ class FileScan:
             self._open_end = not block.endswith(b"\n")
         self.stats.lines = self.lines
         self.last_header = self._header_before(block, len(block), self.lines_before + 1)
+
+    def _clock_for(self, block: bytes, start: int, line: str) -> SyslogClock | None:
+        """The clock that dates `line` (at `start` of `block`) if it has only a BSD time: that
+        of a neighbouring line (daylight saving time moves the offset), else the file's."""
+        if not line[:1].isalpha() and not line.startswith("<") or 'UTCTime="' in line:
+            return self.clock  # an ISO time or a UTCTime: no clock needed
+        return clock_near(block, start) or self.clock
+
+    def _date_earlier_hits(self, clock: SyslogClock) -> None:
+        for index, facts, stamp in self._undated:
+            when = clock.resolve(stamp)
+            if when is not None:
+                self.aggregator.see(self.signatures[index], self.node, facts, when)
+        self._undated.clear()
 
     def close(self) -> None:
         """The file has ended: tell the observer."""
@@ -534,12 +582,12 @@ class FileScan:
                 still.append((marker, needle))
         self._missing = still
 
-    def _facts(self, index: int, text: str) -> dict[str, Any] | None:
+    def _facts(self, index: int, text: str, logged: str) -> dict[str, Any] | None:
         """The facts of signature `index` on this line, or None when it does not match."""
         signature = self.signatures[index]
         if not any(literal in text for literal in signature.contains):
             return None  # a matcher may over-report; the literal prefilter is part of the contract
-        facts = extract_facts(signature, as_logged(text))  # remote syslog reads as logged
+        facts = extract_facts(signature, logged)
         if facts is not None:
             facts.update(self.extra_facts[index])
         return facts
@@ -560,12 +608,16 @@ class FileScan:
             header = self._header_before(block, start, line_no)
         if header is None:
             snippet = Snippet(self.file_name, line_no, clip(text))
-            when = timestamp_of(text)
+            when = timestamp_of(text, self._clock_for(block, start, text))
         else:
             gap = "\n" if header[0] == line_no - 1 else "\n…\n"
             snippet = Snippet(self.file_name, header[0], f"{clip(header[1])}{gap}{clip(text)}")
-            when = timestamp_of(header[1])
+            when = timestamp_of(header[1], self._clock_for(block, start, header[1]))
         group = self.aggregator.add(signature, self.node, facts, when, snippet, self.notes[index])
+        if when is None and self.clock is None and len(self._undated) < MAX_UNDATED:
+            prefix = split_prefix(text if header is None else header[1])
+            if prefix is not None and prefix.bsd:  # dated when a line tells the year (feed)
+                self._undated.append((index, facts, prefix.stamp))
         if group is not None and signature.follow is not None:
             needles = tuple(
                 str(facts[n]).removesuffix(CUT_MARK)

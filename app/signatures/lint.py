@@ -1,5 +1,10 @@
 """Checks across the library: `refines` names existing signatures, no line reported twice.
 
+A `refines` naming no signature of the library is a typo, refused, unless the library is a subset
+of a larger one that has the refined signature (`elsewhere`: the packaged library, for a
+directory holding some of its files): the refining signature then reports its lines on its own,
+which the engine does for a refined signature that is not in the list it runs.
+
 Every line signature runs over every other signature's positive example lines. A line that two
 signatures report would give two findings for one problem, so the loader refuses it unless one
 of the two declares (directly or through others) that it `refines` the other: then the engine
@@ -8,26 +13,45 @@ reports the line once, by the refining signature (app/signatures/engine.py `drop
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from app.errors import SignatureError
 from app.parsing.expressway import as_logged
 from app.signatures.engine import extract_facts, refined_indexes
 from app.signatures.model import Signature
 
+Detached = tuple[tuple[str, str], ...]
+"""(refining signature id, refined id) pairs whose refined signature is not in the library."""
 
-def check_library(signatures: Sequence[Signature]) -> None:
-    """Raise SignatureError (file and field) for the first cross-signature problem found."""
+
+def check_library(
+    signatures: Sequence[Signature],
+    *,
+    elsewhere: Callable[[], frozenset[str]] | None = None,
+) -> Detached:
+    """Raise SignatureError (file and field) for the first cross-signature problem found.
+
+    `elsewhere` gives the ids of the larger library this one may be a subset of (None: it is
+    the whole library). A `refines` naming a signature found only there is returned (detached),
+    not refused; one naming a signature found nowhere is refused (a typo).
+    """
     ids = {signature.id for signature in signatures}
+    detached: list[tuple[str, str]] = []
     for signature in signatures:
         for index, other in enumerate(signature.refines):
-            if other not in ids:
-                raise SignatureError(
-                    signature.file, f"refines[{index}]", f"no signature '{other}' in the library"
-                )
+            if other in ids:
+                continue
+            if elsewhere is not None and other in elsewhere():
+                detached.append((signature.id, other))
+                continue
+            where = "in the library" if elsewhere is None else "here or in the packaged library"
+            raise SignatureError(
+                signature.file, f"refines[{index}]", f"no signature '{other}' {where}"
+            )
     problem = first_overlap(signatures)
     if problem is not None:
         raise problem
+    return tuple(detached)
 
 
 def first_overlap(signatures: Sequence[Signature]) -> SignatureError | None:

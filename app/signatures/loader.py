@@ -10,6 +10,7 @@ signature per row; errors then name the table file and the row (`alarms[3].title
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -86,6 +87,8 @@ FAMILIES = (
 """Catalogue families: a signature's `family:`, else `alarm` for alarm rows, else the first word
 of its id when that is a family, else `other`."""
 ALARM_PREFIX = "expressway-alarm-"
+PACKAGED_LIBRARY = Path(__file__).parent / "library"
+"""The library shipped with the package (app.signatures.LIBRARY_DIR)."""
 SOURCE_MARKERS = ("seed", "real-log")
 _EXAMPLE_KEYS = ("name", "line", "lines", "expect", "count", "source", "variant_of")
 """An example's `source` besides a URL: the seed TAC article (../shared/seeds, doc 218018) or a
@@ -119,9 +122,15 @@ def load_signatures(
     include_deprecated: bool = False,
     contents: Mapping[str, bytes] | None = None,
     cache_dir: Path | None = None,
+    detached: list[tuple[str, str]] | None = None,
 ) -> list[Signature]:
     """Load and validate every file under `root`; duplicate ids, `refines` naming no signature
     and a positive example line that a second signature reports too are refused (lint.py).
+
+    A library other than the packaged one may be a subset of it (a bench library, a directory
+    holding a few of its files): a `refines` naming a packaged signature that is not in it is
+    accepted, the refining signature then reports on its own, and the pair is appended to
+    `detached`. In the packaged library every `refines` must name one of its signatures.
 
     `contents` are the files' bytes when already read (`library_contents`); with `cache_dir`,
     parsed YAML and compiled templates come from app.signatures.cache when it holds this exact
@@ -152,11 +161,27 @@ def load_signatures(
             built.append(signature)
             if signature.status != "deprecated" or include_deprecated:
                 signatures.append(signature)
-    check_library(built)
+    elsewhere = None if _is_packaged(root) else packaged_ids
+    found = check_library(built, elsewhere=elsewhere)
+    if detached is not None:
+        detached.extend(found)
     if cache_dir is not None and cached is None:
         fresh.templates = template_code(s.text for s in signatures)
         cache.write(cache_dir, key, fresh)
     return signatures
+
+
+def _is_packaged(root: Path) -> bool:
+    try:
+        return root.resolve() == PACKAGED_LIBRARY.resolve()
+    except OSError:
+        return False
+
+
+@functools.cache
+def packaged_ids() -> frozenset[str]:
+    """Every signature id of the packaged library, deprecated ones included (loaded once)."""
+    return frozenset(s.id for s in load_signatures(PACKAGED_LIBRARY, include_deprecated=True))
 
 
 def _cached_yaml(entry: cache.Entry | None, name: str) -> Any:

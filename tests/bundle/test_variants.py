@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,85 @@ def _remote_syslog(members: Members) -> tuple[str, bytes]:
     return _canonical(changed)
 
 
+def _bsd(stamp: str) -> str:
+    """An ISO syslog timestamp as a syslog server's traditional format writes it (local time,
+    no year, no zone, the day padded with a space): `Jul 11 19:33:06`."""
+    moment = datetime.fromisoformat(stamp)
+    return f"{moment:%b} {moment.day:2d} {moment:%H:%M:%S}"
+
+
+_UNTAGGED = re.compile(r"^(?P<ts>\d{4}-\d\d-\d\dT\S+) (?P<host>\S+) (?P<rest>[A-Za-z]+=.*)$")
+
+
+def _relayed_as(
+    form: Callable[[re.Match[str]], str],
+    crlf: bool = False,
+    every: int = 1,
+    untagged: Callable[[re.Match[str]], str] | None = None,
+) -> Build:
+    """The loggingsnapshot's header lines rewritten by `form` (every `every`-th one: a mixed
+    file), as a syslog server writes them, lines without a process tag by `untagged`; the rest
+    as it was."""
+
+    def build(members: Members) -> tuple[str, bytes]:
+        def relayed(number: int, line: str) -> str:
+            if number % every:
+                return line
+            match = _HEADER.match(line)
+            if match is not None:
+                return form(match)
+            bare = _UNTAGGED.match(line) if untagged is not None else None
+            return untagged(bare) if untagged is not None and bare is not None else line
+
+        changed = {
+            name: "\n".join(relayed(n, line) for n, line in enumerate(text.split("\n")))
+            if name.startswith("loggingsnapshot")
+            else text
+            for name, text in members.items()
+        }
+        if crlf:
+            changed = {name: text.replace("\n", "\r\n") for name, text in changed.items()}
+        return _canonical(changed)
+
+    return build
+
+
+def _rfc5424(match: re.Match[str], tag_in_message: bool = False) -> str:
+    """`<PRI>1 TIMESTAMP HOST APP-NAME PROCID MSGID STRUCTURED-DATA MSG` (RFC 5424 §6)."""
+    pid = re.search(r"\[(\d+)\]", match["tag"])
+    message = match["rest"].removeprefix(" ")
+    if tag_in_message:
+        message = f"{match['tag']} {message}"
+    procid = pid[1] if pid else "-"
+    return f"<166>1 {match['ts']} {match['host']} {match['name']} {procid} - - {message}"
+
+
+SYSLOG_FORMS: dict[str, Build] = {
+    "bsd-timestamp": _relayed_as(
+        lambda m: f"{_bsd(m['ts'])} {m['host']} {m['tag']}{m['rest']}",
+        untagged=lambda m: f"{_bsd(m['ts'])} {m['host']} {m['rest']}",
+    ),
+    "bsd-pri-and-tag-twice": _relayed_as(
+        lambda m: f"<166>{_bsd(m['ts'])} {m['host']} {m['tag']} {m['name']}:{m['rest']}"
+    ),
+    "bsd-no-host-tag-three-times": _relayed_as(
+        lambda m: f"{_bsd(m['ts'])} {m['tag']} {m['name']}: {m['name']}:{m['rest']}",
+        untagged=lambda m: f"{_bsd(m['ts'])} {m['rest']}",
+    ),
+    "bsd-crlf": _relayed_as(
+        lambda m: f"<166>{_bsd(m['ts'])} {m['host']} {m['tag']} {m['name']}:{m['rest']}",
+        crlf=True,
+    ),
+    "bsd-mixed-with-plain-lines": _relayed_as(
+        lambda m: f"{_bsd(m['ts'])} {m['host']} {m['tag']}{m['rest']}", every=2
+    ),
+    "rfc5424": _relayed_as(_rfc5424),
+    "rfc5424-tag-in-message-crlf": _relayed_as(
+        lambda m: _rfc5424(m, tag_in_message=True), crlf=True
+    ),
+}
+
+
 def _upper_case_extensions(members: Members) -> tuple[str, bytes]:
     renamed = {name.removesuffix(".txt") + ".TXT": text for name, text in members.items()}
     return f"DIAGNOSTIC_LOG_{HOST}_{STAMP}.TAR.GZ".replace(":", "_"), make_tar(renamed)
@@ -121,6 +201,7 @@ VARIANTS: dict[str, Build] = {
     "cr-only": _cr_only,
     "remote-syslog": _remote_syslog,
     "upper-case-extensions": _upper_case_extensions,
+    **SYSLOG_FORMS,
 }
 
 
@@ -148,3 +229,36 @@ def test_a_bundle_variant_gives_the_canonical_findings(
     tmp_path: Path, canonical: set[tuple[str, int, str | None]], variant: str
 ) -> None:
     assert _findings(tmp_path, VARIANTS[variant], variant) == canonical
+
+
+def _bsd_export(members: Members) -> tuple[str, bytes]:
+    """Only the loggingsnapshot, as a syslog server's file of BSD-timestamped lines: no bundle,
+    and a name that says nothing (its kind and its node come from the lines)."""
+    _, relayed = SYSLOG_FORMS["bsd-timestamp"](members)
+    log = next(text for name, text in _untar(relayed).items() if name.startswith("logging"))
+    return f"syslog-{HOST}-export", log.encode()
+
+
+def _untar(data: bytes) -> dict[str, str]:
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        return {
+            member.name: archive.extractfile(member).read().decode()  # type: ignore[union-attr]
+            for member in archive.getmembers()
+            if member.isfile()
+        }
+
+
+def test_a_bare_file_of_bsd_syslog_lines_gives_the_canonical_findings(
+    tmp_path: Path, canonical: set[tuple[str, int, str | None]]
+) -> None:
+    name, data = _bsd_export(_members())
+    assert not any(line[:4].isdigit() for line in data.decode().splitlines())  # no ISO left
+    upload = write_upload(tmp_path, name, data)
+    report = analyze([Input(upload, name)], tmp_path / "work", LIBRARY, Limits(), jobs=1)
+    assert [str(file.kind) for file in report.files] == ["log"]
+    assert [node.hostname for node in report.nodes] == [HOST]  # the syslog host field
+    assert {(f.signature_id, f.count, f.node) for f in report.findings} == canonical
+    assert [e.expressway for e in report.examined] == [True]
