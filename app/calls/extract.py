@@ -51,6 +51,7 @@ _LINE = re.compile(
     rb'|Msg-Hash="([^"\n]{1,64})")'
 )
 _PAIR = re.compile(rb"(?:^|,)[ \t]*([A-Za-z][\w\-]*)=([^,]*)")
+_HEAD_END = re.compile(rb"\n ?\r?\n")  # the empty line after a SIP message's headers
 _BODY_END = re.compile(rb"\n(?! )")  # the end of a line followed by one not starting with a space
 _START = re.compile(rb"\|(?:SIP/2\.0 ([1-6]\d\d)|[A-Z][A-Z\-]* )")
 _CSEQ = re.compile(rb"\n ?CSeq:[ \t]*(\d{1,10})[ \t]+([A-Za-z]{1,32})", re.IGNORECASE)
@@ -538,7 +539,9 @@ class FileExtractor:
             body.header is None or self._fold_block(body, body.header, raw)
         ):
             return
-        parsed = parse_sipmsg(raw.decode("utf-8", errors="replace"))
+        blank = _HEAD_END.search(raw)  # the headers only: the SDP is never read
+        head = raw[: blank.start() + 1] if blank is not None else raw
+        parsed = parse_sipmsg(head.decode("utf-8", errors="replace"))
         if not isinstance(message, SipMessage):
             assert body.header is not None
             message = self._from_block(body, body.header, parsed)
