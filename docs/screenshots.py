@@ -120,7 +120,7 @@ def main() -> None:
             server.should_exit = True
             thread.join(timeout=30)
             sock.close()
-    print(f"{args.out}: {args.out.stat().st_size / 1000:.0f} KB")
+    print(f"{args.out}: {args.out.stat().st_size / 1000:.0f} KB")  # noqa: T201 (a script)
 
 
 if __name__ == "__main__":
