@@ -4,7 +4,7 @@
 
 1. The bench bundle of bench/make_bundle.py (built or reused under bench/out, as bench/run.py
    does: its loggingsnapshot holds REGISTER keep-alive traffic and 3,000 planted SIP calls per
-   GiB) is analysed by `loupe analyze --json --library <300 signatures>` with LOUPE_CALL_FLOWS
+   GiB) is analysed by `loupe analyze --json` (the project's library) with LOUPE_CALL_FLOWS
    false and true, in --repeat interleaved rounds (the order alternates), each under
    /usr/bin/time: the medians of wall and CPU time, their ratio (target: with calls within
    MAX_RATIO of without), the peak RSS (target: MAX_RSS_MB, bench/run.py's) and the number of
@@ -35,13 +35,11 @@ sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(0, str(ROOT))
 
 from make_bundle import build_bundle, inputs_digest  # noqa: E402
-from make_library import build_library  # noqa: E402
 
 MAX_RATIO = 1.15
 MAX_RSS_MB = 300.0
 MAX_PAGE_MS = 300.0
 GENERATED_IN_BUNDLE = 300  # as bench/run.py: the bundle is shared
-LIBRARY_SIGNATURES = 300
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "268435456", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
 FAILURES: list[str] = []
 
@@ -89,10 +87,9 @@ def run_once(command: list[str], env: dict[str, str]) -> tuple[float, float, flo
 def time_analysis(size: int, repeat: int, out: Path, loupe: str) -> None:
     bundle, manifest = bench_bundle(size, out)
     planted = dict(manifest.get("planted", {})).get("sip-calls", 0)  # type: ignore[call-overload]
-    library = build_library(LIBRARY_SIGNATURES, out)
     base = {**os.environ, **MALLOC_ENV}
     envs = {flows: {**base, "LOUPE_CALL_FLOWS": str(flows).lower()} for flows in (False, True)}
-    command = [loupe, "analyze", "--json", "--library", str(library), str(bundle)]
+    command = [loupe, "analyze", "--json", str(bundle)]
     warm_up = out / "warm-up.log"  # fills the library cache, as a first run does
     warm_up.write_text("2026-11-20T10:15:33.120+01:00 expc1 tvcs: warm-up\n", encoding="utf-8")
     run_once([*command[:-1], str(warm_up)], envs[False])

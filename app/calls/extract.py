@@ -21,7 +21,9 @@ keeps at most `max_messages` messages.
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -192,8 +194,9 @@ class _Tally:
 class Collector:
     """Messages and keep-alive counters of every file of an analysis, by file name."""
 
-    def __init__(self, *, max_messages: int = MAX_MESSAGES) -> None:
+    def __init__(self, *, max_messages: int = MAX_MESSAGES, threaded: bool = True) -> None:
         self.max_messages = max_messages
+        self.threaded = threaded
         self.messages: dict[str, list[SipMessage]] = {}
         self.tallies: dict[tuple[str, bytes, bytes], _Tally] = {}
         self.invite_call_ids: set[str] = set()
@@ -201,13 +204,15 @@ class Collector:
         self.dropped = 0  # messages past max_messages
         self.background_overflow = 0
 
-    def observer(self, file_name: str, kind: FileKind) -> FileExtractor | None:
-        """A fresh extractor for a file of `kind` (None when such files hold no SIP lines)."""
+    def observer(self, file_name: str, kind: FileKind) -> FileExtractor | ThreadedExtractor | None:
+        """A fresh extractor for a file of `kind` (None when such files hold no SIP lines); with
+        `threaded` (the default) it reads the blocks in a thread of its own."""
         if kind not in OBSERVED_KINDS:
             return None
         self.forget(file_name)
         self.messages[file_name] = []
-        return FileExtractor(self, file_name)
+        extractor = FileExtractor(self, file_name)
+        return ThreadedExtractor(extractor) if self.threaded else extractor
 
     def forget(self, file_name: str) -> None:
         """Drop what a file gave (it is scanned again, or its unpacking was abandoned)."""
@@ -299,6 +304,52 @@ class Collector:
         return notes
 
 
+class ThreadedExtractor:
+    """A FileExtractor fed through a thread of its own, so that the thread confirming the
+    signatures' hits goes on while the SIP lines are read (it waits for the zlib inflate, the
+    disk and the matcher threads, which release the GIL). Blocks are read in file order; at
+    most QUEUED blocks wait (memory); `close()` returns once every block is read, and raises
+    what reading one raised."""
+
+    QUEUED = 4
+
+    def __init__(self, extractor: FileExtractor) -> None:
+        self.extractor = extractor
+        self._queue: queue.Queue[tuple[bytes, int, object] | None] = queue.Queue(self.QUEUED)
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def prepare(self, block: bytes) -> Prepared:
+        return prepare_block(block)
+
+    def feed(self, block: bytes, lines_before: int, prepared: object = None) -> None:
+        if self._error is not None:
+            return  # raised by close()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="sip-extract", daemon=True)
+            self._thread.start()
+        self._queue.put((block, lines_before, prepared))
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._error is None:
+            self.extractor.close()
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self.extractor.feed(*item)
+                except BaseException as exc:  # handed to close(), in the scanning thread
+                    self._error = exc
+
+
 class FileExtractor:
     """Reads the SIP messages of one file from its blocks, in file order (an engine observer)."""
 
@@ -308,10 +359,8 @@ class FileExtractor:
         self.offset = 0  # file offset of the block being fed
         self.body: _OpenBody | None = None
         self.awaiting: OrderedDict[bytes, SipMessage | object] = OrderedDict()
-        self.tail: frozenset[bytes] = frozenset()
-        self.rows: dict[
-            tuple[bytes, bytes, bytes], _Tally
-        ] = {}  # keep-alive, by ip, port, method  # keep-alive summaries' hashes, block before
+        self.tail: frozenset[bytes] = frozenset()  # keep-alive summaries' hashes, block before
+        self.rows: dict[tuple[bytes, bytes, bytes], _Tally] = {}  # keep-alive rows of the file
 
     def prepare(self, block: bytes) -> Prepared:
         """The block's SIP lines, sorted (no state: runs in the engine's matcher threads)."""

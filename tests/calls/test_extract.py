@@ -370,3 +370,82 @@ def test_without_extract_calls_no_observer_sees_a_block(
         )
         assert report.calls is None and report.call_background == []
     assert observers and all(observer is None for observer in observers)
+
+
+def test_keepalive_traffic_is_counted_once_per_message_whatever_the_cuts() -> None:
+    """Pings logged as summary + DEBUG line + block, or as a block alone, counted per peer
+    (not per line): each message once, also when a cut falls between a summary and its block."""
+    node = Node("expe", "10.0.0.5")
+    expected: dict[tuple[str, str], dict[str, object]] = {}
+    for n in range(400):
+        when = START + timedelta(seconds=n)
+        peer = f"10.0.0.{9 + n % 3}:7001"
+        pinged = n % 5 != 0  # every fifth: a REGISTER logged with its block only
+        method = "OPTIONS" if pinged else "REGISTER"
+        row = expected.setdefault(
+            (peer, method), {"count": 0, "failures": 0, "first": when, "line": 0}
+        )
+        if not row["line"]:
+            row["line"] = len(node.lines) + 1  # its first line: the summary, else the block's
+        row["count"] = int(str(row["count"])) + (2 if pinged else 1)
+        row["last"] = when
+        sip(
+            node,
+            when,
+            direction="out",
+            local_port=7001,
+            remote=peer,
+            start_line=f"{method} sip:{peer} SIP/2.0",
+            call_id=f"ka{n}",
+            cseq=n,
+            method=method,
+            summary=pinged,
+        )
+        if pinged:
+            timeout = n % 7 == 0
+            row["failures"] = int(str(row["failures"])) + (1 if timeout else 0)
+            sip(
+                node,
+                when,
+                direction="in",
+                local_port=7001,
+                remote=peer,
+                start_line="SIP/2.0 408 Request Timeout" if timeout else "SIP/2.0 200 OK",
+                call_id=f"ka{n}",
+                cseq=n,
+                method=method,
+            )
+    _call(node)
+    data = node.text().encode()
+    for cuts in (0, 40, 2000):
+        collector = extract(data, cuts=cuts, seed=cuts)
+        assert collector.kept == 4
+        rows = {(r.peer, r.method): r for r in collector.background_rows()}
+        assert set(rows) == set(expected)
+        for key, want in expected.items():
+            got = rows[key]
+            assert (got.count, got.failures, got.first, got.last, got.line) == (
+                want["count"],
+                want["failures"],
+                want["first"],
+                want["last"],
+                want["line"],
+            ), (cuts, key)
+
+
+def test_a_failure_while_reading_a_block_is_raised_when_the_file_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.calls import extract as module
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("reading failed")
+
+    node = Node("expe", "10.0.0.5")
+    _call(node)
+    observer = Collector().observer("log.txt", FileKind.LOGGINGSNAPSHOT)
+    assert isinstance(observer, module.ThreadedExtractor)
+    monkeypatch.setattr(module.FileExtractor, "feed", broken)
+    observer.feed(node.text().encode(), 0)
+    with pytest.raises(RuntimeError, match="reading failed"):
+        observer.close()
