@@ -431,10 +431,10 @@ class FileExtractor:
                 keys, key_at = [k for k, _ in kept], [at for _, at in kept]
         rows = self.rows
         counts = Counter(keys)
-        fresh = counts.keys() - rows.keys()
+        fresh = {key for key in counts if key not in rows}  # (a keys view difference walks rows)
         if fresh:
             self._new_rows(block, lines_before, counts, fresh, keys, key_at)
-        present = counts.keys() & rows.keys()
+        present = [key for key in counts if key in rows]
         if present:
             lasts = dict(zip(keys, key_at, strict=True))
             for key in present:
