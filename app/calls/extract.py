@@ -197,6 +197,7 @@ class Collector:
     def __init__(self, *, max_messages: int = MAX_MESSAGES, threaded: bool = True) -> None:
         self.max_messages = max_messages
         self.threaded = threaded
+        self._threads: dict[str, ThreadedExtractor] = {}
         self.messages: dict[str, list[SipMessage]] = {}
         self.tallies: dict[tuple[str, bytes, bytes], _Tally] = {}
         self.invite_call_ids: set[str] = set()
@@ -212,10 +213,16 @@ class Collector:
         self.forget(file_name)
         self.messages[file_name] = []
         extractor = FileExtractor(self, file_name)
-        return ThreadedExtractor(extractor) if self.threaded else extractor
+        if not self.threaded:
+            return extractor
+        threaded = self._threads[file_name] = ThreadedExtractor(extractor)
+        return threaded
 
     def forget(self, file_name: str) -> None:
         """Drop what a file gave (it is scanned again, or its unpacking was abandoned)."""
+        threaded = self._threads.pop(file_name, None)
+        if threaded is not None:
+            threaded.abandon()  # its thread reads no more of the file's blocks
         self.kept -= len(self.messages.pop(file_name, []))
         for key in [key for key in self.tallies if key[0] == file_name]:
             del self.tallies[key]
@@ -309,45 +316,73 @@ class ThreadedExtractor:
     signatures' hits goes on while the SIP lines are read (it waits for the zlib inflate, the
     disk and the matcher threads, which release the GIL). Blocks are read in file order; at
     most QUEUED blocks wait (memory); `close()` returns once every block is read, and raises
-    what reading one raised."""
+    what reading one raised. A thread left without a block for IDLE_SECONDS ends (a scan that
+    was abandoned leaves no thread behind); the next block starts another."""
 
     QUEUED = 4
+    IDLE_SECONDS = 30.0
 
     def __init__(self, extractor: FileExtractor) -> None:
         self.extractor = extractor
         self._queue: queue.Queue[tuple[bytes, int, object] | None] = queue.Queue(self.QUEUED)
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._abandoned = False
 
     def prepare(self, block: bytes) -> Prepared:
         return prepare_block(block)
 
     def feed(self, block: bytes, lines_before: int, prepared: object = None) -> None:
-        if self._error is not None:
-            return  # raised by close()
-        if self._thread is None:
+        if self._error is not None or self._abandoned:
+            return  # raised by close(), or the file is forgotten
+        if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._run, name="sip-extract", daemon=True)
             self._thread.start()
         self._queue.put((block, lines_before, prepared))
 
     def close(self) -> None:
         if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
+            if self._thread.is_alive():
+                self._queue.put(None)
+                self._thread.join()
             self._thread = None
-        if self._error is None:
+        while True:  # blocks a thread that ended when idle left behind
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                self._read(item)
+        if self._error is None and not self._abandoned:
             self.extractor.close()
         error, self._error = self._error, None
         if error is not None:
             raise error
 
+    def abandon(self) -> None:
+        """Read no more blocks (the file is forgotten); its thread ends."""
+        self._abandoned = True
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._thread = None
+
     def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            if self._error is None:
-                try:
-                    self.extractor.feed(*item)
-                except BaseException as exc:  # handed to close(), in the scanning thread
-                    self._error = exc
+        while True:
+            try:
+                item = self._queue.get(timeout=self.IDLE_SECONDS)
+            except queue.Empty:
+                return
+            if item is None:
+                return
+            self._read(item)
+
+    def _read(self, item: tuple[bytes, int, object]) -> None:
+        if self._error is None and not self._abandoned:
+            try:
+                self.extractor.feed(*item)
+            except BaseException as exc:  # handed to close(), in the scanning thread
+                self._error = exc
 
 
 class FileExtractor:

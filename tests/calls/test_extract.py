@@ -449,3 +449,31 @@ def test_a_failure_while_reading_a_block_is_raised_when_the_file_ends(
     observer.feed(node.text().encode(), 0)
     with pytest.raises(RuntimeError, match="reading failed"):
         observer.close()
+
+
+def test_an_extractor_thread_that_ended_when_idle_loses_no_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A scan that pauses longer than the idle time (a slow upload) reads every block in order."""
+    import time
+
+    from app.calls import extract as module
+
+    monkeypatch.setattr(module.ThreadedExtractor, "IDLE_SECONDS", 0.05)
+    node = Node("expe", "10.0.0.5")
+    _call(node, call_id="first@192.0.2.7")
+    _call(node, call_id="second@192.0.2.7")
+    data = node.text().encode()
+    middle = data.index(b"\n", len(data) // 2) + 1
+    collector = Collector()
+    observer = collector.observer("log.txt", FileKind.LOGGINGSNAPSHOT)
+    assert isinstance(observer, module.ThreadedExtractor)
+    observer.feed(data[:middle], 0)
+    time.sleep(0.3)  # the thread ends
+    observer.feed(data[middle:], data[:middle].count(b"\n"))
+    observer.close()
+    whole = extract(data)
+    assert [(m.line, m.label, m.call_id) for m in collector.messages["log.txt"]] == [
+        (m.line, m.label, m.call_id) for m in whole.messages["log.txt"]
+    ]
+    assert len(whole.messages["log.txt"]) == 8
