@@ -53,6 +53,7 @@ bench: install
 	$(PY) bench/upload_bench.py || status=1; \
 	$(PY) bench/findings_bench.py || status=1; \
 	$(PY) bench/search_bench.py --mib 1024 || status=1; \
+	$(PY) bench/calls_bench.py --size-mib $(firstword $(BENCH_SIZES)) || status=1; \
 	exit $$status
 
 # Load and fault test of the team topology on loopback (local PostgreSQL + its own redis-server); prints figures

@@ -180,8 +180,8 @@ class Settings(BaseSettings):
     call_flows: bool = Field(
         default=False,
         description="extract SIP call flows (/a/{id}/calls, ladders) during each analysis; off "
-        "by default because it makes SIP-heavy logs 3.7-6 times slower to analyse "
-        "(`loupe calls` and `loupe ladder` always extract)",
+        "by default because it makes SIP-heavy logs about twice as slow to analyse (x1.9-2.0 "
+        "on the make bench bundle; `loupe calls` and `loupe ladder` always extract)",
     )
     logview_page_bytes: int = Field(
         default=512 * 1024,

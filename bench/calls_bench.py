@@ -1,22 +1,28 @@
-"""Measure call flows: extraction overhead, the call list for 20,000 calls, a 500-message ladder.
+"""`make bench`, call flows: extraction's cost on the 1 GiB bench bundle, the calls pages' speed.
 
-    python bench/calls_bench.py [--size-mib 200] [--every 40] [--jobs N]
+    python bench/calls_bench.py [--size-mib 1024] [--repeat 3] [--skip-analysis] [--skip-pages]
 
-1. A loggingsnapshot of --size-mib MiB in the line mix of bench/make_bundle.py (which already
-   holds REGISTER summaries and SIPMSG blocks) with an answered or failed INVITE call of 7
-   messages (real-log forms: INFO summary, DEBUG line, SIPMSG block) planted every --every
-   events; the whole analysis (app.worker.pipeline.analyze) is timed with and without call
-   extraction (best of 2 each).
-2. 20,000 calls stored in a fresh SQLite database: the list API (page 1, a search, failed
-   only, the last page) and the list page, through the ASGI app.
-3. One call of 500 messages: lay-out + SVG, and its page.
-Prints one line per figure. Not part of `make bench` (the coordinator decides).
+1. The bench bundle of bench/make_bundle.py (built or reused under bench/out, as bench/run.py
+   does: its loggingsnapshot holds REGISTER keep-alive traffic and 3,000 planted SIP calls per
+   GiB) is analysed by `loupe analyze --json` (the project's library) with LOUPE_CALL_FLOWS
+   false and true, in --repeat interleaved rounds (the order alternates), each under
+   /usr/bin/time: the medians of wall and CPU time, their ratio (target: with calls within
+   MAX_RATIO of without), the peak RSS (target: MAX_RSS_MB, bench/run.py's) and the number of
+   calls found (at least the planted ones).
+2. 20,000 calls stored in a fresh SQLite database: the list API (page 1, a search, failed only,
+   the last page) and the list page through the ASGI app (target: MAX_PAGE_MS each, median of 5).
+3. One call of 500 messages: its page, its ladder.svg and the lay-out + SVG alone (same target).
+
+Prints one line per figure and PASS/FAIL per target; exits 1 when a target is missed.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
+import json
+import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,117 +30,106 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
-sys.path.insert(0, str(BENCH_DIR.parent))
+sys.path.insert(0, str(ROOT))
 
-from make_bundle import _background, _Clock, _Pools  # noqa: E402
+from make_bundle import build_bundle, inputs_digest  # noqa: E402
 
-CALL_FLOW = (  # direction, start line, CSeq method, status (None: request)
-    ("in", "INVITE sip:{to}@example.com SIP/2.0", "INVITE", None),
-    ("out", "SIP/2.0 100 Trying", "INVITE", 100),
-    ("out", "SIP/2.0 180 Ringing", "INVITE", 180),
-    ("out", "SIP/2.0 {final}", "INVITE", 0),
-    ("in", "ACK sip:{to}@example.com SIP/2.0", "ACK", None),
-    ("in", "BYE sip:{to}@example.com SIP/2.0", "BYE", None),
-    ("out", "SIP/2.0 200 OK", "BYE", 200),
-)
+MAX_RATIO = 1.15
+MAX_RSS_MB = 300.0
+MAX_PAGE_MS = 300.0
+GENERATED_IN_BUNDLE = 300  # as bench/run.py: the bundle is shared
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "268435456", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
+FAILURES: list[str] = []
 
 
-def planted_call(n: int, ts: str, host: str, utc: str) -> str:
-    final = "200 OK" if n % 10 else "486 Busy Here"
-    call_id = f"bench{n:08d}@198.51.100.7"
-    out = []
-    for index, (direction, start, method, status) in enumerate(CALL_FLOW):
-        line = start.format(to=5550000 + n, final=final)
-        incoming = direction == "in"
-        side = "Src" if incoming else "Dst"
-        where = (
-            f'Action="{"Received" if incoming else "Sent"}" Local-ip="192.0.2.5" '
-            f'Local-port="5061" {side}-ip="198.51.100.7" {side}-port="40{n % 1000:03d}"'
+def verdict(label: str, ok: bool) -> None:
+    print(f"{'PASS' if ok else 'FAIL'}  {label}", flush=True)
+    if not ok:
+        FAILURES.append(label)
+
+
+def bench_bundle(size: int, out: Path) -> tuple[Path, dict[str, object]]:
+    """The bench bundle of `size` MiB, built when missing or stale (as bench/run.py does)."""
+    folder = out / f"bundle-{size}MiB"
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    if (
+        int(manifest.get("signatures", 0)) < GENERATED_IN_BUNDLE
+        or manifest.get("inputs") != inputs_digest()
+        or not (folder / str(manifest.get("bundle"))).exists()
+    ):
+        print(f"building the {size} MiB bundle ...", flush=True)
+        build_bundle(size, GENERATED_IN_BUNDLE, out)
+        manifest = json.loads(manifest_path.read_text())
+    return folder / str(manifest["bundle"]), manifest
+
+
+def run_once(command: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds, peak RSS (MB) and stdout of one run."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as stats:
+        started = time.perf_counter()
+        done = subprocess.run(
+            ["/usr/bin/time", "-f", "%U %S %M", "-o", stats.name, *command],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
         )
-        msg_hash = f"{n}{index}"
-        verb = "Receive" if incoming else "Sending"
-        if status is None:
-            detail = f"{verb} Request Method={method}, CSeq=1, Request-URI={line.split()[1]}"
-        else:
-            detail = f"{verb} Response Code={line.split()[1]}, Method={method}, CSeq=1"
-        detail += f", Call-ID={call_id}, From-Tag=ab{n}, To-Tag=, Msg-Hash={msg_hash}"
-        head = f'{ts} {host} tvcs: UTCTime="{utc}" Module="network.sip"'
-        out += [
-            f'{head} Level="INFO":  {where} Detail="{detail}"',
-            f'{head} Level="DEBUG":  {where} Msg-Hash="{msg_hash}"',
-            " SIPMSG:",
-            f" |{line}",
-            " Via: SIP/2.0/TLS 198.51.100.7:40000;branch=z9hG4bK1",
-            f" Call-ID: {call_id}",
-            f" CSeq: {2 if method == 'BYE' else 1} {method}",
-            f" From: <sip:1003@example.com>;tag=ab{n}",
-            f" To: <sip:{5550000 + n}@example.com>",
-            " User-Agent: TANDBERG/529 (ce9.15.0.1) Cisco-DX80",
-            " Content-Length: 0",
-            " ",
-            " |",
-            "",
-        ]
-    return "\n".join(out)
+        seconds = time.perf_counter() - started
+        fields = stats.read().strip().splitlines()[-1].split()
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{command} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return seconds, float(fields[0]) + float(fields[1]), int(fields[2]) / 1024, done.stdout
 
 
-def write_log(path: Path, size: int, every: int) -> int:
-    rng = random.Random(7)
-    pools, clock = _Pools(rng), _Clock()
-    written = calls = events = 0
-    with path.open("w", encoding="ascii") as out:
-        batch: list[str] = []
-        while written < size:
-            c = clock.tick(rng)
-            events += 1
-            if events % every == 0:
-                calls += 1
-                batch.append(planted_call(calls, *c))
-            else:
-                batch.append(_background(rng, pools, c))
-            if len(batch) >= 4000:
-                data = "\n".join(batch) + "\n"
-                out.write(data)
-                written += len(data)
-                batch.clear()
-        if batch:
-            out.write("\n".join(batch) + "\n")
-    return calls
-
-
-def time_analysis(log: Path, jobs: int | None) -> None:
-    from app.config import Settings
-    from app.signatures import load_library
-    from app.worker.pipeline import Input, analyze, limits_from
-
-    library = load_library()
-    limits = limits_from(Settings())
-    best: dict[bool, float] = {}
-    cpu: dict[bool, float] = {}
-    counts: dict[bool, int] = {}
-    for extract in (False, True, False, True):
-        with tempfile.TemporaryDirectory() as tmp:
-            cpu_started = time.process_time()
-            started = time.perf_counter()
-            report = analyze(
-                [Input(log, log.name)],
-                Path(tmp) / "w",
-                library,
-                limits,
-                jobs=jobs,
-                extract_calls=extract,
+def time_analysis(size: int, repeat: int, out: Path, loupe: str) -> None:
+    bundle, manifest = bench_bundle(size, out)
+    planted = dict(manifest.get("planted", {})).get("sip-calls", 0)  # type: ignore[call-overload]
+    base = {**os.environ, **MALLOC_ENV}
+    envs = {flows: {**base, "LOUPE_CALL_FLOWS": str(flows).lower()} for flows in (False, True)}
+    command = [loupe, "analyze", "--json", str(bundle)]
+    warm_up = out / "warm-up.log"  # fills the library cache, as a first run does
+    warm_up.write_text("2026-11-20T10:15:33.120+01:00 expc1 tvcs: warm-up\n", encoding="utf-8")
+    run_once([*command[:-1], str(warm_up)], envs[False])
+    samples: dict[bool, list[tuple[float, float, float, str]]] = {False: [], True: []}
+    for round_number in range(repeat):
+        order = (False, True) if round_number % 2 == 0 else (True, False)
+        for flows in order:
+            print(
+                f"[round {round_number + 1}/{repeat}] loupe analyze, call flows "
+                f"{'on' if flows else 'off'} ...",
+                flush=True,
             )
-            took = time.perf_counter() - started
-            used = time.process_time() - cpu_started
-        best[extract] = min(best.get(extract, took), took)
-        cpu[extract] = min(cpu.get(extract, used), used)
-        counts[extract] = len(report.calls or [])
-    print(f"analysis without calls: {best[False]:.2f} s wall, {cpu[False]:.2f} s CPU")
+            samples[flows].append(run_once(command, envs[flows]))
+    wall = {flows: statistics.median(s[0] for s in runs) for flows, runs in samples.items()}
+    cpu = {flows: statistics.median(s[1] for s in runs) for flows, runs in samples.items()}
+    rss = {flows: max(s[2] for s in runs) for flows, runs in samples.items()}
+    found = json.loads(samples[True][-1][3]).get("calls")
+    mib = int(manifest["log_bytes"]) / 2**20  # type: ignore[call-overload]
+    print(f"bundle: {bundle.name}, {mib:.0f} MiB of log, {planted} SIP calls planted")
+    for flows in (False, True):
+        rounds = ", ".join(f"{s[0]:.2f}" for s in samples[flows])
+        print(
+            f"loupe analyze, call flows {'on ' if flows else 'off'}: {wall[flows]:6.2f} s wall "
+            f"(rounds {rounds}), {cpu[flows]:6.2f} s CPU, peak RSS {rss[flows]:.0f} MB"
+        )
+    ratio, cpu_ratio = wall[True] / wall[False], cpu[True] / cpu[False]
     print(
-        f"analysis with calls:    {best[True]:.2f} s wall, {cpu[True]:.2f} s CPU "
-        f"({counts[True]} calls) → ×{best[True] / best[False]:.3f} wall, "
-        f"×{cpu[True] / cpu[False]:.3f} CPU"
+        f"with / without call flows: x{ratio:.3f} wall, x{cpu_ratio:.3f} CPU; {found} calls found"
+    )
+    verdict(
+        f"whole analysis with call flows x{ratio:.3f} <= x{MAX_RATIO} (wall, medians)",
+        ratio <= MAX_RATIO,
+    )
+    verdict(
+        f"peak RSS with call flows {rss[True]:.0f} MB <= {MAX_RSS_MB:.0f} MB",
+        rss[True] <= MAX_RSS_MB,
+    )
+    verdict(
+        f"calls found {found} >= planted {planted}",
+        isinstance(found, int) and found >= int(planted),
     )
 
 
@@ -231,31 +226,42 @@ def time_pages() -> None:
                     response = client.get(url)
                     took.append(time.perf_counter() - started)
                     assert response.status_code == 200, (url, response.text[:200])
-                print(f"{label}: {min(took) * 1000:.0f} ms")
+                median = statistics.median(took) * 1000
+                verdict(
+                    f"{label} ({url}): {median:.0f} ms < {MAX_PAGE_MS:.0f} ms", median < MAX_PAGE_MS
+                )
     from app.calls.ladder import lay_out
     from app.calls.render import to_svg
 
-    started = time.perf_counter()
-    to_svg(lay_out(big.messages, {}))  # type: ignore[attr-defined]
-    print(f"500-message lay-out + SVG: {(time.perf_counter() - started) * 1000:.0f} ms")
+    took = []
+    for _ in range(5):
+        started = time.perf_counter()
+        to_svg(lay_out(big.messages, {}))  # type: ignore[attr-defined]
+        took.append(time.perf_counter() - started)
+    median = statistics.median(took) * 1000
+    verdict(
+        f"500-message lay-out + SVG: {median:.0f} ms < {MAX_PAGE_MS:.0f} ms", median < MAX_PAGE_MS
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mib", type=int, default=200)
-    parser.add_argument("--every", type=int, default=40)
-    parser.add_argument("--jobs", type=int, default=None)
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds (median)")
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "out")
+    parser.add_argument("--loupe", default=str(ROOT / ".venv/bin/loupe"))
     parser.add_argument("--skip-analysis", action="store_true")
     parser.add_argument("--skip-pages", action="store_true")
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
     if not args.skip_analysis:
-        with tempfile.TemporaryDirectory() as tmp:
-            log = Path(tmp) / "loggingsnapshot_expc1_2026-11-20_10_15_33.txt"
-            calls = write_log(log, args.size_mib * 2**20, args.every)
-            print(f"log: {log.stat().st_size / 2**20:.0f} MiB, {calls} calls planted")
-            time_analysis(log, args.jobs)
+        time_analysis(args.size_mib, args.repeat, args.out, args.loupe)
     if not args.skip_pages:
         time_pages()
+    if FAILURES:
+        print(f"call flows bench: {len(FAILURES)} target(s) missed")
+        sys.exit(1)
+    print("call flows bench: every target met")
 
 
 if __name__ == "__main__":

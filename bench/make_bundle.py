@@ -7,9 +7,12 @@ The tar.gz holds one loggingsnapshot of exactly --size-mib MiB, small xstat/xcon
 small synthetic TCP/TLS pcaps. The log is a seeded mix of the line shapes of domain.md §2.4
 (tvcs module and event lines, developer.* lines, multi-line SIPMSG blocks, traffic_server,
 alarm, XCP, b2bua, kernel/sshd/cron/httpd lines), ~200 bytes per line on average. Planted in it:
-hit lines (0.1 % of events) and near misses (0.4 %) of the bench's generated signatures, and the
-example lines of the real library (the seed traffic_server warnings) at 20 spread positions.
-manifest.json records how many hits of each generated signature were planted.
+hit lines (0.1 % of events) and near misses (0.4 %) of the bench's generated signatures, the
+example lines of the real library (the seed traffic_server warnings) at 20 spread positions, and
+SIP calls (CALLS_PER_GIB per GiB, evenly spread: INVITE, 100, 180, final answer, ACK, BYE, 200,
+each an INFO summary, a DEBUG line and a SIPMSG block in the real public log's forms; every tenth
+call is answered 486 Busy Here and has no BYE). manifest.json records how many hits of each
+generated signature and how many calls (`sip-calls`) were planted.
 
 Nothing is held in memory: lines are written in batches into `gzip -6 -n` (a second process, so
 compression runs on the other core). The tar header carries the exact size up front because the
@@ -50,6 +53,7 @@ MTIME = 1_790_000_000
 HIT_RATE = 0.001
 MISS_RATE = 0.004
 REAL_PLANTS = 20
+CALLS_PER_GIB = 3000
 BATCH = 4000
 
 _MODULES = ("network.sip", "network.tcp", "network.dns", "network.ldap", "network.h323")
@@ -203,6 +207,93 @@ def _background(rng: random.Random, p: _Pools, c: Ctx) -> str:
     )
 
 
+_CALL_FLOW = (  # direction, start line, CSeq, CSeq method, Via branch index
+    ("in", "INVITE sip:{to}@example.com SIP/2.0", 1, "INVITE"),
+    ("out", "SIP/2.0 100 Trying", 1, "INVITE"),
+    ("out", "SIP/2.0 180 Ringing", 1, "INVITE"),
+    ("out", "SIP/2.0 {final}", 1, "INVITE"),
+    ("in", "ACK sip:{to}@example.com SIP/2.0", 1, "ACK"),
+    ("in", "BYE sip:{to}@example.com SIP/2.0", 2, "BYE"),
+    ("out", "SIP/2.0 200 OK", 2, "BYE"),
+)
+_SDP = (
+    "v=0",
+    "o=tandberg 3 1 IN IP4 198.51.100.7",
+    "s=-",
+    "c=IN IP4 198.51.100.7",
+    "b=AS:6000",
+    "t=0 0",
+    "m=audio 2326 RTP/SAVP 108 101",
+    "a=rtpmap:108 MP4A-LATM/90000",
+    "a=rtpmap:101 telephone-event/8000",
+    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PsKoMpHlCg+b5X0YLuSk3tCMjTmKjTc2xQ3YdVHZ",
+    "m=video 2328 RTP/SAVP 97 126",
+    "a=rtpmap:97 H264/90000",
+    "a=fmtp:97 profile-level-id=428016;max-mbps=245000;max-fs=8160;packetization-mode=0",
+    "a=rtpmap:126 H264/90000",
+    "a=content:main",
+    "a=sendrecv",
+)
+
+
+def planted_call(n: int, c: Ctx) -> str:
+    """SIP call number `n` as an Expressway-C logs it (INFO summary, DEBUG line, SIPMSG block per
+    message: the forms of the real public log): an INVITE from an endpoint answered 200 OK and
+    ended with BYE, or (every tenth) answered 486 Busy Here and acknowledged."""
+    ts, host, utc = c
+    busy = n % 10 == 0
+    to = 5550000 + n
+    call_id = f"{n:08x}-bench-{n % 997:03d}@198.51.100.7"
+    session = f"{n:016x}{'5000a000' * 2}"
+    port = 40000 + n % 20000
+    out: list[str] = []
+    for index, (direction, start, cseq, method) in enumerate(_CALL_FLOW):
+        if busy and index in (2, 5, 6):  # no ringing, no BYE
+            continue
+        line = start.format(to=to, final="486 Busy Here" if busy else "200 OK")
+        incoming = direction == "in"
+        side = "Src" if incoming else "Dst"
+        where = (
+            f'Action="{"Received" if incoming else "Sent"}" Local-ip="192.0.2.5" '
+            f'Local-port="5061" {side}-ip="198.51.100.7" {side}-port="{port}"'
+        )
+        msg_hash = f"{n * 7 + index}{index}1"
+        verb = "Receive" if incoming else "Sending"
+        to_tag = "" if index < 2 else f"b{n:x}"
+        if line.startswith("SIP/2.0"):
+            detail = f"{verb} Response Code={line.split()[1]}, Method={method}, CSeq={cseq}, To=sip:{to}@example.com"
+        else:
+            detail = f"{verb} Request Method={method}, CSeq={cseq}, Request-URI={line.split()[1]}"
+        detail += (
+            f", Call-ID={call_id}, From-Tag=a{n:x}, To-Tag={to_tag}, Msg-Hash={msg_hash}, "
+            f"Local-SessionID={session}, Remote-SessionID=00000000000000000000000000000000"
+        )
+        head = f'{ts} {host} tvcs: UTCTime="{utc}" Module="network.sip"'
+        body = _SDP if index in (0, 3) and not busy else ()
+        out += [
+            f'{head} Level="INFO":  {where} Detail="{detail}"',
+            f'{head} Level="DEBUG":  {where} Msg-Hash="{msg_hash}"',
+            " SIPMSG:",
+            f" |{line}",
+            f" Via: SIP/2.0/TLS 198.51.100.7:{port};branch=z9hG4bK{n:x}{cseq};received=198.51.100.7;rport={port}",
+            f" Call-ID: {call_id}",
+            f" CSeq: {cseq} {method}",
+            f" From: <sip:1003@example.com>;tag=a{n:x}",
+            f" To: <sip:{to}@example.com>" + (f";tag={to_tag}" if to_tag else ""),
+            " Max-Forwards: 70",
+            f" Session-ID: {session};remote=00000000000000000000000000000000",
+            " User-Agent: TANDBERG/529 (ce9.15.0.1) Cisco-DX80"
+            if incoming
+            else " Server: TANDBERG/4137 (X14.3.1)",
+            " Content-Type: application/sdp" if body else " Content-Length: 0",
+            *((f" Content-Length: {sum(len(b) + 2 for b in body)}",) if body else ()),
+            " ",
+            *(f" {b}" for b in body),
+            " |",
+        ]
+    return "\n".join(out)
+
+
 def real_example_blocks() -> list[str]:
     """The log-line examples of the real library (each example's lines kept together)."""
     blocks = []
@@ -236,6 +327,8 @@ def write_log(out: BinaryIO, size: int, signatures: int, seed: int) -> dict[str,
     real = real_example_blocks()
     planted: Counter[str] = Counter()
     plant_every = max(1, size // 200 // (REAL_PLANTS + 1))
+    calls_wanted = max(1, CALLS_PER_GIB * size // 2**30)
+    call_every = max(1, size // 300 // calls_wanted)  # ~290 bytes an event
     written = 0
     events = 0
     lines = 0
@@ -252,6 +345,9 @@ def write_log(out: BinaryIO, size: int, signatures: int, seed: int) -> dict[str,
             planted[sig.sig_id] += 1
         elif sigs and r < HIT_RATE + MISS_RATE:
             text = sigs[rng.randrange(len(sigs))].miss(rng, c)
+        elif events % call_every == 0 and planted["sip-calls"] < calls_wanted:
+            planted["sip-calls"] += 1
+            text = planted_call(planted["sip-calls"], c)
         elif (
             real
             and events % plant_every == 0

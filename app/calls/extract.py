@@ -21,8 +21,10 @@ keeps at most `max_messages` messages.
 
 from __future__ import annotations
 
+import queue
 import re
-from collections import OrderedDict
+import threading
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -51,6 +53,7 @@ _LINE = re.compile(
     rb'|Msg-Hash="([^"\n]{1,64})")'
 )
 _PAIR = re.compile(rb"(?:^|,)[ \t]*([A-Za-z][\w\-]*)=([^,]*)")
+_HEAD_END = re.compile(rb"\n ?\r?\n")  # the empty line after a SIP message's headers
 _BODY_END = re.compile(rb"\n(?! )")  # the end of a line followed by one not starting with a space
 _START = re.compile(rb"\|(?:SIP/2\.0 ([1-6]\d\d)|[A-Z][A-Z\-]* )")
 _CSEQ = re.compile(rb"\n ?CSeq:[ \t]*(\d{1,10})[ \t]+([A-Za-z]{1,32})", re.IGNORECASE)
@@ -60,6 +63,73 @@ _IN_DIALOG = frozenset({b"SUBSCRIBE", b"NOTIFY"})  # may belong to a call: check
 _OUT_OF_DIALOG = _BACKGROUND - _IN_DIALOG  # OPTIONS, REGISTER, PUBLISH: never in a call
 _PEEK = re.compile(rb" SIPMSG:\r?\n \|([A-Z]{1,32}) ")  # a block's request line, from its start
 _FOLDED = object()
+_ROW = re.compile(  # every SIP line of a block in one pass (the fields keep-alive counting needs)
+    rb'Module="network\.sip"[ \t]+Level="[A-Za-z]*":?[ \t]+Action="(?:Received|Sent)"[ \t]+'
+    rb'Local-ip="[^"\n]*"[ \t]+Local-port="[^"\n]*"[ \t]+'
+    rb'(?:Src|Dst)-ip="([^"\n]*)"[ \t]+(?:Src|Dst)-port="([^"\n]*)"[ \t]+'
+    rb'(?:Detail="[ \t]*(?:Receive|Sending)[ \t]+(?:Request|Response)[ \t]+'
+    rb'(?:Code=(\d{1,10}),[ \t]*)?Method=([A-Za-z]{1,32})[^"\n]*?Msg-Hash=([^,"\n]{1,64})'
+    rb'|Msg-Hash="([^"\n]{1,64})"(?:\r?\n SIPMSG:\r?\n \|([A-Z]{1,32}) )?'
+    rb"|Detail=)"  # a summary in another order: read the slow way
+)
+_TAIL_ROWS = 16  # keep-alive summaries whose block line may open the next block
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A block's SIP lines, sorted without state (FileExtractor.prepare, in a matcher thread).
+
+    Keep-alive messages are counted per peer, not read one by one: `keys` (peer ip, peer
+    port, method), `key_at` (where each one's `Module="network.sip"` is) and `statuses` (the
+    responses' keys and codes). `hits` are the other SIP lines, read one by one. `tail` holds
+    the Msg-Hash of the block's last keep-alive summaries (their block lines may open the next
+    block).
+    """
+
+    keys: list[tuple[bytes, bytes, bytes]] = field(default_factory=list)
+    key_at: list[int] = field(default_factory=list)
+    statuses: list[tuple[tuple[bytes, bytes, bytes], bytes]] = field(default_factory=list)
+    hits: list[int] = field(default_factory=list)
+    tail: frozenset[bytes] = frozenset()
+
+
+_NOTHING = Prepared()
+
+
+def prepare_block(block: bytes) -> Prepared:
+    """Sort a block's SIP lines: keep-alive ones to count, others to read (see Prepared)."""
+    if SIP_MODULE not in block:
+        return _NOTHING
+    found = [(m.start(), m.groups()) for m in _ROW.finditer(block)]
+    if not found:
+        return _NOTHING
+    out = _OUT_OF_DIALOG
+    # groups of a summary: (ip, port, code or None, method, hash, None, None); of a block
+    # line: (ip, port, None, None, None, hash, request method or None); else all None but ip
+    # and port
+    paired = {g[4] for _, g in found if g[3] in out}  # their block lines: counted with them
+    kept = [
+        (at, (g[0], g[1], g[3]) if g[3] in out else (g[0], g[1], g[6]))
+        for at, g in found
+        if g[3] in out or (g[6] in out and g[5] not in paired)
+    ]
+    statuses = [((g[0], g[1], g[3]), g[2]) for _, g in found if g[2] and g[3] in out]
+    hits = [
+        at
+        for at, g in found
+        if g[3] not in out and g[6] not in out and (g[5] is None or g[5] not in paired)
+    ]
+    tail = frozenset(g[4] for _, g in found[-_TAIL_ROWS:] if g[3] in out)
+    return Prepared([key for _, key in kept], [at for at, _ in kept], statuses, hits, tail)
+
+
+def _utc_at(block: bytes, at: int) -> bytes:
+    """The UTCTime of the log line holding offset `at`."""
+    start = block.rfind(b"\n", 0, at) + 1
+    found = block.find(b'UTCTime="', start, at)
+    if found == -1:
+        return b""
+    return block[found + 9 : block.find(b'"', found + 9, found + 80)]
 
 
 def utc_time(value: str) -> datetime | None:
@@ -124,8 +194,10 @@ class _Tally:
 class Collector:
     """Messages and keep-alive counters of every file of an analysis, by file name."""
 
-    def __init__(self, *, max_messages: int = MAX_MESSAGES) -> None:
+    def __init__(self, *, max_messages: int = MAX_MESSAGES, threaded: bool = True) -> None:
         self.max_messages = max_messages
+        self.threaded = threaded
+        self._threads: dict[str, ThreadedExtractor] = {}
         self.messages: dict[str, list[SipMessage]] = {}
         self.tallies: dict[tuple[str, bytes, bytes], _Tally] = {}
         self.invite_call_ids: set[str] = set()
@@ -133,16 +205,24 @@ class Collector:
         self.dropped = 0  # messages past max_messages
         self.background_overflow = 0
 
-    def observer(self, file_name: str, kind: FileKind) -> FileExtractor | None:
-        """A fresh extractor for a file of `kind` (None when such files hold no SIP lines)."""
+    def observer(self, file_name: str, kind: FileKind) -> FileExtractor | ThreadedExtractor | None:
+        """A fresh extractor for a file of `kind` (None when such files hold no SIP lines); with
+        `threaded` (the default) it reads the blocks in a thread of its own."""
         if kind not in OBSERVED_KINDS:
             return None
         self.forget(file_name)
         self.messages[file_name] = []
-        return FileExtractor(self, file_name)
+        extractor = FileExtractor(self, file_name)
+        if not self.threaded:
+            return extractor
+        threaded = self._threads[file_name] = ThreadedExtractor(extractor)
+        return threaded
 
     def forget(self, file_name: str) -> None:
         """Drop what a file gave (it is scanned again, or its unpacking was abandoned)."""
+        threaded = self._threads.pop(file_name, None)
+        if threaded is not None:
+            threaded.abandon()  # its thread reads no more of the file's blocks
         self.kept -= len(self.messages.pop(file_name, []))
         for key in [key for key in self.tallies if key[0] == file_name]:
             del self.tallies[key]
@@ -162,22 +242,36 @@ class Collector:
             return False
         return method not in _IN_DIALOG or _text(call_id) not in self.invite_call_ids
 
+    def room(self, adding: int = 0) -> bool:
+        """Whether a new keep-alive row may be added (`adding` more are on their way)."""
+        return len(self.tallies) + adding < MAX_BACKGROUND_ROWS
+
     def tally(
-        self, file: str, peer: bytes, method: bytes, status: int | None, utc: bytes, line: int
+        self,
+        file: str,
+        peer: bytes,
+        method: bytes,
+        status: int | None,
+        utc: bytes,
+        line: int,
+        *,
+        number: int = 1,
     ) -> None:
-        """Count one keep-alive message of `file` with `peer` in its row."""
+        """Count `number` keep-alive messages of `file` with `peer` in its row (0: only its
+        times and line)."""
         key = (file, peer, method)
         row = self.tallies.get(key)
         if row is None:
-            if len(self.tallies) >= MAX_BACKGROUND_ROWS:
-                self.background_overflow += 1
+            if len(self.tallies) >= MAX_BACKGROUND_ROWS or not number:
+                self.background_overflow += number
                 return
             row = self.tallies[key] = _Tally(line, first=utc, last=utc)
-        row.count += 1
-        if status is not None:
-            row.statuses[status] = row.statuses.get(status, 0) + 1
+        row.line = min(row.line, line)
+        row.count += number
+        if status is not None and number:
+            row.statuses[status] = row.statuses.get(status, 0) + number
             if status >= 300 and status not in (401, 407):
-                row.failures += 1
+                row.failures += number
         if utc:
             if not row.first or utc < row.first:
                 row.first = utc
@@ -217,6 +311,80 @@ class Collector:
         return notes
 
 
+class ThreadedExtractor:
+    """A FileExtractor fed through a thread of its own, so that the thread confirming the
+    signatures' hits goes on while the SIP lines are read (it waits for the zlib inflate, the
+    disk and the matcher threads, which release the GIL). Blocks are read in file order; at
+    most QUEUED blocks wait (memory); `close()` returns once every block is read, and raises
+    what reading one raised. A thread left without a block for IDLE_SECONDS ends (a scan that
+    was abandoned leaves no thread behind); the next block starts another."""
+
+    QUEUED = 4
+    IDLE_SECONDS = 30.0
+
+    def __init__(self, extractor: FileExtractor) -> None:
+        self.extractor = extractor
+        self._queue: queue.Queue[tuple[bytes, int, object] | None] = queue.Queue(self.QUEUED)
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._abandoned = False
+
+    def prepare(self, block: bytes) -> Prepared:
+        return prepare_block(block)
+
+    def feed(self, block: bytes, lines_before: int, prepared: object = None) -> None:
+        if self._error is not None or self._abandoned:
+            return  # raised by close(), or the file is forgotten
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="sip-extract", daemon=True)
+            self._thread.start()
+        self._queue.put((block, lines_before, prepared))
+
+    def close(self) -> None:
+        if self._thread is not None:
+            if self._thread.is_alive():
+                self._queue.put(None)
+                self._thread.join()
+            self._thread = None
+        while True:  # blocks a thread that ended when idle left behind
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                self._read(item)
+        if self._error is None and not self._abandoned:
+            self.extractor.close()
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def abandon(self) -> None:
+        """Read no more blocks (the file is forgotten); its thread ends."""
+        self._abandoned = True
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=self.IDLE_SECONDS)
+            except queue.Empty:
+                return
+            if item is None:
+                return
+            self._read(item)
+
+    def _read(self, item: tuple[bytes, int, object]) -> None:
+        if self._error is None and not self._abandoned:
+            try:
+                self.extractor.feed(*item)
+            except BaseException as exc:  # handed to close(), in the scanning thread
+                self._error = exc
+
+
 class FileExtractor:
     """Reads the SIP messages of one file from its blocks, in file order (an engine observer)."""
 
@@ -226,13 +394,30 @@ class FileExtractor:
         self.offset = 0  # file offset of the block being fed
         self.body: _OpenBody | None = None
         self.awaiting: OrderedDict[bytes, SipMessage | object] = OrderedDict()
+        self.tail: frozenset[bytes] = frozenset()  # keep-alive summaries' hashes, block before
+        self.rows: dict[tuple[bytes, bytes, bytes], _Tally] = {}  # keep-alive rows of the file
 
-    def feed(self, block: bytes, lines_before: int) -> None:
-        """One line-aligned block; `lines_before`: newlines in the blocks before it."""
+    def prepare(self, block: bytes) -> Prepared:
+        """The block's SIP lines, sorted (no state: runs in the engine's matcher threads)."""
+        return prepare_block(block)
+
+    def feed(self, block: bytes, lines_before: int, prepared: object = None) -> None:
+        """One line-aligned block; `lines_before`: newlines in the blocks before it;
+        `prepared`: what `prepare(block)` gave (done here when None)."""
+        ready = prepared if isinstance(prepared, Prepared) else prepare_block(block)
         pos = self._read_body(block, 0) if self.body is not None else 0
+        self._count_keepalive(block, lines_before, ready)
+        self._walk(block, lines_before, pos, ready.hits)
+        self.tail = ready.tail
+        self.offset += len(block)
+
+    def _walk(self, block: bytes, lines_before: int, pos: int, hits: list[int]) -> None:
+        """Read the SIP lines at `hits` (offsets of `Module="network.sip"`, in file order)."""
         counted_to, line_no = 0, lines_before + 1
         read, find, rfind, count = _LINE.match, block.find, block.rfind, block.count
-        while (hit := find(SIP_MODULE, pos)) != -1:  # memchr-fast; the expression reads fields
+        for hit in hits:
+            if hit < pos:
+                continue  # inside the SIPMSG block just read
             end = find(b"\n", hit)
             end = len(block) if end == -1 else end
             pos = end + 1
@@ -250,6 +435,8 @@ class FileExtractor:
                 self._summary(match, utc, line_no)
             else:
                 target = self.awaiting.pop(match[8], None)
+                if target is None and match[8] in self.tail:
+                    target = _FOLDED  # the block of a keep-alive summary of the block before
                 header = None
                 peek = _PEEK.match(block, pos) if target is None else None
                 if peek is not None and peek[1] in _OUT_OF_DIALOG:  # a keep-alive request
@@ -265,7 +452,77 @@ class FileExtractor:
                     )
                 self.body = _OpenBody(target, header, line_no)
             pos = self._read_body(block, pos)
-        self.offset += len(block)
+
+    def _count_keepalive(self, block: bytes, lines_before: int, ready: Prepared) -> None:
+        """Count the block's keep-alive messages (OPTIONS, REGISTER, PUBLISH): Python works
+        per peer and method, not per message."""
+        keys, key_at = ready.keys, ready.key_at
+        if not keys:
+            return
+        if self.tail:  # block lines of keep-alive summaries at the end of the block before
+            late = {at for at in key_at[:_TAIL_ROWS] if self._pairs_tail(block, at)}
+            if late:
+                kept = [(k, at) for k, at in zip(keys, key_at, strict=True) if at not in late]
+                keys, key_at = [k for k, _ in kept], [at for _, at in kept]
+        rows = self.rows
+        counts = Counter(keys)
+        fresh = {key for key in counts if key not in rows}  # (a keys view difference walks rows)
+        if fresh:
+            self._new_rows(block, lines_before, counts, fresh, keys, key_at)
+        present = [key for key in counts if key in rows]
+        if present:
+            lasts = dict(zip(keys, key_at, strict=True))
+            for key in present:
+                row = rows[key]
+                row.count += counts[key]
+                utc = _utc_at(block, lasts[key])
+                if utc > row.last:
+                    row.last = utc
+        for (key, code), number in Counter(ready.statuses).items():
+            answered = rows.get(key)
+            status = _int(code)
+            if answered is not None and status is not None:
+                answered.statuses[status] = answered.statuses.get(status, 0) + number
+                if status >= 300 and status not in (401, 407):
+                    answered.failures += number
+
+    def _new_rows(
+        self,
+        block: bytes,
+        lines_before: int,
+        counts: Counter[tuple[bytes, bytes, bytes]],
+        fresh: set[tuple[bytes, bytes, bytes]],
+        keys: list[tuple[bytes, bytes, bytes]],
+        key_at: list[int],
+    ) -> None:
+        """Rows for the peers first seen in this block (file order), while there is room."""
+        collector, file, rows = self.collector, self.file_name, self.rows
+        if not collector.room():
+            collector.background_overflow += sum(map(counts.__getitem__, fresh))
+            return
+        firsts = dict(zip(reversed(keys), reversed(key_at), strict=True))
+        counted_to, newlines = 0, lines_before
+        for key in sorted(fresh, key=firsts.__getitem__):
+            ip, port, method = key
+            peer = ip + b":" + port
+            row = collector.tallies.get((file, peer, method))
+            if row is None:
+                if not collector.room():
+                    collector.background_overflow += counts[key]
+                    continue
+                at = firsts[key]
+                newlines += block.count(b"\n", counted_to, at)
+                counted_to = at
+                utc = _utc_at(block, at)
+                row = collector.tallies[(file, peer, method)] = _Tally(
+                    newlines + 1, first=utc, last=utc
+                )
+            rows[key] = row
+
+    def _pairs_tail(self, block: bytes, at: int) -> bool:
+        """Whether the block line at `at` is that of a keep-alive summary of the block before."""
+        match = _ROW.match(block, at)
+        return match is not None and match[6] is not None and match[6] in self.tail
 
     def close(self) -> None:
         """End of the file: a block cut by the end of the log is read as far as it goes."""
@@ -366,7 +623,9 @@ class FileExtractor:
             body.header is None or self._fold_block(body, body.header, raw)
         ):
             return
-        parsed = parse_sipmsg(raw.decode("utf-8", errors="replace"))
+        blank = _HEAD_END.search(raw)  # the headers only: the SDP is never read
+        head = raw[: blank.start() + 1] if blank is not None else raw
+        parsed = parse_sipmsg(head.decode("utf-8", errors="replace"))
         if not isinstance(message, SipMessage):
             assert body.header is not None
             message = self._from_block(body, body.header, parsed)

@@ -237,7 +237,11 @@ class SigninReader:
         self.last_note: tuple[str, str, datetime | None] | None = None
         self.seconds: dict[str, datetime] = {}  # UTCTime second → datetime
 
-    def feed(self, block: bytes, lines_before: int) -> None:
+    def prepare(self, block: bytes) -> None:
+        """Nothing to do ahead in the matcher's thread: the reader's quick filter is cheap."""
+        return None
+
+    def feed(self, block: bytes, lines_before: int, prepared: object = None) -> None:
         if self.collector.full:  # the budget is spent: count the block's lines, read nothing
             unfinished = self.open is not None and self.open.message is not None
             self.collector.drop(unfinished + sum(block.count(marker) for marker in _COUNTED))
@@ -582,9 +586,13 @@ class Tee:
     def __init__(self, observers: list[BlockObserver]) -> None:
         self.observers = observers
 
-    def feed(self, block: bytes, lines_before: int) -> None:
-        for observer in self.observers:
-            observer.feed(block, lines_before)
+    def prepare(self, block: bytes) -> tuple[object, ...]:
+        return tuple(observer.prepare(block) for observer in self.observers)
+
+    def feed(self, block: bytes, lines_before: int, prepared: object) -> None:
+        assert isinstance(prepared, tuple)
+        for observer, own in zip(self.observers, prepared, strict=True):
+            observer.feed(block, lines_before, own)
 
     def close(self) -> None:
         for observer in self.observers:

@@ -62,11 +62,16 @@ up to 50 hits above it costs at most this much each time."""
 class BlockObserver(Protocol):
     """Sees every block of one file as it is scanned, in file order (e.g. app.calls.extract).
 
-    `feed(block, lines_before)` gets each line-aligned block and the number of newlines before
-    it; `close()` is called once after the last block.
+    `feed(block, lines_before, prepared)` gets each line-aligned block, the number of newlines
+    before it and what `prepare(block)` returned for it; `close()` is called once after the
+    last block. `prepare` runs in the matcher's thread (next to the matcher call, before the
+    block is confirmed; blocks may be prepared in any order and at once): the observer's
+    per-block work that needs no state goes there, off the thread that confirms.
     """
 
-    def feed(self, block: bytes, lines_before: int) -> None: ...
+    def prepare(self, block: bytes) -> object: ...
+
+    def feed(self, block: bytes, lines_before: int, prepared: object) -> None: ...
 
     def close(self) -> None: ...
 
@@ -119,10 +124,12 @@ class Located:
 
     lines: list[tuple[int, int, int, list[int]]]  # start, end, newlines before, signature indexes
     newlines: int
+    prepared: object = None  # what the scan's observer prepared from the block (BlockObserver)
 
 
-def locate(matcher: Matcher, block: bytes) -> Located:
-    """Run the matcher over a block and find each candidate's line and line number.
+def locate(matcher: Matcher, block: bytes, observer: BlockObserver | None = None) -> Located:
+    """Run the matcher over a block and find each candidate's line and line number (and
+    `observer.prepare(block)`).
 
     The costly part of a block's scan outside the matcher (counting its newlines for the line
     numbers) is here, so that it can run in the matcher's thread, next to the matcher call.
@@ -146,7 +153,8 @@ def locate(matcher: Matcher, block: bytes) -> Located:
         previous = start
         end = block.find(b"\n", start)
         lines.append((start, len(block) if end == -1 else end, newlines, sorted(starts[start])))
-    return Located(lines, newlines + block.count(b"\n", previous))  # each byte counted once
+    prepared = observer.prepare(block) if observer is not None else None
+    return Located(lines, newlines + block.count(b"\n", previous), prepared)
 
 
 def extract_facts(signature: Signature, line: str) -> dict[str, Any] | None:
@@ -515,7 +523,8 @@ class FileScan:
         )
 
     def feed(self, block: bytes, located: Located | None = None) -> None:
-        """Scan one line-aligned block; `located` is `locate(matcher, block)` if already done.
+        """Scan one line-aligned block; `located` is `locate(matcher, block)` if already done
+        (with, when the scan has an observer, what the observer's `prepare` gave).
 
         The block's first line that tells a year and a zone (app.parsing.expressway.infer_clock,
         a few lines read) dates the BSD timestamps (`Nov 18 19:55:58`) of its hits, of the
@@ -525,7 +534,7 @@ class FileScan:
         if self.pending:
             self._continue_follows(block)
         if located is None:
-            located = locate(self.matcher, block)
+            located = locate(self.matcher, block, self.observer)
         if not self._seen_block and block:
             self._seen_block = True
             head = block[: 64 * 1024].split(b"\n", _FORMAT_HEAD_LINES)[:_FORMAT_HEAD_LINES]
@@ -536,7 +545,7 @@ class FileScan:
         if self._missing:
             self._look_for_markers(block)
         if self.observer is not None:
-            self.observer.feed(block, self.lines_before)
+            self.observer.feed(block, self.lines_before, located.prepared)
         for start, end, newlines, indexes in located.lines:
             text = _decode(block[start:end])
             line_no = self.lines_before + newlines + 1
@@ -843,7 +852,9 @@ class BlockFeeder:
             if cut:
                 self.scan.note_cut()
             return
-        self._in_flight.append((block, self.pool.submit(locate, self.scan.matcher, block), cut))
+        self._in_flight.append(
+            (block, self.pool.submit(locate, self.scan.matcher, block, self.scan.observer), cut)
+        )
         while len(self._in_flight) >= self.window:
             self._confirm_oldest()
 

@@ -41,8 +41,17 @@ def _example_lines() -> list[str]:
         if signature.analyzer is not None:
             continue
         example = next(example for example in signature.examples if example.positive)
-        lines.extend(example.lines)
+        lines.extend(_on_this_host(line) for line in example.lines)
     return lines
+
+
+def _on_this_host(line: str) -> str:
+    """An example line as this node logged it (examples quote other hosts: with 400 of them a
+    foreign host would outvote the node's own lines when its name is read from the log)."""
+    header = _HEADER.match(line)
+    if header is None:
+        return line
+    return f"{header['ts']} {HOST} {header['tag']}{header['rest']}"
 
 
 def _members() -> Members:

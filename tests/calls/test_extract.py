@@ -14,8 +14,9 @@ from app.calls.ladder import lay_out
 from app.calls.render import to_svg, to_text
 from app.report import FileKind
 from tests.calls.siplog import START, Node, sip
+from tests.conftest import SHARED
 
-REAL = Path("/work/shared/data/real/expressway-e_mra_call.txt")
+REAL = SHARED / "data/real/expressway-e_mra_call.txt"
 HOST = "vm-bluck-fed-vcse1"
 
 
@@ -370,3 +371,110 @@ def test_without_extract_calls_no_observer_sees_a_block(
         )
         assert report.calls is None and report.call_background == []
     assert observers and all(observer is None for observer in observers)
+
+
+def test_keepalive_traffic_is_counted_once_per_message_whatever_the_cuts() -> None:
+    """Pings logged as summary + DEBUG line + block, or as a block alone, counted per peer
+    (not per line): each message once, also when a cut falls between a summary and its block."""
+    node = Node("expe", "10.0.0.5")
+    expected: dict[tuple[str, str], dict[str, object]] = {}
+    for n in range(400):
+        when = START + timedelta(seconds=n)
+        peer = f"10.0.0.{9 + n % 3}:7001"
+        pinged = n % 5 != 0  # every fifth: a REGISTER logged with its block only
+        method = "OPTIONS" if pinged else "REGISTER"
+        row = expected.setdefault(
+            (peer, method), {"count": 0, "failures": 0, "first": when, "line": 0}
+        )
+        if not row["line"]:
+            row["line"] = len(node.lines) + 1  # its first line: the summary, else the block's
+        row["count"] = int(str(row["count"])) + (2 if pinged else 1)
+        row["last"] = when
+        sip(
+            node,
+            when,
+            direction="out",
+            local_port=7001,
+            remote=peer,
+            start_line=f"{method} sip:{peer} SIP/2.0",
+            call_id=f"ka{n}",
+            cseq=n,
+            method=method,
+            summary=pinged,
+        )
+        if pinged:
+            timeout = n % 7 == 0
+            row["failures"] = int(str(row["failures"])) + (1 if timeout else 0)
+            sip(
+                node,
+                when,
+                direction="in",
+                local_port=7001,
+                remote=peer,
+                start_line="SIP/2.0 408 Request Timeout" if timeout else "SIP/2.0 200 OK",
+                call_id=f"ka{n}",
+                cseq=n,
+                method=method,
+            )
+    _call(node)
+    data = node.text().encode()
+    for cuts in (0, 40, 2000):
+        collector = extract(data, cuts=cuts, seed=cuts)
+        assert collector.kept == 4
+        rows = {(r.peer, r.method): r for r in collector.background_rows()}
+        assert set(rows) == set(expected)
+        for key, want in expected.items():
+            got = rows[key]
+            assert (got.count, got.failures, got.first, got.last, got.line) == (
+                want["count"],
+                want["failures"],
+                want["first"],
+                want["last"],
+                want["line"],
+            ), (cuts, key)
+
+
+def test_a_failure_while_reading_a_block_is_raised_when_the_file_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.calls import extract as module
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("reading failed")
+
+    node = Node("expe", "10.0.0.5")
+    _call(node)
+    observer = Collector().observer("log.txt", FileKind.LOGGINGSNAPSHOT)
+    assert isinstance(observer, module.ThreadedExtractor)
+    monkeypatch.setattr(module.FileExtractor, "feed", broken)
+    observer.feed(node.text().encode(), 0)
+    with pytest.raises(RuntimeError, match="reading failed"):
+        observer.close()
+
+
+def test_an_extractor_thread_that_ended_when_idle_loses_no_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A scan that pauses longer than the idle time (a slow upload) reads every block in order."""
+    import time
+
+    from app.calls import extract as module
+
+    monkeypatch.setattr(module.ThreadedExtractor, "IDLE_SECONDS", 0.05)
+    node = Node("expe", "10.0.0.5")
+    _call(node, call_id="first@192.0.2.7")
+    _call(node, call_id="second@192.0.2.7")
+    data = node.text().encode()
+    middle = data.index(b"\n", len(data) // 2) + 1
+    collector = Collector()
+    observer = collector.observer("log.txt", FileKind.LOGGINGSNAPSHOT)
+    assert isinstance(observer, module.ThreadedExtractor)
+    observer.feed(data[:middle], 0)
+    time.sleep(0.3)  # the thread ends
+    observer.feed(data[middle:], data[:middle].count(b"\n"))
+    observer.close()
+    whole = extract(data)
+    assert [(m.line, m.label, m.call_id) for m in collector.messages["log.txt"]] == [
+        (m.line, m.label, m.call_id) for m in whole.messages["log.txt"]
+    ]
+    assert len(whole.messages["log.txt"]) == 8

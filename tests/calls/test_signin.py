@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import random
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -16,6 +15,7 @@ from app.calls.signin_flow import build, decode_segment, lay_out
 from app.calls.signin_model import HttpMessage, SigninResult, message_to_json
 from app.report import FileKind
 from tests.calls.signinlog import START, auth_failed, ts_request, ts_response, uds_401
+from tests.conftest import SHARED
 
 EXPE_PRODUCTS = {"expe1": "Expressway-E", "expc1": "Expressway-C"}
 TRACKING = "f0000000-86f6-4030-8259-0b768c07723e"
@@ -357,14 +357,15 @@ def test_other_files_and_kinds_are_not_observed() -> None:
     assert observe is not None
     both = observe("expc1.log", FileKind.LOG)
     assert both is not None
-    both.feed(text(exp_c_request()).encode(), 0)
+    block = text(exp_c_request()).encode()
+    both.feed(block, 0, both.prepare(block))
     both.close()
     assert len(collector.all_messages()) == len(calls.all_messages()) == 1
     assert combine(None, None) is None
 
 
 def test_the_real_public_log_holds_no_sign_in_and_none_is_invented() -> None:
-    real = Path("/work/shared/data/real/expressway-e_mra_call.txt")
+    real = SHARED / "data/real/expressway-e_mra_call.txt"
     if not real.exists():
         pytest.skip("the real public log is not on this machine")
     collector = SigninCollector()

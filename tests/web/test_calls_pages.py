@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,11 +11,11 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from tests.calls.scenarios import two_node_logs
 from tests.calls.siplog import START, Node
-from tests.conftest import wait_for
+from tests.conftest import SHARED, wait_for
 from tests.corpus import xstat_dump
 from tests.factories import make_tar
 
-REAL = Path("/work/shared/data/real/expressway-e_mra_call.txt")
+REAL = SHARED / "data/real/expressway-e_mra_call.txt"
 
 
 @pytest.fixture
