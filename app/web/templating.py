@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import jinja2
 from fastapi.templating import Jinja2Templates
@@ -32,6 +33,23 @@ def human_size(size: int | None) -> str:
             return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} TiB"
+
+
+_SIP_METHOD = re.compile(r"(?:\bMethod=|\bCSeq:[ \t]*\d+[ \t]+)([A-Z]{3,12})\b")
+FOLDED_ALWAYS = frozenset({"OPTIONS", "REGISTER"})
+
+
+def call_link(text: str) -> tuple[str, str] | None:
+    """(query string of the call list, link text) for the SIP message a log text names: its
+    call by Call-ID, or for OPTIONS and REGISTER (keep-alive traffic, counted per peer and
+    method, never listed as calls) the rows of that method; None when it names no Call-ID."""
+    call_id = call_id_in(text)
+    if not call_id:
+        return None
+    method = _SIP_METHOD.search(text)
+    if method is not None and method[1] in FOLDED_ALWAYS:
+        return urlencode({"method": method[1]}), f"its {method[1]} traffic"
+    return urlencode({"q": call_id}), "its call"
 
 
 def utc_time(moment: datetime | str | None) -> str:
@@ -116,6 +134,7 @@ def _environment() -> jinja2.Environment:
         bug_url=bug_url,
         fact_value=fact_value,
         sip_call_id=call_id_in,
+        call_link=call_link,
     )
     env.globals.update(SEVERITIES=SEVERITIES, csrf_field=csrf_field, viewer=viewer)
     return env
