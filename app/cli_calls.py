@@ -127,25 +127,30 @@ def register(app: typer.Typer) -> None:
             }
             typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
             return
+        from app.calls.render import printable
+
         for call in chosen:
             started = call.started_at.isoformat(sep=" ")[:23] if call.started_at else "?"
             status = call.final_status or "no final response logged"
             joined = f"  joined by {call.joined_by}" if call.joined_by else ""
             count = len(call.messages) + call.omitted
             ending = f"  {call.end_reason}" if call.end_reason else ""
-            typer.echo(
+            line = (
                 f"{call.number:>5}  {started}  {call.method:<8} {call.from_uri} → {call.to_uri}"
                 f"  [{status}]{ending}  {count} message{'s' if count != 1 else ''}"
                 f"  {', '.join(call.nodes)}{joined}"
             )
+            typer.echo(printable(line))  # a log's ESC must not drive the terminal
         typer.echo(f"\n{len(chosen)} call(s) of {len(found)}")
         if background:
             typer.echo("\nKeep-alive and background traffic (per node, peer and method):")
             for row in background:
                 codes = " ".join(f"{code}×{n}" for code, n in sorted(row.statuses.items()))
                 typer.echo(
-                    f"  {row.node}  {row.peer}  {row.method:<9} {row.count} messages, "
-                    f"{row.failures} failed  {codes}".rstrip()
+                    printable(
+                        f"  {row.node}  {row.peer}  {row.method:<9} {row.count} messages, "
+                        f"{row.failures} failed  {codes}".rstrip()
+                    )
                 )
 
     @app.command()

@@ -15,7 +15,7 @@ from markupsafe import Markup
 from app import textformat, timefmt
 from app.auth.identity import Caller
 from app.calls.sipmsg import call_id_in
-from app.display import show_bidi
+from app.display import BIDI_CONTROLS, show_bidi
 from app.web.csrf import csrf_field
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
@@ -101,11 +101,22 @@ def fact_value(value: Any) -> str:
     return str(value)
 
 
+_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f" + "".join(sorted(BIDI_CONTROLS)) + "]")
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _control_picture(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return "\u2421" if code == 0x7F else chr(0x2400 + code)
+
+
 def visible_text(value: Any) -> Any:
     """Every `{{ … }}` of every page: bidirectional controls shown as `<U+202E>` (app.display),
-    so a name cannot read as something else; markup built by the templates is left as it is."""
-    if isinstance(value, str) and not isinstance(value, Markup):
-        return show_bidi(value)
+    so a name cannot read as something else, and control characters other than tab and line
+    ends as their pictures (`␀`, `␛`: a log's binary junk stays visible, and no NUL reaches the
+    page); markup built by the templates is left as it is."""
+    if isinstance(value, str) and not isinstance(value, Markup) and _HIDDEN.search(value):
+        return _CONTROLS.sub(_control_picture, show_bidi(value))
     return value
 
 

@@ -96,3 +96,17 @@ def test_ladder_takes_a_call_id_and_calls_lists_keepalive_rows(tmp_path: Path) -
         json.loads(runner.invoke(app, ["calls", "--json", "-q", "EXPC1", *paths]).output)["total"]
         == 1
     )
+
+
+def test_calls_prints_a_logs_escape_sequences_as_pictures(tmp_path: Path) -> None:
+    from tests.calls.scenarios import failed_mra_call
+    from tests.calls.siplog import Node
+
+    expe, expc = Node("expe1", "10.0.0.5"), Node("expc1", "10.0.0.2")
+    failed_mra_call(expe, expc, number="55\x1b[2J51234")
+    path = tmp_path / "loggingsnapshot_expe1_2018-01-01_17_56_00.txt"
+    path.write_text(expe.text())
+    text = runner.invoke(app, ["calls", str(path)]).output
+    assert "\x1b" not in text and "55\u241b[2J51234" in text
+    drawn = runner.invoke(app, ["ladder", "--call", "1", str(path)]).output
+    assert "\x1b" not in drawn

@@ -211,3 +211,44 @@ def test_the_list_of_an_analysis_not_done_says_so(
     failed = add_analysis(quiet_settings, status="failed", error="bad archive")
     detail = page_client.get(f"/api/v1/analyses/{failed}/calls").json()["detail"]
     assert detail.startswith("The analysis failed, so no calls were extracted")
+
+
+def test_control_characters_from_a_log_are_shown_not_obeyed(client: TestClient) -> None:
+    """BEL and ESC in a reason phrase and a User-Agent: the SVG stays XML, the text download
+    and the page show their pictures (a terminal printing ladder.txt is not driven by them)."""
+    from xml.etree import ElementTree
+
+    from tests.calls.siplog import Node
+
+    node = Node("expe1", "10.0.0.5")
+    common: dict[str, Any] = {"call_id": "bell-1@192.0.2.20", "cseq": 1, "method": "INVITE"}
+    sip(
+        node,
+        START,
+        direction="in",
+        local_port=5061,
+        remote="192.0.2.20:5060",
+        start_line="INVITE sip:777@example.com SIP/2.0",
+        headers=("User-Agent: Evil\x1b[2J Cisco-DX80",),
+        **common,
+    )
+    sip(
+        node,
+        START + timedelta(milliseconds=3),
+        direction="out",
+        local_port=5061,
+        remote="192.0.2.20:5060",
+        start_line="SIP/2.0 486 Busy\x07Here",
+        headers=("Server: TANDBERG/4352 (X15.0.2)",),
+        **common,
+    )
+    analysis_id = analyse(client, ("e.tar.gz", bundle(node, "Expressway-E")))
+    assert listing(client, analysis_id)["calls"][0]["final_status"] == "486 Busy\x07Here"
+    svg = client.get(f"/a/{analysis_id}/calls/1/ladder.svg").text
+    ElementTree.fromstring(svg)  # well-formed: no BEL in the XML
+    assert "486 Busy\u2407Here" in svg
+    text = client.get(f"/a/{analysis_id}/calls/1/ladder.txt").text
+    assert "\x07" not in text and "\x1b" not in text and "Busy\u2407Here" in text
+    page = client.get(f"/a/{analysis_id}/calls/1").text
+    assert "\x07" not in page and "\x1b" not in page
+    assert "Evil\u241b[2J Cisco-DX80" in page and "Busy\u2407Here" in page
