@@ -61,8 +61,10 @@ def _find(calls: list[Call], key: str) -> Call | None:
     """The call `key` names: its number, or one of its Call-IDs (exact, then any case)."""
     text = key.strip()
     if text.isascii() and text.isdigit():
-        return next((c for c in calls if c.number == int(text)), None)
-    exact = next((c for c in calls if text in c.call_ids), None)
+        numbered = next((c for c in calls if c.number == int(text)), None)
+        if numbered is not None:
+            return numbered
+    exact = next((c for c in calls if text in c.call_ids), None)  # some Call-IDs are digits
     if exact is not None or not text:
         return exact
     lower = text.lower()

@@ -311,15 +311,14 @@ def call_number(session: Session, analysis_id: str, key: str | int) -> int:
     _exists(session, analysis_id)
     text = str(key).strip()
     if text.isascii() and text.isdigit() and len(text) <= 9:
-        number = int(text)
         found = session.scalar(
             select(CallRow.number).where(
-                CallRow.analysis_id == analysis_id, CallRow.number == number
+                CallRow.analysis_id == analysis_id, CallRow.number == int(text)
             )
         )
         if found is not None:
-            return number
-    elif text and len(text) <= MAX_CALL_KEY_CHARS:
+            return int(found)
+    if text and len(text) <= MAX_CALL_KEY_CHARS:  # a Call-ID (some are digits only)
         rows = session.execute(
             select(CallRow.number, CallRow.call_ids)
             .where(

@@ -252,3 +252,18 @@ def test_control_characters_from_a_log_are_shown_not_obeyed(client: TestClient) 
     page = client.get(f"/a/{analysis_id}/calls/1").text
     assert "\x07" not in page and "\x1b" not in page
     assert "Evil\u241b[2J Cisco-DX80" in page and "Busy\u2407Here" in page
+
+
+def test_a_call_id_of_digits_names_its_call_when_no_call_has_that_number(
+    client: TestClient,
+) -> None:
+    from tests.calls.scenarios import answered_call
+    from tests.calls.siplog import Node
+
+    node = Node("expe1", "10.0.0.5")
+    answered_call(node, call_id="8675309", number="5550000", start=START)
+    analysis_id = analyse(client, ("e.tar.gz", bundle(node, "Expressway-E")))
+    assert client.get(f"/api/v1/analyses/{analysis_id}/calls/1").json()["call_ids"] == ["8675309"]
+    by_id = client.get(f"/api/v1/analyses/{analysis_id}/calls/8675309")
+    assert by_id.status_code == 200 and by_id.json()["id"] == 1
+    assert client.get(f"/api/v1/analyses/{analysis_id}/calls/867530").status_code == 404
