@@ -169,6 +169,7 @@ def register(app: typer.Typer) -> None:
         from app.calls.ladder import lay_out
         from app.calls.render import to_svg, to_text
 
+        output_format = output_format.strip().lower()
         if output_format not in ("txt", "svg"):
             typer.echo("error: --format is txt or svg", err=True)
             raise typer.Exit(EXIT_UNUSABLE)

@@ -267,3 +267,29 @@ def test_a_call_id_of_digits_names_its_call_when_no_call_has_that_number(
     by_id = client.get(f"/api/v1/analyses/{analysis_id}/calls/8675309")
     assert by_id.status_code == 200 and by_id.json()["id"] == 1
     assert client.get(f"/api/v1/analyses/{analysis_id}/calls/867530").status_code == 404
+
+
+def test_logs_of_keepalive_traffic_only_say_so_not_that_sip_logging_was_off(
+    client: TestClient,
+) -> None:
+    from tests.calls.siplog import Node
+
+    node = Node("expc1", C_IP)
+    for n in range(4):
+        common: dict[str, Any] = {"call_id": f"ping{n}@{C_IP}", "cseq": 1, "method": "OPTIONS"}
+        for direction, start_line in (("out", "OPTIONS sip:x SIP/2.0"), ("in", "SIP/2.0 200 OK")):
+            sip(
+                node,
+                START + timedelta(seconds=n),
+                direction=direction,
+                local_port=5061,
+                remote=CUCM,
+                start_line=start_line,
+                **common,
+            )
+    analysis_id = analyse(client, ("c.tar.gz", bundle(node, "Expressway-C")))
+    body = listing(client, analysis_id)
+    assert body["total"] == 0 and [b["count"] for b in body["background"]] == [8]
+    page = client.get(f"/a/{analysis_id}/calls").text
+    assert "hold no SIP call: only keep-alive and background traffic, counted below." in page
+    assert "SIP logging may have been off" not in page
