@@ -123,7 +123,7 @@ def test_the_pages_list_calls_and_draw_the_ladder_without_script(
     page = client.get(f"/a/{two_nodes}/calls/1", params={"highlight": "Unallocated"}).text
     assert "<svg" in page and page.count('href="#msg-') == 12  # 16 messages, 4 seen on both
     assert 'id="msg-7"' in page and "Q.850;cause=1" in page
-    assert "1 message contain it" in page  # the 404 from Unified CM carries the Reason
+    assert "1 message contains it" in page  # the 404 from Unified CM carries the Reason
     line_link = re.search(r'href="(/a/[^"]+/files/[^"]+\?line=(\d+)#L\d+)"', page)
     assert line_link is not None
     viewer = client.get(line_link[1].replace("&amp;", "&"))
