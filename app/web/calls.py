@@ -284,7 +284,8 @@ def calls_page(
         "method": args.method,
         "filtered": bool(args.q or args.failed or args.method),
         "page_url": f"/a/{analysis_id}/calls?{urlencode({**kept, 'page': ''})}",
-        "api_url": f"/api/v1/analyses/{analysis_id}/calls",
+        "api_url": f"/api/v1/analyses/{analysis_id}/calls"
+        + (f"?{urlencode({**kept, 'page': str(args.page)})}" if kept or args.page > 1 else ""),
     }
     return templates.TemplateResponse(request, "calls.html", context)
 

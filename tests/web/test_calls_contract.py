@@ -113,6 +113,8 @@ def test_pages_past_the_end_are_empty_and_per_page_is_bounded(
     assert 'href="/a/' + analysis + '/calls?per_page=1&amp;page=2">Go to page 2</a>' in page
     first = client.get(f"/a/{analysis}/calls?per_page=1&failed=false").text
     assert 'rel="next" href="/a/' + analysis + '/calls?per_page=1&amp;page=2"' in first
+    twin = f'href="/api/v1/analyses/{analysis}/calls?q=5551234&amp;failed=true&amp;page=1"'
+    assert twin in client.get(f"/a/{analysis}/calls?q=5551234&failed=true").text
 
 
 def test_a_call_is_named_by_its_number_or_one_of_its_call_ids(
