@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from app.calls.model import Call
+    from app.calls.model import BackgroundRow, Call
     from app.report import Report
 
 EXIT_UNUSABLE = 2
@@ -51,12 +51,45 @@ def _analyse(bundles: list[Path], jobs: int | None) -> Report:
 
 
 def _matches(call: Call, needle: str) -> bool:
-    if not needle:
-        return True
-    haystack = [call.from_uri, call.to_uri, *call.call_ids]
-    for message in call.messages:
-        haystack += [message.request_uri, message.local, message.remote, message.node]
-    return any(needle in value.lower() for value in haystack)
+    """What `?q=` of the server matches: URIs, Call-IDs, addresses and nodes (any case)."""
+    from app.services.calls import search_text
+
+    return not needle or needle in search_text(call)
+
+
+def _find(calls: list[Call], key: str) -> Call | None:
+    """The call `key` names: its number, or one of its Call-IDs (exact, then any case)."""
+    text = key.strip()
+    if text.isascii() and text.isdigit():
+        numbered = next((c for c in calls if c.number == int(text)), None)
+        if numbered is not None:
+            return numbered
+    exact = next((c for c in calls if text in c.call_ids), None)  # some Call-IDs are digits
+    if exact is not None or not text:
+        return exact
+    lower = text.lower()
+    return next((c for c in calls if lower in (cid.lower() for cid in c.call_ids)), None)
+
+
+def _background_json(row: BackgroundRow) -> dict[str, object]:
+    return {
+        "node": row.node,
+        "peer": row.peer,
+        "method": row.method,
+        "count": row.count,
+        "failures": row.failures,
+        "statuses": row.statuses,
+        "first_seen": row.first.isoformat() if row.first else None,
+        "last_seen": row.last.isoformat() if row.last else None,
+        "file": row.file,
+        "line": row.line,
+    }
+
+
+def _background_kept(row: BackgroundRow, needle: str, failed: bool) -> bool:
+    if failed and not row.failures:
+        return False
+    return not needle or any(needle in value.lower() for value in (row.node, row.peer, row.method))
 
 
 def register(app: typer.Typer) -> None:
@@ -74,31 +107,60 @@ def register(app: typer.Typer) -> None:
         ] = "",
         jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="CPU cores")] = None,
     ) -> None:
-        """List the SIP calls the logs show (one bundle per node: calls are joined across them)."""
+        """List the SIP calls the logs show (one bundle per node: calls are joined across them),
+        then the keep-alive traffic (OPTIONS, REGISTER, SUBSCRIBE/NOTIFY) counted per peer."""
         from app.calls.codec import call_summary
 
-        found = _analyse(bundles, jobs).calls or []
+        report = _analyse(bundles, jobs)
+        found = report.calls or []
         needle = query.strip().lower()
         chosen = [c for c in found if (c.failed or not failed) and _matches(c, needle)]
+        background = [b for b in report.call_background if _background_kept(b, needle, failed)]
         if as_json:
-            body = {"total": len(chosen), "calls": [call_summary(c) for c in chosen]}
-            typer.echo(json.dumps(body, indent=2))
+            summaries = []
+            for call in chosen:
+                summary = call_summary(call)
+                summary["messages"] = len(call.messages) + call.omitted  # as the API counts
+                summaries.append(summary)
+            body = {
+                "total": len(chosen),
+                "calls": summaries,
+                "background": [_background_json(b) for b in background],
+            }
+            typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
             return
+        from app.calls.render import printable
+
         for call in chosen:
             started = call.started_at.isoformat(sep=" ")[:23] if call.started_at else "?"
             status = call.final_status or "no final response logged"
             joined = f"  joined by {call.joined_by}" if call.joined_by else ""
-            typer.echo(
+            count = len(call.messages) + call.omitted
+            ending = f"  {call.end_reason}" if call.end_reason else ""
+            line = (
                 f"{call.number:>5}  {started}  {call.method:<8} {call.from_uri} → {call.to_uri}"
-                f"  [{status}]  {len(call.messages)} messages  {', '.join(call.nodes)}{joined}"
+                f"  [{status}]{ending}  {count} message{'s' if count != 1 else ''}"
+                f"  {', '.join(call.nodes)}{joined}"
             )
+            typer.echo(printable(line))  # a log's ESC must not drive the terminal
         typer.echo(f"\n{len(chosen)} call(s) of {len(found)}")
+        if background:
+            typer.echo("\nKeep-alive and background traffic (per node, peer and method):")
+            for row in background:
+                codes = " ".join(f"{code}×{n}" for code, n in sorted(row.statuses.items()))
+                typer.echo(
+                    printable(
+                        f"  {row.node}  {row.peer}  {row.method:<9} {row.count} messages, "
+                        f"{row.failures} failed  {codes}".rstrip()
+                    )
+                )
 
     @app.command()
     def ladder(
         bundles: Bundles,
         call: Annotated[
-            int, typer.Option("--call", min=1, help="The call's number (`loupe calls`)")
+            str,
+            typer.Option("--call", help="The call's number (`loupe calls`) or one of its Call-IDs"),
         ],
         output_format: Annotated[str, typer.Option("--format", help="txt or svg")] = "txt",
         jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="CPU cores")] = None,
@@ -107,14 +169,19 @@ def register(app: typer.Typer) -> None:
         from app.calls.ladder import lay_out
         from app.calls.render import to_svg, to_text
 
+        output_format = output_format.strip().lower()
         if output_format not in ("txt", "svg"):
             typer.echo("error: --format is txt or svg", err=True)
             raise typer.Exit(EXIT_UNUSABLE)
         report = _analyse(bundles, jobs)
         calls = report.calls or []
-        found = next((c for c in calls if c.number == call), None)
+        found = _find(calls, call)
         if found is None:
-            typer.echo(f"error: no call {call} (the logs show {len(calls)})", err=True)
+            typer.echo(
+                f"error: no call {call}: give a number `loupe calls` lists (the logs show "
+                f"{len(calls)} call{'s' if len(calls) != 1 else ''}) or one of a call's Call-IDs",
+                err=True,
+            )
             raise typer.Exit(EXIT_UNUSABLE)
         products = {(n.hostname or n.bundle): n.product for n in report.nodes}
         drawn = lay_out(found.messages, products)

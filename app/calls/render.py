@@ -7,8 +7,9 @@ into an `<a href="#msg-N">` (the page lists the messages below the ladder).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
-from html import escape
+from html import escape as escape_html
 
 from app.calls.ladder import Arrow, Ladder
 
@@ -19,6 +20,24 @@ TOP = 76
 LEFT = 150  # room for the times
 TEXT_COLUMN = 26
 MAX_PNG_ARROWS = 1000
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f\ufffe\uffff]")
+
+
+def _picture(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # ␀ … ␟ (CONTROL PICTURES)
+    return "\u2421" if code == 0x7F else "\ufffd"
+
+
+def printable(text: str) -> str:
+    """`text` on one line with its control characters shown (`␇`, `␛`): a log's BEL or ESC
+    neither breaks the SVG's XML nor drives the terminal `ladder.txt` is printed on."""
+    return _UNPRINTABLE.sub(_picture, text)
+
+
+def escape(text: str) -> str:
+    return escape_html(printable(text))
 
 
 def _time(arrow: Arrow) -> str:
@@ -126,14 +145,16 @@ def to_text(ladder: Ladder) -> str:
     count = max(1, len(ladder.columns))
     lines = []
     for attribute in ("label", "address"):
-        cells = [str(getattr(c, attribute))[: width - 2].center(width) for c in ladder.columns]
+        cells = [
+            printable(str(getattr(c, attribute)))[: width - 2].center(width) for c in ladder.columns
+        ]
         lines.append(" " * 22 + "".join(cells).rstrip())
     for arrow in ladder.arrows:
         row = [" "] * (count * width)
         for index in range(count):
             row[index * width + width // 2] = "|"
         a, b = arrow.src * width + width // 2, arrow.dst * width + width // 2
-        label = _label(arrow, short=True)
+        label = printable(_label(arrow, short=True))
         if a == b:
             text = "".join(row).rstrip() + f"  <- {label} (to itself)"
         else:

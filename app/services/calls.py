@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, Table, delete, func, insert, select
+from sqlalchemy import Select, Table, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from app.bundle.stored import open_stored
@@ -32,7 +32,8 @@ MAX_SEARCH_CHARS = 20_000
 SEARCHED_MESSAGES = 200  # the addresses and URIs of a call's first messages are searched
 MAX_MESSAGE_BYTES = 256 * 1024  # of one message read back from its log for the ladder page
 MAX_PAGE_TEXT_BYTES = 32 * 2**20  # of all the messages of one ladder page
-MAX_QUERY_CHARS = 200
+MAX_QUERY_CHARS = 300  # a whole Call-ID (extraction keeps 300 characters of one)
+MAX_BACKGROUND_ROWS = 500
 INSERT_BATCH = 2000
 LIST_COLUMNS = (
     CallRow.number,
@@ -51,11 +52,15 @@ LIST_COLUMNS = (
 )
 
 
+def _no_analysis(analysis_id: str) -> NotFound:
+    return NotFound(
+        f"No analysis with id '{analysis_id}'. Check the link, or upload the bundle again."
+    )
+
+
 def _exists(session: Session, analysis_id: str) -> None:
     if session.get(Analysis, analysis_id) is None:
-        raise NotFound(
-            f"No analysis with id '{analysis_id}'. Check the link, or upload the bundle again."
-        )
+        raise _no_analysis(analysis_id)
 
 
 def search_text(call: Call) -> str:
@@ -75,6 +80,8 @@ NOT_EXTRACTED = (
     "Call flows were not extracted for this analysis: they are off by default because they "
     "slow analysis of SIP-heavy logs; set LOUPE_CALL_FLOWS=true and re-run."
 )
+NOT_DONE = "The analysis is {status}: its calls are listed once it is done."
+ANALYSIS_FAILED = "The analysis failed, so no calls were extracted: see its page for the reason."
 
 
 def save_calls(session: Session, analysis_id: str, report: Report) -> None:
@@ -168,19 +175,49 @@ class CallsPage:
     methods: list[str]  # every method the analysis' calls start with (for the filter)
 
 
+def _needle(q: str | None) -> str:
+    return (q or "").strip().lower()[:MAX_QUERY_CHARS]
+
+
 def _filtered(
     analysis_id: str, q: str | None, failed: bool | None, method: str | None
 ) -> Select[Any]:
     query: Select[Any] = select(*LIST_COLUMNS)  # type: ignore[assignment]
     query = query.where(CallRow.analysis_id == analysis_id)
-    if q:
-        needle = q.strip().lower()[:MAX_QUERY_CHARS]
-        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(CallRow.search.like(f"%{escaped}%", escape="\\"))
+    needle = _needle(q)
+    if needle:
+        query = query.where(CallRow.search.contains(needle, autoescape=True))
     if failed is not None:
         query = query.where(CallRow.failed.is_(failed))
-    if method:
+    if method and method.strip():
         query = query.where(CallRow.method == method.strip().upper()[:32])
+    return query
+
+
+def _background(
+    analysis_id: str, q: str | None, failed: bool | None, method: str | None
+) -> Select[Any]:
+    """The keep-alive rows the filters keep: method, failures (failed only), and the text in
+    the node, peer or method."""
+    query = select(CallBackgroundRow).where(CallBackgroundRow.analysis_id == analysis_id)
+    needle = _needle(q)
+    if needle:
+        query = query.where(
+            or_(
+                *(
+                    func.lower(column).contains(needle, autoescape=True)
+                    for column in (
+                        CallBackgroundRow.node,
+                        CallBackgroundRow.peer,
+                        CallBackgroundRow.method,
+                    )
+                )
+            )
+        )
+    if failed:
+        query = query.where(CallBackgroundRow.failures > 0)
+    if method and method.strip():
+        query = query.where(CallBackgroundRow.method == method.strip().upper()[:32])
     return query
 
 
@@ -194,24 +231,31 @@ def list_calls(
     page: int = 1,
     per_page: int = 50,
 ) -> CallsPage:
-    """One page of the analysis' calls in time order, with the filters applied."""
+    """One page of the analysis' calls in time order, with the filters applied (a page past
+    the last one is empty), and the keep-alive rows the same filters keep."""
     _exists(session, analysis_id)
     query = _filtered(analysis_id, q, failed, method)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     page_count = max(1, -(-total // per_page))
-    number = min(max(1, page), page_count)
+    number = max(1, page)
     rows = session.execute(
         query.order_by(CallRow.number).offset((number - 1) * per_page).limit(per_page)
     ).mappings()
     background = session.scalars(
-        select(CallBackgroundRow)
-        .where(CallBackgroundRow.analysis_id == analysis_id)
+        _background(analysis_id, q, failed, method)
         .order_by(CallBackgroundRow.id)
-        .limit(500)
+        .limit(MAX_BACKGROUND_ROWS)
     ).all()
-    methods = session.scalars(
-        select(CallRow.method).where(CallRow.analysis_id == analysis_id).distinct()
-    ).all()
+    methods = set(
+        session.scalars(select(CallRow.method).where(CallRow.analysis_id == analysis_id).distinct())
+    )
+    methods.update(
+        session.scalars(
+            select(CallBackgroundRow.method)
+            .where(CallBackgroundRow.analysis_id == analysis_id)
+            .distinct()
+        )
+    )
     return CallsPage(
         total, number, page_count, [dict(r) for r in rows], list(background), sorted(methods)
     )
@@ -223,10 +267,22 @@ def count_calls(session: Session, analysis_id: str) -> int:
 
 def extracted(session: Session, analysis_id: str) -> bool:
     """Whether a run of the analysis extracted its calls; NotFound without the analysis."""
+    return why_no_calls(session, analysis_id) is None
+
+
+def why_no_calls(session: Session, analysis_id: str) -> str | None:
+    """None when a run of the analysis extracted its calls, else why the list is empty (still
+    running, failed, or call flows off); NotFound without the analysis."""
     analysis = session.get(Analysis, analysis_id)
     if analysis is None:
-        _exists(session, analysis_id)
-    return bool(analysis is not None and analysis.calls_extracted)
+        raise _no_analysis(analysis_id)
+    if analysis.calls_extracted:
+        return None
+    if analysis.status in ("queued", "running"):
+        return NOT_DONE.format(status=analysis.status)
+    if analysis.status == "failed":
+        return ANALYSIS_FAILED
+    return NOT_EXTRACTED
 
 
 @dataclass(frozen=True)
@@ -236,17 +292,59 @@ class StoredCall:
     products: dict[str, str | None]  # node hostname (or upload name) → product
 
 
-def get_call(session: Session, analysis_id: str, number: int) -> StoredCall:
-    """One call with its messages; NotFound when the analysis has no such call."""
+MAX_CALL_KEY_CHARS = 1000
+
+
+def _unknown_call(session: Session, analysis_id: str, key: str) -> NotFound:
+    shown = key if len(key) <= 80 else key[:80] + "…"
+    text = (
+        f"The analysis has no call '{shown}': name a call by its number in the call list "
+        f"(/a/{analysis_id}/calls) or by one of its Call-IDs."
+    )
+    if not extracted(session, analysis_id):
+        text = f"{text} {why_no_calls(session, analysis_id)}"
+    return NotFound(text)
+
+
+def call_number(session: Session, analysis_id: str, key: str | int) -> int:
+    """The number of the call `key` names: its number, or one of its Call-IDs (exact, then
+    ignoring case); NotFound (with a sentence) for any other key."""
     _exists(session, analysis_id)
+    text = str(key).strip()
+    if text.isascii() and text.isdigit() and len(text) <= 9:
+        found = session.scalar(
+            select(CallRow.number).where(
+                CallRow.analysis_id == analysis_id, CallRow.number == int(text)
+            )
+        )
+        if found is not None:
+            return int(found)
+    if text and len(text) <= MAX_CALL_KEY_CHARS:  # a Call-ID (some are digits only)
+        rows = session.execute(
+            select(CallRow.number, CallRow.call_ids)
+            .where(
+                CallRow.analysis_id == analysis_id,
+                CallRow.search.contains(text.lower(), autoescape=True),
+            )
+            .order_by(CallRow.number)
+            .limit(1000)
+        ).all()
+        for number, call_ids in rows:
+            if text in call_ids:
+                return int(number)
+        for number, call_ids in rows:
+            if text.lower() in (cid.lower() for cid in call_ids):
+                return int(number)
+    raise _unknown_call(session, analysis_id, text)
+
+
+def get_call(session: Session, analysis_id: str, key: str | int) -> StoredCall:
+    """One call (by number or Call-ID) with its messages; NotFound when the analysis has no
+    such call."""
+    number = call_number(session, analysis_id, key)
     row = session.scalars(
         select(CallRow).where(CallRow.analysis_id == analysis_id, CallRow.number == number)
-    ).first()
-    if row is None:
-        analysis = session.get(Analysis, analysis_id)
-        if analysis is not None and not analysis.calls_extracted:
-            raise NotFound(f"The analysis has no call {number}. {NOT_EXTRACTED}")
-        raise NotFound(f"The analysis has no call {number}.")
+    ).one()
     nodes = session.scalars(select(Node).where(Node.analysis_id == analysis_id)).all()
     products = {(n.hostname or n.bundle): n.product for n in nodes}
     stored = session.scalar(

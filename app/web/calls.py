@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from markupsafe import Markup
 
@@ -25,11 +26,85 @@ from app.web.templating import templates
 
 router = APIRouter()
 CALLS_PER_PAGE = 50
-MAX_HIGHLIGHT_CHARS = 200
+MAX_CALLS_PER_PAGE = 1000
+MAX_PAGE = 1_000_000_000  # pages past it are past the end anyway (and OFFSET stays 64-bit)
+MAX_HIGHLIGHT_CHARS = 300
+MAX_QUERY_CHARS = 1000
 
-Page = Annotated[int, Query(ge=1, le=1_000_000)]
-CallNumber = Annotated[int, Path(ge=1, le=100_000_000, description="The call's number")]
+CallKey = Annotated[
+    str,
+    Path(
+        max_length=calls_service.MAX_CALL_KEY_CHARS,
+        description="The call's number in the call list, or one of its Call-IDs",
+    ),
+]
 Text = Annotated[str | None, Query(max_length=MAX_HIGHLIGHT_CHARS)]
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def _invalid(sentence: str) -> HTTPException:
+    return HTTPException(status_code=422, detail=sentence)
+
+
+def _shown(value: str) -> str:
+    return value if len(value) <= 40 else value[:40] + "…"
+
+
+def _whole_number(name: str, value: str | None, default: int, most: int) -> int:
+    """A positive whole number of the query string, at most `most` (larger ones are `most`)."""
+    text = (value or "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit()):
+        raise _invalid(f"{name} must be a whole number from 1, not '{_shown(text)}'.")
+    number = int(text)
+    if number < 1:
+        raise _invalid(f"{name} starts at 1 (it was {number}).")
+    return min(number, most)
+
+
+@dataclass(frozen=True, slots=True)
+class CallsArgs:
+    """The query string of the call list, shared by the page and its JSON twin. An empty
+    value is a value not given (`?q=&failed=&page=`)."""
+
+    q: str
+    failed: bool
+    method: str
+    page: int
+    per_page: int
+
+
+def calls_args(
+    q: Annotated[
+        str | None, Query(max_length=MAX_QUERY_CHARS, description="number, URI, Call-ID, address")
+    ] = None,
+    failed: Annotated[
+        str | None, Query(max_length=40, description="true: failed calls only")
+    ] = None,
+    method: Annotated[str | None, Query(max_length=32, description="e.g. INVITE")] = None,
+    page: Annotated[str | None, Query(max_length=40, description="1-based")] = None,
+    per_page: Annotated[
+        str | None,
+        Query(max_length=40, description=f"calls per page (1–{MAX_CALLS_PER_PAGE}, default 50)"),
+    ] = None,
+) -> CallsArgs:
+    """Read the list's query string; a value it cannot use is a 422 with a sentence."""
+    flag = (failed or "").strip().lower()
+    if flag and flag not in _TRUE + _FALSE:
+        raise _invalid(f"failed must be true or false, not '{_shown(failed or '')}'.")
+    size = _whole_number("per_page", per_page, CALLS_PER_PAGE, MAX_CALLS_PER_PAGE)
+    return CallsArgs(
+        q=(q or "").strip(),
+        failed=flag in _TRUE,
+        method=(method or "").strip().upper(),
+        page=_whole_number("page", page, 1, MAX_PAGE),
+        per_page=size,
+    )
+
+
+CallsArgsDep = Annotated[CallsArgs, Depends(calls_args)]
+NO_CALLS = CallsPage(0, 1, 1, [], [], [])
 
 
 def _iso(value: Any) -> str | None:
@@ -59,74 +134,66 @@ def call_summary(analysis_id: str, row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _list(
-    session: Any,
-    analysis_id: str,
-    q: str | None,
-    failed: bool | None,
-    method: str | None,
-    page: int,
-) -> CallsPage:
+def _list(session: Any, analysis_id: str, args: CallsArgs) -> CallsPage:
     return calls_service.list_calls(
         session,
         analysis_id,
-        q=q or None,
-        failed=failed or None,
-        method=method or None,
-        page=page,
-        per_page=CALLS_PER_PAGE,
+        q=args.q or None,
+        failed=True if args.failed else None,  # failed=false: every call, not only the good ones
+        method=args.method or None,
+        page=args.page,
+        per_page=args.per_page,
     )
 
 
+def _background_json(row: Any) -> dict[str, Any]:
+    return {
+        "node": row.node,
+        "peer": row.peer,
+        "method": row.method,
+        "count": row.count,
+        "failures": row.failures,
+        "statuses": row.statuses,
+        "first_seen": _iso(row.first_seen),
+        "last_seen": _iso(row.last_seen),
+        "file": row.file,
+        "line": row.line,
+    }
+
+
 @router.get("/api/v1/analyses/{analysis_id}/calls")
-def api_calls(
-    analysis_id: str,
-    session: SessionDep,
-    q: Text = None,
-    failed: bool = False,
-    method: Annotated[str | None, Query(max_length=32)] = None,
-    page: Page = 1,
-) -> JSONResponse:
-    """The analysis' SIP calls, 50 a page, in time order; keep-alive traffic in `background`.
+def api_calls(analysis_id: str, session: SessionDep, args: CallsArgsDep) -> JSONResponse:
+    """The analysis' SIP calls in time order, `per_page` (50) a page; a page past the last is
+    empty. Keep-alive traffic (OPTIONS, REGISTER, SUBSCRIBE/NOTIFY, PUBLISH) is counted in
+    `background`, one row per node, peer and method, with the same filters applied.
 
     `extracted` is false (and `detail` says why) when no run of the analysis extracted its call
-    flows: LOUPE_CALL_FLOWS is off by default.
+    flows: it is still running, it failed, or LOUPE_CALL_FLOWS was off (the default).
     """
-    if not calls_service.extracted(session, analysis_id):
+    reason = calls_service.why_no_calls(session, analysis_id)
+    if reason is not None:
         return JSONResponse(
             {
+                "extracted": False,
+                "detail": reason,
                 "total": 0,
-                "page": 1,
+                "page": args.page,
+                "per_page": args.per_page,
                 "page_count": 1,
                 "calls": [],
                 "background": [],
-                "extracted": False,
-                "detail": calls_service.NOT_EXTRACTED,
             }
         )
-    shown = _list(session, analysis_id, q, failed, method, page)
+    shown = _list(session, analysis_id, args)
     return JSONResponse(
         {
             "extracted": True,
             "total": shown.total,
             "page": shown.number,
+            "per_page": args.per_page,
             "page_count": shown.page_count,
             "calls": [call_summary(analysis_id, row) for row in shown.calls],
-            "background": [
-                {
-                    "node": b.node,
-                    "peer": b.peer,
-                    "method": b.method,
-                    "count": b.count,
-                    "failures": b.failures,
-                    "statuses": b.statuses,
-                    "first_seen": _iso(b.first_seen),
-                    "last_seen": _iso(b.last_seen),
-                    "file": b.file,
-                    "line": b.line,
-                }
-                for b in shown.background
-            ],
+            "background": [_background_json(b) for b in shown.background],
         }
     )
 
@@ -165,8 +232,9 @@ def message_json(message: SipMessage, retransmission: bool) -> dict[str, Any]:
 
 
 @router.get("/api/v1/analyses/{analysis_id}/calls/{call}")
-def api_call(analysis_id: str, call: CallNumber, session: SessionDep) -> JSONResponse:
-    """One call: its participants (the ladder's columns) and every message in time order."""
+def api_call(analysis_id: str, call: CallKey, session: SessionDep) -> JSONResponse:
+    """One call (by its number, or one of its Call-IDs): its participants (the ladder's
+    columns) and every message in time order."""
     stored = calls_service.get_call(session, analysis_id, call)
     ladder = lay_out(stored.messages, stored.products)
     retransmitted = {
@@ -180,11 +248,14 @@ def api_call(analysis_id: str, call: CallNumber, session: SessionDep) -> JSONRes
             "method": row.method,
             "from": row.from_uri,
             "to": row.to_uri,
+            "started_at": _iso(row.started_at),
+            "ended_at": _iso(row.ended_at),
             "final_status": row.final_status,
             "failed": row.failed,
             "end_reason": row.end_reason,
             "joined_by": row.joined_by,
             "nodes": row.nodes,
+            "url": f"/a/{analysis_id}/calls/{row.number}",
             "participants": [{"address": c.address, "label": c.label} for c in ladder.columns],
             "messages": [message_json(m, id(m) in retransmitted) for m in stored.messages],
         }
@@ -193,30 +264,28 @@ def api_call(analysis_id: str, call: CallNumber, session: SessionDep) -> JSONRes
 
 @router.get("/a/{analysis_id}/calls", include_in_schema=False)
 def calls_page(
-    analysis_id: str,
-    request: Request,
-    session: SessionDep,
-    q: Text = None,
-    failed: bool = False,
-    method: Annotated[str | None, Query(max_length=32)] = None,
-    page: Page = 1,
+    analysis_id: str, request: Request, session: SessionDep, args: CallsArgsDep
 ) -> Response:
     """The call list: search, failed-only and method filters, 50 a page; rows open ladders."""
-    extracted = calls_service.extracted(session, analysis_id)
-    if extracted:
-        shown = _list(session, analysis_id, q, failed, method, page)
-    else:
-        shown = CallsPage(0, 1, 1, [], [], [])
+    reason = calls_service.why_no_calls(session, analysis_id)
+    shown = _list(session, analysis_id, args) if reason is None else NO_CALLS
+    filters = {"q": args.q, "method": args.method, "failed": "true" if args.failed else ""}
+    if args.per_page != CALLS_PER_PAGE:
+        filters["per_page"] = str(args.per_page)
+    kept = {name: value for name, value in filters.items() if value}
     context = {
         "analysis_id": analysis_id,
-        "extracted": extracted,
-        "not_extracted": calls_service.NOT_EXTRACTED,
+        "extracted": reason is None,
+        "not_extracted": reason,
         "page": shown,
         "calls": [call_summary(analysis_id, row) for row in shown.calls],
-        "q": q or "",
-        "failed": failed,
-        "method": (method or "").upper(),
-        "api_url": f"/api/v1/analyses/{analysis_id}/calls",
+        "q": args.q,
+        "failed": args.failed,
+        "method": args.method,
+        "filtered": bool(args.q or args.failed or args.method),
+        "page_url": f"/a/{analysis_id}/calls?{urlencode({**kept, 'page': ''})}",
+        "api_url": f"/api/v1/analyses/{analysis_id}/calls"
+        + (f"?{urlencode({**kept, 'page': str(args.page)})}" if kept or args.page > 1 else ""),
     }
     return templates.TemplateResponse(request, "calls.html", context)
 
@@ -237,7 +306,7 @@ def _marked(arrow: Arrow, text: str | None, needle: str) -> bool:
 
 
 def _ladder(
-    session: Any, settings: Any, analysis_id: str, call: int, highlight: str
+    session: Any, settings: Any, analysis_id: str, call: str, highlight: str
 ) -> tuple[StoredCall, Ladder, list[ShownMessage]]:
     stored = calls_service.get_call(session, analysis_id, call)
     ladder = lay_out(stored.messages, stored.products)
@@ -254,7 +323,7 @@ def _ladder(
 @router.get("/a/{analysis_id}/calls/{call}", include_in_schema=False)
 def call_page(
     analysis_id: str,
-    call: CallNumber,
+    call: CallKey,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -275,24 +344,24 @@ def call_page(
         "kept": len(stored.messages),
         "png_arrows": MAX_PNG_ARROWS,
         "findings": calls_service.findings_of_call(session, analysis_id, stored),
-        "api_url": f"/api/v1/analyses/{analysis_id}/calls/{call}",
+        "api_url": f"/api/v1/analyses/{analysis_id}/calls/{stored.row.number}",
     }
     return templates.TemplateResponse(request, "call.html", context)
 
 
+def _attachment(number: int, extension: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="call-{number}.{extension}"'}
+
+
 @router.get("/a/{analysis_id}/calls/{call}/ladder.svg", include_in_schema=False)
-def ladder_svg(analysis_id: str, call: CallNumber, session: SessionDep) -> Response:
+def ladder_svg(analysis_id: str, call: CallKey, session: SessionDep) -> Response:
     stored = calls_service.get_call(session, analysis_id, call)
     svg = to_svg(lay_out(stored.messages, stored.products), link=False)
-    return Response(
-        svg,
-        media_type="image/svg+xml",
-        headers={"Content-Disposition": f'attachment; filename="call-{call}.svg"'},
-    )
+    return Response(svg, media_type="image/svg+xml", headers=_attachment(stored.row.number, "svg"))
 
 
 @router.get("/a/{analysis_id}/calls/{call}/ladder.png", include_in_schema=False)
-def ladder_png(analysis_id: str, call: CallNumber, session: SessionDep) -> Response:
+def ladder_png(analysis_id: str, call: CallKey, session: SessionDep) -> Response:
     """The ladder as an image (its first MAX_PNG_ARROWS messages)."""
     stored = calls_service.get_call(session, analysis_id, call)
     try:
@@ -302,17 +371,13 @@ def ladder_png(analysis_id: str, call: CallNumber, session: SessionDep) -> Respo
             "This server cannot draw PNG images (the cairo library is missing: "
             f"{exc}); download ladder.svg instead."
         ) from exc
-    return Response(
-        png,
-        media_type="image/png",
-        headers={"Content-Disposition": f'attachment; filename="call-{call}.png"'},
-    )
+    return Response(png, media_type="image/png", headers=_attachment(stored.row.number, "png"))
 
 
 @router.get("/a/{analysis_id}/calls/{call}/ladder.txt", include_in_schema=False)
-def ladder_txt(analysis_id: str, call: CallNumber, session: SessionDep) -> Response:
+def ladder_txt(analysis_id: str, call: CallKey, session: SessionDep) -> Response:
     stored = calls_service.get_call(session, analysis_id, call)
     return PlainTextResponse(
         to_text(lay_out(stored.messages, stored.products)),
-        headers={"Content-Disposition": f'attachment; filename="call-{call}.txt"'},
+        headers=_attachment(stored.row.number, "txt"),
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import jinja2
 from fastapi.templating import Jinja2Templates
@@ -14,7 +15,7 @@ from markupsafe import Markup
 from app import textformat, timefmt
 from app.auth.identity import Caller
 from app.calls.sipmsg import call_id_in
-from app.display import show_bidi
+from app.display import BIDI_CONTROLS, show_bidi
 from app.web.csrf import csrf_field
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
@@ -32,6 +33,23 @@ def human_size(size: int | None) -> str:
             return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} TiB"
+
+
+_SIP_METHOD = re.compile(r"(?:\bMethod=|\bCSeq:[ \t]*\d+[ \t]+)([A-Z]{3,12})\b")
+FOLDED_ALWAYS = frozenset({"OPTIONS", "REGISTER"})
+
+
+def call_link(text: str) -> tuple[str, str] | None:
+    """(query string of the call list, link text) for the SIP message a log text names: its
+    call by Call-ID, or for OPTIONS and REGISTER (keep-alive traffic, counted per peer and
+    method, never listed as calls) the rows of that method; None when it names no Call-ID."""
+    call_id = call_id_in(text)
+    if not call_id:
+        return None
+    method = _SIP_METHOD.search(text)
+    if method is not None and method[1] in FOLDED_ALWAYS:
+        return urlencode({"method": method[1]}), f"its {method[1]} traffic"
+    return urlencode({"q": call_id}), "its call"
 
 
 def utc_time(moment: datetime | str | None) -> str:
@@ -83,11 +101,22 @@ def fact_value(value: Any) -> str:
     return str(value)
 
 
+_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f" + "".join(sorted(BIDI_CONTROLS)) + "]")
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _control_picture(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return "\u2421" if code == 0x7F else chr(0x2400 + code)
+
+
 def visible_text(value: Any) -> Any:
     """Every `{{ … }}` of every page: bidirectional controls shown as `<U+202E>` (app.display),
-    so a name cannot read as something else; markup built by the templates is left as it is."""
-    if isinstance(value, str) and not isinstance(value, Markup):
-        return show_bidi(value)
+    so a name cannot read as something else, and control characters other than tab and line
+    ends as their pictures (`␀`, `␛`: a log's binary junk stays visible, and no NUL reaches the
+    page); markup built by the templates is left as it is."""
+    if isinstance(value, str) and not isinstance(value, Markup) and _HIDDEN.search(value):
+        return _CONTROLS.sub(_control_picture, show_bidi(value))
     return value
 
 
@@ -116,6 +145,7 @@ def _environment() -> jinja2.Environment:
         bug_url=bug_url,
         fact_value=fact_value,
         sip_call_id=call_id_in,
+        call_link=call_link,
     )
     env.globals.update(SEVERITIES=SEVERITIES, csrf_field=csrf_field, viewer=viewer)
     return env

@@ -69,3 +69,44 @@ def test_ladder_draws_text_and_svg_and_refuses_an_unknown_call(tmp_path: Path) -
     assert missing.exit_code == 2 and "no call 9" in missing.output
     bad = runner.invoke(app, ["ladder", "--call", "1", "--format", "png", *paths])
     assert bad.exit_code == 2
+
+
+def test_ladder_takes_a_call_id_and_calls_lists_keepalive_rows(tmp_path: Path) -> None:
+    paths = logs(tmp_path)
+    by_id = runner.invoke(app, ["ladder", "--call", "c0ffee01@198.51.100.20", *paths])
+    assert by_id.exit_code == 0, by_id.output
+    assert by_id.output == runner.invoke(app, ["ladder", "--call", "1", *paths]).output
+    unknown = runner.invoke(app, ["ladder", "--call", "nope@nowhere", *paths])
+    assert unknown.exit_code == 2 and "no call nope@nowhere" in unknown.output
+    body = json.loads(runner.invoke(app, ["calls", "--json", *paths]).output)
+    (keepalive,) = body["background"]  # as the API gives it
+    assert (keepalive["method"], keepalive["count"], keepalive["peer"]) == (
+        "OPTIONS",
+        10,
+        "10.0.0.5:7001",
+    )
+    assert [c["messages"] for c in body["calls"]] == [16, 6]
+    text = runner.invoke(app, ["calls", *paths]).output
+    assert "Keep-alive and background traffic" in text and "OPTIONS   10 messages" in text
+    assert "BYE from 198.51.100.20:50123" in text  # the end reason, as the list page shows it
+    failed = json.loads(runner.invoke(app, ["calls", "--json", "--failed", *paths]).output)
+    assert failed["background"] == []  # no OPTIONS failed
+    # -q looks where the server's ?q= looks: the To URI of a message, the node
+    assert (
+        json.loads(runner.invoke(app, ["calls", "--json", "-q", "EXPC1", *paths]).output)["total"]
+        == 1
+    )
+
+
+def test_calls_prints_a_logs_escape_sequences_as_pictures(tmp_path: Path) -> None:
+    from tests.calls.scenarios import failed_mra_call
+    from tests.calls.siplog import Node
+
+    expe, expc = Node("expe1", "10.0.0.5"), Node("expc1", "10.0.0.2")
+    failed_mra_call(expe, expc, number="55\x1b[2J51234")
+    path = tmp_path / "loggingsnapshot_expe1_2018-01-01_17_56_00.txt"
+    path.write_text(expe.text())
+    text = runner.invoke(app, ["calls", str(path)]).output
+    assert "\x1b" not in text and "55\u241b[2J51234" in text
+    drawn = runner.invoke(app, ["ladder", "--call", "1", str(path)]).output
+    assert "\x1b" not in drawn

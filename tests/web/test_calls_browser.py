@@ -87,3 +87,32 @@ def test_find_a_failed_call_open_its_ladder_and_reach_the_log_line(live_server: 
         finally:
             browser.close()
     assert problems == []
+
+
+def test_the_list_and_the_ladder_work_with_javascript_off(live_server: str) -> None:
+    require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    analysis_id = upload_two_nodes(live_server)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context(base_url=live_server, java_script_enabled=False)
+            page = context.new_page()
+            page.goto(f"/a/{analysis_id}/calls")
+            page.get_by_label("Failed only").check()
+            page.get_by_role("button", name="Show").click()  # a GET form: ?q=&failed=true&method=
+            expect(page.locator("tr.call-row")).to_have_count(1)
+            page.locator("tr.call-row a.call-link").click()
+            page.wait_for_url(re.compile(rf"/a/{analysis_id}/calls/1$"))
+            page.locator('svg a[href="#msg-7"]').click()
+            assert page.url.endswith("#msg-7")
+            expect(page.locator("#msg-7 pre.sip-text")).to_contain_text("Unallocated number")
+            page.locator("#highlight").fill("Unallocated")
+            page.get_by_role("button", name="Highlight").click()
+            expect(page.locator("article.sip-message.marked")).to_have_count(1)
+            expect(page.locator(".marked-count")).to_have_text("1 message contains it")
+        finally:
+            browser.close()
