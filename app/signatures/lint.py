@@ -16,8 +16,11 @@ from app.signatures.engine import extract_facts, refined_indexes
 from app.signatures.model import Signature
 
 
-def check_library(signatures: Sequence[Signature]) -> None:
-    """Raise SignatureError (file and field) for the first cross-signature problem found."""
+def check_library(signatures: Sequence[Signature], *, overlap: bool = True) -> None:
+    """Raise SignatureError (file and field) for the first cross-signature problem found.
+
+    `overlap=False` leaves out the costly overlap search (`first_overlap`): for a library that
+    passed it before, unchanged (the loader's cache hit)."""
     ids = {signature.id for signature in signatures}
     for signature in signatures:
         for index, other in enumerate(signature.refines):
@@ -25,7 +28,7 @@ def check_library(signatures: Sequence[Signature]) -> None:
                 raise SignatureError(
                     signature.file, f"refines[{index}]", f"no signature '{other}' in the library"
                 )
-    problem = first_overlap(signatures)
+    problem = first_overlap(signatures) if overlap else None
     if problem is not None:
         raise problem
 
