@@ -13,10 +13,11 @@ under bench/out, the bench's 300-signature library) gets the bench bundle of `--
               the bundle's unpacked size, after the analysis and again after the log viewer
               was used (its line index is derived data kept there too); the upload's share is
               printed on its own line. Target: at most 0.15 of the unpacked size, all included.
-  log viewer  `GET /a/<id>/files/<loggingsnapshot>?page=N` for pages near the end of the
-              1 GiB log: the first view (which may build the line index) on its own line,
-              then the median of one request to each of the last `--pages` pages, then of
-              the same page again. Target: median under 100 ms.
+  log viewer  `GET /a/<id>/files/<loggingsnapshot>?page=N` near the end of the 1 GiB log:
+              the first view of the file (its last page; it may have to build the viewer's
+              line index), then the median of one request to each of the `--pages` pages
+              before the last, then of the same page again. Target: under 100 ms, both the
+              first view and the median.
   re-run      `POST /api/v1/analyses/<id>/rerun` until the API says done again (polled every
               50 ms), `--repeat` times, interleaved with `gzip -dc bundle > /dev/null` (the
               baseline of the same run). Target: median re-run at most 0.5x the median gzip.
@@ -57,6 +58,7 @@ MAX_RERUN_VS_GZIP = 0.5
 MAX_RSS_MB = 300.0
 LIBRARY_SIGNATURES = 300
 POLL_SECONDS = 0.05
+LAST_PAGE = 10**9  # past any file's end: the viewer shows its last page
 PIECE = 2**20
 BOUNDARY = "loupestorebenchboundary5c2e"
 _PAGE_OF = re.compile(r"Page (\d+) of (\d+)")
@@ -333,7 +335,9 @@ def main() -> int:
                 print("no finding quotes the loggingsnapshot: the log viewer is not timed")
             else:
                 base = f"/a/{analysis_id}/files/{quote(name)}"
-                first_view, text = timed_get(client, f"{base}?page=1")
+                # the first view of the file, at its last page (a page number past the end
+                # shows the last one): it may have to build the viewer's line index
+                first_view, text = timed_get(client, f"{base}?page={LAST_PAGE}")
                 found = _PAGE_OF.search(text)
                 page_count = int(found.group(2)) if found else 0
                 wanted = [max(1, page_count - k) for k in range(1, args.pages + 1)]
@@ -446,7 +450,12 @@ def main() -> int:
             footprint <= MAX_FOOTPRINT,
         ),
         (
-            f"log viewer page near the end {page_ms:.0f} ms < {MAX_PAGE_MS:.0f} ms",
+            f"log viewer, first view of the file (its last page) {first_view * 1000:.0f} ms "
+            f"< {MAX_PAGE_MS:.0f} ms",
+            first_view * 1000 < MAX_PAGE_MS,
+        ),
+        (
+            f"log viewer, pages near the end {page_ms:.0f} ms (median) < {MAX_PAGE_MS:.0f} ms",
             page_ms < MAX_PAGE_MS,
         ),
         (
