@@ -429,7 +429,7 @@ def main() -> int:
     if page_times:
         print(
             f"log viewer, {name} ({page_count} pages): first view {first_view * 1000:.0f} ms; "
-            f"the last {len(page_times)} pages median "
+            f"the {len(page_times)} pages before the last: median "
             f"{statistics.median(page_times) * 1000:.0f} ms "
             f"(max {max(page_times) * 1000:.0f}); the same page again median "
             f"{statistics.median(same_page) * 1000:.0f} ms"
