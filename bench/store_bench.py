@@ -305,6 +305,7 @@ def main() -> int:
         memory.start()
         with httpx.Client(base_url=url, timeout=900) as client:
             # the first analysis: the upload, then the worker's run
+            data_before = tree_bytes(data)[0]  # the database and whatever start-up wrote
             print(f"uploading the {args.size} MiB bundle to loupe serve ...", flush=True)
             headers = {
                 "content-type": f"multipart/form-data; boundary={BOUNDARY}",
@@ -349,6 +350,7 @@ def main() -> int:
                 for _ in range(args.pages):
                     same_page.append(timed_get(client, f"{base}?page={wanted[0]}")[0])
             after_view = tree_bytes(folder)
+            data_grew = tree_bytes(data)[0] - data_before
             parts_after_view = by_part(folder)
 
             # re-runs, interleaved with gzip -dc of the same bundle
@@ -425,6 +427,10 @@ def main() -> int:
     print(
         f"  the upload's share: {upload_bytes / mb:.1f} MB = {upload_bytes / unpacked:.3f} of "
         f"unpacked; everything else: {(kept - upload_bytes) / unpacked:.3f}"
+    )
+    print(
+        f"  the whole data dir grew by {data_grew / mb:.1f} MB = {data_grew / unpacked:.3f} of "
+        "unpacked (the analysis' directory, the database, anything else)"
     )
     if page_times:
         print(
