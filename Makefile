@@ -41,8 +41,10 @@ fmt: install
 	$(VENV)/bin/ruff format app tests
 	$(VENV)/bin/ruff check --fix app tests
 
-# Time `loupe analyze` against `gzip -dc | rg` on a generated bundle (BENCH_SIZES="1024 4096" adds
-# the size checks), then a streamed 1 GiB upload to `loupe serve`, then an analysis of 10,000 findings
+# Time `loupe analyze` against `gzip -dc | rg` and `gzip -dc` alone on a generated bundle
+# (BENCH_SIZES="1024 4096" adds the size checks), then a streamed 1 GiB upload to `loupe serve`,
+# then the stored analysis of the 1 GiB bundle (data-dir bytes, log viewer near the end, re-run,
+# memory), then an analysis of 10,000 findings, then the log search
 BENCH_SIZES ?= 1024
 BENCH_REPEAT ?= 3
 bench: install
@@ -51,6 +53,7 @@ bench: install
 	status=0; \
 	$(PY) bench/run.py --sizes $(BENCH_SIZES) --repeat $(BENCH_REPEAT) || status=1; \
 	$(PY) bench/upload_bench.py || status=1; \
+	$(PY) bench/store_bench.py --repeat $(BENCH_REPEAT) || status=1; \
 	$(PY) bench/findings_bench.py || status=1; \
 	$(PY) bench/search_bench.py --mib 1024 || status=1; \
 	$(PY) bench/calls_bench.py --size-mib $(firstword $(BENCH_SIZES)) || status=1; \

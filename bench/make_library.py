@@ -32,7 +32,7 @@ def signature_document(sig: GeneratedSignature) -> dict[str, object]:
         "id": sig.sig_id,
         "title": f"Bench: {sig.phrase}",
         "severity": ("warning", "error", "info")[sig.index % 3],
-        "status": "stable",
+        "status": "experimental",  # generated: no public source shows these lines
         "product": "expressway",
         "match": {
             "source": "loggingsnapshot",

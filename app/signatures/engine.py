@@ -88,6 +88,10 @@ class Matcher(Protocol):
     the candidate (a literal's start or a match's exclusive end both work). Extra or duplicate
     candidates are harmless (the regex decides); a missed candidate is a missed finding.
     `block` holds whole lines: it ends with b"\\n" except possibly at the end of a file.
+
+    A matcher may also find presence markers (engine.presence_markers) in the same pass: it
+    then has `markers` (the literals it looks for) and `scan_with_markers(block)`, which gives
+    what `scan(block)` gives and the frozenset of those markers the block holds.
     """
 
     def scan(self, block: bytes) -> Iterable[tuple[int, int]]: ...
@@ -120,11 +124,16 @@ class LiteralMatcher:
 
 @dataclass(frozen=True, slots=True)
 class Located:
-    """The candidate lines of one block, and its newline count (see `locate`)."""
+    """The candidate lines of one block, and its newline count (see `locate`).
+
+    `markers`: the presence markers in the block, when the matcher looks for them in the same
+    pass (see Matcher); None otherwise (FileScan then looks for them itself).
+    """
 
     lines: list[tuple[int, int, int, list[int]]]  # start, end, newlines before, signature indexes
     newlines: int
     prepared: object = None  # what the scan's observer prepared from the block (BlockObserver)
+    markers: frozenset[str] | None = None
 
 
 def locate(matcher: Matcher, block: bytes, observer: BlockObserver | None = None) -> Located:
@@ -138,7 +147,14 @@ def locate(matcher: Matcher, block: bytes, observer: BlockObserver | None = None
     """
     starts: dict[int, set[int]] = {}
     line_start, line_end = 0, -1  # the line of the previous candidate: [start, end]
-    for index, offset in matcher.scan(block):
+    markers: frozenset[str] | None = None
+    scan_with_markers = getattr(matcher, "scan_with_markers", None)
+    candidates: Iterable[tuple[int, int]]
+    if scan_with_markers is not None:
+        candidates, markers = scan_with_markers(block)
+    else:
+        candidates = matcher.scan(block)
+    for index, offset in candidates:
         if not line_start <= offset <= line_end:  # many candidates on one line: found once
             line_start = block.rfind(b"\n", 0, offset) + 1
             line_end = block.find(b"\n", offset)
@@ -154,7 +170,8 @@ def locate(matcher: Matcher, block: bytes, observer: BlockObserver | None = None
         end = block.find(b"\n", start)
         lines.append((start, len(block) if end == -1 else end, newlines, sorted(starts[start])))
     prepared = observer.prepare(block) if observer is not None else None
-    return Located(lines, newlines + block.count(b"\n", previous), prepared)
+    newlines += block.count(b"\n", previous)  # each byte once
+    return Located(lines, newlines, prepared, markers)
 
 
 def extract_facts(signature: Signature, line: str) -> dict[str, Any] | None:
@@ -489,6 +506,8 @@ class FileScan:
         self._open_end = False  # the last block fed did not end with a newline
         self._seen_block = False
         self._missing = [(marker, marker.encode("utf-8")) for marker in markers]
+        # markers the matcher finds in its own pass: not searched for again here
+        self._found_by_matcher = frozenset(getattr(matcher, "markers", ()))
         self._walk: _Walk | None = None  # the last header walk (see _header_before)
         self.cut_lines: list[int] = []  # lines scanned in pieces (see MAX_LINE_BYTES)
         self.refined = refined_indexes(signatures)  # index → indexes of the signatures it refines
@@ -543,7 +562,7 @@ class FileScan:
         if self.clock is not None and self._undated:
             self._date_earlier_hits(self.clock)
         if self._missing:
-            self._look_for_markers(block)
+            self._look_for_markers(block, located.markers)
         if self.observer is not None:
             self.observer.feed(block, self.lines_before, located.prepared)
         for start, end, newlines, indexes in located.lines:
@@ -582,10 +601,16 @@ class FileScan:
         if self.observer is not None:
             self.observer.close()
 
-    def _look_for_markers(self, block: bytes) -> None:
+    def _look_for_markers(self, block: bytes, found: frozenset[str] | None) -> None:
+        """Note the missing markers now seen: from the matcher's pass when it looked for them
+        (`found`), else by searching the block (a whole pass of it per absent marker)."""
         still = []
         for marker, needle in self._missing:
-            if needle in block:
+            if found is not None and marker in self._found_by_matcher:
+                present = marker in found
+            else:
+                present = needle in block
+            if present:
                 self.stats.markers.add(marker)
             else:
                 still.append((marker, needle))

@@ -28,12 +28,15 @@ def check_library(
     signatures: Sequence[Signature],
     *,
     elsewhere: Callable[[], frozenset[str]] | None = None,
+    overlap: bool = True,
 ) -> Detached:
     """Raise SignatureError (file and field) for the first cross-signature problem found.
 
     `elsewhere` gives the ids of the larger library this one may be a subset of (None: it is
     the whole library). A `refines` naming a signature found only there is returned (detached),
-    not refused; one naming a signature found nowhere is refused (a typo).
+    not refused; one naming a signature found nowhere is refused (a typo). `overlap=False`
+    leaves out the costly overlap search (`first_overlap`): for a library that passed it
+    before, unchanged (the loader's cache hit).
     """
     ids = {signature.id for signature in signatures}
     detached: list[tuple[str, str]] = []
@@ -48,7 +51,7 @@ def check_library(
             raise SignatureError(
                 signature.file, f"refines[{index}]", f"no signature '{other}' {where}"
             )
-    problem = first_overlap(signatures)
+    problem = first_overlap(signatures) if overlap else None
     if problem is not None:
         raise problem
     return tuple(detached)

@@ -141,6 +141,10 @@ def load_signatures(
     cached = cache.read(cache_dir, key) if cache_dir is not None else None
     if cached is not None:
         use_precompiled(cached.templates)
+    # An entry is only written once every check below passed for exactly these files, with
+    # this code (both are in its key): the costly cross-checks (counterexample search, overlap
+    # of examples) are not repeated for it. Each document is still built and checked.
+    linted = cached is not None and all(name in cached.files for name in files)
     fresh = cache.Entry()
     signatures: list[Signature] = []
     built: list[Signature] = []  # deprecated ones too: `refines` may name them
@@ -150,7 +154,8 @@ def load_signatures(
         if data is None:
             data = _parse_yaml(raw, name)
             fresh.remember(name, data)
-        for signature in load_document(data, root / name, display=name):
+            linted = False
+        for signature in load_document(data, root / name, display=name, lint=not linted):
             if signature.id in seen:
                 raise SignatureError(
                     signature.file,
@@ -162,7 +167,7 @@ def load_signatures(
             if signature.status != "deprecated" or include_deprecated:
                 signatures.append(signature)
     elsewhere = None if _is_packaged(root) else packaged_ids
-    found = check_library(built, elsewhere=elsewhere)
+    found = check_library(built, elsewhere=elsewhere, overlap=not linted)
     if detached is not None:
         detached.extend(found)
     if cache_dir is not None and cached is None:
@@ -195,17 +200,22 @@ def _parse_yaml(raw: bytes, name: str) -> Any:
         raise SignatureError(name, "(file)", f"not readable YAML: {exc}") from exc
 
 
-def load_document(data: Any, path: Path, *, display: str) -> list[Signature]:
-    """The signatures of one parsed file at `path` (shown as `display`)."""
+def load_document(data: Any, path: Path, *, display: str, lint: bool = True) -> list[Signature]:
+    """The signatures of one parsed file at `path` (shown as `display`).
+
+    `lint=False` skips the prefilter counterexample search (for a document that passed it
+    before: a cache hit); every other check is made."""
     name = display
     if is_analyzer_signature(data):
         from app.signatures.analyzer_docs import AnalyzerBuilder  # it extends _Builder
 
-        return [AnalyzerBuilder(name, path.stem, fixture_dir=path.parent).build(data)]
+        analyzer = AnalyzerBuilder(name, path.stem, fixture_dir=path.parent)
+        analyzer.lint = lint
+        return [analyzer.build(data)]
     if not is_alarm_table(data):
-        return [_Builder(name, path.stem).build(data)]
+        return [_Builder(name, path.stem, lint=lint).build(data)]
     return [
-        _Builder(name, str(document["id"]), prefix).build(document)
+        _Builder(name, str(document["id"]), prefix, lint=lint).build(document)
         for prefix, document in alarm_documents(data, name)
     ]
 
@@ -222,10 +232,13 @@ class _Builder:
     `prefix` locates a document generated from a table row (`alarms[3].`) in its file.
     """
 
-    def __init__(self, file: str, stem: str, prefix: str = "") -> None:
+    lint = True  # run the prefilter counterexample search (see load_document)
+
+    def __init__(self, file: str, stem: str, prefix: str = "", *, lint: bool = True) -> None:
         self.file = file
         self.stem = stem
         self.prefix = prefix
+        self.lint = lint
 
     def fail(self, field: str, problem: str) -> SignatureError:
         return SignatureError(self.file, f"{self.prefix}{field}", problem)
@@ -362,6 +375,8 @@ class _Builder:
 
     def prefilter(self, patterns: tuple[Pattern, ...], contains: tuple[str, ...]) -> None:
         """Refuse literals that a line a regex accepts need not hold (a counterexample shows it)."""
+        if not self.lint:
+            return
         for index, pattern in enumerate(patterns):
             gap = prefilter_gap(pattern.regex, contains)
             if gap is not None:

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from app.signatures.engine import LiteralMatcher, Matcher, MatcherFactory
+from app.signatures.engine import LiteralMatcher, Matcher, MatcherFactory, presence_markers
 from app.signatures.model import Signature
 
 log = logging.getLogger(__name__)
@@ -36,22 +36,36 @@ def hyperscan_available() -> bool:
 
 
 class HyperscanMatcher:
-    """Every occurrence of every `contains` literal, found in one Hyperscan pass per block."""
+    """Every occurrence of every `contains` literal, found in one Hyperscan pass per block.
 
-    def __init__(self, signatures: Sequence[Signature]) -> None:
+    The same pass finds the presence `markers` (default: engine.presence_markers()), each
+    reported at most once per block (HS_FLAG_SINGLEMATCH): a marker absent from a log costs
+    nothing more, where searching each block for it costs a pass over the whole file.
+    """
+
+    def __init__(
+        self, signatures: Sequence[Signature], markers: Sequence[str] | None = None
+    ) -> None:
         if hyperscan is None:
             raise RuntimeError("the hyperscan package is not installed")
+        self.markers: tuple[str, ...] = tuple(presence_markers() if markers is None else markers)
         literals: list[bytes] = []
         ids: list[int] = []
         for index, signature in enumerate(signatures):
             for literal in signature.contains:
                 literals.append(literal.encode("utf-8"))
                 ids.append(index)
+        self._first_marker = len(signatures)  # ids from here on are markers
+        flags = [0] * len(literals)
+        for number, marker in enumerate(self.markers):
+            literals.append(marker.encode("utf-8"))
+            ids.append(self._first_marker + number)
+            flags.append(hyperscan.HS_FLAG_SINGLEMATCH)
         self._blob: bytes | None = None
         if literals:
             database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             database.compile(
-                expressions=literals, ids=ids, elements=len(literals), flags=0, literal=True
+                expressions=literals, ids=ids, elements=len(literals), flags=flags, literal=True
             )
             self._blob = hyperscan.dumpb(database)
         self._local = threading.local()
@@ -65,15 +79,24 @@ class HyperscanMatcher:
         return database
 
     def scan(self, block: bytes) -> list[tuple[int, int]]:
+        return self.scan_with_markers(block)[0]
+
+    def scan_with_markers(self, block: bytes) -> tuple[list[tuple[int, int]], frozenset[str]]:
+        """The candidates of `scan`, and the markers the block holds (one Hyperscan pass)."""
         blob = self._blob
         if blob is None or not block:
-            return []
+            return [], frozenset()
         hits: list[tuple[int, int]] = []
         append = hits.append
         find = block.find
         line = _LineHits()
+        first_marker = self._first_marker
+        seen: list[int] = []
 
         def on_match(index: int, start: int, end: int, flags: int, context: object) -> None:
+            if index >= first_marker:
+                seen.append(index - first_marker)  # once per block (HS_FLAG_SINGLEMATCH)
+                return
             # Matches come in order of end offset: one candidate per signature and line is kept,
             # so a line holding a literal a million times costs a million calls, not a million
             # candidates (memory), and finding the line's end is paid once per line.
@@ -88,7 +111,7 @@ class HyperscanMatcher:
         # `on_match` stays referenced by this frame for the whole scan (the 0.9.1 binding
         # keeps no reference of its own).
         self._database(blob).scan(block, match_event_handler=on_match)
-        return hits
+        return hits, frozenset(self.markers[number] for number in seen)
 
 
 class _LineHits:

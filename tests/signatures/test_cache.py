@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import marshal
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from app.config import Settings
 from app.errors import SignatureError
-from app.signatures import LIBRARY_DIR, load_library, loader, scan_lines
+from app.signatures import LIBRARY_DIR, lint, load_library, loader, scan_lines
 from tests.signatures.helpers import minimal_signature, write_library
 
 
@@ -100,3 +102,64 @@ def test_an_empty_cache_setting_turns_the_cache_off(monkeypatch: pytest.MonkeyPa
     assert Settings().cache_dir is None
     monkeypatch.setenv("LOUPE_CACHE_DIR", "/var/cache/loupe")
     assert Settings().cache_dir == Path("/var/cache/loupe")
+
+
+def _count_cross_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record each run of the two costly cross-checks a cache hit may skip."""
+    runs: list[str] = []
+    real_gap, real_overlap = loader.prefilter_gap, lint.first_overlap
+
+    def gap(*args: Any) -> Any:
+        runs.append("prefilter")
+        return real_gap(*args)
+
+    def overlap(*args: Any) -> Any:
+        runs.append("overlap")
+        return real_overlap(*args)
+
+    monkeypatch.setattr(loader, "prefilter_gap", gap)
+    monkeypatch.setattr(lint, "first_overlap", overlap)
+    return runs
+
+
+def test_a_warm_load_does_not_repeat_the_cross_checks_a_cold_load_passed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_library(tmp_path / "library", minimal_signature())
+    cache = tmp_path / "cache"
+    runs = _count_cross_checks(monkeypatch)
+    cold = load_library(root, cache_dir=cache)
+    assert "prefilter" in runs and "overlap" in runs
+    runs.clear()
+    warm = load_library(root, cache_dir=cache)
+    assert runs == []
+    assert warm.signatures == cold.signatures
+    runs.clear()
+    load_library(root)  # no cache: every check, every time
+    assert "prefilter" in runs and "overlap" in runs
+
+
+def test_an_entry_changed_on_disk_is_a_miss_and_the_library_is_checked_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an entry whose payload still unmarshals but is not what was written (a bit flipped on
+    # disk, an edit): the documents in it never passed the checks, so it must not be used
+    first = minimal_signature("first-sig")
+    root = write_library(tmp_path / "library", first)
+    cache = tmp_path / "cache"
+    load_library(root, cache_dir=cache)
+    (entry,) = cache.glob("library-*.marshal")
+    data = marshal.loads(entry.read_bytes())
+    content = marshal.loads(data["payload"])
+    (name,) = content["files"]
+    document = marshal.loads(content["files"][name])
+    document["match"]["patterns"] = [{"regex": r"DEMO-FAIL|code=(?P<code>\d+) peer=(?P<peer>\S+)"}]
+    content["files"][name] = marshal.dumps(document)
+    data["payload"] = marshal.dumps(content)  # the digest is left as written
+    entry.write_bytes(marshal.dumps(data))
+    parsed = _count_yaml_parses(monkeypatch)
+    runs = _count_cross_checks(monkeypatch)
+    library = load_library(root, cache_dir=cache)
+    assert parsed == [name]  # read from the YAML file again, not from the changed entry
+    assert "prefilter" in runs and "overlap" in runs
+    assert library.signatures[0].patterns[0].regex.pattern == first["match"]["patterns"][0]["regex"]

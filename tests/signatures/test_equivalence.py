@@ -281,3 +281,43 @@ def test_any_text_log_is_scanned_while_unpacked(
     assert merged == ["merged"]
     assert read_back.findings
     assert streamed.findings == read_back.findings
+
+
+@pytest.mark.parametrize("block_size", [97, 4096, 4 * 2**20])
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_presence_markers_found_in_the_matchers_pass_are_the_ones_the_reference_finds(
+    tmp_path: Path, block_size: int, jobs: int
+) -> None:
+    # Hyperscan reports the markers in its own pass (once per block); the reference searches
+    # each block. One marker shows up only near the end, the other never.
+    lines = [
+        f'2026-01-01T10:00:{i % 60:02d}.000+00:00 expc1 tvcs: Module="network.sip" '
+        f'Level="INFO" Detail="line {i}"'
+        for i in range(2000)
+    ]
+    lines.insert(1990, "2026-01-01T10:00:59.000+00:00 expc1 traffic_server[4711]: ERROR x")
+    file = _log_file(tmp_path, "\n".join(lines) + "\n")
+    markers = {}
+    for name, factory in (("reference", LiteralMatcher), ("fast", matchers.HyperscanMatcher)):
+        stats: dict[str, engine.FileStats] = {}
+        run_library(
+            LIBRARY,
+            [file],
+            {"b1": C_NODE},
+            block_size=block_size,
+            matcher_factory=factory,
+            jobs=jobs,
+            stats=stats,
+        )
+        markers[name] = stats[file.name].markers
+    assert markers["reference"] == {"traffic_server["}
+    assert markers["fast"] == markers["reference"]
+
+
+def test_hyperscan_reports_each_marker_the_block_holds_once() -> None:
+    matcher = matchers.HyperscanMatcher(LIBRARY.signatures[:1], markers=("AAA-mark", "BBB-mark"))
+    block = b"x AAA-mark y\n" * 1000 + b"nothing\n"
+    hits, found = matcher.scan_with_markers(block)
+    assert found == {"AAA-mark"}
+    assert hits == matcher.scan(block)
+    assert matcher.scan_with_markers(b"no marker here\n")[1] == frozenset()
