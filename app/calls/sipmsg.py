@@ -30,7 +30,8 @@ _WANTED = re.compile(
 _BLANK = re.compile(r"\n ?\r?\n")
 _DIAGNOSTICS = frozenset({"reason", "warning", "ms-diagnostics", "x-ms-diagnostics"})
 MAX_HEAD_CHARS = 65_536
-_URI = re.compile(r"<([^>]{1,2000})>|^\s*([^;\s]{1,2000})")
+_ANGLED_URI = re.compile(r"<([^>]{1,2000})>")
+_BARE_URI = re.compile(r"\s*([^;\s]{1,2000})")
 _TAG = re.compile(r";\s*tag=([^;\s>]{1,200})", re.IGNORECASE)
 _SESSION_SPLIT = re.compile(r";\s*remote\s*=\s*|;")
 _UUID = re.compile(r"[0-9a-f]{32}")
@@ -106,10 +107,11 @@ def parse_sipmsg(block: str) -> ParsedSip:
 
 def uri_of(value: str) -> str:
     """The URI of a From/To/Contact value (`"Name" <sip:a@b>;tag=x` → `sip:a@b`)."""
-    match = _URI.search(value)
-    if match is None:
-        return ""
-    return (match[1] or match[2] or "").strip()
+    angled = _ANGLED_URI.search(value)  # a display name may come first: <…> wins when present
+    if angled is not None:
+        return angled[1].strip()
+    bare = _BARE_URI.match(value)
+    return bare[1].strip() if bare is not None else ""
 
 
 def tag_of(value: str) -> str:

@@ -1,6 +1,5 @@
-"""Contract mismatches found from outside whose cause lies in app/calls/sipmsg.py or extract.py
-(owned by the call-extraction work): strict xfails, so fixing the cause turns them red until the
-marker goes."""
+"""Contract mismatches found from outside in app/calls/sipmsg.py: a From/To with a display name
+gave the name instead of the URI (the call list's `from`, ?q=<from URI>)."""
 
 from __future__ import annotations
 
@@ -9,11 +8,6 @@ import pytest
 from app.calls.sipmsg import uri_of
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sipmsg._URI tries `^\\s*([^;\\s]+)` at position 0 before `<…>`: a From/To with a "
-    'display name gives the name (`"Alice"`), so the call list\'s `from` and ?q=<from URI> miss',
-)
 @pytest.mark.parametrize(
     ("value", "uri"),
     [
