@@ -120,6 +120,9 @@ class Report:
     # None: call flows were not extracted (LOUPE_CALL_FLOWS off, pipeline.analyze(extract_calls=))
     calls: list[Call] | None = None
     call_background: list[BackgroundRow] = field(default_factory=list)
+    # per log file (by name): its timeline counts (app.search.timeline.counts_to_json), None for
+    # a file that is not a log; None here: not counted (pipeline.analyze(count_timeline=))
+    timeline: dict[str, Any] | None = None
 
 
 SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}

@@ -6,18 +6,27 @@ has its newlines counted at C speed (`bytes.count`), and only a sample that span
 boundary (a few per minute of log) is walked line by line, so the counts are exact. Errors,
 warnings, alarms and markers are found in one Hyperscan pass over the block (bytes.find without
 it); only those lines are decoded.
+
+Each block is counted on its own (count_block: the analysis pass runs it in its matcher
+threads, next to the signature matcher) and the blocks are added up in file order
+(FileTally), which resolves the minute of a block's first lines and the line numbers. The
+analysis saves the result per file (counts_to_json); count_file does the same from a stored
+file, for analyses saved before the pass counted.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from app.parsing.expressway import parse_fields, timestamp_of
+from app.report import FileKind
 from app.search.blocks import BLOCK_SIZE, line_blocks
 from app.search.position import MAX_PROBE_LINES, TIMED_FIRST_BYTES, first_time_after
 
@@ -62,7 +71,7 @@ class LiteralFinder:
                 literal=True,
             )
 
-    def occurrences(self, block: bytearray, length: int) -> list[tuple[int, int]]:
+    def occurrences(self, block: bytes | bytearray, length: int) -> list[tuple[int, int]]:
         """(needle index, offset inside the line) pairs, in no particular order."""
         found: list[tuple[int, int]] = []
         if self._database is not None:
@@ -114,7 +123,7 @@ def _decode(raw: bytes | bytearray) -> str:
     return raw.decode("utf-8", errors="replace").rstrip("\r")
 
 
-def _last_minute(block: bytearray, start: int, end: int) -> int | None:
+def _last_minute(block: bytes | bytearray, start: int, end: int) -> int | None:
     """The minute of the last timed line in block[start:end], walking back a bounded way."""
     position = end
     for _ in range(MAX_PROBE_LINES):
@@ -130,7 +139,7 @@ def _last_minute(block: bytearray, start: int, end: int) -> int | None:
 
 
 def _marks(
-    block: bytearray, start: int, end: int, current: int | None
+    block: bytes | bytearray, start: int, end: int, current: int | None
 ) -> list[tuple[int, int | None]]:
     """(offset, minute) from which on lines of block[start:end] count in that minute.
 
@@ -156,6 +165,155 @@ def _marks(
     return marks
 
 
+CARRY = -(2**62)
+"""The minute of a block's lines before its first timed line, when the block is counted on its
+own (in a matcher thread): the minute the file was in when the block began, known only when
+the blocks are added up in file order (FileTally)."""
+
+
+@dataclass(slots=True)
+class BlockCounts:
+    """What one line-aligned block holds, counted without knowing the blocks before it.
+
+    `minutes` may hold CARRY (the lines before the block's first timed line); events carry
+    their line number inside the block (1-based). `last` is the minute the block ends in
+    (CARRY: the block has no timed line)."""
+
+    minutes: dict[int, list[int]]
+    last: int | None
+    events: list[LogEvent]
+    alarms: int
+    markers: int
+    newlines: int
+    open_end: bool  # the block does not end with a newline
+    head: bytes  # its first HEAD_BYTES (whether the file looks binary)
+
+
+HEAD_BYTES = 8192
+"""A file whose first HEAD_BYTES hold a NUL byte is not a log (app.web.logview.SNIFF_BYTES)."""
+
+
+def count_block(
+    block: bytes | bytearray, length: int, finder: LiteralFinder, *, sample_bytes: int = 0
+) -> BlockCounts:
+    """Count block[:length] (whole lines, but for a file's last line) on its own.
+
+    Thread-safe as long as each thread has its own `finder`."""
+    sample_bytes = sample_bytes or SAMPLE_BYTES
+    minutes: dict[int, list[int]] = {}
+
+    def add(minute: int, column: int, count: int) -> None:
+        minutes.setdefault(minute, [0, 0, 0])[column] += count
+
+    current: int | None = CARRY
+    lines_before = 0
+    starts: list[int] = []  # sample starts (line starts) in this block
+    samples: list[list[tuple[int, int | None]]] = []
+    newlines_at: list[int] = []
+    position = 0
+    while position < length:
+        next_start = block.find(b"\n", position + sample_bytes, length)
+        end = length if next_start == -1 else next_start + 1
+        marks = _marks(block, position, end, current)
+        current = marks[-1][1]
+        starts.append(position)
+        samples.append(marks)
+        newlines_at.append(lines_before)
+        for index, (offset, minute) in enumerate(marks):
+            until = marks[index + 1][0] if index + 1 < len(marks) else end
+            lines = block.count(b"\n", offset, until)
+            lines_before += lines
+            if minute is not None:
+                add(minute, 0, lines)
+        position = end
+
+    def sample_of(offset: int) -> int:
+        return max(0, bisect_right(starts, offset) - 1)
+
+    def minute_at(offset: int) -> int | None:
+        marks = samples[sample_of(offset)]
+        return marks[max(0, bisect_right(marks, offset, key=lambda m: m[0]) - 1)][1]
+
+    counts = FileCounts()
+    seen: set[tuple[str, int]] = set()  # (kind, line start): a line counts once a kind
+    # in file order, so that the events listed (at most MAX_EVENTS) are the first ones
+    for index, offset in sorted(finder.occurrences(block, length), key=lambda hit: hit[1]):
+        kind = NEEDLES[index][0]
+        line_start = block.rfind(b"\n", 0, offset) + 1
+        if (kind, line_start) in seen:
+            continue
+        seen.add((kind, line_start))
+        if kind in ("error", "warning"):
+            minute = minute_at(line_start)
+            if minute is not None:
+                add(minute, 1 if kind == "error" else 2, 1)
+        else:
+            sample = sample_of(line_start)
+            line = newlines_at[sample] + block.count(b"\n", starts[sample], line_start)
+            _event(block, length, line_start, line + 1, kind, counts)
+    return BlockCounts(
+        minutes=minutes,
+        last=current,
+        events=counts.events,
+        alarms=counts.alarms,
+        markers=counts.markers,
+        newlines=lines_before,
+        open_end=length > 0 and block[length - 1] != 0x0A,
+        head=bytes(block[: min(length, HEAD_BYTES)]),
+    )
+
+
+class FileTally:
+    """Adds up the BlockCounts of one file's blocks, given in file order, into FileCounts."""
+
+    def __init__(self) -> None:
+        self.counts = FileCounts()
+        self.current: int | None = None  # the minute the last timed line was in
+        self.lines_before = 0
+        self.open_end = False
+        self.head = b""
+        self.binary = False  # a NUL byte in the first HEAD_BYTES: not a log
+
+    def add(self, block: BlockCounts) -> None:
+        counts = self.counts
+        for minute, values in block.minutes.items():
+            resolved = self.current if minute == CARRY else minute
+            if resolved is None:
+                continue  # lines before the file's first timed line
+            total = counts.minutes.setdefault(resolved, [0, 0, 0])
+            for column in range(3):
+                total[column] += values[column]
+        if block.last != CARRY:
+            self.current = block.last
+        counts.alarms += block.alarms
+        counts.markers += block.markers
+        room = MAX_EVENTS - len(counts.events)
+        for event in block.events[: max(0, room)]:
+            counts.events.append(
+                LogEvent(
+                    event.kind,
+                    event.line + self.lines_before,
+                    event.time,
+                    event.alarm_id,
+                    event.text,
+                )
+            )
+        if len(self.head) < HEAD_BYTES and block.head:
+            self.head += block.head[: HEAD_BYTES - len(self.head)]
+            self.binary = self.binary or b"\x00" in self.head
+        self.lines_before += block.newlines
+        if block.newlines or block.open_end:
+            self.open_end = block.open_end
+
+    def finish(self) -> FileCounts:
+        """The counts of the whole file (its last line counts even without a newline)."""
+        if self.open_end and self.current is not None:
+            self.counts.add(self.current, 0, 1)
+            self.open_end = False
+        self.counts.events.sort(key=lambda event: event.line)
+        return self.counts
+
+
 def count_file(
     path: Path,
     *,
@@ -163,68 +321,28 @@ def count_file(
     block_size: int = BLOCK_SIZE,
     clock: Callable[[], float] = time.monotonic,
 ) -> FileCounts:
-    """The per-minute counts and the events of one file, until `deadline` (then incomplete)."""
-    counts = FileCounts()
+    """The per-minute counts and the events of one file, until `deadline` (then incomplete).
+
+    The same counting as the analysis pass does (count_block, FileTally), from the stored file.
+    """
+    tally = FileTally()
     finder = LiteralFinder()
-    current: int | None = None  # the minute the last timed line was in
-    lines_before = 0
     with path.open("rb", buffering=0) as handle:
         for _base, block, length in line_blocks(handle, block_size):
             if clock() > deadline:
-                counts.complete = False
-                return counts
-            starts: list[int] = []  # sample starts (line starts) in this block
-            samples: list[list[tuple[int, int | None]]] = []
-            newlines_at: list[int] = []
-            position = 0
-            while position < length:
-                next_start = block.find(b"\n", position + SAMPLE_BYTES, length)
-                end = length if next_start == -1 else next_start + 1
-                marks = _marks(block, position, end, current)
-                current = marks[-1][1]
-                starts.append(position)
-                samples.append(marks)
-                newlines_at.append(lines_before)
-                for index, (offset, minute) in enumerate(marks):
-                    until = marks[index + 1][0] if index + 1 < len(marks) else end
-                    lines = block.count(b"\n", offset, until)
-                    if until == length and block[length - 1] != 0x0A:
-                        lines += 1  # the file's last line without a newline
-                    lines_before += lines
-                    if minute is not None:
-                        counts.add(minute, 0, lines)
-                position = end
-
-            def sample_of(offset: int, starts: list[int] = starts) -> int:
-                return max(0, bisect_right(starts, offset) - 1)
-
-            def minute_at(
-                offset: int, samples: list[list[tuple[int, int | None]]] = samples
-            ) -> int | None:
-                marks = samples[sample_of(offset)]
-                return marks[max(0, bisect_right(marks, offset, key=lambda m: m[0]) - 1)][1]
-
-            seen: set[tuple[str, int]] = set()  # (kind, line start): a line counts once a kind
-            for index, offset in finder.occurrences(block, length):
-                kind = NEEDLES[index][0]
-                line_start = block.rfind(b"\n", 0, offset) + 1
-                if (kind, line_start) in seen:
-                    continue
-                seen.add((kind, line_start))
-                if kind in ("error", "warning"):
-                    minute = minute_at(line_start)
-                    if minute is not None:
-                        counts.add(minute, 1 if kind == "error" else 2, 1)
-                else:
-                    sample = sample_of(line_start)
-                    line = newlines_at[sample] + block.count(b"\n", starts[sample], line_start)
-                    _event(block, length, line_start, line + 1, kind, counts)
-    counts.events.sort(key=lambda event: event.line)
-    return counts
+                tally.counts.complete = False
+                return tally.counts
+            tally.add(count_block(block, length, finder))
+    return tally.finish()
 
 
 def _event(
-    block: bytearray, length: int, line_start: int, line: int, kind: str, counts: FileCounts
+    block: bytes | bytearray,
+    length: int,
+    line_start: int,
+    line: int,
+    kind: str,
+    counts: FileCounts,
 ) -> None:
     """Count an alarm or marker line; list it while fewer than MAX_EVENTS are listed."""
     if kind == "marker":
@@ -250,3 +368,97 @@ def _event(
             text=detail[:MAX_EVENT_TEXT],
         )
     )
+
+
+def counts_to_json(counts: FileCounts) -> dict[str, Any]:
+    """FileCounts as saved with an analysis (read back by counts_from_json)."""
+    return {
+        "minutes": [[minute, *values] for minute, values in sorted(counts.minutes.items())],
+        "events": [
+            [e.kind, e.line, e.time.isoformat() if e.time else None, e.alarm_id, e.text]
+            for e in counts.events
+        ],
+        "alarms": counts.alarms,
+        "markers": counts.markers,
+        "complete": counts.complete,
+    }
+
+
+def counts_from_json(data: Mapping[str, Any]) -> FileCounts:
+    """The FileCounts that counts_to_json wrote; ValueError (or KeyError, TypeError) if not."""
+    minutes = {int(m): [int(a), int(b), int(c)] for m, a, b, c in data["minutes"]}
+    events = [
+        LogEvent(
+            kind=str(kind),
+            line=int(line),
+            time=datetime.fromisoformat(when) if when else None,
+            alarm_id=str(alarm_id),
+            text=str(text),
+        )
+        for kind, line, when, alarm_id, text in data["events"]
+    ]
+    return FileCounts(
+        minutes=minutes,
+        events=events,
+        alarms=int(data["alarms"]),
+        markers=int(data["markers"]),
+        complete=bool(data["complete"]),
+    )
+
+
+LOG_KINDS = frozenset({FileKind.LOGGINGSNAPSHOT, FileKind.LOG})
+"""The files a timeline counts."""
+
+
+class TimelineCollector:
+    """The timeline counts of every log file an analysis scans, made in the scan itself.
+
+    `tally` is the signature scan's Tally (app.signatures.engine): each log file gets a
+    counter whose `count` runs in the matcher threads next to the matcher (one LiteralFinder per
+    thread) and whose blocks are added up in file order. `results` holds each file's counts by
+    name once its scan ended; a file scanned again (its kind was not the one first seen)
+    replaces them."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, FileTally] = {}
+        self._local = threading.local()
+
+    def tally(self, name: str, kind: FileKind) -> _FileCounter | None:
+        return _FileCounter(self, name) if kind in LOG_KINDS else None
+
+    def finder(self) -> LiteralFinder:
+        """This thread's LiteralFinder (a Hyperscan database is used by one thread at a time)."""
+        finder: LiteralFinder | None = getattr(self._local, "finder", None)
+        if finder is None:
+            finder = self._local.finder = LiteralFinder()
+        return finder
+
+    def to_json(self, names: Iterable[str]) -> dict[str, Any]:
+        """The counts of these files as saved with the analysis: by name, None for a file that
+        is not a log (a NUL byte near its start, as the log viewer decides)."""
+        files: dict[str, Any] = {}
+        for name in names:
+            tally = self.results.get(name)
+            if tally is not None:
+                files[name] = None if tally.binary else counts_to_json(tally.counts)
+        return files
+
+
+class _FileCounter:
+    """One file's BlockTally (see TimelineCollector)."""
+
+    def __init__(self, owner: TimelineCollector, name: str) -> None:
+        self.owner = owner
+        self.name = name
+        self.tally = FileTally()
+
+    def count(self, block: bytes) -> object:
+        return count_block(block, len(block), self.owner.finder())
+
+    def add(self, counted: object) -> None:
+        assert isinstance(counted, BlockCounts)
+        self.tally.add(counted)
+
+    def close(self) -> None:
+        self.tally.finish()
+        self.owner.results[self.name] = self.tally

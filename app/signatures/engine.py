@@ -63,6 +63,27 @@ Observe = Callable[[str, FileKind], BlockObserver | None]
 """Gives the observer of a file (its name and kind), or None."""
 
 
+class BlockTally(Protocol):
+    """Counts something in every block of one file (e.g. app.search.timeline's per-minute counts).
+
+    `count(block)` runs where the block's matcher call runs (a matcher thread, several blocks
+    at once, in any order), so it must keep no state between calls; `add(counted)` gets each
+    block's result in file order, in the scanning thread; `close()` is called once after the
+    last block.
+    """
+
+    def count(self, block: bytes) -> object: ...
+
+    def add(self, counted: object) -> None: ...
+
+    def close(self) -> None: ...
+
+
+Tally = Callable[[str, FileKind], BlockTally | None]
+"""Gives the tally of a file (its name and kind), or None. A file of a kind no signature reads
+is still scanned when its tally is not None."""
+
+
 class Matcher(Protocol):
     """Finds candidate lines in a block; the engine confirms them with the regexes.
 
@@ -107,6 +128,7 @@ class Located:
 
     lines: list[tuple[int, int, int, list[int]]]  # start, end, newlines before, signature indexes
     newlines: int
+    counted: object = None  # the file's BlockTally.count of the block, when it has one
 
 
 def locate(matcher: Matcher, block: bytes) -> Located:
@@ -444,9 +466,11 @@ class FileScan:
         notes: Sequence[str] | None = None,
         markers: Sequence[str] = (),
         observer: BlockObserver | None = None,
+        tally: BlockTally | None = None,
     ) -> None:
         self.file_name = file_name
         self.observer = observer
+        self.tally = tally
         self.signatures = signatures
         self.matcher = matcher
         self.aggregator = aggregator
@@ -491,12 +515,22 @@ class FileScan:
             "break); scanned in pieces of that size, so a pattern across a cut can be missed."
         )
 
+    def locate(self, block: bytes) -> Located:
+        """The block's candidate lines and the tally's count of it: the part of a block's scan
+        that may run in a matcher thread (it reads nothing but the block)."""
+        located = locate(self.matcher, block)
+        if self.tally is None:
+            return located
+        return Located(located.lines, located.newlines, self.tally.count(block))
+
     def feed(self, block: bytes, located: Located | None = None) -> None:
-        """Scan one line-aligned block; `located` is `locate(matcher, block)` if already done."""
+        """Scan one line-aligned block; `located` is `self.locate(block)` if already done."""
         if self.pending:
             self._continue_follows(block)
         if located is None:
-            located = locate(self.matcher, block)
+            located = self.locate(block)
+        if self.tally is not None:
+            self.tally.add(located.counted)
         if not self._seen_block and block:
             self._seen_block = True
             head = block[: 64 * 1024].split(b"\n", _FORMAT_HEAD_LINES)[:_FORMAT_HEAD_LINES]
@@ -520,9 +554,11 @@ class FileScan:
         self.last_header = self._header_before(block, len(block), self.lines_before + 1)
 
     def close(self) -> None:
-        """The file has ended: tell the observer."""
+        """The file has ended: tell the observer and the tally."""
         if self.observer is not None:
             self.observer.close()
+        if self.tally is not None:
+            self.tally.close()
 
     def _look_for_markers(self, block: bytes) -> None:
         still = []
@@ -790,7 +826,7 @@ class BlockFeeder:
             if cut:
                 self.scan.note_cut()
             return
-        self._in_flight.append((block, self.pool.submit(locate, self.scan.matcher, block), cut))
+        self._in_flight.append((block, self.pool.submit(self.scan.locate, block), cut))
         while len(self._in_flight) >= self.window:
             self._confirm_oldest()
 
@@ -835,6 +871,7 @@ def run_signatures(
     dropped: dict[str, int] | None = None,
     warnings: list[str] | None = None,
     observe: Observe | None = None,
+    tally: Tally | None = None,
 ) -> list[Finding]:
     """Scan every file with the signatures that read its kind; return findings.
 
@@ -849,7 +886,8 @@ def run_signatures(
     `stats`, when given, receives the FileStats (lines, presence markers, format) of every file
     scanned, by file name.
     `observe` gives each file scanned here an observer of its blocks (files merged from
-    `prescanned` were observed then).
+    `prescanned` were observed then). `tally` gives each file scanned here a BlockTally, and
+    a file it gives one is scanned even when no signature reads it.
     """
     factory = matcher_factory or default_matcher_factory()
     aggregator = Aggregator(max_groups)
@@ -868,7 +906,8 @@ def run_signatures(
                     progress(file.size)
                 continue
             chosen, fits = runnable(signatures_for_kind(signatures, file.kind, sources), node)
-            if not chosen:
+            counter = tally(file.name, file.kind) if tally is not None else None
+            if not chosen and counter is None:
                 if progress is not None:
                     progress(file.size)
                 continue
@@ -885,6 +924,7 @@ def run_signatures(
                 notes=[fit.note for fit in fits],
                 markers=presence_markers(),
                 observer=observe(file.name, file.kind) if observe is not None else None,
+                tally=counter,
             )
             with file.path.open("rb") as stream:
                 feeder = BlockFeeder(scan, pool, window=2 * jobs + 1)

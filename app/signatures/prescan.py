@@ -28,6 +28,7 @@ from app.signatures.engine import (
     MatcherFactory,
     Observe,
     PreScanned,
+    Tally,
     default_matcher_factory,
     presence_markers,
     signatures_for_kind,
@@ -48,9 +49,11 @@ class PreScanner:
         matcher_factory: MatcherFactory | None = None,
         max_groups: int = DEFAULT_MAX_GROUPS,
         observe: Observe | None = None,
+        tally: Tally | None = None,
     ) -> None:
         self.signatures = signatures
         self.observe = observe
+        self.tally = tally
         self.budget = GroupBudget(max_groups)  # shared by the files' aggregators (memory)
         self.sources = sources
         self.pool = pool
@@ -86,6 +89,7 @@ class _PreScanSink:
                 signatures, matcher = scanner
                 observe = self.owner.observe
                 observer = observe(self.name, self.kind) if observe is not None else None
+                tally = self.owner.tally
                 scan = FileScan(
                     self.name,
                     signatures,
@@ -93,6 +97,7 @@ class _PreScanSink:
                     self.aggregator,
                     markers=presence_markers(),
                     observer=observer,
+                    tally=tally(self.name, self.kind) if tally is not None else None,
                 )
                 self.feeder = BlockFeeder(scan, self.owner.pool, window=self.owner.window)
         if self.feeder is not None:
