@@ -1,9 +1,10 @@
 """Count one log file per UTC minute: lines, errors, warnings; list its alarms and markers.
 
-One pass in line-aligned blocks. Python never loops over all lines: each block is cut into
-samples of SAMPLE_BYTES; a sample within one minute (its first and last timed lines agree)
-has its newlines counted at C speed (`bytes.count`), and only a sample that spans a minute
-boundary (a few per minute of log) is walked line by line, so the counts are exact. Errors,
+One pass in line-aligned blocks. Python never loops over all lines: a range of a block within
+one minute (its first and last timed lines agree) has its newlines counted at C speed
+(`bytes.count`); a range that spans minutes is halved down to samples of SAMPLE_BYTES, and only
+a sample that spans a minute boundary (a few per minute of log) is walked line by line, so the
+counts are exact for lines in time order. Errors,
 warnings, alarms and markers are found in one Hyperscan pass over the block (bytes.find without
 it); only those lines are decoded.
 
@@ -165,6 +166,45 @@ def _marks(
     return marks
 
 
+def _split(
+    block: bytes | bytearray,
+    start: int,
+    end: int,
+    current: int | None,
+    sample_bytes: int,
+    marks: list[tuple[int, int | None]],
+) -> int | None:
+    """Append the (offset, minute) marks of block[start:end] (lines) to `marks`, the minute at
+    `start` being `current`; returns the minute at `end`.
+
+    A range whose first and last timed lines are in one minute is one minute (two probes);
+    one that spans minutes is halved until its pieces are samples (SAMPLE_BYTES), which
+    _marks walks line by line: the probes are a few per block and per minute boundary."""
+    if end - start <= sample_bytes:
+        found = _marks(block, start, end, current)
+        marks.extend(found)
+        return found[-1][1]
+    first = first_time_after(block, start)
+    if first is not None and first[0] < end:
+        minute = minute_of(first[1])
+        if _last_minute(block, first[0], end) == minute:
+            marks += [(start, current), (first[0], minute)]
+            return minute
+    middle = block.find(b"\n", (start + end) // 2, end) + 1
+    if middle <= start or middle >= end:  # one long line
+        found = _marks(block, start, end, current)
+        marks.extend(found)
+        return found[-1][1]
+    return _split(
+        block,
+        middle,
+        end,
+        _split(block, start, middle, current, sample_bytes, marks),
+        sample_bytes,
+        marks,
+    )
+
+
 CARRY = -(2**62)
 """The minute of a block's lines before its first timed line, when the block is counted on its
 own (in a matcher thread): the minute the file was in when the block began, known only when
@@ -194,48 +234,52 @@ HEAD_BYTES = 8192
 
 
 def count_block(
-    block: bytes | bytearray, length: int, finder: LiteralFinder, *, sample_bytes: int = 0
+    block: bytes | bytearray,
+    length: int,
+    finder: LiteralFinder,
+    *,
+    newlines: int | None = None,
+    sample_bytes: int = 0,
 ) -> BlockCounts:
     """Count block[:length] (whole lines, but for a file's last line) on its own.
 
+    `newlines`, the block's newline count when the caller has it (the signature scan counts
+    them for its line numbers), spares counting the lines of the block's longest minute.
     Thread-safe as long as each thread has its own `finder`."""
     sample_bytes = sample_bytes or SAMPLE_BYTES
+    # (offset, minute) where each run of lines of one minute starts, in block order
+    runs: list[tuple[int, int | None]] = []
+    marks: list[tuple[int, int | None]] = []
+    current = _split(block, 0, length, CARRY, sample_bytes, marks)
+    for offset, minute in marks:
+        if runs and runs[-1][1] == minute:
+            continue  # the same minute goes on
+        if runs and runs[-1][0] == offset:
+            runs[-1] = (offset, minute)  # no line in between
+            continue
+        runs.append((offset, minute))
+    bounds = [offset for offset, _ in runs] + [length]
+    longest = max(range(len(runs)), key=lambda i: bounds[i + 1] - bounds[i], default=-1)
+    lines = [
+        -1
+        if i == longest and newlines is not None
+        else block.count(b"\n", bounds[i], bounds[i + 1])
+        for i in range(len(runs))
+    ]
+    if longest >= 0 and newlines is not None:
+        lines[longest] = newlines - sum(lines) - 1
     minutes: dict[int, list[int]] = {}
-
-    def add(minute: int, column: int, count: int) -> None:
-        minutes.setdefault(minute, [0, 0, 0])[column] += count
-
-    current: int | None = CARRY
-    lines_before = 0
-    starts: list[int] = []  # sample starts (line starts) in this block
-    samples: list[list[tuple[int, int | None]]] = []
-    newlines_at: list[int] = []
-    position = 0
-    while position < length:
-        next_start = block.find(b"\n", position + sample_bytes, length)
-        end = length if next_start == -1 else next_start + 1
-        marks = _marks(block, position, end, current)
-        current = marks[-1][1]
-        starts.append(position)
-        samples.append(marks)
-        newlines_at.append(lines_before)
-        for index, (offset, minute) in enumerate(marks):
-            until = marks[index + 1][0] if index + 1 < len(marks) else end
-            lines = block.count(b"\n", offset, until)
-            lines_before += lines
-            if minute is not None:
-                add(minute, 0, lines)
-        position = end
-
-    def sample_of(offset: int) -> int:
-        return max(0, bisect_right(starts, offset) - 1)
+    for (_, minute), count in zip(runs, lines, strict=True):
+        if minute is not None:
+            minutes.setdefault(minute, [0, 0, 0])[0] += count
+    offsets = bounds[:-1]
 
     def minute_at(offset: int) -> int | None:
-        marks = samples[sample_of(offset)]
-        return marks[max(0, bisect_right(marks, offset, key=lambda m: m[0]) - 1)][1]
+        return runs[max(0, bisect_right(offsets, offset) - 1)][1]
 
     counts = FileCounts()
     seen: set[tuple[str, int]] = set()  # (kind, line start): a line counts once a kind
+    line, counted_to = 1, 0  # the line number at offset counted_to
     # in file order, so that the events listed (at most MAX_EVENTS) are the first ones
     for index, offset in sorted(finder.occurrences(block, length), key=lambda hit: hit[1]):
         kind = NEEDLES[index][0]
@@ -246,18 +290,18 @@ def count_block(
         if kind in ("error", "warning"):
             minute = minute_at(line_start)
             if minute is not None:
-                add(minute, 1 if kind == "error" else 2, 1)
+                minutes.setdefault(minute, [0, 0, 0])[1 if kind == "error" else 2] += 1
         else:
-            sample = sample_of(line_start)
-            line = newlines_at[sample] + block.count(b"\n", starts[sample], line_start)
-            _event(block, length, line_start, line + 1, kind, counts)
+            line += block.count(b"\n", counted_to, line_start)
+            counted_to = line_start
+            _event(block, length, line_start, line, kind, counts)
     return BlockCounts(
         minutes=minutes,
         last=current,
         events=counts.events,
         alarms=counts.alarms,
         markers=counts.markers,
-        newlines=lines_before,
+        newlines=sum(lines),
         open_end=length > 0 and block[length - 1] != 0x0A,
         head=bytes(block[: min(length, HEAD_BYTES)]),
     )
@@ -452,8 +496,8 @@ class _FileCounter:
         self.name = name
         self.tally = FileTally()
 
-    def count(self, block: bytes) -> object:
-        return count_block(block, len(block), self.owner.finder())
+    def count(self, block: bytes, newlines: int | None = None) -> object:
+        return count_block(block, len(block), self.owner.finder(), newlines=newlines)
 
     def add(self, counted: object) -> None:
         assert isinstance(counted, BlockCounts)

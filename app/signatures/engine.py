@@ -66,13 +66,14 @@ Observe = Callable[[str, FileKind], BlockObserver | None]
 class BlockTally(Protocol):
     """Counts something in every block of one file (e.g. app.search.timeline's per-minute counts).
 
-    `count(block)` runs where the block's matcher call runs (a matcher thread, several blocks
-    at once, in any order), so it must keep no state between calls; `add(counted)` gets each
+    `count(block, newlines)` runs where the block's matcher call runs (a matcher thread,
+    several blocks at once, in any order), so it must keep no state between calls; `newlines`
+    is the block's newline count (the scan has it for its line numbers); `add(counted)` gets each
     block's result in file order, in the scanning thread; `close()` is called once after the
     last block.
     """
 
-    def count(self, block: bytes) -> object: ...
+    def count(self, block: bytes, newlines: int) -> object: ...
 
     def add(self, counted: object) -> None: ...
 
@@ -521,7 +522,7 @@ class FileScan:
         located = locate(self.matcher, block)
         if self.tally is None:
             return located
-        return Located(located.lines, located.newlines, self.tally.count(block))
+        return Located(located.lines, located.newlines, self.tally.count(block, located.newlines))
 
     def feed(self, block: bytes, located: Located | None = None) -> None:
         """Scan one line-aligned block; `located` is `self.locate(block)` if already done."""
