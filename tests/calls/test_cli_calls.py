@@ -69,3 +69,17 @@ def test_ladder_draws_text_and_svg_and_refuses_an_unknown_call(tmp_path: Path) -
     assert missing.exit_code == 2 and "no call 9" in missing.output
     bad = runner.invoke(app, ["ladder", "--call", "1", "--format", "png", *paths])
     assert bad.exit_code == 2
+
+
+def test_markdown_report_lists_the_failed_calls_when_call_flows_are_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = logs(tmp_path)
+    without = runner.invoke(app, ["analyze", "--format", "md", *paths]).output
+    assert "## Failed calls" not in without  # LOUPE_CALL_FLOWS off: not extracted
+    monkeypatch.setenv("LOUPE_CALL_FLOWS", "true")
+    get_settings.cache_clear()
+    text = runner.invoke(app, ["analyze", "--format", "md", *paths]).output
+    assert "## Failed calls" in text
+    section = text.split("## Failed calls", 1)[1].split("\n## ", 1)[0]
+    assert "sip:5551234@example.com" in section and "sip:5550000@example.com" not in section
