@@ -56,9 +56,14 @@ NEEDLES: tuple[tuple[str, bytes], ...] = (
 )
 
 
+MAX_LINE_MATCHES = 8
+"""Needles found on one line before the rest of that line is skipped: a line holding a needle
+a million times costs a few calls, not a million."""
+
+
 class LiteralFinder:
-    """Every occurrence of the NEEDLES in a block: one Hyperscan pass where it is installed,
-    one bytes.find pass per needle otherwise. A Finder is used by one thread."""
+    """The lines of a block holding each kind of NEEDLES: one Hyperscan pass where it is
+    installed, one bytes.find pass per needle otherwise. A Finder is used by one thread."""
 
     def __init__(self) -> None:
         self._database = None
@@ -72,24 +77,55 @@ class LiteralFinder:
                 literal=True,
             )
 
-    def occurrences(self, block: bytes | bytearray, length: int) -> list[tuple[int, int]]:
-        """(needle index, offset inside the line) pairs, in no particular order."""
-        found: list[tuple[int, int]] = []
-        if self._database is not None:
+    def occurrences(self, block: bytes | bytearray, length: int) -> list[tuple[str, int]]:
+        """(kind, line start) of each line of block[:length] holding a needle of that kind,
+        once per kind and line, in file order."""
+        if self._database is None:
+            return self._found(block, length)
+        found: list[tuple[str, int]] = []
+        kinds = [kind for kind, _ in NEEDLES]
+        line = [0, -1, 0]  # start and end of the line of the last match, matches on it
+        seen: set[str] = set()  # kinds found on that line
+        base = 0  # where the current scan started
 
-            def on_match(index: int, first: int, last: int, flags: int, context: object) -> None:
-                found.append((index, last - 1))
+        def on_match(index: int, first: int, last: int, flags: int, context: object) -> bool:
+            offset = base + last - 1
+            if offset > line[1]:
+                line[0] = block.rfind(b"\n", 0, offset) + 1
+                end = block.find(b"\n", offset, length)
+                line[1], line[2] = (length if end == -1 else end), 0
+                seen.clear()
+            line[2] += 1
+            kind = kinds[index]
+            if kind not in seen:
+                seen.add(kind)
+                found.append((kind, line[0]))
+            return line[2] >= MAX_LINE_MATCHES  # True stops the scan: resumed past this line
 
-            with memoryview(block) as view, view[:length] as part:
-                # the binding reads any buffer; its stubs name only bytes (a copy per call)
-                self._database.scan(part, match_event_handler=on_match)  # type: ignore[type-var]
-            return found
-        for index, (_, needle) in enumerate(NEEDLES):
+        with memoryview(block) as view:
+            while base < length:
+                with view[base:length] as part:
+                    try:
+                        # the binding reads any buffer; its stubs name only bytes
+                        self._database.scan(part, match_event_handler=on_match)  # type: ignore[type-var]
+                        break
+                    except hyperscan.ScanTerminated:
+                        base = line[1] + 1
+        return found
+
+    @staticmethod
+    def _found(block: bytes | bytearray, length: int) -> list[tuple[str, int]]:
+        found: set[tuple[str, int]] = set()
+        for kind, needle in NEEDLES:
             hit = block.find(needle, 0, length)
             while hit != -1:
-                found.append((index, hit))
-                hit = block.find(needle, hit + 1, length)
-        return found
+                line_start = block.rfind(b"\n", 0, hit) + 1
+                found.add((kind, line_start))
+                line_end = block.find(b"\n", hit, length)
+                if line_end == -1:
+                    break
+                hit = block.find(needle, line_end + 1, length)
+        return sorted(found, key=lambda item: item[1])
 
 
 def minute_of(moment: datetime) -> int:
@@ -278,23 +314,18 @@ def count_block(
         return runs[max(0, bisect_right(offsets, offset) - 1)][1]
 
     counts = FileCounts()
-    seen: set[tuple[str, int]] = set()  # (kind, line start): a line counts once a kind
     line, counted_to = 1, 0  # the line number at offset counted_to
     # in file order, so that the events listed (at most MAX_EVENTS) are the first ones
-    for index, offset in sorted(finder.occurrences(block, length), key=lambda hit: hit[1]):
-        kind = NEEDLES[index][0]
-        line_start = block.rfind(b"\n", 0, offset) + 1
-        if (kind, line_start) in seen:
-            continue
-        seen.add((kind, line_start))
+    for kind, line_start in finder.occurrences(block, length):
         if kind in ("error", "warning"):
             minute = minute_at(line_start)
             if minute is not None:
                 minutes.setdefault(minute, [0, 0, 0])[1 if kind == "error" else 2] += 1
-        else:
+            continue
+        if len(counts.events) < MAX_EVENTS:  # the line number only of a line listed
             line += block.count(b"\n", counted_to, line_start)
             counted_to = line_start
-            _event(block, length, line_start, line, kind, counts)
+        _event(block, length, line_start, line, kind, counts)
     return BlockCounts(
         minutes=minutes,
         last=current,

@@ -42,3 +42,19 @@ def test_deadline_leaves_the_counts_incomplete(tmp_path: Path) -> None:
     ticks = iter(range(100))
     counts = count_file(path, deadline=-1, clock=lambda: next(ticks))
     assert not counts.complete and not counts.minutes
+
+
+@pytest.mark.parametrize("hyperscan", [True, False])
+def test_a_line_repeating_a_needle_counts_once(
+    tmp_path: Path, hyperscan: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not hyperscan:
+        monkeypatch.setattr(timeline, "hyperscan", None)
+    path = tmp_path / "t.log"
+    hostile = "2018-01-01T17:00:30.000Z h x: " + 'Level="ERROR" DEBUG_MARKER ' * 100_000
+    path.write_text(timed_log(2, 10).replace("m0 n3\n", f"m0 n3\n{hostile}\n"))
+    counts = count_file(path, deadline=time.monotonic() + 60)
+    first = counts.minutes[min(counts.minutes)]
+    assert first == [21, 1, 0]  # 20 lines of the minute and the hostile one: one error line
+    assert counts.markers == 1 and [e.line for e in counts.events] == [8]
+    assert counts.events[0].text.startswith("DEBUG_MARKER")
