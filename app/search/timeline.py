@@ -56,6 +56,13 @@ NEEDLES: tuple[tuple[str, bytes], ...] = (
 )
 
 
+MAX_WALKED_LINES = 4_000
+"""Times parsed per block while walking samples line by line (a line's time is parsed only
+where its minute's bytes change: about one per minute boundary in a log in time order); in a
+block whose lines jump between minutes all the time, the samples after that count in the
+minute they start in."""
+MAX_MINUTES = 20_000
+"""Different minutes counted per file (two weeks of log): a log naming more is not complete."""
 MAX_LINE_MATCHES = 8
 """Needles found on one line before the rest of that line is skipped: a line holding a needle
 a million times costs a few calls, not a million."""
@@ -175,13 +182,28 @@ def _last_minute(block: bytes | bytearray, start: int, end: int) -> int | None:
     return None
 
 
+class _Budget:
+    """Lines one block may still walk (MAX_WALKED_LINES): logs whose lines jump between minutes
+    all the time would otherwise have every line parsed."""
+
+    __slots__ = ("lines",)
+
+    def __init__(self, lines: int) -> None:
+        self.lines = lines
+
+
 def _marks(
-    block: bytes | bytearray, start: int, end: int, current: int | None
+    block: bytes | bytearray,
+    start: int,
+    end: int,
+    current: int | None,
+    budget: _Budget | None = None,
 ) -> list[tuple[int, int | None]]:
     """(offset, minute) from which on lines of block[start:end] count in that minute.
 
     A sample inside one minute needs two probes; only a sample that spans a minute boundary
-    (a few per minute of log) is walked line by line."""
+    (a few per minute of log) is walked line by line, while the block's `budget` lasts (then
+    the sample counts in its first minute)."""
     marks: list[tuple[int, int | None]] = [(start, current)]
     found = first_time_after(block, start)
     if found is None or found[0] >= end:
@@ -191,15 +213,40 @@ def _marks(
     if _last_minute(block, found[0], end) in (first, None):
         return marks
     position = found[0]
+    known = b""  # the key of the last line whose time was parsed
     while position < end:
         line_end = block.find(b"\n", position, end)
         line_end = end if line_end == -1 else line_end
         if block[position] in TIMED_FIRST_BYTES:
-            moment = timestamp_of(_decode(block[position:line_end]))
-            if moment is not None and minute_of(moment) != marks[-1][1]:
-                marks.append((position, minute_of(moment)))
+            key = _minute_key(block, position, line_end)
+            if key != known:  # the minute may have changed: parse the line's time
+                if budget is not None:
+                    if budget.lines <= 0:
+                        return marks  # the rest of the sample counts in the last minute seen
+                    budget.lines -= 1
+                moment = timestamp_of(_decode(block[position:line_end]))
+                if moment is not None:
+                    known = key
+                    if minute_of(moment) != marks[-1][1]:
+                        marks.append((position, minute_of(moment)))
         position = line_end + 1
     return marks
+
+
+def _minute_key(block: bytes | bytearray, start: int, end: int) -> bytes:
+    """The bytes of a line that name its minute: UTCTime's date, hour and minute, else the
+    syslog prefix's with its offset. Two lines with the same key are in the same minute, so a
+    walk parses a line's time only where the key changes."""
+    utc = block.find(b'UTCTime="', start, end)
+    if utc != -1:
+        return bytes(block[utc + 9 : utc + 25])
+    if block[start] == 0x3C:  # <PRI>
+        start = block.find(b">", start, min(end, start + 5)) + 1
+    space = block.find(b" ", start, min(end, start + 40))
+    if space <= start:
+        return bytes(block[start:end])  # no prefix time: parsed (and found untimed) each time
+    zone = block[space - 1 : space] if block[space - 1] == 0x5A else block[space - 6 : space]  # Z
+    return bytes(block[start : start + 16]) + bytes(zone)
 
 
 def _split(
@@ -209,6 +256,7 @@ def _split(
     current: int | None,
     sample_bytes: int,
     marks: list[tuple[int, int | None]],
+    budget: _Budget,
 ) -> int | None:
     """Append the (offset, minute) marks of block[start:end] (lines) to `marks`, the minute at
     `start` being `current`; returns the minute at `end`.
@@ -217,7 +265,7 @@ def _split(
     one that spans minutes is halved until its pieces are samples (SAMPLE_BYTES), which
     _marks walks line by line: the probes are a few per block and per minute boundary."""
     if end - start <= sample_bytes:
-        found = _marks(block, start, end, current)
+        found = _marks(block, start, end, current, budget)
         marks.extend(found)
         return found[-1][1]
     first = first_time_after(block, start)
@@ -228,17 +276,11 @@ def _split(
             return minute
     middle = block.find(b"\n", (start + end) // 2, end) + 1
     if middle <= start or middle >= end:  # one long line
-        found = _marks(block, start, end, current)
+        found = _marks(block, start, end, current, budget)
         marks.extend(found)
         return found[-1][1]
-    return _split(
-        block,
-        middle,
-        end,
-        _split(block, start, middle, current, sample_bytes, marks),
-        sample_bytes,
-        marks,
-    )
+    before = _split(block, start, middle, current, sample_bytes, marks, budget)
+    return _split(block, middle, end, before, sample_bytes, marks, budget)
 
 
 CARRY = -(2**62)
@@ -286,7 +328,7 @@ def count_block(
     # (offset, minute) where each run of lines of one minute starts, in block order
     runs: list[tuple[int, int | None]] = []
     marks: list[tuple[int, int | None]] = []
-    current = _split(block, 0, length, CARRY, sample_bytes, marks)
+    current = _split(block, 0, length, CARRY, sample_bytes, marks, _Budget(MAX_WALKED_LINES))
     for offset, minute in marks:
         if runs and runs[-1][1] == minute:
             continue  # the same minute goes on
@@ -355,6 +397,9 @@ class FileTally:
             resolved = self.current if minute == CARRY else minute
             if resolved is None:
                 continue  # lines before the file's first timed line
+            if resolved not in counts.minutes and len(counts.minutes) >= MAX_MINUTES:
+                counts.complete = False
+                continue
             total = counts.minutes.setdefault(resolved, [0, 0, 0])
             for column in range(3):
                 total[column] += values[column]
