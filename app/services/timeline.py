@@ -11,10 +11,12 @@ file) and cached in the analysis' data dir. Findings come from the current run a
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import time
 from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,8 @@ from app.models import BundleFileRow, FindingRow, Node
 from app.search.timeline import LOG_KINDS, FileCounts, count_file, counts_from_json
 from app.services import analyses, storage
 from app.web import logview
+
+log = logging.getLogger(__name__)
 
 FORMAT = 2  # of the cache made on first view (2: file sizes as stored)
 SAVED_FORMAT = 1  # of the counts the analysis pass saved
@@ -133,20 +137,30 @@ def _compute(files: list[tuple[str, str, int, Path]], seconds: float) -> dict[st
 
 
 def save_counts(data_dir: Path, analysis_id: str, files: Mapping[str, Any]) -> None:
-    """Save what the analysis pass counted (Report.timeline), replacing an earlier run's."""
+    """Save what the analysis pass counted (Report.timeline), replacing an earlier run's.
+
+    A file that cannot be written is no reason to lose the run: the timeline then counts the
+    logs on first view, as for an analysis saved before the pass counted."""
     path = storage.timeline_counts_path(data_dir, analysis_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         partial.write_text(json.dumps({"format": SAVED_FORMAT, "files": files}), "utf-8")
         os.replace(partial, path)
+    except OSError as exc:
+        log.warning("analysis %s: timeline counts not saved (%s)", analysis_id, exc)
+        forget_counts(data_dir, analysis_id)
     finally:
-        partial.unlink(missing_ok=True)
+        with suppress(OSError):
+            partial.unlink(missing_ok=True)
 
 
 def forget_counts(data_dir: Path, analysis_id: str) -> None:
     """No saved counts (a run that did not count): the timeline counts on first view."""
-    storage.timeline_counts_path(data_dir, analysis_id).unlink(missing_ok=True)
+    try:
+        storage.timeline_counts_path(data_dir, analysis_id).unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("analysis %s: earlier timeline counts not removed (%s)", analysis_id, exc)
 
 
 def saved_counts(session: Session, analysis_id: str, data_dir: Path) -> dict[str, Any] | None:
