@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -314,15 +314,18 @@ HEAD_BYTES = 8192
 def count_block(
     block: bytes | bytearray,
     length: int,
-    finder: LiteralFinder,
+    finder: LiteralFinder | None = None,
     *,
+    found: list[tuple[int, int, int]] | None = None,
     newlines: int | None = None,
     sample_bytes: int = 0,
 ) -> BlockCounts:
     """Count block[:length] (whole lines, but for a file's last line) on its own.
 
-    `newlines`, the block's newline count when the caller has it (the signature scan counts
-    them for its line numbers), spares counting the lines of the block's longest minute.
+    The lines holding the NEEDLES come from `found` when the signature scan's matcher found
+    them in its own pass ((needle index, line start, newlines before), in line order), else
+    from `finder`. `newlines`, the block's newline count when the caller has it (the scan
+    counts them for its line numbers), spares counting the lines of its longest minute.
     Thread-safe as long as each thread has its own `finder`."""
     sample_bytes = sample_bytes or SAMPLE_BYTES
     # (offset, minute) where each run of lines of one minute starts, in block order
@@ -357,14 +360,22 @@ def count_block(
 
     counts = FileCounts()
     line, counted_to = 1, 0  # the line number at offset counted_to
+    lines_of: Iterable[tuple[str, int, int | None]]
+    if found is not None:
+        lines_of = _found_lines(found)
+    else:
+        assert finder is not None, "count_block needs the lines found or a finder"
+        lines_of = ((kind, start, None) for kind, start in finder.occurrences(block, length))
     # in file order, so that the events listed (at most MAX_EVENTS) are the first ones
-    for kind, line_start in finder.occurrences(block, length):
+    for kind, line_start, before in lines_of:
         if kind in ("error", "warning"):
             minute = minute_at(line_start)
             if minute is not None:
                 minutes.setdefault(minute, [0, 0, 0])[1 if kind == "error" else 2] += 1
             continue
-        if len(counts.events) < MAX_EVENTS:  # the line number only of a line listed
+        if before is not None:
+            line = before + 1
+        elif len(counts.events) < MAX_EVENTS:  # the line number only of a line listed
             line += block.count(b"\n", counted_to, line_start)
             counted_to = line_start
         _event(block, length, line_start, line, kind, counts)
@@ -378,6 +389,20 @@ def count_block(
         open_end=length > 0 and block[length - 1] != 0x0A,
         head=bytes(block[: min(length, HEAD_BYTES)]),
     )
+
+
+def _found_lines(found: list[tuple[int, int, int]]) -> Iterator[tuple[str, int, int]]:
+    """(kind, line start, newlines before) of the needles' lines, once per kind and line."""
+    last: tuple[str, int] | None = None
+    seen: set[tuple[str, int]] = set()
+    for index, start, before in found:
+        kind = NEEDLES[index][0]
+        if last is None or last[1] != start:
+            seen.clear()
+        last = (kind, start)
+        if last not in seen:
+            seen.add(last)
+            yield kind, start, before
 
 
 class FileTally:
@@ -572,8 +597,10 @@ class _FileCounter:
         self.name = name
         self.tally = FileTally()
 
-    def count(self, block: bytes, newlines: int | None = None) -> object:
-        return count_block(block, len(block), self.owner.finder(), newlines=newlines)
+    literals = tuple(needle for _, needle in NEEDLES)  # found by the signature matcher
+
+    def count(self, block: bytes, newlines: int, found: list[tuple[int, int, int]]) -> object:
+        return count_block(block, len(block), found=found, newlines=newlines)
 
     def add(self, counted: object) -> None:
         assert isinstance(counted, BlockCounts)

@@ -66,14 +66,21 @@ Observe = Callable[[str, FileKind], BlockObserver | None]
 class BlockTally(Protocol):
     """Counts something in every block of one file (e.g. app.search.timeline's per-minute counts).
 
-    `count(block, newlines)` runs where the block's matcher call runs (a matcher thread,
+    `count(block, newlines, found)` runs where the block's matcher call runs (a matcher thread,
     several blocks at once, in any order), so it must keep no state between calls; `newlines`
-    is the block's newline count (the scan has it for its line numbers); `add(counted)` gets each
+    is the block's newline count (the scan has it for its line numbers), `found` the lines
+    holding its `literals` (literal index, line start, newlines before the line: in line
+    order, one entry per literal and line); `add(counted)` gets each
     block's result in file order, in the scanning thread; `close()` is called once after the
     last block.
     """
 
-    def count(self, block: bytes, newlines: int) -> object: ...
+    @property
+    def literals(self) -> Sequence[bytes]:
+        """Literals whose lines the tally wants: the file's matcher finds them in its own pass
+        (built with them as `extra`), and `count` gets their lines."""
+
+    def count(self, block: bytes, newlines: int, found: list[tuple[int, int, int]]) -> object: ...
 
     def add(self, counted: object) -> None: ...
 
@@ -98,18 +105,23 @@ class Matcher(Protocol):
     def scan(self, block: bytes) -> Iterable[tuple[int, int]]: ...
 
 
-MatcherFactory = Callable[[Sequence[Signature]], Matcher]
+class MatcherFactory(Protocol):
+    """Builds the Matcher of a list of signatures; the `extra` literals (a BlockTally's) are
+    reported as the indexes after the signatures' (len(signatures) + position)."""
+
+    def __call__(self, signatures: Sequence[Signature], extra: Sequence[bytes] = ()) -> Matcher: ...
 
 
 class LiteralMatcher:
     """Reference matcher: every `contains` literal of every signature, found with bytes.find."""
 
-    def __init__(self, signatures: Sequence[Signature]) -> None:
+    def __init__(self, signatures: Sequence[Signature], extra: Sequence[bytes] = ()) -> None:
         self._needles = [
             (index, literal.encode("utf-8"))
             for index, signature in enumerate(signatures)
             for literal in signature.contains
         ]
+        self._needles += [(index, literal) for index, literal in enumerate(extra, len(signatures))]
 
     def scan(self, block: bytes) -> Iterator[tuple[int, int]]:
         find = block.find
@@ -130,10 +142,14 @@ class Located:
     lines: list[tuple[int, int, int, list[int]]]  # start, end, newlines before, signature indexes
     newlines: int
     counted: object = None  # the file's BlockTally.count of the block, when it has one
+    extra: list[tuple[int, int, int]] = field(default_factory=list)  # see locate()
 
 
-def locate(matcher: Matcher, block: bytes) -> Located:
+def locate(matcher: Matcher, block: bytes, first_extra: int | None = None) -> Located:
     """Run the matcher over a block and find each candidate's line and line number.
+
+    Indexes from `first_extra` on are a tally's extra literals (MatcherFactory): their lines
+    go to `extra` as (literal index, line start, newlines before), not to the signatures.
 
     The costly part of a block's scan outside the matcher (counting its newlines for the line
     numbers) is here, so that it can run in the matcher's thread, next to the matcher call.
@@ -150,14 +166,22 @@ def locate(matcher: Matcher, block: bytes) -> Located:
                 line_end = len(block)
         starts.setdefault(line_start, set()).add(index)
     lines = []
+    extra: list[tuple[int, int, int]] = []
     newlines = 0
     previous = 0
     for start in sorted(starts):
         newlines += block.count(b"\n", previous, start)
         previous = start
+        indexes = sorted(starts[start])
+        if first_extra is not None and indexes[-1] >= first_extra:
+            extra += [(i - first_extra, start, newlines) for i in indexes if i >= first_extra]
+            indexes = [i for i in indexes if i < first_extra]
+            if not indexes:
+                continue
         end = block.find(b"\n", start)
-        lines.append((start, len(block) if end == -1 else end, newlines, sorted(starts[start])))
-    return Located(lines, newlines + block.count(b"\n", previous))  # each byte counted once
+        lines.append((start, len(block) if end == -1 else end, newlines, indexes))
+    newlines += block.count(b"\n", previous)  # each byte counted once
+    return Located(lines, newlines, extra=extra)
 
 
 def extract_facts(signature: Signature, line: str) -> dict[str, Any] | None:
@@ -472,6 +496,8 @@ class FileScan:
         self.file_name = file_name
         self.observer = observer
         self.tally = tally
+        # the matcher reports the tally's literals after the signatures (MatcherFactory)
+        self.first_extra = len(signatures) if tally is not None and tally.literals else None
         self.signatures = signatures
         self.matcher = matcher
         self.aggregator = aggregator
@@ -519,10 +545,11 @@ class FileScan:
     def locate(self, block: bytes) -> Located:
         """The block's candidate lines and the tally's count of it: the part of a block's scan
         that may run in a matcher thread (it reads nothing but the block)."""
-        located = locate(self.matcher, block)
+        located = locate(self.matcher, block, self.first_extra)
         if self.tally is None:
             return located
-        return Located(located.lines, located.newlines, self.tally.count(block, located.newlines))
+        counted = self.tally.count(block, located.newlines, located.extra)
+        return Located(located.lines, located.newlines, counted)
 
     def feed(self, block: bytes, located: Located | None = None) -> None:
         """Scan one line-aligned block; `located` is `self.locate(block)` if already done."""
@@ -892,7 +919,7 @@ def run_signatures(
     """
     factory = matcher_factory or default_matcher_factory()
     aggregator = Aggregator(max_groups)
-    matchers: dict[tuple[str, ...], Matcher] = {}
+    matchers: dict[tuple[str, ...], Matcher] = {}  # by signature ids, "", extra literals
     ready = prescanned or {}
     pool = ThreadPoolExecutor(jobs, thread_name_prefix="signature-scan") if jobs > 1 else None
     try:
@@ -912,9 +939,10 @@ def run_signatures(
                 if progress is not None:
                     progress(file.size)
                 continue
-            key = tuple(signature.id for signature in chosen)
+            literals = tuple(counter.literals) if counter is not None else ()
+            key = (*(signature.id for signature in chosen), "", *map(repr, literals))
             if key not in matchers:
-                matchers[key] = factory(chosen)
+                matchers[key] = factory(chosen, literals) if literals else factory(chosen)
             scan = FileScan(
                 file.name,
                 chosen,

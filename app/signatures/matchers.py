@@ -38,7 +38,7 @@ def hyperscan_available() -> bool:
 class HyperscanMatcher:
     """Every occurrence of every `contains` literal, found in one Hyperscan pass per block."""
 
-    def __init__(self, signatures: Sequence[Signature]) -> None:
+    def __init__(self, signatures: Sequence[Signature], extra: Sequence[bytes] = ()) -> None:
         if hyperscan is None:
             raise RuntimeError("the hyperscan package is not installed")
         literals: list[bytes] = []
@@ -47,6 +47,9 @@ class HyperscanMatcher:
             for literal in signature.contains:
                 literals.append(literal.encode("utf-8"))
                 ids.append(index)
+        for index, needle in enumerate(extra, start=len(signatures)):  # see engine.locate
+            literals.append(needle)
+            ids.append(index)
         self._blob: bytes | None = None
         if literals:
             database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)

@@ -23,7 +23,14 @@ from app.search.timeline import (
     counts_to_json,
 )
 from app.signatures import load_library
-from app.signatures.engine import Aggregator, BlockFeeder, FileScan, default_matcher_factory
+from app.signatures.engine import (
+    Aggregator,
+    BlockFeeder,
+    FileScan,
+    LiteralMatcher,
+    MatcherFactory,
+)
+from app.signatures.matchers import HyperscanMatcher
 from app.web import logview
 from app.worker.pipeline import Input, analyze
 from tests.corpus import alarm_line, healthy_expressway_c_loggingsnapshot
@@ -51,8 +58,11 @@ def test_head_bytes_is_the_log_viewers_binary_sniff() -> None:
     assert HEAD_BYTES == logview.SNIFF_BYTES
 
 
+@pytest.mark.parametrize("factory", [HyperscanMatcher, LiteralMatcher])
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_blocks_of_any_size_add_up_to_the_file_counts(tmp_path: Path, jobs: int) -> None:
+def test_blocks_of_any_size_add_up_to_the_file_counts(
+    tmp_path: Path, jobs: int, factory: MatcherFactory
+) -> None:
     path = tmp_path / "loggingsnapshot_expc1.txt"
     path.write_text(eventful_log())
     expected = counts_to_json(count_file(path, deadline=time.monotonic() + 60))
@@ -63,7 +73,9 @@ def test_blocks_of_any_size_add_up_to_the_file_counts(tmp_path: Path, jobs: int)
     rng = random.Random(15)
     with ThreadPoolExecutor(jobs) as pool:
         tally = collector.tally(path.name, FileKind.LOGGINGSNAPSHOT)
-        scan = FileScan(path.name, [], default_matcher_factory()([]), Aggregator(), tally=tally)
+        assert tally is not None
+        matcher = factory([], tally.literals)  # the needles found in the matcher's pass
+        scan = FileScan(path.name, [], matcher, Aggregator(), tally=tally)
         feeder = BlockFeeder(scan, pool if jobs > 1 else None, window=5)
         position = 0
         while position < len(data):  # chunks of 1 byte to 40 kB: blocks cut anywhere
@@ -80,7 +92,7 @@ def test_a_file_with_a_nul_byte_near_its_start_is_not_counted(tmp_path: Path) ->
     tally = collector.tally("capture.log", FileKind.LOG)
     assert tally is not None and collector.tally("x.pem", FileKind.PEM) is None
     block = b"\x00\x01binary\n" + timed_log(1, 5).encode()
-    tally.add(tally.count(block, block.count(b"\n")))
+    tally.add(tally.count(block, block.count(b"\n"), []))
     tally.close()
     assert collector.to_json(["capture.log"]) == {"capture.log": None}
 
