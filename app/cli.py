@@ -296,10 +296,24 @@ def analyze(
         from app.reporting import document
         from app.reporting.markdown import render_markdown
 
+        failed = [c for c in report.calls or () if c.failed]  # extracted: LOUPE_CALL_FLOWS
         doc = document.build(
             out.model_dump(mode="json"),
             certificates=report.certificates,
             server_certificates=report.server_certificates,
+            calls=[
+                {
+                    "number": c.number,
+                    "started_at": c.started_at,
+                    "from_uri": c.from_uri,
+                    "to_uri": c.to_uri,
+                    "final_status": c.final_status,
+                    "failed": c.failed,
+                    "end_reason": c.end_reason,
+                }
+                for c in failed[: document.MAX_REPORT_CALLS]
+            ],
+            failed_calls=len(failed),
         )
         _echo(render_markdown(doc).rstrip("\n"), raw=True)
     else:

@@ -119,7 +119,8 @@ class Settings(BaseSettings):
     timeline_seconds: float = Field(
         default=300.0,
         gt=0,
-        description="time the first view of a timeline may spend counting the logs (then cached)",
+        description="time the first view of a timeline may spend counting the logs of an analysis "
+        "saved before the analysis pass counted them (then cached)",
     )
     analysis_timeout_seconds: int = Field(
         default=900,

@@ -123,6 +123,9 @@ class Report:
     call_background: list[BackgroundRow] = field(default_factory=list)
     # MRA sign-in attempts (app/calls/signin*), read with the calls; None: not extracted
     signins: SigninResult | None = None
+    # per log file (by name): its timeline counts (app.search.timeline.counts_to_json), None for
+    # a file that is not a log; None here: not counted (pipeline.analyze(count_timeline=))
+    timeline: dict[str, Any] | None = None
 
 
 SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}

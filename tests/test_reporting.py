@@ -88,6 +88,13 @@ def test_failed_calls_are_listed_and_absent_calls_leave_no_section() -> None:
     assert "Failed calls" not in render_markdown(build(analysis(), calls=None))
 
 
+def test_the_report_counts_every_failed_call_it_does_not_list() -> None:
+    listed = [{"number": n, "failed": True, "from_uri": f"sip:{n}@x"} for n in range(1, 51)]
+    text = render_markdown(build(analysis(), calls=listed, failed_calls=230))
+    assert "| 50 |" in text
+    assert "… and 180 more failed calls." in text
+
+
 def test_pdf_says_the_same_as_plain_text() -> None:
     pdf = render_pdf(build(analysis()))
     assert pdf.startswith(b"%PDF-")

@@ -210,7 +210,9 @@ def _certificate_blocks(
     return blocks
 
 
-def _calls_blocks(calls: Sequence[Mapping[str, Any]] | None) -> list[Block]:
+def _calls_blocks(
+    calls: Sequence[Mapping[str, Any]] | None, failed_total: int | None
+) -> list[Block]:
     failed = [c for c in calls or () if c.get("failed")]
     if not failed:
         return []
@@ -229,8 +231,9 @@ def _calls_blocks(calls: Sequence[Mapping[str, Any]] | None) -> list[Block]:
         Heading(2, "Failed calls"),
         Table(("#", "Started (UTC)", "From", "To", "Final status", "Reason"), rows),
     ]
-    if len(failed) > MAX_REPORT_CALLS:
-        blocks.append(Text(f"… and {len(failed) - MAX_REPORT_CALLS} more failed calls."))
+    total = max(len(failed), failed_total or 0)
+    if total > MAX_REPORT_CALLS:
+        blocks.append(Text(f"… and {total - MAX_REPORT_CALLS} more failed calls."))
     return blocks
 
 
@@ -240,12 +243,14 @@ def build(
     certificates: Sequence[Mapping[str, Any]] = (),
     server_certificates: Sequence[Mapping[str, Any]] = (),
     calls: Sequence[Mapping[str, Any]] | None = None,
+    failed_calls: int | None = None,
     link: str | None = None,
 ) -> Document:
     """The report of `analysis` (the JSON object of `GET /api/v1/analyses/{id}`).
 
     `calls` are the analysis' calls when the deployment has call flows (their failed ones are
-    listed); `link` is the analysis' address, when it has one.
+    listed, at most MAX_REPORT_CALLS of them); `failed_calls` counts all the failed ones when
+    `calls` holds only the first; `link` is the analysis' address, when it has one.
     """
     name = report_title(analysis)
     doc = Document(title=f"logloupe report: {name}", name=name)
@@ -300,7 +305,7 @@ def build(
         if left > 0:
             add(Text(f"… and {left} more findings: every one is in the analysis JSON."))
     doc.blocks.extend(_certificate_blocks(certificates, server_certificates))
-    doc.blocks.extend(_calls_blocks(calls))
+    doc.blocks.extend(_calls_blocks(calls, failed_calls))
     coverage = analysis.get("coverage") or ()
     if coverage:
         skipped = [c for c in coverage if c.get("outcome") == "skipped"]

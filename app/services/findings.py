@@ -89,6 +89,14 @@ def save_report(
         )
     _insert_findings(session, run.id, report)
     calls_service.save_calls(session, analysis_id, report)
+    # here, not at the top: app.services.timeline reads analyses through app.services.analyses,
+    # which imports this module
+    from app.services import timeline as timeline_service
+
+    if report.timeline is not None:  # before the run shows as done: its timeline is ready
+        timeline_service.save_counts(data_dir, analysis_id, report.timeline)
+    else:
+        timeline_service.forget_counts(data_dir, analysis_id)
     now = utcnow()
     run.ruleset_version = report.ruleset_version
     run.finished_at = now

@@ -6,7 +6,8 @@
                                          once the analysis is saved (app.bundle.stored:
                                          seekable zstd + line marks; read either form)
 <data_dir>/analyses/<id>/index/          the log viewer's line indexes (derived, rebuilt if gone)
-<data_dir>/analyses/<id>/json/           the current run's findings as JSON (the same)
+<data_dir>/analyses/<id>/json/           the current run's findings as JSON (the same), and
+                                         the timeline counts of the run's scan
 <data_dir>/staging/upload-<random>/      uploads still arriving; moved or deleted, never left
 """
 
@@ -130,6 +131,11 @@ def line_index_path(data_dir: Path, analysis_id: str, name: str) -> Path:
     """Where the log viewer's line index of the unpacked file `name` is kept (derived data)."""
     digest = hashlib.sha256(name.encode("utf-8")).hexdigest()
     return analysis_dir(data_dir, analysis_id) / "index" / f"{digest}.u64"
+
+
+def timeline_counts_path(data_dir: Path, analysis_id: str) -> Path:
+    """Where the analysis pass saved the timeline counts of the logs (replaced by each run)."""
+    return json_dir(data_dir, analysis_id) / "timeline-counts.json"
 
 
 def timeline_path(data_dir: Path, analysis_id: str) -> Path:

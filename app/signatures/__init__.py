@@ -21,6 +21,7 @@ from app.signatures.engine import (
     MatcherFactory,
     Observe,
     PreScanned,
+    Tally,
     run_signatures,
     scan_lines,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "MatcherFactory",
     "Observe",
     "Signature",
+    "Tally",
     "load_library",
     "run_examples",
     "run_library",
@@ -117,6 +119,7 @@ def run_library(
     dropped: dict[str, int] | None = None,
     warnings: list[str] | None = None,
     observe: Observe | None = None,
+    tally: Tally | None = None,
 ) -> list[Finding]:
     """Findings of every signature over `files`; `nodes` maps BundleFile.bundle → NodeInfo.
 
@@ -146,4 +149,5 @@ def run_library(
         dropped=dropped,
         warnings=warnings,
         observe=observe,
+        tally=tally,
     )

@@ -80,6 +80,35 @@ Observe = Callable[[str, FileKind], BlockObserver | None]
 """Gives the observer of a file (its name and kind), or None."""
 
 
+class BlockTally(Protocol):
+    """Counts something in every block of one file (e.g. app.search.timeline's per-minute counts).
+
+    `count(block, newlines, found)` runs where the block's matcher call runs (a matcher thread,
+    several blocks at once, in any order), so it must keep no state between calls; `newlines`
+    is the block's newline count (the scan has it for its line numbers), `found` the lines
+    holding its `literals` (literal index, line start, newlines before the line: in line
+    order, one entry per literal and line); `add(counted)` gets each
+    block's result in file order, in the scanning thread; `close()` is called once after the
+    last block.
+    """
+
+    @property
+    def literals(self) -> Sequence[bytes]:
+        """Literals whose lines the tally wants: the file's matcher finds them in its own pass
+        (built with them as `extra`), and `count` gets their lines."""
+
+    def count(self, block: bytes, newlines: int, found: list[tuple[int, int, int]]) -> object: ...
+
+    def add(self, counted: object) -> None: ...
+
+    def close(self) -> None: ...
+
+
+Tally = Callable[[str, FileKind], BlockTally | None]
+"""Gives the tally of a file (its name and kind), or None. A file of a kind no signature reads
+is still scanned when its tally is not None."""
+
+
 class Matcher(Protocol):
     """Finds candidate lines in a block; the engine confirms them with the regexes.
 
@@ -97,18 +126,23 @@ class Matcher(Protocol):
     def scan(self, block: bytes) -> Iterable[tuple[int, int]]: ...
 
 
-MatcherFactory = Callable[[Sequence[Signature]], Matcher]
+class MatcherFactory(Protocol):
+    """Builds the Matcher of a list of signatures; the `extra` literals (a BlockTally's) are
+    reported as the indexes after the signatures' (len(signatures) + position)."""
+
+    def __call__(self, signatures: Sequence[Signature], extra: Sequence[bytes] = ()) -> Matcher: ...
 
 
 class LiteralMatcher:
     """Reference matcher: every `contains` literal of every signature, found with bytes.find."""
 
-    def __init__(self, signatures: Sequence[Signature]) -> None:
+    def __init__(self, signatures: Sequence[Signature], extra: Sequence[bytes] = ()) -> None:
         self._needles = [
             (index, literal.encode("utf-8"))
             for index, signature in enumerate(signatures)
             for literal in signature.contains
         ]
+        self._needles += [(index, literal) for index, literal in enumerate(extra, len(signatures))]
 
     def scan(self, block: bytes) -> Iterator[tuple[int, int]]:
         find = block.find
@@ -134,11 +168,21 @@ class Located:
     newlines: int
     prepared: object = None  # what the scan's observer prepared from the block (BlockObserver)
     markers: frozenset[str] | None = None
+    counted: object = None  # the file's BlockTally.count of the block, when it has one
+    extra: list[tuple[int, int, int]] = field(default_factory=list)  # see locate()
 
 
-def locate(matcher: Matcher, block: bytes, observer: BlockObserver | None = None) -> Located:
+def locate(
+    matcher: Matcher,
+    block: bytes,
+    observer: BlockObserver | None = None,
+    first_extra: int | None = None,
+) -> Located:
     """Run the matcher over a block and find each candidate's line and line number (and
     `observer.prepare(block)`).
+
+    Indexes from `first_extra` on are a tally's extra literals (MatcherFactory): their lines
+    go to `extra` as (literal index, line start, newlines before), not to the signatures.
 
     The costly part of a block's scan outside the matcher (counting its newlines for the line
     numbers) is here, so that it can run in the matcher's thread, next to the matcher call.
@@ -162,16 +206,23 @@ def locate(matcher: Matcher, block: bytes, observer: BlockObserver | None = None
                 line_end = len(block)
         starts.setdefault(line_start, set()).add(index)
     lines = []
+    extra: list[tuple[int, int, int]] = []
     newlines = 0
     previous = 0
     for start in sorted(starts):
         newlines += block.count(b"\n", previous, start)
         previous = start
+        indexes = sorted(starts[start])
+        if first_extra is not None and indexes[-1] >= first_extra:
+            extra += [(i - first_extra, start, newlines) for i in indexes if i >= first_extra]
+            indexes = [i for i in indexes if i < first_extra]
+            if not indexes:
+                continue
         end = block.find(b"\n", start)
-        lines.append((start, len(block) if end == -1 else end, newlines, sorted(starts[start])))
+        lines.append((start, len(block) if end == -1 else end, newlines, indexes))
     prepared = observer.prepare(block) if observer is not None else None
-    newlines += block.count(b"\n", previous)  # each byte once
-    return Located(lines, newlines, prepared, markers)
+    newlines += block.count(b"\n", previous)  # each byte counted once
+    return Located(lines, newlines, prepared, markers, extra=extra)
 
 
 def extract_facts(signature: Signature, line: str) -> dict[str, Any] | None:
@@ -490,9 +541,13 @@ class FileScan:
         notes: Sequence[str] | None = None,
         markers: Sequence[str] = (),
         observer: BlockObserver | None = None,
+        tally: BlockTally | None = None,
     ) -> None:
         self.file_name = file_name
         self.observer = observer
+        self.tally = tally
+        # the matcher reports the tally's literals after the signatures (MatcherFactory)
+        self.first_extra = len(signatures) if tally is not None and tally.literals else None
         self.signatures = signatures
         self.matcher = matcher
         self.aggregator = aggregator
@@ -541,8 +596,19 @@ class FileScan:
             "break); scanned in pieces of that size, so a pattern across a cut can be missed."
         )
 
+    def locate(self, block: bytes) -> Located:
+        """The block's candidate lines and the tally's count of it: the part of a block's scan
+        that may run in a matcher thread (it reads nothing but the block)."""
+        located = locate(self.matcher, block, self.observer, self.first_extra)
+        if self.tally is None:
+            return located
+        counted = self.tally.count(block, located.newlines, located.extra)
+        return Located(
+            located.lines, located.newlines, located.prepared, located.markers, counted=counted
+        )
+
     def feed(self, block: bytes, located: Located | None = None) -> None:
-        """Scan one line-aligned block; `located` is `locate(matcher, block)` if already done
+        """Scan one line-aligned block; `located` is `self.locate(block)` if already done
         (with, when the scan has an observer, what the observer's `prepare` gave).
 
         The block's first line that tells a year and a zone (app.parsing.expressway.infer_clock,
@@ -553,7 +619,9 @@ class FileScan:
         if self.pending:
             self._continue_follows(block)
         if located is None:
-            located = locate(self.matcher, block, self.observer)
+            located = self.locate(block)
+        if self.tally is not None:
+            self.tally.add(located.counted)
         if not self._seen_block and block:
             self._seen_block = True
             head = block[: 64 * 1024].split(b"\n", _FORMAT_HEAD_LINES)[:_FORMAT_HEAD_LINES]
@@ -597,9 +665,11 @@ class FileScan:
         self._undated.clear()
 
     def close(self) -> None:
-        """The file has ended: tell the observer."""
+        """The file has ended: tell the observer and the tally."""
         if self.observer is not None:
             self.observer.close()
+        if self.tally is not None:
+            self.tally.close()
 
     def _look_for_markers(self, block: bytes, found: frozenset[str] | None) -> None:
         """Note the missing markers now seen: from the matcher's pass when it looked for them
@@ -877,9 +947,7 @@ class BlockFeeder:
             if cut:
                 self.scan.note_cut()
             return
-        self._in_flight.append(
-            (block, self.pool.submit(locate, self.scan.matcher, block, self.scan.observer), cut)
-        )
+        self._in_flight.append((block, self.pool.submit(self.scan.locate, block), cut))
         while len(self._in_flight) >= self.window:
             self._confirm_oldest()
 
@@ -924,6 +992,7 @@ def run_signatures(
     dropped: dict[str, int] | None = None,
     warnings: list[str] | None = None,
     observe: Observe | None = None,
+    tally: Tally | None = None,
 ) -> list[Finding]:
     """Scan every file with the signatures that read its kind; return findings.
 
@@ -938,11 +1007,12 @@ def run_signatures(
     `stats`, when given, receives the FileStats (lines, presence markers, format) of every file
     scanned, by file name.
     `observe` gives each file scanned here an observer of its blocks (files merged from
-    `prescanned` were observed then).
+    `prescanned` were observed then). `tally` gives each file scanned here a BlockTally, and
+    a file it gives one is scanned even when no signature reads it.
     """
     factory = matcher_factory or default_matcher_factory()
     aggregator = Aggregator(max_groups)
-    matchers: dict[tuple[str, ...], Matcher] = {}
+    matchers: dict[tuple[str, ...], Matcher] = {}  # by signature ids, "", extra literals
     ready = prescanned or {}
     pool = ThreadPoolExecutor(jobs, thread_name_prefix="signature-scan") if jobs > 1 else None
     try:
@@ -957,13 +1027,15 @@ def run_signatures(
                     progress(file.size)
                 continue
             chosen, fits = runnable(signatures_for_kind(signatures, file.kind, sources), node)
-            if not chosen:
+            counter = tally(file.name, file.kind) if tally is not None else None
+            if not chosen and counter is None:
                 if progress is not None:
                     progress(file.size)
                 continue
-            key = tuple(signature.id for signature in chosen)
+            literals = tuple(counter.literals) if counter is not None else ()
+            key = (*(signature.id for signature in chosen), "", *map(repr, literals))
             if key not in matchers:
-                matchers[key] = factory(chosen)
+                matchers[key] = factory(chosen, literals) if literals else factory(chosen)
             scan = FileScan(
                 file.name,
                 chosen,
@@ -974,6 +1046,7 @@ def run_signatures(
                 notes=[fit.note for fit in fits],
                 markers=presence_markers(),
                 observer=observe(file.name, file.kind) if observe is not None else None,
+                tally=counter,
             )
             with open_stored(file.path) as stream:
                 feeder = BlockFeeder(scan, pool, window=2 * jobs + 1)

@@ -40,11 +40,15 @@ class HyperscanMatcher:
 
     The same pass finds the presence `markers` (default: engine.presence_markers()), each
     reported at most once per block (HS_FLAG_SINGLEMATCH): a marker absent from a log costs
-    nothing more, where searching each block for it costs a pass over the whole file.
+    nothing more, where searching each block for it costs a pass over the whole file. `extra`
+    literals (a tally's, see engine.locate) get the indexes after the signatures'.
     """
 
     def __init__(
-        self, signatures: Sequence[Signature], markers: Sequence[str] | None = None
+        self,
+        signatures: Sequence[Signature],
+        extra: Sequence[bytes] = (),
+        markers: Sequence[str] | None = None,
     ) -> None:
         if hyperscan is None:
             raise RuntimeError("the hyperscan package is not installed")
@@ -55,7 +59,10 @@ class HyperscanMatcher:
             for literal in signature.contains:
                 literals.append(literal.encode("utf-8"))
                 ids.append(index)
-        self._first_marker = len(signatures)  # ids from here on are markers
+        for index, needle in enumerate(extra, start=len(signatures)):  # see engine.locate
+            literals.append(needle)
+            ids.append(index)
+        self._first_marker = len(signatures) + len(extra)  # ids from here on are markers
         flags = [0] * len(literals)
         for number, marker in enumerate(self.markers):
             literals.append(marker.encode("utf-8"))

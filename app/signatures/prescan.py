@@ -28,6 +28,7 @@ from app.signatures.engine import (
     MatcherFactory,
     Observe,
     PreScanned,
+    Tally,
     default_matcher_factory,
     presence_markers,
     signatures_for_kind,
@@ -48,26 +49,34 @@ class PreScanner:
         matcher_factory: MatcherFactory | None = None,
         max_groups: int = DEFAULT_MAX_GROUPS,
         observe: Observe | None = None,
+        tally: Tally | None = None,
     ) -> None:
         self.signatures = signatures
         self.observe = observe
+        self.tally = tally
         self.budget = GroupBudget(max_groups)  # shared by the files' aggregators (memory)
         self.sources = sources
         self.pool = pool
         self.window = window
         self.factory = matcher_factory or default_matcher_factory()
         self.results: dict[str, PreScanned] = {}
-        self._by_kind: dict[FileKind, tuple[list[Signature], Matcher] | None] = {}
+        self._by_kind: dict[
+            tuple[FileKind, tuple[bytes, ...]], tuple[list[Signature], Matcher] | None
+        ] = {}
 
     def open(self, name: str) -> _PreScanSink:
         return _PreScanSink(self, name)
 
-    def scanner_for(self, kind: FileKind) -> tuple[list[Signature], Matcher] | None:
-        """The signatures of `kind` and their matcher (built once per kind); None: none apply."""
-        if kind not in self._by_kind:
+    def scanner_for(
+        self, kind: FileKind, literals: tuple[bytes, ...] = ()
+    ) -> tuple[list[Signature], Matcher] | None:
+        """The signatures of `kind` and their matcher, which also finds a tally's `literals`
+        (built once per kind and literals); None: no signature applies."""
+        if (kind, literals) not in self._by_kind:
             chosen = signatures_for_kind(self.signatures, kind, self.sources)
-            self._by_kind[kind] = (chosen, self.factory(chosen)) if chosen else None
-        return self._by_kind[kind]
+            matcher = self.factory(chosen, literals) if literals else self.factory(chosen)
+            self._by_kind[(kind, literals)] = (chosen, matcher) if chosen else None
+        return self._by_kind[(kind, literals)]
 
 
 class _PreScanSink:
@@ -81,7 +90,10 @@ class _PreScanSink:
     def write(self, chunk: bytes) -> None:
         if self.kind is None:  # the unpacker's first chunk holds the head detect.py looks at
             self.kind = kind_from_head(chunk, self.name)
-            scanner = self.owner.scanner_for(self.kind)
+            tally = self.owner.tally
+            counter = tally(self.name, self.kind) if tally is not None else None
+            literals = tuple(counter.literals) if counter is not None else ()
+            scanner = self.owner.scanner_for(self.kind, literals)
             if scanner is not None:
                 signatures, matcher = scanner
                 observe = self.owner.observe
@@ -93,6 +105,7 @@ class _PreScanSink:
                     self.aggregator,
                     markers=presence_markers(),
                     observer=observer,
+                    tally=counter,
                 )
                 self.feeder = BlockFeeder(scan, self.owner.pool, window=self.owner.window)
         if self.feeder is not None:

@@ -33,28 +33,33 @@ def download_name(name: str, analysis_id: str, extension: str) -> str:
     return f"{stem}.{extension}"
 
 
-def failed_calls(session: Session, analysis_id: str) -> Sequence[Mapping[str, Any]] | None:
-    """The analysis' failed calls where this deployment has call flows; None where it has not."""
+def failed_calls(
+    session: Session, analysis_id: str
+) -> tuple[Sequence[Mapping[str, Any]] | None, int]:
+    """The analysis' first failed calls (as many as the report lists) and how many failed in
+    all, where this deployment has call flows; (None, 0) where it has not."""
     try:
         calls = importlib.import_module("app.services.calls")
     except ModuleNotFoundError:
-        return None
-    page = calls.list_calls(
-        session, analysis_id, failed=True, per_page=document.MAX_REPORT_CALLS + 1
-    )
+        return None, 0
+    page = calls.list_calls(session, analysis_id, failed=True, per_page=document.MAX_REPORT_CALLS)
     rows: list[Mapping[str, Any]] = list(page.calls)
-    return rows
+    return rows, int(page.total)
 
 
 def report_document(session: Session, settings: Settings, analysis_id: str) -> document.Document:
     """The report of the analysis, as the JSON API sees it; raises NotFound."""
     pieces = analyses.view_json(session, analysis_id, settings.resolved_data_dir)
     analysis: dict[str, Any] = json.loads(b"".join(pieces))
+    failed, failed_total = (
+        failed_calls(session, analysis_id) if analysis.get("status") == "done" else (None, 0)
+    )
     return document.build(
         analysis,
         certificates=certificates.current_certificates(session, analysis_id),
         server_certificates=certificates.current_server_certificates(session, analysis_id),
-        calls=failed_calls(session, analysis_id) if analysis.get("status") == "done" else None,
+        calls=failed,
+        failed_calls=failed_total,
         link=public_url.share_url(settings, f"/a/{analysis_id}"),
     )
 

@@ -143,6 +143,7 @@ def run_claimed(
             jobs=settings.jobs,
             output=output_limits_from(settings),
             extract_calls=settings.call_flows,
+            count_timeline=True,
         )
     except BundleError as exc:
         log.info("analysis %s failed: %s", analysis_id, exc)

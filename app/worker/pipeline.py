@@ -32,6 +32,7 @@ from app.calls.signin_flow import build as build_signins
 from app.config import Settings
 from app.errors import BundleError
 from app.report import NodeInfo, Report
+from app.search.timeline import LOG_KINDS, TimelineCollector
 from app.signatures import Library, run_library
 from app.signatures.active_alarms import xstatus_alarms
 from app.signatures.alarms import resolve_alarm_lifecycle, split_cleared
@@ -174,6 +175,7 @@ def analyze(
     scan_while_unpacking: bool = True,
     output: OutputLimits | None = None,
     extract_calls: bool = False,
+    count_timeline: bool = False,
 ) -> Report:
     """Unpack every input into `workdir`, identify its node, run the library; raises BundleError.
 
@@ -190,6 +192,9 @@ def analyze(
     The SIP messages of the logs are read from the same blocks (app.calls) when
     `extract_calls` is True (LOUPE_CALL_FLOWS; off by default: it slows SIP-heavy logs);
     otherwise `report.calls` stays None and no observer is attached (no per-block cost).
+    With `count_timeline`, the same scan counts every log file's lines, errors, warnings,
+    alarms and markers per minute (app.search.timeline, in the matcher threads) into
+    `report.timeline`, which the server saves for the timeline page.
     """
     output = output or OutputLimits()
     jobs = max(1, jobs or default_jobs())
@@ -210,6 +215,8 @@ def analyze(
     sip = Collector() if extract_calls else None
     signins = SigninCollector() if extract_calls else None  # MRA sign-ins, the same blocks
     observe = combine(sip.observer if sip else None, signins.observer if signins else None)
+    timeline = TimelineCollector() if count_timeline else None
+    tally = timeline.tally if timeline is not None else None
     with ExitStack() as stack:
         prescanner: PreScanner | None = None
         if scan_while_unpacking and not in_processes(jobs, len(inputs)):
@@ -223,6 +230,7 @@ def analyze(
                 window=2 * jobs + 1,
                 max_groups=output.max_groups,
                 observe=observe,
+                tally=tally,
             )
         unpacked = _unpack_all(inputs, names, workdir, limits, jobs, prescanner, total_in)
         for item, name, result in zip(inputs, names, unpacked, strict=True):
@@ -262,7 +270,10 @@ def analyze(
         dropped=dropped,
         warnings=report.warnings,
         observe=observe,
+        tally=tally,
     )
+    if timeline is not None:
+        report.timeline = timeline.to_json(f.name for f in report.files if f.kind in LOG_KINDS)
     # alarms active when logging started: the xstatus dump's alarm list, per upload (node)
     xstatus = xstatus_alarms(report.files)
     active = {

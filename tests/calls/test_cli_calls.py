@@ -110,3 +110,17 @@ def test_calls_prints_a_logs_escape_sequences_as_pictures(tmp_path: Path) -> Non
     assert "\x1b" not in text and "55\u241b[2J51234" in text
     drawn = runner.invoke(app, ["ladder", "--call", "1", str(path)]).output
     assert "\x1b" not in drawn
+
+
+def test_markdown_report_lists_the_failed_calls_when_call_flows_are_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = logs(tmp_path)
+    without = runner.invoke(app, ["analyze", "--format", "md", *paths]).output
+    assert "## Failed calls" not in without  # LOUPE_CALL_FLOWS off: not extracted
+    monkeypatch.setenv("LOUPE_CALL_FLOWS", "true")
+    get_settings.cache_clear()
+    text = runner.invoke(app, ["analyze", "--format", "md", *paths]).output
+    assert "## Failed calls" in text
+    section = text.split("## Failed calls", 1)[1].split("\n## ", 1)[0]
+    assert "sip:5551234@example.com" in section and "sip:5550000@example.com" not in section

@@ -81,6 +81,23 @@ def test_pages_and_the_limit_are_told(quiet_settings: Settings) -> None:
     assert "stopped after 20 matching lines: there are more" in page.text
 
 
+def test_a_search_with_a_million_hits_stops_at_the_limit_and_says_so(
+    quiet_settings: Settings,
+) -> None:
+    line = b"2018-01-01T12:00:00Z vcsc x: needle\n"
+    analysis_id = analysis_with_log(quiet_settings, (line * 1_000_000).decode())
+    with TestClient(create_app(quiet_settings), headers=HTML) as client:
+        body = client.get(f"/api/v1/analyses/{analysis_id}/search", params={"q": "needle"}).json()
+        page = client.get(f"/a/{analysis_id}/search", params={"q": "needle"})
+    limit = quiet_settings.search_max_hits
+    assert limit == 10_000
+    assert body["total"] == limit and body["truncated"] is True and body["stopped"] == "limit"
+    assert set(body) >= {"total", "truncated", "hits"}
+    assert set(body["hits"][0]) == {"node", "file", "line", "time", "text"}
+    assert "<strong>10,000</strong>+ matching lines" in page.text
+    assert "stopped after 10,000 matching lines: there are more" in page.text
+
+
 def test_a_bad_regex_is_a_400_with_re2_reason(
     quiet_settings: Settings, page_client: TestClient
 ) -> None:

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.web.backlink import safe_back_link
-from tests.web.conftest import add_analysis
+from tests.web.conftest import FindingSpec, SnippetSpec, add_analysis
 
 NAME = "diagnostic_log_vcsc/loggingsnapshot_vcsc.txt"
 LOG = (
@@ -80,6 +80,20 @@ def test_back_link_returns_to_the_search(page_client: TestClient, analysis_id: s
     html = viewer(page_client, analysis_id, line="3", **{"from": back})
     assert f'<a class="back-link" href="/a/{analysis_id}/search?q=INVITE&amp;page=2">' in html
     assert "Back to the search" in html
+
+
+def test_back_link_returns_to_the_finding(
+    page_client: TestClient, quiet_settings: Settings
+) -> None:
+    finding = FindingSpec(snippets=[SnippetSpec(NAME, 3, "line three")])
+    analysis_id = add_analysis(quiet_settings, files={NAME: LOG.encode()}, findings=[finding])
+    overview = page_client.get(f"/a/{analysis_id}").text
+    assert 'id="error-1"' in overview
+    link = f"/a/{analysis_id}/files/{NAME}?line=3&amp;from=/a/{analysis_id}%23error-1#L3"
+    assert f'href="{link}"' in overview  # the snippet's line number
+    opened = page_client.get(link.replace("&amp;", "&").split("#L3")[0]).text
+    assert f'<a class="back-link" href="/a/{analysis_id}#error-1">' in opened
+    assert "Back to the finding" in opened
 
 
 @pytest.mark.parametrize(
