@@ -23,16 +23,17 @@ from app.bundle.budget import LocalTotals, SharedTotals, Totals, UnpackBudget
 from app.bundle.duplicates import repeated_upload_warning, repeated_uploads
 from app.bundle.nodes import identify_node
 from app.bundle.sources import SOURCES
+from app.bundle.stored import SUFFIX
 from app.bundle.unpack import Limits, Tee, UnpackResult, unpack_upload
 from app.calls.extract import Collector
 from app.calls.group import build_calls, merge_background
 from app.config import Settings
 from app.errors import BundleError
-from app.report import NodeInfo, Report
-from app.signatures import Library, run_library
+from app.report import NodeInfo, Report, Unpacked, UploadUnpacked
+from app.signatures import Library, Observe, run_library
 from app.signatures.alarms import resolve_alarm_lifecycle, split_cleared
 from app.signatures.coverage import coverage_of
-from app.signatures.engine import FileStats
+from app.signatures.engine import FileStats, PreScanned
 from app.signatures.output_bounds import OutputLimits, cap_findings, dropped_hits_warning
 from app.signatures.prescan import PreScanner
 from app.signatures.verdict import examined_lines
@@ -170,6 +171,7 @@ def analyze(
     scan_while_unpacking: bool = True,
     output: OutputLimits | None = None,
     extract_calls: bool = False,
+    stored: Unpacked | None = None,
 ) -> Report:
     """Unpack every input into `workdir`, identify its node, run the library; raises BundleError.
 
@@ -186,10 +188,65 @@ def analyze(
     The SIP messages of the logs are read from the same blocks (app.calls) when
     `extract_calls` is True (LOUPE_CALL_FLOWS; off by default: it slows SIP-heavy logs);
     otherwise `report.calls` stays None and no observer is attached (no per-block cost).
+
+    `stored` (a re-run: what the first run's unpack gave, app/bundle/manifest.py) skips the
+    unpack: its files are read from `workdir` as they are kept, the nodes identified again
+    with the products `inputs` carry now, its warnings repeated; `inputs` are not read.
+    `report.unpacked` says what was unpacked (or read back), for the next re-run.
     """
     output = output or OutputLimits()
     jobs = max(1, jobs or default_jobs())
     report = Report(ruleset_version=library.version)
+    sip = Collector() if extract_calls else None
+    observe = sip.observer if sip is not None else None
+    if stored is not None:
+        prescanned = None
+        _read_back(report, stored, inputs, workdir)
+        if progress:
+            progress(0.3)
+    else:
+        prescanned = _unpack_into(
+            report,
+            inputs,
+            workdir,
+            library,
+            limits,
+            progress,
+            jobs,
+            output,
+            observe,
+            scan_while_unpacking,
+        )
+    return _scan(report, library, progress, jobs, output, sip, observe, prescanned)
+
+
+def _read_back(report: Report, stored: Unpacked, inputs: Sequence[Input], workdir: Path) -> None:
+    """A re-run's files, nodes and unpack warnings, from what the first run unpacked."""
+    for partial in workdir.rglob(f"*{SUFFIX}.partial-*"):  # left by a compaction cut short
+        partial.unlink(missing_ok=True)
+    report.warnings.extend(stored.warnings)
+    for upload in stored.uploads:
+        product = inputs[upload.position].product if upload.position < len(inputs) else None
+        report.files.extend(upload.files)
+        report.warnings.extend(upload.warnings)
+        report.nodes.append(identify_node(upload.files, upload.name, product))
+    report.unpacked = stored
+
+
+def _unpack_into(
+    report: Report,
+    inputs: Sequence[Input],
+    workdir: Path,
+    library: Library,
+    limits: Limits,
+    progress: Progress | None,
+    jobs: int,
+    output: OutputLimits,
+    observe: Observe | None,
+    scan_while_unpacking: bool,
+) -> dict[str, PreScanned] | None:
+    """Unpack every input into a fresh `workdir` (scanning while unpacking when it can); fills
+    the report's files, nodes, warnings and `unpacked`; returns what the scan saw."""
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
@@ -200,11 +257,10 @@ def analyze(
     kept = [position for position in range(len(inputs)) if position not in repeats]
     inputs = [inputs[position] for position in kept]
     names = [all_names[position] for position in kept]
+    repeat_warnings = list(report.warnings)
+    uploads: list[UploadUnpacked] = []
     total_in = sum(item.path.stat().st_size for item in inputs) or 1
     done_in = 0
-    # SIP messages, read from the blocks the signature scan reads (only when asked for)
-    sip = Collector() if extract_calls else None
-    observe = sip.observer if sip is not None else None
     with ExitStack() as stack:
         prescanner: PreScanner | None = None
         if scan_while_unpacking and not in_processes(jobs, len(inputs)):
@@ -220,14 +276,31 @@ def analyze(
                 observe=observe,
             )
         unpacked = _unpack_all(inputs, names, workdir, limits, jobs, prescanner, total_in)
-        for item, name, result in zip(inputs, names, unpacked, strict=True):
+        for position, item, name, result in zip(kept, inputs, names, unpacked, strict=True):
             report.files.extend(result.files)
             report.warnings.extend(result.warnings)
             report.nodes.append(identify_node(result.files, name, item.product))
+            uploads.append(
+                UploadUnpacked(position, name, list(result.files), list(result.warnings))
+            )
             done_in += item.path.stat().st_size
             if progress:
                 progress(0.3 * done_in / total_in)
-    prescanned = prescanner.results if prescanner is not None else None
+    report.unpacked = Unpacked(uploads=uploads, warnings=repeat_warnings)
+    return prescanner.results if prescanner is not None else None
+
+
+def _scan(
+    report: Report,
+    library: Library,
+    progress: Progress | None,
+    jobs: int,
+    output: OutputLimits,
+    sip: Collector | None,
+    observe: Observe | None,
+    prescanned: dict[str, PreScanned] | None,
+) -> Report:
+    """Run the library on the report's files; fills findings, certificates, calls, coverage."""
     if not report.files:
         raise BundleError(
             "The upload holds no file that could be read: every member was skipped "
