@@ -31,7 +31,7 @@ import zstandard
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.bundle.stored import FRAME_BYTES, open_stored  # noqa: E402
+from app.bundle.stored import FRAME_BYTES  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.db import Database  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
@@ -142,7 +142,8 @@ def main() -> None:
     usage = storage.disk_usage(data_dir, analysis_id)
     on_disk, unpacked = storage.work_sizes(data_dir, analysis_id)
     print(
-        f"first run (from the upload, record, compaction, upload removed): {wall:.1f} s, CPU {cpu:.1f} s"
+        "first run (from the upload, record, compaction, upload removed): "
+        f"{wall:.1f} s, CPU {cpu:.1f} s"
     )
     print(f"analysis dir: {usage}")
     print(

@@ -115,8 +115,9 @@ def test_a_rerun_of_a_seed_bundle_from_the_store_equals_the_first_run(
     assert summary(second) == summary(first)
 
 
+@pytest.mark.parametrize("compress", [True, False], ids=["compressed", "plain"])
 def test_a_multi_upload_multi_node_rerun_keeps_duplicates_nodes_and_products(
-    tmp_path: Path, library: Library
+    tmp_path: Path, library: Library, compress: bool
 ) -> None:
     c = make_tar(node_members("self_signed", "vcsc"))
     e = make_tar(node_members("unknown_ca", "vcse", "Expressway-E"))
@@ -128,7 +129,7 @@ def test_a_multi_upload_multi_node_rerun_keeps_duplicates_nodes_and_products(
         upload(tmp_path, "capture.pcap", (PCAPS / "article.pcap").read_bytes()),
         upload(tmp_path, "server_vcsc_2022-07-11_16_55_44.pem", pem),
     ]
-    first, second = first_then_rerun(tmp_path, library, inputs, compress=False)
+    first, second = first_then_rerun(tmp_path, library, inputs, compress=compress)
     assert [node.bundle for node in first.nodes] == [
         "diag.tar.gz",
         "diag.tar.gz (2)",
@@ -137,6 +138,7 @@ def test_a_multi_upload_multi_node_rerun_keeps_duplicates_nodes_and_products(
     ]
     assert any("again.tar.gz" in warning for warning in first.warnings)
     assert {f.node for f in first.findings} >= {"vcsc", "vcse"}
+    assert first.certificates or first.server_certificates  # the capture and PEM were read
     assert summary(second) == summary(first)
 
     # the product chosen for an upload at the re-run applies to the files read back
