@@ -589,9 +589,11 @@ def compact() -> None:
     files = before = after = touched = 0
     for analysis_id in ids:
         try:
-            done = compress_tree(
-                storage.work_dir(settings.resolved_data_dir, analysis_id), plain_below=threshold
-            )
+            with storage.analysis_lock(settings.resolved_data_dir, analysis_id):  # not mid-run
+                done = compress_tree(
+                    storage.work_dir(settings.resolved_data_dir, analysis_id),
+                    plain_below=threshold,
+                )
         except (OSError, StoredFileDamaged) as exc:  # e.g. re-run meanwhile: its files go anew
             _echo(f"warning: analysis {analysis_id}: not compressed ({exc})", err=True)
             continue

@@ -212,6 +212,11 @@ class Settings(BaseSettings):
         description="compress while the bundle is unpacked and scanned instead of after the "
         "analysis is saved (no plain copy ever on disk, but the scan shares the CPU with zstd)",
     )
+    keep_uploads: bool = Field(
+        default=False,
+        description="keep each upload once its analysis is done; by default it is deleted then "
+        "(re-runs read the unpacked files kept in the work dir, README Storage)",
+    )
     library_dir: Path | None = Field(
         default=None,
         description="signature library directory used by the web app and the workers "

@@ -38,6 +38,24 @@ class BundleFile:
     bundle: str  # the upload (one per node) this file came from
 
 
+@dataclass(frozen=True, slots=True)
+class UploadUnpacked:
+    """What unpacking one upload gave: a re-run reads these files instead of the upload."""
+
+    position: int  # the upload's position among the analysis' uploads
+    name: str  # its unique name, the key of its node ("diag.tar.gz (2)" for a second one)
+    files: list[BundleFile]
+    warnings: list[str]  # what was skipped or salvaged, as the unpack said it
+
+
+@dataclass(frozen=True, slots=True)
+class Unpacked:
+    """How an analysis' uploads were unpacked (app/bundle/manifest.py keeps it on disk)."""
+
+    uploads: list[UploadUnpacked]  # the uploads unpacked, in order (repeats left out)
+    warnings: list[str]  # the repeated-upload warnings, which come first
+
+
 @dataclass(slots=True)
 class NodeInfo:
     """Identity of one Expressway peer, detected from a bundle's contents."""
@@ -126,6 +144,8 @@ class Report:
     # per log file (by name): its timeline counts (app.search.timeline.counts_to_json), None for
     # a file that is not a log; None here: not counted (pipeline.analyze(count_timeline=))
     timeline: dict[str, Any] | None = None
+    # what the unpack gave (or what a re-run read back): the worker keeps it for re-runs
+    unpacked: Unpacked | None = None
 
 
 SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}

@@ -41,7 +41,7 @@ import struct
 import threading
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
@@ -315,6 +315,42 @@ def iter_bytes(path: Path, chunk: int = 1 * 2**20) -> Iterator[bytes]:
     with open_raw(path) as handle:
         while data := handle.read(chunk):
             yield data
+
+
+def read_ahead(stream: BinaryIO, block: int, depth: int = 2) -> Generator[bytes]:
+    """The pieces of `stream.read(block)`, read (inflated) by a helper thread up to `depth`
+    pieces ahead of the consumer: a sequential scan of a compressed store inflates its next
+    frames while the current piece is matched (zstd frees the GIL). At most `depth` + 1 pieces
+    are held; an error of the reader is raised here; stopping early stops the reader."""
+    pieces: queue.Queue[bytes | BaseException | None] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(item: bytes | BaseException | None) -> bool:
+        while not stop.is_set():
+            with suppress(queue.Full):
+                pieces.put(item, timeout=0.1)
+                return True
+        return False
+
+    def reader() -> None:
+        try:
+            while not stop.is_set() and (data := stream.read(block)):
+                if not put(data):
+                    return
+            put(None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+
+    helper = threading.Thread(target=reader, name="read-ahead", daemon=True)
+    helper.start()
+    try:
+        while (item := pieces.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        helper.join()
 
 
 def read_range(path: Path, start: int, length: int) -> bytes:

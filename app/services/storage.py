@@ -1,6 +1,10 @@
 """Where an analysis' files live under the data dir (the only module that knows the layout).
 
-<data_dir>/analyses/<id>/uploads/<nnn>   the files as uploaded (kept for re-runs)
+<data_dir>/analyses/<id>/uploads/<nnn>   the files as uploaded; removed once the analysis is
+                                         done and its work dir kept (LOUPE_KEEP_UPLOADS keeps
+                                         them): re-runs read the work dir
+<data_dir>/analyses/<id>/unpacked.json   what the unpack produced (app.bundle.manifest): a
+                                         re-run reads the work dir instead of the upload
 <data_dir>/analyses/<id>/work/           unpacked bundle members (the log viewer reads here):
                                          small ones plain, larger ones as <name>.loupe.zst
                                          once the analysis is saved (app.bundle.stored:
@@ -13,10 +17,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from app.bundle.stored import (
@@ -65,6 +72,63 @@ def work_dir(data_dir: Path, analysis_id: str) -> Path:
 
 def json_dir(data_dir: Path, analysis_id: str) -> Path:
     return analysis_dir(data_dir, analysis_id) / "json"
+
+
+def manifest_path(data_dir: Path, analysis_id: str) -> Path:
+    return analysis_dir(data_dir, analysis_id) / "unpacked.json"
+
+
+@contextmanager
+def analysis_lock(data_dir: Path, analysis_id: str) -> Iterator[None]:
+    """Held by the process that analyses an analysis and then keeps its files (record,
+    compaction, upload removed): another worker's re-run of it waits until they are in place.
+    Released by the kernel if the process dies. An analysis dir that is gone is not made again
+    (the analysis was deleted): nothing is locked then."""
+    try:
+        handle = os.open(
+            analysis_dir(data_dir, analysis_id) / ".lock",
+            os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW,
+            0o600,
+        )
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)
+
+
+def remove_uploads(data_dir: Path, analysis_id: str) -> int:
+    """Remove the analysis' uploaded files (their names, sizes and SHA-256 stay in the
+    database); returns the bytes freed. Links are not followed."""
+    freed = 0
+    directory = uploads_dir(data_dir, analysis_id)
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        if entry.is_file(follow_symlinks=False):
+            freed += entry.stat(follow_symlinks=False).st_size
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            Path(entry.path).unlink(missing_ok=True)
+    with suppress(OSError):
+        directory.rmdir()
+    return freed
+
+
+def uploads_kept(data_dir: Path, analysis_id: str) -> bool:
+    """Whether the analysis still has its uploaded files on disk (see remove_uploads)."""
+    directory = uploads_dir(data_dir, analysis_id)
+    try:
+        with os.scandir(directory) as entries:
+            return any(True for _ in entries)
+    except OSError:
+        return False
 
 
 def staging_root(data_dir: Path) -> Path:

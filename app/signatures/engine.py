@@ -12,12 +12,13 @@ import io
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Protocol
 
 from app.bundle.detect import is_expressway_line
-from app.bundle.stored import open_stored
+from app.bundle.stored import is_compressed, open_stored, read_ahead
 from app.parsing.expressway import (
     SyslogClock,
     as_logged,
@@ -834,6 +835,17 @@ def scan_stream(
     feed_stream(stream, BlockFeeder(scan, None), block_size=block_size, progress=progress)
 
 
+def feed_blocks(
+    blocks: Iterable[bytes], feeder: BlockFeeder, *, progress: Callable[[int], None] | None = None
+) -> None:
+    """`feed_stream` of pieces already read (app.bundle.stored.read_ahead)."""
+    for chunk in blocks:
+        if progress is not None:
+            progress(len(chunk))
+        feeder.write(chunk)
+    feeder.close()
+
+
 def feed_stream(
     stream: BinaryIO,
     feeder: BlockFeeder,
@@ -1050,7 +1062,11 @@ def run_signatures(
             )
             with open_stored(file.path) as stream:
                 feeder = BlockFeeder(scan, pool, window=2 * jobs + 1)
-                feed_stream(stream, feeder, block_size=block_size, progress=progress)
+                if is_compressed(file.path) and pool is not None:  # inflated while matched
+                    with closing(read_ahead(stream, block_size)) as blocks:
+                        feed_blocks(blocks, feeder, progress=progress)
+                else:
+                    feed_stream(stream, feeder, block_size=block_size, progress=progress)
             scan.close()
             if stats is not None:
                 stats[file.name] = scan.stats

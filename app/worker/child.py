@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import traceback
+from collections.abc import Sequence
 from contextlib import suppress
 from multiprocessing.connection import Connection
 from multiprocessing.sharedctypes import Synchronized
@@ -25,11 +26,13 @@ from pathlib import Path
 
 from sqlalchemy.exc import DisconnectionError, OperationalError
 
+from app.bundle.manifest import ManifestUnusable, read_manifest, remove_manifest, write_manifest
 from app.bundle.stored import compress_tree
 from app.config import Settings
 from app.db import Database
 from app.errors import BundleError, StoredFileDamaged
 from app.observability import analysis_context, configure_logging
+from app.report import Report, Unpacked
 from app.services import analyses, storage
 from app.services.findings import save_report
 from app.signatures import Library, load_library
@@ -124,72 +127,126 @@ def run_claimed(
             for f in analysis.files
         ]
     log.info("analysis %s started by %s in process %d", analysis_id, worker, os.getpid())
+    # held until the files are kept: a re-run taken by another worker meanwhile waits
+    with storage.analysis_lock(data_dir, analysis_id):
+        work = storage.work_dir(data_dir, analysis_id)
+        try:
+            faults.inject([item.name for item in inputs])
+            stored = stored_unpack(data_dir, analysis_id, inputs)
+            if stored is not None:
+                log.info("analysis %s: re-run from the files its first run unpacked", analysis_id)
+            report = analyze(
+                inputs,
+                work,
+                library,
+                limits_from(settings),
+                progress,
+                jobs=settings.jobs,
+                output=output_limits_from(settings),
+                extract_calls=settings.call_flows,
+                count_timeline=True,
+                stored=stored,
+            )
+        except BundleError as exc:
+            log.info("analysis %s failed: %s", analysis_id, exc)
+            with db.session() as session:
+                analyses.fail(session, analysis_id, str(exc), worker)
+            return "failed"
+        except Exception as exc:
+            log.error("analysis %s crashed:\n%s", analysis_id, traceback.format_exc())
+            with db.session() as session:
+                analyses.fail(
+                    session,
+                    analysis_id,
+                    f"Internal error while analysing ({type(exc).__name__}: {exc}). "
+                    "The operator can find the traceback in the server log.",
+                    worker,
+                )
+            return "failed"
+        with db.session() as session:
+            saved = save_report(
+                session, analysis_id=analysis_id, report=report, data_dir=data_dir, worker=worker
+            )
+        log.info(
+            "analysis %s %s: %d findings",
+            analysis_id,
+            "done" if saved else "superseded",
+            len(report.findings),
+        )
+        if saved:
+            keep_stored(settings, analysis_id, report)
+        return "done" if saved else "skipped"
+
+
+def stored_unpack(data_dir: Path, analysis_id: str, inputs: Sequence[Input]) -> Unpacked | None:
+    """What an earlier run of the analysis unpacked, when its files are all still in the work
+    dir (a re-run reads them); None: unpack the uploads (a first run, an analysis made before
+    the manifest, or a manifest that cannot be used while the uploads are still here).
+
+    Raises BundleError when neither the unpacked files nor the uploads can be read."""
+    path = storage.manifest_path(data_dir, analysis_id)
+    problem = None
     try:
-        faults.inject([item.name for item in inputs])
-        missing = [item.name for item in inputs if not item.path.is_file()]
-        if missing:
+        stored = read_manifest(path, storage.work_dir(data_dir, analysis_id))
+    except ManifestUnusable as exc:
+        stored, problem = None, str(exc)
+        log.warning("analysis %s: %s; its uploads are unpacked again", analysis_id, exc)
+    if stored is not None:
+        return stored
+    missing = [item.name for item in inputs if not item.path.is_file()]
+    if missing:
+        if problem is not None:
             raise BundleError(
-                "The uploaded file(s) "
-                + ", ".join(missing)
-                + " cannot be read by this worker: check that every worker mounts the same "
-                "data dir (LOUPE_DATA_DIR)."
+                f"This analysis cannot be run again: {problem}, and its upload is not kept. "
+                "Upload the bundle again."
             )
-        report = analyze(
-            inputs,
-            storage.work_dir(data_dir, analysis_id),
-            library,
-            limits_from(settings),
-            progress,
-            jobs=settings.jobs,
-            output=output_limits_from(settings),
-            extract_calls=settings.call_flows,
-            count_timeline=True,
+        raise BundleError(
+            "The uploaded file(s) "
+            + ", ".join(missing)
+            + " cannot be read by this worker: check that every worker mounts the same "
+            "data dir (LOUPE_DATA_DIR)."
         )
-    except BundleError as exc:
-        log.info("analysis %s failed: %s", analysis_id, exc)
-        with db.session() as session:
-            analyses.fail(session, analysis_id, str(exc), worker)
-        return "failed"
-    except Exception as exc:
-        log.error("analysis %s crashed:\n%s", analysis_id, traceback.format_exc())
-        with db.session() as session:
-            analyses.fail(
-                session,
-                analysis_id,
-                f"Internal error while analysing ({type(exc).__name__}: {exc}). "
-                "The operator can find the traceback in the server log.",
-                worker,
-            )
-        return "failed"
-    with db.session() as session:
-        saved = save_report(
-            session, analysis_id=analysis_id, report=report, data_dir=data_dir, worker=worker
-        )
-    log.info(
-        "analysis %s %s: %d findings",
-        analysis_id,
-        "done" if saved else "superseded",
-        len(report.findings),
-    )
-    if saved:
+    remove_manifest(path)  # the work dir is unpacked anew: the old record no longer holds
+    return None
+
+
+def keep_stored(settings: Settings, analysis_id: str, report: Report) -> None:
+    """Once the findings are saved: record what was unpacked, compress the work dir, then
+    remove the upload (unless LOUPE_KEEP_UPLOADS). In this order, a worker that dies between
+    two steps leaves an analysis that re-runs: from the upload while there is no record, from
+    the work dir (plain, or compressed) once there is one."""
+    data_dir = settings.resolved_data_dir
+    work = storage.work_dir(data_dir, analysis_id)
+    if report.unpacked is None:
+        return
+    try:
+        write_manifest(storage.manifest_path(data_dir, analysis_id), report.unpacked, work)
+    except (OSError, ValueError) as exc:
+        log.warning("analysis %s: the record of its unpacked files failed: %s", analysis_id, exc)
         compact_work_dir(settings, analysis_id)
-    return "done" if saved else "skipped"
+        return  # the upload stays: a re-run unpacks it again
+    if not compact_work_dir(settings, analysis_id) or settings.keep_uploads:
+        return
+    freed = storage.remove_uploads(data_dir, analysis_id)
+    log.info(
+        "analysis %s: upload removed (%d bytes); re-runs read its work dir", analysis_id, freed
+    )
 
 
-def compact_work_dir(settings: Settings, analysis_id: str) -> None:
+def compact_work_dir(settings: Settings, analysis_id: str) -> bool:
     """Keep the analysis' large unpacked files compressed, now that its findings are saved (off
     the analysis' critical path: the pages already show the result, and read either form).
-    A failure leaves the plain files, which read as well: it is logged, never fatal."""
+    A failure leaves the plain files, which read as well: it is logged, never fatal (False)."""
     threshold = settings.unpack_compress_from_kib * 1024
     if not threshold or settings.compress_while_unpacking:
-        return
+        return True
     try:
         done = compress_tree(
             storage.work_dir(settings.resolved_data_dir, analysis_id), plain_below=threshold
         )
     except (OSError, StoredFileDamaged) as exc:
         log.warning("analysis %s: its work dir could not be compressed: %s", analysis_id, exc)
-        return
+        return False
     if done.files:
         log.info(
             "analysis %s: %d unpacked files kept compressed, %d bytes in %d",
@@ -198,3 +255,4 @@ def compact_work_dir(settings: Settings, analysis_id: str) -> None:
             done.before,
             done.after,
         )
+    return True

@@ -24,6 +24,7 @@ from app.bundle.budget import LocalTotals, SharedTotals, Totals, UnpackBudget
 from app.bundle.duplicates import repeated_upload_warning, repeated_uploads
 from app.bundle.nodes import identify_node
 from app.bundle.sources import SOURCES
+from app.bundle.stored import SUFFIX
 from app.bundle.unpack import Limits, Tee, UnpackResult, unpack_upload
 from app.calls.extract import Collector
 from app.calls.group import build_calls, merge_background
@@ -31,13 +32,13 @@ from app.calls.signin import SigninCollector, combine
 from app.calls.signin_flow import build as build_signins
 from app.config import Settings
 from app.errors import BundleError
-from app.report import NodeInfo, Report
+from app.report import NodeInfo, Report, Unpacked, UploadUnpacked
 from app.search.timeline import LOG_KINDS, TimelineCollector
-from app.signatures import Library, run_library
+from app.signatures import Library, Observe, run_library
 from app.signatures.active_alarms import xstatus_alarms
 from app.signatures.alarms import resolve_alarm_lifecycle, split_cleared
 from app.signatures.coverage import coverage_of
-from app.signatures.engine import FileStats
+from app.signatures.engine import FileStats, PreScanned, Tally
 from app.signatures.output_bounds import OutputLimits, cap_findings, dropped_hits_warning
 from app.signatures.prescan import PreScanner
 from app.signatures.verdict import examined_lines
@@ -176,6 +177,7 @@ def analyze(
     output: OutputLimits | None = None,
     extract_calls: bool = False,
     count_timeline: bool = False,
+    stored: Unpacked | None = None,
 ) -> Report:
     """Unpack every input into `workdir`, identify its node, run the library; raises BundleError.
 
@@ -195,10 +197,73 @@ def analyze(
     With `count_timeline`, the same scan counts every log file's lines, errors, warnings,
     alarms and markers per minute (app.search.timeline, in the matcher threads) into
     `report.timeline`, which the server saves for the timeline page.
+
+    `stored` (a re-run: what the first run's unpack gave, app/bundle/manifest.py) skips the
+    unpack: its files are read from `workdir` as they are kept, the nodes identified again
+    with the products `inputs` carry now, its warnings repeated; `inputs` are not read.
+    `report.unpacked` says what was unpacked (or read back), for the next re-run.
     """
     output = output or OutputLimits()
     jobs = max(1, jobs or default_jobs())
     report = Report(ruleset_version=library.version)
+    # SIP messages and MRA sign-ins, read from the blocks the signature scan reads (only when
+    # asked for); the timeline's counts, made in the same scan
+    sip = Collector() if extract_calls else None
+    signins = SigninCollector() if extract_calls else None
+    observe = combine(sip.observer if sip else None, signins.observer if signins else None)
+    timeline = TimelineCollector() if count_timeline else None
+    tally = timeline.tally if timeline is not None else None
+    if stored is not None:
+        prescanned = None
+        _read_back(report, stored, inputs, workdir)
+        if progress:
+            progress(0.3)
+    else:
+        prescanned = _unpack_into(
+            report,
+            inputs,
+            workdir,
+            library,
+            limits,
+            progress,
+            jobs,
+            output,
+            observe,
+            tally,
+            scan_while_unpacking,
+        )
+    scan = _Scan(sip, signins, observe, timeline, tally)
+    return _scan(report, library, progress, jobs, output, scan, prescanned)
+
+
+def _read_back(report: Report, stored: Unpacked, inputs: Sequence[Input], workdir: Path) -> None:
+    """A re-run's files, nodes and unpack warnings, from what the first run unpacked."""
+    for partial in workdir.rglob(f"*{SUFFIX}.partial-*"):  # left by a compaction cut short
+        partial.unlink(missing_ok=True)
+    report.warnings.extend(stored.warnings)
+    for upload in stored.uploads:
+        product = inputs[upload.position].product if upload.position < len(inputs) else None
+        report.files.extend(upload.files)
+        report.warnings.extend(upload.warnings)
+        report.nodes.append(identify_node(upload.files, upload.name, product))
+    report.unpacked = stored
+
+
+def _unpack_into(
+    report: Report,
+    inputs: Sequence[Input],
+    workdir: Path,
+    library: Library,
+    limits: Limits,
+    progress: Progress | None,
+    jobs: int,
+    output: OutputLimits,
+    observe: Observe | None,
+    tally: Tally | None,
+    scan_while_unpacking: bool,
+) -> dict[str, PreScanned] | None:
+    """Unpack every input into a fresh `workdir` (scanning while unpacking when it can); fills
+    the report's files, nodes, warnings and `unpacked`; returns what the scan saw."""
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
@@ -209,14 +274,10 @@ def analyze(
     kept = [position for position in range(len(inputs)) if position not in repeats]
     inputs = [inputs[position] for position in kept]
     names = [all_names[position] for position in kept]
+    repeat_warnings = list(report.warnings)
+    uploads: list[UploadUnpacked] = []
     total_in = sum(item.path.stat().st_size for item in inputs) or 1
     done_in = 0
-    # SIP messages, read from the blocks the signature scan reads (only when asked for)
-    sip = Collector() if extract_calls else None
-    signins = SigninCollector() if extract_calls else None  # MRA sign-ins, the same blocks
-    observe = combine(sip.observer if sip else None, signins.observer if signins else None)
-    timeline = TimelineCollector() if count_timeline else None
-    tally = timeline.tally if timeline is not None else None
     with ExitStack() as stack:
         prescanner: PreScanner | None = None
         if scan_while_unpacking and not in_processes(jobs, len(inputs)):
@@ -233,14 +294,41 @@ def analyze(
                 tally=tally,
             )
         unpacked = _unpack_all(inputs, names, workdir, limits, jobs, prescanner, total_in)
-        for item, name, result in zip(inputs, names, unpacked, strict=True):
+        for position, item, name, result in zip(kept, inputs, names, unpacked, strict=True):
             report.files.extend(result.files)
             report.warnings.extend(result.warnings)
             report.nodes.append(identify_node(result.files, name, item.product))
+            uploads.append(
+                UploadUnpacked(position, name, list(result.files), list(result.warnings))
+            )
             done_in += item.path.stat().st_size
             if progress:
                 progress(0.3 * done_in / total_in)
-    prescanned = prescanner.results if prescanner is not None else None
+    report.unpacked = Unpacked(uploads=uploads, warnings=repeat_warnings)
+    return prescanner.results if prescanner is not None else None
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """What the signature scan also feeds, besides the findings (all optional)."""
+
+    sip: Collector | None
+    signins: SigninCollector | None
+    observe: Observe | None
+    timeline: TimelineCollector | None
+    tally: Tally | None
+
+
+def _scan(
+    report: Report,
+    library: Library,
+    progress: Progress | None,
+    jobs: int,
+    output: OutputLimits,
+    scan: _Scan,
+    prescanned: dict[str, PreScanned] | None,
+) -> Report:
+    """Run the library on the report's files; fills findings, certificates, calls, coverage."""
     if not report.files:
         raise BundleError(
             "The upload holds no file that could be read: every member was skipped "
@@ -269,11 +357,12 @@ def analyze(
         max_groups=output.max_groups,
         dropped=dropped,
         warnings=report.warnings,
-        observe=observe,
-        tally=tally,
+        observe=scan.observe,
+        tally=scan.tally,
     )
-    if timeline is not None:
-        report.timeline = timeline.to_json(f.name for f in report.files if f.kind in LOG_KINDS)
+    if scan.timeline is not None:
+        logs = (f.name for f in report.files if f.kind in LOG_KINDS)
+        report.timeline = scan.timeline.to_json(logs)
     # alarms active when logging started: the xstatus dump's alarm list, per upload (node)
     xstatus = xstatus_alarms(report.files)
     active = {
@@ -291,15 +380,15 @@ def analyze(
         if checked.note:
             notes[signature_id] = checked.note
     unchecked = {sid: c.skipped for sid, c in config.items() if c.skipped}
-    if sip is not None:
+    if scan.sip is not None:
         file_nodes = {f.name: node_name(nodes.get(f.bundle), f.bundle) for f in report.files}
-        report.calls = build_calls(sip.messages, file_nodes)
-        report.call_background = merge_background(sip.background_rows(), file_nodes)
-        report.warnings.extend(sip.warnings())
-        if signins is not None:
+        report.calls = build_calls(scan.sip.messages, file_nodes)
+        report.call_background = merge_background(scan.sip.background_rows(), file_nodes)
+        report.warnings.extend(scan.sip.warnings())
+        if scan.signins is not None:
             products = {node_name(n, n.bundle): n.product for n in report.nodes}
-            report.signins = build_signins(signins, file_nodes, products)
-            report.warnings.extend(signins.warnings())
+            report.signins = build_signins(scan.signins, file_nodes, products)
+            report.warnings.extend(scan.signins.warnings())
     report.examined = examined_lines(report.files, nodes, stats)
     report.coverage = coverage_of(  # before the cap: a signature that matched says so
         library.signatures,

@@ -82,8 +82,12 @@ def test_delete_removes_every_row_and_file_of_the_analysis(
     assert wait_done(working_client, kept_id, alice)["status"] == "done"
     working_client.post(f"/api/v1/analyses/{analysis_id}/shares", headers=bearer(alice))
     data_dir = local_settings.resolved_data_dir
+    manifest = data_dir / "analyses" / analysis_id / "unpacked.json"
+    deadline = time.monotonic() + 30
+    while not manifest.exists() and time.monotonic() < deadline:  # kept after the save
+        time.sleep(0.05)
     stored = files_of(data_dir, analysis_id)
-    assert any("uploads" in p.parts for p in stored) and any("work" in p.parts for p in stored)
+    assert manifest in stored and any("work" in p.parts for p in stored)
     assert any("json" in p.parts for p in stored)
     assert rows_of(local_settings, analysis_id)["finding"] > 0
 

@@ -9,6 +9,7 @@ import random
 import shutil
 import subprocess
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -243,3 +244,31 @@ def test_a_second_member_of_a_compressed_ones_name_is_skipped(unpack: Unpack) ->
     result = unpack("diag.tar.gz", make_gz(buffer.getvalue()), limits)
     assert [f.name for f in result.files] == ["diag.tar.gz/log.txt"]
     assert read_all(result.files[0].path) == big
+
+
+def test_read_ahead_gives_the_pieces_in_order_and_raises_the_readers_error(
+    tmp_path: Path,
+) -> None:
+    data = b"".join(f"line {n}\n".encode() for n in range(400_000))
+    path = tmp_path / "log.txt"
+    path.write_bytes(data)
+    packed = stored.compress_file(path)
+    with stored.open_stored(packed) as stream:
+        pieces = list(stored.read_ahead(stream, 1_000_003))
+    assert b"".join(pieces) == data and len(pieces) == -(-len(data) // 1_000_003)
+
+    # a consumer that stops early stops the reader (no thread left behind)
+    before = threading.active_count()
+    with stored.open_stored(packed) as stream:
+        ahead = stored.read_ahead(stream, 65_536, depth=1)
+        assert next(ahead) == data[:65_536]
+        ahead.close()
+    assert threading.active_count() == before
+
+    # damage found by the reader thread is raised to the consumer, as a sentence
+    raw = bytearray(packed.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    packed.write_bytes(bytes(raw))
+    with stored.open_stored(packed) as stream, pytest.raises(StoredFileDamaged, match="damaged"):
+        for _ in stored.read_ahead(stream, 65_536):
+            pass
