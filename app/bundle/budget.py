@@ -35,6 +35,7 @@ class Limits:
     max_header_bytes: int = 2**20  # tar headers of one member (PAX, GNU long names)
     direct_write_bytes: int = 32 * 2**20  # files declared this large skip the page cache; 0: never
     compress_from_bytes: int = 0  # files this large are compressed while unpacked; 0: never
+    scanned_head_bytes: int | None = None  # a log its Tee scans whole keeps only this head on disk
 
 
 class Totals(Protocol):

@@ -144,7 +144,15 @@ def sniff_upload_type(head: bytes, filename: str) -> str | None:
 
 
 class BlockSink(Protocol):
-    """Receives the bytes of one unpacked file while it is written (see `Tee`)."""
+    """Receives the bytes of one unpacked file while it is written (see `Tee`).
+
+    `reads_whole` (after the first `write`): the sink reads every byte of a file that no later
+    step reads beyond its head (a log scanned while unpacked); with `Limits.scanned_head_bytes`
+    set, only that head of such a file is written to disk.
+    """
+
+    @property
+    def reads_whole(self) -> bool: ...
 
     def write(self, chunk: bytes) -> None: ...
 
@@ -305,6 +313,7 @@ class _Unpacker:
     warnings: list[str] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
     spools: list[Path] = field(default_factory=list)
+    head_only: dict[Path, int] = field(default_factory=dict)  # path -> size of the whole file
     created_root: Path | None = None
     inflate_threads: int = 1
     tee: Tee | None = None
@@ -621,7 +630,7 @@ class _Unpacker:
         shows it is a copy of one kept before (then it is removed again, with a warning)."""
         stored = stored_path(path)  # the compressed store when the file was kept compressed
         kind = detect_kind(stored, target.name)
-        size = original_size(stored)
+        size = self.head_only.pop(path, None) or original_size(stored)
         if digest is not None:
             first = self.contents.first_copy(target.name, size, digest, kind)
             if first is not None:
@@ -701,6 +710,8 @@ class _Unpacker:
         line_ends = CrToLf() if final and has_lone_cr_line_ends(head) else None
         hasher = new_hasher() if final else None
         size = 0
+        converted = 0  # the file's bytes (line ends converted)
+        written = 0  # of those, on disk: all unless only a scanned log's head is kept
         complete = False
         broken: _ReadFailed | None = None
         out: FileWriter | None = None
@@ -717,6 +728,7 @@ class _Unpacker:
             else:
                 out = open_writer(handle, expected_size, direct_from=self.limits.direct_write_bytes)
             block = head
+            head_only = self.limits.scanned_head_bytes if sink is not None else None
             while block:
                 size += len(block)
                 if size > self.limits.max_member_bytes:
@@ -726,9 +738,14 @@ class _Unpacker:
                     block = line_ends.convert(block)
                 if hasher is not None:
                     hasher.update(block)
-                out.write(block)
                 if sink is not None:
                     sink.write(block)
+                    if head_only is not None and not sink.reads_whole:
+                        head_only = None  # read back later: the whole file goes to disk
+                converted += len(block)
+                if head_only is None or written < head_only:
+                    out.write(block)
+                    written += len(block)
                 try:
                     block = stream.read(BLOCK_BYTES)
                 except _ReadFailed as err:
@@ -736,6 +753,8 @@ class _Unpacker:
                     break
             out.close()
             complete = True
+            if written < converted:
+                self.head_only[path] = converted
         except MemberSkipped:
             self.forget(path, final)
             raise

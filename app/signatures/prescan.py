@@ -35,6 +35,8 @@ from app.signatures.engine import (
 )
 from app.signatures.model import Signature
 
+_WHOLE_LOG_KINDS = frozenset({FileKind.LOG, FileKind.LOGGINGSNAPSHOT})
+
 
 class PreScanner:
     """A `Tee` for unpack_upload: scans text files as they are written; `results` by file name."""
@@ -86,6 +88,12 @@ class _PreScanSink:
         self.kind: FileKind | None = None
         self.feeder: BlockFeeder | None = None
         self.aggregator = Aggregator(budget=owner.budget)
+
+    @property
+    def reads_whole(self) -> bool:
+        """Whether this sink scans the whole file as a log (coverage asks the scan's FileStats
+        about it; nothing after the unpacking reads more than its head)."""
+        return self.feeder is not None and self.kind in _WHOLE_LOG_KINDS
 
     def write(self, chunk: bytes) -> None:
         if self.kind is None:  # the unpacker's first chunk holds the head detect.py looks at

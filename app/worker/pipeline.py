@@ -22,7 +22,7 @@ from app.analyzers.cert_findings import apply_certificates
 from app.analyzers.config_findings import apply_configuration
 from app.bundle.budget import LocalTotals, SharedTotals, Totals, UnpackBudget
 from app.bundle.duplicates import repeated_upload_warning, repeated_uploads
-from app.bundle.nodes import identify_node
+from app.bundle.nodes import HEAD_BYTES, identify_node
 from app.bundle.sources import SOURCES
 from app.bundle.stored import SUFFIX
 from app.bundle.unpack import Limits, Tee, UnpackResult, unpack_upload
@@ -58,7 +58,14 @@ class Input:
     product: str | None = None  # the product the user chose for it; None: detect it
 
 
-def limits_from(settings: Settings) -> Limits:
+SCANNED_HEAD_BYTES = HEAD_BYTES
+"""What `loupe analyze` keeps on disk of a log scanned while unpacked: node identity's head."""
+
+
+def limits_from(settings: Settings, *, keep_files: bool = True) -> Limits:
+    """The unpack limits of `settings`. `keep_files=False` (`loupe analyze`, which keeps
+    nothing): a log scanned whole while unpacked is written only up to SCANNED_HEAD_BYTES, the
+    bytes node identity reads (app.bundle.nodes); no later step reads more of it."""
     return Limits(
         max_total_bytes=settings.unpack_max_total_bytes,
         max_members=settings.unpack_max_members,
@@ -71,6 +78,7 @@ def limits_from(settings: Settings) -> Limits:
         compress_from_bytes=(
             settings.unpack_compress_from_kib * 1024 if settings.compress_while_unpacking else 0
         ),
+        scanned_head_bytes=None if keep_files else SCANNED_HEAD_BYTES,
     )
 
 
