@@ -593,6 +593,7 @@ def compact() -> None:
                 done = compress_tree(
                     storage.work_dir(settings.resolved_data_dir, analysis_id),
                     plain_below=threshold,
+                    level=settings.store_level,
                 )
         except (OSError, StoredFileDamaged) as exc:  # e.g. re-run meanwhile: its files go anew
             _echo(f"warning: analysis {analysis_id}: not compressed ({exc})", err=True)

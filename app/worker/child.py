@@ -242,7 +242,9 @@ def compact_work_dir(settings: Settings, analysis_id: str) -> bool:
         return True
     try:
         done = compress_tree(
-            storage.work_dir(settings.resolved_data_dir, analysis_id), plain_below=threshold
+            storage.work_dir(settings.resolved_data_dir, analysis_id),
+            plain_below=threshold,
+            level=settings.store_level,
         )
     except (OSError, StoredFileDamaged) as exc:
         log.warning("analysis %s: its work dir could not be compressed: %s", analysis_id, exc)

@@ -47,7 +47,7 @@ def read_all(path: Path) -> bytes:
 
 
 def test_a_large_file_is_kept_compressed_and_reads_back_byte_for_byte(tmp_path: Path) -> None:
-    data = varied_log(30_000)
+    data = varied_log(60_000)
     assert len(data) > 3 * stored.FRAME_BYTES
     path = store(tmp_path, data)
     assert path.name == "a.log" + stored.SUFFIX
