@@ -181,7 +181,7 @@ class CompiledQuery:
     ) -> bool:
         """Whether a candidate passes the filters; `header` is its record's first line,
         `record` the record's text (header and continuation lines). `clock` gives the year and
-        zone of the file's BSD syslog timestamps, asked only for a header with no other time."""
+        zone of the file's BSD syslog timestamps (used only if the header has no other time)."""
         if self.module or self.level:
             event = parse_line(header)
             if event is None:
@@ -195,9 +195,7 @@ class CompiledQuery:
         if self.call_id and self.call_id not in record:
             return False
         if self.query.time_from or self.query.time_to:
-            moment = timestamp_of(header)
-            if moment is None and clock is not None:
-                moment = timestamp_of(header, clock())
+            moment = timestamp_of(header, clock() if clock is not None else None)
             if moment is None:
                 return False
             if self.query.time_from and moment < self.query.time_from:

@@ -78,20 +78,26 @@ def _bsd_first(line: str) -> bool:
 class _BlockClock:
     """The year and zone of the BSD syslog times (no year, no zone) of one block's lines: those
     of a neighbouring line telling both (the offset moves with daylight saving time), else of
-    the first line of the block that tells them, read once. Bounded reads, as the signature
-    scan's (CLOCK_WINDOW bytes either side of a line)."""
+    the first line of the block that tells them. Bounded reads, as the signature scan's
+    (CLOCK_WINDOW bytes either side of a line), and once per CLOCK_WINDOW of the block: a
+    search whose candidates all lack a UTCTime reads a few clocks per block, not one a line."""
 
-    __slots__ = ("block", "length", "first", "read")
+    __slots__ = ("block", "length", "first", "read", "near")
 
     def __init__(self, block: bytearray, length: int) -> None:
         self.block, self.length = block, length
         self.first: SyslogClock | None = None
         self.read = False
+        self.near: dict[int, SyslogClock | None] = {}
 
     def at(self, line_start: int) -> SyslogClock | None:
-        low = max(0, line_start - CLOCK_WINDOW)
-        window = bytes(self.block[low : min(self.length, line_start + CLOCK_WINDOW)])
-        near = clock_near(window, line_start - low)
+        bucket = line_start // CLOCK_WINDOW
+        if bucket in self.near:
+            near = self.near[bucket]
+        else:
+            low = max(0, line_start - CLOCK_WINDOW)
+            window = bytes(self.block[low : min(self.length, line_start + CLOCK_WINDOW)])
+            near = self.near[bucket] = clock_near(window, line_start - low)
         if near is not None:
             return near
         if not self.read:
