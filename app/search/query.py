@@ -8,13 +8,14 @@ its header line, plus the continuation lines of a SIPMSG/HTTPMSG block for the C
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
 import re2
 
-from app.parsing.expressway import parse_line, timestamp_of
+from app.parsing.expressway import SyslogClock, parse_line, timestamp_of
 
 try:
     import hyperscan
@@ -172,9 +173,15 @@ class CompiledQuery:
         match = self._block_pattern.search(block, start, end)
         return -1 if match is None else int(match.start())
 
-    def accepts(self, header: str, record: str) -> bool:
+    def accepts(
+        self,
+        header: str,
+        record: str,
+        clock: Callable[[], SyslogClock | None] | None = None,
+    ) -> bool:
         """Whether a candidate passes the filters; `header` is its record's first line,
-        `record` the record's text (header and continuation lines)."""
+        `record` the record's text (header and continuation lines). `clock` gives the year and
+        zone of the file's BSD syslog timestamps (used only if the header has no other time)."""
         if self.module or self.level:
             event = parse_line(header)
             if event is None:
@@ -188,7 +195,7 @@ class CompiledQuery:
         if self.call_id and self.call_id not in record:
             return False
         if self.query.time_from or self.query.time_to:
-            moment = timestamp_of(header)
+            moment = timestamp_of(header, clock() if clock is not None else None)
             if moment is None:
                 return False
             if self.query.time_from and moment < self.query.time_from:

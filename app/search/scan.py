@@ -10,10 +10,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from app.bundle.stored import open_raw
-from app.parsing.expressway import is_continuation
+from app.parsing.expressway import (
+    CLOCK_WINDOW,
+    SyslogClock,
+    clock_near,
+    infer_clock,
+    is_continuation,
+    timestamp_of,
+)
 from app.search.blocks import BLOCK_SIZE, line_blocks
 from app.search.query import CompiledQuery
 
@@ -40,6 +48,7 @@ class RawHit:
     offset: int
     text: str
     header: str | None  # the record's first line when the hit is a continuation line
+    clock: SyslogClock | None = None  # dates the record's BSD syslog time, if it has no other
 
 
 @dataclass(slots=True)
@@ -59,6 +68,42 @@ class Outcome:
 
 def _decode(raw: bytes | bytearray) -> str:
     return raw.decode("utf-8", errors="replace").rstrip("\r")
+
+
+def _bsd_first(line: str) -> bool:
+    """Whether a line may start with a BSD syslog time (`<PRI>` or a month's name)."""
+    return line[:1] == "<" or line[:1].isalpha()
+
+
+class _BlockClock:
+    """The year and zone of the BSD syslog times (no year, no zone) of one block's lines: those
+    of a neighbouring line telling both (the offset moves with daylight saving time), else of
+    the first line of the block that tells them. Bounded reads, as the signature scan's
+    (CLOCK_WINDOW bytes either side of a line), and once per CLOCK_WINDOW of the block: a
+    search whose candidates all lack a UTCTime reads a few clocks per block, not one a line."""
+
+    __slots__ = ("block", "length", "first", "read", "near")
+
+    def __init__(self, block: bytearray, length: int) -> None:
+        self.block, self.length = block, length
+        self.first: SyslogClock | None = None
+        self.read = False
+        self.near: dict[int, SyslogClock | None] = {}
+
+    def at(self, line_start: int) -> SyslogClock | None:
+        bucket = line_start // CLOCK_WINDOW
+        if bucket in self.near:
+            near = self.near[bucket]
+        else:
+            low = max(0, line_start - CLOCK_WINDOW)
+            window = bytes(self.block[low : min(self.length, line_start + CLOCK_WINDOW)])
+            near = self.near[bucket] = clock_near(window, line_start - low)
+        if near is not None:
+            return near
+        if not self.read:
+            self.read = True
+            self.first = infer_clock(bytes(self.block[: self.length]))
+        return self.first
 
 
 def header_before(block: bytearray, start: int, carried: str | None) -> str | None:
@@ -124,6 +169,7 @@ def search(
                     outcome.stopped = "time"
                     return outcome
                 position = 0
+                clocks = _BlockClock(block, length)
                 while position < length:
                     found = query.find(block, position, length)
                     if found < 0:
@@ -150,7 +196,8 @@ def search(
                             if query.call_id
                             else ""
                         )
-                        if not query.accepts(head, record):
+                        dates = partial(clocks.at, line_start) if _bsd_first(head) else None
+                        if not query.accepts(head, record, dates):
                             continue
                     if outcome.total >= max_hits:
                         outcome.stopped = "limit"
@@ -158,8 +205,12 @@ def search(
                     outcome.total += 1
                     if wanted:
                         assert text is not None
+                        shown = header if header is not None else text
+                        dated = None
+                        if _bsd_first(shown) and timestamp_of(shown) is None:
+                            dated = clocks.at(line_start)
                         outcome.hits.append(
-                            RawHit(file, base + line_start, text[:MAX_HIT_CHARS], header)
+                            RawHit(file, base + line_start, text[:MAX_HIT_CHARS], header, dated)
                         )
                 outcome.bytes_searched += length
                 if length:

@@ -172,7 +172,7 @@ def _show(
         hit.file.path, storage.line_index_path(data_dir, analysis_id, hit.file.name)
     )
     line = line_at(hit.file.path, index.page_offsets, logview.LINES_PER_PAGE, hit.offset)
-    moment = timestamp_of(hit.header if hit.header is not None else hit.text)
+    moment = timestamp_of(hit.header if hit.header is not None else hit.text, hit.clock)
     before = after = None
     if context:
         before_text, after_text = _context(hit.file.path, hit.offset, len(hit.text.encode()))

@@ -180,3 +180,41 @@ def test_case_insensitive_literal_finds_every_line_across_blocks(tmp_path: Path)
     assert outcome.total == 300
     assert [hit.text.split()[0] for hit in outcome.hits] == [str(n) for n in range(100)]
     assert run([log], SearchQuery(text="ÇALL", case_sensitive=False)).total == 0
+
+
+BSD_TVCS = (
+    '<166>Nov 18 20:55:58 vcse1 tvcs: tvcs: UTCTime="2022-11-18 19:55:58,100" '
+    'Module="network.sip" Level="INFO": Detail="before"\n'
+)
+BSD_TS = (
+    "<166>Nov 18 20:56:30 vcse1 traffic_server[3936]: traffic_server: [ET_NET 1] ERROR: "
+    "SSL connection failed for 'cucm.example.com'\n"
+)
+
+
+def test_time_range_dates_bsd_lines_without_utctime_by_their_file(tmp_path: Path) -> None:
+    """A remote-syslog export: a Traffic Server line has only its BSD time (no year, no zone);
+    the tvcs line near it tells both (+01:00), so 20:56:30 local is 19:56:30Z."""
+    log = write(tmp_path, BSD_TVCS + BSD_TS, name="messages")
+    window = SearchQuery(
+        text="vcse1",
+        time_from=datetime(2022, 11, 18, 19, 56, tzinfo=UTC),
+        time_to=datetime(2022, 11, 18, 19, 57, tzinfo=UTC),
+    )
+    outcome = run([log], window)
+    assert [h.text for h in outcome.hits] == [BSD_TS.rstrip("\n")]
+    (hit,) = outcome.hits
+    assert hit.clock is not None
+    assert hit.clock.resolve("Nov 18 20:56:30") == datetime(2022, 11, 18, 19, 56, 30, tzinfo=UTC)
+    earlier = SearchQuery(text="vcse1", time_to=datetime(2022, 11, 18, 19, 56, tzinfo=UTC))
+    assert [h.text for h in run([log], earlier).hits] == [BSD_TVCS.rstrip("\n")]
+
+
+def test_bsd_lines_of_a_file_that_never_tells_the_year_and_zone_are_not_guessed(
+    tmp_path: Path,
+) -> None:
+    log = write(tmp_path, BSD_TS * 3, name="messages")
+    window = SearchQuery(text="vcse1", time_from=datetime(2000, 1, 1, tzinfo=UTC))
+    assert run([log], window).hits == []
+    (first, *_) = run([log], SearchQuery(text="vcse1")).hits
+    assert first.clock is None

@@ -181,3 +181,38 @@ def test_loupe_compact_compresses_the_plain_files_of_older_analyses(
     assert page_client.get(f"/a/{old}/raw/{LOG}").content == content
     page = page_client.get(f"/a/{old}/files/{LOG}", params={"line": LINES})
     assert page.status_code == 200 and f"line {LINES} " in page.text
+
+
+def test_search_dates_the_bsd_lines_of_a_compressed_syslog_export(
+    page_client: TestClient, quiet_settings: Settings
+) -> None:
+    """A remote-syslog export kept compressed: Traffic Server lines carry only a BSD time (no
+    year, no zone); the time filter and the hits' times take them from the tvcs lines near them."""
+    out = []
+    for n in range(LINES):
+        second, minute = n % 60, (n // 60) % 60
+        stamp = f"Nov 20 10:{minute:02d}:{second:02d}"
+        if n % 2:
+            out.append(
+                f"<166>{stamp} vcsc traffic_server[3936]: traffic_server: [ET_NET 0] "
+                f"WARNING: ts line {n} {'z' * (n % 89)}\n"
+            )
+        else:
+            out.append(
+                f'<166>{stamp} vcsc tvcs: tvcs: UTCTime="2026-11-20 09:{minute:02d}:'
+                f'{second:02d},000" Module="network.sip" Level="INFO": Detail="line {n}"\n'
+            )
+    content = "".join(out).encode()
+    name = "syslog.tar.gz/messages"
+    analysis_id = add_analysis(quiet_settings, files={name: content}, compressed=True)
+    assert stored_path(quiet_settings, analysis_id).name.endswith(stored.SUFFIX)
+    response = page_client.get(
+        f"/api/v1/analyses/{analysis_id}/search",
+        params={"q": "ts line", "from": "2026-11-20T09:10:00Z", "to": "2026-11-20T09:10:09Z"},
+    )
+    assert response.status_code == 200
+    body = response.json()
+    # the odd seconds 01..09 of minute 10 of each hour-less run: n = 600+1, 600+3, …
+    assert [hit["line"] for hit in body["hits"]][:5] == [602, 604, 606, 608, 610]
+    assert body["hits"][0]["time"] == "2026-11-20T09:10:01.000Z"
+    assert body["total"] == 5 * (LINES // 3600 + 1)
