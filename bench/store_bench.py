@@ -10,14 +10,17 @@ under bench/out, the bench's 300-signature library) gets the bench bundle of `--
 
   footprint   bytes under the analysis' directory of the data dir (<data>/analyses/<id>/:
               the kept upload, the unpacked or stored files, indexes, JSON), as a fraction of
-              the bundle's unpacked size, after the analysis and again after the log viewer
-              was used (its line index is derived data kept there too); the upload's share is
-              printed on its own line. Target: at most 0.15 of the unpacked size, all included.
+              the bundle's unpacked size, once the worker has kept the analysis' files (it
+              compresses the work dir and removes the upload after the run is saved, holding
+              <analysis>/.lock until then: the bench waits for it), after the log viewer was
+              used (its line index is derived data kept there too) and after the re-runs; the
+              bytes at the moment the run was done and the upload's share are printed on their
+              own lines. Target: at most 0.15 of the unpacked size, all included.
   log viewer  `GET /a/<id>/files/<loggingsnapshot>?page=N` near the end of the 1 GiB log:
-              the first view of the file (its last page; it may have to build the viewer's
-              line index), then the median of one request to each of the `--pages` pages
-              before the last, then of the same page again. Target: under 100 ms, both the
-              first view and the median.
+              the first view of the file once its files are kept (its last page; it may have
+              to build the viewer's line index), then the median of one request to each of the
+              `--pages` pages before the last, then of the same page again. Target: under
+              100 ms, both the first view and the median.
   re-run      `POST /api/v1/analyses/<id>/rerun` until the API says done again (polled every
               50 ms), `--repeat` times, interleaved with `gzip -dc bundle > /dev/null` (the
               baseline of the same run). Target: median re-run at most 0.5x the median gzip.
@@ -199,6 +202,27 @@ def wait_done(
         time.sleep(POLL_SECONDS)
 
 
+def wait_kept(folder: Path, timeout: float = 600.0) -> float:
+    """Seconds until the worker has kept the analysis' files (compressed the work dir, removed
+    the upload): it holds `<analysis>/.lock` from the start of the run until then."""
+    import fcntl
+
+    started = time.perf_counter()
+    lock = folder / ".lock"
+    while time.perf_counter() - started < timeout:
+        if lock.exists():
+            with lock.open("rb") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    time.sleep(0.1)
+                    continue
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                return time.perf_counter() - started
+        time.sleep(0.1)
+    return float("nan")
+
+
 def planted_problems(client: httpx.Client, analysis_id: str, manifest: dict[str, Any]) -> list[str]:
     """Planted hits of the bench signatures that the stored analysis does not count exactly."""
     from run import Run, check_findings
@@ -337,6 +361,9 @@ def main() -> int:
             first_rss, first_rss_of = memory.peak()
             problems = planted_problems(client, analysis_id, manifest)
             folder = data / "analyses" / analysis_id
+            at_done = tree_bytes(folder)  # before the worker keeps the files (compresses them)
+            parts_at_done = by_part(folder)
+            keeping = wait_kept(folder)
             after_run = tree_bytes(folder)
             parts_after_run = by_part(folder)
 
@@ -426,8 +453,10 @@ def main() -> int:
     print(f"{label:<58} {statistics.median(rerun_server):8.2f}")
     print()
     print("bytes under the analysis' directory (apparent size; allocated on disk in brackets):")
+    print(f"  (the worker kept the files {keeping:.1f} s after the analysis was done)")
     for label, (apparent, allocated), parts in (
-        ("after the analysis", after_run, parts_after_run),
+        ("when it was done", at_done, parts_at_done),
+        ("once its files kept", after_run, parts_after_run),
         ("after the log viewer", after_view, parts_after_view),
     ):
         shares = ", ".join(f"{key} {value / mb:.1f} MB" for key, value in parts.items())
