@@ -298,7 +298,13 @@ def main() -> None:
             if key == "gzip":
                 command = ["bash", "-c", f"gzip -dc '{bundle}' > /dev/null"]
             elif key.startswith("rg"):
-                pipeline = f"gzip -dc '{bundle}' | rg -a -c -f '{patterns[count]}' || true"
+                # rg exits 1 when nothing matched (fine) and 2 on an error, e.g. a regex set over
+                # its default 100 MB size limit (750 patterns are): that must fail the bench, not
+                # time an early exit
+                pipeline = (
+                    f"gzip -dc '{bundle}' | rg -a -c --regex-size-limit 4G --dfa-size-limit 4G "
+                    f"-f '{patterns[count]}'; status=$?; [ $status -le 1 ] || exit $status"
+                )
                 command = ["bash", "-o", "pipefail", "-c", pipeline]
             else:
                 command = [args.loupe, "analyze", "--json", "--library", str(libraries[count])]
