@@ -181,7 +181,7 @@ class Settings(BaseSettings):
     call_flows: bool = Field(
         default=False,
         description="extract SIP call flows (/a/{id}/calls, ladders) during each analysis; off "
-        "by default because it makes SIP-heavy logs about twice as slow to analyse (x1.9-2.0 "
+        "by default because it makes SIP-heavy logs about twice as slow to analyse (x2.4-2.5 "
         "on the make bench bundle; `loupe calls` and `loupe ladder` always extract)",
     )
     logview_page_bytes: int = Field(
