@@ -102,7 +102,7 @@ def bundles(tmp_path: Path) -> list[Path]:
     seeded.write_bytes(seed_bundle("self_signed"))
     healthy = tmp_path / "loggingsnapshot_expc1_2026-01-29_19_01_16.txt"
     healthy.write_text(healthy_expressway_c_loggingsnapshot("expc1", n_lines=3000))
-    return [REAL_LOG, seeded, healthy]
+    return ([REAL_LOG] if REAL_LOG.is_file() else []) + [seeded, healthy]  # ../shared may be absent
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
@@ -123,5 +123,6 @@ def test_the_analysis_pass_counts_what_the_stored_files_hold(tmp_path: Path, job
 
 
 def test_the_offline_cli_does_not_count(tmp_path: Path) -> None:
-    report = analyze([Input(REAL_LOG, REAL_LOG.name)], tmp_path / "w", load_library(), Limits())
+    log = bundles(tmp_path)[-1]
+    report = analyze([Input(log, log.name)], tmp_path / "w", load_library(), Limits())
     assert report.timeline is None

@@ -326,8 +326,10 @@ def test_headers_sent_a_byte_at_a_time_lose_the_connection(tmp_path: Path) -> No
             closed = False
             with trickling([sock], every=0.1):  # "X-a" forever: never the blank line
                 sock.settimeout(5)
-                with contextlib.suppress(ConnectionResetError):
+                try:
                     closed = sock.recv(100) == b""
+                except ConnectionResetError:  # closed with trickled bytes unread: the kernel
+                    closed = True  # answers RST instead of FIN; the connection is lost either way
         assert closed and time.monotonic() - started < 3
         with httpx.Client(base_url=slow_server.url, timeout=5) as client:
             assert client.get("/healthz").status_code == 200  # others are served as before
