@@ -71,21 +71,6 @@ def _find(calls: list[Call], key: str) -> Call | None:
     return next((c for c in calls if lower in (cid.lower() for cid in c.call_ids)), None)
 
 
-def _background_json(row: BackgroundRow) -> dict[str, object]:
-    return {
-        "node": row.node,
-        "peer": row.peer,
-        "method": row.method,
-        "count": row.count,
-        "failures": row.failures,
-        "statuses": row.statuses,
-        "first_seen": row.first.isoformat() if row.first else None,
-        "last_seen": row.last.isoformat() if row.last else None,
-        "file": row.file,
-        "line": row.line,
-    }
-
-
 def _background_kept(row: BackgroundRow, needle: str, failed: bool) -> bool:
     if failed and not row.failures:
         return False
@@ -109,7 +94,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List the SIP calls the logs show (one bundle per node: calls are joined across them),
         then the keep-alive traffic (OPTIONS, REGISTER, SUBSCRIBE/NOTIFY) counted per peer."""
-        from app.calls.codec import call_summary
+        from app.calls.codec import background_summary, call_summary
 
         report = _analyse(bundles, jobs)
         found = report.calls or []
@@ -125,7 +110,7 @@ def register(app: typer.Typer) -> None:
             body = {
                 "total": len(chosen),
                 "calls": summaries,
-                "background": [_background_json(b) for b in background],
+                "background": [background_summary(b) for b in background],
             }
             typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
             return

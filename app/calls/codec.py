@@ -10,7 +10,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from app.calls.model import Call, SipMessage
+from app.calls.model import BackgroundRow, Call, SipMessage
 
 FIELDS = (
     "file",
@@ -84,4 +84,20 @@ def call_summary(call: Call) -> dict[str, Any]:
         "nodes": call.nodes,
         "messages": len(call.messages),
         "joined_by": call.joined_by,
+    }
+
+
+def background_summary(row: BackgroundRow) -> dict[str, Any]:
+    """A keep-alive row as the list API gives it (`"background"`), and `loupe calls --json`."""
+    return {
+        "node": row.node,
+        "peer": row.peer,
+        "method": row.method,
+        "count": row.count,
+        "failures": row.failures,
+        "statuses": row.statuses,
+        "first_seen": row.first.isoformat() if row.first else None,
+        "last_seen": row.last.isoformat() if row.last else None,
+        "file": row.file,
+        "line": row.line,
     }

@@ -15,8 +15,9 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from fastapi.responses import JSONResponse, PlainTextResponse
 from markupsafe import Markup
 
+from app.calls.codec import background_summary
 from app.calls.ladder import Arrow, Ladder, lay_out
-from app.calls.model import SipMessage
+from app.calls.model import BackgroundRow, SipMessage
 from app.calls.render import MAX_PNG_ARROWS, PngUnavailable, to_png, to_svg, to_text
 from app.errors import ServiceUnavailable
 from app.services import calls as calls_service
@@ -147,18 +148,21 @@ def _list(session: Any, analysis_id: str, args: CallsArgs) -> CallsPage:
 
 
 def _background_json(row: Any) -> dict[str, Any]:
-    return {
-        "node": row.node,
-        "peer": row.peer,
-        "method": row.method,
-        "count": row.count,
-        "failures": row.failures,
-        "statuses": row.statuses,
-        "first_seen": _iso(row.first_seen),
-        "last_seen": _iso(row.last_seen),
-        "file": row.file,
-        "line": row.line,
-    }
+    """A stored keep-alive row (services.calls) in the one shape the CLI gives too."""
+    return background_summary(
+        BackgroundRow(
+            node=row.node,
+            file=row.file,
+            peer=row.peer,
+            method=row.method,
+            count=row.count,
+            failures=row.failures,
+            statuses=row.statuses,
+            first=row.first_seen,
+            last=row.last_seen,
+            line=row.line,
+        )
+    )
 
 
 @router.get("/api/v1/analyses/{analysis_id}/calls")
