@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import argparse
 import io
-import socket
 import sys
 import tarfile
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -25,15 +23,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 REAL_LOG = Path(__file__).resolve().parents[2] / "shared/data/real/expressway-e_mra_call.txt"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 BUNDLE = "diagnostic_log_vm-bluck-fed-vcse1_2018-01-01_17_56_00.tar.gz"
 
 
@@ -55,29 +44,17 @@ def main() -> None:
     args = parser.parse_args()
 
     import httpx
-    import uvicorn
     from playwright.sync_api import sync_playwright
 
     from app.config import Settings
-    from app.main import create_app
     from app.migrate import upgrade
+    from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, serving
 
     with tempfile.TemporaryDirectory() as tmp:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        settings = Settings(data_dir=Path(tmp), call_flows=True, host="127.0.0.1", port=port)
+        settings = Settings(data_dir=Path(tmp), call_flows=True)
         settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
         upgrade(settings.sqlalchemy_url)
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(settings), log_level="warning", ws="none", access_log=False)
-        )
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        try:
-            while thread.is_alive() and not server.started:
-                time.sleep(0.05)
-            base = f"http://127.0.0.1:{port}"
+        with serving(settings) as base:
             created = httpx.post(
                 f"{base}/api/v1/analyses",
                 files=[("files", (BUNDLE, bundle_of(args.log)))],
@@ -116,10 +93,6 @@ def main() -> None:
                     )
                 finally:
                     browser.close()
-        finally:
-            server.should_exit = True
-            thread.join(timeout=30)
-            sock.close()
     print(f"{args.out}: {args.out.stat().st_size / 1000:.0f} KB")  # noqa: T201 (a script)
 
 

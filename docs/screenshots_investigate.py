@@ -18,11 +18,9 @@ from __future__ import annotations
 import argparse
 import io
 import re
-import socket
 import sys
 import tarfile
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,10 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-import uvicorn  # noqa: E402
 
 from app.config import Settings  # noqa: E402
-from app.main import create_app  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from tests.corpus import (  # noqa: E402
     alarm_line,
@@ -42,17 +38,9 @@ from tests.corpus import (  # noqa: E402
     seed_scenario_lines,
     xstat_dump,
 )
+from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, serving  # noqa: E402
 
 REAL_LOG = ROOT.parent / "shared/data/real/expressway-e_mra_call.txt"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 START = datetime(2018, 1, 1, 17, 40, tzinfo=UTC)
 SPAN = timedelta(minutes=20)
 LOCAL = timedelta(hours=-5)  # the real log's offset
@@ -143,25 +131,6 @@ def bundles() -> list[tuple[str, bytes]]:
     ]
 
 
-def serve(settings: Settings) -> tuple[str, uvicorn.Server, threading.Thread]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    served = settings.model_copy(update={"host": "127.0.0.1", "port": port})
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(served), log_level="warning", ws="none", lifespan="on", access_log=False
-        )
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while thread.is_alive() and not server.started:
-        time.sleep(0.05)
-    if not server.started:
-        raise SystemExit("the app did not start")
-    return f"http://127.0.0.1:{port}", server, thread
-
-
 def analyse(base: str) -> str:
     with httpx.Client(base_url=base, timeout=60) as client:
         created = client.post(
@@ -224,13 +193,9 @@ def main() -> None:
         settings = Settings(data_dir=Path(tmp) / "data", worker_threads=1)
         settings.resolved_data_dir.mkdir(parents=True)
         upgrade(settings.sqlalchemy_url)
-        base, server, thread = serve(settings)
-        try:
+        with serving(settings) as base:
             analysis_id = analyse(base)
             photograph(base, analysis_id, args.out)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=30)
     for name in ("timeline.png", "search.png"):
         path = args.out / name
         sys.stdout.write(f"{path}: {path.stat().st_size // 1024} KB\n")

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,13 +43,14 @@ def require_chromium() -> None:
     pytest.skip(f"{CHROMIUM} is not installed")
 
 
-@pytest.fixture
-def live_server(migrated: Settings) -> Iterator[str]:
-    """The whole app (embedded worker included) served by uvicorn on a free local port."""
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """The whole app (embedded worker included) served by uvicorn on a free local port; its
+    base URL. Also the server of docs/screenshots*.py."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    served = migrated.model_copy(update={"host": "127.0.0.1", "port": port})  # share links
+    served = settings.model_copy(update={"host": "127.0.0.1", "port": port})  # share links
     config = uvicorn.Config(
         create_app(served), log_level="warning", ws="none", lifespan="on", access_log=False
     )
@@ -64,6 +66,12 @@ def live_server(migrated: Settings) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+@pytest.fixture
+def live_server(migrated: Settings) -> Iterator[str]:
+    with serving(migrated) as url:
+        yield url
 
 
 def test_upload_overview_and_log_viewer_in_a_real_browser(live_server: str, tmp_path: Path) -> None:
