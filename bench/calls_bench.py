@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +34,7 @@ sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(0, str(ROOT))
 
 from make_bundle import build_bundle, inputs_digest  # noqa: E402
+from run import run_once  # noqa: E402
 
 MAX_RATIO = 1.15
 MAX_RSS_MB = 300.0
@@ -66,24 +66,6 @@ def bench_bundle(size: int, out: Path) -> tuple[Path, dict[str, object]]:
     return folder / str(manifest["bundle"]), manifest
 
 
-def run_once(command: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
-    """Wall seconds, CPU seconds, peak RSS (MB) and stdout of one run."""
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as stats:
-        started = time.perf_counter()
-        done = subprocess.run(
-            ["/usr/bin/time", "-f", "%U %S %M", "-o", stats.name, *command],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
-        seconds = time.perf_counter() - started
-        fields = stats.read().strip().splitlines()[-1].split()
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"{command} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return seconds, float(fields[0]) + float(fields[1]), int(fields[2]) / 1024, done.stdout
-
-
 def time_analysis(size: int, repeat: int, out: Path, loupe: str) -> None:
     bundle, manifest = bench_bundle(size, out)
     planted = dict(manifest.get("planted", {})).get("sip-calls", 0)  # type: ignore[call-overload]
@@ -92,7 +74,7 @@ def time_analysis(size: int, repeat: int, out: Path, loupe: str) -> None:
     command = [loupe, "analyze", "--json", str(bundle)]
     warm_up = out / "warm-up.log"  # fills the library cache, as a first run does
     warm_up.write_text("2026-11-20T10:15:33.120+01:00 expc1 tvcs: warm-up\n", encoding="utf-8")
-    run_once([*command[:-1], str(warm_up)], envs[False])
+    run_once([*command[:-1], str(warm_up)], envs[False], "warm-up")
     samples: dict[bool, list[tuple[float, float, float, str]]] = {False: [], True: []}
     for round_number in range(repeat):
         order = (False, True) if round_number % 2 == 0 else (True, False)
@@ -102,7 +84,7 @@ def time_analysis(size: int, repeat: int, out: Path, loupe: str) -> None:
                 f"{'on' if flows else 'off'} ...",
                 flush=True,
             )
-            samples[flows].append(run_once(command, envs[flows]))
+            samples[flows].append(run_once(command, envs[flows], f"call flows {flows}"))
     wall = {flows: statistics.median(s[0] for s in runs) for flows, runs in samples.items()}
     cpu = {flows: statistics.median(s[1] for s in runs) for flows, runs in samples.items()}
     rss = {flows: max(s[2] for s in runs) for flows, runs in samples.items()}
