@@ -23,7 +23,7 @@ items are kept, values are cut by the dump reader.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,7 +165,3 @@ def sources_sentence(log_events: bool, reading: XstatusAlarms | None) -> str:
     if dump:
         return "the xstatus alarm list (no alarm event in the log)"
     return "neither alarm events in the log nor an xstatus dump"
-
-
-def active_ids(readings: Mapping[str, XstatusAlarms]) -> set[str]:
-    return {alarm.alarm_id for reading in readings.values() for alarm in reading.alarms}
