@@ -18,6 +18,7 @@ Our exception hierarchy:
     - LimitExceeded           (total bytes, member count, ratio, depth)
   + SignatureError            -> start-up refuses the library (file + field named)
   + NotFound                  -> 404
+  + RangeNotSatisfiable       -> 416 + Content-Range (a download's Range past the file's end)
   + ServiceUnavailable        -> 503 (database or broker unreachable)
 """
 
@@ -131,6 +132,20 @@ class SignatureError(LoupeError):
 
 class NotFound(LoupeError):
     status_code = 404
+
+
+class RangeNotSatisfiable(LoupeError):
+    """A download's Range names no byte of the file; `size` is the file's length."""
+
+    status_code = 416
+
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message)
+        self.size = size
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Content-Range": f"bytes */{self.size}"}
 
 
 class ServiceUnavailable(LoupeError):

@@ -3,17 +3,9 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HEAD_KEY = "loupe.head"  # set in the scope of a HEAD request answered as GET
-
-
-def headers_only(request: Request) -> None:
-    """For a route whose response can skip its body by itself (a FileResponse does on HEAD): the
-    request came as HEAD, so let the response know, and the file is never read."""
-    if request.scope.get(HEAD_KEY):
-        request.scope["method"] = "HEAD"
 
 
 class HeadAsGet:

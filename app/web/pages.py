@@ -12,23 +12,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import anyio
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import (
-    FileResponse,
-    PlainTextResponse,
-    RedirectResponse,
-    StreamingResponse,
-)
+from fastapi.responses import PlainTextResponse, RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.access import list_visible
 from app.auth.identity import Caller
 from app.bundle.identity.choice import CHOICES
-from app.bundle.stored import iter_bytes, original_size, stored_layout
+from app.bundle.stored import original_size
 from app.config import Settings
 from app.display import strip_bidi
 from app.errors import LoupeError, NotFound
@@ -36,7 +31,7 @@ from app.models import Analysis, BundleFileRow, StoredFile
 from app.schemas import CoverageOut, FindingOut
 from app.search import position
 from app.services import analyses, certificates, storage
-from app.web import access_pages, api, backlink, head, logview, public_url, viewer_marks
+from app.web import access_pages, api, backlink, downloads, logview, public_url, viewer_marks
 from app.web.deps import DatabaseDep, DispatcherDep, SessionDep, SettingsDep
 from app.web.guard import current_caller
 from app.web.templating import SEVERITIES, templates, url_path
@@ -58,6 +53,7 @@ ERROR_TITLES = {
     409: "Not now",
     413: "Upload too large",
     415: "Unsupported file",
+    416: "Range not satisfiable",
     422: "Not valid",
     429: "Too many attempts",
     500: "Internal error",
@@ -404,36 +400,8 @@ class BadTime(LoupeError):
 def raw_file(
     analysis_id: str, name: str, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    """The unpacked file as a download, byte for byte (HEAD: its headers, the file not read).
-
-    A file kept compressed (app.bundle.stored) is inflated as it is sent, frame by frame, with
-    its original length as Content-Length; a damaged one answers with the reason before any
-    byte is sent (a frame found damaged later cuts the download short of that length)."""
+    """The unpacked file as a download, byte for byte, whole or one `Range` of it (HEAD: its
+    headers, the file not read); app.web.downloads says how either stored form is served."""
     row, path = find_bundle_file(session, settings.resolved_data_dir, analysis_id, name)
     filename = strip_bidi(row.name.rsplit("/", 1)[-1]) or "download"
-    layout = stored_layout(path)
-    if layout is None:
-        head.headers_only(request)
-        return FileResponse(
-            path,
-            media_type="application/octet-stream",
-            filename=filename,
-            content_disposition_type="attachment",
-        )
-    headers = {
-        "content-length": str(layout.size),
-        "content-disposition": attachment_header(filename),
-    }
-    if request.scope.get(head.HEAD_KEY):
-        return Response(b"", media_type="application/octet-stream", headers=headers)
-    return StreamingResponse(
-        iter_bytes(path), media_type="application/octet-stream", headers=headers
-    )
-
-
-def attachment_header(filename: str) -> str:
-    """Content-Disposition for a download named `filename` (as Starlette's FileResponse says)."""
-    quoted = quote(filename)
-    if quoted != filename:
-        return f"attachment; filename*=utf-8''{quoted}"
-    return f'attachment; filename="{filename}"'
+    return downloads.download(request, path, filename)

@@ -113,14 +113,12 @@ def test_every_404_has_a_sentence(page_client: TestClient, quiet_settings: Setti
 def test_head_of_a_raw_download_does_not_read_the_file(
     page_client: TestClient, quiet_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import starlette.responses
-
     analysis_id = add_analysis(quiet_settings, files={LOG: b"abc\n" * 100})
 
     def no_reading(*args: object, **kwargs: object) -> None:
         raise AssertionError("HEAD read the file")
 
-    monkeypatch.setattr(starlette.responses.anyio, "open_file", no_reading)
+    monkeypatch.setattr("app.web.downloads.open_raw", no_reading)
     response = page_client.head(f"/a/{analysis_id}/raw/{LOG}")
     assert response.status_code == 200 and response.content == b""
     assert response.headers["content-length"] == "400"

@@ -90,7 +90,7 @@ def test_head_of_a_compressed_download_says_its_length_without_reading_it(
     def no_reading(*args: object, **kwargs: object) -> None:
         raise AssertionError("HEAD inflated the file")
 
-    monkeypatch.setattr("app.web.pages.iter_bytes", no_reading)
+    monkeypatch.setattr("app.web.downloads.open_raw", no_reading)
     response = page_client.head(f"/a/{analysis_id}/raw/{LOG}")
     assert response.status_code == 200 and response.content == b""
     assert response.headers["content-length"] == str(len(content))
