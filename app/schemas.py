@@ -223,6 +223,13 @@ class AnalysisOut(BaseModel):
         default_factory=list,
         description="earlier analyses of an identical upload (same SHA-256), newest first",
     )
+    uploads_kept: bool | None = Field(
+        default=None,
+        description="whether the uploaded files are still stored on the server: true while the "
+        "analysis is queued or running, after it failed (kept for a retry) or with "
+        "LOUPE_KEEP_UPLOADS; false once a done analysis' upload was deleted (its name, size and "
+        "SHA-256 stay, re-runs read the stored logs); null offline (loupe analyze)",
+    )
 
 
 class SignatureOut(BaseModel):

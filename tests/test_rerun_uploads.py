@@ -110,6 +110,7 @@ def test_the_upload_goes_once_done_and_a_rerun_reads_the_stored_logs(migrated: S
         assert [(f["name"], f["size"]) for f in first["files"]] == [("diag.tar.gz", len(data))]
         html = client.get(f"/a/{created['id']}", headers=HTML).text
         assert "Original upload not kept; re-runs read the stored logs." in html
+        assert client.get(f"/api/v1/analyses/{created['id']}").json()["uploads_kept"] is False
         second = client.post("/api/v1/analyses", files=[("files", ("copy.tar.gz", data))]).json()
         copy = settled(client, migrated, second["id"])
         assert [item["id"] for item in copy["same_upload_as"]] == [created["id"]]
@@ -140,6 +141,7 @@ def test_a_failed_analysis_keeps_its_upload_for_a_retry(migrated: Settings) -> N
         assert not where["manifest"].exists()
         html = client.get(f"/a/{created['id']}", headers=HTML).text
         assert "Original upload not kept" not in html
+        assert client.get(f"/api/v1/analyses/{created['id']}").json()["uploads_kept"] is True
 
 
 def test_keep_uploads_keeps_them(keeping: Settings) -> None:
@@ -154,6 +156,7 @@ def test_keep_uploads_keeps_them(keeping: Settings) -> None:
         assert (
             "Original upload not kept" not in client.get(f"/a/{created['id']}", headers=HTML).text
         )
+        assert client.get(f"/api/v1/analyses/{created['id']}").json()["uploads_kept"] is True
 
 
 def first_run_kept(client: TestClient, settings: Settings) -> tuple[str, dict[str, Any]]:

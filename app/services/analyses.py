@@ -153,12 +153,14 @@ def summary(
     findings: Sequence[FindingOut] = (),
     delta: DeltaOut | None = None,
     *,
+    data_dir: Path,
     counts: dict[str, int] | None = None,
 ) -> AnalysisOut:
     """The public view of a loaded analysis (`load`) with these findings and delta.
 
     `counts` (findings by severity) are read from the database when not given; with the
-    coverage and the examined lines they make the verdict of a done analysis.
+    coverage and the examined lines they make the verdict of a done analysis. Whether its
+    upload is still kept is read in `data_dir` (storage.uploads_kept).
     """
     run = shown_run(analysis)
     coverage = serialize.coverage_from_json(run.coverage) if run else []
@@ -178,6 +180,7 @@ def summary(
     )
     if analysis.calls_extracted:  # else None: not extracted (LOUPE_CALL_FLOWS off)
         out.calls = calls_service.count_calls(session, analysis.id)
+    out.uploads_kept = storage.uploads_kept(data_dir, analysis.id)
     return out
 
 
@@ -199,7 +202,7 @@ def view_json(
     analysis = load(session, analysis_id)
     run = shown_run(analysis)
     counts = findings_service.severity_counts(session, run.id) if run is not None else {}
-    out = summary(session, analysis, counts=counts)
+    out = summary(session, analysis, data_dir=data_dir, counts=counts)
     paged = page is not None or per_page is not None
     size = per_page or DEFAULT_API_PER_PAGE
     if paged:
@@ -281,6 +284,7 @@ def view_page(
             analysis,
             [FindingOut.model_validate(f) for f in findings],
             delta,
+            data_dir=data_dir,
             counts=counts,
         ),
         delta_counts=delta_counts,

@@ -211,7 +211,6 @@ def analysis_page(
         },
         "bundle_files": files[:MAX_LISTED_FILES],
         "more_files": len(files) > MAX_LISTED_FILES,
-        "uploads_kept": storage.uploads_kept(settings.resolved_data_dir, analysis_id),
         "share_url": share_url(settings, analysis_id),
         "api_url": f"/api/v1/analyses/{analysis_id}",
         "product_choices": CHOICES,
