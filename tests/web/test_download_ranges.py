@@ -82,43 +82,42 @@ def test_the_whole_file_says_ranges_are_accepted(
     assert "content-range" not in response.headers
 
 
-@pytest.mark.parametrize("header", ["bytes={size}-", "bytes={size}-{more}", "bytes=-0"])
 def test_a_range_past_the_end_is_416_with_the_size(
-    page_client: TestClient, download_url: str, content: bytes, header: str
+    page_client: TestClient, download_url: str, content: bytes
 ) -> None:
     size = len(content)
-    wanted = header.format(size=size, more=size + 100)
-    response = page_client.get(download_url, headers={"range": wanted, **JSON})
-    assert response.status_code == 416
-    assert response.headers["content-range"] == f"bytes */{size}"
-    assert response.json()["detail"] == (
-        f"The range asked for ({wanted}) is past the end of loggingsnapshot_vcsc.txt, "
-        f"which has {size} bytes."
-    )
-    page = page_client.get(download_url, headers={"range": wanted})
-    assert page.status_code == 416 and "Range not satisfiable" in page.text
+    for wanted in (f"bytes={size}-", f"bytes={size}-{size + 100}", "bytes=-0"):
+        response = page_client.get(download_url, headers={"range": wanted, **JSON})
+        assert response.status_code == 416, wanted
+        assert response.headers["content-range"] == f"bytes */{size}"
+        assert response.json()["detail"] == (
+            f"The range asked for ({wanted}) is past the end of loggingsnapshot_vcsc.txt, "
+            f"which has {size} bytes."
+        )
+        page = page_client.get(download_url, headers={"range": wanted})
+        assert page.status_code == 416 and "Range not satisfiable" in page.text
 
 
-@pytest.mark.parametrize(
-    "header",
-    [
-        "bytes=0-9,20-29",  # several ranges: the whole file, never multipart
-        "bytes=-5, 0-1",
-        "items=0-9",  # another unit
-        "bytes=9-0",  # last before first: not a range
-        "bytes=abc",
-        "bytes=-",
-        "bytes=+1-2",
-    ],
-)
+NOT_SERVED = [
+    "bytes=0-9,20-29",  # several ranges: the whole file, never multipart
+    "bytes=-5, 0-1",
+    "items=0-9",  # another unit
+    "bytes=9-0",  # last before first: not a range
+    "bytes=abc",
+    "bytes=-",
+    "bytes=+1-2",
+]
+
+
 def test_a_range_it_does_not_serve_gives_the_whole_file(
-    page_client: TestClient, download_url: str, content: bytes, header: str
+    page_client: TestClient, download_url: str, content: bytes
 ) -> None:
-    response = page_client.get(download_url, headers={"range": header})
-    assert response.status_code == 200, header
-    assert response.content == content
-    assert "content-range" not in response.headers
-    assert response.headers["content-length"] == str(len(content))
+    for header in NOT_SERVED:
+        response = page_client.get(download_url, headers={"range": header})
+        assert response.status_code == 200, header
+        assert response.content == content, header
+        assert "content-range" not in response.headers
+        assert response.headers["content-length"] == str(len(content))
 
 
 def test_head_says_what_a_get_gives_without_reading(
