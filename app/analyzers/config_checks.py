@@ -14,6 +14,8 @@ Sources (the texts and examples of each signature cite them):
   Expressway-C's certificate, else "Peer's TLS certificate identity was unacceptable";
 * DNS zone inbound mapping: doc 212475 Issue 6 (`Zones Zone 6 DNS SIP TLS Verify
   InboundClassification: "Off"`);
+* Webex Hybrid Call DNS zone with a mistyped TLS verify subject name: doc 212475 Issue 2
+  (`Zones Zone 6 DNS SIP TLS Verify Subject Name: "calllservice.ciscospark.com"`);
 * Webex Hybrid Call DNS zone without "Modify DNS request": doc 212475 outbound Issue 1 (`Zones
   Zone 6 DNS SIP DnsOverride Override: "Off"` on the zone verifying callservice.ciscospark.com);
 * Webex Hybrid Call traversal zones: doc 212475 inbound Issue 4 (`Zones Zone 6 TraversalClient
@@ -483,6 +485,74 @@ def dns_webex_dns_override_off(config: ConfigScan, certs: CertificateScan) -> Ch
     return result
 
 
+# ---- Webex Hybrid Call DNS zone: a mistyped subject name ---------------------------------------
+
+MAX_TYPO_EDITS = 2
+"""Edits (insert, delete, replace) that still make a subject name a typo of a Webex name."""
+
+
+def _edits(first: str, second: str, limit: int) -> int:
+    """Levenshtein distance of two short names, `limit + 1` once it exceeds `limit`."""
+    if abs(len(first) - len(second)) > limit:
+        return limit + 1
+    previous = list(range(len(second) + 1))
+    for i, a in enumerate(first, 1):
+        current = [i]
+        for j, b in enumerate(second, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
+
+
+def dns_webex_subject_name_typo(config: ConfigScan, certs: CertificateScan) -> CheckResult:
+    """DNS zones whose TLS verify subject name is a near miss of the Webex call service name.
+
+    Webex's certificate holds callservice.ciscospark.com (and callservice.webex.com); a zone
+    verifying `calllservice.ciscospark.com` never finds it, and every inbound Hybrid Call
+    Service call fails with "Peer's TLS certificate identity was unacceptable" (doc 212475,
+    Issue 2: "note the extra l"). A name one or two edits away from a Webex name, and not equal
+    to one, is reported. Facts: zone, zone_name, subject_name, expected.
+    """
+    result = CheckResult()
+    for node in config.nodes:
+        for number, settings in _zones(node).items():
+            values = _values(settings)
+            subject = values.get("dnssiptlsverifysubjectname")
+            if subject is None or not subject.value.strip():
+                continue
+            result.checked += 1
+            name = subject.value.strip().lower().rstrip(".")
+            if name in WEBEX_CALL_SERVICE_NAMES:
+                continue
+            expected = next(
+                (
+                    w
+                    for w in WEBEX_CALL_SERVICE_NAMES
+                    if _edits(name, w, MAX_TYPO_EDITS) <= MAX_TYPO_EDITS
+                ),
+                None,
+            )
+            if expected is None:
+                continue
+            result.issues.append(
+                ConfigIssue(
+                    node.label,
+                    {
+                        "zone": int(number),
+                        "zone_name": _zone_name(settings, number),
+                        "subject_name": subject.value.strip(),
+                        "expected": expected,
+                    },
+                    _snippets(_same(settings, subject.key, subject.value.strip())),
+                )
+            )
+    if not result.checked:
+        result.notes.append("no DNS zone with a TLS verify subject name in the configuration")
+    return result
+
+
 # ---- Webex Hybrid Call traversal zones ---------------------------------------------------------
 
 
@@ -905,6 +975,7 @@ CHECKS: dict[str, Callable[[ConfigScan, CertificateScan], CheckResult]] = {
     "traversal-peer-name": traversal_peer_name,
     "dns-inbound-mapping-off": dns_inbound_mapping_off,
     "dns-webex-dns-override-off": dns_webex_dns_override_off,
+    "dns-webex-subject-name-typo": dns_webex_subject_name_typo,
     "search-rule-stop-hides-later": search_rule_stop_hides_later,
     "hybrid-preloaded-routes-off": hybrid_preloaded_routes_off,
     "hybrid-parameter-preservation-off": hybrid_parameter_preservation_off,

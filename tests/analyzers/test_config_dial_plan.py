@@ -1,5 +1,6 @@
 """Dial plan and Webex Hybrid Call zone checks over the xconf dumps (doc 212475): a catch-all
-search rule with Stop before other rules, the Hybrid DNS zone without Modify DNS request, and
+search rule with Stop before other rules, the Hybrid DNS zone without Modify DNS request or with a
+mistyped subject name, and
 the Hybrid traversal zones with Preloaded SIP routes or SIP parameter preservation Off."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ RULES = LIBRARY.get("config-search-rule-stop-hides-later-rules")
 OVERRIDE = LIBRARY.get("config-dns-zone-webex-dns-override-off")
 PRELOADED = LIBRARY.get("config-hybrid-traversal-preloaded-routes-off")
 PRESERVATION = LIBRARY.get("config-hybrid-traversal-parameter-preservation-off")
+TYPO = LIBRARY.get("config-dns-zone-webex-subject-name-typo")
 EXPE = (FIXTURES / f"xconf_dump_amerexp_{STAMP}.txt").read_text(encoding="utf-8")
 EXPC = (FIXTURES / f"xconf_dump_rtpvcsc_{STAMP}.txt").read_text(encoding="utf-8")
 NO_CERTS = CertificateScan([], [])
@@ -168,3 +170,26 @@ def test_loose_dumps_of_two_hosts_are_two_nodes() -> None:
     c = FIXTURES / f"xconf_dump_rtpvcsc_{STAMP}.txt"
     assert [n.label for n in scan_config_paths([e, c]).nodes] == ["amerexp", "rtpvcsc"]
     assert [n.label for n in scan_config_paths([e]).nodes] == ["example"]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("calllservice.ciscospark.com", "callservice.ciscospark.com"),  # doc 212475 Issue 2
+        ("callservice.ciscospak.com", "callservice.ciscospark.com"),
+        ("callservice.webex.co", "callservice.webex.com"),
+        ("callservice.ciscospark.com", None),
+        ("callservice.webex.com", None),
+        ("partner.example.com", None),
+        ("call.ciscospark.com", None),  # too far from a Webex name to be a typo of one
+    ],
+)
+def test_subject_name_one_or_two_edits_from_a_webex_name_is_a_typo(
+    tmp_path: Path, name: str, expected: str | None
+) -> None:
+    text = (
+        '*c xConfiguration Zones Zone 6 DNS SIP TLS Verify Mode: "On"\n'
+        f'*c xConfiguration Zones Zone 6 DNS SIP TLS Verify Subject Name: "{name}"\n'
+    )
+    findings, _ = config_findings(TYPO, _scan(tmp_path, expe=text), NO_CERTS)
+    assert [f.facts["expected"] for f in findings] == ([expected] if expected else [])
