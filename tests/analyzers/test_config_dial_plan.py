@@ -1,7 +1,7 @@
 """Dial plan and Webex Hybrid Call zone checks over the xconf dumps (doc 212475): a catch-all
-search rule with Stop before other rules, the Hybrid DNS zone without Modify DNS request or with a
-mistyped subject name, and
-the Hybrid traversal zones with Preloaded SIP routes or SIP parameter preservation Off."""
+search rule with Stop before other rules, the Hybrid DNS zone without Modify DNS request or
+with a mistyped subject name, and the Hybrid traversal zones with Preloaded SIP routes or SIP
+parameter preservation Off."""
 
 from __future__ import annotations
 
