@@ -701,8 +701,13 @@ def hybrid_parameter_preservation_off(config: ConfigScan, certs: CertificateScan
 
 # ---- search rules: a catch-all rule that stops the search before later rules -----------------
 
-_CATCH_ALL_PATTERNS = {".*": "every alias", "(?!.*@%localdomains%.*$).*": "every non-local alias"}
-"""Regex pattern strings that match every alias (or every alias outside the local domains)."""
+_CATCH_ALL_PATTERNS = {
+    ".*": "every alias",
+    "(?!.*@%localdomains%.*$).*": "every non-local alias",
+    "(?!.*@%localdomains%).*": "every non-local alias",
+}
+"""Regex pattern strings that match every alias (or every alias outside the local domains):
+doc 212475's DNS rule, and doc 222176's match-everything wildcard and negative lookahead."""
 MAX_LISTED_RULES = 6
 """Hidden rules named in a finding (the rest are counted)."""
 

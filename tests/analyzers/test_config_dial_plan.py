@@ -104,6 +104,7 @@ def test_only_enabled_rules_tried_after_the_catch_all_are_hidden(
         (_rule(1, "specific", 100), False),
         (_rule(1, "h323 only", 100, Protocol="H323", Pattern_String=".*"), False),
         (_rule(1, "everything", 100, Pattern_String=".*"), True),
+        (_rule(1, "lookahead", 100, Pattern_String="(?!.*@%localdomains%).*"), True),
         (_rule(1, "any alias", 100, Mode="AnyAlias"), True),
     ],
 )
