@@ -14,6 +14,17 @@ Sources (the texts and examples of each signature cite them):
   Expressway-C's certificate, else "Peer's TLS certificate identity was unacceptable";
 * DNS zone inbound mapping: doc 212475 Issue 6 (`Zones Zone 6 DNS SIP TLS Verify
   InboundClassification: "Off"`);
+* Webex Hybrid Call DNS zone with a mistyped TLS verify subject name: doc 212475 Issue 2
+  (`Zones Zone 6 DNS SIP TLS Verify Subject Name: "calllservice.ciscospark.com"`);
+* Webex Hybrid Call DNS zone without "Modify DNS request": doc 212475 outbound Issue 1 (`Zones
+  Zone 6 DNS SIP DnsOverride Override: "Off"` on the zone verifying callservice.ciscospark.com);
+* Webex Hybrid Call traversal zones: doc 212475 inbound Issue 4 (`Zones Zone 6 TraversalClient
+  SIP PreloadedSipRoutes Accept: "Off"` on the Expressway-C, SIP port 7003 of the Expressway-E
+  zone that search rule 3 feeds from the Hybrid DNS zone) and inbound Issue 5 (`Zones Zone 7
+  TraversalServer SIP ParameterPreservation Mode: "Off"`);
+* search rules: doc 212475 outbound Issue 3 (`Zones Policy SearchRules Rule 1 ... Pattern String:
+  "(?!.*@%localdomains%.*$).*"`, `... Progress: "Stop"`, `... Priority: "100"`, before the rule
+  of priority 101 it hides);
 * `EdgeConfigServer VerifyOriginServer: "Off"`: the seed article's short-term workaround and the
   X14.2 release notes ("xConfiguration EdgeConfigServer VerifyOriginServer: OFF/ON");
 * Unified CM / IM and Presence / Unity Connection servers by IP with TLS verify on: the MRA
@@ -418,6 +429,427 @@ def dns_inbound_mapping_off(config: ConfigScan, certs: CertificateScan) -> Check
     return result
 
 
+# ---- Webex Hybrid Call DNS zone: "Modify DNS request" off ------------------------------------
+
+WEBEX_CALL_SERVICE_NAMES = ("callservice.ciscospark.com", "callservice.webex.com")
+"""The TLS verify subject names of the Webex Hybrid Call Service DNS zone (doc 212475)."""
+
+
+def dns_webex_dns_override_off(config: ConfigScan, certs: CertificateScan) -> CheckResult:
+    """The Webex Hybrid Call DNS zone with "Modify DNS request" Off.
+
+    A DNS zone verifying the subject name callservice.ciscospark.com (or callservice.webex.com)
+    is the zone of outbound Webex Hybrid Call Service calls. With `DNS SIP DnsOverride Override:
+    "Off"` it looks up the domain of the called URI (`_sips._tcp.<subdomain>.call.ciscospark.com`,
+    port 5061) instead of the domain to search for (callservice.ciscospark.com, port 5062), and
+    the mutual TLS connection to Webex is never made (doc 212475, outbound Issue 1). Facts: zone,
+    zone_name, subject_name, override, search_domain.
+    """
+    result = CheckResult()
+    for node in config.nodes:
+        for number, settings in _zones(node).items():
+            values = _values(settings)
+            if not (_is(values.get("type"), "dns") or any(k.startswith("dnssip") for k in values)):
+                continue  # doc 212475 quotes the zone's DNS SIP settings without its Type line
+            subject = values.get("dnssiptlsverifysubjectname")
+            override = values.get("dnssipdnsoverrideoverride")
+            if subject is None or subject.value.strip().lower() not in WEBEX_CALL_SERVICE_NAMES:
+                continue
+            if override is None:
+                continue  # no such setting in this dump: nothing to compare
+            result.checked += 1
+            if not _is(override, _OFF):
+                continue
+            domain = values.get("dnssipdnsoverridename")
+            result.issues.append(
+                ConfigIssue(
+                    node.label,
+                    {
+                        "zone": int(number),
+                        "zone_name": _zone_name(settings, number),
+                        "subject_name": subject.value.strip(),
+                        "override": override.value.strip(),
+                        "search_domain": domain.value.strip() if domain is not None else "",
+                    },
+                    _snippets(
+                        _same(settings, override.key, override.value.strip()),
+                        _same(settings, subject.key, subject.value.strip()),
+                    ),
+                )
+            )
+    if not result.checked:
+        result.notes.append(
+            "no DNS zone verifying the Webex Hybrid Call Service name "
+            f"({' or '.join(WEBEX_CALL_SERVICE_NAMES)}) with a DnsOverride setting"
+        )
+    return result
+
+
+# ---- Webex Hybrid Call DNS zone: a mistyped subject name ---------------------------------------
+
+MAX_TYPO_EDITS = 2
+"""Edits (insert, delete, replace) that still make a subject name a typo of a Webex name."""
+
+
+def _edits(first: str, second: str, limit: int) -> int:
+    """Levenshtein distance of two short names, `limit + 1` once it exceeds `limit`."""
+    if abs(len(first) - len(second)) > limit:
+        return limit + 1
+    previous = list(range(len(second) + 1))
+    for i, a in enumerate(first, 1):
+        current = [i]
+        for j, b in enumerate(second, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
+
+
+def dns_webex_subject_name_typo(config: ConfigScan, certs: CertificateScan) -> CheckResult:
+    """DNS zones whose TLS verify subject name is a near miss of the Webex call service name.
+
+    Webex's certificate holds callservice.ciscospark.com (and callservice.webex.com); a zone
+    verifying `calllservice.ciscospark.com` never finds it, and every inbound Hybrid Call
+    Service call fails with "Peer's TLS certificate identity was unacceptable" (doc 212475,
+    Issue 2: "note the extra l"). A name one or two edits away from a Webex name, and not equal
+    to one, is reported. Facts: zone, zone_name, subject_name, expected.
+    """
+    result = CheckResult()
+    for node in config.nodes:
+        for number, settings in _zones(node).items():
+            values = _values(settings)
+            subject = values.get("dnssiptlsverifysubjectname")
+            if subject is None or not subject.value.strip():
+                continue
+            result.checked += 1
+            name = subject.value.strip().lower().rstrip(".")
+            if name in WEBEX_CALL_SERVICE_NAMES:
+                continue
+            expected = next(
+                (
+                    w
+                    for w in WEBEX_CALL_SERVICE_NAMES
+                    if _edits(name, w, MAX_TYPO_EDITS) <= MAX_TYPO_EDITS
+                ),
+                None,
+            )
+            if expected is None:
+                continue
+            result.issues.append(
+                ConfigIssue(
+                    node.label,
+                    {
+                        "zone": int(number),
+                        "zone_name": _zone_name(settings, number),
+                        "subject_name": subject.value.strip(),
+                        "expected": expected,
+                    },
+                    _snippets(_same(settings, subject.key, subject.value.strip())),
+                )
+            )
+    if not result.checked:
+        result.notes.append("no DNS zone with a TLS verify subject name in the configuration")
+    return result
+
+
+# ---- Webex Hybrid Call traversal zones ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _HybridZone:
+    node: str
+    number: str
+    name: str
+    role: str  # client | server
+    settings: list[Setting]
+    how: str  # why this zone carries Webex Hybrid Call Service calls
+
+
+def _traversal_role(settings: Sequence[Setting]) -> str | None:
+    """`client` or `server` from the zone's Type, else from its setting names (doc 212475 quotes
+    some zone blocks without their Type line)."""
+    kind = _values(settings).get("type")
+    if kind is not None:
+        role = kind.value.strip().lower().removeprefix("traversal")
+        return role if role in ("client", "server") else None
+    for role in ("client", "server"):
+        if any(s.key.startswith(f"traversal{role}") for s in settings):
+            return role
+    return None
+
+
+def _hybrid_zones(config: ConfigScan) -> list[_HybridZone]:
+    """The traversal zones of the Webex Hybrid Call Service path.
+
+    On an Expressway-E: a traversal zone linked by an enabled search rule to the DNS zone that
+    verifies the Webex call service name (rule source DNS zone → target traversal zone, inbound;
+    or the reverse, outbound). On another node of the analysis: its traversal client zones to
+    the SIP port of such a traversal server zone (the Expressway-C side).
+    """
+    found: list[_HybridZone] = []
+    ports: dict[int, str] = {}
+    for node in config.nodes:
+        zones = _zones(node)
+        names = {_zone_name(settings, number).lower(): number for number, settings in zones.items()}
+        webex = set()
+        for number, settings in zones.items():
+            subject = _values(settings).get("dnssiptlsverifysubjectname")
+            if subject is not None and subject.value.strip().lower() in WEBEX_CALL_SERVICE_NAMES:
+                webex.add(_zone_name(settings, number).lower())
+        if not webex:
+            continue
+        linked: dict[str, str] = {}
+        for rule in _rules(node):
+            if not rule.enabled or rule.value("sourcemode").lower() != "named":
+                continue
+            source = rule.value("sourcename").lower()
+            target = rule.value("targetname").lower()
+            for dns, other in ((source, target), (target, source)):
+                if dns in webex and other in names:
+                    linked.setdefault(
+                        names[other],
+                        f"search rule {rule.number} ('{rule.name}') links it to the Webex "
+                        f"Hybrid Call DNS zone '{_zone_name(zones[names[dns]], names[dns])}'",
+                    )
+        for number, how in linked.items():
+            settings = zones[number]
+            role = _traversal_role(settings)
+            if role is None:
+                continue
+            name = _zone_name(settings, number)
+            found.append(_HybridZone(node.label, number, name, role, settings, how))
+            port = _port(settings, f"traversal{role}sipport")
+            if role == "server" and port is not None:
+                ports.setdefault(port, f"zone '{name}' on {node.label}")
+    hybrid_nodes = {zone.node for zone in found}
+    for node in config.nodes:
+        if node.label in hybrid_nodes:
+            continue
+        for number, settings in _zones(node).items():
+            if _traversal_role(settings) != "client":
+                continue
+            port = _port(settings, "traversalclientsipport")
+            if port is None or port not in ports:
+                continue
+            how = f"its SIP port {port} is that of the Webex Hybrid Call traversal {ports[port]}"
+            found.append(
+                _HybridZone(
+                    node.label, number, _zone_name(settings, number), "client", settings, how
+                )
+            )
+    return found
+
+
+def _hybrid_zone_setting(config: ConfigScan, key: str, bad: str, fact: str) -> CheckResult:
+    """Webex Hybrid Call traversal zones whose `traversal<role><key>` setting is `bad`."""
+    result = CheckResult()
+    for zone in _hybrid_zones(config):
+        found = _values(zone.settings).get(f"traversal{zone.role}{key}")
+        if found is None:
+            continue
+        result.checked += 1
+        if not _is(found, bad):
+            continue
+        result.issues.append(
+            ConfigIssue(
+                zone.node,
+                {
+                    "zone": int(zone.number),
+                    "zone_name": zone.name,
+                    "role": zone.role,
+                    fact: found.value.strip(),
+                    "linked_by": zone.how,
+                },
+                _snippets(_same(zone.settings, found.key, found.value.strip())),
+            )
+        )
+    if not result.checked:
+        result.notes.append(
+            "no traversal zone of a Webex Hybrid Call Service path (a search rule between it "
+            "and the DNS zone verifying callservice.ciscospark.com / callservice.webex.com, or a "
+            "traversal client to such a zone's port) with this setting in the configuration"
+        )
+    return result
+
+
+def hybrid_preloaded_routes_off(config: ConfigScan, certs: CertificateScan) -> CheckResult:
+    """Webex Hybrid Call traversal zones with Preloaded SIP routes support Off.
+
+    Webex routes inbound Hybrid Call Service calls on the Route header (the user's Unified CM
+    cluster FQDN); a zone with `SIP PreloadedSipRoutes Accept: "Off"` rejects INVITEs holding
+    one, and the caller gets 404 Not Found (doc 212475, inbound Issue 4, on the Expressway-C
+    traversal client zone; the note adds that the Expressway-E traversal server zone fails the
+    same way). Facts: zone, zone_name, role, preloaded_routes, linked_by.
+    """
+    return _hybrid_zone_setting(config, "sippreloadedsiproutesaccept", _OFF, "preloaded_routes")
+
+
+def hybrid_parameter_preservation_off(config: ConfigScan, certs: CertificateScan) -> CheckResult:
+    """Webex Hybrid Call traversal zones with SIP parameter preservation Off.
+
+    The B2BUA then rewrites the Contact header of the Webex INVITE and drops its
+    `call-type=squared` parameter; Webex cannot cancel the forked leg and the called user's
+    Webex app shows two call notifications (doc 212475, inbound Issue 5: `Zones Zone 7
+    TraversalServer SIP ParameterPreservation Mode: "Off"`). Facts: zone, zone_name, role,
+    parameter_preservation, linked_by.
+    """
+    return _hybrid_zone_setting(
+        config, "sipparameterpreservationmode", _OFF, "parameter_preservation"
+    )
+
+
+# ---- search rules: a catch-all rule that stops the search before later rules -----------------
+
+_CATCH_ALL_PATTERNS = {
+    ".*": "every alias",
+    "(?!.*@%localdomains%.*$).*": "every non-local alias",
+    "(?!.*@%localdomains%).*": "every non-local alias",
+}
+"""Regex pattern strings that match every alias (or every alias outside the local domains):
+doc 212475's DNS rule, and doc 222176's match-everything wildcard and negative lookahead."""
+MAX_LISTED_RULES = 6
+"""Hidden rules named in a finding (the rest are counted)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    number: str
+    name: str
+    priority: int
+    values: dict[str, Setting]
+    settings: list[Setting]
+
+    def value(self, key: str, default: str = "") -> str:
+        found = self.values.get(key)
+        return found.value.strip() if found is not None else default
+
+    @property
+    def enabled(self) -> bool:
+        return self.value("state", "Enabled").lower() != "disabled"
+
+
+def _rules(node: NodeConfig) -> list[_Rule]:
+    rules = []
+    for number, settings in node.items("zones", "policy", "searchrules", "rule").items():
+        values = _values(settings)
+        priority = values.get("priority")
+        if priority is None or not priority.value.strip().isdigit():
+            continue
+        found = values.get("name")
+        name = (
+            found.value.strip() if found is not None and found.value.strip() else f"Rule {number}"
+        )
+        rules.append(_Rule(number, name, int(priority.value.strip()), values, settings))
+    return sorted(rules, key=lambda rule: (rule.priority, int(rule.number)))
+
+
+def _catch_all_scope(rule: _Rule) -> str | None:
+    """What a rule matches when it matches whatever the alias (`every alias`, `every non-local
+    alias`), from any source and without authentication; None otherwise."""
+    if not rule.enabled or rule.value("progress").lower() != "stop":
+        return None
+    if rule.value("sourcemode", "Any").lower() != "any":
+        return None
+    if rule.value("authentication", "No").lower() not in ("no", "off"):
+        return None
+    mode = rule.value("mode").lower()
+    if mode == "anyalias":
+        return "every alias"
+    if mode == "aliaspatternmatch" and rule.value("patterntype").lower() == "regex":
+        return _CATCH_ALL_PATTERNS.get(rule.value("patternstring"))
+    return None
+
+
+def _covers(first: _Rule, later: _Rule, key: str) -> bool:
+    """Whether `first` applies to the requests `later` applies to (protocol, SIP traffic type)."""
+    mine = first.value(key, "Any").lower()
+    return mine == "any" or mine == later.value(key, "Any").lower()
+
+
+def _is_local_rule(rule: _Rule) -> bool:
+    """A rule for aliases in the local domains (not hidden by a rule for non-local aliases)."""
+    pattern = rule.value("patternstring").lower()
+    return rule.value("targetname").lower() == "localzone" or (
+        "%localdomains%" in pattern and "(?!" not in pattern
+    )
+
+
+def search_rule_stop_hides_later(config: ConfigScan, certs: CertificateScan) -> CheckResult:
+    """Search rules that match every (non-local) alias with Progress "Stop" before other rules.
+
+    Search rules are tried in priority order (lowest number first); a rule whose pattern matches
+    and whose On successful match is Stop ends the search, whatever the target zone finds. An
+    enabled rule from any source matching every alias (Any alias, regex `.*`) or every non-local
+    alias (`(?!.*@%localdomains%.*$).*`, doc 212475's "to DNS" rule at priority 100) hides the
+    enabled rules of a higher priority number for those aliases (doc 212475, outbound Issue 3:
+    the Webex rule at priority 101 was never tried). Rules of the same priority are searched
+    together and are not hidden. Facts: rule, rule_name, priority, pattern, scope, target, hidden,
+    hidden_count.
+    """
+    result = CheckResult()
+    for node in config.nodes:
+        rules = _rules(node)
+        for first in rules:
+            scope = _catch_all_scope(first)
+            if scope is None:
+                continue
+            result.checked += 1
+            hidden = [
+                later
+                for later in rules
+                if later.enabled
+                and later.priority > first.priority
+                and _covers(first, later, "protocol")
+                and _covers(first, later, "siptraffictype")
+                and not (scope == "every non-local alias" and _is_local_rule(later))
+            ]
+            if not hidden:
+                continue
+            names = [f"'{rule.name}' (priority {rule.priority})" for rule in hidden]
+            shown = ", ".join(names[:MAX_LISTED_RULES])
+            if len(names) > MAX_LISTED_RULES:
+                shown += f" (+{len(names) - MAX_LISTED_RULES} more)"
+            pattern = (
+                "Any alias"
+                if first.value("mode").lower() == "anyalias"
+                else first.value("patternstring")
+            )
+            keys = ("priority", "progress", "mode", "patternstring", "sourcemode")
+            result.issues.append(
+                ConfigIssue(
+                    node.label,
+                    {
+                        "rule": int(first.number),
+                        "rule_name": first.name,
+                        "priority": first.priority,
+                        "pattern": pattern,
+                        "scope": scope,
+                        "target": first.value("targetname"),
+                        "hidden": shown,
+                        "hidden_count": len(hidden),
+                    },
+                    _snippets(
+                        *(
+                            _same(first.settings, key, first.values[key].value.strip())
+                            for key in keys
+                            if key in first.values
+                        ),
+                        *(
+                            _same(rule.settings, "priority", rule.value("priority"))
+                            for rule in hidden[:2]
+                        ),
+                    ),
+                )
+            )
+    if not result.checked:
+        result.notes.append(
+            'no enabled search rule from any source with On successful match "Stop" that '
+            "matches every alias (or every non-local alias)"
+        )
+    return result
+
+
 # ---- Unified CM / IM and Presence / Unity Connection servers by IP ---------------------------
 
 _UC_WORDS = ("unifiedcm", "cucm", "presence", "unity", "imp")
@@ -547,6 +979,11 @@ def verify_origin_server_off(config: ConfigScan, certs: CertificateScan) -> Chec
 CHECKS: dict[str, Callable[[ConfigScan, CertificateScan], CheckResult]] = {
     "traversal-peer-name": traversal_peer_name,
     "dns-inbound-mapping-off": dns_inbound_mapping_off,
+    "dns-webex-dns-override-off": dns_webex_dns_override_off,
+    "dns-webex-subject-name-typo": dns_webex_subject_name_typo,
+    "search-rule-stop-hides-later": search_rule_stop_hides_later,
+    "hybrid-preloaded-routes-off": hybrid_preloaded_routes_off,
+    "hybrid-parameter-preservation-off": hybrid_parameter_preservation_off,
     "uc-server-by-ip": uc_servers_by_ip,
     "verify-origin-server-off": verify_origin_server_off,
 }

@@ -125,7 +125,8 @@ def apply_configuration(
 
 def check_config_example(signature: Signature, fixtures: Sequence[Path]) -> list[dict[str, Any]]:
     """The facts a configuration signature finds in fixture files (xconf dumps, PEMs, captures):
-    the xconf files are one node, the PEM and capture files another (its peer)."""
+    the xconf files are one node (one per host when their names name several hosts), the PEM
+    and capture files another (its peer)."""
     dumps = [path for path in fixtures if "xconf" in path.name]
     others = [path for path in fixtures if path not in dumps]
     config = scan_config_paths(dumps)

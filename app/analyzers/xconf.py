@@ -203,10 +203,29 @@ def scan_config(files: Sequence[BundleFile], nodes: Mapping[str, NodeInfo]) -> C
     return ConfigScan(result, warnings)
 
 
+def _dump_host(path: Path) -> str | None:
+    """`expc` from `xconf_dump_expc_2024-03-01_10_00_00.txt`, else None."""
+    parts = path.name.split("_")
+    if len(parts) > 3 and parts[0].lower() == "xconf" and parts[1].lower() == "dump":
+        return parts[2]
+    return None
+
+
 def scan_config_paths(paths: Iterable[Path]) -> ConfigScan:
-    """One node made of loose xconf files (signature examples, ad-hoc checks)."""
+    """Loose xconf files (signature examples, ad-hoc checks): one node, or one node per host
+    when their names (`xconf_dump_<host>_<time>`) name several hosts (an Expressway-C and
+    its Expressway-E)."""
+    listed = list(paths)
+    hosts = {_dump_host(path) for path in listed}
+    several = len(hosts) > 1 and None not in hosts
     files = [
-        BundleFile(path, path.name, path.stat().st_size, FileKind.XCONF, "example")
-        for path in paths
+        BundleFile(
+            path,
+            path.name,
+            path.stat().st_size,
+            FileKind.XCONF,
+            (_dump_host(path) or "example") if several else "example",
+        )
+        for path in listed
     ]
     return scan_config(files, {})
