@@ -147,6 +147,23 @@ def without_product_log(outcome: str, reason: str | None) -> bool:
     return outcome == "skipped" and bool(reason) and str(reason).startswith(_ABSENT_PRODUCT_LOGS)
 
 
+def skip_lines(skipped: Iterable[tuple[str, str | None]]) -> list[str]:
+    """ "id: reason" per skipped signature (id, reason), for people: the signatures skipped for
+    want of the same product log share one line, their ids joined, the reason said once."""
+    rows: list[tuple[list[str], str]] = []  # (ids, reason), in order of first appearance
+    by_reason: dict[str, list[str]] = {}
+    for signature_id, reason in skipped:
+        text = reason or ""
+        if without_product_log("skipped", reason) and text in by_reason:
+            by_reason[text].append(signature_id)
+            continue
+        ids = [signature_id]
+        if without_product_log("skipped", reason):
+            by_reason[text] = ids
+        rows.append((ids, text))
+    return [f"{', '.join(ids)}: {text}" for ids, text in rows]
+
+
 def decide(
     problems: int,
     outcomes: Iterable[str],

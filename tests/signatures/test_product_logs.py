@@ -17,7 +17,7 @@ from app.serialize import coverage_out, verdict_out
 from app.signatures import coverage, load_library, run_library
 from app.signatures.coverage import coverage_of
 from app.signatures.engine import FileStats
-from app.signatures.verdict import CLEAR, examined_lines
+from app.signatures.verdict import CLEAR, examined_lines, skip_lines
 from tests.corpus import healthy_expressway_c_loggingsnapshot
 from tests.signatures.helpers import minimal_signature, write_library
 
@@ -175,3 +175,18 @@ def test_the_cli_list_says_which_log_a_signature_reads() -> None:
     rows = {row["id"]: row for row in json.loads(listed.stdout)}
     assert rows[ENDPOINT_RESOLVE]["reads"] == "TC/CE endpoint log"
     assert rows["tls-inbound-untrusted-ca"]["reads"] == "Expressway log"
+
+
+def test_the_report_lists_those_skips_once_per_missing_log(tmp_path: Path) -> None:
+    _, result, _ = _coverage([_expressway_log(tmp_path)])
+    skipped = [(c.signature_id, c.reason) for c in result if c.outcome == "skipped"]
+    lines = skip_lines(skipped)
+    jabber = [line for line in lines if "no Jabber log in the upload" in line]
+    assert jabber == [
+        "mra-jabber-http-proxy-refused, mra-jabber-xauth-cookie-invalid, "
+        f"ucm-jabber-oauth-refresh-token-failed: {PRODUCT_LOG_BY_SOURCE['jabber_log'].absent}: "
+        f"{PRODUCT_LOG_BY_SOURCE['jabber_log'].hint}"
+    ]
+    others = len(skipped) - len(ELSEWHERE)
+    assert len(lines) == others + len(PRODUCT_LOGS)
+    assert any(line.startswith("cert-expired: no PEM or capture") for line in lines)
