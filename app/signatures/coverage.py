@@ -17,7 +17,9 @@ family:
 * signatures over another product's log (an endpoint's all.log, the Jabber log, Unified CM,
   IM and Presence and Meeting Server logs: app.bundle.sources.PRODUCT_LOGS): such a log
   anywhere in the upload, seen by one of its presence literals. The check is upload-wide, not
-  per node: that log belongs to no Expressway node, and Expressway lines never earn it a pass;
+  per node: that log belongs to no Expressway node, and Expressway lines never earn it a pass.
+  Conversely an upload that is only such a log is no node the other signatures could not look
+  at (they are asked about the other uploads, when there are any);
 * other log signatures: Expressway log lines (a loggingsnapshot, or a log whose first lines are
   Expressway syslog lines);
 * xconf / xstat signatures: a file of that kind.
@@ -42,6 +44,7 @@ from app.bundle.sources import (
     MARKERS,
     PRESENCE,
     PRODUCT_LOG_BY_SOURCE,
+    PRODUCT_LOGS,
     SOURCES,
     XSTAT_ALARM_MARKERS,
     ProductLog,
@@ -214,6 +217,28 @@ def _product_log_coverage(
     return Coverage(signature.id, signature.title, SKIPPED, reason)
 
 
+_PRODUCT_LOG_LITERALS = tuple(literal for log in PRODUCT_LOGS for literal in log.literals)
+
+
+def _without_product_logs(
+    by_bundle: dict[str, list[BundleFile]], inputs: _Inputs
+) -> dict[str, list[BundleFile]]:
+    """The uploads an Expressway signature is asked about: not those that are another product's
+    plain log (a jabber.log next to the bundle is no Expressway node that lacks log lines),
+    unless nothing else was uploaded."""
+    kept = {
+        bundle: files
+        for bundle, files in by_bundle.items()
+        if not (
+            files
+            and all(file.kind == FileKind.LOG for file in files)
+            and not inputs.expressway_lines(files)
+            and inputs.any_file_has(files, _PRODUCT_LOG_LITERALS)
+        )
+    }
+    return kept if any(kept.values()) else by_bundle
+
+
 def _alarm_sources(
     by_bundle: Mapping[str, Sequence[BundleFile]],
     nodes: Mapping[str, NodeInfo],
@@ -263,8 +288,9 @@ def coverage_of(
     by_bundle: dict[str, list[BundleFile]] = {bundle: [] for bundle in nodes}
     for file in files:
         by_bundle.setdefault(file.bundle, []).append(file)
-    several = len(by_bundle) > 1
     inputs = _Inputs(stats or {}, block_size)
+    by_bundle = _without_product_logs(by_bundle, inputs)
+    several = len(by_bundle) > 1
     sources = (
         _alarm_sources(by_bundle, nodes, inputs, xstatus, several) if xstatus is not None else ""
     )

@@ -51,7 +51,7 @@ def _plain_log(tmp_path: Path, name: str, lines: list[str]) -> BundleFile:
 
 
 def _coverage(files: list[BundleFile]) -> tuple[dict[str, Coverage], list[Coverage], dict]:
-    nodes = {"b1": NODE}
+    nodes = {"b1": NODE} if any(file.bundle == "b1" for file in files) else {}
     stats: dict[str, FileStats] = {}
     findings = run_library(LIBRARY, files, nodes, stats=stats)
     result = coverage_of(LIBRARY.signatures, files, nodes, findings, stats=stats)
@@ -93,6 +93,11 @@ def test_an_uploaded_jabber_log_earns_a_pass_and_a_match_for_the_jabber_signatur
         expected = "passed" if signature.source == "jabber_log" else "skipped"
         assert by_id[signature.id].outcome == expected, signature.id
     assert by_id[JABBER_XAUTH].reason is None
+    # the jabber.log is no Expressway node without log lines: the others looked everywhere
+    own = by_id["tls-inbound-untrusted-ca"]
+    assert (own.outcome, own.reason) == ("passed", None)
+    assert by_id["cert-expired"].reason is not None
+    assert "jabber.log" not in by_id["cert-expired"].reason
 
     failing = _plain_log(
         tmp_path,
@@ -110,8 +115,18 @@ def test_an_uploaded_endpoint_log_is_read_and_matched(tmp_path: Path) -> None:
     endpoint = _plain_log(tmp_path, "all.log", [line])
     by_id, _, _ = _coverage([_expressway_log(tmp_path), endpoint])
     assert by_id[ENDPOINT_RESOLVE].outcome == "matched"
+    assert by_id["tls-inbound-untrusted-ca"].reason is None
     assert by_id["mra-endpoint-edge-ca-untrusted"].outcome == "passed"
     assert by_id[JABBER_XAUTH].outcome == "skipped"
+
+
+def test_a_product_log_alone_leaves_the_expressway_signatures_without_lines(
+    tmp_path: Path,
+) -> None:
+    by_id, _, _ = _coverage([_plain_log(tmp_path, "jabber.log", [JABBER_HEALTHY])])
+    assert by_id[JABBER_XAUTH].outcome == "passed"
+    own = by_id["tls-inbound-untrusted-ca"]
+    assert own.outcome == "skipped" and (own.reason or "").startswith("no Expressway log lines")
 
 
 def test_expressway_logs_hold_no_presence_literal() -> None:
