@@ -34,8 +34,9 @@ PRODUCT_LOGS: tuple[ProductLog, ...] = (
         "endpoint_log",
         "TC/CE endpoint log",
         # all.log entries "<uptime> <module> ...": "15716.23 HttpClient ...", "83716.91 PROV I:
-        # ...", "82850.02 CertificateVerification ERROR: ..." (doc 211304); the module name
-        # between spaces, as Jabber logs hold "HttpClientResult=", "BasicHttpClientImpl"
+        # ...", "82850.02 CertificateVerification ERROR: ..." (doc 211304, whose tools section
+        # turns on "log ctx HttpClient debug 9" and "log ctx PROV debug 9" for MRA provisioning);
+        # the module name between spaces, as Jabber logs hold "HttpClientResult=" (doc 212081)
         (" HttpClient ", " PROV ", " CertificateVerification "),
         "upload the endpoint's all.log (from its Troubleshooting > Logs page) as a plain log",
     ),
