@@ -409,7 +409,8 @@ def _run_pipeline_with_progress(
 def signatures_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
-    """List the signatures of the library."""
+    """List the signatures of the library, and which log each reads when not the Expressway's."""
+    from app.bundle.sources import PRODUCT_LOG_BY_SOURCE, source_words
     from app.signatures import load_library
 
     library = load_library()
@@ -421,6 +422,8 @@ def signatures_list(
             "status": s.status,
             "product": s.product,
             "family": s.family,
+            "source": s.source,
+            "reads": source_words(s.source),
             "bug_ids": list(s.bug_ids),
             "references": list(s.references),
             "examples": len(s.examples),
@@ -430,9 +433,14 @@ def signatures_list(
     if as_json:
         _echo(json.dumps(rows, indent=2), raw=True)
         return
+    elsewhere: dict[str, int] = {}
     for row in rows:
         bugs = ", ".join(row["bug_ids"]) if row["bug_ids"] else "-"  # type: ignore[arg-type]
-        _echo(f"{row['id']:<55} {row['severity']:<8} {row['status']:<12} {bugs}")
+        line = f"{row['id']:<55} {row['severity']:<8} {row['status']:<12} {bugs}"
+        if row["source"] in PRODUCT_LOG_BY_SOURCE:
+            line += f"  (reads the {row['reads']})"
+            elsewhere[str(row["reads"])] = elsewhere.get(str(row["reads"]), 0) + 1
+        _echo(line)
     _echo(f"\n{len(rows)} signatures, ruleset {library.version}")
     families: dict[str, dict[str, int]] = {}
     for sig in library.signatures:
@@ -441,6 +449,12 @@ def signatures_list(
     for family, by_status in sorted(families.items()):
         counts = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
         _echo(f"  {family}: {counts}")
+    if elsewhere:
+        logs = ", ".join(f"{n} the {name}" for name, n in elsewhere.items())
+        _echo(
+            f"{sum(elsewhere.values())} read another product's log, uploaded as a plain log "
+            f"next to the bundles: {logs}"
+        )
 
 
 @signatures_app.command("test")

@@ -258,6 +258,14 @@ class MatchOut(BaseModel):
     """How the signature finds its lines: logical source, literal prefilter, regexes."""
 
     source: str
+    reads: str = Field(
+        default="",
+        description="the log the source is, in words: Expressway log, or another product's "
+        "(TC/CE endpoint log, Jabber log, Unified CM SDL trace, …) uploaded as a plain log",
+    )
+    upload_hint: str | None = Field(
+        default=None, description="for another product's log: what to upload so it is read"
+    )
     contains: list[str]
     patterns: list[PatternOut]
     group_by: list[str]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from pydantic_core import to_json
 
+from app.bundle.sources import PRODUCT_LOG_BY_SOURCE, source_words
 from app.report import Coverage, Examined, Finding, NodeInfo, Report
 from app.schemas import (
     AnalysisOut,
@@ -36,7 +37,12 @@ from app.schemas import (
     VerdictDetailOut,
 )
 from app.signatures.model import Signature
-from app.signatures.verdict import decide, examined_from_json, problem_count
+from app.signatures.verdict import (
+    decide,
+    examined_from_json,
+    problem_count,
+    without_product_log,
+)
 
 if TYPE_CHECKING:  # the offline CLI serialises reports without loading the ORM
     from app.models import Analysis, AnalysisRun, Node
@@ -101,7 +107,12 @@ def verdict_out(
 ) -> tuple[str, VerdictDetailOut]:
     """The verdict (app/signatures/verdict.decide) and its detail, from the findings' counts by
     severity, the coverage and the examined lines (None: not recorded for the run)."""
-    decided = decide(problem_count(counts), (c.outcome for c in coverage), examined)
+    decided = decide(
+        problem_count(counts),
+        (c.outcome for c in coverage),
+        examined,
+        elsewhere=sum(1 for c in coverage if without_product_log(c.outcome, c.reason)),
+    )
     detail = VerdictDetailOut(
         summary=decided.summary,
         reason=decided.reason,
@@ -286,6 +297,8 @@ def signature_detail(signature: Signature, library_root: Path) -> SignatureDetai
         references=list(signature.references),
         match=MatchOut(
             source=signature.source,
+            reads=source_words(signature.source),
+            upload_hint=log.hint if (log := PRODUCT_LOG_BY_SOURCE.get(signature.source)) else None,
             contains=list(signature.contains),
             patterns=[
                 PatternOut(regex=p.regex.pattern, facts=dict(p.facts)) for p in signature.patterns

@@ -222,3 +222,20 @@ def test_signature_page_renders_the_texts_with_the_first_example_facts(
     # the hostile signature: its fact from the example is shown escaped, never run
     hostile = catalogue.get("/signatures/zz-hostile-texts", headers=HTML).text
     assert "Saw &lt;script&gt;alert(1)&lt;/script&gt; &lt;script&gt;" in hostile
+
+
+def test_a_signature_over_another_products_log_says_which_log_it_reads(
+    catalogue: TestClient,
+) -> None:
+    jabber = "mra-jabber-xauth-cookie-invalid"
+    match = catalogue.get(f"/api/v1/signatures/{jabber}").json()["match"]
+    assert (match["source"], match["reads"]) == ("jabber_log", "Jabber log")
+    assert "jabber.log" in match["upload_hint"]
+    own = catalogue.get(f"/api/v1/signatures/{SEED}").json()["match"]
+    assert own["reads"].startswith("Expressway log") and own["upload_hint"] is None
+    page = catalogue.get(f"/signatures/{jabber}", headers=HTML).text
+    reads = page[page.index("<dt>Reads</dt>") :].split("</dd>")[0]
+    assert "Jabber log: another product" in reads and "jabber.log" in reads
+    listing = catalogue.get("/signatures", params={"q": "cookie"}, headers=HTML).text
+    assert "reads the Jabber log, uploaded as a plain log" in listing
+    assert "reads the" not in catalogue.get("/signatures", params={"q": SEED}, headers=HTML).text

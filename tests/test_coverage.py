@@ -177,3 +177,37 @@ def test_file_contains_finds_a_literal_cut_by_a_block_boundary(tmp_path: Path, o
     path = write(tmp_path, "x.log", "." * offset + "traffic_server[42]: x\n" + "." * 30)
     assert file_contains(path, b"traffic_server[", block_size=8)
     assert not file_contains(path, b"traffic_server[43", block_size=8)
+
+
+def test_a_plain_jabber_log_next_to_the_bundle_is_read_and_the_page_groups_what_is_missing(
+    client: TestClient,
+) -> None:
+    healthy_c = healthy_expressway_c_loggingsnapshot("vcsc", n_lines=300)
+    jabber = (
+        "2017-04-19 16:30:35,912 INFO [0x000013b0] [ls\\src\\http\\BasicHttpClientImpl.cpp(452)] "
+        "[csf.httpclient] [csf::http::executeImpl] - HTTP response code 200 for request #19\n"
+    )
+    files = [
+        (
+            "files",
+            ("diagnostic_log_vcsc.tar.gz", bundle("vcsc", "Expressway-C", "X14.2.1", healthy_c)),
+        ),
+        ("files", ("jabber.log", jabber.encode())),
+    ]
+    response = client.post("/api/v1/analyses", files=files)
+    assert response.status_code == 202, response.text
+    analysis_id = response.json()["id"]
+    body = wait_for(client, analysis_id)
+    assert body["status"] == "done", body["error"]
+    outcomes = {c["signature_id"]: (c["outcome"], c["reason"]) for c in body["coverage"]}
+    assert outcomes["mra-jabber-xauth-cookie-invalid"] == ("passed", None)
+    assert outcomes["tls-inbound-untrusted-ca"] == ("passed", None)  # jabber.log is no node
+    endpoint = outcomes["mra-endpoint-collab-edge-unresolvable"]
+    assert endpoint[0] == "skipped" and endpoint[1].startswith("no TC/CE endpoint log")
+    assert body["verdict"] == "clear"
+    assert "of them read logs of other products, not uploaded" in body["verdict_detail"]["summary"]
+
+    html = client.get(f"/a/{analysis_id}", headers=HTML).text
+    assert "Other products' logs, not uploaded" in html
+    assert html.count("no TC/CE endpoint log in the upload") == 1  # 4 signatures, one row
+    assert "no Jabber log in the upload" not in html

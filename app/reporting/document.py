@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app import timefmt
+from app.signatures.verdict import skip_lines
 
 BUG_URL = "https://bst.cloudapps.cisco.com/bugsearch/bug/"
 MAX_REPORT_FINDINGS = 200  # past this the report counts the rest and points to the JSON
@@ -317,7 +318,6 @@ def build(
             )
         )
         if skipped:
-            add(
-                Bullets(tuple(f"{c.get('signature_id')}: {c.get('reason') or ''}" for c in skipped))
-            )
+            pairs = [(str(c.get("signature_id")), c.get("reason")) for c in skipped]
+            add(Bullets(tuple(skip_lines(pairs))))
     return doc

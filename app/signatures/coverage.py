@@ -14,6 +14,12 @@ family:
   xstatus readings, their reason names the sources read per node (log events, xstatus, both,
   neither);
 * Traffic Server signatures: `traffic_server` lines (the MRA modules at debug level);
+* signatures over another product's log (an endpoint's all.log, the Jabber log, Unified CM,
+  IM and Presence and Meeting Server logs: app.bundle.sources.PRODUCT_LOGS): such a log
+  anywhere in the upload, seen by one of its presence literals. The check is upload-wide, not
+  per node: that log belongs to no Expressway node, and Expressway lines never earn it a pass.
+  Conversely an upload that is only such a log is no node the other signatures could not look
+  at (they are asked about the other uploads, when there are any);
 * other log signatures: Expressway log lines (a loggingsnapshot, or a log whose first lines are
   Expressway syslog lines);
 * xconf / xstat signatures: a file of that kind.
@@ -37,8 +43,11 @@ from app.bundle.sources import (
     CERTIFICATE_HINT,
     MARKERS,
     PRESENCE,
+    PRODUCT_LOG_BY_SOURCE,
+    PRODUCT_LOGS,
     SOURCES,
     XSTAT_ALARM_MARKERS,
+    ProductLog,
 )
 from app.bundle.stored import open_stored
 from app.report import BundleFile, Coverage, FileKind, Finding, NodeInfo
@@ -184,11 +193,50 @@ def _skip_reason(
         ):
             return f"no alarm events in the upload{where}: {ALARM_HINT}"
         return None
-    literal = PRESENCE.get(signature.source)
-    if literal and not inputs.any_file_has(own, (literal,)):
+    literals = PRESENCE.get(signature.source)
+    if literals and not inputs.any_file_has(own, literals):
         hint = ABSENCE_HINTS.get(signature.source)
         return f"no {signature.source} lines in the upload{where}" + (f": {hint}" if hint else "")
     return None
+
+
+def _product_log_coverage(
+    signature: Signature,
+    log: ProductLog,
+    files: Sequence[BundleFile],
+    inputs: _Inputs,
+    hit: bool,
+) -> Coverage:
+    """Coverage of a signature over another product's log: the whole upload is searched."""
+    if hit:
+        return Coverage(signature.id, signature.title, MATCHED, None)
+    kinds = SOURCES[log.source]
+    if inputs.any_file_has([file for file in files if file.kind in kinds], log.literals):
+        return Coverage(signature.id, signature.title, PASSED, None)
+    reason = f"{log.absent}: {log.hint}"
+    return Coverage(signature.id, signature.title, SKIPPED, reason)
+
+
+_PRODUCT_LOG_LITERALS = tuple(literal for log in PRODUCT_LOGS for literal in log.literals)
+
+
+def _without_product_logs(
+    by_bundle: dict[str, list[BundleFile]], inputs: _Inputs
+) -> dict[str, list[BundleFile]]:
+    """The uploads an Expressway signature is asked about: not those that are another product's
+    plain log (a jabber.log next to the bundle is no Expressway node that lacks log lines),
+    unless nothing else was uploaded."""
+    kept = {
+        bundle: files
+        for bundle, files in by_bundle.items()
+        if not (
+            files
+            and all(file.kind == FileKind.LOG for file in files)
+            and not inputs.expressway_lines(files)
+            and inputs.any_file_has(files, _PRODUCT_LOG_LITERALS)
+        )
+    }
+    return kept if any(kept.values()) else by_bundle
 
 
 def _alarm_sources(
@@ -240,14 +288,19 @@ def coverage_of(
     by_bundle: dict[str, list[BundleFile]] = {bundle: [] for bundle in nodes}
     for file in files:
         by_bundle.setdefault(file.bundle, []).append(file)
-    several = len(by_bundle) > 1
     inputs = _Inputs(stats or {}, block_size)
+    by_bundle = _without_product_logs(by_bundle, inputs)
+    several = len(by_bundle) > 1
     sources = (
         _alarm_sources(by_bundle, nodes, inputs, xstatus, several) if xstatus is not None else ""
     )
     result: list[Coverage] = []
     for signature in signatures:
         hit = signature.id in matched
+        product_log = PRODUCT_LOG_BY_SOURCE.get(signature.source)
+        if product_log is not None:
+            result.append(_product_log_coverage(signature, product_log, files, inputs, hit))
+            continue
         reasons: list[str] = [] if by_bundle else ["the upload holds no file"]
         ran = False
         for bundle, bundle_files in by_bundle.items():

@@ -307,7 +307,8 @@ class _Builder:
         source = self.text(match, "source", "match.source")
         if source not in SOURCES:
             raise self.fail(
-                "match.source", f"unknown source '{source}' (see app/bundle/sources.py)"
+                "match.source",
+                f"unknown source '{source}': one of {', '.join(SOURCES)} (app/bundle/sources.py)",
             )
         contains = self.contains(match.get("contains"))
         patterns = self.patterns(match.get("patterns"))

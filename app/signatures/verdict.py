@@ -7,6 +7,11 @@
   or worse. Never said without log lines to rest on: an all-clear that was not earned closes
   TAC cases.
 
+Signatures over another product's log (an endpoint's all.log, the Jabber log, …: app.bundle.
+sources.PRODUCT_LOGS) skipped because that log was not uploaded count among those that could
+not look, and the summary says how many of them read such logs; they never make an Expressway
+upload inconclusive (the Expressway signatures looked at its lines).
+
 Pure: severities, coverage outcomes and the examined lines in (stored or fresh), Verdict out.
 """
 
@@ -16,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.bundle.sources import PRODUCT_LOGS
 from app.report import BundleFile, Examined, FileKind, NodeInfo
 from app.signatures.engine import FileStats
 
@@ -133,21 +139,55 @@ def problem_count(counts: Mapping[str, int]) -> int:
     return sum(n for severity, n in counts.items() if severity in PROBLEM_SEVERITIES)
 
 
+_ABSENT_PRODUCT_LOGS = tuple(log.absent for log in PRODUCT_LOGS)
+
+
+def without_product_log(outcome: str, reason: str | None) -> bool:
+    """Whether a coverage entry is a skip for want of another product's log (not uploaded)."""
+    return outcome == "skipped" and bool(reason) and str(reason).startswith(_ABSENT_PRODUCT_LOGS)
+
+
+def skip_lines(skipped: Iterable[tuple[str, str | None]]) -> list[str]:
+    """ "id: reason" per skipped signature (id, reason), for people: the signatures skipped for
+    want of the same product log share one line, their ids joined, the reason said once."""
+    rows: list[tuple[list[str], str]] = []  # (ids, reason), in order of first appearance
+    by_reason: dict[str, list[str]] = {}
+    for signature_id, reason in skipped:
+        text = reason or ""
+        if without_product_log("skipped", reason) and text in by_reason:
+            by_reason[text].append(signature_id)
+            continue
+        ids = [signature_id]
+        if without_product_log("skipped", reason):
+            by_reason[text] = ids
+        rows.append((ids, text))
+    return [f"{', '.join(ids)}: {text}" for ids, text in rows]
+
+
 def decide(
     problems: int,
     outcomes: Iterable[str],
     examined: Sequence[Examined] | None,
+    *,
+    elsewhere: int = 0,
 ) -> Verdict:
     """The verdict from the number of findings of severity warning or worse (`problem_count`),
     the coverage outcomes and the examined lines.
 
     `examined` None means the run recorded no line counts (saved before they existed): the
-    verdict then rests on the coverage alone, and the summary says so.
+    verdict then rests on the coverage alone, and the summary says so. `elsewhere`: how many
+    of the skipped signatures read another product's log that was not uploaded
+    (`without_product_log`): the summary groups them in one clause.
     """
     outcome_list = list(outcomes)
     looked = sum(1 for outcome in outcome_list if outcome in LOOKED)
     could_not = sum(1 for outcome in outcome_list if outcome == "skipped")
     counts = f"{_plural(looked, 'signature')} looked, {could_not:,} could not"
+    if elsewhere:
+        counts += (
+            f" ({elsewhere:,} of them read {'logs' if elsewhere != 1 else 'a log'} of other "
+            "products, not uploaded)"
+        )
     lines = None if examined is None else sum(e.lines for e in examined if e.expressway)
     where = "" if examined is None else _lines_text(examined)
     in_lines = f" in {where}" if where else ""

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from app import serialize
+from app.bundle.sources import PRODUCT_LOGS
 from app.schemas import Problem, Severity, SignatureDetail, SignatureOut, SignatureStatus
 from app.signatures import Library, Signature
 from app.signatures.model import STATUSES
@@ -158,6 +159,7 @@ def catalogue_page(
         "families": families,
         "statuses": STATUSES,
         "ruleset_version": library.version,
+        "product_logs": {log.source: log.name for log in PRODUCT_LOGS},
     }
     return templates.TemplateResponse(request, "signatures.html", context)
 

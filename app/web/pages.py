@@ -31,6 +31,7 @@ from app.models import Analysis, BundleFileRow, StoredFile
 from app.schemas import CoverageOut, FindingOut
 from app.search import position
 from app.services import analyses, certificates, storage
+from app.signatures.verdict import without_product_log
 from app.web import access_pages, api, backlink, downloads, logview, public_url, viewer_marks
 from app.web.deps import DatabaseDep, DispatcherDep, SessionDep, SettingsDep
 from app.web.guard import current_caller
@@ -283,10 +284,18 @@ def _upload_keys(files: Sequence[StoredFile]) -> list[str]:
 
 
 def coverage_groups(coverage: list[CoverageOut]) -> dict[str, list[CoverageOut]]:
-    """Coverage by outcome, skipped first: what the user may need to collect again."""
-    groups: dict[str, list[CoverageOut]] = {"skipped": [], "matched": [], "passed": []}
+    """Coverage by outcome, skipped first: what the user may need to collect again. The skips
+    for want of another product's log (a Jabber log, an endpoint's all.log) are `elsewhere`,
+    apart from the skips of the Expressway's own signatures."""
+    groups: dict[str, list[CoverageOut]] = {
+        "skipped": [],
+        "elsewhere": [],
+        "matched": [],
+        "passed": [],
+    }
     for item in coverage:
-        groups[item.outcome].append(item)
+        other = without_product_log(item.outcome, item.reason)
+        groups["elsewhere" if other else item.outcome].append(item)
     return groups
 
 
