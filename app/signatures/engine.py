@@ -33,6 +33,7 @@ from app.signatures.applicability import NOT_RUN, Applicability, applicability
 from app.signatures.model import Signature
 from app.signatures.output_bounds import OutputLimits
 from app.signatures.render import render_finding
+from app.signatures.required import required_literals
 
 BLOCK_SIZE = 4 * 1024 * 1024
 MAX_LINE_BYTES = 16 * 2**20
@@ -232,7 +233,10 @@ def extract_facts(signature: Signature, line: str) -> dict[str, Any] | None:
     Pattern constants come first; a required fact whose group did not take part rejects the line.
     """
     for pattern in signature.patterns:
-        match = pattern.regex.search(line)
+        regex = pattern.regex
+        if not all(piece in line for piece in required_literals(regex.pattern)):
+            continue  # a piece every match holds is missing: no call into RE2
+        match = regex.search(line)
         if match:
             break
     else:
