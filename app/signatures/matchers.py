@@ -53,16 +53,18 @@ class HyperscanMatcher:
         if hyperscan is None:
             raise RuntimeError("the hyperscan package is not installed")
         self.markers: tuple[str, ...] = tuple(presence_markers() if markers is None else markers)
-        literals: list[bytes] = []
-        ids: list[int] = []
+        # One Hyperscan expression per distinct literal (several signatures share some, e.g.
+        # `Search Completed`): a match costs one call into Python, whatever shares it.
+        owners: dict[bytes, list[int]] = {}
         for index, signature in enumerate(signatures):
             for literal in signature.contains:
-                literals.append(literal.encode("utf-8"))
-                ids.append(index)
+                owners.setdefault(literal.encode("utf-8"), []).append(index)
         for index, needle in enumerate(extra, start=len(signatures)):  # see engine.locate
-            literals.append(needle)
-            ids.append(index)
-        self._first_marker = len(signatures) + len(extra)  # ids from here on are markers
+            owners.setdefault(needle, []).append(index)
+        literals = list(owners)
+        self._owners: list[tuple[int, ...]] = [tuple(dict.fromkeys(i)) for i in owners.values()]
+        ids = list(range(len(literals)))
+        self._first_marker = len(literals)  # ids from here on are markers
         flags = [0] * len(literals)
         for number, marker in enumerate(self.markers):
             literals.append(marker.encode("utf-8"))
@@ -98,22 +100,24 @@ class HyperscanMatcher:
         find = block.find
         line = _LineHits()
         first_marker = self._first_marker
+        owners = self._owners
         seen: list[int] = []
 
-        def on_match(index: int, start: int, end: int, flags: int, context: object) -> None:
-            if index >= first_marker:
-                seen.append(index - first_marker)  # once per block (HS_FLAG_SINGLEMATCH)
+        def on_match(found: int, start: int, end: int, flags: int, context: object) -> None:
+            if found >= first_marker:
+                seen.append(found - first_marker)  # once per block (HS_FLAG_SINGLEMATCH)
                 return
-            # Matches come in order of end offset: one candidate per signature and line is kept,
+            # Matches come in order of end offset: one candidate per literal and line is kept,
             # so a line holding a literal a million times costs a million calls, not a million
             # candidates (memory), and finding the line's end is paid once per line.
             offset = end - 1
             if offset < line.last or find(b"\n", line.last, offset) != -1:
                 line.indexes.clear()
             line.last = offset
-            if index not in line.indexes:
-                line.indexes.add(index)
-                append((index, offset))
+            if found not in line.indexes:
+                line.indexes.add(found)
+                for index in owners[found]:
+                    append((index, offset))
 
         # `on_match` stays referenced by this frame for the whole scan (the 0.9.1 binding
         # keeps no reference of its own).
@@ -122,7 +126,7 @@ class HyperscanMatcher:
 
 
 class _LineHits:
-    """The signatures already reported on the line of the last match (HyperscanMatcher.scan)."""
+    """The literals already reported on the line of the last match (HyperscanMatcher.scan)."""
 
     __slots__ = ("indexes", "last")
 
