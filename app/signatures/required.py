@@ -39,16 +39,17 @@ def _longest(pieces: Sequence[str]) -> tuple[str, ...]:
     return tuple(chosen[:MAX_PIECES])
 
 
-def _all_pieces(pattern: str) -> list[str]:
+@lru_cache(maxsize=4096)
+def _all_pieces(pattern: str) -> tuple[str, ...]:
     try:
         parsed = _sre.parse(pattern)
     except Exception:  # RE2 syntax Python's parser does not know: no test
-        return []
+        return ()
     if parsed.state.flags & (_sre.SRE_FLAG_IGNORECASE | _sre.SRE_FLAG_VERBOSE):
-        return []
+        return ()
     pieces: list[str] = []
     _walk(list(parsed), pieces)
-    return pieces
+    return tuple(pieces)
 
 
 def _walk(items: list[tuple[Any, Any]], pieces: list[str]) -> None:
