@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from typing import Any
 
 from app.signatures.engine import LiteralMatcher, Matcher, MatcherFactory, presence_markers
@@ -63,20 +64,12 @@ class HyperscanMatcher:
             owners.setdefault(needle, []).append(index)
         literals = list(owners)
         self._owners: list[tuple[int, ...]] = [tuple(dict.fromkeys(i)) for i in owners.values()]
-        ids = list(range(len(literals)))
-        self._first_marker = len(literals)  # ids from here on are markers
+        self._first_marker = len(literals)  # ids from here on are markers (id = position)
         flags = [0] * len(literals)
-        for number, marker in enumerate(self.markers):
+        for marker in self.markers:
             literals.append(marker.encode("utf-8"))
-            ids.append(self._first_marker + number)
             flags.append(hyperscan.HS_FLAG_SINGLEMATCH)
-        self._blob: bytes | None = None
-        if literals:
-            database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-            database.compile(
-                expressions=literals, ids=ids, elements=len(literals), flags=flags, literal=True
-            )
-            self._blob = hyperscan.dumpb(database)
+        self._blob = serialised_database(tuple(literals), tuple(flags)) if literals else None
         self._local = threading.local()
 
     def _database(self, blob: bytes) -> Any:
@@ -123,6 +116,61 @@ class HyperscanMatcher:
         # keeps no reference of its own).
         self._database(blob).scan(block, match_event_handler=on_match)
         return hits, frozenset(self.markers[number] for number in seen)
+
+
+MAX_KEPT_DATABASES = 16
+"""Compiled databases kept by a process (one per file kind and library, a few KB to a few MB)."""
+_databases: dict[tuple[tuple[bytes, ...], tuple[int, ...]], Future[bytes]] = {}
+_databases_lock = threading.Lock()
+
+
+def serialised_database(literals: tuple[bytes, ...], flags: tuple[int, ...]) -> bytes:
+    """The serialised block-mode database of `literals` (expression id = position), compiled
+    once per process: a matcher built again for the same signatures (or while `warm_up`
+    compiles it) waits for that compilation instead of starting its own."""
+    key = (literals, flags)
+    with _databases_lock:
+        future = _databases.get(key)
+        compiling = future is None
+        if future is None:
+            future = _databases[key] = Future()
+            while len(_databases) > MAX_KEPT_DATABASES:
+                del _databases[next(iter(_databases))]
+    if compiling:
+        try:
+            database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            database.compile(  # frees the GIL while it compiles
+                expressions=list(literals),
+                ids=list(range(len(literals))),
+                elements=len(literals),
+                flags=list(flags),
+                literal=True,
+            )
+            future.set_result(hyperscan.dumpb(database))
+        except BaseException as exc:
+            with _databases_lock:
+                _databases.pop(key, None)
+            future.set_exception(exc)
+    return future.result()
+
+
+def warm_up(signature_lists: Sequence[Sequence[Signature]]) -> threading.Thread | None:
+    """Compile the matchers of these signature lists in a helper thread (Hyperscan frees the
+    GIL while compiling, ~50 ms for 700 signatures), e.g. while the caller imports the rest of
+    the program; a HyperscanMatcher built later for one of them takes the result."""
+    if hyperscan is None:
+        return None
+
+    def compile_all() -> None:
+        for signatures in signature_lists:
+            try:
+                HyperscanMatcher(signatures)
+            except Exception:  # the caller's own build raises it again, where it is handled
+                log.debug("warming up a matcher failed", exc_info=True)
+
+    thread = threading.Thread(target=compile_all, name="matcher-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 class _LineHits:
