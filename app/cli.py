@@ -223,9 +223,14 @@ def analyze(
     Exit code 1 when a finding of severity error or critical is present, 2 for unusable input,
     3 when the verdict is inconclusive (nothing an Expressway signature could read).
     """
+    from app import serialize
     from app.errors import BundleError, SignatureError
+    from app.ids import new_id
+    from app.report import Report
+    from app.schemas import FileOut, OfflineAnalysisOut
     from app.signatures import load_library
     from app.worker.malloc import tune_malloc
+    from app.worker.pipeline import Input
 
     tune_malloc()
     if as_json:
@@ -244,13 +249,6 @@ def analyze(
         hashing.shutdown(cancel_futures=True)
         _echo(f"error: {library_dir}: not a usable signature library ({exc})", err=True)
         raise typer.Exit(EXIT_UNUSABLE) from exc
-    _warm_up_matchers(library)  # compiled while the modules below are imported
-    from app import serialize
-    from app.ids import new_id
-    from app.report import Report
-    from app.schemas import FileOut, OfflineAnalysisOut
-    from app.worker.pipeline import Input
-
     gc.freeze()  # what start-up built lives until exit: keep it out of every collection
     started = datetime.now(UTC)
     inputs = [
@@ -330,17 +328,6 @@ def analyze(
         raise typer.Exit(EXIT_FINDINGS)
     if out.verdict == "inconclusive":
         raise typer.Exit(EXIT_INCONCLUSIVE)
-
-
-def _warm_up_matchers(library: Library) -> None:
-    """Start compiling the matchers of the log kinds the scan reads while unpacking."""
-    from app.bundle.sources import SOURCES
-    from app.report import FileKind
-    from app.signatures.engine import signatures_for_kind
-    from app.signatures.matchers import warm_up
-
-    kinds = (FileKind.LOGGINGSNAPSHOT, FileKind.LOG)  # what app.signatures.prescan reads most
-    warm_up([signatures_for_kind(library.signatures, kind, SOURCES) for kind in kinds])
 
 
 def _chosen_products(products: list[str], count: int) -> list[str | None]:

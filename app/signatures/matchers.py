@@ -126,8 +126,9 @@ _databases_lock = threading.Lock()
 
 def serialised_database(literals: tuple[bytes, ...], flags: tuple[int, ...]) -> bytes:
     """The serialised block-mode database of `literals` (expression id = position), compiled
-    once per process: a matcher built again for the same signatures (or while `warm_up`
-    compiles it) waits for that compilation instead of starting its own."""
+    once per process: the matchers of file kinds read by the same signatures (a loggingsnapshot
+    and a log), or built again for the same ones, share it; one built while another thread
+    compiles it waits for that compilation instead of starting its own."""
     key = (literals, flags)
     with _databases_lock:
         future = _databases.get(key)
@@ -152,25 +153,6 @@ def serialised_database(literals: tuple[bytes, ...], flags: tuple[int, ...]) -> 
                 _databases.pop(key, None)
             future.set_exception(exc)
     return future.result()
-
-
-def warm_up(signature_lists: Sequence[Sequence[Signature]]) -> threading.Thread | None:
-    """Compile the matchers of these signature lists in a helper thread (Hyperscan frees the
-    GIL while compiling, ~50 ms for 700 signatures), e.g. while the caller imports the rest of
-    the program; a HyperscanMatcher built later for one of them takes the result."""
-    if hyperscan is None:
-        return None
-
-    def compile_all() -> None:
-        for signatures in signature_lists:
-            try:
-                HyperscanMatcher(signatures)
-            except Exception:  # the caller's own build raises it again, where it is handled
-                log.debug("warming up a matcher failed", exc_info=True)
-
-    thread = threading.Thread(target=compile_all, name="matcher-warm-up", daemon=True)
-    thread.start()
-    return thread
 
 
 class _LineHits:
