@@ -41,6 +41,8 @@ def _longest(pieces: Sequence[str]) -> tuple[str, ...]:
 
 @lru_cache(maxsize=4096)
 def _all_pieces(pattern: str) -> tuple[str, ...]:
+    if not _plain_classes(pattern):
+        return ()
     try:
         parsed = _sre.parse(pattern)
     except Exception:  # RE2 syntax Python's parser does not know: no test
@@ -50,6 +52,33 @@ def _all_pieces(pattern: str) -> tuple[str, ...]:
     pieces: list[str] = []
     _walk(list(parsed), pieces)
     return tuple(pieces)
+
+
+def _plain_classes(pattern: str) -> bool:
+    """Whether every `[...]` of `pattern` reads the same to RE2 and Python's parser: none holds
+    a `[` (RE2's `[[:digit:]]` is one class, Python's parser reads a class then a literal `]`)
+    or a doubled `-&~|` (which Python warns may become set operations)."""
+    index, size = 0, len(pattern)
+    while index < size:
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char == "[":
+            index += 1
+            if pattern.startswith("^", index):
+                index += 1
+            if pattern.startswith("]", index):  # a `]` first is a member
+                index += 1
+            while index < size and pattern[index] != "]":
+                if pattern[index] == "\\":
+                    index += 2
+                    continue
+                if pattern[index] == "[" or pattern[index : index + 2] in ("--", "&&", "~~", "||"):
+                    return False
+                index += 1
+        index += 1
+    return True
 
 
 def _walk(items: list[tuple[Any, Any]], pieces: list[str]) -> None:

@@ -36,6 +36,12 @@ def test_no_piece_from_optional_alternative_or_caseless_parts(pattern: str) -> N
     assert "Forbidden" not in pieces
 
 
+@pytest.mark.parametrize("pattern", [r"[[:digit:]]+abc", r"[a[]abc", r"[a--z]abc"])
+def test_a_class_python_reads_otherwise_than_re2_gives_no_piece(pattern: str) -> None:
+    """RE2's `[[:digit:]]` is one class; Python's parser would read a class and `]abc`."""
+    assert required_literals(pattern) == ()
+
+
 def test_a_repeated_group_that_must_occur_gives_its_pieces() -> None:
     assert "Search Completed;" in required_literals(r"(?:Search Completed;)+ done")
 
