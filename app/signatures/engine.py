@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO, Protocol
 
 from app.bundle.detect import is_expressway_line
-from app.bundle.stored import is_compressed, open_stored, read_ahead
+from app.bundle.stored import frames_ahead, is_compressed, open_stored
 from app.parsing.expressway import (
     SyslogClock,
     as_logged,
@@ -1081,12 +1081,12 @@ def run_signatures(
                 observer=observe(file.name, file.kind) if observe is not None else None,
                 tally=counter,
             )
-            with open_stored(file.path) as stream:
-                feeder = BlockFeeder(scan, pool, window=2 * jobs + 1)
-                if is_compressed(file.path) and pool is not None:  # inflated while matched
-                    with closing(read_ahead(stream, block_size)) as blocks:
-                        feed_blocks(blocks, feeder, progress=progress)
-                else:
+            feeder = BlockFeeder(scan, pool, window=2 * jobs + 1)
+            if is_compressed(file.path) and pool is not None:  # inflated while matched
+                with closing(frames_ahead(file.path)) as blocks:  # its frames, not copied
+                    feed_blocks(blocks, feeder, progress=progress)
+            else:
+                with open_stored(file.path) as stream:
                     feed_stream(stream, feeder, block_size=block_size, progress=progress)
             scan.close()
             if stats is not None:
