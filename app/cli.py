@@ -239,9 +239,14 @@ def analyze(
     settings = get_settings()
     chosen = _chosen_products(products or [], len(bundles))
     check_inputs(bundles)
+    # hashed while the library loads (one core is free then) and the pipeline runs; hashlib
+    # frees the GIL
+    hashing = ThreadPoolExecutor(1, thread_name_prefix="sha256")
+    digests = hashing.map(_sha256, bundles)
     try:
         library = load_library(library_dir, cache_dir=settings.cache_dir)
     except (SignatureError, OSError) as exc:
+        hashing.shutdown(cancel_futures=True)
         _echo(f"error: {library_dir}: not a usable signature library ({exc})", err=True)
         raise typer.Exit(EXIT_UNUSABLE) from exc
     gc.freeze()  # what start-up built lives until exit: keep it out of every collection
@@ -250,8 +255,7 @@ def analyze(
         Input(path=b.resolve(), name=b.name, product=product)
         for b, product in zip(bundles, chosen, strict=True)
     ]
-    with ThreadPoolExecutor(1, thread_name_prefix="sha256") as hashing:  # hashlib frees the GIL
-        digests = hashing.map(_sha256, bundles)  # hashed while the pipeline runs
+    with hashing:
         error: BundleError | None = None
         with tempfile.TemporaryDirectory(prefix="loupe-") as tmp:
             try:

@@ -43,8 +43,9 @@ from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import suppress
+from contextlib import closing, suppress
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -254,6 +255,10 @@ class CompressedReader(io.RawIOBase):
             self._position += take
         return done
 
+    def frame(self, frame: int) -> bytes:
+        """The inflated bytes of frame number `frame` (0-based), as zstd gave them."""
+        return self._load(frame)
+
     def _load(self, frame: int) -> bytes:
         if frame != self._frame:
             layout = self.layout
@@ -325,29 +330,52 @@ def read_ahead(stream: BinaryIO, block: int, depth: int = 2) -> Generator[bytes]
     pieces ahead of the consumer: a sequential scan of a compressed store inflates its next
     frames while the current piece is matched (zstd frees the GIL). At most `depth` + 1 pieces
     are held; an error of the reader is raised here; stopping early stops the reader."""
-    pieces: queue.Queue[bytes | BaseException | None] = queue.Queue(depth)
+    return pieces_ahead(iter(partial(stream.read, block), b""), depth)
+
+
+def frames_ahead(path: Path, depth: int = 2) -> Generator[bytes]:
+    """`read_ahead` of a whole compressed store, frame by frame: each frame's inflated bytes
+    are handed on as zstd gave them (FRAME_BYTES each), not copied into a reader's buffer."""
+    return pieces_ahead(_frames(path), depth)
+
+
+def _frames(path: Path) -> Iterator[bytes]:
+    with closing(CompressedReader(path)) as reader:
+        for frame in range(len(reader.layout.frame_starts) - 1):
+            if data := reader.frame(frame):
+                yield data
+
+
+def pieces_ahead(pieces: Iterator[bytes], depth: int = 2) -> Generator[bytes]:
+    """The items of `pieces`, taken by a helper thread up to `depth` items ahead of the
+    consumer (see read_ahead)."""
+    queued: queue.Queue[bytes | BaseException | None] = queue.Queue(depth)
     stop = threading.Event()
 
     def put(item: bytes | BaseException | None) -> bool:
         while not stop.is_set():
             with suppress(queue.Full):
-                pieces.put(item, timeout=0.1)
+                queued.put(item, timeout=0.1)
                 return True
         return False
 
     def reader() -> None:
         try:
-            while not stop.is_set() and (data := stream.read(block)):
-                if not put(data):
+            for data in pieces:
+                if stop.is_set() or not put(data):
                     return
             put(None)
         except BaseException as exc:  # handed to the consumer, raised there
             put(exc)
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()  # a generator's own clean-up runs in this thread
 
     helper = threading.Thread(target=reader, name="read-ahead", daemon=True)
     helper.start()
     try:
-        while (item := pieces.get()) is not None:
+        while (item := queued.get()) is not None:
             if isinstance(item, BaseException):
                 raise item
             yield item

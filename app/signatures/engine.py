@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO, Protocol
 
 from app.bundle.detect import is_expressway_line
-from app.bundle.stored import is_compressed, open_stored, read_ahead
+from app.bundle.stored import frames_ahead, is_compressed, open_stored
 from app.parsing.expressway import (
     SyslogClock,
     as_logged,
@@ -33,6 +33,7 @@ from app.signatures.applicability import NOT_RUN, Applicability, applicability
 from app.signatures.model import Signature
 from app.signatures.output_bounds import OutputLimits
 from app.signatures.render import render_finding
+from app.signatures.required import RawGate, passes, raw_gate, required_literals
 
 BLOCK_SIZE = 4 * 1024 * 1024
 MAX_LINE_BYTES = 16 * 2**20
@@ -178,12 +179,15 @@ def locate(
     block: bytes,
     observer: BlockObserver | None = None,
     first_extra: int | None = None,
+    gate: Callable[[int], RawGate] | None = None,
 ) -> Located:
     """Run the matcher over a block and find each candidate's line and line number (and
     `observer.prepare(block)`).
 
     Indexes from `first_extra` on are a tally's extra literals (MatcherFactory): their lines
     go to `extra` as (literal index, line start, newlines before), not to the signatures.
+    `gate(index)` gives the raw pieces signature `index` needs on a line (required.raw_gate):
+    a candidate line without them is dropped here, before anything decodes it.
 
     The costly part of a block's scan outside the matcher (counting its newlines for the line
     numbers) is here, so that it can run in the matcher's thread, next to the matcher call.
@@ -220,7 +224,12 @@ def locate(
             if not indexes:
                 continue
         end = block.find(b"\n", start)
-        lines.append((start, len(block) if end == -1 else end, newlines, indexes))
+        end = len(block) if end == -1 else end
+        if gate is not None:
+            indexes = [i for i in indexes if passes(gate(i), block, start, end)]
+            if not indexes:
+                continue
+        lines.append((start, end, newlines, indexes))
     prepared = observer.prepare(block) if observer is not None else None
     newlines += block.count(b"\n", previous)  # each byte counted once
     return Located(lines, newlines, prepared, markers, extra=extra)
@@ -232,7 +241,10 @@ def extract_facts(signature: Signature, line: str) -> dict[str, Any] | None:
     Pattern constants come first; a required fact whose group did not take part rejects the line.
     """
     for pattern in signature.patterns:
-        match = pattern.regex.search(line)
+        regex = pattern.regex
+        if not all(piece in line for piece in required_literals(regex.pattern)):
+            continue  # a piece every match holds is missing: no call into RE2
+        match = regex.search(line)
         if match:
             break
     else:
@@ -569,6 +581,15 @@ class FileScan:
         self.refined = refined_indexes(signatures)  # index → indexes of the signatures it refines
         self.clock: SyslogClock | None = None  # the year and zone of BSD timestamps (see feed)
         self._undated: list[tuple[int, dict[str, Any], str]] = []  # BSD hits before a clock
+        self._gates: dict[int, RawGate] = {}  # by signature index, made when first needed
+
+    def _gate(self, index: int) -> RawGate:
+        """The raw pieces a line needs for signature `index` to match it (see locate)."""
+        gate = self._gates.get(index)
+        if gate is None:
+            patterns = tuple(pattern.regex.pattern for pattern in self.signatures[index].patterns)
+            gate = self._gates[index] = raw_gate(patterns)
+        return gate
 
     @property
     def lines(self) -> int:
@@ -600,7 +621,7 @@ class FileScan:
     def locate(self, block: bytes) -> Located:
         """The block's candidate lines and the tally's count of it: the part of a block's scan
         that may run in a matcher thread (it reads nothing but the block)."""
-        located = locate(self.matcher, block, self.observer, self.first_extra)
+        located = locate(self.matcher, block, self.observer, self.first_extra, self._gate)
         if self.tally is None:
             return located
         counted = self.tally.count(block, located.newlines, located.extra)
@@ -1060,12 +1081,12 @@ def run_signatures(
                 observer=observe(file.name, file.kind) if observe is not None else None,
                 tally=counter,
             )
-            with open_stored(file.path) as stream:
-                feeder = BlockFeeder(scan, pool, window=2 * jobs + 1)
-                if is_compressed(file.path) and pool is not None:  # inflated while matched
-                    with closing(read_ahead(stream, block_size)) as blocks:
-                        feed_blocks(blocks, feeder, progress=progress)
-                else:
+            feeder = BlockFeeder(scan, pool, window=2 * jobs + 1)
+            if is_compressed(file.path) and pool is not None:  # inflated while matched
+                with closing(frames_ahead(file.path)) as blocks:  # its frames, not copied
+                    feed_blocks(blocks, feeder, progress=progress)
+            else:
+                with open_stored(file.path) as stream:
                     feed_stream(stream, feeder, block_size=block_size, progress=progress)
             scan.close()
             if stats is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from typing import Any
 
 from app.signatures.engine import LiteralMatcher, Matcher, MatcherFactory, presence_markers
@@ -53,28 +54,22 @@ class HyperscanMatcher:
         if hyperscan is None:
             raise RuntimeError("the hyperscan package is not installed")
         self.markers: tuple[str, ...] = tuple(presence_markers() if markers is None else markers)
-        literals: list[bytes] = []
-        ids: list[int] = []
+        # One Hyperscan expression per distinct literal (several signatures share some, e.g.
+        # `Search Completed`): a match costs one call into Python, whatever shares it.
+        owners: dict[bytes, list[int]] = {}
         for index, signature in enumerate(signatures):
             for literal in signature.contains:
-                literals.append(literal.encode("utf-8"))
-                ids.append(index)
+                owners.setdefault(literal.encode("utf-8"), []).append(index)
         for index, needle in enumerate(extra, start=len(signatures)):  # see engine.locate
-            literals.append(needle)
-            ids.append(index)
-        self._first_marker = len(signatures) + len(extra)  # ids from here on are markers
+            owners.setdefault(needle, []).append(index)
+        literals = list(owners)
+        self._owners: list[tuple[int, ...]] = [tuple(dict.fromkeys(i)) for i in owners.values()]
+        self._first_marker = len(literals)  # ids from here on are markers (id = position)
         flags = [0] * len(literals)
-        for number, marker in enumerate(self.markers):
+        for marker in self.markers:
             literals.append(marker.encode("utf-8"))
-            ids.append(self._first_marker + number)
             flags.append(hyperscan.HS_FLAG_SINGLEMATCH)
-        self._blob: bytes | None = None
-        if literals:
-            database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-            database.compile(
-                expressions=literals, ids=ids, elements=len(literals), flags=flags, literal=True
-            )
-            self._blob = hyperscan.dumpb(database)
+        self._blob = serialised_database(tuple(literals), tuple(flags)) if literals else None
         self._local = threading.local()
 
     def _database(self, blob: bytes) -> Any:
@@ -98,22 +93,24 @@ class HyperscanMatcher:
         find = block.find
         line = _LineHits()
         first_marker = self._first_marker
+        owners = self._owners
         seen: list[int] = []
 
-        def on_match(index: int, start: int, end: int, flags: int, context: object) -> None:
-            if index >= first_marker:
-                seen.append(index - first_marker)  # once per block (HS_FLAG_SINGLEMATCH)
+        def on_match(found: int, start: int, end: int, flags: int, context: object) -> None:
+            if found >= first_marker:
+                seen.append(found - first_marker)  # once per block (HS_FLAG_SINGLEMATCH)
                 return
-            # Matches come in order of end offset: one candidate per signature and line is kept,
+            # Matches come in order of end offset: one candidate per literal and line is kept,
             # so a line holding a literal a million times costs a million calls, not a million
             # candidates (memory), and finding the line's end is paid once per line.
             offset = end - 1
             if offset < line.last or find(b"\n", line.last, offset) != -1:
                 line.indexes.clear()
             line.last = offset
-            if index not in line.indexes:
-                line.indexes.add(index)
-                append((index, offset))
+            if found not in line.indexes:
+                line.indexes.add(found)
+                for index in owners[found]:
+                    append((index, offset))
 
         # `on_match` stays referenced by this frame for the whole scan (the 0.9.1 binding
         # keeps no reference of its own).
@@ -121,8 +118,45 @@ class HyperscanMatcher:
         return hits, frozenset(self.markers[number] for number in seen)
 
 
+MAX_KEPT_DATABASES = 16
+"""Compiled databases kept by a process (one per file kind and library, a few KB to a few MB)."""
+_databases: dict[tuple[tuple[bytes, ...], tuple[int, ...]], Future[bytes]] = {}
+_databases_lock = threading.Lock()
+
+
+def serialised_database(literals: tuple[bytes, ...], flags: tuple[int, ...]) -> bytes:
+    """The serialised block-mode database of `literals` (expression id = position), compiled
+    once per process: the matchers of file kinds read by the same signatures (a loggingsnapshot
+    and a log), or built again for the same ones, share it; one built while another thread
+    compiles it waits for that compilation instead of starting its own."""
+    key = (literals, flags)
+    with _databases_lock:
+        future = _databases.get(key)
+        compiling = future is None
+        if future is None:
+            future = _databases[key] = Future()
+            while len(_databases) > MAX_KEPT_DATABASES:
+                del _databases[next(iter(_databases))]
+    if compiling:
+        try:
+            database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            database.compile(  # frees the GIL while it compiles
+                expressions=list(literals),
+                ids=list(range(len(literals))),
+                elements=len(literals),
+                flags=list(flags),
+                literal=True,
+            )
+            future.set_result(hyperscan.dumpb(database))
+        except BaseException as exc:
+            with _databases_lock:
+                _databases.pop(key, None)
+            future.set_exception(exc)
+    return future.result()
+
+
 class _LineHits:
-    """The signatures already reported on the line of the last match (HyperscanMatcher.scan)."""
+    """The literals already reported on the line of the last match (HyperscanMatcher.scan)."""
 
     __slots__ = ("indexes", "last")
 

@@ -246,6 +246,31 @@ def test_a_second_member_of_a_compressed_ones_name_is_skipped(unpack: Unpack) ->
     assert read_all(result.files[0].path) == big
 
 
+def test_frames_ahead_gives_the_whole_file_frame_by_frame_and_raises_damage(
+    tmp_path: Path,
+) -> None:
+    data = b"".join(f"line {n}\n".encode() for n in range(1_200_000))  # 12 MB: 3 frames
+    path = tmp_path / "log.txt"
+    path.write_bytes(data)
+    packed = stored.compress_file(path)
+    frames = list(stored.frames_ahead(packed))
+    assert b"".join(frames) == data
+    assert [len(f) for f in frames[:-1]] == [stored.FRAME_BYTES] * (len(frames) - 1)
+
+    before = threading.active_count()
+    ahead = stored.frames_ahead(packed, depth=1)
+    assert next(ahead) == data[: stored.FRAME_BYTES]
+    ahead.close()
+    assert threading.active_count() == before
+
+    raw = bytearray(packed.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    packed.write_bytes(bytes(raw))
+    with pytest.raises(StoredFileDamaged, match="damaged"):
+        for _ in stored.frames_ahead(packed):
+            pass
+
+
 def test_read_ahead_gives_the_pieces_in_order_and_raises_the_readers_error(
     tmp_path: Path,
 ) -> None:

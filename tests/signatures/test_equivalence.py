@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -124,6 +124,32 @@ def test_every_literal_occurrence_is_a_candidate() -> None:
     )
     assert len(fast) == 50
     assert fast == reference
+
+
+def test_signatures_sharing_a_literal_each_get_its_lines() -> None:
+    sharing = [s for s in LIBRARY.signatures if "Search Completed" in s.contains]
+    assert len(sharing) >= 2
+    block = b"".join(f'{i} Event="Search Completed" x\n'.encode() for i in range(20))
+    fast = sorted(set(matchers.HyperscanMatcher(sharing).scan(block)))
+    reference = sorted(set(LiteralMatcher(sharing).scan(block)))
+    lines = {(i, block.rfind(b"\n", 0, o) + 1) for i, o in fast}
+    assert lines == {(i, block.rfind(b"\n", 0, o) + 1) for i, o in reference}
+    assert len(lines) == 20 * len(sharing)
+
+
+def test_a_matcher_built_again_matches_as_the_first_did() -> None:
+    """The second matcher of the same signatures takes the first one's compiled database."""
+    signatures = LIBRARY.signatures[:40]
+    block = b"".join(f"{s.contains[0]} tail\n".encode() for s in signatures)
+
+    def lines(found: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
+        return {(i, block.rfind(b"\n", 0, o) + 1) for i, o in found}
+
+    first = matchers.HyperscanMatcher(signatures)
+    again = matchers.HyperscanMatcher(signatures)
+    assert len(lines(again.scan(block))) >= 40
+    assert lines(again.scan(block)) == lines(first.scan(block))
+    assert lines(again.scan(block)) == lines(LiteralMatcher(signatures).scan(block))
 
 
 def _analyze(
