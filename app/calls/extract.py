@@ -38,6 +38,7 @@ from app.calls.sipmsg import (
     uri_of,
 )
 from app.report import FileKind
+from app.signatures.newlines import Newlines
 
 SIP_MODULE = b'Module="network.sip"'
 MAX_BODY_KEEP = 65_536  # bytes of a SIPMSG block kept to read its headers
@@ -81,9 +82,10 @@ class Prepared:
 
     Keep-alive messages are counted per peer, not read one by one: `keys` (peer ip, peer
     port, method), `key_at` (where each one's `Module="network.sip"` is) and `statuses` (the
-    responses' keys and codes). `hits` are the other SIP lines, read one by one. `tail` holds
-    the Msg-Hash of the block's last keep-alive summaries (their block lines may open the next
-    block).
+    responses' keys and codes). `hits` are the other SIP lines, read one by one (numbered by
+    `hit_newlines`, once the scan has counted). `tail` holds the Msg-Hash of the block's last
+    keep-alive summaries (their block lines may open the next block). `newlines` numbers other
+    lines of the block (shared with the scan's counting, see engine.BlockObserver).
     """
 
     keys: list[tuple[bytes, bytes, bytes]] = field(default_factory=list)
@@ -91,13 +93,20 @@ class Prepared:
     statuses: list[tuple[tuple[bytes, bytes, bytes], bytes]] = field(default_factory=list)
     hits: list[int] = field(default_factory=list)
     tail: frozenset[bytes] = frozenset()
+    newlines: Newlines | None = None
+    ticket: int = 0  # the newlines' ticket of `hits`
+
+    @property
+    def hit_newlines(self) -> list[int]:
+        return self.newlines.answer(self.ticket) if self.newlines is not None else []
 
 
 _NOTHING = Prepared()
 
 
-def prepare_block(block: bytes) -> Prepared:
-    """Sort a block's SIP lines: keep-alive ones to count, others to read (see Prepared)."""
+def prepare_block(block: bytes, newlines: Newlines | None = None) -> Prepared:
+    """Sort a block's SIP lines: keep-alive ones to count, others to read (see Prepared);
+    `newlines`: the scan's counter of the block's newlines (a fresh one when None)."""
     if SIP_MODULE not in block:
         return _NOTHING
     found = [(m.start(), m.groups()) for m in _ROW.finditer(block)]
@@ -108,19 +117,26 @@ def prepare_block(block: bytes) -> Prepared:
     # line: (ip, port, None, None, None, hash, request method or None); else all None but ip
     # and port
     paired = {g[4] for _, g in found if g[3] in out}  # their block lines: counted with them
-    kept = [
-        (at, (g[0], g[1], g[3]) if g[3] in out else (g[0], g[1], g[6]))
-        for at, g in found
-        if g[3] in out or (g[6] in out and g[5] not in paired)
-    ]
-    statuses = [((g[0], g[1], g[3]), g[2]) for _, g in found if g[2] and g[3] in out]
-    hits = [
-        at
-        for at, g in found
-        if g[3] not in out and g[6] not in out and (g[5] is None or g[5] not in paired)
-    ]
+    keys: list[tuple[bytes, bytes, bytes]] = []
+    key_at: list[int] = []
+    statuses: list[tuple[tuple[bytes, bytes, bytes], bytes]] = []
+    hits: list[int] = []
+    for at, g in found:  # one loop, in file order (keys' order tells their first and last)
+        if g[3] in out:  # a keep-alive summary
+            key = (g[0], g[1], g[3])
+            keys.append(key)
+            key_at.append(at)
+            if g[2]:
+                statuses.append((key, g[2]))
+        elif g[6] in out:  # the block line of a keep-alive request: counted if unpaired
+            if g[5] not in paired:
+                keys.append((g[0], g[1], g[6]))
+                key_at.append(at)
+        elif g[5] is None or g[5] not in paired:
+            hits.append(at)
     tail = frozenset(g[4] for _, g in found[-_TAIL_ROWS:] if g[3] in out)
-    return Prepared([key for _, key in kept], [at for at, _ in kept], statuses, hits, tail)
+    newlines = newlines if newlines is not None else Newlines(block)
+    return Prepared(keys, key_at, statuses, hits, tail, newlines, newlines.ask(hits))
 
 
 def _utc_at(block: bytes, at: int) -> bytes:
@@ -329,8 +345,8 @@ class ThreadedExtractor:
         self._error: BaseException | None = None
         self._abandoned = False
 
-    def prepare(self, block: bytes) -> Prepared:
-        return prepare_block(block)
+    def prepare(self, block: bytes, newlines: Newlines | None = None) -> Prepared:
+        return prepare_block(block, newlines)
 
     def feed(self, block: bytes, lines_before: int, prepared: object = None) -> None:
         if self._error is not None or self._abandoned:
@@ -397,9 +413,9 @@ class FileExtractor:
         self.tail: frozenset[bytes] = frozenset()  # keep-alive summaries' hashes, block before
         self.rows: dict[tuple[bytes, bytes, bytes], _Tally] = {}  # keep-alive rows of the file
 
-    def prepare(self, block: bytes) -> Prepared:
+    def prepare(self, block: bytes, newlines: Newlines | None = None) -> Prepared:
         """The block's SIP lines, sorted (no state: runs in the engine's matcher threads)."""
-        return prepare_block(block)
+        return prepare_block(block, newlines)
 
     def feed(self, block: bytes, lines_before: int, prepared: object = None) -> None:
         """One line-aligned block; `lines_before`: newlines in the blocks before it;
@@ -407,15 +423,15 @@ class FileExtractor:
         ready = prepared if isinstance(prepared, Prepared) else prepare_block(block)
         pos = self._read_body(block, 0) if self.body is not None else 0
         self._count_keepalive(block, lines_before, ready)
-        self._walk(block, lines_before, pos, ready.hits)
+        self._walk(block, lines_before, pos, ready)
         self.tail = ready.tail
         self.offset += len(block)
 
-    def _walk(self, block: bytes, lines_before: int, pos: int, hits: list[int]) -> None:
-        """Read the SIP lines at `hits` (offsets of `Module="network.sip"`, in file order)."""
-        counted_to, line_no = 0, lines_before + 1
-        read, find, rfind, count = _LINE.match, block.find, block.rfind, block.count
-        for hit in hits:
+    def _walk(self, block: bytes, lines_before: int, pos: int, ready: Prepared) -> None:
+        """Read the SIP lines at `ready.hits` (offsets of `Module="network.sip"`, in file
+        order; numbered by `ready.hit_newlines`)."""
+        read, find, rfind = _LINE.match, block.find, block.rfind
+        for hit, newlines in zip(ready.hits, ready.hit_newlines, strict=True):
             if hit < pos:
                 continue  # inside the SIPMSG block just read
             end = find(b"\n", hit)
@@ -425,8 +441,7 @@ class FileExtractor:
             if match is None:
                 continue  # another network.sip line (DNS, TCP, …): no message
             start = rfind(b"\n", 0, hit) + 1
-            line_no += count(b"\n", counted_to, start)
-            counted_to = start
+            line_no = lines_before + newlines + 1
             if block[start] in b" \t|":
                 continue  # quoted inside a payload, not a log line
             at = find(b'UTCTime="', start, hit)
@@ -468,7 +483,7 @@ class FileExtractor:
         counts = Counter(keys)
         fresh = {key for key in counts if key not in rows}  # (a keys view difference walks rows)
         if fresh:
-            self._new_rows(block, lines_before, counts, fresh, keys, key_at)
+            self._new_rows(block, lines_before, ready, counts, fresh, keys, key_at)
         present = [key for key in counts if key in rows]
         if present:
             lasts = dict(zip(keys, key_at, strict=True))
@@ -490,6 +505,7 @@ class FileExtractor:
         self,
         block: bytes,
         lines_before: int,
+        ready: Prepared,
         counts: Counter[tuple[bytes, bytes, bytes]],
         fresh: set[tuple[bytes, bytes, bytes]],
         keys: list[tuple[bytes, bytes, bytes]],
@@ -501,7 +517,7 @@ class FileExtractor:
             collector.background_overflow += sum(map(counts.__getitem__, fresh))
             return
         firsts = dict(zip(reversed(keys), reversed(key_at), strict=True))
-        counted_to, newlines = 0, lines_before
+        newlines = ready.newlines if ready.newlines is not None else Newlines(block)
         for key in sorted(fresh, key=firsts.__getitem__):
             ip, port, method = key
             peer = ip + b":" + port
@@ -511,11 +527,9 @@ class FileExtractor:
                     collector.background_overflow += counts[key]
                     continue
                 at = firsts[key]
-                newlines += block.count(b"\n", counted_to, at)
-                counted_to = at
                 utc = _utc_at(block, at)
                 row = collector.tallies[(file, peer, method)] = _Tally(
-                    newlines + 1, first=utc, last=utc
+                    lines_before + newlines.before(at) + 1, first=utc, last=utc
                 )
             rows[key] = row
 

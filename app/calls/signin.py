@@ -35,9 +35,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
+from app.calls.occurrences import Occurrences
 from app.calls.signin_model import HttpMessage
 from app.report import FileKind
 from app.signatures.engine import BlockObserver, Observe
+from app.signatures.newlines import Newlines
 
 MAX_BLOCK_KEEP = 16_384  # bytes of an HTTPMSG block read for its start line and headers
 MAX_MESSAGES = 50_000  # per analysis; more are counted, not kept
@@ -47,11 +49,15 @@ MAX_PAIRED = 4096  # requests per file remembered to pair their responses
 OBSERVED_KINDS = frozenset({FileKind.LOGGINGSNAPSHOT, FileKind.LOG})
 REDACTED = "REDACTED"
 
-_COUNTED = (  # the lines of one message each (counted once the budget is spent)
-    b'Module="network.http.trafficserver"',
-    b'Module="network.http.edgeconfigprovisioning"',
+_MODULE = b'Module="'
+_KINDS = (  # a line is read when its head holds one of these (see SigninReader._line)
+    b'network.http.trafficserver"',  # the lines of one message each: after _MODULE, counted
+    b'network.http.edgeconfigprovisioning"',  # once the budget is spent
+    b"Sending HTTP error response",
+    b"Failed to authenticate user",
 )
-_MARKERS = (b"network.http.", b"HTTP error response", b"Failed to authenticate user")
+_COUNTED_KINDS = 2  # the first _KINDS, counted after _MODULE
+_FINDER = Occurrences(_KINDS)
 _FIELD = re.compile(r'([A-Za-z][\w\-]{0,40})=[ \t]*"[ \t]*([^"\n]{0,2048}?)[ \t]*"')
 _PREFIX_TIME = re.compile(
     r"(?:<\d{1,3}>\s*)?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:?\d\d)?)"
@@ -167,6 +173,48 @@ def _uds_user(path: str) -> str:
     return unquote(match[1])[:64] if match else ""
 
 
+@dataclass(frozen=True, slots=True)
+class _Marked:
+    """What SigninReader.prepare found in a block: how many message lines
+    (`Module="network.http.trafficserver"` or `…edgeconfigprovisioning"`) it holds and, unless
+    only those are wanted (the budget is spent), the starts of the log lines that may be
+    sign-in lines (ascending) and the newlines before each."""
+
+    counted: int
+    starts: list[int] | None = None
+    counter: Newlines | None = None
+    ticket: int = 0  # the counter's ticket of `starts`
+
+    @property
+    def newlines(self) -> list[int]:
+        """The newlines before each of `starts` (asked of the counter, answered by now)."""
+        return self.counter.answer(self.ticket) if self.counter is not None else []
+
+
+_UNMARKED = _Marked(0, [])
+
+
+def mark_block(block: bytes, newlines: Newlines | None = None, *, lines: bool = True) -> _Marked:
+    """The block's possible sign-in lines (one pass for every marker, see _Marked); with
+    `lines` False only the message lines are counted."""
+    found = _FINDER.find(block)
+    if not found:
+        return _UNMARKED
+    skip, startswith = len(_MODULE), block.startswith
+    counted = sum(
+        1
+        for index, at in found
+        if index < _COUNTED_KINDS and at >= skip and startswith(_MODULE, at - skip)
+    )
+    if not lines:
+        return _Marked(counted)
+    rfind = block.rfind
+    starts = {rfind(b"\n", 0, at) + 1 for _, at in found}
+    ordered = sorted(s for s in starts if block[s : s + 1] not in (b" ", b"\t", b"|"))
+    counter = newlines if newlines is not None else Newlines(block)
+    return _Marked(counted, ordered, counter, counter.ask(ordered))
+
+
 @dataclass(slots=True)
 class _Open:
     """An HTTPMSG block being read (it may cross blocks)."""
@@ -237,24 +285,26 @@ class SigninReader:
         self.last_note: tuple[str, str, datetime | None] | None = None
         self.seconds: dict[str, datetime] = {}  # UTCTime second → datetime
 
-    def prepare(self, block: bytes) -> None:
-        """Nothing to do ahead in the matcher's thread: the reader's quick filter is cheap."""
-        return None
+    def prepare(self, block: bytes, newlines: Newlines | None = None) -> _Marked:
+        """The block's possible sign-in lines, numbered (runs in a matcher thread; only the
+        message lines are counted once the budget is spent, which stays so)."""
+        return mark_block(block, newlines, lines=not self.collector.full)
 
     def feed(self, block: bytes, lines_before: int, prepared: object = None) -> None:
+        marked = prepared if isinstance(prepared, _Marked) else mark_block(block)
         if self.collector.full:  # the budget is spent: count the block's lines, read nothing
             unfinished = self.open is not None and self.open.message is not None
-            self.collector.drop(unfinished + sum(block.count(marker) for marker in _COUNTED))
+            self.collector.drop(unfinished + marked.counted)
             self.open = _Open(None)  # a block running on into the next is skipped there
             return
+        if marked.starts is None:  # (prepared when the budget was spent)
+            marked = mark_block(block)
+        starts = marked.starts if marked.starts is not None else []
         pos = self._continue(block, 0) if self.open is not None else 0
-        starts = self._line_starts(block, pos)
-        counted_to, line_no = pos, lines_before + 1 + block.count(b"\n", 0, pos)
-        for start in starts:
+        for start, newlines in zip(starts, marked.newlines, strict=True):
             if start < pos:
                 continue  # inside the HTTPMSG block just read
-            line_no += block.count(b"\n", counted_to, start)
-            counted_to = start
+            line_no = lines_before + newlines + 1
             end = block.find(b"\n", start)
             end = len(block) if end == -1 else end
             self._line(block[start:end].rstrip(b"\r"), line_no)
@@ -269,21 +319,6 @@ class SigninReader:
         self.requests.clear()
 
     # --- finding the lines ---------------------------------------------------------------
-
-    @staticmethod
-    def _line_starts(block: bytes, pos: int) -> list[int]:
-        starts: set[int] = set()
-        find, rfind = block.find, block.rfind
-        for marker in _MARKERS:
-            at = find(marker, pos)
-            while at != -1:
-                start = rfind(b"\n", 0, at) + 1
-                starts.add(start)
-                end = find(b"\n", at)
-                if end == -1:
-                    break
-                at = find(marker, end)
-        return sorted(s for s in starts if block[s : s + 1] not in (b" ", b"\t", b"|"))
 
     def _line(self, raw: bytes, line_no: int) -> None:
         if self.open is not None:
@@ -586,8 +621,9 @@ class Tee:
     def __init__(self, observers: list[BlockObserver]) -> None:
         self.observers = observers
 
-    def prepare(self, block: bytes) -> tuple[object, ...]:
-        return tuple(observer.prepare(block) for observer in self.observers)
+    def prepare(self, block: bytes, newlines: Newlines | None = None) -> tuple[object, ...]:
+        counter = newlines if newlines is not None else Newlines(block)  # shared by all
+        return tuple(observer.prepare(block, counter) for observer in self.observers)
 
     def feed(self, block: bytes, lines_before: int, prepared: object) -> None:
         assert isinstance(prepared, tuple)

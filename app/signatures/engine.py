@@ -31,6 +31,7 @@ from app.parsing.expressway import (
 from app.report import SEVERITY_ORDER, BundleFile, FileKind, Finding, NodeInfo, Snippet
 from app.signatures.applicability import NOT_RUN, Applicability, applicability
 from app.signatures.model import Signature
+from app.signatures.newlines import Newlines
 from app.signatures.output_bounds import OutputLimits
 from app.signatures.render import render_finding
 from app.signatures.required import RawGate, passes, raw_gate, required_literals
@@ -68,10 +69,12 @@ class BlockObserver(Protocol):
     before it and what `prepare(block)` returned for it; `close()` is called once after the
     last block. `prepare` runs in the matcher's thread (next to the matcher call, before the
     block is confirmed; blocks may be prepared in any order and at once): the observer's
-    per-block work that needs no state goes there, off the thread that confirms.
+    per-block work that needs no state goes there, off the thread that confirms. `newlines`
+    (when given) counts the block's newlines for the scan too: line numbers asked of it cost
+    no pass of the observer's own (it may be kept in what `prepare` returns, for `feed`).
     """
 
-    def prepare(self, block: bytes) -> object: ...
+    def prepare(self, block: bytes, newlines: Newlines | None = None) -> object: ...
 
     def feed(self, block: bytes, lines_before: int, prepared: object) -> None: ...
 
@@ -182,7 +185,7 @@ def locate(
     gate: Callable[[int], RawGate] | None = None,
 ) -> Located:
     """Run the matcher over a block and find each candidate's line and line number (and
-    `observer.prepare(block)`).
+    `observer.prepare(block, newlines)`, which shares the newline counting).
 
     Indexes from `first_extra` on are a tally's extra literals (MatcherFactory): their lines
     go to `extra` as (literal index, line start, newlines before), not to the signatures.
@@ -212,10 +215,19 @@ def locate(
         starts.setdefault(line_start, set()).add(index)
     lines = []
     extra: list[tuple[int, int, int]] = []
+    counter = Newlines(block) if observer is not None else None
+    prepared = observer.prepare(block, counter) if observer is not None else None
     newlines = 0
     previous = 0
-    for start in sorted(starts):
-        newlines += block.count(b"\n", previous, start)
+    ordered = sorted(starts)
+    numbered = None  # with an observer, the lines are numbered with its own in one walk
+    if counter is not None:
+        numbered = counter.answer(counter.ask([*ordered, len(block)]))
+    for number, start in enumerate(ordered):
+        if numbered is not None:
+            newlines = numbered[number]
+        else:
+            newlines += block.count(b"\n", previous, start)
         previous = start
         indexes = sorted(starts[start])
         if first_extra is not None and indexes[-1] >= first_extra:
@@ -230,8 +242,10 @@ def locate(
             if not indexes:
                 continue
         lines.append((start, end, newlines, indexes))
-    prepared = observer.prepare(block) if observer is not None else None
-    newlines += block.count(b"\n", previous)  # each byte counted once
+    if numbered is not None:
+        newlines = numbered[-1]
+    else:
+        newlines += block.count(b"\n", previous)  # each byte counted once
     return Located(lines, newlines, prepared, markers, extra=extra)
 
 

@@ -1,0 +1,71 @@
+"""Find every occurrence of a few literals in a block in one pass (Hyperscan, else bytes.find).
+
+The call-flow observers (app.calls) look for a handful of literals in every block of every log;
+one Hyperscan pass (no Python between matches, the GIL released while it scans) finds all of
+them where a `bytes.find` walk would pass over the block once per literal. Without the
+hyperscan package (no wheel off x86-64) the walks are made, with the same result.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+try:
+    import hyperscan
+except ImportError:  # non-x86 machines: no wheel
+    hyperscan = None  # type: ignore[assignment]
+
+
+class Occurrences:
+    """`find(block)`: (literal index, start offset) of every occurrence of `literals`, in no
+    particular order; overlapping occurrences of different literals are all given."""
+
+    def __init__(self, literals: Sequence[bytes], *, use_hyperscan: bool = True) -> None:
+        self.literals = tuple(literals)
+        self._blob: bytes | None = None
+        if hyperscan is not None and use_hyperscan:
+            database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            database.compile(
+                expressions=list(self.literals),
+                ids=list(range(len(self.literals))),
+                elements=len(self.literals),
+                flags=0,
+                literal=True,
+            )
+            self._blob = hyperscan.dumpb(database)
+        self._local = threading.local()  # a database (and its scratch) per thread
+
+    def _database(self, blob: bytes) -> Any:
+        database = getattr(self._local, "database", None)
+        if database is None:
+            database = hyperscan.loadb(blob, hyperscan.HS_MODE_BLOCK)
+            database.scratch = hyperscan.Scratch(database)  # loadb gives none
+            self._local.database = database
+        return database
+
+    def find(self, block: bytes) -> list[tuple[int, int]]:
+        if not block:
+            return []
+        if self._blob is None:
+            return self._find_slowly(block)
+        found: list[tuple[int, int]] = []
+        append = found.append
+        lengths = [len(literal) for literal in self.literals]
+
+        def on_match(index: int, start: int, end: int, flags: int, context: object) -> None:
+            append((index, end - lengths[index]))
+
+        self._database(self._blob).scan(block, match_event_handler=on_match)
+        return found
+
+    def _find_slowly(self, block: bytes) -> list[tuple[int, int]]:
+        found = []
+        find = block.find
+        for index, literal in enumerate(self.literals):
+            at = find(literal)
+            while at != -1:
+                found.append((index, at))
+                at = find(literal, at + 1)
+        return found
