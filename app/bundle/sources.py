@@ -36,8 +36,9 @@ PRODUCT_LOGS: tuple[ProductLog, ...] = (
         # all.log entries "<uptime> <module> ...": "15716.23 HttpClient ...", "83716.91 PROV I:
         # ...", "82850.02 CertificateVerification ERROR: ..." (doc 211304, whose tools section
         # turns on "log ctx HttpClient debug 9" and "log ctx PROV debug 9" for MRA provisioning);
-        # the module name between spaces, as Jabber logs hold "HttpClientResult=" (doc 212081)
-        (" HttpClient ", " PROV ", " CertificateVerification "),
+        # the module name between spaces, as Jabber logs hold "HttpClientResult=" (doc 212081);
+        # RoomOS/CE "main[<pid>]: SipPacket W: SIP Msg: ..." entries (doc 223293)
+        (" HttpClient ", " PROV ", " CertificateVerification ", " SipPacket "),
         "upload the endpoint's all.log (from its Troubleshooting > Logs page) as a plain log",
     ),
     ProductLog(
