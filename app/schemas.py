@@ -206,7 +206,7 @@ class AnalysisOut(BaseModel):
     calls: int | None = Field(
         default=None,
         description="SIP calls found in the logs (/api/v1/analyses/{id}/calls); null when call "
-        "flows were not extracted (LOUPE_CALL_FLOWS is off by default)",
+        "flows were not extracted (LOUPE_CALL_FLOWS=false when it ran)",
     )
     owner: str | None = None
     expires_at: datetime | None = Field(

@@ -178,7 +178,7 @@ def summary(
         verdict=verdict,
         same_upload_as=same_uploads(session, analysis),
     )
-    if analysis.calls_extracted:  # else None: not extracted (LOUPE_CALL_FLOWS off)
+    if analysis.calls_extracted:  # else None: not extracted (LOUPE_CALL_FLOWS false)
         out.calls = calls_service.count_calls(session, analysis.id)
     out.uploads_kept = storage.uploads_kept(data_dir, analysis.id)
     return out

@@ -77,8 +77,8 @@ def search_text(call: Call) -> str:
 
 
 NOT_EXTRACTED = (
-    "Call flows were not extracted for this analysis: they are off by default because they "
-    "slow analysis of SIP-heavy logs; set LOUPE_CALL_FLOWS=true and re-run."
+    "Call flows were not extracted for this analysis: they were off when it ran "
+    "(LOUPE_CALL_FLOWS=false); set LOUPE_CALL_FLOWS=true (the default) and re-run."
 )
 NOT_DONE = "The analysis is {status}: its calls are listed once it is done."
 ANALYSIS_FAILED = "The analysis failed, so no calls were extracted: see its page for the reason."

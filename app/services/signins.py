@@ -40,7 +40,8 @@ MAX_INDEX_BYTES = 64 * 2**20
 MAX_ATTEMPT_BYTES = 64 * 2**20
 NOT_EXTRACTED = (
     "MRA sign-ins were not extracted for this analysis: they are read with the call flows, "
-    "which are off by default; set LOUPE_CALL_FLOWS=true and re-run."
+    "which were off when it ran (LOUPE_CALL_FLOWS=false); set LOUPE_CALL_FLOWS=true (the "
+    "default) and re-run."
 )
 
 

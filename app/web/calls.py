@@ -172,7 +172,7 @@ def api_calls(analysis_id: str, session: SessionDep, args: CallsArgsDep) -> JSON
     `background`, one row per node, peer and method, with the same filters applied.
 
     `extracted` is false (and `detail` says why) when no run of the analysis extracted its call
-    flows: it is still running, it failed, or LOUPE_CALL_FLOWS was off (the default).
+    flows: it is still running, it failed, or LOUPE_CALL_FLOWS was false.
     """
     reason = calls_service.why_no_calls(session, analysis_id)
     if reason is not None:

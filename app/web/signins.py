@@ -115,7 +115,7 @@ def api_signins(
 
     `outcome` filters: failed, succeeded, no response logged. `extracted` is false (and
     `detail` says why) when no run read them: they are read with the call flows
-    (LOUPE_CALL_FLOWS, off by default). `can_see` / `cannot_see` say what this view shows.
+    (LOUPE_CALL_FLOWS, on by default). `can_see` / `cannot_see` say what this view shows.
     """
     body = _listing(session, settings, analysis_id, outcome, page)
     body["can_see"], body["cannot_see"] = list(CAN_SEE), list(CANNOT_SEE)

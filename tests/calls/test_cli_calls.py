@@ -49,11 +49,12 @@ def test_calls_lists_the_joined_call_and_filters(
     failed = json.loads(runner.invoke(app, ["calls", "--json", "--failed", *paths]).output)
     assert [c["to"] for c in failed["calls"]] == ["sip:5551234@example.com"]
     analysis = json.loads(runner.invoke(app, ["analyze", "--json", *paths]).output)
-    assert analysis["calls"] is None  # LOUPE_CALL_FLOWS is off: `loupe calls` extracted anyway
-    monkeypatch.setenv("LOUPE_CALL_FLOWS", "true")
+    assert analysis["calls"] == 2  # LOUPE_CALL_FLOWS is on by default
+    monkeypatch.setenv("LOUPE_CALL_FLOWS", "false")
     get_settings.cache_clear()
     analysis = json.loads(runner.invoke(app, ["analyze", "--json", *paths]).output)
-    assert analysis["calls"] == 2
+    assert analysis["calls"] is None  # off: `loupe calls` extracts anyway
+    assert json.loads(runner.invoke(app, ["calls", "--json", *paths]).output)["total"] == 2
     found = runner.invoke(app, ["calls", "-q", "5550000", *paths]).output
     assert "sip:5550000@example.com" in found and "5551234" not in found
 
@@ -116,11 +117,11 @@ def test_markdown_report_lists_the_failed_calls_when_call_flows_are_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     paths = logs(tmp_path)
-    without = runner.invoke(app, ["analyze", "--format", "md", *paths]).output
-    assert "## Failed calls" not in without  # LOUPE_CALL_FLOWS off: not extracted
-    monkeypatch.setenv("LOUPE_CALL_FLOWS", "true")
+    text = runner.invoke(app, ["analyze", "--format", "md", *paths]).output  # on by default
+    monkeypatch.setenv("LOUPE_CALL_FLOWS", "false")
     get_settings.cache_clear()
-    text = runner.invoke(app, ["analyze", "--format", "md", *paths]).output
+    without = runner.invoke(app, ["analyze", "--format", "md", *paths]).output
+    assert "## Failed calls" not in without  # off: not extracted
     assert "## Failed calls" in text
     section = text.split("## Failed calls", 1)[1].split("\n## ", 1)[0]
     assert "sip:5551234@example.com" in section and "sip:5550000@example.com" not in section

@@ -338,7 +338,7 @@ def test_a_request_logged_again_is_marked_as_a_retransmission() -> None:
 def test_without_extract_calls_no_observer_sees_a_block(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """LOUPE_CALL_FLOWS off (the default): the scan carries no observer, calls stay None."""
+    """Without extract_calls (LOUPE_CALL_FLOWS=false): no observer, calls stay None."""
     from app.calls import extract
     from app.config import Settings
     from app.signatures import engine, load_library

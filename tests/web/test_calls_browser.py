@@ -20,7 +20,7 @@ __all__ = ["live_server"]  # the fixture, used by name below
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """Call flows on (LOUPE_CALL_FLOWS; off by default)."""
+    """Call flows on (LOUPE_CALL_FLOWS, on by default)."""
     return settings.model_copy(update={"call_flows": True})
 
 

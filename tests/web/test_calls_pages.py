@@ -20,7 +20,7 @@ REAL = SHARED / "data/real/expressway-e_mra_call.txt"
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """The tests' settings with call flows on (LOUPE_CALL_FLOWS; off by default)."""
+    """The tests' settings with call flows on (LOUPE_CALL_FLOWS, on by default)."""
     return settings.model_copy(update={"call_flows": True})
 
 
@@ -226,7 +226,7 @@ def test_without_call_flows_the_analysis_says_they_were_not_extracted(
     from app.services.calls import NOT_EXTRACTED
 
     off = migrated.model_copy(update={"call_flows": False})
-    assert Settings().call_flows is False  # the default
+    assert Settings().call_flows is True  # the default: on
     expe, expc = two_node_logs()
     with TestClient(create_app(off)) as client:
         analysis_id = analyse(

@@ -22,7 +22,7 @@ TRACKING = "f0000000-86f6-4030-8259-0b768c07723e"
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """Sign-ins are read with the call flows (LOUPE_CALL_FLOWS; off by default)."""
+    """Sign-ins are read with the call flows (LOUPE_CALL_FLOWS, on by default)."""
     return settings.model_copy(update={"call_flows": True})
 
 
