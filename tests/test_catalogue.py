@@ -239,3 +239,29 @@ def test_a_signature_over_another_products_log_says_which_log_it_reads(
     listing = catalogue.get("/signatures", params={"q": "cookie"}, headers=HTML).text
     assert "reads the Jabber log, uploaded as a plain log" in listing
     assert "reads the" not in catalogue.get("/signatures", params={"q": SEED}, headers=HTML).text
+
+
+def test_api_and_page_filter_by_the_log_a_signature_reads(catalogue: TestClient) -> None:
+    jabber = ids(catalogue, source="jabber_log")
+    assert "mra-jabber-xauth-cookie-invalid" in jabber and SEED not in jabber
+    assert set(ids(catalogue, source="endpoint_log")) >= {"mra-endpoint-edge-ca-untrusted"}
+    assert ids(catalogue, source="ENDPOINT_LOG") == ids(catalogue, source="endpoint_log")
+    assert ids(catalogue, source="no_such_log") == []
+    assert ids(catalogue, source="endpoint_log", family="tls") == []
+
+    html = catalogue.get("/signatures", params={"source": "jabber_log"}, headers=HTML).text
+    assert 'href="/signatures/mra-jabber-xauth-cookie-invalid"' in html
+    assert f'href="/signatures/{SEED}"' not in html
+    assert '<option value="jabber_log" selected>Jabber log (' in html
+    assert '<option value="endpoint_log">TC/CE endpoint log (' in html
+
+
+def test_the_page_reads_a_family_as_the_api_does(catalogue: TestClient) -> None:
+    """Any case; a family the library does not have matches nothing, on both forms."""
+    upper = catalogue.get("/signatures", params={"family": "PLATFORM"}, headers=HTML).text
+    assert 'href="/signatures/platform-maintenance-mode-rejecting"' in upper
+    assert f'href="/signatures/{SEED}"' not in upper
+    assert '<option value="platform" selected>' in upper
+    unknown = catalogue.get("/signatures", params={"family": "no-such-family"}, headers=HTML).text
+    assert "No signature matches these filters." in unknown
+    assert ids(catalogue, family="PLATFORM") == ["platform-maintenance-mode-rejecting"]
