@@ -1,21 +1,23 @@
 """MRA sign-in attempts in the browser and the API: the list, one attempt's ladder.
 
 The ladder is drawn on the server by app.calls.render (every text from a log escaped), so the
-page works without JavaScript; each arrow links to `#msg-N` in the message list below it.
+page works without JavaScript; each arrow links to `#msg-N` in the message list below it, and
+`ladder.svg`, `ladder.png` and `ladder.txt` download it, as for a call.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
 from markupsafe import Markup
 
 from app.calls.ladder import Ladder
-from app.calls.render import to_svg
+from app.calls.render import MAX_PNG_ARROWS, PngUnavailable, to_png, to_svg, to_text
 from app.calls.signin_flow import lay_out
 from app.calls.signin_model import message_to_json
+from app.errors import ServiceUnavailable
 from app.services import signins as signins_service
 from app.web.deps import SessionDep, SettingsDep
 from app.web.templating import templates
@@ -48,9 +50,49 @@ CANNOT_SEE = (
     "similar query values are shown as REDACTED.",
 )
 
-Page = Annotated[int, Query(ge=1, le=1_000_000)]
+MAX_PAGE = 1_000_000
 AttemptNumber = Annotated[int, Path(ge=1, le=100_000_000, description="The attempt's number")]
-Outcome = Annotated[str | None, Query(max_length=32)]
+
+
+def _invalid(sentence: str) -> HTTPException:
+    return HTTPException(status_code=422, detail=sentence)
+
+
+def _shown(value: str) -> str:
+    return value if len(value) <= 40 else value[:40] + "…"
+
+
+def page_arg(
+    page: Annotated[str | None, Query(max_length=40, description="1-based")] = None,
+) -> int:
+    """The 1-based page of the query string (empty: 1), read as the call list reads it."""
+    text = (page or "").strip()
+    if not text:
+        return 1
+    if not (text.isascii() and text.isdigit()):
+        raise _invalid(f"page must be a whole number from 1, not '{_shown(text)}'.")
+    if int(text) < 1:
+        raise _invalid(f"page starts at 1 (it was {int(text)}).")
+    return min(int(text), MAX_PAGE)
+
+
+def outcome_arg(
+    outcome: Annotated[
+        str | None, Query(max_length=40, description="failed, succeeded or no response logged")
+    ] = None,
+) -> str | None:
+    """The outcome filter (empty: every attempt); another value is a 422 with a sentence."""
+    text = (outcome or "").strip().lower()
+    if not text:
+        return None
+    if text not in OUTCOMES:
+        listed = ", ".join(OUTCOMES)
+        raise _invalid(f"outcome must be one of {listed}, not '{_shown(outcome or '')}'.")
+    return text
+
+
+Page = Annotated[int, Depends(page_arg)]
+Outcome = Annotated[str | None, Depends(outcome_arg)]
 
 
 def _with_url(analysis_id: str, attempt: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +115,7 @@ def _listing(
             "attempts": [],
         }
     attempts = index["attempts"]
-    if outcome in OUTCOMES:
+    if outcome is not None:
         attempts = [a for a in attempts if a["outcome"] == outcome]
     page_count = max(1, -(-len(attempts) // PER_PAGE))
     page = min(page, page_count)
@@ -155,7 +197,7 @@ def signins_page(
     context = {
         "analysis_id": analysis_id,
         "listing": listing,
-        "outcome": outcome if outcome in OUTCOMES else "",
+        "outcome": outcome or "",
         "outcomes": OUTCOMES,
         "can_see": CAN_SEE,
         "cannot_see": CANNOT_SEE,
@@ -184,7 +226,51 @@ def signin_page(
             (m, n, _hop(ladder, n)) for m, n in zip(stored.messages, numbers, strict=True)
         ],
         "arrows": len(ladder.arrows),
+        "png_arrows": MAX_PNG_ARROWS,
         "cannot_see": CANNOT_SEE,
         "api_url": f"/api/v1/analyses/{analysis_id}/signins/{attempt}",
     }
     return templates.TemplateResponse(request, "signin.html", context)
+
+
+def _attachment(number: int, extension: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="signin-{number}.{extension}"'}
+
+
+def _drawn(session: Any, settings: Any, analysis_id: str, attempt: int) -> Ladder:
+    stored = signins_service.get_attempt(session, settings.resolved_data_dir, analysis_id, attempt)
+    ladder, _numbers = lay_out(stored.attempt(), stored.products)
+    return ladder
+
+
+@router.get("/a/{analysis_id}/signins/{attempt}/ladder.svg", include_in_schema=False)
+def signin_svg(
+    analysis_id: str, attempt: AttemptNumber, session: SessionDep, settings: SettingsDep
+) -> Response:
+    ladder = _drawn(session, settings, analysis_id, attempt)
+    svg = to_svg(ladder, link=False, title="MRA sign-in ladder diagram")
+    return Response(svg, media_type="image/svg+xml", headers=_attachment(attempt, "svg"))
+
+
+@router.get("/a/{analysis_id}/signins/{attempt}/ladder.png", include_in_schema=False)
+def signin_png(
+    analysis_id: str, attempt: AttemptNumber, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """The ladder as an image (its first MAX_PNG_ARROWS messages)."""
+    ladder = _drawn(session, settings, analysis_id, attempt)
+    try:
+        png = to_png(ladder)
+    except PngUnavailable as exc:
+        raise ServiceUnavailable(
+            "This server cannot draw PNG images (the cairo library is missing: "
+            f"{exc}); download ladder.svg instead."
+        ) from exc
+    return Response(png, media_type="image/png", headers=_attachment(attempt, "png"))
+
+
+@router.get("/a/{analysis_id}/signins/{attempt}/ladder.txt", include_in_schema=False)
+def signin_txt(
+    analysis_id: str, attempt: AttemptNumber, session: SessionDep, settings: SettingsDep
+) -> Response:
+    ladder = _drawn(session, settings, analysis_id, attempt)
+    return PlainTextResponse(to_text(ladder), headers=_attachment(attempt, "txt"))

@@ -183,3 +183,47 @@ def test_without_call_flows_the_sign_ins_were_not_extracted(migrated: Settings) 
 def test_an_unknown_analysis_is_404(client: TestClient) -> None:
     assert client.get("/api/v1/analyses/nope/signins").status_code == 404
     assert client.get("/a/nope/signins/1").status_code == 404
+
+
+def test_an_attempt_s_ladder_downloads_as_svg_png_and_text(client: TestClient) -> None:
+    analysis_id = analyse(
+        client, *two_nodes(agent="<script>ua()</script>", path="/<script>alert(1)</script>")
+    )
+    base = f"/a/{analysis_id}/signins/1"
+    page = client.get(base).text
+    for name in ("ladder.svg", "ladder.png", "ladder.txt"):
+        assert f'href="{base}/{name}"' in page
+    svg = client.get(f"{base}/ladder.svg")
+    assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
+    assert 'filename="signin-1.svg"' in svg.headers["content-disposition"]
+    assert svg.text.startswith("<svg") and "<script" not in svg.text
+    assert "href=" not in svg.text  # no links to a page the file is not on
+    text = client.get(f"{base}/ladder.txt")
+    assert text.headers["content-type"].startswith("text/plain")
+    assert "expe1 (Expressway-E)" in text.text and "401 Unauthorized" in text.text
+    png = client.get(f"{base}/ladder.png")
+    assert png.status_code in (200, 503)
+    if png.status_code == 200:
+        assert png.content.startswith(b"\x89PNG") and png.headers["content-type"] == "image/png"
+    assert client.get(f"/a/{analysis_id}/signins/9/ladder.txt").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("params", "sentence"),
+    [
+        ({"outcome": "maybe"}, "outcome must be one of failed, succeeded, no response logged"),
+        ({"page": "0"}, "page starts at 1 (it was 0)."),
+        ({"page": "abc"}, "page must be a whole number from 1, not 'abc'."),
+    ],
+)
+def test_a_filter_the_list_cannot_use_is_a_422_with_a_sentence(
+    client: TestClient, params: dict[str, str], sentence: str
+) -> None:
+    analysis_id = analyse(client, *two_nodes())
+    for url in (f"/api/v1/analyses/{analysis_id}/signins", f"/a/{analysis_id}/signins"):
+        response = client.get(url, params=params)
+        assert response.status_code == 422, url
+        assert sentence in response.text.replace("&#39;", "'"), url
+    empty = listing(client, analysis_id, outcome="", page="")  # an empty value is none given
+    assert empty["total"] == 2
+    assert listing(client, analysis_id, outcome="FAILED")["total"] == 2
