@@ -344,6 +344,7 @@ def call_page(
         "svg": Markup(to_svg(ladder, marked=marked)),  # noqa: S704
         "shown": shown,
         "highlight": highlight or "",
+        "max_highlight": MAX_HIGHLIGHT_CHARS,
         "marked_count": len(marked),
         "kept": len(stored.messages),
         "png_arrows": MAX_PNG_ARROWS,

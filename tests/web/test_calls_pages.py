@@ -268,3 +268,16 @@ def test_a_rerun_without_call_flows_keeps_the_calls_of_the_run_that_extracted_th
         assert body["status"] == "done" and len(body["runs"]) == 2
         assert body["calls"] == 2
         assert calls(client, analysis_id)["extracted"] is True
+
+
+def test_the_highlight_box_takes_as_much_as_the_server_reads(
+    client: TestClient, two_nodes: str
+) -> None:
+    """The box lets one type what the server reads (a whole Call-ID, up to 300 characters)."""
+    from app.web.calls import MAX_HIGHLIGHT_CHARS
+
+    page = client.get(f"/a/{two_nodes}/calls/1").text
+    box = re.search(r'<input id="highlight"[^>]*maxlength="(\d+)"', page)
+    assert box is not None and int(box[1]) == MAX_HIGHLIGHT_CHARS
+    longest = client.get(f"/a/{two_nodes}/calls/1", params={"highlight": "x" * int(box[1])})
+    assert longest.status_code == 200
