@@ -507,6 +507,27 @@ MAX_WHY_NOT = 20
 """`signatures try` shows this many lines that held a literal but no pattern matched."""
 
 
+def _not_plain_log(path: Path) -> str | None:
+    """Why `signatures try` cannot read `path` as a plain log (an archive, a capture), or None:
+    read as lines, such a file gives no match, reported as if the log had been looked at."""
+    from app.bundle.magic import SNIFF_BYTES, sniff_format
+
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError as exc:
+        return f"{path} cannot be read ({exc.strerror or exc})"
+    kind = sniff_format(head)
+    if kind in ("gzip", "zip", "tar"):
+        return (
+            f"{path} is a {kind} archive: `signatures try` reads plain log files; unpack it "
+            "and name the logs inside, or run `loupe analyze` on the bundle"
+        )
+    if kind in ("pcap", "pcapng"):
+        return f"{path} is a packet capture ({kind}): `signatures try` reads plain log files"
+    return None  # text, or bytes no format claims: read as a log (junk lines match nothing)
+
+
 @signatures_app.command("try")
 def signatures_try(
     signature_id: Annotated[str, typer.Argument(help="The signature to run")],
@@ -531,6 +552,11 @@ def signatures_try(
     missing = [str(path) for path in files if not path.is_file()]
     if missing:
         _echo(f"error: not a file: {', '.join(missing)}", err=True)
+        raise typer.Exit(EXIT_UNUSABLE)
+    unread = [problem for path in files if (problem := _not_plain_log(path))]
+    if unread:
+        for problem in unread:
+            _echo(f"error: {problem}", err=True)
         raise typer.Exit(EXIT_UNUSABLE)
     matched = why_not = 0
     for path in files:

@@ -225,3 +225,20 @@ def test_signatures_test_runs_the_real_log_baseline_for_one_signature(tmp_path: 
     noisy = runner.invoke(app, [*args, "--real-logs", str(healthy)])
     assert noisy.exit_code == EXIT_FINDINGS
     assert f"baseline: matches the healthy log {healthy / 'noisy.log'}:1" in noisy.output
+
+
+def test_signatures_try_refuses_a_bundle_rather_than_finding_nothing_in_it(
+    tmp_path: Path,
+) -> None:
+    line = (
+        '2022-07-11T19:33:06+02:00 expe tvcs: Event="Alarm Raised" Id="20004" Severity="warning"\n'
+    )
+    bundle = tmp_path / "diagnostic_log_expe.tar.gz"
+    bundle.write_bytes(make_tar({"loggingsnapshot_expe.txt": line}))
+    plain = tmp_path / "loggingsnapshot_expe.txt"
+    plain.write_text(line, encoding="utf-8")
+    refused = runner.invoke(app, ["signatures", "try", "expressway-alarm-20004", str(bundle)])
+    assert refused.exit_code == EXIT_UNUSABLE
+    assert "is a gzip archive" in refused.output and "unpack it" in refused.output
+    read = runner.invoke(app, ["signatures", "try", "expressway-alarm-20004", str(plain)])
+    assert read.exit_code == 0 and "1 line(s) matched" in read.output
