@@ -10,18 +10,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from app.bundle.budget import Limits
 from app.bundle.manifest import read_manifest, write_manifest
 from app.calls.ladder import lay_out
 from app.calls.render import to_text
+from app.config import Settings
+from app.main import create_app
 from app.report import Report
 from app.signatures import LIBRARY_DIR, Library, load_library
 from app.worker.pipeline import analyze
 from tests.calls.scenarios import two_node_logs
 from tests.corpus import xstat_dump
 from tests.factories import make_tar, make_zip
+from tests.test_api import seed_bundle
 from tests.test_rerun_stored import first_then_rerun, node_members, summary, upload
+from tests.test_rerun_uploads import HTML, rerun, seen, settled
 
 STAMP = "2018-01-01_17_56_00"
 PRODUCTS = {"expc1": "Expressway-C", "expe1": "Expressway-E"}
@@ -177,3 +182,27 @@ def test_a_single_node_zip_with_other_files_stays_one_node(
     assert [dataclasses.replace(f, path=Path()) for f in report.unpacked.uploads[0].files] == [
         dataclasses.replace(f, path=Path()) for f in report.files
     ]
+
+
+def test_the_server_lists_two_nodes_for_one_zip_and_keeps_them_at_a_rerun(
+    migrated: Settings,
+) -> None:
+    pair = make_zip(
+        {
+            f"diagnostic_log_{host}_2022-07-11_17_33_18.tar.gz": seed_bundle(kind, host)
+            for host, kind in (("vcsc1", "unknown_ca"), ("vcsc2", "sni_mismatch"))
+        }
+    )
+    with TestClient(create_app(migrated)) as client:
+        created = client.post("/api/v1/analyses", files=[("files", ("pair.zip", pair))]).json()
+        first = settled(client, migrated, created["id"])
+        assert first["status"] == "done", first["error"]
+        assert [n["hostname"] for n in first["nodes"]] == ["vcsc1", "vcsc2"]
+        by_node = {f["node"]: f["facts"]["reason"] for f in first["findings"]}
+        assert by_node == {"vcsc1": "unknown_ca", "vcsc2": "sni_mismatch"}
+        assert {e["node"] for e in first["verdict_detail"]["examined"]} == {"vcsc1", "vcsc2"}
+        page = client.get(f"/a/{created['id']}", headers=HTML).text
+        assert all(f'<tr class="node"><td>{host}</td>' in page for host in ("vcsc1", "vcsc2"))
+        again = rerun(client, migrated, created["id"])
+        assert again["status"] == "done", again["error"]
+        assert seen(again) == seen(first)
