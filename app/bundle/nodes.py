@@ -61,9 +61,10 @@ _SIP_PRODUCT_HEADER = compile_linear(
 def identify_node(
     files: Sequence[BundleFile], bundle: str, chosen_product: str | None = None
 ) -> NodeInfo:
-    """Identify the peer behind the upload `bundle` from its files (others are ignored).
+    """Identify the peer of the node key `bundle` from its files (others are ignored): an
+    upload's name, or one host of an upload holding several (app.bundle.hosts).
 
-    `chosen_product` is what the user chose for this upload (None: detect it).
+    `chosen_product` is what the user chose for the upload (None: detect it).
     """
     own = [file for file in files if file.bundle == bundle]
     clues: list[Clue] = []

@@ -1,6 +1,6 @@
 """The only module that knows the order of the steps of an analysis.
 
-    unpack (safe, per upload) → identify nodes → run the signature library → Report
+    unpack (safe, per upload) → split by host → identify nodes → run the signature library → Report
 
 `analyze()` is pure (files in, Report out; `loupe analyze` calls it directly, no database);
 `app.worker.process.process_analysis()` wraps it for the workers.
@@ -380,7 +380,7 @@ def _scan(
     if scan.timeline is not None:
         logs = (f.name for f in report.files if f.kind in LOG_KINDS)
         report.timeline = scan.timeline.to_json(logs)
-    # alarms active when logging started: the xstatus dump's alarm list, per upload (node)
+    # alarms active when logging started: the xstatus dump's alarm list, per node
     xstatus = xstatus_alarms(report.files)
     active = {
         (nodes[bundle].hostname if bundle in nodes else None): reading.by_id()
