@@ -51,49 +51,56 @@ def name_host(base: str) -> str | None:
     return match["host"] if match is not None else None
 
 
-def _nested_bundle(name: str, upload: str) -> tuple[str, str] | None:
-    """(path of the innermost nested diagnostic bundle holding `name`, its host), or None."""
+def _nested_bundle(
+    name: str, upload: str, seen: dict[str, tuple[str, str] | None]
+) -> tuple[str, str] | None:
+    """(path of the innermost nested diagnostic bundle holding `name`, its host), or None.
+    `seen` remembers the answer for each folder path (the files of a folder share it)."""
     inner = name[len(upload) + 1 :] if name.startswith(f"{upload}/") else name
-    segments = inner.split("/")[:-1]
+    folder = inner.rpartition("/")[0]
+    if folder in seen:
+        return seen[folder]
+    found: tuple[str, str] | None = None
+    segments = folder.split("/") if folder else []
     for depth in range(len(segments) - 1, max(-1, len(segments) - 1 - MAX_SEGMENTS), -1):
         match = _BUNDLE_HOST.match(segments[depth][:MAX_NAME])
         if match is not None:
-            return "/".join(segments[: depth + 1]), match["host"] or ""
-    return None
+            found = "/".join(segments[: depth + 1]), match["host"] or ""
+            break
+    seen[folder] = found
+    return found
 
 
 def split_by_host(files: Sequence[BundleFile], upload: str) -> list[BundleFile]:
     """`files` of the upload `upload`, each keyed by its node (see the module docstring)."""
-    nested: dict[BundleFile, tuple[str, str]] = {}
-    loose: dict[BundleFile, str] = {}
-    for file in files:
-        if (found := _nested_bundle(file.name, upload)) is not None:
-            nested[file] = found
-        elif (host := name_host(file.name.rsplit("/", 1)[-1])) is not None:
-            loose[file] = host
-    groups: dict[tuple[str, str], str] = {}  # (kind, path or host) → shown host
-    bundles_of: dict[str, list[str]] = {}  # host (folded) → its nested bundles' paths
-    for path, host in nested.values():
-        if ("bundle", path) not in groups:
-            groups["bundle", path] = host
-            bundles_of.setdefault(host.casefold(), []).append(path)
-    for host in loose.values():
-        paths = bundles_of.get(host.casefold(), [])
-        if len(paths) != 1:
-            groups.setdefault(("host", host.casefold()), host)
+    groups: dict[tuple[str, str], str] = {}  # (kind, path or folded host) → host as written
+    bundles_of: dict[str, list[str]] = {}  # folded host → its nested bundles' paths
+    found: list[tuple[str, str] | None] = []  # per file: its group, if any
+    folders: dict[str, tuple[str, str] | None] = {}
+    loose: list[tuple[int, str]] = []
+    for index, file in enumerate(files):
+        nested = _nested_bundle(file.name, upload, folders)
+        if nested is not None:
+            path, host = nested
+            if ("bundle", path) not in groups:
+                groups["bundle", path] = host
+                bundles_of.setdefault(host.casefold(), []).append(path)
+            found.append(("bundle", path))
+            continue
+        found.append(None)
+        if (named := name_host(file.name.rpartition("/")[2])) is not None:
+            loose.append((index, named))
+    for index, named in loose:
+        paths = bundles_of.get(named.casefold(), [])
+        group = ("bundle", paths[0]) if len(paths) == 1 else ("host", named.casefold())
+        groups.setdefault(group, named)
+        found[index] = group
     if len(groups) < 2:
         return list(files)
     keys = _keys(groups, upload)
     result = []
-    for file in files:
-        group: tuple[str, str] | None = None
-        if file in nested:
-            group = ("bundle", nested[file][0])
-        elif file in loose:
-            host = loose[file]
-            paths = bundles_of.get(host.casefold(), [])
-            group = ("bundle", paths[0]) if len(paths) == 1 else ("host", host.casefold())
-        key = keys[group] if group is not None else upload
+    for file, of in zip(files, found, strict=True):
+        key = keys[of] if of is not None else upload
         result.append(file if key == file.bundle else dataclasses.replace(file, bundle=key))
     return result
 
