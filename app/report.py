@@ -35,7 +35,7 @@ class BundleFile:
     name: str  # shown to people and used in URLs: "<upload name>/<member path>", posix
     size: int
     kind: FileKind
-    bundle: str  # the upload (one per node) this file came from
+    bundle: str  # its node's key: the upload's name, or "<upload> (<host>)" (app.bundle.hosts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ class Unpacked:
 class NodeInfo:
     """Identity of one Expressway peer, detected from a bundle's contents."""
 
-    bundle: str  # upload name the node was detected from
+    bundle: str  # its key (BundleFile.bundle): the upload's name, or "<upload> (<host>)"
     hostname: str | None = None
     product: str | None = None  # "Expressway-C" | "Expressway-E" | "VCS" | None
     version: str | None = None  # e.g. "X14.2.1"
@@ -109,7 +109,7 @@ class Coverage:
 class Examined:
     """The log lines the signatures read on one node, by file kind (counted during the scan)."""
 
-    bundle: str  # the upload (node) the files came from
+    bundle: str  # the node key (BundleFile.bundle) of the files
     node: str | None  # its hostname, when detected
     product: str | None
     version: str | None

@@ -1,12 +1,17 @@
 """The record of what an analysis' unpack produced, so that a re-run reads the stored files.
 
 Once an analysis is saved, the worker writes `unpacked.json` next to its work dir: per upload
-unpacked, its position, its unique name (the node's key), the warnings the unpack gave (members
-skipped, an archive salvaged) and its files (work-dir path, name, size, kind, upload), and the
-repeated-upload warnings. A re-run then skips the unpack: the same files, nodes (identified
-again, with the products chosen now), duplicates and warnings as the first run, read from the
-work dir in whatever form they are kept (plain or `<name>.loupe.zst`). The upload itself can
-then go (README "Storage").
+unpacked, its position, its unique name, the warnings the unpack gave (members skipped, an
+archive salvaged) and its files (work-dir path, name, size, kind, node key), and the
+repeated-upload warnings. A file's node key is its upload's name, or the key of the host it
+belongs to in an upload holding several (app.bundle.hosts): a re-run keeps those nodes.
+A manifest of format 1 (written before uploads were split by host) has the upload's name for
+every file: its uploads are split when read, as a first run now does.
+
+A re-run then skips the unpack: the same files, nodes (identified again, with the products
+chosen now), duplicates and warnings as the first run, read from the work dir in whatever
+form they are kept (plain or `<name>.loupe.zst`). The upload itself can then go (README
+"Storage").
 
 Paths are kept relative to the work dir, in their plain form (`stored_path` finds the store).
 `read_manifest` trusts nothing: a manifest that is too large, malformed, names a path outside
@@ -22,10 +27,12 @@ from contextlib import suppress
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from app.bundle.hosts import split_by_host
 from app.bundle.stored import SUFFIX, stored_path
 from app.report import BundleFile, FileKind, Unpacked, UploadUnpacked
 
-FORMAT = 1
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
 MAX_MANIFEST_BYTES = 64 * 2**20
 """A manifest larger than this is refused (100,000 members take about 20 MB)."""
 
@@ -138,7 +145,7 @@ def _count(value: Any, what: str) -> int:
 
 
 def _unpacked(data: Any, workdir: Path) -> Unpacked:
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    if not isinstance(data, dict) or data.get("format") not in READABLE_FORMATS:
         raise ManifestUnusable("the record of the unpacked files has an unknown format")
     uploads_data = data["uploads"]
     if not isinstance(uploads_data, list):
@@ -149,11 +156,14 @@ def _unpacked(data: Any, workdir: Path) -> Unpacked:
         files_data = upload["files"]
         if not isinstance(files_data, list):
             raise ManifestUnusable("the record of the unpacked files is malformed (files)")
+        name = _text(upload["name"], "name")
         files = [_file(item, workdir, root) for item in files_data]
+        if data["format"] == 1:
+            files = split_by_host(files, name)
         uploads.append(
             UploadUnpacked(
                 position=_count(upload["position"], "position"),
-                name=_text(upload["name"], "name"),
+                name=name,
                 files=files,
                 warnings=_strings(upload["warnings"]),
             )

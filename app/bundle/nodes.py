@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from app.bundle.hosts import name_host
 from app.bundle.identity.dumps import MAX_LINE, dump_entries
 from app.bundle.identity.product import Clue, LogClues, decide, read_dump
 from app.bundle.stored import open_stored
@@ -42,8 +43,6 @@ MAX_DUMP_FILES = 8
 """How many xstat/xconf dumps are looked at (a bundle has two of each)."""
 HOST_LINES = 200
 """How many syslog lines vote for the hostname."""
-MAX_NAME = 255
-"""Characters of a file name looked at for a host part."""
 
 _SYSLOG_PREFIX = compile_linear(
     r"(?:<\d{1,3}>(?:1 )?)?"
@@ -54,11 +53,6 @@ _SYSLOG_PREFIX = compile_linear(
 """The host field after a syslog timestamp: the Expressway's own (ISO with offset), a remote
 syslog server's BSD one (`Nov 18 19:55:58 host tag: …`; a line without the host field has
 the process tag there, whose colon the host pattern refuses) or RFC 5424 (`<166>1 ISO host`)."""
-_NAME_HOST = compile_linear(
-    r"(?:loggingsnapshot|xstat_dump|xconf_dump|ca|server"
-    r"|eth\d{1,3}_diagnostic_logging_tcpdump\d{0,4})_(?P<host>[A-Za-z0-9][A-Za-z0-9.-]{0,252})"
-    r"_(?:\d{4}-?\d\d-?\d\d|\d{8,})"
-)
 _SIP_PRODUCT_HEADER = compile_linear(
     r"(?:Server|User-Agent):[ \t]*TANDBERG/(\d{1,9})[ \t]*\((X\d[^)\s]{0,60})\)"
 )
@@ -67,9 +61,10 @@ _SIP_PRODUCT_HEADER = compile_linear(
 def identify_node(
     files: Sequence[BundleFile], bundle: str, chosen_product: str | None = None
 ) -> NodeInfo:
-    """Identify the peer behind the upload `bundle` from its files (others are ignored).
+    """Identify the peer of the node key `bundle` from its files (others are ignored): an
+    upload's name, or one host of an upload holding several (app.bundle.hosts).
 
-    `chosen_product` is what the user chose for this upload (None: detect it).
+    `chosen_product` is what the user chose for the upload (None: detect it).
     """
     own = [file for file in files if file.bundle == bundle]
     clues: list[Clue] = []
@@ -208,9 +203,7 @@ def _hostname(
     names: Counter[str] = Counter()
     first: dict[str, str] = {}
     for file in files:
-        base = file.name.rsplit("/", 1)[-1][:MAX_NAME]
-        if match := _NAME_HOST.match(base):
-            host_part = match["host"] or ""
+        if (host_part := name_host(file.name.rsplit("/", 1)[-1])) is not None:
             names[host_part] += 1
             first.setdefault(host_part, file.name)
     if host is not None:

@@ -1,6 +1,6 @@
 """The only module that knows the order of the steps of an analysis.
 
-    unpack (safe, per upload) → identify nodes → run the signature library → Report
+    unpack (safe, per upload) → split by host → identify nodes → run the signature library → Report
 
 `analyze()` is pure (files in, Report out; `loupe analyze` calls it directly, no database);
 `app.worker.process.process_analysis()` wraps it for the workers.
@@ -22,6 +22,7 @@ from app.analyzers.cert_findings import apply_certificates
 from app.analyzers.config_findings import apply_configuration
 from app.bundle.budget import LocalTotals, SharedTotals, Totals, UnpackBudget
 from app.bundle.duplicates import repeated_upload_warning, repeated_uploads
+from app.bundle.hosts import node_keys, split_by_host
 from app.bundle.nodes import HEAD_BYTES, identify_node
 from app.bundle.sources import SOURCES
 from app.bundle.stored import SUFFIX
@@ -32,7 +33,7 @@ from app.calls.signin import SigninCollector, combine
 from app.calls.signin_flow import build as build_signins
 from app.config import Settings
 from app.errors import BundleError
-from app.report import NodeInfo, Report, Unpacked, UploadUnpacked
+from app.report import BundleFile, NodeInfo, Report, Unpacked, UploadUnpacked
 from app.search.timeline import LOG_KINDS, TimelineCollector
 from app.signatures import Library, Observe, run_library
 from app.signatures.active_alarms import xstatus_alarms
@@ -244,6 +245,15 @@ def analyze(
     return _scan(report, library, progress, jobs, output, scan, prescanned)
 
 
+def _identify_nodes(
+    files: Sequence[BundleFile], upload: str, product: str | None
+) -> list[NodeInfo]:
+    """The nodes of the upload `upload`: one per node key of its files (app.bundle.hosts; the
+    upload's name when it holds none), each identified from its own files, with the product
+    the user chose for the upload (None: detect it)."""
+    return [identify_node(files, key, product) for key in node_keys(files) or [upload]]
+
+
 def _read_back(report: Report, stored: Unpacked, inputs: Sequence[Input], workdir: Path) -> None:
     """A re-run's files, nodes and unpack warnings, from what the first run unpacked."""
     for partial in workdir.rglob(f"*{SUFFIX}.partial-*"):  # left by a compaction cut short
@@ -253,7 +263,7 @@ def _read_back(report: Report, stored: Unpacked, inputs: Sequence[Input], workdi
         product = inputs[upload.position].product if upload.position < len(inputs) else None
         report.files.extend(upload.files)
         report.warnings.extend(upload.warnings)
-        report.nodes.append(identify_node(upload.files, upload.name, product))
+        report.nodes.extend(_identify_nodes(upload.files, upload.name, product))
     report.unpacked = stored
 
 
@@ -303,12 +313,11 @@ def _unpack_into(
             )
         unpacked = _unpack_all(inputs, names, workdir, limits, jobs, prescanner, total_in)
         for position, item, name, result in zip(kept, inputs, names, unpacked, strict=True):
-            report.files.extend(result.files)
+            files = split_by_host(result.files, name)
+            report.files.extend(files)
             report.warnings.extend(result.warnings)
-            report.nodes.append(identify_node(result.files, name, item.product))
-            uploads.append(
-                UploadUnpacked(position, name, list(result.files), list(result.warnings))
-            )
+            report.nodes.extend(_identify_nodes(files, name, item.product))
+            uploads.append(UploadUnpacked(position, name, files, list(result.warnings)))
             done_in += item.path.stat().st_size
             if progress:
                 progress(0.3 * done_in / total_in)
@@ -371,7 +380,7 @@ def _scan(
     if scan.timeline is not None:
         logs = (f.name for f in report.files if f.kind in LOG_KINDS)
         report.timeline = scan.timeline.to_json(logs)
-    # alarms active when logging started: the xstatus dump's alarm list, per upload (node)
+    # alarms active when logging started: the xstatus dump's alarm list, per node
     xstatus = xstatus_alarms(report.files)
     active = {
         (nodes[bundle].hostname if bundle in nodes else None): reading.by_id()
