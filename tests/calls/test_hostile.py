@@ -25,7 +25,19 @@ SMALL, BIG = 256 * 1024, 1024 * 1024
 ROWS_LOOKBACK = 2 * MAX_BACKGROUND_ROWS * MAX_TIME_LOOKBACK
 
 
-@pytest.mark.parametrize("name", list(CASES))
+# cases whose cost was inside one regex call (bytes looked at by searches do not show it):
+# read in a child process under a CPU limit instead (a regression must fail, not hang here)
+IN_ONE_REGEX = frozenset(
+    {
+        "field of spaces without its closing quote",
+        "lines ending in a field of spaces",
+        "request path of eyJ runs",
+        "Location header of eyJ runs",
+    }
+)
+
+
+@pytest.mark.parametrize("name", [name for name in CASES if name not in IN_ONE_REGEX])
 def test_each_hostile_log_is_searched_in_proportion_to_its_size(name: str) -> None:
     small, big = examined(CASES[name](SMALL)), examined(CASES[name](BIG))
     assert big <= 8 * BIG + ROWS_LOOKBACK, f"{name}: {big / BIG:.1f} bytes looked at per byte"
