@@ -495,7 +495,7 @@ class FileExtractor:
         counts = Counter(keys)
         fresh = {key for key in counts if key not in rows}  # (a keys view difference walks rows)
         if fresh:
-            self._new_rows(block, lines_before, ready, counts, fresh, keys, key_at)
+            self._new_rows(block, lines_before, counts, fresh, keys, key_at)
         present = [key for key in counts if key in rows]
         if present:
             lasts = dict(zip(keys, key_at, strict=True))
@@ -517,13 +517,13 @@ class FileExtractor:
         self,
         block: bytes,
         lines_before: int,
-        ready: Prepared,
         counts: Counter[tuple[bytes, bytes, bytes]],
         fresh: set[tuple[bytes, bytes, bytes]],
         keys: list[tuple[bytes, bytes, bytes]],
         key_at: list[int],
     ) -> None:
-        """Rows for the peers first seen in this block (file order), while there is room."""
+        """Rows for the peers first seen in this block (file order), while there is room; their
+        line numbers counted in one walk over the block, whatever the number of peers."""
         collector, file, rows = self.collector, self.file_name, self.rows
         if not collector.room():
             collector.background_overflow += sum(map(counts.__getitem__, fresh))
