@@ -109,3 +109,17 @@ def test_a_keepalive_summary_far_into_a_long_line_has_no_time_but_is_counted() -
     assert len(rows) > 500 and sum(row.count for row in rows) == len(rows)
     assert rows[0].first is not None  # the first summary is near the line's UTCTime
     assert rows[-1].first is None  # the last is 256 KiB further: its time was not looked for
+
+
+def test_call_ids_of_invites_past_the_message_budget_are_not_remembered() -> None:
+    from app.calls.extract import Collector
+    from app.report import FileKind
+
+    collector = Collector(max_messages=10, threaded=False)
+    observer = collector.observer("hostile.log", FileKind.LOG)
+    assert observer is not None
+    invites = CASES["distinct Call-IDs (INVITE summaries)"](64 * 1024)
+    observer.feed(invites, 0, None)
+    observer.close()
+    assert collector.dropped == invites.count(b"\n") - 10
+    assert len(collector.invite_call_ids) == 10  # memory: not one per INVITE of the log
