@@ -45,6 +45,7 @@ MAX_BODY_KEEP = 65_536  # bytes of a SIPMSG block kept to read its headers
 MAX_AWAITING = 512  # summaries waiting for their block (paired by Msg-Hash)
 MAX_MESSAGES = 300_000  # per analysis; more are counted, not kept
 MAX_BACKGROUND_ROWS = 10_000
+MAX_TIME_LOOKBACK = 4096  # bytes before a keep-alive summary searched for its line's UTCTime
 OBSERVED_KINDS = frozenset({FileKind.LOGGINGSNAPSHOT, FileKind.LOG})
 _LINE = re.compile(
     rb'Module="network\.sip"[ \t]+Level="[A-Za-z]*":?[ \t]+Action="(Received|Sent)"[ \t]+'
@@ -140,8 +141,13 @@ def prepare_block(block: bytes, newlines: Newlines | None = None) -> Prepared:
 
 
 def _utc_at(block: bytes, at: int) -> bytes:
-    """The UTCTime of the log line holding offset `at`."""
-    start = block.rfind(b"\n", 0, at) + 1
+    """The UTCTime of the log line holding offset `at` (b"" when the line starts more than
+    MAX_TIME_LOOKBACK bytes before it: a log line's time is near its start, and a hostile line
+    of a million summaries must not be walked back a million times)."""
+    floor = max(0, at - MAX_TIME_LOOKBACK)
+    start = block.rfind(b"\n", floor, at) + 1
+    if start == 0 and floor > 0:
+        return b""
     found = block.find(b'UTCTime="', start, at)
     if found == -1:
         return b""
@@ -242,6 +248,12 @@ class Collector:
         self.kept -= len(self.messages.pop(file_name, []))
         for key in [key for key in self.tallies if key[0] == file_name]:
             del self.tallies[key]
+
+    @property
+    def room_for_messages(self) -> bool:
+        """Whether a message may still be kept (an INVITE's Call-ID is remembered only then:
+        memory stays bounded however many calls a log holds)."""
+        return self.kept < self.max_messages
 
     def keep(self, message: SipMessage) -> bool:
         """Keep a call's message; False when the budget is spent (the message is counted)."""
@@ -483,7 +495,7 @@ class FileExtractor:
         counts = Counter(keys)
         fresh = {key for key in counts if key not in rows}  # (a keys view difference walks rows)
         if fresh:
-            self._new_rows(block, lines_before, ready, counts, fresh, keys, key_at)
+            self._new_rows(block, lines_before, counts, fresh, keys, key_at)
         present = [key for key in counts if key in rows]
         if present:
             lasts = dict(zip(keys, key_at, strict=True))
@@ -505,19 +517,20 @@ class FileExtractor:
         self,
         block: bytes,
         lines_before: int,
-        ready: Prepared,
         counts: Counter[tuple[bytes, bytes, bytes]],
         fresh: set[tuple[bytes, bytes, bytes]],
         keys: list[tuple[bytes, bytes, bytes]],
         key_at: list[int],
     ) -> None:
-        """Rows for the peers first seen in this block (file order), while there is room."""
+        """Rows for the peers first seen in this block (file order), while there is room; their
+        line numbers counted in one walk over the block, whatever the number of peers."""
         collector, file, rows = self.collector, self.file_name, self.rows
         if not collector.room():
             collector.background_overflow += sum(map(counts.__getitem__, fresh))
             return
         firsts = dict(zip(reversed(keys), reversed(key_at), strict=True))
-        newlines = ready.newlines if ready.newlines is not None else Newlines(block)
+        count = block.count
+        counted_to, newlines = 0, 0  # newlines before counted_to (the rows come in file order)
         for key in sorted(fresh, key=firsts.__getitem__):
             ip, port, method = key
             peer = ip + b":" + port
@@ -527,9 +540,11 @@ class FileExtractor:
                     collector.background_overflow += counts[key]
                     continue
                 at = firsts[key]
+                newlines += count(b"\n", counted_to, at)
+                counted_to = at
                 utc = _utc_at(block, at)
                 row = collector.tallies[(file, peer, method)] = _Tally(
-                    lines_before + newlines.before(at) + 1, first=utc, last=utc
+                    lines_before + newlines + 1, first=utc, last=utc
                 )
             rows[key] = row
 
@@ -577,7 +592,7 @@ class FileExtractor:
     ) -> SipMessage:
         name = _text(method)[:32]
         call = _text(call_id)[:300]
-        if method == b"INVITE":
+        if method == b"INVITE" and self.collector.room_for_messages:
             self.collector.invite_call_ids.add(call)
         sessions = tuple(
             uuid
@@ -689,7 +704,7 @@ class FileExtractor:
         cseq_number, _, cseq_method = parsed.headers.get("cseq", "").partition(" ")
         call_id = parsed.headers.get("call-id", "")[:300]
         method = (cseq_method.strip().upper() or (parsed.method or ""))[:32]
-        if method == "INVITE":
+        if method == "INVITE" and self.collector.room_for_messages:
             self.collector.invite_call_ids.add(call_id)
         return SipMessage(
             time=utc_time(_text(header.utc)),

@@ -58,7 +58,9 @@ _KINDS = (  # a line is read when its head holds one of these (see SigninReader.
 )
 _COUNTED_KINDS = 2  # the first _KINDS, counted after _MODULE
 _FINDER = Occurrences(_KINDS)
-_FIELD = re.compile(r'([A-Za-z][\w\-]{0,40})=[ \t]*"[ \t]*([^"\n]{0,2048}?)[ \t]*"')
+# a field's value with the spaces around it (stripped by _fields): one span, so that a value
+# of spaces without its closing quote costs one pass, not one per split of the spaces
+_FIELD = re.compile(r'([A-Za-z][\w\-]{0,40})=[ \t]*"([^"\n]{0,2048})"')
 _PREFIX_TIME = re.compile(
     r"(?:<\d{1,3}>\s*)?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:?\d\d)?)"
 )
@@ -76,7 +78,10 @@ _STATUS_LINE = re.compile(r"\|?[ \t]*HTTP/\d(?:\.\d)?[ \t]+(\d{3})(?:[ \t]+([^\r
 _INLINE_HEADER = re.compile(r"\s[A-Z][A-Za-z\-]{1,40}:(?:\s|$)")
 _SERVER = re.compile(r"\(\s*'([a-z]{2,8})'\s*,\s*'([^']{1,255})'\s*,\s*(\d{1,5})\s*\)")
 _UDS_USER = re.compile(r"/cucm-uds/(?:private/)?users?/([^/?#]{1,128})")
-_JWT = re.compile(r"eyJ[\w\-]{4,}\.[\w\-]{4,}\.[\w\-]*")
+# a JWT (three dot-separated runs, the first from `eyJ`): matched from the start of a run of
+# word characters (the part before its first `eyJ` kept), tried once per run, not once per
+# `eyJ` in it (a path of `eyJeyJeyJ…` cost one pass of the run per `eyJ`)
+_JWT = re.compile(r"(?<![\w\-])((?>[\w\-]*?eyJ(?=[\w\-]{4})))[\w\-]*+\.[\w\-]{4,}+\.[\w\-]*+")
 _SENSITIVE = re.compile(
     r"token|pass|pwd|secret|auth|code|assert|saml|session|key|sig|ticket|cookie|cred|jwt|nonce",
     re.IGNORECASE,
@@ -105,7 +110,7 @@ def redact_url(url: str) -> str:
         text = text[slash:] if slash != -1 else "/"
     path, question, query = text.partition("?")
     path, _, _fragment = path.partition("#")
-    path = _JWT.sub(REDACTED, path)  # a token carried in the path itself
+    path = _JWT.sub(_redact_jwt, path)  # a token carried in the path itself
     if not question:
         return path[:MAX_PATH]
     parts = []
@@ -115,6 +120,15 @@ def redact_url(url: str) -> str:
             value = REDACTED
         parts.append(f"{name}{equals}{value}")
     return f"{path}?{'&'.join(parts)}"[:MAX_PATH]
+
+
+def _redact_jwt(match: re.Match[str]) -> str:
+    return match[1][:-3] + REDACTED  # the run's characters before `eyJ` stay
+
+
+def _fields(text: str, start: int = 0) -> dict[str, str]:
+    """The `Name="value"` fields of a line from `start`, values stripped of spaces and tabs."""
+    return {name: value.strip(" \t") for name, value in _FIELD.findall(text, start)}
 
 
 def redact_cookie(value: str) -> str:
@@ -209,8 +223,15 @@ def mark_block(block: bytes, newlines: Newlines | None = None, *, lines: bool = 
     if not lines:
         return _Marked(counted)
     rfind = block.rfind
-    starts = {rfind(b"\n", 0, at) + 1 for _, at in found}
-    ordered = sorted(s for s in starts if block[s : s + 1] not in (b" ", b"\t", b"|"))
+    starts: list[int] = []  # offsets ascending: each byte of the block looked at once
+    line_start, searched_to = 0, 0
+    for at in sorted({at for _, at in found}):
+        if at > searched_to:
+            line_start = max(line_start, rfind(b"\n", searched_to, at) + 1)
+            searched_to = at
+        if not starts or starts[-1] != line_start:
+            starts.append(line_start)
+    ordered = [s for s in starts if block[s : s + 1] not in (b" ", b"\t", b"|")]
     counter = newlines if newlines is not None else Newlines(block)
     return _Marked(counted, ordered, counter, counter.ask(ordered))
 
@@ -358,7 +379,7 @@ class SigninReader:
                 self._inline_payload(payload)
             return
         module = head.find("Module=")
-        fields = dict(_FIELD.findall(head, module if module != -1 else 0))
+        fields = _fields(head, module if module != -1 else 0)
         when = self._time(head if kind != "note" else line)
         message: HttpMessage | None = None
         if kind == "trafficserver":
@@ -368,7 +389,7 @@ class SigninReader:
         elif kind == "event":
             self._error_event(fields, when, line_no)
         else:
-            self._note(dict(_FIELD.findall(head)), when, line_no)
+            self._note(_fields(head), when, line_no)
         if message is None:
             return
         self.open = _Open(message)
