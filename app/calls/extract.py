@@ -261,6 +261,7 @@ class Collector:
             self.dropped += 1
             return False
         self.kept += 1
+        message.share_text()
         self.messages[message.file].append(message)
         return True
 
@@ -680,6 +681,7 @@ class FileExtractor:
         if "session-id" in headers:
             extra = session_uuids(headers["session-id"])
             message.session_ids = tuple(dict.fromkeys((*message.session_ids, *extra)))
+        message.share_text()  # the fields just read from the block
 
     def _fold_block(self, body: _OpenBody, header: _Header, raw: bytes) -> bool:
         """Count a block logged without its summary if it is keep-alive traffic (read from a

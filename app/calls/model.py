@@ -5,10 +5,32 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from app.calls.interning import intern_fields, interned
+
 BACKGROUND_METHODS = frozenset({"OPTIONS", "REGISTER", "SUBSCRIBE", "NOTIFY", "PUBLISH"})
 """Keep-alive and presence traffic: folded into one row per node, peer and method (see group)."""
 
 NULL_SESSION_ID = "0" * 32
+SHARED_SIP_FIELDS = (
+    "file",
+    "direction",
+    "local",
+    "remote",
+    "call_id",
+    "cseq_method",
+    "method",
+    "reason",
+    "request_uri",
+    "from_uri",
+    "from_tag",
+    "to_uri",
+    "to_tag",
+    "transport",
+    "user_agent",
+    "reason_header",
+    "node",
+)
+"""SipMessage fields whose values repeat from message to message (interned once kept)."""
 
 
 @dataclass(slots=True)
@@ -41,6 +63,12 @@ class SipMessage:
     body_offset: int = -1  # byte offset of the SIPMSG block in the file; -1: none logged
     body_length: int = 0
     node: str = ""  # set once the node of the file is known
+
+    def share_text(self) -> None:
+        """Intern the repeated text fields (see app.calls.interning): called once kept."""
+        intern_fields(self, SHARED_SIP_FIELDS)
+        if self.session_ids:
+            self.session_ids = interned(self.session_ids)
 
     @property
     def is_request(self) -> bool:

@@ -279,6 +279,7 @@ class SigninCollector:
                 self.dropped += 1
                 return False
             self.kept += 1
+            message.share_text()
             self.messages.setdefault(message.file, []).append(message)
             return True
 

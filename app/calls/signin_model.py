@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from app.calls.interning import intern_fields
+
 
 @dataclass(slots=True)
 class HttpMessage:
@@ -39,6 +41,10 @@ class HttpMessage:
     request_tracking: str = ""  # a response: its request's TrackingID
     node: str = ""  # set once the node of the file is known
 
+    def share_text(self) -> None:
+        """Intern the text fields (see app.calls.interning): called once kept."""
+        intern_fields(self, SHARED_HTTP_FIELDS)
+
     @property
     def is_request(self) -> bool:
         return self.method is not None
@@ -46,6 +52,12 @@ class HttpMessage:
     @property
     def is_note(self) -> bool:
         return self.source == "note"
+
+
+SHARED_HTTP_FIELDS = tuple(
+    name for name in HttpMessage.__slots__ if name not in ("time", "line", "status", "cut")
+)
+"""HttpMessage text fields (interned once kept: their values repeat from message to message)."""
 
 
 @dataclass(slots=True)

@@ -412,3 +412,15 @@ def test_a_request_both_expressways_logged_is_one_arrow() -> None:
     ladder, numbers = lay_out(attempt, result.products)
     assert numbers == [1, 1] and len(ladder.arrows) == 1
     assert [c.label for c in ladder.columns] == ["expe1 (Expressway-E)", "expc1 (Expressway-C)"]
+
+
+def test_kept_sign_in_messages_share_one_copy_of_their_repeated_text() -> None:
+    # memory per message: two requests of one client hold one copy of the peer, path, host,
+    # user agent and client address (not two), and a message has no per-instance __dict__
+    later = START + timedelta(seconds=1)
+    result = read({"expc1.log": text(exp_c_request(), exp_c_request(when=later))})
+    first, second = messages(result)
+    for name in ("peer", "path", "user_agent", "client_ip", "tracking_id"):
+        assert getattr(first, name), name
+        assert getattr(first, name) is getattr(second, name), name
+    assert not hasattr(first, "__dict__")
