@@ -369,14 +369,19 @@ def ladder_svg(analysis_id: str, call: CallKey, session: SessionDep) -> Response
 def ladder_png(analysis_id: str, call: CallKey, session: SessionDep) -> Response:
     """The ladder as an image (its first MAX_PNG_ARROWS messages)."""
     stored = calls_service.get_call(session, analysis_id, call)
+    png = png_or_unavailable(lay_out(stored.messages, stored.products))
+    return Response(png, media_type="image/png", headers=_attachment(stored.row.number, "png"))
+
+
+def png_or_unavailable(ladder: Ladder) -> bytes:
+    """The ladder as PNG, or 503 naming the missing cairo library (calls and sign-ins)."""
     try:
-        png = to_png(lay_out(stored.messages, stored.products))
+        return to_png(ladder)
     except PngUnavailable as exc:
         raise ServiceUnavailable(
             "This server cannot draw PNG images (the cairo library is missing: "
             f"{exc}); download ladder.svg instead."
         ) from exc
-    return Response(png, media_type="image/png", headers=_attachment(stored.row.number, "png"))
 
 
 @router.get("/a/{analysis_id}/calls/{call}/ladder.txt", include_in_schema=False)

@@ -14,11 +14,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from markupsafe import Markup
 
 from app.calls.ladder import Ladder
-from app.calls.render import MAX_PNG_ARROWS, PngUnavailable, to_png, to_svg, to_text
+from app.calls.render import MAX_PNG_ARROWS, to_svg, to_text
 from app.calls.signin_flow import lay_out
 from app.calls.signin_model import message_to_json
-from app.errors import ServiceUnavailable
 from app.services import signins as signins_service
+from app.web.calls import png_or_unavailable
 from app.web.deps import SessionDep, SettingsDep
 from app.web.templating import templates
 
@@ -257,14 +257,7 @@ def signin_png(
     analysis_id: str, attempt: AttemptNumber, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """The ladder as an image (its first MAX_PNG_ARROWS messages)."""
-    ladder = _drawn(session, settings, analysis_id, attempt)
-    try:
-        png = to_png(ladder)
-    except PngUnavailable as exc:
-        raise ServiceUnavailable(
-            "This server cannot draw PNG images (the cairo library is missing: "
-            f"{exc}); download ladder.svg instead."
-        ) from exc
+    png = png_or_unavailable(_drawn(session, settings, analysis_id, attempt))
     return Response(png, media_type="image/png", headers=_attachment(attempt, "png"))
 
 
