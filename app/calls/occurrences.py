@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
 
-try:
-    import hyperscan
-except ImportError:  # non-x86 machines: no wheel
-    hyperscan = None  # type: ignore[assignment]
+from app.signatures.matchers import hyperscan_available, serialised_database, thread_database
 
 
 class Occurrences:
@@ -25,25 +21,9 @@ class Occurrences:
     def __init__(self, literals: Sequence[bytes], *, use_hyperscan: bool = True) -> None:
         self.literals = tuple(literals)
         self._blob: bytes | None = None
-        if hyperscan is not None and use_hyperscan:
-            database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-            database.compile(
-                expressions=list(self.literals),
-                ids=list(range(len(self.literals))),
-                elements=len(self.literals),
-                flags=0,
-                literal=True,
-            )
-            self._blob = hyperscan.dumpb(database)
+        if hyperscan_available() and use_hyperscan and self.literals:
+            self._blob = serialised_database(self.literals, (0,) * len(self.literals))
         self._local = threading.local()  # a database (and its scratch) per thread
-
-    def _database(self, blob: bytes) -> Any:
-        database = getattr(self._local, "database", None)
-        if database is None:
-            database = hyperscan.loadb(blob, hyperscan.HS_MODE_BLOCK)
-            database.scratch = hyperscan.Scratch(database)  # loadb gives none
-            self._local.database = database
-        return database
 
     def find(self, block: bytes) -> list[tuple[int, int]]:
         if not block:
@@ -57,7 +37,7 @@ class Occurrences:
         def on_match(index: int, start: int, end: int, flags: int, context: object) -> None:
             append((index, end - lengths[index]))
 
-        self._database(self._blob).scan(block, match_event_handler=on_match)
+        thread_database(self._local, self._blob).scan(block, match_event_handler=on_match)
         return found
 
     def _find_slowly(self, block: bytes) -> list[tuple[int, int]]:

@@ -73,12 +73,7 @@ class HyperscanMatcher:
         self._local = threading.local()
 
     def _database(self, blob: bytes) -> Any:
-        database = getattr(self._local, "database", None)
-        if database is None:
-            database = hyperscan.loadb(blob, hyperscan.HS_MODE_BLOCK)
-            database.scratch = hyperscan.Scratch(database)  # loadb gives none
-            self._local.database = database
-        return database
+        return thread_database(self._local, blob)
 
     def scan(self, block: bytes) -> list[tuple[int, int]]:
         return self.scan_with_markers(block)[0]
@@ -122,6 +117,17 @@ MAX_KEPT_DATABASES = 16
 """Compiled databases kept by a process (one per file kind and library, a few KB to a few MB)."""
 _databases: dict[tuple[tuple[bytes, ...], tuple[int, ...]], Future[bytes]] = {}
 _databases_lock = threading.Lock()
+
+
+def thread_database(local: threading.local, blob: bytes) -> Any:
+    """This thread's copy of the serialised database `blob` with its own scratch (a database
+    must not scan in two threads at once), loaded once per thread and kept in `local`."""
+    database = getattr(local, "database", None)
+    if database is None:
+        database = hyperscan.loadb(blob, hyperscan.HS_MODE_BLOCK)
+        database.scratch = hyperscan.Scratch(database)  # loadb gives none
+        local.database = database
+    return database
 
 
 def serialised_database(literals: tuple[bytes, ...], flags: tuple[int, ...]) -> bytes:

@@ -6,9 +6,10 @@ import random
 
 import pytest
 
-from app.calls import occurrences, signin
+from app.calls import signin
 from app.calls.occurrences import Occurrences
 from app.calls.signin_model import message_to_json
+from app.signatures.matchers import hyperscan_available
 from tests.calls.signinlog import START, auth_failed, uds_401
 from tests.calls.test_signin import exp_c_request, messages, read, text
 
@@ -34,7 +35,7 @@ def test_without_hyperscan_every_occurrence_is_found_overlaps_too() -> None:
     assert Occurrences(LITERALS, use_hyperscan=False).find(b"") == []
 
 
-@pytest.mark.skipif(occurrences.hyperscan is None, reason="hyperscan is not installed")
+@pytest.mark.skipif(not hyperscan_available(), reason="hyperscan is not installed")
 def test_hyperscan_finds_the_same_occurrences() -> None:
     block = sample_block()
     fast = Occurrences(LITERALS).find(block)
