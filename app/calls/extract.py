@@ -37,6 +37,7 @@ from app.calls.sipmsg import (
     transport_of,
     uri_of,
 )
+from app.native import loops
 from app.report import FileKind
 from app.signatures.newlines import Newlines
 
@@ -63,6 +64,7 @@ _CALL_ID = re.compile(rb"\n ?(?:Call-ID|i):[ \t]*([^\r\n]{1,300})", re.IGNORECAS
 _BACKGROUND = frozenset(method.encode() for method in BACKGROUND_METHODS)
 _IN_DIALOG = frozenset({b"SUBSCRIBE", b"NOTIFY"})  # may belong to a call: checked by Call-ID
 _OUT_OF_DIALOG = _BACKGROUND - _IN_DIALOG  # OPTIONS, REGISTER, PUBLISH: never in a call
+_KEEPALIVE_METHODS = tuple(sorted(_OUT_OF_DIALOG))  # for app._native.sip_prepare
 _PEEK = re.compile(rb" SIPMSG:\r?\n \|([A-Z]{1,32}) ")  # a block's request line, from its start
 _FOLDED = object()
 _ROW = re.compile(  # every SIP line of a block in one pass (the fields keep-alive counting needs)
@@ -77,21 +79,27 @@ _ROW = re.compile(  # every SIP line of a block in one pass (the fields keep-ali
 _TAIL_ROWS = 16  # keep-alive summaries whose block line may open the next block
 
 
+Key = tuple[bytes, bytes, bytes]  # a keep-alive row of a file: peer ip, peer port, method
+
+
 @dataclass(slots=True)
 class Prepared:
     """A block's SIP lines, sorted without state (FileExtractor.prepare, in a matcher thread).
 
-    Keep-alive messages are counted per peer, not read one by one: `keys` (peer ip, peer
-    port, method), `key_at` (where each one's `Module="network.sip"` is) and `statuses` (the
-    responses' keys and codes). `hits` are the other SIP lines, read one by one (numbered by
+    Keep-alive messages are counted per key (peer ip, peer port, method), not read one by one:
+    `groups` (key, count, first and last offset of its `Module="network.sip"`), in order of
+    first offset; `maybe_late` (key, offset, Msg-Hash), the block lines of keep-alive requests
+    among the block's first TAIL_ROWS keep-alive entries whose summary is not in the block
+    (counted unless a summary at the end of the block before named their hash); `statuses`
+    (key, response code, count). `hits` are the other SIP lines, read one by one (numbered by
     `hit_newlines`, once the scan has counted). `tail` holds the Msg-Hash of the block's last
     keep-alive summaries (their block lines may open the next block). `newlines` numbers other
     lines of the block (shared with the scan's counting, see engine.BlockObserver).
     """
 
-    keys: list[tuple[bytes, bytes, bytes]] = field(default_factory=list)
-    key_at: list[int] = field(default_factory=list)
-    statuses: list[tuple[tuple[bytes, bytes, bytes], bytes]] = field(default_factory=list)
+    groups: list[tuple[Key, int, int, int]] = field(default_factory=list)
+    maybe_late: list[tuple[Key, int, bytes]] = field(default_factory=list)
+    statuses: list[tuple[Key, bytes, int]] = field(default_factory=list)
     hits: list[int] = field(default_factory=list)
     tail: frozenset[bytes] = frozenset()
     newlines: Newlines | None = None
@@ -107,7 +115,21 @@ _NOTHING = Prepared()
 
 def prepare_block(block: bytes, newlines: Newlines | None = None) -> Prepared:
     """Sort a block's SIP lines: keep-alive ones to count, others to read (see Prepared);
-    `newlines`: the scan's counter of the block's newlines (a fresh one when None)."""
+    `newlines`: the scan's counter of the block's newlines (a fresh one when None). The C
+    loop of app._native when built (the GIL released), else prepare_block_in_python."""
+    if loops is None:
+        return prepare_block_in_python(block, newlines)
+    sorted_rows = loops.sip_prepare(block, _KEEPALIVE_METHODS)
+    if sorted_rows is None:
+        return _NOTHING
+    groups, maybe_late, statuses, hits, tail = sorted_rows
+    newlines = newlines if newlines is not None else Newlines(block)
+    ticket = newlines.ask(hits)
+    return Prepared(groups, maybe_late, statuses, hits, frozenset(tail), newlines, ticket)
+
+
+def prepare_block_in_python(block: bytes, newlines: Newlines | None = None) -> Prepared:
+    """The reference of prepare_block: `_ROW` over the block, then one loop over its rows."""
     if SIP_MODULE not in block:
         return _NOTHING
     found = [(m.start(), m.groups()) for m in _ROW.finditer(block)]
@@ -118,26 +140,40 @@ def prepare_block(block: bytes, newlines: Newlines | None = None) -> Prepared:
     # line: (ip, port, None, None, None, hash, request method or None); else all None but ip
     # and port
     paired = {g[4] for _, g in found if g[3] in out}  # their block lines: counted with them
-    keys: list[tuple[bytes, bytes, bytes]] = []
-    key_at: list[int] = []
-    statuses: list[tuple[tuple[bytes, bytes, bytes], bytes]] = []
+    counts: dict[Key, list[int]] = {}  # key: [count, first offset, last offset]
+    maybe_late: list[tuple[Key, int, bytes]] = []
+    statuses: Counter[tuple[Key, bytes]] = Counter()
     hits: list[int] = []
-    for at, g in found:  # one loop, in file order (keys' order tells their first and last)
+    entries = 0  # keep-alive entries so far
+    for at, g in found:  # one loop, in file order
         if g[3] in out:  # a keep-alive summary
             key = (g[0], g[1], g[3])
-            keys.append(key)
-            key_at.append(at)
             if g[2]:
-                statuses.append((key, g[2]))
+                statuses[key, g[2]] += 1
         elif g[6] in out:  # the block line of a keep-alive request: counted if unpaired
-            if g[5] not in paired:
-                keys.append((g[0], g[1], g[6]))
-                key_at.append(at)
-        elif g[5] is None or g[5] not in paired:
-            hits.append(at)
+            if g[5] in paired:
+                continue
+            key = (g[0], g[1], g[6])
+            if entries < _TAIL_ROWS:  # its summary may end the block before
+                maybe_late.append((key, at, g[5]))
+                entries += 1
+                continue
+        else:
+            if g[5] is None or g[5] not in paired:
+                hits.append(at)
+            continue
+        entries += 1
+        seen = counts.get(key)
+        if seen is None:
+            counts[key] = [1, at, at]
+        else:
+            seen[0] += 1
+            seen[2] = at
+    groups = [(key, n, first, last) for key, (n, first, last) in counts.items()]
     tail = frozenset(g[4] for _, g in found[-_TAIL_ROWS:] if g[3] in out)
     newlines = newlines if newlines is not None else Newlines(block)
-    return Prepared(keys, key_at, statuses, hits, tail, newlines, newlines.ask(hits))
+    counted = [(key, code, n) for (key, code), n in statuses.items()]
+    return Prepared(groups, maybe_late, counted, hits, tail, newlines, newlines.ask(hits))
 
 
 def _utc_at(block: bytes, at: int) -> bytes:
@@ -484,29 +520,31 @@ class FileExtractor:
     def _count_keepalive(self, block: bytes, lines_before: int, ready: Prepared) -> None:
         """Count the block's keep-alive messages (OPTIONS, REGISTER, PUBLISH): Python works
         per peer and method, not per message."""
-        keys, key_at = ready.keys, ready.key_at
-        if not keys:
+        if not ready.groups and not ready.maybe_late:
             return
-        if self.tail:  # block lines of keep-alive summaries at the end of the block before
-            late = {at for at in key_at[:_TAIL_ROWS] if self._pairs_tail(block, at)}
-            if late:
-                kept = [(k, at) for k, at in zip(keys, key_at, strict=True) if at not in late]
-                keys, key_at = [k for k, _ in kept], [at for _, at in kept]
+        counts = {key: [n, first, last] for key, n, first, last in ready.groups}
+        for key, at, msg_hash in ready.maybe_late:
+            if msg_hash in self.tail:
+                continue  # its summary ended the block before, and was counted there
+            seen = counts.get(key)
+            if seen is None:
+                counts[key] = [1, at, at]
+            else:
+                seen[0] += 1
+                seen[1], seen[2] = min(seen[1], at), max(seen[2], at)
         rows = self.rows
-        counts = Counter(keys)
-        fresh = {key for key in counts if key not in rows}  # (a keys view difference walks rows)
+        fresh = [key for key in counts if key not in rows]
         if fresh:
-            self._new_rows(block, lines_before, counts, fresh, keys, key_at)
-        present = [key for key in counts if key in rows]
-        if present:
-            lasts = dict(zip(keys, key_at, strict=True))
-            for key in present:
-                row = rows[key]
-                row.count += counts[key]
-                utc = _utc_at(block, lasts[key])
-                if utc > row.last:
-                    row.last = utc
-        for (key, code), number in Counter(ready.statuses).items():
+            self._new_rows(block, lines_before, counts, fresh)
+        for key, (number, _first, last) in counts.items():
+            row = rows.get(key)
+            if row is None:
+                continue  # no room for its row (counted as left out)
+            row.count += number
+            utc = _utc_at(block, last)
+            if utc > row.last:
+                row.last = utc
+        for key, code, number in ready.statuses:
             answered = rows.get(key)
             status = _int(code)
             if answered is not None and status is not None:
@@ -518,29 +556,26 @@ class FileExtractor:
         self,
         block: bytes,
         lines_before: int,
-        counts: Counter[tuple[bytes, bytes, bytes]],
-        fresh: set[tuple[bytes, bytes, bytes]],
-        keys: list[tuple[bytes, bytes, bytes]],
-        key_at: list[int],
+        counts: dict[Key, list[int]],
+        fresh: list[Key],
     ) -> None:
         """Rows for the peers first seen in this block (file order), while there is room; their
         line numbers counted in one walk over the block, whatever the number of peers."""
         collector, file, rows = self.collector, self.file_name, self.rows
         if not collector.room():
-            collector.background_overflow += sum(map(counts.__getitem__, fresh))
+            collector.background_overflow += sum(counts[key][0] for key in fresh)
             return
-        firsts = dict(zip(reversed(keys), reversed(key_at), strict=True))
         count = block.count
         counted_to, newlines = 0, 0  # newlines before counted_to (the rows come in file order)
-        for key in sorted(fresh, key=firsts.__getitem__):
+        for key in sorted(fresh, key=lambda key: counts[key][1]):
             ip, port, method = key
             peer = ip + b":" + port
             row = collector.tallies.get((file, peer, method))
             if row is None:
                 if not collector.room():
-                    collector.background_overflow += counts[key]
+                    collector.background_overflow += counts[key][0]
                     continue
-                at = firsts[key]
+                at = counts[key][1]
                 newlines += count(b"\n", counted_to, at)
                 counted_to = at
                 utc = _utc_at(block, at)
@@ -548,11 +583,6 @@ class FileExtractor:
                     lines_before + newlines + 1, first=utc, last=utc
                 )
             rows[key] = row
-
-    def _pairs_tail(self, block: bytes, at: int) -> bool:
-        """Whether the block line at `at` is that of a keep-alive summary of the block before."""
-        match = _ROW.match(block, at)
-        return match is not None and match[6] is not None and match[6] in self.tail
 
     def close(self) -> None:
         """End of the file: a block cut by the end of the log is read as far as it goes."""

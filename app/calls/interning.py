@@ -9,11 +9,21 @@ memory a kept message costs is mostly its own object, not copies of the same tex
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+
+from app.native import loops
 
 
-def intern_fields(item: object, names: Iterable[str]) -> None:
-    """Replace each `str` attribute of `item` named in `names` by its interned copy."""
+def intern_fields(item: object, names: tuple[str, ...]) -> None:
+    """Replace each `str` attribute of `item` named in `names` by its interned copy (the loop
+    of app._native when built)."""
+    if loops is not None:
+        loops.intern_fields(item, names)
+        return
+    intern_fields_in_python(item, names)
+
+
+def intern_fields_in_python(item: object, names: tuple[str, ...]) -> None:
+    """The reference of intern_fields."""
     for name in names:
         value = getattr(item, name)
         if type(value) is str:

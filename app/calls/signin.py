@@ -37,6 +37,7 @@ from urllib.parse import unquote
 
 from app.calls.occurrences import Occurrences
 from app.calls.signin_model import HttpMessage
+from app.native import loops
 from app.report import FileKind
 from app.signatures.engine import BlockObserver, Observe
 from app.signatures.newlines import Newlines
@@ -210,7 +211,23 @@ _UNMARKED = _Marked(0, [])
 
 def mark_block(block: bytes, newlines: Newlines | None = None, *, lines: bool = True) -> _Marked:
     """The block's possible sign-in lines (one pass for every marker, see _Marked); with
-    `lines` False only the message lines are counted."""
+    `lines` False only the message lines are counted. The C loop of app._native when built
+    (the GIL released), else mark_block_in_python."""
+    if loops is None:
+        return mark_block_in_python(block, newlines, lines=lines)
+    counted, starts = loops.signin_marks(block, lines)
+    if starts is None:
+        return _Marked(counted)
+    if not starts:
+        return _UNMARKED if not counted else _Marked(counted, [])
+    counter = newlines if newlines is not None else Newlines(block)
+    return _Marked(counted, starts, counter, counter.ask(starts))
+
+
+def mark_block_in_python(
+    block: bytes, newlines: Newlines | None = None, *, lines: bool = True
+) -> _Marked:
+    """The reference of mark_block: one Occurrences pass, then the lines' starts in Python."""
     found = _FINDER.find(block)
     if not found:
         return _UNMARKED

@@ -19,6 +19,7 @@ from typing import Any, BinaryIO, Protocol
 
 from app.bundle.detect import is_expressway_line
 from app.bundle.stored import frames_ahead, is_compressed, open_stored
+from app.native import loops
 from app.parsing.expressway import (
     SyslogClock,
     as_logged,
@@ -215,7 +216,9 @@ def locate(
         starts.setdefault(line_start, set()).add(index)
     lines = []
     extra: list[tuple[int, int, int]] = []
-    counter = Newlines(block) if observer is not None else None
+    # one walk numbers the lines (an observer's too): in C when app._native is built (the GIL
+    # released), else per line below when no observer asks
+    counter = Newlines(block) if observer is not None or loops is not None else None
     prepared = observer.prepare(block, counter) if observer is not None else None
     newlines = 0
     previous = 0

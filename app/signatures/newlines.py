@@ -11,6 +11,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from heapq import merge
 
+from app.native import loops
+
 
 class Newlines:
     """The newlines in `block` before offsets: `ask` for some, then `answer` them."""
@@ -47,6 +49,15 @@ class Newlines:
         return self.counts[at] + self.block.count(b"\n", self.offsets[at], offset)
 
     def _count(self) -> None:
+        if loops is not None:  # the same walk in C, the GIL released (app/_native.c)
+            self._answers, self.offsets, self.counts = loops.newlines_answer(
+                self.block, self._asked
+            )
+            return
+        self._count_in_python()
+
+    def _count_in_python(self) -> None:
+        """The reference walk (app.native's fallback)."""
         count = self.block.count
         offsets, counts = [0], [0]
         last, newlines = 0, 0

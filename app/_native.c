@@ -1,0 +1,979 @@
+/* app._native: the per-line loops of a block's scan, in C, with the GIL released.
+ *
+ * Three loops ran in Python in the matcher threads and held the GIL for about a second per
+ * GiB each (app/native.py says which Python function each one replaces; those functions stay
+ * the reference and the fallback, and tests/test_native.py checks both give the same answer):
+ *
+ *   newlines_answer(block, asked)   the newlines before ascending offsets (Newlines._count)
+ *   sip_prepare(block, keepalive)   the SIP lines of a block, sorted, keep-alives counted
+ *                                   per peer and method (calls.extract)
+ *   signin_marks(block, lines)      the possible MRA sign-in lines (calls.signin.mark_block)
+ *   intern_fields(item, names)      a kept message's text shared (calls.interning)
+ *
+ * Each walks the block once, left to right (memmem/memchr: no backtracking, linear in the
+ * block whatever it holds), records spans in C arrays without the GIL, then builds the
+ * Python answer with it.
+ */
+#define PY_SSIZE_T_CLEAN
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem, memrchr */
+#endif
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#if !defined(__GLIBC__)
+static void *memrchr(const void *s, int c, size_t n) {
+    const unsigned char *p = (const unsigned char *)s + n;
+    while (p > (const unsigned char *)s)
+        if (*--p == (unsigned char)c) return (void *)p;
+    return NULL;
+}
+#endif
+
+/* ------------------------------------------------------------------ growable arrays */
+
+typedef struct {
+    Py_ssize_t *items;
+    Py_ssize_t size;
+    Py_ssize_t room;
+} Ints;
+
+static int ints_push(Ints *a, Py_ssize_t value) {
+    if (a->size == a->room) {
+        Py_ssize_t room = a->room ? a->room * 2 : 256;
+        Py_ssize_t *grown = realloc(a->items, (size_t)room * sizeof(Py_ssize_t));
+        if (grown == NULL) return -1;
+        a->items = grown;
+        a->room = room;
+    }
+    a->items[a->size++] = value;
+    return 0;
+}
+
+static void ints_free(Ints *a) {
+    free(a->items);
+    a->items = NULL;
+    a->size = a->room = 0;
+}
+
+static PyObject *ints_list(const Py_ssize_t *items, Py_ssize_t size) {
+    PyObject *list = PyList_New(size);
+    if (list == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < size; i++) {
+        PyObject *value = PyLong_FromSsize_t(items[i]);
+        if (value == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, value);
+    }
+    return list;
+}
+
+/* ------------------------------------------------------------------ newlines */
+
+static Py_ssize_t count_newlines(const char *p, Py_ssize_t n) {
+    Py_ssize_t count = 0, i = 0;
+#if defined(__SSE2__)
+    const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+    while (i + 16 <= n) { /* per-byte counters (at most 255 rounds), summed by _mm_sad_epu8 */
+        __m128i counters = zero;
+        for (int rounds = 0; rounds < 255 && i + 16 <= n; rounds++, i += 16) {
+            __m128i chunk = _mm_loadu_si128((const __m128i *)(p + i));
+            counters = _mm_sub_epi8(counters, _mm_cmpeq_epi8(chunk, nl));
+        }
+        __m128i sums = _mm_sad_epu8(counters, zero);
+        count += _mm_cvtsi128_si32(sums) + _mm_cvtsi128_si32(_mm_srli_si128(sums, 8));
+    }
+#endif
+    for (; i < n; i++) count += p[i] == '\n';
+    return count;
+}
+
+/* ------------------------------------------------------------------ several needles, one pass */
+
+typedef struct {
+    const char *text;
+    Py_ssize_t size; /* at least 3 */
+    Ints *found;     /* every start, overlapping ones too, ascending */
+} Needle;
+
+/* Bytes by how common they are in log text, most common first: the middle anchor of a needle
+ * is its least common byte (a needle's first and last bytes are the other two anchors). */
+static const char COMMON[] = " etaoinsrhldcumfpgwybvk0123456789.=\"-:/_,";
+
+static Py_ssize_t middle_anchor(const Needle *needle) {
+    Py_ssize_t best = 1, best_rank = -1;
+    for (Py_ssize_t i = 1; i < needle->size - 1; i++) {
+        const char *found = memchr(COMMON, needle->text[i], sizeof(COMMON) - 1);
+        Py_ssize_t rank = found ? found - COMMON : (Py_ssize_t)sizeof(COMMON);
+        if (rank > best_rank) {
+            best = i;
+            best_rank = rank;
+        }
+    }
+    return best;
+}
+
+static int find_from(const char *b, Py_ssize_t n, Py_ssize_t pos, const Needle *needle) {
+    while (pos < n) {
+        const char *hit = memmem(b + pos, (size_t)(n - pos), needle->text, (size_t)needle->size);
+        if (hit == NULL) break;
+        if (ints_push(needle->found, hit - b)) return -1;
+        pos = hit - b + 1;
+    }
+    return 0;
+}
+
+/* Every occurrence of each needle in b[0:n], in one pass (SSE2: each of 16 positions at once
+ * is a candidate when three bytes of the needle are there, then compared whole). */
+static int find_all(const char *b, Py_ssize_t n, const Needle *needles, int count) {
+    Py_ssize_t i = 0;
+#if defined(__SSE2__)
+    Py_ssize_t longest = 0, middle[8];
+    __m128i first[8], inner[8], last[8];
+    if (count > 8) return -1;
+    for (int k = 0; k < count; k++) {
+        if (needles[k].size > longest) longest = needles[k].size;
+        middle[k] = middle_anchor(&needles[k]);
+        first[k] = _mm_set1_epi8(needles[k].text[0]);
+        inner[k] = _mm_set1_epi8(needles[k].text[middle[k]]);
+        last[k] = _mm_set1_epi8(needles[k].text[needles[k].size - 1]);
+    }
+    for (; i + 16 + longest - 1 <= n; i += 16) {
+        __m128i here = _mm_loadu_si128((const __m128i *)(b + i));
+        for (int k = 0; k < count; k++) {
+            const Needle *needle = &needles[k];
+            __m128i hit = _mm_cmpeq_epi8(here, first[k]);
+            __m128i end = _mm_loadu_si128((const __m128i *)(b + i + needle->size - 1));
+            hit = _mm_and_si128(hit, _mm_cmpeq_epi8(end, last[k]));
+            unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+            if (!mask) continue;
+            __m128i mid = _mm_loadu_si128((const __m128i *)(b + i + middle[k]));
+            mask &= (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(mid, inner[k]));
+            while (mask) {
+                Py_ssize_t at = i + __builtin_ctz(mask);
+                mask &= mask - 1;
+                if (memcmp(b + at + 1, needle->text + 1, (size_t)(needle->size - 2)) == 0 &&
+                    ints_push(needle->found, at))
+                    return -1;
+            }
+        }
+    }
+#endif
+    for (int k = 0; k < count; k++)
+        if (find_from(b, n, i, &needles[k])) return -1;
+    return 0;
+}
+
+/* newlines_answer(block, asked) -> (answers, offsets, counts)
+ * asked: a list of lists of ascending offsets. answers[k][i]: the newlines in
+ * block[:asked[k][i]]; offsets/counts: every distinct offset asked, ascending, from 0, and the
+ * newlines before each (checkpoints for Newlines.before). */
+static PyObject *newlines_answer(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    PyObject *asked;
+    if (!PyArg_ParseTuple(args, "y*O!", &view, &PyList_Type, &asked)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t lists = PyList_GET_SIZE(asked);
+    Py_ssize_t **values = calloc((size_t)(lists ? lists : 1), sizeof(Py_ssize_t *));
+    Py_ssize_t **answers = calloc((size_t)(lists ? lists : 1), sizeof(Py_ssize_t *));
+    Py_ssize_t *sizes = calloc((size_t)(lists ? lists : 1), sizeof(Py_ssize_t));
+    Py_ssize_t *heads = calloc((size_t)(lists ? lists : 1), sizeof(Py_ssize_t));
+    Ints offsets = {0}, counts = {0};
+    if (values == NULL || answers == NULL || sizes == NULL || heads == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < lists; k++) {
+        PyObject *list = PyList_GET_ITEM(asked, k);
+        if (!PyList_Check(list)) {
+            PyErr_SetString(PyExc_TypeError, "newlines_answer: asked must hold lists");
+            goto done;
+        }
+        Py_ssize_t size = PyList_GET_SIZE(list);
+        sizes[k] = size;
+        values[k] = malloc((size_t)(size ? size : 1) * sizeof(Py_ssize_t));
+        answers[k] = malloc((size_t)(size ? size : 1) * sizeof(Py_ssize_t));
+        if (values[k] == NULL || answers[k] == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        Py_ssize_t previous = 0;
+        for (Py_ssize_t i = 0; i < size; i++) {
+            Py_ssize_t value = PyLong_AsSsize_t(PyList_GET_ITEM(list, i));
+            if (value == -1 && PyErr_Occurred()) goto done;
+            if (value < 0 || value < previous) {
+                PyErr_SetString(PyExc_ValueError,
+                                "newlines_answer: offsets must be ascending and not negative");
+                goto done;
+            }
+            values[k][i] = previous = value;
+        }
+    }
+    if (ints_push(&offsets, 0) || ints_push(&counts, 0)) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    const char *block = view.buf;
+    Py_ssize_t length = view.len, last = 0, newlines = 0;
+    for (;;) {  /* merge the lists: the smallest head next (ties: the first list) */
+        Py_ssize_t pick = -1, smallest = 0;
+        for (Py_ssize_t k = 0; k < lists; k++) {
+            if (heads[k] < sizes[k] && (pick < 0 || values[k][heads[k]] < smallest)) {
+                pick = k;
+                smallest = values[k][heads[k]];
+            }
+        }
+        if (pick < 0) break;
+        if (smallest != last) {
+            Py_ssize_t from = last < length ? last : length;
+            Py_ssize_t to = smallest < length ? smallest : length;
+            newlines += count_newlines(block + from, to - from);
+            last = smallest;
+            if (ints_push(&offsets, smallest) || ints_push(&counts, newlines)) {
+                failed = 1;
+                break;
+            }
+        }
+        answers[pick][heads[pick]++] = newlines;
+    }
+    Py_END_ALLOW_THREADS
+    if (failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    PyObject *answer_lists = PyList_New(lists);
+    if (answer_lists == NULL) goto done;
+    for (Py_ssize_t k = 0; k < lists; k++) {
+        PyObject *list = ints_list(answers[k], sizes[k]);
+        if (list == NULL) {
+            Py_DECREF(answer_lists);
+            goto done;
+        }
+        PyList_SET_ITEM(answer_lists, k, list);
+    }
+    PyObject *offset_list = ints_list(offsets.items, offsets.size);
+    PyObject *count_list = ints_list(counts.items, counts.size);
+    if (offset_list == NULL || count_list == NULL) {
+        Py_DECREF(answer_lists);
+        Py_XDECREF(offset_list);
+        Py_XDECREF(count_list);
+        goto done;
+    }
+    result = Py_BuildValue("(NNN)", answer_lists, offset_list, count_list);
+done:
+    for (Py_ssize_t k = 0; k < lists; k++) {
+        if (values) free(values[k]);
+        if (answers) free(answers[k]);
+    }
+    free(values);
+    free(answers);
+    free(sizes);
+    free(heads);
+    ints_free(&offsets);
+    ints_free(&counts);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* ------------------------------------------------------------------ a cursor over a line */
+
+typedef struct {
+    const char *b;
+    Py_ssize_t n;
+    Py_ssize_t at;
+} Cursor;
+
+static int take(Cursor *c, const char *literal) {
+    Py_ssize_t size = (Py_ssize_t)strlen(literal);
+    if (c->n - c->at < size || memcmp(c->b + c->at, literal, (size_t)size) != 0) return 0;
+    c->at += size;
+    return 1;
+}
+
+static int blanks(Cursor *c) { /* [ \t]+ */
+    Py_ssize_t start = c->at;
+    while (c->at < c->n && (c->b[c->at] == ' ' || c->b[c->at] == '\t')) c->at++;
+    return c->at > start;
+}
+
+static void maybe_blanks(Cursor *c) { blanks(c); }
+
+static int is_alpha(char ch) { return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z'); }
+
+/* [^"\n]* then '"': the value's span */
+static int quoted(Cursor *c, Py_ssize_t *start, Py_ssize_t *end) {
+    Py_ssize_t i = c->at;
+    while (i < c->n && c->b[i] != '"' && c->b[i] != '\n') i++;
+    if (i >= c->n || c->b[i] != '"') return 0;
+    *start = c->at;
+    *end = i;
+    c->at = i + 1;
+    return 1;
+}
+
+/* ------------------------------------------------------------------ SIP lines */
+
+enum { G_IP, G_PORT, G_CODE, G_METHOD, G_HASH, G_BLOCK_HASH, G_PEEK, GROUPS };
+
+typedef struct {
+    Py_ssize_t at;
+    Py_ssize_t span[GROUPS][2]; /* start, end; start -1: the group did not take part */
+} SipRow;
+
+typedef struct {
+    SipRow *items;
+    Py_ssize_t size;
+    Py_ssize_t room;
+} SipRows;
+
+static int rows_push(SipRows *rows, const SipRow *row) {
+    if (rows->size == rows->room) {
+        Py_ssize_t room = rows->room ? rows->room * 2 : 64;
+        SipRow *grown = realloc(rows->items, (size_t)room * sizeof(SipRow));
+        if (grown == NULL) return -1;
+        rows->items = grown;
+        rows->room = room;
+    }
+    rows->items[rows->size++] = *row;
+    return 0;
+}
+
+static const char SIP_MODULE[] = "Module=\"network.sip\"";
+static const char MSG_HASH[] = "Msg-Hash=";
+
+/* The Detail="… Method=… Msg-Hash=…" alternative of extract._ROW, from c->at (after Detail=").
+ * Method=([A-Za-z]{1,32})[^"\n]*?Msg-Hash=([^,"\n]{1,64}): the longest method whose lazy
+ * rest reaches a Msg-Hash= with a value, as the regex engine backtracks. */
+static int sip_detail(Cursor *c, SipRow *row) {
+    maybe_blanks(c);
+    if (!take(c, "Receive") && !take(c, "Sending")) return 0;
+    if (!blanks(c)) return 0;
+    if (!take(c, "Request") && !take(c, "Response")) return 0;
+    if (!blanks(c)) return 0;
+    Cursor save = *c;
+    if (take(c, "Code=")) {
+        Py_ssize_t start = c->at;
+        while (c->at < c->n && c->at - start < 11 && c->b[c->at] >= '0' && c->b[c->at] <= '9')
+            c->at++;
+        Py_ssize_t digits = c->at - start;
+        if (digits >= 1 && digits <= 10 && c->at < c->n && c->b[c->at] == ',') {
+            row->span[G_CODE][0] = start;
+            row->span[G_CODE][1] = c->at;
+            c->at++;
+            maybe_blanks(c);
+        } else {
+            *c = save;
+        }
+    }
+    if (!take(c, "Method=")) return 0;
+    Py_ssize_t method = c->at, run = 0;
+    while (method + run < c->n && is_alpha(c->b[method + run])) run++;
+    if (run == 0) return 0;
+    Py_ssize_t longest = run < 32 ? run : 32;
+    /* the region the lazy [^"\n]*? may cross */
+    Py_ssize_t stop = method + run;
+    while (stop < c->n && c->b[stop] != '"' && c->b[stop] != '\n') stop++;
+    Py_ssize_t found = -1, taken = longest;
+    /* the first Msg-Hash= with a value at or after method + longest */
+    Py_ssize_t from = method + longest;
+    while (from < stop) {
+        const char *hit = memmem(c->b + from, (size_t)(stop - from), MSG_HASH, 9);
+        if (hit == NULL) break;
+        Py_ssize_t h = hit - c->b;
+        if (h + 9 < stop && c->b[h + 9] != ',') {
+            found = h;
+            break;
+        }
+        from = h + 1;
+    }
+    if (found < 0) { /* a shorter method: the last Msg-Hash= starting inside the longest one */
+        for (Py_ssize_t h = method + longest - 1; h >= method + 1; h--) {
+            if (h + 9 < stop && memcmp(c->b + h, MSG_HASH, 9) == 0 && c->b[h + 9] != ',') {
+                found = h;
+                taken = h - method;
+                break;
+            }
+        }
+    }
+    if (found < 0) return 0;
+    row->span[G_METHOD][0] = method;
+    row->span[G_METHOD][1] = method + taken;
+    Py_ssize_t value = found + 9, end = value;
+    while (end < stop && end - value < 64 && c->b[end] != ',') end++;
+    row->span[G_HASH][0] = value;
+    row->span[G_HASH][1] = end;
+    c->at = end;
+    return 1;
+}
+
+/* extract._ROW at `at` (where Module="network.sip" is); 1 and the row when it matches */
+static int sip_row(const char *b, Py_ssize_t n, Py_ssize_t at, SipRow *row, Py_ssize_t *end) {
+    Cursor c = {b, n, at};
+    Py_ssize_t s, e;
+    for (int g = 0; g < GROUPS; g++) row->span[g][0] = row->span[g][1] = -1;
+    row->at = at;
+    if (!take(&c, SIP_MODULE) || !blanks(&c)) return 0;
+    if (!take(&c, "Level=\"")) return 0;
+    while (c.at < n && is_alpha(b[c.at])) c.at++;
+    if (!take(&c, "\"")) return 0;
+    take(&c, ":");
+    if (!blanks(&c)) return 0;
+    if (!take(&c, "Action=\"")) return 0;
+    if (!take(&c, "Received") && !take(&c, "Sent")) return 0;
+    if (!take(&c, "\"") || !blanks(&c)) return 0;
+    if (!take(&c, "Local-ip=\"") || !quoted(&c, &s, &e) || !blanks(&c)) return 0;
+    if (!take(&c, "Local-port=\"") || !quoted(&c, &s, &e) || !blanks(&c)) return 0;
+    if (!take(&c, "Src-ip=\"") && !take(&c, "Dst-ip=\"")) return 0;
+    if (!quoted(&c, &row->span[G_IP][0], &row->span[G_IP][1]) || !blanks(&c)) return 0;
+    if (!take(&c, "Src-port=\"") && !take(&c, "Dst-port=\"")) return 0;
+    if (!quoted(&c, &row->span[G_PORT][0], &row->span[G_PORT][1]) || !blanks(&c)) return 0;
+    Py_ssize_t fields = c.at;
+    if (take(&c, "Detail=\"")) {
+        SipRow tried = *row;
+        if (sip_detail(&c, &tried)) {
+            *row = tried;
+            *end = c.at;
+            return 1;
+        }
+        c.at = fields;
+    }
+    if (take(&c, "Msg-Hash=\"")) {
+        Py_ssize_t value = c.at, i = c.at;
+        while (i < n && b[i] != '"' && b[i] != '\n') i++;
+        if (i - value >= 1 && i - value <= 64 && i < n && b[i] == '"') {
+            row->span[G_BLOCK_HASH][0] = value;
+            row->span[G_BLOCK_HASH][1] = i;
+            c.at = i + 1;
+            Cursor peek = c;
+            take(&peek, "\r");
+            if (take(&peek, "\n SIPMSG:")) {
+                take(&peek, "\r");
+                if (take(&peek, "\n |")) {
+                    Py_ssize_t start = peek.at, j = peek.at;
+                    while (j < n && j - start <= 32 && b[j] >= 'A' && b[j] <= 'Z') j++;
+                    if (j - start >= 1 && j - start <= 32 && j < n && b[j] == ' ') {
+                        row->span[G_PEEK][0] = start;
+                        row->span[G_PEEK][1] = j;
+                        c.at = j + 1;
+                    }
+                }
+            }
+            *end = c.at;
+            return 1;
+        }
+        c.at = fields;
+    }
+    if (take(&c, "Detail=")) {
+        *end = c.at;
+        return 1;
+    }
+    return 0;
+}
+
+/* a set of spans of the block (the Msg-Hash of keep-alive summaries), open addressing */
+typedef struct {
+    Py_ssize_t *slots; /* index of a row, -1 empty */
+    Py_ssize_t mask;
+} SpanSet;
+
+static uint64_t span_hash(const char *p, Py_ssize_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+    return h;
+}
+
+static int same_span(const char *b, const Py_ssize_t *x, const Py_ssize_t *y) {
+    Py_ssize_t n = x[1] - x[0];
+    return n == y[1] - y[0] && memcmp(b + x[0], b + y[0], (size_t)n) == 0;
+}
+
+static int out_method(const char *b, const Py_ssize_t *span, PyObject *keepalive) {
+    if (span[0] < 0) return 0;
+    Py_ssize_t n = PyTuple_GET_SIZE(keepalive);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *method = PyTuple_GET_ITEM(keepalive, i);
+        if (PyBytes_GET_SIZE(method) == span[1] - span[0] &&
+            memcmp(PyBytes_AS_STRING(method), b + span[0], (size_t)(span[1] - span[0])) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static PyObject *span_bytes(const char *b, const Py_ssize_t *span) {
+    if (span[0] < 0) Py_RETURN_NONE;
+    return PyBytes_FromStringAndSize(b + span[0], span[1] - span[0]);
+}
+
+#define TAIL_ROWS 16
+
+/* An open-addressing table of indexes (into the caller's arrays), found by a hash and the
+ * caller's comparison: keep-alive keys (ip, port, method) and (key, status code) pairs. */
+typedef struct {
+    Py_ssize_t *slots; /* index, -1 empty */
+    uint64_t *hashes;
+    Py_ssize_t mask;
+} Table;
+
+static int table_init(Table *t, Py_ssize_t expected) {
+    Py_ssize_t size = 16;
+    while (size < expected * 2) size *= 2;
+    t->slots = malloc((size_t)size * sizeof(Py_ssize_t));
+    t->hashes = malloc((size_t)size * sizeof(uint64_t));
+    t->mask = size - 1;
+    if (t->slots == NULL || t->hashes == NULL) return -1;
+    for (Py_ssize_t i = 0; i < size; i++) t->slots[i] = -1;
+    return 0;
+}
+
+static void table_free(Table *t) {
+    free(t->slots);
+    free(t->hashes);
+}
+
+typedef struct {
+    Py_ssize_t ip[2], port[2], method[2];
+    Py_ssize_t count, first, last; /* of the entries counted here (not maybe late) */
+    PyObject *key;                 /* (ip, port, method), made once */
+} KeyGroup;
+
+static uint64_t key_hash(const char *b, const Py_ssize_t *ip, const Py_ssize_t *port,
+                         const Py_ssize_t *method) {
+    uint64_t h = span_hash(b + ip[0], ip[1] - ip[0]);
+    h = (h ^ span_hash(b + port[0], port[1] - port[0])) * 1099511628211ULL;
+    return (h ^ span_hash(b + method[0], method[1] - method[0])) * 1099511628211ULL;
+}
+
+/* the group of (ip, port, method), added (count 0) when new; -1 when out of memory */
+static Py_ssize_t key_group(Table *t, KeyGroup **groups, Py_ssize_t *size, Py_ssize_t *room,
+                            const char *b, const Py_ssize_t *ip, const Py_ssize_t *port,
+                            const Py_ssize_t *method) {
+    uint64_t h = key_hash(b, ip, port, method);
+    Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)t->mask);
+    for (;; slot = (slot + 1) & t->mask) {
+        Py_ssize_t index = t->slots[slot];
+        if (index < 0) break;
+        KeyGroup *g = &(*groups)[index];
+        if (t->hashes[slot] == h && same_span(b, g->ip, ip) && same_span(b, g->port, port) &&
+            same_span(b, g->method, method))
+            return index;
+    }
+    if (*size == *room) {
+        Py_ssize_t grown_room = *room ? *room * 2 : 16;
+        KeyGroup *grown = realloc(*groups, (size_t)grown_room * sizeof(KeyGroup));
+        if (grown == NULL) return -1;
+        *groups = grown;
+        *room = grown_room;
+    }
+    KeyGroup *g = &(*groups)[*size];
+    memcpy(g->ip, ip, sizeof g->ip);
+    memcpy(g->port, port, sizeof g->port);
+    memcpy(g->method, method, sizeof g->method);
+    g->count = 0;
+    g->first = g->last = -1;
+    g->key = NULL;
+    t->slots[slot] = *size;
+    t->hashes[slot] = h;
+    return (*size)++;
+}
+
+typedef struct {
+    Py_ssize_t group;
+    Py_ssize_t code[2];
+    Py_ssize_t count;
+} StatusCount;
+
+static PyObject *group_key(const char *b, KeyGroup *g) {
+    if (g->key == NULL)
+        g->key = Py_BuildValue("(NNN)", span_bytes(b, g->ip), span_bytes(b, g->port),
+                               span_bytes(b, g->method));
+    return g->key;
+}
+
+/* sip_prepare(block, keepalive) -> None | (groups, maybe_late, statuses, hits, tail)
+ * What calls.extract.prepare_block sorts from the rows of _ROW (see there), the keep-alive
+ * messages counted per (ip, port, method) key: groups [(key, count, first, last)] ordered by
+ * first offset; maybe_late [(key, offset, hash)], the unpaired block lines among the first
+ * TAIL_ROWS keep-alive entries (counted by the reader unless a summary of the block before
+ * named their hash); statuses [(key, code, count)]; hits, the offsets of the other SIP lines;
+ * tail, the hashes of keep-alive summaries among the last TAIL_ROWS rows. keepalive: the
+ * methods counted, never read (OPTIONS, REGISTER, PUBLISH). */
+static PyObject *sip_prepare(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    PyObject *keepalive;
+    if (!PyArg_ParseTuple(args, "y*O!", &view, &PyTuple_Type, &keepalive)) return NULL;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(keepalive); i++) {
+        if (!PyBytes_Check(PyTuple_GET_ITEM(keepalive, i))) {
+            PyBuffer_Release(&view);
+            PyErr_SetString(PyExc_TypeError, "sip_prepare: keepalive must hold bytes");
+            return NULL;
+        }
+    }
+    const char *b = view.buf;
+    Py_ssize_t n = view.len;
+    SipRows rows = {0};
+    int failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    Ints starts = {0};
+    Needle module = {SIP_MODULE, (Py_ssize_t)strlen(SIP_MODULE), &starts};
+    failed = find_all(b, n, &module, 1) != 0;
+    Py_ssize_t pos = 0;
+    for (Py_ssize_t i = 0; i < starts.size && !failed; i++) {
+        Py_ssize_t at = starts.items[i], end = at + 1;
+        SipRow row;
+        if (at < pos) continue; /* inside the row before (as re.finditer goes on) */
+        if (sip_row(b, n, at, &row, &end)) {
+            failed = rows_push(&rows, &row) != 0;
+            pos = end > at ? end : at + 1;
+        }
+    }
+    ints_free(&starts);
+    Py_END_ALLOW_THREADS
+    PyObject *result = NULL, *groups_out = NULL, *late_out = NULL, *statuses_out = NULL,
+             *hits = NULL, *tail = NULL;
+    SpanSet paired = {NULL, 0};
+    Table keys = {NULL, NULL, 0}, codes = {NULL, NULL, 0};
+    KeyGroup *groups = NULL;
+    Py_ssize_t group_count = 0, group_room = 0;
+    StatusCount *statuses = NULL;
+    Py_ssize_t status_count = 0;
+    char *out = NULL;
+    if (failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (rows.size == 0) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    out = malloc((size_t)rows.size);
+    statuses = malloc((size_t)rows.size * sizeof(StatusCount));
+    Py_ssize_t slots = 16;
+    while (slots < rows.size * 2) slots *= 2;
+    paired.slots = malloc((size_t)slots * sizeof(Py_ssize_t));
+    paired.mask = slots - 1;
+    if (out == NULL || statuses == NULL || paired.slots == NULL || table_init(&keys, rows.size) ||
+        table_init(&codes, rows.size)) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < slots; i++) paired.slots[i] = -1;
+    for (Py_ssize_t r = 0; r < rows.size; r++) { /* the hashes of keep-alive summaries */
+        SipRow *row = &rows.items[r];
+        out[r] = (char)out_method(b, row->span[G_METHOD], keepalive);
+        if (!out[r]) continue;
+        const Py_ssize_t *span = row->span[G_HASH];
+        uint64_t h = span_hash(b + span[0], span[1] - span[0]);
+        for (Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)paired.mask);;
+             slot = (slot + 1) & paired.mask) {
+            Py_ssize_t other = paired.slots[slot];
+            if (other < 0) {
+                paired.slots[slot] = r;
+                break;
+            }
+            if (same_span(b, rows.items[other].span[G_HASH], span)) break;
+        }
+    }
+    late_out = PyList_New(0);
+    hits = PyList_New(0);
+    tail = PyList_New(0);
+    if (!late_out || !hits || !tail) goto done;
+    Py_ssize_t entries = 0; /* keep-alive entries so far (summaries and unpaired block lines) */
+    for (Py_ssize_t r = 0; r < rows.size; r++) {
+        SipRow *row = &rows.items[r];
+        const Py_ssize_t *method = row->span[G_METHOD];
+        int counted_summary = out[r], block_line = 0;
+        if (!counted_summary) {
+            const Py_ssize_t *block_hash = row->span[G_BLOCK_HASH];
+            int is_paired = 0;
+            if (block_hash[0] >= 0) {
+                uint64_t h = span_hash(b + block_hash[0], block_hash[1] - block_hash[0]);
+                for (Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)paired.mask);;
+                     slot = (slot + 1) & paired.mask) {
+                    Py_ssize_t other = paired.slots[slot];
+                    if (other < 0) break;
+                    if (same_span(b, rows.items[other].span[G_HASH], block_hash)) {
+                        is_paired = 1;
+                        break;
+                    }
+                }
+            }
+            if (out_method(b, row->span[G_PEEK], keepalive)) {
+                if (is_paired) continue;
+                block_line = 1;
+                method = row->span[G_PEEK];
+            } else {
+                if (block_hash[0] < 0 || !is_paired) {
+                    PyObject *at = PyLong_FromSsize_t(row->at);
+                    if (at == NULL || PyList_Append(hits, at)) {
+                        Py_XDECREF(at);
+                        goto done;
+                    }
+                    Py_DECREF(at);
+                }
+                continue;
+            }
+        }
+        Py_ssize_t index = key_group(&keys, &groups, &group_count, &group_room, b,
+                                     row->span[G_IP], row->span[G_PORT], method);
+        if (index < 0) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        KeyGroup *g = &groups[index];
+        if (block_line && entries < TAIL_ROWS) { /* maybe counted in the block before */
+            PyObject *key = group_key(b, g);
+            PyObject *late = key ? Py_BuildValue("(OnN)", key, row->at,
+                                                 span_bytes(b, row->span[G_BLOCK_HASH]))
+                                 : NULL;
+            if (late == NULL || PyList_Append(late_out, late)) {
+                Py_XDECREF(late);
+                goto done;
+            }
+            Py_DECREF(late);
+        } else {
+            if (g->count++ == 0) g->first = row->at;
+            g->last = row->at;
+        }
+        entries++;
+        if (counted_summary && row->span[G_CODE][0] >= 0) {
+            const Py_ssize_t *code = row->span[G_CODE];
+            uint64_t h = (span_hash(b + code[0], code[1] - code[0]) ^ (uint64_t)index) *
+                         1099511628211ULL;
+            Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)codes.mask);
+            for (;; slot = (slot + 1) & codes.mask) {
+                Py_ssize_t other = codes.slots[slot];
+                if (other < 0) {
+                    codes.slots[slot] = status_count;
+                    codes.hashes[slot] = h;
+                    StatusCount *added = &statuses[status_count++];
+                    added->group = index;
+                    memcpy(added->code, code, sizeof added->code);
+                    added->count = 1;
+                    break;
+                }
+                if (codes.hashes[slot] == h && statuses[other].group == index &&
+                    same_span(b, statuses[other].code, code)) {
+                    statuses[other].count++;
+                    break;
+                }
+            }
+        }
+    }
+    /* groups with a count, by first offset (the order their rows are made in) */
+    Py_ssize_t *order = malloc((size_t)(group_count ? group_count : 1) * sizeof(Py_ssize_t));
+    if (order == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t counted = 0;
+    for (Py_ssize_t i = 0; i < group_count; i++)
+        if (groups[i].count) order[counted++] = i;
+    for (Py_ssize_t i = 1; i < counted; i++) { /* insertion sort: nearly sorted already */
+        Py_ssize_t moving = order[i], j = i;
+        while (j > 0 && groups[order[j - 1]].first > groups[moving].first) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = moving;
+    }
+    groups_out = PyList_New(counted);
+    if (groups_out == NULL) {
+        free(order);
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < counted; i++) {
+        KeyGroup *g = &groups[order[i]];
+        PyObject *key = group_key(b, g);
+        PyObject *item = key ? Py_BuildValue("(Onnn)", key, g->count, g->first, g->last) : NULL;
+        if (item == NULL) {
+            free(order);
+            goto done;
+        }
+        PyList_SET_ITEM(groups_out, i, item);
+    }
+    free(order);
+    statuses_out = PyList_New(status_count);
+    if (statuses_out == NULL) goto done;
+    for (Py_ssize_t i = 0; i < status_count; i++) {
+        PyObject *key = group_key(b, &groups[statuses[i].group]);
+        PyObject *item =
+            key ? Py_BuildValue("(ONn)", key, span_bytes(b, statuses[i].code), statuses[i].count)
+                : NULL;
+        if (item == NULL) goto done;
+        PyList_SET_ITEM(statuses_out, i, item);
+    }
+    for (Py_ssize_t r = rows.size > TAIL_ROWS ? rows.size - TAIL_ROWS : 0; r < rows.size; r++) {
+        if (!out[r]) continue;
+        PyObject *h = span_bytes(b, rows.items[r].span[G_HASH]);
+        if (h == NULL || PyList_Append(tail, h)) {
+            Py_XDECREF(h);
+            goto done;
+        }
+        Py_DECREF(h);
+    }
+    result = Py_BuildValue("(OOOOO)", groups_out, late_out, statuses_out, hits, tail);
+done:
+    for (Py_ssize_t i = 0; i < group_count; i++) Py_XDECREF(groups[i].key);
+    free(groups);
+    free(statuses);
+    free(out);
+    table_free(&keys);
+    table_free(&codes);
+    Py_XDECREF(groups_out);
+    Py_XDECREF(late_out);
+    Py_XDECREF(statuses_out);
+    Py_XDECREF(hits);
+    Py_XDECREF(tail);
+    free(paired.slots);
+    free(rows.items);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* ------------------------------------------------------------------ sign-in lines */
+
+static const char MODULE_QUOTE[] = "Module=\"";
+static const char *const COUNTED[] = {"network.http.trafficserver\"",
+                                      "network.http.edgeconfigprovisioning\""};
+static const char *const READ_ONLY[] = {"Sending HTTP error response",
+                                        "Failed to authenticate user"};
+
+/* signin_marks(block, lines) -> (counted, starts | None)
+ * calls.signin.mark_block: counted, the occurrences of the first two kinds right after
+ * Module="; starts (unless lines is false), the starts of the lines holding any of the four
+ * kinds, ascending, but those starting with a space, a tab or '|'. */
+static PyObject *signin_marks(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    int lines;
+    if (!PyArg_ParseTuple(args, "y*p", &view, &lines)) return NULL;
+    const char *b = view.buf;
+    Py_ssize_t n = view.len, counted = 0;
+    Ints kinds[3] = {{0}, {0}, {0}}, starts = {0};
+    int failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    Ints counted_kinds[2] = {{0}, {0}};
+    Needle needles[4] = {{COUNTED[0], (Py_ssize_t)strlen(COUNTED[0]), &counted_kinds[0]},
+                         {COUNTED[1], (Py_ssize_t)strlen(COUNTED[1]), &counted_kinds[1]},
+                         {READ_ONLY[0], (Py_ssize_t)strlen(READ_ONLY[0]), &kinds[1]},
+                         {READ_ONLY[1], (Py_ssize_t)strlen(READ_ONLY[1]), &kinds[2]}};
+    Py_ssize_t quote = (Py_ssize_t)strlen(MODULE_QUOTE);
+    failed = find_all(b, n, needles, lines ? 4 : 2) != 0;
+    for (int k = 0; k < 2 && !failed; k++) {
+        for (Py_ssize_t i = 0; i < counted_kinds[k].size; i++) {
+            Py_ssize_t at = counted_kinds[k].items[i];
+            if (at >= quote && memcmp(b + at - quote, MODULE_QUOTE, (size_t)quote) == 0) counted++;
+        }
+    }
+    if (lines && !failed) { /* the two counted kinds as one ascending list */
+        Py_ssize_t x = 0, y = 0;
+        while (!failed && (x < counted_kinds[0].size || y < counted_kinds[1].size)) {
+            int from_first = y >= counted_kinds[1].size ||
+                             (x < counted_kinds[0].size &&
+                              counted_kinds[0].items[x] <= counted_kinds[1].items[y]);
+            failed = ints_push(&kinds[0], from_first ? counted_kinds[0].items[x++]
+                                                     : counted_kinds[1].items[y++]) != 0;
+        }
+    }
+    ints_free(&counted_kinds[0]);
+    ints_free(&counted_kinds[1]);
+    if (lines && !failed) { /* merge, then each line's start once (each byte looked at once) */
+        Py_ssize_t heads[3] = {0, 0, 0}, line_start = 0, searched_to = 0;
+        for (;;) {
+            int pick = -1;
+            for (int k = 0; k < 3; k++)
+                if (heads[k] < kinds[k].size &&
+                    (pick < 0 || kinds[k].items[heads[k]] < kinds[pick].items[heads[pick]]))
+                    pick = k;
+            if (pick < 0) break;
+            Py_ssize_t at = kinds[pick].items[heads[pick]++];
+            if (at > searched_to) {
+                const char *nl = memrchr(b + searched_to, '\n', (size_t)(at - searched_to));
+                if (nl != NULL && nl - b + 1 > line_start) line_start = nl - b + 1;
+                searched_to = at;
+            }
+            if (starts.size == 0 || starts.items[starts.size - 1] != line_start) {
+                if (ints_push(&starts, line_start)) {
+                    failed = 1;
+                    break;
+                }
+            }
+        }
+        Py_ssize_t kept = 0; /* lines quoted inside a payload are not log lines */
+        for (Py_ssize_t i = 0; i < starts.size; i++) {
+            char first = b[starts.items[i]];
+            if (first != ' ' && first != '\t' && first != '|') starts.items[kept++] = starts.items[i];
+        }
+        starts.size = kept;
+    }
+    Py_END_ALLOW_THREADS
+    PyObject *result = NULL;
+    if (failed) {
+        PyErr_NoMemory();
+    } else if (!lines) {
+        result = Py_BuildValue("(nO)", counted, Py_None);
+    } else {
+        PyObject *list = ints_list(starts.items, starts.size);
+        if (list != NULL) result = Py_BuildValue("(nN)", counted, list);
+    }
+    for (int k = 0; k < 3; k++) ints_free(&kinds[k]);
+    ints_free(&starts);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* ------------------------------------------------------------------ shared text */
+
+/* intern_fields(item, names): each str attribute of `item` named in `names` replaced by its
+ * interned copy (app.calls.interning.intern_fields, without a Python loop per field). */
+static PyObject *intern_fields(PyObject *self, PyObject *args) {
+    PyObject *item, *names;
+    if (!PyArg_ParseTuple(args, "OO!", &item, &PyTuple_Type, &names)) return NULL;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
+        PyObject *name = PyTuple_GET_ITEM(names, i);
+        PyObject *value = PyObject_GetAttr(item, name);
+        if (value == NULL) return NULL;
+        if (PyUnicode_CheckExact(value)) {
+            PyObject *shared = value;
+            Py_INCREF(shared);
+            PyUnicode_InternInPlace(&shared);
+            int failed = shared != value && PyObject_SetAttr(item, name, shared) < 0;
+            Py_DECREF(shared);
+            if (failed) {
+                Py_DECREF(value);
+                return NULL;
+            }
+        }
+        Py_DECREF(value);
+    }
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------ module */
+
+static PyMethodDef methods[] = {
+    {"newlines_answer", newlines_answer, METH_VARARGS,
+     "newlines_answer(block, asked) -> (answers, offsets, counts)"},
+    {"sip_prepare", sip_prepare, METH_VARARGS,
+     "sip_prepare(block, keepalive) -> None | (groups, maybe_late, statuses, hits, tail)"},
+    {"signin_marks", signin_marks, METH_VARARGS,
+     "signin_marks(block, lines) -> (counted, starts | None)"},
+    {"intern_fields", intern_fields, METH_VARARGS,
+     "intern_fields(item, names): intern the str attributes of item named in names"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "app._native",
+    "The per-line loops of a block's scan in C, the GIL released (see app/native.py).", -1,
+    methods,
+};
+
+PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }

@@ -1,0 +1,32 @@
+"""The C loops of a block's scan (app/_native.c), or None where the extension was not built.
+
+Three Python loops ran per line in the matcher threads, holding the GIL: `Newlines._count`,
+`calls.extract.prepare_block` and `calls.signin.mark_block`. `setup.py` builds their C
+versions (optional: without a compiler the install goes on); each caller keeps its Python
+loop as the reference and the fallback, and tests/test_native.py checks both answer alike.
+LOUPE_NATIVE=false (read once, at import) runs the Python loops even when the C ones exist.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+
+def _load() -> ModuleType | None:
+    if os.environ.get("LOUPE_NATIVE", "true").strip().lower() in {"0", "false", "no", "off"}:
+        return None
+    try:
+        return importlib.import_module("app._native")
+    except ImportError:
+        return None
+
+
+loops: ModuleType | None = _load()
+"""The extension module (newlines_answer, sip_prepare, signin_marks), or None."""
+
+
+def describe() -> str:
+    """Which loops run, for logs and the bench."""
+    return "C (app._native)" if loops is not None else "Python (app._native not built)"
