@@ -12,13 +12,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     LOUPE_PORT=8000 \
     LOUPE_DATA_DIR=/data
 
-# libcairo2: ladder.png (CairoSVG); without it the PNG download answers 503 with the reason
-RUN apt-get update && apt-get install -y --no-install-recommends libcairo2 \
+# libcairo2: ladder.png (CairoSVG); without it the PNG download answers 503 with the reason.
+# gcc and libc6-dev build app._native (setup.py), the scan's C loops; without them the
+# Python loops run (same results, slower)
+RUN apt-get update && apt-get install -y --no-install-recommends libcairo2 gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
 # dependencies first, so a code change does not reinstall them
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 RUN mkdir app && touch app/__init__.py && pip install . && pip uninstall -y logloupe && rm -r app
 
 COPY alembic.ini ./
