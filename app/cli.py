@@ -230,6 +230,7 @@ def analyze(
         from app.report import Report
         from app.schemas import FileOut, OfflineAnalysisOut
         from app.signatures import load_library
+        from app.signatures.matchers import databases_kept_in
         from app.worker.malloc import tune_malloc
         from app.worker.pipeline import Input
 
@@ -256,7 +257,8 @@ def analyze(
         Input(path=b.resolve(), name=b.name, product=product)
         for b, product in zip(bundles, chosen, strict=True)
     ]
-    with hashing:
+    # Hyperscan databases compiled once for this library, then loaded (matchers.py)
+    with hashing, databases_kept_in(settings.cache_dir):
         error: BundleError | None = None
         with tempfile.TemporaryDirectory(prefix="loupe-") as tmp:
             try:
