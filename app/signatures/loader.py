@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import yaml
 
 from app.bundle.sources import SOURCES
 from app.errors import SignatureError
@@ -50,8 +49,6 @@ from app.signatures.render import (
     use_precompiled,
 )
 from app.signatures.versions import version_key
-
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster
 
 MIN_LITERAL = 5
 MAX_FOLLOW_LINES = 50
@@ -199,8 +196,11 @@ def _cached_yaml(entry: cache.Entry | None, name: str) -> Any:
 
 
 def _parse_yaml(raw: bytes, name: str) -> Any:
+    import yaml  # only when a file is not in the cache (~10 ms of start-up otherwise)
+
+    safe_loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster
     try:
-        return yaml.load(raw.decode("utf-8"), Loader=_SAFE_LOADER)
+        return yaml.load(raw.decode("utf-8"), Loader=safe_loader)
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise SignatureError(name, "(file)", f"not readable YAML: {exc}") from exc
 
