@@ -15,8 +15,8 @@ An entry holds a digest of its own contents, so one damaged on disk is a miss, n
 library that skipped its checks.
 
 The entry's name is a digest of the files' paths and bytes, this package's signature code and
-regex wrapper (its RE2 options), the Python and Jinja versions, PyYAML's `__init__.py` and
-the RE2 extension module; anything else is a miss.
+regex wrapper (its RE2 options), the Python version, PyYAML's and Jinja's `__init__.py` (their
+versions) and the RE2 extension module; anything else is a miss.
 Unreadable, corrupt or unwritable cache files are ignored (the library is then loaded the
 slow way).
 """
@@ -34,8 +34,6 @@ from functools import lru_cache
 from pathlib import Path
 from types import CodeType
 from typing import Any
-
-import jinja2
 
 FORMAT = 3  # 2: the payload's digest is checked on read; 3: named groups of the regexes
 KEEP_ENTRIES = 8
@@ -57,16 +55,27 @@ def _code_digest() -> bytes:
     return digest.digest()
 
 
+def _package_build(name: str) -> str:
+    """A digest of package `name`'s `__init__.py`, which holds its version: found, not
+    imported (a cache hit parses no YAML and renders no template)."""
+    try:
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec is not None else None
+        return hashlib.sha256(Path(str(origin)).read_bytes()).hexdigest() if origin else "none"
+    except (ImportError, OSError, ValueError):
+        return "none"
+
+
 @lru_cache(maxsize=1)
 def _yaml_build() -> str:
-    """Which PyYAML parsed the files: a digest of its `__init__.py`, which holds its version
-    (found, not imported: a cache hit parses no YAML and saves PyYAML's ~10 ms import)."""
-    try:
-        spec = importlib.util.find_spec("yaml")
-        origin = spec.origin if spec is not None else None
-        return hashlib.sha256(Path(str(origin)).read_bytes()).hexdigest() if origin else "no yaml"
-    except (ImportError, OSError, ValueError):
-        return "no yaml"
+    """Which PyYAML parsed the files (importing it costs ~10 ms)."""
+    return "yaml:" + _package_build("yaml")
+
+
+@lru_cache(maxsize=1)
+def _jinja_build() -> str:
+    """Which Jinja compiled the templates (importing it costs ~20 ms)."""
+    return "jinja2:" + _package_build("jinja2")
 
 
 @lru_cache(maxsize=1)
@@ -84,7 +93,7 @@ def _re2_build() -> str:
 def entry_key(contents: Mapping[str, bytes]) -> str:
     """The cache key of a library whose files (relative path → bytes) are `contents`."""
     digest = hashlib.sha256()
-    for part in (str(FORMAT), sys.version, _yaml_build(), jinja2.__version__, _re2_build()):
+    for part in (str(FORMAT), sys.version, _yaml_build(), _jinja_build(), _re2_build()):
         digest.update(part.encode())
         digest.update(b"\0")
     digest.update(_code_digest())

@@ -17,8 +17,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from app.bundle.sources import SOURCES
 from app.errors import SignatureError
 from app.parsing.linear_regex import LinearRegex, RegexError, compile_linear, deferred_linear
@@ -44,6 +42,7 @@ from app.signatures.prefilter import prefilter_gap
 from app.signatures.render import (
     RESERVED_NAMES,
     TEXT_FIELDS,
+    TextSyntaxError,
     compile_text,
     template_code,
     use_precompiled,
@@ -543,7 +542,7 @@ class _Builder:
         for name, source in sources.items():
             try:
                 compiled[name] = compile_text(source)
-            except jinja2.TemplateSyntaxError as exc:
+            except TextSyntaxError as exc:
                 raise self.fail(f"text.{name}", f"template syntax error: {exc}") from exc
         return Texts(**sources, compiled=compiled)
 

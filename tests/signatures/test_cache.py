@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import marshal
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,8 @@ from app.config import Settings
 from app.errors import SignatureError
 from app.signatures import LIBRARY_DIR, lint, load_library, loader, scan_lines
 from tests.signatures.helpers import minimal_signature, write_library
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _count_yaml_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -194,3 +198,24 @@ def test_a_regex_re2_refuses_is_refused_at_load_with_a_cache_too(tmp_path: Path)
     for _ in range(2):
         with pytest.raises(SignatureError, match="linear time"):
             load_library(root, cache_dir=cache)
+
+
+def test_a_warm_start_imports_no_yaml_jinja_or_cryptography_until_a_text_renders(
+    tmp_path: Path,
+) -> None:
+    root = write_library(tmp_path / "library", minimal_signature())
+    cache = tmp_path / "cache"
+    load_library(root, cache_dir=cache)  # the cold load fills the cache
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from app.signatures import load_library, scan_lines\n"
+        f"library = load_library(Path({str(root)!r}), cache_dir=Path({str(cache)!r}))\n"
+        "print(sorted({'yaml', 'jinja2', 'cryptography'} & set(sys.modules)))\n"
+        "(found,) = scan_lines(library.signatures, ['x DEMO-FAIL code=7 peer=edge1'])\n"
+        "print(found.description, 'jinja2' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.splitlines() == ["[]", "Peer edge1 failed with 7. True"]
