@@ -28,8 +28,10 @@ COPY migrations ./migrations
 COPY templates ./templates
 COPY static ./static
 COPY app ./app
-# editable: templates, static files and migrations are found next to the package
+# editable: templates, static files and migrations are found next to the package; compiled
+# here, as PYTHONDONTWRITEBYTECODE would otherwise compile app/ at every start of every process
 RUN pip install --no-deps -e . \
+    && python -m compileall -q app \
     && useradd --uid 10001 --user-group --no-create-home loupe \
     && mkdir -p /data && chown loupe:loupe /data
 

@@ -223,39 +223,42 @@ def analyze(
     Exit code 1 when a finding of severity error or critical is present, 2 for unusable input,
     3 when the verdict is inconclusive (nothing an Expressway signature could read).
     """
-    from app import serialize
-    from app.errors import BundleError, SignatureError
-    from app.ids import new_id
-    from app.report import Report
-    from app.schemas import FileOut, OfflineAnalysisOut
-    from app.signatures import load_library
-    from app.worker.malloc import tune_malloc
-    from app.worker.pipeline import Input
+    with _collection_paused():  # start-up: imports and the library
+        from app import serialize
+        from app.errors import BundleError, SignatureError
+        from app.ids import new_id
+        from app.report import Report
+        from app.schemas import FileOut, OfflineAnalysisOut
+        from app.signatures import load_library
+        from app.signatures.matchers import databases_kept_in
+        from app.worker.malloc import tune_malloc
+        from app.worker.pipeline import Input
 
-    tune_malloc()
-    if as_json:
-        output_format = ReportFormat.json
-    as_json = output_format is ReportFormat.json
-    settings = get_settings()
-    chosen = _chosen_products(products or [], len(bundles))
-    check_inputs(bundles)
-    # hashed while the library loads (one core is free then) and the pipeline runs; hashlib
-    # frees the GIL
-    hashing = ThreadPoolExecutor(1, thread_name_prefix="sha256")
-    digests = hashing.map(_sha256, bundles)
-    try:
-        library = load_library(library_dir, cache_dir=settings.cache_dir)
-    except (SignatureError, OSError) as exc:
-        hashing.shutdown(cancel_futures=True)
-        _echo(f"error: {library_dir}: not a usable signature library ({exc})", err=True)
-        raise typer.Exit(EXIT_UNUSABLE) from exc
-    gc.freeze()  # what start-up built lives until exit: keep it out of every collection
+        tune_malloc()
+        if as_json:
+            output_format = ReportFormat.json
+        as_json = output_format is ReportFormat.json
+        settings = get_settings()
+        chosen = _chosen_products(products or [], len(bundles))
+        check_inputs(bundles)
+        # hashed while the library loads (one core is free then) and the pipeline runs; hashlib
+        # frees the GIL
+        hashing = ThreadPoolExecutor(1, thread_name_prefix="sha256")
+        digests = hashing.map(_sha256, bundles)
+        try:
+            library = load_library(library_dir, cache_dir=settings.cache_dir)
+        except (SignatureError, OSError) as exc:
+            hashing.shutdown(cancel_futures=True)
+            _echo(f"error: {library_dir}: not a usable signature library ({exc})", err=True)
+            raise typer.Exit(EXIT_UNUSABLE) from exc
+        gc.freeze()  # what start-up built lives until exit: keep it out of every collection
     started = datetime.now(UTC)
     inputs = [
         Input(path=b.resolve(), name=b.name, product=product)
         for b, product in zip(bundles, chosen, strict=True)
     ]
-    with hashing:
+    # Hyperscan databases compiled once for this library, then loaded (matchers.py)
+    with hashing, databases_kept_in(settings.cache_dir):
         error: BundleError | None = None
         with tempfile.TemporaryDirectory(prefix="loupe-") as tmp:
             try:
@@ -328,6 +331,20 @@ def analyze(
         raise typer.Exit(EXIT_FINDINGS)
     if out.verdict == "inconclusive":
         raise typer.Exit(EXIT_INCONCLUSIVE)
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside. `loupe analyze` start-up (imports, the library)
+    allocates ~100,000 objects that live until exit and leaves ~1,000 cyclic garbage ones (a
+    constant ~0.4 MB): the collections it triggered cost ~25 ms and freed almost nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _chosen_products(products: list[str], count: int) -> list[str | None]:

@@ -149,3 +149,10 @@ class Report:
 
 
 SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}
+
+
+def sort_findings(report: Report) -> None:
+    """Findings in display order: severity, then signature, then node."""
+    report.findings.sort(
+        key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.signature_id, f.node or "")
+    )

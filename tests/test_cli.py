@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from pathlib import Path
@@ -133,6 +134,23 @@ def test_a_missing_file_exits_two(tmp_path: Path) -> None:
     result = runner.invoke(app, ["analyze", str(tmp_path / "nowhere.tar.gz")])
     assert result.exit_code == EXIT_UNUSABLE
     assert "no such file" in result.output
+
+
+def test_garbage_collection_is_back_on_after_an_analysis_whatever_its_end(tmp_path: Path) -> None:
+    # start-up runs without collections; a process that goes on (tests, scripts) must not
+    log = tmp_path / "w.log"
+    log.write_text("2026-11-20T10:15:33.120+01:00 expc1 tvcs: warm-up\n")
+    broken = tmp_path / "library"
+    broken.mkdir()
+    (broken / "x.yaml").write_text("id: x\n")
+    for args, code in (
+        (["analyze", "--json", str(log)], 0),
+        (["analyze", str(tmp_path / "nowhere.tar.gz")], EXIT_UNUSABLE),  # before the library
+        (["analyze", "--library", str(broken), str(log)], EXIT_UNUSABLE),  # not usable
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == code, result.output
+        assert gc.isenabled()
 
 
 def test_a_truncated_bundle_gives_a_failed_json_report(tmp_path: Path) -> None:

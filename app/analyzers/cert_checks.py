@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.analyzers.certificates import CertificateScan, NodeCertificates, parse_time
-from app.analyzers.certinfo import CertInfo
-from app.analyzers.truststore import san_length
+from app.analyzers.cert_scan import CertificateScan, NodeCertificates, parse_time
+
+if TYPE_CHECKING:
+    from app.analyzers.certinfo import CertInfo
 
 EXPIRY_WARNING_DAYS = 30
 MAX_SAN_CHARS = 999  # Expressway ignores longer SAN fields (TAC doc 213872)
@@ -85,6 +86,8 @@ def expiry(scan: CertificateScan) -> list[CertIssue]:
 
 def san_too_long(scan: CertificateScan) -> list[CertIssue]:
     """Server certificates whose SAN field is longer than Expressway reads (999 characters)."""
+    from app.analyzers.truststore import san_length  # cryptography: only with certificates
+
     issues = []
     for node in scan.nodes:
         for use in _uses(node):

@@ -24,7 +24,7 @@ from app.analyzers.certificates import (
     scan_paths,
     server_certificate_entries,
 )
-from app.report import SEVERITY_ORDER, Finding, Report
+from app.report import Finding, Report, sort_findings
 from app.signatures.model import Signature
 from app.signatures.render import render_finding
 
@@ -84,13 +84,6 @@ def apply_certificates(
             report.findings.extend(analyzer_findings(signature, scan))
     sort_findings(report)
     return scan
-
-
-def sort_findings(report: Report) -> None:
-    """Findings in display order: severity, then signature, then node."""
-    report.findings.sort(
-        key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.signature_id, f.node or "")
-    )
 
 
 def check_analyzer_example(signature: Signature, fixtures: Sequence[Path]) -> list[dict[str, Any]]:

@@ -12,47 +12,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from app.analyzers.cert_scan import CertificateScan as CertificateScan
+from app.analyzers.cert_scan import NodeCertificates as NodeCertificates
+from app.analyzers.cert_scan import parse_time as parse_time
 from app.analyzers.certinfo import CertInfo, parse_der
-from app.analyzers.pcap_tls import TlsSession, analyze_pcap, summarize
+from app.analyzers.pcap_tls import analyze_pcap, summarize
 from app.analyzers.truststore import TrustStore, load_pem_file
 from app.report import BundleFile, FileKind, NodeInfo
 
 _PEM_STAMP = re.compile(r"_(\d{4}-\d{2}-\d{2})_(\d{2})_(\d{2})_(\d{2})\.pem$")
-
-
-@dataclass(slots=True)
-class NodeCertificates:
-    """What one node's upload says about certificates."""
-
-    label: str  # the node's hostname, else its upload name (what findings call `node`)
-    sessions: list[TlsSession] = field(default_factory=list)
-    trust_store: TrustStore | None = None  # None: the upload holds no ca_*.pem
-    own: list[tuple[str, CertInfo]] = field(default_factory=list)  # (file, cert) of server_*.pem
-    reference: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-
-@dataclass(slots=True)
-class CertificateScan:
-    nodes: list[NodeCertificates]
-    warnings: list[str]
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """An aware datetime from an ISO 8601 string ('Z' or an offset); None when absent or bad."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _info(cert: Any) -> CertInfo:

@@ -38,12 +38,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.analyzers.certificates import CertificateScan, NodeCertificates
-from app.analyzers.certinfo import CertInfo
+from app.analyzers.cert_scan import CertificateScan, NodeCertificates
 from app.analyzers.xconf import ConfigScan, NodeConfig, Setting
 from app.report import Snippet
+
+if TYPE_CHECKING:
+    from app.analyzers.certinfo import CertInfo
 
 MAX_LISTED_SANS = 12
 """SAN entries named in a finding (the rest are counted)."""

@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.analyzers.cert_findings import sort_findings
-from app.analyzers.certificates import CertificateScan, scan_paths
+from app.analyzers.cert_scan import CertificateScan
 from app.analyzers.config_checks import CHECKS, ConfigIssue
 from app.analyzers.xconf import ConfigScan, scan_config, scan_config_paths
-from app.report import Finding, NodeInfo, Report, Snippet
+from app.report import Finding, NodeInfo, Report, Snippet, sort_findings
 from app.signatures.applicability import applicability
 from app.signatures.model import Signature
 from app.signatures.render import render_finding
@@ -127,6 +126,8 @@ def check_config_example(signature: Signature, fixtures: Sequence[Path]) -> list
     """The facts a configuration signature finds in fixture files (xconf dumps, PEMs, captures):
     the xconf files are one node (one per host when their names name several hosts), the PEM
     and capture files another (its peer)."""
+    from app.analyzers.certificates import scan_paths  # cryptography: only for fixtures
+
     dumps = [path for path in fixtures if "xconf" in path.name]
     others = [path for path in fixtures if path not in dumps]
     config = scan_config_paths(dumps)

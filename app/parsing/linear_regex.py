@@ -10,10 +10,16 @@ Semantics differ from `re` only at the edges: `\\d`, `\\w`, `\\s` and `\\b` are 
 matches only at the very end (our lines never hold a newline). Matching calls RE2's own
 `Match` on the UTF-8 bytes of the text (the `re2` module's Python layer costs ten times more
 per call than the match itself); groups come back as `str`.
+
+`deferred_linear` builds a pattern already known to compile (with its named groups from that
+compilation): RE2 compiles it on its first match, once, even when threads match concurrently.
+A signature library loaded from app.signatures.cache uses it: most patterns never see a
+candidate line, and compiling all of them cost about a third of loading the library.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
@@ -28,6 +34,9 @@ MAX_PROGRAM_MEMORY = 8 * 2**20
 slower automaton that is still linear in the text, so memory stays bounded too."""
 
 
+_COMPILING = threading.Lock()  # a deferred pattern is compiled by one thread, once
+
+
 class RegexError(ValueError):
     """A pattern the linear-time engine cannot compile; the message says why."""
 
@@ -37,6 +46,16 @@ def _options() -> Any:
     options.log_errors = False  # errors are raised, not printed on stderr
     options.max_mem = MAX_PROGRAM_MEMORY
     return options
+
+
+def _compile(pattern: str) -> Any:
+    """RE2's program for `pattern`; raises RegexError with RE2's reason."""
+    compiled = re2._re2.RE2(_encode(pattern), _options())
+    if not compiled.ok():
+        reason = compiled.error()
+        reason = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else reason
+        raise RegexError(str(reason))
+    return compiled
 
 
 def _encode(text: str) -> bytes:
@@ -88,23 +107,37 @@ class LinearMatch:
 
 
 class LinearRegex:
-    """A compiled pattern: `search`, `match` (anchored at the start) and `finditer` over str."""
+    """A compiled pattern: `search`, `match` (anchored at the start) and `finditer` over str.
+
+    Without `groupindex` the pattern is compiled here (RegexError when RE2 refuses it); with
+    it (`deferred_linear`), on the first match that needs RE2.
+    """
 
     __slots__ = ("_compiled", "_literal", "groupindex", "pattern")
 
-    def __init__(self, pattern: str) -> None:
-        compiled = re2._re2.RE2(_encode(pattern), _options())
-        if not compiled.ok():
-            reason = compiled.error()
-            reason = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else reason
-            raise RegexError(str(reason))
-        self._compiled = compiled
+    def __init__(self, pattern: str, groupindex: Mapping[str, int] | None = None) -> None:
         self.pattern = pattern
         # A pattern of plain characters is a substring test: str.find, no call into RE2
         self._literal = not _METACHARACTERS.intersection(pattern)
-        self.groupindex: Mapping[str, int] = {
-            _decode(name): index for name, index in compiled.NamedCapturingGroups()
-        }
+        self._compiled: Any = None
+        if groupindex is None:
+            self._compiled = _compile(pattern)
+            groupindex = {
+                _decode(name): index for name, index in self._compiled.NamedCapturingGroups()
+            }
+        self.groupindex: Mapping[str, int] = dict(groupindex)
+
+    @property
+    def compiled(self) -> bool:
+        """Whether RE2 has compiled the pattern in this process yet."""
+        return self._compiled is not None
+
+    def _program(self) -> Any:
+        """RE2's program, compiled now when deferred (one thread compiles, the others wait)."""
+        with _COMPILING:
+            if self._compiled is None:
+                self._compiled = _compile(self.pattern)
+            return self._compiled
 
     def __repr__(self) -> str:
         return f"LinearRegex({self.pattern!r})"
@@ -115,11 +148,15 @@ class LinearRegex:
     def __hash__(self) -> int:
         return hash(self.pattern)
 
-    def __reduce__(self) -> tuple[type[LinearRegex], tuple[str]]:
-        return LinearRegex, (self.pattern,)
+    def __reduce__(self) -> tuple[type[LinearRegex], tuple[str, dict[str, int] | None]]:
+        # a deferred pattern stays deferred in the receiving process (it is known to compile)
+        return LinearRegex, (self.pattern, None if self.compiled else dict(self.groupindex))
 
     def _at(self, anchor: Any, text: str, data: bytes, pos: int) -> LinearMatch | None:
-        spans = self._compiled.Match(anchor, data, pos, len(data))
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._program()
+        spans = compiled.Match(anchor, data, pos, len(data))
         if spans[0] == _NO_SPAN:
             return None
         return LinearMatch(self, data, spans, text if len(data) == len(text) else None)
@@ -165,3 +202,9 @@ def _next_character(data: bytes, pos: int) -> int:
 def compile_linear(pattern: str) -> LinearRegex:
     """Compile `pattern` for linear-time matching; raises RegexError with RE2's reason."""
     return LinearRegex(pattern)
+
+
+def deferred_linear(pattern: str, groupindex: Mapping[str, int]) -> LinearRegex:
+    """`pattern`, which RE2 compiled before with the named groups `groupindex` (the same RE2
+    build and options), compiled only when it first has to match: no RegexError here."""
+    return LinearRegex(pattern, groupindex)

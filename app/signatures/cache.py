@@ -2,17 +2,21 @@
 
 Loading 300 signatures spends most of its time parsing YAML and compiling Jinja templates to
 Python code (~0.35 s of ~0.5 s measured here), which `loupe analyze` pays on every run. A cache
-entry holds, for one exact set of library files, what YAML gave for each file and the code
-objects of every text template: `marshal` data (plain values and code only, like a `.pyc`).
-The loader builds and checks every signature again from the cached data. Only its two costly
-cross-checks (the prefilter counterexample search and the overlap of examples between
-signatures, ~0.35 s of a 300-signature load) are not repeated on a hit: an entry is written
-only after a load passed all checks, and its name covers everything their verdict depends on.
+entry holds, for one exact set of library files, what YAML gave for each file, the code
+objects of every text template and the named groups of every regex RE2 compiled: `marshal`
+data (plain values and code only, like a `.pyc`). The loader builds and checks every signature
+again from the cached data. Only its costly checks are not repeated on a hit: the prefilter
+counterexample search and the overlap of examples between signatures (~0.35 s of a
+300-signature load), and the RE2 compilation of each regex, which is deferred to its first
+match (app.parsing.linear_regex.deferred_linear; ~0.05 s for 1300 regexes): an entry is
+written only after a load passed all checks, and its name covers everything their verdict
+depends on.
 An entry holds a digest of its own contents, so one damaged on disk is a miss, never a
 library that skipped its checks.
 
-The entry's name is a digest of the files' paths and bytes, this package's signature code,
-the Python, PyYAML and Jinja versions and the RE2 extension module; anything else is a miss.
+The entry's name is a digest of the files' paths and bytes, this package's signature code and
+regex wrapper (its RE2 options), the Python version, PyYAML's and Jinja's `__init__.py` (their
+versions) and the RE2 extension module; anything else is a miss.
 Unreadable, corrupt or unwritable cache files are ignored (the library is then loaded the
 slow way).
 """
@@ -20,6 +24,7 @@ slow way).
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import marshal
 import os
 import secrets
@@ -30,12 +35,11 @@ from pathlib import Path
 from types import CodeType
 from typing import Any
 
-import jinja2
-import yaml
-
-FORMAT = 2  # 2: the payload's digest is checked on read
+FORMAT = 3  # 2: the payload's digest is checked on read; 3: named groups of the regexes
 KEEP_ENTRIES = 8
-_CODE_FILES = ("app/signatures", "app/bundle/sources.py")
+_CODE_FILES = ("app/signatures", "app/bundle/sources.py", "app/parsing/linear_regex.py")
+RegexGroups = dict[str, tuple[tuple[str, int], ...]]
+"""Regex pattern → its named groups and their numbers, as RE2 compiled them."""
 
 
 @lru_cache(maxsize=1)
@@ -49,6 +53,29 @@ def _code_digest() -> bytes:
             digest.update(source.name.encode())
             digest.update(source.read_bytes())
     return digest.digest()
+
+
+def _package_build(name: str) -> str:
+    """A digest of package `name`'s `__init__.py`, which holds its version: found, not
+    imported (a cache hit parses no YAML and renders no template)."""
+    try:
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec is not None else None
+        return hashlib.sha256(Path(str(origin)).read_bytes()).hexdigest() if origin else "none"
+    except (ImportError, OSError, ValueError):
+        return "none"
+
+
+@lru_cache(maxsize=1)
+def _yaml_build() -> str:
+    """Which PyYAML parsed the files (importing it costs ~10 ms)."""
+    return "yaml:" + _package_build("yaml")
+
+
+@lru_cache(maxsize=1)
+def _jinja_build() -> str:
+    """Which Jinja compiled the templates (importing it costs ~20 ms)."""
+    return "jinja2:" + _package_build("jinja2")
 
 
 @lru_cache(maxsize=1)
@@ -66,7 +93,7 @@ def _re2_build() -> str:
 def entry_key(contents: Mapping[str, bytes]) -> str:
     """The cache key of a library whose files (relative path → bytes) are `contents`."""
     digest = hashlib.sha256()
-    for part in (str(FORMAT), sys.version, yaml.__version__, jinja2.__version__, _re2_build()):
+    for part in (str(FORMAT), sys.version, _yaml_build(), _jinja_build(), _re2_build()):
         digest.update(part.encode())
         digest.update(b"\0")
     digest.update(_code_digest())
@@ -78,13 +105,18 @@ def entry_key(contents: Mapping[str, bytes]) -> str:
 
 
 class Entry:
-    """One library's parsed files (marshal bytes by relative name) and template code by source."""
+    """One library's parsed files (marshal bytes by relative name), template code by source and
+    the named groups of every regex it compiled."""
 
     def __init__(
-        self, files: dict[str, bytes] | None = None, templates: dict[str, CodeType] | None = None
+        self,
+        files: dict[str, bytes] | None = None,
+        templates: dict[str, CodeType] | None = None,
+        regexes: RegexGroups | None = None,
     ) -> None:
         self.files: dict[str, bytes] = files or {}
         self.templates: dict[str, CodeType] = templates or {}
+        self.regexes: RegexGroups = regexes if regexes is not None else {}
         self.complete = True  # False once a file could not be stored
 
     def remember(self, name: str, document: Any) -> None:
@@ -124,11 +156,24 @@ def read(cache_dir: Path, key: str) -> Entry | None:
     if not isinstance(content, dict):
         return None
     files, templates = content.get("files"), content.get("templates")
+    regexes = content.get("regexes")
     if not isinstance(files, dict) or not isinstance(templates, dict):
         return None
     if not all(isinstance(code, CodeType) for code in templates.values()):
         return None
-    return Entry(files, templates)
+    if not isinstance(regexes, dict) or not all(map(_is_groups, regexes.values())):
+        return None
+    return Entry(files, templates, regexes)
+
+
+def _is_groups(value: Any) -> bool:
+    return isinstance(value, tuple) and all(
+        isinstance(pair, tuple)
+        and len(pair) == 2
+        and isinstance(pair[0], str)
+        and isinstance(pair[1], int)
+        for pair in value
+    )
 
 
 def write(cache_dir: Path, key: str, entry: Entry) -> None:
@@ -136,7 +181,9 @@ def write(cache_dir: Path, key: str, entry: Entry) -> None:
     if not entry.complete:
         return
     try:
-        payload = marshal.dumps({"files": entry.files, "templates": entry.templates})
+        payload = marshal.dumps(
+            {"files": entry.files, "templates": entry.templates, "regexes": entry.regexes}
+        )
     except ValueError:
         return
     digest = hashlib.sha256(payload).digest()

@@ -17,12 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import jinja2
-import yaml
-
 from app.bundle.sources import SOURCES
 from app.errors import SignatureError
-from app.parsing.linear_regex import LinearRegex, RegexError, compile_linear
+from app.parsing.linear_regex import LinearRegex, RegexError, compile_linear, deferred_linear
 from app.signatures import cache
 from app.signatures.alarms import alarm_documents, is_alarm_table
 from app.signatures.lint import check_library
@@ -45,13 +42,12 @@ from app.signatures.prefilter import prefilter_gap
 from app.signatures.render import (
     RESERVED_NAMES,
     TEXT_FIELDS,
+    TextSyntaxError,
     compile_text,
     template_code,
     use_precompiled,
 )
 from app.signatures.versions import version_key
-
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster
 
 MIN_LITERAL = 5
 MAX_FOLLOW_LINES = 50
@@ -133,8 +129,9 @@ def load_signatures(
     `detached`. In the packaged library every `refines` must name one of its signatures.
 
     `contents` are the files' bytes when already read (`library_contents`); with `cache_dir`,
-    parsed YAML and compiled templates come from app.signatures.cache when it holds this exact
-    library, and are stored there after a successful load otherwise.
+    parsed YAML, compiled templates and the regexes' named groups come from
+    app.signatures.cache when it holds this exact library (its regexes are then compiled on
+    first use), and are stored there after a successful load otherwise.
     """
     files = library_contents(root) if contents is None else contents
     key = cache.entry_key(files) if cache_dir is not None else ""
@@ -146,6 +143,9 @@ def load_signatures(
     # of examples) are not repeated for it. Each document is still built and checked.
     linted = cached is not None and all(name in cached.files for name in files)
     fresh = cache.Entry()
+    # a hit defers each regex's RE2 compilation (it compiled when the entry was written);
+    # otherwise each is compiled now, and its groups are kept for the entry written below
+    regexes = cached.regexes if cached is not None and linted else fresh.regexes
     signatures: list[Signature] = []
     built: list[Signature] = []  # deprecated ones too: `refines` may name them
     seen: dict[str, str] = {}
@@ -155,7 +155,8 @@ def load_signatures(
             data = _parse_yaml(raw, name)
             fresh.remember(name, data)
             linted = False
-        for signature in load_document(data, root / name, display=name, lint=not linted):
+        documents = load_document(data, root / name, display=name, lint=not linted, regexes=regexes)
+        for signature in documents:
             if signature.id in seen:
                 raise SignatureError(
                     signature.file,
@@ -194,28 +195,42 @@ def _cached_yaml(entry: cache.Entry | None, name: str) -> Any:
 
 
 def _parse_yaml(raw: bytes, name: str) -> Any:
+    import yaml  # only when a file is not in the cache (~10 ms of start-up otherwise)
+
+    safe_loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster
     try:
-        return yaml.load(raw.decode("utf-8"), Loader=_SAFE_LOADER)
+        return yaml.load(raw.decode("utf-8"), Loader=safe_loader)
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise SignatureError(name, "(file)", f"not readable YAML: {exc}") from exc
 
 
-def load_document(data: Any, path: Path, *, display: str, lint: bool = True) -> list[Signature]:
+def load_document(
+    data: Any,
+    path: Path,
+    *,
+    display: str,
+    lint: bool = True,
+    regexes: cache.RegexGroups | None = None,
+) -> list[Signature]:
     """The signatures of one parsed file at `path` (shown as `display`).
 
     `lint=False` skips the prefilter counterexample search (for a document that passed it
-    before: a cache hit); every other check is made."""
+    before: a cache hit); every other check is made. `regexes` holds the named groups of
+    patterns RE2 compiled before: with `lint=False` a pattern found there is compiled on its
+    first match (app.parsing.linear_regex.deferred_linear); any other is compiled now, and its
+    groups are added to `regexes`."""
     name = display
     if is_analyzer_signature(data):
         from app.signatures.analyzer_docs import AnalyzerBuilder  # it extends _Builder
 
         analyzer = AnalyzerBuilder(name, path.stem, fixture_dir=path.parent)
         analyzer.lint = lint
+        analyzer.regexes = regexes
         return [analyzer.build(data)]
     if not is_alarm_table(data):
-        return [_Builder(name, path.stem, lint=lint).build(data)]
+        return [_Builder(name, path.stem, lint=lint, regexes=regexes).build(data)]
     return [
-        _Builder(name, str(document["id"]), prefix, lint=lint).build(document)
+        _Builder(name, str(document["id"]), prefix, lint=lint, regexes=regexes).build(document)
         for prefix, document in alarm_documents(data, name)
     ]
 
@@ -233,12 +248,22 @@ class _Builder:
     """
 
     lint = True  # run the prefilter counterexample search (see load_document)
+    regexes: cache.RegexGroups | None = None  # named groups of known patterns (load_document)
 
-    def __init__(self, file: str, stem: str, prefix: str = "", *, lint: bool = True) -> None:
+    def __init__(
+        self,
+        file: str,
+        stem: str,
+        prefix: str = "",
+        *,
+        lint: bool = True,
+        regexes: cache.RegexGroups | None = None,
+    ) -> None:
         self.file = file
         self.stem = stem
         self.prefix = prefix
         self.lint = lint
+        self.regexes = regexes
 
     def fail(self, field: str, problem: str) -> SignatureError:
         return SignatureError(self.file, f"{self.prefix}{field}", problem)
@@ -267,8 +292,11 @@ class _Builder:
     def regex(self, value: Any, field: str) -> LinearRegex:
         if not isinstance(value, str) or not value:
             raise self.fail(field, "must be a non-empty regex string")
+        known = self.regexes.get(value) if self.regexes is not None else None
+        if known is not None and not self.lint:  # compiled when the cache entry was written
+            return deferred_linear(value, dict(known))
         try:
-            return compile_linear(value)
+            compiled = compile_linear(value)
         except RegexError as linear_error:
             try:
                 re.compile(value)
@@ -281,6 +309,9 @@ class _Builder:
                 "available: rewrite it without them (RE2 syntax: "
                 "https://github.com/google/re2/wiki/Syntax)",
             ) from linear_error
+        if self.regexes is not None:
+            self.regexes[value] = tuple(compiled.groupindex.items())
+        return compiled
 
     # -- the document --------------------------------------------------------------------
     def build(self, data: Any) -> Signature:
@@ -511,7 +542,7 @@ class _Builder:
         for name, source in sources.items():
             try:
                 compiled[name] = compile_text(source)
-            except jinja2.TemplateSyntaxError as exc:
+            except TextSyntaxError as exc:
                 raise self.fail(f"text.{name}", f"template syntax error: {exc}") from exc
         return Texts(**sources, compiled=compiled)
 

@@ -11,14 +11,25 @@ app/parsing/linear_regex.py) on the few candidate lines.
 
 A hyperscan Database owns one scratch space and must not be used by two threads at once: each
 thread gets its own copy, loaded from the serialised database (`loadb`, ~0.1 ms).
+
+Compiling a database costs 20-45 ms for the packaged library, at the start of every `loupe
+analyze`: inside `databases_kept_in(cache_dir)` a compiled database is also stored there
+(`hyperscan-<key>.db`, the key a digest of the literals, their flags and the Hyperscan build)
+and later processes load it. A stored database that is damaged (its digest), or that
+Hyperscan refuses (another version or CPU), is compiled again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from app.signatures.engine import LiteralMatcher, Matcher, MatcherFactory, presence_markers
@@ -114,9 +125,25 @@ class HyperscanMatcher:
 
 
 MAX_KEPT_DATABASES = 16
-"""Compiled databases kept by a process (one per file kind and library, a few KB to a few MB)."""
+"""Compiled databases kept by a process (one per file kind and library, a few KB to a few MB),
+and in the directory of `databases_kept_in`."""
 _databases: dict[tuple[tuple[bytes, ...], tuple[int, ...]], Future[bytes]] = {}
 _databases_lock = threading.Lock()
+_stored_in: list[Path] = []  # the directory of databases_kept_in, when one was given
+_DISK_FORMAT = b"1"
+
+
+@contextmanager
+def databases_kept_in(directory: Path | None) -> Iterator[None]:
+    """Inside, compiled databases are stored in `directory` and loaded from there when another
+    process stored them (`loupe analyze` gives its cache_dir); None, and outside: compiled in
+    each process."""
+    before = list(_stored_in)
+    _stored_in[:] = [directory] if directory is not None else []
+    try:
+        yield
+    finally:
+        _stored_in[:] = before
 
 
 def thread_database(local: threading.local, blob: bytes) -> Any:
@@ -145,20 +172,79 @@ def serialised_database(literals: tuple[bytes, ...], flags: tuple[int, ...]) -> 
                 del _databases[next(iter(_databases))]
     if compiling:
         try:
-            database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-            database.compile(  # frees the GIL while it compiles
-                expressions=list(literals),
-                ids=list(range(len(literals))),
-                elements=len(literals),
-                flags=list(flags),
-                literal=True,
-            )
-            future.set_result(hyperscan.dumpb(database))
+            directory = _stored_in[0] if _stored_in else None
+            name = f"hyperscan-{_disk_key(literals, flags)}.db" if directory else ""
+            blob = _read_stored(directory / name) if directory else None
+            if blob is None:
+                blob = _compile(literals, flags)
+                if directory:
+                    _store(directory, name, blob)
+            future.set_result(blob)
         except BaseException as exc:
             with _databases_lock:
                 _databases.pop(key, None)
             future.set_exception(exc)
     return future.result()
+
+
+def _compile(literals: tuple[bytes, ...], flags: tuple[int, ...]) -> bytes:
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    database.compile(  # frees the GIL while it compiles
+        expressions=list(literals),
+        ids=list(range(len(literals))),
+        elements=len(literals),
+        flags=list(flags),
+        literal=True,
+    )
+    return bytes(hyperscan.dumpb(database))
+
+
+def _hyperscan_build() -> bytes:
+    """Which Hyperscan compiled a stored database: its version, extension module size and
+    change time (a rebuilt wheel of the same version is another build)."""
+    version = getattr(hyperscan, "__version__", "?")
+    try:
+        info = os.stat(getattr(hyperscan, "_hs_ext").__file__)  # noqa: B009  (not in its stubs)
+    except (AttributeError, OSError, TypeError):
+        return f"{version}:?".encode()
+    return f"{version}:{info.st_size}:{info.st_mtime_ns}".encode()
+
+
+def _disk_key(literals: tuple[bytes, ...], flags: tuple[int, ...]) -> str:
+    digest = hashlib.sha256(_DISK_FORMAT + b"\0" + _hyperscan_build() + b"\0")
+    for literal, flag in zip(literals, flags, strict=True):
+        digest.update(len(literal).to_bytes(4, "big") + literal + flag.to_bytes(4, "big"))
+    return digest.hexdigest()[:32]
+
+
+def _read_stored(path: Path) -> bytes | None:
+    """The database stored at `path`, or None when missing, damaged or refused by Hyperscan."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    check, blob = raw[:32], raw[32:]
+    if not blob or hashlib.sha256(blob).digest() != check:
+        return None
+    try:
+        hyperscan.loadb(blob, hyperscan.HS_MODE_BLOCK)  # another version or CPU: refused
+    except hyperscan.HyperscanError:
+        return None
+    return blob
+
+
+def _store(directory: Path, name: str, blob: bytes) -> None:
+    """Write `blob` atomically as `name`; keep the newest MAX_KEPT_DATABASES. Errors ignored."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        partial = directory / f".{name}.{secrets.token_hex(4)}"
+        partial.write_bytes(hashlib.sha256(blob).digest() + blob)
+        os.replace(partial, directory / name)
+        stored = sorted(directory.glob("hyperscan-*.db"), key=lambda p: p.stat().st_mtime)
+        for old in stored[:-MAX_KEPT_DATABASES]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        return
 
 
 class _LineHits:
@@ -182,4 +268,10 @@ def default_matcher_factory() -> tuple[MatcherFactory, str]:
     return LiteralMatcher, "LiteralMatcher"
 
 
-__all__ = ["HyperscanMatcher", "LiteralMatcher", "Matcher", "default_matcher_factory"]
+__all__ = [
+    "HyperscanMatcher",
+    "LiteralMatcher",
+    "Matcher",
+    "databases_kept_in",
+    "default_matcher_factory",
+]

@@ -3,6 +3,10 @@
 Autoescape is OFF on purpose: the output is plain text (Markdown at most) that the web layer
 escapes when it puts it in HTML. Undefined names render empty and are falsy, so templates can
 test optional facts with `{% if depth is defined %}` or `{% if ip %}`.
+
+Jinja is imported when a template is first compiled or rendered: a library whose template code
+came from app.signatures.cache builds each template on its first render, so an analysis that
+renders nothing does not import Jinja (~20 ms of `loupe analyze` start-up).
 """
 
 from __future__ import annotations
@@ -12,13 +16,13 @@ from functools import lru_cache
 from types import CodeType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from jinja2 import Template
-from jinja2.sandbox import SandboxedEnvironment
-
 from app import timefmt
 from app.report import Finding, Snippet
 
 if TYPE_CHECKING:
+    from jinja2 import Template
+    from jinja2.sandbox import SandboxedEnvironment
+
     from app.signatures.model import Signature, Texts
 
 TEXT_FIELDS = ("description", "condition", "further_info", "action")
@@ -26,7 +30,23 @@ RESERVED_NAMES = frozenset(
     {"facts", "node", "bug_ids", "count", "first_seen", "last_seen", "signature_id", "title"}
 )
 
-_ENV = SandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
+
+class TextSyntaxError(ValueError):
+    """A text that is not a valid template; the message is Jinja's."""
+
+
+@lru_cache(maxsize=1)
+def _env() -> SandboxedEnvironment:
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
+
+
+def _template(code: CodeType) -> Template:
+    from jinja2 import Template
+
+    env = _env()
+    return Template.from_code(env, code, env.make_globals(None), None)
 
 
 class CompiledText(Protocol):
@@ -64,13 +84,30 @@ class _JoinedText:
         return self.template.render(context) + self.tail
 
 
+class _DeferredTemplate:
+    """A template whose code is known (compiled by an earlier process: it compiles), built on
+    its first render. Two threads rendering it first both build it: the same template."""
+
+    __slots__ = ("code", "template")
+
+    def __init__(self, code: CodeType) -> None:
+        self.code = code
+        self.template: Template | None = None
+
+    def render(self, context: Mapping[str, Any], /) -> str:
+        template = self.template
+        if template is None:
+            template = self.template = _template(self.code)
+        return template.render(context)
+
+
 _PRECOMPILED: dict[str, CodeType] = {}  # from app.signatures.cache: code by template source
 _COMPILED: dict[str, CodeType] = {}  # what this process compiled (or took from the cache)
 
 
 @lru_cache(maxsize=4096)
 def compile_text(source: str) -> CompiledText:
-    """Compile one template; raises jinja2.TemplateSyntaxError on bad syntax.
+    """Compile one template; raises TextSyntaxError on bad syntax.
 
     Identical sources share one compiled template (alarm tables repeat theirs row after row),
     text without `{` needs no Jinja at all, and code cached by an earlier process is reused:
@@ -89,10 +126,17 @@ def compile_text(source: str) -> CompiledText:
     ):
         return _JoinedText(compile_text(head), tail)
     code = _PRECOMPILED.get(source)
-    if code is None:
-        code = _ENV.compile(source)
+    if code is not None:
+        _COMPILED[source] = code
+        return _DeferredTemplate(code)
+    from jinja2 import TemplateSyntaxError
+
+    try:
+        code = _env().compile(source)
+    except TemplateSyntaxError as exc:
+        raise TextSyntaxError(str(exc)) from exc
     _COMPILED[source] = code
-    return Template.from_code(_ENV, code, _ENV.make_globals(None), None)
+    return _template(code)
 
 
 def use_precompiled(code: Mapping[str, CodeType]) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import marshal
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,8 @@ from app.config import Settings
 from app.errors import SignatureError
 from app.signatures import LIBRARY_DIR, lint, load_library, loader, scan_lines
 from tests.signatures.helpers import minimal_signature, write_library
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _count_yaml_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -163,3 +167,55 @@ def test_an_entry_changed_on_disk_is_a_miss_and_the_library_is_checked_again(
     assert parsed == [name]  # read from the YAML file again, not from the changed entry
     assert "prefilter" in runs and "overlap" in runs
     assert library.signatures[0].patterns[0].regex.pattern == first["match"]["patterns"][0]["regex"]
+
+
+def _regexes(library_root: Path, cache: Path | None) -> list[Any]:
+    library = load_library(library_root, cache_dir=cache)
+    return [p.regex for s in library.signatures for p in s.patterns]
+
+
+def test_a_warm_load_compiles_its_regexes_on_first_use_and_finds_the_same(
+    tmp_path: Path,
+) -> None:
+    root = write_library(tmp_path / "library", minimal_signature())
+    cache = tmp_path / "cache"
+    cold = _regexes(root, cache)
+    assert all(regex.compiled for regex in cold)  # checked by RE2 before the entry is written
+    warm = _regexes(root, cache)
+    assert warm == cold and not any(regex.compiled for regex in warm)
+    assert [r.groupindex for r in warm] == [r.groupindex for r in cold]
+    assert _texts(root, cache) == [("demo-sig", "Peer edge1 failed with 7.", "Fix edge1.")]
+    assert all(regex.compiled for regex in _regexes(root, None))  # no cache: compiled now
+
+
+def test_a_regex_re2_refuses_is_refused_at_load_with_a_cache_too(tmp_path: Path) -> None:
+    root = write_library(tmp_path / "library", minimal_signature())
+    cache = tmp_path / "cache"
+    load_library(root, cache_dir=cache)
+    doc = minimal_signature()
+    doc["match"]["patterns"][0]["regex"] = r"DEMO-FAIL code=(?P<code>\d+) peer=(?P<peer>\S+)\Z"
+    write_library(root, doc)
+    for _ in range(2):
+        with pytest.raises(SignatureError, match="linear time"):
+            load_library(root, cache_dir=cache)
+
+
+def test_a_warm_start_imports_no_yaml_jinja_or_cryptography_until_a_text_renders(
+    tmp_path: Path,
+) -> None:
+    root = write_library(tmp_path / "library", minimal_signature())
+    cache = tmp_path / "cache"
+    load_library(root, cache_dir=cache)  # the cold load fills the cache
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from app.signatures import load_library, scan_lines\n"
+        f"library = load_library(Path({str(root)!r}), cache_dir=Path({str(cache)!r}))\n"
+        "print(sorted({'yaml', 'jinja2', 'cryptography'} & set(sys.modules)))\n"
+        "(found,) = scan_lines(library.signatures, ['x DEMO-FAIL code=7 peer=edge1'])\n"
+        "print(found.description, 'jinja2' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.splitlines() == ["[]", "Peer edge1 failed with 7. True"]

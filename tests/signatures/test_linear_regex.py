@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import pickle
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from app.errors import SignatureError
-from app.parsing.linear_regex import RegexError, compile_linear
+from app.parsing import linear_regex
+from app.parsing.linear_regex import RegexError, compile_linear, deferred_linear
 from app.signatures import load_library
 from tests.signatures.helpers import minimal_signature, write_library
 
@@ -51,6 +53,46 @@ def test_a_plain_text_pattern_is_a_substring_test() -> None:
 
 def test_compiled_patterns_survive_pickling() -> None:
     regex = pickle.loads(pickle.dumps(compile_linear(r"(?P<a>a+)")))
+    assert regex.search("baa")["a"] == "aa"  # type: ignore[index]
+
+
+def test_a_deferred_pattern_matches_as_a_compiled_one_once_compiled_on_first_use() -> None:
+    pattern = r"peer=(?P<peer>\S+)(?: code=(?P<code>\d+))?"
+    eager = compile_linear(pattern)
+    deferred = deferred_linear(pattern, eager.groupindex)
+    assert not deferred.compiled and deferred.groupindex == {"peer": 1, "code": 2}
+    assert deferred.search("no peer here") is None
+    assert deferred.compiled
+    lines = ["x peer=éxpé-1 code=7", "peer=a peer=b", "nothing"]
+    for line in lines:
+        assert [m.groupdict() for m in deferred.finditer(line)] == [
+            m.groupdict() for m in eager.finditer(line)
+        ]
+    assert deferred == eager and hash(deferred) == hash(eager)
+
+
+def test_a_deferred_pattern_is_compiled_once_when_threads_match_it_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    compiles: list[str] = []
+    real = linear_regex._compile
+
+    def counting(pattern: str) -> object:
+        compiles.append(pattern)
+        time.sleep(0.01)  # widen the window in which a second thread could compile too
+        return real(pattern)
+
+    monkeypatch.setattr(linear_regex, "_compile", counting)
+    regex = deferred_linear(r"code=(?P<code>\d+)", {"code": 1})
+    with ThreadPoolExecutor(8) as pool:
+        found = list(pool.map(lambda n: regex.search(f"x code={n}"), range(64)))
+    assert [m["code"] for m in found] == [str(n) for n in range(64)]  # type: ignore[index]
+    assert compiles == [r"code=(?P<code>\d+)"]
+
+
+def test_a_deferred_pattern_stays_deferred_through_pickling() -> None:
+    regex = pickle.loads(pickle.dumps(deferred_linear(r"(?P<a>a+)", {"a": 1})))
+    assert not regex.compiled and regex.groupindex == {"a": 1}
     assert regex.search("baa")["a"] == "aa"  # type: ignore[index]
 
 
