@@ -495,13 +495,17 @@ static int same_span(const char *b, const Py_ssize_t *x, const Py_ssize_t *y) {
     return n == y[1] - y[0] && memcmp(b + x[0], b + y[0], (size_t)n) == 0;
 }
 
-static int out_method(const char *b, const Py_ssize_t *span, PyObject *keepalive) {
+typedef struct {
+    const char *text[8];
+    Py_ssize_t size[8];
+    int count;
+} Methods;
+
+static int out_method(const char *b, const Py_ssize_t *span, const Methods *keepalive) {
     if (span[0] < 0) return 0;
-    Py_ssize_t n = PyTuple_GET_SIZE(keepalive);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *method = PyTuple_GET_ITEM(keepalive, i);
-        if (PyBytes_GET_SIZE(method) == span[1] - span[0] &&
-            memcmp(PyBytes_AS_STRING(method), b + span[0], (size_t)(span[1] - span[0])) == 0)
+    for (int i = 0; i < keepalive->count; i++) {
+        if (keepalive->size[i] == span[1] - span[0] &&
+            memcmp(keepalive->text[i], b + span[0], (size_t)(span[1] - span[0])) == 0)
             return 1;
     }
     return 0;
@@ -541,6 +545,7 @@ static void table_free(Table *t) {
 typedef struct {
     Py_ssize_t ip[2], port[2], method[2];
     Py_ssize_t count, first, last; /* of the entries counted here (not maybe late) */
+    Py_ssize_t position;           /* in the answer's groups (by first offset); -1: none */
     PyObject *key;                 /* (ip, port, method), made once */
 } KeyGroup;
 
@@ -577,7 +582,7 @@ static Py_ssize_t key_group(Table *t, KeyGroup **groups, Py_ssize_t *size, Py_ss
     memcpy(g->port, port, sizeof g->port);
     memcpy(g->method, method, sizeof g->method);
     g->count = 0;
-    g->first = g->last = -1;
+    g->first = g->last = g->position = -1;
     g->key = NULL;
     t->slots[slot] = *size;
     t->hashes[slot] = h;
@@ -590,6 +595,152 @@ typedef struct {
     Py_ssize_t count;
 } StatusCount;
 
+/* What sort_rows found, in C arrays (the Python answer is built from them with the GIL). */
+typedef struct {
+    KeyGroup *groups;
+    Py_ssize_t group_count, group_room;
+    Py_ssize_t *order; /* the groups with a count, by first offset */
+    Py_ssize_t counted;
+    Py_ssize_t late_group[TAIL_ROWS], late_at[TAIL_ROWS], late_hash[TAIL_ROWS][2];
+    Py_ssize_t late_count;
+    StatusCount *statuses;
+    Py_ssize_t status_count;
+    Ints hits;
+    Py_ssize_t tail[TAIL_ROWS][2];
+    Py_ssize_t tail_count;
+} Sorted;
+
+static void sorted_free(Sorted *sorted) {
+    free(sorted->groups);
+    free(sorted->order);
+    free(sorted->statuses);
+    ints_free(&sorted->hits);
+}
+
+/* Sort the rows as calls.extract.prepare_block_in_python does (no Python object: runs
+ * without the GIL); -1 when out of memory. */
+static int sort_rows(const char *b, const SipRows *rows, const Methods *keepalive, Sorted *out) {
+    int status = -1;
+    char *summary = malloc((size_t)rows->size);
+    SpanSet paired = {NULL, 0};
+    Table keys = {NULL, NULL, 0}, codes = {NULL, NULL, 0};
+    out->statuses = malloc((size_t)rows->size * sizeof(StatusCount));
+    Py_ssize_t slots = 16;
+    while (slots < rows->size * 2) slots *= 2;
+    paired.slots = malloc((size_t)slots * sizeof(Py_ssize_t));
+    paired.mask = slots - 1;
+    if (summary == NULL || out->statuses == NULL || paired.slots == NULL ||
+        table_init(&keys, rows->size) || table_init(&codes, rows->size))
+        goto done;
+    for (Py_ssize_t i = 0; i < slots; i++) paired.slots[i] = -1;
+    for (Py_ssize_t r = 0; r < rows->size; r++) { /* the hashes of keep-alive summaries */
+        const SipRow *row = &rows->items[r];
+        summary[r] = (char)out_method(b, row->span[G_METHOD], keepalive);
+        if (!summary[r]) continue;
+        const Py_ssize_t *span = row->span[G_HASH];
+        uint64_t h = span_hash(b + span[0], span[1] - span[0]);
+        for (Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)paired.mask);;
+             slot = (slot + 1) & paired.mask) {
+            Py_ssize_t other = paired.slots[slot];
+            if (other < 0) {
+                paired.slots[slot] = r;
+                break;
+            }
+            if (same_span(b, rows->items[other].span[G_HASH], span)) break;
+        }
+    }
+    Py_ssize_t entries = 0; /* keep-alive entries so far (summaries and unpaired block lines) */
+    for (Py_ssize_t r = 0; r < rows->size; r++) {
+        const SipRow *row = &rows->items[r];
+        const Py_ssize_t *method = row->span[G_METHOD];
+        int block_line = 0;
+        if (!summary[r]) {
+            const Py_ssize_t *block_hash = row->span[G_BLOCK_HASH];
+            int is_paired = 0;
+            if (block_hash[0] >= 0) {
+                uint64_t h = span_hash(b + block_hash[0], block_hash[1] - block_hash[0]);
+                for (Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)paired.mask);;
+                     slot = (slot + 1) & paired.mask) {
+                    Py_ssize_t other = paired.slots[slot];
+                    if (other < 0) break;
+                    if (same_span(b, rows->items[other].span[G_HASH], block_hash)) {
+                        is_paired = 1;
+                        break;
+                    }
+                }
+            }
+            if (out_method(b, row->span[G_PEEK], keepalive)) {
+                if (is_paired) continue;
+                block_line = 1;
+                method = row->span[G_PEEK];
+            } else {
+                if ((block_hash[0] < 0 || !is_paired) && ints_push(&out->hits, row->at)) goto done;
+                continue;
+            }
+        }
+        Py_ssize_t index = key_group(&keys, &out->groups, &out->group_count, &out->group_room,
+                                     b, row->span[G_IP], row->span[G_PORT], method);
+        if (index < 0) goto done;
+        KeyGroup *g = &out->groups[index];
+        if (block_line && entries < TAIL_ROWS) { /* maybe counted in the block before */
+            Py_ssize_t k = out->late_count++;
+            out->late_group[k] = index;
+            out->late_at[k] = row->at;
+            memcpy(out->late_hash[k], row->span[G_BLOCK_HASH], sizeof out->late_hash[k]);
+        } else {
+            if (g->count++ == 0) g->first = row->at;
+            g->last = row->at;
+        }
+        entries++;
+        if (summary[r] && row->span[G_CODE][0] >= 0) {
+            const Py_ssize_t *code = row->span[G_CODE];
+            uint64_t h = (span_hash(b + code[0], code[1] - code[0]) ^ (uint64_t)index) *
+                         1099511628211ULL;
+            Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)codes.mask);
+            for (;; slot = (slot + 1) & codes.mask) {
+                Py_ssize_t other = codes.slots[slot];
+                if (other < 0) {
+                    codes.slots[slot] = out->status_count;
+                    codes.hashes[slot] = h;
+                    StatusCount *added = &out->statuses[out->status_count++];
+                    added->group = index;
+                    memcpy(added->code, code, sizeof added->code);
+                    added->count = 1;
+                    break;
+                }
+                if (codes.hashes[slot] == h && out->statuses[other].group == index &&
+                    same_span(b, out->statuses[other].code, code)) {
+                    out->statuses[other].count++;
+                    break;
+                }
+            }
+        }
+    }
+    out->order = malloc((size_t)(out->group_count ? out->group_count : 1) * sizeof(Py_ssize_t));
+    if (out->order == NULL) goto done;
+    for (Py_ssize_t i = 0; i < out->group_count; i++)
+        if (out->groups[i].count) out->order[out->counted++] = i;
+    for (Py_ssize_t i = 1; i < out->counted; i++) { /* insertion sort: nearly sorted already */
+        Py_ssize_t moving = out->order[i], j = i;
+        while (j > 0 && out->groups[out->order[j - 1]].first > out->groups[moving].first) {
+            out->order[j] = out->order[j - 1];
+            j--;
+        }
+        out->order[j] = moving;
+    }
+    for (Py_ssize_t i = 0; i < out->counted; i++) out->groups[out->order[i]].position = i;
+    for (Py_ssize_t r = rows->size > TAIL_ROWS ? rows->size - TAIL_ROWS : 0; r < rows->size; r++)
+        if (summary[r]) memcpy(out->tail[out->tail_count++], rows->items[r].span[G_HASH],
+                               sizeof out->tail[0]);
+    status = 0;
+done:
+    free(summary);
+    free(paired.slots);
+    table_free(&keys);
+    table_free(&codes);
+    return status;
+}
+
 static PyObject *group_key(const char *b, KeyGroup *g) {
     if (g->key == NULL)
         g->key = Py_BuildValue("(NNN)", span_bytes(b, g->ip), span_bytes(b, g->port),
@@ -597,28 +748,86 @@ static PyObject *group_key(const char *b, KeyGroup *g) {
     return g->key;
 }
 
+static PyObject *sorted_answer(const char *b, Sorted *sorted) {
+    PyObject *groups = PyList_New(sorted->counted), *late = PyList_New(sorted->late_count),
+             *statuses = PyList_New(sorted->status_count), *tail = PyList_New(sorted->tail_count),
+             *hits = ints_list(sorted->hits.items, sorted->hits.size), *result = NULL;
+    if (!groups || !late || !statuses || !tail || !hits) goto done;
+    for (Py_ssize_t i = 0; i < sorted->counted; i++) {
+        KeyGroup *g = &sorted->groups[sorted->order[i]];
+        PyObject *key = group_key(b, g);
+        PyObject *item = key ? Py_BuildValue("(Onnn)", key, g->count, g->first, g->last) : NULL;
+        if (item == NULL) goto done;
+        PyList_SET_ITEM(groups, i, item);
+    }
+    for (Py_ssize_t i = 0; i < sorted->late_count; i++) {
+        KeyGroup *g = &sorted->groups[sorted->late_group[i]];
+        Py_ssize_t position = g->position; /* of its group in `groups` (-1: none counted) */
+        PyObject *key = group_key(b, g);
+        PyObject *item = key ? Py_BuildValue("(OnNn)", key, sorted->late_at[i],
+                                             span_bytes(b, sorted->late_hash[i]), position)
+                             : NULL;
+        if (item == NULL) goto done;
+        PyList_SET_ITEM(late, i, item);
+    }
+    for (Py_ssize_t i = 0; i < sorted->status_count; i++) {
+        StatusCount *counted = &sorted->statuses[i];
+        PyObject *key = group_key(b, &sorted->groups[counted->group]);
+        PyObject *item =
+            key ? Py_BuildValue("(ONn)", key, span_bytes(b, counted->code), counted->count) : NULL;
+        if (item == NULL) goto done;
+        PyList_SET_ITEM(statuses, i, item);
+    }
+    for (Py_ssize_t i = 0; i < sorted->tail_count; i++) {
+        PyObject *hash = span_bytes(b, sorted->tail[i]);
+        if (hash == NULL) goto done;
+        PyList_SET_ITEM(tail, i, hash);
+    }
+    result = Py_BuildValue("(OOOOO)", groups, late, statuses, hits, tail);
+done:
+    for (Py_ssize_t i = 0; i < sorted->group_count; i++) Py_XDECREF(sorted->groups[i].key);
+    Py_XDECREF(groups);
+    Py_XDECREF(late);
+    Py_XDECREF(statuses);
+    Py_XDECREF(tail);
+    Py_XDECREF(hits);
+    return result;
+}
+
 /* sip_prepare(block, keepalive) -> None | (groups, maybe_late, statuses, hits, tail)
  * What calls.extract.prepare_block sorts from the rows of _ROW (see there), the keep-alive
  * messages counted per (ip, port, method) key: groups [(key, count, first, last)] ordered by
- * first offset; maybe_late [(key, offset, hash)], the unpaired block lines among the first
+ * first offset; maybe_late [(key, offset, hash, position of its group or -1)], the unpaired
+ * block lines among the first
  * TAIL_ROWS keep-alive entries (counted by the reader unless a summary of the block before
  * named their hash); statuses [(key, code, count)]; hits, the offsets of the other SIP lines;
  * tail, the hashes of keep-alive summaries among the last TAIL_ROWS rows. keepalive: the
- * methods counted, never read (OPTIONS, REGISTER, PUBLISH). */
+ * methods counted, never read (OPTIONS, REGISTER, PUBLISH; at most 8). */
 static PyObject *sip_prepare(PyObject *self, PyObject *args) {
     Py_buffer view;
     PyObject *keepalive;
     if (!PyArg_ParseTuple(args, "y*O!", &view, &PyTuple_Type, &keepalive)) return NULL;
+    Methods methods = {{0}, {0}, 0};
+    if (PyTuple_GET_SIZE(keepalive) > 8) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "sip_prepare: at most 8 keep-alive methods");
+        return NULL;
+    }
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(keepalive); i++) {
-        if (!PyBytes_Check(PyTuple_GET_ITEM(keepalive, i))) {
+        PyObject *method = PyTuple_GET_ITEM(keepalive, i);
+        if (!PyBytes_Check(method)) {
             PyBuffer_Release(&view);
             PyErr_SetString(PyExc_TypeError, "sip_prepare: keepalive must hold bytes");
             return NULL;
         }
+        methods.text[methods.count] = PyBytes_AS_STRING(method);
+        methods.size[methods.count++] = PyBytes_GET_SIZE(method);
     }
     const char *b = view.buf;
     Py_ssize_t n = view.len;
     SipRows rows = {0};
+    Sorted sorted;
+    memset(&sorted, 0, sizeof sorted);
     int failed = 0;
     Py_BEGIN_ALLOW_THREADS
     Ints starts = {0};
@@ -635,204 +844,16 @@ static PyObject *sip_prepare(PyObject *self, PyObject *args) {
         }
     }
     ints_free(&starts);
+    if (!failed && rows.size) failed = sort_rows(b, &rows, &methods, &sorted) != 0;
     Py_END_ALLOW_THREADS
-    PyObject *result = NULL, *groups_out = NULL, *late_out = NULL, *statuses_out = NULL,
-             *hits = NULL, *tail = NULL;
-    SpanSet paired = {NULL, 0};
-    Table keys = {NULL, NULL, 0}, codes = {NULL, NULL, 0};
-    KeyGroup *groups = NULL;
-    Py_ssize_t group_count = 0, group_room = 0;
-    StatusCount *statuses = NULL;
-    Py_ssize_t status_count = 0;
-    char *out = NULL;
-    if (failed) {
+    PyObject *result = NULL;
+    if (failed)
         PyErr_NoMemory();
-        goto done;
-    }
-    if (rows.size == 0) {
+    else if (rows.size == 0)
         result = Py_NewRef(Py_None);
-        goto done;
-    }
-    out = malloc((size_t)rows.size);
-    statuses = malloc((size_t)rows.size * sizeof(StatusCount));
-    Py_ssize_t slots = 16;
-    while (slots < rows.size * 2) slots *= 2;
-    paired.slots = malloc((size_t)slots * sizeof(Py_ssize_t));
-    paired.mask = slots - 1;
-    if (out == NULL || statuses == NULL || paired.slots == NULL || table_init(&keys, rows.size) ||
-        table_init(&codes, rows.size)) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < slots; i++) paired.slots[i] = -1;
-    for (Py_ssize_t r = 0; r < rows.size; r++) { /* the hashes of keep-alive summaries */
-        SipRow *row = &rows.items[r];
-        out[r] = (char)out_method(b, row->span[G_METHOD], keepalive);
-        if (!out[r]) continue;
-        const Py_ssize_t *span = row->span[G_HASH];
-        uint64_t h = span_hash(b + span[0], span[1] - span[0]);
-        for (Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)paired.mask);;
-             slot = (slot + 1) & paired.mask) {
-            Py_ssize_t other = paired.slots[slot];
-            if (other < 0) {
-                paired.slots[slot] = r;
-                break;
-            }
-            if (same_span(b, rows.items[other].span[G_HASH], span)) break;
-        }
-    }
-    late_out = PyList_New(0);
-    hits = PyList_New(0);
-    tail = PyList_New(0);
-    if (!late_out || !hits || !tail) goto done;
-    Py_ssize_t entries = 0; /* keep-alive entries so far (summaries and unpaired block lines) */
-    for (Py_ssize_t r = 0; r < rows.size; r++) {
-        SipRow *row = &rows.items[r];
-        const Py_ssize_t *method = row->span[G_METHOD];
-        int counted_summary = out[r], block_line = 0;
-        if (!counted_summary) {
-            const Py_ssize_t *block_hash = row->span[G_BLOCK_HASH];
-            int is_paired = 0;
-            if (block_hash[0] >= 0) {
-                uint64_t h = span_hash(b + block_hash[0], block_hash[1] - block_hash[0]);
-                for (Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)paired.mask);;
-                     slot = (slot + 1) & paired.mask) {
-                    Py_ssize_t other = paired.slots[slot];
-                    if (other < 0) break;
-                    if (same_span(b, rows.items[other].span[G_HASH], block_hash)) {
-                        is_paired = 1;
-                        break;
-                    }
-                }
-            }
-            if (out_method(b, row->span[G_PEEK], keepalive)) {
-                if (is_paired) continue;
-                block_line = 1;
-                method = row->span[G_PEEK];
-            } else {
-                if (block_hash[0] < 0 || !is_paired) {
-                    PyObject *at = PyLong_FromSsize_t(row->at);
-                    if (at == NULL || PyList_Append(hits, at)) {
-                        Py_XDECREF(at);
-                        goto done;
-                    }
-                    Py_DECREF(at);
-                }
-                continue;
-            }
-        }
-        Py_ssize_t index = key_group(&keys, &groups, &group_count, &group_room, b,
-                                     row->span[G_IP], row->span[G_PORT], method);
-        if (index < 0) {
-            PyErr_NoMemory();
-            goto done;
-        }
-        KeyGroup *g = &groups[index];
-        if (block_line && entries < TAIL_ROWS) { /* maybe counted in the block before */
-            PyObject *key = group_key(b, g);
-            PyObject *late = key ? Py_BuildValue("(OnN)", key, row->at,
-                                                 span_bytes(b, row->span[G_BLOCK_HASH]))
-                                 : NULL;
-            if (late == NULL || PyList_Append(late_out, late)) {
-                Py_XDECREF(late);
-                goto done;
-            }
-            Py_DECREF(late);
-        } else {
-            if (g->count++ == 0) g->first = row->at;
-            g->last = row->at;
-        }
-        entries++;
-        if (counted_summary && row->span[G_CODE][0] >= 0) {
-            const Py_ssize_t *code = row->span[G_CODE];
-            uint64_t h = (span_hash(b + code[0], code[1] - code[0]) ^ (uint64_t)index) *
-                         1099511628211ULL;
-            Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)codes.mask);
-            for (;; slot = (slot + 1) & codes.mask) {
-                Py_ssize_t other = codes.slots[slot];
-                if (other < 0) {
-                    codes.slots[slot] = status_count;
-                    codes.hashes[slot] = h;
-                    StatusCount *added = &statuses[status_count++];
-                    added->group = index;
-                    memcpy(added->code, code, sizeof added->code);
-                    added->count = 1;
-                    break;
-                }
-                if (codes.hashes[slot] == h && statuses[other].group == index &&
-                    same_span(b, statuses[other].code, code)) {
-                    statuses[other].count++;
-                    break;
-                }
-            }
-        }
-    }
-    /* groups with a count, by first offset (the order their rows are made in) */
-    Py_ssize_t *order = malloc((size_t)(group_count ? group_count : 1) * sizeof(Py_ssize_t));
-    if (order == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    Py_ssize_t counted = 0;
-    for (Py_ssize_t i = 0; i < group_count; i++)
-        if (groups[i].count) order[counted++] = i;
-    for (Py_ssize_t i = 1; i < counted; i++) { /* insertion sort: nearly sorted already */
-        Py_ssize_t moving = order[i], j = i;
-        while (j > 0 && groups[order[j - 1]].first > groups[moving].first) {
-            order[j] = order[j - 1];
-            j--;
-        }
-        order[j] = moving;
-    }
-    groups_out = PyList_New(counted);
-    if (groups_out == NULL) {
-        free(order);
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < counted; i++) {
-        KeyGroup *g = &groups[order[i]];
-        PyObject *key = group_key(b, g);
-        PyObject *item = key ? Py_BuildValue("(Onnn)", key, g->count, g->first, g->last) : NULL;
-        if (item == NULL) {
-            free(order);
-            goto done;
-        }
-        PyList_SET_ITEM(groups_out, i, item);
-    }
-    free(order);
-    statuses_out = PyList_New(status_count);
-    if (statuses_out == NULL) goto done;
-    for (Py_ssize_t i = 0; i < status_count; i++) {
-        PyObject *key = group_key(b, &groups[statuses[i].group]);
-        PyObject *item =
-            key ? Py_BuildValue("(ONn)", key, span_bytes(b, statuses[i].code), statuses[i].count)
-                : NULL;
-        if (item == NULL) goto done;
-        PyList_SET_ITEM(statuses_out, i, item);
-    }
-    for (Py_ssize_t r = rows.size > TAIL_ROWS ? rows.size - TAIL_ROWS : 0; r < rows.size; r++) {
-        if (!out[r]) continue;
-        PyObject *h = span_bytes(b, rows.items[r].span[G_HASH]);
-        if (h == NULL || PyList_Append(tail, h)) {
-            Py_XDECREF(h);
-            goto done;
-        }
-        Py_DECREF(h);
-    }
-    result = Py_BuildValue("(OOOOO)", groups_out, late_out, statuses_out, hits, tail);
-done:
-    for (Py_ssize_t i = 0; i < group_count; i++) Py_XDECREF(groups[i].key);
-    free(groups);
-    free(statuses);
-    free(out);
-    table_free(&keys);
-    table_free(&codes);
-    Py_XDECREF(groups_out);
-    Py_XDECREF(late_out);
-    Py_XDECREF(statuses_out);
-    Py_XDECREF(hits);
-    Py_XDECREF(tail);
-    free(paired.slots);
+    else
+        result = sorted_answer(b, &sorted);
+    sorted_free(&sorted);
     free(rows.items);
     PyBuffer_Release(&view);
     return result;

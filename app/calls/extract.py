@@ -27,6 +27,7 @@ import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 
 from app.calls.model import BACKGROUND_METHODS, BackgroundRow, SipMessage
 from app.calls.sipmsg import (
@@ -98,7 +99,7 @@ class Prepared:
     """
 
     groups: list[tuple[Key, int, int, int]] = field(default_factory=list)
-    maybe_late: list[tuple[Key, int, bytes]] = field(default_factory=list)
+    maybe_late: list[tuple[Key, int, bytes, int]] = field(default_factory=list)
     statuses: list[tuple[Key, bytes, int]] = field(default_factory=list)
     hits: list[int] = field(default_factory=list)
     tail: frozenset[bytes] = frozenset()
@@ -141,7 +142,7 @@ def prepare_block_in_python(block: bytes, newlines: Newlines | None = None) -> P
     # and port
     paired = {g[4] for _, g in found if g[3] in out}  # their block lines: counted with them
     counts: dict[Key, list[int]] = {}  # key: [count, first offset, last offset]
-    maybe_late: list[tuple[Key, int, bytes]] = []
+    late: list[tuple[Key, int, bytes]] = []
     statuses: Counter[tuple[Key, bytes]] = Counter()
     hits: list[int] = []
     entries = 0  # keep-alive entries so far
@@ -155,7 +156,7 @@ def prepare_block_in_python(block: bytes, newlines: Newlines | None = None) -> P
                 continue
             key = (g[0], g[1], g[6])
             if entries < _TAIL_ROWS:  # its summary may end the block before
-                maybe_late.append((key, at, g[5]))
+                late.append((key, at, g[5]))
                 entries += 1
                 continue
         else:
@@ -170,6 +171,8 @@ def prepare_block_in_python(block: bytes, newlines: Newlines | None = None) -> P
             seen[0] += 1
             seen[2] = at
     groups = [(key, n, first, last) for key, (n, first, last) in counts.items()]
+    position = {key: index for index, (key, _n, _first, _last) in enumerate(groups)}
+    maybe_late = [(key, at, msg_hash, position.get(key, -1)) for key, at, msg_hash in late]
     tail = frozenset(g[4] for _, g in found[-_TAIL_ROWS:] if g[3] in out)
     newlines = newlines if newlines is not None else Newlines(block)
     counted = [(key, code, n) for (key, code), n in statuses.items()]
@@ -520,24 +523,18 @@ class FileExtractor:
     def _count_keepalive(self, block: bytes, lines_before: int, ready: Prepared) -> None:
         """Count the block's keep-alive messages (OPTIONS, REGISTER, PUBLISH): Python works
         per peer and method, not per message."""
-        if not ready.groups and not ready.maybe_late:
+        groups = ready.groups
+        if ready.maybe_late:
+            groups = self._with_late(groups, ready.maybe_late)
+        if not groups:
             return
-        counts = {key: [n, first, last] for key, n, first, last in ready.groups}
-        for key, at, msg_hash in ready.maybe_late:
-            if msg_hash in self.tail:
-                continue  # its summary ended the block before, and was counted there
-            seen = counts.get(key)
-            if seen is None:
-                counts[key] = [1, at, at]
-            else:
-                seen[0] += 1
-                seen[1], seen[2] = min(seen[1], at), max(seen[2], at)
         rows = self.rows
-        fresh = [key for key in counts if key not in rows]
+        fresh = [group for group in groups if group[0] not in rows]  # (in order of first)
         if fresh:
-            self._new_rows(block, lines_before, counts, fresh)
-        for key, (number, _first, last) in counts.items():
-            row = rows.get(key)
+            self._new_rows(block, lines_before, fresh)
+        get = rows.get
+        for key, number, _first, last in groups:
+            row = get(key)
             if row is None:
                 continue  # no room for its row (counted as left out)
             row.count += number
@@ -545,40 +542,64 @@ class FileExtractor:
             if utc > row.last:
                 row.last = utc
         for key, code, number in ready.statuses:
-            answered = rows.get(key)
+            answered = get(key)
             status = _int(code)
             if answered is not None and status is not None:
                 answered.statuses[status] = answered.statuses.get(status, 0) + number
                 if status >= 300 and status not in (401, 407):
                     answered.failures += number
 
-    def _new_rows(
+    def _with_late(
         self,
-        block: bytes,
-        lines_before: int,
-        counts: dict[Key, list[int]],
-        fresh: list[Key],
+        groups: list[tuple[Key, int, int, int]],
+        maybe_late: list[tuple[Key, int, bytes, int]],
+    ) -> list[tuple[Key, int, int, int]]:
+        """`groups` with the block lines of `maybe_late` whose summary did not end the block
+        before (those were counted there), in order of first offset (work per late line, not
+        per group, unless a first offset moves)."""
+        merged: list[tuple[Key, int, int, int]] | None = None
+        added: dict[Key, int] = {}  # keys without a group: their position in `merged`
+        for key, at, msg_hash, position in maybe_late:
+            if msg_hash in self.tail:
+                continue  # its summary ended the block before, and was counted there
+            if merged is None:
+                merged = list(groups)
+            if position < 0:
+                position = added.get(key, -1)
+            if position < 0:
+                added[key] = len(merged)
+                merged.append((key, 1, at, at))
+                continue
+            _key, number, first, last = merged[position]
+            merged[position] = (key, number + 1, min(first, at), max(last, at))
+        if merged is None:
+            return groups
+        merged.sort(key=itemgetter(2))  # nearly sorted: late lines open the block
+        return merged
+
+    def _new_rows(
+        self, block: bytes, lines_before: int, fresh: list[tuple[Key, int, int, int]]
     ) -> None:
-        """Rows for the peers first seen in this block (file order), while there is room; their
-        line numbers counted in one walk over the block, whatever the number of peers."""
+        """Rows for the peers first seen in this block (`fresh`, in order of first offset),
+        while there is room; their line numbers counted in one walk over the block, whatever
+        the number of peers."""
         collector, file, rows = self.collector, self.file_name, self.rows
         if not collector.room():
-            collector.background_overflow += sum(counts[key][0] for key in fresh)
+            collector.background_overflow += sum(group[1] for group in fresh)
             return
         count = block.count
         counted_to, newlines = 0, 0  # newlines before counted_to (the rows come in file order)
-        for key in sorted(fresh, key=lambda key: counts[key][1]):
+        for key, number, first, _last in fresh:
             ip, port, method = key
             peer = ip + b":" + port
             row = collector.tallies.get((file, peer, method))
             if row is None:
                 if not collector.room():
-                    collector.background_overflow += counts[key][0]
+                    collector.background_overflow += number
                     continue
-                at = counts[key][1]
-                newlines += count(b"\n", counted_to, at)
-                counted_to = at
-                utc = _utc_at(block, at)
+                newlines += count(b"\n", counted_to, first)
+                counted_to = first
+                utc = _utc_at(block, first)
                 row = collector.tallies[(file, peer, method)] = _Tally(
                     lines_before + newlines + 1, first=utc, last=utc
                 )
