@@ -68,6 +68,8 @@ _OUT_OF_DIALOG = _BACKGROUND - _IN_DIALOG  # OPTIONS, REGISTER, PUBLISH: never i
 _KEEPALIVE_METHODS = tuple(sorted(_OUT_OF_DIALOG))  # for app._native.sip_prepare
 _PEEK = re.compile(rb" SIPMSG:\r?\n \|([A-Z]{1,32}) ")  # a block's request line, from its start
 _FOLDED = object()
+_UNPARSED = datetime.min  # (a second not parsed yet; never a UTC time utc_time gives)
+MAX_SECONDS = 4096  # seconds whose datetime is kept by a FileExtractor
 _ROW = re.compile(  # every SIP line of a block in one pass (the fields keep-alive counting needs)
     rb'Module="network\.sip"[ \t]+Level="[A-Za-z]*":?[ \t]+Action="(?:Received|Sent)"[ \t]+'
     rb'Local-ip="[^"\n]*"[ \t]+Local-port="[^"\n]*"[ \t]+'
@@ -463,6 +465,7 @@ class FileExtractor:
         self.body: _OpenBody | None = None
         self.awaiting: OrderedDict[bytes, SipMessage | object] = OrderedDict()
         self.tail: frozenset[bytes] = frozenset()  # keep-alive summaries' hashes, block before
+        self.seconds: dict[str, datetime | None] = {}  # UTCTime second → datetime (cache)
         self.rows: dict[tuple[bytes, bytes, bytes], _Tally] = {}  # keep-alive rows of the file
 
     def prepare(self, block: bytes, newlines: Newlines | None = None) -> Prepared:
@@ -611,6 +614,20 @@ class FileExtractor:
             self._finish_body()
         self.awaiting.clear()
 
+    def _time(self, utc: bytes) -> datetime | None:
+        """utc_time(utc), the datetime of each second parsed once."""
+        second, _, millis = _text(utc).strip().partition(",")
+        base = self.seconds.get(second, _UNPARSED)
+        if base is _UNPARSED:
+            base = utc_time(second)
+            if len(self.seconds) >= MAX_SECONDS:
+                self.seconds.clear()
+            self.seconds[second] = base
+        if base is None or not millis.isdigit():
+            return base
+        micro = int(millis) * 1000 if len(millis) <= 3 else int(millis[:6].ljust(6, "0"))
+        return base.replace(microsecond=micro)
+
     def _summary(self, match: re.Match[bytes], utc: bytes, line_no: int) -> None:
         pairs = dict(_PAIR.findall(match[7]))
         method = pairs.get(b"Method", b"").strip().upper()
@@ -652,7 +669,7 @@ class FileExtractor:
             for uuid in session_uuids(_text(pairs.get(key, b"")))
         )
         return SipMessage(
-            time=utc_time(_text(utc)),
+            time=self._time(utc),
             file=self.file_name,
             line=line_no,
             direction="in" if match[1] == b"Received" else "out",

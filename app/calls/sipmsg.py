@@ -36,6 +36,7 @@ _TAG = re.compile(r";\s*tag=([^;\s>]{1,200})", re.IGNORECASE)
 _SESSION_SPLIT = re.compile(r";\s*remote\s*=\s*|;")
 _UUID = re.compile(r"[0-9a-f]{32}")
 _NULL_UUID = "0" * 32
+_NULL_SESSIONS = frozenset({_NULL_UUID, f"{_NULL_UUID};remote={_NULL_UUID}"})
 _VIA_TRANSPORT = re.compile(r"SIP/2\.0/([A-Za-z]{2,5})", re.IGNORECASE)
 
 
@@ -126,7 +127,7 @@ def transport_of(via: str) -> str:
 
 def session_uuids(value: str) -> tuple[str, ...]:
     """The UUIDs of a Session-ID header (`<uuid>;remote=<uuid>`), lower case, null ones out."""
-    if not value:
+    if not value or value in _NULL_SESSIONS:
         return ()
     found = []
     for part in _SESSION_SPLIT.split(value)[:2]:
