@@ -492,3 +492,27 @@ def test_kept_messages_share_one_copy_of_their_repeated_text() -> None:
         assert getattr(first, name), name
         assert getattr(first, name) is getattr(last, name), name
     assert not hasattr(first, "__dict__")
+
+
+@pytest.mark.parametrize(
+    "utc",
+    [
+        b"2018-01-01 17:56:48,964",
+        b"2018-01-01 17:56:48,9",
+        b"2018-01-01 17:56:48,123456789",
+        b"2018-01-01 17:56:48",
+        b" 2018-01-01 17:56:48,964 ",
+        b"2018-01-01 17:56:48,x",
+        b"2018-13-01 17:56:48,964",
+        b"",
+        b"\xff\xfe",
+    ],
+)
+def test_message_times_read_through_the_cache_equal_a_fresh_parse(utc: bytes) -> None:
+    from app.calls.extract import utc_time
+
+    reader = Collector(threaded=False).observer("log.txt", FileKind.LOG)
+    assert reader is not None
+    expected = utc_time(utc.decode("utf-8", errors="replace"))
+    assert reader._time(utc) == expected  # type: ignore[union-attr]
+    assert reader._time(utc) == expected  # type: ignore[union-attr]  (from the cache)
