@@ -741,24 +741,46 @@ done:
     return status;
 }
 
+/* A keep-alive key as one bytes object: ip ":" port "\n" method (no field holds a newline) */
 static PyObject *group_key(const char *b, KeyGroup *g) {
-    if (g->key == NULL)
-        g->key = Py_BuildValue("(NNN)", span_bytes(b, g->ip), span_bytes(b, g->port),
-                               span_bytes(b, g->method));
+    if (g->key == NULL) {
+        Py_ssize_t ip = g->ip[1] - g->ip[0], port = g->port[1] - g->port[0];
+        Py_ssize_t method = g->method[1] - g->method[0];
+        g->key = PyBytes_FromStringAndSize(NULL, ip + port + method + 2);
+        if (g->key == NULL) return NULL;
+        char *out = PyBytes_AS_STRING(g->key);
+        memcpy(out, b + g->ip[0], (size_t)ip);
+        out[ip] = ':';
+        memcpy(out + ip + 1, b + g->port[0], (size_t)port);
+        out[ip + 1 + port] = '\n';
+        memcpy(out + ip + port + 2, b + g->method[0], (size_t)method);
+    }
     return g->key;
 }
 
 static PyObject *sorted_answer(const char *b, Sorted *sorted) {
-    PyObject *groups = PyList_New(sorted->counted), *late = PyList_New(sorted->late_count),
-             *statuses = PyList_New(sorted->status_count), *tail = PyList_New(sorted->tail_count),
+    Py_ssize_t counted = sorted->counted;
+    PyObject *keys = PyList_New(counted), *counts = PyList_New(counted),
+             *firsts = PyBytes_FromStringAndSize(NULL, counted * (Py_ssize_t)sizeof(int64_t)),
+             *lasts = PyBytes_FromStringAndSize(NULL, counted * (Py_ssize_t)sizeof(int64_t)),
+             *late = PyList_New(sorted->late_count), *statuses = PyList_New(sorted->status_count),
+             *tail = PyList_New(sorted->tail_count),
              *hits = ints_list(sorted->hits.items, sorted->hits.size), *result = NULL;
-    if (!groups || !late || !statuses || !tail || !hits) goto done;
-    for (Py_ssize_t i = 0; i < sorted->counted; i++) {
+    if (!keys || !counts || !firsts || !lasts || !late || !statuses || !tail || !hits) goto done;
+    int64_t *first_at = (int64_t *)PyBytes_AS_STRING(firsts);
+    int64_t *last_at = (int64_t *)PyBytes_AS_STRING(lasts);
+    for (Py_ssize_t i = 0; i < counted; i++) {
         KeyGroup *g = &sorted->groups[sorted->order[i]];
-        PyObject *key = group_key(b, g);
-        PyObject *item = key ? Py_BuildValue("(Onnn)", key, g->count, g->first, g->last) : NULL;
-        if (item == NULL) goto done;
-        PyList_SET_ITEM(groups, i, item);
+        PyObject *key = group_key(b, g), *count = PyLong_FromSsize_t(g->count);
+        if (key == NULL || count == NULL) {
+            Py_XDECREF(count);
+            goto done;
+        }
+        Py_INCREF(key);
+        PyList_SET_ITEM(keys, i, key);
+        PyList_SET_ITEM(counts, i, count);
+        first_at[i] = (int64_t)g->first;
+        last_at[i] = (int64_t)g->last;
     }
     for (Py_ssize_t i = 0; i < sorted->late_count; i++) {
         KeyGroup *g = &sorted->groups[sorted->late_group[i]];
@@ -783,10 +805,13 @@ static PyObject *sorted_answer(const char *b, Sorted *sorted) {
         if (hash == NULL) goto done;
         PyList_SET_ITEM(tail, i, hash);
     }
-    result = Py_BuildValue("(OOOOO)", groups, late, statuses, hits, tail);
+    result = Py_BuildValue("((OOOO)OOOO)", keys, counts, firsts, lasts, late, statuses, hits, tail);
 done:
     for (Py_ssize_t i = 0; i < sorted->group_count; i++) Py_XDECREF(sorted->groups[i].key);
-    Py_XDECREF(groups);
+    Py_XDECREF(keys);
+    Py_XDECREF(counts);
+    Py_XDECREF(firsts);
+    Py_XDECREF(lasts);
     Py_XDECREF(late);
     Py_XDECREF(statuses);
     Py_XDECREF(tail);
@@ -796,8 +821,8 @@ done:
 
 /* sip_prepare(block, keepalive) -> None | (groups, maybe_late, statuses, hits, tail)
  * What calls.extract.prepare_block sorts from the rows of _ROW (see there), the keep-alive
- * messages counted per (ip, port, method) key: groups [(key, count, first, last)] ordered by
- * first offset; maybe_late [(key, offset, hash, position of its group or -1)], the unpaired
+ * messages counted per key (b"ip:port\nmethod"): groups (keys, counts, firsts, lasts) ordered
+ * by first offset, firsts and lasts as native int64 arrays (bytes); maybe_late [(key, offset, hash, position of its group or -1)], the unpaired
  * block lines among the first
  * TAIL_ROWS keep-alive entries (counted by the reader unless a summary of the block before
  * named their hash); statuses [(key, code, count)]; hits, the offsets of the other SIP lines;

@@ -40,8 +40,9 @@ def test_the_extension_is_built_in_ci() -> None:
 
 
 def _sip_answer(prepared: extract.Prepared) -> tuple[object, ...]:
+    groups = prepared.groups
     return (
-        prepared.groups,
+        (groups.keys, groups.counts, list(groups.firsts), list(groups.lasts)),
         prepared.maybe_late,
         prepared.statuses,
         prepared.hits,

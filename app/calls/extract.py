@@ -25,9 +25,9 @@ import queue
 import re
 import threading
 from collections import Counter, OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from operator import itemgetter
 
 from app.calls.model import BACKGROUND_METHODS, BackgroundRow, SipMessage
 from app.calls.sipmsg import (
@@ -82,25 +82,41 @@ _ROW = re.compile(  # every SIP line of a block in one pass (the fields keep-ali
 _TAIL_ROWS = 16  # keep-alive summaries whose block line may open the next block
 
 
-Key = tuple[bytes, bytes, bytes]  # a keep-alive row of a file: peer ip, peer port, method
+Key = bytes  # a keep-alive row of a file: b"<peer ip>:<peer port>\n<method>"
+
+
+def _key(ip: bytes, port: bytes, method: bytes) -> Key:
+    return ip + b":" + port + b"\n" + method  # (no field holds a newline: [^"\n] or letters)
+
+
+@dataclass(slots=True)
+class Groups:
+    """The keep-alive keys of a block with their counts and first and last offsets (of their
+    `Module="network.sip"`), in order of first offset: parallel sequences, so that a block of
+    a hundred thousand distinct peers costs a key object each, not a tuple of five."""
+
+    keys: list[Key] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+    firsts: Sequence[int] = ()
+    lasts: Sequence[int] = ()
 
 
 @dataclass(slots=True)
 class Prepared:
     """A block's SIP lines, sorted without state (FileExtractor.prepare, in a matcher thread).
 
-    Keep-alive messages are counted per key (peer ip, peer port, method), not read one by one:
-    `groups` (key, count, first and last offset of its `Module="network.sip"`), in order of
-    first offset; `maybe_late` (key, offset, Msg-Hash), the block lines of keep-alive requests
-    among the block's first TAIL_ROWS keep-alive entries whose summary is not in the block
-    (counted unless a summary at the end of the block before named their hash); `statuses`
-    (key, response code, count). `hits` are the other SIP lines, read one by one (numbered by
-    `hit_newlines`, once the scan has counted). `tail` holds the Msg-Hash of the block's last
-    keep-alive summaries (their block lines may open the next block). `newlines` numbers other
-    lines of the block (shared with the scan's counting, see engine.BlockObserver).
+    Keep-alive messages are counted per key (peer and method), not read one by one: `groups`
+    (see Groups); `maybe_late` (key, offset, Msg-Hash, position of the key in `groups` or -1),
+    the block lines of keep-alive requests among the block's first TAIL_ROWS keep-alive entries
+    whose summary is not in the block (counted unless a summary at the end of the block before
+    named their hash); `statuses` (key, response code, count). `hits` are the other SIP lines,
+    read one by one (numbered by `hit_newlines`, once the scan has counted). `tail` holds the
+    Msg-Hash of the block's last keep-alive summaries (their block lines may open the next
+    block). `newlines` numbers other lines of the block (shared with the scan's counting, see
+    engine.BlockObserver).
     """
 
-    groups: list[tuple[Key, int, int, int]] = field(default_factory=list)
+    groups: Groups = field(default_factory=Groups)
     maybe_late: list[tuple[Key, int, bytes, int]] = field(default_factory=list)
     statuses: list[tuple[Key, bytes, int]] = field(default_factory=list)
     hits: list[int] = field(default_factory=list)
@@ -125,7 +141,8 @@ def prepare_block(block: bytes, newlines: Newlines | None = None) -> Prepared:
     sorted_rows = loops.sip_prepare(block, _KEEPALIVE_METHODS)
     if sorted_rows is None:
         return _NOTHING
-    groups, maybe_late, statuses, hits, tail = sorted_rows
+    (keys, counts, firsts, lasts), maybe_late, statuses, hits, tail = sorted_rows
+    groups = Groups(keys, counts, memoryview(firsts).cast("q"), memoryview(lasts).cast("q"))
     newlines = newlines if newlines is not None else Newlines(block)
     ticket = newlines.ask(hits)
     return Prepared(groups, maybe_late, statuses, hits, frozenset(tail), newlines, ticket)
@@ -150,13 +167,13 @@ def prepare_block_in_python(block: bytes, newlines: Newlines | None = None) -> P
     entries = 0  # keep-alive entries so far
     for at, g in found:  # one loop, in file order
         if g[3] in out:  # a keep-alive summary
-            key = (g[0], g[1], g[3])
+            key = _key(g[0], g[1], g[3])
             if g[2]:
                 statuses[key, g[2]] += 1
         elif g[6] in out:  # the block line of a keep-alive request: counted if unpaired
             if g[5] in paired:
                 continue
-            key = (g[0], g[1], g[6])
+            key = _key(g[0], g[1], g[6])
             if entries < _TAIL_ROWS:  # its summary may end the block before
                 late.append((key, at, g[5]))
                 entries += 1
@@ -172,8 +189,13 @@ def prepare_block_in_python(block: bytes, newlines: Newlines | None = None) -> P
         else:
             seen[0] += 1
             seen[2] = at
-    groups = [(key, n, first, last) for key, (n, first, last) in counts.items()]
-    position = {key: index for index, (key, _n, _first, _last) in enumerate(groups)}
+    groups = Groups(
+        list(counts),
+        [n for n, _first, _last in counts.values()],
+        [first for _n, first, _last in counts.values()],
+        [last for _n, _first, last in counts.values()],
+    )
+    position = {key: index for index, key in enumerate(groups.keys)}
     maybe_late = [(key, at, msg_hash, position.get(key, -1)) for key, at, msg_hash in late]
     tail = frozenset(g[4] for _, g in found[-_TAIL_ROWS:] if g[3] in out)
     newlines = newlines if newlines is not None else Newlines(block)
@@ -466,7 +488,7 @@ class FileExtractor:
         self.awaiting: OrderedDict[bytes, SipMessage | object] = OrderedDict()
         self.tail: frozenset[bytes] = frozenset()  # keep-alive summaries' hashes, block before
         self.seconds: dict[str, datetime | None] = {}  # UTCTime second → datetime (cache)
-        self.rows: dict[tuple[bytes, bytes, bytes], _Tally] = {}  # keep-alive rows of the file
+        self.rows: dict[Key, _Tally] = {}  # keep-alive rows of the file
 
     def prepare(self, block: bytes, newlines: Newlines | None = None) -> Prepared:
         """The block's SIP lines, sorted (no state: runs in the engine's matcher threads)."""
@@ -529,19 +551,19 @@ class FileExtractor:
         groups = ready.groups
         if ready.maybe_late:
             groups = self._with_late(groups, ready.maybe_late)
-        if not groups:
+        if not groups.keys:
             return
         rows = self.rows
-        fresh = [group for group in groups if group[0] not in rows]  # (in order of first)
+        fresh = [index for index, key in enumerate(groups.keys) if key not in rows]
         if fresh:
-            self._new_rows(block, lines_before, fresh)
-        get = rows.get
-        for key, number, _first, last in groups:
+            self._new_rows(block, lines_before, groups, fresh)
+        get, counts, lasts = rows.get, groups.counts, groups.lasts
+        for index, key in enumerate(groups.keys):
             row = get(key)
             if row is None:
                 continue  # no room for its row (counted as left out)
-            row.count += number
-            utc = _utc_at(block, last)
+            row.count += counts[index]
+            utc = _utc_at(block, lasts[index])
             if utc > row.last:
                 row.last = utc
         for key, code, number in ready.statuses:
@@ -552,54 +574,55 @@ class FileExtractor:
                 if status >= 300 and status not in (401, 407):
                     answered.failures += number
 
-    def _with_late(
-        self,
-        groups: list[tuple[Key, int, int, int]],
-        maybe_late: list[tuple[Key, int, bytes, int]],
-    ) -> list[tuple[Key, int, int, int]]:
+    def _with_late(self, groups: Groups, maybe_late: list[tuple[Key, int, bytes, int]]) -> Groups:
         """`groups` with the block lines of `maybe_late` whose summary did not end the block
-        before (those were counted there), in order of first offset (work per late line, not
-        per group, unless a first offset moves)."""
-        merged: list[tuple[Key, int, int, int]] | None = None
-        added: dict[Key, int] = {}  # keys without a group: their position in `merged`
-        for key, at, msg_hash, position in maybe_late:
-            if msg_hash in self.tail:
-                continue  # its summary ended the block before, and was counted there
-            if merged is None:
-                merged = list(groups)
+        before (those were counted there), in order of first offset."""
+        late = [entry for entry in maybe_late if entry[2] not in self.tail]
+        if not late:
+            return groups  # (their summaries ended the block before, and were counted there)
+        keys, counts = list(groups.keys), list(groups.counts)
+        firsts, lasts = list(groups.firsts), list(groups.lasts)
+        added: dict[Key, int] = {}  # keys without a group: their position
+        for key, at, _hash, position in late:
             if position < 0:
                 position = added.get(key, -1)
             if position < 0:
-                added[key] = len(merged)
-                merged.append((key, 1, at, at))
+                added[key] = len(keys)
+                keys.append(key)
+                counts.append(1)
+                firsts.append(at)
+                lasts.append(at)
                 continue
-            _key, number, first, last = merged[position]
-            merged[position] = (key, number + 1, min(first, at), max(last, at))
-        if merged is None:
-            return groups
-        merged.sort(key=itemgetter(2))  # nearly sorted: late lines open the block
-        return merged
+            counts[position] += 1
+            firsts[position], lasts[position] = min(firsts[position], at), max(lasts[position], at)
+        order = sorted(range(len(keys)), key=firsts.__getitem__)  # late lines open the block
+        return Groups(
+            [keys[i] for i in order],
+            [counts[i] for i in order],
+            [firsts[i] for i in order],
+            [lasts[i] for i in order],
+        )
 
-    def _new_rows(
-        self, block: bytes, lines_before: int, fresh: list[tuple[Key, int, int, int]]
-    ) -> None:
-        """Rows for the peers first seen in this block (`fresh`, in order of first offset),
-        while there is room; their line numbers counted in one walk over the block, whatever
-        the number of peers."""
+    def _new_rows(self, block: bytes, lines_before: int, groups: Groups, fresh: list[int]) -> None:
+        """Rows for the peers first seen in this block (the groups at `fresh`, in order of
+        first offset), while there is room; their line numbers counted in one walk over the
+        block, whatever the number of peers."""
         collector, file, rows = self.collector, self.file_name, self.rows
         if not collector.room():
-            collector.background_overflow += sum(group[1] for group in fresh)
+            counts = groups.counts
+            collector.background_overflow += sum(counts[index] for index in fresh)
             return
         count = block.count
         counted_to, newlines = 0, 0  # newlines before counted_to (the rows come in file order)
-        for key, number, first, _last in fresh:
-            ip, port, method = key
-            peer = ip + b":" + port
+        for index in fresh:
+            key = groups.keys[index]
+            peer, _, method = key.rpartition(b"\n")
             row = collector.tallies.get((file, peer, method))
             if row is None:
                 if not collector.room():
-                    collector.background_overflow += number
+                    collector.background_overflow += groups.counts[index]
                     continue
+                first = groups.firsts[index]
                 newlines += count(b"\n", counted_to, first)
                 counted_to = first
                 utc = _utc_at(block, first)
