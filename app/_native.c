@@ -484,10 +484,15 @@ typedef struct {
     Py_ssize_t mask;
 } SpanSet;
 
+/* Python's own hash of bytes (SipHash with the process' random key): a log cannot be made of
+ * keys that all fall on one slot of a table, as it could with a fixed hash (FNV, say), which
+ * would turn each block's counting quadratic. Pure computation: fine without the GIL. */
 static uint64_t span_hash(const char *p, Py_ssize_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-    return h;
+#if PY_VERSION_HEX >= 0x030D0000
+    return (uint64_t)Py_HashBuffer(p, n);
+#else
+    return (uint64_t)_Py_HashBytes(p, n);
+#endif
 }
 
 static int same_span(const char *b, const Py_ssize_t *x, const Py_ssize_t *y) {
