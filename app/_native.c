@@ -42,14 +42,20 @@ typedef struct {
     Py_ssize_t room;
 } Ints;
 
+/* `items` with room for one more item (a growable array of `size` items in `*room`, doubled
+ * when full); NULL when out of memory (the array stays as it was). */
+static void *make_room(void *items, Py_ssize_t size, Py_ssize_t *room, size_t item_size) {
+    if (size < *room) return items;
+    Py_ssize_t grown_room = *room ? *room * 2 : 64;
+    void *grown = realloc(items, (size_t)grown_room * item_size);
+    if (grown != NULL) *room = grown_room;
+    return grown;
+}
+
 static int ints_push(Ints *a, Py_ssize_t value) {
-    if (a->size == a->room) {
-        Py_ssize_t room = a->room ? a->room * 2 : 256;
-        Py_ssize_t *grown = realloc(a->items, (size_t)room * sizeof(Py_ssize_t));
-        if (grown == NULL) return -1;
-        a->items = grown;
-        a->room = room;
-    }
+    Py_ssize_t *items = make_room(a->items, a->size, &a->room, sizeof *a->items);
+    if (items == NULL) return -1;
+    a->items = items;
     a->items[a->size++] = value;
     return 0;
 }
@@ -304,8 +310,6 @@ static int blanks(Cursor *c) { /* [ \t]+ */
     return c->at > start;
 }
 
-static void maybe_blanks(Cursor *c) { blanks(c); }
-
 static int is_alpha(char ch) { return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z'); }
 
 /* [^"\n]* then '"': the value's span */
@@ -335,13 +339,9 @@ typedef struct {
 } SipRows;
 
 static int rows_push(SipRows *rows, const SipRow *row) {
-    if (rows->size == rows->room) {
-        Py_ssize_t room = rows->room ? rows->room * 2 : 64;
-        SipRow *grown = realloc(rows->items, (size_t)room * sizeof(SipRow));
-        if (grown == NULL) return -1;
-        rows->items = grown;
-        rows->room = room;
-    }
+    SipRow *items = make_room(rows->items, rows->size, &rows->room, sizeof *rows->items);
+    if (items == NULL) return -1;
+    rows->items = items;
     rows->items[rows->size++] = *row;
     return 0;
 }
@@ -353,7 +353,7 @@ static const char MSG_HASH[] = "Msg-Hash=";
  * Method=([A-Za-z]{1,32})[^"\n]*?Msg-Hash=([^,"\n]{1,64}): the longest method whose lazy
  * rest reaches a Msg-Hash= with a value, as the regex engine backtracks. */
 static int sip_detail(Cursor *c, SipRow *row) {
-    maybe_blanks(c);
+    blanks(c); /* [ \t]* */
     if (!take(c, "Receive") && !take(c, "Sending")) return 0;
     if (!blanks(c)) return 0;
     if (!take(c, "Request") && !take(c, "Response")) return 0;
@@ -368,7 +368,7 @@ static int sip_detail(Cursor *c, SipRow *row) {
             row->span[G_CODE][0] = start;
             row->span[G_CODE][1] = c->at;
             c->at++;
-            maybe_blanks(c);
+            blanks(c); /* [ \t]* */
         } else {
             *c = save;
         }
@@ -575,13 +575,9 @@ static Py_ssize_t key_group(Table *t, KeyGroup **groups, Py_ssize_t *size, Py_ss
             same_span(b, g->method, method))
             return index;
     }
-    if (*size == *room) {
-        Py_ssize_t grown_room = *room ? *room * 2 : 16;
-        KeyGroup *grown = realloc(*groups, (size_t)grown_room * sizeof(KeyGroup));
-        if (grown == NULL) return -1;
-        *groups = grown;
-        *room = grown_room;
-    }
+    KeyGroup *grown = make_room(*groups, *size, room, sizeof **groups);
+    if (grown == NULL) return -1;
+    *groups = grown;
     KeyGroup *g = &(*groups)[*size];
     memcpy(g->ip, ip, sizeof g->ip);
     memcpy(g->port, port, sizeof g->port);

@@ -10,6 +10,7 @@ LOUPE_NATIVE=false (read once, at import) runs the Python loops even when the C 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from types import ModuleType
 
@@ -20,6 +21,10 @@ def _load() -> ModuleType | None:
     try:
         return importlib.import_module("app._native")
     except ImportError:
+        logging.getLogger(__name__).warning(
+            "app._native is not built (no C compiler at install): the scan's per-line loops "
+            "run in Python, with the same results but slower; reinstall with gcc or clang"
+        )
         return None
 
 

@@ -90,7 +90,10 @@ def time_analysis(size: int, repeat: int, out: Path, loupe: str) -> None:
     rss = {flows: max(s[2] for s in runs) for flows, runs in samples.items()}
     found = json.loads(samples[True][-1][3]).get("calls")
     mib = int(manifest["log_bytes"]) / 2**20  # type: ignore[call-overload]
+    from app.native import describe
+
     print(f"bundle: {bundle.name}, {mib:.0f} MiB of log, {planted} SIP calls planted")
+    print(f"the scan's per-line loops: {describe()}")
     for flows in (False, True):
         rounds = ", ".join(f"{s[0]:.2f}" for s in samples[flows])
         print(

@@ -68,8 +68,7 @@ _OUT_OF_DIALOG = _BACKGROUND - _IN_DIALOG  # OPTIONS, REGISTER, PUBLISH: never i
 _KEEPALIVE_METHODS = tuple(sorted(_OUT_OF_DIALOG))  # for app._native.sip_prepare
 _PEEK = re.compile(rb" SIPMSG:\r?\n \|([A-Z]{1,32}) ")  # a block's request line, from its start
 _FOLDED = object()
-_UNPARSED = datetime.min  # (a second not parsed yet; never a UTC time utc_time gives)
-MAX_SECONDS = 4096  # seconds whose datetime is kept by a FileExtractor
+MAX_SECONDS = 4096  # seconds whose datetime a reader keeps (Seconds)
 _ROW = re.compile(  # every SIP line of a block in one pass (the fields keep-alive counting needs)
     rb'Module="network\.sip"[ \t]+Level="[A-Za-z]*":?[ \t]+Action="(?:Received|Sent)"[ \t]+'
     rb'Local-ip="[^"\n]*"[ \t]+Local-port="[^"\n]*"[ \t]+'
@@ -224,10 +223,35 @@ def utc_time(value: str) -> datetime | None:
         when = datetime.fromisoformat(base).replace(tzinfo=UTC)
     except ValueError:
         return None
-    if millis.isdigit():
-        micro = int(millis) * 1000 if len(millis) <= 3 else int(millis[:6].ljust(6, "0"))
-        when = when.replace(microsecond=micro)
-    return when
+    return _with_millis(when, millis)
+
+
+def _with_millis(when: datetime, millis: str) -> datetime:
+    if not millis.isdigit():
+        return when
+    micro = int(millis) * 1000 if len(millis) <= 3 else int(millis[:6].ljust(6, "0"))
+    return when.replace(microsecond=micro)
+
+
+class Seconds:
+    """The UTC datetime of each `YYYY-MM-DD HH:MM:SS` a reader meets, parsed once (at most
+    MAX_SECONDS kept): messages logged in the same second share the parse."""
+
+    __slots__ = ("_parsed",)
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, datetime | None] = {}
+
+    def of(self, second: str) -> datetime | None:
+        try:
+            return self._parsed[second]
+        except KeyError:
+            pass
+        parsed = utc_time(second)
+        if len(self._parsed) >= MAX_SECONDS:
+            self._parsed.clear()
+        self._parsed[second] = parsed
+        return parsed
 
 
 def _text(raw: bytes) -> str:
@@ -487,7 +511,7 @@ class FileExtractor:
         self.body: _OpenBody | None = None
         self.awaiting: OrderedDict[bytes, SipMessage | object] = OrderedDict()
         self.tail: frozenset[bytes] = frozenset()  # keep-alive summaries' hashes, block before
-        self.seconds: dict[str, datetime | None] = {}  # UTCTime second → datetime (cache)
+        self.seconds = Seconds()
         self.rows: dict[Key, _Tally] = {}  # keep-alive rows of the file
 
     def prepare(self, block: bytes, newlines: Newlines | None = None) -> Prepared:
@@ -640,16 +664,8 @@ class FileExtractor:
     def _time(self, utc: bytes) -> datetime | None:
         """utc_time(utc), the datetime of each second parsed once."""
         second, _, millis = _text(utc).strip().partition(",")
-        base = self.seconds.get(second, _UNPARSED)
-        if base is _UNPARSED:
-            base = utc_time(second)
-            if len(self.seconds) >= MAX_SECONDS:
-                self.seconds.clear()
-            self.seconds[second] = base
-        if base is None or not millis.isdigit():
-            return base
-        micro = int(millis) * 1000 if len(millis) <= 3 else int(millis[:6].ljust(6, "0"))
-        return base.replace(microsecond=micro)
+        base = self.seconds.of(second)
+        return base if base is None else _with_millis(base, millis)
 
     def _summary(self, match: re.Match[bytes], utc: bytes, line_no: int) -> None:
         pairs = dict(_PAIR.findall(match[7]))

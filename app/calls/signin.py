@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
+from app.calls.extract import Seconds
 from app.calls.occurrences import Occurrences
 from app.calls.signin_model import HttpMessage
 from app.native import loops
@@ -322,7 +323,7 @@ class SigninReader:
         self.requests: OrderedDict[str, HttpMessage] = OrderedDict()  # txn / url → request
         self.last: HttpMessage | None = None
         self.last_note: tuple[str, str, datetime | None] | None = None
-        self.seconds: dict[str, datetime] = {}  # UTCTime second → datetime
+        self.seconds = Seconds()  # UTCTime second → datetime
 
     def prepare(self, block: bytes, newlines: Newlines | None = None) -> _Marked:
         """The block's possible sign-in lines, numbered (runs in a matcher thread; only the
@@ -424,14 +425,9 @@ class SigninReader:
 
     def _utc(self, second: str, fraction: str) -> datetime | None:
         """`2026-01-29 19:01:16` and `,974` → datetime (the second's datetime cached)."""
-        base = self.seconds.get(second)
+        base = self.seconds.of(second)
         if base is None:
-            base = utc_time(second)
-            if base is None:
-                return None
-            if len(self.seconds) > 4096:
-                self.seconds.clear()
-            self.seconds[second] = base
+            return None
         digits = fraction[1:7] if fraction.startswith(",") else ""
         if not digits.isdigit():
             return base

@@ -188,13 +188,20 @@ def write(cache_dir: Path, key: str, entry: Entry) -> None:
         return
     digest = hashlib.sha256(payload).digest()
     blob = marshal.dumps({"format": FORMAT, "payload": payload, "digest": digest})
+    write_kept(cache_dir, f"library-{key}.marshal", blob, "library-*.marshal", KEEP_ENTRIES)
+
+
+def write_kept(directory: Path, name: str, blob: bytes, kind: str, keep: int) -> None:
+    """Write `blob` as `directory/name` atomically, then keep only the newest `keep` files
+    matching the glob `kind` (this cache's entries, matchers' stored databases). Errors are
+    ignored: a cache that cannot be written is a cache miss next time."""
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = cache_dir / f".library-{key}.{secrets.token_hex(4)}"
+        directory.mkdir(parents=True, exist_ok=True)
+        partial = directory / f".{name}.{secrets.token_hex(4)}"
         partial.write_bytes(blob)
-        os.replace(partial, cache_dir / f"library-{key}.marshal")
-        entries = sorted(cache_dir.glob("library-*.marshal"), key=lambda p: p.stat().st_mtime)
-        for old in entries[:-KEEP_ENTRIES]:
+        os.replace(partial, directory / name)
+        kept = sorted(directory.glob(kind), key=lambda path: path.stat().st_mtime)
+        for old in kept[:-keep]:
             old.unlink(missing_ok=True)
     except OSError:
         return

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
@@ -32,6 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from app.signatures.cache import write_kept
 from app.signatures.engine import LiteralMatcher, Matcher, MatcherFactory, presence_markers
 from app.signatures.model import Signature
 
@@ -234,17 +234,9 @@ def _read_stored(path: Path) -> bytes | None:
 
 
 def _store(directory: Path, name: str, blob: bytes) -> None:
-    """Write `blob` atomically as `name`; keep the newest MAX_KEPT_DATABASES. Errors ignored."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        partial = directory / f".{name}.{secrets.token_hex(4)}"
-        partial.write_bytes(hashlib.sha256(blob).digest() + blob)
-        os.replace(partial, directory / name)
-        stored = sorted(directory.glob("hyperscan-*.db"), key=lambda p: p.stat().st_mtime)
-        for old in stored[:-MAX_KEPT_DATABASES]:
-            old.unlink(missing_ok=True)
-    except OSError:
-        return
+    """Store `blob` behind its digest as `name`; the newest MAX_KEPT_DATABASES are kept."""
+    stored = hashlib.sha256(blob).digest() + blob
+    write_kept(directory, name, stored, "hyperscan-*.db", MAX_KEPT_DATABASES)
 
 
 class _LineHits:
