@@ -976,6 +976,515 @@ static PyObject *signin_marks(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* ------------------------------------------------------------------ a SIPMSG block's head */
+
+/* calls.sipmsg.read_head_in_python, for a head of plain ASCII (tab, CR, LF and the printable
+ * characters): there bytes and the decoded text are the same characters and the expressions'
+ * \s is [ \t\r\n]. Any other head gets None and is read by Python. */
+
+typedef struct {
+    Py_ssize_t start, end; /* end exclusive */
+} Span;
+
+#define MAX_VALUE_CHARS 2000
+#define MAX_HEAD_CHARS 65536
+#define MAX_DIAGNOSTICS_CHARS 2000
+#define MAX_CALL_ID_CHARS 300
+#define MAX_METHOD_CHARS 32
+
+static int is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'; }
+static int is_upper(char ch) { return ch >= 'A' && ch <= 'Z'; }
+static int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
+static char lower(char ch) { return is_upper(ch) ? (char)(ch + 32) : ch; }
+
+static Span strip(const char *b, Span s) {
+    while (s.start < s.end && is_space(b[s.start])) s.start++;
+    while (s.end > s.start && is_space(b[s.end - 1])) s.end--;
+    return s;
+}
+
+static Py_ssize_t find_char(const char *b, Py_ssize_t from, Py_ssize_t to, char ch) {
+    if (from >= to) return -1;
+    const char *at = memchr(b + from, ch, (size_t)(to - from));
+    return at == NULL ? -1 : at - b;
+}
+
+/* b[s] equals `lowered` (lower case) without regard to ASCII case */
+static int same_lower(const char *b, Span s, const char *lowered) {
+    size_t length = strlen(lowered);
+    if ((size_t)(s.end - s.start) != length) return 0;
+    for (size_t i = 0; i < length; i++)
+        if (lower(b[s.start + (Py_ssize_t)i]) != lowered[i]) return 0;
+    return 1;
+}
+
+/* the headers read, by their canonical name; a compact form names the same slot */
+enum { H_FROM, H_TO, H_VIA, H_USER_AGENT, H_SERVER, H_SESSION, H_CALL_ID, H_CSEQ, H_COUNT };
+static const struct {
+    const char *name;
+    int slot;
+    int diagnostic;
+} WANTED[] = {
+    {"from", H_FROM, 0},         {"f", H_FROM, 0},           {"to", H_TO, 0},
+    {"t", H_TO, 0},              {"via", H_VIA, 0},          {"v", H_VIA, 0},
+    {"user-agent", H_USER_AGENT, 0}, {"server", H_SERVER, 0}, {"session-id", H_SESSION, 0},
+    {"call-id", H_CALL_ID, 0},   {"i", H_CALL_ID, 0},        {"cseq", H_CSEQ, 0},
+    {"reason", -1, 1},           {"warning", -1, 1},         {"ms-diagnostics", -1, 1},
+    {"x-ms-diagnostics", -1, 1},
+};
+
+/* sipmsg.uri_of: the first <…> (1 to 2000 characters), else the leading run of [^;\s] */
+static Span uri_of(const char *b, Span v) {
+    for (Py_ssize_t p = find_char(b, v.start, v.end, '<'); p != -1;
+         p = find_char(b, p + 1, v.end, '<')) {
+        Py_ssize_t q = find_char(b, p + 1, v.end, '>');
+        if (q == -1) break; /* no '>' after this '<': none after a later one either */
+        if (q - p - 1 >= 1 && q - p - 1 <= MAX_VALUE_CHARS) return strip(b, (Span){p + 1, q});
+    }
+    Py_ssize_t at = v.start;
+    while (at < v.end && is_space(b[at])) at++;
+    Py_ssize_t end = at;
+    while (end < v.end && end - at < MAX_VALUE_CHARS && b[end] != ';' && !is_space(b[end])) end++;
+    return end > at ? (Span){at, end} : (Span){0, 0};
+}
+
+/* sipmsg.tag_of: `;\s*tag=` (any case) and its 1 to 200 characters of [^;\s>] */
+static Span tag_of(const char *b, Span v) {
+    for (Py_ssize_t p = find_char(b, v.start, v.end, ';'); p != -1;
+         p = find_char(b, p + 1, v.end, ';')) {
+        Py_ssize_t at = p + 1;
+        while (at < v.end && is_space(b[at])) at++;
+        if (v.end - at < 4 || !same_lower(b, (Span){at, at + 4}, "tag=")) continue;
+        Py_ssize_t end = at += 4;
+        while (end < v.end && end - at < 200 && b[end] != ';' && b[end] != '>' && !is_space(b[end]))
+            end++;
+        if (end > at) return (Span){at, end};
+    }
+    return (Span){0, 0};
+}
+
+/* sipmsg.transport_of: the 2 to 5 letters after the first `SIP/2.0/` (any case) */
+static Span transport_of(const char *b, Span v) {
+    for (Py_ssize_t at = v.start; at + 8 <= v.end; at++) {
+        if (!same_lower(b, (Span){at, at + 8}, "sip/2.0/")) continue;
+        Py_ssize_t end = at + 8;
+        while (end < v.end && end - (at + 8) < 5 && is_alpha(b[end])) end++;
+        if (end - (at + 8) >= 2) return (Span){at + 8, end};
+    }
+    return (Span){0, 0};
+}
+
+static PyObject *text_of(const char *b, Span s) {
+    return PyUnicode_FromStringAndSize(b + s.start, s.end - s.start);
+}
+
+static PyObject *upper_text(const char *b, Span s) {
+    char word[5]; /* a transport: at most 5 letters */
+    Py_ssize_t n = s.end - s.start < 5 ? s.end - s.start : 5;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char ch = b[s.start + i];
+        word[i] = ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch;
+    }
+    return PyUnicode_FromStringAndSize(word, n);
+}
+
+/* sipmsg.session_uuids: the UUIDs of `<uuid>;remote=<uuid>` (lower case, null ones out) */
+static PyObject *session_uuids(const char *b, Span v) {
+    static const char NULLS[] = "00000000000000000000000000000000";
+    PyObject *found = PyTuple_New(0);
+    Py_ssize_t n = v.end - v.start;
+    if (found == NULL || n == 0) return found;
+    if (n == 32 && memcmp(b + v.start, NULLS, 32) == 0) return found;
+    if (n == 72 && memcmp(b + v.start, NULLS, 32) == 0 && memcmp(b + v.start + 32, ";remote=", 8) == 0 &&
+        memcmp(b + v.start + 40, NULLS, 32) == 0)
+        return found;
+    Span parts[2];
+    int count = 1;
+    Py_ssize_t semi = find_char(b, v.start, v.end, ';');
+    parts[0] = (Span){v.start, semi == -1 ? v.end : semi};
+    if (semi != -1) { /* `;\s*remote\s*=\s*`, else `;` */
+        Py_ssize_t at = semi + 1;
+        while (at < v.end && is_space(b[at])) at++;
+        if (v.end - at >= 6 && memcmp(b + at, "remote", 6) == 0) {
+            Py_ssize_t after = at + 6;
+            while (after < v.end && is_space(b[after])) after++;
+            if (after < v.end && b[after] == '=') {
+                after++;
+                while (after < v.end && is_space(b[after])) after++;
+                at = after;
+            } else {
+                at = semi + 1;
+            }
+        } else {
+            at = semi + 1;
+        }
+        Py_ssize_t next = find_char(b, at, v.end, ';');
+        parts[1] = (Span){at, next == -1 ? v.end : next};
+        count = 2;
+    }
+    for (int k = 0; k < count; k++) {
+        Span part = strip(b, parts[k]);
+        if (part.end - part.start != 32) continue;
+        char uuid[32];
+        int ok = 1, null = 1;
+        for (int i = 0; i < 32; i++) {
+            char ch = lower(b[part.start + i]);
+            uuid[i] = ch;
+            ok &= is_digit(ch) || (ch >= 'a' && ch <= 'f');
+            null &= ch == '0';
+        }
+        if (!ok || null) continue;
+        PyObject *text = PyUnicode_FromStringAndSize(uuid, 32);
+        if (text == NULL || _PyTuple_Resize(&found, PyTuple_GET_SIZE(found) + 1) < 0) {
+            Py_XDECREF(text);
+            Py_XDECREF(found);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(found, PyTuple_GET_SIZE(found) - 1, text);
+    }
+    return found;
+}
+
+/* `joined` with " | " (unless first) and "name: value" added, as far as MAX_DIAGNOSTICS_CHARS
+ * (the Python join is cut there: what lies past it is never seen) */
+static Py_ssize_t append_diagnostic(char *joined, Py_ssize_t length, int separated, const char *b,
+                                    Span name, Span value) {
+    const char *pieces[4] = {" | ", b + name.start, ": ", b + value.start};
+    Py_ssize_t sizes[4] = {separated ? 3 : 0, name.end - name.start, 2, value.end - value.start};
+    for (int i = 0; i < 4; i++) {
+        Py_ssize_t take = MAX_DIAGNOSTICS_CHARS - length;
+        if (take <= 0) break;
+        if (sizes[i] < take) take = sizes[i];
+        memcpy(joined + length, pieces[i], (size_t)take);
+        length += take;
+    }
+    return length;
+}
+
+/* sip_head(raw) -> None | (method, request_uri, status, reason, call_id, cseq, from_uri,
+ * from_tag, to_uri, to_tag, transport, user_agent, server, diagnostics, via_count,
+ * session_ids): calls.sipmsg.Head (see above for None) */
+static PyObject *sip_head(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "y*", &view)) return NULL;
+    const char *b = view.buf;
+    Py_ssize_t n = view.len, text_end = n;
+    for (Py_ssize_t i = find_char(b, 0, n, '\n'); i != -1; i = find_char(b, i + 1, n, '\n')) {
+        Py_ssize_t j = i + 1; /* `\n ?\r?\n`: the empty line after the headers */
+        if (j < n && b[j] == ' ') j++;
+        if (j < n && b[j] == '\r') j++;
+        if (j < n && b[j] == '\n') {
+            text_end = i + 1;
+            break;
+        }
+    }
+    for (Py_ssize_t i = 0; i < text_end; i++) {
+        unsigned char ch = (unsigned char)b[i];
+        if (!(ch >= 0x20 && ch <= 0x7e) && ch != '\t' && ch != '\n' && ch != '\r') {
+            PyBuffer_Release(&view);
+            Py_RETURN_NONE; /* not plain ASCII: read by Python */
+        }
+    }
+    Span method = {0, 0}, uri = {0, 0}, reason = {0, 0}, headers[H_COUNT];
+    int has_header[H_COUNT] = {0}, status = -1, is_request = 0;
+    long via_count = 0;
+    char joined[MAX_DIAGNOSTICS_CHARS + 64]; /* "Name: value" of each, joined with " | " */
+    Py_ssize_t joined_length = 0, diagnostics = 0;
+    Py_ssize_t frame = find_char(b, 0, text_end, '|');
+    Py_ssize_t line_end = frame == -1 ? -1 : find_char(b, frame, text_end, '\n');
+    if (frame != -1) {
+        Span start = strip(b, (Span){frame + 1, line_end == -1 ? text_end : line_end});
+        Py_ssize_t space = find_char(b, start.start, start.end, ' ');
+        Py_ssize_t length = start.end - start.start;
+        if (space != -1 && space - start.start >= 2 && space - start.start <= 32 &&
+            is_upper(b[start.start]) && length >= 8 &&
+            memcmp(b + start.end - 8, " SIP/2.0", 8) == 0 && start.end - 8 > space + 1 &&
+            start.end - 8 - (space + 1) <= MAX_VALUE_CHARS) {
+            int ok = 1;
+            for (Py_ssize_t i = start.start + 1; i < space; i++) ok &= is_upper(b[i]) || b[i] == '-';
+            for (Py_ssize_t i = space + 1; i < start.end - 8; i++) ok &= !is_space(b[i]);
+            if (ok) {
+                is_request = 1;
+                method = (Span){start.start, space};
+                uri = (Span){space + 1, start.end - 8};
+            }
+        }
+        if (!is_request && length >= 11 && memcmp(b + start.start, "SIP/2.0 ", 8) == 0 &&
+            b[start.start + 8] >= '1' && b[start.start + 8] <= '6' && is_digit(b[start.start + 9]) &&
+            is_digit(b[start.start + 10]) &&
+            (length == 11 || (b[start.start + 11] == ' ' && length - 12 <= 200))) {
+            status = (b[start.start + 8] - '0') * 100 + (b[start.start + 9] - '0') * 10 +
+                     (b[start.start + 10] - '0');
+            if (length > 11) reason = strip(b, (Span){start.start + 12, start.end});
+        }
+    }
+    if (line_end != -1) {
+        Py_ssize_t head_end = text_end - line_end > MAX_HEAD_CHARS ? line_end + MAX_HEAD_CHARS : text_end;
+        for (Py_ssize_t at = line_end; at + 8 <= head_end;) {
+            const char *found = memmem(b + at, (size_t)(head_end - at), "SIP/2.0/", 8);
+            if (found == NULL) break;
+            via_count++;
+            at = found - b + 8;
+        }
+        for (Py_ssize_t line = line_end; line <= head_end;) {
+            Py_ssize_t end = find_char(b, line, head_end, '\n');
+            if (end == -1) end = head_end;
+            Py_ssize_t colon = find_char(b, line, end, ':');
+            if (colon != -1) {
+                Span name = {line, colon};
+                if (name.start < name.end && b[name.start] == ' ') name.start++;
+                while (name.end > name.start && (b[name.end - 1] == ' ' || b[name.end - 1] == '\t'))
+                    name.end--;
+                for (size_t w = 0; w < sizeof WANTED / sizeof WANTED[0]; w++) {
+                    if (!same_lower(b, name, WANTED[w].name)) continue;
+                    Span value = strip(b, (Span){colon + 1, end});
+                    if (value.end - value.start > MAX_VALUE_CHARS) value.end = value.start + MAX_VALUE_CHARS;
+                    if (WANTED[w].diagnostic) {
+                        joined_length = append_diagnostic(joined, joined_length, diagnostics++ > 0,
+                                                          b, name, value);
+                    } else if (!has_header[WANTED[w].slot]) {
+                        has_header[WANTED[w].slot] = 1;
+                        headers[WANTED[w].slot] = value;
+                    }
+                    break;
+                }
+            }
+            line = end + 1;
+        }
+    }
+    for (int h = 0; h < H_COUNT; h++)
+        if (!has_header[h]) headers[h] = (Span){0, 0};
+    Span call_id = headers[H_CALL_ID];
+    if (call_id.end - call_id.start > MAX_CALL_ID_CHARS) call_id.end = call_id.start + MAX_CALL_ID_CHARS;
+    PyObject *none_or_method = Py_None, *none_or_status = Py_None, *sessions = Py_None;
+    Py_INCREF(Py_None), Py_INCREF(Py_None), Py_INCREF(Py_None);
+    if (is_request) {
+        Py_DECREF(none_or_method);
+        none_or_method = text_of(b, method);
+    }
+    if (status != -1) {
+        Py_DECREF(none_or_status);
+        none_or_status = PyLong_FromLong(status);
+    }
+    if (has_header[H_SESSION]) {
+        Py_DECREF(sessions);
+        sessions = session_uuids(b, headers[H_SESSION]);
+    }
+    PyObject *result = NULL;
+    if (none_or_method != NULL && none_or_status != NULL && sessions != NULL)
+        result = Py_BuildValue(
+            "(NNNNNNNNNNNNNNlN)", none_or_method, text_of(b, uri), none_or_status,
+            text_of(b, reason), text_of(b, call_id), text_of(b, headers[H_CSEQ]),
+            text_of(b, uri_of(b, headers[H_FROM])), text_of(b, tag_of(b, headers[H_FROM])),
+            text_of(b, uri_of(b, headers[H_TO])), text_of(b, tag_of(b, headers[H_TO])),
+            upper_text(b, transport_of(b, headers[H_VIA])), text_of(b, headers[H_USER_AGENT]),
+            text_of(b, headers[H_SERVER]), PyUnicode_FromStringAndSize(joined, joined_length),
+            via_count, sessions);
+    else {
+        Py_XDECREF(none_or_method), Py_XDECREF(none_or_status), Py_XDECREF(sessions);
+    }
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* ------------------------------------------------------------------ one SIP line */
+
+/* calls.sipline.read_line_in_python: extract._LINE at `at`, then its Detail's pairs
+ * `(?:^|,)[ \t]*([A-Za-z][\w\-]*)=([^,]*)` (the last of a name wins). A Detail that is not
+ * plain ASCII (tab, CR and printables) gets False and is read by Python. */
+
+enum {
+    P_METHOD, P_CALL_ID, P_CODE, P_CSEQ, P_REQUEST_URI, P_TO, P_FROM_TAG, P_TO_TAG, P_MSG_HASH,
+    P_LOCAL_SESSION, P_REMOTE_SESSION, PAIRS
+};
+static const char *const PAIR_NAMES[PAIRS] = {
+    "Method", "Call-ID", "Code", "CSeq", "Request-URI", "To", "From-Tag", "To-Tag", "Msg-Hash",
+    "Local-SessionID", "Remote-SessionID",
+};
+
+static int is_word(char ch) { return is_alpha(ch) || is_digit(ch) || ch == '_' || ch == '-'; }
+
+/* the pair starting at `p` (after `^` or a comma); its value's span, or 0 */
+static int detail_pair(const char *b, Py_ssize_t p, Py_ssize_t end, Span *name, Span *value) {
+    while (p < end && (b[p] == ' ' || b[p] == '\t')) p++;
+    if (p >= end || !is_alpha(b[p])) return 0;
+    Py_ssize_t q = p + 1;
+    while (q < end && is_word(b[q])) q++;
+    if (q >= end || b[q] != '=') return 0;
+    Py_ssize_t stop = find_char(b, q + 1, end, ',');
+    *name = (Span){p, q};
+    *value = (Span){q + 1, stop == -1 ? end : stop};
+    return 1;
+}
+
+/* number(): 1 to 10 digits, blanks around allowed; -1 otherwise */
+static long long digits_of(const char *b, Span v) {
+    Span s = strip(b, v);
+    if (s.end - s.start < 1 || s.end - s.start > 10) return -1;
+    long long n = 0;
+    for (Py_ssize_t i = s.start; i < s.end; i++) {
+        if (!is_digit(b[i])) return -1;
+        n = n * 10 + (b[i] - '0');
+    }
+    return n;
+}
+
+static PyObject *number_or_none(const char *b, Span v, int present) {
+    long long n = present ? digits_of(b, v) : -1;
+    if (n < 0) Py_RETURN_NONE;
+    return PyLong_FromLongLong(n);
+}
+
+static PyObject *decoded(const char *b, Py_ssize_t start, Py_ssize_t end) {
+    return PyUnicode_DecodeUTF8(b + start, end - start, "replace");
+}
+
+static PyObject *address_of(const char *b, Py_ssize_t *ip, Py_ssize_t *port) {
+    PyObject *host = decoded(b, ip[0], ip[1]), *number = decoded(b, port[0], port[1]), *text = NULL;
+    if (host != NULL && number != NULL) text = PyUnicode_FromFormat("%U:%U", host, number);
+    Py_XDECREF(host);
+    Py_XDECREF(number);
+    return text;
+}
+
+/* sip_line(block, at, end) -> None | False | the fields of calls.sipline.SipLine */
+static PyObject *sip_line(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t at, end;
+    if (!PyArg_ParseTuple(args, "y*nn", &view, &at, &end)) return NULL;
+    const char *b = view.buf;
+    PyObject *result = NULL;
+    if (at < 0 || end > view.len || at > end) {
+        PyErr_SetString(PyExc_ValueError, "sip_line: at and end must lie within the block");
+        goto done;
+    }
+    Cursor c = {b, end, at};
+    Py_ssize_t local_ip[2], local_port[2], ip[2], port[2], detail[2] = {-1, -1}, hash[2] = {-1, -1};
+    int received = 0, request = 0;
+    int ok = take(&c, SIP_MODULE) && blanks(&c) && take(&c, "Level=\"");
+    while (ok && c.at < end && is_alpha(b[c.at])) c.at++;
+    ok = ok && take(&c, "\"");
+    if (ok) take(&c, ":");
+    ok = ok && blanks(&c) && take(&c, "Action=\"");
+    if (ok) {
+        received = take(&c, "Received");
+        ok = (received || take(&c, "Sent")) && take(&c, "\"") && blanks(&c);
+    }
+    ok = ok && take(&c, "Local-ip=\"") && quoted(&c, &local_ip[0], &local_ip[1]) && blanks(&c);
+    ok = ok && take(&c, "Local-port=\"") && quoted(&c, &local_port[0], &local_port[1]) && blanks(&c);
+    ok = ok && (take(&c, "Src-ip=\"") || take(&c, "Dst-ip=\"")) && quoted(&c, &ip[0], &ip[1]) &&
+         blanks(&c);
+    ok = ok && (take(&c, "Src-port=\"") || take(&c, "Dst-port=\"")) &&
+         quoted(&c, &port[0], &port[1]) && blanks(&c);
+    if (ok && take(&c, "Detail=\"")) {
+        blanks(&c);
+        ok = (take(&c, "Receive") || take(&c, "Sending")) && blanks(&c);
+        if (ok) {
+            request = take(&c, "Request");
+            ok = request || take(&c, "Response");
+        }
+        if (ok) {
+            blanks(&c);
+            ok = quoted(&c, &detail[0], &detail[1]);
+        }
+    } else if (ok && take(&c, "Msg-Hash=\"")) {
+        ok = quoted(&c, &hash[0], &hash[1]) && hash[1] - hash[0] >= 1 && hash[1] - hash[0] <= 64;
+    } else {
+        ok = 0;
+    }
+    if (!ok) {
+        result = Py_None;
+        Py_INCREF(result);
+        goto done;
+    }
+    Span pairs[PAIRS];
+    int present[PAIRS] = {0};
+    if (detail[0] >= 0) {
+        for (Py_ssize_t i = detail[0]; i < detail[1]; i++) {
+            unsigned char ch = (unsigned char)b[i];
+            if (!(ch >= 0x20 && ch <= 0x7e) && ch != '\t' && ch != '\r') {
+                result = Py_False; /* not plain ASCII: read by Python */
+                Py_INCREF(result);
+                goto done;
+            }
+        }
+        for (Py_ssize_t p = detail[0]; p < detail[1];) {
+            Span name, value;
+            /* `^` at the Detail's start, else a comma (where every later try starts) */
+            int found = p == detail[0] && detail_pair(b, p, detail[1], &name, &value);
+            if (!found && b[p] == ',') found = detail_pair(b, p + 1, detail[1], &name, &value);
+            if (!found) {
+                p = find_char(b, p + 1, detail[1], ',');
+                if (p == -1) break;
+                continue;
+            }
+            for (int k = 0; k < PAIRS; k++) {
+                if ((Py_ssize_t)strlen(PAIR_NAMES[k]) == name.end - name.start &&
+                    memcmp(b + name.start, PAIR_NAMES[k], (size_t)(name.end - name.start)) == 0) {
+                    pairs[k] = value;
+                    present[k] = 1;
+                    break;
+                }
+            }
+            p = value.end;
+            if (p >= detail[1]) break;
+        }
+    }
+    for (int k = 0; k < PAIRS; k++)
+        if (!present[k]) pairs[k] = (Span){0, 0};
+    PyObject *local = address_of(b, local_ip, local_port), *remote = address_of(b, ip, port);
+    PyObject *peer = PyBytes_FromStringAndSize(NULL, ip[1] - ip[0] + 1 + port[1] - port[0]);
+    if (peer != NULL) {
+        char *out = PyBytes_AS_STRING(peer);
+        memcpy(out, b + ip[0], (size_t)(ip[1] - ip[0]));
+        out[ip[1] - ip[0]] = ':';
+        memcpy(out + ip[1] - ip[0] + 1, b + port[0], (size_t)(port[1] - port[0]));
+    }
+    if (local == NULL || remote == NULL || peer == NULL) {
+        Py_XDECREF(local), Py_XDECREF(remote), Py_XDECREF(peer);
+        goto done;
+    }
+    const char *direction = received ? "in" : "out";
+    if (detail[0] < 0) {
+        result = Py_BuildValue("(OsNNNy#OsszzssssN)", Py_False, direction, local, remote, peer,
+                               b + hash[0], hash[1] - hash[0], Py_False, "", "", NULL, NULL,
+                               "", "", "", "", PyTuple_New(0));
+        goto done;
+    }
+    Span method = strip(b, pairs[P_METHOD]), call_id = strip(b, pairs[P_CALL_ID]);
+    char upper[MAX_METHOD_CHARS];
+    Py_ssize_t method_length = method.end - method.start < MAX_METHOD_CHARS ? method.end - method.start
+                                                                             : MAX_METHOD_CHARS;
+    for (Py_ssize_t i = 0; i < method_length; i++) {
+        char ch = b[method.start + i];
+        upper[i] = ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch;
+    }
+    if (call_id.end - call_id.start > MAX_CALL_ID_CHARS) call_id.end = call_id.start + MAX_CALL_ID_CHARS;
+    Span msg_hash = strip(b, pairs[P_MSG_HASH]);
+    PyObject *sessions = session_uuids(b, pairs[P_LOCAL_SESSION]);
+    PyObject *remote_sessions = session_uuids(b, pairs[P_REMOTE_SESSION]);
+    PyObject *both = sessions != NULL && remote_sessions != NULL
+                         ? PySequence_Concat(sessions, remote_sessions)
+                         : NULL;
+    Py_XDECREF(sessions);
+    Py_XDECREF(remote_sessions);
+    if (both == NULL) {
+        Py_DECREF(local), Py_DECREF(remote), Py_DECREF(peer);
+        goto done;
+    }
+    result = Py_BuildValue("(OsNNNy#Os#NNNNNNNN)", Py_True, direction, local, remote, peer,
+                           b + msg_hash.start, msg_hash.end - msg_hash.start,
+                           request ? Py_True : Py_False, upper, method_length,
+                           text_of(b, call_id), number_or_none(b, pairs[P_CODE], present[P_CODE]),
+                           number_or_none(b, pairs[P_CSEQ], present[P_CSEQ]),
+                           text_of(b, strip(b, pairs[P_REQUEST_URI])), text_of(b, strip(b, pairs[P_TO])),
+                           text_of(b, strip(b, pairs[P_FROM_TAG])),
+                           text_of(b, strip(b, pairs[P_TO_TAG])), both);
+done:
+    PyBuffer_Release(&view);
+    return result;
+}
+
 /* ------------------------------------------------------------------ shared text */
 
 /* intern_fields(item, names): each str attribute of `item` named in `names` replaced by its
@@ -1012,6 +1521,10 @@ static PyMethodDef methods[] = {
      "sip_prepare(block, keepalive) -> None | (groups, maybe_late, statuses, hits, tail)"},
     {"signin_marks", signin_marks, METH_VARARGS,
      "signin_marks(block, lines) -> (counted, starts | None)"},
+    {"sip_head", sip_head, METH_VARARGS,
+     "sip_head(raw) -> None | the fields of calls.sipmsg.Head (a head of plain ASCII)"},
+    {"sip_line", sip_line, METH_VARARGS,
+     "sip_line(block, at, end) -> None | False | the fields of calls.sipline.SipLine"},
     {"intern_fields", intern_fields, METH_VARARGS,
      "intern_fields(item, names): intern the str attributes of item named in names"},
     {NULL, NULL, 0, NULL},

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from app import native
-from app.calls import extract, signin
+from app.calls import extract, signin, sipline, sipmsg
 from app.calls.interning import intern_fields, intern_fields_in_python
 from app.calls.model import SHARED_SIP_FIELDS, SipMessage
 from app.signatures.newlines import Newlines
@@ -232,3 +232,255 @@ def test_interning_shares_the_same_text() -> None:
     assert first == second == reference
     assert first.call_id is second.call_id is reference.call_id
     assert first.local is second.local
+
+
+# --- sip_head: a SIPMSG block's start line and headers (calls.sipmsg.read_head) -------------
+
+_START_LINES = [
+    b"INVITE sip:5550001@example.com SIP/2.0",
+    b"BYE sip:a@b;transport=tls SIP/2.0",
+    b"SIP/2.0 200 OK",
+    b"SIP/2.0 408 Request Timeout",
+    b"SIP/2.0 180",
+    b"SIP/2.0 700 Nope",
+    b"SIP/2.0 486 " + b"r" * 199,
+    b"SIP/2.0 486 " + b"r" * 200,
+    b"SIP/2.0 486 " + b"r" * 201,
+    b"INVITE " + b"u" * 2000 + b" SIP/2.0",
+    b"INVITE " + b"u" * 2001 + b" SIP/2.0",
+    b"I sip:a SIP/2.0",
+    b"X-" + b"A" * 30 + b" sip:a SIP/2.0",
+    b"X-" + b"A" * 31 + b" sip:a SIP/2.0",
+    b"invite sip:a SIP/2.0",
+    b"INVITE sip:a\tb SIP/2.0",
+    b"INVITE  sip:a SIP/2.0",
+    b"INVITE SIP/2.0",
+    b"  SIP/2.0 100 Trying \r",
+]
+_HEADERS = [
+    b"Via: SIP/2.0/TLS 198.51.100.7:40001;branch=z9hG4bK11",
+    b"v: sip/2.0/udp x",
+    b"Via: SIP/2.0/T x, SIP/2.0/WSSXYZ y",
+    b"Via : SIP/2.0/",
+    b"From: <sip:1003@example.com>;tag=a1",
+    b'From: "Name, <x>" <sip:a@b>;Tag=Z;tag=y',
+    b"f: sip:bare@x;tag= t",
+    b"From: <>; tag=q>r",
+    b"From: <" + b"u" * 2001 + b">",
+    b"To: <sip:5550001@example.com>",
+    b"t:\t<sip:t@x> ; TAG=" + b"g" * 201,
+    b"To:  ;tag=",
+    b"Call-ID: 00000001-bench-001@198.51.100.7",
+    b"i: " + b"c" * 400,
+    b"CSeq: 1 INVITE",
+    b"cseq:102 BYE",
+    b"User-Agent: TANDBERG/529 (ce9.15.0.1) Cisco-DX80",
+    b"Server: Cisco-Expressway",
+    b"Session-ID: 00000000000000015000a0005000a000;remote=00000000000000000000000000000000",
+    b"Session-ID: 0123456789ABCDEF0123456789abcdef ; remote = fedcba9876543210fedcba9876543210",
+    b"Session-ID: 00000000000000000000000000000000",
+    b"Session-ID: x;0123456789abcdef0123456789abcdef;y",
+    b"Session-ID: ",
+    b'Reason: SIP;cause=487;text="Request Terminated"',
+    b'Warning: 399 expc1 "Policy"',
+    b'ms-diagnostics: 1000;reason="x"',
+    b"X-MS-Diagnostics: " + b"d" * 1990,
+    b"REASON: Q.850;cause=16",
+    b"  From: <sip:two-spaces@x>",
+    b"\tTo: <sip:tab@x>",
+    b"Content-Type: application/sdp",
+    b"no colon here",
+    b": empty name",
+]
+_BLANKS = [b"\n\n", b"\n \n", b"\n\r\n", b"\n \r\n", b"\n  \n", b"\n"]
+
+
+def _head(rng: random.Random) -> bytes:
+    eol = rng.choice([b"\n", b"\r\n"])
+    lines = [b" SIPMSG:", b" |" + rng.choice(_START_LINES)]
+    lines += [b" " + rng.choice(_HEADERS) for _ in range(rng.randrange(0, 14))]
+    body = rng.choice(_BLANKS) + b" v=0" + eol + b" |" + eol
+    data = bytearray(eol.join(lines) + body)
+    for _ in range(rng.randrange(0, 4)):
+        at = rng.randrange(len(data))
+        action = rng.randrange(4)
+        if action == 0:
+            del data[at]
+        elif action == 1:
+            data.insert(at, data[at])
+        elif action == 2:
+            data[at] = rng.choice(b" <>;:|=\n\r\tTt,")
+        else:  # now and then a byte that sends the head to the Python reader
+            data[at] = rng.choice([0x0B, 0x1C, 0x85, 0xC3, 0xFF, 0x7F, ord("x")])
+    return bytes(data)
+
+
+def _plain(raw: bytes) -> bool:
+    """Whether the head of `raw` (up to its first empty line) is tab, CR, LF and printables."""
+    found = sipmsg._HEAD_END.search(raw)
+    head = raw[: found.start() + 1] if found is not None else raw
+    return all(byte in b"\t\r\n" or 0x20 <= byte <= 0x7E for byte in head)
+
+
+def _same_head(raw: bytes) -> None:
+    assert native.loops is not None
+    fast = native.loops.sip_head(raw)
+    if not _plain(raw):
+        assert fast is None, raw
+    else:
+        assert fast is not None and sipmsg.Head._make(fast) == sipmsg.read_head_in_python(raw), raw
+    assert sipmsg.read_head(raw) == sipmsg.read_head_in_python(raw)
+
+
+def _sipmsg_blocks(log: bytes) -> list[bytes]:
+    starts = [at + 1 for at in range(len(log)) if log.startswith(b"\n SIPMSG:", at)]
+    return [log[at : at + 4000] for at in starts]
+
+
+@needs_native
+def test_sip_heads_of_real_and_generated_logs() -> None:
+    logs = _generated_logs()
+    if REAL_LOG.exists():
+        logs.append(REAL_LOG.read_bytes())
+    heads = [head for log in logs for head in _sipmsg_blocks(log)]
+    assert len(heads) > 10
+    for head in heads:
+        _same_head(head)
+        _same_head(head.replace(b"\n", b"\r\n"))
+        assert native.loops is not None and native.loops.sip_head(head) is not None
+
+
+@needs_native
+def test_sip_heads_of_hostile_logs() -> None:
+    for case in sorted(CASES):
+        data = CASES[case](20_000)
+        for head in _sipmsg_blocks(data)[:50] or [data[:4000]]:
+            _same_head(head)
+
+
+@needs_native
+def test_random_sip_heads() -> None:
+    rng = random.Random(20261204)
+    fast = 0
+    for _ in range(6000):
+        raw = _head(rng)
+        _same_head(raw)
+        fast += _plain(raw)
+    assert fast > 3000  # most heads are read in C
+
+
+@needs_native
+def test_sip_head_cuts_long_diagnostics_as_python_does() -> None:
+    lines = [b" |SIP/2.0 503 Service Unavailable"] + [b" Reason: " + b"r" * n for n in range(300)]
+    raw = b"\n".join([b" SIPMSG:", *lines]) + b"\n\n"
+    _same_head(raw)
+    assert len(sipmsg.read_head(raw).diagnostics) == sipmsg.MAX_DIAGNOSTICS_CHARS
+
+
+# --- sip_line: one network.sip line's fields (calls.sipline.read_line) ----------------------
+
+_DETAIL_PAIRS = [
+    b"Method=INVITE",
+    b"Method=invite ",
+    b"Method= Options",
+    b"CSeq=102",
+    b"CSeq= 12345678901",
+    b"Code=200",
+    b"Code=abc",
+    b"Call-ID=00000001-bench-001@198.51.100.7",
+    b"Call-ID=" + b"c" * 320,
+    b"Request-URI=sip:5550001@example.com",
+    b"To=sip:a@b",
+    b"From-Tag=a1",
+    b"To-Tag= b2 ",
+    b"Msg-Hash=123456789",
+    b"Msg-Hash= 77 ",
+    b"Local-SessionID=00000000000000015000a0005000a000",
+    b"Remote-SessionID=0123456789ABCDEF0123456789abcdef;remote=fedcba9876543210fedcba9876543210",
+    b"Local-SessionID=00000000000000000000000000000000",
+    b"Remote-SessionID=",
+    b"1bad=x",
+    b"Name_with_word-chars=1",
+    b"Call.ID=dotted",
+    b"Method" + b"X" * 40 + b"=Y",
+    b"=nothing",
+    b"",
+]
+
+
+def _summary_line(rng: random.Random) -> bytes:
+    blank = lambda: rng.choice([b" ", b"  ", b"\t"])  # noqa: E731
+    pairs = [rng.choice(_DETAIL_PAIRS) for _ in range(rng.randrange(0, 9))]
+    detail = rng.choice([b",", b", ", b" ,", b",\t"]).join(pairs)
+    return b"".join(
+        [
+            b'Module="network.sip"', blank(),
+            rng.choice([b'Level="INFO":', b'Level="DEBUG"', b'Level="":']), blank(),
+            rng.choice([b'Action="Received"', b'Action="Sent"', b'Action="Dropped"']), blank(),
+            b'Local-ip="10.0.0.5"', blank(), b'Local-port="5061"', blank(),
+            rng.choice([b"Src", b"Dst"]), b'-ip="192.0.2.9"', blank(),
+            rng.choice([b"Src", b"Dst"]), b'-port="5060"', blank(),
+            rng.choice([
+                b'Detail="' + rng.choice([b"", b" "]) + rng.choice([b"Receive", b"Sending"])
+                + blank() + rng.choice([b"Request", b"Response", b"Reply"])
+                + rng.choice([b" ", b"", b"\t"]) + rng.choice([b"", b","]) + detail + b'"',
+                b'Msg-Hash="' + rng.choice([b"1", b"77", b"8" * 64, b"8" * 65, b""]) + b'"',
+            ]),
+            rng.choice([b"", b"\r", b' Extra="x"']),
+        ]
+    )  # fmt: skip
+
+
+def _same_line(data: bytes) -> None:
+    assert native.loops is not None
+    at = data.find(b'Module="network.sip"')
+    if at == -1:
+        return
+    end = data.find(b"\n", at)
+    end = len(data) if end == -1 else end
+    fast = native.loops.sip_line(data, at, end)
+    slow = sipline.read_line_in_python(data, at, end)
+    if fast is False:  # read by Python: only a Detail that is not plain ASCII
+        assert slow is not None and slow.summary
+        assert any(not (0x20 <= byte <= 0x7E or byte in b"\t\r") for byte in data[at:end]), data
+    else:
+        assert (fast if fast is None else sipline.SipLine._make(fast)) == slow, data
+    assert sipline.read_line(data, at, end) == slow
+
+
+@needs_native
+def test_sip_lines_of_real_generated_and_hostile_logs() -> None:
+    logs = _generated_logs()
+    if REAL_LOG.exists():
+        logs.append(REAL_LOG.read_bytes())
+    logs += [CASES[case](20_000) for case in sorted(CASES)]
+    lines = [line for log in logs for line in log.split(b"\n") if b"network.sip" in line]
+    assert len(lines) > 100
+    for line in lines:
+        _same_line(line)
+        _same_line(line + b"\r")
+
+
+@needs_native
+def test_random_sip_lines() -> None:
+    rng = random.Random(20261205)
+    summaries = 0
+    for _ in range(8000):
+        data = bytearray(_summary_line(rng))
+        for _ in range(rng.randrange(0, 3)):
+            at = rng.randrange(len(data))
+            if rng.random() < 0.8:
+                data[at] = rng.choice(b' "=,\t;Mx.')
+            else:
+                data[at] = rng.choice([0x0B, 0x85, 0xC3, 0xFF])
+        _same_line(bytes(data))
+        line = sipline.read_line_in_python(bytes(data), 0, len(data))
+        summaries += line is not None and line.summary
+    assert summaries > 800
+
+
+@needs_native
+def test_sip_line_refuses_offsets_outside_the_block() -> None:
+    assert native.loops is not None
+    with pytest.raises(ValueError, match="within the block"):
+        native.loops.sip_line(b"abc", 2, 9)

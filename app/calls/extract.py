@@ -30,14 +30,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from app.calls.model import BACKGROUND_METHODS, BackgroundRow, SipMessage
-from app.calls.sipmsg import (
-    ParsedSip,
-    parse_sipmsg,
-    session_uuids,
-    tag_of,
-    transport_of,
-    uri_of,
-)
+from app.calls.sipline import MAX_CALL_ID_CHARS, MAX_METHOD_CHARS, SipLine, number, read_line
+from app.calls.sipmsg import Head, read_head
 from app.native import loops
 from app.report import FileKind
 from app.signatures.newlines import Newlines
@@ -49,21 +43,13 @@ MAX_MESSAGES = 300_000  # per analysis; more are counted, not kept
 MAX_BACKGROUND_ROWS = 10_000
 MAX_TIME_LOOKBACK = 4096  # bytes before a keep-alive summary searched for its line's UTCTime
 OBSERVED_KINDS = frozenset({FileKind.LOGGINGSNAPSHOT, FileKind.LOG})
-_LINE = re.compile(
-    rb'Module="network\.sip"[ \t]+Level="[A-Za-z]*":?[ \t]+Action="(Received|Sent)"[ \t]+'
-    rb'Local-ip="([^"\n]*)"[ \t]+Local-port="([^"\n]*)"[ \t]+'
-    rb'(?:Src|Dst)-ip="([^"\n]*)"[ \t]+(?:Src|Dst)-port="([^"\n]*)"[ \t]+'
-    rb'(?:Detail="[ \t]*(?:Receive|Sending)[ \t]+(Request|Response)[ \t]*([^"\n]*)"'
-    rb'|Msg-Hash="([^"\n]{1,64})")'
-)
-_PAIR = re.compile(rb"(?:^|,)[ \t]*([A-Za-z][\w\-]*)=([^,]*)")
-_HEAD_END = re.compile(rb"\n ?\r?\n")  # the empty line after a SIP message's headers
 _BODY_END = re.compile(rb"\n(?! )")  # the end of a line followed by one not starting with a space
 _START = re.compile(rb"\|(?:SIP/2\.0 ([1-6]\d\d)|[A-Z][A-Z\-]* )")
 _CSEQ = re.compile(rb"\n ?CSeq:[ \t]*(\d{1,10})[ \t]+([A-Za-z]{1,32})", re.IGNORECASE)
 _CALL_ID = re.compile(rb"\n ?(?:Call-ID|i):[ \t]*([^\r\n]{1,300})", re.IGNORECASE)
 _BACKGROUND = frozenset(method.encode() for method in BACKGROUND_METHODS)
 _IN_DIALOG = frozenset({b"SUBSCRIBE", b"NOTIFY"})  # may belong to a call: checked by Call-ID
+_IN_DIALOG_NAMES = frozenset(method.decode() for method in _IN_DIALOG)
 _OUT_OF_DIALOG = _BACKGROUND - _IN_DIALOG  # OPTIONS, REGISTER, PUBLISH: never in a call
 _KEEPALIVE_METHODS = tuple(sorted(_OUT_OF_DIALOG))  # for app._native.sip_prepare
 _PEEK = re.compile(rb" SIPMSG:\r?\n \|([A-Z]{1,32}) ")  # a block's request line, from its start
@@ -258,13 +244,6 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-def _int(value: bytes | str | None) -> int | None:
-    if value is None:
-        return None
-    value = value.strip()
-    return int(value) if value.isdigit() and len(value) <= 10 else None
-
-
 @dataclass(slots=True)
 class _Header:
     """Where a block line says its message went (used when its summary is missing)."""
@@ -352,11 +331,11 @@ class Collector:
         self.messages[message.file].append(message)
         return True
 
-    def folds(self, method: bytes, call_id: bytes) -> bool:
+    def folds(self, method: str, call_id: str) -> bool:
         """Whether a message of `method` with `call_id` is keep-alive traffic (counted only)."""
-        if method not in _BACKGROUND:
+        if method not in BACKGROUND_METHODS:
             return False
-        return method not in _IN_DIALOG or _text(call_id) not in self.invite_call_ids
+        return method not in _IN_DIALOG_NAMES or call_id not in self.invite_call_ids
 
     def room(self, adding: int = 0) -> bool:
         """Whether a new keep-alive row may be added (`adding` more are on their way)."""
@@ -531,15 +510,15 @@ class FileExtractor:
     def _walk(self, block: bytes, lines_before: int, pos: int, ready: Prepared) -> None:
         """Read the SIP lines at `ready.hits` (offsets of `Module="network.sip"`, in file
         order; numbered by `ready.hit_newlines`)."""
-        read, find, rfind = _LINE.match, block.find, block.rfind
+        find, rfind = block.find, block.rfind
         for hit, newlines in zip(ready.hits, ready.hit_newlines, strict=True):
             if hit < pos:
                 continue  # inside the SIPMSG block just read
             end = find(b"\n", hit)
             end = len(block) if end == -1 else end
             pos = end + 1
-            match = read(block, hit, end)
-            if match is None:
+            line = read_line(block, hit, end)
+            if line is None:
                 continue  # another network.sip line (DNS, TCP, …): no message
             start = rfind(b"\n", 0, hit) + 1
             line_no = lines_before + newlines + 1
@@ -547,25 +526,19 @@ class FileExtractor:
                 continue  # quoted inside a payload, not a log line
             at = find(b'UTCTime="', start, hit)
             utc = block[at + 9 : find(b'"', at + 9, hit)] if at != -1 else b""
-            if match[6] is not None:
-                self._summary(match, utc, line_no)
+            if line.summary:
+                self._summary(line, utc, line_no)
             else:
-                target = self.awaiting.pop(match[8], None)
-                if target is None and match[8] in self.tail:
+                target = self.awaiting.pop(line.msg_hash, None)
+                if target is None and line.msg_hash in self.tail:
                     target = _FOLDED  # the block of a keep-alive summary of the block before
                 header = None
                 peek = _PEEK.match(block, pos) if target is None else None
                 if peek is not None and peek[1] in _OUT_OF_DIALOG:  # a keep-alive request
-                    peer = match[4] + b":" + match[5]
-                    self.collector.tally(self.file_name, peer, peek[1], None, utc, line_no)
+                    self.collector.tally(self.file_name, line.peer, peek[1], None, utc, line_no)
                     target = _FOLDED
                 elif target is None:  # its summary was not logged: the block tells all
-                    header = _Header(
-                        "in" if match[1] == b"Received" else "out",
-                        f"{_text(match[2])}:{_text(match[3])}",
-                        f"{_text(match[4])}:{_text(match[5])}",
-                        utc,
-                    )
+                    header = _Header(line.direction, line.local, line.remote, utc)
                 self.body = _OpenBody(target, header, line_no)
             pos = self._read_body(block, pos)
 
@@ -590,13 +563,13 @@ class FileExtractor:
             utc = _utc_at(block, lasts[index])
             if utc > row.last:
                 row.last = utc
-        for key, code, number in ready.statuses:
+        for key, code, times in ready.statuses:
             answered = get(key)
-            status = _int(code)
+            status = number(code)
             if answered is not None and status is not None:
-                answered.statuses[status] = answered.statuses.get(status, 0) + number
+                answered.statuses[status] = answered.statuses.get(status, 0) + times
                 if status >= 300 and status not in (401, 407):
-                    answered.failures += number
+                    answered.failures += times
 
     def _with_late(self, groups: Groups, maybe_late: list[tuple[Key, int, bytes, int]]) -> Groups:
         """`groups` with the block lines of `maybe_late` whose summary did not end the block
@@ -667,64 +640,43 @@ class FileExtractor:
         base = self.seconds.of(second)
         return base if base is None else _with_millis(base, millis)
 
-    def _summary(self, match: re.Match[bytes], utc: bytes, line_no: int) -> None:
-        pairs = dict(_PAIR.findall(match[7]))
-        method = pairs.get(b"Method", b"").strip().upper()
-        call_id = pairs.get(b"Call-ID", b"").strip()
-        is_request = match[6] == b"Request"
+    def _summary(self, line: SipLine, utc: bytes, line_no: int) -> None:
         target: SipMessage | object
-        if self.collector.folds(method, call_id):
-            status = None if is_request else _int(pairs.get(b"Code"))
-            peer = match[4] + b":" + match[5]
-            self.collector.tally(self.file_name, peer, method, status, utc, line_no)
+        if self.collector.folds(line.method, line.call_id):
+            status = None if line.is_request else line.code
+            method = line.method.encode()  # (a keep-alive method: ASCII)
+            self.collector.tally(self.file_name, line.peer, method, status, utc, line_no)
             target = _FOLDED
         else:
-            message = self._message(match, pairs, method, call_id, is_request, utc, line_no)
+            message = self._message(line, utc, line_no)
             target = message if self.collector.keep(message) else _FOLDED
-        msg_hash = pairs.get(b"Msg-Hash", b"").strip()
-        if msg_hash:
-            self.awaiting[msg_hash] = target
+        if line.msg_hash:
+            self.awaiting[line.msg_hash] = target
             if len(self.awaiting) > MAX_AWAITING:
                 self.awaiting.popitem(last=False)
         self.body = _OpenBody(target, None, line_no)
 
-    def _message(
-        self,
-        match: re.Match[bytes],
-        pairs: dict[bytes, bytes],
-        method: bytes,
-        call_id: bytes,
-        is_request: bool,
-        utc: bytes,
-        line_no: int,
-    ) -> SipMessage:
-        name = _text(method)[:32]
-        call = _text(call_id)[:300]
-        if method == b"INVITE" and self.collector.room_for_messages:
-            self.collector.invite_call_ids.add(call)
-        sessions = tuple(
-            uuid
-            for key in (b"Local-SessionID", b"Remote-SessionID")
-            for uuid in session_uuids(_text(pairs.get(key, b"")))
-        )
+    def _message(self, line: SipLine, utc: bytes, line_no: int) -> SipMessage:
+        if line.method == "INVITE" and self.collector.room_for_messages:
+            self.collector.invite_call_ids.add(line.call_id)
         return SipMessage(
             time=self._time(utc),
             file=self.file_name,
             line=line_no,
-            direction="in" if match[1] == b"Received" else "out",
-            local=f"{_text(match[2])}:{_text(match[3])}",
-            remote=f"{_text(match[4])}:{_text(match[5])}",
-            call_id=call,
-            cseq=_int(pairs.get(b"CSeq")),
-            cseq_method=name,
-            method=name if is_request else None,
-            status=None if is_request else _int(pairs.get(b"Code")),
-            request_uri=_text(pairs.get(b"Request-URI", b"").strip()),
-            to_uri=_text(pairs.get(b"To", b"").strip()),
-            from_tag=_text(pairs.get(b"From-Tag", b"").strip()),
-            to_tag=_text(pairs.get(b"To-Tag", b"").strip()),
-            session_ids=sessions,
-            msg_hash=_text(pairs.get(b"Msg-Hash", b"").strip()),
+            direction=line.direction,
+            local=line.local,
+            remote=line.remote,
+            call_id=line.call_id,
+            cseq=line.cseq,
+            cseq_method=line.method,
+            method=line.method if line.is_request else None,
+            status=None if line.is_request else line.code,
+            request_uri=line.request_uri,
+            to_uri=line.to_uri,
+            from_tag=line.from_tag,
+            to_tag=line.to_tag,
+            session_ids=line.session_ids,
+            msg_hash=_text(line.msg_hash),
         )
 
     def _read_body(self, block: bytes, pos: int) -> int:
@@ -760,34 +712,30 @@ class FileExtractor:
             body.header is None or self._fold_block(body, body.header, raw)
         ):
             return
-        blank = _HEAD_END.search(raw)  # the headers only: the SDP is never read
-        head = raw[: blank.start() + 1] if blank is not None else raw
-        parsed = parse_sipmsg(head.decode("utf-8", errors="replace"))
+        head = read_head(raw)  # the headers only: the SDP is never read
         if not isinstance(message, SipMessage):
             assert body.header is not None
-            message = self._from_block(body, body.header, parsed)
+            message = self._from_block(body, body.header, head)
             if message is None or not self.collector.keep(message):
                 return
-        headers = parsed.headers
         message.line = body.header_line
         message.body_offset, message.body_length = body.offset, body.length
-        message.call_id = message.call_id or headers.get("call-id", "")[:300]
-        if message.status is not None and parsed.reason:
-            message.reason = parsed.reason
-        if message.method is not None and parsed.request_uri:
-            message.request_uri = parsed.request_uri
-        message.from_uri = uri_of(headers.get("from", "")) or message.from_uri
-        message.from_tag = message.from_tag or tag_of(headers.get("from", ""))
-        message.to_uri = uri_of(headers.get("to", "")) or message.to_uri
-        message.to_tag = message.to_tag or tag_of(headers.get("to", ""))
-        message.transport = transport_of(headers.get("via", ""))
-        agent = headers.get("user-agent" if message.method else "server", "")
-        message.user_agent = agent or headers.get("user-agent", "") or headers.get("server", "")
-        message.reason_header = " | ".join(parsed.diagnostics)[:2000]
-        message.via_count = parsed.via_count
-        if "session-id" in headers:
-            extra = session_uuids(headers["session-id"])
-            message.session_ids = tuple(dict.fromkeys((*message.session_ids, *extra)))
+        message.call_id = message.call_id or head.call_id
+        if message.status is not None and head.reason:
+            message.reason = head.reason
+        if message.method is not None and head.request_uri:
+            message.request_uri = head.request_uri
+        message.from_uri = head.from_uri or message.from_uri
+        message.from_tag = message.from_tag or head.from_tag
+        message.to_uri = head.to_uri or message.to_uri
+        message.to_tag = message.to_tag or head.to_tag
+        message.transport = head.transport
+        agent = head.user_agent if message.method else head.server
+        message.user_agent = agent or head.user_agent or head.server
+        message.reason_header = head.diagnostics
+        message.via_count = head.via_count
+        if head.session_ids is not None:
+            message.session_ids = tuple(dict.fromkeys((*message.session_ids, *head.session_ids)))
         message.share_text()  # the fields just read from the block
 
     def _fold_block(self, body: _OpenBody, header: _Header, raw: bytes) -> bool:
@@ -799,22 +747,22 @@ class FileExtractor:
             return False
         method = cseq[2].upper()
         call_id = _CALL_ID.search(raw)
-        if not self.collector.folds(method, call_id[1].strip() if call_id else b""):
+        call = _text(call_id[1].strip())[:MAX_CALL_ID_CHARS] if call_id else ""
+        if not self.collector.folds(_text(method)[:MAX_METHOD_CHARS], call):
             return False
         status = int(start[1]) if start[1] else None
         peer = header.remote.encode("utf-8", errors="replace")
         self.collector.tally(self.file_name, peer, method, status, header.utc, body.header_line)
         return True
 
-    def _from_block(self, body: _OpenBody, header: _Header, parsed: ParsedSip) -> SipMessage | None:
+    def _from_block(self, body: _OpenBody, header: _Header, head: Head) -> SipMessage | None:
         """A message logged with its block but without a summary line (read from the block)."""
-        if parsed.method is None and parsed.status is None:
+        if head.method is None and head.status is None:
             return None
-        cseq_number, _, cseq_method = parsed.headers.get("cseq", "").partition(" ")
-        call_id = parsed.headers.get("call-id", "")[:300]
-        method = (cseq_method.strip().upper() or (parsed.method or ""))[:32]
+        cseq_number, _, cseq_method = head.cseq.partition(" ")
+        method = (cseq_method.strip().upper() or (head.method or ""))[:32]
         if method == "INVITE" and self.collector.room_for_messages:
-            self.collector.invite_call_ids.add(call_id)
+            self.collector.invite_call_ids.add(head.call_id)
         return SipMessage(
             time=utc_time(_text(header.utc)),
             file=self.file_name,
@@ -822,9 +770,9 @@ class FileExtractor:
             direction=header.direction,
             local=header.local,
             remote=header.remote,
-            call_id=call_id,
-            cseq=_int(cseq_number),
+            call_id=head.call_id,
+            cseq=number(cseq_number),
             cseq_method=method,
-            method=parsed.method,
-            status=parsed.status,
+            method=head.method,
+            status=head.status,
         )

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from app.native import loops
 
 MAX_VALUE_CHARS = 2000
 COMPACT_NAMES = {  # RFC 3261 §7.3.3 compact forms
@@ -22,10 +25,25 @@ COMPACT_NAMES = {  # RFC 3261 §7.3.3 compact forms
 }
 _REQUEST_LINE = re.compile(r"^([A-Z][A-Z\-]{1,31}) (\S{1,2000}) SIP/2\.0$")
 _STATUS_LINE = re.compile(r"^SIP/2\.0 ([1-6]\d\d)(?: (.{0,200}))?$")
-_WANTED = re.compile(
-    r"^ ?(From|f|To|t|Via|v|User-Agent|Server|Session-ID|Reason|Warning|ms-diagnostics|"
-    r"X-ms-diagnostics|Call-ID|i|CSeq)[ \t]*:[ \t]?([^\n]*)$",
-    re.IGNORECASE | re.MULTILINE,
+WANTED_HEADERS = frozenset(  # the headers calls read (matched without regard to case)
+    (
+        "from",
+        "f",
+        "to",
+        "t",
+        "via",
+        "v",
+        "user-agent",
+        "server",
+        "session-id",
+        "reason",
+        "warning",
+        "ms-diagnostics",
+        "x-ms-diagnostics",
+        "call-id",
+        "i",
+        "cseq",
+    )
 )
 _BLANK = re.compile(r"\n ?\r?\n")
 _DIAGNOSTICS = frozenset({"reason", "warning", "ms-diagnostics", "x-ms-diagnostics"})
@@ -38,6 +56,8 @@ _UUID = re.compile(r"[0-9a-f]{32}")
 _NULL_UUID = "0" * 32
 _NULL_SESSIONS = frozenset({_NULL_UUID, f"{_NULL_UUID};remote={_NULL_UUID}"})
 _VIA_TRANSPORT = re.compile(r"SIP/2\.0/([A-Za-z]{2,5})", re.IGNORECASE)
+_HEAD_END = re.compile(rb"\n ?\r?\n")  # the empty line after a SIP message's headers
+MAX_DIAGNOSTICS_CHARS = 2000
 
 
 @dataclass(slots=True)
@@ -75,8 +95,9 @@ def payload_lines(block: str) -> list[str]:
 def parse_sipmsg(block: str) -> ParsedSip:
     """Start line and the headers calls use, from a SIPMSG block; empty fields where it is junk.
 
-    Only the header part (up to the first empty line) is read, with one expression for the
-    headers of interest: no per-line Python loop over the whole message.
+    Only the header part (up to the first empty line) is read, a line at a time: a header's
+    name is looked up in WANTED_HEADERS (a message's ~15 lines cost less than one expression
+    tried at every position of them).
     """
     parsed = ParsedSip()
     frame = block.find("|")
@@ -96,14 +117,80 @@ def parse_sipmsg(block: str) -> ParsedSip:
     blank = _BLANK.search(block, line_end)
     head = block[line_end : blank.start() if blank else len(block)][:MAX_HEAD_CHARS]
     parsed.via_count = head.count("SIP/2.0/")
-    for header in _WANTED.finditer(head):
-        name = header[1].lower()
-        name = COMPACT_NAMES.get(name, name)
-        value = header[2].strip()[:MAX_VALUE_CHARS]
-        if name in _DIAGNOSTICS:
-            parsed.diagnostics.append(f"{header[1]}: {value}")
-        parsed.headers.setdefault(name, value)
+    headers, diagnostics, wanted = parsed.headers, parsed.diagnostics, WANTED_HEADERS
+    for line in head.split("\n"):  # a header: ` ?Name[ \t]*:value` (one leading space)
+        name, colon, value = line.partition(":")
+        if not colon:
+            continue
+        name = name[1:] if name[:1] == " " else name
+        name = name.rstrip(" \t")
+        lower = name.lower()
+        if lower not in wanted:
+            continue
+        value = value.strip()[:MAX_VALUE_CHARS]
+        lower = COMPACT_NAMES.get(lower, lower)
+        if lower in _DIAGNOSTICS:
+            diagnostics.append(f"{name}: {value}")
+        headers.setdefault(lower, value)
     return parsed
+
+
+class Head(NamedTuple):
+    """What call flows read of a SIPMSG block's start line and headers (see read_head)."""
+
+    method: str | None
+    request_uri: str
+    status: int | None
+    reason: str
+    call_id: str  # cut at 300 characters
+    cseq: str
+    from_uri: str
+    from_tag: str
+    to_uri: str
+    to_tag: str
+    transport: str  # of the top Via, upper case
+    user_agent: str
+    server: str
+    diagnostics: str  # Reason / Warning / ms-diagnostics, joined with " | ", cut at 2000
+    via_count: int
+    session_ids: tuple[str, ...] | None  # of a Session-ID header; None: no such header
+
+
+def read_head(raw: bytes) -> Head:
+    """The Head of a SIPMSG block's first bytes (its SDP never read): the C reader of
+    app._native when built and the head is plain ASCII, else read_head_in_python."""
+    if loops is not None:
+        head = loops.sip_head(raw)
+        if head is not None:
+            return Head._make(head)
+    return read_head_in_python(raw)
+
+
+def read_head_in_python(raw: bytes) -> Head:
+    """The reference of read_head: parse_sipmsg and the URI, tag and transport readers."""
+    blank = _HEAD_END.search(raw)
+    head = raw[: blank.start() + 1] if blank is not None else raw
+    parsed = parse_sipmsg(head.decode("utf-8", errors="replace"))
+    headers = parsed.headers
+    session = headers.get("session-id")
+    return Head(
+        method=parsed.method,
+        request_uri=parsed.request_uri,
+        status=parsed.status,
+        reason=parsed.reason,
+        call_id=headers.get("call-id", "")[:300],
+        cseq=headers.get("cseq", ""),
+        from_uri=uri_of(headers.get("from", "")),
+        from_tag=tag_of(headers.get("from", "")),
+        to_uri=uri_of(headers.get("to", "")),
+        to_tag=tag_of(headers.get("to", "")),
+        transport=transport_of(headers.get("via", "")),
+        user_agent=headers.get("user-agent", ""),
+        server=headers.get("server", ""),
+        diagnostics=" | ".join(parsed.diagnostics)[:MAX_DIAGNOSTICS_CHARS],
+        via_count=parsed.via_count,
+        session_ids=session_uuids(session) if session is not None else None,
+    )
 
 
 def uri_of(value: str) -> str:
