@@ -1485,6 +1485,133 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------ one sign-in line */
+
+/* `n` characters of `set` (`digits` or "[^\"\n]") from c->at, 0 to `most` of them */
+static Py_ssize_t run_of(Cursor *c, int digits, Py_ssize_t most) {
+    Py_ssize_t start = c->at;
+    while (c->at < c->n && c->at - start < most &&
+           (digits ? is_digit(c->b[c->at]) : c->b[c->at] != '"' && c->b[c->at] != '\n'))
+        c->at++;
+    return c->at - start;
+}
+
+static int exactly_digits(Cursor *c, Py_ssize_t count) { return run_of(c, 1, count) == count; }
+
+/* signin._TS_FAST matched at c->at (just after `UTCTime="`); the groups' spans */
+static int ts_fast(Cursor *c, Span *g) {
+    Py_ssize_t s = c->at;
+    if (!(exactly_digits(c, 4) && take(c, "-") && exactly_digits(c, 2) && take(c, "-") &&
+          exactly_digits(c, 2) && take(c, " ") && exactly_digits(c, 2) && take(c, ":") &&
+          exactly_digits(c, 2) && take(c, ":") && exactly_digits(c, 2)))
+        return 0;
+    g[0] = (Span){s, c->at};
+    g[1] = (Span){c->at, c->at};
+    Cursor save = *c;
+    if (take(c, ",")) {
+        Py_ssize_t digits = run_of(c, 1, 6);
+        if (digits >= 1 && c->at < c->n && c->b[c->at] == '"') g[1] = (Span){save.at, c->at};
+        else *c = save;
+    }
+    if (!take(c, "\"") || !blanks(c) || !take(c, "Module=\"network.http.trafficserver\"") ||
+        !blanks(c) || !take(c, "Level=\""))
+        return 0;
+    Py_ssize_t level = c->at;
+    while (c->at < c->n && c->at - level < 12 && is_alpha(c->b[c->at])) c->at++;
+    if (!take(c, "\"")) return 0;
+    take(c, ":");
+    if (!blanks(c) || !take(c, "Detail=\"")) return 0;
+    g[2] = (Span){c->at, c->at + 8};
+    if (!take(c, "Sending") && !take(c, "Received")) return 0;
+    g[2].end = c->at;
+    if (!take(c, " ")) return 0;
+    g[3] = (Span){c->at, c->at};
+    if (!take(c, "Request") && !take(c, "Response")) return 0;
+    g[3].end = c->at;
+    if (!take(c, "\"") || !blanks(c) || !take(c, "Txn-id=\"")) return 0;
+    g[4].start = c->at;
+    run_of(c, 0, 40);
+    g[4].end = c->at;
+    if (!take(c, "\"")) return 0;
+    g[5] = (Span){-1, -1};
+    save = *c;
+    if (blanks(c) && take(c, "TrackingID=\"")) {
+        Py_ssize_t start = c->at;
+        run_of(c, 0, 80);
+        if (take(c, "\"")) g[5] = (Span){start, c->at - 1};
+        else *c = save;
+    } else {
+        *c = save;
+    }
+    if (!blanks(c)) return 0; /* (a TrackingID the ip does not follow: the regex fails too) */
+    if (!take(c, "Src-ip=\"") && !take(c, "Dst-ip=\"")) return 0;
+    g[6].start = c->at;
+    run_of(c, 0, 64);
+    g[6].end = c->at;
+    if (!take(c, "\"") || !blanks(c)) return 0;
+    if (!take(c, "Src-port=\"") && !take(c, "Dst-port=\"")) return 0;
+    g[7].start = c->at;
+    run_of(c, 0, 8);
+    g[7].end = c->at;
+    return take(c, "\"");
+}
+
+/* signin_line(line) -> None | False | (second, fraction, received, request, txn_id,
+ * tracking_id, peer): calls.signin.fast_line_in_python for a line of plain ASCII (tab and
+ * printables); False for any other line, which Python reads */
+static PyObject *signin_line(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "y*", &view)) return NULL;
+    const char *b = view.buf;
+    Py_ssize_t n = view.len;
+    PyObject *result = Py_None;
+    Span g[8] = {{0, 0}};
+    int found = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)b[i];
+        if (!(ch >= 0x20 && ch <= 0x7e) && ch != '\t') {
+            result = Py_False; /* not plain ASCII: read by Python */
+            goto done;
+        }
+    }
+    if (memmem(b, (size_t)n, "HTTPMSG:", 8) != NULL) goto done;
+    if (memmem(b, (size_t)n, "network.http.trafficserver\"", 27) == NULL) goto done;
+    for (const char *at = memmem(b, (size_t)n, "UTCTime=\"", 9); at != NULL && !found;
+         at = memmem(at + 1, (size_t)(b + n - at - 1), "UTCTime=\"", 9)) {
+        Cursor c = {b, n, at - b + 9};
+        found = ts_fast(&c, g);
+    }
+    if (!found) goto done;
+    Span ip = strip(b, g[6]), port = strip(b, g[7]);
+    PyObject *peer;
+    if (ip.end == ip.start)
+        peer = PyUnicode_FromString("");
+    else if (port.end == port.start)
+        peer = text_of(b, ip);
+    else { /* (at most 64 and 8 characters) */
+        char both[64 + 1 + 8];
+        Py_ssize_t size = ip.end - ip.start;
+        memcpy(both, b + ip.start, (size_t)size);
+        both[size++] = ':';
+        memcpy(both + size, b + port.start, (size_t)(port.end - port.start));
+        peer = PyUnicode_FromStringAndSize(both, size + port.end - port.start);
+    }
+    if (peer == NULL) {
+        result = NULL;
+        goto done;
+    }
+    result = Py_BuildValue("(NNOONNN)", text_of(b, g[0]), text_of(b, g[1]),
+                           b[g[2].start] == 'R' ? Py_True : Py_False,
+                           b[g[3].start + 2] == 'q' ? Py_True : Py_False, text_of(b, g[4]),
+                           g[5].start < 0 ? PyUnicode_FromString("") : text_of(b, g[5]), peer);
+    PyBuffer_Release(&view);
+    return result;
+done:
+    PyBuffer_Release(&view);
+    Py_XINCREF(result);
+    return result;
+}
+
 /* ------------------------------------------------------------------ shared text */
 
 /* intern_fields(item, names): each str attribute of `item` named in `names` replaced by its
@@ -1525,6 +1652,9 @@ static PyMethodDef methods[] = {
      "sip_head(raw) -> None | the fields of calls.sipmsg.Head (a head of plain ASCII)"},
     {"sip_line", sip_line, METH_VARARGS,
      "sip_line(block, at, end) -> None | False | the fields of calls.sipline.SipLine"},
+    {"signin_line", signin_line, METH_VARARGS,
+     "signin_line(line) -> None | False | (second, fraction, received, request, txn_id, "
+     "tracking_id, peer)"},
     {"intern_fields", intern_fields, METH_VARARGS,
      "intern_fields(item, names): intern the str attributes of item named in names"},
     {NULL, NULL, 0, NULL},

@@ -484,3 +484,66 @@ def test_sip_line_refuses_offsets_outside_the_block() -> None:
     assert native.loops is not None
     with pytest.raises(ValueError, match="within the block"):
         native.loops.sip_line(b"abc", 2, 9)
+
+
+# --- signin_line: a Traffic Server line of doc 225746's form (calls.signin.fast_line) --------
+
+_TS_PIECES = [
+    (b'UTCTime="2026-01-29 19:01:16,974"', [b'UTCTime="2026-01-29 19:01:16"',
+        b'UTCTime="2026-01-29 19:01:16,1234567"', b'UTCTime="2026-01-29 19:1:16,9"',
+        b'UTCTime="2026-01-29 19:01:16,"']),
+    (b'Module="network.http.trafficserver"', [b'Module="network.http.trafficserver2"']),
+    (b'Level="DEBUG":', [b'Level="DEBUG"', b'Level="ABCDEFGHIJKLM":', b'Level="":']),
+    (b'Detail="Sending Request"', [b'Detail="Received Response"', b'Detail="Sending  Request"',
+        b'Detail="Received Reply"']),
+    (b'Txn-id="3028"', [b'Txn-id=""', b'Txn-id="' + b"t" * 41 + b'"']),
+    (b'TrackingID="JVC_abc-1"', [b"", b'TrackingID="' + b"k" * 81 + b'"', b'TrackingID="x']),
+    (b'Dst-ip="192.0.2.10"', [b'Src-ip=" 192.0.2.10 "', b'Dst-ip=""',
+        b'Src-ip="' + b"9" * 65 + b'"']),
+    (b'Dst-port="6972"', [b'Src-port=""', b'Dst-port="123456789"', b'Dst-port=" 8443 "']),
+]  # fmt: skip
+
+
+def _ts_line(rng: random.Random) -> bytes:
+    pieces = [usual if rng.random() < 0.8 else rng.choice(others) for usual, others in _TS_PIECES]
+    joined = b"".join(piece + rng.choice([b" ", b"  ", b"\t"]) for piece in pieces if piece)
+    prefix = rng.choice([b"", b"2026-01-29T14:01:16.974-05:00 expe1 traffic_server[2030]: "])
+    data = bytearray(prefix + joined + rng.choice([b"", b" HTTPMSG: |GET / HTTP/1.1", b" x"]))
+    for _ in range(rng.randrange(0, 3)):
+        at = rng.randrange(len(data))
+        data[at] = rng.choice(b' "=\t:,0') if rng.random() < 0.85 else rng.choice(b"\x0b\xc3\x7f")
+    return bytes(data)
+
+
+def _same_signin_line(raw: bytes) -> None:
+    assert native.loops is not None
+    fast = native.loops.signin_line(raw)
+    slow = signin.fast_line_in_python(raw)
+    if fast is False:  # read by Python: only a line that is not plain ASCII
+        assert any(not (0x20 <= byte <= 0x7E or byte == 0x09) for byte in raw), raw
+    else:
+        assert fast == slow, raw
+    assert signin.fast_line(raw) == slow
+
+
+@needs_native
+def test_signin_lines_of_generated_and_hostile_logs() -> None:
+    logs = _generated_logs()
+    logs += [CASES[case](20_000) for case in sorted(CASES)]
+    lines = [line.rstrip(b"\r") for log in logs for line in log.split(b"\n")]
+    read = 0
+    for line in lines:
+        _same_signin_line(line)
+        read += signin.fast_line_in_python(line) is not None
+    assert read >= 5
+
+
+@needs_native
+def test_random_signin_lines() -> None:
+    rng = random.Random(20261206)
+    read = 0
+    for _ in range(6000):
+        raw = _ts_line(rng)
+        _same_signin_line(raw)
+        read += signin.fast_line_in_python(raw) is not None
+    assert read > 500
