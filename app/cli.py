@@ -20,6 +20,7 @@ import typer
 
 from app.config import Settings, get_settings
 from app.display import show_bidi
+from app.worker.collection import collection_paused
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -223,7 +224,7 @@ def analyze(
     Exit code 1 when a finding of severity error or critical is present, 2 for unusable input,
     3 when the verdict is inconclusive (nothing an Expressway signature could read).
     """
-    with _collection_paused():  # start-up: imports and the library
+    with collection_paused():  # start-up: imports and the library (analyze pauses it too)
         from app import serialize
         from app.errors import BundleError, SignatureError
         from app.ids import new_id
@@ -331,20 +332,6 @@ def analyze(
         raise typer.Exit(EXIT_FINDINGS)
     if out.verdict == "inconclusive":
         raise typer.Exit(EXIT_INCONCLUSIVE)
-
-
-@contextmanager
-def _collection_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside. `loupe analyze` start-up (imports, the library)
-    allocates ~100,000 objects that live until exit and leaves ~1,000 cyclic garbage ones (a
-    constant ~0.4 MB): the collections it triggered cost ~25 ms and freed almost nothing."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _chosen_products(products: list[str], count: int) -> list[str | None]:

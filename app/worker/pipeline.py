@@ -43,6 +43,7 @@ from app.signatures.engine import FileStats, PreScanned, Tally
 from app.signatures.output_bounds import OutputLimits, cap_findings, dropped_hits_warning
 from app.signatures.prescan import PreScanner
 from app.signatures.verdict import examined_lines
+from app.worker.collection import collection_paused
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +224,26 @@ def analyze(
     with the products `inputs` carry now, its warnings repeated; `inputs` are not read.
     `report.unpacked` says what was unpacked (or read back), for the next re-run.
     """
+    with collection_paused():  # (see app/worker/collection.py)
+        return _analyze(
+            inputs, workdir, library, limits, progress, jobs, scan_while_unpacking, output,
+            extract_calls, count_timeline, stored,
+        )  # fmt: skip
+
+
+def _analyze(
+    inputs: Sequence[Input],
+    workdir: Path,
+    library: Library,
+    limits: Limits,
+    progress: Progress | None,
+    jobs: int | None,
+    scan_while_unpacking: bool,
+    output: OutputLimits | None,
+    extract_calls: bool,
+    count_timeline: bool,
+    stored: Unpacked | None,
+) -> Report:
     output = output or OutputLimits()
     jobs = max(1, jobs or default_jobs())
     report = Report(ruleset_version=library.version)
