@@ -1,18 +1,25 @@
-/* app._native: the per-line loops of a block's scan, in C, with the GIL released.
+/* app._native: the per-line loops of a block's scan and the per-message readers of call flows,
+ * in C.
  *
- * Three loops ran in Python in the matcher threads and held the GIL for about a second per
- * GiB each (app/native.py says which Python function each one replaces; those functions stay
- * the reference and the fallback, and tests/test_native.py checks both give the same answer):
+ * Each replaced a Python function (app/native.py says which); those functions stay the
+ * reference and the fallback, and tests/test_native.py checks both give the same answer:
  *
  *   newlines_answer(block, asked)   the newlines before ascending offsets (Newlines._count)
  *   sip_prepare(block, keepalive)   the SIP lines of a block, sorted, keep-alives counted
  *                                   per peer and method (calls.extract)
  *   signin_marks(block, lines)      the possible MRA sign-in lines (calls.signin.mark_block)
+ *   sip_line(block, at, end)        one network.sip line's fields (calls.sipline.read_line)
+ *   sip_head(raw)                   a SIPMSG block's start line and headers
+ *                                   (calls.sipmsg.read_head)
+ *   signin_line(line)               a Traffic Server line of doc 225746's form
+ *                                   (calls.signin.fast_line)
  *   intern_fields(item, names)      a kept message's text shared (calls.interning)
  *
- * Each walks the block once, left to right (memmem/memchr: no backtracking, linear in the
- * block whatever it holds), records spans in C arrays without the GIL, then builds the
- * Python answer with it.
+ * The block loops walk the block once, left to right (memmem/memchr: no backtracking, linear
+ * in the block whatever it holds), record spans in C arrays without the GIL, then build the
+ * Python answer with it. The line and head readers take plain ASCII only (there bytes and
+ * characters, Python's \s and [ \t\r\n] agree) and answer None or False for the rest, which
+ * their Python reference reads.
  */
 #define PY_SSIZE_T_CLEAN
 #ifndef _GNU_SOURCE

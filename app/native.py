@@ -1,10 +1,13 @@
 """The C loops of a block's scan (app/_native.c), or None where the extension was not built.
 
-Three Python loops ran per line in the matcher threads, holding the GIL: `Newlines._count`,
-`calls.extract.prepare_block` and `calls.signin.mark_block`. `setup.py` builds their C
-versions (optional: without a compiler the install goes on); each caller keeps its Python
-loop as the reference and the fallback, and tests/test_native.py checks both answer alike.
-LOUPE_NATIVE=false (read once, at import) runs the Python loops even when the C ones exist.
+Loops that ran per line in Python, holding the GIL, run in C: `Newlines._count`,
+`calls.extract.prepare_block` and `calls.signin.mark_block` (in the matcher threads, the GIL
+released), and the per-message readers of call flows: `calls.sipline.read_line` (a SIP
+summary or block line), `calls.sipmsg.read_head` (a SIPMSG block's start line and headers),
+`calls.signin.fast_line` (a Traffic Server line). `setup.py` builds them (optional: without a
+compiler the install goes on); each caller keeps its Python function as the reference and the
+fallback, and tests/test_native.py checks both answer alike. LOUPE_NATIVE=false (read once, at
+import) runs the Python ones even when the C ones exist.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ def _load() -> ModuleType | None:
 
 
 loops: ModuleType | None = _load()
-"""The extension module (newlines_answer, sip_prepare, signin_marks), or None."""
+"""The extension module (see app/_native.c for its functions), or None."""
 
 
 def describe() -> str:
