@@ -10,8 +10,12 @@ cut anywhere. With CI=true the extension must have been built (a test fails, not
 
 from __future__ import annotations
 
+import ctypes
+import mmap
 import os
 import random
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -547,3 +551,51 @@ def test_random_signin_lines() -> None:
         _same_signin_line(raw)
         read += signin.fast_line_in_python(raw) is not None
     assert read > 500
+
+
+# --- no read past the end: inputs that end right before a page the process may not read -------
+
+
+@pytest.fixture(scope="module")
+def guarded() -> Iterator[Callable[[bytes], memoryview]]:
+    """`place(data)`: `data` as a buffer whose last byte ends a page; the next page is PROT_NONE
+    (any read past the end is a segmentation fault, which fails the whole run)."""
+    page = mmap.PAGESIZE
+    size = 16 * page
+    region = mmap.mmap(-1, size + page, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    libc = ctypes.CDLL(None, use_errno=True)
+    address = ctypes.addressof(ctypes.c_char.from_buffer(region))
+    if libc.mprotect(ctypes.c_void_p(address + size), page, 0) != 0:
+        pytest.skip("mprotect is not available here")
+
+    def place(data: bytes) -> memoryview:
+        assert len(data) <= size
+        region[size - len(data) : size] = data
+        return memoryview(region)[size - len(data) : size]
+
+    yield place
+    libc.mprotect(ctypes.c_void_p(address + size), page, mmap.PROT_READ | mmap.PROT_WRITE)
+
+
+@needs_native
+@pytest.mark.skipif(sys.platform != "linux", reason="guard pages through mprotect(2) on Linux")
+def test_no_reader_reads_past_the_end(guarded: Callable[[bytes], memoryview]) -> None:
+    assert native.loops is not None
+    loops, rng = native.loops, random.Random(20261207)
+    samples = [log[at : at + 3000] for log in _generated_logs() for at in range(0, len(log), 1499)]
+    for _ in range(400):
+        samples += [_head(rng), _summary_line(rng), _ts_line(rng), _mutated(rng)]
+    for sample in samples:
+        for cut in {len(sample), *rng.sample(range(len(sample) + 1), min(len(sample) + 1, 12))}:
+            data = sample[:cut]
+            view = guarded(data)
+            loops.sip_head(view)
+            loops.signin_line(view)
+            loops.signin_marks(view, True)
+            loops.sip_prepare(view, extract._KEEPALIVE_METHODS)
+            loops.newlines_answer(view, [[0, len(data)]])
+            at = data.find(b'Module="network.sip"')
+            if at != -1:
+                line_end = data.find(b"\n", at)
+                loops.sip_line(view, at, len(data))
+                loops.sip_line(view, at, line_end if line_end != -1 else len(data))
