@@ -897,6 +897,7 @@ static PyObject *sip_prepare(PyObject *self, PyObject *args) {
 static const char MODULE_QUOTE[] = "Module=\"";
 static const char *const COUNTED[] = {"network.http.trafficserver\"",
                                       "network.http.edgeconfigprovisioning\""};
+static const char COUNTED_PREFIX[] = "Module=\"network.http."; /* MODULE_QUOTE, both kinds' */
 static const char *const READ_ONLY[] = {"Sending HTTP error response",
                                         "Failed to authenticate user"};
 
@@ -919,8 +920,24 @@ static PyObject *signin_marks(PyObject *self, PyObject *args) {
                          {READ_ONLY[0], (Py_ssize_t)strlen(READ_ONLY[0]), &kinds[1]},
                          {READ_ONLY[1], (Py_ssize_t)strlen(READ_ONLY[1]), &kinds[2]}};
     Py_ssize_t quote = (Py_ssize_t)strlen(MODULE_QUOTE);
-    failed = find_all(b, n, needles, lines ? 4 : 2) != 0;
-    for (int k = 0; k < 2 && !failed; k++) {
+    if (!lines) { /* only the count: one needle, Module="network.http., then either kind */
+        Ints prefixed = {0};
+        Py_ssize_t size = (Py_ssize_t)strlen(COUNTED_PREFIX);
+        Needle prefix = {COUNTED_PREFIX, size, &prefixed};
+        failed = find_all(b, n, &prefix, 1) != 0;
+        for (Py_ssize_t i = 0; i < prefixed.size && !failed; i++) {
+            Py_ssize_t rest = prefixed.items[i] + size;
+            for (int k = 0; k < 2; k++) {
+                const char *kind = COUNTED[k] + strlen("network.http.");
+                size_t length = strlen(kind);
+                if ((size_t)(n - rest) >= length && memcmp(b + rest, kind, length) == 0) counted++;
+            }
+        }
+        ints_free(&prefixed);
+    } else {
+        failed = find_all(b, n, needles, 4) != 0;
+    }
+    for (int k = 0; k < 2 && lines && !failed; k++) {
         for (Py_ssize_t i = 0; i < counted_kinds[k].size; i++) {
             Py_ssize_t at = counted_kinds[k].items[i];
             if (at >= quote && memcmp(b + at - quote, MODULE_QUOTE, (size_t)quote) == 0) counted++;
