@@ -11,9 +11,11 @@ Expressway logs two lines (domain.md §2.4 (a), (e)):
   line starting with a space, framed by `|`.
 
 They are paired by Msg-Hash; either may be missing (INFO-only logging, a log cut in between).
-One compiled expression finds both kinds of line in a block and takes their fields (the regex
-engine, not Python, walks the block); keep-alive traffic (OPTIONS, REGISTER, …) is counted from
-the raw bytes without building a message, and its SIPMSG blocks are skipped, not parsed.
+`prepare_block` sorts a block's SIP lines in one pass (in a matcher thread: C, the GIL
+released); keep-alive traffic (OPTIONS, REGISTER, …) is counted from the raw bytes without
+building a message, and its SIPMSG blocks are skipped, not parsed. The other lines are read one
+by one: a line's fields by `calls.sipline.read_line`, a SIPMSG block's head by
+`calls.sipmsg.read_head` (both in C for plain ASCII, see app/native.py).
 Memory is bounded: a block keeps at most MAX_BODY_KEEP bytes for its headers (its extent in the
 file is recorded so that pages read it back), keep-alive rows are capped, and the collector
 keeps at most `max_messages` messages.
