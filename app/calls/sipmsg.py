@@ -3,6 +3,9 @@
 The block is the text after `SIPMSG:`: each line starts with a space, the message is framed by
 `|` (`|INVITE sip:… SIP/2.0` … `|`). Only the headers are read (never the SDP), at most
 MAX_HEAD_CHARS of them, values cut at MAX_VALUE_CHARS: junk or huge blocks cost a bounded amount.
+`read_head` gives what call flows keep of a block (`Head`): app._native's reader for a head of
+plain ASCII, else `read_head_in_python` (parse_sipmsg and the URI, tag and transport readers),
+its reference.
 """
 
 from __future__ import annotations
