@@ -230,6 +230,12 @@ class Seconds:
     def __init__(self) -> None:
         self._parsed: dict[str, datetime | None] = {}
 
+    def utc_time(self, utc: bytes) -> datetime | None:
+        """utc_time(utc) (a logged UTCTime's bytes), each second parsed once."""
+        second, _, millis = _text(utc).strip().partition(",")
+        base = self.of(second)
+        return base if base is None else _with_millis(base, millis)
+
     def of(self, second: str) -> datetime | None:
         try:
             return self._parsed[second]
@@ -377,6 +383,7 @@ class Collector:
 
     def background_rows(self) -> list[BackgroundRow]:
         """The keep-alive rows counted so far (node left empty: group.merge_background sets it)."""
+        seconds = Seconds()  # (rows share their seconds: each parsed once)
         return [
             BackgroundRow(
                 node="",
@@ -386,8 +393,8 @@ class Collector:
                 count=row.count,
                 failures=row.failures,
                 statuses={str(code): n for code, n in sorted(row.statuses.items())},
-                first=utc_time(_text(row.first)) if row.first else None,
-                last=utc_time(_text(row.last)) if row.last else None,
+                first=seconds.utc_time(row.first) if row.first else None,
+                last=seconds.utc_time(row.last) if row.last else None,
                 line=row.line,
             )
             for (file, peer, method), row in self.tallies.items()
@@ -638,9 +645,7 @@ class FileExtractor:
 
     def _time(self, utc: bytes) -> datetime | None:
         """utc_time(utc), the datetime of each second parsed once."""
-        second, _, millis = _text(utc).strip().partition(",")
-        base = self.seconds.of(second)
-        return base if base is None else _with_millis(base, millis)
+        return self.seconds.utc_time(utc)
 
     def _summary(self, line: SipLine, utc: bytes, line_no: int) -> None:
         target: SipMessage | object

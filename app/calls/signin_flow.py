@@ -19,6 +19,7 @@ import binascii
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from app.calls.ladder import Arrow, Column, Ladder
 from app.calls.signin import SigninCollector
@@ -72,27 +73,45 @@ def step_of(message: HttpMessage) -> str:
     """What a message is part of, from its URL path (and port for TFTP files)."""
     if message.is_note:
         return "UDS"  # "Failed to authenticate user against server" (edge config provisioning)
-    _decoded, rest = decode_segment(message.path)
-    path = rest.lower()
-    if "get_edge_config" in path:
-        return "edge config"
-    if "/cucm-uds/" in path or path.startswith("/cucm-uds"):
-        return "UDS"
-    if "oauth" in path or "/authorize" in path or "/token" in path or "refresh" in path:
-        return "OAuth"
-    if "sso" in path or "saml" in path or "idp" in path:
-        return "SSO"
-    if path.endswith((".cnf.xml", ".xml.sgn", ".tlv", ".cnf.xml.sgn")) or message.peer.endswith(
-        (":6970", ":6972")
-    ):
+    step = _step_of_path(message.path)
+    if step is not None:
+        return step
+    if message.peer.endswith((":6970", ":6972")):
         return "TFTP config"
-    if "vmrest" in path or "/cuc" in path:
-        return "voicemail"
-    if "/cup" in path or "presence" in path or "/epas" in path:
-        return "IM and Presence"
+    tail = _tail_step_of_path(message.path)
+    if tail is not None:
+        return tail
     if message.path:
         return "HTTP"
     return "HTTP (path not logged)" if message.is_request else "HTTP (request not logged)"
+
+
+@lru_cache(maxsize=4096)  # a sign-in's few paths repeat for every client: each is read once
+def _step_of_path(path: str) -> str | None:
+    """The step a URL path names before the TFTP port is looked at (None: none of those)."""
+    rest = decode_segment(path)[1].lower()
+    if "get_edge_config" in rest:
+        return "edge config"
+    if "/cucm-uds/" in rest or rest.startswith("/cucm-uds"):
+        return "UDS"
+    if "oauth" in rest or "/authorize" in rest or "/token" in rest or "refresh" in rest:
+        return "OAuth"
+    if "sso" in rest or "saml" in rest or "idp" in rest:
+        return "SSO"
+    if rest.endswith((".cnf.xml", ".xml.sgn", ".tlv", ".cnf.xml.sgn")):
+        return "TFTP config"
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _tail_step_of_path(path: str) -> str | None:
+    """The step a URL path names after the TFTP port is looked at (None: none of those)."""
+    rest = decode_segment(path)[1].lower()
+    if "vmrest" in rest or "/cuc" in rest:
+        return "voicemail"
+    if "/cup" in rest or "presence" in rest or "/epas" in rest:
+        return "IM and Presence"
+    return None
 
 
 def target_of(message: HttpMessage) -> str:

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from app.calls import signin_flow
 from app.calls.render import to_svg, to_text
 from app.calls.signin import MAX_BLOCK_KEEP, SigninCollector, combine, redact_url
 from app.calls.signin_flow import build, decode_segment, lay_out
@@ -424,3 +425,33 @@ def test_kept_sign_in_messages_share_one_copy_of_their_repeated_text() -> None:
         assert getattr(first, name), name
         assert getattr(first, name) is getattr(second, name), name
     assert not hasattr(first, "__dict__")
+
+
+@pytest.mark.parametrize(
+    ("source", "method", "path", "peer", "step"),
+    [
+        ("note", None, "", "", "UDS"),
+        ("trafficserver", "GET", "/dGJ0cC5jb20/get_edge_config/", "10.0.0.1:8443", "edge config"),
+        ("trafficserver", "GET", "/cucm-uds/user/jdoe/devices", "10.0.0.1:8443", "UDS"),
+        ("trafficserver", "POST", "/cucm-oauth/token", "10.0.0.1:8443", "OAuth"),
+        ("trafficserver", "GET", "/ssosp/saml/login", "10.0.0.1:8443", "SSO"),
+        ("trafficserver", "GET", "/SEPABC.cnf.xml", "10.0.0.1:8443", "TFTP config"),
+        ("trafficserver", "GET", "/vmrest/mailbox", "10.0.0.1:6972", "TFTP config"),  # port wins
+        ("trafficserver", "GET", "/anything", "10.0.0.1:6970", "TFTP config"),
+        ("trafficserver", "GET", "/vmrest/mailbox", "10.0.0.1:8443", "voicemail"),
+        ("trafficserver", "GET", "/cup/presence", "10.0.0.1:8443", "IM and Presence"),
+        ("trafficserver", "GET", "/cucm-uds/x", "10.0.0.1:6972", "UDS"),  # path before port
+        ("trafficserver", "GET", "/other", "10.0.0.1:8443", "HTTP"),
+        ("trafficserver", "GET", "", "10.0.0.1:8443", "HTTP (path not logged)"),
+        ("trafficserver", None, "", "10.0.0.1:8443", "HTTP (request not logged)"),
+    ],
+)
+def test_step_of_each_message(
+    source: str, method: str | None, path: str, peer: str, step: str
+) -> None:
+    message = HttpMessage(
+        time=None, file="log", line=1, source=source, direction="out" if source != "note" else "",
+        peer=peer, method=method, path=path,
+    )  # fmt: skip
+    assert signin_flow.step_of(message) == step
+    assert signin_flow.step_of(message) == step  # (the path's step, remembered, is the same)
