@@ -185,6 +185,31 @@ def _sip_line(rng: random.Random) -> bytes:
     )
 
 
+def _mutate(
+    data: bytes,
+    rng: random.Random,
+    most: int,
+    common: bytes,
+    rare: bytes = b"",
+    share: float = 0,
+    *,
+    reshape: bool = False,
+) -> bytes:
+    """`data` with up to `most - 1` bytes replaced by one of `common` (or, with probability
+    `share`, of `rare`) or, with `reshape`, dropped or doubled."""
+    buffer = bytearray(data)
+    for _ in range(rng.randrange(0, most)):
+        at = rng.randrange(len(buffer))
+        action = rng.randrange(3) if reshape else 2
+        if action == 0:
+            del buffer[at]
+        elif action == 1:
+            buffer.insert(at, buffer[at])
+        else:
+            buffer[at] = rng.choice(rare if rare and rng.random() < share else common)
+    return bytes(buffer)
+
+
 def _mutated(rng: random.Random) -> bytes:
     """A few log lines in the forms real logs show (SIP lines, sign-in lines, others), with a
     few bytes dropped, doubled or replaced."""
@@ -192,17 +217,8 @@ def _mutated(rng: random.Random) -> bytes:
         _sip_line(rng) if rng.random() < 0.7 else rng.choice(_OTHERS)
         for _ in range(rng.randrange(1, 12))
     ]
-    data = bytearray(rng.choice([b"\n", b"\r\n"]).join(lines) + b"\n")
-    for _ in range(rng.randrange(0, 4)):
-        at = rng.randrange(len(data))
-        action = rng.randrange(3)
-        if action == 0:
-            del data[at]
-        elif action == 1:
-            data.insert(at, data[at])
-        else:
-            data[at] = rng.choice(b' "=\n\tMx,')
-    return bytes(data)
+    data = rng.choice([b"\n", b"\r\n"]).join(lines) + b"\n"
+    return _mutate(data, rng, 4, b' "=\n\tMx,', reshape=True)
 
 
 @needs_native
@@ -304,19 +320,9 @@ def _head(rng: random.Random) -> bytes:
     lines = [b" SIPMSG:", b" |" + rng.choice(_START_LINES)]
     lines += [b" " + rng.choice(_HEADERS) for _ in range(rng.randrange(0, 14))]
     body = rng.choice(_BLANKS) + b" v=0" + eol + b" |" + eol
-    data = bytearray(eol.join(lines) + body)
-    for _ in range(rng.randrange(0, 4)):
-        at = rng.randrange(len(data))
-        action = rng.randrange(4)
-        if action == 0:
-            del data[at]
-        elif action == 1:
-            data.insert(at, data[at])
-        elif action == 2:
-            data[at] = rng.choice(b" <>;:|=\n\r\tTt,")
-        else:  # now and then a byte that sends the head to the Python reader
-            data[at] = rng.choice([0x0B, 0x1C, 0x85, 0xC3, 0xFF, 0x7F, ord("x")])
-    return bytes(data)
+    # now and then a byte that sends the head to the Python reader
+    rare = b"\x0b\x1c\x85\xc3\xff\x7fx"
+    return _mutate(eol.join(lines) + body, rng, 4, b" <>;:|=\n\r\tTt,", rare, 0.3, reshape=True)
 
 
 def _plain(raw: bytes) -> bool:
@@ -470,15 +476,9 @@ def test_random_sip_lines() -> None:
     rng = random.Random(20261205)
     summaries = 0
     for _ in range(8000):
-        data = bytearray(_summary_line(rng))
-        for _ in range(rng.randrange(0, 3)):
-            at = rng.randrange(len(data))
-            if rng.random() < 0.8:
-                data[at] = rng.choice(b' "=,\t;Mx.')
-            else:
-                data[at] = rng.choice([0x0B, 0x85, 0xC3, 0xFF])
-        _same_line(bytes(data))
-        line = sipline.read_line_in_python(bytes(data), 0, len(data))
+        data = _mutate(_summary_line(rng), rng, 3, b' "=,\t;Mx.', b"\x0b\x85\xc3\xff", 0.2)
+        _same_line(data)
+        line = sipline.read_line_in_python(data, 0, len(data))
         summaries += line is not None and line.summary
     assert summaries > 800
 
@@ -512,11 +512,8 @@ def _ts_line(rng: random.Random) -> bytes:
     pieces = [usual if rng.random() < 0.8 else rng.choice(others) for usual, others in _TS_PIECES]
     joined = b"".join(piece + rng.choice([b" ", b"  ", b"\t"]) for piece in pieces if piece)
     prefix = rng.choice([b"", b"2026-01-29T14:01:16.974-05:00 expe1 traffic_server[2030]: "])
-    data = bytearray(prefix + joined + rng.choice([b"", b" HTTPMSG: |GET / HTTP/1.1", b" x"]))
-    for _ in range(rng.randrange(0, 3)):
-        at = rng.randrange(len(data))
-        data[at] = rng.choice(b' "=\t:,0') if rng.random() < 0.85 else rng.choice(b"\x0b\xc3\x7f")
-    return bytes(data)
+    data = prefix + joined + rng.choice([b"", b" HTTPMSG: |GET / HTTP/1.1", b" x"])
+    return _mutate(data, rng, 3, b' "=\t:,0', b"\x0b\xc3\x7f", 0.15)
 
 
 def _same_signin_line(raw: bytes) -> None:

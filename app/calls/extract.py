@@ -643,10 +643,6 @@ class FileExtractor:
             self._finish_body()
         self.awaiting.clear()
 
-    def _time(self, utc: bytes) -> datetime | None:
-        """utc_time(utc), the datetime of each second parsed once."""
-        return self.seconds.utc_time(utc)
-
     def _summary(self, line: SipLine, utc: bytes, line_no: int) -> None:
         target: SipMessage | object
         if self.collector.folds(line.method, line.call_id):
@@ -667,7 +663,7 @@ class FileExtractor:
         if line.method == "INVITE" and self.collector.room_for_messages:
             self.collector.invite_call_ids.add(line.call_id)
         return SipMessage(
-            time=self._time(utc),
+            time=self.seconds.utc_time(utc),
             file=self.file_name,
             line=line_no,
             direction=line.direction,
@@ -771,7 +767,7 @@ class FileExtractor:
         if method == "INVITE" and self.collector.room_for_messages:
             self.collector.invite_call_ids.add(head.call_id)
         return SipMessage(
-            time=utc_time(_text(header.utc)),
+            time=self.seconds.utc_time(header.utc),
             file=self.file_name,
             line=body.header_line,
             direction=header.direction,

@@ -198,7 +198,7 @@ def fast_line(raw: bytes) -> FastLine | None:
     """`raw`'s fields when it is a Traffic Server line of doc 225746's form with no HTTPMSG
     on it (None: read the slow way): the C reader of app._native when built, for a line of
     plain ASCII, else fast_line_in_python."""
-    if loops is not None and raw.isascii():
+    if loops is not None:
         found = loops.signin_line(raw)
         if found is not False:
             return found  # type: ignore[no-any-return]

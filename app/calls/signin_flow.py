@@ -73,45 +73,38 @@ def step_of(message: HttpMessage) -> str:
     """What a message is part of, from its URL path (and port for TFTP files)."""
     if message.is_note:
         return "UDS"  # "Failed to authenticate user against server" (edge config provisioning)
-    step = _step_of_path(message.path)
-    if step is not None:
-        return step
+    before_port, after_port = _steps_of_path(message.path)
+    if before_port is not None:
+        return before_port
     if message.peer.endswith((":6970", ":6972")):
         return "TFTP config"
-    tail = _tail_step_of_path(message.path)
-    if tail is not None:
-        return tail
+    if after_port is not None:
+        return after_port
     if message.path:
         return "HTTP"
     return "HTTP (path not logged)" if message.is_request else "HTTP (request not logged)"
 
 
 @lru_cache(maxsize=4096)  # a sign-in's few paths repeat for every client: each is read once
-def _step_of_path(path: str) -> str | None:
-    """The step a URL path names before the TFTP port is looked at (None: none of those)."""
+def _steps_of_path(path: str) -> tuple[str | None, str | None]:
+    """The step a URL path names before the TFTP port is looked at, and the one after it
+    (None: the path names none of those)."""
     rest = decode_segment(path)[1].lower()
     if "get_edge_config" in rest:
-        return "edge config"
+        return "edge config", None
     if "/cucm-uds/" in rest or rest.startswith("/cucm-uds"):
-        return "UDS"
+        return "UDS", None
     if "oauth" in rest or "/authorize" in rest or "/token" in rest or "refresh" in rest:
-        return "OAuth"
+        return "OAuth", None
     if "sso" in rest or "saml" in rest or "idp" in rest:
-        return "SSO"
+        return "SSO", None
     if rest.endswith((".cnf.xml", ".xml.sgn", ".tlv", ".cnf.xml.sgn")):
-        return "TFTP config"
-    return None
-
-
-@lru_cache(maxsize=4096)
-def _tail_step_of_path(path: str) -> str | None:
-    """The step a URL path names after the TFTP port is looked at (None: none of those)."""
-    rest = decode_segment(path)[1].lower()
+        return "TFTP config", None
     if "vmrest" in rest or "/cuc" in rest:
-        return "voicemail"
+        return None, "voicemail"
     if "/cup" in rest or "presence" in rest or "/epas" in rest:
-        return "IM and Presence"
-    return None
+        return None, "IM and Presence"
+    return None, None
 
 
 def target_of(message: HttpMessage) -> str:

@@ -514,5 +514,5 @@ def test_message_times_read_through_the_cache_equal_a_fresh_parse(utc: bytes) ->
     reader = Collector(threaded=False).observer("log.txt", FileKind.LOG)
     assert reader is not None
     expected = utc_time(utc.decode("utf-8", errors="replace"))
-    assert reader._time(utc) == expected  # type: ignore[union-attr]
-    assert reader._time(utc) == expected  # type: ignore[union-attr]  (from the cache)
+    assert reader.seconds.utc_time(utc) == expected  # type: ignore[union-attr]
+    assert reader.seconds.utc_time(utc) == expected  # type: ignore[union-attr]  (from the cache)
