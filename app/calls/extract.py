@@ -26,10 +26,14 @@ from __future__ import annotations
 import queue
 import re
 import threading
+from bisect import bisect_right
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import compress, repeat
+from operator import is_, is_not
+from typing import TypeVar
 
 from app.calls.model import BACKGROUND_METHODS, BackgroundRow, SipMessage
 from app.calls.sipline import MAX_CALL_ID_CHARS, MAX_METHOD_CHARS, SipLine, number, read_line
@@ -69,6 +73,7 @@ _ROW = re.compile(  # every SIP line of a block in one pass (the fields keep-ali
 _TAIL_ROWS = 16  # keep-alive summaries whose block line may open the next block
 
 
+_V = TypeVar("_V")
 Key = bytes  # a keep-alive row of a file: b"<peer ip>:<peer port>\n<method>"
 
 
@@ -553,27 +558,31 @@ class FileExtractor:
 
     def _count_keepalive(self, block: bytes, lines_before: int, ready: Prepared) -> None:
         """Count the block's keep-alive messages (OPTIONS, REGISTER, PUBLISH): Python works
-        per peer and method, not per message."""
+        per peer and method, not per message, and only per peer with a row: the rows are
+        looked up and the peers without one picked out in C (`map`, `compress`), so a block of
+        thousands of peers past the row cap costs no Python per peer."""
         groups = ready.groups
         if ready.maybe_late:
             groups = self._with_late(groups, ready.maybe_late)
-        if not groups.keys:
+        keys = groups.keys
+        if not keys:
             return
         rows = self.rows
-        fresh = [index for index, key in enumerate(groups.keys) if key not in rows]
-        if fresh:
-            self._new_rows(block, lines_before, groups, fresh)
-        get, counts, lasts = rows.get, groups.counts, groups.lasts
-        for index, key in enumerate(groups.keys):
-            row = get(key)
-            if row is None:
-                continue  # no room for its row (counted as left out)
+        found: list[_Tally | None] = list(map(rows.get, keys))
+        indexes = range(len(keys))
+        if None in found:
+            fresh = list(compress(indexes, map(is_, found, repeat(None))))
+            self._new_rows(block, lines_before, groups, fresh, found)
+        counts, lasts = groups.counts, groups.lasts
+        for index in compress(indexes, map(is_not, found, repeat(None))):
+            row = found[index]
+            assert row is not None
             row.count += counts[index]
             utc = _utc_at(block, lasts[index])
             if utc > row.last:
                 row.last = utc
         for key, code, times in ready.statuses:
-            answered = get(key)
+            answered = rows.get(key)
             status = number(code)
             if answered is not None and status is not None:
                 answered.statuses[status] = answered.statuses.get(status, 0) + times
@@ -582,12 +591,19 @@ class FileExtractor:
 
     def _with_late(self, groups: Groups, maybe_late: list[tuple[Key, int, bytes, int]]) -> Groups:
         """`groups` with the block lines of `maybe_late` whose summary did not end the block
-        before (those were counted there), in order of first offset."""
+        before (those were counted there), in order of first offset. Late lines open the block:
+        only the groups that start before the last of them are sorted again."""
         late = [entry for entry in maybe_late if entry[2] not in self.tail]
         if not late:
             return groups  # (their summaries ended the block before, and were counted there)
         keys, counts = list(groups.keys), list(groups.counts)
         firsts, lasts = list(groups.firsts), list(groups.lasts)
+        grouped = len(keys)
+        # The groups come in order of first offset, and late lines open the block: the groups
+        # starting after the last late line (from `cut` on) keep their order after the others,
+        # unless a late line moves one's first offset down (`moved`).
+        cut = bisect_right(firsts, max(entry[1] for entry in late))
+        moved: set[int] = set()
         added: dict[Key, int] = {}  # keys without a group: their position
         for key, at, _hash, position in late:
             if position < 0:
@@ -599,24 +615,34 @@ class FileExtractor:
                 firsts.append(at)
                 lasts.append(at)
                 continue
+            if position >= cut and at < firsts[position]:
+                moved.add(position)
             counts[position] += 1
             firsts[position], lasts[position] = min(firsts[position], at), max(lasts[position], at)
-        order = sorted(range(len(keys)), key=firsts.__getitem__)  # late lines open the block
-        return Groups(
-            [keys[i] for i in order],
-            [counts[i] for i in order],
-            [firsts[i] for i in order],
-            [lasts[i] for i in order],
-        )
+        head = sorted([*range(cut), *moved, *range(grouped, len(keys))], key=firsts.__getitem__)
+        rest = [i for i in range(cut, grouped) if i not in moved] if moved else None
 
-    def _new_rows(self, block: bytes, lines_before: int, groups: Groups, fresh: list[int]) -> None:
+        def ordered(values: list[_V]) -> list[_V]:
+            tail = values[cut:grouped] if rest is None else [values[i] for i in rest]
+            return [values[i] for i in head] + tail
+
+        return Groups(ordered(keys), ordered(counts), ordered(firsts), ordered(lasts))
+
+    def _new_rows(
+        self,
+        block: bytes,
+        lines_before: int,
+        groups: Groups,
+        fresh: list[int],
+        found: list[_Tally | None],
+    ) -> None:
         """Rows for the peers first seen in this block (the groups at `fresh`, in order of
-        first offset), while there is room; their line numbers counted in one walk over the
-        block, whatever the number of peers."""
+        first offset), while there is room, also put in `found` at their index; their line
+        numbers counted in one walk over the block, whatever the number of peers."""
         collector, file, rows = self.collector, self.file_name, self.rows
         if not collector.room():
             counts = groups.counts
-            collector.background_overflow += sum(counts[index] for index in fresh)
+            collector.background_overflow += sum(map(counts.__getitem__, fresh))
             return
         count = block.count
         counted_to, newlines = 0, 0  # newlines before counted_to (the rows come in file order)
@@ -635,7 +661,7 @@ class FileExtractor:
                 row = collector.tallies[(file, peer, method)] = _Tally(
                     lines_before + newlines + 1, first=utc, last=utc
                 )
-            rows[key] = row
+            rows[key] = found[index] = row
 
     def close(self) -> None:
         """End of the file: a block cut by the end of the log is read as far as it goes."""

@@ -27,13 +27,19 @@ from app.db import Database
 from app.models import Analysis, utcnow
 from app.observability import analysis_context
 from app.services import analyses
+from app.worker.malloc import ARENA_MAX
 from app.worker.supervisor import warm_up
 
 log = logging.getLogger(__name__)
 
 # glibc malloc returns big buffers to the kernel and faults them back in; this halves the
-# scanning throughput (performance.md §3.3). Children inherit these before they allocate.
-MALLOC_TUNING = {"MALLOC_MMAP_THRESHOLD_": "268435456", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
+# scanning throughput (performance.md §3.3); and each thread's arena keeps its own freed blocks
+# (app/worker/malloc.py). Children inherit these before they allocate.
+MALLOC_TUNING = {
+    "MALLOC_MMAP_THRESHOLD_": "268435456",
+    "MALLOC_TRIM_THRESHOLD_": "1073741824",
+    "MALLOC_ARENA_MAX": str(ARENA_MAX),
+}
 
 
 def _supervise(analysis_id: str, settings: Settings, db: Database, stop: threading.Event) -> str:
