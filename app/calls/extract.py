@@ -615,7 +615,7 @@ class FileExtractor:
                 firsts.append(at)
                 lasts.append(at)
                 continue
-            if position >= cut and at < firsts[position]:
+            if cut <= position < grouped and at < firsts[position]:
                 moved.add(position)
             counts[position] += 1
             firsts[position], lasts[position] = min(firsts[position], at), max(lasts[position], at)
