@@ -13,7 +13,8 @@
  *                                   (calls.sipmsg.read_head)
  *   signin_line(line)               a Traffic Server line of doc 225746's form
  *                                   (calls.signin.fast_line)
- *   intern_fields(item, names)      a kept message's text shared (calls.interning)
+ *   intern_slots(item, slots)       a kept message's text shared, slot by slot at its
+ *                                   offset (calls.interning.SlotInterner)
  *
  * The block loops walk the block once, left to right (memmem/memchr: no backtracking, linear
  * in the block whatever it holds), record spans in C arrays without the GIL, then build the
@@ -26,6 +27,7 @@
 #define _GNU_SOURCE /* memmem, memrchr */
 #endif
 #include <Python.h>
+#include <structmember.h>
 #include <stdint.h>
 #include <string.h>
 #if defined(__SSE2__)
@@ -1638,26 +1640,38 @@ done:
 
 /* ------------------------------------------------------------------ shared text */
 
-/* intern_fields(item, names): each str attribute of `item` named in `names` replaced by its
- * interned copy (app.calls.interning.intern_fields, without a Python loop per field). */
-static PyObject *intern_fields(PyObject *self, PyObject *args) {
-    PyObject *item, *names;
-    if (!PyArg_ParseTuple(args, "OO!", &item, &PyTuple_Type, &names)) return NULL;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
-        PyObject *name = PyTuple_GET_ITEM(names, i);
-        PyObject *value = PyObject_GetAttr(item, name);
-        if (value == NULL) return NULL;
-        if (PyUnicode_CheckExact(value)) {
-            PyObject *shared = value;
-            Py_INCREF(shared);
-            PyUnicode_InternInPlace(&shared);
-            int failed = shared != value && PyObject_SetAttr(item, name, shared) < 0;
-            Py_DECREF(shared);
-            if (failed) {
-                Py_DECREF(value);
-                return NULL;
-            }
+/* intern_slots(item, slots): each str value of item's slots replaced by its interned copy; the
+ * slots of its __slots__ class given as their member descriptors (looked up once per class by
+ * calls.interning.SlotInterner), each read and written at its offset, without an attribute
+ * lookup per field. Every descriptor must be a writable object slot of item's type (TypeError
+ * otherwise: nothing is read from a wrong offset). */
+static PyObject *intern_slots(PyObject *self, PyObject *args) {
+    PyObject *item, *slots;
+    if (!PyArg_ParseTuple(args, "OO!", &item, &PyTuple_Type, &slots)) return NULL;
+    Py_ssize_t count = PyTuple_GET_SIZE(slots);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *descr = PyTuple_GET_ITEM(slots, i);
+        if (!Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+            PyErr_SetString(PyExc_TypeError, "intern_slots: not a member descriptor");
+            return NULL;
         }
+        PyMemberDescrObject *member = (PyMemberDescrObject *)descr;
+        if (member->d_member->type != T_OBJECT_EX || (member->d_member->flags & READONLY) ||
+            !PyObject_TypeCheck(item, member->d_common.d_type)) {
+            PyErr_SetString(PyExc_TypeError, "intern_slots: not a writable object slot of item");
+            return NULL;
+        }
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyMemberDef *def = ((PyMemberDescrObject *)PyTuple_GET_ITEM(slots, i))->d_member;
+        PyObject **slot = (PyObject **)((char *)item + def->offset);
+        PyObject *value = *slot;
+        if (value == NULL || !PyUnicode_CheckExact(value) || PyUnicode_CHECK_INTERNED(value))
+            continue;
+        PyObject *shared = value;
+        Py_INCREF(shared);
+        PyUnicode_InternInPlace(&shared);
+        *slot = shared; /* (the slot's reference to value passes to shared's) */
         Py_DECREF(value);
     }
     Py_RETURN_NONE;
@@ -1679,8 +1693,8 @@ static PyMethodDef methods[] = {
     {"signin_line", signin_line, METH_VARARGS,
      "signin_line(line) -> None | False | (second, fraction, received, request, txn_id, "
      "tracking_id, peer)"},
-    {"intern_fields", intern_fields, METH_VARARGS,
-     "intern_fields(item, names): intern the str attributes of item named in names"},
+    {"intern_slots", intern_slots, METH_VARARGS,
+     "intern_slots(item, slots): intern the str values of item's slots (member descriptors)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -22,8 +22,9 @@ import pytest
 
 from app import native
 from app.calls import extract, signin, sipline, sipmsg
-from app.calls.interning import intern_fields, intern_fields_in_python
+from app.calls.interning import SlotInterner, intern_fields_in_python
 from app.calls.model import SHARED_SIP_FIELDS, SipMessage
+from app.calls.signin_model import HttpMessage
 from app.signatures.newlines import Newlines
 from tests.calls.hostile import CASES
 from tests.calls.scenarios import two_node_logs
@@ -246,12 +247,30 @@ def test_interning_shares_the_same_text() -> None:
 
     first, second, reference = message(), message(), message()
     assert first.call_id is not second.call_id
-    intern_fields(first, SHARED_SIP_FIELDS)
-    intern_fields(second, SHARED_SIP_FIELDS)
+    share = SlotInterner(SipMessage, SHARED_SIP_FIELDS)
+    share(first)
+    share(second)
     intern_fields_in_python(reference, SHARED_SIP_FIELDS)
     assert first == second == reference
     assert first.call_id is second.call_id is reference.call_id
     assert first.local is second.local
+    assert first.status is None and first.cseq == 1  # (not a str: left as they are)
+
+
+@needs_native
+def test_interning_slots_refuses_what_is_not_an_object_slot_of_the_item() -> None:
+    message = SipMessage(
+        time=None, file="f", line=1, direction="in", local="l", remote="r", call_id="c",
+        cseq=1, cseq_method="INVITE", method="INVITE", status=None,
+    )  # fmt: skip
+    for wrong in (
+        (HttpMessage.__dict__["peer"],),  # another class's slot: another offset
+        ("call_id",),  # a name, not a descriptor
+        (type(message).__dict__["is_request"],),  # a property
+    ):
+        with pytest.raises(TypeError):
+            native.loops.intern_slots(message, wrong)
+    native.loops.intern_slots(message, ())
 
 
 # --- sip_head: a SIPMSG block's start line and headers (calls.sipmsg.read_head) -------------

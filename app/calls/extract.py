@@ -340,8 +340,7 @@ class Collector:
             self.dropped += 1
             return False
         self.kept += 1
-        message.share_text()
-        self.messages[message.file].append(message)
+        self.messages[message.file].append(message)  # (its text is shared once it is read whole)
         return True
 
     def folds(self, method: str, call_id: str) -> bool:
@@ -733,8 +732,12 @@ class FileExtractor:
 
     def _finish_body(self) -> None:
         body, self.body = self.body, None
-        if body is None or body.target is _FOLDED or body.offset < 0:
-            return  # counted already, or no SIPMSG block followed the line
+        if body is None or body.target is _FOLDED:
+            return  # counted already
+        if body.offset < 0:  # no SIPMSG block followed the line: the summary is all there is
+            if isinstance(body.target, SipMessage):
+                body.target.share_text()
+            return
         raw = b"".join(body.parts)
         message = body.target
         if not isinstance(message, SipMessage) and (
@@ -765,7 +768,7 @@ class FileExtractor:
         message.via_count = head.via_count
         if head.session_ids is not None:
             message.session_ids = tuple(dict.fromkeys((*message.session_ids, *head.session_ids)))
-        message.share_text()  # the fields just read from the block
+        message.share_text()  # (once kept and read whole: the line's fields and the block's)
 
     def _fold_block(self, body: _OpenBody, header: _Header, raw: bytes) -> bool:
         """Count a block logged without its summary if it is keep-alive traffic (read from a

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from app.calls.interning import intern_fields, interned
+from app.calls.interning import SlotInterner, interned
 
 BACKGROUND_METHODS = frozenset({"OPTIONS", "REGISTER", "SUBSCRIBE", "NOTIFY", "PUBLISH"})
 """Keep-alive and presence traffic: folded into one row per node, peer and method (see group)."""
@@ -66,7 +66,7 @@ class SipMessage:
 
     def share_text(self) -> None:
         """Intern the repeated text fields (see app.calls.interning): called once kept."""
-        intern_fields(self, SHARED_SIP_FIELDS)
+        _SHARE_SIP(self)
         if self.session_ids:
             self.session_ids = interned(self.session_ids)
 
@@ -91,6 +91,9 @@ class SipMessage:
         if self.status < 300:
             return "2xx"
         return "error"
+
+
+_SHARE_SIP = SlotInterner(SipMessage, SHARED_SIP_FIELDS)
 
 
 @dataclass(slots=True)

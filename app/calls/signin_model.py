@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from app.calls.interning import intern_fields
+from app.calls.interning import SlotInterner
 
 
 @dataclass(slots=True)
@@ -43,7 +43,7 @@ class HttpMessage:
 
     def share_text(self) -> None:
         """Intern the text fields (see app.calls.interning): called once kept."""
-        intern_fields(self, SHARED_HTTP_FIELDS)
+        _SHARE_HTTP(self)
 
     @property
     def is_request(self) -> bool:
@@ -58,6 +58,7 @@ SHARED_HTTP_FIELDS = tuple(
     name for name in HttpMessage.__slots__ if name not in ("time", "line", "status", "cut")
 )
 """HttpMessage text fields (interned once kept: their values repeat from message to message)."""
+_SHARE_HTTP = SlotInterner(HttpMessage, SHARED_HTTP_FIELDS)
 
 
 @dataclass(slots=True)

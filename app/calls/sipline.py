@@ -48,13 +48,16 @@ class SipLine(NamedTuple):
     session_ids: tuple[str, ...] = ()  # Local-SessionID, Remote-SessionID: null ones out
 
 
+_new_line = tuple.__new__  # (NamedTuple._make checks the length in Python: the C reader's is fixed)
+
+
 def read_line(block: bytes, at: int, end: int) -> SipLine | None:
     """The SIP line at block[at:end] (`at`: its `Module="network.sip"`); None when it is
     another network.sip line (DNS, TCP, …)."""
     if loops is not None:
         found = loops.sip_line(block, at, end)
         if found is not False:
-            return None if found is None else SipLine._make(found)
+            return None if found is None else _new_line(SipLine, found)
     return read_line_in_python(block, at, end)
 
 

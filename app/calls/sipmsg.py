@@ -159,13 +159,16 @@ class Head(NamedTuple):
     session_ids: tuple[str, ...] | None  # of a Session-ID header; None: no such header
 
 
+_new_head = tuple.__new__  # (NamedTuple._make checks the length in Python: the C reader's is fixed)
+
+
 def read_head(raw: bytes) -> Head:
     """The Head of a SIPMSG block's first bytes (its SDP never read): the C reader of
     app._native when built and the head is plain ASCII, else read_head_in_python."""
     if loops is not None:
         head = loops.sip_head(raw)
         if head is not None:
-            return Head._make(head)
+            return _new_head(Head, head)
     return read_head_in_python(raw)
 
 

@@ -480,15 +480,25 @@ def test_an_extractor_thread_that_ended_when_idle_loses_no_block(
     assert len(whole.messages["log.txt"]) == 8
 
 
-def test_kept_messages_share_one_copy_of_their_repeated_text() -> None:
+@pytest.mark.parametrize("logged", ["summary and block", "summary only", "block only"])
+def test_kept_messages_share_one_copy_of_their_repeated_text(logged: str) -> None:
     # memory per message: a call's four messages hold one copy of its addresses, Call-ID,
-    # URIs, method and transport (not four), and a message has no per-instance __dict__
+    # URIs, method and transport (not four), and a message has no per-instance __dict__ -
+    # whether its block, its summary (INFO logging) or both were logged
     node = Node("expe", "10.0.0.5")
-    _call(node, call_id="shared@10.0.0.1")
+    _call(
+        node,
+        call_id="shared@10.0.0.1",
+        summary=logged != "block only",
+        block=logged != "summary only",
+    )
     messages = extract(node.text().encode()).messages["log.txt"]
     assert len(messages) == 4
     first, last = messages[0], messages[2]  # the INVITE and its 486
-    for name in ("local", "remote", "call_id", "cseq_method", "from_uri", "to_uri", "transport"):
+    names = ("local", "remote", "call_id", "cseq_method")
+    if logged != "summary only":
+        names += ("from_uri", "to_uri", "transport")  # (read from the block)
+    for name in names:
         assert getattr(first, name), name
         assert getattr(first, name) is getattr(last, name), name
     assert not hasattr(first, "__dict__")
