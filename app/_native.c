@@ -13,6 +13,8 @@
  *                                   (calls.sipmsg.read_head)
  *   signin_line(line)               a Traffic Server line of doc 225746's form
  *                                   (calls.signin.fast_line)
+ *   utc_datetime(value, decimal)    a logged UTCTime's datetime (calls.extract.Seconds,
+ *                                   calls.signin)
  *   intern_slots(item, slots)       a kept message's text shared, slot by slot at its
  *                                   offset (calls.interning.SlotInterner)
  *
@@ -28,6 +30,7 @@
 #endif
 #include <Python.h>
 #include <structmember.h>
+#include <datetime.h>
 #include <stdint.h>
 #include <string.h>
 #if defined(__SSE2__)
@@ -1677,6 +1680,73 @@ static PyObject *intern_slots(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* ------------------------------------------------------------------ log times */
+
+/* The `n` ASCII digits at `p` as a number; -1 when one is not a digit. */
+static long digits_at(const char *p, int n) {
+    long value = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') return -1;
+        value = value * 10 + (p[i] - '0');
+    }
+    return value;
+}
+
+/* utc_datetime(value, decimal): the UTC datetime of `value` (bytes or str) when it is exactly
+ * `YYYY-MM-DD HH:MM:SS`, optionally followed by `,` and one or more ASCII digits; False for
+ * any other form and for a date or time out of range (the Python readers answer those). The
+ * digits: with `decimal`, a decimal fraction of the second (its first six: `,92` = 920 ms, the
+ * sign-in rule of calls.signin); without, one to three are milliseconds as written (`,9` = 9
+ * ms) and more a decimal fraction (the SIP rule of calls.extract.utc_time). */
+static PyObject *utc_datetime(PyObject *self, PyObject *args) {
+    PyObject *value;
+    int decimal;
+    if (!PyArg_ParseTuple(args, "Op", &value, &decimal)) return NULL;
+    const char *text;
+    Py_ssize_t size;
+    if (PyBytes_Check(value)) {
+        text = PyBytes_AS_STRING(value);
+        size = PyBytes_GET_SIZE(value);
+    } else if (PyUnicode_Check(value)) {
+        if (!PyUnicode_IS_ASCII(value)) Py_RETURN_FALSE;
+        text = (const char *)PyUnicode_DATA(value);
+        size = PyUnicode_GET_LENGTH(value);
+    } else {
+        PyErr_SetString(PyExc_TypeError, "utc_datetime: bytes or str");
+        return NULL;
+    }
+    if (size < 19 || text[4] != '-' || text[7] != '-' || text[10] != ' ' || text[13] != ':' ||
+        text[16] != ':')
+        Py_RETURN_FALSE;
+    long year = digits_at(text, 4), month = digits_at(text + 5, 2), day = digits_at(text + 8, 2);
+    long hour = digits_at(text + 11, 2), minute = digits_at(text + 14, 2);
+    long second = digits_at(text + 17, 2);
+    if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0)
+        Py_RETURN_FALSE;
+    long micro = 0;
+    if (size > 19) {
+        Py_ssize_t count = size - 20; /* digits after the comma */
+        if (text[19] != ',' || count < 1) Py_RETURN_FALSE;
+        for (Py_ssize_t i = 20; i < size; i++)
+            if (text[i] < '0' || text[i] > '9') Py_RETURN_FALSE;
+        if (!decimal && count <= 3) {
+            micro = digits_at(text + 20, (int)count) * 1000;
+        } else {
+            int used = count < 6 ? (int)count : 6;
+            micro = digits_at(text + 20, used);
+            for (int i = used; i < 6; i++) micro *= 10;
+        }
+    }
+    PyObject *when = PyDateTimeAPI->DateTime_FromDateAndTime(
+        (int)year, (int)month, (int)day, (int)hour, (int)minute, (int)second, (int)micro,
+        PyDateTime_TimeZone_UTC, PyDateTimeAPI->DateTimeType);
+    if (when == NULL && PyErr_ExceptionMatches(PyExc_ValueError)) {
+        PyErr_Clear(); /* (out of range: month 13, 29 February of a common year, second 60) */
+        Py_RETURN_FALSE;
+    }
+    return when;
+}
+
 /* ------------------------------------------------------------------ module */
 
 static PyMethodDef methods[] = {
@@ -1693,6 +1763,8 @@ static PyMethodDef methods[] = {
     {"signin_line", signin_line, METH_VARARGS,
      "signin_line(line) -> None | False | (second, fraction, received, request, txn_id, "
      "tracking_id, peer)"},
+    {"utc_datetime", utc_datetime, METH_VARARGS,
+     "utc_datetime(value, decimal) -> datetime | False (a logged UTCTime of the plain form)"},
     {"intern_slots", intern_slots, METH_VARARGS,
      "intern_slots(item, slots): intern the str values of item's slots (member descriptors)"},
     {NULL, NULL, 0, NULL},
@@ -1704,4 +1776,8 @@ static struct PyModuleDef module = {
     methods,
 };
 
-PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__native(void) {
+    PyDateTime_IMPORT; /* (utc_datetime) */
+    if (PyDateTimeAPI == NULL) return NULL;
+    return PyModule_Create(&module);
+}

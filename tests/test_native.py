@@ -25,6 +25,7 @@ from app.calls import extract, signin, sipline, sipmsg
 from app.calls.interning import SlotInterner, intern_fields_in_python
 from app.calls.model import SHARED_SIP_FIELDS, SipMessage
 from app.calls.signin_model import HttpMessage
+from app.report import FileKind
 from app.signatures.newlines import Newlines
 from tests.calls.hostile import CASES
 from tests.calls.scenarios import two_node_logs
@@ -615,3 +616,73 @@ def test_no_reader_reads_past_the_end(guarded: Callable[[bytes], memoryview]) ->
                 line_end = data.find(b"\n", at)
                 loops.sip_line(view, at, len(data))
                 loops.sip_line(view, at, line_end if line_end != -1 else len(data))
+
+
+# --- utc_datetime: a logged UTCTime (calls.extract.Seconds.utc_time, calls.signin._utc) -----
+
+_UTC_FORMS = [
+    "2018-01-01 17:56:48,964",
+    "2018-01-01 17:56:48,9",
+    "2018-01-01 17:56:48,92",
+    "2018-01-01 17:56:48,0920",
+    "2018-01-01 17:56:48,123456789",
+    "2018-01-01 17:56:48",
+    "2024-02-29 23:59:59,999",  # a leap day
+    "2023-02-29 10:00:00,100",  # not one: Python's answer (None)
+    "2018-13-01 17:56:48,964",
+    "2018-01-01 24:00:00",
+    "2018-01-01 17:56:60,5",  # a leap second: refused by datetime
+    "0000-01-01 00:00:00",
+    "9999-12-31 23:59:59,999999",
+    "2018-01-01 17:56:48,",
+    "2018-01-01 17:56:48,x",
+    "2018-01-01 17:56:48.964",
+    "2018-01-01T17:56:48,964",
+    " 2018-01-01 17:56:48,964 ",
+    "2018-01-01 17:56",
+    "2018-01-01 17:56:48+01:00",
+    "2018-01-01 17:56:48,٣",  # a digit, but not ASCII
+    "",
+]
+
+
+def _utc_samples(rng: random.Random) -> list[bytes]:
+    samples = [form.encode() for form in _UTC_FORMS]
+    for _ in range(6000):
+        form = rng.choice(_UTC_FORMS[:7]).encode()
+        samples.append(_mutate(form, rng, 3, b"0123456789 ,:-.T", b"\xff\xc3", 0.05, reshape=True))
+    return samples
+
+
+@needs_native
+def test_utc_datetime_equals_the_sip_reader_in_python() -> None:
+    assert native.loops is not None
+    answered = 0
+    for value in _utc_samples(random.Random(20261203)):
+        got = native.loops.utc_datetime(value, False)
+        want = extract.Seconds().utc_time_in_python(value)
+        if got is not False:  # (False: Python reads it)
+            answered += 1
+            assert got == want and got.tzinfo is want.tzinfo, value
+        assert extract.Seconds().utc_time(value) == want, value
+    assert answered > 2000  # the plain form is read in C
+    for form in ("2018-01-01 17:56:48,964", "2018-01-01 17:56:48", "2024-02-29 23:59:59,9"):
+        assert native.loops.utc_datetime(form.encode(), False) is not False
+
+
+@needs_native
+def test_utc_datetime_equals_the_signin_reader_in_python() -> None:
+    reader = signin.SigninCollector().observer("log", FileKind.LOG)
+    assert reader is not None and native.loops is not None
+    rng, answered = random.Random(20261204), 0
+    for raw in _utc_samples(rng):
+        value = raw.decode("utf-8", errors="replace")
+        for cut in (19, 18, 20, rng.randrange(len(value) + 1)):  # (second, fraction) as read
+            second, fraction = value[:cut], value[cut:]
+            want = signin.SigninReader(reader.collector, "log").utc_in_python(second, fraction)
+            assert reader._utc(second, fraction) == want, (second, fraction)
+        got = native.loops.utc_datetime(value, True)
+        if got is not False:
+            answered += 1
+            assert got == reader.utc_in_python(value[:19], value[19:]), value
+    assert answered > 2000

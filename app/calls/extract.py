@@ -236,7 +236,16 @@ class Seconds:
         self._parsed: dict[str, datetime | None] = {}
 
     def utc_time(self, utc: bytes) -> datetime | None:
-        """utc_time(utc) (a logged UTCTime's bytes), each second parsed once."""
+        """utc_time(utc) (a logged UTCTime's bytes): in C for the plain form
+        `YYYY-MM-DD HH:MM:SS[,digits]` (app._native.utc_datetime), else utc_time_in_python."""
+        if loops is not None:
+            when = loops.utc_datetime(utc, False)
+            if when is not False:
+                return when  # type: ignore[no-any-return]
+        return self.utc_time_in_python(utc)
+
+    def utc_time_in_python(self, utc: bytes) -> datetime | None:
+        """The reference of utc_time: utc_time(utc), each second parsed once."""
         second, _, millis = _text(utc).strip().partition(",")
         base = self.of(second)
         return base if base is None else _with_millis(base, millis)

@@ -470,7 +470,16 @@ class SigninReader:
         return prefix_time(prefix[1]) if prefix else None
 
     def _utc(self, second: str, fraction: str) -> datetime | None:
-        """`2026-01-29 19:01:16` and `,974` → datetime (the second's datetime cached)."""
+        """`2026-01-29 19:01:16` and `,974` → datetime: in C for that plain form
+        (app._native.utc_datetime), else utc_in_python."""
+        if loops is not None and len(second) == 19 and fraction[:1] in ("", ","):
+            when = loops.utc_datetime(second + fraction, True)
+            if when is not False:
+                return when  # type: ignore[no-any-return]
+        return self.utc_in_python(second, fraction)
+
+    def utc_in_python(self, second: str, fraction: str) -> datetime | None:
+        """The reference of _utc (the second's datetime cached)."""
         base = self.seconds.of(second)
         if base is None:
             return None
