@@ -43,6 +43,7 @@ from app.report import FileKind
 from app.signatures.engine import BlockObserver, Observe
 from app.signatures.newlines import Newlines
 
+_BLOCK_LINE_STARTS = b" \t|"  # the first bytes of an HTTPMSG block's lines (a log line: any other)
 MAX_BLOCK_KEEP = 16_384  # bytes of an HTTPMSG block read for its start line and headers
 MAX_MESSAGES = 50_000  # per analysis; more are counted, not kept
 MAX_PATH = 512  # characters of a (redacted) URL path kept
@@ -378,14 +379,32 @@ class SigninReader:
             marked = mark_block(block)
         starts = marked.starts if marked.starts is not None else []
         pos = self._continue(block, 0) if self.open is not None else 0
+        size, startswith = len(block), block.startswith
         for start, newlines in zip(starts, marked.newlines, strict=True):
             if start < pos:
                 continue  # inside the HTTPMSG block just read
             line_no = lines_before + newlines + 1
             end = block.find(b"\n", start)
-            end = len(block) if end == -1 else end
-            self._line(block[start:end].rstrip(b"\r"), line_no)
-            pos = self._continue(block, end + 1) if self.open is not None else end + 1
+            end = size if end == -1 else end
+            raw = block[start:end].rstrip(b"\r")
+            after = end + 1
+            if (  # the common case: a Traffic Server line, a log line after it (no HTTPMSG)
+                self.open is None
+                and after < size
+                and block[after] not in _BLOCK_LINE_STARTS
+                and not startswith(b"HTTPMSG:", after)
+                and not self.collector.full
+                and (fast := fast_line(raw)) is not None
+            ):
+                message = self._fast_message(fast, line_no)
+                if message.method == "":
+                    message.method = "?"  # (as _finish: no HTTPMSG block followed)
+                self._pair(message)
+                self._keep(message)
+                pos = after
+                continue
+            self._line(raw, line_no)
+            pos = self._continue(block, after) if self.open is not None else after
         if self.open is not None and pos < len(block):
             self._continue(block, pos)
 
@@ -446,19 +465,22 @@ class SigninReader:
 
     def _open_fast(self, fields: FastLine, line_no: int) -> None:
         """Open the message of a Traffic Server line of doc 225746's form (see FastLine)."""
+        self.open = _Open(self._fast_message(fields, line_no))
+
+    def _fast_message(self, fields: FastLine, line_no: int) -> HttpMessage:
+        """The message of a Traffic Server line of doc 225746's form (a request's method ""
+        until its HTTPMSG block says it)."""
         second, fraction, received, request, txn_id, tracking_id, peer = fields
-        self.open = _Open(
-            HttpMessage(
-                time=self._utc(second, fraction),
-                file=self.file_name,
-                line=line_no,
-                source="trafficserver",
-                direction="in" if received else "out",
-                peer=peer,
-                method="" if request else None,
-                txn_id=txn_id,
-                tracking_id=tracking_id,
-            )
+        return HttpMessage(
+            time=self._utc(second, fraction),
+            file=self.file_name,
+            line=line_no,
+            source="trafficserver",
+            direction="in" if received else "out",
+            peer=peer,
+            method="" if request else None,
+            txn_id=txn_id,
+            tracking_id=tracking_id,
         )
 
     def _time(self, line: str) -> datetime | None:
@@ -585,8 +607,7 @@ class SigninReader:
         body = self.open
         assert body is not None
         while pos < len(block):
-            first = block[pos : pos + 1]
-            if first not in (b" ", b"\t", b"|") and not block.startswith(b"HTTPMSG:", pos):
+            if block[pos] not in _BLOCK_LINE_STARTS and not block.startswith(b"HTTPMSG:", pos):
                 self._finish(cut=False)  # a log line (or an empty one): the block has ended
                 return pos
             if body.message is None or body.kept >= MAX_BLOCK_KEEP:  # nothing more to read
