@@ -15,8 +15,8 @@
  *                                   (calls.signin.fast_line)
  *   utc_datetime(value, decimal)    a logged UTCTime's datetime (calls.extract.Seconds,
  *                                   calls.signin)
- *   intern_slots(item, slots)       a kept message's text shared, slot by slot at its
- *                                   offset (calls.interning.SlotInterner)
+ *   intern_slots(slots, item)       a kept message's text shared, slot by slot at its
+ *                                   offset (calls.interning.slot_interner)
  *
  * The block loops walk the block once, left to right (memmem/memchr: no backtracking, linear
  * in the block whatever it holds), record spans in C arrays without the GIL, then build the
@@ -1643,14 +1643,43 @@ done:
 
 /* ------------------------------------------------------------------ shared text */
 
-/* intern_slots(item, slots): each str value of item's slots replaced by its interned copy; the
- * slots of its __slots__ class given as their member descriptors (looked up once per class by
- * calls.interning.SlotInterner), each read and written at its offset, without an attribute
- * lookup per field. Every descriptor must be a writable object slot of item's type (TypeError
- * otherwise: nothing is read from a wrong offset). */
+/* A new reference to the interned copy of the str `value`, or to a copy of the tuple `value`
+ * with its strings interned (made only when one of them was not yet); NULL when `value` stays
+ * as it is, or with an exception set when memory ran out. */
+static PyObject *shared_copy(PyObject *value) {
+    if (PyUnicode_CheckExact(value)) {
+        if (PyUnicode_CHECK_INTERNED(value)) return NULL;
+        Py_INCREF(value);
+        PyUnicode_InternInPlace(&value);
+        return value;
+    }
+    if (!PyTuple_CheckExact(value)) return NULL;
+    Py_ssize_t size = PyTuple_GET_SIZE(value), i;
+    for (i = 0; i < size; i++) {
+        PyObject *part = PyTuple_GET_ITEM(value, i);
+        if (PyUnicode_CheckExact(part) && !PyUnicode_CHECK_INTERNED(part)) break;
+    }
+    if (i == size) return NULL;
+    PyObject *copy = PyTuple_New(size);
+    if (copy == NULL) return NULL;
+    for (i = 0; i < size; i++) {
+        PyObject *part = PyTuple_GET_ITEM(value, i);
+        Py_INCREF(part);
+        if (PyUnicode_CheckExact(part)) PyUnicode_InternInPlace(&part);
+        PyTuple_SET_ITEM(copy, i, part);
+    }
+    return copy;
+}
+
+/* intern_slots(slots, item): each str value of item's slots replaced by its interned copy, and
+ * each tuple of them by one of interned copies; the slots of its __slots__ class given as their
+ * member descriptors (looked up once per class by calls.interning.slot_interner), each read
+ * and written at its offset, without an attribute lookup per field. Every descriptor must be a
+ * writable object slot of item's type (TypeError otherwise: nothing is read from a wrong
+ * offset). */
 static PyObject *intern_slots(PyObject *self, PyObject *args) {
     PyObject *item, *slots;
-    if (!PyArg_ParseTuple(args, "OO!", &item, &PyTuple_Type, &slots)) return NULL;
+    if (!PyArg_ParseTuple(args, "O!O", &PyTuple_Type, &slots, &item)) return NULL;
     Py_ssize_t count = PyTuple_GET_SIZE(slots);
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *descr = PyTuple_GET_ITEM(slots, i);
@@ -1669,12 +1698,13 @@ static PyObject *intern_slots(PyObject *self, PyObject *args) {
         PyMemberDef *def = ((PyMemberDescrObject *)PyTuple_GET_ITEM(slots, i))->d_member;
         PyObject **slot = (PyObject **)((char *)item + def->offset);
         PyObject *value = *slot;
-        if (value == NULL || !PyUnicode_CheckExact(value) || PyUnicode_CHECK_INTERNED(value))
+        if (value == NULL) continue;
+        PyObject *shared = shared_copy(value);
+        if (shared == NULL) {
+            if (PyErr_Occurred()) return NULL;
             continue;
-        PyObject *shared = value;
-        Py_INCREF(shared);
-        PyUnicode_InternInPlace(&shared);
-        *slot = shared; /* (the slot's reference to value passes to shared's) */
+        }
+        *slot = shared; /* (the slot held a reference to value: given back below) */
         Py_DECREF(value);
     }
     Py_RETURN_NONE;
@@ -1766,7 +1796,7 @@ static PyMethodDef methods[] = {
     {"utc_datetime", utc_datetime, METH_VARARGS,
      "utc_datetime(value, decimal) -> datetime | False (a logged UTCTime of the plain form)"},
     {"intern_slots", intern_slots, METH_VARARGS,
-     "intern_slots(item, slots): intern the str values of item's slots (member descriptors)"},
+     "intern_slots(slots, item): intern the text of item's slots (member descriptors)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -22,7 +22,7 @@ import pytest
 
 from app import native
 from app.calls import extract, signin, sipline, sipmsg
-from app.calls.interning import SlotInterner, intern_fields_in_python
+from app.calls.interning import intern_fields_in_python, slot_interner
 from app.calls.model import SHARED_SIP_FIELDS, SipMessage
 from app.calls.signin_model import HttpMessage
 from app.report import FileKind
@@ -243,19 +243,24 @@ def test_interning_shares_the_same_text() -> None:
         return SipMessage(
             time=None, file="log.txt", line=1, direction="in", local="".join(["10.0.0.5", ":1"]),
             remote="r", call_id="".join(["abc", "@x"]), cseq=1, cseq_method="INVITE",
-            method="INVITE", status=None,
+            method="INVITE", status=None, session_ids=("".join(["ab", "cd"]), 7),
         )  # fmt: skip
 
     first, second, reference = message(), message(), message()
     assert first.call_id is not second.call_id
-    share = SlotInterner(SipMessage, SHARED_SIP_FIELDS)
+    share = slot_interner(SipMessage, SHARED_SIP_FIELDS)
     share(first)
     share(second)
     intern_fields_in_python(reference, SHARED_SIP_FIELDS)
     assert first == second == reference
     assert first.call_id is second.call_id is reference.call_id
     assert first.local is second.local
+    assert first.session_ids[0] is second.session_ids[0] is reference.session_ids[0]
+    assert first.session_ids[1] == 7  # (not a str: left as it is)
     assert first.status is None and first.cseq == 1  # (not a str: left as they are)
+    kept = first.session_ids
+    share(first)  # (shared already: the same tuple)
+    assert first.session_ids is kept
 
 
 @needs_native
@@ -270,8 +275,8 @@ def test_interning_slots_refuses_what_is_not_an_object_slot_of_the_item() -> Non
         (type(message).__dict__["is_request"],),  # a property
     ):
         with pytest.raises(TypeError):
-            native.loops.intern_slots(message, wrong)
-    native.loops.intern_slots(message, ())
+            native.loops.intern_slots(wrong, message)
+    native.loops.intern_slots((), message)
 
 
 # --- sip_head: a SIPMSG block's start line and headers (calls.sipmsg.read_head) -------------

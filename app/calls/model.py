@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from app.calls.interning import SlotInterner, interned
+from app.calls.interning import slot_interner
 
 BACKGROUND_METHODS = frozenset({"OPTIONS", "REGISTER", "SUBSCRIBE", "NOTIFY", "PUBLISH"})
 """Keep-alive and presence traffic: folded into one row per node, peer and method (see group)."""
@@ -29,6 +29,7 @@ SHARED_SIP_FIELDS = (
     "user_agent",
     "reason_header",
     "node",
+    "session_ids",  # (a tuple of UUIDs: each interned)
 )
 """SipMessage fields whose values repeat from message to message (interned once kept)."""
 
@@ -67,8 +68,6 @@ class SipMessage:
     def share_text(self) -> None:
         """Intern the repeated text fields (see app.calls.interning): called once kept."""
         _SHARE_SIP(self)
-        if self.session_ids:
-            self.session_ids = interned(self.session_ids)
 
     @property
     def is_request(self) -> bool:
@@ -93,7 +92,7 @@ class SipMessage:
         return "error"
 
 
-_SHARE_SIP = SlotInterner(SipMessage, SHARED_SIP_FIELDS)
+_SHARE_SIP = slot_interner(SipMessage, SHARED_SIP_FIELDS)
 
 
 @dataclass(slots=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from app.calls.interning import SlotInterner
+from app.calls.interning import slot_interner
 
 
 @dataclass(slots=True)
@@ -58,7 +58,7 @@ SHARED_HTTP_FIELDS = tuple(
     name for name in HttpMessage.__slots__ if name not in ("time", "line", "status", "cut")
 )
 """HttpMessage text fields (interned once kept: their values repeat from message to message)."""
-_SHARE_HTTP = SlotInterner(HttpMessage, SHARED_HTTP_FIELDS)
+_SHARE_HTTP = slot_interner(HttpMessage, SHARED_HTTP_FIELDS)
 
 
 @dataclass(slots=True)
