@@ -1738,6 +1738,7 @@ static PyObject *utc_datetime(PyObject *self, PyObject *args) {
         text = PyBytes_AS_STRING(value);
         size = PyBytes_GET_SIZE(value);
     } else if (PyUnicode_Check(value)) {
+        if (PyUnicode_READY(value) < 0) return NULL;
         if (!PyUnicode_IS_ASCII(value)) Py_RETURN_FALSE;
         text = (const char *)PyUnicode_DATA(value);
         size = PyUnicode_GET_LENGTH(value);
