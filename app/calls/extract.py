@@ -567,8 +567,8 @@ class FileExtractor:
     def _count_keepalive(self, block: bytes, lines_before: int, ready: Prepared) -> None:
         """Count the block's keep-alive messages (OPTIONS, REGISTER, PUBLISH): Python works
         per peer and method, not per message, and only per peer with a row: the rows are
-        looked up and the peers without one picked out in C (`map`, `compress`), so a block of
-        thousands of peers past the row cap costs no Python per peer."""
+        looked up and the peers without one picked out by `map` and `compress` (no Python
+        bytecode per peer), so a block of thousands of peers past the row cap stays cheap."""
         groups = ready.groups
         if ready.maybe_late:
             groups = self._with_late(groups, ready.maybe_late)

@@ -396,11 +396,7 @@ class SigninReader:
                 and not self.collector.full
                 and (fast := fast_line(raw)) is not None
             ):
-                message = self._fast_message(fast, line_no)
-                if message.method == "":
-                    message.method = "?"  # (as _finish: no HTTPMSG block followed)
-                self._pair(message)
-                self._keep(message)
+                self._without_block(self._fast_message(fast, line_no), cut=False)
                 pos = after
                 continue
             self._line(raw, line_no)
@@ -647,11 +643,7 @@ class SigninReader:
             return
         message = body.message
         if not body.parts:  # no HTTPMSG block followed the line
-            if message.method == "":
-                message.method = "?"
-            message.cut = cut
-            self._pair(message)
-            self._keep(message)
+            self._without_block(message, cut=cut)
             return
         lines = [_text(part).rstrip("\r\n") for part in b"".join(body.parts).split(b"\n") if part]
         start = next((ln for ln in lines if "|" in ln and ln.strip() != "|"), "")
@@ -673,6 +665,14 @@ class SigninReader:
             self._headers(message, lines)
         message.cut = cut and not (body.framed and lines and lines[-1].strip() == "|")
         message.user = message.user or _uds_user(message.path)
+        self._pair(message)
+        self._keep(message)
+
+    def _without_block(self, message: HttpMessage, *, cut: bool) -> None:
+        """Finish a message no HTTPMSG block followed (a request's method unknown: "?")."""
+        if message.method == "":
+            message.method = "?"
+        message.cut = cut
         self._pair(message)
         self._keep(message)
 

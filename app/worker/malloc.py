@@ -37,6 +37,10 @@ def tune_malloc() -> bool:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
-    choices = ((_M_MMAP_THRESHOLD, MMAP_THRESHOLD), (_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
-    accepted = [mallopt(option, value) for option, value in (*choices, (_M_ARENA_MAX, ARENA_MAX))]
+    choices = (
+        (_M_MMAP_THRESHOLD, MMAP_THRESHOLD),
+        (_M_TRIM_THRESHOLD, TRIM_THRESHOLD),
+        (_M_ARENA_MAX, ARENA_MAX),
+    )
+    accepted = [mallopt(option, value) for option, value in choices]  # (each tried)
     return all(accepted)
