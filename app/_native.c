@@ -36,6 +36,14 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define HAVE_AVX2_TARGET 1 /* an AVX2 twin of the SSE2 loops, chosen at run time */
+#endif
+
+/* Whether the AVX2 loops run: set at import when the CPU has AVX2 (set_avx2 switches it, for
+ * tests that check both loops give the same answer). */
+static int use_avx2 = 0;
 
 #if !defined(__GLIBC__)
 static void *memrchr(const void *s, int c, size_t n) {
@@ -94,8 +102,33 @@ static PyObject *ints_list(const Py_ssize_t *items, Py_ssize_t size) {
 
 /* ------------------------------------------------------------------ newlines */
 
+#if defined(HAVE_AVX2_TARGET)
+/* count_newlines' loop 32 bytes at a time; the bytes counted, from 0, in *done */
+__attribute__((target("avx2"))) static Py_ssize_t count_newlines_avx2(const char *p,
+                                                                      Py_ssize_t n,
+                                                                      Py_ssize_t *done) {
+    Py_ssize_t count = 0, i = 0;
+    const __m256i nl = _mm256_set1_epi8('\n'), zero = _mm256_setzero_si256();
+    while (i + 32 <= n) {
+        __m256i counters = zero;
+        for (int rounds = 0; rounds < 255 && i + 32 <= n; rounds++, i += 32) {
+            __m256i chunk = _mm256_loadu_si256((const __m256i *)(p + i));
+            counters = _mm256_sub_epi8(counters, _mm256_cmpeq_epi8(chunk, nl));
+        }
+        __m256i sums = _mm256_sad_epu8(counters, zero);
+        count += _mm256_extract_epi64(sums, 0) + _mm256_extract_epi64(sums, 1) +
+                 _mm256_extract_epi64(sums, 2) + _mm256_extract_epi64(sums, 3);
+    }
+    *done = i;
+    return count;
+}
+#endif
+
 static Py_ssize_t count_newlines(const char *p, Py_ssize_t n) {
     Py_ssize_t count = 0, i = 0;
+#if defined(HAVE_AVX2_TARGET)
+    if (use_avx2) count = count_newlines_avx2(p, n, &i);
+#endif
 #if defined(__SSE2__)
     const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
     while (i + 16 <= n) { /* per-byte counters (at most 255 rounds), summed by _mm_sad_epu8 */
@@ -147,14 +180,67 @@ static int find_from(const char *b, Py_ssize_t n, Py_ssize_t pos, const Needle *
     return 0;
 }
 
+/* A candidate at b + at: the needle's bytes between its anchors compared; -1 when out of
+ * memory. */
+static int found_at(const char *b, Py_ssize_t at, const Needle *needle) {
+    if (memcmp(b + at + 1, needle->text + 1, (size_t)(needle->size - 2)) == 0 &&
+        ints_push(needle->found, at))
+        return -1;
+    return 0;
+}
+
+#if defined(HAVE_AVX2_TARGET)
+/* find_all's loop 32 positions at a time (the same three anchors); the position where it
+ * stopped (find_all goes on from there), -1 when out of memory. */
+__attribute__((target("avx2"))) static Py_ssize_t find_all_avx2(const char *b, Py_ssize_t n,
+                                                                const Needle *needles,
+                                                                int count) {
+    Py_ssize_t i = 0, longest = 0, middle[8];
+    __m256i first[8], inner[8], last[8];
+    for (int k = 0; k < count; k++) {
+        if (needles[k].size > longest) longest = needles[k].size;
+        middle[k] = middle_anchor(&needles[k]);
+        first[k] = _mm256_set1_epi8(needles[k].text[0]);
+        inner[k] = _mm256_set1_epi8(needles[k].text[middle[k]]);
+        last[k] = _mm256_set1_epi8(needles[k].text[needles[k].size - 1]);
+    }
+    for (; i + 32 + longest - 1 <= n; i += 32) {
+        __m256i here = _mm256_loadu_si256((const __m256i *)(b + i));
+        for (int k = 0; k < count; k++) {
+            const Needle *needle = &needles[k];
+            __m256i hit = _mm256_cmpeq_epi8(here, first[k]);
+            __m256i end = _mm256_loadu_si256((const __m256i *)(b + i + needle->size - 1));
+            hit = _mm256_and_si256(hit, _mm256_cmpeq_epi8(end, last[k]));
+            unsigned mask = (unsigned)_mm256_movemask_epi8(hit);
+            if (!mask) continue;
+            __m256i mid = _mm256_loadu_si256((const __m256i *)(b + i + middle[k]));
+            mask &= (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(mid, inner[k]));
+            while (mask) {
+                Py_ssize_t at = i + __builtin_ctz(mask);
+                mask &= mask - 1;
+                if (found_at(b, at, needle)) return -1;
+            }
+        }
+    }
+    return i;
+}
+#endif
+
 /* Every occurrence of each needle in b[0:n], in one pass (SSE2: each of 16 positions at once
- * is a candidate when three bytes of the needle are there, then compared whole). */
+ * is a candidate when three bytes of the needle are there, then compared whole; AVX2 where
+ * the CPU has it: 32 positions). */
 static int find_all(const char *b, Py_ssize_t n, const Needle *needles, int count) {
     Py_ssize_t i = 0;
+    if (count > 8) return -1;
+#if defined(HAVE_AVX2_TARGET)
+    if (use_avx2) {
+        i = find_all_avx2(b, n, needles, count);
+        if (i < 0) return -1;
+    }
+#endif
 #if defined(__SSE2__)
     Py_ssize_t longest = 0, middle[8];
     __m128i first[8], inner[8], last[8];
-    if (count > 8) return -1;
     for (int k = 0; k < count; k++) {
         if (needles[k].size > longest) longest = needles[k].size;
         middle[k] = middle_anchor(&needles[k]);
@@ -176,9 +262,7 @@ static int find_all(const char *b, Py_ssize_t n, const Needle *needles, int coun
             while (mask) {
                 Py_ssize_t at = i + __builtin_ctz(mask);
                 mask &= mask - 1;
-                if (memcmp(b + at + 1, needle->text + 1, (size_t)(needle->size - 2)) == 0 &&
-                    ints_push(needle->found, at))
-                    return -1;
+                if (found_at(b, at, needle)) return -1;
             }
         }
     }
@@ -1778,6 +1862,20 @@ static PyObject *utc_datetime(PyObject *self, PyObject *args) {
     return when;
 }
 
+/* set_avx2(on) -> whether the AVX2 loops ran before: they run when `on` is true and the CPU has
+ * AVX2 (as at import), else the SSE2 ones (tests compare the two). */
+static PyObject *set_avx2(PyObject *self, PyObject *args) {
+    int on, before = use_avx2;
+    if (!PyArg_ParseTuple(args, "p", &on)) return NULL;
+#if defined(HAVE_AVX2_TARGET)
+    __builtin_cpu_init();
+    use_avx2 = on && __builtin_cpu_supports("avx2");
+#else
+    (void)on;
+#endif
+    return PyBool_FromLong(before);
+}
+
 /* ------------------------------------------------------------------ module */
 
 static PyMethodDef methods[] = {
@@ -1798,6 +1896,8 @@ static PyMethodDef methods[] = {
      "utc_datetime(value, decimal) -> datetime | False (a logged UTCTime of the plain form)"},
     {"intern_slots", intern_slots, METH_VARARGS,
      "intern_slots(slots, item): intern the text of item's slots (member descriptors)"},
+    {"set_avx2", set_avx2, METH_VARARGS,
+     "set_avx2(on) -> bool: run the AVX2 loops (when the CPU has AVX2); the setting before"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1808,6 +1908,10 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__native(void) {
+#if defined(HAVE_AVX2_TARGET)
+    __builtin_cpu_init();
+    use_avx2 = __builtin_cpu_supports("avx2");
+#endif
     PyDateTime_IMPORT; /* (utc_datetime) */
     if (PyDateTimeAPI == NULL) return NULL;
     return PyModule_Create(&module);

@@ -9,7 +9,9 @@ summary or block line), `calls.sipmsg.read_head` (a SIPMSG block's start line an
 message's text (`calls.interning.slot_interner`). `setup.py` builds them (optional: without a
 compiler the install goes on); each caller keeps its Python function as the reference and the
 fallback, and tests/test_native.py checks both answer alike. LOUPE_NATIVE=false (read once, at
-import) runs the Python ones even when the C ones exist.
+import) runs the Python ones even when the C ones exist. The block loops (newline counting, the
+literal search of prepare_block and mark_block) step 32 bytes at a time with AVX2 where the CPU
+has it (checked at import), else 16 with SSE2; `loops.set_avx2` switches for tests.
 """
 
 from __future__ import annotations

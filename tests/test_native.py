@@ -45,6 +45,19 @@ def test_the_extension_is_built_in_ci() -> None:
     assert native.describe().startswith("C" if native.loops is not None else "Python")
 
 
+@pytest.fixture(params=["avx2", "sse2"])
+def simd(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The block loops' vector code under test: AVX2 (where the CPU has it: chosen at import)
+    or SSE2 (any x86-64); the setting of the import is back after the test."""
+    assert native.loops is not None
+    before = native.loops.set_avx2(request.param == "avx2")
+    if request.param == "avx2" and not native.loops.set_avx2(True):
+        native.loops.set_avx2(before)
+        pytest.skip("this CPU has no AVX2")
+    yield request.param
+    native.loops.set_avx2(before)
+
+
 def _sip_answer(prepared: extract.Prepared) -> tuple[object, ...]:
     groups = prepared.groups
     return (
@@ -101,7 +114,7 @@ def _generated_logs() -> list[bytes]:
 
 
 @needs_native
-def test_real_and_generated_logs() -> None:
+def test_real_and_generated_logs(simd: str) -> None:
     rng = random.Random(7)
     logs = _generated_logs()
     if REAL_LOG.exists():
@@ -114,7 +127,7 @@ def test_real_and_generated_logs() -> None:
 
 @needs_native
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_hostile_logs(case: str) -> None:
+def test_hostile_logs(case: str, simd: str) -> None:
     data = CASES[case](200_000)
     for block in _blocks(data, random.Random(case)):
         _same_everywhere(block)
@@ -224,10 +237,36 @@ def _mutated(rng: random.Random) -> bytes:
 
 
 @needs_native
-def test_random_mutations_of_real_line_forms() -> None:
+def test_random_mutations_of_real_line_forms(simd: str) -> None:
     rng = random.Random(20261203)
     for _ in range(4000):
         _same_everywhere(_mutated(rng))
+
+
+@needs_native
+def test_vector_loops_find_what_the_scalar_search_finds(simd: str) -> None:
+    """Each needle at every offset of a 64-byte window, in blocks of every length up to 130
+    bytes (the vector loops' last full step, and the scalar tail after it), CRLF or not."""
+    assert native.loops is not None
+    needles = [
+        b'Module="network.sip" Level="INFO":  Action="Received" Local-ip="1" Local-port'
+        b'="2" Src-ip="3" Src-port="4" Detail="Receive Request Method=INVITE, Msg-Hash=9"',
+        b'Module="network.http.trafficserver" x',
+        b"Sending HTTP error response",
+        b"Failed to authenticate user",
+        b'Module="network.http.edgeconfigprovisioning" y',
+    ]
+    for needle in needles:
+        for at in range(64):
+            for tail in (0, 1, 15, 16, 17, 31, 32, 33):
+                block = b"x" * at + needle + b"\n" + b"y" * tail
+                _same_everywhere(block)
+                _same_everywhere(block[: len(block) - tail - 1])  # the needle ends the block
+    text = b"a\nbb\n" * 40
+    for size in range(len(text)):
+        assert native.loops.newlines_answer(text[:size], [[size]])[0] == [
+            [text[:size].count(b"\n")]
+        ]
 
 
 @needs_native
@@ -601,7 +640,7 @@ def guarded() -> Iterator[Callable[[bytes], memoryview]]:
 
 @needs_native
 @pytest.mark.skipif(sys.platform != "linux", reason="guard pages through mprotect(2) on Linux")
-def test_no_reader_reads_past_the_end(guarded: Callable[[bytes], memoryview]) -> None:
+def test_no_reader_reads_past_the_end(guarded: Callable[[bytes], memoryview], simd: str) -> None:
     assert native.loops is not None
     loops, rng = native.loops, random.Random(20261207)
     samples = [log[at : at + 3000] for log in _generated_logs() for at in range(0, len(log), 1499)]

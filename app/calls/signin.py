@@ -396,7 +396,7 @@ class SigninReader:
                 and not self.collector.full
                 and (fast := fast_line(raw)) is not None
             ):
-                self._without_block(self._fast_message(fast, line_no), cut=False)
+                self._keep_fast(fast, line_no)
                 pos = after
                 continue
             self._line(raw, line_no)
@@ -478,6 +478,40 @@ class SigninReader:
             txn_id=txn_id,
             tracking_id=tracking_id,
         )
+
+    def _keep_fast(self, fields: FastLine, line_no: int) -> None:
+        """Make, pair and keep the message of a Traffic Server line of doc 225746's form that
+        no HTTPMSG block follows, in one step: what `_without_block(_fast_message(...))`
+        does (a request's method "?"), without its calls and keywords per message (the
+        common line of a sign-in log)."""
+        second, fraction, received, request, txn_id, tracking_id, peer = fields
+        message = HttpMessage(
+            self._utc(second, fraction),
+            self.file_name,
+            line_no,
+            "trafficserver",
+            "in" if received else "out",
+            peer,
+            "?" if request else None,
+            "",
+            None,
+            "",
+            txn_id,
+            tracking_id,
+        )
+        if txn_id:  # _pair: a Traffic Server message is paired by its Txn-id
+            requests = self.requests
+            if request:
+                requests[txn_id] = message
+                if len(requests) > MAX_PAIRED:
+                    requests.popitem(last=False)
+            elif (asked := requests.get(txn_id)) is not None:
+                message.user = asked.user
+                message.request_client = asked.client_ip or asked.forwarded_for
+                message.request_tracking = asked.tracking_id
+                message.path = asked.path
+        if self.collector.keep(message):
+            self.last = message
 
     def _time(self, line: str) -> datetime | None:
         at = line.find('UTCTime="')

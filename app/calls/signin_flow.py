@@ -71,7 +71,7 @@ def decode_segment(path: str) -> tuple[str, str]:
 
 def step_of(message: HttpMessage) -> str:
     """What a message is part of, from its URL path (and port for TFTP files)."""
-    if message.is_note:
+    if message.source == "note":  # (is_note)
         return "UDS"  # "Failed to authenticate user against server" (edge config provisioning)
     before_port, after_port = _steps_of_path(message.path)
     if before_port is not None:
@@ -124,12 +124,14 @@ def client_of(message: HttpMessage, roles: Mapping[str, str]) -> str:
     """The client address a message names; "" when it names none."""
     if message.client_ip:
         return _ip(message.client_ip.strip())[:64]
-    for address in f"{message.forwarded_for},{message.request_client}".split(","):
-        address = address.strip()
-        if address and not _loopback(address):
-            return _ip(address)[:64]
-    client_side = (message.direction == "in" and message.is_request) or (
-        message.direction == "out" and not message.is_request and not message.is_note
+    if message.forwarded_for or message.request_client:  # (most messages name neither)
+        for address in f"{message.forwarded_for},{message.request_client}".split(","):
+            address = address.strip()
+            if address and not _loopback(address):
+                return _ip(address)[:64]
+    request = message.method is not None  # (is_request and is_note, read once per message)
+    client_side = (message.direction == "in" and request) or (
+        message.direction == "out" and not request and message.source != "note"
     )
     role = roles.get(message.node, "")
     if client_side and message.peer and not _loopback(message.peer) and role != "Expressway-C":
@@ -148,9 +150,10 @@ def group_attempts(
     by_user: dict[str, str] = {}
     for message, client in zip(ordered, clients, strict=True):
         if client:
-            for tracking in (message.tracking_id, message.request_tracking):
-                if tracking:
-                    by_tracking.setdefault(tracking, client)
+            if message.tracking_id:
+                by_tracking.setdefault(message.tracking_id, client)
+            if message.request_tracking:
+                by_tracking.setdefault(message.request_tracking, client)
             if message.user:
                 by_user.setdefault(message.user, client)
     open_groups: dict[str, list[HttpMessage]] = {}
@@ -193,9 +196,9 @@ def _attempt(number: int, client: str, messages: list[HttpMessage]) -> Attempt:
     for message in messages:
         step = step_of(message)
         steps[step] = None
-        if message.is_note:
+        if message.source == "note":  # (is_note)
             failed_note = failed_note or message
-        elif not message.is_request and message.status is not None:
+        elif message.method is None and message.status is not None:  # a response
             last_response[step] = message
     failures = [
         (step, m) for step, m in last_response.items() if m.status is not None and m.status >= 400
@@ -211,8 +214,10 @@ def _attempt(number: int, client: str, messages: list[HttpMessage]) -> Attempt:
     else:
         outcome, failed_step, status, reason = "no response logged", "", None, ""
     users = [m.user for m in messages if m.user]
-    agents = [m.user_agent for m in messages if m.user_agent and m.is_request]
-    notes = [f"{m.detail} ({m.user})" if m.user else m.detail for m in messages if m.is_note]
+    agents = [m.user_agent for m in messages if m.user_agent and m.method is not None]
+    notes = [
+        f"{m.detail} ({m.user})" if m.user else m.detail for m in messages if m.source == "note"
+    ]
     kept = messages[:MAX_ATTEMPT_MESSAGES]
     return Attempt(
         number=number,
