@@ -5,6 +5,9 @@
  * reference and the fallback, and tests/test_native.py checks both give the same answer:
  *
  *   newlines_answer(block, asked)   the newlines before ascending offsets (Newlines._count)
+ *   locate_lines(block, candidates, gate, gates, first_extra)
+ *                                   the matcher's candidates grouped by line, gated
+ *                                   (signatures.engine.locate)
  *   sip_prepare(block, keepalive)   the SIP lines of a block, sorted, keep-alives counted
  *                                   per peer and method (calls.extract)
  *   signin_marks(block, lines)      the possible MRA sign-in lines (calls.signin.mark_block)
@@ -381,6 +384,159 @@ done:
     free(heads);
     ints_free(&offsets);
     ints_free(&counts);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* ------------------------------------------------------------------ candidate lines */
+
+typedef struct {
+    Py_ssize_t start, end, index;
+} Candidate;
+
+static int by_line_then_index(const void *x, const void *y) {
+    const Candidate *a = x, *b = y;
+    if (a->start != b->start) return a->start < b->start ? -1 : 1;
+    return (a->index > b->index) - (a->index < b->index);
+}
+
+/* Whether b[start:end] holds every piece of one of the gate's tuples (required.passes): 1,
+ * 0, or -1 with TypeError when the gate is not a tuple of tuples of bytes. */
+static int gate_passes(PyObject *gate, const char *b, Py_ssize_t start, Py_ssize_t end) {
+    if (!PyTuple_Check(gate)) goto wrong;
+    Py_ssize_t patterns = PyTuple_GET_SIZE(gate);
+    for (Py_ssize_t p = 0; p < patterns; p++) {
+        PyObject *pieces = PyTuple_GET_ITEM(gate, p);
+        if (!PyTuple_Check(pieces)) goto wrong;
+        Py_ssize_t count = PyTuple_GET_SIZE(pieces), k;
+        for (k = 0; k < count; k++) {
+            PyObject *piece = PyTuple_GET_ITEM(pieces, k);
+            if (!PyBytes_Check(piece)) goto wrong;
+            Py_ssize_t size = PyBytes_GET_SIZE(piece);
+            if (size > end - start) break;
+            if (size && memmem(b + start, (size_t)(end - start), PyBytes_AS_STRING(piece),
+                               (size_t)size) == NULL)
+                break;
+        }
+        if (k == count) return 1;
+    }
+    return patterns == 0;
+wrong:
+    PyErr_SetString(PyExc_TypeError, "locate_lines: a gate is a tuple of tuples of bytes");
+    return -1;
+}
+
+/* locate_lines(block, candidates, gate, gates, first_extra) -> (starts, ends, kept, extra)
+ * engine.locate's grouping of the matcher's candidates, (index, offset) pairs in any order, by
+ * the line each offset is on: for each line with a candidate, ascending, its start and end
+ * (its newline, or the block's end), `kept` the sorted distinct indexes below first_extra
+ * (-1: none is extra) that pass their gate, `extra` the sorted distinct others; lines left
+ * with neither are left out. gate: None (no gate) or a callable index -> RawGate, asked once
+ * per index, its answer kept in the list gates (None: not asked yet). */
+static PyObject *locate_lines(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    PyObject *candidates, *gate, *gates, *result = NULL;
+    Py_ssize_t first_extra;
+    if (!PyArg_ParseTuple(args, "y*O!OO!n", &view, &PyList_Type, &candidates, &gate,
+                          &PyList_Type, &gates, &first_extra))
+        return NULL;
+    const char *b = view.buf;
+    Py_ssize_t n = view.len, count = PyList_GET_SIZE(candidates);
+    Candidate *items = malloc((size_t)(count ? count : 1) * sizeof(Candidate));
+    PyObject *starts = NULL, *ends = NULL, *kept = NULL, *extra = NULL;
+    Ints chosen = {0}, others = {0};
+    if (items == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t line_start = 0, line_end = -1;
+    int ordered = 1;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *pair = PyList_GET_ITEM(candidates, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            PyErr_SetString(PyExc_TypeError, "locate_lines: candidates are (index, offset)");
+            goto done;
+        }
+        Py_ssize_t index = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 0));
+        Py_ssize_t offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 1));
+        if ((index == -1 || offset == -1) && PyErr_Occurred()) goto done;
+        if (offset < 0 || offset >= n || index < 0) {
+            PyErr_SetString(PyExc_ValueError, "locate_lines: a candidate outside the block");
+            goto done;
+        }
+        if (!(line_start <= offset && offset <= line_end)) {
+            const char *before = memrchr(b, '\n', (size_t)offset);
+            const char *after = memchr(b + offset, '\n', (size_t)(n - offset));
+            line_start = before ? before - b + 1 : 0;
+            line_end = after ? after - b : n;
+        }
+        items[i].start = line_start;
+        items[i].end = line_end;
+        items[i].index = index;
+        if (i && (items[i - 1].start > line_start ||
+                  (items[i - 1].start == line_start && items[i - 1].index > index)))
+            ordered = 0;
+    }
+    if (!ordered) qsort(items, (size_t)count, sizeof *items, by_line_then_index);
+    starts = PyList_New(0);
+    ends = PyList_New(0);
+    kept = PyList_New(0);
+    extra = PyList_New(0);
+    if (!starts || !ends || !kept || !extra) goto done;
+    Py_ssize_t gate_count = PyList_GET_SIZE(gates);
+    for (Py_ssize_t i = 0; i < count;) {
+        Py_ssize_t start = items[i].start, end = items[i].end, last = -1;
+        chosen.size = others.size = 0;
+        for (; i < count && items[i].start == start; i++) {
+            Py_ssize_t index = items[i].index;
+            if (index == last) continue; /* (sorted: a repeat is next to its first) */
+            last = index;
+            if (first_extra >= 0 && index >= first_extra) {
+                if (ints_push(&others, index)) goto no_memory;
+                continue;
+            }
+            if (gate != Py_None) {
+                if (index >= gate_count) {
+                    PyErr_SetString(PyExc_IndexError, "locate_lines: no gate slot for an index");
+                    goto done;
+                }
+                PyObject *pieces = PyList_GET_ITEM(gates, index);
+                if (pieces == Py_None) {
+                    pieces = PyObject_CallFunction(gate, "n", index);
+                    if (pieces == NULL) goto done;
+                    PyList_SetItem(gates, index, pieces); /* (steals the reference) */
+                }
+                int passed = gate_passes(pieces, b, start, end);
+                if (passed < 0) goto done;
+                if (!passed) continue;
+            }
+            if (ints_push(&chosen, index)) goto no_memory;
+        }
+        if (!chosen.size && !others.size) continue;
+        PyObject *start_int = PyLong_FromSsize_t(start), *end_int = PyLong_FromSsize_t(end);
+        PyObject *chosen_list = ints_list(chosen.items, chosen.size);
+        PyObject *others_list = ints_list(others.items, others.size);
+        int failed = !start_int || !end_int || !chosen_list || !others_list ||
+                     PyList_Append(starts, start_int) || PyList_Append(ends, end_int) ||
+                     PyList_Append(kept, chosen_list) || PyList_Append(extra, others_list);
+        Py_XDECREF(start_int);
+        Py_XDECREF(end_int);
+        Py_XDECREF(chosen_list);
+        Py_XDECREF(others_list);
+        if (failed) goto done;
+    }
+    result = PyTuple_Pack(4, starts, ends, kept, extra);
+    goto done;
+no_memory:
+    PyErr_NoMemory();
+done:
+    Py_XDECREF(starts);
+    Py_XDECREF(ends);
+    Py_XDECREF(kept);
+    Py_XDECREF(extra);
+    ints_free(&chosen);
+    ints_free(&others);
+    free(items);
     PyBuffer_Release(&view);
     return result;
 }
@@ -1896,6 +2052,8 @@ static PyMethodDef methods[] = {
      "utc_datetime(value, decimal) -> datetime | False (a logged UTCTime of the plain form)"},
     {"intern_slots", intern_slots, METH_VARARGS,
      "intern_slots(slots, item): intern the text of item's slots (member descriptors)"},
+    {"locate_lines", locate_lines, METH_VARARGS,
+     "locate_lines(block, candidates, gate, gates, first_extra) -> (starts, ends, kept, extra)"},
     {"set_avx2", set_avx2, METH_VARARGS,
      "set_avx2(on) -> bool: run the AVX2 loops (when the CPU has AVX2); the setting before"},
     {NULL, NULL, 0, NULL},

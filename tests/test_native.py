@@ -16,6 +16,7 @@ import os
 import random
 import sys
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -655,6 +656,9 @@ def test_no_reader_reads_past_the_end(guarded: Callable[[bytes], memoryview], si
             loops.signin_marks(view, True)
             loops.sip_prepare(view, extract._KEEPALIVE_METHODS)
             loops.newlines_answer(view, [[0, len(data)]])
+            if data:
+                offsets = [(0, 0), (1, len(data) - 1), (0, len(data) // 2)]
+                loops.locate_lines(view, offsets, lambda i: ((b"Module", b"x"),), [None] * 2, -1)
             at = data.find(b'Module="network.sip"')
             if at != -1:
                 line_end = data.find(b"\n", at)
@@ -730,3 +734,80 @@ def test_utc_datetime_equals_the_signin_reader_in_python() -> None:
             answered += 1
             assert got == reader.utc_in_python(value[:19], value[19:]), value
     assert answered > 2000
+
+
+# --- locate_lines: the matcher's candidates grouped by line (signatures.engine.locate) -------
+
+_GATE_PIECES = [b"ERROR", b"sip", b"x", b"Module=", b"\xff", b"not there", b"a b"]
+
+
+def _candidates_and_gates(
+    rng: random.Random, block: bytes
+) -> tuple[list[tuple[int, int]], dict[int, tuple[tuple[bytes, ...], ...]]]:
+    count = rng.randrange(0, 40)
+    candidates = [(rng.randrange(12), rng.randrange(len(block))) for _ in range(count)]
+    if rng.random() < 0.5:
+        candidates.sort(key=lambda pair: pair[1])  # file order, as Hyperscan reports
+    gates = {
+        index: tuple(
+            tuple(rng.sample(_GATE_PIECES, rng.randrange(0, 3))) for _ in range(rng.randrange(0, 3))
+        )
+        for index in range(12)
+    }
+    return candidates, gates
+
+
+def _asking(
+    gates: dict[int, tuple[tuple[bytes, ...], ...]], asked: list[int], index: int
+) -> tuple[tuple[bytes, ...], ...]:
+    asked.append(index)
+    return gates[index]
+
+
+@needs_native
+def test_locate_lines_equals_candidate_lines() -> None:
+    """Random blocks (lines of the pieces the gates look for, CRLF, empty lines, no last
+    newline), candidates in file order or any order with repeats, gates that pass, fail or
+    are empty, with and without extra indexes."""
+    from app.signatures.engine import candidate_lines
+
+    assert native.loops is not None
+    rng = random.Random(20261204)
+    words = [b"ERROR", b"sip", b"x", b"Module=", b"\xff", b"a b", b"", b"\r", b"  "]
+    for _ in range(3000):
+        block = b"\n".join(
+            b" ".join(rng.choices(words, k=rng.randrange(0, 5))) for _ in range(rng.randrange(1, 9))
+        ) + rng.choice([b"", b"\n"])
+        if not block:
+            continue
+        candidates, gates = _candidates_and_gates(rng, block)
+        first_extra = rng.choice([None, 8, 0])
+        gate = rng.choice([None, gates.__getitem__])
+        asked: list[int] = []
+        counted = partial(_asking, gates, asked)
+        slots: list[object] = [None] * 12
+        fast = native.loops.locate_lines(
+            block,
+            candidates,
+            counted if gate else None,
+            slots,
+            -1 if first_extra is None else first_extra,
+        )
+        assert fast == candidate_lines(block, candidates, first_extra, gate), (block, candidates)
+        assert len(asked) == len(set(asked))  # each gate asked once, then kept in its slot
+
+
+@needs_native
+def test_locate_lines_refuses_what_the_matcher_cannot_give() -> None:
+    assert native.loops is not None
+    locate_lines = native.loops.locate_lines
+    with pytest.raises(ValueError, match="outside"):
+        locate_lines(b"ab\n", [(0, 3)], None, [], -1)
+    with pytest.raises(ValueError, match="outside"):
+        locate_lines(b"ab\n", [(0, -1)], None, [], -1)
+    with pytest.raises(TypeError, match="index, offset"):
+        locate_lines(b"ab\n", [(0,)], None, [], -1)
+    with pytest.raises(IndexError, match="gate slot"):
+        locate_lines(b"ab\n", [(2, 0)], lambda i: (), [None], -1)
+    with pytest.raises(TypeError, match="tuple of tuples of bytes"):
+        locate_lines(b"ab\n", [(0, 0)], lambda i: (("x",),), [None], -1)

@@ -184,6 +184,7 @@ def locate(
     observer: BlockObserver | None = None,
     first_extra: int | None = None,
     gate: Callable[[int], RawGate] | None = None,
+    gates: list[RawGate | None] | None = None,
 ) -> Located:
     """Run the matcher over a block and find each candidate's line and line number (and
     `observer.prepare(block, newlines)`, which shares the newline counting).
@@ -191,15 +192,16 @@ def locate(
     Indexes from `first_extra` on are a tally's extra literals (MatcherFactory): their lines
     go to `extra` as (literal index, line start, newlines before), not to the signatures.
     `gate(index)` gives the raw pieces signature `index` needs on a line (required.raw_gate):
-    a candidate line without them is dropped here, before anything decodes it.
+    a candidate line without them is dropped here, before anything decodes it; `gates`, one
+    slot per signature index, keeps each answer (None: not asked yet).
 
     The costly part of a block's scan outside the matcher (counting its newlines for the line
     numbers) is here, so that it can run in the matcher's thread, next to the matcher call.
     Candidates in file order cost one look for their line's ends per line, however many a line
-    holds (a line of a literal repeated a million times stays linear).
+    holds (a line of a literal repeated a million times stays linear). The grouping by line
+    and the gates run in C when app._native is built (`locate_lines`), else in
+    candidate_lines.
     """
-    starts: dict[int, set[int]] = {}
-    line_start, line_end = 0, -1  # the line of the previous candidate: [start, end]
     markers: frozenset[str] | None = None
     scan_with_markers = getattr(matcher, "scan_with_markers", None)
     candidates: Iterable[tuple[int, int]]
@@ -207,13 +209,16 @@ def locate(
         candidates, markers = scan_with_markers(block)
     else:
         candidates = matcher.scan(block)
-    for index, offset in candidates:
-        if not line_start <= offset <= line_end:  # many candidates on one line: found once
-            line_start = block.rfind(b"\n", 0, offset) + 1
-            line_end = block.find(b"\n", offset)
-            if line_end == -1:
-                line_end = len(block)
-        starts.setdefault(line_start, set()).add(index)
+    if loops is not None:
+        listed = candidates if isinstance(candidates, list) else list(candidates)
+        if gate is not None and gates is None:
+            gates = [None] * (max((index for index, _ in listed), default=-1) + 1)
+        grouped: CandidateLines = loops.locate_lines(
+            block, listed, gate, gates, -1 if first_extra is None else first_extra
+        )
+    else:
+        grouped = candidate_lines(block, candidates, first_extra, gate)
+    starts, ends, kept, extras = grouped
     lines = []
     extra: list[tuple[int, int, int]] = []
     # one walk numbers the lines (an observer's too): in C when app._native is built (the GIL
@@ -222,34 +227,69 @@ def locate(
     prepared = observer.prepare(block, counter) if observer is not None else None
     newlines = 0
     previous = 0
-    ordered = sorted(starts)
     numbered = None  # with an observer, the lines are numbered with its own in one walk
     if counter is not None:
-        numbered = counter.answer(counter.ask([*ordered, len(block)]))
-    for number, start in enumerate(ordered):
+        numbered = counter.answer(counter.ask([*starts, len(block)]))
+    for number, start in enumerate(starts):
         if numbered is not None:
             newlines = numbered[number]
         else:
             newlines += block.count(b"\n", previous, start)
         previous = start
-        indexes = sorted(starts[start])
-        if first_extra is not None and indexes[-1] >= first_extra:
-            extra += [(i - first_extra, start, newlines) for i in indexes if i >= first_extra]
-            indexes = [i for i in indexes if i < first_extra]
-            if not indexes:
-                continue
-        end = block.find(b"\n", start)
-        end = len(block) if end == -1 else end
-        if gate is not None:
-            indexes = [i for i in indexes if passes(gate(i), block, start, end)]
-            if not indexes:
-                continue
-        lines.append((start, end, newlines, indexes))
+        if extras[number]:
+            assert first_extra is not None
+            extra += [(i - first_extra, start, newlines) for i in extras[number]]
+        if kept[number]:
+            lines.append((start, ends[number], newlines, kept[number]))
     if numbered is not None:
         newlines = numbered[-1]
     else:
         newlines += block.count(b"\n", previous)  # each byte counted once
     return Located(lines, newlines, prepared, markers, extra=extra)
+
+
+CandidateLines = tuple[list[int], list[int], list[list[int]], list[list[int]]]
+"""The lines of a block's candidates (ascending): their starts, ends (newline or the block's
+end), the signature indexes kept on each (sorted, gated) and the extra indexes (sorted)."""
+
+
+def candidate_lines(
+    block: bytes,
+    candidates: Iterable[tuple[int, int]],
+    first_extra: int | None = None,
+    gate: Callable[[int], RawGate] | None = None,
+) -> CandidateLines:
+    """The reference of app._native.locate_lines: the candidates, (signature index, offset)
+    pairs in any order, grouped by line; lines left without an index are left out."""
+    by_start: dict[int, set[int]] = {}
+    line_start, line_end = 0, -1  # the line of the previous candidate: [start, end]
+    for index, offset in candidates:
+        if not line_start <= offset <= line_end:  # many candidates on one line: found once
+            line_start = block.rfind(b"\n", 0, offset) + 1
+            line_end = block.find(b"\n", offset)
+            if line_end == -1:
+                line_end = len(block)
+        by_start.setdefault(line_start, set()).add(index)
+    starts: list[int] = []
+    ends: list[int] = []
+    kept: list[list[int]] = []
+    extras: list[list[int]] = []
+    for start in sorted(by_start):
+        indexes = sorted(by_start[start])
+        others: list[int] = []
+        if first_extra is not None and indexes[-1] >= first_extra:
+            others = [i for i in indexes if i >= first_extra]
+            indexes = [i for i in indexes if i < first_extra]
+        end = block.find(b"\n", start)
+        end = len(block) if end == -1 else end
+        if gate is not None:
+            indexes = [i for i in indexes if passes(gate(i), block, start, end)]
+        if indexes or others:
+            starts.append(start)
+            ends.append(end)
+            kept.append(indexes)
+            extras.append(others)
+    return starts, ends, kept, extras
 
 
 def extract_facts(signature: Signature, line: str) -> dict[str, Any] | None:
@@ -599,6 +639,7 @@ class FileScan:
         self.clock: SyslogClock | None = None  # the year and zone of BSD timestamps (see feed)
         self._undated: list[tuple[int, dict[str, Any], str]] = []  # BSD hits before a clock
         self._gates: dict[int, RawGate] = {}  # by signature index, made when first needed
+        self._gate_slots: list[RawGate | None] = [None] * len(signatures)  # (locate's, in C)
 
     def _gate(self, index: int) -> RawGate:
         """The raw pieces a line needs for signature `index` to match it (see locate)."""
@@ -638,7 +679,9 @@ class FileScan:
     def locate(self, block: bytes) -> Located:
         """The block's candidate lines and the tally's count of it: the part of a block's scan
         that may run in a matcher thread (it reads nothing but the block)."""
-        located = locate(self.matcher, block, self.observer, self.first_extra, self._gate)
+        located = locate(
+            self.matcher, block, self.observer, self.first_extra, self._gate, self._gate_slots
+        )
         if self.tally is None:
             return located
         counted = self.tally.count(block, located.newlines, located.extra)
