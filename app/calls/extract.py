@@ -60,6 +60,7 @@ _OUT_OF_DIALOG = _BACKGROUND - _IN_DIALOG  # OPTIONS, REGISTER, PUBLISH: never i
 _KEEPALIVE_METHODS = tuple(sorted(_OUT_OF_DIALOG))  # for app._native.sip_prepare
 _PEEK = re.compile(rb" SIPMSG:\r?\n \|([A-Z]{1,32}) ")  # a block's request line, from its start
 _FOLDED = object()
+_ABSENT = object()
 MAX_SECONDS = 4096  # seconds whose datetime a reader keeps (Seconds)
 _ROW = re.compile(  # every SIP line of a block in one pass (the fields keep-alive counting needs)
     rb'Module="network\.sip"[ \t]+Level="[A-Za-z]*":?[ \t]+Action="(?:Received|Sent)"[ \t]+'
@@ -533,7 +534,9 @@ class FileExtractor:
         """Read the SIP lines at `ready.hits` (offsets of `Module="network.sip"`, in file
         order; numbered by `ready.hit_newlines`)."""
         find, rfind = block.find, block.rfind
-        for hit, newlines in zip(ready.hits, ready.hit_newlines, strict=True):
+        hits, numbers = ready.hits, ready.hit_newlines
+        last = len(hits) - 1
+        for index, (hit, newlines) in enumerate(zip(hits, numbers, strict=True)):
             if hit < pos:
                 continue  # inside the SIPMSG block just read
             end = find(b"\n", hit)
@@ -549,6 +552,14 @@ class FileExtractor:
             at = find(b'UTCTime="', start, hit)
             utc = block[at + 9 : find(b'"', at + 9, hit)] if at != -1 else b""
             if line.summary:
+                if index < last and line.msg_hash and self.body is None:
+                    header_line = lines_before + numbers[index + 1] + 1
+                    after = self._with_block(
+                        block, line, utc, line_no, pos, hits[index + 1], header_line
+                    )
+                    if after >= 0:
+                        pos = after
+                        continue
                 self._summary(line, utc, line_no)
             else:
                 target = self.awaiting.pop(line.msg_hash, None)
@@ -563,6 +574,50 @@ class FileExtractor:
                     header = _Header(line.direction, line.local, line.remote, utc)
                 self.body = _OpenBody(target, header, line_no)
             pos = self._read_body(block, pos)
+
+    def _with_block(
+        self,
+        block: bytes,
+        line: SipLine,
+        utc: bytes,
+        line_no: int,
+        pos: int,
+        next_hit: int,
+        header_line: int,
+    ) -> int:
+        """A summary line whose block line follows it at once (`pos`, the next SIP line's
+        `Module="network.sip"` at `next_hit`), with the same Msg-Hash and a SIPMSG block that
+        ends in this block: the message made, kept and read whole in one step, as the two lines
+        read one after the other give it (the real logs' form); `header_line`: the block
+        line's number. The position after its SIPMSG block; -1, nothing done, when the lines
+        are not in that form (read one by one)."""
+        if next_hit < pos or block.find(b"\n", pos, next_hit) != -1 or block[pos] in b" \t|":
+            return -1  # not the next line, or not a log line
+        next_end = block.find(b"\n", next_hit)
+        if next_end == -1:
+            return -1
+        header = read_line(block, next_hit, next_end)
+        if header is None or header.summary or header.msg_hash != line.msg_hash:
+            return -1
+        body_start = next_end + 1
+        if body_start >= len(block) or block[body_start] != 0x20:
+            return -1  # no SIPMSG block (or it opens the next block)
+        match = _BODY_END.search(block, body_start)
+        if match is None or match.start() >= len(block) - 1:
+            return -1  # the SIPMSG block may go on in the next block
+        stop = match.start() + 1
+        if self.collector.folds(line.method, line.call_id):
+            return -1
+        message = self._message(line, utc, line_no)
+        awaiting = self.awaiting  # (the summary's hash put in, then taken out by its block)
+        if awaiting.pop(line.msg_hash, _ABSENT) is _ABSENT and len(awaiting) >= MAX_AWAITING:
+            awaiting.popitem(last=False)
+        if not self.collector.keep(message):
+            return stop  # its block skipped, as a folded one
+        raw = block[body_start : min(stop, body_start + MAX_BODY_KEEP)]
+        where = (self.offset + body_start, stop - body_start)
+        self._merge_head(message, read_head(raw), header_line, where)
+        return stop
 
     def _count_keepalive(self, block: bytes, lines_before: int, ready: Prepared) -> None:
         """Count the block's keep-alive messages (OPTIONS, REGISTER, PUBLISH): Python works
@@ -759,8 +814,14 @@ class FileExtractor:
             message = self._from_block(body, body.header, head)
             if message is None or not self.collector.keep(message):
                 return
-        message.line = body.header_line
-        message.body_offset, message.body_length = body.offset, body.length
+        self._merge_head(message, head, body.header_line, (body.offset, body.length))
+
+    @staticmethod
+    def _merge_head(message: SipMessage, head: Head, line: int, extent: tuple[int, int]) -> None:
+        """What a message's SIPMSG block adds to it: its header line, its extent in the file
+        (`extent`: offset, length) and the headers of `head`; its text then shared."""
+        message.line = line
+        message.body_offset, message.body_length = extent
         message.call_id = message.call_id or head.call_id
         if message.status is not None and head.reason:
             message.reason = head.reason
