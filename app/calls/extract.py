@@ -606,18 +606,57 @@ class FileExtractor:
         if match is None or match.start() >= len(block) - 1:
             return -1  # the SIPMSG block may go on in the next block
         stop = match.start() + 1
-        if self.collector.folds(line.method, line.call_id):
+        collector = self.collector
+        if collector.folds(line.method, line.call_id):
             return -1
-        message = self._message(line, utc, line_no)
+        if line.method == "INVITE" and collector.room_for_messages:  # (as _message)
+            collector.invite_call_ids.add(line.call_id)
+        head = read_head(block[body_start : min(stop, body_start + MAX_BODY_KEEP)])
+        message = self._message_with_head(line, utc, head, header_line, body_start, stop)
         awaiting = self.awaiting  # (the summary's hash put in, then taken out by its block)
         if awaiting.pop(line.msg_hash, _ABSENT) is _ABSENT and len(awaiting) >= MAX_AWAITING:
             awaiting.popitem(last=False)
-        if not self.collector.keep(message):
-            return stop  # its block skipped, as a folded one
-        raw = block[body_start : min(stop, body_start + MAX_BODY_KEEP)]
-        where = (self.offset + body_start, stop - body_start)
-        self._merge_head(message, read_head(raw), header_line, where)
-        return stop
+        if collector.keep(message):
+            message.share_text()
+        return stop  # (not kept: its block skipped, as a folded one's)
+
+    def _message_with_head(
+        self, line: SipLine, utc: bytes, head: Head, header_line: int, start: int, stop: int
+    ) -> SipMessage:
+        """The message `_message(line, …)` then `_merge_head(…, head, …)` give, made in one
+        call with every field in place (its block at block[start:stop])."""
+        method = line.method if line.is_request else None
+        status = None if line.is_request else line.code
+        agent = head.user_agent if method else head.server
+        return SipMessage(
+            self.seconds.utc_time(utc),
+            self.file_name,
+            header_line,
+            line.direction,
+            line.local,
+            line.remote,
+            line.call_id or head.call_id,
+            line.cseq,
+            line.method,
+            method,
+            status,
+            head.reason if status is not None and head.reason else "",
+            head.request_uri if method is not None and head.request_uri else line.request_uri,
+            head.from_uri,
+            line.from_tag or head.from_tag,
+            head.to_uri or line.to_uri,
+            line.to_tag or head.to_tag,
+            line.session_ids
+            if head.session_ids is None
+            else tuple(dict.fromkeys((*line.session_ids, *head.session_ids))),
+            head.transport,
+            agent or head.user_agent or head.server,
+            head.diagnostics,
+            head.via_count,
+            _text(line.msg_hash),
+            self.offset + start,
+            stop - start,
+        )
 
     def _count_keepalive(self, block: bytes, lines_before: int, ready: Prepared) -> None:
         """Count the block's keep-alive messages (OPTIONS, REGISTER, PUBLISH): Python works

@@ -103,9 +103,43 @@ def _presence() -> bytes:
     return node.text().encode()
 
 
+_START_LINE = re.compile(rb"(\n \|[^\n]*\n)")
+_DETAIL_FIELD = re.compile(rb"(To|From-Tag|To-Tag|Call-ID)=[^,\"]*")
+
+
+def _swapped_start(match: re.Match[bytes]) -> bytes:
+    if match[1].startswith(b"SIP/2.0"):
+        return b"\n |INVITE sip:1004@example.com SIP/2.0"
+    return b"\n |SIP/2.0 486 Busy Here"
+
+
+def _enriched(log: bytes, rng: random.Random) -> bytes:
+    """`log` with what its summary lines and SIPMSG blocks say made to differ: blocks given
+    User-Agent, Server, Reason and Warning headers and another To, summaries a To, tags or a
+    Call-ID left empty (the message takes each field from the line or the block by rule)."""
+    out = []
+    for unit in _units(log):
+        if b" SIPMSG:" in unit and rng.random() < 0.7:
+            extra = rng.sample(
+                [b" User-Agent: ua-1", b" Server: srv-2", b" Reason: SIP;cause=16",
+                 b" Warning: 399 x", b" To: <sip:other@example.com>;tag=t9"], k=3
+            )  # fmt: skip
+            unit = _START_LINE.sub(rb"\1" + b"\n".join(extra) + b"\n", unit, count=1)
+            if rng.random() < 0.2:  # a block whose start line is not its summary's kind
+                unit = re.sub(
+                    rb"\n \|(SIP/2\.0 \d+ [^\n]*|[A-Z]+ [^\n]*)", _swapped_start, unit, count=1
+                )
+        elif b"Detail=" in unit and rng.random() < 0.5:
+            unit = _DETAIL_FIELD.sub(lambda m: m[1] + b"=", unit, count=rng.randrange(1, 4))
+        out.append(unit)
+    return b"".join(out)
+
+
 def _logs() -> list[bytes]:
     expe, expc = two_node_logs()
     logs = [expe.text().encode(), expc.text().encode(), _presence()]
+    rng = random.Random(5)
+    logs += [_enriched(log, rng) for log in list(logs)]
     if REAL.is_file():
         logs.append(REAL.read_bytes())
     return logs
