@@ -46,6 +46,7 @@ from app.web.guard import guard, install_auth_errors
 from app.web.head import HeadAsGet
 from app.web.public_url import server_address
 from app.web.request_limits import BodyTimeouts, UploadSlots
+from app.web.warmup import start_warm_up
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
                 settings.host,
             )
         sweeper = asyncio.create_task(sweep_staging_forever(settings))
+        app.state.warm_up = start_warm_up()  # templates and ORM mappers, not waited for
         try:
             yield
         finally:
