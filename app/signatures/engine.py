@@ -638,12 +638,12 @@ class FileScan:
         self.refined = refined_indexes(signatures)  # index → indexes of the signatures it refines
         self.clock: SyslogClock | None = None  # the year and zone of BSD timestamps (see feed)
         self._undated: list[tuple[int, dict[str, Any], str]] = []  # BSD hits before a clock
-        self._gates: dict[int, RawGate] = {}  # by signature index, made when first needed
-        self._gate_slots: list[RawGate | None] = [None] * len(signatures)  # (locate's, in C)
+        # each signature's gate by its index, made when first needed (read by locate_lines too)
+        self._gates: list[RawGate | None] = [None] * len(signatures)
 
     def _gate(self, index: int) -> RawGate:
         """The raw pieces a line needs for signature `index` to match it (see locate)."""
-        gate = self._gates.get(index)
+        gate = self._gates[index]
         if gate is None:
             patterns = tuple(pattern.regex.pattern for pattern in self.signatures[index].patterns)
             gate = self._gates[index] = raw_gate(patterns)
@@ -680,7 +680,7 @@ class FileScan:
         """The block's candidate lines and the tally's count of it: the part of a block's scan
         that may run in a matcher thread (it reads nothing but the block)."""
         located = locate(
-            self.matcher, block, self.observer, self.first_extra, self._gate, self._gate_slots
+            self.matcher, block, self.observer, self.first_extra, self._gate, self._gates
         )
         if self.tally is None:
             return located
