@@ -842,6 +842,108 @@ static Py_ssize_t key_group(Table *t, KeyGroup **groups, Py_ssize_t *size, Py_ss
     return (*size)++;
 }
 
+/* The keep-alive keys (b"ip:port\nmethod") a file's reader has rows for, once no row can be
+ * added (calls.extract.FileExtractor.frozen): sip_prepare then counts the groups of other keys
+ * as overflow and answers no key object for them. Immutable once made, so matcher threads read
+ * it without the GIL; a capsule owns it. */
+typedef struct {
+    Table table; /* slot -> key number */
+    char *text;  /* the keys, one after the other */
+    Py_ssize_t *starts; /* key k: text[starts[k], starts[k + 1]) */
+    Py_ssize_t count;
+} KeyIndex;
+
+static const char KEY_INDEX[] = "app._native.KeyIndex";
+
+static void key_index_free(KeyIndex *index) {
+    table_free(&index->table);
+    free(index->text);
+    free(index->starts);
+    free(index);
+}
+
+static void key_index_capsule_free(PyObject *capsule) {
+    KeyIndex *index = PyCapsule_GetPointer(capsule, KEY_INDEX);
+    if (index != NULL) key_index_free(index);
+}
+
+/* the number of the key text[0, n) in index, or -1 */
+static Py_ssize_t key_index_find(const KeyIndex *index, const char *text, Py_ssize_t n) {
+    uint64_t h = span_hash(text, n);
+    for (Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)index->table.mask);;
+         slot = (slot + 1) & index->table.mask) {
+        Py_ssize_t k = index->table.slots[slot];
+        if (k < 0) return -1;
+        Py_ssize_t start = index->starts[k], size = index->starts[k + 1] - start;
+        if (index->table.hashes[slot] == h && size == n &&
+            memcmp(index->text + start, text, (size_t)n) == 0)
+            return k;
+    }
+}
+
+/* keepalive_index(keys) -> capsule: the KeyIndex of a sequence of bytes (repeats found once) */
+static PyObject *keepalive_index(PyObject *self, PyObject *args) {
+    PyObject *keys;
+    if (!PyArg_ParseTuple(args, "O", &keys)) return NULL;
+    PyObject *listed = PySequence_Fast(keys, "keepalive_index: keys must be a sequence");
+    if (listed == NULL) return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(listed), total = 0;
+    PyObject **items = PySequence_Fast_ITEMS(listed);
+    for (Py_ssize_t k = 0; k < count; k++) {
+        if (!PyBytes_Check(items[k])) {
+            Py_DECREF(listed);
+            PyErr_SetString(PyExc_TypeError, "keepalive_index: keys must be bytes");
+            return NULL;
+        }
+        total += PyBytes_GET_SIZE(items[k]);
+    }
+    KeyIndex *index = calloc(1, sizeof *index);
+    if (index == NULL || table_init(&index->table, count) ||
+        (index->text = malloc((size_t)(total ? total : 1))) == NULL ||
+        (index->starts = malloc((size_t)(count + 1) * sizeof(Py_ssize_t))) == NULL) {
+        if (index != NULL) key_index_free(index);
+        Py_DECREF(listed);
+        return PyErr_NoMemory();
+    }
+    index->starts[0] = 0;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        const char *text = PyBytes_AS_STRING(items[k]);
+        Py_ssize_t n = PyBytes_GET_SIZE(items[k]);
+        if (key_index_find(index, text, n) >= 0) continue; /* a repeat */
+        Py_ssize_t number = index->count++, start = index->starts[number];
+        memcpy(index->text + start, text, (size_t)n);
+        index->starts[number + 1] = start + n;
+        uint64_t h = span_hash(text, n);
+        Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)index->table.mask);
+        while (index->table.slots[slot] >= 0) slot = (slot + 1) & index->table.mask;
+        index->table.slots[slot] = number;
+        index->table.hashes[slot] = h;
+    }
+    Py_DECREF(listed);
+    PyObject *capsule = PyCapsule_New(index, KEY_INDEX, key_index_capsule_free);
+    if (capsule == NULL) key_index_free(index);
+    return capsule;
+}
+
+#define DROPPED (-2) /* KeyGroup.position of a group counted as overflow (no answer) */
+
+/* whether the key of group g (ip ":" port "\n" method) is in index; -1 when out of memory */
+static int group_known(const char *b, const KeyGroup *g, const KeyIndex *index) {
+    Py_ssize_t ip = g->ip[1] - g->ip[0], port = g->port[1] - g->port[0];
+    Py_ssize_t method = g->method[1] - g->method[0], n = ip + port + method + 2;
+    char small[256];
+    char *key = n <= (Py_ssize_t)sizeof small ? small : malloc((size_t)n);
+    if (key == NULL) return -1;
+    memcpy(key, b + g->ip[0], (size_t)ip);
+    key[ip] = ':';
+    memcpy(key + ip + 1, b + g->port[0], (size_t)port);
+    key[ip + 1 + port] = '\n';
+    memcpy(key + ip + port + 2, b + g->method[0], (size_t)method);
+    int known = key_index_find(index, key, n) >= 0;
+    if (key != small) free(key);
+    return known;
+}
+
 typedef struct {
     Py_ssize_t group;
     Py_ssize_t code[2];
@@ -861,6 +963,7 @@ typedef struct {
     Ints hits;
     Py_ssize_t tail[TAIL_ROWS][2];
     Py_ssize_t tail_count;
+    Py_ssize_t overflow; /* entries of groups whose key is not in the index (see KeyIndex) */
 } Sorted;
 
 static void sorted_free(Sorted *sorted) {
@@ -872,7 +975,8 @@ static void sorted_free(Sorted *sorted) {
 
 /* Sort the rows as calls.extract.prepare_block_in_python does (no Python object: runs
  * without the GIL); -1 when out of memory. */
-static int sort_rows(const char *b, const SipRows *rows, const Methods *keepalive, Sorted *out) {
+static int sort_rows(const char *b, const SipRows *rows, const Methods *keepalive,
+                     const KeyIndex *known, Sorted *out) {
     int status = -1;
     char *summary = malloc((size_t)rows->size);
     SpanSet paired = {NULL, 0};
@@ -971,8 +1075,19 @@ static int sort_rows(const char *b, const SipRows *rows, const Methods *keepaliv
     }
     out->order = malloc((size_t)(out->group_count ? out->group_count : 1) * sizeof(Py_ssize_t));
     if (out->order == NULL) goto done;
-    for (Py_ssize_t i = 0; i < out->group_count; i++)
-        if (out->groups[i].count) out->order[out->counted++] = i;
+    for (Py_ssize_t i = 0; i < out->group_count; i++) {
+        KeyGroup *g = &out->groups[i];
+        if (g->count && known != NULL) { /* no row can be added: a group without one overflows */
+            int found = group_known(b, g, known);
+            if (found < 0) goto done;
+            if (!found) {
+                out->overflow += g->count;
+                g->count = 0; /* (its maybe-late lines come out with no group: position -1) */
+                g->position = DROPPED;
+            }
+        }
+        if (g->count) out->order[out->counted++] = i;
+    }
     for (Py_ssize_t i = 1; i < out->counted; i++) { /* insertion sort: nearly sorted already */
         Py_ssize_t moving = out->order[i], j = i;
         while (j > 0 && out->groups[out->order[j - 1]].first > out->groups[moving].first) {
@@ -1016,7 +1131,7 @@ static PyObject *sorted_answer(const char *b, Sorted *sorted) {
     PyObject *keys = PyList_New(counted), *counts = PyList_New(counted),
              *firsts = PyBytes_FromStringAndSize(NULL, counted * (Py_ssize_t)sizeof(int64_t)),
              *lasts = PyBytes_FromStringAndSize(NULL, counted * (Py_ssize_t)sizeof(int64_t)),
-             *late = PyList_New(sorted->late_count), *statuses = PyList_New(sorted->status_count),
+             *late = PyList_New(sorted->late_count), *statuses = PyList_New(0),
              *tail = PyList_New(sorted->tail_count),
              *hits = ints_list(sorted->hits.items, sorted->hits.size), *result = NULL;
     if (!keys || !counts || !firsts || !lasts || !late || !statuses || !tail || !hits) goto done;
@@ -1037,7 +1152,8 @@ static PyObject *sorted_answer(const char *b, Sorted *sorted) {
     }
     for (Py_ssize_t i = 0; i < sorted->late_count; i++) {
         KeyGroup *g = &sorted->groups[sorted->late_group[i]];
-        Py_ssize_t position = g->position; /* of its group in `groups` (-1: none counted) */
+        /* of its group in `groups` (-1: none counted, or its count overflowed) */
+        Py_ssize_t position = g->position < 0 ? -1 : g->position;
         PyObject *key = group_key(b, g);
         PyObject *item = key ? Py_BuildValue("(OnNn)", key, sorted->late_at[i],
                                              span_bytes(b, sorted->late_hash[i]), position)
@@ -1047,18 +1163,21 @@ static PyObject *sorted_answer(const char *b, Sorted *sorted) {
     }
     for (Py_ssize_t i = 0; i < sorted->status_count; i++) {
         StatusCount *counted = &sorted->statuses[i];
+        if (sorted->groups[counted->group].position == DROPPED) continue; /* (no row to count) */
         PyObject *key = group_key(b, &sorted->groups[counted->group]);
         PyObject *item =
             key ? Py_BuildValue("(ONn)", key, span_bytes(b, counted->code), counted->count) : NULL;
-        if (item == NULL) goto done;
-        PyList_SET_ITEM(statuses, i, item);
+        int failed = item == NULL || PyList_Append(statuses, item);
+        Py_XDECREF(item);
+        if (failed) goto done;
     }
     for (Py_ssize_t i = 0; i < sorted->tail_count; i++) {
         PyObject *hash = span_bytes(b, sorted->tail[i]);
         if (hash == NULL) goto done;
         PyList_SET_ITEM(tail, i, hash);
     }
-    result = Py_BuildValue("((OOOO)OOOO)", keys, counts, firsts, lasts, late, statuses, hits, tail);
+    result = Py_BuildValue("((OOOO)OOOOn)", keys, counts, firsts, lasts, late, statuses, hits, tail,
+                           sorted->overflow);
 done:
     for (Py_ssize_t i = 0; i < sorted->group_count; i++) Py_XDECREF(sorted->groups[i].key);
     Py_XDECREF(keys);
@@ -1072,7 +1191,8 @@ done:
     return result;
 }
 
-/* sip_prepare(block, keepalive) -> None | (groups, maybe_late, statuses, hits, tail)
+/* sip_prepare(block, keepalive, index=None)
+ *   -> None | (groups, maybe_late, statuses, hits, tail, overflow)
  * What calls.extract.prepare_block sorts from the rows of _ROW (see there), the keep-alive
  * messages counted per key (b"ip:port\nmethod"): groups (keys, counts, firsts, lasts) ordered
  * by first offset, firsts and lasts as native int64 arrays (bytes); maybe_late [(key, offset, hash, position of its group or -1)], the unpaired
@@ -1080,11 +1200,22 @@ done:
  * TAIL_ROWS keep-alive entries (counted by the reader unless a summary of the block before
  * named their hash); statuses [(key, code, count)]; hits, the offsets of the other SIP lines;
  * tail, the hashes of keep-alive summaries among the last TAIL_ROWS rows. keepalive: the
- * methods counted, never read (OPTIONS, REGISTER, PUBLISH; at most 8). */
+ * methods counted, never read (OPTIONS, REGISTER, PUBLISH; at most 8). index: None, or the
+ * keepalive_index of the only keys that may have a row (none can be added): the groups of
+ * other keys are left out of groups and statuses and their entries summed in overflow
+ * (their maybe-late lines come with position -1); without an index overflow is 0. */
 static PyObject *sip_prepare(PyObject *self, PyObject *args) {
     Py_buffer view;
-    PyObject *keepalive;
-    if (!PyArg_ParseTuple(args, "y*O!", &view, &PyTuple_Type, &keepalive)) return NULL;
+    PyObject *keepalive, *index = Py_None;
+    if (!PyArg_ParseTuple(args, "y*O!|O", &view, &PyTuple_Type, &keepalive, &index)) return NULL;
+    const KeyIndex *known = NULL;
+    if (index != Py_None) {
+        known = PyCapsule_GetPointer(index, KEY_INDEX); /* (sets TypeError/ValueError) */
+        if (known == NULL) {
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+    }
     Methods methods = {{0}, {0}, 0};
     if (PyTuple_GET_SIZE(keepalive) > 8) {
         PyBuffer_Release(&view);
@@ -1122,7 +1253,7 @@ static PyObject *sip_prepare(PyObject *self, PyObject *args) {
         }
     }
     ints_free(&starts);
-    if (!failed && rows.size) failed = sort_rows(b, &rows, &methods, &sorted) != 0;
+    if (!failed && rows.size) failed = sort_rows(b, &rows, &methods, known, &sorted) != 0;
     Py_END_ALLOW_THREADS
     PyObject *result = NULL;
     if (failed)
@@ -2038,7 +2169,11 @@ static PyMethodDef methods[] = {
     {"newlines_answer", newlines_answer, METH_VARARGS,
      "newlines_answer(block, asked) -> (answers, offsets, counts)"},
     {"sip_prepare", sip_prepare, METH_VARARGS,
-     "sip_prepare(block, keepalive) -> None | (groups, maybe_late, statuses, hits, tail)"},
+     "sip_prepare(block, keepalive, index=None) -> None | (groups, maybe_late, statuses, hits, "
+     "tail, overflow)"},
+    {"keepalive_index", keepalive_index, METH_VARARGS,
+     "keepalive_index(keys) -> the capsule of an index of keep-alive keys (bytes), for "
+     "sip_prepare"},
     {"signin_marks", signin_marks, METH_VARARGS,
      "signin_marks(block, lines) -> (counted, starts | None)"},
     {"sip_head", sip_head, METH_VARARGS,

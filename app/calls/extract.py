@@ -106,7 +106,8 @@ class Prepared:
     read one by one (numbered by `hit_newlines`, once the scan has counted). `tail` holds the
     Msg-Hash of the block's last keep-alive summaries (their block lines may open the next
     block). `newlines` numbers other lines of the block (shared with the scan's counting, see
-    engine.BlockObserver).
+    engine.BlockObserver). `overflow`: the entries of the keys left out by an index (see
+    prepare_block), counted only.
     """
 
     groups: Groups = field(default_factory=Groups)
@@ -116,6 +117,7 @@ class Prepared:
     tail: frozenset[bytes] = frozenset()
     newlines: Newlines | None = None
     ticket: int = 0  # the newlines' ticket of `hits`
+    overflow: int = 0  # keep-alive entries of keys the `index` of prepare_block left out
 
     @property
     def hit_newlines(self) -> list[int]:
@@ -125,20 +127,25 @@ class Prepared:
 _NOTHING = Prepared()
 
 
-def prepare_block(block: bytes, newlines: Newlines | None = None) -> Prepared:
+def prepare_block(block: bytes, newlines: Newlines | None = None, index: object = None) -> Prepared:
     """Sort a block's SIP lines: keep-alive ones to count, others to read (see Prepared);
     `newlines`: the scan's counter of the block's newlines (a fresh one when None). The C
-    loop of app._native when built (the GIL released), else prepare_block_in_python."""
+    loop of app._native when built (the GIL released), else prepare_block_in_python.
+
+    `index`: None, or the keys that alone may have a keep-alive row, no row being addable
+    (`FileExtractor.frozen`): the groups of other keys are left out and their entries summed
+    in `overflow` (a log of a hundred thousand peers past the row cap costs no key object per
+    peer). The Python reference takes no index (it leaves nothing out)."""
     if loops is None:
         return prepare_block_in_python(block, newlines)
-    sorted_rows = loops.sip_prepare(block, _KEEPALIVE_METHODS)
+    sorted_rows = loops.sip_prepare(block, _KEEPALIVE_METHODS, index)
     if sorted_rows is None:
         return _NOTHING
-    (keys, counts, firsts, lasts), maybe_late, statuses, hits, tail = sorted_rows
+    (keys, counts, firsts, lasts), maybe_late, statuses, hits, tail, overflow = sorted_rows
     groups = Groups(keys, counts, memoryview(firsts).cast("q"), memoryview(lasts).cast("q"))
     newlines = newlines if newlines is not None else Newlines(block)
     ticket = newlines.ask(hits)
-    return Prepared(groups, maybe_late, statuses, hits, frozenset(tail), newlines, ticket)
+    return Prepared(groups, maybe_late, statuses, hits, frozenset(tail), newlines, ticket, overflow)
 
 
 def prepare_block_in_python(block: bytes, newlines: Newlines | None = None) -> Prepared:
@@ -448,7 +455,7 @@ class ThreadedExtractor:
         self._abandoned = False
 
     def prepare(self, block: bytes, newlines: Newlines | None = None) -> Prepared:
-        return prepare_block(block, newlines)
+        return self.extractor.prepare(block, newlines)
 
     def feed(self, block: bytes, lines_before: int, prepared: object = None) -> None:
         if self._error is not None or self._abandoned:
@@ -515,20 +522,42 @@ class FileExtractor:
         self.tail: frozenset[bytes] = frozenset()  # keep-alive summaries' hashes, block before
         self.seconds = Seconds()
         self.rows: dict[Key, _Tally] = {}  # keep-alive rows of the file
+        self.frozen: object = None  # the keys of the file's rows once none can be added
 
     def prepare(self, block: bytes, newlines: Newlines | None = None) -> Prepared:
-        """The block's SIP lines, sorted (no state: runs in the engine's matcher threads)."""
-        return prepare_block(block, newlines)
+        """The block's SIP lines, sorted (no state of its own: runs in the engine's matcher
+        threads, with the `frozen` index of the moment)."""
+        return prepare_block(block, newlines, self.frozen)
 
     def feed(self, block: bytes, lines_before: int, prepared: object = None) -> None:
         """One line-aligned block; `lines_before`: newlines in the blocks before it;
         `prepared`: what `prepare(block)` gave (done here when None)."""
-        ready = prepared if isinstance(prepared, Prepared) else prepare_block(block)
+        collector = self.collector
+        if collector.room():
+            self.frozen = None  # (rows of a file scanned again were forgotten: room again)
+        ready = prepared if isinstance(prepared, Prepared) else self.prepare(block)
+        if ready.overflow and collector.room():  # prepared while no row could be added
+            ready = prepare_block(block)
         pos = self._read_body(block, 0) if self.body is not None else 0
         self._count_keepalive(block, lines_before, ready)
         self._walk(block, lines_before, pos, ready)
         self.tail = ready.tail
         self.offset += len(block)
+        if self.frozen is None and loops is not None and not collector.room():
+            self.frozen = self._frozen_index()
+
+    def _frozen_index(self) -> object:
+        """The keys of the file's keep-alive rows, for prepare_block, once no row can be
+        added (Collector.room): a block's groups of other keys are then only counted."""
+        assert loops is not None
+        file = self.file_name
+        return loops.keepalive_index(
+            [
+                peer + b"\n" + method
+                for name, peer, method in list(self.collector.tallies)
+                if name == file
+            ]
+        )
 
     def _walk(self, block: bytes, lines_before: int, pos: int, ready: Prepared) -> None:
         """Read the SIP lines at `ready.hits` (offsets of `Module="network.sip"`, in file
@@ -663,6 +692,7 @@ class FileExtractor:
         per peer and method, not per message, and only per peer with a row: the rows are
         looked up and the peers without one picked out by `map` and `compress` (no Python
         bytecode per peer), so a block of thousands of peers past the row cap stays cheap."""
+        self.collector.background_overflow += ready.overflow
         groups = ready.groups
         if ready.maybe_late:
             groups = self._with_late(groups, ready.maybe_late)
@@ -738,14 +768,13 @@ class FileExtractor:
         fresh: list[int],
         found: list[_Tally | None],
     ) -> None:
-        """Rows for the peers first seen in this block (the groups at `fresh`, in order of
-        first offset), while there is room, also put in `found` at their index; their line
-        numbers counted in one walk over the block, whatever the number of peers."""
+        """The rows of the peers first seen in this block (the groups at `fresh`, in order of
+        first offset): the file's row of the peer when there is one (made by `tally`), else a
+        new one while there is room (the others overflow); also put in `found` at their index.
+        Their line numbers are counted in one walk over the block, whatever the number of peers.
+        (Once no row can be added, prepare_block leaves out the peers without a row: only this
+        block and those prepared with it come here with thousands of them.)"""
         collector, file, rows = self.collector, self.file_name, self.rows
-        if not collector.room():
-            counts = groups.counts
-            collector.background_overflow += sum(map(counts.__getitem__, fresh))
-            return
         count = block.count
         counted_to, newlines = 0, 0  # newlines before counted_to (the rows come in file order)
         for index in fresh:
