@@ -1956,6 +1956,37 @@ static int ts_fast(Cursor *c, Span *g) {
     return take(c, "\"");
 }
 
+/* The fields of a Traffic Server line of doc 225746's form (signin._TS_FAST's groups) in
+ * b[0, n): 1 found (g filled), 0 not that form (or an HTTPMSG on it), -1 not plain ASCII (tab
+ * and printables; Python reads it). */
+static int signin_fields(const char *b, Py_ssize_t n, Span *g) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)b[i];
+        if (!(ch >= 0x20 && ch <= 0x7e) && ch != '\t') return -1;
+    }
+    if (memmem(b, (size_t)n, "HTTPMSG:", 8) != NULL) return 0;
+    if (memmem(b, (size_t)n, "network.http.trafficserver\"", 27) == NULL) return 0;
+    for (const char *at = memmem(b, (size_t)n, "UTCTime=\"", 9); at != NULL;
+         at = memmem(at + 1, (size_t)(b + n - at - 1), "UTCTime=\"", 9)) {
+        Cursor c = {b, n, at - b + 9};
+        if (ts_fast(&c, g)) return 1;
+    }
+    return 0;
+}
+
+/* the peer of found fields: "ip:port", "ip" without a port, "" without an ip */
+static PyObject *signin_peer(const char *b, const Span *g) {
+    Span ip = strip(b, g[6]), port = strip(b, g[7]);
+    if (ip.end == ip.start) return PyUnicode_FromString("");
+    if (port.end == port.start) return text_of(b, ip);
+    char both[64 + 1 + 8]; /* (at most 64 and 8 characters) */
+    Py_ssize_t size = ip.end - ip.start;
+    memcpy(both, b + ip.start, (size_t)size);
+    both[size++] = ':';
+    memcpy(both + size, b + port.start, (size_t)(port.end - port.start));
+    return PyUnicode_FromStringAndSize(both, size + port.end - port.start);
+}
+
 /* signin_line(line) -> None | False | (second, fraction, received, request, txn_id,
  * tracking_id, peer): calls.signin.fast_line_in_python for a line of plain ASCII (tab and
  * printables); False for any other line, which Python reads */
@@ -1963,52 +1994,23 @@ static PyObject *signin_line(PyObject *self, PyObject *args) {
     Py_buffer view;
     if (!PyArg_ParseTuple(args, "y*", &view)) return NULL;
     const char *b = view.buf;
-    Py_ssize_t n = view.len;
-    PyObject *result = Py_None;
     Span g[8] = {{0, 0}};
-    int found = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)b[i];
-        if (!(ch >= 0x20 && ch <= 0x7e) && ch != '\t') {
-            result = Py_False; /* not plain ASCII: read by Python */
-            goto done;
-        }
+    int found = signin_fields(b, view.len, g);
+    PyObject *result;
+    if (found <= 0) {
+        result = Py_NewRef(found < 0 ? Py_False : Py_None);
+    } else {
+        PyObject *peer = signin_peer(b, g);
+        result = peer == NULL ? NULL
+                              : Py_BuildValue("(NNOONNN)", text_of(b, g[0]), text_of(b, g[1]),
+                                              b[g[2].start] == 'R' ? Py_True : Py_False,
+                                              b[g[3].start + 2] == 'q' ? Py_True : Py_False,
+                                              text_of(b, g[4]),
+                                              g[5].start < 0 ? PyUnicode_FromString("")
+                                                             : text_of(b, g[5]),
+                                              peer);
     }
-    if (memmem(b, (size_t)n, "HTTPMSG:", 8) != NULL) goto done;
-    if (memmem(b, (size_t)n, "network.http.trafficserver\"", 27) == NULL) goto done;
-    for (const char *at = memmem(b, (size_t)n, "UTCTime=\"", 9); at != NULL && !found;
-         at = memmem(at + 1, (size_t)(b + n - at - 1), "UTCTime=\"", 9)) {
-        Cursor c = {b, n, at - b + 9};
-        found = ts_fast(&c, g);
-    }
-    if (!found) goto done;
-    Span ip = strip(b, g[6]), port = strip(b, g[7]);
-    PyObject *peer;
-    if (ip.end == ip.start)
-        peer = PyUnicode_FromString("");
-    else if (port.end == port.start)
-        peer = text_of(b, ip);
-    else { /* (at most 64 and 8 characters) */
-        char both[64 + 1 + 8];
-        Py_ssize_t size = ip.end - ip.start;
-        memcpy(both, b + ip.start, (size_t)size);
-        both[size++] = ':';
-        memcpy(both + size, b + port.start, (size_t)(port.end - port.start));
-        peer = PyUnicode_FromStringAndSize(both, size + port.end - port.start);
-    }
-    if (peer == NULL) {
-        result = NULL;
-        goto done;
-    }
-    result = Py_BuildValue("(NNOONNN)", text_of(b, g[0]), text_of(b, g[1]),
-                           b[g[2].start] == 'R' ? Py_True : Py_False,
-                           b[g[3].start + 2] == 'q' ? Py_True : Py_False, text_of(b, g[4]),
-                           g[5].start < 0 ? PyUnicode_FromString("") : text_of(b, g[5]), peer);
     PyBuffer_Release(&view);
-    return result;
-done:
-    PyBuffer_Release(&view);
-    Py_XINCREF(result);
     return result;
 }
 
@@ -2048,23 +2050,39 @@ static PyObject *shared_copy(PyObject *value) {
  * and written at its offset, without an attribute lookup per field. Every descriptor must be a
  * writable object slot of item's type (TypeError otherwise: nothing is read from a wrong
  * offset). */
+static int slots_of(PyObject *slots, PyObject *item);
+static int intern_item(PyObject *slots, PyObject *item);
+
 static PyObject *intern_slots(PyObject *self, PyObject *args) {
     PyObject *item, *slots;
     if (!PyArg_ParseTuple(args, "O!O", &PyTuple_Type, &slots, &item)) return NULL;
+    if (slots_of(slots, item) || intern_item(slots, item)) return NULL;
+    Py_RETURN_NONE;
+}
+
+/* 0 when every member descriptor of the tuple `slots` is a writable object slot of item's
+ * type; -1 with TypeError otherwise (nothing is then read from a wrong offset) */
+static int slots_of(PyObject *slots, PyObject *item) {
     Py_ssize_t count = PyTuple_GET_SIZE(slots);
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *descr = PyTuple_GET_ITEM(slots, i);
         if (!Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
             PyErr_SetString(PyExc_TypeError, "intern_slots: not a member descriptor");
-            return NULL;
+            return -1;
         }
         PyMemberDescrObject *member = (PyMemberDescrObject *)descr;
         if (member->d_member->type != T_OBJECT_EX || (member->d_member->flags & READONLY) ||
             !PyObject_TypeCheck(item, member->d_common.d_type)) {
             PyErr_SetString(PyExc_TypeError, "intern_slots: not a writable object slot of item");
-            return NULL;
+            return -1;
         }
     }
+    return 0;
+}
+
+/* intern the text of item's slots (checked by slots_of); -1 when memory ran out */
+static int intern_item(PyObject *slots, PyObject *item) {
+    Py_ssize_t count = PyTuple_GET_SIZE(slots);
     for (Py_ssize_t i = 0; i < count; i++) {
         PyMemberDef *def = ((PyMemberDescrObject *)PyTuple_GET_ITEM(slots, i))->d_member;
         PyObject **slot = (PyObject **)((char *)item + def->offset);
@@ -2072,13 +2090,13 @@ static PyObject *intern_slots(PyObject *self, PyObject *args) {
         if (value == NULL) continue;
         PyObject *shared = shared_copy(value);
         if (shared == NULL) {
-            if (PyErr_Occurred()) return NULL;
+            if (PyErr_Occurred()) return -1;
             continue;
         }
         *slot = shared; /* (the slot held a reference to value: given back below) */
         Py_DECREF(value);
     }
-    Py_RETURN_NONE;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ log times */
@@ -2099,6 +2117,8 @@ static long digits_at(const char *p, int n) {
  * digits: with `decimal`, a decimal fraction of the second (its first six: `,92` = 920 ms, the
  * sign-in rule of calls.signin); without, one to three are milliseconds as written (`,9` = 9
  * ms) and more a decimal fraction (the SIP rule of calls.extract.utc_time). */
+static PyObject *utc_of(const char *text, Py_ssize_t size, int decimal);
+
 static PyObject *utc_datetime(PyObject *self, PyObject *args) {
     PyObject *value;
     int decimal;
@@ -2117,6 +2137,11 @@ static PyObject *utc_datetime(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_TypeError, "utc_datetime: bytes or str");
         return NULL;
     }
+    return utc_of(text, size, decimal);
+}
+
+/* utc_datetime of text[0, size): a new reference to the datetime or to False; NULL on error */
+static PyObject *utc_of(const char *text, Py_ssize_t size, int decimal) {
     if (size < 19 || text[4] != '-' || text[7] != '-' || text[10] != ' ' || text[13] != ':' ||
         text[16] != ':')
         Py_RETURN_FALSE;
@@ -2147,6 +2172,179 @@ static PyObject *utc_datetime(PyObject *self, PyObject *args) {
         Py_RETURN_FALSE;
     }
     return when;
+}
+
+/* ------------------------------------------------------------------ sign-in runs */
+
+static PyObject *name_user, *name_client_ip, *name_forwarded_for, *name_request_client,
+    *name_tracking_id, *name_request_tracking, *name_path;
+
+/* A response paired with its request `asked` (calls.signin.SigninReader._keep_fast) */
+static int take_request(PyObject *message, PyObject *asked) {
+    PyObject *user = PyObject_GetAttr(asked, name_user);
+    if (user == NULL) return -1;
+    int failed = PyObject_SetAttr(message, name_user, user);
+    Py_DECREF(user);
+    if (failed) return -1;
+    PyObject *client = PyObject_GetAttr(asked, name_client_ip);
+    if (client == NULL) return -1;
+    int named = PyObject_IsTrue(client);
+    if (named == 0) {
+        Py_SETREF(client, PyObject_GetAttr(asked, name_forwarded_for));
+        if (client == NULL) return -1;
+    }
+    failed = named < 0 || PyObject_SetAttr(message, name_request_client, client);
+    Py_DECREF(client);
+    if (failed) return -1;
+    PyObject *tracking = PyObject_GetAttr(asked, name_tracking_id);
+    if (tracking == NULL) return -1;
+    failed = PyObject_SetAttr(message, name_request_tracking, tracking);
+    Py_DECREF(tracking);
+    if (failed) return -1;
+    PyObject *path = PyObject_GetAttr(asked, name_path);
+    if (path == NULL) return -1;
+    failed = PyObject_SetAttr(message, name_path, path);
+    Py_DECREF(path);
+    return failed ? -1 : 0;
+}
+
+/* signin_run(block, starts, numbers, index, pos, lines_before, cls, consts, requests, evict,
+ *            max_paired, room, into, slots) -> (index, pos, kept, last)
+ * calls.signin.SigninReader.feed's common case in one call: from starts[index] on (the log
+ * lines that may be sign-in lines, ascending; numbers[i]: the newlines before starts[i]), each
+ * Traffic Server line of doc 225746's form that a log line follows (no HTTPMSG block) is made,
+ * paired and kept as SigninReader._keep_fast does: cls(time, file, line, "trafficserver",
+ * direction, peer, "?" | None, "", None, "", txn_id, tracking_id) with consts = (file,
+ * "trafficserver", "in", "out", "?", ""); a request put in `requests` by its Txn-id (`evict()`
+ * once it holds more than max_paired), a response given its request's user, client, tracking
+ * and path; appended to `into` with its text interned (`slots`, as intern_slots). Lines before
+ * `pos` are skipped (inside an HTTPMSG block read). Stops at the first line it does not make,
+ * that Python reads (another form or kind, a block after it, not plain ASCII, a time out of
+ * range), or when `room` messages are kept: the index of that line, the position after the
+ * last line made, how many were kept and the last one (None: none). */
+static PyObject *signin_run(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    PyObject *starts, *numbers, *cls, *consts, *requests, *evict, *into, *slots;
+    Py_ssize_t index, pos, lines_before, max_paired, room;
+    if (!PyArg_ParseTuple(args, "y*O!O!nnnOO!OOnnO!O!", &view, &PyList_Type, &starts,
+                          &PyList_Type, &numbers, &index, &pos, &lines_before, &cls,
+                          &PyTuple_Type, &consts, &requests, &evict, &max_paired, &room,
+                          &PyList_Type, &into, &PyTuple_Type, &slots))
+        return NULL;
+    PyObject *last = Py_None, *result = NULL;
+    Py_INCREF(last);
+    Py_ssize_t kept = 0, count = PyList_GET_SIZE(starts);
+    const char *b = view.buf;
+    Py_ssize_t size = view.len;
+    int checked = 0;
+    if (PyTuple_GET_SIZE(consts) != 6 || PyList_GET_SIZE(numbers) != count) {
+        PyErr_SetString(PyExc_ValueError, "signin_run: 6 consts, a number per start");
+        goto done;
+    }
+    if (name_user == NULL) {
+        name_user = PyUnicode_InternFromString("user");
+        name_client_ip = PyUnicode_InternFromString("client_ip");
+        name_forwarded_for = PyUnicode_InternFromString("forwarded_for");
+        name_request_client = PyUnicode_InternFromString("request_client");
+        name_tracking_id = PyUnicode_InternFromString("tracking_id");
+        name_request_tracking = PyUnicode_InternFromString("request_tracking");
+        name_path = PyUnicode_InternFromString("path");
+        if (!name_user || !name_client_ip || !name_forwarded_for || !name_request_client ||
+            !name_tracking_id || !name_request_tracking || !name_path)
+            goto done;
+    }
+    for (; index < count && kept < room; index++) {
+        Py_ssize_t start = PyLong_AsSsize_t(PyList_GET_ITEM(starts, index));
+        Py_ssize_t before = PyLong_AsSsize_t(PyList_GET_ITEM(numbers, index));
+        if ((start == -1 || before == -1) && PyErr_Occurred()) goto done;
+        if (start < pos) continue; /* inside the HTTPMSG block just read */
+        if (start >= size) break;
+        const char *newline = memchr(b + start, '\n', (size_t)(size - start));
+        Py_ssize_t end = newline != NULL ? newline - b : size, after = end + 1;
+        if (after >= size || b[after] == ' ' || b[after] == '\t' || b[after] == '|' ||
+            (size - after >= 8 && memcmp(b + after, "HTTPMSG:", 8) == 0))
+            break; /* the last line, or a block may follow: Python reads it */
+        Py_ssize_t stop = end;
+        while (stop > start && b[stop - 1] == '\r') stop--;
+        const char *line = b + start;
+        Span g[8] = {{0, 0}};
+        if (signin_fields(line, stop - start, g) != 1) break;
+        Py_ssize_t utc_end = g[1].end > g[1].start ? g[1].end : g[0].end;
+        PyObject *when = utc_of(line + g[0].start, utc_end - g[0].start, 1);
+        if (when == NULL) goto done;
+        if (when == Py_False) {
+            Py_DECREF(when);
+            break; /* (out of range: Python's reader answers it) */
+        }
+        int request = line[g[3].start + 2] == 'q';
+        PyObject *fields[12] = {
+            when,
+            PyTuple_GET_ITEM(consts, 0),
+            PyLong_FromSsize_t(lines_before + before + 1),
+            PyTuple_GET_ITEM(consts, 1),
+            PyTuple_GET_ITEM(consts, line[g[2].start] == 'R' ? 2 : 3),
+            signin_peer(line, g),
+            request ? PyTuple_GET_ITEM(consts, 4) : Py_None,
+            PyTuple_GET_ITEM(consts, 5),
+            Py_None,
+            PyTuple_GET_ITEM(consts, 5),
+            text_of(line, g[4]),
+            g[5].start < 0 ? Py_NewRef(PyTuple_GET_ITEM(consts, 5)) : text_of(line, g[5]),
+        };
+        PyObject *message = NULL;
+        if (fields[2] != NULL && fields[5] != NULL && fields[10] != NULL && fields[11] != NULL)
+            message = PyObject_Vectorcall(cls, fields, 12, NULL);
+        PyObject *txn = fields[10];
+        Py_XINCREF(txn);
+        Py_DECREF(when);
+        Py_XDECREF(fields[2]);
+        Py_XDECREF(fields[5]);
+        Py_XDECREF(fields[10]);
+        Py_XDECREF(fields[11]);
+        if (message == NULL) {
+            Py_XDECREF(txn);
+            goto done;
+        }
+        int failed = 0;
+        if (PyUnicode_GET_LENGTH(txn) > 0) { /* _pair: by the Txn-id */
+            if (request) {
+                failed = PyObject_SetItem(requests, txn, message) < 0;
+                Py_ssize_t held = failed ? 0 : PyObject_Size(requests);
+                failed = failed || held < 0;
+                if (!failed && held > max_paired) {
+                    PyObject *gone = PyObject_CallNoArgs(evict);
+                    failed = gone == NULL;
+                    Py_XDECREF(gone);
+                }
+            } else {
+                PyObject *asked = PyObject_GetItem(requests, txn);
+                if (asked == NULL) {
+                    if (PyErr_ExceptionMatches(PyExc_KeyError)) PyErr_Clear();
+                    else failed = 1;
+                } else {
+                    failed = asked != Py_None && take_request(message, asked) < 0;
+                    Py_DECREF(asked);
+                }
+            }
+        }
+        Py_DECREF(txn);
+        if (!failed && !checked) { /* (every message is of one class) */
+            failed = slots_of(slots, message) < 0;
+            checked = 1;
+        }
+        if (failed || intern_item(slots, message) < 0 || PyList_Append(into, message) < 0) {
+            Py_DECREF(message);
+            goto done;
+        }
+        Py_SETREF(last, message);
+        kept++;
+        pos = after;
+    }
+    result = Py_BuildValue("(nnnO)", index, pos, kept, last);
+done:
+    Py_DECREF(last);
+    PyBuffer_Release(&view);
+    return result;
 }
 
 /* set_avx2(on) -> whether the AVX2 loops ran before: they run when `on` is true and the CPU has
@@ -2183,6 +2381,9 @@ static PyMethodDef methods[] = {
     {"signin_line", signin_line, METH_VARARGS,
      "signin_line(line) -> None | False | (second, fraction, received, request, txn_id, "
      "tracking_id, peer)"},
+    {"signin_run", signin_run, METH_VARARGS,
+     "signin_run(block, starts, numbers, index, pos, lines_before, cls, consts, requests, "
+     "evict, max_paired, room, into, slots) -> (index, pos, kept, last)"},
     {"utc_datetime", utc_datetime, METH_VARARGS,
      "utc_datetime(value, decimal) -> datetime | False (a logged UTCTime of the plain form)"},
     {"intern_slots", intern_slots, METH_VARARGS,

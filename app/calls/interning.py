@@ -22,8 +22,13 @@ def slot_interner(cls: type, names: tuple[str, ...]) -> Callable[[object], None]
     looked up here once (in C each slot is read and written at its offset, no attribute lookup
     per field and message), else `intern_fields_in_python`."""
     if loops is not None:
-        return partial(loops.intern_slots, tuple(cls.__dict__[name] for name in names))
+        return partial(loops.intern_slots, slot_descriptors(cls, names))
     return partial(intern_fields_in_python, names=names)
+
+
+def slot_descriptors(cls: type, names: tuple[str, ...]) -> tuple[object, ...]:
+    """The member descriptors of the slots `names` of a `__slots__` class (for app._native)."""
+    return tuple(cls.__dict__[name] for name in names)
 
 
 def intern_fields_in_python(item: object, names: tuple[str, ...]) -> None:

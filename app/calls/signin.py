@@ -33,11 +33,13 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from urllib.parse import unquote
 
 from app.calls.extract import Seconds
+from app.calls.interning import slot_descriptors
 from app.calls.occurrences import Occurrences
-from app.calls.signin_model import HttpMessage
+from app.calls.signin_model import SHARED_HTTP_FIELDS, HttpMessage
 from app.native import loops
 from app.report import FileKind
 from app.signatures.engine import BlockObserver, Observe
@@ -190,6 +192,8 @@ def _uds_user(path: str) -> str:
     return unquote(match[1])[:64] if match else ""
 
 
+_SHARED_SLOTS = slot_descriptors(HttpMessage, SHARED_HTTP_FIELDS)  # (for signin_run)
+
 FastLine = tuple[str, str, bool, bool, str, str, str]
 """A Traffic Server line of doc 225746's form: (UTCTime's second, its `,fraction` or "",
 received, request, Txn-id, TrackingID or "", peer address)."""
@@ -329,6 +333,18 @@ class SigninCollector:
         with self._lock:
             self.dropped += count
 
+    def reserve(self, wanted: int) -> int:
+        """Room for up to `wanted` messages, counted as kept at once (the caller keeps them
+        in `messages` itself, interned, and gives back what it did not use)."""
+        with self._lock:
+            granted = max(0, min(wanted, self.max_messages - self.kept))
+            self.kept += granted
+            return granted
+
+    def give_back(self, unused: int) -> None:
+        with self._lock:
+            self.kept -= unused
+
     def keep(self, message: HttpMessage) -> bool:
         with self._lock:
             if self.kept >= self.max_messages:
@@ -362,6 +378,8 @@ class SigninReader:
         self.last: HttpMessage | None = None
         self.last_note: tuple[str, str, datetime | None] | None = None
         self.seconds = Seconds()  # UTCTime second → datetime
+        self._consts = (file_name, "trafficserver", "in", "out", "?", "")  # (for signin_run)
+        self._evict = partial(self.requests.popitem, last=False)  # the oldest request
 
     def prepare(self, block: bytes, newlines: Newlines | None = None) -> _Marked:
         """The block's possible sign-in lines, numbered (runs in a matcher thread; only the
@@ -378,9 +396,17 @@ class SigninReader:
         if marked.starts is None:  # (prepared when the budget was spent)
             marked = mark_block(block)
         starts = marked.starts if marked.starts is not None else []
+        numbers = marked.newlines
         pos = self._continue(block, 0) if self.open is not None else 0
         size, startswith = len(block), block.startswith
-        for start, newlines in zip(starts, marked.newlines, strict=True):
+        index, count = 0, len(starts)
+        while index < count:
+            if self.open is None and loops is not None and not self.collector.full:
+                index, pos = self._run(block, starts, numbers, index, pos, lines_before)
+                if index >= count:
+                    break
+            start, newlines = starts[index], numbers[index]
+            index += 1
             if start < pos:
                 continue  # inside the HTTPMSG block just read
             line_no = lines_before + newlines + 1
@@ -409,6 +435,34 @@ class SigninReader:
         if self.open is not None:
             self._finish(cut=True)
         self.requests.clear()
+
+    def _run(
+        self,
+        block: bytes,
+        starts: list[int],
+        numbers: list[int],
+        index: int,
+        pos: int,
+        lines_before: int,
+    ) -> tuple[int, int]:
+        """The lines from starts[index] on that `_keep_fast` would make, made, paired and kept
+        in one call of app._native.signin_run (the common line of a sign-in log); the index of
+        the first line left to the loop of `feed` and the position after the last one made."""
+        assert loops is not None
+        collector = self.collector
+        room = collector.reserve(len(starts) - index)
+        kept = 0
+        try:
+            index, pos, kept, last = loops.signin_run(
+                block, starts, numbers, index, pos, lines_before, HttpMessage, self._consts,
+                self.requests, self._evict, MAX_PAIRED, room,
+                collector.messages.setdefault(self.file_name, []), _SHARED_SLOTS,
+            )  # fmt: skip
+        finally:
+            collector.give_back(room - kept)
+        if last is not None:
+            self.last = last
+        return index, pos
 
     # --- finding the lines ---------------------------------------------------------------
 
