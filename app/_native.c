@@ -1564,11 +1564,19 @@ static Py_ssize_t append_diagnostic(char *joined, Py_ssize_t length, int separat
 /* sip_head(raw) -> None | (method, request_uri, status, reason, call_id, cseq, from_uri,
  * from_tag, to_uri, to_tag, transport, user_agent, server, diagnostics, via_count,
  * session_ids): calls.sipmsg.Head (see above for None) */
+static PyObject *head_fields(const char *b, Py_ssize_t n);
+
 static PyObject *sip_head(PyObject *self, PyObject *args) {
     Py_buffer view;
     if (!PyArg_ParseTuple(args, "y*", &view)) return NULL;
-    const char *b = view.buf;
-    Py_ssize_t n = view.len, text_end = n;
+    PyObject *result = head_fields(view.buf, view.len);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* sip_head of b[0, n): a new reference to the Head fields' tuple, or to None (not plain ASCII) */
+static PyObject *head_fields(const char *b, Py_ssize_t n) {
+    Py_ssize_t text_end = n;
     for (Py_ssize_t i = find_char(b, 0, n, '\n'); i != -1; i = find_char(b, i + 1, n, '\n')) {
         Py_ssize_t j = i + 1; /* `\n ?\r?\n`: the empty line after the headers */
         if (j < n && b[j] == ' ') j++;
@@ -1580,10 +1588,8 @@ static PyObject *sip_head(PyObject *self, PyObject *args) {
     }
     for (Py_ssize_t i = 0; i < text_end; i++) {
         unsigned char ch = (unsigned char)b[i];
-        if (!(ch >= 0x20 && ch <= 0x7e) && ch != '\t' && ch != '\n' && ch != '\r') {
-            PyBuffer_Release(&view);
+        if (!(ch >= 0x20 && ch <= 0x7e) && ch != '\t' && ch != '\n' && ch != '\r')
             Py_RETURN_NONE; /* not plain ASCII: read by Python */
-        }
     }
     Span method = {0, 0}, uri = {0, 0}, reason = {0, 0}, headers[H_COUNT];
     int has_header[H_COUNT] = {0}, status = -1, is_request = 0;
@@ -1683,7 +1689,6 @@ static PyObject *sip_head(PyObject *self, PyObject *args) {
     else {
         Py_XDECREF(none_or_method), Py_XDECREF(none_or_status), Py_XDECREF(sessions);
     }
-    PyBuffer_Release(&view);
     return result;
 }
 
@@ -1748,16 +1753,24 @@ static PyObject *address_of(const char *b, Py_ssize_t *ip, Py_ssize_t *port) {
 }
 
 /* sip_line(block, at, end) -> None | False | the fields of calls.sipline.SipLine */
+static PyObject *line_fields(const char *b, Py_ssize_t at, Py_ssize_t end);
+
 static PyObject *sip_line(PyObject *self, PyObject *args) {
     Py_buffer view;
     Py_ssize_t at, end;
     if (!PyArg_ParseTuple(args, "y*nn", &view, &at, &end)) return NULL;
-    const char *b = view.buf;
     PyObject *result = NULL;
-    if (at < 0 || end > view.len || at > end) {
+    if (at < 0 || end > view.len || at > end)
         PyErr_SetString(PyExc_ValueError, "sip_line: at and end must lie within the block");
-        goto done;
-    }
+    else
+        result = line_fields(view.buf, at, end);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* sip_line of b[at, end): a new reference to the SipLine fields' tuple, None or False */
+static PyObject *line_fields(const char *b, Py_ssize_t at, Py_ssize_t end) {
+    PyObject *result = NULL;
     Cursor c = {b, end, at};
     Py_ssize_t local_ip[2], local_port[2], ip[2], port[2], detail[2] = {-1, -1}, hash[2] = {-1, -1};
     int received = 0, request = 0;
@@ -1881,7 +1894,6 @@ static PyObject *sip_line(PyObject *self, PyObject *args) {
                            text_of(b, strip(b, pairs[P_FROM_TAG])),
                            text_of(b, strip(b, pairs[P_TO_TAG])), both);
 done:
-    PyBuffer_Release(&view);
     return result;
 }
 
@@ -2347,6 +2359,248 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------ SIP runs */
+
+static int nonempty(PyObject *text) { return PyUnicode_GET_LENGTH(text) > 0; }
+
+/* tuple(dict.fromkeys((*first, *second))): the UUIDs of both, each once, in order */
+static PyObject *joined_sessions(PyObject *first, PyObject *second) {
+    Py_ssize_t a = PyTuple_GET_SIZE(first), n = a + PyTuple_GET_SIZE(second), kept = 0;
+    PyObject *out = PyTuple_New(n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = i < a ? PyTuple_GET_ITEM(first, i) : PyTuple_GET_ITEM(second, i - a);
+        int seen = 0;
+        for (Py_ssize_t j = 0; j < kept && !seen; j++) {
+            seen = PyObject_RichCompareBool(PyTuple_GET_ITEM(out, j), item, Py_EQ);
+            if (seen < 0) {
+                Py_DECREF(out);
+                return NULL;
+            }
+        }
+        if (!seen) PyTuple_SET_ITEM(out, kept++, Py_NewRef(item));
+    }
+    if (kept < n && _PyTuple_Resize(&out, kept) < 0) return NULL;
+    return out;
+}
+
+/* The message calls.extract.FileExtractor._message_with_head makes of the summary `line` and
+ * the `head` of its SIPMSG block (their fields' tuples, as sip_line and sip_head give them) */
+static PyObject *message_of(PyObject *cls, PyObject *line, PyObject *head, PyObject *when,
+                            PyObject *file, Py_ssize_t line_no, Py_ssize_t body_offset,
+                            Py_ssize_t body_length, PyObject *empty) {
+#define L(i) PyTuple_GET_ITEM(line, i)
+#define H(i) PyTuple_GET_ITEM(head, i)
+    int request = L(6) == Py_True;
+    PyObject *method = request ? L(7) : Py_None, *status = request ? Py_None : L(9);
+    PyObject *agent = method != Py_None && nonempty(method) ? H(11) : H(12);
+    PyObject *sessions = H(15) == Py_None ? Py_NewRef(L(15)) : joined_sessions(L(15), H(15));
+    PyObject *hash = PyUnicode_DecodeUTF8(PyBytes_AS_STRING(L(5)), PyBytes_GET_SIZE(L(5)),
+                                          "replace");
+    PyObject *number = PyLong_FromSsize_t(line_no), *offset = PyLong_FromSsize_t(body_offset);
+    PyObject *length = PyLong_FromSsize_t(body_length), *message = NULL;
+    if (sessions != NULL && hash != NULL && number != NULL && offset != NULL && length != NULL) {
+        PyObject *fields[25] = {
+            when,
+            file,
+            number,
+            L(1),
+            L(2),
+            L(3),
+            nonempty(L(8)) ? L(8) : H(4),
+            L(10),
+            L(7),
+            method,
+            status,
+            status != Py_None && nonempty(H(3)) ? H(3) : empty,
+            method != Py_None && nonempty(H(1)) ? H(1) : L(11),
+            H(6),
+            nonempty(L(13)) ? L(13) : H(7),
+            nonempty(H(8)) ? H(8) : L(12),
+            nonempty(L(14)) ? L(14) : H(9),
+            sessions,
+            H(10),
+            nonempty(agent) ? agent : nonempty(H(11)) ? H(11) : H(12),
+            H(13),
+            H(14),
+            hash,
+            offset,
+            length,
+        };
+        message = PyObject_Vectorcall(cls, fields, 25, NULL);
+    }
+#undef L
+#undef H
+    Py_XDECREF(sessions);
+    Py_XDECREF(hash);
+    Py_XDECREF(number);
+    Py_XDECREF(offset);
+    Py_XDECREF(length);
+    return message;
+}
+
+/* The end of a SIPMSG block starting at `from` (calls.extract._BODY_END, `\n(?! )`): the
+ * position after its last line, or -1 when it may go on in the next block */
+static Py_ssize_t body_stop(const char *b, Py_ssize_t size, Py_ssize_t from) {
+    for (Py_ssize_t p = from; p < size;) {
+        const char *newline = memchr(b + p, '\n', (size_t)(size - p));
+        if (newline == NULL) return -1;
+        p = newline - b;
+        if (p >= size - 1) return -1;
+        if (b[p + 1] != ' ') return p + 1;
+        p++;
+    }
+    return -1;
+}
+
+/* sip_run(block, hits, numbers, index, pos, lines_before, offset, cls, file, awaiting, evict,
+ *         max_awaiting, background, invite_call_ids, room, into, slots, max_keep)
+ *   -> (index, pos, kept)
+ * calls.extract.FileExtractor._walk's common case in one call: from hits[index] on (the
+ * offsets of `Module="network.sip"` of the lines to read; numbers[i]: the newlines before
+ * hits[i]), a summary line whose block line follows it at once with its SIPMSG block (see
+ * FileExtractor._with_block) is made into its message, kept and read whole as _with_block does:
+ * cls(...) (SipMessage) at file offset `offset` + its block's, its Msg-Hash taken out of
+ * `awaiting` (else the oldest evicted, `evict()`, once it holds max_awaiting), its Call-ID put in
+ * `invite_call_ids` for an INVITE, appended to `into` with its text interned (`slots`, as
+ * intern_slots); its head read from at most max_keep bytes of the block. Lines that are no
+ * message (another network.sip line) or quoted in a payload are passed over. Stops at the
+ * first hit it does not read this way, which Python reads: a block line, a summary of
+ * another form or of a keep-alive method (`background`), a head or a Detail that is not plain
+ * ASCII, a time that is not of the plain form; or once `room` messages are kept. Answers the
+ * index of that hit, the position from which Python reads, and how many messages were kept. */
+static PyObject *sip_run(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    PyObject *hits, *numbers, *cls, *file, *awaiting, *evict, *background, *invites, *into,
+        *slots;
+    Py_ssize_t index, pos, lines_before, offset, max_awaiting, room, max_keep;
+    if (!PyArg_ParseTuple(args, "y*O!O!nnnnOUO!OnO!O!nO!O!n", &view, &PyList_Type, &hits,
+                          &PyList_Type, &numbers, &index, &pos, &lines_before, &offset, &cls,
+                          &file, &PyDict_Type, &awaiting, &evict, &max_awaiting,
+                          &PyFrozenSet_Type, &background, &PySet_Type, &invites, &room,
+                          &PyList_Type, &into, &PyTuple_Type, &slots, &max_keep))
+        return NULL;
+    const char *b = view.buf;
+    Py_ssize_t size = view.len, count = PyList_GET_SIZE(hits), kept = 0;
+    PyObject *result = NULL, *empty = PyUnicode_FromString(""), *invite = NULL;
+    int checked = 0;
+    if (empty == NULL || (invite = PyUnicode_InternFromString("INVITE")) == NULL) goto done;
+    if (PyList_GET_SIZE(numbers) != count || max_keep < 0) {
+        PyErr_SetString(PyExc_ValueError, "sip_run: a number per hit, max_keep >= 0");
+        goto done;
+    }
+    while (index < count && kept < room) {
+        Py_ssize_t hit = PyLong_AsSsize_t(PyList_GET_ITEM(hits, index));
+        if (hit == -1 && PyErr_Occurred()) goto done;
+        if (hit < pos) { /* inside the SIPMSG block just read */
+            index++;
+            continue;
+        }
+        if (hit >= size) break;
+        const char *newline = memchr(b + hit, '\n', (size_t)(size - hit));
+        Py_ssize_t end = newline != NULL ? newline - b : size, after = end + 1;
+        PyObject *line = line_fields(b, hit, end);
+        if (line == NULL) goto done;
+        if (line == Py_False) {
+            Py_DECREF(line);
+            break;
+        }
+        const char *before = memrchr(b, '\n', (size_t)hit);
+        Py_ssize_t start = before != NULL ? before - b + 1 : 0;
+        if (line == Py_None || b[start] == ' ' || b[start] == '\t' || b[start] == '|') {
+            Py_DECREF(line); /* no message, or quoted inside a payload: passed over */
+            pos = after;
+            index++;
+            continue;
+        }
+        PyObject *head = NULL, *header = NULL, *when = NULL, *message = NULL;
+        int read = 0; /* 1: made and kept; 0: left to Python; -1: an error */
+        const char *utc = memmem(b + start, (size_t)(hit - start), "UTCTime=\"", 9);
+        const char *quote = utc != NULL ? memchr(utc + 9, '"', (size_t)(b + hit - utc - 9)) : NULL;
+        Py_ssize_t next_hit = -1, next_end = -1, stop = -1, body_start = -1;
+        if (PyTuple_GET_ITEM(line, 0) != Py_True || index + 1 >= count || quote == NULL ||
+            PyBytes_GET_SIZE(PyTuple_GET_ITEM(line, 5)) == 0)
+            goto line_done; /* a block line, the last hit, no time: Python reads it */
+        next_hit = PyLong_AsSsize_t(PyList_GET_ITEM(hits, index + 1));
+        if (next_hit == -1 && PyErr_Occurred()) goto line_failed;
+        if (next_hit < after || next_hit >= size || b[after] == ' ' || b[after] == '\t' ||
+            b[after] == '|' || memchr(b + after, '\n', (size_t)(next_hit - after)) != NULL)
+            goto line_done; /* the block line is not the next line */
+        newline = memchr(b + next_hit, '\n', (size_t)(size - next_hit));
+        if (newline == NULL) goto line_done;
+        next_end = newline - b;
+        header = line_fields(b, next_hit, next_end);
+        if (header == NULL) goto line_failed;
+        if (!PyTuple_Check(header) || PyTuple_GET_ITEM(header, 0) != Py_False) goto line_done;
+        int same = PyObject_RichCompareBool(PyTuple_GET_ITEM(header, 5),
+                                            PyTuple_GET_ITEM(line, 5), Py_EQ);
+        if (same < 0) goto line_failed;
+        body_start = next_end + 1;
+        if (!same || body_start >= size || b[body_start] != ' ') goto line_done;
+        stop = body_stop(b, size, body_start);
+        if (stop < 0) goto line_done; /* the SIPMSG block may go on in the next block */
+        int folded = PySet_Contains(background, PyTuple_GET_ITEM(line, 7));
+        if (folded) {
+            read = folded < 0 ? -1 : 0; /* keep-alive traffic: Python decides */
+            goto line_done;
+        }
+        Py_ssize_t keep = stop - body_start < max_keep ? stop - body_start : max_keep;
+        head = head_fields(b + body_start, keep);
+        if (head == NULL) goto line_failed;
+        if (head == Py_None) goto line_done; /* not plain ASCII: read by Python */
+        when = utc_of(utc + 9, quote - utc - 9, 0);
+        if (when == NULL) goto line_failed;
+        if (when == Py_False) goto line_done;
+        int is_invite = PyUnicode_Compare(PyTuple_GET_ITEM(line, 7), invite) == 0;
+        if (is_invite && PySet_Add(invites, PyTuple_GET_ITEM(line, 8)) < 0) goto line_failed;
+        Py_ssize_t before_header = PyLong_AsSsize_t(PyList_GET_ITEM(numbers, index + 1));
+        if (before_header == -1 && PyErr_Occurred()) goto line_failed;
+        message = message_of(cls, line, head, when, file, lines_before + before_header + 1,
+                             offset + body_start, stop - body_start, empty);
+        if (message == NULL) goto line_failed;
+        PyObject *msg_hash = PyTuple_GET_ITEM(line, 5);
+        int waiting = PyDict_Contains(awaiting, msg_hash);
+        if (waiting < 0) goto line_failed;
+        if (waiting) {
+            if (PyObject_DelItem(awaiting, msg_hash) < 0) goto line_failed;
+        } else {
+            Py_ssize_t held = PyObject_Size(awaiting);
+            if (held < 0) goto line_failed;
+            if (held >= max_awaiting) {
+                PyObject *gone = PyObject_CallNoArgs(evict);
+                if (gone == NULL) goto line_failed;
+                Py_DECREF(gone);
+            }
+        }
+        if (!checked) { /* (every message is of one class) */
+            if (slots_of(slots, message) < 0) goto line_failed;
+            checked = 1;
+        }
+        if (intern_item(slots, message) < 0 || PyList_Append(into, message) < 0) goto line_failed;
+        read = 1;
+        goto line_done;
+    line_failed:
+        read = -1;
+    line_done:
+        Py_DECREF(line);
+        Py_XDECREF(header);
+        Py_XDECREF(head);
+        Py_XDECREF(when);
+        Py_XDECREF(message);
+        if (read < 0) goto done;
+        if (read == 0) break;
+        kept++;
+        pos = stop;
+        index++;
+    }
+    result = Py_BuildValue("(nnn)", index, pos, kept);
+done:
+    Py_XDECREF(empty);
+    Py_XDECREF(invite);
+    PyBuffer_Release(&view);
+    return result;
+}
+
 /* set_avx2(on) -> whether the AVX2 loops ran before: they run when `on` is true and the CPU has
  * AVX2 (as at import), else the SSE2 ones (tests compare the two). */
 static PyObject *set_avx2(PyObject *self, PyObject *args) {
@@ -2384,6 +2638,10 @@ static PyMethodDef methods[] = {
     {"signin_run", signin_run, METH_VARARGS,
      "signin_run(block, starts, numbers, index, pos, lines_before, cls, consts, requests, "
      "evict, max_paired, room, into, slots) -> (index, pos, kept, last)"},
+    {"sip_run", sip_run, METH_VARARGS,
+     "sip_run(block, hits, numbers, index, pos, lines_before, offset, cls, file, awaiting, "
+     "evict, max_awaiting, background, invite_call_ids, room, into, slots, max_keep) -> (index, "
+     "pos, kept)"},
     {"utc_datetime", utc_datetime, METH_VARARGS,
      "utc_datetime(value, decimal) -> datetime | False (a logged UTCTime of the plain form)"},
     {"intern_slots", intern_slots, METH_VARARGS,

@@ -31,11 +31,13 @@ from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from itertools import compress, repeat
 from operator import is_, is_not
 from typing import TypeVar
 
-from app.calls.model import BACKGROUND_METHODS, BackgroundRow, SipMessage
+from app.calls.interning import slot_descriptors
+from app.calls.model import BACKGROUND_METHODS, SHARED_SIP_FIELDS, BackgroundRow, SipMessage
 from app.calls.sipline import MAX_CALL_ID_CHARS, MAX_METHOD_CHARS, SipLine, number, read_line
 from app.calls.sipmsg import Head, read_head
 from app.native import loops
@@ -72,6 +74,7 @@ _ROW = re.compile(  # every SIP line of a block in one pass (the fields keep-ali
     rb"|Detail=)"  # a summary in another order: read the slow way
 )
 _TAIL_ROWS = 16  # keep-alive summaries whose block line may open the next block
+_SHARED_SLOTS = slot_descriptors(SipMessage, SHARED_SIP_FIELDS)  # (for app._native.sip_run)
 
 
 _V = TypeVar("_V")
@@ -351,6 +354,16 @@ class Collector:
         memory stays bounded however many calls a log holds)."""
         return self.kept < self.max_messages
 
+    def reserve(self, wanted: int) -> int:
+        """Room for up to `wanted` messages, counted as kept at once (the caller keeps them in
+        `messages` itself, interned, and gives back what it did not use)."""
+        granted = max(0, min(wanted, self.max_messages - self.kept))
+        self.kept += granted
+        return granted
+
+    def give_back(self, unused: int) -> None:
+        self.kept -= unused
+
     def keep(self, message: SipMessage) -> bool:
         """Keep a call's message; False when the budget is spent (the message is counted)."""
         if self.kept >= self.max_messages:
@@ -523,6 +536,7 @@ class FileExtractor:
         self.seconds = Seconds()
         self.rows: dict[Key, _Tally] = {}  # keep-alive rows of the file
         self.frozen: object = None  # the keys of the file's rows once none can be added
+        self._evict = partial(self.awaiting.popitem, last=False)  # the oldest summary
 
     def prepare(self, block: bytes, newlines: Newlines | None = None) -> Prepared:
         """The block's SIP lines, sorted (no state of its own: runs in the engine's matcher
@@ -565,7 +579,14 @@ class FileExtractor:
         find, rfind = block.find, block.rfind
         hits, numbers = ready.hits, ready.hit_newlines
         last = len(hits) - 1
-        for index, (hit, newlines) in enumerate(zip(hits, numbers, strict=True)):
+        following = 0  # the next hit to read
+        while following <= last:
+            if self.body is None and loops is not None and self.collector.room_for_messages:
+                following, pos = self._run(block, hits, numbers, following, pos, lines_before)
+                if following > last:
+                    break
+            index, hit, newlines = following, hits[following], numbers[following]
+            following += 1
             if hit < pos:
                 continue  # inside the SIPMSG block just read
             end = find(b"\n", hit)
@@ -603,6 +624,28 @@ class FileExtractor:
                     header = _Header(line.direction, line.local, line.remote, utc)
                 self.body = _OpenBody(target, header, line_no)
             pos = self._read_body(block, pos)
+
+    def _run(
+        self, block: bytes, hits: list[int], numbers: list[int], index: int, pos: int, before: int
+    ) -> tuple[int, int]:
+        """The hits from hits[index] on that `_with_block` reads, each summary with its block
+        line and SIPMSG block, made, kept and read whole in one call of app._native.sip_run
+        (the lines of the real logs); the index of the first hit left to `_walk` and the
+        position from which it reads."""
+        assert loops is not None
+        collector = self.collector
+        room = collector.reserve(len(hits) - index)
+        kept = 0
+        try:
+            index, pos, kept = loops.sip_run(
+                block, hits, numbers, index, pos, before, self.offset, SipMessage,
+                self.file_name, self.awaiting, self._evict, MAX_AWAITING, BACKGROUND_METHODS,
+                collector.invite_call_ids, room, collector.messages[self.file_name],
+                _SHARED_SLOTS, MAX_BODY_KEEP,
+            )  # fmt: skip
+        finally:
+            collector.give_back(room - kept)
+        return index, pos
 
     def _with_block(
         self,
