@@ -8,7 +8,7 @@ export MALLOC_TRIM_THRESHOLD_ ?= 1073741824
 
 .PHONY: install run migrate test lint fmt bench loadtest signatures clean
 
-$(VENV)/.installed: pyproject.toml setup.py app/_native.c
+$(VENV)/.installed: pyproject.toml setup.py app/_native.c app/_hsscan.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'

@@ -39,6 +39,25 @@ loops: ModuleType | None = _load()
 """The extension module (see app/_native.c for its functions), or None."""
 
 
+def _load_hsscan() -> ModuleType | None:
+    if loops is None:  # (LOUPE_NATIVE=false, or no C compiler)
+        return None
+    try:
+        return importlib.import_module("app._hsscan")
+    except ImportError:  # not built (no libhyperscan-dev at install), or libhs not loadable
+        return None
+
+
+hsscan: ModuleType | None = _load_hsscan()
+"""app._hsscan (Hyperscan called from C, no Python call per match: see app/_hsscan.c), built
+where Hyperscan's headers and library are installed; None elsewhere and with LOUPE_NATIVE=false
+(app.signatures.matchers then calls Hyperscan through the hyperscan package)."""
+
+
 def describe() -> str:
     """Which loops run, for logs and the bench."""
-    return "C (app._native)" if loops is not None else "Python (app._native not built)"
+    if loops is None:
+        return "Python (app._native not built)"
+    if hsscan is None:
+        return "C (app._native); Hyperscan through the hyperscan package (app._hsscan not built)"
+    return "C (app._native); Hyperscan from C (app._hsscan)"

@@ -9,14 +9,23 @@ signatures). `HyperscanMatcher` finds all of them in one pass of Hyperscan's lit
 same literals, same bytes, case-sensitive. Regex semantics stay with RE2 (linear time, see
 app/parsing/linear_regex.py) on the few candidate lines.
 
+Where app._hsscan is built (libhyperscan-dev installed at build time, see setup.py),
+Hyperscan is called from C and each match goes to a C callback: the hyperscan package calls
+back into Python for every match, taking the GIL each time, and while another thread runs
+Python (the hits being confirmed, the call-flow readers) each of those callbacks waits for the
+GIL, so matcher threads spent most of their time waiting. Both find the same candidates (tests/
+test_hsscan.py); matches ending at the same offset may come in another order (the engine sorts).
+
 A hyperscan Database owns one scratch space and must not be used by two threads at once: each
-thread gets its own copy, loaded from the serialised database (`loadb`, ~0.1 ms).
+thread gets its own copy, loaded from the serialised database (`loadb`, ~0.1 ms); app._hsscan's
+database is shared and lends each scan a scratch space of its own.
 
 Compiling a database costs 20-45 ms for the packaged library, at the start of every `loupe
 analyze`: inside `databases_kept_in(cache_dir)` a compiled database is also stored there
 (`hyperscan-<key>.db`, the key a digest of the literals, their flags and the Hyperscan build)
-and later processes load it. A stored database that is damaged (its digest), or that
-Hyperscan refuses (another version or CPU), is compiled again.
+and later processes load it (app._hsscan's as `hsscan-<key>.db`, ~0.1 s to compile for the
+bench's 773 signatures). A stored database that is damaged (its digest), or that Hyperscan
+refuses (another version or CPU), is compiled again.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from app.native import hsscan
 from app.signatures.cache import write_kept
 from app.signatures.engine import LiteralMatcher, Matcher, MatcherFactory, presence_markers
 from app.signatures.model import Signature
@@ -80,7 +90,13 @@ class HyperscanMatcher:
         for marker in self.markers:
             literals.append(marker.encode("utf-8"))
             flags.append(hyperscan.HS_FLAG_SINGLEMATCH)
-        self._blob = serialised_database(tuple(literals), tuple(flags)) if literals else None
+        self._native: Any = None  # app._hsscan's database, where it is built
+        self._blob: bytes | None = None  # else the hyperscan package's, serialised
+        if literals and hsscan is not None:
+            key = (tuple(literals), tuple(flags), self._first_marker, tuple(self._owners))
+            self._native = native_database(key)
+        elif literals:
+            self._blob = serialised_database(tuple(literals), tuple(flags))
         self._local = threading.local()
 
     def _database(self, blob: bytes) -> Any:
@@ -91,6 +107,11 @@ class HyperscanMatcher:
 
     def scan_with_markers(self, block: bytes) -> tuple[list[tuple[int, int]], frozenset[str]]:
         """The candidates of `scan`, and the markers the block holds (one Hyperscan pass)."""
+        if self._native is not None:
+            if not block:
+                return [], frozenset()
+            candidates, numbers = self._native.scan(block)
+            return candidates, frozenset(self.markers[number] for number in numbers)
         blob = self._blob
         if blob is None or not block:
             return [], frozenset()
@@ -187,6 +208,54 @@ def serialised_database(literals: tuple[bytes, ...], flags: tuple[int, ...]) -> 
     return future.result()
 
 
+NativeKey = tuple[tuple[bytes, ...], tuple[int, ...], int, tuple[tuple[int, ...], ...]]
+_natives: dict[NativeKey, Future[Any]] = {}
+
+
+def native_database(key: NativeKey) -> Any:
+    """The app._hsscan database of `key` (literals, flags, first marker id, owners; see
+    app/_hsscan.c), made once per process and shared by the threads (each scan takes a scratch
+    space of its own). Inside `databases_kept_in` it is loaded from there when another process
+    stored it, else compiled (~0.1 s for the bench's 773 signatures) and stored."""
+    with _databases_lock:
+        future = _natives.get(key)
+        making = future is None
+        if future is None:
+            future = _natives[key] = Future()
+            while len(_natives) > MAX_KEPT_DATABASES:
+                del _natives[next(iter(_natives))]
+    if making:
+        try:
+            future.set_result(_native(key))
+        except BaseException as exc:
+            with _databases_lock:
+                _natives.pop(key, None)
+            future.set_exception(exc)
+    return future.result()
+
+
+def _native(key: NativeKey) -> Any:
+    assert hsscan is not None
+    literals, flags, first_marker, owners = key
+    directory = _stored_in[0] if _stored_in else None
+    name = f"hsscan-{_disk_key(literals, flags, _hsscan_build())}.db"
+    stored = _read_checked(directory / name) if directory else None
+    database = hsscan.Literals(literals, flags, first_marker, owners, stored)
+    if directory and database.compiled:
+        _store(directory, name, database.serialized(), "hsscan-*.db")
+    return database
+
+
+def _hsscan_build() -> bytes:
+    """Which app._hsscan and Hyperscan made a stored database (a rebuilt module is another)."""
+    assert hsscan is not None
+    try:
+        info = os.stat(str(hsscan.__file__))
+    except (OSError, TypeError):
+        return f"{hsscan.version()}:?".encode()
+    return f"{hsscan.version()}:{info.st_size}:{info.st_mtime_ns}".encode()
+
+
 def _compile(literals: tuple[bytes, ...], flags: tuple[int, ...]) -> bytes:
     database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     database.compile(  # frees the GIL while it compiles
@@ -210,21 +279,29 @@ def _hyperscan_build() -> bytes:
     return f"{version}:{info.st_size}:{info.st_mtime_ns}".encode()
 
 
-def _disk_key(literals: tuple[bytes, ...], flags: tuple[int, ...]) -> str:
-    digest = hashlib.sha256(_DISK_FORMAT + b"\0" + _hyperscan_build() + b"\0")
+def _disk_key(literals: tuple[bytes, ...], flags: tuple[int, ...], build: bytes = b"") -> str:
+    digest = hashlib.sha256(_DISK_FORMAT + b"\0" + (build or _hyperscan_build()) + b"\0")
     for literal, flag in zip(literals, flags, strict=True):
         digest.update(len(literal).to_bytes(4, "big") + literal + flag.to_bytes(4, "big"))
     return digest.hexdigest()[:32]
 
 
-def _read_stored(path: Path) -> bytes | None:
-    """The database stored at `path`, or None when missing, damaged or refused by Hyperscan."""
+def _read_checked(path: Path) -> bytes | None:
+    """The database stored at `path`, or None when missing or damaged (its digest)."""
     try:
         raw = path.read_bytes()
     except OSError:
         return None
     check, blob = raw[:32], raw[32:]
     if not blob or hashlib.sha256(blob).digest() != check:
+        return None
+    return blob
+
+
+def _read_stored(path: Path) -> bytes | None:
+    """The database stored at `path`, or None when missing, damaged or refused by Hyperscan."""
+    blob = _read_checked(path)
+    if blob is None:
         return None
     try:
         hyperscan.loadb(blob, hyperscan.HS_MODE_BLOCK)  # another version or CPU: refused
@@ -233,10 +310,10 @@ def _read_stored(path: Path) -> bytes | None:
     return blob
 
 
-def _store(directory: Path, name: str, blob: bytes) -> None:
+def _store(directory: Path, name: str, blob: bytes, pattern: str = "hyperscan-*.db") -> None:
     """Store `blob` behind its digest as `name`; the newest MAX_KEPT_DATABASES are kept."""
     stored = hashlib.sha256(blob).digest() + blob
-    write_kept(directory, name, stored, "hyperscan-*.db", MAX_KEPT_DATABASES)
+    write_kept(directory, name, stored, pattern, MAX_KEPT_DATABASES)
 
 
 class _LineHits:

@@ -20,8 +20,10 @@ BLOCK = b"".join(f"{s.contains[0]} tail\n".encode() for s in SIGNATURES) + b"not
 
 
 @pytest.fixture(autouse=True)
-def _new_process() -> Iterator[None]:
-    """Each matcher below is built as in a process of its own (no database compiled yet)."""
+def _new_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each matcher below is built as in a process of its own (no database compiled yet), on
+    the hyperscan package's databases (app._hsscan's: tests/test_hsscan.py)."""
+    monkeypatch.setattr(matchers, "hsscan", None)
     matchers._databases.clear()
     yield
     matchers._databases.clear()

@@ -1,0 +1,387 @@
+/* app._hsscan: the signature literals' Hyperscan pass with no Python call per match.
+ *
+ * The hyperscan package calls back into Python for every match, taking the GIL each time:
+ * while another thread runs Python (the scan confirming hits, the call-flow readers), each
+ * callback of a matcher thread waits for the GIL (up to the 5 ms switch interval), so the
+ * matcher threads spend most of their time waiting. Here Hyperscan (libhs, linked when its
+ * headers are there at build time; app.signatures.matchers falls back on the package
+ * otherwise) reports matches to a C callback that keeps one candidate per literal and line,
+ * exactly as HyperscanMatcher.scan_with_markers' `on_match` does, with the GIL released for
+ * the whole scan; the candidates become Python objects once, after it.
+ *
+ * Literals(literals, flags, first_marker, owners, stored=None): a block-mode database of the
+ * literals (expression id = position; flags as hs_compile_lit_multi takes them), loaded from
+ * `stored` (what `serialized()` gave in another process) when this Hyperscan loads it, else
+ * compiled (`compiled` says which; the caller keys what it stores by the literals); ids from
+ * first_marker on are presence markers; owners[id] (id < first_marker) the signature indexes
+ * that own literal id. Literals.scan(block) -> (candidates, markers): [(signature index,
+ * offset of the literal's last byte)], one per literal and line, in the order of the matches,
+ * and the marker numbers found (id - first_marker, in order of their first match). */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <hs/hs.h>
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+    PyObject_HEAD hs_database_t *db;
+    hs_scratch_t *prototype;
+    hs_scratch_t **spare; /* scratch spaces not in use (one is needed per scanning thread) */
+    Py_ssize_t spare_count, spare_room;
+    PyThread_type_lock lock; /* (spare) */
+    unsigned int first_marker, count;
+    int compiled; /* 1: compiled here; 0: loaded from the stored database */
+    Py_ssize_t *owner_start; /* owners of id: owner_items[owner_start[id], owner_start[id + 1]) */
+    Py_ssize_t *owner_items;
+} Literals;
+
+typedef struct {
+    unsigned int id;
+    unsigned long long offset;
+} Candidate;
+
+typedef struct {
+    const char *b;
+    unsigned long long last; /* offset of the last match (its line's literals are in stamp) */
+    uint32_t *stamp;         /* literal id -> the line number (gen) it was last kept on */
+    uint32_t gen;
+    unsigned int first_marker;
+    Candidate *items;
+    Py_ssize_t size, room;
+    unsigned int *markers;
+    Py_ssize_t marker_count;
+    int failed;
+} Found;
+
+static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
+                    unsigned int flags, void *context) {
+    Found *f = context;
+    (void)from;
+    (void)flags;
+    if (id >= f->first_marker) { /* once per block (HS_FLAG_SINGLEMATCH) */
+        f->markers[f->marker_count++] = id - f->first_marker;
+        return 0;
+    }
+    unsigned long long offset = to - 1;
+    if (offset < f->last || memchr(f->b + f->last, '\n', (size_t)(offset - f->last)) != NULL)
+        f->gen++; /* another line: its literals are new */
+    f->last = offset;
+    if (f->stamp[id] == f->gen) return 0; /* this literal is on the line already */
+    f->stamp[id] = f->gen;
+    if (f->size == f->room) {
+        Py_ssize_t room = f->room ? 2 * f->room : 256;
+        Candidate *grown = realloc(f->items, (size_t)room * sizeof *grown);
+        if (grown == NULL) {
+            f->failed = 1;
+            return 1; /* stop the scan */
+        }
+        f->items = grown;
+        f->room = room;
+    }
+    f->items[f->size++] = (Candidate){id, offset};
+    return 0;
+}
+
+static void literals_dealloc(Literals *self) {
+    if (self->db != NULL) hs_free_database(self->db);
+    if (self->prototype != NULL) hs_free_scratch(self->prototype);
+    for (Py_ssize_t i = 0; i < self->spare_count; i++) hs_free_scratch(self->spare[i]);
+    free(self->spare);
+    free(self->owner_start);
+    free(self->owner_items);
+    if (self->lock != NULL) PyThread_free_lock(self->lock);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int literals_init(Literals *self, PyObject *args, PyObject *kwargs) {
+    PyObject *literals, *flags, *owners, *stored = Py_None;
+    unsigned int first_marker;
+    if (!PyArg_ParseTuple(args, "O!O!IO!|O", &PyTuple_Type, &literals, &PyTuple_Type, &flags,
+                          &first_marker, &PyTuple_Type, &owners, &stored))
+        return -1;
+    if (stored != Py_None && !PyBytes_Check(stored)) {
+        PyErr_SetString(PyExc_TypeError, "Literals: stored is bytes or None");
+        return -1;
+    }
+    if (self->db != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Literals: already made");
+        return -1;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(literals);
+    if (count == 0 || count > INT_MAX || PyTuple_GET_SIZE(flags) != count ||
+        first_marker > (unsigned int)count || PyTuple_GET_SIZE(owners) != (Py_ssize_t)first_marker) {
+        PyErr_SetString(PyExc_ValueError,
+                        "Literals: one flag per literal, an owners tuple per literal before "
+                        "first_marker, at least one literal");
+        return -1;
+    }
+    const char **expressions = malloc((size_t)count * sizeof *expressions);
+    size_t *lengths = malloc((size_t)count * sizeof *lengths);
+    unsigned int *hs_flags = malloc((size_t)count * sizeof *hs_flags);
+    unsigned int *ids = malloc((size_t)count * sizeof *ids);
+    self->owner_start = malloc((size_t)(first_marker + 1) * sizeof(Py_ssize_t));
+    int failed = expressions == NULL || lengths == NULL || hs_flags == NULL || ids == NULL ||
+                 self->owner_start == NULL;
+    Py_ssize_t owned = 0;
+    for (Py_ssize_t i = 0; i < count && !failed; i++) {
+        PyObject *literal = PyTuple_GET_ITEM(literals, i), *flag = PyTuple_GET_ITEM(flags, i);
+        if (!PyBytes_Check(literal) || PyBytes_GET_SIZE(literal) == 0 || !PyLong_Check(flag)) {
+            PyErr_SetString(PyExc_TypeError, "Literals: non-empty bytes and int flags");
+            failed = 1;
+            break;
+        }
+        expressions[i] = PyBytes_AS_STRING(literal);
+        lengths[i] = (size_t)PyBytes_GET_SIZE(literal);
+        hs_flags[i] = (unsigned int)PyLong_AsUnsignedLong(flag);
+        ids[i] = (unsigned int)i;
+        if (PyErr_Occurred()) failed = 1;
+        if (i < (Py_ssize_t)first_marker) {
+            PyObject *own = PyTuple_GET_ITEM(owners, i);
+            if (!PyTuple_Check(own)) {
+                PyErr_SetString(PyExc_TypeError, "Literals: owners holds tuples of ints");
+                failed = 1;
+                break;
+            }
+            owned += PyTuple_GET_SIZE(own);
+        }
+    }
+    if (!failed) {
+        self->owner_items = malloc((size_t)(owned ? owned : 1) * sizeof(Py_ssize_t));
+        failed = self->owner_items == NULL;
+        if (failed) PyErr_NoMemory();
+    }
+    Py_ssize_t at = 0;
+    for (unsigned int i = 0; i < first_marker && !failed; i++) {
+        PyObject *own = PyTuple_GET_ITEM(owners, i);
+        self->owner_start[i] = at;
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(own); k++) {
+            Py_ssize_t index = PyLong_AsSsize_t(PyTuple_GET_ITEM(own, k));
+            if (index < 0) {
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_ValueError, "Literals: owners are indexes >= 0");
+                failed = 1;
+                break;
+            }
+            self->owner_items[at++] = index;
+        }
+    }
+    if (!failed) self->owner_start[first_marker] = at;
+    hs_error_t status = HS_SUCCESS;
+    hs_compile_error_t *error = NULL;
+    if (!failed) {
+        const char *blob = stored != Py_None ? PyBytes_AS_STRING(stored) : NULL;
+        size_t blob_size = stored != Py_None ? (size_t)PyBytes_GET_SIZE(stored) : 0;
+        Py_BEGIN_ALLOW_THREADS
+        status = HS_INVALID;
+        if (blob != NULL) { /* a database serialised by another process: used if it loads */
+            status = hs_deserialize_database(blob, blob_size, &self->db);
+            if (status != HS_SUCCESS) self->db = NULL;
+        }
+        if (status != HS_SUCCESS) {
+            self->compiled = 1;
+            status = hs_compile_lit_multi(expressions, hs_flags, ids, lengths,
+                                          (unsigned int)count, HS_MODE_BLOCK, NULL, &self->db,
+                                          &error);
+        }
+        if (status == HS_SUCCESS) status = hs_alloc_scratch(self->db, &self->prototype);
+        Py_END_ALLOW_THREADS
+        if (status != HS_SUCCESS) {
+            PyErr_Format(PyExc_RuntimeError, "Literals: Hyperscan refused the literals: %s",
+                         error != NULL ? error->message : "no scratch space");
+            failed = 1;
+        }
+        if (error != NULL) hs_free_compile_error(error);
+    }
+    free(expressions);
+    free(lengths);
+    free(hs_flags);
+    free(ids);
+    if (!failed && (self->lock = PyThread_allocate_lock()) == NULL) {
+        PyErr_NoMemory();
+        failed = 1;
+    }
+    if (failed && !PyErr_Occurred()) PyErr_NoMemory();
+    self->first_marker = first_marker;
+    self->count = (unsigned int)count;
+    return failed ? -1 : 0;
+}
+
+/* a scratch space for this scan: a spare one, else a clone (NULL when memory ran out) */
+static hs_scratch_t *take_scratch(Literals *self) {
+    hs_scratch_t *scratch = NULL;
+    PyThread_acquire_lock(self->lock, WAIT_LOCK);
+    if (self->spare_count) scratch = self->spare[--self->spare_count];
+    PyThread_release_lock(self->lock);
+    if (scratch == NULL && hs_clone_scratch(self->prototype, &scratch) != HS_SUCCESS) return NULL;
+    return scratch;
+}
+
+static void give_scratch(Literals *self, hs_scratch_t *scratch) {
+    PyThread_acquire_lock(self->lock, WAIT_LOCK);
+    if (self->spare_count == self->spare_room) {
+        Py_ssize_t room = self->spare_room ? 2 * self->spare_room : 4;
+        hs_scratch_t **grown = realloc(self->spare, (size_t)room * sizeof *grown);
+        if (grown != NULL) {
+            self->spare = grown;
+            self->spare_room = room;
+        }
+    }
+    if (self->spare_count < self->spare_room) {
+        self->spare[self->spare_count++] = scratch;
+        scratch = NULL;
+    }
+    PyThread_release_lock(self->lock);
+    if (scratch != NULL) hs_free_scratch(scratch);
+}
+
+static PyObject *literals_scan(Literals *self, PyObject *args) {
+    Py_buffer view;
+    if (self->db == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Literals: not made");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "y*", &view)) return NULL;
+    if ((size_t)view.len > UINT_MAX) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "Literals.scan: a block of at most 4 GiB");
+        return NULL;
+    }
+    Found found = {view.buf, 0, NULL, 1, self->first_marker, NULL, 0, 0, NULL, 0, 0};
+    unsigned int markers = self->count - self->first_marker;
+    found.stamp = calloc(self->first_marker ? self->first_marker : 1, sizeof(uint32_t));
+    found.markers = malloc((markers ? markers : 1) * sizeof(unsigned int));
+    hs_scratch_t *scratch = found.stamp != NULL && found.markers != NULL ? take_scratch(self) : NULL;
+    PyObject *result = NULL;
+    if (scratch == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    hs_error_t status;
+    Py_BEGIN_ALLOW_THREADS
+    status = hs_scan(self->db, view.buf, (unsigned int)view.len, 0, scratch, on_match, &found);
+    Py_END_ALLOW_THREADS
+    give_scratch(self, scratch);
+    if (found.failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (status != HS_SUCCESS) {
+        PyErr_Format(PyExc_RuntimeError, "Literals.scan: Hyperscan error %d", (int)status);
+        goto done;
+    }
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < found.size; i++)
+        total += self->owner_start[found.items[i].id + 1] - self->owner_start[found.items[i].id];
+    PyObject *candidates = PyList_New(total), *seen = PyList_New(found.marker_count);
+    if (candidates == NULL || seen == NULL) {
+        Py_XDECREF(candidates);
+        Py_XDECREF(seen);
+        goto done;
+    }
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < found.size; i++) {
+        Candidate *c = &found.items[i];
+        for (Py_ssize_t o = self->owner_start[c->id]; o < self->owner_start[c->id + 1]; o++) {
+            PyObject *pair = Py_BuildValue("(nK)", self->owner_items[o], c->offset);
+            if (pair == NULL) {
+                Py_DECREF(candidates);
+                Py_DECREF(seen);
+                goto done;
+            }
+            PyList_SET_ITEM(candidates, k++, pair);
+        }
+    }
+    for (Py_ssize_t i = 0; i < found.marker_count; i++) {
+        PyObject *number = PyLong_FromUnsignedLong(found.markers[i]);
+        if (number == NULL) {
+            Py_DECREF(candidates);
+            Py_DECREF(seen);
+            goto done;
+        }
+        PyList_SET_ITEM(seen, i, number);
+    }
+    result = Py_BuildValue("(NN)", candidates, seen);
+done:
+    free(found.stamp);
+    free(found.items);
+    free(found.markers);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static PyObject *literals_serialized(Literals *self, PyObject *args) {
+    if (self->db == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Literals: not made");
+        return NULL;
+    }
+    char *bytes = NULL;
+    size_t size = 0;
+    if (hs_serialize_database(self->db, &bytes, &size) != HS_SUCCESS) return PyErr_NoMemory();
+    PyObject *result = PyBytes_FromStringAndSize(bytes, (Py_ssize_t)size);
+    free(bytes);
+    return result;
+}
+
+static PyObject *literals_compiled(Literals *self, void *closure) {
+    return PyBool_FromLong(self->compiled);
+}
+
+static PyGetSetDef literals_getset[] = {
+    {"compiled", (getter)literals_compiled, NULL,
+     "True when compiled here, False when loaded from the stored database", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef literals_methods[] = {
+    {"scan", (PyCFunction)literals_scan, METH_VARARGS,
+     "scan(block) -> (candidates, markers): [(signature index, offset)], marker numbers"},
+    {"serialized", (PyCFunction)literals_serialized, METH_NOARGS,
+     "serialized() -> bytes: the database, for Literals(..., stored) in another process"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject LiteralsType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "app._hsscan.Literals",
+    .tp_basicsize = sizeof(Literals),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Literals(literals, flags, first_marker, owners): see the module's docstring",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)literals_init,
+    .tp_dealloc = (destructor)literals_dealloc,
+    .tp_methods = literals_methods,
+    .tp_getset = literals_getset,
+};
+
+static PyObject *version(PyObject *self, PyObject *args) {
+    return PyUnicode_FromString(hs_version());
+}
+
+static PyMethodDef methods[] = {
+    {"version", version, METH_NOARGS, "version() -> the Hyperscan build this module links"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "app._hsscan",
+    "The signature literals' Hyperscan pass with no Python call per match (see _hsscan.c).",
+    -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__hsscan(void) {
+    if (hs_valid_platform() != HS_SUCCESS) {
+        PyErr_SetString(PyExc_ImportError, "app._hsscan: this CPU lacks what Hyperscan needs");
+        return NULL;
+    }
+    if (PyType_Ready(&LiteralsType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    Py_INCREF(&LiteralsType);
+    if (PyModule_AddObject(m, "Literals", (PyObject *)&LiteralsType) < 0) {
+        Py_DECREF(&LiteralsType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

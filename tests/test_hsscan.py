@@ -1,0 +1,179 @@
+"""app._hsscan: the literals' Hyperscan pass from C must find exactly the candidates and
+markers the hyperscan package's per-match Python callback finds, on any literals and blocks,
+from any number of threads, from a stored database or a fresh one."""
+
+from __future__ import annotations
+
+import os
+import random
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from app import native
+from app.bundle.sources import SOURCES
+from app.report import FileKind
+from app.signatures import load_library, matchers
+from app.signatures.engine import presence_markers, signatures_for_kind
+from app.signatures.matchers import HyperscanMatcher, databases_kept_in
+from app.signatures.model import Signature
+from tests.calls.hostile import CASES
+from tests.calls.test_extract import REAL
+
+hsscan = native.hsscan
+needs_hsscan = pytest.mark.skipif(
+    hsscan is None or not matchers.hyperscan_available(),
+    reason="app._hsscan is built where libhyperscan-dev is installed",
+)
+
+
+@pytest.mark.skipif(os.environ.get("CI") != "true", reason="CI installs libhyperscan-dev")
+def test_ci_builds_the_c_hyperscan_pass() -> None:
+    """(CI installs libhyperscan-dev: without the module, the tests below would skip.)"""
+    assert hsscan is not None, native.describe()
+
+
+class _Sig:
+    """What HyperscanMatcher reads of a signature: its `contains` literals."""
+
+    def __init__(self, contains: list[str]) -> None:
+        self.contains = contains
+
+
+def _both(
+    signatures: list[object],
+    monkeypatch: pytest.MonkeyPatch,
+    extra: tuple[bytes, ...] = (),
+    markers: tuple[str, ...] | None = None,
+) -> tuple[HyperscanMatcher, HyperscanMatcher]:
+    """The matcher scanning from C and the one calling back into Python, same literals."""
+    sigs: list[Signature] = signatures  # type: ignore[assignment]
+    from_c = HyperscanMatcher(sigs, extra, markers)
+    assert from_c._native is not None
+    with monkeypatch.context() as patched:
+        patched.setattr(matchers, "hsscan", None)
+        in_python = HyperscanMatcher(sigs, extra, markers)
+    assert in_python._native is None
+    return from_c, in_python
+
+
+def _same(from_c: HyperscanMatcher, in_python: HyperscanMatcher, block: bytes) -> int:
+    """Both find the same candidates (as many times each) and markers in `block`: the
+    engine's contract (matches ending at the same offset come in an order that depends on the
+    Hyperscan build, and locate_lines sorts them); how many candidates."""
+    (found, markers), (expected, expected_markers) = (
+        from_c.scan_with_markers(block),
+        in_python.scan_with_markers(block),
+    )
+    assert sorted(found) == sorted(expected), block[:200]
+    assert markers == expected_markers
+    return len(found)
+
+
+def _random_block(rng: random.Random, alphabet: str) -> bytes:
+    size = rng.choice((0, 1, 50, 3000, 40_000))
+    return "".join(rng.choice(alphabet) for _ in range(size)).encode()
+
+
+@needs_hsscan
+@pytest.mark.parametrize("seed", range(12))
+def test_random_literals_and_blocks_give_the_same_candidates(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(seed)
+    alphabet = rng.choice(("ab\n", "abc \n", "ab\r\n", "abcdefgh \n\t"))
+    pool = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 5))) for _ in range(30)]
+    signatures: list[object] = [
+        _Sig(rng.sample(pool, rng.randrange(1, 4))) for _ in range(rng.randrange(1, 25))
+    ]
+    extra = tuple(p.encode() for p in rng.sample(pool, rng.randrange(0, 3)))
+    markers = tuple(rng.sample(pool, rng.randrange(0, 3)))
+    from_c, in_python = _both(signatures, monkeypatch, extra, markers)
+    found = sum(_same(from_c, in_python, _random_block(rng, alphabet)) for _ in range(15))
+    assert found > 0
+
+
+@needs_hsscan
+def test_the_library_on_logs_and_hostile_input_gives_the_same_candidates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    library = load_library()
+    chosen = signatures_for_kind(library.signatures, FileKind.LOGGINGSNAPSHOT, SOURCES)
+    from_c, in_python = _both(list(chosen), monkeypatch)
+    blocks = [CASES[case](50_000) for case in sorted(CASES)]
+    if REAL.is_file():
+        blocks.append(REAL.read_bytes())
+    blocks += [block.replace(b"\n", b"\r\n") for block in blocks[:4]]
+    assert sum(_same(from_c, in_python, block) for block in blocks) > 0
+    assert set(from_c.markers) == set(presence_markers())
+
+
+@needs_hsscan
+def test_a_literal_repeated_on_a_long_line_is_one_candidate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from_c, in_python = _both([_Sig(["ab"]), _Sig(["ab", "b"])], monkeypatch)
+    block = b"ab" * 500_000 + b"\nx ab\n"
+    candidates, _markers = from_c.scan_with_markers(block)
+    assert sorted(candidates) == [(0, 1), (0, 1_000_004), (1, 1), (1, 1), (1, 1_000_004),
+                                  (1, 1_000_004)]  # fmt: skip
+    _same(from_c, in_python, block)
+
+
+@needs_hsscan
+def test_threads_scanning_one_database_find_what_one_thread_finds() -> None:
+    rng = random.Random(7)
+    matcher = HyperscanMatcher([_Sig(["abc", "b\n"]), _Sig(["ca"])])  # type: ignore[list-item]
+    blocks = [_random_block(rng, "abc\n") for _ in range(40)]
+    alone = [matcher.scan_with_markers(block) for block in blocks]
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(matcher.scan_with_markers, blocks * 3)) == alone * 3
+
+
+@needs_hsscan
+def test_a_stored_database_is_loaded_and_a_damaged_one_compiled_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(matchers, "_natives", {})
+    signatures: list[Signature] = [_Sig(["stored literal"])]  # type: ignore[list-item]
+    with databases_kept_in(tmp_path):
+        first = HyperscanMatcher(signatures)
+    (stored,) = tmp_path.glob("hsscan-*.db")
+    assert first._native.compiled
+    matchers._natives.clear()
+    with databases_kept_in(tmp_path):
+        again = HyperscanMatcher(signatures)
+    assert not again._native.compiled  # loaded
+    block = b"a stored literal\n"
+    assert again.scan_with_markers(block)[0] == [(0, 15)]
+    stored.write_bytes(stored.read_bytes()[:40] + b"\x00" * 64)  # damaged
+    matchers._natives.clear()
+    with databases_kept_in(tmp_path):
+        damaged = HyperscanMatcher(signatures)
+    assert damaged._native.compiled
+    assert damaged.scan_with_markers(block)[0] == [(0, 15)]
+
+
+@needs_hsscan
+def test_bad_arguments_are_refused() -> None:
+    assert hsscan is not None
+    with pytest.raises(ValueError):
+        hsscan.Literals((), (), 0, ())
+    with pytest.raises(ValueError):
+        hsscan.Literals((b"a",), (0, 0), 1, ((0,),))
+    with pytest.raises(ValueError):
+        hsscan.Literals((b"a",), (0,), 1, ())
+    with pytest.raises(TypeError):
+        hsscan.Literals((b"",), (0,), 1, ((0,),))
+    with pytest.raises(TypeError):
+        hsscan.Literals(("a",), (0,), 1, ((0,),))
+    with pytest.raises(ValueError):
+        hsscan.Literals((b"a",), (0,), 1, ((-1,),))
+    with pytest.raises(TypeError):
+        hsscan.Literals((b"a",), (0,), 1, ((0,),), "not bytes")
+    literals = hsscan.Literals((b"a",), (0,), 1, ((0,),), b"not a database")
+    assert literals.compiled
+    with pytest.raises(TypeError):
+        literals.scan("text")
+    assert literals.scan(b"") == ([], [])
