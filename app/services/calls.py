@@ -105,23 +105,26 @@ def save_calls(session: Session, analysis_id: str, report: Report) -> None:
     calls = report.calls
     for start in range(0, len(calls), INSERT_BATCH):
         chosen = calls[start : start + INSERT_BATCH]
-        ids = (
-            connection.execute(
-                insert(calls_table).returning(calls_table.c.id, sort_by_parameter_order=True),
-                [_call_row(analysis_id, call) for call in chosen],
+        # one executemany, then the new ids by call number (unique per analysis): RETURNING
+        # in parameter order made SQLite insert one row per statement
+        connection.execute(insert(calls_table), [_call_row(analysis_id, call) for call in chosen])
+        numbers = [call.number for call in chosen]
+        found = connection.execute(
+            select(calls_table.c.number, calls_table.c.id).where(
+                calls_table.c.analysis_id == analysis_id,
+                calls_table.c.number.between(min(numbers), max(numbers)),
             )
-            .scalars()
-            .all()
         )
+        ids: dict[int, int] = {number: row_id for number, row_id in found}
         connection.execute(
             insert(messages_table),
             [
                 {
-                    "call_id": row_id,
+                    "call_id": ids[call.number],
                     "analysis_id": analysis_id,
                     "messages": [encode(message) for message in call.messages],
                 }
-                for row_id, call in zip(ids, chosen, strict=True)
+                for call in chosen
             ],
         )
     background = [_background_row(analysis_id, row) for row in report.call_background]
