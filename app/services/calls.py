@@ -115,7 +115,7 @@ def save_calls(session: Session, analysis_id: str, report: Report) -> None:
                 calls_table.c.number.between(min(numbers), max(numbers)),
             )
         )
-        ids: dict[int, int] = {number: row_id for number, row_id in found}
+        ids: dict[int, int] = {row.number: row.id for row in found}
         connection.execute(
             insert(messages_table),
             [
