@@ -34,11 +34,11 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from app.native import hsscan
 from app.signatures.cache import write_kept
@@ -183,29 +183,18 @@ def serialised_database(literals: tuple[bytes, ...], flags: tuple[int, ...]) -> 
     once per process: the matchers of file kinds read by the same signatures (a loggingsnapshot
     and a log), or built again for the same ones, share it; one built while another thread
     compiles it waits for that compilation instead of starting its own."""
-    key = (literals, flags)
-    with _databases_lock:
-        future = _databases.get(key)
-        compiling = future is None
-        if future is None:
-            future = _databases[key] = Future()
-            while len(_databases) > MAX_KEPT_DATABASES:
-                del _databases[next(iter(_databases))]
-    if compiling:
-        try:
-            directory = _stored_in[0] if _stored_in else None
-            name = f"hyperscan-{_disk_key(literals, flags)}.db" if directory else ""
-            blob = _read_stored(directory / name) if directory else None
-            if blob is None:
-                blob = _compile(literals, flags)
-                if directory:
-                    _store(directory, name, blob)
-            future.set_result(blob)
-        except BaseException as exc:
-            with _databases_lock:
-                _databases.pop(key, None)
-            future.set_exception(exc)
-    return future.result()
+
+    def compiled_or_stored() -> bytes:
+        directory = _stored_in[0] if _stored_in else None
+        name = f"hyperscan-{_disk_key(literals, flags)}.db" if directory else ""
+        blob = _read_stored(directory / name) if directory else None
+        if blob is None:
+            blob = _compile(literals, flags)
+            if directory:
+                _store(directory, name, blob)
+        return blob
+
+    return _made_once(_databases, (literals, flags), compiled_or_stored)
 
 
 NativeKey = tuple[tuple[bytes, ...], tuple[int, ...], int, tuple[tuple[int, ...], ...]]
@@ -217,19 +206,29 @@ def native_database(key: NativeKey) -> Any:
     app/_hsscan.c), made once per process and shared by the threads (each scan takes a scratch
     space of its own). Inside `databases_kept_in` it is loaded from there when another process
     stored it, else compiled (~0.1 s for the bench's 773 signatures) and stored."""
+    return _made_once(_natives, key, lambda: _native(key))
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _made_once(made: dict[_K, Future[_V]], key: _K, make: Callable[[], _V]) -> _V:
+    """`make()` once per `key` in this process (the newest MAX_KEPT_DATABASES kept in `made`):
+    a thread asking while another makes it waits for that one; a failure is not kept."""
     with _databases_lock:
-        future = _natives.get(key)
+        future = made.get(key)
         making = future is None
         if future is None:
-            future = _natives[key] = Future()
-            while len(_natives) > MAX_KEPT_DATABASES:
-                del _natives[next(iter(_natives))]
+            future = made[key] = Future()
+            while len(made) > MAX_KEPT_DATABASES:
+                del made[next(iter(made))]
     if making:
         try:
-            future.set_result(_native(key))
+            future.set_result(make())
         except BaseException as exc:
             with _databases_lock:
-                _natives.pop(key, None)
+                made.pop(key, None)
             future.set_exception(exc)
     return future.result()
 
