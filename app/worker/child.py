@@ -174,8 +174,17 @@ def run_claimed(
             len(report.findings),
         )
         if saved:
+            _trim_log(db)
             keep_stored(settings, analysis_id, report)
         return "done" if saved else "skipped"
+
+
+def _trim_log(db: Database) -> None:
+    """Cut SQLite's write-ahead log after a save (Database.trim_log); a failure is logged."""
+    try:
+        db.trim_log()
+    except Exception:  # (never fails the analysis just saved)
+        log.warning("could not checkpoint the database's write-ahead log", exc_info=True)
 
 
 def stored_unpack(data_dir: Path, analysis_id: str, inputs: Sequence[Input]) -> Unpacked | None:

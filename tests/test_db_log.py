@@ -1,0 +1,71 @@
+"""SQLite's write-ahead log does not keep a large save a second time beside the database."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from sqlalchemy import text
+
+from app.db import WAL_SIZE_LIMIT, Database
+
+
+def _save(db: Database, rows: int) -> None:
+    with db.session() as session:
+        session.execute(text("CREATE TABLE IF NOT EXISTS big (payload TEXT)"))
+        session.execute(
+            text("INSERT INTO big (payload) VALUES (:payload)"),
+            [{"payload": "x" * 1000} for _ in range(rows)],
+        )
+        session.commit()
+
+
+def test_a_large_save_is_cut_out_of_the_log(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'loupe.db'}")
+    wal = tmp_path / "loupe.db-wal"
+    try:
+        _save(db, 12_000)  # ~12 MB in one transaction
+        assert wal.stat().st_size > 2 * WAL_SIZE_LIMIT  # (what the save left behind)
+        assert db.trim_log()
+        assert wal.stat().st_size == 0
+        with db.session() as session:  # nothing lost
+            assert session.execute(text("SELECT count(*) FROM big")).scalar() == 12_000
+        _save(db, 12_000)
+        _save(db, 1)  # a later write cuts the log back to the limit (journal_size_limit)
+        assert wal.stat().st_size <= WAL_SIZE_LIMIT
+    finally:
+        db.dispose()
+
+
+def test_a_reader_holding_the_log_leaves_it_for_later(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'loupe.db'}")
+    try:
+        _save(db, 100)
+        reading, done = threading.Event(), threading.Event()
+
+        def reader() -> None:
+            with db.engine.connect() as connection:
+                connection.exec_driver_sql("BEGIN")
+                connection.exec_driver_sql("SELECT count(*) FROM big").scalar()
+                reading.set()
+                done.wait(10)
+                connection.exec_driver_sql("COMMIT")
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        assert reading.wait(10)
+        _save(db, 100)  # (a snapshot newer than the reader's)
+        assert not db.trim_log()  # busy: not cut, not blocked for long
+        done.set()
+        thread.join()
+        assert db.trim_log()
+    finally:
+        db.dispose()
+
+
+def test_postgresql_has_nothing_to_trim() -> None:
+    db = Database("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    try:
+        assert not db.trim_log()
+    finally:
+        db.dispose()
