@@ -15,10 +15,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # libcairo2: ladder.png (CairoSVG); without it the PNG download answers 503 with the reason.
 # gcc and libc6-dev build app._native (setup.py), the scan's C loops; without them the
 # Python loops run (same results, slower). libhyperscan-dev builds app._hsscan, the signature
-# literals' Hyperscan pass with no Python call per match (and brings libhs5 to run it);
-# without it the hyperscan package's per-match callback runs (same results, slower)
+# literals' Hyperscan pass with no Python call per match (and brings libhs5 to run it; x86-64
+# only, as Hyperscan); without it the hyperscan package's per-match callback runs (same
+# results, slower)
 RUN apt-get update && apt-get install -y --no-install-recommends libcairo2 gcc libc6-dev \
-        libhyperscan-dev \
+        $([ "$(dpkg --print-architecture)" = amd64 ] && echo libhyperscan-dev) \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
