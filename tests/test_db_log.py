@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
+from app.config import Settings
 from app.db import WAL_SIZE_LIMIT, Database
+from app.services import analyses
 
 
 def _save(db: Database, rows: int) -> None:
@@ -67,5 +71,39 @@ def test_postgresql_has_nothing_to_trim() -> None:
     db = Database("postgresql+psycopg://nobody@127.0.0.1:1/none")
     try:
         assert not db.trim_log()
+    finally:
+        db.dispose()
+
+
+def test_the_worker_cuts_the_log_after_it_saves_an_analysis(
+    migrated: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(In process: `loupe serve` runs `run_claimed` in a forkserver child.)"""
+    from app.worker import child
+    from tests.test_api import seed_bundle
+    from tests.test_jobs import stage
+
+    trimmed: list[str] = []
+    monkeypatch.setattr(Database, "trim_log", lambda self: trimmed.append(self.url) or True)
+    db = Database(migrated.sqlalchemy_url)
+    try:
+        with db.session() as session:
+            analysis_id = analyses.create(
+                session,
+                upload=stage(migrated, "a.tar.gz", seed_bundle("self_signed")),
+                data_dir=migrated.resolved_data_dir,
+            ).id
+            assert analyses.claim(session, analysis_id, "w1", timedelta(minutes=5))
+        assert child.run_claimed(analysis_id, "w1", migrated, db) == "done"
+        assert trimmed == [migrated.sqlalchemy_url]
+        with db.session() as session:
+            other = analyses.create(
+                session,
+                upload=stage(migrated, "b.tar.gz", b"not a bundle at all"),
+                data_dir=migrated.resolved_data_dir,
+            ).id
+            assert analyses.claim(session, other, "w1", timedelta(minutes=5))
+        assert child.run_claimed(other, "w1", migrated, db) == "failed"
+        assert trimmed == [migrated.sqlalchemy_url]  # nothing saved: nothing to cut
     finally:
         db.dispose()
