@@ -75,35 +75,32 @@ def test_postgresql_has_nothing_to_trim() -> None:
         db.dispose()
 
 
+def _run_claimed(settings: Settings, db: Database, name: str, data: bytes) -> str:
+    """Upload `data`, claim it as worker w1 and analyse it in process (as the child does)."""
+    from app.worker import child
+    from tests.test_jobs import stage
+
+    with db.session() as session:
+        analysis_id = analyses.create(
+            session, upload=stage(settings, name, data), data_dir=settings.resolved_data_dir
+        ).id
+        assert analyses.claim(session, analysis_id, "w1", timedelta(minutes=5))
+    return child.run_claimed(analysis_id, "w1", settings, db)
+
+
 def test_the_worker_cuts_the_log_after_it_saves_an_analysis(
     migrated: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """(In process: `loupe serve` runs `run_claimed` in a forkserver child.)"""
-    from app.worker import child
     from tests.test_api import seed_bundle
-    from tests.test_jobs import stage
 
     trimmed: list[str] = []
     monkeypatch.setattr(Database, "trim_log", lambda self: trimmed.append(self.url) or True)
     db = Database(migrated.sqlalchemy_url)
     try:
-        with db.session() as session:
-            analysis_id = analyses.create(
-                session,
-                upload=stage(migrated, "a.tar.gz", seed_bundle("self_signed")),
-                data_dir=migrated.resolved_data_dir,
-            ).id
-            assert analyses.claim(session, analysis_id, "w1", timedelta(minutes=5))
-        assert child.run_claimed(analysis_id, "w1", migrated, db) == "done"
+        assert _run_claimed(migrated, db, "a.tar.gz", seed_bundle("self_signed")) == "done"
         assert trimmed == [migrated.sqlalchemy_url]
-        with db.session() as session:
-            other = analyses.create(
-                session,
-                upload=stage(migrated, "b.tar.gz", b"not a bundle at all"),
-                data_dir=migrated.resolved_data_dir,
-            ).id
-            assert analyses.claim(session, other, "w1", timedelta(minutes=5))
-        assert child.run_claimed(other, "w1", migrated, db) == "failed"
+        assert _run_claimed(migrated, db, "b.tar.gz", b"not a bundle at all") == "failed"
         assert trimmed == [migrated.sqlalchemy_url]  # nothing saved: nothing to cut
     finally:
         db.dispose()
