@@ -2465,8 +2465,10 @@ static Py_ssize_t body_stop(const char *b, Py_ssize_t size, Py_ssize_t from) {
  * `invite_call_ids` for an INVITE, appended to `into` with its text interned (`slots`, as
  * intern_slots); its head read from at most max_keep bytes of the block. Lines that are no
  * message (another network.sip line) or quoted in a payload are passed over. Stops at the
- * first hit it does not read this way, which Python reads: a block line, a summary of
- * another form or of a keep-alive method (`background`), a head or a Detail that is not plain
+ * first hit it does not read this way, which Python reads: one that no block line (with
+ * `Msg-Hash="`) follows on the next line (checked before the hit is read, so that a log of
+ * summaries alone is not read twice), a block line, a summary of another form or of
+ * a keep-alive method (`background`), a head or a Detail that is not plain
  * ASCII, a time that is not of the plain form; or once `room` messages are kept. Answers the
  * index of that hit, the position from which Python reads, and how many messages were kept. */
 static PyObject *sip_run(PyObject *self, PyObject *args) {
@@ -2499,6 +2501,19 @@ static PyObject *sip_run(PyObject *self, PyObject *args) {
         if (hit >= size) break;
         const char *newline = memchr(b + hit, '\n', (size_t)(size - hit));
         Py_ssize_t end = newline != NULL ? newline - b : size, after = end + 1;
+        /* the block line must be the next line: checked before reading this one, so that a
+         * log of summaries alone (INFO-level logging) is not read twice, here and by Python */
+        Py_ssize_t next_hit = index + 1 < count
+                                  ? PyLong_AsSsize_t(PyList_GET_ITEM(hits, index + 1)) : -1;
+        if (next_hit == -1 && PyErr_Occurred()) goto done;
+        if (next_hit < after || next_hit >= size || b[after] == ' ' || b[after] == '\t' ||
+            b[after] == '|' || memchr(b + after, '\n', (size_t)(next_hit - after)) != NULL)
+            break; /* the last hit, or no log line with a hit right after it */
+        const char *next_newline = memchr(b + next_hit, '\n', (size_t)(size - next_hit));
+        Py_ssize_t next_end = next_newline != NULL ? next_newline - b : -1;
+        if (next_end < 0 || memmem(b + next_hit, (size_t)(next_end - next_hit), "Msg-Hash=\"", 10)
+                                 == NULL)
+            break; /* that line is no block line (a summary: INFO-level logging) */
         PyObject *line = line_fields(b, hit, end);
         if (line == NULL) goto done;
         if (line == Py_False) {
@@ -2517,18 +2532,10 @@ static PyObject *sip_run(PyObject *self, PyObject *args) {
         int read = 0; /* 1: made and kept; 0: left to Python; -1: an error */
         const char *utc = memmem(b + start, (size_t)(hit - start), "UTCTime=\"", 9);
         const char *quote = utc != NULL ? memchr(utc + 9, '"', (size_t)(b + hit - utc - 9)) : NULL;
-        Py_ssize_t next_hit = -1, next_end = -1, stop = -1, body_start = -1;
-        if (PyTuple_GET_ITEM(line, 0) != Py_True || index + 1 >= count || quote == NULL ||
+        Py_ssize_t stop = -1, body_start = -1;
+        if (PyTuple_GET_ITEM(line, 0) != Py_True || quote == NULL ||
             PyBytes_GET_SIZE(PyTuple_GET_ITEM(line, 5)) == 0)
-            goto line_done; /* a block line, the last hit, no time: Python reads it */
-        next_hit = PyLong_AsSsize_t(PyList_GET_ITEM(hits, index + 1));
-        if (next_hit == -1 && PyErr_Occurred()) goto line_failed;
-        if (next_hit < after || next_hit >= size || b[after] == ' ' || b[after] == '\t' ||
-            b[after] == '|' || memchr(b + after, '\n', (size_t)(next_hit - after)) != NULL)
-            goto line_done; /* the block line is not the next line */
-        newline = memchr(b + next_hit, '\n', (size_t)(size - next_hit));
-        if (newline == NULL) goto line_done;
-        next_end = newline - b;
+            goto line_done; /* a block line, no time: Python reads it */
         header = line_fields(b, next_hit, next_end);
         if (header == NULL) goto line_failed;
         if (!PyTuple_Check(header) || PyTuple_GET_ITEM(header, 0) != Py_False) goto line_done;
