@@ -71,7 +71,7 @@ from app.bundle import zipwalk
 from app.bundle.budget import Limits, UnpackBudget, human_size
 from app.bundle.damage import FORMAT_WORDS, corrupt_sentence, damaged_zip_member, salvage_sentence
 from app.bundle.detect import detect_kind
-from app.bundle.duplicates import ContentIndex, duplicate_warning, new_hasher
+from app.bundle.duplicates import ContentIndex, duplicate_warning, hash_into, new_hasher
 from app.bundle.lineends import CrToLf, has_lone_cr_line_ends, lone_cr_warning
 from app.bundle.magic import SNIFF_BYTES, is_known_binary, looks_like_tar, sniff_format
 from app.bundle.members import (
@@ -737,7 +737,7 @@ class _Unpacker:
                 if line_ends is not None:
                     block = line_ends.convert(block)
                 if hasher is not None:
-                    hasher.update(block)
+                    hash_into(hasher, block)
                 if sink is not None:
                     sink.write(block)
                     if head_only is not None and not sink.reads_whole:

@@ -162,6 +162,11 @@ class LiteralMatcher:
                 pos = find(needle, line_end + 1)
 
 
+Confirmed = tuple[str, list[tuple[int, dict[str, Any]]]]
+"""A candidate line's text and the signatures that match it, with their facts (FileScan.confirm;
+the text is left empty when none does)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Located:
     """The candidate lines of one block, and its newline count (see `locate`).
@@ -176,6 +181,10 @@ class Located:
     markers: frozenset[str] | None = None
     counted: object = None  # the file's BlockTally.count of the block, when it has one
     extra: list[tuple[int, int, int]] = field(default_factory=list)  # see locate()
+    confirmed: list[Confirmed] | None = None  # per line of `lines`, FileScan.confirm's answer
+
+
+_UNCONFIRMED: Confirmed = ("", [])
 
 
 def locate(
@@ -682,12 +691,38 @@ class FileScan:
         located = locate(
             self.matcher, block, self.observer, self.first_extra, self._gate, self._gates
         )
-        if self.tally is None:
-            return located
-        counted = self.tally.count(block, located.newlines, located.extra)
+        counted = None
+        if self.tally is not None:
+            counted = self.tally.count(block, located.newlines, located.extra)
         return Located(
-            located.lines, located.newlines, located.prepared, located.markers, counted=counted
+            located.lines,
+            located.newlines,
+            located.prepared,
+            located.markers,
+            counted=counted,
+            confirmed=self.confirm(block, located.lines),
         )
+
+    def confirm(
+        self, block: bytes, lines: list[tuple[int, int, int, list[int]]]
+    ) -> list[Confirmed]:
+        """Which of their candidate signatures each line matches, with the facts: what needs
+        nothing but the line, so it runs in the matcher's thread with the rest of `locate`.
+
+        (RE2 lets go of the GIL for each match: confirmed in the thread that feeds the
+        blocks, every one of those calls had it wait for the GIL again behind the threads
+        running Python, most of the time its thread spent confirming.)"""
+        confirmed: list[Confirmed] = []
+        for start, end, _newlines, indexes in lines:
+            text = _decode(block[start:end])
+            logged = as_logged(text)  # remote syslog reads as logged; once per line
+            hits = [
+                (i, facts) for i in indexes if (facts := self._facts(i, text, logged)) is not None
+            ]
+            if len(hits) > 1 and self.refined:
+                hits = drop_refined(hits, self.refined)
+            confirmed.append((text, hits) if hits else _UNCONFIRMED)
+        return confirmed
 
     def feed(self, block: bytes, located: Located | None = None) -> None:
         """Scan one line-aligned block; `located` is `self.locate(block)` if already done
@@ -715,17 +750,14 @@ class FileScan:
             self._look_for_markers(block, located.markers)
         if self.observer is not None:
             self.observer.feed(block, self.lines_before, located.prepared)
-        for start, end, newlines, indexes in located.lines:
-            text = _decode(block[start:end])
-            line_no = self.lines_before + newlines + 1
-            logged = as_logged(text)  # remote syslog reads as logged; once per line
-            hits = [
-                (i, facts) for i in indexes if (facts := self._facts(i, text, logged)) is not None
-            ]
-            if len(hits) > 1 and self.refined:
-                hits = drop_refined(hits, self.refined)
+        confirmed = located.confirmed
+        if confirmed is None:
+            confirmed = self.confirm(block, located.lines)
+        for (start, end, newlines, _indexes), (text, hits) in zip(
+            located.lines, confirmed, strict=True
+        ):
             for index, facts in hits:
-                self._hit(block, index, facts, line_no, start, end, text)
+                self._hit(block, index, facts, self.lines_before + newlines + 1, start, end, text)
         self.lines_before += located.newlines
         if block:
             self._open_end = not block.endswith(b"\n")

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+import xxhash
+
+from app.bundle.duplicates import HASH_PIECE_BYTES, hash_into, new_hasher
 from app.bundle.unpack import Limits, unpack_upload
 from app.report import Report
 from app.signatures import load_library
@@ -123,3 +127,27 @@ def test_same_size_different_content_is_not_a_duplicate(tmp_path: Path) -> None:
     src = write_upload(tmp_path, "diag.tar.gz", make_tar({"a.log": "one\n", "b.log": "two\n"}))
     result = unpack_upload(src, "diag.tar.gz", tmp_path / "work")
     assert len(result.files) == 2 and result.warnings == []
+
+
+@pytest.mark.parametrize(
+    "size", [0, 1, HASH_PIECE_BYTES - 1, HASH_PIECE_BYTES, HASH_PIECE_BYTES + 1, 4 * 2**20 + 3]
+)
+def test_a_block_hashed_in_pieces_has_the_digest_of_the_whole(size: int) -> None:
+    """Blocks go to xxhash in pieces that keep the GIL (a larger update lets go of it, and the
+    unpacking thread then waits for it behind the scan's threads); the digest is unchanged."""
+    block = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    given: list[int] = []
+
+    class Recording:
+        def __init__(self) -> None:
+            self.inner = new_hasher()
+
+        def update(self, piece: bytes | memoryview) -> None:
+            given.append(len(piece))
+            self.inner.update(piece)
+
+    hasher = Recording()
+    hash_into(hasher, block)  # type: ignore[arg-type]
+    assert hasher.inner.digest() == xxhash.xxh3_128(block).digest()
+    assert sum(given) == size
+    assert max(given) <= HASH_PIECE_BYTES

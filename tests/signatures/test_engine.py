@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -268,3 +269,68 @@ def test_a_gigantic_line_while_unpacking_is_fed_in_bounded_pieces(
     assert sum(pushed) == 500_000 + len(b"end\nnext line\n")
     assert max(pushed) <= 64 * 1024 + 10_000
     assert events == ["cut"] * (len(pushed) - 2) + ["finish"]  # the report names the cut line
+
+
+def test_lines_are_confirmed_in_the_matcher_threads_with_the_same_findings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a thread pool, each candidate line is confirmed (RE2, facts) where its block is
+    located, not in the thread that feeds the blocks in order: RE2 lets go of the GIL for each
+    match, and the feeding thread then waited to take it back behind the others. The findings
+    are those of a scan in one thread."""
+    log = healthy_expressway_c_loggingsnapshot("expc1", n_lines=400)
+    seed = "\n".join(seed_scenario_lines("self_signed") + seed_scenario_lines("unknown_ca"))
+    file = _file(tmp_path, "\n".join([log, seed, log, seed]) + "\n")
+    confirming: list[str] = []
+    extract = engine.extract_facts
+
+    def recorded(signature: Any, line: str) -> Any:
+        confirming.append(threading.current_thread().name)
+        return extract(signature, line)
+
+    monkeypatch.setattr(engine, "extract_facts", recorded)
+
+    def findings(jobs: int) -> list[tuple[str, int, list[tuple[str, int]]]]:
+        found = run_library(SEED, [file], {"b1": C_NODE}, jobs=jobs, block_size=4096)
+        return sorted(
+            (f.signature_id, f.count, [(s.file, s.line) for s in f.snippets]) for f in found
+        )
+
+    alone = findings(1)
+    assert alone and confirming  # the seed lines are found, their lines confirmed
+    confirming.clear()
+    assert findings(2) == alone
+    assert confirming
+    assert threading.current_thread().name not in confirming
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_line_two_signatures_match_gives_a_finding_of_each(tmp_path: Path, jobs: int) -> None:
+    other = minimal_signature(
+        "demo-peer",
+        title="Demo peer seen failing",
+        match={
+            "source": "loggingsnapshot",
+            "contains": ["peer=alpha"],
+            "patterns": [{"regex": r"code=\d+ peer=(?P<peer>alpha\S*)"}],
+        },
+        facts={"peer": {"from": "peer"}},
+        examples=[
+            {
+                "name": "hit",
+                "line": "x code=7 peer=alpha",
+                "expect": {"peer": "alpha"},
+                "source": "https://example.com/demo-note",
+            },
+            {"name": "miss", "line": "x peer=alpha", "expect": "no_match"},
+        ],
+    )
+    library = load_library(write_library(tmp_path / "lib", minimal_signature(), other))
+    lines = [f"filler line number {i}" for i in range(1, 40)]
+    lines[9] = "2023-03-02T10:00:00.000+01:00 expc1 tvcs: DEMO-FAIL code=5 peer=alpha"
+    file = _file(tmp_path, "\n".join(lines) + "\n")
+    found = run_library(library, [file], {"b1": C_NODE}, jobs=jobs, block_size=64)
+    assert sorted((f.signature_id, f.count, f.snippets[0].line) for f in found) == [
+        ("demo-peer", 1, 10),
+        ("demo-sig", 1, 10),
+    ]
