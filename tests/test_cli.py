@@ -153,6 +153,32 @@ def test_garbage_collection_is_back_on_after_an_analysis_whatever_its_end(tmp_pa
         assert gc.isenabled()
 
 
+def test_the_report_is_frozen_out_of_the_collector_before_it_runs_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the analysis made lives until exit: frozen (gc.freeze) while the collector is still
+    paused, since its first pass after the analysis walked all of it (~50 ms of a 1 GiB one)."""
+    import app.cli as cli
+    from app.worker import pipeline
+
+    events: list[str] = []
+    analyze = pipeline.analyze
+
+    def watched(*args: object, **kwargs: object) -> object:
+        events.append("analysed")
+        return analyze(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "analyze", watched)
+    monkeypatch.setattr(
+        cli.gc, "freeze", lambda: events.append("frozen, collector " + str(gc.isenabled()))
+    )
+    bundle = _write(tmp_path, "diagnostic_log_vcsc.tar.gz", seed_bundle("self_signed"))
+    result = runner.invoke(app, ["analyze", "--json", str(bundle)])
+    assert result.exit_code == EXIT_FINDINGS, result.output
+    assert events[-2:] == ["analysed", "frozen, collector False"]
+    assert gc.isenabled()
+
+
 def test_a_truncated_bundle_gives_a_failed_json_report(tmp_path: Path) -> None:
     whole = seed_bundle("self_signed")
     bundle = _write(tmp_path, "diagnostic_log_vcsc.tar.gz", whole[:40])  # before any file
