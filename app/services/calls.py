@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, Table, delete, func, insert, or_, select
+from sqlalchemy import Select, Table, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.bundle.stored import open_stored
@@ -27,6 +27,7 @@ from app.models import (
 )
 from app.report import Report
 from app.services import storage
+from app.services.rows import insert_rows
 
 MAX_SEARCH_CHARS = 20_000
 SEARCHED_MESSAGES = 200  # the addresses and URIs of a call's first messages are searched
@@ -107,7 +108,9 @@ def save_calls(session: Session, analysis_id: str, report: Report) -> None:
         chosen = calls[start : start + INSERT_BATCH]
         # one executemany, then the new ids by call number (unique per analysis): RETURNING
         # in parameter order made SQLite insert one row per statement
-        connection.execute(insert(calls_table), [_call_row(analysis_id, call) for call in chosen])
+        insert_rows(
+            connection, calls_table, CALL_COLUMNS, [_call_row(analysis_id, c) for c in chosen]
+        )
         numbers = [call.number for call in chosen]
         found = connection.execute(
             select(calls_table.c.number, calls_table.c.id).where(
@@ -116,56 +119,93 @@ def save_calls(session: Session, analysis_id: str, report: Report) -> None:
             )
         )
         ids: dict[int, int] = {row.number: row.id for row in found}
-        connection.execute(
-            insert(messages_table),
+        insert_rows(
+            connection,
+            messages_table,
+            ("call_id", "analysis_id", "messages"),
             [
-                {
-                    "call_id": ids[call.number],
-                    "analysis_id": analysis_id,
-                    "messages": [encode(message) for message in call.messages],
-                }
+                (ids[call.number], analysis_id, [encode(message) for message in call.messages])
                 for call in chosen
             ],
         )
     background = [_background_row(analysis_id, row) for row in report.call_background]
     for start in range(0, len(background), INSERT_BATCH):
-        connection.execute(insert(background_table), background[start : start + INSERT_BATCH])
+        insert_rows(
+            connection,
+            background_table,
+            BACKGROUND_COLUMNS,
+            background[start : start + INSERT_BATCH],
+        )
 
 
-def _call_row(analysis_id: str, call: Call) -> dict[str, Any]:
-    return {
-        "analysis_id": analysis_id,
-        "number": call.number,
-        "method": call.method[:32],
-        "from_uri": call.from_uri,
-        "to_uri": call.to_uri,
-        "started_at": call.started_at,
-        "ended_at": call.ended_at,
-        "final_status": call.final_status[:200],
-        "failed": call.failed,
-        "end_reason": call.end_reason,
-        "nodes": call.nodes,
-        "call_ids": call.call_ids,
-        "joined_by": call.joined_by,
-        "message_count": len(call.messages) + call.omitted,
-        "search": search_text(call),
-    }
+CALL_COLUMNS = (
+    "analysis_id",
+    "number",
+    "method",
+    "from_uri",
+    "to_uri",
+    "started_at",
+    "ended_at",
+    "final_status",
+    "failed",
+    "end_reason",
+    "nodes",
+    "call_ids",
+    "joined_by",
+    "message_count",
+    "search",
+)
+BACKGROUND_COLUMNS = (
+    "analysis_id",
+    "node",
+    "peer",
+    "method",
+    "count",
+    "failures",
+    "statuses",
+    "first_seen",
+    "last_seen",
+    "file",
+    "line",
+)
 
 
-def _background_row(analysis_id: str, row: BackgroundRow) -> dict[str, Any]:
-    return {
-        "analysis_id": analysis_id,
-        "node": row.node,
-        "peer": row.peer,
-        "method": row.method[:32],
-        "count": row.count,
-        "failures": row.failures,
-        "statuses": row.statuses,
-        "first_seen": row.first,
-        "last_seen": row.last,
-        "file": row.file,
-        "line": row.line,
-    }
+def _call_row(analysis_id: str, call: Call) -> tuple[Any, ...]:
+    """A call's values in the order of CALL_COLUMNS."""
+    return (
+        analysis_id,
+        call.number,
+        call.method[:32],
+        call.from_uri,
+        call.to_uri,
+        call.started_at,
+        call.ended_at,
+        call.final_status[:200],
+        call.failed,
+        call.end_reason,
+        call.nodes,
+        call.call_ids,
+        call.joined_by,
+        len(call.messages) + call.omitted,
+        search_text(call),
+    )
+
+
+def _background_row(analysis_id: str, row: BackgroundRow) -> tuple[Any, ...]:
+    """A keep-alive row's values in the order of BACKGROUND_COLUMNS."""
+    return (
+        analysis_id,
+        row.node,
+        row.peer,
+        row.method[:32],
+        row.count,
+        row.failures,
+        row.statuses,
+        row.first,
+        row.last,
+        row.file,
+        row.line,
+    )
 
 
 @dataclass(frozen=True)
