@@ -97,7 +97,7 @@ def serve(
         os.environ["LOUPE_HOST"], os.environ["LOUPE_PORT"] = host, str(port)  # for each worker
         options["http"] = "app.web.server:HeaderDeadlineH11Protocol"
         uvicorn.run(
-            "app.main:create_app",
+            "app.main:create_served_app",
             factory=True,
             host=host,
             port=port,
@@ -108,7 +108,9 @@ def serve(
     from app.main import create_app
 
     _echo(f"logloupe on http://{host}:{port}  (data dir {settings.resolved_data_dir})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **options)
+    uvicorn.run(
+        create_app(settings, served=True), host=host, port=port, log_level="info", **options
+    )
 
 
 def is_loopback(host: str) -> bool:

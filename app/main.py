@@ -86,7 +86,11 @@ def make_dispatcher(settings: Settings, db: Database) -> Dispatcher:
     return EmbeddedRunner(settings, db)
 
 
-def create_app(settings: Settings | None = None, *, library: Library | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, library: Library | None = None, served: bool = False
+) -> FastAPI:
+    """The web app; `served`: by `loupe serve`, a process that serves until it ends (its
+    start-up objects are frozen out of the garbage collector once warm, see app.web.warmup)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -118,7 +122,7 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
                 settings.host,
             )
         sweeper = asyncio.create_task(sweep_staging_forever(settings))
-        app.state.warm_up = start_warm_up()  # templates and ORM mappers, not waited for
+        app.state.warm_up = start_warm_up(freeze=served)  # templates, ORM mappers: not waited for
         try:
             yield
         finally:
@@ -138,6 +142,7 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
     )
     app.state.settings = settings
     app.state.upload_slots = UploadSlots(settings.max_concurrent_uploads)
+    app.state.served = served
     app.state.csrf_tokens = CsrfTokens(
         lambda: secret_key.server_key(settings.secret_key, settings.resolved_data_dir)
     )
@@ -172,6 +177,11 @@ def create_app(settings: Settings | None = None, *, library: Library | None = No
     install_security_headers(app)
     app.add_middleware(HeadAsGet)  # outermost: every layer within sees the GET it answers
     return app
+
+
+def create_served_app() -> FastAPI:
+    """The app of each `loupe serve --web-workers N` process (uvicorn's factory)."""
+    return create_app(served=True)
 
 
 def staging_max_age(settings: Settings) -> float:
