@@ -5,10 +5,16 @@ pipeline's modules, and the signature library this installation uses (LOUPE_LIBR
 the packaged one). A child then starts in milliseconds with both in memory (shared with the
 fork server until written to). If the library cannot be loaded here, each child loads it
 itself and reports the error the usual way, in the analysis.
+
+What the fork server made is then frozen out of the cyclic garbage collector (`gc.freeze`,
+inherited by every child): a child's full collections before its analysis walked all of it
+(~50 ms measured with the bench's 773 signatures), and untouched objects stay shared with the
+fork server instead of being copied into each child as the collector writes to them.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from app.config import get_settings
@@ -25,4 +31,11 @@ def load_default_library() -> None:
         log.warning("the fork server could not preload the signature library: %r", exc)
 
 
+def freeze_preloaded() -> None:
+    """Collect the fork server's garbage, then freeze what is left (see above)."""
+    gc.collect()
+    gc.freeze()
+
+
 load_default_library()
+freeze_preloaded()
