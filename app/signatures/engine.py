@@ -162,7 +162,7 @@ class LiteralMatcher:
                 pos = find(needle, line_end + 1)
 
 
-Confirmed = tuple[str, list[tuple[int, dict[str, Any]]]]
+Confirmed = tuple[str, Sequence[tuple[int, dict[str, Any]]]]
 """A candidate line's text and the signatures that match it, with their facts (FileScan.confirm;
 the text is left empty when none does)."""
 
@@ -184,7 +184,7 @@ class Located:
     confirmed: list[Confirmed] | None = None  # per line of `lines`, FileScan.confirm's answer
 
 
-_UNCONFIRMED: Confirmed = ("", [])
+_UNCONFIRMED: Confirmed = ("", ())  # (shared by every line no signature matches)
 
 
 def locate(
