@@ -8,16 +8,13 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import multiprocessing
 import os
 import shutil
-import sys
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,36 +97,6 @@ def _certificates(report: Report, library: Library) -> CertificateScan | None:
     from app.analyzers.cert_findings import apply_certificates
 
     return apply_certificates(report, library.signatures)
-
-
-CERTIFICATE_STEP = "app.analyzers.cert_findings"
-IMPORT_AHEAD_FROM_BYTES = 16 * 2**20
-"""Inputs (uploads, or a re-run's stored files) at least this large have the certificate
-step's module imported in a background thread as their analysis starts (`import_ahead`): its
-import (`cryptography`, ~40 ms, the GIL held) then runs in the gaps of the scan instead of
-after it. Smaller inputs import it only when they hold a capture or a PEM file."""
-
-
-def import_ahead(module: str) -> threading.Thread:
-    """Import `module` in a daemon thread; a failure is left to the step that imports it."""
-
-    def load() -> None:
-        with suppress(Exception):
-            importlib.import_module(module)
-
-    thread = threading.Thread(target=load, name="import-ahead", daemon=True)
-    thread.start()
-    return thread
-
-
-def _input_bytes(inputs: Sequence[Input], stored: Unpacked | None) -> int:
-    if stored is not None:
-        return sum(f.size for upload in stored.uploads for f in upload.files)
-    total = 0
-    for item in inputs:
-        with suppress(OSError):  # (a missing input fails the unpack, with its reason)
-            total += item.path.stat().st_size
-    return total
 
 
 def node_name(node: NodeInfo | None, bundle: str) -> str:
@@ -280,11 +247,6 @@ def _analyze(
     output = output or OutputLimits()
     jobs = max(1, jobs or default_jobs())
     report = Report(ruleset_version=library.version)
-    if (
-        CERTIFICATE_STEP not in sys.modules
-        and _input_bytes(inputs, stored) >= IMPORT_AHEAD_FROM_BYTES
-    ):
-        import_ahead(CERTIFICATE_STEP)
     # SIP messages and MRA sign-ins, read from the blocks the signature scan reads (only when
     # asked for); the timeline's counts, made in the same scan
     sip = Collector() if extract_calls else None
