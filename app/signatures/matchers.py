@@ -248,11 +248,7 @@ def _native(key: NativeKey) -> Any:
 def _hsscan_build() -> bytes:
     """Which app._hsscan and Hyperscan made a stored database (a rebuilt module is another)."""
     assert hsscan is not None
-    try:
-        info = os.stat(str(hsscan.__file__))
-    except (OSError, TypeError):
-        return f"{hsscan.version()}:?".encode()
-    return f"{hsscan.version()}:{info.st_size}:{info.st_mtime_ns}".encode()
+    return _build_of(hsscan.version(), hsscan)
 
 
 def _compile(literals: tuple[bytes, ...], flags: tuple[int, ...]) -> bytes:
@@ -270,9 +266,15 @@ def _compile(literals: tuple[bytes, ...], flags: tuple[int, ...]) -> bytes:
 def _hyperscan_build() -> bytes:
     """Which Hyperscan compiled a stored database: its version, extension module size and
     change time (a rebuilt wheel of the same version is another build)."""
-    version = getattr(hyperscan, "__version__", "?")
+    extension = getattr(hyperscan, "_hs_ext", None)  # (not in its stubs)
+    return _build_of(getattr(hyperscan, "__version__", "?"), extension)
+
+
+def _build_of(version: str, extension: Any) -> bytes:
+    """`version`, and the size and change time of the extension module's file (a rebuilt
+    module of the same version is another build)."""
     try:
-        info = os.stat(getattr(hyperscan, "_hs_ext").__file__)  # noqa: B009  (not in its stubs)
+        info = os.stat(extension.__file__)
     except (AttributeError, OSError, TypeError):
         return f"{version}:?".encode()
     return f"{version}:{info.st_size}:{info.st_mtime_ns}".encode()

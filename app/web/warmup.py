@@ -15,13 +15,13 @@ process serves until it ends: a frozen object that later becomes cyclic garbage 
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 
 from sqlalchemy.orm import configure_mappers
 
 from app.web.templating import templates
+from app.worker.collection import freeze_survivors
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,7 @@ def warm_up(*, freeze: bool = False) -> int:
             continue
         compiled += 1
     if freeze:
-        gc.collect()  # (start-up's garbage is not frozen with the rest)
-        gc.freeze()
+        freeze_survivors()
     return compiled
 
 

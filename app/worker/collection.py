@@ -16,6 +16,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 
+def freeze_survivors() -> None:
+    """Collect, then freeze what is left out of the collector's reach (`gc.freeze`): for a
+    process that keeps what it made until it ends (a server once started, the fork server once
+    it preloaded). Each full collection walked all of it; a frozen object that later becomes
+    cyclic garbage is never freed, so never in a process that goes on making and dropping."""
+    gc.collect()  # (the garbage made so far is not frozen with the rest)
+    gc.freeze()
+
+
 @contextmanager
 def collection_paused() -> Iterator[None]:
     """No cyclic garbage collection inside (nested pauses are fine: the outer one ends it)."""

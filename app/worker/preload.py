@@ -14,11 +14,11 @@ fork server instead of being copied into each child as the collector writes to t
 
 from __future__ import annotations
 
-import gc
 import logging
 
 from app.config import get_settings
 from app.worker.child import default_library
+from app.worker.collection import freeze_survivors
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +31,5 @@ def load_default_library() -> None:
         log.warning("the fork server could not preload the signature library: %r", exc)
 
 
-def freeze_preloaded() -> None:
-    """Collect the fork server's garbage, then freeze what is left (see above)."""
-    gc.collect()
-    gc.freeze()
-
-
 load_default_library()
-freeze_preloaded()
+freeze_survivors()
