@@ -141,6 +141,12 @@ class Report:
     call_background: list[BackgroundRow] = field(default_factory=list)
     # MRA sign-in attempts (app/calls/signin*), read with the calls; None: not extracted
     signins: SigninResult | None = None
+    # the extraction key (app/calls/reuse.py) of the calls and sign-ins this run extracted or
+    # kept; None: neither. calls_kept: an earlier run's were kept (calls and signins stay None).
+    # call_warnings: what their extraction warned of (also in `warnings`)
+    calls_key: str | None = None
+    calls_kept: bool = False
+    call_warnings: list[str] = field(default_factory=list)
     # per log file (by name): its timeline counts (app.search.timeline.counts_to_json), None for
     # a file that is not a log; None here: not counted (pipeline.analyze(count_timeline=))
     timeline: dict[str, Any] | None = None

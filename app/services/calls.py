@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.bundle.stored import open_stored
 from app.calls.codec import decode, encode
 from app.calls.model import BackgroundRow, Call, SipMessage
+from app.calls.reuse import KnownCalls
 from app.calls.sipmsg import payload_lines
 from app.errors import NotFound
 from app.models import (
@@ -26,8 +29,11 @@ from app.models import (
     SnippetRow,
 )
 from app.report import Report
+from app.services import signins as signins_service
 from app.services import storage
 from app.services.rows import insert_rows
+
+log = logging.getLogger(__name__)
 
 MAX_SEARCH_CHARS = 20_000
 SEARCHED_MESSAGES = 200  # the addresses and URIs of a call's first messages are searched
@@ -302,6 +308,56 @@ def list_calls(
     return CallsPage(
         total, number, page_count, [dict(r) for r in rows], list(background), sorted(methods)
     )
+
+
+KEY_FORMAT = 1
+
+
+def known_calls(session: Session, data_dir: Path, analysis_id: str) -> KnownCalls | None:
+    """The calls and sign-ins the analysis keeps, with the key they were extracted under
+    (app/calls/reuse.py), for a re-run that may keep them; None when it has none to keep: never
+    extracted, its key missing or unreadable, or its sign-in files gone."""
+    analysis = session.get(Analysis, analysis_id)
+    if analysis is None or not analysis.calls_extracted:
+        return None
+    if not signins_service.saved(data_dir, analysis_id):
+        return None
+    try:
+        body = json.loads(storage.calls_key_path(data_dir, analysis_id).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(body, dict) or body.get("format") != KEY_FORMAT:
+        return None
+    key, warnings = body.get("key"), body.get("warnings")
+    if not isinstance(key, str) or not isinstance(warnings, list):
+        return None
+    if not all(isinstance(warning, str) for warning in warnings):
+        return None
+    return KnownCalls(key, tuple(warnings))
+
+
+def forget_key(data_dir: Path, analysis_id: str) -> bool:
+    """Remove the key of the stored calls (they are being replaced); False when it cannot be."""
+    try:
+        storage.calls_key_path(data_dir, analysis_id).unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("analysis %s: the key of its earlier calls not removed (%s)", analysis_id, exc)
+        return False
+    return True
+
+
+def keep_key(data_dir: Path, analysis_id: str, report: Report) -> None:
+    """Record the key of the calls and sign-ins just stored from `report` (best effort: without
+    it, the next re-run extracts them again)."""
+    if report.calls_key is None:
+        return
+    body = {"format": KEY_FORMAT, "key": report.calls_key, "warnings": report.call_warnings}
+    try:
+        storage.write_atomically(
+            storage.calls_key_path(data_dir, analysis_id), json.dumps(body).encode()
+        )
+    except OSError as exc:
+        log.warning("analysis %s: the key of its calls not kept (%s)", analysis_id, exc)
 
 
 def count_calls(session: Session, analysis_id: str) -> int:

@@ -88,6 +88,9 @@ def save_report(
             )
         )
     _insert_findings(session, run.id, report)
+    # calls extracted anew replace the stored ones: their key goes first, and comes back with
+    # the sign-ins once both are kept (a run that kept the calls leaves all three as they are)
+    replaced = report.calls is not None and calls_service.forget_key(data_dir, analysis_id)
     calls_service.save_calls(session, analysis_id, report)
     # here, not at the top: app.services.timeline reads analyses through app.services.analyses,
     # which imports this module
@@ -111,7 +114,8 @@ def save_report(
     analysis.warnings = list(report.warnings)
     analysis.error = None
     session.commit()
-    signins_service.save_quietly(data_dir, analysis_id, report.signins)
+    if signins_service.save_quietly(data_dir, analysis_id, report.signins) and replaced:
+        calls_service.keep_key(data_dir, analysis_id, report)
     warm_findings_json(session, data_dir, analysis_id, run)
     return True
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -69,15 +68,6 @@ def summary(attempt: Attempt) -> dict[str, Any]:
     }
 
 
-def _write(path: Path, body: bytes) -> None:
-    partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    try:
-        partial.write_bytes(body)
-        os.replace(partial, path)  # a reader sees the old file or the whole new one
-    finally:
-        partial.unlink(missing_ok=True)
-
-
 def save(data_dir: Path, analysis_id: str, result: SigninResult | None) -> None:
     """Replace the analysis' sign-in files by `result`'s (None: not extracted, keep them)."""
     if result is None:
@@ -102,18 +92,26 @@ def save(data_dir: Path, analysis_id: str, result: SigninResult | None) -> None:
         "left_out": result.left_out,
         "attempts": summaries,
     }
-    _write(directory / INDEX, json.dumps(index).encode())
+    storage.write_atomically(directory / INDEX, json.dumps(index).encode())
     for other in directory.glob("attempts-*.jsonl"):
         if other.name != name:
             other.unlink(missing_ok=True)
 
 
-def save_quietly(data_dir: Path, analysis_id: str, result: SigninResult | None) -> None:
-    """`save`, a disk error logged (the run is saved; its sign-in view is then missing)."""
+def save_quietly(data_dir: Path, analysis_id: str, result: SigninResult | None) -> bool:
+    """`save`, a disk error logged (the run is saved; its sign-in view is then missing);
+    False after such an error."""
     try:
         save(data_dir, analysis_id, result)
     except OSError as exc:
         log.warning("cannot keep the sign-ins of analysis %s: %s", analysis_id, exc)
+        return False
+    return True
+
+
+def saved(data_dir: Path, analysis_id: str) -> bool:
+    """Whether the analysis keeps the sign-ins of a run (its index file is there)."""
+    return (storage.signins_dir(data_dir, analysis_id) / INDEX).is_file()
 
 
 def _exists(session: Session, analysis_id: str) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import secrets
 import shutil
 import time
 from collections.abc import Iterator
@@ -200,6 +201,25 @@ def line_index_path(data_dir: Path, analysis_id: str, name: str) -> Path:
 def timeline_counts_path(data_dir: Path, analysis_id: str) -> Path:
     """Where the analysis pass saved the timeline counts of the logs (replaced by each run)."""
     return json_dir(data_dir, analysis_id) / "timeline-counts.json"
+
+
+def write_atomically(path: Path, body: bytes) -> None:
+    """Write `body` at `path` through a partial file: a reader sees the old file or the whole
+    new one, never a part (its folder is made when missing)."""
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(body)
+        os.replace(partial, path)
+    finally:
+        with suppress(OSError):
+            partial.unlink(missing_ok=True)
+
+
+def calls_key_path(data_dir: Path, analysis_id: str) -> Path:
+    """Where the extraction key of the analysis' stored calls and sign-ins is kept (a re-run
+    of the same files keeps them, app/calls/reuse.py)."""
+    return json_dir(data_dir, analysis_id) / "calls-key.json"
 
 
 def timeline_path(data_dir: Path, analysis_id: str) -> Path:

@@ -16,7 +16,6 @@ import os
 import secrets
 import time
 from collections.abc import Iterable, Mapping
-from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -142,17 +141,12 @@ def save_counts(data_dir: Path, analysis_id: str, files: Mapping[str, Any]) -> N
     A file that cannot be written is no reason to lose the run: the timeline then counts the
     logs on first view, as for an analysis saved before the pass counted."""
     path = storage.timeline_counts_path(data_dir, analysis_id)
-    partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps({"format": SAVED_FORMAT, "files": files}), "utf-8")
-        os.replace(partial, path)
+        body = json.dumps({"format": SAVED_FORMAT, "files": files}).encode()
+        storage.write_atomically(path, body)
     except OSError as exc:
         log.warning("analysis %s: timeline counts not saved (%s)", analysis_id, exc)
         forget_counts(data_dir, analysis_id)
-    finally:
-        with suppress(OSError):
-            partial.unlink(missing_ok=True)
 
 
 def forget_counts(data_dir: Path, analysis_id: str) -> None:

@@ -35,6 +35,7 @@ from app.errors import BundleError, StoredFileDamaged
 from app.observability import analysis_context, configure_logging
 from app.report import Report, Unpacked
 from app.services import analyses, storage
+from app.services import calls as calls_service
 from app.services.findings import save_report
 from app.signatures import Library, load_library
 from app.worker import faults
@@ -142,8 +143,12 @@ def run_claimed(
         try:
             faults.inject([item.name for item in inputs])
             stored = stored_unpack(data_dir, analysis_id, inputs)
+            known = None
             if stored is not None:
                 log.info("analysis %s: re-run from the files its first run unpacked", analysis_id)
+                if settings.call_flows:
+                    with db.session() as session:
+                        known = calls_service.known_calls(session, data_dir, analysis_id)
             with collection_paused():
                 report = analyze(
                     inputs,
@@ -156,6 +161,7 @@ def run_claimed(
                     extract_calls=settings.call_flows,
                     count_timeline=True,
                     stored=stored,
+                    known_calls=known,
                 )
                 if own_process:
                     gc.freeze()

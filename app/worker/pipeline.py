@@ -29,6 +29,7 @@ from app.bundle.stored import SUFFIX
 from app.bundle.unpack import Limits, Tee, UnpackResult, unpack_upload
 from app.calls.extract import Collector
 from app.calls.group import build_calls, merge_background
+from app.calls.reuse import KnownCalls, extraction_key
 from app.calls.signin import SigninCollector, combine
 from app.calls.signin_flow import build as build_signins
 from app.config import Settings
@@ -199,6 +200,7 @@ def analyze(
     extract_calls: bool = False,
     count_timeline: bool = False,
     stored: Unpacked | None = None,
+    known_calls: KnownCalls | None = None,
 ) -> Report:
     """Unpack every input into `workdir`, identify its node, run the library; raises BundleError.
 
@@ -223,11 +225,15 @@ def analyze(
     unpack: its files are read from `workdir` as they are kept, the nodes identified again
     with the products `inputs` carry now, its warnings repeated; `inputs` are not read.
     `report.unpacked` says what was unpacked (or read back), for the next re-run.
+    `known_calls` (a re-run: the calls and sign-ins an earlier run stored, app/calls/reuse.py)
+    are kept when the files, nodes, products and code they came from are the same: the scan
+    then reads no SIP or sign-in line, `report.calls` and `report.signins` stay None and
+    `report.calls_kept` says so. `report.calls_key` names the calls extracted or kept.
     """
     with collection_paused():  # (see app/worker/collection.py)
         return _analyze(
             inputs, workdir, library, limits, progress, jobs, scan_while_unpacking, output,
-            extract_calls, count_timeline, stored,
+            extract_calls, count_timeline, stored, known_calls,
         )  # fmt: skip
 
 
@@ -243,23 +249,28 @@ def _analyze(
     extract_calls: bool,
     count_timeline: bool,
     stored: Unpacked | None,
+    known_calls: KnownCalls | None,
 ) -> Report:
     output = output or OutputLimits()
     jobs = max(1, jobs or default_jobs())
     report = Report(ruleset_version=library.version)
+    kept: KnownCalls | None = None
+    prescanned = None
+    if stored is not None:
+        _read_back(report, stored, inputs, workdir)
+        if extract_calls and known_calls is not None and known_calls.key == _calls_key(report):
+            kept = known_calls
+        if progress:
+            progress(0.3)
     # SIP messages and MRA sign-ins, read from the blocks the signature scan reads (only when
-    # asked for); the timeline's counts, made in the same scan
-    sip = Collector() if extract_calls else None
-    signins = SigninCollector() if extract_calls else None
+    # asked for, and not kept from an earlier run); the timeline's counts, made in the same scan
+    extracting = extract_calls and kept is None
+    sip = Collector() if extracting else None
+    signins = SigninCollector() if extracting else None
     observe = combine(sip.observer if sip else None, signins.observer if signins else None)
     timeline = TimelineCollector() if count_timeline else None
     tally = timeline.tally if timeline is not None else None
-    if stored is not None:
-        prescanned = None
-        _read_back(report, stored, inputs, workdir)
-        if progress:
-            progress(0.3)
-    else:
+    if stored is None:
         prescanned = _unpack_into(
             report,
             inputs,
@@ -273,7 +284,7 @@ def _analyze(
             tally,
             scan_while_unpacking,
         )
-    scan = _Scan(sip, signins, observe, timeline, tally)
+    scan = _Scan(sip, signins, observe, timeline, tally, kept)
     return _scan(report, library, progress, jobs, output, scan, prescanned)
 
 
@@ -297,6 +308,22 @@ def _read_back(report: Report, stored: Unpacked, inputs: Sequence[Input], workdi
         report.warnings.extend(upload.warnings)
         report.nodes.extend(_identify_nodes(upload.files, upload.name, product))
     report.unpacked = stored
+
+
+def _file_nodes(report: Report) -> dict[str, str]:
+    """The name of each file's node, as calls and sign-ins show it (`node_name`)."""
+    nodes = {node.bundle: node for node in report.nodes}
+    return {f.name: node_name(nodes.get(f.bundle), f.bundle) for f in report.files}
+
+
+def _products(report: Report) -> dict[str, str | None]:
+    """Each node's product, by the name calls and sign-ins give the node."""
+    return {node_name(n, n.bundle): n.product for n in report.nodes}
+
+
+def _calls_key(report: Report) -> str:
+    """The extraction key (app/calls/reuse.py) of the calls of the report's files and nodes."""
+    return extraction_key(report.files, _file_nodes(report), _products(report))
 
 
 def _unpack_into(
@@ -366,6 +393,7 @@ class _Scan:
     observe: Observe | None
     timeline: TimelineCollector | None
     tally: Tally | None
+    kept: KnownCalls | None = None  # an earlier run's calls, kept (nothing extracted)
 
 
 def _scan(
@@ -430,14 +458,19 @@ def _scan(
             notes[signature_id] = checked.note
     unchecked = {sid: c.skipped for sid, c in config.items() if c.skipped}
     if scan.sip is not None:
-        file_nodes = {f.name: node_name(nodes.get(f.bundle), f.bundle) for f in report.files}
+        file_nodes, products = _file_nodes(report), _products(report)
         report.calls = build_calls(scan.sip.messages, file_nodes)
         report.call_background = merge_background(scan.sip.background_rows(), file_nodes)
-        report.warnings.extend(scan.sip.warnings())
+        report.call_warnings = scan.sip.warnings()
         if scan.signins is not None:
-            products = {node_name(n, n.bundle): n.product for n in report.nodes}
             report.signins = build_signins(scan.signins, file_nodes, products)
-            report.warnings.extend(scan.signins.warnings())
+            report.call_warnings += scan.signins.warnings()
+        report.calls_key = extraction_key(report.files, file_nodes, products)
+        report.warnings.extend(report.call_warnings)
+    elif scan.kept is not None:
+        report.calls_key, report.calls_kept = scan.kept.key, True
+        report.call_warnings = list(scan.kept.warnings)
+        report.warnings.extend(report.call_warnings)
     report.examined = examined_lines(report.files, nodes, stats)
     report.coverage = coverage_of(  # before the cap: a signature that matched says so
         library.signatures,

@@ -4,6 +4,7 @@ view can and cannot see, escaping, redaction, and the analysis without call flow
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from tests.calls.signinlog import START, auth_failed, ts_request, ts_response, uds_401
+from tests.conftest import wait_for
 from tests.corpus import xstat_dump
 from tests.factories import make_tar
 from tests.web.test_calls_pages import analyse
@@ -227,3 +229,54 @@ def test_a_filter_the_list_cannot_use_is_a_422_with_a_sentence(
     empty = listing(client, analysis_id, outcome="", page="")  # an empty value is none given
     assert empty["total"] == 2
     assert listing(client, analysis_id, outcome="FAILED")["total"] == 2
+
+
+def test_a_rerun_keeps_the_calls_and_sign_ins_and_restores_them_when_gone(
+    client: TestClient, migrated: Settings
+) -> None:
+    """Calls and sign-ins come from the logs alone: a re-run of the same files keeps those of
+    the run before (as they were shown), and reads them again when its files are missing."""
+    from app.services import storage
+
+    analysis_id = analyse(client, *two_nodes())
+    data_dir = migrated.resolved_data_dir
+    shown = (listing(client, analysis_id), client.get(f"/api/v1/analyses/{analysis_id}/calls"))
+    signins_dir = storage.signins_dir(data_dir, analysis_id)
+    attempts_file = sorted(p.name for p in signins_dir.glob("attempts-*"))
+    assert storage.calls_key_path(data_dir, analysis_id).is_file()
+
+    def rerun() -> None:
+        response = client.post(f"/api/v1/analyses/{analysis_id}/rerun")
+        assert response.status_code == 202, response.text
+        assert wait_for(client, analysis_id)["status"] == "done"
+
+    rerun()
+    assert listing(client, analysis_id) == shown[0]
+    assert client.get(f"/api/v1/analyses/{analysis_id}/calls").json() == shown[1].json()
+    assert sorted(p.name for p in signins_dir.glob("attempts-*")) == attempts_file  # kept
+
+    shutil.rmtree(signins_dir)  # an operator's clean-up went too far
+    rerun()
+    assert listing(client, analysis_id) == shown[0]  # read from the logs again
+    assert sorted(p.name for p in signins_dir.glob("attempts-*")) != attempts_file
+
+
+@pytest.mark.parametrize(
+    "kept_key",
+    [b"{not json", b"[]", b'{"format": 1, "key": 5, "warnings": []}', b'{"format": 99}'],
+)
+def test_a_damaged_key_of_the_stored_calls_makes_the_rerun_read_them_again(
+    client: TestClient, migrated: Settings, kept_key: bytes
+) -> None:
+    from app.services import storage
+
+    analysis_id = analyse(client, *two_nodes())
+    data_dir = migrated.resolved_data_dir
+    before = listing(client, analysis_id)
+    storage.calls_key_path(data_dir, analysis_id).write_bytes(kept_key)
+    attempts = sorted(storage.signins_dir(data_dir, analysis_id).glob("attempts-*"))
+    assert client.post(f"/api/v1/analyses/{analysis_id}/rerun").status_code == 202
+    assert wait_for(client, analysis_id)["status"] == "done"
+    assert listing(client, analysis_id) == before
+    assert sorted(storage.signins_dir(data_dir, analysis_id).glob("attempts-*")) != attempts
+    assert b'"format": 1' in storage.calls_key_path(data_dir, analysis_id).read_bytes()
