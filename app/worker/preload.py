@@ -10,12 +10,17 @@ What the fork server made is then frozen out of the cyclic garbage collector (`g
 inherited by every child): a child's full collections before its analysis walked all of it
 (~50 ms measured with the bench's 773 signatures), and untouched objects stay shared with the
 fork server instead of being copied into each child as the collector writes to them.
+
+The digest of the code the children run (app/calls/reuse.code_identity, the key of the calls a
+re-run may keep) is taken here too: ~15 ms once, and it names the code loaded in memory, which
+the children run, even if the files on disk change before the fork server restarts.
 """
 
 from __future__ import annotations
 
 import logging
 
+from app.calls.reuse import code_identity
 from app.config import get_settings
 from app.worker.child import default_library
 from app.worker.collection import freeze_survivors
@@ -32,4 +37,5 @@ def load_default_library() -> None:
 
 
 load_default_library()
+code_identity()
 freeze_survivors()
