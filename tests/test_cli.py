@@ -286,3 +286,17 @@ def test_signatures_try_refuses_a_bundle_rather_than_finding_nothing_in_it(
     assert "is a gzip archive" in refused.output and "unpack it" in refused.output
     read = runner.invoke(app, ["signatures", "try", "expressway-alarm-20004", str(plain)])
     assert read.exit_code == 0 and "1 line(s) matched" in read.output
+
+
+@pytest.mark.parametrize("size", [0, 1, 4096, 4097, 4096 * 3 + 511])
+def test_the_bundles_sha256_is_that_of_every_byte_whatever_its_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    """The digest the report gives a bundle is read through one reused buffer: sizes around
+    the buffer's (made small here) are hashed whole, nothing left over from a read before."""
+    from app import cli
+
+    monkeypatch.setattr(cli, "SHA256_READ_BYTES", 4096)
+    data = bytes((n * 7 + n // 4096) % 251 for n in range(size))
+    path = _write(tmp_path, "bundle.bin", data)
+    assert cli._sha256(path) == hashlib.sha256(data).hexdigest()
