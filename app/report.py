@@ -141,9 +141,10 @@ class Report:
     call_background: list[BackgroundRow] = field(default_factory=list)
     # MRA sign-in attempts (app/calls/signin*), read with the calls; None: not extracted
     signins: SigninResult | None = None
-    # the extraction key (app/calls/reuse.py) of the calls and sign-ins this run extracted or
-    # kept; None: neither. calls_kept: an earlier run's were kept (calls and signins stay None).
-    # call_warnings: what their extraction warned of (also in `warnings`)
+    # the extraction key (app/calls/reuse.py) of the calls and sign-ins of the run: those kept
+    # from an earlier run (calls_kept: calls and signins stay None), or those extracted once the
+    # worker keys them to store them (pipeline.calls_key); else None. call_warnings: what their
+    # extraction warned of (also in `warnings`)
     calls_key: str | None = None
     calls_kept: bool = False
     call_warnings: list[str] = field(default_factory=list)

@@ -41,7 +41,14 @@ from app.signatures import Library, load_library
 from app.worker import faults
 from app.worker.collection import collection_paused
 from app.worker.malloc import tune_malloc
-from app.worker.pipeline import Input, Progress, analyze, limits_from, output_limits_from
+from app.worker.pipeline import (
+    Input,
+    Progress,
+    analyze,
+    calls_key,
+    limits_from,
+    output_limits_from,
+)
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +170,8 @@ def run_claimed(
                     stored=stored,
                     known_calls=known,
                 )
+                if report.calls is not None:  # extracted anew: their key is kept with them
+                    report.calls_key = calls_key(report)
                 if own_process:
                     gc.freeze()
         except BundleError as exc:

@@ -228,7 +228,8 @@ def analyze(
     `known_calls` (a re-run: the calls and sign-ins an earlier run stored, app/calls/reuse.py)
     are kept when the files, nodes, products and code they came from are the same: the scan
     then reads no SIP or sign-in line, `report.calls` and `report.signins` stay None and
-    `report.calls_kept` says so. `report.calls_key` names the calls extracted or kept.
+    `report.calls_kept` says so, and `report.calls_key` is their key (the worker gives the key
+    of calls extracted anew, `calls_key(report)`, when it stores them).
     """
     with collection_paused():  # (see app/worker/collection.py)
         return _analyze(
@@ -258,7 +259,7 @@ def _analyze(
     prescanned = None
     if stored is not None:
         _read_back(report, stored, inputs, workdir)
-        if extract_calls and known_calls is not None and known_calls.key == _calls_key(report):
+        if extract_calls and known_calls is not None and known_calls.key == calls_key(report):
             kept = known_calls
         if progress:
             progress(0.3)
@@ -321,8 +322,10 @@ def _products(report: Report) -> dict[str, str | None]:
     return {node_name(n, n.bundle): n.product for n in report.nodes}
 
 
-def _calls_key(report: Report) -> str:
-    """The extraction key (app/calls/reuse.py) of the calls of the report's files and nodes."""
+def calls_key(report: Report) -> str:
+    """The extraction key (app/calls/reuse.py) of the calls of the report's files and nodes:
+    what the worker keeps beside the calls it stores (`loupe analyze` stores none, and spends
+    nothing on it)."""
     return extraction_key(report.files, _file_nodes(report), _products(report))
 
 
@@ -465,7 +468,6 @@ def _scan(
         if scan.signins is not None:
             report.signins = build_signins(scan.signins, file_nodes, products)
             report.call_warnings += scan.signins.warnings()
-        report.calls_key = extraction_key(report.files, file_nodes, products)
         report.warnings.extend(report.call_warnings)
     elif scan.kept is not None:
         report.calls_key, report.calls_kept = scan.kept.key, True
