@@ -310,7 +310,7 @@ def list_calls(
     )
 
 
-KEY_FORMAT = 1
+KEY_FILE_FORMAT = 1  # of calls-key.json (the key itself has its own, reuse.KEY_FORMAT)
 
 
 def known_calls(session: Session, data_dir: Path, analysis_id: str) -> KnownCalls | None:
@@ -326,7 +326,7 @@ def known_calls(session: Session, data_dir: Path, analysis_id: str) -> KnownCall
         body = json.loads(storage.calls_key_path(data_dir, analysis_id).read_bytes())
     except (OSError, ValueError):
         return None
-    if not isinstance(body, dict) or body.get("format") != KEY_FORMAT:
+    if not isinstance(body, dict) or body.get("format") != KEY_FILE_FORMAT:
         return None
     key, warnings = body.get("key"), body.get("warnings")
     if not isinstance(key, str) or not isinstance(warnings, list):
@@ -351,7 +351,7 @@ def keep_key(data_dir: Path, analysis_id: str, report: Report) -> None:
     it, the next re-run extracts them again)."""
     if report.calls_key is None:
         return
-    body = {"format": KEY_FORMAT, "key": report.calls_key, "warnings": report.call_warnings}
+    body = {"format": KEY_FILE_FORMAT, "key": report.calls_key, "warnings": report.call_warnings}
     try:
         storage.write_atomically(
             storage.calls_key_path(data_dir, analysis_id), json.dumps(body).encode()
