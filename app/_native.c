@@ -2608,6 +2608,108 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------ line-aligned blocks */
+
+/* fill_lines(readinto, head, scratch) -> (block, rest, end)
+ * One block of at most len(scratch) bytes for streams.InflateAhead: `head` (bytes shorter than
+ * half the scratch) followed by what readinto(view) writes into a writable view of the room
+ * left in `scratch` (a bytearray, reused block after block), called until it is full or
+ * readinto returns 0; then cut after its last newline, the bytes after the cut returned as
+ * `rest` (the next block's head), so that blocks end at line ends and the scan takes them
+ * without a copy (engine.BlockFeeder.write). No cut when nothing after `head` is a newline,
+ * when the rest would be half the scratch or more (a long line: every call then moves on by at
+ * least half a block), or at the end. The block is copied out of the scratch with the GIL
+ * released, in the inflating thread. `end`: None while more may come, True once readinto
+ * returned 0, else the exception readinto raised (the block then holds every byte written
+ * before it). Each view is released after its call, and the scratch's after the block is made:
+ * a readinto that kept an export of one fails the call (BufferError; the scratch then lives as
+ * long as that export, never freed under it). (Inflating straight into a block cut by resizing it left the heap
+ * with holes just too small for the next block: 700 MB where 260 MB did.) */
+static PyObject *fill_lines(PyObject *self, PyObject *args) {
+    PyObject *readinto, *head, *scratch;
+    if (!PyArg_ParseTuple(args, "OO!O!", &readinto, &PyBytes_Type, &head, &PyByteArray_Type,
+                          &scratch))
+        return NULL;
+    Py_buffer room;
+    if (PyObject_GetBuffer(scratch, &room, PyBUF_WRITABLE) < 0) return NULL;
+    char *buf = room.buf;
+    Py_ssize_t size = room.len, start = PyBytes_GET_SIZE(head), filled = start;
+    PyObject *whole = NULL, *end = NULL, *block = NULL, *rest = NULL, *result = NULL;
+    if (size <= 0 || start >= size - start) {
+        PyErr_SetString(PyExc_ValueError, "fill_lines: head shorter than half the scratch");
+        goto done;
+    }
+    memcpy(buf, PyBytes_AS_STRING(head), (size_t)start);
+    whole = PyMemoryView_FromObject(scratch); /* (a view kept by readinto keeps the scratch) */
+    if (whole == NULL) goto done;
+    end = Py_NewRef(Py_None);
+    while (filled < size) {
+        PyObject *view = PySequence_GetSlice(whole, filled, size);
+        if (view == NULL) goto done;
+        PyObject *got = PyObject_CallOneArg(readinto, view);
+        PyObject *type = NULL, *value = NULL, *traceback = NULL;
+        if (got == NULL) { /* hand on what came before, then the error */
+            PyErr_Fetch(&type, &value, &traceback);
+            PyErr_NormalizeException(&type, &value, &traceback);
+            if (traceback != NULL && value != NULL) PyException_SetTraceback(value, traceback);
+            Py_XDECREF(type);
+            Py_XDECREF(traceback);
+        }
+        PyObject *released = PyObject_CallMethod(view, "release", NULL);
+        Py_DECREF(view);
+        if (released == NULL || (got == NULL && value == NULL)) {
+            Py_XDECREF(got);
+            Py_XDECREF(value);
+            goto done;
+        }
+        Py_DECREF(released);
+        if (got == NULL) {
+            Py_SETREF(end, value);
+            break;
+        }
+        Py_ssize_t count = PyLong_AsSsize_t(got);
+        Py_DECREF(got);
+        if (count == -1 && PyErr_Occurred()) goto done;
+        if (count < 0 || count > size - filled) {
+            PyErr_SetString(PyExc_ValueError, "fill_lines: readinto wrote outside the view");
+            goto done;
+        }
+        if (count == 0) {
+            Py_SETREF(end, Py_NewRef(Py_True));
+            break;
+        }
+        filled += count;
+    }
+    Py_ssize_t cut = filled;
+    if (end == Py_None) {
+        const char *last = memrchr(buf + start, '\n', (size_t)(filled - start));
+        Py_ssize_t after = last != NULL ? filled - (last + 1 - buf) : size;
+        if (after < size - after) cut = filled - after;
+    }
+    block = PyBytes_FromStringAndSize(NULL, cut);
+    rest = block != NULL ? PyBytes_FromStringAndSize(buf + cut, filled - cut) : NULL;
+    if (rest == NULL) goto done;
+    char *into = PyBytes_AS_STRING(block);
+    Py_BEGIN_ALLOW_THREADS /* (the scratch stays exported until the end of the call) */
+    memcpy(into, buf, (size_t)cut);
+    Py_END_ALLOW_THREADS
+    result = Py_BuildValue("(OOO)", block, rest, end);
+done:
+    Py_XDECREF(block);
+    Py_XDECREF(rest);
+    Py_XDECREF(end);
+    if (whole != NULL) {
+        if (result != NULL) { /* (an export of it kept: BufferError) */
+            PyObject *released = PyObject_CallMethod(whole, "release", NULL);
+            if (released == NULL) Py_CLEAR(result);
+            Py_XDECREF(released);
+        }
+        Py_DECREF(whole);
+    }
+    PyBuffer_Release(&room);
+    return result;
+}
+
 /* set_avx2(on) -> whether the AVX2 loops ran before: they run when `on` is true and the CPU has
  * AVX2 (as at import), else the SSE2 ones (tests compare the two). */
 static PyObject *set_avx2(PyObject *self, PyObject *args) {
@@ -2655,6 +2757,9 @@ static PyMethodDef methods[] = {
      "intern_slots(slots, item): intern the text of item's slots (member descriptors)"},
     {"locate_lines", locate_lines, METH_VARARGS,
      "locate_lines(block, candidates, gate, gates, first_extra) -> (starts, ends, kept, extra)"},
+    {"fill_lines", fill_lines, METH_VARARGS,
+     "fill_lines(readinto, head, scratch) -> (block, rest, end): a block of whole lines (see "
+     "streams.InflateAhead)"},
     {"set_avx2", set_avx2, METH_VARARGS,
      "set_avx2(on) -> bool: run the AVX2 loops (when the CPU has AVX2); the setting before"},
     {NULL, NULL, 0, NULL},

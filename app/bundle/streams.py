@@ -23,11 +23,14 @@ import queue
 import tarfile
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Protocol, cast
 
 from isal import isal_zlib
+
+from app.native import loops
 
 
 class Readable(Protocol):
@@ -44,16 +47,32 @@ _EOF = b""
 class InflateAhead:
     """Reads `source` (a decompressing stream) in a helper thread, `queue_blocks` blocks ahead.
 
+    With `lines`, a source with `readinto` inflates into blocks that end at line ends where
+    it can (app._native.fill_lines: the rest of a block's last line opens the next one; a line
+    of half a block or more is not waited for): the scan then cuts no block at a line end,
+    which copied every byte of a log once, holding the GIL (0.18 s and 24 MB per GiB).
+
     Like a raw stream, `read(n)` may return fewer than n bytes (b"" only at the end); a block
     is returned as it is when the caller asks for all of it. Errors of the helper thread are
     raised by the `read` that reaches them. Always `close()` (it stops and joins the helper thread).
     """
 
     def __init__(
-        self, source: Readable, *, block: int = INFLATE_BLOCK, queue_blocks: int = INFLATE_QUEUE
+        self,
+        source: Readable,
+        *,
+        block: int = INFLATE_BLOCK,
+        queue_blocks: int = INFLATE_QUEUE,
+        lines: bool = False,
     ) -> None:
         self._source = source
         self._read1 = getattr(source, "read1", source.read)  # read1: no copy in BufferedReader
+        readinto = getattr(source, "readinto", None)
+        self._fill = (
+            partial(loops.fill_lines, readinto)
+            if lines and loops is not None and readinto is not None and block >= 2
+            else None
+        )  # (with a scratch of `block` bytes, made in the helper thread)
         self._block = block
         self._queue: queue.Queue[bytes | BaseException] = queue.Queue(queue_blocks)
         self._stop = threading.Event()
@@ -64,19 +83,44 @@ class InflateAhead:
         self._thread.start()
 
     def _run(self) -> None:
+        if self._fill is not None:
+            self._run_lines(self._fill)
+            return
         while not self._stop.is_set():
             try:
                 data: bytes | BaseException = self._read1(self._block)
             except BaseException as exc:  # handed to the reader, which raises it
                 data = exc
-            while not self._stop.is_set():
-                try:
-                    self._queue.put(data, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            if not isinstance(data, bytes) or not data:
+            if not self._put(data) or not isinstance(data, bytes) or not data:
                 return
+
+    def _run_lines(self, fill: Callable[[bytes, bytearray], tuple[bytes, bytes, object]]) -> None:
+        """`_run` in blocks that end at line ends (app._native.fill_lines): the source
+        inflates into a scratch buffer, each block is copied out of it without the GIL, and
+        the scan cuts no block at a line end."""
+        head = b""
+        scratch = bytearray(self._block)
+        while not self._stop.is_set():
+            end: object
+            try:
+                block, head, end = fill(head, scratch)
+            except BaseException as exc:  # (no memory, a reader breaking its contract)
+                block, end = head, exc  # (the last line begun is handed on first)
+            if block and not self._put(block):
+                return
+            if end is not None:
+                self._put(end if isinstance(end, BaseException) else _EOF)
+                return
+
+    def _put(self, item: bytes | BaseException) -> bool:
+        """Queue `item` for the reader; False when closed meanwhile."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def read(self, size: int = -1, /) -> bytes:
         """Up to `size` bytes (all that is left for -1) from the current block; b"" at the end."""
@@ -226,17 +270,48 @@ class SalvagingGzip:
         self._delivered = 0
         self._error: BaseException | None = None
         self._rest: Iterator[bytes] | None = None
+        self._left = b""  # the part of a salvaged piece `readinto` had no room for
 
     def read(self, size: int = -1, /) -> bytes:
         if self._rest is None:
             try:
                 data = self._fast.read(size)
             except (EOFError, OSError, zlib.error, ValueError) as err:  # isal raises these
-                self._error = err
-                self._rest = exact_inflate(self._path, skip=self._delivered)
+                self._salvage(err)
             else:
                 self._delivered += len(data)
                 return data
+        piece = self._next_piece()
+        self._left = b""
+        return piece
+
+    def readinto(self, view: memoryview | bytearray, /) -> int:
+        """`read` into `view` (for InflateAhead's blocks of whole lines): the fast reader
+        inflates straight into it; the salvaged pieces are copied."""
+        if self._rest is None:
+            try:
+                count: int = self._fast.readinto(view)  # type: ignore[attr-defined]
+            except (EOFError, OSError, zlib.error, ValueError) as err:
+                self._salvage(err)
+            else:
+                self._delivered += count
+                return count
+        piece = self._next_piece()
+        count = min(len(view), len(piece))
+        view[:count] = piece[:count]
+        self._left = piece[count:]
+        return count
+
+    def _salvage(self, err: BaseException) -> None:
+        self._error = err
+        self._rest = exact_inflate(self._path, skip=self._delivered)
+
+    def _next_piece(self) -> bytes:
+        """What is left of the salvaged piece being handed on, else the next one; at the end
+        the fast reader's error is raised."""
+        if self._left:
+            return self._left
+        assert self._rest is not None
         piece = next(self._rest, None)
         if piece is None:
             assert self._error is not None

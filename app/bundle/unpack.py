@@ -428,7 +428,7 @@ class _Unpacker:
             gz: Readable
             if threads > 0:  # read errors come back from the helper thread on the next read
                 fast = _gzip_reader(compressed, INFLATE_INPUT_BYTES)
-                gz = InflateAhead(SalvagingGzip(fast, path))
+                gz = InflateAhead(SalvagingGzip(fast, path), lines=True)
             else:
                 fast = igzip.IGzipFile(fileobj=compressed, mode="rb")  # type: ignore[no-untyped-call]
                 gz = SalvagingGzip(fast, path)

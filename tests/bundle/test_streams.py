@@ -8,17 +8,23 @@ import os
 import random
 import tarfile
 import threading
+import zlib
 from pathlib import Path
 
 import pytest
 
+from app.bundle import streams
 from app.bundle.streams import (
     ForwardReader,
     InflateAhead,
     MemberReader,
+    SalvagingGzip,
     exact_inflate,
     open_tar,
 )
+from app.bundle.unpack import _CountingReader, _gzip_reader, unpack_upload
+from app.native import loops
+from app.signatures.engine import BlockFeeder
 
 
 class Pieces:
@@ -158,3 +164,220 @@ def test_exact_inflate_reads_every_member_up_to_the_cut(tmp_path: Path) -> None:
     assert whole.startswith(parts[0] + parts[1]) and len(whole) > len(parts[0] + parts[1])
     assert (parts[0] + parts[1] + parts[2]).startswith(whole)
     assert skipped == whole[123_456:]
+
+
+# --- blocks of whole lines (InflateAhead(lines=True), app._native.fill_lines) ---------------
+
+needs_native = pytest.mark.skipif(loops is None, reason="app._native is not built")
+
+
+class PiecesInto(Pieces):
+    """Pieces with `readinto`: each call writes at most one piece (the room allowing)."""
+
+    def readinto(self, view: memoryview) -> int:
+        piece = self.read(len(view))
+        view[: len(piece)] = piece
+        return len(piece)
+
+
+def _text(seed: int, lines: int, longest: int) -> bytes:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(lines):
+        size = rng.choice([0, 1, 5, 40, 120, rng.randrange(longest)])
+        end = rng.choice([b"\n", b"\r\n"])
+        out.append(bytes(rng.choice(b'abcxyz \t="') for _ in range(size)) + end)
+    return b"".join(out) + b"no newline at the end"
+
+
+def _line_length_at(data: bytes, offset: int) -> int:
+    start = data.rfind(b"\n", 0, offset) + 1
+    end = data.find(b"\n", offset)
+    return (len(data) if end == -1 else end) - start
+
+
+@needs_native
+@pytest.mark.parametrize(("seed", "longest"), [(seed, 300) for seed in range(4)] + [(9, 3000)])
+def test_lines_blocks_end_at_line_ends_unless_a_line_is_half_a_block_long(
+    seed: int, longest: int
+) -> None:
+    data = _text(seed, 3000, longest)
+    rng = random.Random(seed)
+    cuts = sorted(rng.sample(range(1, len(data)), 400))
+    pieces = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+    stream = InflateAhead(PiecesInto(pieces), block=1000, queue_blocks=2, lines=True)
+    try:
+        blocks = _drain(stream, 1000)
+    finally:
+        stream.close()
+    assert b"".join(blocks) == data
+    offset = 0
+    for block in blocks[:-1]:
+        offset += len(block)
+        assert block.endswith(b"\n") or _line_length_at(data, offset) >= 500
+    if longest < 500:
+        assert all(block.endswith(b"\n") for block in blocks[:-1])
+
+
+@needs_native
+def test_a_line_longer_than_a_block_moves_on_half_a_block_at_least() -> None:
+    data = b"short\n" + b"y" * 100_000 + b"\nend\n"
+    source = PiecesInto([data])
+    stream = InflateAhead(source, block=1000, lines=True)
+    try:
+        blocks = _drain(stream, 1000)
+    finally:
+        stream.close()
+    assert b"".join(blocks) == data
+    assert len(blocks) <= 2 * len(data) // 1000 + 2  # not a byte or a line at a time
+
+
+@needs_native
+def test_lines_hand_on_every_byte_before_the_error_then_raise_it() -> None:
+    source = PiecesInto([b"one\ntw", b"o\nthr", b"ee"], OSError("cut short"))
+    stream = InflateAhead(source, block=64, lines=True)
+    try:
+        got = b""
+        with pytest.raises(OSError, match="cut short"):
+            while piece := stream.read(64):
+                got += piece
+        assert got == b"one\ntwo\nthree"
+    finally:
+        stream.close()
+
+
+class KeepsTheView(PiecesInto):
+    """Keeps the view it was given (not an export: `release` after the call cuts it off)."""
+
+    def readinto(self, view: memoryview) -> int:
+        self.kept = view
+        return super().readinto(view)
+
+
+class WritesTooMuch(PiecesInto):
+    def readinto(self, view: memoryview) -> int:
+        return len(view) + 1
+
+
+@needs_native
+def test_a_reader_writing_past_its_view_fails_the_stream() -> None:
+    stream = InflateAhead(WritesTooMuch([]), block=64, lines=True)
+    try:
+        with pytest.raises(ValueError, match="outside the view"):
+            stream.read(64)
+    finally:
+        stream.close()
+
+
+@needs_native
+def test_a_view_kept_by_the_reader_is_released_after_its_call() -> None:
+    source = KeepsTheView([b"a\nb"])
+    stream = InflateAhead(source, block=64, lines=True)
+    try:
+        assert b"".join(_drain(stream, 64)) == b"a\nb"
+    finally:
+        stream.close()
+    with pytest.raises(ValueError, match="released"):
+        source.kept[0] = 1
+
+
+@needs_native
+def test_fill_lines_refuses_a_head_of_half_the_scratch() -> None:
+    assert loops is not None
+    with pytest.raises(ValueError, match="half"):
+        loops.fill_lines(io.BytesIO(b"x").readinto, b"12345", bytearray(10))
+    with pytest.raises(TypeError):
+        loops.fill_lines(io.BytesIO(b"x").readinto, b"", b"not a bytearray")
+    assert loops.fill_lines(io.BytesIO(b"ab\ncd").readinto, b"1234", bytearray(10)) == (
+        b"1234ab\ncd",
+        b"",
+        True,
+    )
+    assert loops.fill_lines(io.BytesIO(b"ab\ncd\nef").readinto, b"", bytearray(7)) == (
+        b"ab\ncd\n",
+        b"e",
+        None,
+    )
+
+
+def test_without_the_c_loops_lines_are_plain_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(streams, "loops", None)
+    stream = InflateAhead(PiecesInto([b"ab\ncd\nef"]), block=4, lines=True)
+    try:
+        assert _drain(stream, 4) == [b"ab\nc", b"d\nef"]
+    finally:
+        stream.close()
+
+
+@pytest.mark.parametrize("room", [1, 7, 100_000])
+def test_salvaging_readinto_hands_on_every_byte_before_the_damage(
+    tmp_path: Path, room: int
+) -> None:
+    data = b"".join(b"line %d of the log\n" % n for n in range(60_000))
+    packed = gzip.compress(data)
+    path = tmp_path / "cut.gz"
+    path.write_bytes(packed[: len(packed) * 2 // 3])
+    with path.open("rb") as raw:
+        stream = SalvagingGzip(_gzip_reader(_CountingReader(raw), 4096), path)
+        got = bytearray()
+        buffer = bytearray(room)
+        with pytest.raises((EOFError, OSError, zlib.error)):
+            while count := stream.readinto(memoryview(buffer)):
+                got += buffer[:count]
+    assert len(got) > len(data) // 2
+    assert data.startswith(bytes(got))  # the fast reader's bytes, then the salvaged ones
+    assert len(got) >= len(b"".join(exact_inflate(path)))
+
+
+class _Recording:
+    """A Tee whose sinks keep every chunk of every file (BlockSink)."""
+
+    def __init__(self) -> None:
+        self.chunks: dict[str, list[bytes]] = {}
+
+    def open(self, name: str) -> _Recording.Sink:
+        return _Recording.Sink(self.chunks.setdefault(name, []))
+
+    class Sink:
+        def __init__(self, into: list[bytes]) -> None:
+            self.into = into
+            self.reads_whole = False
+
+        def write(self, chunk: bytes) -> None:
+            self.into.append(chunk)
+
+        def close(self) -> None:
+            pass
+
+        def discard(self) -> None:
+            pass
+
+
+@needs_native
+def test_an_unpacked_log_reaches_the_scan_in_whole_lines_taken_without_a_copy(
+    tmp_path: Path,
+) -> None:
+    rng = random.Random(5)
+    log = b"".join(
+        b'2026-11-20T11:15:33.%03d+01:00 expc1 tvcs: Detail="%s"\n'
+        % (n % 1000, b"x" * rng.randrange(300))
+        for n in range(120_000)
+    )  # ~21 MB: five blocks and more
+    upload = tmp_path / "diagnostic_log_expc1.tar.gz"
+    upload.write_bytes(
+        gzip.compress(_tar({"notes.txt": b"a\nb", "log.txt": log}, tarfile.PAX_FORMAT))
+    )
+    tee = _Recording()
+    unpack_upload(upload, upload.name, tmp_path / "out", inflate_threads=1, tee=tee)
+    chunks = tee.chunks["diagnostic_log_expc1.tar.gz/log.txt"]
+    assert b"".join(chunks) == log and len(chunks) > 4
+    assert all(chunk.endswith(b"\n") for chunk in chunks)
+
+    pushed: list[bytes] = []
+    feeder = BlockFeeder.__new__(BlockFeeder)
+    feeder._parts, feeder._parts_bytes = [], 0
+    feeder.push = lambda block, cut=False: pushed.append(block)  # type: ignore[method-assign]
+    for chunk in chunks:
+        feeder.write(chunk)
+    assert len(pushed) == len(chunks)
+    assert all(block is chunk for block, chunk in zip(pushed, chunks, strict=True))
