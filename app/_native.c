@@ -2623,8 +2623,8 @@ done:
  * returned 0, else the exception readinto raised (the block then holds every byte written
  * before it). Each view is released after its call, and the scratch's after the block is made:
  * a readinto that kept an export of one fails the call (BufferError; the scratch then lives as
- * long as that export, never freed under it). (Inflating straight into a block cut by resizing it left the heap
- * with holes just too small for the next block: 700 MB where 260 MB did.) */
+ * long as that export, never freed under it). (Inflating straight into a block cut by resizing
+ * it left the heap with holes just too small for the next block: 700 MB where 260 MB did.) */
 static PyObject *fill_lines(PyObject *self, PyObject *args) {
     PyObject *readinto, *head, *scratch;
     if (!PyArg_ParseTuple(args, "OO!O!", &readinto, &PyBytes_Type, &head, &PyByteArray_Type,

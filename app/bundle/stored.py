@@ -3,8 +3,9 @@
 A file smaller than `PLAIN_BELOW` stays as it was unpacked. A larger one is kept compressed, as
 `<name>.loupe.zst` in the seekable Zstandard format (facebook/zstd, contrib/seekable_format):
 
-    frame 1 .. frame n      independent zstd frames of FRAME_BYTES unpacked bytes each (the
-                            last one shorter), with their content size and checksum
+    frame 1 .. frame n      independent zstd frames of at most FRAME_BYTES unpacked bytes each
+                            (a block the unpacker wrote whole, else FRAME_BYTES but the
+                            last), with their content size and checksum
     skippable 0x184D2A5D    logloupe's line marks: b"LOUPEIDX", format, unpacked size, line
                             count, then the offset of every LINE_MARK_EVERY-th line start
                             (line 1, 1001, 2001, ...), all little-endian uint64
@@ -27,9 +28,10 @@ Writing: `compress_tree(work_dir)` (the worker, once the analysis is saved; `lou
 older analyses) turns each large plain file into its store, renamed into place before the plain
 file goes, so a reader always finds one whole form (`stored_path`). `StoredWriter` does it while
 the unpacker writes (LOUPE_COMPRESS_WHILE_UNPACKING): small files stay plain, large ones never
-exist plain. Either way 4 MiB frames go to COMPRESS_THREADS pool threads (zstd frees the GIL) and
-one helper thread writes them in order, counting lines and noting the line marks; at most
-QUEUED_FRAMES frames wait, so memory stays bounded whatever the file's size.
+exist plain. Either way frames of up to 4 MiB (the unpacker's blocks, of whole lines, as they
+come) go to COMPRESS_THREADS pool threads (zstd frees the GIL) and one helper thread writes them
+in order, counting lines and noting the line marks; at most QUEUED_FRAMES frames wait, so
+memory stays bounded whatever the file's size.
 """
 
 from __future__ import annotations
@@ -60,8 +62,14 @@ PLAIN_BELOW = 1 * 2**20
 FRAME_BYTES = 4 * 2**20
 """Unpacked bytes per frame: a random read inflates at most this much (about 3-6 ms). Measured on
 the bench log at level 6: 1 MiB frames 0.150 of its size, 4 MiB frames 0.143."""
+MIN_WHOLE_FRAME_BYTES = FRAME_BYTES // 2
+"""A block written whole, from this size up to FRAME_BYTES, is one frame as it is: the
+unpacker's blocks of whole lines (streams.InflateAhead) are neither copied to be cut into
+frames of FRAME_BYTES, nor cut inside a line, so a re-run's scan takes the frames it inflates
+without cutting them at a line end either. Smaller writes are gathered into frames of
+FRAME_BYTES."""
 MAX_FRAME_BYTES = 16 * 2**20
-"""A frame claiming more than this is damage (logloupe writes FRAME_BYTES)."""
+"""A frame claiming more than this is damage (logloupe writes at most FRAME_BYTES)."""
 LINE_MARK_EVERY = 1000
 """Every 1000th line start is noted: the log viewer's pages (app.web.logview.LINES_PER_PAGE)."""
 LEVEL = 1
@@ -335,7 +343,8 @@ def read_ahead(stream: BinaryIO, block: int, depth: int = 2) -> Generator[bytes]
 
 def frames_ahead(path: Path, depth: int = 2) -> Generator[bytes]:
     """`read_ahead` of a whole compressed store, frame by frame: each frame's inflated bytes
-    are handed on as zstd gave them (FRAME_BYTES each), not copied into a reader's buffer."""
+    are handed on as zstd gave them (at most FRAME_BYTES each; the unpacker's frames end at
+    line ends), not copied into a reader's buffer."""
     return pieces_ahead(_frames(path), depth)
 
 
@@ -623,6 +632,13 @@ class _Packer:
         if not isinstance(data, bytes):  # the caller may reuse its buffer: keep a copy
             data = bytes(data)
         start, end = 0, len(data)
+        if MIN_WHOLE_FRAME_BYTES <= end <= FRAME_BYTES:  # a block of the unpacker: one frame
+            if self._pending:  # (what came before it, as a frame of its own)
+                whole = bytes(self._pending)
+                self._pending = bytearray()
+                self._put((whole, 0, len(whole)))
+            self._put((data, 0, end))
+            return
         if self._pending:  # first complete the frame begun before
             take = min(FRAME_BYTES - len(self._pending), end)
             self._pending += data[:take]

@@ -297,3 +297,42 @@ def test_read_ahead_gives_the_pieces_in_order_and_raises_the_readers_error(
     with stored.open_stored(packed) as stream, pytest.raises(StoredFileDamaged, match="damaged"):
         for _ in stored.read_ahead(stream, 65_536):
             pass
+
+
+def test_blocks_written_whole_are_the_frames_and_small_writes_are_gathered(
+    tmp_path: Path,
+) -> None:
+    data = varied_log(60_000)  # ~13 MB
+    whole, rest = [b"2026 a first piece\n"], data
+    while rest:  # blocks of whole lines of 3-4 MiB, as the unpacker's inflating thread gives
+        cut = rest.rfind(b"\n", 0, stored.FRAME_BYTES - 1000 * len(whole)) + 1 or len(rest)
+        whole.append(rest[:cut])
+        rest = rest[cut:]
+    path = tmp_path / "whole.log"
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    writer = stored.StoredWriter(path, BufferedWriter(handle), expected_size=len(data) + 19)
+    for block in whole:
+        writer.write(block)
+    writer.close()
+    frames = list(stored.frames_ahead(writer.path))
+    assert frames == whole  # a frame per block: the first piece alone, none cut in a line
+    lines = data.splitlines()
+    assert stored.read_lines(writer.path, 1, 2) == [b"2026 a first piece", lines[0]]
+    assert stored.read_lines(writer.path, 60_000, 5) == lines[-2:]
+
+    gathered = store(tmp_path, data, name="pieces.log", piece=65_536)
+    sizes = [len(frame) for frame in stored.frames_ahead(gathered)]
+    assert sizes[:-1] == [stored.FRAME_BYTES] * (len(sizes) - 1)
+
+
+def test_a_rerun_reads_the_unpackers_frames_in_whole_lines(unpack: Unpack) -> None:
+    big = varied_log(60_000)
+    result = unpack(
+        "diag.tar.gz",
+        make_tar({"x.txt": b"hi\n", "loggingsnapshot_expc1.txt": big}),
+        Limits(compress_from_bytes=stored.PLAIN_BELOW),
+    )
+    (log,) = [f for f in result.files if f.name.endswith("loggingsnapshot_expc1.txt")]
+    frames = list(stored.frames_ahead(log.path))
+    assert b"".join(frames) == big and len(frames) > 2
+    assert all(frame.endswith(b"\n") for frame in frames)
