@@ -319,6 +319,14 @@ def test_blocks_written_whole_are_the_frames_and_small_writes_are_gathered(
     lines = data.splitlines()
     assert stored.read_lines(writer.path, 1, 2) == [b"2026 a first piece", lines[0]]
     assert stored.read_lines(writer.path, 60_000, 5) == lines[-2:]
+    kept = b"".join(whole)
+    ends = [sum(len(block) for block in whole[: n + 1]) for n in range(len(whole))]
+    rng = random.Random(4)
+    with stored.open_stored(writer.path) as stream:  # across the frames' uneven ends
+        for offset in [*(end - 3 for end in ends), *rng.sample(range(len(kept)), 20)]:
+            stream.seek(offset)
+            assert stream.read(5000) == kept[offset : offset + 5000]
+    assert stored.read_range(writer.path, ends[1] - 7, 20) == kept[ends[1] - 7 : ends[1] + 13]
 
     gathered = store(tmp_path, data, name="pieces.log", piece=65_536)
     sizes = [len(frame) for frame in stored.frames_ahead(gathered)]
