@@ -70,7 +70,7 @@ class InflateAhead:
         readinto = getattr(source, "readinto", None)
         self._fill = (
             partial(loops.fill_lines, readinto)
-            if lines and loops is not None and readinto is not None and block >= 2
+            if lines and loops is not None and readinto is not None
             else None
         )  # (with a scratch of `block` bytes, made in the helper thread)
         self._block = block

@@ -10,6 +10,8 @@ import tarfile
 import threading
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
@@ -24,7 +26,7 @@ from app.bundle.streams import (
 )
 from app.bundle.unpack import _CountingReader, _gzip_reader, unpack_upload
 from app.native import loops
-from app.signatures.engine import BlockFeeder
+from app.signatures.engine import BlockFeeder, FileScan
 
 
 class Pieces:
@@ -374,9 +376,8 @@ def test_an_unpacked_log_reaches_the_scan_in_whole_lines_taken_without_a_copy(
     assert all(chunk.endswith(b"\n") for chunk in chunks)
 
     pushed: list[bytes] = []
-    feeder = BlockFeeder.__new__(BlockFeeder)
-    feeder._parts, feeder._parts_bytes = [], 0
-    feeder.push = lambda block, cut=False: pushed.append(block)  # type: ignore[method-assign]
+    scan = SimpleNamespace(feed=lambda block, located=None: pushed.append(block))
+    feeder = BlockFeeder(cast(FileScan, scan), None)  # blocks fed in this thread, in order
     for chunk in chunks:
         feeder.write(chunk)
     assert len(pushed) == len(chunks)
