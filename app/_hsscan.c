@@ -14,9 +14,17 @@
  * `stored` (what `serialized()` gave in another process) when this Hyperscan loads it, else
  * compiled (`compiled` says which; the caller keys what it stores by the literals); ids from
  * first_marker on are presence markers; owners[id] (id < first_marker) the signature indexes
- * that own literal id. Literals.scan(block) -> (candidates, markers): [(signature index,
- * offset of the literal's last byte)], one per literal and line, in the order of the matches,
- * and the marker numbers found (id - first_marker, in order of their first match). */
+ * that own literal id. Literals.scan(block) -> (candidates, markers, positions): [(signature
+ * index, offset of the literal's last byte)], one per literal and line, in the order of the
+ * matches, the marker numbers found (id - first_marker, in order of their first match) and
+ * the positions (below).
+ *
+ * Literals(..., stored, first_position): ids from first_position to first_marker are position
+ * literals (no owners: `owners` then holds first_position tuples), whose every occurrence the
+ * scan records; scan(block) then also gives, per position literal in id order, the start
+ * offsets of its occurrences (ascending) as bytes of native 64-bit integers: Literals.scan ->
+ * (candidates, markers, positions), positions () when there is none. The call-flow readers
+ * take them instead of a pass of their own over the block (app/calls). */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -32,6 +40,8 @@ typedef struct {
     Py_ssize_t spare_count, spare_room;
     PyThread_type_lock lock; /* (spare) */
     unsigned int first_marker, count;
+    unsigned int first_position; /* ids [first_position, first_marker): position literals */
+    Py_ssize_t *position_sizes;  /* their lengths (a match's start: its end minus the length) */
     int compiled; /* 1: compiled here; 0: loaded from the stored database */
     Py_ssize_t *owner_start; /* owners of id: owner_items[owner_start[id], owner_start[id + 1]) */
     Py_ssize_t *owner_items;
@@ -43,7 +53,15 @@ typedef struct {
 } Candidate;
 
 typedef struct {
+    int64_t *items;
+    Py_ssize_t size, room;
+} Offsets;
+
+typedef struct {
     const char *b;
+    unsigned int first_position;
+    const Py_ssize_t *position_sizes;
+    Offsets *positions; /* per position literal */
     unsigned long long last; /* offset of the last match (its line's literals are in stamp) */
     uint32_t *stamp;         /* literal id -> the line number (gen) it was last kept on */
     uint32_t gen;
@@ -62,6 +80,21 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
     (void)flags;
     if (id >= f->first_marker) { /* once per block (HS_FLAG_SINGLEMATCH) */
         f->markers[f->marker_count++] = id - f->first_marker;
+        return 0;
+    }
+    if (id >= f->first_position) { /* every occurrence, by its start */
+        Offsets *o = &f->positions[id - f->first_position];
+        if (o->size == o->room) {
+            Py_ssize_t room = o->room ? 2 * o->room : 256;
+            int64_t *grown = realloc(o->items, (size_t)room * sizeof *grown);
+            if (grown == NULL) {
+                f->failed = 1;
+                return 1;
+            }
+            o->items = grown;
+            o->room = room;
+        }
+        o->items[o->size++] = (int64_t)to - (int64_t)f->position_sizes[id - f->first_position];
         return 0;
     }
     unsigned long long offset = to - 1;
@@ -91,16 +124,28 @@ static void literals_dealloc(Literals *self) {
     free(self->spare);
     free(self->owner_start);
     free(self->owner_items);
+    free(self->position_sizes);
     if (self->lock != NULL) PyThread_free_lock(self->lock);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static int literals_init(Literals *self, PyObject *args, PyObject *kwargs) {
-    PyObject *literals, *flags, *owners, *stored = Py_None;
-    unsigned int first_marker;
-    if (!PyArg_ParseTuple(args, "O!O!IO!|O", &PyTuple_Type, &literals, &PyTuple_Type, &flags,
-                          &first_marker, &PyTuple_Type, &owners, &stored))
+    PyObject *literals, *flags, *owners, *stored = Py_None, *position_arg = Py_None;
+    unsigned int first_marker, first_position;
+    if (!PyArg_ParseTuple(args, "O!O!IO!|OO", &PyTuple_Type, &literals, &PyTuple_Type, &flags,
+                          &first_marker, &PyTuple_Type, &owners, &stored, &position_arg))
         return -1;
+    if (position_arg == Py_None) {
+        first_position = first_marker;
+    } else {
+        unsigned long value = PyLong_AsUnsignedLong(position_arg);
+        if (PyErr_Occurred()) return -1;
+        if (value > first_marker) {
+            PyErr_SetString(PyExc_ValueError, "Literals: first_position <= first_marker");
+            return -1;
+        }
+        first_position = (unsigned int)value;
+    }
     if (stored != Py_None && !PyBytes_Check(stored)) {
         PyErr_SetString(PyExc_TypeError, "Literals: stored is bytes or None");
         return -1;
@@ -111,19 +156,22 @@ static int literals_init(Literals *self, PyObject *args, PyObject *kwargs) {
     }
     Py_ssize_t count = PyTuple_GET_SIZE(literals);
     if (count == 0 || count > INT_MAX || PyTuple_GET_SIZE(flags) != count ||
-        first_marker > (unsigned int)count || PyTuple_GET_SIZE(owners) != (Py_ssize_t)first_marker) {
+        first_marker > (unsigned int)count ||
+        PyTuple_GET_SIZE(owners) != (Py_ssize_t)first_position) {
         PyErr_SetString(PyExc_ValueError,
                         "Literals: one flag per literal, an owners tuple per literal before "
-                        "first_marker, at least one literal");
+                        "first_position (else first_marker), at least one literal");
         return -1;
     }
     const char **expressions = malloc((size_t)count * sizeof *expressions);
     size_t *lengths = malloc((size_t)count * sizeof *lengths);
     unsigned int *hs_flags = malloc((size_t)count * sizeof *hs_flags);
     unsigned int *ids = malloc((size_t)count * sizeof *ids);
-    self->owner_start = malloc((size_t)(first_marker + 1) * sizeof(Py_ssize_t));
+    self->owner_start = malloc((size_t)(first_position + 1) * sizeof(Py_ssize_t));
+    self->position_sizes =
+        malloc((size_t)(first_marker - first_position + 1) * sizeof(Py_ssize_t));
     int failed = expressions == NULL || lengths == NULL || hs_flags == NULL || ids == NULL ||
-                 self->owner_start == NULL;
+                 self->owner_start == NULL || self->position_sizes == NULL;
     Py_ssize_t owned = 0;
     for (Py_ssize_t i = 0; i < count && !failed; i++) {
         PyObject *literal = PyTuple_GET_ITEM(literals, i), *flag = PyTuple_GET_ITEM(flags, i);
@@ -137,7 +185,9 @@ static int literals_init(Literals *self, PyObject *args, PyObject *kwargs) {
         hs_flags[i] = (unsigned int)PyLong_AsUnsignedLong(flag);
         ids[i] = (unsigned int)i;
         if (PyErr_Occurred()) failed = 1;
-        if (i < (Py_ssize_t)first_marker) {
+        if (i >= (Py_ssize_t)first_position && i < (Py_ssize_t)first_marker)
+            self->position_sizes[i - first_position] = PyBytes_GET_SIZE(literal);
+        if (i < (Py_ssize_t)first_position) {
             PyObject *own = PyTuple_GET_ITEM(owners, i);
             if (!PyTuple_Check(own)) {
                 PyErr_SetString(PyExc_TypeError, "Literals: owners holds tuples of ints");
@@ -153,7 +203,7 @@ static int literals_init(Literals *self, PyObject *args, PyObject *kwargs) {
         if (failed) PyErr_NoMemory();
     }
     Py_ssize_t at = 0;
-    for (unsigned int i = 0; i < first_marker && !failed; i++) {
+    for (unsigned int i = 0; i < first_position && !failed; i++) {
         PyObject *own = PyTuple_GET_ITEM(owners, i);
         self->owner_start[i] = at;
         for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(own); k++) {
@@ -167,7 +217,7 @@ static int literals_init(Literals *self, PyObject *args, PyObject *kwargs) {
             self->owner_items[at++] = index;
         }
     }
-    if (!failed) self->owner_start[first_marker] = at;
+    if (!failed) self->owner_start[first_position] = at;
     hs_error_t status = HS_SUCCESS;
     hs_compile_error_t *error = NULL;
     if (!failed) {
@@ -204,6 +254,7 @@ static int literals_init(Literals *self, PyObject *args, PyObject *kwargs) {
     }
     if (failed && !PyErr_Occurred()) PyErr_NoMemory();
     self->first_marker = first_marker;
+    self->first_position = first_position;
     self->count = (unsigned int)count;
     return failed ? -1 : 0;
 }
@@ -248,11 +299,16 @@ static PyObject *literals_scan(Literals *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "Literals.scan: a block of at most 4 GiB");
         return NULL;
     }
-    Found found = {view.buf, 0, NULL, 1, self->first_marker, NULL, 0, 0, NULL, 0, 0};
+    unsigned int position_count = self->first_marker - self->first_position;
+    Found found = {view.buf, self->first_position, self->position_sizes, NULL, 0, NULL, 1,
+                   self->first_marker, NULL, 0, 0, NULL, 0, 0};
+    found.positions = calloc(position_count ? position_count : 1, sizeof(Offsets));
     unsigned int markers = self->count - self->first_marker;
     found.stamp = calloc(self->first_marker ? self->first_marker : 1, sizeof(uint32_t));
     found.markers = malloc((markers ? markers : 1) * sizeof(unsigned int));
-    hs_scratch_t *scratch = found.stamp != NULL && found.markers != NULL ? take_scratch(self) : NULL;
+    hs_scratch_t *scratch = found.stamp != NULL && found.markers != NULL && found.positions != NULL
+                                ? take_scratch(self)
+                                : NULL;
     PyObject *result = NULL;
     if (scratch == NULL) {
         PyErr_NoMemory();
@@ -302,8 +358,29 @@ static PyObject *literals_scan(Literals *self, PyObject *args) {
         }
         PyList_SET_ITEM(seen, i, number);
     }
-    result = Py_BuildValue("(NN)", candidates, seen);
+    PyObject *positions = PyTuple_New(position_count);
+    if (positions == NULL) {
+        Py_DECREF(candidates);
+        Py_DECREF(seen);
+        goto done;
+    }
+    for (unsigned int i = 0; i < position_count; i++) {
+        Offsets *o = &found.positions[i];
+        PyObject *offsets = PyBytes_FromStringAndSize((const char *)o->items,
+                                                      o->size * (Py_ssize_t)sizeof(int64_t));
+        if (offsets == NULL) {
+            Py_DECREF(candidates);
+            Py_DECREF(seen);
+            Py_DECREF(positions);
+            goto done;
+        }
+        PyTuple_SET_ITEM(positions, i, offsets);
+    }
+    result = Py_BuildValue("(NNN)", candidates, seen, positions);
 done:
+    if (found.positions != NULL)
+        for (unsigned int i = 0; i < position_count; i++) free(found.positions[i].items);
+    free(found.positions);
     free(found.stamp);
     free(found.items);
     free(found.markers);
@@ -346,7 +423,8 @@ static PyTypeObject LiteralsType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "app._hsscan.Literals",
     .tp_basicsize = sizeof(Literals),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Literals(literals, flags, first_marker, owners): see the module's docstring",
+    .tp_doc = "Literals(literals, flags, first_marker, owners, stored=None, first_position=None):"
+              " see the module's docstring",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)literals_init,
     .tp_dealloc = (destructor)literals_dealloc,

@@ -275,6 +275,63 @@ static int find_all(const char *b, Py_ssize_t n, const Needle *needles, int coun
     return 0;
 }
 
+/* The offsets of `needle` in b[0:n] another pass found (app._hsscan's position literals), in
+ * `given`: native 64-bit integers, ascending, each a start of the needle in b; copied into
+ * needle->found. No Python call (runs with the GIL released): 0, -1 when out of memory, -2
+ * when `given` is not that (offsets out of order or out of the block, or where the needle is
+ * not: FOUND_ERROR). */
+static const char FOUND_ERROR[] = "found: not the ascending starts of the needle in the block";
+
+static int found_in(const Py_buffer *given, const char *b, Py_ssize_t n, const Needle *needle) {
+    if (given->len % (Py_ssize_t)sizeof(int64_t) != 0) return -2;
+    const char *items = given->buf;
+    Py_ssize_t count = given->len / (Py_ssize_t)sizeof(int64_t);
+    int64_t previous = -1;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        int64_t at;
+        memcpy(&at, items + i * (Py_ssize_t)sizeof at, sizeof at); /* (any alignment) */
+        if (at <= previous || at > (int64_t)(n - needle->size) ||
+            memcmp(b + at, needle->text, (size_t)needle->size) != 0)
+            return -2;
+        previous = at;
+        if (ints_push(needle->found, (Py_ssize_t)at)) return -1;
+    }
+    return 0;
+}
+
+/* find_all, or where `given[k]` (buffers, NULL: none) holds needle k's offsets, those taken
+ * (found_in); 0, -1 (out of memory) or -2 (a buffer that is not the offsets). */
+static int find_or_take(const char *b, Py_ssize_t n, const Needle *needles, int count,
+                        const Py_buffer *given) {
+    if (given == NULL) return find_all(b, n, needles, count);
+    for (int k = 0; k < count; k++) {
+        int status = found_in(&given[k], b, n, &needles[k]);
+        if (status) return status;
+    }
+    return 0;
+}
+
+/* Each of `found` (a tuple of `count` bytes-like objects, or None) into `views`; 1 when there
+ * are views (release them with release_views), 0 for None, -1 with an exception. */
+static int views_of(PyObject *found, Py_buffer *views, int count) {
+    if (found == Py_None) return 0;
+    if (!PyTuple_Check(found) || PyTuple_GET_SIZE(found) != count) {
+        PyErr_Format(PyExc_TypeError, "found: None or a tuple of %d buffers", count);
+        return -1;
+    }
+    for (int k = 0; k < count; k++) {
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(found, k), &views[k], PyBUF_SIMPLE) < 0) {
+            while (k--) PyBuffer_Release(&views[k]);
+            return -1;
+        }
+    }
+    return 1;
+}
+
+static void release_views(Py_buffer *views, int count) {
+    for (int k = 0; k < count; k++) PyBuffer_Release(&views[k]);
+}
+
 /* newlines_answer(block, asked) -> (answers, offsets, counts)
  * asked: a list of lists of ascending offsets. answers[k][i]: the newlines in
  * block[:asked[k][i]]; offsets/counts: every distinct offset asked, ascending, from 0, and the
@@ -1203,11 +1260,14 @@ done:
  * methods counted, never read (OPTIONS, REGISTER, PUBLISH; at most 8). index: None, or the
  * keepalive_index of the only keys that may have a row (none can be added): the groups of
  * other keys are left out of groups and statuses and their entries summed in overflow
- * (their maybe-late lines come with position -1); without an index overflow is 0. */
+ * (their maybe-late lines come with position -1); without an index overflow is 0. found: None,
+ * or a tuple holding the offsets of `Module="network.sip"` in the block another pass found
+ * (see found_in), taken instead of a pass of its own. */
 static PyObject *sip_prepare(PyObject *self, PyObject *args) {
-    Py_buffer view;
-    PyObject *keepalive, *index = Py_None;
-    if (!PyArg_ParseTuple(args, "y*O!|O", &view, &PyTuple_Type, &keepalive, &index)) return NULL;
+    Py_buffer view, given[1];
+    PyObject *keepalive, *index = Py_None, *found = Py_None;
+    if (!PyArg_ParseTuple(args, "y*O!|OO", &view, &PyTuple_Type, &keepalive, &index, &found))
+        return NULL;
     const KeyIndex *known = NULL;
     if (index != Py_None) {
         known = PyCapsule_GetPointer(index, KEY_INDEX); /* (sets TypeError/ValueError) */
@@ -1216,9 +1276,15 @@ static PyObject *sip_prepare(PyObject *self, PyObject *args) {
             return NULL;
         }
     }
+    int has_found = views_of(found, given, 1);
+    if (has_found < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
     Methods methods = {{0}, {0}, 0};
     if (PyTuple_GET_SIZE(keepalive) > 8) {
         PyBuffer_Release(&view);
+        if (has_found) release_views(given, 1);
         PyErr_SetString(PyExc_ValueError, "sip_prepare: at most 8 keep-alive methods");
         return NULL;
     }
@@ -1226,6 +1292,7 @@ static PyObject *sip_prepare(PyObject *self, PyObject *args) {
         PyObject *method = PyTuple_GET_ITEM(keepalive, i);
         if (!PyBytes_Check(method)) {
             PyBuffer_Release(&view);
+            if (has_found) release_views(given, 1);
             PyErr_SetString(PyExc_TypeError, "sip_prepare: keepalive must hold bytes");
             return NULL;
         }
@@ -1241,7 +1308,7 @@ static PyObject *sip_prepare(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     Ints starts = {0};
     Needle module = {SIP_MODULE, (Py_ssize_t)strlen(SIP_MODULE), &starts};
-    failed = find_all(b, n, &module, 1) != 0;
+    failed = find_or_take(b, n, &module, 1, has_found ? given : NULL);
     Py_ssize_t pos = 0;
     for (Py_ssize_t i = 0; i < starts.size && !failed; i++) {
         Py_ssize_t at = starts.items[i], end = at + 1;
@@ -1255,8 +1322,11 @@ static PyObject *sip_prepare(PyObject *self, PyObject *args) {
     ints_free(&starts);
     if (!failed && rows.size) failed = sort_rows(b, &rows, &methods, known, &sorted) != 0;
     Py_END_ALLOW_THREADS
+    if (has_found) release_views(given, 1);
     PyObject *result = NULL;
-    if (failed)
+    if (failed == -2)
+        PyErr_SetString(PyExc_ValueError, FOUND_ERROR);
+    else if (failed)
         PyErr_NoMemory();
     else if (rows.size == 0)
         result = Py_NewRef(Py_None);
@@ -1277,14 +1347,22 @@ static const char COUNTED_PREFIX[] = "Module=\"network.http."; /* MODULE_QUOTE, 
 static const char *const READ_ONLY[] = {"Sending HTTP error response",
                                         "Failed to authenticate user"};
 
-/* signin_marks(block, lines) -> (counted, starts | None)
+/* signin_marks(block, lines, found=None) -> (counted, starts | None)
  * calls.signin.mark_block: counted, the occurrences of the first two kinds right after
  * Module="; starts (unless lines is false), the starts of the lines holding any of the four
- * kinds, ascending, but those starting with a space, a tab or '|'. */
+ * kinds, ascending, but those starting with a space, a tab or '|'. found: None, or a tuple of
+ * the offsets of the four kinds in the block another pass found (see found_in; COUNTED then
+ * READ_ONLY), taken instead of a pass of its own. */
 static PyObject *signin_marks(PyObject *self, PyObject *args) {
-    Py_buffer view;
+    Py_buffer view, given[4];
     int lines;
-    if (!PyArg_ParseTuple(args, "y*p", &view, &lines)) return NULL;
+    PyObject *found = Py_None;
+    if (!PyArg_ParseTuple(args, "y*p|O", &view, &lines, &found)) return NULL;
+    int has_found = views_of(found, given, 4);
+    if (has_found < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
     const char *b = view.buf;
     Py_ssize_t n = view.len, counted = 0;
     Ints kinds[3] = {{0}, {0}, {0}}, starts = {0};
@@ -1296,7 +1374,9 @@ static PyObject *signin_marks(PyObject *self, PyObject *args) {
                          {READ_ONLY[0], (Py_ssize_t)strlen(READ_ONLY[0]), &kinds[1]},
                          {READ_ONLY[1], (Py_ssize_t)strlen(READ_ONLY[1]), &kinds[2]}};
     Py_ssize_t quote = (Py_ssize_t)strlen(MODULE_QUOTE);
-    if (!lines) { /* only the count: one needle, Module="network.http., then either kind */
+    if (has_found) {
+        failed = find_or_take(b, n, needles, 4, given);
+    } else if (!lines) { /* only the count: one needle, Module="network.http., then either kind */
         Ints prefixed = {0};
         Py_ssize_t size = (Py_ssize_t)strlen(COUNTED_PREFIX);
         Needle prefix = {COUNTED_PREFIX, size, &prefixed};
@@ -1313,7 +1393,7 @@ static PyObject *signin_marks(PyObject *self, PyObject *args) {
     } else {
         failed = find_all(b, n, needles, 4) != 0;
     }
-    for (int k = 0; k < 2 && lines && !failed; k++) {
+    for (int k = 0; k < 2 && (lines || has_found) && !failed; k++) {
         for (Py_ssize_t i = 0; i < counted_kinds[k].size; i++) {
             Py_ssize_t at = counted_kinds[k].items[i];
             if (at >= quote && memcmp(b + at - quote, MODULE_QUOTE, (size_t)quote) == 0) counted++;
@@ -1361,8 +1441,11 @@ static PyObject *signin_marks(PyObject *self, PyObject *args) {
         starts.size = kept;
     }
     Py_END_ALLOW_THREADS
+    if (has_found) release_views(given, 4);
     PyObject *result = NULL;
-    if (failed) {
+    if (failed == -2) {
+        PyErr_SetString(PyExc_ValueError, FOUND_ERROR);
+    } else if (failed) {
         PyErr_NoMemory();
     } else if (!lines) {
         result = Py_BuildValue("(nO)", counted, Py_None);
@@ -2730,13 +2813,13 @@ static PyMethodDef methods[] = {
     {"newlines_answer", newlines_answer, METH_VARARGS,
      "newlines_answer(block, asked) -> (answers, offsets, counts)"},
     {"sip_prepare", sip_prepare, METH_VARARGS,
-     "sip_prepare(block, keepalive, index=None) -> None | (groups, maybe_late, statuses, hits, "
-     "tail, overflow)"},
+     "sip_prepare(block, keepalive, index=None, found=None) -> None | (groups, maybe_late, "
+     "statuses, hits, tail, overflow)"},
     {"keepalive_index", keepalive_index, METH_VARARGS,
      "keepalive_index(keys) -> the capsule of an index of keep-alive keys (bytes), for "
      "sip_prepare"},
     {"signin_marks", signin_marks, METH_VARARGS,
-     "signin_marks(block, lines) -> (counted, starts | None)"},
+     "signin_marks(block, lines, found=None) -> (counted, starts | None)"},
     {"sip_head", sip_head, METH_VARARGS,
      "sip_head(raw) -> None | the fields of calls.sipmsg.Head (a head of plain ASCII)"},
     {"sip_line", sip_line, METH_VARARGS,

@@ -176,4 +176,4 @@ def test_bad_arguments_are_refused() -> None:
     assert literals.compiled
     with pytest.raises(TypeError):
         literals.scan("text")
-    assert literals.scan(b"") == ([], [])
+    assert literals.scan(b"") == ([], [], ())

@@ -31,6 +31,7 @@ from app.signatures.newlines import Newlines
 from tests.calls.hostile import CASES
 from tests.calls.scenarios import two_node_logs
 from tests.calls.signinlog import START, ts_request, ts_response, uds_401
+from tests.calls.test_found_needles import starts as _starts
 
 REAL_LOG = Path(__file__).resolve().parents[2] / "shared/data/real/expressway-e_mra_call.txt"
 
@@ -655,6 +656,11 @@ def test_no_reader_reads_past_the_end(guarded: Callable[[bytes], memoryview], si
             loops.signin_line(view)
             loops.signin_marks(view, True)
             loops.sip_prepare(view, extract._KEEPALIVE_METHODS)
+            # the offsets the matcher finds, taken instead of a pass (calls/test_found_needles)
+            loops.signin_marks(view, True, tuple(_starts(data, n) for n in signin.NEEDLES))
+            loops.sip_prepare(
+                view, extract._KEEPALIVE_METHODS, None, (_starts(data, extract.SIP_MODULE),)
+            )
             loops.newlines_answer(view, [[0, len(data)]])
             if data:
                 offsets = [(0, 0), (1, len(data) - 1), (0, len(data) // 2)]

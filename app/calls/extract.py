@@ -28,7 +28,7 @@ import re
 import threading
 from bisect import bisect_right
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -78,6 +78,7 @@ _SHARED_SLOTS = slot_descriptors(SipMessage, SHARED_SIP_FIELDS)  # (for app._nat
 
 
 _V = TypeVar("_V")
+Found = Mapping[bytes, bytes]  # a needle's offsets in a block, found by the matcher
 Key = bytes  # a keep-alive row of a file: b"<peer ip>:<peer port>\n<method>"
 
 
@@ -130,10 +131,14 @@ class Prepared:
 _NOTHING = Prepared()
 
 
-def prepare_block(block: bytes, newlines: Newlines | None = None, index: object = None) -> Prepared:
+def prepare_block(
+    block: bytes, newlines: Newlines | None = None, index: object = None, found: bytes | None = None
+) -> Prepared:
     """Sort a block's SIP lines: keep-alive ones to count, others to read (see Prepared);
     `newlines`: the scan's counter of the block's newlines (a fresh one when None). The C
     loop of app._native when built (the GIL released), else prepare_block_in_python.
+    `found`: the offsets of SIP_MODULE in the block the matcher found (BlockObserver
+    `needles`), taken instead of a search of its own.
 
     `index`: None, or the keys that alone may have a keep-alive row, no row being addable
     (`FileExtractor.frozen`): the groups of other keys are left out and their entries summed
@@ -141,7 +146,9 @@ def prepare_block(block: bytes, newlines: Newlines | None = None, index: object 
     peer). The Python reference takes no index (it leaves nothing out)."""
     if loops is None:
         return prepare_block_in_python(block, newlines)
-    sorted_rows = loops.sip_prepare(block, _KEEPALIVE_METHODS, index)
+    sorted_rows = loops.sip_prepare(
+        block, _KEEPALIVE_METHODS, index, None if found is None else (found,)
+    )
     if sorted_rows is None:
         return _NOTHING
     (keys, counts, firsts, lasts), maybe_late, statuses, hits, tail, overflow = sorted_rows
@@ -467,8 +474,14 @@ class ThreadedExtractor:
         self._error: BaseException | None = None
         self._abandoned = False
 
-    def prepare(self, block: bytes, newlines: Newlines | None = None) -> Prepared:
-        return self.extractor.prepare(block, newlines)
+    @property
+    def needles(self) -> tuple[bytes, ...]:
+        return self.extractor.needles
+
+    def prepare(
+        self, block: bytes, newlines: Newlines | None = None, found: Found | None = None
+    ) -> Prepared:
+        return self.extractor.prepare(block, newlines, found)
 
     def feed(self, block: bytes, lines_before: int, prepared: object = None) -> None:
         if self._error is not None or self._abandoned:
@@ -524,7 +537,10 @@ class ThreadedExtractor:
 
 
 class FileExtractor:
-    """Reads the SIP messages of one file from its blocks, in file order (an engine observer)."""
+    """Reads the SIP messages of one file from its blocks, in file order (an engine observer).
+    Its `needles`: the matcher finds the SIP lines' module for `prepare` where it can."""
+
+    needles = (SIP_MODULE,)
 
     def __init__(self, collector: Collector, file_name: str) -> None:
         self.collector = collector
@@ -538,10 +554,12 @@ class FileExtractor:
         self.frozen: object = None  # the keys of the file's rows once none can be added
         self._evict = partial(self.awaiting.popitem, last=False)  # the oldest summary
 
-    def prepare(self, block: bytes, newlines: Newlines | None = None) -> Prepared:
+    def prepare(
+        self, block: bytes, newlines: Newlines | None = None, found: Found | None = None
+    ) -> Prepared:
         """The block's SIP lines, sorted (no state of its own: runs in the engine's matcher
-        threads, with the `frozen` index of the moment)."""
-        return prepare_block(block, newlines, self.frozen)
+        threads, with the `frozen` index of the moment); `found`: see BlockObserver."""
+        return prepare_block(block, newlines, self.frozen, found.get(SIP_MODULE) if found else None)
 
     def feed(self, block: bytes, lines_before: int, prepared: object = None) -> None:
         """One line-aligned block; `lines_before`: newlines in the blocks before it;

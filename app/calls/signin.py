@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -62,6 +63,7 @@ _KINDS = (  # a line is read when its head holds one of these (see SigninReader.
     b"Failed to authenticate user",
 )
 _COUNTED_KINDS = 2  # the first _KINDS, counted after _MODULE
+NEEDLES = _KINDS  # (BlockObserver `needles`: in the order app._native.signin_marks takes them)
 _FINDER = Occurrences(_KINDS)
 # a field's value with the spaces around it (stripped by _fields): one span, so that a value
 # of spaces without its closing quote costs one pass, not one per split of the spaces
@@ -252,13 +254,24 @@ class _Marked:
 _UNMARKED = _Marked(0, [])
 
 
-def mark_block(block: bytes, newlines: Newlines | None = None, *, lines: bool = True) -> _Marked:
+def mark_block(
+    block: bytes,
+    newlines: Newlines | None = None,
+    *,
+    lines: bool = True,
+    found: Mapping[bytes, bytes] | None = None,
+) -> _Marked:
     """The block's possible sign-in lines (one pass for every marker, see _Marked); with
     `lines` False only the message lines are counted. The C loop of app._native when built
-    (the GIL released), else mark_block_in_python."""
+    (the GIL released), else mark_block_in_python. `found`: the offsets of the markers
+    (NEEDLES) the matcher found in the block (BlockObserver `needles`), taken instead of a
+    pass of its own when it holds all of them."""
     if loops is None:
         return mark_block_in_python(block, newlines, lines=lines)
-    counted, starts = loops.signin_marks(block, lines)
+    given = None
+    if found is not None and all(needle in found for needle in NEEDLES):
+        given = tuple(found[needle] for needle in NEEDLES)
+    counted, starts = loops.signin_marks(block, lines, given)
     if starts is None:
         return _Marked(counted)
     if not starts:
@@ -368,7 +381,10 @@ class SigninCollector:
 
 
 class SigninReader:
-    """Reads the sign-in messages of one file from its blocks, in file order."""
+    """Reads the sign-in messages of one file from its blocks, in file order. Its `needles`:
+    the matcher finds the markers of sign-in lines for `prepare` where it can."""
+
+    needles = NEEDLES
 
     def __init__(self, collector: SigninCollector, file_name: str) -> None:
         self.collector = collector
@@ -381,10 +397,16 @@ class SigninReader:
         self._consts = (file_name, "trafficserver", "in", "out", "?", "")  # (for signin_run)
         self._evict = partial(self.requests.popitem, last=False)  # the oldest request
 
-    def prepare(self, block: bytes, newlines: Newlines | None = None) -> _Marked:
+    def prepare(
+        self,
+        block: bytes,
+        newlines: Newlines | None = None,
+        found: Mapping[bytes, bytes] | None = None,
+    ) -> _Marked:
         """The block's possible sign-in lines, numbered (runs in a matcher thread; only the
-        message lines are counted once the budget is spent, which stays so)."""
-        return mark_block(block, newlines, lines=not self.collector.full)
+        message lines are counted once the budget is spent, which stays so); `found`: see
+        BlockObserver."""
+        return mark_block(block, newlines, lines=not self.collector.full, found=found)
 
     def feed(self, block: bytes, lines_before: int, prepared: object = None) -> None:
         marked = prepared if isinstance(prepared, _Marked) else mark_block(block)
@@ -819,10 +841,17 @@ class Tee:
 
     def __init__(self, observers: list[BlockObserver]) -> None:
         self.observers = observers
+        # every observer's needles, found by the matcher once for all
+        self.needles = tuple(dict.fromkeys(n for each in observers for n in each.needles))
 
-    def prepare(self, block: bytes, newlines: Newlines | None = None) -> tuple[object, ...]:
+    def prepare(
+        self,
+        block: bytes,
+        newlines: Newlines | None = None,
+        found: Mapping[bytes, bytes] | None = None,
+    ) -> tuple[object, ...]:
         counter = newlines if newlines is not None else Newlines(block)  # shared by all
-        return tuple(observer.prepare(block, counter) for observer in self.observers)
+        return tuple(observer.prepare(block, counter, found) for observer in self.observers)
 
     def feed(self, block: bytes, lines_before: int, prepared: object) -> None:
         assert isinstance(prepared, tuple)

@@ -73,9 +73,23 @@ class BlockObserver(Protocol):
     per-block work that needs no state goes there, off the thread that confirms. `newlines`
     (when given) counts the block's newlines for the scan too: line numbers asked of it cost
     no pass of the observer's own (it may be kept in what `prepare` returns, for `feed`).
+
+    An observer may have `needles`: literals whose every occurrence it looks for in a block.
+    The file's matcher is then built to find them in its own pass where it can (MatcherFactory
+    `positions`), and `prepare` gets them as `found` (literal → their start offsets in the
+    block, native 64-bit integers, ascending), so that the observer needs no pass of its own;
+    a needle missing from `found` (or no `found`) is searched for by the observer.
     """
 
-    def prepare(self, block: bytes, newlines: Newlines | None = None) -> object: ...
+    @property
+    def needles(self) -> tuple[bytes, ...]: ...
+
+    def prepare(
+        self,
+        block: bytes,
+        newlines: Newlines | None = None,
+        found: Mapping[bytes, bytes] | None = None,
+    ) -> object: ...
 
     def feed(self, block: bytes, lines_before: int, prepared: object) -> None: ...
 
@@ -134,15 +148,30 @@ class Matcher(Protocol):
 
 class MatcherFactory(Protocol):
     """Builds the Matcher of a list of signatures; the `extra` literals (a BlockTally's) are
-    reported as the indexes after the signatures' (len(signatures) + position)."""
+    reported as the indexes after the signatures' (len(signatures) + position). `positions`
+    (an observer's needles, see BlockObserver) are found by a matcher that can (it then has
+    `positions`, the ones it finds, and `scan_found`); others leave them to the observer."""
 
-    def __call__(self, signatures: Sequence[Signature], extra: Sequence[bytes] = ()) -> Matcher: ...
+    def __call__(
+        self,
+        signatures: Sequence[Signature],
+        extra: Sequence[bytes] = (),
+        *,
+        positions: Sequence[bytes] = (),
+    ) -> Matcher: ...
 
 
 class LiteralMatcher:
-    """Reference matcher: every `contains` literal of every signature, found with bytes.find."""
+    """Reference matcher: every `contains` literal of every signature, found with bytes.find
+    (`positions` are left to the observer that wants them)."""
 
-    def __init__(self, signatures: Sequence[Signature], extra: Sequence[bytes] = ()) -> None:
+    def __init__(
+        self,
+        signatures: Sequence[Signature],
+        extra: Sequence[bytes] = (),
+        *,
+        positions: Sequence[bytes] = (),
+    ) -> None:
         self._needles = [
             (index, literal.encode("utf-8"))
             for index, signature in enumerate(signatures)
@@ -212,9 +241,13 @@ def locate(
     candidate_lines.
     """
     markers: frozenset[str] | None = None
+    found: dict[bytes, bytes] | None = None  # the observer's needles the matcher found
     scan_with_markers = getattr(matcher, "scan_with_markers", None)
+    scan_found = getattr(matcher, "scan_found", None) if getattr(matcher, "positions", ()) else None
     candidates: Iterable[tuple[int, int]]
-    if scan_with_markers is not None:
+    if scan_found is not None and observer is not None:
+        candidates, markers, found = scan_found(block)
+    elif scan_with_markers is not None:
         candidates, markers = scan_with_markers(block)
     else:
         candidates = matcher.scan(block)
@@ -233,7 +266,7 @@ def locate(
     # one walk numbers the lines (an observer's too): in C when app._native is built (the GIL
     # released), else per line below when no observer asks
     counter = Newlines(block) if observer is not None or loops is not None else None
-    prepared = observer.prepare(block, counter) if observer is not None else None
+    prepared = observer.prepare(block, counter, found) if observer is not None else None
     newlines = 0
     previous = 0
     numbered = None  # with an observer, the lines are numbered with its own in one walk
@@ -988,6 +1021,24 @@ def runnable(
     return chosen, fits
 
 
+def needles_of(observer: BlockObserver | None) -> tuple[bytes, ...]:
+    """The literals whose every occurrence `observer` looks for (BlockObserver `needles`)."""
+    return observer.needles if observer is not None else ()
+
+
+def make_matcher(
+    factory: MatcherFactory,
+    signatures: Sequence[Signature],
+    extra: Sequence[bytes] = (),
+    positions: Sequence[bytes] = (),
+) -> Matcher:
+    """`factory(signatures, extra, positions)`, each argument given only when not empty (a
+    factory that takes none of them serves a scan that needs none)."""
+    if positions:
+        return factory(signatures, extra, positions=positions)
+    return factory(signatures, extra) if extra else factory(signatures)
+
+
 def presence_markers() -> tuple[str, ...]:
     """The literals whose presence in a file coverage asks about (app.bundle.sources.MARKERS)."""
     from app.bundle.sources import MARKERS
@@ -1158,9 +1209,17 @@ def run_signatures(
                     progress(file.size)
                 continue
             literals = tuple(counter.literals) if counter is not None else ()
-            key = (*(signature.id for signature in chosen), "", *map(repr, literals))
+            observer = observe(file.name, file.kind) if observe is not None else None
+            needles = needles_of(observer)
+            key = (
+                *(signature.id for signature in chosen),
+                "",
+                *map(repr, literals),
+                "",
+                *map(repr, needles),
+            )
             if key not in matchers:
-                matchers[key] = factory(chosen, literals) if literals else factory(chosen)
+                matchers[key] = make_matcher(factory, chosen, literals, needles)
             scan = FileScan(
                 file.name,
                 chosen,
@@ -1170,7 +1229,7 @@ def run_signatures(
                 extra_facts=[fit.facts() for fit in fits],
                 notes=[fit.note for fit in fits],
                 markers=presence_markers(),
-                observer=observe(file.name, file.kind) if observe is not None else None,
+                observer=observer,
                 tally=counter,
             )
             feeder = BlockFeeder(scan, pool, window=2 * jobs + 1)

@@ -63,7 +63,9 @@ class HyperscanMatcher:
     The same pass finds the presence `markers` (default: engine.presence_markers()), each
     reported at most once per block (HS_FLAG_SINGLEMATCH): a marker absent from a log costs
     nothing more, where searching each block for it costs a pass over the whole file. `extra`
-    literals (a tally's, see engine.locate) get the indexes after the signatures'.
+    literals (a tally's, see engine.locate) get the indexes after the signatures'. With
+    app._hsscan, the same pass also finds every occurrence of the `positions` literals (a block
+    observer's `needles`): `scan_found` gives them, and `positions` says which it finds.
     """
 
     def __init__(
@@ -71,6 +73,8 @@ class HyperscanMatcher:
         signatures: Sequence[Signature],
         extra: Sequence[bytes] = (),
         markers: Sequence[str] | None = None,
+        *,
+        positions: Sequence[bytes] = (),
     ) -> None:
         if hyperscan is None:
             raise RuntimeError("the hyperscan package is not installed")
@@ -85,6 +89,10 @@ class HyperscanMatcher:
             owners.setdefault(needle, []).append(index)
         literals = list(owners)
         self._owners: list[tuple[int, ...]] = [tuple(dict.fromkeys(i)) for i in owners.values()]
+        # position literals (every occurrence, app._hsscan only), then markers
+        self.positions: tuple[bytes, ...] = tuple(positions) if hsscan is not None else ()
+        first_position = len(literals)
+        literals += self.positions
         self._first_marker = len(literals)  # ids from here on are markers (id = position)
         flags = [0] * len(literals)
         for marker in self.markers:
@@ -93,7 +101,13 @@ class HyperscanMatcher:
         self._native: Any = None  # app._hsscan's database, where it is built
         self._blob: bytes | None = None  # else the hyperscan package's, serialised
         if literals and hsscan is not None:
-            key = (tuple(literals), tuple(flags), self._first_marker, tuple(self._owners))
+            key = (
+                tuple(literals),
+                tuple(flags),
+                self._first_marker,
+                tuple(self._owners),
+                first_position,
+            )
             self._native = native_database(key)
         elif literals:
             self._blob = serialised_database(tuple(literals), tuple(flags))
@@ -105,12 +119,23 @@ class HyperscanMatcher:
     def scan(self, block: bytes) -> list[tuple[int, int]]:
         return self.scan_with_markers(block)[0]
 
+    def scan_found(
+        self, block: bytes
+    ) -> tuple[list[tuple[int, int]], frozenset[str], dict[bytes, bytes]]:
+        """What `scan_with_markers` gives, and the start offsets of each of `positions` in the
+        block (native 64-bit integers, ascending), by literal: one Hyperscan pass."""
+        if self._native is None or not block:
+            return (*self.scan_with_markers(block), {})
+        candidates, numbers, found = self._native.scan(block)
+        markers = frozenset(self.markers[number] for number in numbers)
+        return candidates, markers, dict(zip(self.positions, found, strict=True))
+
     def scan_with_markers(self, block: bytes) -> tuple[list[tuple[int, int]], frozenset[str]]:
         """The candidates of `scan`, and the markers the block holds (one Hyperscan pass)."""
         if self._native is not None:
             if not block:
                 return [], frozenset()
-            candidates, numbers = self._native.scan(block)
+            candidates, numbers, _found = self._native.scan(block)
             return candidates, frozenset(self.markers[number] for number in numbers)
         blob = self._blob
         if blob is None or not block:
@@ -197,15 +222,16 @@ def serialised_database(literals: tuple[bytes, ...], flags: tuple[int, ...]) -> 
     return _made_once(_databases, (literals, flags), compiled_or_stored)
 
 
-NativeKey = tuple[tuple[bytes, ...], tuple[int, ...], int, tuple[tuple[int, ...], ...]]
+NativeKey = tuple[tuple[bytes, ...], tuple[int, ...], int, tuple[tuple[int, ...], ...], int]
 _natives: dict[NativeKey, Future[Any]] = {}
 
 
 def native_database(key: NativeKey) -> Any:
-    """The app._hsscan database of `key` (literals, flags, first marker id, owners; see
-    app/_hsscan.c), made once per process and shared by the threads (each scan takes a scratch
-    space of its own). Inside `databases_kept_in` it is loaded from there when another process
-    stored it, else compiled (~0.1 s for the bench's 773 signatures) and stored."""
+    """The app._hsscan database of `key` (literals, flags, first marker id, owners, first
+    position id; see app/_hsscan.c), made once per process and shared by the threads (each
+    scan takes a scratch space of its own). Inside `databases_kept_in` it is loaded from there
+    when another process stored it, else compiled (~0.1 s for the bench's 773 signatures)
+    and stored."""
     return _made_once(_natives, key, lambda: _native(key))
 
 
@@ -235,11 +261,11 @@ def _made_once(made: dict[_K, Future[_V]], key: _K, make: Callable[[], _V]) -> _
 
 def _native(key: NativeKey) -> Any:
     assert hsscan is not None
-    literals, flags, first_marker, owners = key
+    literals, flags, first_marker, owners, first_position = key
     directory = _stored_in[0] if _stored_in else None
     name = f"hsscan-{_disk_key(literals, flags, _hsscan_build())}.db"
     stored = _read_checked(directory / name) if directory else None
-    database = hsscan.Literals(literals, flags, first_marker, owners, stored)
+    database = hsscan.Literals(literals, flags, first_marker, owners, stored, first_position)
     if directory and database.compiled:
         _store(directory, name, database.serialized(), "hsscan-*.db")
     return database

@@ -30,6 +30,8 @@ from app.signatures.engine import (
     PreScanned,
     Tally,
     default_matcher_factory,
+    make_matcher,
+    needles_of,
     presence_markers,
     signatures_for_kind,
 )
@@ -63,22 +65,29 @@ class PreScanner:
         self.factory = matcher_factory or default_matcher_factory()
         self.results: dict[str, PreScanned] = {}
         self._by_kind: dict[
-            tuple[FileKind, tuple[bytes, ...]], tuple[list[Signature], Matcher] | None
+            tuple[FileKind, tuple[bytes, ...], tuple[bytes, ...]],
+            tuple[list[Signature], Matcher] | None,
         ] = {}
 
     def open(self, name: str) -> _PreScanSink:
         return _PreScanSink(self, name)
 
+    def reads(self, kind: FileKind) -> bool:
+        """Whether a signature reads files of `kind` (they are scanned)."""
+        return bool(signatures_for_kind(self.signatures, kind, self.sources))
+
     def scanner_for(
-        self, kind: FileKind, literals: tuple[bytes, ...] = ()
+        self, kind: FileKind, literals: tuple[bytes, ...] = (), needles: tuple[bytes, ...] = ()
     ) -> tuple[list[Signature], Matcher] | None:
         """The signatures of `kind` and their matcher, which also finds a tally's `literals`
-        (built once per kind and literals); None: no signature applies."""
-        if (kind, literals) not in self._by_kind:
+        and an observer's `needles` (built once per kind, literals and needles); None: no
+        signature applies."""
+        key = (kind, literals, needles)
+        if key not in self._by_kind:
             chosen = signatures_for_kind(self.signatures, kind, self.sources)
-            matcher = self.factory(chosen, literals) if literals else self.factory(chosen)
-            self._by_kind[(kind, literals)] = (chosen, matcher) if chosen else None
-        return self._by_kind[(kind, literals)]
+            matcher = make_matcher(self.factory, chosen, literals, needles) if chosen else None
+            self._by_kind[key] = (chosen, matcher) if matcher is not None else None
+        return self._by_kind[key]
 
 
 class _PreScanSink:
@@ -101,11 +110,13 @@ class _PreScanSink:
             tally = self.owner.tally
             counter = tally(self.name, self.kind) if tally is not None else None
             literals = tuple(counter.literals) if counter is not None else ()
-            scanner = self.owner.scanner_for(self.kind, literals)
+            observe = self.owner.observe
+            observer = None
+            if observe is not None and self.owner.reads(self.kind):  # (else it is not scanned)
+                observer = observe(self.name, self.kind)
+            scanner = self.owner.scanner_for(self.kind, literals, needles_of(observer))
             if scanner is not None:
                 signatures, matcher = scanner
-                observe = self.owner.observe
-                observer = observe(self.name, self.kind) if observe is not None else None
                 scan = FileScan(
                     self.name,
                     signatures,

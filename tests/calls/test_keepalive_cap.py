@@ -79,10 +79,12 @@ def _both_ways(
     indexed = 0
     prepare = loops.sip_prepare
 
-    def counting(block: bytes, methods: tuple[bytes, ...], index: object = None) -> object:
+    def counting(
+        block: bytes, methods: tuple[bytes, ...], index: object = None, found: object = None
+    ) -> object:
         nonlocal indexed
         indexed += index is not None
-        return prepare(block, methods, index)
+        return prepare(block, methods, index, found)
 
     with monkeypatch.context() as patched:
         patched.setattr(loops, "sip_prepare", counting, raising=False)
