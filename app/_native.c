@@ -2693,42 +2693,86 @@ done:
 
 /* ------------------------------------------------------------------ line-aligned blocks */
 
-/* fill_lines(readinto, head, scratch) -> (block, rest, end)
- * One block of at most len(scratch) bytes for streams.InflateAhead: `head` (bytes shorter than
- * half the scratch) followed by what readinto(view) writes into a writable view of the room
- * left in `scratch` (a bytearray, reused block after block), called until it is full or
- * readinto returns 0; then cut after its last newline, the bytes after the cut returned as
- * `rest` (the next block's head), so that blocks end at line ends and the scan takes them
- * without a copy (engine.BlockFeeder.write). No cut when nothing after `head` is a newline,
- * when the rest would be half the scratch or more (a long line: every call then moves on by at
- * least half a block), or at the end. The block is copied out of the scratch with the GIL
- * released, in the inflating thread. `end`: None while more may come, True once readinto
- * returned 0, else the exception readinto raised (the block then holds every byte written
- * before it). Each view is released after its call, and the scratch's after the block is made:
- * a readinto that kept an export of one fails the call (BufferError; the scratch then lives as
- * long as that export, never freed under it). (Inflating straight into a block cut by resizing
- * it left the heap with holes just too small for the next block: 700 MB where 260 MB did.) */
+/* The writable memory of a block being filled, lent to readinto: each view of it (and each
+ * slice of a view) holds this object, which holds the block, so that a view kept past its call
+ * never outlives the block's memory; `exports` counts the views not yet released. */
+typedef struct {
+    PyObject_HEAD PyObject *block;
+    char *buf;
+    Py_ssize_t len; /* the room lent: buf[0:len] */
+    Py_ssize_t exports;
+} Room;
+
+static int room_getbuffer(Room *self, Py_buffer *view, int flags) {
+    if (PyBuffer_FillInfo(view, (PyObject *)self, self->buf, self->len, 0, flags) < 0) return -1;
+    self->exports++;
+    return 0;
+}
+
+static void room_releasebuffer(Room *self, Py_buffer *view) {
+    (void)view;
+    self->exports--;
+}
+
+static void room_dealloc(Room *self) {
+    Py_XDECREF(self->block);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyBufferProcs room_as_buffer = {(getbufferproc)room_getbuffer,
+                                       (releasebufferproc)room_releasebuffer};
+
+static PyTypeObject RoomType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "app._native._Room",
+    .tp_basicsize = sizeof(Room),
+    .tp_dealloc = (destructor)room_dealloc,
+    .tp_as_buffer = &room_as_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "the room of a block fill_lines lends to readinto",
+};
+
+/* fill_lines(readinto, head, size) -> (block, rest, end)
+ * One block of at most `size` bytes for streams.InflateAhead: `head` (bytes shorter than half
+ * of size) followed by what readinto(view) writes into a writable view of the room left in the
+ * block, called until it is full or readinto returns 0; then cut after its last newline, the
+ * bytes after the cut returned as `rest` (the next block's head), so that blocks end at line
+ * ends and the scan takes them without a copy (engine.BlockFeeder.write). No cut when nothing
+ * after `head` is a newline, when the rest would be half of size or more (a long line: every
+ * call then moves on by at least half a block), or at the end. `end`: None while more may
+ * come, True once readinto returned 0, else the exception readinto raised (the block then
+ * holds every byte written before it).
+ *
+ * readinto writes straight into the block (a bytes object of `size` bytes made for it, not yet
+ * seen by anyone else); the cut only lowers its length. Its memory stays the size of every
+ * block, so that the heap gives the next block the memory of one freed before: shrinking each
+ * block to its length left holes just too small for the next one (700 MB where 260 MB did),
+ * and inflating into a scratch buffer cost a copy of every byte (0.14 s per GiB). Each view is
+ * released after its call: a readinto that kept a view of it (a slice) fails the call
+ * (BufferError), and the block lives as long as that view (see Room). */
 static PyObject *fill_lines(PyObject *self, PyObject *args) {
-    PyObject *readinto, *head, *scratch;
-    if (!PyArg_ParseTuple(args, "OO!O!", &readinto, &PyBytes_Type, &head, &PyByteArray_Type,
-                          &scratch))
-        return NULL;
-    Py_buffer room;
-    if (PyObject_GetBuffer(scratch, &room, PyBUF_WRITABLE) < 0) return NULL;
-    char *buf = room.buf;
-    Py_ssize_t size = room.len, start = PyBytes_GET_SIZE(head), filled = start;
-    PyObject *whole = NULL, *end = NULL, *block = NULL, *rest = NULL, *result = NULL;
+    PyObject *readinto, *head;
+    Py_ssize_t size;
+    if (!PyArg_ParseTuple(args, "OO!n", &readinto, &PyBytes_Type, &head, &size)) return NULL;
+    Py_ssize_t start = PyBytes_GET_SIZE(head), filled = start;
     if (size <= 0 || start >= size - start) {
-        PyErr_SetString(PyExc_ValueError, "fill_lines: head shorter than half the scratch");
-        goto done;
+        PyErr_SetString(PyExc_ValueError, "fill_lines: head shorter than half of size");
+        return NULL;
     }
+    PyObject *block = PyBytes_FromStringAndSize(NULL, size), *end = NULL, *rest = NULL;
+    Room *room = NULL;
+    if (block == NULL) return NULL;
+    char *buf = PyBytes_AS_STRING(block);
     memcpy(buf, PyBytes_AS_STRING(head), (size_t)start);
-    whole = PyMemoryView_FromObject(scratch); /* (a view kept by readinto keeps the scratch) */
-    if (whole == NULL) goto done;
     end = Py_NewRef(Py_None);
+    room = PyObject_New(Room, &RoomType);
+    if (room == NULL) goto failed;
+    room->block = Py_NewRef(block);
+    room->exports = 0;
     while (filled < size) {
-        PyObject *view = PySequence_GetSlice(whole, filled, size);
-        if (view == NULL) goto done;
+        room->buf = buf + filled;
+        room->len = size - filled;
+        PyObject *view = PyMemoryView_FromObject((PyObject *)room);
+        if (view == NULL) goto failed;
         PyObject *got = PyObject_CallOneArg(readinto, view);
         PyObject *type = NULL, *value = NULL, *traceback = NULL;
         if (got == NULL) { /* hand on what came before, then the error */
@@ -2740,22 +2784,28 @@ static PyObject *fill_lines(PyObject *self, PyObject *args) {
         }
         PyObject *released = PyObject_CallMethod(view, "release", NULL);
         Py_DECREF(view);
-        if (released == NULL || (got == NULL && value == NULL)) {
+        if (released != NULL && room->exports != 0) { /* a view of it kept (a slice) */
+            Py_CLEAR(released);
+            PyErr_SetString(PyExc_BufferError,
+                            "fill_lines: readinto kept a view of the room it was lent");
+        }
+        if (released == NULL) { /* (the block lives as long as that view: it holds the room) */
             Py_XDECREF(got);
             Py_XDECREF(value);
-            goto done;
+            goto failed;
         }
         Py_DECREF(released);
+        if (got == NULL && value == NULL) goto failed;
         if (got == NULL) {
             Py_SETREF(end, value);
             break;
         }
         Py_ssize_t count = PyLong_AsSsize_t(got);
         Py_DECREF(got);
-        if (count == -1 && PyErr_Occurred()) goto done;
+        if (count == -1 && PyErr_Occurred()) goto failed;
         if (count < 0 || count > size - filled) {
             PyErr_SetString(PyExc_ValueError, "fill_lines: readinto wrote outside the view");
-            goto done;
+            goto failed;
         }
         if (count == 0) {
             Py_SETREF(end, Py_NewRef(Py_True));
@@ -2769,28 +2819,17 @@ static PyObject *fill_lines(PyObject *self, PyObject *args) {
         Py_ssize_t after = last != NULL ? filled - (last + 1 - buf) : size;
         if (after < size - after) cut = filled - after;
     }
-    block = PyBytes_FromStringAndSize(NULL, cut);
-    rest = block != NULL ? PyBytes_FromStringAndSize(buf + cut, filled - cut) : NULL;
-    if (rest == NULL) goto done;
-    char *into = PyBytes_AS_STRING(block);
-    Py_BEGIN_ALLOW_THREADS /* (the scratch stays exported until the end of the call) */
-    memcpy(into, buf, (size_t)cut);
-    Py_END_ALLOW_THREADS
-    result = Py_BuildValue("(OOO)", block, rest, end);
-done:
+    rest = PyBytes_FromStringAndSize(buf + cut, filled - cut);
+    if (rest == NULL) goto failed;
+    Py_SET_SIZE(block, cut); /* (its memory stays: see above) */
+    buf[cut] = '\0';
+    Py_DECREF(room); /* (no view of it is left: its last reference) */
+    return Py_BuildValue("(NNN)", block, rest, end);
+failed:
+    Py_XDECREF(room);
     Py_XDECREF(block);
-    Py_XDECREF(rest);
     Py_XDECREF(end);
-    if (whole != NULL) {
-        if (result != NULL) { /* (an export of it kept: BufferError) */
-            PyObject *released = PyObject_CallMethod(whole, "release", NULL);
-            if (released == NULL) Py_CLEAR(result);
-            Py_XDECREF(released);
-        }
-        Py_DECREF(whole);
-    }
-    PyBuffer_Release(&room);
-    return result;
+    return NULL;
 }
 
 /* set_avx2(on) -> whether the AVX2 loops ran before: they run when `on` is true and the CPU has
@@ -2841,7 +2880,7 @@ static PyMethodDef methods[] = {
     {"locate_lines", locate_lines, METH_VARARGS,
      "locate_lines(block, candidates, gate, gates, first_extra) -> (starts, ends, kept, extra)"},
     {"fill_lines", fill_lines, METH_VARARGS,
-     "fill_lines(readinto, head, scratch) -> (block, rest, end): a block of whole lines (see "
+     "fill_lines(readinto, head, size) -> (block, rest, end): a block of whole lines (see "
      "streams.InflateAhead)"},
     {"set_avx2", set_avx2, METH_VARARGS,
      "set_avx2(on) -> bool: run the AVX2 loops (when the CPU has AVX2); the setting before"},
@@ -2861,5 +2900,6 @@ PyMODINIT_FUNC PyInit__native(void) {
 #endif
     PyDateTime_IMPORT; /* (utc_datetime) */
     if (PyDateTimeAPI == NULL) return NULL;
+    if (PyType_Ready(&RoomType) < 0) return NULL;
     return PyModule_Create(&module);
 }

@@ -72,7 +72,7 @@ class InflateAhead:
             partial(loops.fill_lines, readinto)
             if lines and loops is not None and readinto is not None
             else None
-        )  # (with a scratch of `block` bytes, made in the helper thread)
+        )  # (blocks of `block` bytes, inflated into in the helper thread)
         self._block = block
         self._queue: queue.Queue[bytes | BaseException] = queue.Queue(queue_blocks)
         self._stop = threading.Event()
@@ -94,16 +94,14 @@ class InflateAhead:
             if not self._put(data) or not isinstance(data, bytes) or not data:
                 return
 
-    def _run_lines(self, fill: Callable[[bytes, bytearray], tuple[bytes, bytes, object]]) -> None:
+    def _run_lines(self, fill: Callable[[bytes, int], tuple[bytes, bytes, object]]) -> None:
         """`_run` in blocks that end at line ends (app._native.fill_lines): the source
-        inflates into a scratch buffer, each block is copied out of it without the GIL, and
-        the scan cuts no block at a line end."""
+        inflates straight into each block, and the scan cuts no block at a line end."""
         head = b""
-        scratch = bytearray(self._block)
         while not self._stop.is_set():
             end: object
             try:
-                block, head, end = fill(head, scratch)
+                block, head, end = fill(head, self._block)
             except BaseException as exc:  # (no memory, a reader breaking its contract)
                 block, end = head, exc  # (the last line begun is handed on first)
             if block and not self._put(block):

@@ -283,23 +283,44 @@ def test_a_view_kept_by_the_reader_is_released_after_its_call() -> None:
         source.kept[0] = 1
 
 
+class KeepsAnExport(PiecesInto):
+    """Keeps a view of the view it was given: an export, which `release` cannot cut off."""
+
+    def readinto(self, view: memoryview) -> int:
+        self.kept = view[:4]
+        return super().readinto(view)
+
+
 @needs_native
-def test_fill_lines_refuses_a_head_of_half_the_scratch() -> None:
+def test_a_block_a_reader_still_holds_a_view_of_is_never_freed_under_it() -> None:
+    source = KeepsAnExport([b"a\nb"])
+    stream = InflateAhead(source, block=64, lines=True)
+    try:
+        with pytest.raises(BufferError):
+            stream.read(64)
+    finally:
+        stream.close()
+    source.kept[:2] = b"zz"  # (the block's memory is still the view's: no crash, no reuse)
+    assert bytes(source.kept[:2]) == b"zz"
+
+
+@needs_native
+def test_fill_lines_refuses_a_head_of_half_the_block() -> None:
     assert loops is not None
     with pytest.raises(ValueError, match="half"):
-        loops.fill_lines(io.BytesIO(b"x").readinto, b"12345", bytearray(10))
+        loops.fill_lines(io.BytesIO(b"x").readinto, b"12345", 10)
     with pytest.raises(TypeError):
-        loops.fill_lines(io.BytesIO(b"x").readinto, b"", b"not a bytearray")
-    assert loops.fill_lines(io.BytesIO(b"ab\ncd").readinto, b"1234", bytearray(10)) == (
+        loops.fill_lines(io.BytesIO(b"x").readinto, b"", b"not a size")
+    assert loops.fill_lines(io.BytesIO(b"ab\ncd").readinto, b"1234", 10) == (
         b"1234ab\ncd",
         b"",
         True,
     )
-    assert loops.fill_lines(io.BytesIO(b"ab\ncd\nef").readinto, b"", bytearray(7)) == (
-        b"ab\ncd\n",
-        b"e",
-        None,
-    )
+    block, rest, end = loops.fill_lines(io.BytesIO(b"ab\ncd\nef").readinto, b"", 7)
+    assert (block, rest, end) == (b"ab\ncd\n", b"e", None)
+    # a block cut at its last line end is plain bytes of that length
+    assert len(block) == 6 and hash(block) == hash(b"ab\ncd\n") and block[-1:] == b"\n"
+    assert block.split(b"\n") == [b"ab", b"cd", b""] and block + b"x" == b"ab\ncd\nx"
 
 
 def test_without_the_c_loops_lines_are_plain_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
