@@ -45,6 +45,7 @@ from app.signatures.output_bounds import OutputLimits, cap_findings, dropped_hit
 from app.signatures.prescan import PreScanner
 from app.signatures.verdict import examined_lines
 from app.worker.collection import collection_paused
+from app.worker.handover import gil_handover
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +232,7 @@ def analyze(
     `report.calls_kept` says so, and `report.calls_key` is their key (the worker gives the key
     of calls extracted anew, `calls_key(report)`, when it stores them).
     """
-    with collection_paused():  # (see app/worker/collection.py)
+    with collection_paused(), gil_handover():  # (see app/worker/collection.py, handover.py)
         return _analyze(
             inputs, workdir, library, limits, progress, jobs, scan_while_unpacking, output,
             extract_calls, count_timeline, stored, known_calls,
