@@ -12,7 +12,7 @@ from app.calls.extract import Collector
 from app.calls.group import build_calls
 from app.calls.ladder import lay_out
 from app.calls.render import to_svg, to_text
-from app.report import FileKind
+from app.report import FileKind, Report
 from tests.calls.siplog import START, Node, sip
 from tests.conftest import SHARED
 
@@ -278,26 +278,32 @@ def test_a_summary_without_block_and_a_block_without_summary_are_both_read() -> 
     assert call.end_reason == '503 Service Unavailable (Warning: 399 expe "No route")'
 
 
-def test_scanning_while_unpacking_and_reading_back_find_the_same_calls(tmp_path: Path) -> None:
+def analyse_expe_log(tmp_path: Path, *, while_unpacking: bool) -> Report:
+    """The Expressway-E log of tests/calls/scenarios analysed with call flows, scanned while
+    it is unpacked or read back from the work dir (the log is written once per `tmp_path`:
+    each call of the scenarios numbers its messages anew)."""
     from app.config import Settings
     from app.signatures import load_library
     from app.worker.pipeline import Input, analyze, limits_from
     from tests.calls.scenarios import two_node_logs
 
-    expe, _ = two_node_logs()
     log = tmp_path / "loggingsnapshot_expe1_2018.txt"
-    log.write_text(expe.text())
-    library, limits = load_library(), limits_from(Settings())
+    if not log.exists():
+        log.write_text(two_node_logs()[0].text())
+    return analyze(
+        [Input(log, log.name)],
+        tmp_path / "work",
+        load_library(),
+        limits_from(Settings()),
+        scan_while_unpacking=while_unpacking,
+        extract_calls=True,
+    )
+
+
+def test_scanning_while_unpacking_and_reading_back_find_the_same_calls(tmp_path: Path) -> None:
     seen = []
     for while_unpacking in (True, False):
-        report = analyze(
-            [Input(log, log.name)],
-            tmp_path / "work",
-            library,
-            limits,
-            scan_while_unpacking=while_unpacking,
-            extract_calls=True,
-        )
+        report = analyse_expe_log(tmp_path, while_unpacking=while_unpacking)
         assert report.calls is not None
         seen.append([(c.call_ids, [(m.line, m.label) for m in c.messages]) for c in report.calls])
     assert seen[0] == seen[1] and len(seen[0]) == 2

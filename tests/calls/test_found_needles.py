@@ -18,13 +18,12 @@ from app import native
 from app.calls import extract, signin
 from app.calls.extract import SIP_MODULE, Collector, FileExtractor, prepare_block
 from app.calls.signin import NEEDLES, SigninCollector, SigninReader, mark_block
-from app.config import Settings
 from app.report import FileKind
 from app.signatures import engine, load_library, matchers, prescan
 from app.signatures.matchers import HyperscanMatcher
 from tests.calls.hostile import CASES
 from tests.calls.scenarios import two_node_logs
-from tests.calls.test_extract import REAL
+from tests.calls.test_extract import REAL, analyse_expe_log
 
 loops = native.loops
 needs_native = pytest.mark.skipif(loops is None, reason="app._native is not built")
@@ -182,12 +181,6 @@ def test_an_analysis_builds_its_matcher_with_the_readers_needles(
 ) -> None:
     """Scanned while unpacked and read back: the log's matcher finds the readers' needles,
     and the calls are those found when it does not."""
-    from app.worker.pipeline import Input, analyze, limits_from
-
-    expe, _ = two_node_logs()
-    log = tmp_path / "loggingsnapshot_expe1_2018.txt"
-    log.write_text(expe.text())
-    library, limits = load_library(), limits_from(Settings())
     built: list[tuple[bytes, ...]] = []
     real_make = engine.make_matcher
 
@@ -197,14 +190,7 @@ def test_an_analysis_builds_its_matcher_with_the_readers_needles(
         return matcher
 
     def calls(while_unpacking: bool) -> list[object]:
-        report = analyze(
-            [Input(log, log.name)],
-            tmp_path / "work",
-            library,
-            limits,
-            scan_while_unpacking=while_unpacking,
-            extract_calls=True,
-        )
+        report = analyse_expe_log(tmp_path, while_unpacking=while_unpacking)
         assert report.calls is not None and report.signins is not None
         return [repr(report.calls), repr(report.call_background), repr(report.signins)]
 
