@@ -13,13 +13,15 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.analyzers.cert_checks import display
 from app.analyzers.certificates import CertificateScan, NodeCertificates, parse_time, verdict
-from app.analyzers.certinfo import CertInfo
 from app.analyzers.pcap_tls import TlsSession
 from app.report import Finding
+
+if TYPE_CHECKING:
+    from app.analyzers.certinfo import CertInfo  # (cryptography: imported when a chain is read)
 
 CORRELATED = frozenset({"mra-traffic-server-cert-verification", "mra-traffic-server-cert-expired"})
 WINDOW = timedelta(minutes=2)

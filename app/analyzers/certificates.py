@@ -14,22 +14,25 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
-
-from cryptography.hazmat.primitives.serialization import Encoding
+from typing import TYPE_CHECKING, Any
 
 from app.analyzers.cert_scan import CertificateScan as CertificateScan
 from app.analyzers.cert_scan import NodeCertificates as NodeCertificates
 from app.analyzers.cert_scan import parse_time as parse_time
-from app.analyzers.certinfo import CertInfo, parse_der
 from app.analyzers.pcap_tls import analyze_pcap, summarize
-from app.analyzers.truststore import TrustStore, load_pem_file
 from app.report import BundleFile, FileKind, NodeInfo
+
+if TYPE_CHECKING:  # (cryptography is imported when a certificate is read: see _info)
+    from app.analyzers.certinfo import CertInfo
 
 _PEM_STAMP = re.compile(r"_(\d{4}-\d{2}-\d{2})_(\d{2})_(\d{2})_(\d{2})\.pem$")
 
 
 def _info(cert: Any) -> CertInfo:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from app.analyzers.certinfo import parse_der
+
     return parse_der(cert.public_bytes(Encoding.DER))
 
 
@@ -56,6 +59,10 @@ def _pems(
     node: NodeCertificates, files: Sequence[BundleFile], warnings: list[str]
 ) -> list[datetime]:
     """Trust store and own certificates of the node; returns the collection times in the names."""
+    if not files:
+        return []
+    from app.analyzers.truststore import TrustStore, load_pem_file  # (cryptography)
+
     anchors = []
     stamps = []
     has_store = False

@@ -20,15 +20,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
-
-from cryptography.exceptions import UnsupportedAlgorithm
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.analyzers import tls_handshake as tls
 from app.analyzers.capture_reader import CaptureFormatError, ReadStatus, read_packets
-from app.analyzers.certinfo import CertInfo, parse_der
 from app.analyzers.tcp_stream import FlowKey, TcpPacket, is_ipv4_not_tcp, slice_tcp
 from app.bundle.stored import open_stored
+
+if TYPE_CHECKING:
+    from app.analyzers.certinfo import CertInfo
 
 FOLLOW_LIMIT = 256 * 1024  # bytes per direction
 PENDING_LIMIT = 256 * 1024  # out-of-order bytes buffered per direction
@@ -363,6 +363,11 @@ class _Analyzer:
     def _cert(self, der: bytes, position: int, where: str) -> CertInfo | None:
         """The certificate at `position` (0: leaf) of a chain sent by `where`; None, with a
         warning naming it, when logloupe cannot read it."""
+        # (imported here: a capture without a certificate needs no `cryptography`)
+        from cryptography.exceptions import UnsupportedAlgorithm
+
+        from app.analyzers.certinfo import parse_der
+
         try:
             return parse_der(der)
         except (ValueError, TypeError, UnsupportedAlgorithm) as err:
