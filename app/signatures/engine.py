@@ -74,8 +74,8 @@ class BlockObserver(Protocol):
     (when given) counts the block's newlines for the scan too: line numbers asked of it cost
     no pass of the observer's own (it may be kept in what `prepare` returns, for `feed`).
 
-    An observer may have `needles`: literals whose every occurrence it looks for in a block.
-    The file's matcher is then built to find them in its own pass where it can (MatcherFactory
+    Its `needles` are literals whose every occurrence it looks for in a block (none: empty).
+    The file's matcher is built to find them in its own pass where it can (MatcherFactory
     `positions`), and `prepare` gets them as `found` (literal → their start offsets in the
     block, native 64-bit integers, ascending), so that the observer needs no pass of its own;
     a needle missing from `found` (or no `found`) is searched for by the observer.
