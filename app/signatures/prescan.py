@@ -68,13 +68,20 @@ class PreScanner:
             tuple[FileKind, tuple[bytes, ...], tuple[bytes, ...]],
             tuple[list[Signature], Matcher] | None,
         ] = {}
+        self._for_kind: dict[FileKind, list[Signature]] = {}  # (filtered once per kind)
 
     def open(self, name: str) -> _PreScanSink:
         return _PreScanSink(self, name)
 
+    def signatures_of(self, kind: FileKind) -> list[Signature]:
+        """The signatures that read files of `kind` (engine.signatures_for_kind, once per kind)."""
+        if kind not in self._for_kind:
+            self._for_kind[kind] = signatures_for_kind(self.signatures, kind, self.sources)
+        return self._for_kind[kind]
+
     def reads(self, kind: FileKind) -> bool:
         """Whether a signature reads files of `kind` (they are scanned)."""
-        return bool(signatures_for_kind(self.signatures, kind, self.sources))
+        return bool(self.signatures_of(kind))
 
     def scanner_for(
         self, kind: FileKind, literals: tuple[bytes, ...] = (), needles: tuple[bytes, ...] = ()
@@ -84,7 +91,7 @@ class PreScanner:
         signature applies."""
         key = (kind, literals, needles)
         if key not in self._by_kind:
-            chosen = signatures_for_kind(self.signatures, kind, self.sources)
+            chosen = self.signatures_of(kind)
             matcher = make_matcher(self.factory, chosen, literals, needles) if chosen else None
             self._by_kind[key] = (chosen, matcher) if matcher is not None else None
         return self._by_kind[key]
