@@ -18,8 +18,11 @@
  *                                   (calls.signin.fast_line)
  *   utc_datetime(value, decimal)    a logged UTCTime's datetime (calls.extract.Seconds,
  *                                   calls.signin)
- *   intern_slots(slots, item)       a kept message's text shared, slot by slot at its
+ *   intern_slots(slots, item, shared=None)
+ *                                   a kept message's text shared, slot by slot at its
  *                                   offset (calls.interning.slot_interner)
+ *   SharedText(limit)               the table of one collector's shared text (intern_slots,
+ *                                   signin_run, sip_run: calls.interning.shared_text)
  *
  * The block loops walk the block once, left to right (memmem/memchr: no backtracking, linear
  * in the block whatever it holds), record spans in C arrays without the GIL, then build the
@@ -36,6 +39,7 @@
 #include <datetime.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -2111,15 +2115,193 @@ static PyObject *signin_line(PyObject *self, PyObject *args) {
 
 /* ------------------------------------------------------------------ shared text */
 
-/* A new reference to the interned copy of the str `value`, or to a copy of the tuple `value`
- * with its strings interned (made only when one of them was not yet); NULL when `value` stays
- * as it is, or with an exception set when memory ran out. */
-static PyObject *shared_copy(PyObject *value) {
+/* SharedText: one str object per distinct value, for the messages of one collector.
+ *
+ * sys.intern did this before, at a price the bench showed: 0.2 s of a 2.2 s analysis of the
+ * 1 GiB bench bundle, every call of it a lookup in the interpreter's table of interned
+ * strings, grown by every Txn-id and Call-ID to a few hundred thousand entries whose probes
+ * each read a string object elsewhere in memory (a cache miss), with the GIL held. This table
+ * belongs to its collector (freed with it, holding a reference to each of its strings), keeps
+ * every slot's hash beside it (a probe reads no string unless the hashes agree), and is small:
+ * the values of one analysis' kept messages.
+ *
+ * Bounded: at most `limit` strings (past it a value is kept as it is, not shared) and at most
+ * MAX_PROBE slots looked at per value (a log made so that its values fall on one slot costs
+ * MAX_PROBE comparisons per value, not a walk of the table, and those values stay unshared).
+ * The hash is seeded per table. Used with the GIL held only (the collectors' readers). */
+#define SHARED_MIN_SLOTS 1024
+#define SHARED_MAX_PROBE 32
+#define SHARED_DEFAULT_LIMIT (1 << 18)
+
+typedef struct {
+    PyObject_HEAD PyObject **items; /* str (a reference each) or NULL */
+    uint64_t *hashes;
+    Py_ssize_t mask, used, limit;
+    uint64_t seed;
+} SharedText;
+
+static PyTypeObject SharedTextType;
+
+static uint64_t text_hash(const char *p, Py_ssize_t n, uint64_t seed) {
+    uint64_t h = seed ^ ((uint64_t)n * 0x9E3779B97F4A7C15ULL);
+    while (n >= 8) {
+        uint64_t word;
+        memcpy(&word, p, 8);
+        h = (h ^ word) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 29;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t word = 0;
+    memcpy(&word, p, (size_t)n);
+    h = (h ^ word) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 32);
+}
+
+static PyObject *shared_text_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    static char *keywords[] = {"limit", NULL};
+    Py_ssize_t limit = SHARED_DEFAULT_LIMIT;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|n", keywords, &limit)) return NULL;
+    if (limit < 0) {
+        PyErr_SetString(PyExc_ValueError, "SharedText: limit >= 0");
+        return NULL;
+    }
+    SharedText *self = (SharedText *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    self->items = calloc(SHARED_MIN_SLOTS, sizeof *self->items);
+    self->hashes = calloc(SHARED_MIN_SLOTS, sizeof *self->hashes);
+    if (self->items == NULL || self->hashes == NULL) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    self->mask = SHARED_MIN_SLOTS - 1;
+    self->limit = limit;
+    /* a seed of its own per table (its address, the clock): not a secret, see MAX_PROBE */
+    self->seed = text_hash((const char *)&self, sizeof self, (uint64_t)time(NULL));
+    return (PyObject *)self;
+}
+
+static void shared_text_dealloc(SharedText *self) {
+    if (self->items != NULL)
+        for (Py_ssize_t i = 0; i <= self->mask; i++) Py_XDECREF(self->items[i]);
+    free(self->items);
+    free(self->hashes);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static Py_ssize_t shared_text_len(SharedText *self) { return self->used; }
+
+/* the table at twice its size; -1 when memory ran out (it then stays as it was) */
+static int shared_text_grow(SharedText *t) {
+    Py_ssize_t size = (t->mask + 1) * 2;
+    PyObject **items = calloc((size_t)size, sizeof *items);
+    uint64_t *hashes = calloc((size_t)size, sizeof *hashes);
+    if (items == NULL || hashes == NULL) {
+        free(items);
+        free(hashes);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i <= t->mask; i++) {
+        if (t->items[i] == NULL) continue;
+        Py_ssize_t slot = (Py_ssize_t)(t->hashes[i] & (uint64_t)(size - 1));
+        while (items[slot] != NULL) slot = (slot + 1) & (size - 1);
+        items[slot] = t->items[i];
+        hashes[slot] = t->hashes[i];
+    }
+    free(t->items);
+    free(t->hashes);
+    t->items = items;
+    t->hashes = hashes;
+    t->mask = size - 1;
+    return 0;
+}
+
+/* A new reference to the table's str equal to the str `value`: `value` itself when it is
+ * added, or when it cannot be (the table full, its probe too long, memory short). */
+static PyObject *shared_str(SharedText *t, PyObject *value) {
+    if (t->used * 2 > t->mask && t->used < t->limit && shared_text_grow(t) < 0)
+        return Py_NewRef(value); /* (out of memory: the value is just not shared) */
+    int kind = PyUnicode_KIND(value);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(value) * kind;
+    const char *data = PyUnicode_DATA(value);
+    uint64_t h = text_hash(data, n, t->seed ^ (uint64_t)kind);
+    Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)t->mask);
+    for (int probe = 0; probe < SHARED_MAX_PROBE; probe++, slot = (slot + 1) & t->mask) {
+        PyObject *item = t->items[slot];
+        if (item == NULL) {
+            if (t->used >= t->limit || t->used * 2 > t->mask) break;
+            t->items[slot] = Py_NewRef(value);
+            t->hashes[slot] = h;
+            t->used++;
+            break;
+        }
+        /* (equal str have the same kind: PEP 393's canonical form) */
+        if (t->hashes[slot] == h && PyUnicode_KIND(item) == kind &&
+            PyUnicode_GET_LENGTH(item) * kind == n &&
+            memcmp(PyUnicode_DATA(item), data, (size_t)n) == 0)
+            return Py_NewRef(item);
+    }
+    return Py_NewRef(value);
+}
+
+static PyObject *shared_text_share(SharedText *self, PyObject *value) {
+    if (!PyUnicode_CheckExact(value)) {
+        PyErr_SetString(PyExc_TypeError, "SharedText.share: a str");
+        return NULL;
+    }
+    return shared_str(self, value);
+}
+
+static PyMethodDef shared_text_methods[] = {
+    {"share", (PyCFunction)shared_text_share, METH_O,
+     "share(text) -> the table's str equal to text (text itself when added, or past the "
+     "table's bounds)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods shared_text_as_sequence = {.sq_length = (lenfunc)shared_text_len};
+
+static PyTypeObject SharedTextType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "app._native.SharedText",
+    .tp_basicsize = sizeof(SharedText),
+    .tp_dealloc = (destructor)shared_text_dealloc,
+    .tp_as_sequence = &shared_text_as_sequence,
+    .tp_methods = shared_text_methods,
+    .tp_new = shared_text_new,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "SharedText(limit=262144): one str per distinct value for one collector's "
+              "messages (len: the strings it holds)",
+};
+
+/* the SharedText of an optional argument: NULL for None (sys.intern's table then), -1 with
+ * TypeError for anything else */
+static int shared_of(PyObject *arg, SharedText **table) {
+    *table = NULL;
+    if (arg == NULL || arg == Py_None) return 0;
+    if (!Py_IS_TYPE(arg, &SharedTextType)) {
+        PyErr_SetString(PyExc_TypeError, "shared: a SharedText or None");
+        return -1;
+    }
+    *table = (SharedText *)arg;
+    return 0;
+}
+
+/* the shared copy of one str: the table's (a new reference), else interned in place */
+static PyObject *shared_one(PyObject *value, SharedText *table) {
+    if (table != NULL) return shared_str(table, value);
+    Py_INCREF(value);
+    PyUnicode_InternInPlace(&value);
+    return value;
+}
+
+/* A new reference to the shared copy of the str `value` (the table's, or interned without
+ * one), or to a copy of the tuple `value` with its strings shared (made only when one of them
+ * may change); NULL when `value` stays as it is, or with an exception set when memory ran
+ * out. An interned str is left as it is (the methods and constants of the readers). */
+static PyObject *shared_copy(PyObject *value, SharedText *table) {
     if (PyUnicode_CheckExact(value)) {
         if (PyUnicode_CHECK_INTERNED(value)) return NULL;
-        Py_INCREF(value);
-        PyUnicode_InternInPlace(&value);
-        return value;
+        return shared_one(value, table);
     }
     if (!PyTuple_CheckExact(value)) return NULL;
     Py_ssize_t size = PyTuple_GET_SIZE(value), i;
@@ -2132,26 +2314,30 @@ static PyObject *shared_copy(PyObject *value) {
     if (copy == NULL) return NULL;
     for (i = 0; i < size; i++) {
         PyObject *part = PyTuple_GET_ITEM(value, i);
-        Py_INCREF(part);
-        if (PyUnicode_CheckExact(part)) PyUnicode_InternInPlace(&part);
+        if (PyUnicode_CheckExact(part) && !PyUnicode_CHECK_INTERNED(part))
+            part = shared_one(part, table);
+        else
+            Py_INCREF(part);
         PyTuple_SET_ITEM(copy, i, part);
     }
     return copy;
 }
 
-/* intern_slots(slots, item): each str value of item's slots replaced by its interned copy, and
- * each tuple of them by one of interned copies; the slots of its __slots__ class given as their
- * member descriptors (looked up once per class by calls.interning.slot_interner), each read
- * and written at its offset, without an attribute lookup per field. Every descriptor must be a
- * writable object slot of item's type (TypeError otherwise: nothing is read from a wrong
- * offset). */
+/* intern_slots(slots, item, shared=None): each str value of item's slots replaced by its
+ * shared copy (the SharedText `shared`'s; interned when None), and each tuple of them by one of
+ * shared copies; the slots of its __slots__ class given as their member descriptors (looked up
+ * once per class by calls.interning.slot_interner), each read and written at its offset,
+ * without an attribute lookup per field. Every descriptor must be a writable object slot of
+ * item's type (TypeError otherwise: nothing is read from a wrong offset). */
 static int slots_of(PyObject *slots, PyObject *item);
-static int intern_item(PyObject *slots, PyObject *item);
+static int intern_item(PyObject *slots, PyObject *item, SharedText *table);
 
 static PyObject *intern_slots(PyObject *self, PyObject *args) {
-    PyObject *item, *slots;
-    if (!PyArg_ParseTuple(args, "O!O", &PyTuple_Type, &slots, &item)) return NULL;
-    if (slots_of(slots, item) || intern_item(slots, item)) return NULL;
+    PyObject *item, *slots, *shared = Py_None;
+    SharedText *table;
+    if (!PyArg_ParseTuple(args, "O!O|O", &PyTuple_Type, &slots, &item, &shared)) return NULL;
+    if (shared_of(shared, &table) || slots_of(slots, item) || intern_item(slots, item, table))
+        return NULL;
     Py_RETURN_NONE;
 }
 
@@ -2175,15 +2361,16 @@ static int slots_of(PyObject *slots, PyObject *item) {
     return 0;
 }
 
-/* intern the text of item's slots (checked by slots_of); -1 when memory ran out */
-static int intern_item(PyObject *slots, PyObject *item) {
+/* share the text of item's slots (checked by slots_of) through `table` (NULL: intern it); -1
+ * when memory ran out */
+static int intern_item(PyObject *slots, PyObject *item, SharedText *table) {
     Py_ssize_t count = PyTuple_GET_SIZE(slots);
     for (Py_ssize_t i = 0; i < count; i++) {
         PyMemberDef *def = ((PyMemberDescrObject *)PyTuple_GET_ITEM(slots, i))->d_member;
         PyObject **slot = (PyObject **)((char *)item + def->offset);
         PyObject *value = *slot;
         if (value == NULL) continue;
-        PyObject *shared = shared_copy(value);
+        PyObject *shared = shared_copy(value, table);
         if (shared == NULL) {
             if (PyErr_Occurred()) return -1;
             continue;
@@ -2304,7 +2491,7 @@ static int take_request(PyObject *message, PyObject *asked) {
 }
 
 /* signin_run(block, starts, numbers, index, pos, lines_before, cls, consts, requests, evict,
- *            max_paired, room, into, slots) -> (index, pos, kept, last)
+ *            max_paired, room, into, slots, shared=None) -> (index, pos, kept, last)
  * calls.signin.SigninReader.feed's common case in one call: from starts[index] on (the log
  * lines that may be sign-in lines, ascending; numbers[i]: the newlines before starts[i]), each
  * Traffic Server line of doc 225746's form that a log line follows (no HTTPMSG block) is made,
@@ -2312,20 +2499,25 @@ static int take_request(PyObject *message, PyObject *asked) {
  * direction, peer, "?" | None, "", None, "", txn_id, tracking_id) with consts = (file,
  * "trafficserver", "in", "out", "?", ""); a request put in `requests` by its Txn-id (`evict()`
  * once it holds more than max_paired), a response given its request's user, client, tracking
- * and path; appended to `into` with its text interned (`slots`, as intern_slots). Lines before
- * `pos` are skipped (inside an HTTPMSG block read). Stops at the first line it does not make,
- * that Python reads (another form or kind, a block after it, not plain ASCII, a time out of
- * range), or when `room` messages are kept: the index of that line, the position after the
+ * and path; appended to `into` with its text shared (`slots`, `shared`: as intern_slots).
+ * Lines before `pos` are skipped (inside an HTTPMSG block read). Stops at the first line it
+ * does not make, that Python reads (another form or kind, a block after it, not plain ASCII, a
+ * time out of range), or when `room` messages are kept: the index of that line, the position after the
  * last line made, how many were kept and the last one (None: none). */
 static PyObject *signin_run(PyObject *self, PyObject *args) {
     Py_buffer view;
-    PyObject *starts, *numbers, *cls, *consts, *requests, *evict, *into, *slots;
+    PyObject *starts, *numbers, *cls, *consts, *requests, *evict, *into, *slots, *shared = Py_None;
     Py_ssize_t index, pos, lines_before, max_paired, room;
-    if (!PyArg_ParseTuple(args, "y*O!O!nnnOO!OOnnO!O!", &view, &PyList_Type, &starts,
+    SharedText *table;
+    if (!PyArg_ParseTuple(args, "y*O!O!nnnOO!OOnnO!O!|O", &view, &PyList_Type, &starts,
                           &PyList_Type, &numbers, &index, &pos, &lines_before, &cls,
                           &PyTuple_Type, &consts, &requests, &evict, &max_paired, &room,
-                          &PyList_Type, &into, &PyTuple_Type, &slots))
+                          &PyList_Type, &into, &PyTuple_Type, &slots, &shared))
         return NULL;
+    if (shared_of(shared, &table)) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
     PyObject *last = Py_None, *result = NULL;
     Py_INCREF(last);
     Py_ssize_t kept = 0, count = PyList_GET_SIZE(starts);
@@ -2427,7 +2619,7 @@ static PyObject *signin_run(PyObject *self, PyObject *args) {
             failed = slots_of(slots, message) < 0;
             checked = 1;
         }
-        if (failed || intern_item(slots, message) < 0 || PyList_Append(into, message) < 0) {
+        if (failed || intern_item(slots, message, table) < 0 || PyList_Append(into, message) < 0) {
             Py_DECREF(message);
             goto done;
         }
@@ -2537,7 +2729,7 @@ static Py_ssize_t body_stop(const char *b, Py_ssize_t size, Py_ssize_t from) {
 }
 
 /* sip_run(block, hits, numbers, index, pos, lines_before, offset, cls, file, awaiting, evict,
- *         max_awaiting, background, invite_call_ids, room, into, slots, max_keep)
+ *         max_awaiting, background, invite_call_ids, room, into, slots, max_keep, shared=None)
  *   -> (index, pos, kept)
  * calls.extract.FileExtractor._walk's common case in one call: from hits[index] on (the
  * offsets of `Module="network.sip"` of the lines to read; numbers[i]: the newlines before
@@ -2545,8 +2737,8 @@ static Py_ssize_t body_stop(const char *b, Py_ssize_t size, Py_ssize_t from) {
  * FileExtractor._with_block) is made into its message, kept and read whole as _with_block does:
  * cls(...) (SipMessage) at file offset `offset` + its block's, its Msg-Hash taken out of
  * `awaiting` (else the oldest evicted, `evict()`, once it holds max_awaiting), its Call-ID put in
- * `invite_call_ids` for an INVITE, appended to `into` with its text interned (`slots`, as
- * intern_slots); its head read from at most max_keep bytes of the block. Lines that are no
+ * `invite_call_ids` for an INVITE, appended to `into` with its text shared (`slots`, `shared`:
+ * as intern_slots); its head read from at most max_keep bytes of the block. Lines that are no
  * message (another network.sip line) or quoted in a payload are passed over. Stops at the
  * first hit it does not read this way, which Python reads: one that no block line (with
  * `Msg-Hash="`) follows on the next line (checked before the hit is read, so that a log of
@@ -2557,14 +2749,19 @@ static Py_ssize_t body_stop(const char *b, Py_ssize_t size, Py_ssize_t from) {
 static PyObject *sip_run(PyObject *self, PyObject *args) {
     Py_buffer view;
     PyObject *hits, *numbers, *cls, *file, *awaiting, *evict, *background, *invites, *into,
-        *slots;
+        *slots, *shared = Py_None;
     Py_ssize_t index, pos, lines_before, offset, max_awaiting, room, max_keep;
-    if (!PyArg_ParseTuple(args, "y*O!O!nnnnOUO!OnO!O!nO!O!n", &view, &PyList_Type, &hits,
+    SharedText *table;
+    if (!PyArg_ParseTuple(args, "y*O!O!nnnnOUO!OnO!O!nO!O!n|O", &view, &PyList_Type, &hits,
                           &PyList_Type, &numbers, &index, &pos, &lines_before, &offset, &cls,
                           &file, &PyDict_Type, &awaiting, &evict, &max_awaiting,
                           &PyFrozenSet_Type, &background, &PySet_Type, &invites, &room,
-                          &PyList_Type, &into, &PyTuple_Type, &slots, &max_keep))
+                          &PyList_Type, &into, &PyTuple_Type, &slots, &max_keep, &shared))
         return NULL;
+    if (shared_of(shared, &table)) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
     const char *b = view.buf;
     Py_ssize_t size = view.len, count = PyList_GET_SIZE(hits), kept = 0;
     PyObject *result = NULL, *empty = PyUnicode_FromString(""), *invite = NULL;
@@ -2666,7 +2863,8 @@ static PyObject *sip_run(PyObject *self, PyObject *args) {
             if (slots_of(slots, message) < 0) goto line_failed;
             checked = 1;
         }
-        if (intern_item(slots, message) < 0 || PyList_Append(into, message) < 0) goto line_failed;
+        if (intern_item(slots, message, table) < 0 || PyList_Append(into, message) < 0)
+            goto line_failed;
         read = 1;
         goto line_done;
     line_failed:
@@ -2868,15 +3066,16 @@ static PyMethodDef methods[] = {
      "tracking_id, peer)"},
     {"signin_run", signin_run, METH_VARARGS,
      "signin_run(block, starts, numbers, index, pos, lines_before, cls, consts, requests, "
-     "evict, max_paired, room, into, slots) -> (index, pos, kept, last)"},
+     "evict, max_paired, room, into, slots, shared=None) -> (index, pos, kept, last)"},
     {"sip_run", sip_run, METH_VARARGS,
      "sip_run(block, hits, numbers, index, pos, lines_before, offset, cls, file, awaiting, "
-     "evict, max_awaiting, background, invite_call_ids, room, into, slots, max_keep) -> (index, "
-     "pos, kept)"},
+     "evict, max_awaiting, background, invite_call_ids, room, into, slots, max_keep, "
+     "shared=None) -> (index, pos, kept)"},
     {"utc_datetime", utc_datetime, METH_VARARGS,
      "utc_datetime(value, decimal) -> datetime | False (a logged UTCTime of the plain form)"},
     {"intern_slots", intern_slots, METH_VARARGS,
-     "intern_slots(slots, item): intern the text of item's slots (member descriptors)"},
+     "intern_slots(slots, item, shared=None): share the text of item's slots (member "
+     "descriptors) through the SharedText `shared` (None: intern it)"},
     {"locate_lines", locate_lines, METH_VARARGS,
      "locate_lines(block, candidates, gate, gates, first_extra) -> (starts, ends, kept, extra)"},
     {"fill_lines", fill_lines, METH_VARARGS,
@@ -2900,6 +3099,12 @@ PyMODINIT_FUNC PyInit__native(void) {
 #endif
     PyDateTime_IMPORT; /* (utc_datetime) */
     if (PyDateTimeAPI == NULL) return NULL;
-    if (PyType_Ready(&RoomType) < 0) return NULL;
-    return PyModule_Create(&module);
+    if (PyType_Ready(&RoomType) < 0 || PyType_Ready(&SharedTextType) < 0) return NULL;
+    PyObject *created = PyModule_Create(&module);
+    if (created == NULL) return NULL;
+    if (PyModule_AddObjectRef(created, "SharedText", (PyObject *)&SharedTextType) < 0) {
+        Py_DECREF(created);
+        return NULL;
+    }
+    return created;
 }

@@ -36,7 +36,7 @@ from itertools import compress, repeat
 from operator import is_, is_not
 from typing import TypeVar
 
-from app.calls.interning import slot_descriptors
+from app.calls.interning import shared_text, slot_descriptors
 from app.calls.model import BACKGROUND_METHODS, SHARED_SIP_FIELDS, BackgroundRow, SipMessage
 from app.calls.sipline import MAX_CALL_ID_CHARS, MAX_METHOD_CHARS, SipLine, number, read_line
 from app.calls.sipmsg import Head, read_head
@@ -332,6 +332,7 @@ class Collector:
         self.kept = 0
         self.dropped = 0  # messages past max_messages
         self.background_overflow = 0
+        self.shared = shared_text()  # the kept messages' text, one str per value (interning)
 
     def observer(self, file_name: str, kind: FileKind) -> FileExtractor | ThreadedExtractor | None:
         """A fresh extractor for a file of `kind` (None when such files hold no SIP lines); with
@@ -659,7 +660,7 @@ class FileExtractor:
                 block, hits, numbers, index, pos, before, self.offset, SipMessage,
                 self.file_name, self.awaiting, self._evict, MAX_AWAITING, BACKGROUND_METHODS,
                 collector.invite_call_ids, room, collector.messages[self.file_name],
-                _SHARED_SLOTS, MAX_BODY_KEEP,
+                _SHARED_SLOTS, MAX_BODY_KEEP, collector.shared,
             )  # fmt: skip
         finally:
             collector.give_back(room - kept)
@@ -707,7 +708,7 @@ class FileExtractor:
         if awaiting.pop(line.msg_hash, _ABSENT) is _ABSENT and len(awaiting) >= MAX_AWAITING:
             awaiting.popitem(last=False)
         if collector.keep(message):
-            message.share_text()
+            message.share_text(collector.shared)
         return stop  # (not kept: its block skipped, as a folded one's)
 
     def _message_with_head(
@@ -929,7 +930,7 @@ class FileExtractor:
             return  # counted already
         if body.offset < 0:  # no SIPMSG block followed the line: the summary is all there is
             if isinstance(body.target, SipMessage):
-                body.target.share_text()
+                body.target.share_text(self.collector.shared)
             return
         raw = b"".join(body.parts)
         message = body.target
@@ -944,11 +945,12 @@ class FileExtractor:
             if message is None or not self.collector.keep(message):
                 return
         self._merge_head(message, head, body.header_line, (body.offset, body.length))
+        message.share_text(self.collector.shared)  # (once kept and read whole: line and block)
 
     @staticmethod
     def _merge_head(message: SipMessage, head: Head, line: int, extent: tuple[int, int]) -> None:
         """What a message's SIPMSG block adds to it: its header line, its extent in the file
-        (`extent`: offset, length) and the headers of `head`; its text then shared."""
+        (`extent`: offset, length) and the headers of `head` (its text is shared after)."""
         message.line = line
         message.body_offset, message.body_length = extent
         message.call_id = message.call_id or head.call_id
@@ -967,7 +969,6 @@ class FileExtractor:
         message.via_count = head.via_count
         if head.session_ids is not None:
             message.session_ids = tuple(dict.fromkeys((*message.session_ids, *head.session_ids)))
-        message.share_text()  # (once kept and read whole: the line's fields and the block's)
 
     def _fold_block(self, body: _OpenBody, header: _Header, raw: bytes) -> bool:
         """Count a block logged without its summary if it is keep-alive traffic (read from a

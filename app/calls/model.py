@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from app.calls.interning import slot_interner
+from app.calls.interning import SharedText, slot_interner
 
 BACKGROUND_METHODS = frozenset({"OPTIONS", "REGISTER", "SUBSCRIBE", "NOTIFY", "PUBLISH"})
 """Keep-alive and presence traffic: folded into one row per node, peer and method (see group)."""
@@ -65,9 +65,10 @@ class SipMessage:
     body_length: int = 0
     node: str = ""  # set once the node of the file is known
 
-    def share_text(self) -> None:
-        """Intern the repeated text fields (see app.calls.interning): called once kept."""
-        _SHARE_SIP(self)
+    def share_text(self, shared: SharedText | None = None) -> None:
+        """Share the repeated text fields through the collector's table `shared` (see
+        app.calls.interning; None: `sys.intern`): called once kept."""
+        _SHARE_SIP(self, shared)
 
     @property
     def is_request(self) -> bool:

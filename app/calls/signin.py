@@ -38,7 +38,7 @@ from functools import partial
 from urllib.parse import unquote
 
 from app.calls.extract import Seconds
-from app.calls.interning import slot_descriptors
+from app.calls.interning import shared_text, slot_descriptors
 from app.calls.occurrences import Occurrences
 from app.calls.signin_model import SHARED_HTTP_FIELDS, HttpMessage
 from app.native import loops
@@ -328,6 +328,7 @@ class SigninCollector:
         self.kept = 0
         self.dropped = 0
         self._lock = threading.Lock()
+        self.shared = shared_text()  # the kept messages' text, one str per value (interning)
 
     def observer(self, file_name: str, kind: FileKind) -> SigninReader | None:
         if kind not in OBSERVED_KINDS:
@@ -364,7 +365,7 @@ class SigninCollector:
                 self.dropped += 1
                 return False
             self.kept += 1
-            message.share_text()
+            message.share_text(self.shared)
             self.messages.setdefault(message.file, []).append(message)
             return True
 
@@ -478,7 +479,7 @@ class SigninReader:
             index, pos, kept, last = loops.signin_run(
                 block, starts, numbers, index, pos, lines_before, HttpMessage, self._consts,
                 self.requests, self._evict, MAX_PAIRED, room,
-                collector.messages.setdefault(self.file_name, []), _SHARED_SLOTS,
+                collector.messages.setdefault(self.file_name, []), _SHARED_SLOTS, collector.shared,
             )  # fmt: skip
         finally:
             collector.give_back(room - kept)

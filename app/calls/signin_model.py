@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from app.calls.interning import slot_interner
+from app.calls.interning import SharedText, slot_interner
 
 
 @dataclass(slots=True)
@@ -41,9 +41,10 @@ class HttpMessage:
     request_tracking: str = ""  # a response: its request's TrackingID
     node: str = ""  # set once the node of the file is known
 
-    def share_text(self) -> None:
-        """Intern the text fields (see app.calls.interning): called once kept."""
-        _SHARE_HTTP(self)
+    def share_text(self, shared: SharedText | None = None) -> None:
+        """Share the text fields through the collector's table `shared` (see
+        app.calls.interning; None: `sys.intern`): called once kept."""
+        _SHARE_HTTP(self, shared)
 
     @property
     def is_request(self) -> bool:
