@@ -2134,8 +2134,12 @@ static PyObject *signin_line(PyObject *self, PyObject *args) {
 #define SHARED_DEFAULT_LIMIT (1 << 18)
 
 typedef struct {
-    PyObject_HEAD PyObject **items; /* str (a reference each) or NULL */
-    uint64_t *hashes;
+    uint64_t hash;
+    PyObject *text; /* a reference, or NULL: a free slot */
+} SharedSlot;       /* (hash and text side by side: a probe costs one cache miss, not two) */
+
+typedef struct {
+    PyObject_HEAD SharedSlot *slots;
     Py_ssize_t mask, used, limit;
     uint64_t seed;
 } SharedText;
@@ -2168,9 +2172,8 @@ static PyObject *shared_text_new(PyTypeObject *type, PyObject *args, PyObject *k
     }
     SharedText *self = (SharedText *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
-    self->items = calloc(SHARED_MIN_SLOTS, sizeof *self->items);
-    self->hashes = calloc(SHARED_MIN_SLOTS, sizeof *self->hashes);
-    if (self->items == NULL || self->hashes == NULL) {
+    self->slots = calloc(SHARED_MIN_SLOTS, sizeof *self->slots);
+    if (self->slots == NULL) {
         Py_DECREF(self);
         return PyErr_NoMemory();
     }
@@ -2182,10 +2185,9 @@ static PyObject *shared_text_new(PyTypeObject *type, PyObject *args, PyObject *k
 }
 
 static void shared_text_dealloc(SharedText *self) {
-    if (self->items != NULL)
-        for (Py_ssize_t i = 0; i <= self->mask; i++) Py_XDECREF(self->items[i]);
-    free(self->items);
-    free(self->hashes);
+    if (self->slots != NULL)
+        for (Py_ssize_t i = 0; i <= self->mask; i++) Py_XDECREF(self->slots[i].text);
+    free(self->slots);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -2194,24 +2196,16 @@ static Py_ssize_t shared_text_len(SharedText *self) { return self->used; }
 /* the table at twice its size; -1 when memory ran out (it then stays as it was) */
 static int shared_text_grow(SharedText *t) {
     Py_ssize_t size = (t->mask + 1) * 2;
-    PyObject **items = calloc((size_t)size, sizeof *items);
-    uint64_t *hashes = calloc((size_t)size, sizeof *hashes);
-    if (items == NULL || hashes == NULL) {
-        free(items);
-        free(hashes);
-        return -1;
-    }
+    SharedSlot *slots = calloc((size_t)size, sizeof *slots);
+    if (slots == NULL) return -1;
     for (Py_ssize_t i = 0; i <= t->mask; i++) {
-        if (t->items[i] == NULL) continue;
-        Py_ssize_t slot = (Py_ssize_t)(t->hashes[i] & (uint64_t)(size - 1));
-        while (items[slot] != NULL) slot = (slot + 1) & (size - 1);
-        items[slot] = t->items[i];
-        hashes[slot] = t->hashes[i];
+        if (t->slots[i].text == NULL) continue;
+        Py_ssize_t slot = (Py_ssize_t)(t->slots[i].hash & (uint64_t)(size - 1));
+        while (slots[slot].text != NULL) slot = (slot + 1) & (size - 1);
+        slots[slot] = t->slots[i];
     }
-    free(t->items);
-    free(t->hashes);
-    t->items = items;
-    t->hashes = hashes;
+    free(t->slots);
+    t->slots = slots;
     t->mask = size - 1;
     return 0;
 }
@@ -2227,16 +2221,16 @@ static PyObject *shared_str(SharedText *t, PyObject *value) {
     uint64_t h = text_hash(data, n, t->seed ^ (uint64_t)kind);
     Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)t->mask);
     for (int probe = 0; probe < SHARED_MAX_PROBE; probe++, slot = (slot + 1) & t->mask) {
-        PyObject *item = t->items[slot];
+        PyObject *item = t->slots[slot].text;
         if (item == NULL) {
             if (t->used >= t->limit || t->used * 2 > t->mask) break;
-            t->items[slot] = Py_NewRef(value);
-            t->hashes[slot] = h;
+            t->slots[slot].text = Py_NewRef(value);
+            t->slots[slot].hash = h;
             t->used++;
             break;
         }
         /* (equal str have the same kind: PEP 393's canonical form) */
-        if (t->hashes[slot] == h && PyUnicode_KIND(item) == kind &&
+        if (t->slots[slot].hash == h && PyUnicode_KIND(item) == kind &&
             PyUnicode_GET_LENGTH(item) * kind == n &&
             memcmp(PyUnicode_DATA(item), data, (size_t)n) == 0)
             return Py_NewRef(item);
