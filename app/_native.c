@@ -2484,6 +2484,72 @@ static int take_request(PyObject *message, PyObject *asked) {
     return failed ? -1 : 0;
 }
 
+/* ------------------------------------------------------------------ messages made in C */
+
+/* A maker (calls.construct.slot_maker): (cls, slots, defaults), what cls(*fields) does for a
+ * dataclass(slots=True) without __post_init__, made here without running its Python __init__:
+ * an instance of the type cls, its slots (member descriptors, in the order of the fields) set
+ * to the given fields, then to `defaults` (the defaults of the fields not given).
+ *
+ * Why: a reader making thousands of messages in one call ran that __init__ for each, and the
+ * interpreter hands the GIL to a waiting thread at the start of any Python function: the
+ * thread feeding the scan then gave the GIL away once per message and waited to get it back
+ * (signin_run: 0.55 s of waiting against 0.15 s of work on the 1 GiB bench bundle, while the
+ * scan of the other threads waited for its blocks). Made here, a call keeps the GIL from its
+ * first message to its last. */
+typedef struct {
+    PyTypeObject *type;
+    PyObject *slots;    /* tuple of member descriptors */
+    PyObject *defaults; /* tuple */
+} Maker;
+
+/* the Maker of `arg` for `given` fields: 1 for a maker, 0 for a plain class (called as it is),
+ * -1 with TypeError or ValueError when it is neither a class nor a well-formed maker */
+static int maker_of(PyObject *arg, Py_ssize_t given, Maker *maker) {
+    if (PyType_Check(arg)) return 0;
+    if (!PyTuple_Check(arg) || PyTuple_GET_SIZE(arg) != 3 ||
+        !PyType_Check(PyTuple_GET_ITEM(arg, 0)) || !PyTuple_Check(PyTuple_GET_ITEM(arg, 1)) ||
+        !PyTuple_Check(PyTuple_GET_ITEM(arg, 2))) {
+        PyErr_SetString(PyExc_TypeError, "cls: a class or a maker (class, slots, defaults)");
+        return -1;
+    }
+    maker->type = (PyTypeObject *)PyTuple_GET_ITEM(arg, 0);
+    maker->slots = PyTuple_GET_ITEM(arg, 1);
+    maker->defaults = PyTuple_GET_ITEM(arg, 2);
+    if (PyTuple_GET_SIZE(maker->slots) != given + PyTuple_GET_SIZE(maker->defaults)) {
+        PyErr_SetString(PyExc_ValueError, "maker: a slot per field given and per default");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(maker->slots); i++) {
+        PyObject *descr = PyTuple_GET_ITEM(maker->slots, i);
+        if (!Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+            PyErr_SetString(PyExc_TypeError, "maker: not a member descriptor");
+            return -1;
+        }
+        PyMemberDescrObject *member = (PyMemberDescrObject *)descr;
+        if (member->d_member->type != T_OBJECT_EX || (member->d_member->flags & READONLY) ||
+            !PyType_IsSubtype(maker->type, member->d_common.d_type)) {
+            PyErr_SetString(PyExc_TypeError, "maker: not a writable object slot of the class");
+            return -1;
+        }
+    }
+    return 1;
+}
+
+/* a new instance of the maker's class, its slots set to fields[0, given) then the defaults */
+static PyObject *make_instance(const Maker *maker, PyObject *const *fields, Py_ssize_t given) {
+    PyObject *made = maker->type->tp_alloc(maker->type, 0); /* (every slot NULL) */
+    if (made == NULL) return NULL;
+    Py_ssize_t count = PyTuple_GET_SIZE(maker->slots);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyMemberDef *def = ((PyMemberDescrObject *)PyTuple_GET_ITEM(maker->slots, i))->d_member;
+        PyObject *value = i < given ? fields[i] : PyTuple_GET_ITEM(maker->defaults, i - given);
+        PyObject **slot = (PyObject **)((char *)made + def->offset);
+        Py_XSETREF(*slot, Py_NewRef(value));
+    }
+    return made;
+}
+
 /* signin_run(block, starts, numbers, index, pos, lines_before, cls, consts, requests, evict,
  *            max_paired, room, into, slots, shared=None) -> (index, pos, kept, last)
  * calls.signin.SigninReader.feed's common case in one call: from starts[index] on (the log
@@ -2508,7 +2574,9 @@ static PyObject *signin_run(PyObject *self, PyObject *args) {
                           &PyTuple_Type, &consts, &requests, &evict, &max_paired, &room,
                           &PyList_Type, &into, &PyTuple_Type, &slots, &shared))
         return NULL;
-    if (shared_of(shared, &table)) {
+    Maker maker = {NULL, NULL, NULL};
+    int made_here = shared_of(shared, &table) ? -1 : maker_of(cls, 12, &maker);
+    if (made_here < 0) {
         PyBuffer_Release(&view);
         return NULL;
     }
@@ -2574,7 +2642,8 @@ static PyObject *signin_run(PyObject *self, PyObject *args) {
         };
         PyObject *message = NULL;
         if (fields[2] != NULL && fields[5] != NULL && fields[10] != NULL && fields[11] != NULL)
-            message = PyObject_Vectorcall(cls, fields, 12, NULL);
+            message = made_here ? make_instance(&maker, fields, 12)
+                                : PyObject_Vectorcall(cls, fields, 12, NULL);
         PyObject *txn = fields[10];
         Py_XINCREF(txn);
         Py_DECREF(when);
@@ -2654,8 +2723,10 @@ static PyObject *joined_sessions(PyObject *first, PyObject *second) {
 }
 
 /* The message calls.extract.FileExtractor._message_with_head makes of the summary `line` and
- * the `head` of its SIPMSG block (their fields' tuples, as sip_line and sip_head give them) */
-static PyObject *message_of(PyObject *cls, PyObject *line, PyObject *head, PyObject *when,
+ * the `head` of its SIPMSG block (their fields' tuples, as sip_line and sip_head give them);
+ * made here when `maker` is given (see Maker), else by calling cls */
+static PyObject *message_of(PyObject *cls, const Maker *maker, PyObject *line, PyObject *head,
+                            PyObject *when,
                             PyObject *file, Py_ssize_t line_no, Py_ssize_t body_offset,
                             Py_ssize_t body_length, PyObject *empty) {
 #define L(i) PyTuple_GET_ITEM(line, i)
@@ -2696,7 +2767,8 @@ static PyObject *message_of(PyObject *cls, PyObject *line, PyObject *head, PyObj
             offset,
             length,
         };
-        message = PyObject_Vectorcall(cls, fields, 25, NULL);
+        message = maker != NULL ? make_instance(maker, fields, 25)
+                                : PyObject_Vectorcall(cls, fields, 25, NULL);
     }
 #undef L
 #undef H
@@ -2752,7 +2824,9 @@ static PyObject *sip_run(PyObject *self, PyObject *args) {
                           &PyFrozenSet_Type, &background, &PySet_Type, &invites, &room,
                           &PyList_Type, &into, &PyTuple_Type, &slots, &max_keep, &shared))
         return NULL;
-    if (shared_of(shared, &table)) {
+    Maker maker = {NULL, NULL, NULL};
+    int made_here = shared_of(shared, &table) ? -1 : maker_of(cls, 25, &maker);
+    if (made_here < 0) {
         PyBuffer_Release(&view);
         return NULL;
     }
@@ -2836,7 +2910,8 @@ static PyObject *sip_run(PyObject *self, PyObject *args) {
         if (is_invite && PySet_Add(invites, PyTuple_GET_ITEM(line, 8)) < 0) goto line_failed;
         Py_ssize_t before_header = PyLong_AsSsize_t(PyList_GET_ITEM(numbers, index + 1));
         if (before_header == -1 && PyErr_Occurred()) goto line_failed;
-        message = message_of(cls, line, head, when, file, lines_before + before_header + 1,
+        message = message_of(cls, made_here ? &maker : NULL, line, head, when, file,
+                             lines_before + before_header + 1,
                              offset + body_start, stop - body_start, empty);
         if (message == NULL) goto line_failed;
         PyObject *msg_hash = PyTuple_GET_ITEM(line, 5);

@@ -36,6 +36,7 @@ from itertools import compress, repeat
 from operator import is_, is_not
 from typing import TypeVar
 
+from app.calls.construct import slot_maker
 from app.calls.interning import shared_text, slot_descriptors
 from app.calls.model import BACKGROUND_METHODS, SHARED_SIP_FIELDS, BackgroundRow, SipMessage
 from app.calls.sipline import MAX_CALL_ID_CHARS, MAX_METHOD_CHARS, SipLine, number, read_line
@@ -75,6 +76,7 @@ _ROW = re.compile(  # every SIP line of a block in one pass (the fields keep-ali
 )
 _TAIL_ROWS = 16  # keep-alive summaries whose block line may open the next block
 _SHARED_SLOTS = slot_descriptors(SipMessage, SHARED_SIP_FIELDS)  # (for app._native.sip_run)
+_MAKER = slot_maker(SipMessage, 25)  # sip_run makes its messages itself (app.calls.construct)
 
 
 _V = TypeVar("_V")
@@ -657,7 +659,7 @@ class FileExtractor:
         kept = 0
         try:
             index, pos, kept = loops.sip_run(
-                block, hits, numbers, index, pos, before, self.offset, SipMessage,
+                block, hits, numbers, index, pos, before, self.offset, _MAKER,
                 self.file_name, self.awaiting, self._evict, MAX_AWAITING, BACKGROUND_METHODS,
                 collector.invite_call_ids, room, collector.messages[self.file_name],
                 _SHARED_SLOTS, MAX_BODY_KEEP, collector.shared,

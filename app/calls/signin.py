@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from functools import partial
 from urllib.parse import unquote
 
+from app.calls.construct import slot_maker
 from app.calls.extract import Seconds
 from app.calls.interning import shared_text, slot_descriptors
 from app.calls.occurrences import Occurrences
@@ -195,6 +196,7 @@ def _uds_user(path: str) -> str:
 
 
 _SHARED_SLOTS = slot_descriptors(HttpMessage, SHARED_HTTP_FIELDS)  # (for signin_run)
+_MAKER = slot_maker(HttpMessage, 12)  # signin_run makes its messages itself (app.calls.construct)
 
 FastLine = tuple[str, str, bool, bool, str, str, str]
 """A Traffic Server line of doc 225746's form: (UTCTime's second, its `,fraction` or "",
@@ -477,7 +479,7 @@ class SigninReader:
         kept = 0
         try:
             index, pos, kept, last = loops.signin_run(
-                block, starts, numbers, index, pos, lines_before, HttpMessage, self._consts,
+                block, starts, numbers, index, pos, lines_before, _MAKER, self._consts,
                 self.requests, self._evict, MAX_PAIRED, room,
                 collector.messages.setdefault(self.file_name, []), _SHARED_SLOTS, collector.shared,
             )  # fmt: skip
