@@ -610,7 +610,7 @@ typedef struct {
     Py_ssize_t at;
 } Cursor;
 
-static int take(Cursor *c, const char *literal) {
+static inline __attribute__((always_inline)) int take(Cursor *c, const char *literal) {
     Py_ssize_t size = (Py_ssize_t)strlen(literal);
     if (c->n - c->at < size || memcmp(c->b + c->at, literal, (size_t)size) != 0) return 0;
     c->at += size;
@@ -869,9 +869,23 @@ typedef struct {
 
 static uint64_t key_hash(const char *b, const Py_ssize_t *ip, const Py_ssize_t *port,
                          const Py_ssize_t *method) {
-    uint64_t h = span_hash(b + ip[0], ip[1] - ip[0]);
-    h = (h ^ span_hash(b + port[0], port[1] - port[0])) * 1099511628211ULL;
-    return (h ^ span_hash(b + method[0], method[1] - method[0])) * 1099511628211ULL;
+    Py_ssize_t n_ip = ip[1] - ip[0], n_port = port[1] - port[0], n_method = method[1] - method[0];
+    char joined[192]; /* the three, each after its length byte: one hash (SipHash) for all */
+    if (n_ip > 63 || n_port > 63 || n_method > 63) {
+        uint64_t h = span_hash(b + ip[0], n_ip);
+        h = (h ^ span_hash(b + port[0], n_port)) * 1099511628211ULL;
+        return (h ^ span_hash(b + method[0], n_method)) * 1099511628211ULL;
+    }
+    Py_ssize_t at = 0;
+    joined[at++] = (char)n_ip;
+    memcpy(joined + at, b + ip[0], (size_t)n_ip);
+    at += n_ip;
+    joined[at++] = (char)n_port;
+    memcpy(joined + at, b + port[0], (size_t)n_port);
+    at += n_port;
+    joined[at++] = (char)n_method;
+    memcpy(joined + at, b + method[0], (size_t)n_method);
+    return span_hash(joined, at + n_method);
 }
 
 /* the group of (ip, port, method), added (count 0) when new; -1 when out of memory */

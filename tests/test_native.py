@@ -817,3 +817,27 @@ def test_locate_lines_refuses_what_the_matcher_cannot_give() -> None:
         locate_lines(b"ab\n", [(2, 0)], lambda i: (), [None], -1)
     with pytest.raises(TypeError, match="tuple of tuples of bytes"):
         locate_lines(b"ab\n", [(0, 0)], lambda i: (("x",),), [None], -1)
+
+
+@needs_native
+def test_keep_alive_keys_of_every_length_are_grouped_as_in_python() -> None:
+    """The keep-alive groups' keys are hashed joined when short and piece by piece when a part
+    is longer than 63 bytes (a hostile address, a long port): the same groups and counts as
+    the Python reference either way, for equal and unequal keys side by side."""
+    rng = random.Random(63)
+    lines = []
+    for n in range(400):
+        ip = rng.choice(["10.0.0.1", "a" * 63, "a" * 64, "b" * 100, "10.0.0." + "9" * 60])
+        port = rng.choice(["5060", "5" * 63, "6" * 64, ""])
+        method = rng.choice(["REGISTER", "OPTIONS", "PUBLISH"])
+        lines.append(
+            f'2026-11-20T11:15:33.{n % 1000:03d}+01:00 expc1 tvcs: UTCTime="2026-11-20 '
+            f'10:15:33,{n % 1000:03d}" Module="network.sip" Level="INFO":  Action="Received" '
+            f'Local-ip="192.0.2.5" Local-port="5061" Src-ip="{ip}" Src-port="{port}" '
+            f'Detail="Receive Request Method={method}, CSeq={n}, Call-ID=c{n}, From-Tag=t, '
+            f'Msg-Hash={n}"'
+        )
+    block = ("\n".join(lines) + "\n").encode()
+    _same_everywhere(block)
+    prepared = extract.prepare_block(block)
+    assert len(prepared.groups.keys) > 20 and sum(prepared.groups.counts) == 400
