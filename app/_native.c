@@ -2349,24 +2349,29 @@ static PyObject *intern_slots(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* 0 when every member descriptor of the tuple `slots` is a writable object slot of item's
- * type; -1 with TypeError otherwise (nothing is then read from a wrong offset) */
-static int slots_of(PyObject *slots, PyObject *item) {
+/* 0 when every member descriptor of the tuple `slots` is a writable object slot of `type`
+ * (or a base of it); -1 with TypeError naming `who` otherwise: nothing is then read or written
+ * at a wrong offset (intern_slots, makers) */
+static int writable_slots(PyObject *slots, PyTypeObject *type, const char *who) {
     Py_ssize_t count = PyTuple_GET_SIZE(slots);
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *descr = PyTuple_GET_ITEM(slots, i);
         if (!Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
-            PyErr_SetString(PyExc_TypeError, "intern_slots: not a member descriptor");
+            PyErr_Format(PyExc_TypeError, "%s: not a member descriptor", who);
             return -1;
         }
         PyMemberDescrObject *member = (PyMemberDescrObject *)descr;
         if (member->d_member->type != T_OBJECT_EX || (member->d_member->flags & READONLY) ||
-            !PyObject_TypeCheck(item, member->d_common.d_type)) {
-            PyErr_SetString(PyExc_TypeError, "intern_slots: not a writable object slot of item");
+            !PyType_IsSubtype(type, member->d_common.d_type)) {
+            PyErr_Format(PyExc_TypeError, "%s: not a writable object slot of the class", who);
             return -1;
         }
     }
     return 0;
+}
+
+static int slots_of(PyObject *slots, PyObject *item) {
+    return writable_slots(slots, Py_TYPE(item), "intern_slots");
 }
 
 /* share the text of item's slots (checked by slots_of) through `table` (NULL: intern it); -1
@@ -2534,20 +2539,7 @@ static int maker_of(PyObject *arg, Py_ssize_t given, Maker *maker) {
         PyErr_SetString(PyExc_ValueError, "maker: a slot per field given and per default");
         return -1;
     }
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(maker->slots); i++) {
-        PyObject *descr = PyTuple_GET_ITEM(maker->slots, i);
-        if (!Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
-            PyErr_SetString(PyExc_TypeError, "maker: not a member descriptor");
-            return -1;
-        }
-        PyMemberDescrObject *member = (PyMemberDescrObject *)descr;
-        if (member->d_member->type != T_OBJECT_EX || (member->d_member->flags & READONLY) ||
-            !PyType_IsSubtype(maker->type, member->d_common.d_type)) {
-            PyErr_SetString(PyExc_TypeError, "maker: not a writable object slot of the class");
-            return -1;
-        }
-    }
-    return 1;
+    return writable_slots(maker->slots, maker->type, "maker") < 0 ? -1 : 1;
 }
 
 /* a new instance of the maker's class, its slots set to fields[0, given) then the defaults */
@@ -2576,8 +2568,8 @@ static PyObject *make_instance(const Maker *maker, PyObject *const *fields, Py_s
  * and path; appended to `into` with its text shared (`slots`, `shared`: as intern_slots).
  * Lines before `pos` are skipped (inside an HTTPMSG block read). Stops at the first line it
  * does not make, that Python reads (another form or kind, a block after it, not plain ASCII, a
- * time out of range), or when `room` messages are kept: the index of that line, the position after the
- * last line made, how many were kept and the last one (None: none). */
+ * time out of range), or when `room` messages are kept: the index of that line, the position
+ * after the last line made, how many were kept and the last one (None: none). */
 static PyObject *signin_run(PyObject *self, PyObject *args) {
     Py_buffer view;
     PyObject *starts, *numbers, *cls, *consts, *requests, *evict, *into, *slots, *shared = Py_None;
