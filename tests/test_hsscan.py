@@ -121,6 +121,85 @@ def test_a_literal_repeated_on_a_long_line_is_one_candidate(
     _same(from_c, in_python, block)
 
 
+def _family_literals(rng: random.Random, prefix: str, members: int) -> list[str]:
+    """`members` distinct literals of `prefix` and 1 to 8 digits (leading zeros, members that
+    begin another: `Id="2000` and `Id="20004`)."""
+    chosen: set[str] = set()
+    while len(chosen) < members:
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randrange(1, 9)))
+        chosen.add(prefix + digits)
+        if rng.random() < 0.2 and len(digits) > 1:
+            chosen.add(prefix + digits[:-1])
+    return sorted(chosen)[:members]
+
+
+def _family_block(rng: random.Random, literals: list[str], size: int) -> bytes:
+    """Text of the literals whole, cut, run together, followed by more digits, at line ends
+    (CRLF too) and at the block's very end: where a family's lookup could go wrong."""
+    parts: list[str] = []
+    while sum(map(len, parts)) < size:
+        literal = rng.choice(literals)
+        parts.append(
+            rng.choice(
+                (
+                    literal,
+                    literal[:-1],
+                    literal + rng.choice("0123456789"),
+                    literal + literal,
+                    literal + "\r\n",
+                    "\n" + literal[: rng.randrange(len(literal) + 1)],
+                    " x" + literal[-3:],
+                    'Id="' + "9" * rng.randrange(1, 12),
+                )
+            )
+        )
+        parts.append(rng.choice(("", " ", "\n", '"', "a")))
+    return "".join(parts).encode()[:size] + rng.choice(literals).encode()[: rng.randrange(1, 12)]
+
+
+@needs_hsscan
+@pytest.mark.parametrize("seed", range(8))
+def test_literal_families_found_by_their_prefix_give_the_same_candidates(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Literals of one prefix and digits (the library's alarm ids, `Id="20004`), 16 or more,
+    are found through their prefix (see app/_hsscan.c): the same candidates as each literal's
+    own, beside the other literals, a family of 15 (left to Hyperscan), 9-digit members (not
+    in a family) and the prefix as a literal of its own."""
+    rng = random.Random(seed)
+    family = _family_literals(rng, 'Id="', rng.choice((16, 40, 400)))
+    few = _family_literals(rng, "cause=", 15)
+    long = ['Id="' + "".join(rng.choice("0123456789") for _ in range(9)) for _ in range(3)]
+    others = ["Event=", 'Id="', "Id=", "0\r"]
+    pool = family + few + long + others
+    signatures: list[object] = [
+        _Sig(rng.sample(pool, rng.randrange(1, 4))) for _ in range(rng.randrange(40, 120))
+    ]
+    signatures += [_Sig([literal]) for literal in family]  # each member owned
+    from_c, in_python = _both(signatures, monkeypatch, markers=("Event=",))
+    assert from_c._native.families == 1
+    found = sum(
+        _same(from_c, in_python, _family_block(rng, pool, rng.choice((0, 1, 300, 20_000))))
+        for _ in range(12)
+    )
+    assert found > 0
+
+
+@needs_hsscan
+def test_a_family_member_is_one_candidate_per_line_at_its_last_byte() -> None:
+    family = [f'Id="{20000 + n}' for n in range(20)] + ['Id="2000']
+    matcher = HyperscanMatcher([_Sig([literal]) for literal in family])  # type: ignore[misc]
+    assert matcher._native.families == 1
+    block = b'Id="20004" Id="20004"\nx Id="200040\nId="2000'
+    candidates = sorted(matcher.scan_with_markers(block)[0])
+    # line 1: Id="20004 (index 4) once, at its first place, and Id="2000 (index 20) in it;
+    # line 2: both again, more digits after them; line 3: Id="2000 at the block's very end
+    assert candidates == [(4, 8), (4, 32), (20, 7), (20, 31), (20, 42)]
+    # a view that ends before the fifth digit: only the member whose digits are all inside it
+    whole = b'x Id="20004'
+    assert matcher._native.scan(memoryview(whole)[:-1])[0] == [(20, 9)]
+
+
 @needs_hsscan
 def test_threads_scanning_one_database_find_what_one_thread_finds() -> None:
     rng = random.Random(7)
