@@ -728,6 +728,14 @@ static int sip_detail(Cursor *c, SipRow *row) {
 }
 
 /* extract._ROW at `at` (where Module="network.sip" is); 1 and the row when it matches */
+#define PREFETCH_AHEAD 4 /* rows: the block was read by Hyperscan long enough ago to be out of
+                          * the caches; each row's first bytes are asked for this far ahead */
+
+/* Ask for the cache lines of the row at `at` (what sip_row reads: ~200 bytes) ahead of use. */
+static inline void prefetch_line(const char *b, Py_ssize_t n, Py_ssize_t at) {
+    for (Py_ssize_t k = 0; k < 256 && at + k < n; k += 64) __builtin_prefetch(b + at + k, 0, 0);
+}
+
 static int sip_row(const char *b, Py_ssize_t n, Py_ssize_t at, SipRow *row, Py_ssize_t *end) {
     Cursor c = {b, n, at};
     Py_ssize_t s, e;
@@ -1331,6 +1339,7 @@ static PyObject *sip_prepare(PyObject *self, PyObject *args) {
     for (Py_ssize_t i = 0; i < starts.size && !failed; i++) {
         Py_ssize_t at = starts.items[i], end = at + 1;
         SipRow row;
+        if (i + PREFETCH_AHEAD < starts.size) prefetch_line(b, n, starts.items[i + PREFETCH_AHEAD]);
         if (at < pos) continue; /* inside the row before (as re.finditer goes on) */
         if (sip_row(b, n, at, &row, &end)) {
             failed = rows_push(&rows, &row) != 0;
@@ -2612,6 +2621,11 @@ static PyObject *signin_run(PyObject *self, PyObject *args) {
         Py_ssize_t start = PyLong_AsSsize_t(PyList_GET_ITEM(starts, index));
         Py_ssize_t before = PyLong_AsSsize_t(PyList_GET_ITEM(numbers, index));
         if ((start == -1 || before == -1) && PyErr_Occurred()) goto done;
+        if (index + PREFETCH_AHEAD < count) {
+            Py_ssize_t ahead = PyLong_AsSsize_t(PyList_GET_ITEM(starts, index + PREFETCH_AHEAD));
+            if (ahead >= 0 && ahead < size) prefetch_line(b, size, ahead);
+            else if (ahead == -1) PyErr_Clear(); /* (it fails when its turn comes) */
+        }
         if (start < pos) continue; /* inside the HTTPMSG block just read */
         if (start >= size) break;
         const char *newline = memchr(b + start, '\n', (size_t)(size - start));
@@ -2848,6 +2862,11 @@ static PyObject *sip_run(PyObject *self, PyObject *args) {
     while (index < count && kept < room) {
         Py_ssize_t hit = PyLong_AsSsize_t(PyList_GET_ITEM(hits, index));
         if (hit == -1 && PyErr_Occurred()) goto done;
+        if (index + PREFETCH_AHEAD < count) {
+            Py_ssize_t ahead = PyLong_AsSsize_t(PyList_GET_ITEM(hits, index + PREFETCH_AHEAD));
+            if (ahead >= 0 && ahead < size) prefetch_line(b, size, ahead);
+            else if (ahead == -1) PyErr_Clear(); /* (it fails when its turn comes) */
+        }
         if (hit < pos) { /* inside the SIPMSG block just read */
             index++;
             continue;
