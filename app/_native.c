@@ -873,25 +873,32 @@ typedef struct {
     Py_ssize_t count, first, last; /* of the entries counted here (not maybe late) */
     Py_ssize_t position;           /* in the answer's groups (by first offset); -1: none */
     PyObject *key;                 /* (ip, port, method), made once */
+    uint64_t hash;                 /* key_hash of the group's key */
+    int keyed;                     /* hash is span_hash of its key text (see key_hash) */
 } KeyGroup;
 
+#define MAX_JOINED_KEY 256 /* bytes of a key hashed as one text (see key_hash) */
+
+/* The hash of (ip, port, method): span_hash of its key text, ip ":" port "\n" method, as a
+ * KeyIndex hashes it (so a group is looked up there without hashing again: *keyed = 1), when
+ * that text fits MAX_JOINED_KEY bytes; else a hash of the three parts (*keyed = 0). */
 static uint64_t key_hash(const char *b, const Py_ssize_t *ip, const Py_ssize_t *port,
-                         const Py_ssize_t *method) {
+                         const Py_ssize_t *method, int *keyed) {
     Py_ssize_t n_ip = ip[1] - ip[0], n_port = port[1] - port[0], n_method = method[1] - method[0];
-    char joined[192]; /* the three, each after its length byte: one hash (SipHash) for all */
-    if (n_ip > 63 || n_port > 63 || n_method > 63) {
+    char joined[MAX_JOINED_KEY];
+    *keyed = n_ip + n_port + n_method + 2 <= MAX_JOINED_KEY;
+    if (!*keyed) {
         uint64_t h = span_hash(b + ip[0], n_ip);
         h = (h ^ span_hash(b + port[0], n_port)) * 1099511628211ULL;
         return (h ^ span_hash(b + method[0], n_method)) * 1099511628211ULL;
     }
     Py_ssize_t at = 0;
-    joined[at++] = (char)n_ip;
     memcpy(joined + at, b + ip[0], (size_t)n_ip);
     at += n_ip;
-    joined[at++] = (char)n_port;
+    joined[at++] = ':';
     memcpy(joined + at, b + port[0], (size_t)n_port);
     at += n_port;
-    joined[at++] = (char)n_method;
+    joined[at++] = '\n';
     memcpy(joined + at, b + method[0], (size_t)n_method);
     return span_hash(joined, at + n_method);
 }
@@ -900,7 +907,8 @@ static uint64_t key_hash(const char *b, const Py_ssize_t *ip, const Py_ssize_t *
 static Py_ssize_t key_group(Table *t, KeyGroup **groups, Py_ssize_t *size, Py_ssize_t *room,
                             const char *b, const Py_ssize_t *ip, const Py_ssize_t *port,
                             const Py_ssize_t *method) {
-    uint64_t h = key_hash(b, ip, port, method);
+    int keyed;
+    uint64_t h = key_hash(b, ip, port, method, &keyed);
     Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)t->mask);
     for (;; slot = (slot + 1) & t->mask) {
         Py_ssize_t index = t->slots[slot];
@@ -920,6 +928,8 @@ static Py_ssize_t key_group(Table *t, KeyGroup **groups, Py_ssize_t *size, Py_ss
     g->count = 0;
     g->first = g->last = g->position = -1;
     g->key = NULL;
+    g->hash = h;
+    g->keyed = keyed;
     t->slots[slot] = *size;
     t->hashes[slot] = h;
     return (*size)++;
@@ -950,18 +960,22 @@ static void key_index_capsule_free(PyObject *capsule) {
     if (index != NULL) key_index_free(index);
 }
 
-/* the number of the key text[0, n) in index, or -1 */
-static Py_ssize_t key_index_find(const KeyIndex *index, const char *text, Py_ssize_t n) {
-    uint64_t h = span_hash(text, n);
+/* the number of the key text[0, n), whose span_hash is h, in index, or -1 */
+static Py_ssize_t key_index_lookup(const KeyIndex *index, const char *text, Py_ssize_t n,
+                                   uint64_t h) {
     for (Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)index->table.mask);;
          slot = (slot + 1) & index->table.mask) {
         Py_ssize_t k = index->table.slots[slot];
         if (k < 0) return -1;
+        if (index->table.hashes[slot] != h) continue; /* (its text not read) */
         Py_ssize_t start = index->starts[k], size = index->starts[k + 1] - start;
-        if (index->table.hashes[slot] == h && size == n &&
-            memcmp(index->text + start, text, (size_t)n) == 0)
-            return k;
+        if (size == n && memcmp(index->text + start, text, (size_t)n) == 0) return k;
     }
+}
+
+/* the number of the key text[0, n) in index, or -1 */
+static Py_ssize_t key_index_find(const KeyIndex *index, const char *text, Py_ssize_t n) {
+    return key_index_lookup(index, text, n, span_hash(text, n));
 }
 
 /* keepalive_index(keys) -> capsule: the KeyIndex of a sequence of bytes (repeats found once) */
@@ -1022,7 +1036,8 @@ static int group_known(const char *b, const KeyGroup *g, const KeyIndex *index) 
     memcpy(key + ip + 1, b + g->port[0], (size_t)port);
     key[ip + 1 + port] = '\n';
     memcpy(key + ip + port + 2, b + g->method[0], (size_t)method);
-    int known = key_index_find(index, key, n) >= 0;
+    int known = (g->keyed ? key_index_lookup(index, key, n, g->hash)
+                          : key_index_find(index, key, n)) >= 0;
     if (key != small) free(key);
     return known;
 }

@@ -821,13 +821,13 @@ def test_locate_lines_refuses_what_the_matcher_cannot_give() -> None:
 
 @needs_native
 def test_keep_alive_keys_of_every_length_are_grouped_as_in_python() -> None:
-    """The keep-alive groups' keys are hashed joined when short and piece by piece when a part
-    is longer than 63 bytes (a hostile address, a long port): the same groups and counts as
-    the Python reference either way, for equal and unequal keys side by side."""
+    """The keep-alive groups' keys are hashed as one text when it fits 256 bytes and piece by
+    piece when longer (a hostile address, a long port): the same groups and counts as the
+    Python reference either way, for equal and unequal keys side by side."""
     rng = random.Random(63)
     lines = []
     for n in range(400):
-        ip = rng.choice(["10.0.0.1", "a" * 63, "a" * 64, "b" * 100, "10.0.0." + "9" * 60])
+        ip = rng.choice(["10.0.0.1", "a" * 63, "a" * 64, "b" * 180, "c" * 250, "10.0." + "9" * 60])
         port = rng.choice(["5060", "5" * 63, "6" * 64, ""])
         method = rng.choice(["REGISTER", "OPTIONS", "PUBLISH"])
         lines.append(

@@ -169,6 +169,34 @@ def test_the_index_takes_keys_as_bytes_only() -> None:
     assert loops.sip_prepare(b"no sip here\n", (b"OPTIONS",), index) is None
 
 
+def test_the_index_knows_keys_of_every_length() -> None:
+    """A block's groups are looked up in the index with the hash they were grouped by when
+    their key text is at most 256 bytes, hashed again when longer: keys on both sides of that
+    length, in the index or not, are counted as rows or as overflow alike."""
+    peers = [
+        ("198.51.100.7", "5060"),
+        ("a" * 200, "5" * 47),
+        ("a" * 200, "5" * 48),
+        ("b" * 300, ""),
+    ]
+    lines = [
+        f'2026-11-20T11:15:33.{n:03d}+01:00 expc1 tvcs: UTCTime="2026-11-20 10:15:33,{n:03d}" '
+        f'Module="network.sip" Level="INFO":  Action="Received" Local-ip="192.0.2.5" '
+        f'Local-port="5061" Src-ip="{ip}" Src-port="{port}" Detail="Receive Request '
+        f'Method=OPTIONS, CSeq={n}, Call-ID=c{n}, From-Tag=t, Msg-Hash={n}"'
+        for n, (ip, port) in enumerate(peers * 3)
+    ]
+    block = ("\n".join(lines) + "\n").encode()
+    keys = [f"{ip}:{port}\nOPTIONS".encode() for ip, port in peers]
+    assert [len(key) for key in keys] == [25, 256, 257, 309]  # (MAX_JOINED_KEY: 256)
+    for known in ([0, 1], [2, 3], [1, 2], [0, 3], []):
+        index = loops.keepalive_index([keys[k] for k in known])
+        prepared = extract.prepare_block(block, index=index)
+        assert sorted(prepared.groups.keys) == sorted(keys[k] for k in known)
+        assert prepared.groups.counts == [3] * len(known)
+        assert prepared.overflow == 3 * (len(peers) - len(known))
+
+
 def test_rows_forgotten_make_room_again_for_blocks_prepared_without_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
