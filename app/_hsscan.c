@@ -261,18 +261,13 @@ static int make_families(Literals *self, const char **expressions, const size_t 
             family->members[k - start] = (Member){(uint64_t)entries[k].digits << 32 | value,
                                                   entries[k].id};
             member[entries[k].id] = 1;
-            unsigned int wanted = (unsigned int)entries[k].digits;
-            int known = 0;
-            for (int l = 0; l < family->length_count; l++) known |= family->lengths[l] == wanted;
-            if (!known) family->lengths[family->length_count++] = wanted;
         }
         qsort(family->members, (size_t)family->member_count, sizeof(Member), by_key);
-        for (int a = 1; a < family->length_count; a++) /* (at most 8: insertion) */
-            for (int b = a; b > 0 && family->lengths[b - 1] > family->lengths[b]; b--) {
-                unsigned int swap = family->lengths[b];
-                family->lengths[b] = family->lengths[b - 1];
-                family->lengths[b - 1] = swap;
-            }
+        for (Py_ssize_t k = 0; k < family->member_count; k++) { /* keys start with the count */
+            unsigned int digits = (unsigned int)(family->members[k].key >> 32);
+            if (!family->length_count || family->lengths[family->length_count - 1] != digits)
+                family->lengths[family->length_count++] = digits;
+        }
         prefixes[self->family_count] = entries[start].text;
         prefix_sizes[self->family_count] = entries[start].prefix;
         self->family_count++;

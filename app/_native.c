@@ -727,7 +727,6 @@ static int sip_detail(Cursor *c, SipRow *row) {
     return 1;
 }
 
-/* extract._ROW at `at` (where Module="network.sip" is); 1 and the row when it matches */
 #define PREFETCH_AHEAD 4 /* rows: the block was read by Hyperscan long enough ago to be out of
                           * the caches; each row's first bytes are asked for this far ahead */
 
@@ -736,6 +735,17 @@ static inline void prefetch_line(const char *b, Py_ssize_t n, Py_ssize_t at) {
     for (Py_ssize_t k = 0; k < 256 && at + k < n; k += 64) __builtin_prefetch(b + at + k, 0, 0);
 }
 
+/* prefetch_line of the offset PREFETCH_AHEAD items after `index` in the list `offsets`, when
+ * there is one and it lies in the block (one that is not an int fails when its turn comes) */
+static inline void prefetch_listed(const char *b, Py_ssize_t n, PyObject *offsets,
+                                   Py_ssize_t index) {
+    if (index + PREFETCH_AHEAD >= PyList_GET_SIZE(offsets)) return;
+    Py_ssize_t ahead = PyLong_AsSsize_t(PyList_GET_ITEM(offsets, index + PREFETCH_AHEAD));
+    if (ahead == -1 && PyErr_Occurred()) PyErr_Clear();
+    else if (ahead >= 0 && ahead < n) prefetch_line(b, n, ahead);
+}
+
+/* extract._ROW at `at` (where Module="network.sip" is); 1 and the row when it matches */
 static int sip_row(const char *b, Py_ssize_t n, Py_ssize_t at, SipRow *row, Py_ssize_t *end) {
     Cursor c = {b, n, at};
     Py_ssize_t s, e;
@@ -2636,11 +2646,7 @@ static PyObject *signin_run(PyObject *self, PyObject *args) {
         Py_ssize_t start = PyLong_AsSsize_t(PyList_GET_ITEM(starts, index));
         Py_ssize_t before = PyLong_AsSsize_t(PyList_GET_ITEM(numbers, index));
         if ((start == -1 || before == -1) && PyErr_Occurred()) goto done;
-        if (index + PREFETCH_AHEAD < count) {
-            Py_ssize_t ahead = PyLong_AsSsize_t(PyList_GET_ITEM(starts, index + PREFETCH_AHEAD));
-            if (ahead >= 0 && ahead < size) prefetch_line(b, size, ahead);
-            else if (ahead == -1) PyErr_Clear(); /* (it fails when its turn comes) */
-        }
+        prefetch_listed(b, size, starts, index);
         if (start < pos) continue; /* inside the HTTPMSG block just read */
         if (start >= size) break;
         const char *newline = memchr(b + start, '\n', (size_t)(size - start));
@@ -2877,11 +2883,7 @@ static PyObject *sip_run(PyObject *self, PyObject *args) {
     while (index < count && kept < room) {
         Py_ssize_t hit = PyLong_AsSsize_t(PyList_GET_ITEM(hits, index));
         if (hit == -1 && PyErr_Occurred()) goto done;
-        if (index + PREFETCH_AHEAD < count) {
-            Py_ssize_t ahead = PyLong_AsSsize_t(PyList_GET_ITEM(hits, index + PREFETCH_AHEAD));
-            if (ahead >= 0 && ahead < size) prefetch_line(b, size, ahead);
-            else if (ahead == -1) PyErr_Clear(); /* (it fails when its turn comes) */
-        }
+        prefetch_listed(b, size, hits, index);
         if (hit < pos) { /* inside the SIPMSG block just read */
             index++;
             continue;
