@@ -9,7 +9,14 @@ SIP thread) and each step after it. Per step it prints the calls, the wall secon
 them and the CPU seconds of the calling thread (`time.thread_time`) over the same calls: the
 difference is time the thread waited, for the GIL or for a core. The session that made the
 call-flow readers make their messages in C found that way the sign-in reader waiting 0.16 s
-for the GIL for 0.15 s of work. Not part of `make bench` (it measures, it checks no target).
+for the GIL for 0.15 s of work.
+
+Before the steps it prints the run's three phases: start-up (imports, the library, up to the
+first block's scan), the scan (first block to last) and after the scan, each with its wall
+seconds, the process's CPU seconds in it and the cores that kept busy on average. Start-up and
+after the scan run on one core (the scan's threads have not started or are done): a second
+saved there is a second of the run; during the scan two cores share the work. Not part of
+`make bench` (it measures, it checks no target).
 """
 
 from __future__ import annotations
@@ -34,6 +41,36 @@ class Steps:
     def __init__(self) -> None:
         self.totals: dict[str, list[float]] = {}
         self._lock = threading.Lock()
+        self.scan_began: tuple[float, float] | None = None  # (wall, process CPU)
+        self.scan_ended: tuple[float, float] | None = None
+
+    def mark_scan(self, owner: Any, name: str) -> None:
+        """Note when the first call of `owner.name` starts and the last one ends (the scan)."""
+        original: Callable[..., Any] = getattr(owner, name)
+
+        def marked(*args: Any, **kwargs: Any) -> Any:
+            if self.scan_began is None:
+                self.scan_began = (time.perf_counter(), time.process_time())
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.scan_ended = (time.perf_counter(), time.process_time())
+
+        setattr(owner, name, marked)
+
+    def phases(self, started: tuple[float, float]) -> None:
+        """Start-up, scan and after the scan: wall, process CPU and cores busy of each."""
+        ended = (time.perf_counter(), time.process_time())
+        if self.scan_began is None or self.scan_ended is None:
+            return
+        print(f"\n{'phase':20} {'wall s':>8} {'CPU s':>8} {'cores busy':>11}", file=sys.stderr)
+        bounds = [started, self.scan_began, self.scan_ended, ended]
+        for label, (wall0, cpu0), (wall1, cpu1) in zip(
+            ("start-up", "scan", "after the scan"), bounds[:-1], bounds[1:], strict=True
+        ):
+            wall, cpu = wall1 - wall0, cpu1 - cpu0
+            busy = cpu / wall if wall > 0 else 0.0
+            print(f"{label:20} {wall:8.3f} {cpu:8.3f} {busy:11.2f}", file=sys.stderr)
 
     def around(self, owner: Any, name: str, label: str) -> None:
         """Time every call of `owner.name` (a class's method or a module's function)."""
@@ -53,8 +90,9 @@ class Steps:
 
         setattr(owner, name, timed)
 
-    def report(self, started: float) -> None:
-        print(f"\nwhole run {time.perf_counter() - started:.3f} s (wall)", file=sys.stderr)
+    def report(self, started: tuple[float, float]) -> None:
+        self.phases(started)
+        print(f"\nwhole run {time.perf_counter() - started[0]:.3f} s (wall)", file=sys.stderr)
         print(f"{'step':44} {'calls':>6} {'wall s':>8} {'CPU s':>8} {'waited':>8}", file=sys.stderr)
         for label, (calls, wall, cpu) in self.totals.items():
             print(
@@ -70,6 +108,7 @@ def instrument(steps: Steps) -> None:
     import app.worker.pipeline as pipeline
 
     steps.around(engine.FileScan, "locate", "matcher thread: a block's whole step")
+    steps.mark_scan(engine.FileScan, "locate")
     steps.around(engine.FileScan, "confirm", "  of it: confirming candidate lines")
     steps.around(extract.ThreadedExtractor, "prepare", "  of it: SIP lines sorted (call flows)")
     steps.around(signin.SigninReader, "prepare", "  of it: sign-in lines marked (call flows)")
@@ -105,10 +144,11 @@ def main() -> None:
 
         os.environ["LOUPE_CALL_FLOWS"] = "false"
     steps = Steps()
-    instrument(steps)
-    started = time.perf_counter()
-    atexit.register(steps.report, started)
+    started = (time.perf_counter(), time.process_time())  # start-up: the app's imports too
     import app.cli as cli
+
+    instrument(steps)
+    atexit.register(steps.report, started)
 
     command = ["analyze", "--json", str(bundle)]
     if args.library is not None:
