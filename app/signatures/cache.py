@@ -3,14 +3,16 @@
 Loading 300 signatures spends most of its time parsing YAML and compiling Jinja templates to
 Python code (~0.35 s of ~0.5 s measured here), which `loupe analyze` pays on every run. A cache
 entry holds, for one exact set of library files, what YAML gave for each file, the code
-objects of every text template and the named groups of every regex RE2 compiled: `marshal`
-data (plain values and code only, like a `.pyc`). The loader builds and checks every signature
-again from the cached data. Only its costly checks are not repeated on a hit: the prefilter
-counterexample search and the overlap of examples between signatures (~0.35 s of a
-300-signature load), and the RE2 compilation of each regex, which is deferred to its first
-match (app.parsing.linear_regex.deferred_linear; ~0.05 s for 1300 regexes): an entry is
-written only after a load passed all checks, and its name covers everything their verdict
-depends on.
+objects of every text template, the named groups of every regex RE2 compiled and the literal
+pieces every match of each regex holds (app.signatures.required: reading them parses the
+pattern, which the scan's threads otherwise did on each pattern's first candidate line, ~60 ms
+of CPU for the 773-signature bench library): `marshal` data (plain values and code only, like
+a `.pyc`). The loader builds and checks every signature again from the cached data. Only its
+costly checks are not repeated on a hit: the prefilter counterexample search and the overlap
+of examples between signatures (~0.35 s of a 300-signature load), and the RE2 compilation of
+each regex, which is deferred to its first match (app.parsing.linear_regex.deferred_linear;
+~0.05 s for 1300 regexes): an entry is written only after a load passed all checks, and its
+name covers everything their verdict depends on.
 An entry holds a digest of its own contents, so one damaged on disk is a miss, never a
 library that skipped its checks.
 
@@ -35,11 +37,14 @@ from pathlib import Path
 from types import CodeType
 from typing import Any
 
-FORMAT = 3  # 2: the payload's digest is checked on read; 3: named groups of the regexes
+FORMAT = 4  # 2: the payload's digest is checked on read; 3: named groups of the regexes;
+# 4: the regexes' required pieces
 KEEP_ENTRIES = 8
 _CODE_FILES = ("app/signatures", "app/bundle/sources.py", "app/parsing/linear_regex.py")
 RegexGroups = dict[str, tuple[tuple[str, int], ...]]
 """Regex pattern → its named groups and their numbers, as RE2 compiled them."""
+RegexPieces = dict[str, tuple[str, ...]]
+"""Regex pattern → the literal pieces every match holds (app.signatures.required)."""
 
 
 @lru_cache(maxsize=1)
@@ -105,18 +110,20 @@ def entry_key(contents: Mapping[str, bytes]) -> str:
 
 
 class Entry:
-    """One library's parsed files (marshal bytes by relative name), template code by source and
-    the named groups of every regex it compiled."""
+    """One library's parsed files (marshal bytes by relative name), template code by source,
+    the named groups of every regex it compiled and their required pieces."""
 
     def __init__(
         self,
         files: dict[str, bytes] | None = None,
         templates: dict[str, CodeType] | None = None,
         regexes: RegexGroups | None = None,
+        pieces: RegexPieces | None = None,
     ) -> None:
         self.files: dict[str, bytes] = files or {}
         self.templates: dict[str, CodeType] = templates or {}
         self.regexes: RegexGroups = regexes if regexes is not None else {}
+        self.pieces: RegexPieces = pieces if pieces is not None else {}
         self.complete = True  # False once a file could not be stored
 
     def remember(self, name: str, document: Any) -> None:
@@ -156,14 +163,16 @@ def read(cache_dir: Path, key: str) -> Entry | None:
     if not isinstance(content, dict):
         return None
     files, templates = content.get("files"), content.get("templates")
-    regexes = content.get("regexes")
+    regexes, pieces = content.get("regexes"), content.get("pieces")
     if not isinstance(files, dict) or not isinstance(templates, dict):
         return None
     if not all(isinstance(code, CodeType) for code in templates.values()):
         return None
     if not isinstance(regexes, dict) or not all(map(_is_groups, regexes.values())):
         return None
-    return Entry(files, templates, regexes)
+    if not isinstance(pieces, dict) or not all(map(_is_pieces, pieces.items())):
+        return None
+    return Entry(files, templates, regexes, pieces)
 
 
 def _is_groups(value: Any) -> bool:
@@ -176,13 +185,27 @@ def _is_groups(value: Any) -> bool:
     )
 
 
+def _is_pieces(item: tuple[Any, Any]) -> bool:
+    pattern, pieces = item
+    return (
+        isinstance(pattern, str)
+        and isinstance(pieces, tuple)
+        and all(isinstance(piece, str) for piece in pieces)
+    )
+
+
 def write(cache_dir: Path, key: str, entry: Entry) -> None:
     """Store `entry` atomically; keep the newest KEEP_ENTRIES entries. Errors are ignored."""
     if not entry.complete:
         return
     try:
         payload = marshal.dumps(
-            {"files": entry.files, "templates": entry.templates, "regexes": entry.regexes}
+            {
+                "files": entry.files,
+                "templates": entry.templates,
+                "regexes": entry.regexes,
+                "pieces": entry.pieces,
+            }
         )
     except ValueError:
         return

@@ -47,6 +47,7 @@ from app.signatures.render import (
     template_code,
     use_precompiled,
 )
+from app.signatures.required import pieces_of, use_known_pieces
 from app.signatures.versions import version_key
 
 MIN_LITERAL = 5
@@ -138,6 +139,7 @@ def load_signatures(
     cached = cache.read(cache_dir, key) if cache_dir is not None else None
     if cached is not None:
         use_precompiled(cached.templates)
+        use_known_pieces(cached.pieces)
     # An entry is only written once every check below passed for exactly these files, with
     # this code (both are in its key): the costly cross-checks (counterexample search, overlap
     # of examples) are not repeated for it. Each document is still built and checked.
@@ -173,6 +175,7 @@ def load_signatures(
         detached.extend(found)
     if cache_dir is not None and cached is None:
         fresh.templates = template_code(s.text for s in signatures)
+        fresh.pieces = pieces_of(fresh.regexes)
         cache.write(cache_dir, key, fresh)
     return signatures
 

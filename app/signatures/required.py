@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -39,8 +39,25 @@ def _longest(pieces: Sequence[str]) -> tuple[str, ...]:
     return tuple(chosen[:MAX_PIECES])
 
 
+_KNOWN_PIECES: dict[str, tuple[str, ...]] = {}
+"""Pieces an earlier process read (app.signatures.cache), by pattern: no parse on first use."""
+
+
+def use_known_pieces(pieces: Mapping[str, tuple[str, ...]]) -> None:
+    """Let `_all_pieces` take these (by pattern) instead of parsing each pattern again."""
+    _KNOWN_PIECES.update(pieces)
+
+
+def pieces_of(patterns: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """The pieces of each pattern, as `use_known_pieces` takes them (for a cache entry)."""
+    return {pattern: _all_pieces(pattern) for pattern in patterns}
+
+
 @lru_cache(maxsize=4096)
 def _all_pieces(pattern: str) -> tuple[str, ...]:
+    known = _KNOWN_PIECES.get(pattern)
+    if known is not None:
+        return known
     if not _plain_classes(pattern):
         return ()
     try:

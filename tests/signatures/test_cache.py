@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import marshal
 import shutil
 import subprocess
@@ -14,6 +15,8 @@ import pytest
 from app.config import Settings
 from app.errors import SignatureError
 from app.signatures import LIBRARY_DIR, lint, load_library, loader, scan_lines
+from app.signatures import cache as library_cache
+from app.signatures.required import required_literals
 from tests.signatures.helpers import minimal_signature, write_library
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -219,3 +222,48 @@ def test_a_warm_start_imports_no_yaml_jinja_or_cryptography_until_a_text_renders
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert done.stdout.splitlines() == ["[]", "Peer edge1 failed with 7. True"]
+
+
+def test_a_warm_start_parses_no_pattern_for_its_required_pieces(tmp_path: Path) -> None:
+    # the scan's threads read each regex's required pieces (app.signatures.required) on its
+    # first candidate line: a warm start takes them from the entry, they are not parsed again
+    root = write_library(tmp_path / "library", minimal_signature())
+    cache = tmp_path / "cache"
+    library = load_library(root, cache_dir=cache)  # the cold load fills the cache
+    (pattern,) = [p.regex.pattern for s in library.signatures for p in s.patterns]
+    script = (
+        "import re._parser as parser\n"
+        "from pathlib import Path\n"
+        "parsed = []\n"
+        "parse = parser.parse\n"
+        "parser.parse = lambda text, *rest: parsed.append(text) or parse(text, *rest)\n"
+        "from app.signatures import load_library, scan_lines\n"
+        "from app.signatures.required import required_literals\n"
+        f"library = load_library(Path({str(root)!r}), cache_dir=Path({str(cache)!r}))\n"
+        "(found,) = scan_lines(library.signatures, ['x DEMO-FAIL code=7 peer=edge1'])\n"
+        "assert not scan_lines(library.signatures, ['x DEMO-FAIL code=7'])\n"
+        f"print(found.description, {pattern!r} in parsed, required_literals({pattern!r}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    pieces = required_literals(pattern)
+    assert pieces  # the test means something: the pattern has pieces to find
+    assert done.stdout.strip() == f"Peer edge1 failed with 7. False {pieces!r}"
+
+
+def test_an_entry_with_pieces_of_the_wrong_shape_is_a_miss(tmp_path: Path) -> None:
+    root = write_library(tmp_path / "library", minimal_signature())
+    cache_dir = tmp_path / "cache"
+    load_library(root, cache_dir=cache_dir)
+    (entry,) = cache_dir.glob("library-*.marshal")
+    key = entry.name.removeprefix("library-").removesuffix(".marshal")
+    assert library_cache.read(cache_dir, key) is not None
+    data = marshal.loads(entry.read_bytes())
+    content = marshal.loads(data["payload"])
+    for pieces in ({"DEMO": "not a tuple"}, {"DEMO": (7,)}, ["DEMO"], None):
+        content["pieces"] = pieces
+        data["payload"] = marshal.dumps(content)
+        data["digest"] = hashlib.sha256(data["payload"]).digest()  # whole, but not of our shape
+        entry.write_bytes(marshal.dumps(data))
+        assert library_cache.read(cache_dir, key) is None
