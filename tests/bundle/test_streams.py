@@ -11,7 +11,7 @@ import threading
 import zlib
 from pathlib import Path
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 
 import pytest
 
@@ -24,7 +24,7 @@ from app.bundle.streams import (
     exact_inflate,
     open_tar,
 )
-from app.bundle.unpack import _CountingReader, _gzip_reader, unpack_upload
+from app.bundle.unpack import _CountingReader, _gzip_reader, _ReadFailed, unpack_upload
 from app.native import loops
 from app.signatures.engine import BlockFeeder, FileScan
 
@@ -403,3 +403,42 @@ def test_an_unpacked_log_reaches_the_scan_in_whole_lines_taken_without_a_copy(
         feeder.write(chunk)
     assert len(pushed) == len(chunks)
     assert all(block is chunk for block, chunk in zip(pushed, chunks, strict=True))
+
+
+class _NoRead(io.BytesIO):
+    """A raw stream that must be read with `readinto` (its `read` is a failure)."""
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        raise AssertionError("read into new bytes, then copied")
+
+
+class _FailingInto(io.BytesIO):
+    def readinto(self, buffer: Any, /) -> int:
+        raise OSError(5, "Input/output error")
+
+
+def test_the_counting_reader_reads_straight_into_the_callers_buffer() -> None:
+    # isal's gzip reader asks the upload's file for compressed input with `readinto`: the
+    # counting reader passes it on (no bytes object per read, no copy holding the GIL)
+    seen: list[int] = []
+    reader = _CountingReader(_NoRead(b"x" * 10_000), seen.append)
+    buffer = bytearray(4096)
+    counts = [reader.readinto(memoryview(buffer)) for _ in range(4)]
+    assert counts == [4096, 4096, 1808, 0]
+    assert reader.count == 10_000 and seen == [4096, 4096, 1808, 0]
+    assert buffer[:1808] == b"x" * 1808
+
+
+def test_the_counting_reader_reports_a_failing_readinto_as_a_read_error() -> None:
+    reader = _CountingReader(_FailingInto(b"data"))
+    with pytest.raises(_ReadFailed) as failed:
+        reader.readinto(bytearray(16))
+    assert isinstance(failed.value.cause, OSError) and reader.count == 0
+
+
+def test_the_counting_reader_raises_a_pending_error_before_reading_into() -> None:
+    reader = _CountingReader(io.BytesIO(b"data"))
+    reader.pending = _ReadFailed(EOFError("cut short"))
+    with pytest.raises(_ReadFailed):
+        reader.readinto(bytearray(16))
+    assert reader.readinto(bytearray(16)) == 4  # raised once, then reading goes on
