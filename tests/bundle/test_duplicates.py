@@ -133,8 +133,8 @@ def test_same_size_different_content_is_not_a_duplicate(tmp_path: Path) -> None:
     "size", [0, 1, HASH_PIECE_BYTES - 1, HASH_PIECE_BYTES, HASH_PIECE_BYTES + 1, 4 * 2**20 + 3]
 )
 def test_a_block_hashed_in_pieces_has_the_digest_of_the_whole(size: int) -> None:
-    """Blocks go to xxhash in pieces that keep the GIL (a larger update lets go of it, and the
-    unpacking thread then waits for it behind the scan's threads); the digest is unchanged."""
+    """Blocks go to xxhash in pieces of at most HASH_PIECE_BYTES (a whole block of the
+    unpacker: one call without the GIL); the digest is the whole's."""
     block = bytes(range(256)) * (size // 256) + bytes(size % 256)
     given: list[int] = []
 
