@@ -463,7 +463,7 @@ class Aggregator:
         full = budget.used >= budget.limit and signature.id in budget.signatures
         if full and not self._evict(rank):
             return None
-        group = self._groups[key] = _Group(signature, node, facts, note)
+        group = self._groups[key] = _Group(signature, node, dict(facts), note)
         self._keys.setdefault((rank, signature.id), []).append(key)
         budget.used += 1
         budget.signatures.add(signature.id)
@@ -512,7 +512,7 @@ class Aggregator:
         values = tuple(node if key == "node" else facts.get(key) for key in signature.group_by)
         key = (signature.id, *values)
         group_node = node if "node" in signature.group_by else None
-        group = self._group(signature, key, group_node, dict(facts), note)
+        group = self._group(signature, key, group_node, facts, note)
         if group is None:
             self.dropped[signature.id] = self.dropped.get(signature.id, 0) + 1
             return None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from app.parsing import is_continuation, parse_line, timestamp_of
+from app.parsing import expressway, is_continuation, parse_line, timestamp_of
 
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real"
 
@@ -139,3 +141,53 @@ def test_every_line_of_the_real_expressway_e_log() -> None:
         assert event.timestamp is not None and event.utc_time is not None, f"line {number}"
         headers += 1
     assert headers == 479 and continuations == 1163 - 479
+
+
+def _utctime_lines(seed: int, count: int) -> list[str]:
+    """Lines with UTCTime values of every shape: Expressway's, others the regex reads, bad."""
+    rng = random.Random(seed)
+    pieces = ["2016", "04", "19", "07", "09", "13"]
+    lines = []
+    for _ in range(count):
+        date = "-".join(
+            rng.choice([p, "00", "13", "29", "31", "٠٤", "9"]) if rng.random() < 0.1 else p
+            for p in pieces[:3]
+        )
+        clock = ":".join(
+            rng.choice([p, "60", "24", "7"]) if rng.random() < 0.1 else p for p in pieces[3:]
+        )
+        value = f"{date} {clock}"
+        digits = rng.choice([0, 0, 1, 2, 3, 3, 4, 6, 7, 9])
+        if digits:
+            value += rng.choice([",", ",", ".", ", "]) + "".join(
+                rng.choice("0123456789") for _ in range(digits)
+            )
+        value = rng.choice(["", "", "", " ", "\t"]) + value + rng.choice(["", "", "", " "])
+        close = rng.choice(['"', '"', '"', ""])
+        head = rng.choice(
+            ["2016-04-19T09:09:13.982+02:00 host tvcs: ", "Apr 19 09:09:13 host tvcs: ", ""]
+        )
+        line = f'{head}Event="x" UTCTime="{value}{close} Detail="y"'
+        if rng.random() < 0.2:
+            line += ' UTCTime="2017-01-02 03:04:05,6"'
+        lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_plain_utctime_fast_path_reads_what_the_regex_reads(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = _utctime_lines(seed, 3000)
+    fast = [timestamp_of(line) for line in lines]
+    monkeypatch.setattr(expressway, "loops", None)  # the regex and fromisoformat alone
+    assert fast == [timestamp_of(line) for line in lines]
+
+
+def test_a_plain_utctime_is_read_in_c(monkeypatch: pytest.MonkeyPatch) -> None:
+    if expressway.loops is None:
+        pytest.skip("app._native is not built")
+    line = 'tvcs: Event="x" UTCTime="2016-04-19 07:09:13,98" Detail="y"'
+    monkeypatch.setattr(expressway, "_UTCTIME", re.compile("(?!)"))  # the regex finds nothing
+    assert timestamp_of(line) == datetime(2016, 4, 19, 7, 9, 13, 98000, tzinfo=UTC)
+    assert timestamp_of(line.replace(",98", ",9876543")) is None  # 7 digits: the regex's case
