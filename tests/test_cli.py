@@ -5,6 +5,9 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -300,3 +303,56 @@ def test_the_bundles_sha256_is_that_of_every_byte_whatever_its_size(
     data = bytes((n * 7 + n // 4096) % 251 for n in range(size))
     path = _write(tmp_path, "bundle.bin", data)
     assert cli._sha256(path) == hashlib.sha256(data).hexdigest()
+
+
+_RUN_MAIN = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: sys.stderr.write('python cleaned up\\n'))\n"
+    "from app.cli import main\n"
+    "sys.argv = ['loupe', *sys.argv[1:]]\n"
+    "main()\n"
+)
+
+
+def _loupe(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LOUPE_CACHE_DIR": str(tmp_path / "cache")}
+    return subprocess.run(
+        [sys.executable, "-c", _RUN_MAIN, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=120,
+    )
+
+
+def test_loupe_analyze_ends_at_once_with_its_whole_report_and_exit_code(tmp_path: Path) -> None:
+    # the process ends without Python's clean-up (its heap is not freed object by object),
+    # after everything it printed is out, with the code the command gave
+    bundle = _write(tmp_path, "diagnostic_log_vcsc.tar.gz", seed_bundle("self_signed"))
+    done = _loupe(tmp_path, "analyze", "--json", str(bundle))
+    assert done.returncode == EXIT_FINDINGS, done.stderr
+    assert json.loads(done.stdout)["status"] == "done"
+    assert "python cleaned up" not in done.stderr
+    healthy = make_tar(
+        {
+            "loggingsnapshot_vcsc_2022-07-11_17_33_18.txt": healthy_expressway_c_loggingsnapshot(
+                "vcsc", n_lines=500
+            ),
+            "xstat_dump_vcsc_2022-07-11_17_33_18.txt": xstat_dump(
+                "vcsc", "Expressway-C", "X14.2.1"
+            ),
+        }
+    )
+    done = _loupe(tmp_path, "analyze", str(_write(tmp_path, "diagnostic_log_ok.tar.gz", healthy)))
+    assert done.returncode == 0 and "No known problem found" in done.stdout, done.stderr
+    assert "python cleaned up" not in done.stderr
+    missing = _loupe(tmp_path, "analyze", str(tmp_path / "nothing.tar.gz"))
+    assert missing.returncode == EXIT_UNUSABLE and "no such file" in missing.stderr
+    assert "python cleaned up" not in missing.stderr
+
+
+def test_other_commands_end_as_python_does(tmp_path: Path) -> None:
+    done = _loupe(tmp_path, "signatures", "list")
+    assert done.returncode == 0 and done.stdout
+    assert "python cleaned up" in done.stderr
