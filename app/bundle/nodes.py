@@ -25,7 +25,7 @@ Which evidence wins
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from app.bundle.hosts import name_host
@@ -56,6 +56,7 @@ the process tag there, whose colon the host pattern refuses) or RFC 5424 (`<166>
 _SIP_PRODUCT_HEADER = compile_linear(
     r"(?:Server|User-Agent):[ \t]*TANDBERG/(\d{1,9})[ \t]*\((X\d[^)\s]{0,60})\)"
 )
+_SIP_PRODUCT_LITERAL = "TANDBERG/"  # in every match of _SIP_PRODUCT_HEADER
 
 
 def identify_node(
@@ -126,16 +127,13 @@ def _read_text(path: Path) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
-def _lines(text: str) -> Iterator[str]:
-    """Each line of `text` cut at MAX_LINE characters, without its end of line."""
-    start = 0
-    size = len(text)
-    while start < size:
-        end = text.find("\n", start)
-        if end < 0:
-            end = size
-        yield text[start : min(end, start + MAX_LINE)].rstrip("\r")
-        start = end + 1
+def _lines(text: str) -> list[str]:
+    """Each line of `text` (its line ends made `\n` by `_read_text`) cut at MAX_LINE
+    characters, without its end of line."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # (the end of the last line, or an empty text)
+    return [line if len(line) <= MAX_LINE else line[:MAX_LINE] for line in lines]
 
 
 def _log_files(files: Sequence[BundleFile]) -> list[BundleFile]:
@@ -161,7 +159,9 @@ def _scan_log(file: BundleFile) -> _LogScan:
     host_lines = 0
     sending = in_message = False
     first_line: str | None = None
-    for number, line in enumerate(_lines(_read_text(file.path)), 1):
+    text = _read_text(file.path)
+    scan.clues.look_for(text)
+    for number, line in enumerate(_lines(text), 1):
         scan.clues.feed(number, line)
         if line and not line[0].isspace():
             if host_lines < HOST_LINES and (match := _SYSLOG_PREFIX.match(line)):
@@ -180,6 +180,8 @@ def _scan_log(file: BundleFile) -> _LogScan:
         if first_line is None and stripped.startswith("|"):
             first_line = stripped[1:]
             continue
+        if _SIP_PRODUCT_LITERAL not in stripped:
+            continue  # (the regex below, without a call into RE2)
         match = _SIP_PRODUCT_HEADER.match(stripped)
         if match is None:
             continue

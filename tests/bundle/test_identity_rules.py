@@ -296,3 +296,48 @@ def test_crlf_and_cr_only_line_ends_are_read_alike(tmp_path: Path) -> None:
     for node in (crlf, cr_only):
         assert (node.product, node.confidence, node.hostname) == ("Expressway-E", "high", "exp1")
         assert "line 1" in said(node)
+
+
+def _reference_clues(text: str) -> list[tuple[str, str, str | None]]:
+    """The clues of `text` fed line by line, every marker tested on every line (as before
+    LogClues.look_for), with lines cut as app.bundle.nodes cuts them."""
+    from app.bundle.identity.product import LogClues
+    from app.bundle.nodes import MAX_LINE
+
+    clues = LogClues("log")
+    start, number = 0, 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        number += 1
+        clues.feed(number, text[start : min(end, start + MAX_LINE)])
+        start = end + 1
+    return [(c.says, c.weight, c.role) for c in clues.clues()]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_log_heads_clues_are_those_of_every_line_tested_for_every_marker(seed: int) -> None:
+    import random
+
+    from app.bundle.identity.product import LogClues
+    from app.bundle.nodes import MAX_LINE, _lines
+
+    rng = random.Random(seed)
+    pieces = [
+        "ZONETYPE_TRAVERSALSERVER", "TYPE_ASSENTSERVER", "ZONETYPE_TRAVERSALCLIENT",
+        "TYPE_ASSENTCLIENT", "traffic_server", "Core server certificate verification failed",
+        "SNI (", "not in certificate", "edgeconfigprovisioning", "Server=\"('", "plain text",
+    ]  # fmt: skip
+    lines = []
+    for _ in range(400):
+        chosen = rng.sample(pieces, rng.randint(0, 3)) if rng.random() < 0.3 else ["log line"]
+        line = " ".join(chosen)
+        if rng.random() < 0.05:  # a marker past the cut of a long line: in the text, not the line
+            line = "x" * (MAX_LINE + rng.randint(-30, 30)) + line
+        lines.append(line)
+    text = "\n".join(lines) + rng.choice(["", "\n", "\n\n"])
+    clues = LogClues("log")
+    clues.look_for(text)
+    for number, line in enumerate(_lines(text), 1):
+        clues.feed(number, line)
+    assert [(c.says, c.weight, c.role) for c in clues.clues()] == _reference_clues(text)

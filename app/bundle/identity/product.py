@@ -270,17 +270,29 @@ class LogClues:
         self.source = source
         self._lines: dict[str, list[int]] = {}
         self._counts: Counter[str] = Counter()
+        self._markers = tuple(marker for marker, _, _ in _LOG_MARKERS)
+        self._traffic_server = self._edge_config = True
+
+    def look_for(self, text: str) -> None:
+        """Before feeding the lines of `text`: `feed` then tests a line only for what `text`
+        holds somewhere (what the whole text lacks, none of its lines holds; the head of a
+        log is 14,000 lines, each tested for every marker before)."""
+        self._markers = tuple(marker for marker, _, _ in _LOG_MARKERS if marker in text)
+        self._traffic_server = "traffic_server" in text
+        self._edge_config = _EDGE_CONFIG in text
 
     def feed(self, number: int, line: str) -> None:
         """Look at line `number` (1-based, already cut to a bounded length)."""
-        for marker, _, _ in _LOG_MARKERS:
+        for marker in self._markers:
             if marker in line:
                 self._seen(marker, number)
-        if "traffic_server" in line and (
-            _TS_VERIFY in line or ("SNI (" in line and _TS_SNI in line)
+        if (
+            self._traffic_server
+            and "traffic_server" in line
+            and (_TS_VERIFY in line or ("SNI (" in line and _TS_SNI in line))
         ):
             self._seen(_TS_VERIFY, number)
-        if _EDGE_CONFIG in line and _UC_SERVER in line:
+        if self._edge_config and _EDGE_CONFIG in line and _UC_SERVER in line:
             self._seen(_EDGE_CONFIG, number)
 
     def _seen(self, marker: str, number: int) -> None:
