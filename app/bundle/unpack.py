@@ -265,11 +265,13 @@ class _CountingReader:
             buffer[: len(data)] = data
             return len(data)
         try:
-            count = readinto(buffer) or 0  # (None: a non-blocking stream with nothing yet)
+            count = readinto(buffer)
+            if count is None:  # a non-blocking stream with nothing yet: never taken for the end
+                raise BlockingIOError("the upload's stream had no bytes ready")
         except _READ_ERRORS as err:
             raise _ReadFailed(err) from err
         self._counted(count)
-        return count
+        return int(count)
 
     def _counted(self, count: int) -> None:
         self.count += count

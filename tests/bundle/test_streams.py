@@ -417,6 +417,11 @@ class _FailingInto(io.BytesIO):
         raise OSError(5, "Input/output error")
 
 
+class _NothingReady(io.BytesIO):
+    def readinto(self, buffer: Any, /) -> int | None:  # type: ignore[override]
+        return None  # a non-blocking stream's "nothing yet"
+
+
 def test_the_counting_reader_reads_straight_into_the_callers_buffer() -> None:
     # isal's gzip reader asks the upload's file for compressed input with `readinto`: the
     # counting reader passes it on (no bytes object per read, no copy holding the GIL)
@@ -434,6 +439,9 @@ def test_the_counting_reader_reports_a_failing_readinto_as_a_read_error() -> Non
     with pytest.raises(_ReadFailed) as failed:
         reader.readinto(bytearray(16))
     assert isinstance(failed.value.cause, OSError) and reader.count == 0
+    idle = _CountingReader(_NothingReady(b"data"))  # never read as the end of the upload
+    with pytest.raises(_ReadFailed):
+        idle.readinto(bytearray(16))
 
 
 def test_the_counting_reader_raises_a_pending_error_before_reading_into() -> None:
