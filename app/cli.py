@@ -232,7 +232,8 @@ def analyze(
     Exit code 1 when a finding of severity error or critical is present, 2 for unusable input,
     3 when the verdict is inconclusive (nothing an Expressway signature could read).
     """
-    _QUICK_EXIT.append(True)  # the process may end without tearing down its heap (main)
+    global _quick_exit
+    _quick_exit = True  # the process may end without tearing down its heap (main)
     with collection_paused():  # start-up: imports and the library (analyze pauses it too)
         from app.worker.malloc import tune_malloc
 
@@ -780,9 +781,9 @@ from app.cli_calls import register as _register_calls  # noqa: E402  (after `app
 _register_calls(app)
 
 
-_QUICK_EXIT: list[bool] = []
-"""Holds True once `loupe analyze` has started: its process then ends without tearing down
-its heap (see `main`)."""
+_quick_exit = False
+"""True once `loupe analyze` has started: its process then ends without tearing down its heap
+(see `main`)."""
 
 
 def main() -> None:
@@ -799,7 +800,7 @@ def main() -> None:
     try:
         app()
     except SystemExit as done:
-        if _QUICK_EXIT:
+        if _quick_exit:
             _end_now(done.code)
         raise
 

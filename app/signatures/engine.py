@@ -454,7 +454,8 @@ class Aggregator:
         facts: dict[str, Any],
         note: str = "",
     ) -> _Group | None:
-        """The group of `key`, made if there is room for it (see the class docstring)."""
+        """The group of `key`, made with its own copy of `facts` if there is room for it (see
+        the class docstring)."""
         group = self._groups.get(key)
         if group is not None:
             return group
