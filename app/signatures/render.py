@@ -46,7 +46,10 @@ def _template(code: CodeType) -> Template:
     from jinja2 import Template
 
     env = _env()
-    return Template.from_code(env, code, env.make_globals(None), None)
+    # a plain dict of the environment's globals, not the ChainMap Jinja makes by default: every
+    # render copies the template's globals into its context, and a ChainMap's copy walks both
+    # maps key by key (a third of a finding's rendering); the environment's globals never change
+    return Template.from_code(env, code, dict(env.make_globals(None)), None)
 
 
 class CompiledText(Protocol):
@@ -152,8 +155,9 @@ def template_code(texts: Iterable[Texts]) -> dict[str, CodeType]:
 
 
 def render_text(template: CompiledText, context: Mapping[str, Any]) -> str:
-    """Render with the facts and finding metadata in scope; surrounding whitespace stripped."""
-    return template.render(dict(context)).strip()
+    """Render with the facts and finding metadata in scope; surrounding whitespace stripped.
+    (Jinja copies `context` into a context of its own: a template cannot change it.)"""
+    return template.render(context).strip()
 
 
 def text_context(
