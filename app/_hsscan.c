@@ -484,6 +484,210 @@ static void give_scratch(Literals *self, hs_scratch_t *scratch) {
     if (scratch != NULL) hs_free_scratch(scratch);
 }
 
+
+/* ------------------------------------------------------------------ candidate lines */
+
+typedef struct {
+    Py_ssize_t start, end, index;
+} Line;
+
+static int by_line_then_index(const void *x, const void *y) {
+    const Line *a = x, *b = y;
+    if (a->start != b->start) return a->start < b->start ? -1 : 1;
+    return (a->index > b->index) - (a->index < b->index);
+}
+
+typedef struct {
+    const char *text;
+    Py_ssize_t size;
+} Piece;
+
+typedef struct {
+    Py_ssize_t first, count; /* its pieces: pieces[first, first + count) */
+} GatePattern;
+
+typedef struct {
+    Py_ssize_t first, count; /* its patterns: patterns[first, first + count); -1: no gate */
+} Gate;
+
+typedef struct {
+    Piece *pieces;
+    Py_ssize_t piece_count, piece_room;
+    GatePattern *patterns;
+    Py_ssize_t pattern_count, pattern_room;
+} GateTable;
+
+static int table_grow(void **items, Py_ssize_t *room, Py_ssize_t wanted, size_t size) {
+    if (wanted <= *room) return 0;
+    Py_ssize_t grown_room = *room ? *room : 64;
+    while (grown_room < wanted) grown_room *= 2;
+    void *grown = realloc(*items, (size_t)grown_room * size);
+    if (grown == NULL) return -1;
+    *items = grown;
+    *room = grown_room;
+    return 0;
+}
+
+/* Read a gate (a tuple of tuples of bytes, as engine's RawGate) into the table: its first
+ * pattern and pattern count; -1 with TypeError or MemoryError. The bytes stay owned by the
+ * gate, which the caller keeps a reference to while the table is read. */
+static int read_gate(PyObject *gate, GateTable *t, Gate *out) {
+    if (!PyTuple_Check(gate)) goto wrong;
+    Py_ssize_t patterns = PyTuple_GET_SIZE(gate);
+    if (table_grow((void **)&t->patterns, &t->pattern_room, t->pattern_count + patterns,
+                   sizeof(GatePattern)))
+        goto no_memory;
+    out->first = t->pattern_count;
+    out->count = patterns;
+    for (Py_ssize_t p = 0; p < patterns; p++) {
+        PyObject *pieces = PyTuple_GET_ITEM(gate, p);
+        if (!PyTuple_Check(pieces)) goto wrong;
+        Py_ssize_t count = PyTuple_GET_SIZE(pieces);
+        if (table_grow((void **)&t->pieces, &t->piece_room, t->piece_count + count,
+                       sizeof(Piece)))
+            goto no_memory;
+        t->patterns[t->pattern_count++] = (GatePattern){t->piece_count, count};
+        for (Py_ssize_t k = 0; k < count; k++) {
+            PyObject *piece = PyTuple_GET_ITEM(pieces, k);
+            if (!PyBytes_Check(piece)) goto wrong;
+            t->pieces[t->piece_count++] =
+                (Piece){PyBytes_AS_STRING(piece), PyBytes_GET_SIZE(piece)};
+        }
+    }
+    return 0;
+wrong:
+    PyErr_SetString(PyExc_TypeError, "Literals.scan_lines: a gate is a tuple of tuples of bytes");
+    return -1;
+no_memory:
+    PyErr_NoMemory();
+    return -1;
+}
+
+/* Whether b[start:end] holds every piece of one of the gate's patterns (required.passes) */
+static int gate_passes(const GateTable *t, const Gate *gate, const char *b, Py_ssize_t start,
+                       Py_ssize_t end) {
+    for (Py_ssize_t p = gate->first; p < gate->first + gate->count; p++) {
+        const GatePattern *pattern = &t->patterns[p];
+        Py_ssize_t k;
+        for (k = pattern->first; k < pattern->first + pattern->count; k++) {
+            const Piece *piece = &t->pieces[k];
+            if (piece->size > end - start) break;
+            if (piece->size && memmem(b + start, (size_t)(end - start), piece->text,
+                                      (size_t)piece->size) == NULL)
+                break;
+        }
+        if (k == pattern->first + pattern->count) return 1;
+    }
+    return gate->count == 0;
+}
+
+static PyObject *int_list(const Py_ssize_t *items, Py_ssize_t size) {
+    PyObject *list = PyList_New(size);
+    if (list == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < size; i++) {
+        PyObject *item = PyLong_FromSsize_t(items[i]);
+        if (item == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, item);
+    }
+    return list;
+}
+
+/* Run the database over view: found filled (the GIL released for Hyperscan's pass); -1 with
+ * the exception set (found is freed by found_free either way) */
+static int run_scan(Literals *self, Py_buffer *view, Found *found) {
+    unsigned int position_count = self->first_marker - self->first_position;
+    unsigned int markers = self->count - self->first_marker;
+    *found = (Found){.b = view->buf,
+                     .n = (unsigned long long)view->len,
+                     .count = self->count,
+                     .families = self->families,
+                     .family_count = self->family_count,
+                     .first_position = self->first_position,
+                     .position_sizes = self->position_sizes,
+                     .gen = 1,
+                     .first_marker = self->first_marker,
+                     .marker_room = markers};
+    found->positions = calloc(position_count ? position_count : 1, sizeof(Offsets));
+    found->stamp = calloc(self->first_marker ? self->first_marker : 1, sizeof(uint32_t));
+    found->markers = malloc((markers ? markers : 1) * sizeof(unsigned int));
+    hs_scratch_t *scratch =
+        found->stamp != NULL && found->markers != NULL && found->positions != NULL
+            ? take_scratch(self)
+            : NULL;
+    if (scratch == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    hs_error_t status;
+    Py_BEGIN_ALLOW_THREADS
+    status = hs_scan(self->db, view->buf, (unsigned int)view->len, 0, scratch, on_match, found);
+    Py_END_ALLOW_THREADS
+    give_scratch(self, scratch);
+    if (found->failed) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (status != HS_SUCCESS) {
+        PyErr_Format(PyExc_RuntimeError, "Literals.scan: Hyperscan error %d", (int)status);
+        return -1;
+    }
+    return 0;
+}
+
+static void found_free(Literals *self, Found *found) {
+    unsigned int position_count = self->first_marker - self->first_position;
+    if (found->positions != NULL)
+        for (unsigned int i = 0; i < position_count; i++) free(found->positions[i].items);
+    free(found->positions);
+    free(found->stamp);
+    free(found->items);
+    free(found->markers);
+}
+
+/* The marker numbers found, in order of their first match */
+static PyObject *markers_of(const Found *found) {
+    PyObject *seen = PyList_New(found->marker_count);
+    if (seen == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < found->marker_count; i++) {
+        PyObject *number = PyLong_FromUnsignedLong(found->markers[i]);
+        if (number == NULL) {
+            Py_DECREF(seen);
+            return NULL;
+        }
+        PyList_SET_ITEM(seen, i, number);
+    }
+    return seen;
+}
+
+/* Per position literal, the start offsets of its occurrences (bytes of native int64) */
+static PyObject *positions_of(Literals *self, const Found *found) {
+    unsigned int position_count = self->first_marker - self->first_position;
+    PyObject *positions = PyTuple_New(position_count);
+    if (positions == NULL) return NULL;
+    for (unsigned int i = 0; i < position_count; i++) {
+        Offsets *o = &found->positions[i];
+        PyObject *offsets = PyBytes_FromStringAndSize((const char *)o->items,
+                                                      o->size * (Py_ssize_t)sizeof(int64_t));
+        if (offsets == NULL) {
+            Py_DECREF(positions);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(positions, i, offsets);
+    }
+    return positions;
+}
+
+static int check_block(Literals *self, Py_buffer *view) {
+    if ((size_t)view->len > UINT_MAX) {
+        PyErr_SetString(PyExc_ValueError, "Literals.scan: a block of at most 4 GiB");
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *literals_scan(Literals *self, PyObject *args) {
     Py_buffer view;
     if (self->db == NULL) {
@@ -491,104 +695,231 @@ static PyObject *literals_scan(Literals *self, PyObject *args) {
         return NULL;
     }
     if (!PyArg_ParseTuple(args, "y*", &view)) return NULL;
-    if ((size_t)view.len > UINT_MAX) {
+    if (check_block(self, &view) < 0) {
         PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "Literals.scan: a block of at most 4 GiB");
         return NULL;
     }
-    unsigned int position_count = self->first_marker - self->first_position;
-    unsigned int markers = self->count - self->first_marker;
-    Found found = {.b = view.buf,
-                   .n = (unsigned long long)view.len,
-                   .count = self->count,
-                   .families = self->families,
-                   .family_count = self->family_count,
-                   .first_position = self->first_position,
-                   .position_sizes = self->position_sizes,
-                   .gen = 1,
-                   .first_marker = self->first_marker,
-                   .marker_room = markers};
-    found.positions = calloc(position_count ? position_count : 1, sizeof(Offsets));
-    found.stamp = calloc(self->first_marker ? self->first_marker : 1, sizeof(uint32_t));
-    found.markers = malloc((markers ? markers : 1) * sizeof(unsigned int));
-    hs_scratch_t *scratch = found.stamp != NULL && found.markers != NULL && found.positions != NULL
-                                ? take_scratch(self)
-                                : NULL;
-    PyObject *result = NULL;
-    if (scratch == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    hs_error_t status;
-    Py_BEGIN_ALLOW_THREADS
-    status = hs_scan(self->db, view.buf, (unsigned int)view.len, 0, scratch, on_match, &found);
-    Py_END_ALLOW_THREADS
-    give_scratch(self, scratch);
-    if (found.failed) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    if (status != HS_SUCCESS) {
-        PyErr_Format(PyExc_RuntimeError, "Literals.scan: Hyperscan error %d", (int)status);
-        goto done;
-    }
+    Found found;
+    PyObject *result = NULL, *candidates = NULL, *seen = NULL, *positions = NULL;
+    if (run_scan(self, &view, &found) < 0) goto done;
     Py_ssize_t total = 0;
     for (Py_ssize_t i = 0; i < found.size; i++)
         total += self->owner_start[found.items[i].id + 1] - self->owner_start[found.items[i].id];
-    PyObject *candidates = PyList_New(total), *seen = PyList_New(found.marker_count);
-    if (candidates == NULL || seen == NULL) {
-        Py_XDECREF(candidates);
-        Py_XDECREF(seen);
-        goto done;
-    }
+    candidates = PyList_New(total);
+    if (candidates == NULL) goto done;
     Py_ssize_t k = 0;
     for (Py_ssize_t i = 0; i < found.size; i++) {
         Candidate *c = &found.items[i];
         for (Py_ssize_t o = self->owner_start[c->id]; o < self->owner_start[c->id + 1]; o++) {
             PyObject *pair = Py_BuildValue("(nK)", self->owner_items[o], c->offset);
-            if (pair == NULL) {
-                Py_DECREF(candidates);
-                Py_DECREF(seen);
-                goto done;
-            }
+            if (pair == NULL) goto done;
             PyList_SET_ITEM(candidates, k++, pair);
         }
     }
-    for (Py_ssize_t i = 0; i < found.marker_count; i++) {
-        PyObject *number = PyLong_FromUnsignedLong(found.markers[i]);
-        if (number == NULL) {
-            Py_DECREF(candidates);
-            Py_DECREF(seen);
-            goto done;
-        }
-        PyList_SET_ITEM(seen, i, number);
+    seen = markers_of(&found);
+    positions = seen != NULL ? positions_of(self, &found) : NULL;
+    if (positions != NULL) result = PyTuple_Pack(3, candidates, seen, positions);
+done:
+    Py_XDECREF(candidates);
+    Py_XDECREF(seen);
+    Py_XDECREF(positions);
+    found_free(self, &found);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* scan_lines(block, gate, gates, first_extra) -> (starts, ends, kept, extra, markers, positions)
+ * scan's candidates grouped by line as app._native.locate_lines groups them (engine.locate),
+ * without making a Python object per candidate: the line of each, the sort and the gates'
+ * tests run with the GIL released. gate: None (no gate) or a callable index -> RawGate, asked
+ * once per index, its answer kept in the list gates (None: not asked yet); first_extra: -1
+ * (none) or the first index of a tally's extra literals (never gated). */
+static PyObject *literals_scan_lines(Literals *self, PyObject *args) {
+    Py_buffer view;
+    PyObject *gate, *gates;
+    Py_ssize_t first_extra;
+    if (self->db == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Literals: not made");
+        return NULL;
     }
-    PyObject *positions = PyTuple_New(position_count);
-    if (positions == NULL) {
-        Py_DECREF(candidates);
-        Py_DECREF(seen);
+    if (!PyArg_ParseTuple(args, "y*OO!n", &view, &gate, &PyList_Type, &gates, &first_extra))
+        return NULL;
+    if (check_block(self, &view) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    Found found;
+    Line *lines = NULL;
+    Py_ssize_t line_count = 0, distinct = 0;
+    Py_ssize_t *indexes = NULL, *slot = NULL; /* distinct gated indexes; index -> its slot */
+    PyObject **held = NULL;                   /* the gates read, one reference each */
+    Gate *read = NULL;
+    GateTable table = {0};
+    PyObject *result = NULL, *starts = NULL, *ends = NULL, *kept = NULL, *extra = NULL;
+    PyObject *seen = NULL, *positions = NULL;
+    if (run_scan(self, &view, &found) < 0) goto done;
+    const char *b = view.buf;
+    Py_ssize_t n = view.len, total = 0;
+    for (Py_ssize_t i = 0; i < found.size; i++)
+        total += self->owner_start[found.items[i].id + 1] - self->owner_start[found.items[i].id];
+    Py_ssize_t index_room = 1; /* above every owner's index */
+    for (Py_ssize_t i = 0; i < self->owner_start[self->first_position]; i++)
+        if (self->owner_items[i] >= index_room) index_room = self->owner_items[i] + 1;
+    lines = malloc((size_t)(total ? total : 1) * sizeof(Line));
+    slot = malloc((size_t)index_room * sizeof(Py_ssize_t));
+    indexes = malloc((size_t)index_room * sizeof(Py_ssize_t));
+    if (!lines || !slot || !indexes) {
+        PyErr_NoMemory();
         goto done;
     }
-    for (unsigned int i = 0; i < position_count; i++) {
-        Offsets *o = &found.positions[i];
-        PyObject *offsets = PyBytes_FromStringAndSize((const char *)o->items,
-                                                      o->size * (Py_ssize_t)sizeof(int64_t));
-        if (offsets == NULL) {
-            Py_DECREF(candidates);
-            Py_DECREF(seen);
-            Py_DECREF(positions);
+    int ordered = 1;
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t line_start = 0, line_end = -1;
+    for (Py_ssize_t i = 0; i < found.size; i++) {
+        Candidate *c = &found.items[i];
+        Py_ssize_t offset = (Py_ssize_t)c->offset;
+        if (!(line_start <= offset && offset <= line_end)) {
+            const char *before = memrchr(b, '\n', (size_t)offset);
+            const char *after = memchr(b + offset, '\n', (size_t)(n - offset));
+            line_start = before ? before - b + 1 : 0;
+            line_end = after ? after - b : n;
+        }
+        for (Py_ssize_t o = self->owner_start[c->id]; o < self->owner_start[c->id + 1]; o++) {
+            Line *here = &lines[line_count];
+            *here = (Line){line_start, line_end, self->owner_items[o]};
+            if (line_count && (here[-1].start > line_start ||
+                               (here[-1].start == line_start && here[-1].index > here->index)))
+                ordered = 0;
+            line_count++;
+        }
+    }
+    if (!ordered) qsort(lines, (size_t)line_count, sizeof *lines, by_line_then_index);
+    /* the distinct gated indexes, each once */
+    for (Py_ssize_t i = 0; i < index_room; i++) slot[i] = -1;
+    for (Py_ssize_t i = 0; i < line_count; i++) {
+        Py_ssize_t index = lines[i].index;
+        if (gate == Py_None || (first_extra >= 0 && index >= first_extra)) continue;
+        if (slot[index] < 0) {
+            slot[index] = distinct;
+            indexes[distinct++] = index;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    /* their gates, read (asked for when not yet known) with the GIL */
+    held = calloc((size_t)(distinct ? distinct : 1), sizeof(PyObject *));
+    read = malloc((size_t)(distinct ? distinct : 1) * sizeof(Gate));
+    if (held == NULL || read == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t d = 0; d < distinct; d++) {
+        Py_ssize_t index = indexes[d];
+        if (index >= PyList_GET_SIZE(gates)) {
+            PyErr_SetString(PyExc_IndexError, "Literals.scan_lines: no gate slot for an index");
             goto done;
         }
-        PyTuple_SET_ITEM(positions, i, offsets);
+        PyObject *pieces = PyList_GET_ITEM(gates, index);
+        if (pieces == Py_None) {
+            pieces = PyObject_CallFunction(gate, "n", index);
+            if (pieces == NULL) goto done;
+            if (index < PyList_GET_SIZE(gates) && PyList_GET_ITEM(gates, index) == Py_None)
+                PyList_SetItem(gates, index, Py_NewRef(pieces)); /* (steals the new one) */
+        } else {
+            Py_INCREF(pieces);
+        }
+        held[d] = pieces; /* kept alive here whatever another thread puts in the slot */
+        if (read_gate(pieces, &table, &read[d]) < 0) goto done;
     }
-    result = Py_BuildValue("(NNN)", candidates, seen, positions);
+    /* the lines and what each keeps, the gates tested without the GIL */
+    Py_ssize_t *line_starts = NULL, *line_ends = NULL, *chosen_count = NULL, *chosen_first = NULL;
+    Py_ssize_t *other_count = NULL, *other_first = NULL, *picked = NULL, *put = NULL;
+    Py_ssize_t out = 0, picked_count = 0, put_count = 0;
+    line_starts = malloc((size_t)(line_count ? line_count : 1) * sizeof(Py_ssize_t));
+    line_ends = malloc((size_t)(line_count ? line_count : 1) * sizeof(Py_ssize_t));
+    chosen_first = malloc((size_t)(line_count ? line_count : 1) * sizeof(Py_ssize_t));
+    chosen_count = malloc((size_t)(line_count ? line_count : 1) * sizeof(Py_ssize_t));
+    other_first = malloc((size_t)(line_count ? line_count : 1) * sizeof(Py_ssize_t));
+    other_count = malloc((size_t)(line_count ? line_count : 1) * sizeof(Py_ssize_t));
+    picked = malloc((size_t)(line_count ? line_count : 1) * sizeof(Py_ssize_t));
+    put = malloc((size_t)(line_count ? line_count : 1) * sizeof(Py_ssize_t));
+    int no_memory = !line_starts || !line_ends || !chosen_first || !chosen_count ||
+                    !other_first || !other_count || !picked || !put;
+    if (!no_memory) {
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < line_count;) {
+            Py_ssize_t start = lines[i].start, end = lines[i].end, last = -1;
+            Py_ssize_t picked_before = picked_count, put_before = put_count;
+            for (; i < line_count && lines[i].start == start; i++) {
+                Py_ssize_t index = lines[i].index;
+                if (index == last) continue; /* (sorted: a repeat is next to its first) */
+                last = index;
+                if (first_extra >= 0 && index >= first_extra) {
+                    put[put_count++] = index;
+                    continue;
+                }
+                if (gate != Py_None && !gate_passes(&table, &read[slot[index]], b, start, end))
+                    continue;
+                picked[picked_count++] = index;
+            }
+            if (picked_count == picked_before && put_count == put_before) continue;
+            line_starts[out] = start;
+            line_ends[out] = end;
+            chosen_first[out] = picked_before;
+            chosen_count[out] = picked_count - picked_before;
+            other_first[out] = put_before;
+            other_count[out] = put_count - put_before;
+            out++;
+        }
+        Py_END_ALLOW_THREADS
+        starts = int_list(line_starts, out);
+        ends = starts ? int_list(line_ends, out) : NULL;
+        kept = ends ? PyList_New(out) : NULL;
+        extra = kept ? PyList_New(out) : NULL;
+        for (Py_ssize_t k = 0; extra != NULL && k < out; k++) {
+            PyObject *mine = int_list(picked + chosen_first[k], chosen_count[k]);
+            PyObject *theirs = mine ? int_list(put + other_first[k], other_count[k]) : NULL;
+            if (theirs == NULL) {
+                Py_XDECREF(mine);
+                Py_CLEAR(extra);
+                break;
+            }
+            PyList_SET_ITEM(kept, k, mine);
+            PyList_SET_ITEM(extra, k, theirs);
+        }
+    }
+    free(line_starts);
+    free(line_ends);
+    free(chosen_first);
+    free(chosen_count);
+    free(other_first);
+    free(other_count);
+    free(picked);
+    free(put);
+    if (no_memory) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (extra == NULL) goto done;
+    seen = markers_of(&found);
+    positions = seen != NULL ? positions_of(self, &found) : NULL;
+    if (positions != NULL) result = PyTuple_Pack(6, starts, ends, kept, extra, seen, positions);
 done:
-    if (found.positions != NULL)
-        for (unsigned int i = 0; i < position_count; i++) free(found.positions[i].items);
-    free(found.positions);
-    free(found.stamp);
-    free(found.items);
-    free(found.markers);
+    if (held != NULL)
+        for (Py_ssize_t d = 0; d < distinct; d++) Py_XDECREF(held[d]);
+    free(held);
+    free(read);
+    free(table.pieces);
+    free(table.patterns);
+    free(lines);
+    free(slot);
+    free(indexes);
+    Py_XDECREF(starts);
+    Py_XDECREF(ends);
+    Py_XDECREF(kept);
+    Py_XDECREF(extra);
+    Py_XDECREF(seen);
+    Py_XDECREF(positions);
+    found_free(self, &found);
     PyBuffer_Release(&view);
     return result;
 }
@@ -624,7 +955,11 @@ static PyGetSetDef literals_getset[] = {
 
 static PyMethodDef literals_methods[] = {
     {"scan", (PyCFunction)literals_scan, METH_VARARGS,
-     "scan(block) -> (candidates, markers): [(signature index, offset)], marker numbers"},
+     "scan(block) -> (candidates, markers, positions): [(signature index, offset)], marker "
+     "numbers, each position literal's offsets"},
+    {"scan_lines", (PyCFunction)literals_scan_lines, METH_VARARGS,
+     "scan_lines(block, gate, gates, first_extra) -> (starts, ends, kept, extra, markers, "
+     "positions): scan's candidates grouped by line as app._native.locate_lines does"},
     {"serialized", (PyCFunction)literals_serialized, METH_NOARGS,
      "serialized() -> bytes: the database, for Literals(..., stored) in another process"},
     {NULL, NULL, 0, NULL},

@@ -15,7 +15,7 @@ from app import native
 from app.bundle.sources import SOURCES
 from app.report import FileKind
 from app.signatures import load_library, matchers
-from app.signatures.engine import presence_markers, signatures_for_kind
+from app.signatures.engine import candidate_lines, presence_markers, signatures_for_kind
 from app.signatures.matchers import HyperscanMatcher, databases_kept_in
 from app.signatures.model import Signature
 from tests.calls.hostile import CASES
@@ -256,3 +256,91 @@ def test_bad_arguments_are_refused() -> None:
     with pytest.raises(TypeError):
         literals.scan("text")
     assert literals.scan(b"") == ([], [], ())
+
+
+def _random_gate(rng: random.Random, alphabet: str) -> tuple[tuple[bytes, ...], ...]:
+    """A RawGate: per pattern the pieces a line needs ((): no gate, a pattern without pieces)."""
+    if rng.random() < 0.2:
+        return ()
+    pieces = alphabet.replace("\n", "")
+    return tuple(
+        tuple(
+            "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 4))).encode()
+            for _ in range(rng.randrange(0, 3))
+        )
+        for _ in range(rng.randrange(1, 3))
+    )
+
+
+@needs_hsscan
+@pytest.mark.parametrize("seed", range(16))
+def test_lines_grouped_in_c_are_the_lines_the_engine_groups(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`scan_lines` (the candidates grouped by line, the gates tested, the extra literals apart,
+    no Python object per candidate) gives what `candidate_lines`, the engine's reference, makes
+    of the candidates the Python callback finds, with the same markers and positions."""
+    rng = random.Random(seed)
+    alphabet = rng.choice(("ab\n", "abc \n", "ab\r\n", "abcdefgh \n\t"))
+    pool = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 5))) for _ in range(30)]
+    signatures: list[object] = [
+        _Sig(rng.sample(pool, rng.randrange(1, 4))) for _ in range(rng.randrange(1, 25))
+    ]
+    extra = tuple(p.encode() for p in rng.sample(pool, rng.randrange(0, 3)))
+    markers = tuple(rng.sample(pool, rng.randrange(0, 3)))
+    from_c, in_python = _both(signatures, monkeypatch, extra, markers)
+    first_extra = len(signatures) if extra else None
+    gated = rng.random() < 0.8
+    table = [_random_gate(rng, alphabet) for _ in signatures]
+    asked: list[int] = []
+
+    def gate(index: int) -> tuple[tuple[bytes, ...], ...]:
+        asked.append(index)
+        return table[index]
+
+    gates: list[object] = [None] * len(signatures)
+    lines = 0
+    for _ in range(15):
+        block = _random_block(rng, alphabet)
+        result = from_c.scan_lines(block, gate if gated else None, gates, first_extra or -1)
+        assert result is not None
+        grouped, found_markers, _found = result
+        candidates, expected_markers = in_python.scan_with_markers(block)
+        expected = candidate_lines(block, candidates, first_extra, table.__getitem__ if gated
+                                   else None)  # fmt: skip
+        assert grouped == expected, block[:200]
+        assert found_markers == expected_markers
+        lines += len(grouped[0])
+    assert lines > 0
+    assert len(asked) == len(set(asked))  # each gate asked for once, then kept in `gates`
+    assert all(gates[index] == table[index] for index in asked)
+
+
+@needs_hsscan
+def test_grouping_lines_in_c_gives_the_positions_and_refuses_bad_gates() -> None:
+    matcher = HyperscanMatcher([_Sig(["ab"]), _Sig(["cd"])], positions=(b"ab",))  # type: ignore[list-item]
+    block = b"x ab cd\nab\ncd ab ab"
+    grouped, markers, found = matcher.scan_lines(block, None, [], -1)  # type: ignore[misc]
+    assert grouped == ([0, 8, 11], [7, 10, 19], [[0, 1], [0], [0, 1]], [[], [], []])
+    assert markers == frozenset()
+    assert found == matcher.scan_found(block)[2]
+    assert matcher.scan_lines(b"", None, [], -1) == (([], [], [], []), frozenset(), {})
+    native_scan = matcher._native.scan_lines
+
+    def refusing(index: int) -> object:
+        raise LookupError(index)
+
+    with pytest.raises(LookupError):
+        native_scan(block, refusing, [None, None], -1)
+    with pytest.raises(IndexError):
+        native_scan(block, refusing, [()], -1)  # index 0 known, no slot for index 1
+    with pytest.raises(TypeError):
+        native_scan(block, lambda index: "not a gate", [None, None], -1)
+    with pytest.raises(TypeError):
+        native_scan(block, lambda index: (("not bytes",),), [None, None], -1)
+    # a gate the line lacks drops the candidate there; one it holds keeps it
+    gates: list[object] = [((b"x",),), ((b"cd", b"ab"),)]
+    starts, _ends, kept, _extra, _markers, _positions = native_scan(block, None, gates, -1)
+    assert kept == [[0, 1], [0], [0, 1]]  # (no gate callable: nothing is gated)
+    starts, _ends, kept, _extra, _markers, _positions = native_scan(block, refusing, gates, -1)
+    assert (starts, kept) == ([0, 11], [[0, 1], [1]])

@@ -237,29 +237,10 @@ def locate(
     numbers) is here, so that it can run in the matcher's thread, next to the matcher call.
     Candidates in file order cost one look for their line's ends per line, however many a line
     holds (a line of a literal repeated a million times stays linear). The grouping by line
-    and the gates run in C when app._native is built (`locate_lines`), else in
-    candidate_lines.
+    and the gates run in C: in app._hsscan's pass itself where it is built (see _grouped),
+    else in app._native.locate_lines, else in candidate_lines.
     """
-    markers: frozenset[str] | None = None
-    found: dict[bytes, bytes] | None = None  # the observer's needles the matcher found
-    scan_with_markers = getattr(matcher, "scan_with_markers", None)
-    scan_found = getattr(matcher, "scan_found", None) if getattr(matcher, "positions", ()) else None
-    candidates: Iterable[tuple[int, int]]
-    if scan_found is not None and observer is not None:
-        candidates, markers, found = scan_found(block)
-    elif scan_with_markers is not None:
-        candidates, markers = scan_with_markers(block)
-    else:
-        candidates = matcher.scan(block)
-    if loops is not None:
-        listed = candidates if isinstance(candidates, list) else list(candidates)
-        if gate is not None and gates is None:
-            gates = [None] * (max((index for index, _ in listed), default=-1) + 1)
-        grouped: CandidateLines = loops.locate_lines(
-            block, listed, gate, gates, -1 if first_extra is None else first_extra
-        )
-    else:
-        grouped = candidate_lines(block, candidates, first_extra, gate)
+    grouped, markers, found = _grouped(matcher, block, observer, first_extra, gate, gates)
     starts, ends, kept, extras = grouped
     lines = []
     extra: list[tuple[int, int, int]] = []
@@ -288,6 +269,44 @@ def locate(
     else:
         newlines += block.count(b"\n", previous)  # each byte counted once
     return Located(lines, newlines, prepared, markers, extra=extra)
+
+
+def _grouped(
+    matcher: Matcher,
+    block: bytes,
+    observer: BlockObserver | None,
+    first_extra: int | None,
+    gate: Callable[[int], RawGate] | None,
+    gates: list[RawGate | None] | None,
+) -> tuple[CandidateLines, frozenset[str] | None, dict[bytes, bytes] | None]:
+    """The matcher's candidates in the block grouped by line (see locate), the markers it found
+    (None: it does not look for them) and, when an observer takes them, the offsets of its
+    needles. app._hsscan groups them itself (`scan_lines`: no Python object per candidate, the
+    GIL released); else app._native.locate_lines, else `candidate_lines`."""
+    scan_found = getattr(matcher, "scan_found", None) if getattr(matcher, "positions", ()) else None
+    extra_from = -1 if first_extra is None else first_extra
+    markers: frozenset[str] | None = None
+    found: dict[bytes, bytes] | None = None  # the observer's needles the matcher found
+    scan_lines = getattr(matcher, "scan_lines", None)
+    if scan_lines is not None and loops is not None and (gate is None or gates is not None):
+        lined = scan_lines(block, gate, gates if gates is not None else [], extra_from)
+        if lined is not None:
+            grouped, markers, found = lined
+            return grouped, markers, found if scan_found and observer is not None else None
+    scan_with_markers = getattr(matcher, "scan_with_markers", None)
+    candidates: Iterable[tuple[int, int]]
+    if scan_found is not None and observer is not None:
+        candidates, markers, found = scan_found(block)
+    elif scan_with_markers is not None:
+        candidates, markers = scan_with_markers(block)
+    else:
+        candidates = matcher.scan(block)
+    if loops is None:
+        return candidate_lines(block, candidates, first_extra, gate), markers, found
+    listed = candidates if isinstance(candidates, list) else list(candidates)
+    if gate is not None and gates is None:
+        gates = [None] * (max((index for index, _ in listed), default=-1) + 1)
+    return loops.locate_lines(block, listed, gate, gates, extra_from), markers, found
 
 
 CandidateLines = tuple[list[int], list[int], list[list[int]], list[list[int]]]

@@ -57,6 +57,14 @@ def hyperscan_available() -> bool:
     return hyperscan is not None
 
 
+Lined = tuple[
+    tuple[list[int], list[int], list[list[int]], list[list[int]]],
+    frozenset[str],
+    dict[bytes, bytes],
+]
+"""What `HyperscanMatcher.scan_lines` gives: engine.CandidateLines, the markers, the positions."""
+
+
 class HyperscanMatcher:
     """Every occurrence of every `contains` literal, found in one Hyperscan pass per block.
 
@@ -129,6 +137,23 @@ class HyperscanMatcher:
         candidates, numbers, found = self._native.scan(block)
         markers = frozenset(self.markers[number] for number in numbers)
         return candidates, markers, dict(zip(self.positions, found, strict=True))
+
+    def scan_lines(
+        self, block: bytes, gate: Any, gates: list[Any], first_extra: int
+    ) -> Lined | None:
+        """`scan_found`'s candidates grouped by line as app._native.locate_lines groups them
+        (engine.locate), in one call of app._hsscan that makes no Python object per candidate
+        (the line of each, the sort and the gates run with the GIL released); None where
+        app._hsscan is not built."""
+        if self._native is None:
+            return None
+        if not block:
+            return ([], [], [], []), frozenset(), {}  # (as scan_found)
+        starts, ends, kept, extra, numbers, found = self._native.scan_lines(
+            block, gate, gates, first_extra
+        )
+        markers = frozenset(self.markers[number] for number in numbers)
+        return (starts, ends, kept, extra), markers, dict(zip(self.positions, found, strict=True))
 
     def scan_with_markers(self, block: bytes) -> tuple[list[tuple[int, int]], frozenset[str]]:
         """The candidates of `scan`, and the markers the block holds (one Hyperscan pass)."""
