@@ -1904,19 +1904,30 @@ static PyObject *sip_line(PyObject *self, PyObject *args) {
 }
 
 /* sip_line of b[at, end): a new reference to the SipLine fields' tuple, None or False */
-static PyObject *line_fields(const char *b, Py_ssize_t at, Py_ssize_t end) {
-    PyObject *result = NULL;
+/* A SIP line's leading fields, read without making an object (see line_fields) */
+typedef struct {
+    Py_ssize_t local_ip[2], local_port[2], ip[2], port[2];
+    Py_ssize_t detail[2]; /* the Detail's value ({-1, -1}: a block line, with hash) */
+    Py_ssize_t hash[2];   /* a block line's Msg-Hash ({-1, -1}: a summary, with detail) */
+    int received, request;
+} SipFields;
+
+/* 1: b[at:end] is a SIP summary (detail set) or block line (hash set) of domain.md §2.4's
+ * form, its fields in *f; 0: it is not (line_fields gives None) */
+static int sip_fields(const char *b, Py_ssize_t at, Py_ssize_t end, SipFields *f) {
     Cursor c = {b, end, at};
-    Py_ssize_t local_ip[2], local_port[2], ip[2], port[2], detail[2] = {-1, -1}, hash[2] = {-1, -1};
-    int received = 0, request = 0;
+    Py_ssize_t *local_ip = f->local_ip, *local_port = f->local_port, *ip = f->ip, *port = f->port;
+    Py_ssize_t *detail = f->detail, *hash = f->hash;
+    detail[0] = detail[1] = hash[0] = hash[1] = -1;
+    f->received = f->request = 0;
     int ok = take(&c, SIP_MODULE) && blanks(&c) && take(&c, "Level=\"");
     while (ok && c.at < end && is_alpha(b[c.at])) c.at++;
     ok = ok && take(&c, "\"");
     if (ok) take(&c, ":");
     ok = ok && blanks(&c) && take(&c, "Action=\"");
     if (ok) {
-        received = take(&c, "Received");
-        ok = (received || take(&c, "Sent")) && take(&c, "\"") && blanks(&c);
+        f->received = take(&c, "Received");
+        ok = (f->received || take(&c, "Sent")) && take(&c, "\"") && blanks(&c);
     }
     ok = ok && take(&c, "Local-ip=\"") && quoted(&c, &local_ip[0], &local_ip[1]) && blanks(&c);
     ok = ok && take(&c, "Local-port=\"") && quoted(&c, &local_port[0], &local_port[1]) && blanks(&c);
@@ -1928,8 +1939,8 @@ static PyObject *line_fields(const char *b, Py_ssize_t at, Py_ssize_t end) {
         blanks(&c);
         ok = (take(&c, "Receive") || take(&c, "Sending")) && blanks(&c);
         if (ok) {
-            request = take(&c, "Request");
-            ok = request || take(&c, "Response");
+            f->request = take(&c, "Request");
+            ok = f->request || take(&c, "Response");
         }
         if (ok) {
             blanks(&c);
@@ -1940,6 +1951,17 @@ static PyObject *line_fields(const char *b, Py_ssize_t at, Py_ssize_t end) {
     } else {
         ok = 0;
     }
+    if (!ok) detail[0] = detail[1] = hash[0] = hash[1] = -1;
+    return ok;
+}
+
+static PyObject *line_fields(const char *b, Py_ssize_t at, Py_ssize_t end) {
+    PyObject *result = NULL;
+    SipFields f;
+    int ok = sip_fields(b, at, end, &f);
+    Py_ssize_t *local_ip = f.local_ip, *local_port = f.local_port, *ip = f.ip, *port = f.port;
+    Py_ssize_t *detail = f.detail, *hash = f.hash;
+    int received = f.received, request = f.request;
     if (!ok) {
         result = Py_None;
         Py_INCREF(result);
@@ -2918,7 +2940,7 @@ static PyObject *sip_run(PyObject *self, PyObject *args) {
             index++;
             continue;
         }
-        PyObject *head = NULL, *header = NULL, *when = NULL, *message = NULL;
+        PyObject *head = NULL, *when = NULL, *message = NULL;
         int read = 0; /* 1: made and kept; 0: left to Python; -1: an error */
         const char *utc = memmem(b + start, (size_t)(hit - start), "UTCTime=\"", 9);
         const char *quote = utc != NULL ? memchr(utc + 9, '"', (size_t)(b + hit - utc - 9)) : NULL;
@@ -2926,12 +2948,14 @@ static PyObject *sip_run(PyObject *self, PyObject *args) {
         if (PyTuple_GET_ITEM(line, 0) != Py_True || quote == NULL ||
             PyBytes_GET_SIZE(PyTuple_GET_ITEM(line, 5)) == 0)
             goto line_done; /* a block line, no time: Python reads it */
-        header = line_fields(b, next_hit, next_end);
-        if (header == NULL) goto line_failed;
-        if (!PyTuple_Check(header) || PyTuple_GET_ITEM(header, 0) != Py_False) goto line_done;
-        int same = PyObject_RichCompareBool(PyTuple_GET_ITEM(header, 5),
-                                            PyTuple_GET_ITEM(line, 5), Py_EQ);
-        if (same < 0) goto line_failed;
+        SipFields block_line; /* the block line: only its Msg-Hash is read (no objects) */
+        if (!sip_fields(b, next_hit, next_end, &block_line) || block_line.hash[0] < 0)
+            goto line_done;
+        PyObject *summary_hash = PyTuple_GET_ITEM(line, 5);
+        Py_ssize_t hash_size = block_line.hash[1] - block_line.hash[0];
+        int same = PyBytes_GET_SIZE(summary_hash) == hash_size &&
+                   memcmp(PyBytes_AS_STRING(summary_hash), b + block_line.hash[0],
+                          (size_t)hash_size) == 0;
         body_start = next_end + 1;
         if (!same || body_start >= size || b[body_start] != ' ') goto line_done;
         stop = body_stop(b, size, body_start);
@@ -2982,7 +3006,6 @@ static PyObject *sip_run(PyObject *self, PyObject *args) {
         read = -1;
     line_done:
         Py_DECREF(line);
-        Py_XDECREF(header);
         Py_XDECREF(head);
         Py_XDECREF(when);
         Py_XDECREF(message);

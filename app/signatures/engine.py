@@ -986,7 +986,13 @@ def drop_refined(
     hits: list[tuple[int, dict[str, Any]]], refined: Mapping[int, set[int]]
 ) -> list[tuple[int, dict[str, Any]]]:
     """The hits of one line without those of signatures that a matching signature refines."""
-    taken = set().union(*(refined.get(index, set()) for index, _ in hits))
+    taken: set[int] = set()
+    for index, _ in hits:
+        more = refined.get(index)
+        if more:
+            taken |= more
+    if not taken:  # (most lines: no hit refines another)
+        return hits
     return [(index, facts) for index, facts in hits if index not in taken]
 
 
