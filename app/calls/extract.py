@@ -555,7 +555,7 @@ class FileExtractor:
         self.seconds = Seconds()
         self.rows: dict[Key, _Tally] = {}  # keep-alive rows of the file
         self.frozen: object = None  # the keys of the file's rows once none can be added
-        self._evict = partial(self.awaiting.popitem, last=False)  # the oldest summary
+        self._evict = partial(self.awaiting.popitem, False)  # the oldest summary (last=False)
 
     def prepare(
         self, block: bytes, newlines: Newlines | None = None, found: Found | None = None

@@ -398,7 +398,7 @@ class SigninReader:
         self.last_note: tuple[str, str, datetime | None] | None = None
         self.seconds = Seconds()  # UTCTime second → datetime
         self._consts = (file_name, "trafficserver", "in", "out", "?", "")  # (for signin_run)
-        self._evict = partial(self.requests.popitem, last=False)  # the oldest request
+        self._evict = partial(self.requests.popitem, False)  # the oldest request (last=False)
 
     def prepare(
         self,

@@ -271,10 +271,14 @@ def as_logged(line: str) -> str:
     if "\n" in line or line.endswith("\r"):
         line = _one_line(line)
     if line[:1].isdigit():  # the Expressway's own `ISO host tag rest`: kept unless tag twice
-        fields = line.split(" ", 3)
-        if len(fields) < 4 or not fields[2].endswith(":"):
+        # (line.split(" ", 3) read by offsets: this runs for every candidate line of a scan)
+        at_host = line.find(" ")
+        tag = line.find(" ", at_host + 1) if at_host >= 0 else -1
+        rest = line.find(" ", tag + 1) if tag >= 0 else -1
+        if rest < 0 or line[rest - 1] != ":":
             return line
-        if _after_tag(fields[3], fields[2][:-1].split("[", 1)[0]) is None:
+        name = line[tag + 1 : rest - 1]
+        if _after_tag(line, name.split("[", 1)[0], rest + 1) is None:
             return line
     prefix = split_prefix(line)
     if prefix is None:

@@ -253,6 +253,9 @@ def locate(
     numbered = None  # with an observer, the lines are numbered with its own in one walk
     if counter is not None:
         numbered = counter.answer(counter.ask([*starts, len(block)]))
+        if first_extra is None:  # every line kept has a signature: zipped in C (no loop here)
+            lines = list(zip(starts, ends, numbered[:-1], kept, strict=True))
+            return Located(lines, numbered[-1], prepared, markers, extra=extra)
     for number, start in enumerate(starts):
         if numbered is not None:
             newlines = numbered[number]
@@ -360,11 +363,13 @@ def extract_facts(signature: Signature, line: str) -> dict[str, Any] | None:
     """
     for pattern in signature.patterns:
         regex = pattern.regex
-        if not all(piece in line for piece in required_literals(regex.pattern)):
-            continue  # a piece every match holds is missing: no call into RE2
-        match = regex.search(line)
-        if match:
-            break
+        for piece in required_literals(regex.pattern):  # (a loop: this runs per candidate)
+            if piece not in line:
+                break  # a piece every match holds is missing: no call into RE2
+        else:
+            match = regex.search(line)
+            if match:
+                break
     else:
         return None
     groups = match.groupdict()
@@ -377,7 +382,9 @@ def extract_facts(signature: Signature, line: str) -> dict[str, Any] | None:
         if value is not None and len(value) > MAX_FACT_CHARS:
             value = value[:MAX_FACT_CHARS] + CUT_MARK
         if value is not None:
-            mapped = next((m.then for m in rule.value_map if m.test.search(value)), None)
+            mapped = None
+            if rule.value_map:  # (most rules have none: no generator made for them)
+                mapped = next((m.then for m in rule.value_map if m.test.search(value)), None)
             if mapped is not None:
                 value = mapped
             elif rule.type == "int":
@@ -856,7 +863,10 @@ class FileScan:
     def _facts(self, index: int, text: str, logged: str) -> dict[str, Any] | None:
         """The facts of signature `index` on this line, or None when it does not match."""
         signature = self.signatures[index]
-        if not any(literal in text for literal in signature.contains):
+        for literal in signature.contains:  # (a loop, not any(...): this runs per candidate)
+            if literal in text:
+                break
+        else:
             return None  # a matcher may over-report; the literal prefilter is part of the contract
         facts = extract_facts(signature, logged)
         if facts is not None:
