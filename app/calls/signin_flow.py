@@ -33,6 +33,7 @@ _LOOPBACK = ("127.", "::1", "localhost")
 _B64_SEGMENT = re.compile(r"^/([A-Za-z0-9_\-+]{4,400}={0,2})(/.*)?$")
 
 
+@lru_cache(maxsize=4096)  # a sign-in's few peers repeat from message to message
 def _ip(address: str) -> str:
     if address.startswith("["):
         return address[1:].split("]", 1)[0]
