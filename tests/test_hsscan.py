@@ -76,11 +76,13 @@ def _random_block(rng: random.Random, alphabet: str) -> bytes:
     return "".join(rng.choice(alphabet) for _ in range(size)).encode()
 
 
-@needs_hsscan
-@pytest.mark.parametrize("seed", range(12))
-def test_random_literals_and_blocks_give_the_same_candidates(
+def _random_pair(
     seed: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[
+    random.Random, str, list[object], tuple[bytes, ...], tuple[HyperscanMatcher, HyperscanMatcher]
+]:
+    """Random literals of a random alphabet (signatures, extra literals, markers) and the two
+    matchers of `_both` for them."""
     rng = random.Random(seed)
     alphabet = rng.choice(("ab\n", "abc \n", "ab\r\n", "abcdefgh \n\t"))
     pool = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 5))) for _ in range(30)]
@@ -89,7 +91,15 @@ def test_random_literals_and_blocks_give_the_same_candidates(
     ]
     extra = tuple(p.encode() for p in rng.sample(pool, rng.randrange(0, 3)))
     markers = tuple(rng.sample(pool, rng.randrange(0, 3)))
-    from_c, in_python = _both(signatures, monkeypatch, extra, markers)
+    return rng, alphabet, signatures, extra, _both(signatures, monkeypatch, extra, markers)
+
+
+@needs_hsscan
+@pytest.mark.parametrize("seed", range(12))
+def test_random_literals_and_blocks_give_the_same_candidates(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng, alphabet, _signatures, _extra, (from_c, in_python) = _random_pair(seed, monkeypatch)
     found = sum(_same(from_c, in_python, _random_block(rng, alphabet)) for _ in range(15))
     assert found > 0
 
@@ -280,15 +290,7 @@ def test_lines_grouped_in_c_are_the_lines_the_engine_groups(
     """`scan_lines` (the candidates grouped by line, the gates tested, the extra literals apart,
     no Python object per candidate) gives what `candidate_lines`, the engine's reference, makes
     of the candidates the Python callback finds, with the same markers and positions."""
-    rng = random.Random(seed)
-    alphabet = rng.choice(("ab\n", "abc \n", "ab\r\n", "abcdefgh \n\t"))
-    pool = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 5))) for _ in range(30)]
-    signatures: list[object] = [
-        _Sig(rng.sample(pool, rng.randrange(1, 4))) for _ in range(rng.randrange(1, 25))
-    ]
-    extra = tuple(p.encode() for p in rng.sample(pool, rng.randrange(0, 3)))
-    markers = tuple(rng.sample(pool, rng.randrange(0, 3)))
-    from_c, in_python = _both(signatures, monkeypatch, extra, markers)
+    rng, alphabet, signatures, extra, (from_c, in_python) = _random_pair(seed, monkeypatch)
     first_extra = len(signatures) if extra else None
     gated = rng.random() < 0.8
     table = [_random_gate(rng, alphabet) for _ in signatures]
