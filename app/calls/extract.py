@@ -839,17 +839,20 @@ class FileExtractor:
         (Once no row can be added, prepare_block leaves out the peers without a row: only this
         block and those prepared with it come here with thousands of them.)"""
         collector, file, rows = self.collector, self.file_name, self.rows
+        tallies, keys, counts, firsts = collector.tallies, groups.keys, groups.counts, groups.firsts
         count = block.count
         counted_to, newlines = 0, 0  # newlines before counted_to (the rows come in file order)
+        full = False  # (no row is taken away during the call: once full, full to its end)
         for index in fresh:
-            key = groups.keys[index]
+            key = keys[index]
             peer, _, method = key.rpartition(b"\n")
-            row = collector.tallies.get((file, peer, method))
+            row = tallies.get((file, peer, method))
             if row is None:
-                if not collector.room():
-                    collector.background_overflow += groups.counts[index]
+                if full or not collector.room():
+                    full = True
+                    collector.background_overflow += counts[index]
                     continue
-                first = groups.firsts[index]
+                first = firsts[index]
                 newlines += count(b"\n", counted_to, first)
                 counted_to = first
                 utc = _utc_at(block, first)
