@@ -71,6 +71,7 @@ typedef struct {
     int compiled; /* 1: compiled here; 0: loaded from the stored database */
     Py_ssize_t *owner_start; /* owners of id: owner_items[owner_start[id], owner_start[id + 1]) */
     Py_ssize_t *owner_items;
+    Py_ssize_t index_room; /* above every owner's index (scan_lines' index tables) */
     Family *families; /* Hyperscan id count + k: the prefix of families[k] */
     unsigned int family_count;
 } Literals;
@@ -376,6 +377,7 @@ static int literals_init(Literals *self, PyObject *args, PyObject *kwargs) {
                 break;
             }
             self->owner_items[at++] = index;
+            if (index >= self->index_room) self->index_room = index + 1;
         }
     }
     if (!failed) self->owner_start[first_position] = at;
@@ -488,11 +490,17 @@ static void give_scratch(Literals *self, hs_scratch_t *scratch) {
 /* ------------------------------------------------------------------ candidate lines */
 
 typedef struct {
-    Py_ssize_t start, end, index;
-} Line;
+    Py_ssize_t start, end, index; /* a candidate's line, and its signature index */
+} Placed;
+
+typedef struct {
+    Py_ssize_t start, end;                /* a line kept */
+    Py_ssize_t chosen_first, chosen_count; /* its signatures: picked[first, first + count) */
+    Py_ssize_t other_first, other_count;   /* its extra literals: put[first, first + count) */
+} Kept;
 
 static int by_line_then_index(const void *x, const void *y) {
-    const Line *a = x, *b = y;
+    const Placed *a = x, *b = y;
     if (a->start != b->start) return a->start < b->start ? -1 : 1;
     return (a->index > b->index) - (a->index < b->index);
 }
@@ -749,8 +757,8 @@ static PyObject *literals_scan_lines(Literals *self, PyObject *args) {
         return NULL;
     }
     Found found;
-    Line *lines = NULL;
-    Py_ssize_t line_count = 0, distinct = 0;
+    Placed *placed = NULL;
+    Py_ssize_t count = 0, distinct = 0; /* candidates placed; distinct gated indexes */
     Py_ssize_t *indexes = NULL, *slot = NULL; /* distinct gated indexes; index -> its slot */
     PyObject **held = NULL;                   /* the gates read, one reference each */
     Gate *read = NULL;
@@ -762,13 +770,11 @@ static PyObject *literals_scan_lines(Literals *self, PyObject *args) {
     Py_ssize_t n = view.len, total = 0;
     for (Py_ssize_t i = 0; i < found.size; i++)
         total += self->owner_start[found.items[i].id + 1] - self->owner_start[found.items[i].id];
-    Py_ssize_t index_room = 1; /* above every owner's index */
-    for (Py_ssize_t i = 0; i < self->owner_start[self->first_position]; i++)
-        if (self->owner_items[i] >= index_room) index_room = self->owner_items[i] + 1;
-    lines = malloc((size_t)(total ? total : 1) * sizeof(Line));
+    Py_ssize_t index_room = self->index_room ? self->index_room : 1;
+    placed = malloc((size_t)(total ? total : 1) * sizeof(Placed));
     slot = malloc((size_t)index_room * sizeof(Py_ssize_t));
     indexes = malloc((size_t)index_room * sizeof(Py_ssize_t));
-    if (!lines || !slot || !indexes) {
+    if (!placed || !slot || !indexes) {
         PyErr_NoMemory();
         goto done;
     }
@@ -785,19 +791,19 @@ static PyObject *literals_scan_lines(Literals *self, PyObject *args) {
             line_end = after ? after - b : n;
         }
         for (Py_ssize_t o = self->owner_start[c->id]; o < self->owner_start[c->id + 1]; o++) {
-            Line *here = &lines[line_count];
-            *here = (Line){line_start, line_end, self->owner_items[o]};
-            if (line_count && (here[-1].start > line_start ||
-                               (here[-1].start == line_start && here[-1].index > here->index)))
+            Placed *here = &placed[count];
+            *here = (Placed){line_start, line_end, self->owner_items[o]};
+            if (count && (here[-1].start > line_start ||
+                          (here[-1].start == line_start && here[-1].index > here->index)))
                 ordered = 0;
-            line_count++;
+            count++;
         }
     }
-    if (!ordered) qsort(lines, (size_t)line_count, sizeof *lines, by_line_then_index);
+    if (!ordered) qsort(placed, (size_t)count, sizeof *placed, by_line_then_index);
     /* the distinct gated indexes, each once */
     for (Py_ssize_t i = 0; i < index_room; i++) slot[i] = -1;
-    for (Py_ssize_t i = 0; i < line_count; i++) {
-        Py_ssize_t index = lines[i].index;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Py_ssize_t index = placed[i].index;
         if (gate == Py_None || (first_extra >= 0 && index >= first_extra)) continue;
         if (slot[index] < 0) {
             slot[index] = distinct;
@@ -831,68 +837,54 @@ static PyObject *literals_scan_lines(Literals *self, PyObject *args) {
         if (read_gate(pieces, &table, &read[d]) < 0) goto done;
     }
     /* the lines and what each keeps, the gates tested without the GIL */
-    Py_ssize_t *line_starts = NULL, *line_ends = NULL, *chosen_count = NULL, *chosen_first = NULL;
-    Py_ssize_t *other_count = NULL, *other_first = NULL, *picked = NULL, *put = NULL;
-    Py_ssize_t out = 0, picked_count = 0, put_count = 0;
-    line_starts = malloc((size_t)(line_count ? line_count : 1) * sizeof(Py_ssize_t));
-    line_ends = malloc((size_t)(line_count ? line_count : 1) * sizeof(Py_ssize_t));
-    chosen_first = malloc((size_t)(line_count ? line_count : 1) * sizeof(Py_ssize_t));
-    chosen_count = malloc((size_t)(line_count ? line_count : 1) * sizeof(Py_ssize_t));
-    other_first = malloc((size_t)(line_count ? line_count : 1) * sizeof(Py_ssize_t));
-    other_count = malloc((size_t)(line_count ? line_count : 1) * sizeof(Py_ssize_t));
-    picked = malloc((size_t)(line_count ? line_count : 1) * sizeof(Py_ssize_t));
-    put = malloc((size_t)(line_count ? line_count : 1) * sizeof(Py_ssize_t));
-    int no_memory = !line_starts || !line_ends || !chosen_first || !chosen_count ||
-                    !other_first || !other_count || !picked || !put;
+    Kept *out = malloc((size_t)(count ? count : 1) * sizeof(Kept));
+    Py_ssize_t *picked = malloc((size_t)(count ? count : 1) * sizeof(Py_ssize_t));
+    Py_ssize_t *put = malloc((size_t)(count ? count : 1) * sizeof(Py_ssize_t));
+    Py_ssize_t out_count = 0, picked_count = 0, put_count = 0;
+    int no_memory = !out || !picked || !put;
     if (!no_memory) {
         Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t i = 0; i < line_count;) {
-            Py_ssize_t start = lines[i].start, end = lines[i].end, last = -1;
-            Py_ssize_t picked_before = picked_count, put_before = put_count;
-            for (; i < line_count && lines[i].start == start; i++) {
-                Py_ssize_t index = lines[i].index;
+        for (Py_ssize_t i = 0; i < count;) {
+            Py_ssize_t start = placed[i].start, end = placed[i].end, last = -1;
+            Kept line = {start, end, picked_count, 0, put_count, 0};
+            for (; i < count && placed[i].start == start; i++) {
+                Py_ssize_t index = placed[i].index;
                 if (index == last) continue; /* (sorted: a repeat is next to its first) */
                 last = index;
-                if (first_extra >= 0 && index >= first_extra) {
+                if (first_extra >= 0 && index >= first_extra)
                     put[put_count++] = index;
-                    continue;
-                }
-                if (gate != Py_None && !gate_passes(&table, &read[slot[index]], b, start, end))
-                    continue;
-                picked[picked_count++] = index;
+                else if (gate == Py_None || gate_passes(&table, &read[slot[index]], b, start, end))
+                    picked[picked_count++] = index;
             }
-            if (picked_count == picked_before && put_count == put_before) continue;
-            line_starts[out] = start;
-            line_ends[out] = end;
-            chosen_first[out] = picked_before;
-            chosen_count[out] = picked_count - picked_before;
-            other_first[out] = put_before;
-            other_count[out] = put_count - put_before;
-            out++;
+            line.chosen_count = picked_count - line.chosen_first;
+            line.other_count = put_count - line.other_first;
+            if (line.chosen_count || line.other_count) out[out_count++] = line;
         }
         Py_END_ALLOW_THREADS
-        starts = int_list(line_starts, out);
-        ends = starts ? int_list(line_ends, out) : NULL;
-        kept = ends ? PyList_New(out) : NULL;
-        extra = kept ? PyList_New(out) : NULL;
-        for (Py_ssize_t k = 0; extra != NULL && k < out; k++) {
-            PyObject *mine = int_list(picked + chosen_first[k], chosen_count[k]);
-            PyObject *theirs = mine ? int_list(put + other_first[k], other_count[k]) : NULL;
+        starts = PyList_New(out_count);
+        ends = starts ? PyList_New(out_count) : NULL;
+        kept = ends ? PyList_New(out_count) : NULL;
+        extra = kept ? PyList_New(out_count) : NULL;
+        for (Py_ssize_t k = 0; extra != NULL && k < out_count; k++) {
+            const Kept *line = &out[k];
+            PyObject *start = PyLong_FromSsize_t(line->start);
+            PyObject *end = start ? PyLong_FromSsize_t(line->end) : NULL;
+            PyObject *mine = end ? int_list(picked + line->chosen_first, line->chosen_count) : NULL;
+            PyObject *theirs = mine ? int_list(put + line->other_first, line->other_count) : NULL;
             if (theirs == NULL) {
+                Py_XDECREF(start);
+                Py_XDECREF(end);
                 Py_XDECREF(mine);
                 Py_CLEAR(extra);
                 break;
             }
+            PyList_SET_ITEM(starts, k, start);
+            PyList_SET_ITEM(ends, k, end);
             PyList_SET_ITEM(kept, k, mine);
             PyList_SET_ITEM(extra, k, theirs);
         }
     }
-    free(line_starts);
-    free(line_ends);
-    free(chosen_first);
-    free(chosen_count);
-    free(other_first);
-    free(other_count);
+    free(out);
     free(picked);
     free(put);
     if (no_memory) {
@@ -910,7 +902,7 @@ done:
     free(read);
     free(table.pieces);
     free(table.patterns);
-    free(lines);
+    free(placed);
     free(slot);
     free(indexes);
     Py_XDECREF(starts);

@@ -42,7 +42,13 @@ from typing import Any, TypeVar
 
 from app.native import hsscan
 from app.signatures.cache import write_kept
-from app.signatures.engine import LiteralMatcher, Matcher, MatcherFactory, presence_markers
+from app.signatures.engine import (
+    CandidateLines,
+    LiteralMatcher,
+    Matcher,
+    MatcherFactory,
+    presence_markers,
+)
 from app.signatures.model import Signature
 
 log = logging.getLogger(__name__)
@@ -57,12 +63,8 @@ def hyperscan_available() -> bool:
     return hyperscan is not None
 
 
-Lined = tuple[
-    tuple[list[int], list[int], list[list[int]], list[list[int]]],
-    frozenset[str],
-    dict[bytes, bytes],
-]
-"""What `HyperscanMatcher.scan_lines` gives: engine.CandidateLines, the markers, the positions."""
+Lined = tuple[CandidateLines, frozenset[str], dict[bytes, bytes]]
+"""What `HyperscanMatcher.scan_lines` gives: the candidate lines, the markers, the positions."""
 
 
 class HyperscanMatcher:
