@@ -118,7 +118,7 @@ class LinearRegex:
     def __init__(self, pattern: str, groupindex: Mapping[str, int] | None = None) -> None:
         self.pattern = pattern
         # A pattern of plain characters is a substring test: str.find, no call into RE2
-        self._literal = not _METACHARACTERS.intersection(pattern)
+        self._literal = _METACHARACTERS.isdisjoint(pattern)
         self._compiled: Any = None
         if groupindex is None:
             self._compiled = _compile(pattern)

@@ -7,10 +7,11 @@ objects of every text template, the named groups of every regex RE2 compiled and
 pieces every match of each regex holds (app.signatures.required: reading them parses the
 pattern, which the scan's threads otherwise did on each pattern's first candidate line, ~60 ms
 of CPU for the 773-signature bench library): `marshal` data (plain values and code only, like
-a `.pyc`). The loader builds and checks every signature again from the cached data. Only its
-costly checks are not repeated on a hit: the prefilter counterexample search and the overlap
-of examples between signatures (~0.35 s of a 300-signature load), and the RE2 compilation of
-each regex, which is deferred to its first match (app.parsing.linear_regex.deferred_linear;
+a `.pyc`). With it, app.signatures.built_cache keeps the signatures a checked load built, under
+the same key: a hit of both builds nothing again. On a hit of this entry alone the loader builds
+and checks every signature again from the cached data; only its costly checks are not
+repeated: the prefilter counterexample search and the overlap of examples between signatures
+(~0.35 s of a 300-signature load), and the RE2 compilation of each regex, which is deferred to its first match (app.parsing.linear_regex.deferred_linear;
 ~0.05 s for 1300 regexes): an entry is written only after a load passed all checks, and its
 name covers everything their verdict depends on.
 An entry holds a digest of its own contents, so one damaged on disk is a miss, never a

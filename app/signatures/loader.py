@@ -22,6 +22,7 @@ from app.errors import SignatureError
 from app.parsing.linear_regex import LinearRegex, RegexError, compile_linear, deferred_linear
 from app.signatures import cache
 from app.signatures.alarms import alarm_documents, is_alarm_table
+from app.signatures.built_cache import read_built, write_built
 from app.signatures.lint import check_library
 from app.signatures.model import (
     FACT_TYPES,
@@ -144,6 +145,17 @@ def load_signatures(
     # this code (both are in its key): the costly cross-checks (counterexample search, overlap
     # of examples) are not repeated for it. Each document is still built and checked.
     linted = cached is not None and all(name in cached.files for name in files)
+    elsewhere = None if _is_packaged(root) else packaged_ids
+    if cache_dir is not None and linted:
+        try:  # what a load of these files with this code built and checked (built_cache)
+            stored = read_built(cache_dir, key)
+        except LookupError:
+            pass
+        else:
+            found = check_library(stored, elsewhere=elsewhere, overlap=False)
+            if detached is not None:
+                detached.extend(found)
+            return [s for s in stored if s.status != "deprecated" or include_deprecated]
     fresh = cache.Entry()
     # a hit defers each regex's RE2 compilation (it compiled when the entry was written);
     # otherwise each is compiled now, and its groups are kept for the entry written below
@@ -169,7 +181,6 @@ def load_signatures(
             built.append(signature)
             if signature.status != "deprecated" or include_deprecated:
                 signatures.append(signature)
-    elsewhere = None if _is_packaged(root) else packaged_ids
     found = check_library(built, elsewhere=elsewhere, overlap=not linted)
     if detached is not None:
         detached.extend(found)
@@ -177,6 +188,8 @@ def load_signatures(
         fresh.templates = template_code(s.text for s in signatures)
         fresh.pieces = pieces_of(fresh.regexes)
         cache.write(cache_dir, key, fresh)
+    if cache_dir is not None and (cached is not None or fresh.complete):
+        write_built(cache_dir, key, built)
     return signatures
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import marshal
+import pickle
 import shutil
 import subprocess
 import sys
@@ -267,3 +268,81 @@ def test_an_entry_with_pieces_of_the_wrong_shape_is_a_miss(tmp_path: Path) -> No
         data["digest"] = hashlib.sha256(data["payload"]).digest()  # whole, but not of our shape
         entry.write_bytes(marshal.dumps(data))
         assert library_cache.read(cache_dir, key) is None
+
+
+def _count_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record each signature file the loader builds and checks from its parsed YAML."""
+    built: list[str] = []
+    real = loader.load_document
+
+    def spy(data: Any, path: Path, **kwargs: Any) -> Any:
+        built.append(path.name)
+        return real(data, path, **kwargs)
+
+    monkeypatch.setattr(loader, "load_document", spy)
+    return built
+
+
+def _deprecated_too(root: Path) -> Path:
+    old = minimal_signature("old-sig", status="deprecated")
+    old["match"]["contains"] = ["OLD-FAIL"]
+    old["match"]["patterns"] = [{"regex": r"OLD-FAIL code=(?P<code>\d+) peer=(?P<peer>\S+)"}]
+    old["examples"] = [
+        {"name": "hit", "line": "x OLD-FAIL code=7 peer=a", "expect": {"code": 7}},
+        {"name": "miss", "line": "x OLD-FAIL nothing", "expect": "no_match"},
+    ]
+    return write_library(root, minimal_signature(), old)
+
+
+def test_a_warm_load_builds_no_signature_again_and_gives_the_same_library(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _deprecated_too(tmp_path / "library")
+    cache = tmp_path / "cache"
+    built = _count_builds(monkeypatch)
+    cold = load_library(root, cache_dir=cache, include_deprecated=True)
+    assert sorted(built) == ["demo-sig.yaml", "old-sig.yaml"]
+    assert len(list(cache.glob("library-*.built"))) == 1
+    built.clear()
+    warm = load_library(root, cache_dir=cache, include_deprecated=True)
+    assert built == []  # read whole from the entry
+    assert warm.signatures == cold.signatures and warm.version == cold.version
+    assert [s.id for s in load_library(root, cache_dir=cache).signatures] == ["demo-sig"]
+    assert built == []
+    assert not any(p.regex.compiled for s in warm.signatures for p in s.patterns)
+    assert _texts(root, cache) == [("demo-sig", "Peer edge1 failed with 7.", "Fix edge1.")]
+    assert built == []
+
+
+def test_a_built_entry_damaged_on_disk_is_a_miss_and_written_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_library(tmp_path / "library", minimal_signature())
+    cache = tmp_path / "cache"
+    cold = load_library(root, cache_dir=cache)
+    (entry,) = cache.glob("library-*.built")
+    raw = bytearray(entry.read_bytes())
+    raw[-20] ^= 0x01  # a bit flipped in the pickled signatures
+    entry.write_bytes(bytes(raw))
+    built = _count_builds(monkeypatch)
+    assert load_library(root, cache_dir=cache).signatures == cold.signatures
+    assert built == ["demo-sig.yaml"]  # built from the parsed YAML again
+    built.clear()
+    assert load_library(root, cache_dir=cache).signatures == cold.signatures
+    assert built == []  # the entry was written again, whole
+
+
+def test_a_built_entry_that_holds_no_signatures_is_a_miss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_library(tmp_path / "library", minimal_signature())
+    cache = tmp_path / "cache"
+    cold = load_library(root, cache_dir=cache)
+    (entry,) = cache.glob("library-*.built")
+    raw = entry.read_bytes()
+    magic = raw[: raw.index(b"\n") + 2]  # (the format byte after the newline)
+    payload = pickle.dumps({"signatures": ["not a signature"]})
+    entry.write_bytes(magic + hashlib.sha256(payload).digest() + payload)  # a digest that fits
+    built = _count_builds(monkeypatch)
+    assert load_library(root, cache_dir=cache).signatures == cold.signatures
+    assert built == ["demo-sig.yaml"]

@@ -1,0 +1,136 @@
+"""Remember a library's built signatures between processes, next to its app.signatures.cache entry.
+
+On a hit of the parsed-files entry the loader still built and checked every signature from the
+cached YAML: ~0.1 s of `loupe analyze`'s start-up for the 773-signature bench library, on the
+one core the start-up runs on, before the first block can be scanned. This entry holds the
+signatures as that load built them (every signature, deprecated ones too, in library order),
+pickled, under the same key as the parsed-files entry: the library's exact files, the loader's
+own code and the versions of Python, PyYAML, Jinja and RE2 (cache.entry_key). It is written
+only after a load that passed every check, so a hit means the same signatures would be built
+and pass again.
+
+Two things are not pickled as they are:
+- a regex is kept as its pattern and named groups (app.parsing.linear_regex.deferred_linear):
+  RE2 compiles it on its first match, as on a parsed-files hit;
+- the texts are kept as their template sources and compiled again when read
+  (render.compile_text: the parsed-files entry's template code, no Jinja compilation).
+
+Like the parsed-files entry (whose template code runs when a finding is rendered) this is
+executable data from the data directory's cache: it is trusted as that directory is. An entry
+holds a digest of its own payload: one damaged on disk is a miss. Anything unreadable, of
+another format or not what the loader built is a miss; one that cannot be written is ignored.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import dataclasses
+import hashlib
+import io
+import pickle
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from app.parsing.linear_regex import LinearRegex, deferred_linear
+from app.signatures import model
+from app.signatures.cache import KEEP_ENTRIES, write_kept
+from app.signatures.model import Signature, Texts
+from app.signatures.render import compile_text
+
+FORMAT = 1
+_MAGIC = b"loupe-built-library\n"
+
+
+def read_built(cache_dir: Path, key: str) -> list[Signature]:
+    """The signatures stored for `key` (deprecated ones too); raises LookupError on a miss (no
+    entry, damaged, another format). The `refines` naming signatures of the packaged library
+    are the loader's to check again (that library may have changed)."""
+    try:
+        raw = (cache_dir / f"library-{key}.built").read_bytes()
+    except OSError as exc:
+        raise LookupError(key) from exc
+    head = len(_MAGIC) + 1 + 32
+    if len(raw) < head or not raw.startswith(_MAGIC) or raw[len(_MAGIC)] != FORMAT:
+        raise LookupError(key)
+    digest, payload = raw[len(_MAGIC) + 1 : head], raw[head:]
+    if hashlib.sha256(payload).digest() != digest:
+        raise LookupError(key)
+    try:
+        content = pickle.loads(payload)  # noqa: S301  (our own cache, digest checked: see above)
+        signatures = content["signatures"]
+    except Exception as exc:  # any damage that passed the digest: a miss, never an error
+        raise LookupError(key) from exc
+    if not isinstance(signatures, list) or not all(isinstance(s, Signature) for s in signatures):
+        raise LookupError(key)
+    return signatures
+
+
+def write_built(cache_dir: Path, key: str, signatures: Sequence[Signature]) -> None:
+    """Store what a checked load built for `key`; errors are ignored (a miss next time)."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = copyreg.dispatch_table.copy()
+    for kind in _FIELDED:
+        pickler.dispatch_table[kind] = _by_fields
+    pickler.dispatch_table[LinearRegex] = _deferred
+    pickler.dispatch_table[Texts] = _sources
+    try:
+        pickler.dump({"signatures": list(signatures)})
+    except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+        return
+    payload = buffer.getvalue()
+    blob = _MAGIC + bytes([FORMAT]) + hashlib.sha256(payload).digest() + payload
+    write_kept(cache_dir, f"library-{key}.built", blob, "library-*.built", KEEP_ENTRIES)
+
+
+_FIELDED = tuple(
+    kind
+    for kind in vars(model).values()
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind) and hasattr(kind, "__slots__")
+)
+"""The signature model's slotted dataclasses: pickled as their field values in slot order (a
+dataclass' own __setstate__ looks its fields up again for every object: 30 of the 60 ms a
+773-signature entry took to read)."""
+
+
+def _by_fields(item: Any) -> tuple[Any, tuple[type, tuple[Any, ...]]]:
+    kind = type(item)
+    return _filled, (kind, tuple(getattr(item, name) for name in _slots(kind)))
+
+
+def _filled(kind: type, values: tuple[Any, ...]) -> Any:
+    """An object of the slotted dataclass `kind` with its slots set to `values`, in order."""
+    item: Any = object.__new__(kind)
+    for name, value in zip(_slots(kind), values, strict=True):
+        object.__setattr__(item, name, value)
+    return item
+
+
+def _slots(kind: type) -> tuple[str, ...]:
+    slots: tuple[str, ...] = kind.__slots__  # type: ignore[attr-defined]
+    return slots
+
+
+def _deferred(regex: LinearRegex) -> tuple[Any, tuple[str, dict[str, int]]]:
+    return deferred_linear, (regex.pattern, dict(regex.groupindex))
+
+
+def _sources(texts: Texts) -> tuple[Any, tuple[str, str, str, str]]:
+    return texts_from_sources, (
+        texts.description,
+        texts.condition,
+        texts.further_info,
+        texts.action,
+    )
+
+
+def texts_from_sources(description: str, condition: str, further_info: str, action: str) -> Texts:
+    """Texts whose templates compile as the loader's did (they compiled when it built them)."""
+    sources = {
+        "description": description,
+        "condition": condition,
+        "further_info": further_info,
+        "action": action,
+    }
+    return Texts(**sources, compiled={name: compile_text(text) for name, text in sources.items()})
