@@ -20,6 +20,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import lru_cache
+from operator import attrgetter
 
 from app.calls.ladder import Arrow, Column, Ladder
 from app.calls.signin import SigninCollector
@@ -121,6 +122,20 @@ def _sort_key(message: HttpMessage) -> tuple[int, datetime | float, str, int]:
     return (0, message.time, message.file, message.line)
 
 
+_BY_TIME = attrgetter("time", "file", "line")
+_BY_PLACE = attrgetter("file", "line")
+
+
+def in_time_order(messages: list[HttpMessage]) -> list[HttpMessage]:
+    """`sorted(messages, key=_sort_key)`: the timed ones by time, then the others, each by file
+    and line; sorted with C key functions (no Python call per message)."""
+    timed = [m for m in messages if m.time is not None]
+    if len(timed) == len(messages):
+        return sorted(messages, key=_BY_TIME)
+    untimed = [m for m in messages if m.time is None]
+    return sorted(timed, key=_BY_TIME) + sorted(untimed, key=_BY_PLACE)
+
+
 def client_of(message: HttpMessage, roles: Mapping[str, str]) -> str:
     """The client address a message names; "" when it names none."""
     if message.client_ip:
@@ -130,13 +145,15 @@ def client_of(message: HttpMessage, roles: Mapping[str, str]) -> str:
             address = address.strip()
             if address and not _loopback(address):
                 return _ip(address)[:64]
-    request = message.method is not None  # (is_request and is_note, read once per message)
-    client_side = (message.direction == "in" and request) or (
-        message.direction == "out" and not request and message.source != "note"
-    )
-    role = roles.get(message.node, "")
-    if client_side and message.peer and not _loopback(message.peer) and role != "Expressway-C":
-        return _ip(message.peer)[:64]
+    # a request received, or a response sent (not a note): the other side may be the client
+    if message.method is not None:
+        if message.direction != "in":
+            return ""
+    elif message.direction != "out" or message.source == "note":
+        return ""
+    peer = message.peer
+    if peer and not _loopback(peer) and roles.get(message.node, "") != "Expressway-C":
+        return _ip(peer)[:64]
     return ""
 
 
@@ -145,7 +162,7 @@ def group_attempts(
 ) -> tuple[list[Attempt], int]:
     """Attempts in time order, and how many attempts past MAX_ATTEMPTS were left out."""
     roles = {node: product or "" for node, product in products.items()}
-    ordered = sorted(messages, key=_sort_key)
+    ordered = in_time_order(messages)
     clients = [client_of(m, roles) for m in ordered]
     by_tracking: dict[str, str] = {}
     by_user: dict[str, str] = {}

@@ -455,3 +455,29 @@ def test_step_of_each_message(
     )  # fmt: skip
     assert signin_flow.step_of(message) == step
     assert signin_flow.step_of(message) == step  # (the path's step, remembered, is the same)
+
+
+def test_messages_are_put_in_time_order_then_file_and_line_the_untimed_last() -> None:
+    rng = random.Random(11)
+    times = [START + timedelta(seconds=rng.randrange(5)) for _ in range(3)]
+    messages = [
+        HttpMessage(
+            time=rng.choice([*times, None]),
+            file=rng.choice(["b.log", "a.log"]),
+            line=rng.randrange(1, 6),
+            source="trafficserver",
+            direction="in",
+            peer="198.51.100.7:5061",
+        )
+        for _ in range(300)
+    ]
+    expected = sorted(
+        messages,
+        key=lambda m: (m.time is None, m.time or START, m.file, m.line),
+    )
+    ordered = signin_flow.in_time_order(messages)
+    assert [id(m) for m in ordered] == [id(m) for m in expected]  # ties keep the input order
+    timed = [m for m in messages if m.time is not None]
+    assert [id(m) for m in signin_flow.in_time_order(timed)] == [
+        id(m) for m in expected if m.time is not None
+    ]
