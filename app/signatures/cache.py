@@ -11,9 +11,10 @@ a `.pyc`). With it, app.signatures.built_cache keeps the signatures a checked lo
 the same key: a hit of both builds nothing again. On a hit of this entry alone the loader builds
 and checks every signature again from the cached data; only its costly checks are not
 repeated: the prefilter counterexample search and the overlap of examples between signatures
-(~0.35 s of a 300-signature load), and the RE2 compilation of each regex, which is deferred to its first match (app.parsing.linear_regex.deferred_linear;
-~0.05 s for 1300 regexes): an entry is written only after a load passed all checks, and its
-name covers everything their verdict depends on.
+(~0.35 s of a 300-signature load), and the RE2 compilation of each regex, which is deferred
+to its first match (app.parsing.linear_regex.deferred_linear; ~0.05 s for 1300 regexes): an
+entry is written only after a load passed all checks, and its name covers everything their
+verdict depends on.
 An entry holds a digest of its own contents, so one damaged on disk is a miss, never a
 library that skipped its checks.
 
