@@ -427,19 +427,20 @@ class Collector:
 
     def background_rows(self) -> list[BackgroundRow]:
         """The keep-alive rows counted so far (node left empty: group.merge_background sets it)."""
-        seconds = Seconds()  # (rows share their seconds: each parsed once)
+        utc_time = Seconds().utc_time  # (rows share their seconds: each parsed once)
+        methods: dict[bytes, str] = {}  # (a handful of methods: each decoded once)
         return [
-            BackgroundRow(
-                node="",
-                file=file,
-                peer=_text(peer),
-                method=_text(method),
-                count=row.count,
-                failures=row.failures,
-                statuses={str(code): n for code, n in sorted(row.statuses.items())},
-                first=seconds.utc_time(row.first) if row.first else None,
-                last=seconds.utc_time(row.last) if row.last else None,
-                line=row.line,
+            BackgroundRow(  # (positionally: node, file, peer, method, count, failures, …)
+                "",
+                file,
+                _text(peer),
+                methods.get(method) or methods.setdefault(method, _text(method)),
+                row.count,
+                row.failures,
+                {str(code): n for code, n in sorted(row.statuses.items())} if row.statuses else {},
+                utc_time(row.first) if row.first else None,
+                utc_time(row.last) if row.last else None,
+                row.line,
             )
             for (file, peer, method), row in self.tallies.items()
         ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from operator import attrgetter
 
 from app.calls.model import BackgroundRow, Call, SipMessage
 
@@ -214,4 +215,11 @@ def merge_background(
             if when is not None:
                 into.first = when if into.first is None or when < into.first else into.first
                 into.last = when if into.last is None or when > into.last else into.last
-    return sorted(merged.values(), key=lambda r: (-r.failures, -r.count, r.node, r.peer, r.method))
+    # busiest first: (-failures, -count, node, peer, method) as two stable sorts with C keys
+    busiest = sorted(merged.values(), key=_BY_NAME)
+    busiest.sort(key=_BY_LOAD, reverse=True)  # (reverse keeps equal rows in their order)
+    return busiest
+
+
+_BY_NAME = attrgetter("node", "peer", "method")
+_BY_LOAD = attrgetter("failures", "count")

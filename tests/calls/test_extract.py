@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from app.calls.extract import Collector
-from app.calls.group import build_calls
+from app.calls.group import build_calls, merge_background
 from app.calls.ladder import lay_out
+from app.calls.model import BackgroundRow
 from app.calls.render import to_svg, to_text
 from app.report import FileKind, Report
 from tests.calls.siplog import START, Node, sip
@@ -532,3 +533,32 @@ def test_message_times_read_through_the_cache_equal_a_fresh_parse(utc: bytes) ->
     expected = utc_time(utc.decode("utf-8", errors="replace"))
     assert reader.seconds.utc_time(utc) == expected  # type: ignore[union-attr]
     assert reader.seconds.utc_time(utc) == expected  # type: ignore[union-attr]  (from the cache)
+
+
+def test_keep_alive_rows_merge_per_node_and_come_busiest_first() -> None:
+    rng = random.Random(3)
+    rows = [
+        BackgroundRow(
+            node="",
+            file=rng.choice(["a.txt", "b.txt", "c.txt"]),
+            peer=rng.choice(["192.0.2.1:5060", "192.0.2.2:5061", "198.51.100.9:5060"]),
+            method=rng.choice(["OPTIONS", "REGISTER"]),
+            count=rng.randrange(1, 4),
+            failures=rng.randrange(0, 2),
+            statuses={"200": 1},
+        )
+        for _ in range(200)
+    ]
+    file_nodes = {"a.txt": "expc1", "b.txt": "expc1", "c.txt": "expe1"}  # a and b: one node
+    totals: dict[tuple[str, str, str], list[int]] = {}
+    for row in rows:
+        total = totals.setdefault((file_nodes[row.file], row.peer, row.method), [0, 0, 0])
+        total[0] += row.count
+        total[1] += row.failures
+        total[2] += 1
+    merged = merge_background(rows, file_nodes)  # (adds up into the first row of each)
+    expected = sorted(totals, key=lambda k: (-totals[k][1], -totals[k][0], *k))
+    assert [(r.node, r.peer, r.method) for r in merged] == expected
+    assert [(r.count, r.failures, r.statuses["200"]) for r in merged] == [
+        tuple(totals[key]) for key in expected
+    ]
