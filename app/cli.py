@@ -244,7 +244,8 @@ def analyze(
         # it is done before the unpack starts, which then has both cores); hashlib frees the GIL
         hashing = ThreadPoolExecutor(1, thread_name_prefix="sha256")
         digests = hashing.map(_sha256, bundles)
-        if len(bundles) == 1 and jobs != 1:  # (inflated in a helper thread: see _unpack_all)
+        wanted = jobs or get_settings().jobs  # (None: every core; 1: no inflating thread)
+        if len(bundles) == 1 and (wanted is None or wanted > 1):  # see _unpack_all
             from app.bundle.unpack import start_early_inflate
 
             start_early_inflate(bundles[0])  # its first blocks, meanwhile too

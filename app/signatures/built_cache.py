@@ -5,9 +5,11 @@ cached YAML: ~0.1 s of `loupe analyze`'s start-up for the 773-signature bench li
 one core the start-up runs on, before the first block can be scanned. This entry holds the
 signatures as that load built them (every signature, deprecated ones too, in library order),
 pickled, under the same key as the parsed-files entry: the library's exact files, the loader's
-own code and the versions of Python, PyYAML, Jinja and RE2 (cache.entry_key). It is written
-only after a load that passed every check, so a hit means the same signatures would be built
-and pass again.
+own code and the versions of Python, PyYAML, Jinja and RE2 (cache.entry_key), and it holds
+the directory it was loaded from: analyzer examples name their fixture files by absolute path,
+so a copy of the library elsewhere, or one whose fixture files are gone, is a miss. It is
+written only after a load that passed every check, so a hit means the same signatures would
+be built and pass again.
 
 Two things are not pickled as they are:
 - a regex is kept as its pattern and named groups (app.parsing.linear_regex.deferred_linear):
@@ -38,14 +40,16 @@ from app.signatures.cache import KEEP_ENTRIES, write_kept
 from app.signatures.model import Signature, Texts
 from app.signatures.render import compile_text
 
-FORMAT = 1
+FORMAT = 2  # 2: the library's directory is kept (examples' fixture paths)
 _MAGIC = b"loupe-built-library\n"
 
 
-def read_built(cache_dir: Path, key: str) -> list[Signature]:
-    """The signatures stored for `key` (deprecated ones too); raises LookupError on a miss (no
-    entry, damaged, another format). The `refines` naming signatures of the packaged library
-    are the loader's to check again (that library may have changed)."""
+def read_built(cache_dir: Path, key: str, root: Path) -> list[Signature]:
+    """The signatures stored for `key` by a load of the library at `root` (deprecated ones
+    too); raises LookupError on a miss: no entry, damaged, another format, a library loaded
+    from another directory (the fixtures of analyzer examples are absolute paths) or one whose
+    fixture files are gone. The `refines` naming signatures of the packaged library are the
+    loader's to check again (that library may have changed)."""
     try:
         raw = (cache_dir / f"library-{key}.built").read_bytes()
     except OSError as exc:
@@ -58,16 +62,22 @@ def read_built(cache_dir: Path, key: str) -> list[Signature]:
         raise LookupError(key)
     try:
         content = pickle.loads(payload)  # noqa: S301  (our own cache, digest checked: see above)
-        signatures = content["signatures"]
+        signatures, loaded_from = content["signatures"], content["root"]
     except Exception as exc:  # any damage that passed the digest: a miss, never an error
         raise LookupError(key) from exc
     if not isinstance(signatures, list) or not all(isinstance(s, Signature) for s in signatures):
         raise LookupError(key)
+    if loaded_from != str(root.resolve()):
+        raise LookupError(key)
+    fixtures = (Path(f) for s in signatures for example in s.examples for f in example.fixtures)
+    if not all(fixture.is_file() for fixture in fixtures):
+        raise LookupError(key)
     return signatures
 
 
-def write_built(cache_dir: Path, key: str, signatures: Sequence[Signature]) -> None:
-    """Store what a checked load built for `key`; errors are ignored (a miss next time)."""
+def write_built(cache_dir: Path, key: str, root: Path, signatures: Sequence[Signature]) -> None:
+    """Store what a checked load of the library at `root` built for `key`; errors are ignored
+    (a miss next time)."""
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
     pickler.dispatch_table = copyreg.dispatch_table.copy()
@@ -76,7 +86,7 @@ def write_built(cache_dir: Path, key: str, signatures: Sequence[Signature]) -> N
     pickler.dispatch_table[LinearRegex] = _deferred
     pickler.dispatch_table[Texts] = _sources
     try:
-        pickler.dump({"signatures": list(signatures)})
+        pickler.dump({"root": str(root.resolve()), "signatures": list(signatures)})
     except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
         return
     payload = buffer.getvalue()

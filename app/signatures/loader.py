@@ -148,7 +148,7 @@ def load_signatures(
     elsewhere = None if _is_packaged(root) else packaged_ids
     if cache_dir is not None and linted:
         try:  # what a load of these files with this code built and checked (built_cache)
-            stored = read_built(cache_dir, key)
+            stored = read_built(cache_dir, key, root)
         except LookupError:
             pass
         else:
@@ -189,7 +189,7 @@ def load_signatures(
         fresh.pieces = pieces_of(fresh.regexes)
         cache.write(cache_dir, key, fresh)
     if cache_dir is not None and (cached is not None or fresh.complete):
-        write_built(cache_dir, key, built)
+        write_built(cache_dir, key, root, built)
     return signatures
 
 

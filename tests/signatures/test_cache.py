@@ -346,3 +346,26 @@ def test_a_built_entry_that_holds_no_signatures_is_a_miss(
     built = _count_builds(monkeypatch)
     assert load_library(root, cache_dir=cache).signatures == cold.signatures
     assert built == ["demo-sig.yaml"]
+
+
+def test_a_library_copied_elsewhere_is_built_again_with_its_own_fixtures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # analyzer examples name their fixture files by absolute path: a built entry is only for
+    # the directory it was built from, and only while those files are there
+    first, second = tmp_path / "first", tmp_path / "second"
+    shutil.copytree(LIBRARY_DIR, first)
+    shutil.copytree(LIBRARY_DIR, second)
+    cache = tmp_path / "cache"
+    load_library(first, cache_dir=cache)
+    built = _count_builds(monkeypatch)
+    library = load_library(second, cache_dir=cache)
+    assert built  # same files, same key: built again for this directory
+    fixtures = [f for s in library.signatures for e in s.examples for f in e.fixtures]
+    assert fixtures and all(Path(f).is_relative_to(second.resolve()) for f in fixtures)
+    built.clear()
+    load_library(second, cache_dir=cache)
+    assert built == []
+    Path(fixtures[0]).unlink()  # a fixture gone: checked again, and refused
+    with pytest.raises(SignatureError, match="fixture"):
+        load_library(second, cache_dir=cache)
