@@ -244,14 +244,8 @@ def analyze(
         # it is done before the unpack starts, which then has both cores); hashlib frees the GIL
         hashing = ThreadPoolExecutor(1, thread_name_prefix="sha256")
         digests = hashing.map(_sha256, bundles)
-        wanted = jobs or get_settings().jobs  # (None: every core; 1: no inflating thread)
-        if len(bundles) == 1 and (wanted is None or wanted > 1):  # see _unpack_all
-            from app.bundle.unpack import start_early_inflate
-
-            start_early_inflate(bundles[0])  # its first blocks, meanwhile too
 
         from app import serialize
-        from app.bundle.unpack import discard_early_inflates
         from app.errors import BundleError, SignatureError
         from app.ids import new_id
         from app.report import Report
@@ -268,7 +262,6 @@ def analyze(
             library = load_library(library_dir, cache_dir=settings.cache_dir)
         except (SignatureError, OSError) as exc:
             hashing.shutdown(cancel_futures=True)
-            discard_early_inflates()
             _echo(f"error: {library_dir}: not a usable signature library ({exc})", err=True)
             raise typer.Exit(EXIT_UNUSABLE) from exc
         gc.freeze()  # what start-up built lives until exit: keep it out of every collection
@@ -292,8 +285,6 @@ def analyze(
                 )
             except BundleError as exc:
                 report, error = Report(ruleset_version=library.version), exc
-            finally:
-                discard_early_inflates()  # (when the unpack did not take it on)
             # the report lives until exit: out of every collection, before the collector runs
             # again (its first pass walked everything the analysis allocated, ~50 ms)
             gc.freeze()

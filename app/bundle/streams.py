@@ -142,11 +142,6 @@ class InflateAhead:
         self._offset += len(piece)
         return piece
 
-    def keep_ahead(self, blocks: int) -> None:
-        """Inflate at most `blocks` blocks ahead from now on (those already queued stay)."""
-        with self._queue.mutex:
-            self._queue.maxsize = blocks
-
     def close(self) -> None:
         self._stop.set()
         self._thread.join()

@@ -57,14 +57,13 @@ import stat
 import struct
 import tarfile
 import tempfile
-import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Protocol, cast
+from typing import Protocol, cast
 
 from isal import igzip, isal_zlib
 
@@ -86,7 +85,6 @@ from app.bundle.members import (
 from app.bundle.stored import SUFFIX as STORED_SUFFIX
 from app.bundle.stored import StoredWriter, compressed_path, original_size, stored_path
 from app.bundle.streams import (
-    INFLATE_QUEUE,
     InflateAhead,
     MemberReader,
     Readable,
@@ -440,16 +438,13 @@ class _Unpacker:
 
     @contextmanager
     def open_gzip(self, path: Path, label: str, threads: int = 0) -> Iterator[_CountingReader]:
-        early = _take_early(path) if threads > 0 else None
-        with early.raw if early is not None else path.open("rb") as raw:
-            compressed = early.compressed if early is not None else _CountingReader(raw)
+        with path.open("rb") as raw:
+            compressed = _CountingReader(raw)
             guard = _RatioGuard(label, lambda: compressed.count, self.limits)
             gz: Readable
-            if early is not None:  # begun while the process started (start_early_inflate)
-                early.inflating.keep_ahead(INFLATE_QUEUE)
-                gz = early.inflating
-            elif threads > 0:  # read errors come back from the helper thread on the next read
-                gz = _inflate_ahead(compressed, path)
+            if threads > 0:  # read errors come back from the helper thread on the next read
+                fast = _gzip_reader(compressed, INFLATE_INPUT_BYTES)
+                gz = InflateAhead(SalvagingGzip(fast, path), lines=True)
             else:
                 fast = igzip.IGzipFile(fileobj=compressed, mode="rb")  # type: ignore[no-untyped-call]
                 gz = SalvagingGzip(fast, path)
@@ -868,99 +863,6 @@ def _read_head_of(stream: _CountingReader) -> bytes:
             break
         head += more
     return head
-
-
-def _inflate_ahead(
-    compressed: _CountingReader, path: Path, blocks: int = INFLATE_QUEUE
-) -> InflateAhead:
-    """The gzip stream `compressed` (of the file at `path`) inflated in a helper thread, in
-    blocks of whole lines, `blocks` blocks ahead of its reader."""
-    fast = _gzip_reader(compressed, INFLATE_INPUT_BYTES)
-    return InflateAhead(SalvagingGzip(fast, path), lines=True, queue_blocks=blocks)
-
-
-@dataclass
-class _Early:
-    """An upload's inflating begun before the unpack asked for it (start_early_inflate)."""
-
-    identity: tuple[int, int, int, int]  # (st_dev, st_ino, st_size, st_mtime_ns) at the start
-    raw: BinaryIO
-    compressed: _CountingReader
-    inflating: InflateAhead
-
-
-EARLY_BLOCKS = 16
-"""Blocks inflated ahead while the process starts (~64 MB: ~60 ms of inflating, on a core
-that is otherwise idle then); back to INFLATE_QUEUE once the unpack takes them on."""
-_early: dict[Path, _Early] = {}
-_early_lock = threading.Lock()
-
-
-def start_early_inflate(path: Path) -> None:
-    """Begin inflating the gzip upload at `path` in a helper thread, EARLY_BLOCKS blocks ahead,
-    for the unpack of this process to take on (`_Unpacker.open_gzip` with inflate threads):
-    `loupe analyze` imports its code and loads its library meanwhile, on one core. Anything
-    else than a readable gzip file is left alone; a file changed in between is opened again.
-    `discard_early_inflates()` closes what was not taken."""
-    resolved = path.resolve()
-    try:
-        raw = resolved.open("rb")
-    except OSError:
-        return
-    try:
-        if raw.read(2) != b"\x1f\x8b":
-            raw.close()
-            return
-        raw.seek(0)
-        identity = _identity(os.fstat(raw.fileno()))
-        compressed = _CountingReader(raw)
-        early = _Early(
-            identity, raw, compressed, _inflate_ahead(compressed, resolved, EARLY_BLOCKS)
-        )
-    except (OSError, ValueError):
-        raw.close()
-        return
-    with _early_lock:
-        previous = _early.pop(resolved, None)
-        _early[resolved] = early
-    if previous is not None:
-        _close_early(previous)
-
-
-def discard_early_inflates() -> None:
-    """Stop and close every early inflating the unpack did not take."""
-    with _early_lock:
-        left = list(_early.values())
-        _early.clear()
-    for early in left:
-        _close_early(early)
-
-
-def _take_early(path: Path) -> _Early | None:
-    """The early inflating of `path` when one was begun and the file is the same since."""
-    try:
-        resolved = path.resolve()
-        with _early_lock:
-            early = _early.pop(resolved, None)
-        if early is None:
-            return None
-        if early.identity == _identity(os.stat(resolved)):
-            return early
-    except OSError:
-        early = None
-    if early is not None:
-        _close_early(early)
-    return None
-
-
-def _identity(status: os.stat_result) -> tuple[int, int, int, int]:
-    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
-
-
-def _close_early(early: _Early) -> None:
-    with suppress(OSError):
-        early.inflating.close()
-    early.raw.close()
 
 
 def _gzip_reader(compressed: _CountingReader, buffer_bytes: int) -> Readable:
