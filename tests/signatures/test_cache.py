@@ -314,13 +314,19 @@ def test_a_warm_load_builds_no_signature_again_and_gives_the_same_library(
     assert built == []
 
 
-def test_a_built_entry_damaged_on_disk_is_a_miss_and_written_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _built_once(tmp_path: Path) -> tuple[Path, Path, Any, Path]:
+    """A one-signature library loaded once: its root, the cache, the library, the built entry."""
     root = write_library(tmp_path / "library", minimal_signature())
     cache = tmp_path / "cache"
     cold = load_library(root, cache_dir=cache)
     (entry,) = cache.glob("library-*.built")
+    return root, cache, cold, entry
+
+
+def test_a_built_entry_damaged_on_disk_is_a_miss_and_written_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, cache, cold, entry = _built_once(tmp_path)
     raw = bytearray(entry.read_bytes())
     raw[-20] ^= 0x01  # a bit flipped in the pickled signatures
     entry.write_bytes(bytes(raw))
@@ -335,13 +341,10 @@ def test_a_built_entry_damaged_on_disk_is_a_miss_and_written_again(
 def test_a_built_entry_that_holds_no_signatures_is_a_miss(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = write_library(tmp_path / "library", minimal_signature())
-    cache = tmp_path / "cache"
-    cold = load_library(root, cache_dir=cache)
-    (entry,) = cache.glob("library-*.built")
+    root, cache, cold, entry = _built_once(tmp_path)
     raw = entry.read_bytes()
     magic = raw[: raw.index(b"\n") + 2]  # (the format byte after the newline)
-    payload = pickle.dumps({"signatures": ["not a signature"]})
+    payload = pickle.dumps({"root": str(root.resolve()), "signatures": ["not a signature"]})
     entry.write_bytes(magic + hashlib.sha256(payload).digest() + payload)  # a digest that fits
     built = _count_builds(monkeypatch)
     assert load_library(root, cache_dir=cache).signatures == cold.signatures
