@@ -133,7 +133,9 @@ def load_signatures(
     `contents` are the files' bytes when already read (`library_contents`); with `cache_dir`,
     parsed YAML, compiled templates and the regexes' named groups come from
     app.signatures.cache when it holds this exact library (its regexes are then compiled on
-    first use), and are stored there after a successful load otherwise.
+    first use), and are stored there after a successful load otherwise; the signatures
+    themselves come from app.signatures.built_cache when it holds them for this library and
+    directory (nothing is built again), and are stored there after a successful load.
     """
     files = library_contents(root) if contents is None else contents
     key = cache.entry_key(files) if cache_dir is not None else ""
@@ -143,7 +145,8 @@ def load_signatures(
         use_known_pieces(cached.pieces)
     # An entry is only written once every check below passed for exactly these files, with
     # this code (both are in its key): the costly cross-checks (counterexample search, overlap
-    # of examples) are not repeated for it. Each document is still built and checked.
+    # of examples) are not repeated for it. Each document is still built and checked, unless
+    # the built entry (written after such a load, same key) holds the signatures themselves.
     linted = cached is not None and all(name in cached.files for name in files)
     elsewhere = None if _is_packaged(root) else packaged_ids
     if cache_dir is not None and linted:
