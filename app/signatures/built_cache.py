@@ -110,11 +110,18 @@ def _by_fields(item: Any) -> tuple[Any, tuple[type, tuple[Any, ...]]]:
 
 
 def _filled(kind: type, values: tuple[Any, ...]) -> Any:
-    """An object of the slotted dataclass `kind` with its slots set to `values`, in order."""
+    """An object of the slotted dataclass `kind` with its slots set to `values`, in order
+    (each slot's member descriptor sets it: no attribute lookup by name per field)."""
+    setters = _SETTERS.get(kind)
+    if setters is None:
+        setters = _SETTERS[kind] = tuple(getattr(kind, name).__set__ for name in _slots(kind))
     item: Any = object.__new__(kind)
-    for name, value in zip(_slots(kind), values, strict=True):
-        object.__setattr__(item, name, value)
+    for setter, value in zip(setters, values, strict=True):
+        setter(item, value)
     return item
+
+
+_SETTERS: dict[type, tuple[Any, ...]] = {}  # the slots' setters of each kind, in slot order
 
 
 def _slots(kind: type) -> tuple[str, ...]:
