@@ -19,7 +19,8 @@ Two things are not pickled as they are:
 
 Like the parsed-files entry (whose template code runs when a finding is rendered) this is
 executable data from the data directory's cache: it is trusted as that directory is. An entry
-holds a digest of its own payload: one damaged on disk is a miss. Anything unreadable, of
+is framed as that one is (cache.sealed: format and digest of its payload): one damaged on disk
+is a miss. Anything unreadable, of
 another format or not what the loader built is a miss; one that cannot be written is ignored.
 """
 
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import copyreg
 import dataclasses
-import hashlib
 import io
 import pickle
 from collections.abc import Sequence
@@ -36,12 +36,11 @@ from typing import Any
 
 from app.parsing.linear_regex import LinearRegex, deferred_linear
 from app.signatures import model
-from app.signatures.cache import KEEP_ENTRIES, write_kept
+from app.signatures.cache import KEEP_ENTRIES, sealed, unsealed, write_kept
 from app.signatures.model import Signature, Texts
-from app.signatures.render import compile_text
+from app.signatures.render import TEXT_FIELDS, compile_text
 
-FORMAT = 2  # 2: the library's directory is kept (examples' fixture paths)
-_MAGIC = b"loupe-built-library\n"
+FORMAT = 3  # 2: the library's directory is kept (examples' fixture paths); 3: cache.sealed
 
 
 def read_built(cache_dir: Path, key: str, root: Path) -> list[Signature]:
@@ -50,15 +49,8 @@ def read_built(cache_dir: Path, key: str, root: Path) -> list[Signature]:
     from another directory (the fixtures of analyzer examples are absolute paths) or one whose
     fixture files are gone. The `refines` naming signatures of the packaged library are the
     loader's to check again (that library may have changed)."""
-    try:
-        raw = (cache_dir / f"library-{key}.built").read_bytes()
-    except OSError as exc:
-        raise LookupError(key) from exc
-    head = len(_MAGIC) + 1 + 32
-    if len(raw) < head or not raw.startswith(_MAGIC) or raw[len(_MAGIC)] != FORMAT:
-        raise LookupError(key)
-    digest, payload = raw[len(_MAGIC) + 1 : head], raw[head:]
-    if hashlib.sha256(payload).digest() != digest:
+    payload = unsealed(cache_dir / f"library-{key}.built", FORMAT)
+    if payload is None:
         raise LookupError(key)
     try:
         content = pickle.loads(payload)  # noqa: S301  (our own cache, digest checked: see above)
@@ -89,8 +81,7 @@ def write_built(cache_dir: Path, key: str, root: Path, signatures: Sequence[Sign
         pickler.dump({"root": str(root.resolve()), "signatures": list(signatures)})
     except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
         return
-    payload = buffer.getvalue()
-    blob = _MAGIC + bytes([FORMAT]) + hashlib.sha256(payload).digest() + payload
+    blob = sealed(FORMAT, buffer.getvalue())
     write_kept(cache_dir, f"library-{key}.built", blob, "library-*.built", KEEP_ENTRIES)
 
 
@@ -133,21 +124,12 @@ def _deferred(regex: LinearRegex) -> tuple[Any, tuple[str, dict[str, int]]]:
     return deferred_linear, (regex.pattern, dict(regex.groupindex))
 
 
-def _sources(texts: Texts) -> tuple[Any, tuple[str, str, str, str]]:
-    return texts_from_sources, (
-        texts.description,
-        texts.condition,
-        texts.further_info,
-        texts.action,
-    )
+def _sources(texts: Texts) -> tuple[Any, tuple[str, ...]]:
+    return texts_from_sources, tuple(getattr(texts, name) for name in TEXT_FIELDS)
 
 
-def texts_from_sources(description: str, condition: str, further_info: str, action: str) -> Texts:
-    """Texts whose templates compile as the loader's did (they compiled when it built them)."""
-    sources = {
-        "description": description,
-        "condition": condition,
-        "further_info": further_info,
-        "action": action,
-    }
+def texts_from_sources(*texts: str) -> Texts:
+    """Texts of these sources (in TEXT_FIELDS order) whose templates compile as the loader's
+    did (they compiled when it built them)."""
+    sources = dict(zip(TEXT_FIELDS, texts, strict=True))
     return Texts(**sources, compiled={name: compile_text(text) for name, text in sources.items()})

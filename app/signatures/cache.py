@@ -148,15 +148,8 @@ class Entry:
 
 def read(cache_dir: Path, key: str) -> Entry | None:
     """The entry for `key`, or None when it is missing or not readable."""
-    try:
-        raw = (cache_dir / f"library-{key}.marshal").read_bytes()
-        data = marshal.loads(raw)  # noqa: S302  (our own cache, written by `write` below)
-    except (OSError, EOFError, ValueError, TypeError):
-        return None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        return None
-    payload = data.get("payload")
-    if not isinstance(payload, bytes) or data.get("digest") != hashlib.sha256(payload).digest():
+    payload = unsealed(cache_dir / f"library-{key}.marshal", FORMAT)
+    if payload is None:
         return None
     try:
         content = marshal.loads(payload)  # noqa: S302  (our own cache, digest checked)
@@ -211,9 +204,30 @@ def write(cache_dir: Path, key: str, entry: Entry) -> None:
         )
     except ValueError:
         return
-    digest = hashlib.sha256(payload).digest()
-    blob = marshal.dumps({"format": FORMAT, "payload": payload, "digest": digest})
+    blob = sealed(FORMAT, payload)
     write_kept(cache_dir, f"library-{key}.marshal", blob, "library-*.marshal", KEEP_ENTRIES)
+
+
+def sealed(version: int, payload: bytes) -> bytes:
+    """`payload` framed with its format `version` and its digest, as `unsealed` reads it back
+    (this cache's entries: one damaged on disk is a miss, never a wrong library)."""
+    digest = hashlib.sha256(payload).digest()
+    return marshal.dumps({"format": version, "payload": payload, "digest": digest})
+
+
+def unsealed(path: Path, version: int) -> bytes | None:
+    """The payload `sealed` framed in the file at `path`; None when the file is missing or
+    unreadable, of another format, or its payload no longer matches its digest."""
+    try:
+        data = marshal.loads(path.read_bytes())  # noqa: S302  (our own cache: see `sealed`)
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != version:
+        return None
+    payload = data.get("payload")
+    if not isinstance(payload, bytes) or data.get("digest") != hashlib.sha256(payload).digest():
+        return None
+    return payload
 
 
 def write_kept(directory: Path, name: str, blob: bytes, kind: str, keep: int) -> None:

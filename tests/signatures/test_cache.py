@@ -15,7 +15,7 @@ import pytest
 
 from app.config import Settings
 from app.errors import SignatureError
-from app.signatures import LIBRARY_DIR, lint, load_library, loader, scan_lines
+from app.signatures import LIBRARY_DIR, built_cache, lint, load_library, loader, scan_lines
 from app.signatures import cache as library_cache
 from app.signatures.required import required_literals
 from tests.signatures.helpers import minimal_signature, write_library
@@ -328,7 +328,7 @@ def test_a_built_entry_damaged_on_disk_is_a_miss_and_written_again(
 ) -> None:
     root, cache, cold, entry = _built_once(tmp_path)
     raw = bytearray(entry.read_bytes())
-    raw[-20] ^= 0x01  # a bit flipped in the pickled signatures
+    raw[len(raw) // 2] ^= 0x01  # a bit flipped in the pickled signatures
     entry.write_bytes(bytes(raw))
     built = _count_builds(monkeypatch)
     assert load_library(root, cache_dir=cache).signatures == cold.signatures
@@ -342,10 +342,8 @@ def test_a_built_entry_that_holds_no_signatures_is_a_miss(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root, cache, cold, entry = _built_once(tmp_path)
-    raw = entry.read_bytes()
-    magic = raw[: raw.index(b"\n") + 2]  # (the format byte after the newline)
     payload = pickle.dumps({"root": str(root.resolve()), "signatures": ["not a signature"]})
-    entry.write_bytes(magic + hashlib.sha256(payload).digest() + payload)  # a digest that fits
+    entry.write_bytes(library_cache.sealed(built_cache.FORMAT, payload))  # a digest that fits
     built = _count_builds(monkeypatch)
     assert load_library(root, cache_dir=cache).signatures == cold.signatures
     assert built == ["demo-sig.yaml"]
