@@ -640,7 +640,7 @@ class FileExtractor:
                 header = None
                 peek = _PEEK.match(block, pos) if target is None else None
                 if peek is not None and peek[1] in _OUT_OF_DIALOG:  # a keep-alive request
-                    self.collector.tally(self.file_name, line.peer, peek[1], None, utc, line_no)
+                    self._tally(line.peer, peek[1], None, utc, line_no)
                     target = _FOLDED
                 elif target is None:  # its summary was not logged: the block tells all
                     header = _Header(line.direction, line.local, line.remote, utc)
@@ -834,33 +834,37 @@ class FileExtractor:
         found: list[_Tally | None],
     ) -> None:
         """The rows of the peers first seen in this block (the groups at `fresh`, in order of
-        first offset): the file's row of the peer when there is one (made by `tally`), else a
-        new one while there is room (the others overflow); also put in `found` at their index.
-        Their line numbers are counted in one walk over the block, whatever the number of peers.
-        (Once no row can be added, prepare_block leaves out the peers without a row: only this
-        block and those prepared with it come here with thousands of them.)"""
+        first offset): new ones while there is room, put in `found` at their index; the others
+        overflow, summed at once (`rows` holds every row of the file, `_tally`'s too: a fresh
+        peer has none). Their line numbers are counted in one walk over the block, whatever
+        the number of peers. (Once no row can be added, prepare_block leaves out the peers
+        without a row: only the blocks prepared before then come here with thousands.)"""
         collector, file, rows = self.collector, self.file_name, self.rows
         tallies, keys, counts, firsts = collector.tallies, groups.keys, groups.counts, groups.firsts
         count = block.count
         counted_to, newlines = 0, 0  # newlines before counted_to (the rows come in file order)
-        full = False  # (no row is taken away during the call: once full, full to its end)
-        for index in fresh:
+        for position, index in enumerate(fresh):
+            if len(tallies) >= MAX_BACKGROUND_ROWS:  # (as Collector.room; other files' too)
+                collector.background_overflow += sum(map(counts.__getitem__, fresh[position:]))
+                break
             key = keys[index]
             peer, _, method = key.rpartition(b"\n")
-            row = tallies.get((file, peer, method))
-            if row is None:
-                if full or not collector.room():
-                    full = True
-                    collector.background_overflow += counts[index]
-                    continue
-                first = firsts[index]
-                newlines += count(b"\n", counted_to, first)
-                counted_to = first
-                utc = _utc_at(block, first)
-                row = collector.tallies[(file, peer, method)] = _Tally(
-                    lines_before + newlines + 1, first=utc, last=utc
-                )
+            first = firsts[index]
+            newlines += count(b"\n", counted_to, first)
+            counted_to = first
+            utc = _utc_at(block, first)
+            row = tallies[(file, peer, method)] = _Tally(
+                lines_before + newlines + 1, first=utc, last=utc
+            )
             rows[key] = found[index] = row
+
+    def _tally(self, peer: bytes, method: bytes, status: int | None, utc: bytes, line: int) -> None:
+        """Count one keep-alive message read the slow way (Collector.tally); its row, when it
+        has one, is the file's row of that peer and method for `_count_keepalive` too."""
+        self.collector.tally(self.file_name, peer, method, status, utc, line)
+        row = self.collector.tallies.get((self.file_name, peer, method))
+        if row is not None:
+            self.rows[peer + b"\n" + method] = row
 
     def close(self) -> None:
         """End of the file: a block cut by the end of the log is read as far as it goes."""
@@ -873,7 +877,7 @@ class FileExtractor:
         if self.collector.folds(line.method, line.call_id):
             status = None if line.is_request else line.code
             method = line.method.encode()  # (a keep-alive method: ASCII)
-            self.collector.tally(self.file_name, line.peer, method, status, utc, line_no)
+            self._tally(line.peer, method, status, utc, line_no)
             target = _FOLDED
         else:
             message = self._message(line, utc, line_no)
@@ -990,7 +994,7 @@ class FileExtractor:
             return False
         status = int(start[1]) if start[1] else None
         peer = header.remote.encode("utf-8", errors="replace")
-        self.collector.tally(self.file_name, peer, method, status, header.utc, body.header_line)
+        self._tally(peer, method, status, header.utc, body.header_line)
         return True
 
     def _from_block(self, body: _OpenBody, header: _Header, head: Head) -> SipMessage | None:
