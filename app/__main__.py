@@ -1,5 +1,5 @@
 """`python -m app` runs the `loupe` command line."""
 
-from app.cli import main
+from app.launch import main
 
 main()

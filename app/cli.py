@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import logging
 import os
@@ -21,6 +20,7 @@ import typer
 
 from app.config import Settings, get_settings
 from app.display import show_bidi
+from app.launch import early_sha256, sha256_of
 from app.worker.collection import collection_paused
 
 if TYPE_CHECKING:
@@ -47,7 +47,6 @@ app.add_typer(tokens_app, name="tokens")
 EXIT_FINDINGS = 1
 EXIT_UNUSABLE = 2
 EXIT_INCONCLUSIVE = 3
-SHA256_READ_BYTES = 2**20  # read at a time to hash a bundle (`loupe analyze`)
 
 
 class ReportFormat(StrEnum):
@@ -181,15 +180,9 @@ def migrate() -> None:
 
 
 def _sha256(path: Path) -> str:
-    """The file's SHA-256, read into one reused buffer (no allocation per read: run in a
-    thread beside the analysis, a new 1 MiB object per read kept a malloc arena of its own)."""
-    digest = hashlib.sha256()
-    buffer = bytearray(SHA256_READ_BYTES)
-    view = memoryview(buffer)
-    with path.open("rb", buffering=0) as handle:
-        while size := handle.readinto(buffer):
-            digest.update(view[:size])
-    return digest.hexdigest()
+    """The bundle's SHA-256: the one app.launch made while the command started up, else made
+    now (app.launch.sha256_of)."""
+    return early_sha256(path) or sha256_of(path)
 
 
 @app.command()
@@ -240,8 +233,8 @@ def analyze(
         tune_malloc()
         chosen = _chosen_products(products or [], len(bundles))
         check_inputs(bundles)
-        # hashed while the imports below and the library load (one core is free then: most of
-        # it is done before the unpack starts, which then has both cores); hashlib frees the GIL
+        # hashed while the imports below and the library load (one core is free then), unless
+        # app.launch started it with the process: then only its digests are taken here
         hashing = ThreadPoolExecutor(1, thread_name_prefix="sha256")
         digests = hashing.map(_sha256, bundles)
 

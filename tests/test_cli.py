@@ -297,9 +297,9 @@ def test_the_bundles_sha256_is_that_of_every_byte_whatever_its_size(
 ) -> None:
     """The digest the report gives a bundle is read through one reused buffer: sizes around
     the buffer's (made small here) are hashed whole, nothing left over from a read before."""
-    from app import cli
+    from app import cli, launch
 
-    monkeypatch.setattr(cli, "SHA256_READ_BYTES", 4096)
+    monkeypatch.setattr(launch, "SHA256_READ_BYTES", 4096)
     data = bytes((n * 7 + n // 4096) % 251 for n in range(size))
     path = _write(tmp_path, "bundle.bin", data)
     assert cli._sha256(path) == hashlib.sha256(data).hexdigest()
