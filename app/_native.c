@@ -838,12 +838,12 @@ typedef struct {
 } SpanSet;
 
 /* A keyed multiply-fold hash of bytes (the wyhash construction), keyed once per process from
- * Python's random hash secret: a log cannot be made of keys that all fall on one slot of a
- * table, as it could with a fixed hash (FNV, say), which would turn each block's counting
- * quadratic. A third of SipHash's cost on the short keys hashed here (a Msg-Hash, an address
- * and port, a status code), which was more than the rest of sip_prepare. Pure computation:
- * fine without the GIL. */
-static uint64_t hash_key = 0x243f6a8885a308d3ULL; /* (replaced at import, see PyInit__native) */
+ * Python's random hash secret (the hash() of a constant, see PyInit__native): a log cannot be
+ * made of keys that all fall on one slot of a table, as it could with a fixed hash (FNV, say),
+ * which would turn each block's counting quadratic. A third of SipHash's cost on the short keys
+ * hashed here (a Msg-Hash, an address and port, a status code), which was more than the rest
+ * of sip_prepare. Pure computation: fine without the GIL. */
+static uint64_t hash_key = 0x243f6a8885a308d3ULL; /* (keyed at import, see PyInit__native) */
 #define HASH_K0 0xa0761d6478bd642fULL
 #define HASH_K1 0xe7037ed1a0b428dbULL
 
@@ -3298,7 +3298,12 @@ PyMODINIT_FUNC PyInit__native(void) {
     __builtin_cpu_init();
     use_avx2 = __builtin_cpu_supports("avx2");
 #endif
-    hash_key ^= (uint64_t)_Py_HashSecret.siphash.k0 ^ ((uint64_t)_Py_HashSecret.siphash.k1 << 1);
+    PyObject *probe = PyBytes_FromString("app._native span_hash key"); /* (keyed as hash()) */
+    if (probe == NULL) return NULL;
+    Py_hash_t keyed = PyObject_Hash(probe);
+    Py_DECREF(probe);
+    if (keyed == -1 && PyErr_Occurred()) return NULL;
+    hash_key ^= (uint64_t)keyed;
     PyDateTime_IMPORT; /* (utc_datetime) */
     if (PyDateTimeAPI == NULL) return NULL;
     if (PyType_Ready(&RoomType) < 0 || PyType_Ready(&SharedTextType) < 0) return NULL;
