@@ -229,6 +229,23 @@ def _utc_at(block: bytes, at: int) -> bytes:
     return block[found + 9 : block.find(b'"', found + 9, found + 80)]
 
 
+def _newlines_before(block: bytes, offsets: list[int]) -> list[int]:
+    """The newlines in block[:offset] for each of `offsets` (ascending): one walk over the
+    block, in C with the GIL released where app._native is built."""
+    if not offsets:
+        return []
+    if loops is not None:
+        answers: list[list[int]] = loops.newlines_answer(block, [offsets])[0]
+        return answers[0]
+    counted: list[int] = []
+    newlines, counted_to = 0, 0
+    for offset in offsets:
+        newlines += block.count(b"\n", counted_to, offset)
+        counted_to = offset
+        counted.append(newlines)
+    return counted
+
+
 def utc_time(value: str) -> datetime | None:
     """`2018-01-01 17:56:48,964` (UTC; the part after the comma in milliseconds) → datetime."""
     try:
@@ -837,24 +854,22 @@ class FileExtractor:
         first offset): new ones while there is room, put in `found` at their index; the others
         overflow, summed at once (`rows` holds every row of the file, `_tally`'s too: a fresh
         peer has none). Their line numbers are counted in one walk over the block, whatever
-        the number of peers. (Once no row can be added, prepare_block leaves out the peers
-        without a row: only the blocks prepared before then come here with thousands.)"""
+        the number of peers, in C without the GIL where app._native is built. (Once no row can
+        be added, prepare_block leaves out the peers without a row: only the blocks prepared
+        before then come here with thousands.)"""
         collector, file, rows = self.collector, self.file_name, self.rows
         tallies, keys, counts, firsts = collector.tallies, groups.keys, groups.counts, groups.firsts
-        count = block.count
-        counted_to, newlines = 0, 0  # newlines before counted_to (the rows come in file order)
+        room = max(0, MAX_BACKGROUND_ROWS - len(tallies))  # (other files' readers may add some)
+        newlines = _newlines_before(block, [firsts[index] for index in fresh[:room]])
         for position, index in enumerate(fresh):
-            if len(tallies) >= MAX_BACKGROUND_ROWS:  # (as Collector.room; other files' too)
+            if position >= room or len(tallies) >= MAX_BACKGROUND_ROWS:  # (as Collector.room)
                 collector.background_overflow += sum(map(counts.__getitem__, fresh[position:]))
                 break
             key = keys[index]
             peer, _, method = key.rpartition(b"\n")
-            first = firsts[index]
-            newlines += count(b"\n", counted_to, first)
-            counted_to = first
-            utc = _utc_at(block, first)
+            utc = _utc_at(block, firsts[index])
             row = tallies[(file, peer, method)] = _Tally(
-                lines_before + newlines + 1, first=utc, last=utc
+                lines_before + newlines[position] + 1, first=utc, last=utc
             )
             rows[key] = found[index] = row
 

@@ -562,3 +562,23 @@ def test_keep_alive_rows_merge_per_node_and_come_busiest_first() -> None:
     assert [(r.count, r.failures, r.statuses["200"]) for r in merged] == [
         tuple(totals[key]) for key in expected
     ]
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_keepalive_rows_line_numbers_are_the_newlines_before_them(
+    native: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new row's line is counted in one walk for all of a block's new peers (in C where it
+    is built): each is the number of newlines before its offset, CRLF and long lines alike."""
+    from app.calls import extract as module
+
+    if not native:
+        monkeypatch.setattr(module, "loops", None)
+    rng = random.Random(7)
+    block = b"".join(
+        rng.choice((b"a line\n", b"crlf\r\n", b"\n", b"x" * rng.randrange(1, 5000) + b"\n"))
+        for _ in range(3000)
+    )
+    offsets = sorted(rng.sample(range(len(block) + 1), 400)) + [len(block)]
+    assert module._newlines_before(block, offsets) == [block.count(b"\n", 0, at) for at in offsets]
+    assert module._newlines_before(block, []) == []
