@@ -1676,7 +1676,15 @@ static Span transport_of(const char *b, Span v) {
     return (Span){0, 0};
 }
 
+/* The SharedText of the run (sip_run, signin_run) this thread is in, else NULL: its strings
+ * are then looked up there before one is made (see shared_text_of). Per thread: a run holds
+ * the GIL from start to end, but another thread's run may start while this one calls into
+ * Python. */
+static _Thread_local void *making_with = NULL;
+static PyObject *shared_text_of(void *table, const char *p, Py_ssize_t n);
+
 static PyObject *text_of(const char *b, Span s) {
+    if (making_with != NULL) return shared_text_of(making_with, b + s.start, s.end - s.start);
     return PyUnicode_FromStringAndSize(b + s.start, s.end - s.start);
 }
 
@@ -2375,6 +2383,30 @@ static PyObject *shared_str(SharedText *t, PyObject *value) {
     return Py_NewRef(value);
 }
 
+/* text_of within a run: the table's str of the ASCII text p[0:n] when it holds one (nothing
+ * made: most of a SIP message's fields repeat those of the messages before it), else a new
+ * str, shared as shared_str shares it; text that is not ASCII is decoded as text_of does. */
+static PyObject *shared_text_of(void *table, const char *p, Py_ssize_t n) {
+    SharedText *t = table;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if ((unsigned char)p[i] >= 0x80) return PyUnicode_FromStringAndSize(p, n);
+    uint64_t h = text_hash(p, n, t->seed ^ (uint64_t)PyUnicode_1BYTE_KIND);
+    Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)t->mask);
+    for (int probe = 0; probe < SHARED_MAX_PROBE; probe++, slot = (slot + 1) & t->mask) {
+        PyObject *item = t->slots[slot].text;
+        if (item == NULL) break;
+        if (t->slots[slot].hash == h && PyUnicode_KIND(item) == PyUnicode_1BYTE_KIND &&
+            PyUnicode_GET_LENGTH(item) == n && memcmp(PyUnicode_DATA(item), p, (size_t)n) == 0)
+            return Py_NewRef(item);
+    }
+    PyObject *made = PyUnicode_New(n, 127);
+    if (made == NULL) return NULL;
+    memcpy(PyUnicode_DATA(made), p, (size_t)n);
+    PyObject *shared = shared_str(t, made);
+    Py_DECREF(made);
+    return shared;
+}
+
 static PyObject *shared_text_share(SharedText *self, PyObject *value) {
     if (!PyUnicode_CheckExact(value)) {
         PyErr_SetString(PyExc_TypeError, "SharedText.share: a str");
@@ -2709,6 +2741,8 @@ static PyObject *signin_run(PyObject *self, PyObject *args) {
         PyBuffer_Release(&view);
         return NULL;
     }
+    void *outer_table = making_with; /* (text_of looks its strings up in the table) */
+    making_with = table;
     PyObject *last = Py_None, *result = NULL;
     Py_INCREF(last);
     Py_ssize_t kept = 0, count = PyList_GET_SIZE(starts);
@@ -2822,6 +2856,7 @@ static PyObject *signin_run(PyObject *self, PyObject *args) {
     }
     result = Py_BuildValue("(nnnO)", index, pos, kept, last);
 done:
+    making_with = outer_table;
     Py_DECREF(last);
     PyBuffer_Release(&view);
     return result;
@@ -2960,6 +2995,8 @@ static PyObject *sip_run(PyObject *self, PyObject *args) {
         PyBuffer_Release(&view);
         return NULL;
     }
+    void *outer_table = making_with; /* (text_of looks its strings up in the table) */
+    making_with = table;
     const char *b = view.buf;
     Py_ssize_t size = view.len, count = PyList_GET_SIZE(hits), kept = 0;
     PyObject *result = NULL, *empty = PyUnicode_FromString(""), *invite = NULL;
@@ -3084,6 +3121,7 @@ static PyObject *sip_run(PyObject *self, PyObject *args) {
     }
     result = Py_BuildValue("(nnn)", index, pos, kept);
 done:
+    making_with = outer_table;
     Py_XDECREF(empty);
     Py_XDECREF(invite);
     PyBuffer_Release(&view);
