@@ -149,8 +149,17 @@ def _final(found: list[SipMessage], method: str) -> SipMessage | None:
 
 
 def _end_reason(found: list[SipMessage], final: SipMessage | None, failed: bool) -> str:
-    for method in ("BYE", "CANCEL"):
-        ender = next((m for m in found if m.method == method), None)
+    bye = cancel = None
+    reason = ""  # the first Reason / Warning / ms-diagnostics of the call
+    for m in found:  # (one pass: the first BYE, the first CANCEL, the first reason)
+        if m.method == "BYE":
+            bye = m
+            break
+        if m.method == "CANCEL" and cancel is None:
+            cancel = m
+        if m.reason_header and not reason:
+            reason = m.reason_header
+    for method, ender in (("BYE", bye), ("CANCEL", cancel)):
         if ender is not None:
             who = ender.remote if ender.direction == "in" else ender.node
             text = f"{method} from {who}"
@@ -158,16 +167,24 @@ def _end_reason(found: list[SipMessage], final: SipMessage | None, failed: bool)
     if failed and final is not None:
         text = final.label
         return f"{text} ({final.reason_header})" if final.reason_header else text
-    return next((m.reason_header for m in found if m.reason_header), "")
+    return reason
+
+
+_CALL_ID = attrgetter("call_id")
+_NODE = attrgetter("node")
 
 
 def _summarise(found: list[SipMessage], joined_by: str | None) -> Call:
     omitted = max(0, len(found) - MAX_CALL_MESSAGES)
     found = found[:MAX_CALL_MESSAGES]
-    requests = [m for m in found if m.method is not None and m.method != "ACK"]
-    first = next(
-        (m for m in requests if m.method == "INVITE"), requests[0] if requests else found[0]
-    )
+    first = None  # the first INVITE, else the first request but ACK, else the first message
+    for m in found:
+        if m.method is not None and m.method != "ACK":
+            if m.method == "INVITE":
+                first = m
+                break
+            first = first or m
+    first = first or found[0]
     method = first.method or first.cseq_method
     final = _final(found, method)
     failed = final is not None and final.status is not None and final.status >= 300
@@ -176,7 +193,7 @@ def _summarise(found: list[SipMessage], joined_by: str | None) -> Call:
     to_uri = first.to_uri or first.request_uri or next((m.to_uri for m in found if m.to_uri), "")
     return Call(
         number=0,
-        call_ids=list(dict.fromkeys(m.call_id for m in found)),
+        call_ids=list(dict.fromkeys(map(_CALL_ID, found))),
         method=method,
         from_uri=from_uri,
         to_uri=to_uri,
@@ -185,7 +202,7 @@ def _summarise(found: list[SipMessage], joined_by: str | None) -> Call:
         final_status=final.label if final is not None else "",
         failed=failed,
         end_reason=_end_reason(found, final, failed),
-        nodes=list(dict.fromkeys(m.node for m in found)),
+        nodes=list(dict.fromkeys(map(_NODE, found))),
         joined_by=joined_by,
         messages=found,
         omitted=omitted,
