@@ -1688,6 +1688,12 @@ static PyObject *text_of(const char *b, Span s) {
     return PyUnicode_FromStringAndSize(b + s.start, s.end - s.start);
 }
 
+/* text_of for text already cut out: the str of the UTF-8 text p[0:n] */
+static PyObject *text_at(const char *p, Py_ssize_t n) {
+    return making_with != NULL ? shared_text_of(making_with, p, n)
+                               : PyUnicode_FromStringAndSize(p, n);
+}
+
 static PyObject *upper_text(const char *b, Span s) {
     char word[5]; /* a transport: at most 5 letters */
     Py_ssize_t n = s.end - s.start < 5 ? s.end - s.start : 5;
@@ -1695,7 +1701,7 @@ static PyObject *upper_text(const char *b, Span s) {
         char ch = b[s.start + i];
         word[i] = ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch;
     }
-    return PyUnicode_FromStringAndSize(word, n);
+    return text_at(word, n);
 }
 
 /* sipmsg.session_uuids: the UUIDs of `<uuid>;remote=<uuid>` (lower case, null ones out) */
@@ -1744,7 +1750,7 @@ static PyObject *session_uuids(const char *b, Span v) {
             null &= ch == '0';
         }
         if (!ok || null) continue;
-        PyObject *text = PyUnicode_FromStringAndSize(uuid, 32);
+        PyObject *text = text_at(uuid, 32);
         if (text == NULL || _PyTuple_Resize(&found, PyTuple_GET_SIZE(found) + 1) < 0) {
             Py_XDECREF(text);
             Py_XDECREF(found);
@@ -1894,7 +1900,7 @@ static PyObject *head_fields(const char *b, Py_ssize_t n) {
             text_of(b, uri_of(b, headers[H_FROM])), text_of(b, tag_of(b, headers[H_FROM])),
             text_of(b, uri_of(b, headers[H_TO])), text_of(b, tag_of(b, headers[H_TO])),
             upper_text(b, transport_of(b, headers[H_VIA])), text_of(b, headers[H_USER_AGENT]),
-            text_of(b, headers[H_SERVER]), PyUnicode_FromStringAndSize(joined, joined_length),
+            text_of(b, headers[H_SERVER]), text_at(joined, joined_length),
             via_count, sessions);
     else {
         Py_XDECREF(none_or_method), Py_XDECREF(none_or_status), Py_XDECREF(sessions);
@@ -1954,7 +1960,22 @@ static PyObject *decoded(const char *b, Py_ssize_t start, Py_ssize_t end) {
     return PyUnicode_DecodeUTF8(b + start, end - start, "replace");
 }
 
+static int all_ascii(const char *p, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if ((unsigned char)p[i] >= 0x80) return 0;
+    return 1;
+}
+
 static PyObject *address_of(const char *b, Py_ssize_t *ip, Py_ssize_t *port) {
+    Py_ssize_t n_ip = ip[1] - ip[0], n_port = port[1] - port[0];
+    char joined[96];
+    if (n_ip + 1 + n_port <= (Py_ssize_t)sizeof joined && all_ascii(b + ip[0], n_ip) &&
+        all_ascii(b + port[0], n_port)) { /* (the common case: no decoding, no format) */
+        memcpy(joined, b + ip[0], (size_t)n_ip);
+        joined[n_ip] = ':';
+        memcpy(joined + n_ip + 1, b + port[0], (size_t)n_port);
+        return text_at(joined, n_ip + 1 + n_port);
+    }
     PyObject *host = decoded(b, ip[0], ip[1]), *number = decoded(b, port[0], port[1]), *text = NULL;
     if (host != NULL && number != NULL) text = PyUnicode_FromFormat("%U:%U", host, number);
     Py_XDECREF(host);
@@ -2089,9 +2110,13 @@ static PyObject *line_fields(const char *b, Py_ssize_t at, Py_ssize_t end) {
         Py_XDECREF(local), Py_XDECREF(remote), Py_XDECREF(peer);
         goto done;
     }
-    const char *direction = received ? "in" : "out";
+    PyObject *direction = text_at(received ? "in" : "out", received ? 2 : 3);
+    if (direction == NULL) {
+        Py_DECREF(local), Py_DECREF(remote), Py_DECREF(peer);
+        goto done;
+    }
     if (detail[0] < 0) {
-        result = Py_BuildValue("(OsNNNy#OsszzssssN)", Py_False, direction, local, remote, peer,
+        result = Py_BuildValue("(ONNNNy#OsszzssssN)", Py_False, direction, local, remote, peer,
                                b + hash[0], hash[1] - hash[0], Py_False, "", "", NULL, NULL,
                                "", "", "", "", PyTuple_New(0));
         goto done;
@@ -2113,13 +2138,15 @@ static PyObject *line_fields(const char *b, Py_ssize_t at, Py_ssize_t end) {
                          : NULL;
     Py_XDECREF(sessions);
     Py_XDECREF(remote_sessions);
-    if (both == NULL) {
-        Py_DECREF(local), Py_DECREF(remote), Py_DECREF(peer);
+    PyObject *method_text = both != NULL ? text_at(upper, method_length) : NULL;
+    if (method_text == NULL) {
+        Py_XDECREF(both);
+        Py_DECREF(local), Py_DECREF(remote), Py_DECREF(peer), Py_DECREF(direction);
         goto done;
     }
-    result = Py_BuildValue("(OsNNNy#Os#NNNNNNNN)", Py_True, direction, local, remote, peer,
+    result = Py_BuildValue("(ONNNNy#ONNNNNNNNN)", Py_True, direction, local, remote, peer,
                            b + msg_hash.start, msg_hash.end - msg_hash.start,
-                           request ? Py_True : Py_False, upper, method_length,
+                           request ? Py_True : Py_False, method_text,
                            text_of(b, call_id), number_or_none(b, pairs[P_CODE], present[P_CODE]),
                            number_or_none(b, pairs[P_CSEQ], present[P_CSEQ]),
                            text_of(b, strip(b, pairs[P_REQUEST_URI])), text_of(b, strip(b, pairs[P_TO])),
@@ -2228,7 +2255,7 @@ static PyObject *signin_peer(const char *b, const Span *g) {
     memcpy(both, b + ip.start, (size_t)size);
     both[size++] = ':';
     memcpy(both + size, b + port.start, (size_t)(port.end - port.start));
-    return PyUnicode_FromStringAndSize(both, size + port.end - port.start);
+    return text_at(both, size + port.end - port.start);
 }
 
 /* signin_line(line) -> None | False | (second, fraction, received, request, txn_id,
@@ -2846,7 +2873,9 @@ static PyObject *signin_run(PyObject *self, PyObject *args) {
             failed = slots_of(slots, message) < 0;
             checked = 1;
         }
-        if (failed || intern_item(slots, message, table) < 0 || PyList_Append(into, message) < 0) {
+        /* (with a table, every text was taken from it as it was made: nothing left to share) */
+        if (failed || (table == NULL && intern_item(slots, message, table) < 0) ||
+            PyList_Append(into, message) < 0) {
             Py_DECREF(message);
             goto done;
         }
@@ -3102,7 +3131,9 @@ static PyObject *sip_run(PyObject *self, PyObject *args) {
             if (slots_of(slots, message) < 0) goto line_failed;
             checked = 1;
         }
-        if (intern_item(slots, message, table) < 0 || PyList_Append(into, message) < 0)
+        /* (with a table, every text was taken from it as it was made: nothing left to share) */
+        if ((table == NULL && intern_item(slots, message, table) < 0) ||
+            PyList_Append(into, message) < 0)
             goto line_failed;
         read = 1;
         goto line_done;
