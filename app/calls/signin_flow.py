@@ -71,20 +71,26 @@ def decode_segment(path: str) -> tuple[str, str]:
     return "", path
 
 
+_TFTP_PORTS = (":6970", ":6972")
+
+
 def step_of(message: HttpMessage) -> str:
     """What a message is part of, from its URL path (and port for TFTP files)."""
     if message.source == "note":  # (is_note)
         return "UDS"  # "Failed to authenticate user against server" (edge config provisioning)
-    before_port, after_port = _steps_of_path(message.path)
-    if before_port is not None:
-        return before_port
-    if message.peer.endswith((":6970", ":6972")):
+    path = message.path
+    after_port = None  # (a message without a path names no step: see _steps_of_path)
+    if path:
+        before_port, after_port = _steps_of_path(path)
+        if before_port is not None:
+            return before_port
+    if message.peer.endswith(_TFTP_PORTS):
         return "TFTP config"
     if after_port is not None:
         return after_port
-    if message.path:
+    if path:
         return "HTTP"
-    return "HTTP (path not logged)" if message.is_request else "HTTP (request not logged)"
+    return "HTTP (path not logged)" if message.method is not None else "HTTP (request not logged)"
 
 
 @lru_cache(maxsize=4096)  # a sign-in's few paths repeat for every client: each is read once
@@ -124,6 +130,7 @@ def _sort_key(message: HttpMessage) -> tuple[int, datetime | float, str, int]:
 
 _BY_TIME = attrgetter("time", "file", "line")
 _BY_PLACE = attrgetter("file", "line")
+_NODE = attrgetter("node")
 
 
 def in_time_order(messages: list[HttpMessage]) -> list[HttpMessage]:
@@ -248,7 +255,7 @@ def _attempt(number: int, client: str, messages: list[HttpMessage]) -> Attempt:
         failed_status=status,
         failed_reason=reason,
         steps=list(steps),
-        nodes=list(dict.fromkeys(m.node for m in messages)),
+        nodes=list(dict.fromkeys(map(_NODE, messages))),
         user_agent=agents[0] if agents else "",
         messages=kept,
         omitted=len(messages) - len(kept),

@@ -457,6 +457,37 @@ def test_step_of_each_message(
     assert signin_flow.step_of(message) == step  # (the path's step, remembered, is the same)
 
 
+def _step_before(message: HttpMessage) -> str:
+    """step_of as it was before it skipped the path's lookup for messages without a path."""
+    if message.source == "note":
+        return "UDS"
+    before_port, after_port = signin_flow._steps_of_path(message.path)
+    if before_port is not None:
+        return before_port
+    if message.peer.endswith((":6970", ":6972")):
+        return "TFTP config"
+    if after_port is not None:
+        return after_port
+    if message.path:
+        return "HTTP"
+    return "HTTP (path not logged)" if message.is_request else "HTTP (request not logged)"
+
+
+def test_step_of_gives_what_it_gave_before_for_every_kind_of_message() -> None:
+    paths = ["", "/", "/cucm-uds/x", "/dGJ0cC5jb20/get_edge_config/", "/oauth/token", "/x.cnf.xml",
+             "/vmrest/m", "/cup/p", "/other", "/sso/saml", "/%ZZ", "/YQ==/vmrest"]  # fmt: skip
+    peers = ["", "10.0.0.1:8443", "10.0.0.1:6970", "10.0.0.1:6972", "host:6970x"]
+    for source in ("trafficserver", "edgeconfig", "event", "note"):
+        for method in ("GET", "", None):
+            for path in paths:
+                for peer in peers:
+                    message = HttpMessage(
+                        time=None, file="log", line=1, source=source, direction="in",
+                        peer=peer, method=method, path=path,
+                    )  # fmt: skip
+                    assert signin_flow.step_of(message) == _step_before(message), message
+
+
 def test_messages_are_put_in_time_order_then_file_and_line_the_untimed_last() -> None:
     rng = random.Random(11)
     times = [START + timedelta(seconds=rng.randrange(5)) for _ in range(3)]
