@@ -1676,6 +1676,22 @@ static Span transport_of(const char *b, Span v) {
     return (Span){0, 0};
 }
 
+/* A tuple of the `n` new references `items` (taken, also when it fails); NULL, with the
+ * exception set, when one of them is NULL or memory ran out (Py_BuildValue's "N", without
+ * reading a format for every line). */
+static PyObject *tuple_of(PyObject **items, Py_ssize_t n) {
+    PyObject *tuple = NULL;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (items[i] == NULL) goto failed;
+    tuple = PyTuple_New(n);
+    if (tuple == NULL) goto failed;
+    for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(tuple, i, items[i]);
+    return tuple;
+failed:
+    for (Py_ssize_t i = 0; i < n; i++) Py_XDECREF(items[i]);
+    return NULL;
+}
+
 /* The SharedText of the run (sip_run, signin_run) this thread is in, else NULL: its strings
  * are then looked up there before one is made (see shared_text_of). Per thread: a run holds
  * the GIL from start to end, but another thread's run may start while this one calls into
@@ -1892,20 +1908,20 @@ static PyObject *head_fields(const char *b, Py_ssize_t n) {
         Py_DECREF(sessions);
         sessions = session_uuids(b, headers[H_SESSION]);
     }
-    PyObject *result = NULL;
-    if (none_or_method != NULL && none_or_status != NULL && sessions != NULL)
-        result = Py_BuildValue(
-            "(NNNNNNNNNNNNNNlN)", none_or_method, text_of(b, uri), none_or_status,
-            text_of(b, reason), text_of(b, call_id), text_of(b, headers[H_CSEQ]),
-            text_of(b, uri_of(b, headers[H_FROM])), text_of(b, tag_of(b, headers[H_FROM])),
-            text_of(b, uri_of(b, headers[H_TO])), text_of(b, tag_of(b, headers[H_TO])),
-            upper_text(b, transport_of(b, headers[H_VIA])), text_of(b, headers[H_USER_AGENT]),
-            text_of(b, headers[H_SERVER]), text_at(joined, joined_length),
-            via_count, sessions);
-    else {
+    if (none_or_method == NULL || none_or_status == NULL || sessions == NULL) {
         Py_XDECREF(none_or_method), Py_XDECREF(none_or_status), Py_XDECREF(sessions);
+        return NULL;
     }
-    return result;
+    PyObject *items[16] = {
+        none_or_method, text_of(b, uri), none_or_status,
+        text_of(b, reason), text_of(b, call_id), text_of(b, headers[H_CSEQ]),
+        text_of(b, uri_of(b, headers[H_FROM])), text_of(b, tag_of(b, headers[H_FROM])),
+        text_of(b, uri_of(b, headers[H_TO])), text_of(b, tag_of(b, headers[H_TO])),
+        upper_text(b, transport_of(b, headers[H_VIA])), text_of(b, headers[H_USER_AGENT]),
+        text_of(b, headers[H_SERVER]), text_at(joined, joined_length),
+        PyLong_FromLong(via_count), sessions,
+    };
+    return tuple_of(items, 16);
 }
 
 /* ------------------------------------------------------------------ one SIP line */
@@ -1922,6 +1938,7 @@ static const char *const PAIR_NAMES[PAIRS] = {
     "Method", "Call-ID", "Code", "CSeq", "Request-URI", "To", "From-Tag", "To-Tag", "Msg-Hash",
     "Local-SessionID", "Remote-SessionID",
 };
+static const Py_ssize_t PAIR_SIZES[PAIRS] = {6, 7, 4, 4, 11, 2, 8, 6, 8, 15, 16};
 
 static int is_word(char ch) { return is_alpha(ch) || is_digit(ch) || ch == '_' || ch == '-'; }
 
@@ -2085,7 +2102,7 @@ static PyObject *line_fields(const char *b, Py_ssize_t at, Py_ssize_t end) {
                 continue;
             }
             for (int k = 0; k < PAIRS; k++) {
-                if ((Py_ssize_t)strlen(PAIR_NAMES[k]) == name.end - name.start &&
+                if (PAIR_SIZES[k] == name.end - name.start &&
                     memcmp(b + name.start, PAIR_NAMES[k], (size_t)(name.end - name.start)) == 0) {
                     pairs[k] = value;
                     present[k] = 1;
@@ -2144,14 +2161,16 @@ static PyObject *line_fields(const char *b, Py_ssize_t at, Py_ssize_t end) {
         Py_DECREF(local), Py_DECREF(remote), Py_DECREF(peer), Py_DECREF(direction);
         goto done;
     }
-    result = Py_BuildValue("(ONNNNy#ONNNNNNNNN)", Py_True, direction, local, remote, peer,
-                           b + msg_hash.start, msg_hash.end - msg_hash.start,
-                           request ? Py_True : Py_False, method_text,
-                           text_of(b, call_id), number_or_none(b, pairs[P_CODE], present[P_CODE]),
-                           number_or_none(b, pairs[P_CSEQ], present[P_CSEQ]),
-                           text_of(b, strip(b, pairs[P_REQUEST_URI])), text_of(b, strip(b, pairs[P_TO])),
-                           text_of(b, strip(b, pairs[P_FROM_TAG])),
-                           text_of(b, strip(b, pairs[P_TO_TAG])), both);
+    PyObject *items[16] = {
+        Py_NewRef(Py_True), direction, local, remote, peer,
+        PyBytes_FromStringAndSize(b + msg_hash.start, msg_hash.end - msg_hash.start),
+        Py_NewRef(request ? Py_True : Py_False), method_text,
+        text_of(b, call_id), number_or_none(b, pairs[P_CODE], present[P_CODE]),
+        number_or_none(b, pairs[P_CSEQ], present[P_CSEQ]),
+        text_of(b, strip(b, pairs[P_REQUEST_URI])), text_of(b, strip(b, pairs[P_TO])),
+        text_of(b, strip(b, pairs[P_FROM_TAG])), text_of(b, strip(b, pairs[P_TO_TAG])), both,
+    };
+    result = tuple_of(items, 16);
 done:
     return result;
 }
