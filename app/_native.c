@@ -2434,8 +2434,7 @@ static PyObject *shared_str(SharedText *t, PyObject *value) {
  * str, shared as shared_str shares it; text that is not ASCII is decoded as text_of does. */
 static PyObject *shared_text_of(void *table, const char *p, Py_ssize_t n) {
     SharedText *t = table;
-    for (Py_ssize_t i = 0; i < n; i++)
-        if ((unsigned char)p[i] >= 0x80) return PyUnicode_FromStringAndSize(p, n);
+    if (!all_ascii(p, n)) return PyUnicode_FromStringAndSize(p, n);
     uint64_t h = text_hash(p, n, t->seed ^ (uint64_t)PyUnicode_1BYTE_KIND);
     Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)t->mask);
     for (int probe = 0; probe < SHARED_MAX_PROBE; probe++, slot = (slot + 1) & t->mask) {

@@ -59,41 +59,37 @@ def _identity(path: str | Path) -> _Identity | None:
     return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
 
 
-class _EarlyDigests:
-    """The SHA-256 of some files, made in order in a thread of their own."""
+class _EarlyDigest:
+    """The SHA-256 of one file, made in a thread of its own."""
 
-    def __init__(self, files: list[tuple[str, _Identity]]) -> None:
-        self._files = files
-        self._digests: dict[_Identity, str] = {}
+    def __init__(self, name: str, identity: _Identity) -> None:
+        self._name, self._identity = name, identity
+        self._digest: str | None = None
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sha256-early", daemon=True)
-        self._thread.start()
+        threading.Thread(target=self._run, name="sha256-early", daemon=True).start()
 
     def _run(self) -> None:
         try:
-            for name, identity in self._files:
-                try:
-                    digest = sha256_of(Path(name))
-                except OSError:
-                    continue  # (app.cli hashes it again, and says what is wrong)
-                if _identity(name) == identity:  # (not changed while it was read)
-                    self._digests[identity] = digest
+            digest = sha256_of(Path(self._name))
+            if _identity(self._name) == self._identity:  # (not changed while it was read)
+                self._digest = digest
+        except OSError:
+            pass  # (app.cli hashes it again, and says what is wrong)
         finally:
             self._done.set()
 
     def get(self, path: Path) -> str | None:
-        identity = _identity(path)
-        if identity is None or all(identity != known for _name, known in self._files):
+        if _identity(path) != self._identity:
             return None
         self._done.wait()
-        return self._digests.get(identity)
+        return self._digest
 
 
-_early: _EarlyDigests | None = None
+_early: _EarlyDigest | None = None
 
 
 def start_hashing(argv: list[str]) -> None:
-    """Start hashing the files `loupe analyze` names in `argv` (the arguments after the
+    """Start hashing the first file `loupe analyze` names in `argv` (the arguments after the
     program's name); nothing for another command."""
     global _early
     if _early is not None or not argv or argv[0] != "analyze":
@@ -101,13 +97,10 @@ def start_hashing(argv: list[str]) -> None:
     from app.worker.malloc import tune_malloc  # (before any thread allocates: see its doc)
 
     tune_malloc()
-    files = [
-        (arg, identity)
-        for arg in argv[1:]
-        if not arg.startswith("-") and (identity := _identity(arg)) is not None
-    ]
-    if files:  # the first only: see the module's doc
-        _early = _EarlyDigests(files[:1])
+    for arg in argv[1:]:  # the first only: see the module's doc
+        if not arg.startswith("-") and (identity := _identity(arg)) is not None:
+            _early = _EarlyDigest(arg, identity)
+            return
 
 
 def early_sha256(path: Path) -> str | None:

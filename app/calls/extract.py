@@ -230,20 +230,10 @@ def _utc_at(block: bytes, at: int) -> bytes:
 
 
 def _newlines_before(block: bytes, offsets: list[int]) -> list[int]:
-    """The newlines in block[:offset] for each of `offsets` (ascending): one walk over the
-    block, in C with the GIL released where app._native is built."""
-    if not offsets:
-        return []
-    if loops is not None:
-        answers: list[list[int]] = loops.newlines_answer(block, [offsets])[0]
-        return answers[0]
-    counted: list[int] = []
-    newlines, counted_to = 0, 0
-    for offset in offsets:
-        newlines += block.count(b"\n", counted_to, offset)
-        counted_to = offset
-        counted.append(newlines)
-    return counted
+    """The newlines in block[:offset] for each of `offsets` (ascending): one `Newlines` walk
+    over the block (in C with the GIL released where app._native is built)."""
+    counter = Newlines(block)
+    return counter.answer(counter.ask(offsets))
 
 
 def utc_time(value: str) -> datetime | None:
