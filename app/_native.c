@@ -152,6 +152,53 @@ static Py_ssize_t count_newlines(const char *p, Py_ssize_t n) {
     return count;
 }
 
+/* The newlines before ascending offsets of one block, each answered from the 64-byte chunk
+ * that holds it: the chunks between two offsets are counted in bulk (count_newlines), and an
+ * offset's own chunk by a mask of its newlines, so that offsets a few bytes apart (a scan's
+ * candidate lines, a reader's SIP and sign-in lines: thousands per block) cost a popcount
+ * each, not a count_newlines call with its unaligned head and tail. */
+typedef struct {
+    const char *b;
+    Py_ssize_t n;
+    Py_ssize_t base;   /* the current chunk: b[base, base + 64), base a multiple of 64 */
+    uint64_t mask;     /* its newlines, bit i for b[base + i] (bytes past n: none) */
+    Py_ssize_t before; /* the newlines in b[0, base) */
+} NewlineCursor;
+
+static uint64_t newline_mask(const char *b, Py_ssize_t n, Py_ssize_t base) {
+    uint64_t mask = 0;
+    Py_ssize_t i = 0;
+#if defined(__SSE2__)
+    const __m128i nl = _mm_set1_epi8('\n');
+    for (; i < 64 && base + i + 16 <= n; i += 16) {
+        __m128i chunk = _mm_loadu_si128((const __m128i *)(b + base + i));
+        mask |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, nl)) << i;
+    }
+#endif
+    for (; i < 64 && base + i < n; i++) mask |= (uint64_t)(b[base + i] == '\n') << i;
+    return mask;
+}
+
+static void newline_cursor_init(NewlineCursor *c, const char *b, Py_ssize_t n) {
+    c->b = b;
+    c->n = n;
+    c->base = 0;
+    c->mask = newline_mask(b, n, 0);
+    c->before = 0;
+}
+
+/* the newlines in b[0, offset), offset ascending from one call to the next, 0 <= offset <= n */
+static Py_ssize_t newlines_upto(NewlineCursor *c, Py_ssize_t offset) {
+    if (offset >= c->base + 64) {
+        Py_ssize_t chunk = offset & ~(Py_ssize_t)63;
+        c->before += count_newlines(c->b + c->base, chunk - c->base);
+        c->base = chunk;
+        c->mask = newline_mask(c->b, c->n, chunk);
+    }
+    Py_ssize_t bit = offset - c->base; /* 0 to 63 */
+    return c->before + (Py_ssize_t)__builtin_popcountll(c->mask & ((1ULL << bit) - 1));
+}
+
 /* ------------------------------------------------------------------ several needles, one pass */
 
 typedef struct {
@@ -394,8 +441,9 @@ static PyObject *newlines_answer(PyObject *self, PyObject *args) {
     }
     int failed = 0;
     Py_BEGIN_ALLOW_THREADS
-    const char *block = view.buf;
     Py_ssize_t length = view.len, last = 0, newlines = 0;
+    NewlineCursor cursor;
+    newline_cursor_init(&cursor, view.buf, length);
     for (;;) {  /* merge the lists: the smallest head next (ties: the first list) */
         Py_ssize_t pick = -1, smallest = 0;
         for (Py_ssize_t k = 0; k < lists; k++) {
@@ -406,9 +454,7 @@ static PyObject *newlines_answer(PyObject *self, PyObject *args) {
         }
         if (pick < 0) break;
         if (smallest != last) {
-            Py_ssize_t from = last < length ? last : length;
-            Py_ssize_t to = smallest < length ? smallest : length;
-            newlines += count_newlines(block + from, to - from);
+            newlines = newlines_upto(&cursor, smallest < length ? smallest : length);
             last = smallest;
             if (ints_push(&offsets, smallest) || ints_push(&counts, newlines)) {
                 failed = 1;
@@ -617,9 +663,38 @@ typedef struct {
     Py_ssize_t at;
 } Cursor;
 
+static inline uint64_t read8(const char *p) {
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline uint64_t read4(const char *p) {
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* whether p[0, n) and q[0, n) are the same bytes: word loads, no call (memcmp was a libc call
+ * per field of every SIP line: 7 million calls per GiB of the bench log); where n is a
+ * constant (take's literals) the compiler unrolls it into a few compares */
+static inline __attribute__((always_inline)) int same_bytes(const char *p, const char *q,
+                                                            size_t n) {
+    if (n >= 8) {
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8)
+            if (read8(p + i) != read8(q + i)) return 0;
+        return i == n || read8(p + n - 8) == read8(q + n - 8); /* (the tail: overlapping) */
+    }
+    if (n >= 4) return read4(p) == read4(q) && read4(p + n - 4) == read4(q + n - 4);
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != q[i]) return 0;
+    return 1;
+}
+
 static inline __attribute__((always_inline)) int take(Cursor *c, const char *literal) {
     Py_ssize_t size = (Py_ssize_t)strlen(literal);
-    if (c->n - c->at < size || memcmp(c->b + c->at, literal, (size_t)size) != 0) return 0;
+    if (c->n - c->at < size || !same_bytes(c->b + c->at, literal, (size_t)size)) return 0;
     c->at += size;
     return 1;
 }
@@ -665,6 +740,14 @@ enum { G_IP, G_PORT, G_CODE, G_METHOD, G_HASH, G_BLOCK_HASH, G_PEEK, GROUPS };
 typedef struct {
     Py_ssize_t at;
     Py_ssize_t span[GROUPS][2]; /* start, end; start -1: the group did not take part */
+    /* read with the row (row_facts), while its line is in the caches: sort_rows then reads
+     * the block only to confirm a match of hashes (a pass over the rows read from the block
+     * again missed the caches on every row: the block was scanned long before) */
+    char keepalive;      /* a summary of a keep-alive method (G_METHOD) */
+    char peek_keepalive; /* a block line of a keep-alive request (G_PEEK) */
+    char keyed;          /* key is span_hash of the key text (see key_hash) */
+    uint64_t hash;       /* span_hash of a keep-alive summary's G_HASH, else of G_BLOCK_HASH */
+    uint64_t key;        /* key_hash of (ip, port, method) of a keep-alive summary or line */
 } SipRow;
 
 typedef struct {
@@ -860,18 +943,6 @@ static inline uint64_t fold_multiply(uint64_t a, uint64_t b) {
 #endif
 }
 
-static inline uint64_t read8(const char *p) {
-    uint64_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline uint64_t read4(const char *p) {
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 static uint64_t span_hash(const char *p, Py_ssize_t n) {
     uint64_t seed = hash_key ^ fold_multiply(hash_key ^ HASH_K0, HASH_K1), a = 0, b = 0;
     size_t left = (size_t)n;
@@ -895,7 +966,7 @@ static uint64_t span_hash(const char *p, Py_ssize_t n) {
 
 static int same_span(const char *b, const Py_ssize_t *x, const Py_ssize_t *y) {
     Py_ssize_t n = x[1] - x[0];
-    return n == y[1] - y[0] && memcmp(b + x[0], b + y[0], (size_t)n) == 0;
+    return n == y[1] - y[0] && same_bytes(b + x[0], b + y[0], (size_t)n);
 }
 
 typedef struct {
@@ -908,7 +979,7 @@ static int out_method(const char *b, const Py_ssize_t *span, const Methods *keep
     if (span[0] < 0) return 0;
     for (int i = 0; i < keepalive->count; i++) {
         if (keepalive->size[i] == span[1] - span[0] &&
-            memcmp(keepalive->text[i], b + span[0], (size_t)(span[1] - span[0])) == 0)
+            same_bytes(keepalive->text[i], b + span[0], (size_t)(span[1] - span[0])))
             return 1;
     }
     return 0;
@@ -980,12 +1051,24 @@ static uint64_t key_hash(const char *b, const Py_ssize_t *ip, const Py_ssize_t *
     return span_hash(joined, at + n_method);
 }
 
+/* The facts sort_rows asks of a row (see SipRow), read as soon as it is parsed */
+static void row_facts(const char *b, SipRow *row, const Methods *keepalive) {
+    row->keepalive = (char)out_method(b, row->span[G_METHOD], keepalive);
+    row->peek_keepalive = !row->keepalive && out_method(b, row->span[G_PEEK], keepalive);
+    const Py_ssize_t *hashed = row->keepalive ? row->span[G_HASH] : row->span[G_BLOCK_HASH];
+    row->hash = hashed[0] >= 0 ? span_hash(b + hashed[0], hashed[1] - hashed[0]) : 0;
+    int keyed = 0;
+    row->key = 0;
+    if (row->keepalive || row->peek_keepalive)
+        row->key = key_hash(b, row->span[G_IP], row->span[G_PORT],
+                            row->span[row->keepalive ? G_METHOD : G_PEEK], &keyed);
+    row->keyed = (char)keyed;
+}
+
 /* the group of (ip, port, method), added (count 0) when new; -1 when out of memory */
 static Py_ssize_t key_group(Table *t, KeyGroup **groups, Py_ssize_t *size, Py_ssize_t *room,
                             const char *b, const Py_ssize_t *ip, const Py_ssize_t *port,
-                            const Py_ssize_t *method) {
-    int keyed;
-    uint64_t h = key_hash(b, ip, port, method, &keyed);
+                            const Py_ssize_t *method, uint64_t h, int keyed) {
     Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)t->mask);
     for (;; slot = (slot + 1) & t->mask) {
         Py_ssize_t index = t->slots[slot];
@@ -1167,10 +1250,10 @@ static int sort_rows(const char *b, const SipRows *rows, const Methods *keepaliv
     for (Py_ssize_t i = 0; i < slots; i++) paired.slots[i] = -1;
     for (Py_ssize_t r = 0; r < rows->size; r++) { /* the hashes of keep-alive summaries */
         const SipRow *row = &rows->items[r];
-        summary[r] = (char)out_method(b, row->span[G_METHOD], keepalive);
+        summary[r] = row->keepalive;
         if (!summary[r]) continue;
         const Py_ssize_t *span = row->span[G_HASH];
-        uint64_t h = span_hash(b + span[0], span[1] - span[0]);
+        uint64_t h = row->hash;
         for (Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)paired.mask);;
              slot = (slot + 1) & paired.mask) {
             Py_ssize_t other = paired.slots[slot];
@@ -1178,7 +1261,8 @@ static int sort_rows(const char *b, const SipRows *rows, const Methods *keepaliv
                 paired.slots[slot] = r;
                 break;
             }
-            if (same_span(b, rows->items[other].span[G_HASH], span)) break;
+            if (rows->items[other].hash == h && same_span(b, rows->items[other].span[G_HASH], span))
+                break;
         }
     }
     Py_ssize_t entries = 0; /* keep-alive entries so far (summaries and unpaired block lines) */
@@ -1190,18 +1274,19 @@ static int sort_rows(const char *b, const SipRows *rows, const Methods *keepaliv
             const Py_ssize_t *block_hash = row->span[G_BLOCK_HASH];
             int is_paired = 0;
             if (block_hash[0] >= 0) {
-                uint64_t h = span_hash(b + block_hash[0], block_hash[1] - block_hash[0]);
+                uint64_t h = row->hash;
                 for (Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)paired.mask);;
                      slot = (slot + 1) & paired.mask) {
                     Py_ssize_t other = paired.slots[slot];
                     if (other < 0) break;
-                    if (same_span(b, rows->items[other].span[G_HASH], block_hash)) {
+                    if (rows->items[other].hash == h &&
+                        same_span(b, rows->items[other].span[G_HASH], block_hash)) {
                         is_paired = 1;
                         break;
                     }
                 }
             }
-            if (out_method(b, row->span[G_PEEK], keepalive)) {
+            if (row->peek_keepalive) {
                 if (is_paired) continue;
                 block_line = 1;
                 method = row->span[G_PEEK];
@@ -1211,7 +1296,8 @@ static int sort_rows(const char *b, const SipRows *rows, const Methods *keepaliv
             }
         }
         Py_ssize_t index = key_group(&keys, &out->groups, &out->group_count, &out->group_room,
-                                     b, row->span[G_IP], row->span[G_PORT], method);
+                                     b, row->span[G_IP], row->span[G_PORT], method, row->key,
+                                     row->keyed);
         if (index < 0) goto done;
         KeyGroup *g = &out->groups[index];
         if (block_line && entries < TAIL_ROWS) { /* maybe counted in the block before */
@@ -1434,6 +1520,7 @@ static PyObject *sip_prepare(PyObject *self, PyObject *args) {
         if (i + PREFETCH_AHEAD < starts.size) prefetch_line(b, n, starts.items[i + PREFETCH_AHEAD]);
         if (at < pos) continue; /* inside the row before (as re.finditer goes on) */
         if (sip_row(b, n, at, &row, &end)) {
+            row_facts(b, &row, &methods);
             failed = rows_push(&rows, &row) != 0;
             pos = end > at ? end : at + 1;
         }
@@ -2337,20 +2424,32 @@ typedef struct {
 
 static PyTypeObject SharedTextType;
 
-static uint64_t text_hash(const char *p, Py_ssize_t n, uint64_t seed) {
-    uint64_t h = seed ^ ((uint64_t)n * 0x9E3779B97F4A7C15ULL);
-    while (n >= 8) {
-        uint64_t word;
-        memcpy(&word, p, 8);
+/* the hash of p[0, n) (its length mixed in first: the last word may overlap the one before);
+ * *high: the high bits of its bytes (0: plain ASCII), found in the same pass */
+static inline uint64_t text_hash_of(const char *p, Py_ssize_t n, uint64_t seed, uint64_t *high) {
+    uint64_t h = seed ^ ((uint64_t)n * 0x9E3779B97F4A7C15ULL), bits = 0, word = 0;
+    for (; n >= 8; p += 8, n -= 8) {
+        word = read8(p);
+        bits |= word;
         h = (h ^ word) * 0xff51afd7ed558ccdULL;
         h ^= h >> 29;
-        p += 8;
-        n -= 8;
     }
-    uint64_t word = 0;
-    memcpy(&word, p, (size_t)n);
+    if (n >= 4)
+        word = read4(p) | (read4(p + n - 4) << 32);
+    else if (n > 0)
+        word = (uint64_t)(unsigned char)p[0] | (uint64_t)(unsigned char)p[n >> 1] << 8 |
+               (uint64_t)(unsigned char)p[n - 1] << 16;
+    else
+        word = 0;
+    bits |= word;
     h = (h ^ word) * 0xc4ceb9fe1a85ec53ULL;
+    *high = bits & 0x8080808080808080ULL;
     return h ^ (h >> 32);
+}
+
+static uint64_t text_hash(const char *p, Py_ssize_t n, uint64_t seed) {
+    uint64_t high;
+    return text_hash_of(p, n, seed, &high);
 }
 
 static PyObject *shared_text_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
@@ -2434,22 +2533,32 @@ static PyObject *shared_str(SharedText *t, PyObject *value) {
  * str, shared as shared_str shares it; text that is not ASCII is decoded as text_of does. */
 static PyObject *shared_text_of(void *table, const char *p, Py_ssize_t n) {
     SharedText *t = table;
-    if (!all_ascii(p, n)) return PyUnicode_FromStringAndSize(p, n);
-    uint64_t h = text_hash(p, n, t->seed ^ (uint64_t)PyUnicode_1BYTE_KIND);
-    Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)t->mask);
+    if (n == 0) return PyUnicode_FromStringAndSize(p, 0); /* (the empty str: one already) */
+    uint64_t high;
+    uint64_t h = text_hash_of(p, n, t->seed ^ (uint64_t)PyUnicode_1BYTE_KIND, &high);
+    if (high) return PyUnicode_FromStringAndSize(p, n); /* not ASCII: decoded, not shared */
+    if (t->used * 2 > t->mask && t->used < t->limit)
+        (void)shared_text_grow(t); /* (no memory to grow: looked up as it is, not added) */
+    Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)t->mask), free_slot = -1;
     for (int probe = 0; probe < SHARED_MAX_PROBE; probe++, slot = (slot + 1) & t->mask) {
         PyObject *item = t->slots[slot].text;
-        if (item == NULL) break;
+        if (item == NULL) {
+            free_slot = slot;
+            break;
+        }
         if (t->slots[slot].hash == h && PyUnicode_KIND(item) == PyUnicode_1BYTE_KIND &&
-            PyUnicode_GET_LENGTH(item) == n && memcmp(PyUnicode_DATA(item), p, (size_t)n) == 0)
+            PyUnicode_GET_LENGTH(item) == n && same_bytes(PyUnicode_DATA(item), p, (size_t)n))
             return Py_NewRef(item);
     }
     PyObject *made = PyUnicode_New(n, 127);
     if (made == NULL) return NULL;
     memcpy(PyUnicode_DATA(made), p, (size_t)n);
-    PyObject *shared = shared_str(t, made);
-    Py_DECREF(made);
-    return shared;
+    if (free_slot >= 0 && t->used < t->limit && t->used * 2 <= t->mask) { /* (as shared_str) */
+        t->slots[free_slot].text = Py_NewRef(made);
+        t->slots[free_slot].hash = h;
+        t->used++;
+    }
+    return made;
 }
 
 static PyObject *shared_text_share(SharedText *self, PyObject *value) {

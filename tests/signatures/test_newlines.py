@@ -27,3 +27,17 @@ def test_an_ask_after_the_answers_is_refused() -> None:
     assert counter.answer(counter.ask([4])) == [2]
     with pytest.raises(RuntimeError):
         counter.ask([1])
+
+
+def test_every_offset_of_short_blocks_counts_right_across_64_byte_chunks() -> None:
+    # (the C walk answers an offset from the 64-byte chunk holding it: every offset of blocks
+    # of every length around a few chunks, newlines at chunk edges included)
+    rng = random.Random(11)
+    for size in [*range(0, 140), 191, 192, 193, 255, 256, 257, 1000]:
+        for density in (0.0, 0.05, 0.5, 1.0):
+            block = bytes(b"\n"[0] if rng.random() < density else b"x"[0] for _ in range(size))
+            counter = Newlines(block)
+            offsets = list(range(size + 1))
+            ticket, beyond = counter.ask(offsets), counter.ask([size, size + 64])
+            assert counter.answer(ticket) == [block.count(b"\n", 0, at) for at in offsets]
+            assert counter.answer(beyond) == [block.count(b"\n")] * 2
