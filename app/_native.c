@@ -692,6 +692,38 @@ static inline __attribute__((always_inline)) int same_bytes(const char *p, const
     return 1;
 }
 
+enum { PLAIN_TAB = 1, PLAIN_CR = 2, PLAIN_LF = 4 };
+
+/* whether every byte of p[0, n) is printable ASCII (0x20-0x7e), or a tab, CR or LF where
+ * `allowed` says: the check the C readers make before reading a line or a head (anything else
+ * is read by Python), 16 bytes at a time */
+static int plain_ascii(const char *p, Py_ssize_t n, int allowed) {
+    Py_ssize_t i = 0;
+#if defined(__SSE2__)
+    /* (a byte not allowed compares with a space: printable anyway) */
+    const __m128i low = _mm_set1_epi8(0x1f), high = _mm_set1_epi8(0x7f);
+    const __m128i tab = _mm_set1_epi8(allowed & PLAIN_TAB ? '\t' : ' ');
+    const __m128i cr = _mm_set1_epi8(allowed & PLAIN_CR ? '\r' : ' ');
+    const __m128i lf = _mm_set1_epi8(allowed & PLAIN_LF ? '\n' : ' ');
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+        __m128i printable = _mm_and_si128(_mm_cmpgt_epi8(v, low), _mm_cmplt_epi8(v, high));
+        __m128i extra = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, cr)),
+                                     _mm_cmpeq_epi8(v, lf));
+        if (_mm_movemask_epi8(_mm_or_si128(printable, extra)) != 0xffff) return 0;
+    }
+#endif
+    for (; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch >= 0x20 && ch <= 0x7e) continue;
+        if ((ch == '\t' && (allowed & PLAIN_TAB)) || (ch == '\r' && (allowed & PLAIN_CR)) ||
+            (ch == '\n' && (allowed & PLAIN_LF)))
+            continue;
+        return 0;
+    }
+    return 1;
+}
+
 static inline __attribute__((always_inline)) int take(Cursor *c, const char *literal) {
     Py_ssize_t size = (Py_ssize_t)strlen(literal);
     if (c->n - c->at < size || !same_bytes(c->b + c->at, literal, (size_t)size)) return 0;
@@ -1791,6 +1823,11 @@ static PyObject *text_of(const char *b, Span s) {
     return PyUnicode_FromStringAndSize(b + s.start, s.end - s.start);
 }
 
+/* the str of b[s.start:s.end] (UTF-8) made anew, not looked up in the run's shared table */
+static PyObject *unshared_text(const char *b, Span s) {
+    return PyUnicode_FromStringAndSize(b + s.start, s.end - s.start);
+}
+
 /* text_of for text already cut out: the str of the UTF-8 text p[0:n] */
 static PyObject *text_at(const char *p, Py_ssize_t n) {
     return making_with != NULL ? shared_text_of(making_with, p, n)
@@ -1905,11 +1942,8 @@ static PyObject *head_fields(const char *b, Py_ssize_t n) {
             break;
         }
     }
-    for (Py_ssize_t i = 0; i < text_end; i++) {
-        unsigned char ch = (unsigned char)b[i];
-        if (!(ch >= 0x20 && ch <= 0x7e) && ch != '\t' && ch != '\n' && ch != '\r')
-            Py_RETURN_NONE; /* not plain ASCII: read by Python */
-    }
+    if (!plain_ascii(b, text_end, PLAIN_TAB | PLAIN_CR | PLAIN_LF))
+        Py_RETURN_NONE; /* not plain ASCII: read by Python */
     Span method = {0, 0}, uri = {0, 0}, reason = {0, 0}, headers[H_COUNT];
     int has_header[H_COUNT] = {0}, status = -1, is_request = 0;
     long via_count = 0;
@@ -2170,13 +2204,10 @@ static PyObject *line_fields(const char *b, Py_ssize_t at, Py_ssize_t end) {
     Span pairs[PAIRS];
     int present[PAIRS] = {0};
     if (detail[0] >= 0) {
-        for (Py_ssize_t i = detail[0]; i < detail[1]; i++) {
-            unsigned char ch = (unsigned char)b[i];
-            if (!(ch >= 0x20 && ch <= 0x7e) && ch != '\t' && ch != '\r') {
-                result = Py_False; /* not plain ASCII: read by Python */
-                Py_INCREF(result);
-                goto done;
-            }
+        if (!plain_ascii(b + detail[0], detail[1] - detail[0], PLAIN_TAB | PLAIN_CR)) {
+            result = Py_False; /* not plain ASCII: read by Python */
+            Py_INCREF(result);
+            goto done;
         }
         for (Py_ssize_t p = detail[0]; p < detail[1];) {
             Span name, value;
@@ -2337,10 +2368,7 @@ static int ts_fast(Cursor *c, Span *g) {
  * b[0, n): 1 found (g filled), 0 not that form (or an HTTPMSG on it), -1 not plain ASCII (tab
  * and printables; Python reads it). */
 static int signin_fields(const char *b, Py_ssize_t n, Span *g) {
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)b[i];
-        if (!(ch >= 0x20 && ch <= 0x7e) && ch != '\t') return -1;
-    }
+    if (!plain_ascii(b, n, PLAIN_TAB)) return -1;
     if (memmem(b, (size_t)n, "HTTPMSG:", 8) != NULL) return 0;
     if (memmem(b, (size_t)n, "network.http.trafficserver\"", 27) == NULL) return 0;
     for (const char *at = memmem(b, (size_t)n, "UTCTime=\"", 9); at != NULL;
@@ -2955,7 +2983,10 @@ static PyObject *signin_run(PyObject *self, PyObject *args) {
             PyTuple_GET_ITEM(consts, 5),
             Py_None,
             PyTuple_GET_ITEM(consts, 5),
-            text_of(line, g[4]),
+            /* (a Txn-id names one request and its response: looked up in the shared table,
+             * nearly every one missed it, each at the cost of a cache miss; the peer and the
+             * TrackingID, which repeat, are shared) */
+            unshared_text(line, g[4]),
             g[5].start < 0 ? Py_NewRef(PyTuple_GET_ITEM(consts, 5)) : text_of(line, g[5]),
         };
         PyObject *message = NULL;

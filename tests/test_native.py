@@ -594,6 +594,21 @@ def _same_signin_line(raw: bytes) -> None:
 
 
 @needs_native
+def test_a_signin_line_with_one_byte_that_is_not_plain_ascii_anywhere_is_left_to_python() -> None:
+    # (the C check reads 16 bytes at a time, then byte by byte: every position, both ways)
+    assert native.loops is not None
+    line = b"".join(usual + b" " for usual, _others in _TS_PIECES).rstrip()
+    assert native.loops.signin_line(line) not in (None, False)
+    for at in range(len(line)):
+        for byte in (0x00, 0x0A, 0x0B, 0x0D, 0x1F, 0x7F, 0x80, 0xC3, 0xFF):
+            changed = line[:at] + bytes([byte]) + line[at + 1 :]
+            assert native.loops.signin_line(changed) is False, (at, byte)
+        for byte in (0x09, 0x20, 0x7E):
+            changed = line[:at] + bytes([byte]) + line[at + 1 :]
+            assert native.loops.signin_line(changed) is not False, (at, byte)
+
+
+@needs_native
 def test_signin_lines_of_generated_and_hostile_logs() -> None:
     logs = _generated_logs()
     logs += [CASES[case](20_000) for case in sorted(CASES)]

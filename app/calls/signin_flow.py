@@ -20,7 +20,8 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import lru_cache
-from operator import attrgetter
+from itertools import islice
+from operator import attrgetter, le
 
 from app.calls.ladder import Arrow, Column, Ladder
 from app.calls.signin import SigninCollector
@@ -130,17 +131,42 @@ def _sort_key(message: HttpMessage) -> tuple[int, datetime | float, str, int]:
 
 _BY_TIME = attrgetter("time", "file", "line")
 _BY_PLACE = attrgetter("file", "line")
+_TIME = attrgetter("time")
+_LINE = attrgetter("line")
 _NODE = attrgetter("node")
+_USER = attrgetter("user")
 
 
-def in_time_order(messages: list[HttpMessage]) -> list[HttpMessage]:
+def in_time_order(
+    messages: list[HttpMessage], *, in_place_order: bool = False
+) -> list[HttpMessage]:
     """`sorted(messages, key=_sort_key)`: the timed ones by time, then the others, each by file
-    and line; sorted with C key functions (no Python call per message)."""
+    and line; sorted with C key functions (no Python call per message).
+
+    `in_place_order`: `messages` are in file and line order already (`in_file_order`): a
+    stable sort by time alone then gives that order, without a key tuple per message and
+    their comparisons (a third of the cost), and the untimed ones keep theirs."""
     timed = [m for m in messages if m.time is not None]
+    by_time = _TIME if in_place_order else _BY_TIME
     if len(timed) == len(messages):
-        return sorted(messages, key=_BY_TIME)
+        return sorted(messages, key=by_time)
     untimed = [m for m in messages if m.time is None]
-    return sorted(timed, key=_BY_TIME) + sorted(untimed, key=_BY_PLACE)
+    return sorted(timed, key=by_time) + (
+        untimed if in_place_order else sorted(untimed, key=_BY_PLACE)
+    )
+
+
+def in_file_order(by_file: Mapping[str, list[HttpMessage]]) -> list[HttpMessage]:
+    """The messages of `by_file` (each file's own) by file name, then line: a reader keeps its
+    file's messages in line order, which is checked (a pass in C) rather than sorted again."""
+    ordered: list[HttpMessage] = []
+    for name in sorted(by_file):
+        listed = by_file[name]
+        lines = list(map(_LINE, listed))
+        ordered += (
+            listed if all(map(le, lines, islice(lines, 1, None))) else sorted(listed, key=_LINE)
+        )
+    return ordered
 
 
 def client_of(message: HttpMessage, roles: Mapping[str, str]) -> str:
@@ -165,11 +191,15 @@ def client_of(message: HttpMessage, roles: Mapping[str, str]) -> str:
 
 
 def group_attempts(
-    messages: list[HttpMessage], products: Mapping[str, str | None]
+    messages: list[HttpMessage],
+    products: Mapping[str, str | None],
+    *,
+    in_place_order: bool = False,
 ) -> tuple[list[Attempt], int]:
-    """Attempts in time order, and how many attempts past MAX_ATTEMPTS were left out."""
+    """Attempts in time order, and how many attempts past MAX_ATTEMPTS were left out
+    (`in_place_order`: see in_time_order)."""
     roles = {node: product or "" for node, product in products.items()}
-    ordered = in_time_order(messages)
+    ordered = in_time_order(messages, in_place_order=in_place_order)
     clients = [client_of(m, roles) for m in ordered]
     by_tracking: dict[str, str] = {}
     by_user: dict[str, str] = {}
@@ -214,7 +244,7 @@ def group_attempts(
 
 
 def _attempt(number: int, client: str, messages: list[HttpMessage]) -> Attempt:
-    times = [m.time for m in messages if m.time is not None]
+    times = list(filter(None, map(_TIME, messages)))  # (a datetime is never false)
     last_response: dict[str, HttpMessage] = {}
     steps: dict[str, None] = {}
     failed_note: HttpMessage | None = None
@@ -238,8 +268,8 @@ def _attempt(number: int, client: str, messages: list[HttpMessage]) -> Attempt:
         outcome, failed_step, status, reason = "succeeded", "", None, ""
     else:
         outcome, failed_step, status, reason = "no response logged", "", None, ""
-    users = [m.user for m in messages if m.user]
-    agents = [m.user_agent for m in messages if m.user_agent and m.method is not None]
+    user = next(filter(None, map(_USER, messages)), "")  # (the first: no pass over the rest)
+    agent = next((m.user_agent for m in messages if m.user_agent and m.method is not None), "")
     notes = [
         f"{m.detail} ({m.user})" if m.user else m.detail for m in messages if m.source == "note"
     ]
@@ -247,7 +277,7 @@ def _attempt(number: int, client: str, messages: list[HttpMessage]) -> Attempt:
     return Attempt(
         number=number,
         client=client,
-        user=users[0] if users else "",
+        user=user,
         started_at=min(times) if times else None,
         ended_at=max(times) if times else None,
         outcome=outcome,
@@ -256,7 +286,7 @@ def _attempt(number: int, client: str, messages: list[HttpMessage]) -> Attempt:
         failed_reason=reason,
         steps=list(steps),
         nodes=list(dict.fromkeys(map(_NODE, messages))),
-        user_agent=agents[0] if agents else "",
+        user_agent=agent,
         messages=kept,
         omitted=len(messages) - len(kept),
         notes=list(dict.fromkeys(notes))[:20],
@@ -409,10 +439,12 @@ def build(
     products: Mapping[str, str | None],
 ) -> SigninResult:
     """The attempts of an analysis from what its files gave (nodes named, grouped, bounded)."""
-    messages = collector.all_messages()
-    for message in messages:
-        message.node = file_nodes.get(message.file, message.file)
-    attempts, left_out = group_attempts(messages, products)
+    for name, listed in collector.messages.items():
+        node = file_nodes.get(name, name)
+        for message in listed:
+            message.node = node
+    messages = in_file_order(collector.messages)
+    attempts, left_out = group_attempts(messages, products, in_place_order=True)
     return SigninResult(
         attempts=attempts,
         products=dict(products),
