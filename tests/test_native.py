@@ -427,6 +427,25 @@ def test_sip_heads_of_real_and_generated_logs() -> None:
 
 
 @needs_native
+def test_literals_in_a_head_are_found_at_every_offset() -> None:
+    # (the C search looks at 16 positions at a time: Via versions and near misses at every
+    # offset, and a head that ends right after one)
+    rng = random.Random(5)
+    for shift in range(40):
+        for versions in (
+            [b"SIP/2.0/TLS"],
+            [b"SIP/2.0/UDP", b"SIP/2.0/TCP"],
+            [b"SIP/2.0 ", b"SIP/2.0/"],
+        ):
+            filler = bytes(rng.choice(b"S/IP2.0 x") for _ in range(shift))
+            vias = b"".join(b" Via: " + filler + version + b" a\n" for version in versions)
+            head = b" SIPMSG:\n |INVITE sip:a@b SIP/2.0\n" + vias + b" Call-ID: c\n"
+            _same_head(head)
+            _same_head(head + b" \n")
+            _same_head(head.rstrip(b"\n"))
+
+
+@needs_native
 def test_sip_heads_of_hostile_logs() -> None:
     for case in sorted(CASES):
         data = CASES[case](20_000)
