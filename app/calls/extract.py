@@ -224,9 +224,17 @@ def _utc_at(block: bytes, at: int) -> bytes:
     if start == 0 and floor > 0:
         return b""
     found = block.find(b'UTCTime="', start, at)
+    return _quoted_time(block, found, found + 80)
+
+
+def _quoted_time(block: bytes, found: int, stop: int) -> bytes:
+    """The value of the `UTCTime="` at `found` (-1: none), whose closing quote lies before
+    `stop`; b"" without one (a slice to -1 was the rest of the block: a hostile line made a
+    keep-alive row hold megabytes as its time)."""
     if found == -1:
         return b""
-    return block[found + 9 : block.find(b'"', found + 9, found + 80)]
+    end = block.find(b'"', found + 9, max(found + 9, stop))
+    return block[found + 9 : end] if end != -1 else b""
 
 
 def _newlines_before(block: bytes, offsets: list[int]) -> list[int]:
@@ -628,8 +636,7 @@ class FileExtractor:
             line_no = lines_before + newlines + 1
             if block[start] in b" \t|":
                 continue  # quoted inside a payload, not a log line
-            at = find(b'UTCTime="', start, hit)
-            utc = block[at + 9 : find(b'"', at + 9, hit)] if at != -1 else b""
+            utc = _quoted_time(block, find(b'UTCTime="', start, hit), hit)
             if line.summary:
                 if index < last and line.msg_hash and self.body is None:
                     header_line = lines_before + numbers[index + 1] + 1

@@ -111,6 +111,32 @@ def test_a_keepalive_summary_far_into_a_long_line_has_no_time_but_is_counted() -
     assert rows[-1].first is None  # the last is 256 KiB further: its time was not looked for
 
 
+def test_a_utctime_without_its_closing_quote_gives_no_time_and_keeps_no_more_of_the_log() -> None:
+    from app.calls.extract import Collector
+    from app.report import FileKind
+
+    opened = (
+        b'2026-11-20T11:15:33.007+01:00 expc1 tvcs: UTCTime="2026-11-20 10:15:33,007 ' + b"x" * 100
+    )
+    summary = (
+        b' Module="network.sip" Level="INFO":  Action="Received" Local-ip="192.0.2.5"'
+        b' Local-port="5061" Src-ip="209.178.22.149" Src-port="33821" Detail="Receive Request'
+        b' Method={method}, CSeq=1, Call-ID=c{n}, From-Tag=f, Msg-Hash={n}"\n'
+    )
+    lines = [opened + summary.replace(b"{method}", b"REGISTER").replace(b"{n}", b"1")]
+    lines.append(opened + summary.replace(b"{method}", b"INVITE").replace(b"{n}", b"2"))
+    rest = b'2026-11-20T11:15:33.008+01:00 expc1 tvcs: UTCTime="2026-11-20 10:15:33,008" x\n'
+    collector = Collector(threaded=False)
+    observer = collector.observer("hostile.log", FileKind.LOG)
+    assert observer is not None
+    observer.feed(b"".join(lines) + rest * 20_000, 0, None)  # (a megabyte after them)
+    observer.close()
+    (row,) = collector.tallies.values()
+    assert row.count == 1 and row.first == row.last == b""  # (was the rest of the block)
+    (invite,) = collector.messages["hostile.log"]
+    assert invite.method == "INVITE" and invite.time is None
+
+
 def test_call_ids_of_invites_past_the_message_budget_are_not_remembered() -> None:
     from app.calls.extract import Collector
     from app.report import FileKind
