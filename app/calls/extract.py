@@ -453,9 +453,9 @@ class Collector:
                 row.count,
                 row.failures,
                 {str(code): n for code, n in sorted(row.statuses.items())} if row.statuses else {},
-                utc_time(row.first) if row.first else None,
-                utc_time(row.last) if row.last else None,
-                row.line,
+                (first := utc_time(row.first) if row.first else None),
+                first if row.last == row.first else utc_time(row.last) if row.last else None,
+                row.line,  # (a row of one message, or one second: its time parsed once)
             )
             for (file, peer, method), row in self.tallies.items()
         ]
