@@ -16,6 +16,8 @@
  *                                   (calls.sipmsg.read_head)
  *   signin_line(line)               a Traffic Server line of doc 225746's form
  *                                   (calls.signin.fast_line)
+ *   keepalive_rows(...)             a block's new keep-alive rows (calls.extract
+ *                                   FileExtractor._new_rows)
  *   utc_datetime(value, decimal)    a logged UTCTime's datetime (calls.extract.Seconds,
  *                                   calls.signin)
  *   intern_slots(slots, item, shared=None)
@@ -3204,6 +3206,122 @@ static Py_ssize_t body_stop(const char *b, Py_ssize_t size, Py_ssize_t from) {
     return -1;
 }
 
+/* calls.extract._utc_at: the UTCTime value of the log line holding `at` (the line looked back
+ * for at most `lookback` bytes; its closing quote within 80 bytes of the `UTCTime="`), else
+ * b"" */
+static PyObject *utc_bytes_at(const char *b, Py_ssize_t n, Py_ssize_t at, Py_ssize_t lookback) {
+    Py_ssize_t floor = at - lookback > 0 ? at - lookback : 0, start = floor;
+    const char *newline = at > floor ? memrchr(b + floor, '\n', (size_t)(at - floor)) : NULL;
+    if (newline != NULL) start = newline - b + 1;
+    else if (floor > 0) return PyBytes_FromStringAndSize(NULL, 0); /* (the line starts too far) */
+    const char *found = at > start ? find_in(b + start, at - start, "UTCTime=\"", 9) : NULL;
+    if (found == NULL) return PyBytes_FromStringAndSize(NULL, 0);
+    Py_ssize_t value = found - b + 9, stop = value + 71 < n ? value + 71 : n; /* found + 80 */
+    const char *quote = stop > value ? memchr(b + value, '"', (size_t)(stop - value)) : NULL;
+    if (quote == NULL) return PyBytes_FromStringAndSize(NULL, 0);
+    return PyBytes_FromStringAndSize(b + value, quote - b - value);
+}
+
+/* keepalive_rows(block, keys, fresh, offsets, lasts, counts, numbers, lines_before, file,
+ *                tallies, rows, found, maker, max_rows, lookback) -> made
+ * calls.extract.FileExtractor._new_rows' loop in one call: for each position p of `offsets`
+ * (the first offset of the group fresh[p], whose key keys[fresh[p]] is b"peer\nmethod";
+ * lasts[p] and counts[p], its last offset and its count; numbers[p], the newlines before its
+ * first), while `tallies` holds fewer than max_rows rows: a row made by `maker` (a _Tally:
+ * line lines_before + numbers[p] + 1, counts[p] messages, no failures, no statuses, first
+ * the UTCTime of its first line and last the greater of that and its last line's, see
+ * utc_bytes_at) and put in tallies[(file, peer, method)], rows[key] and found[fresh[p]].
+ * Answers how many were made (Python counts the rest as overflow). Why: 10,000 rows made and
+ * counted in Python cost 27 ms of the thread reading SIP lines, in the scan's first blocks. */
+static PyObject *keepalive_rows(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    PyObject *keys, *fresh, *offsets, *lasts, *counts, *numbers, *file, *tallies, *rows, *found;
+    PyObject *cls;
+    Py_ssize_t lines_before, max_rows, lookback;
+    if (!PyArg_ParseTuple(args, "y*O!O!O!O!O!O!nUO!O!O!Onn", &view, &PyList_Type, &keys,
+                          &PyList_Type, &fresh, &PyList_Type, &offsets, &PyList_Type, &lasts,
+                          &PyList_Type, &counts, &PyList_Type, &numbers, &lines_before, &file,
+                          &PyDict_Type, &tallies, &PyDict_Type, &rows, &PyList_Type, &found,
+                          &cls, &max_rows, &lookback))
+        return NULL;
+    Maker maker = {NULL, NULL, NULL};
+    Py_ssize_t made = -1, count = PyList_GET_SIZE(offsets);
+    PyObject *zero = PyLong_FromLong(0);
+    if (zero == NULL || maker_of(cls, 6, &maker) != 1) {
+        if (zero != NULL && !PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "keepalive_rows: maker of a class of 6 fields");
+        goto done;
+    }
+    if (PyList_GET_SIZE(numbers) != count || PyList_GET_SIZE(lasts) != count ||
+        PyList_GET_SIZE(counts) != count || count > PyList_GET_SIZE(fresh) || lookback < 0) {
+        PyErr_SetString(PyExc_ValueError, "keepalive_rows: a number per offset, a group each");
+        goto done;
+    }
+    const char *b = view.buf;
+    Py_ssize_t size = view.len;
+    for (made = 0; made < count && PyDict_GET_SIZE(tallies) < max_rows; made++) {
+        Py_ssize_t index = PyLong_AsSsize_t(PyList_GET_ITEM(fresh, made));
+        Py_ssize_t at = PyLong_AsSsize_t(PyList_GET_ITEM(offsets, made));
+        Py_ssize_t before = PyLong_AsSsize_t(PyList_GET_ITEM(numbers, made));
+        Py_ssize_t last_at = PyLong_AsSsize_t(PyList_GET_ITEM(lasts, made));
+        if ((index == -1 || at == -1 || before == -1 || last_at == -1) && PyErr_Occurred())
+            goto failed;
+        if (index < 0 || index >= PyList_GET_SIZE(keys) || index >= PyList_GET_SIZE(found) ||
+            at < 0 || at > size || last_at < 0 || last_at > size) {
+            PyErr_SetString(PyExc_ValueError, "keepalive_rows: an index or offset out of range");
+            goto failed;
+        }
+        PyObject *key = PyList_GET_ITEM(keys, index);
+        if (!PyBytes_Check(key)) {
+            PyErr_SetString(PyExc_TypeError, "keepalive_rows: keys must be bytes");
+            goto failed;
+        }
+        const char *text = PyBytes_AS_STRING(key);
+        Py_ssize_t length = PyBytes_GET_SIZE(key);
+        const char *cut = memrchr(text, '\n', (size_t)length); /* (key.rpartition(b"\n")) */
+        Py_ssize_t split = cut != NULL ? cut - text : 0;
+        PyObject *peer = PyBytes_FromStringAndSize(text, split);
+        PyObject *method = PyBytes_FromStringAndSize(cut != NULL ? cut + 1 : text,
+                                                     cut != NULL ? length - split - 1 : length);
+        PyObject *utc = utc_bytes_at(b, size, at, lookback);
+        PyObject *last = utc == NULL || last_at == at ? Py_XNewRef(utc)
+                                                      : utc_bytes_at(b, size, last_at, lookback);
+        if (utc != NULL && last != NULL && last != utc) { /* max(first, last): bytes order */
+            Py_ssize_t n1 = PyBytes_GET_SIZE(utc), n2 = PyBytes_GET_SIZE(last);
+            int order = memcmp(PyBytes_AS_STRING(utc), PyBytes_AS_STRING(last),
+                               (size_t)(n1 < n2 ? n1 : n2));
+            if (order > 0 || (order == 0 && n1 >= n2)) Py_SETREF(last, Py_NewRef(utc));
+        }
+        PyObject *line = PyLong_FromSsize_t(lines_before + before + 1);
+        PyObject *statuses = PyDict_New(), *row = NULL, *where = NULL;
+        int failed = 1;
+        if (peer && method && utc && last && line && statuses) {
+            PyObject *fields[6] = {line, PyList_GET_ITEM(counts, made), zero, statuses, utc, last};
+            row = make_instance(&maker, fields, 6);
+            where = row != NULL ? PyTuple_Pack(3, file, peer, method) : NULL;
+            failed = where == NULL || PyDict_SetItem(tallies, where, row) < 0 ||
+                     PyDict_SetItem(rows, key, row) < 0 ||
+                     PyList_SetItem(found, index, Py_NewRef(row)) < 0;
+        }
+        Py_XDECREF(peer);
+        Py_XDECREF(method);
+        Py_XDECREF(utc);
+        Py_XDECREF(last);
+        Py_XDECREF(line);
+        Py_XDECREF(statuses);
+        Py_XDECREF(row);
+        Py_XDECREF(where);
+        if (failed) goto failed;
+    }
+    goto done;
+failed:
+    made = -1;
+done:
+    Py_XDECREF(zero);
+    PyBuffer_Release(&view);
+    return made < 0 ? NULL : PyLong_FromSsize_t(made);
+}
+
 /* sip_run(block, hits, numbers, index, pos, lines_before, offset, cls, file, awaiting, evict,
  *         max_awaiting, background, invite_call_ids, room, into, slots, max_keep, shared=None)
  *   -> (index, pos, kept)
@@ -3553,6 +3671,9 @@ static PyMethodDef methods[] = {
     {"signin_run", signin_run, METH_VARARGS,
      "signin_run(block, starts, numbers, index, pos, lines_before, cls, consts, requests, "
      "evict, max_paired, room, into, slots, shared=None) -> (index, pos, kept, last)"},
+    {"keepalive_rows", keepalive_rows, METH_VARARGS,
+     "keepalive_rows(block, keys, fresh, offsets, lasts, counts, numbers, lines_before, file, "
+     "tallies, rows, found, maker, max_rows, lookback) -> made"},
     {"sip_run", sip_run, METH_VARARGS,
      "sip_run(block, hits, numbers, index, pos, lines_before, offset, cls, file, awaiting, "
      "evict, max_awaiting, background, invite_call_ids, room, into, slots, max_keep, "

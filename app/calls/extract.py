@@ -336,6 +336,9 @@ class _Tally:
     last: bytes = b""
 
 
+_TALLY_MAKER = slot_maker(_Tally, 6)  # keepalive_rows makes the rows itself (all fields given)
+
+
 class Collector:
     """Messages and keep-alive counters of every file of an analysis, by file name."""
 
@@ -781,11 +784,12 @@ class FileExtractor:
         rows = self.rows
         found: list[_Tally | None] = list(map(rows.get, keys))
         indexes = range(len(keys))
-        if None in found:
+        known = list(compress(indexes, map(is_not, found, repeat(None))))  # (rows before)
+        if len(known) < len(keys):  # (new rows are made counted)
             fresh = list(compress(indexes, map(is_, found, repeat(None))))
             self._new_rows(block, lines_before, groups, fresh, found)
         counts, lasts = groups.counts, groups.lasts
-        for index in compress(indexes, map(is_not, found, repeat(None))):
+        for index in known:
             row = found[index]
             assert row is not None
             row.count += counts[index]
@@ -848,25 +852,40 @@ class FileExtractor:
         found: list[_Tally | None],
     ) -> None:
         """The rows of the peers first seen in this block (the groups at `fresh`, in order of
-        first offset): new ones while there is room, put in `found` at their index; the others
-        overflow, summed at once (`rows` holds every row of the file, `_tally`'s too: a fresh
-        peer has none). Their line numbers are counted in one walk over the block, whatever
-        the number of peers, in C without the GIL where app._native is built. (Once no row can
-        be added, prepare_block leaves out the peers without a row: only the blocks prepared
-        before then come here with thousands.)"""
+        first offset), made with their count and last time: new ones while there is room, put
+        in `found` at their index; the others overflow, summed at once (`rows` holds every row
+        of the file, `_tally`'s too: a fresh peer has none). The rows are made in one call of
+        app._native.keepalive_rows where it is built (the loop here is its reference), their
+        line numbers counted in one walk over the block, whatever the number of peers, in C
+        without the GIL. (Once no row can be added, prepare_block leaves out the peers without
+        a row: only the blocks prepared before then come here with thousands.)"""
         collector, file, rows = self.collector, self.file_name, self.rows
-        tallies, keys, counts, firsts = collector.tallies, groups.keys, groups.counts, groups.firsts
+        tallies, keys, counts = collector.tallies, groups.keys, groups.counts
+        firsts, lasts = groups.firsts, groups.lasts
         room = max(0, MAX_BACKGROUND_ROWS - len(tallies))  # (other files' readers may add some)
-        newlines = _newlines_before(block, [firsts[index] for index in fresh[:room]])
-        for position, index in enumerate(fresh):
+        taken = fresh[:room]
+        offsets = [firsts[index] for index in taken]
+        newlines = _newlines_before(block, offsets) if offsets else []
+        made = 0  # (the rows app._native made: the loop below is its reference and fallback)
+        if loops is not None and offsets:
+            made = loops.keepalive_rows(
+                block, keys, fresh, offsets, [lasts[index] for index in taken],
+                [counts[index] for index in taken], newlines, lines_before, file, tallies, rows,
+                found, _TALLY_MAKER, MAX_BACKGROUND_ROWS, MAX_TIME_LOOKBACK,
+            )  # fmt: skip
+        for position in range(made, len(fresh)):
+            index = fresh[position]
             if position >= room or len(tallies) >= MAX_BACKGROUND_ROWS:  # (as Collector.room)
                 collector.background_overflow += sum(map(counts.__getitem__, fresh[position:]))
                 break
             key = keys[index]
             peer, _, method = key.rpartition(b"\n")
-            utc = _utc_at(block, firsts[index])
+            utc = _utc_at(block, offsets[position])
             row = tallies[(file, peer, method)] = _Tally(
-                lines_before + newlines[position] + 1, first=utc, last=utc
+                lines_before + newlines[position] + 1,
+                counts[index],
+                first=utc,
+                last=max(utc, _utc_at(block, lasts[index])),
             )
             rows[key] = found[index] = row
 

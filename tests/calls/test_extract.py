@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from app.calls.extract import Collector
+from app.calls.extract import MAX_BACKGROUND_ROWS, MAX_TIME_LOOKBACK, Collector
 from app.calls.group import build_calls, merge_background
 from app.calls.ladder import lay_out
 from app.calls.model import BackgroundRow
@@ -582,3 +583,60 @@ def test_keepalive_rows_line_numbers_are_the_newlines_before_them(
     offsets = sorted(rng.sample(range(len(block) + 1), 400)) + [len(block)]
     assert module._newlines_before(block, offsets) == [block.count(b"\n", 0, at) for at in offsets]
     assert module._newlines_before(block, []) == []
+
+
+def _keepalive_rows_of(block: bytes, blocks: int) -> tuple[object, ...]:
+    collector = Collector(threaded=False)
+    observer = collector.observer("k.log", FileKind.LOG)
+    assert observer is not None
+    lines_before = 0
+    for _ in range(blocks):  # (the same lines again: rows found, not made)
+        observer.feed(block, lines_before, None)
+        lines_before += block.count(b"\n")
+    observer.close()
+    rows = {
+        key: (r.line, r.count, r.first, r.last, dict(r.statuses))
+        for key, r in collector.tallies.items()
+    }
+    return rows, collector.background_overflow
+
+
+@pytest.mark.parametrize("peers", [300, MAX_BACKGROUND_ROWS + 200])
+def test_keepalive_rows_made_in_c_are_those_python_makes(
+    peers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New peers' rows (app._native.keepalive_rows where it is built) with the times their
+    lines give: plain, none, unclosed, CRLF, too far back in a long line; past the row cap the
+    rest overflow, counted."""
+    from app.calls import extract as module
+
+    rng = random.Random(peers)
+    times = [
+        b'UTCTime="2026-11-20 10:15:%02d,007" ',
+        b"",
+        b'UTCTime="2026-11-20 10:15:%02d,5 ' + b"x" * 90 + b" ",
+        b'UTCTime="2026-11-20 10:15:%02d" ' + b"y" * (MAX_TIME_LOOKBACK + 10) + b" ",
+    ]
+    lines = []
+    for _ in range(peers + peers // 4):  # (a fifth of the lines repeat a peer: counted, later)
+        n = rng.randrange(peers) if len(lines) >= peers else len(lines)
+        when = rng.choice(times)
+        when = when % rng.randrange(60) if b"%" in when else when
+        lines.append(
+            b"2026-11-20T11:15:33.007+01:00 expc1 tvcs: " + when
+            + b'Module="network.sip" Level="INFO":  Action="Received" Local-ip="192.0.2.5"'
+            + b' Local-port="5061" Src-ip="10.%d.%d.%d" Src-port="5060" Detail="Receive Request'
+            % (n >> 16, (n >> 8) & 255, n & 255)
+            + b' Method=%s, CSeq=1, Call-ID=c%d, From-Tag=f, Msg-Hash=%d"'
+            % (rng.choice([b"REGISTER", b"OPTIONS"]), n, n)
+            + rng.choice([b"\n", b"\r\n"])
+        )  # fmt: skip
+    block = b"".join(lines)
+    native = _keepalive_rows_of(block, 1), _keepalive_rows_of(block, 2)
+    monkeypatch.setattr(module, "loops", None)
+    assert native == (_keepalive_rows_of(block, 1), _keepalive_rows_of(block, 2))
+    rows, overflow = native[1]
+    distinct = len(set(re.findall(rb'Src-ip="([^"]+)".*?Method=(\w+)', block)))
+    assert len(rows) == min(distinct, MAX_BACKGROUND_ROWS)  # type: ignore[arg-type]
+    assert overflow > 0 if distinct > MAX_BACKGROUND_ROWS else overflow == 0
+    assert any(row[1] > 2 for row in rows.values())  # type: ignore[attr-defined]
