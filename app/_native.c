@@ -1305,7 +1305,9 @@ static int sort_rows(const char *b, const SipRows *rows, const Methods *keepaliv
     while (slots < rows->size * 2) slots *= 2;
     paired.slots = malloc((size_t)slots * sizeof(Py_ssize_t));
     paired.mask = slots - 1;
-    if (summary == NULL || out->statuses == NULL || paired.slots == NULL ||
+    out->groups = malloc((size_t)rows->size * sizeof *out->groups); /* (a group per row at most) */
+    out->group_room = rows->size;
+    if (summary == NULL || out->statuses == NULL || paired.slots == NULL || out->groups == NULL ||
         table_init(&keys, rows->size) || table_init(&codes, rows->size))
         goto done;
     for (Py_ssize_t i = 0; i < slots; i++) paired.slots[i] = -1;
@@ -1574,6 +1576,11 @@ static PyObject *sip_prepare(PyObject *self, PyObject *args) {
     Ints starts = {0};
     Needle module = {SIP_MODULE, (Py_ssize_t)strlen(SIP_MODULE), &starts};
     failed = find_or_take(b, n, &module, 1, has_found ? given : NULL);
+    if (!failed && starts.size > 0) { /* (a row per start at most: no array copied as it grows) */
+        rows.items = malloc((size_t)starts.size * sizeof *rows.items);
+        rows.room = starts.size;
+        failed = rows.items == NULL;
+    }
     Py_ssize_t pos = 0;
     for (Py_ssize_t i = 0; i < starts.size && !failed; i++) {
         Py_ssize_t at = starts.items[i], end = at + 1;
