@@ -392,14 +392,16 @@ static void release_views(Py_buffer *views, int count) {
     for (int k = 0; k < count; k++) PyBuffer_Release(&views[k]);
 }
 
-/* newlines_answer(block, asked) -> (answers, offsets, counts)
+/* newlines_answer(block, asked, checkpoints=True) -> (answers, offsets, counts)
  * asked: a list of lists of ascending offsets. answers[k][i]: the newlines in
  * block[:asked[k][i]]; offsets/counts: every distinct offset asked, ascending, from 0, and the
- * newlines before each (checkpoints for Newlines.before). */
+ * newlines before each (checkpoints for Newlines.before), None without `checkpoints` (a scan
+ * asks a hundred thousand offsets per GiB and never looks back: two ints each, for nothing). */
 static PyObject *newlines_answer(PyObject *self, PyObject *args) {
     Py_buffer view;
     PyObject *asked;
-    if (!PyArg_ParseTuple(args, "y*O!", &view, &PyList_Type, &asked)) return NULL;
+    int checkpoints = 1;
+    if (!PyArg_ParseTuple(args, "y*O!|p", &view, &PyList_Type, &asked, &checkpoints)) return NULL;
     PyObject *result = NULL;
     Py_ssize_t lists = PyList_GET_SIZE(asked);
     Py_ssize_t **values = calloc((size_t)(lists ? lists : 1), sizeof(Py_ssize_t *));
@@ -458,7 +460,7 @@ static PyObject *newlines_answer(PyObject *self, PyObject *args) {
         if (smallest != last) {
             newlines = newlines_upto(&cursor, smallest < length ? smallest : length);
             last = smallest;
-            if (ints_push(&offsets, smallest) || ints_push(&counts, newlines)) {
+            if (checkpoints && (ints_push(&offsets, smallest) || ints_push(&counts, newlines))) {
                 failed = 1;
                 break;
             }
@@ -480,8 +482,8 @@ static PyObject *newlines_answer(PyObject *self, PyObject *args) {
         }
         PyList_SET_ITEM(answer_lists, k, list);
     }
-    PyObject *offset_list = ints_list(offsets.items, offsets.size);
-    PyObject *count_list = ints_list(counts.items, counts.size);
+    PyObject *offset_list = checkpoints ? ints_list(offsets.items, offsets.size) : Py_NewRef(Py_None);
+    PyObject *count_list = checkpoints ? ints_list(counts.items, counts.size) : Py_NewRef(Py_None);
     if (offset_list == NULL || count_list == NULL) {
         Py_DECREF(answer_lists);
         Py_XDECREF(offset_list);
@@ -3659,7 +3661,7 @@ static PyObject *set_avx2(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"newlines_answer", newlines_answer, METH_VARARGS,
-     "newlines_answer(block, asked) -> (answers, offsets, counts)"},
+     "newlines_answer(block, asked, checkpoints=True) -> (answers, offsets | None, counts | None)"},
     {"sip_prepare", sip_prepare, METH_VARARGS,
      "sip_prepare(block, keepalive, index=None, found=None) -> None | (groups, maybe_late, "
      "statuses, hits, tail, overflow)"},

@@ -17,7 +17,7 @@ from app.native import loops
 class Newlines:
     """The newlines in `block` before offsets: `ask` for some, then `answer` them."""
 
-    __slots__ = ("_asked", "_answers", "block", "counts", "offsets")
+    __slots__ = ("_answers", "_asked", "_checkpoints_left", "block", "counts", "offsets")
 
     def __init__(self, block: bytes) -> None:
         self.block = block
@@ -25,6 +25,7 @@ class Newlines:
         self._answers: list[list[int]] | None = None
         self.offsets = [0]  # answered offsets, ascending (checkpoints for `before`)
         self.counts = [0]  # newlines before each
+        self._checkpoints_left = False  # (offsets and counts to be made from the answers)
 
     def ask(self, offsets: list[int]) -> int:
         """Ask for the newlines before each of `offsets` (ascending); the ticket for `answer`.
@@ -45,14 +46,20 @@ class Newlines:
         """The newlines in block[:offset], counted from the nearest answered offset below."""
         if self._answers is None:
             self._count()
+        if self._checkpoints_left:  # (the C walk leaves them out: made here, when asked)
+            self._checkpoints_left = False
+            answered = {0: 0}
+            for asked, answers in zip(self._asked, self._answers or [], strict=True):
+                answered.update(zip(asked, answers, strict=True))
+            self.offsets = sorted(answered)
+            self.counts = [answered[at] for at in self.offsets]
         at = bisect_right(self.offsets, offset) - 1
         return self.counts[at] + self.block.count(b"\n", self.offsets[at], offset)
 
     def _count(self) -> None:
         if loops is not None:  # the same walk in C, the GIL released (app/_native.c)
-            self._answers, self.offsets, self.counts = loops.newlines_answer(
-                self.block, self._asked
-            )
+            self._answers, _, _ = loops.newlines_answer(self.block, self._asked, False)
+            self._checkpoints_left = True
             return
         self._count_in_python()
 
