@@ -5,8 +5,9 @@ Loops that ran per line in Python, holding the GIL, run in C: `Newlines._count`,
 released), and the per-message readers of call flows: `calls.sipline.read_line` (a SIP
 summary or block line), `calls.sipmsg.read_head` (a SIPMSG block's start line and headers),
 `calls.signin.fast_line` (a Traffic Server line), a logged UTCTime's datetime
-(`calls.extract.Seconds.utc_time`, the sign-in reader's `_utc`), and the interning of a kept
-message's text (`calls.interning.slot_interner`). `setup.py` builds them (optional: without a
+(`calls.extract.Seconds.utc_time`, the sign-in reader's `_utc`), a block's new keep-alive rows
+(`calls.extract.FileExtractor._new_rows`), and the interning of a kept message's text
+(`calls.interning.slot_interner`). `setup.py` builds them (optional: without a
 compiler the install goes on); each caller keeps its Python function as the reference and the
 fallback, and tests/test_native.py checks both answer alike. LOUPE_NATIVE=false (read once, at
 import) runs the Python ones even when the C ones exist. The block loops (newline counting, the
