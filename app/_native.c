@@ -482,8 +482,13 @@ static PyObject *newlines_answer(PyObject *self, PyObject *args) {
         }
         PyList_SET_ITEM(answer_lists, k, list);
     }
-    PyObject *offset_list = checkpoints ? ints_list(offsets.items, offsets.size) : Py_NewRef(Py_None);
-    PyObject *count_list = checkpoints ? ints_list(counts.items, counts.size) : Py_NewRef(Py_None);
+    PyObject *offset_list = Py_None, *count_list = Py_None;
+    if (checkpoints) {
+        offset_list = ints_list(offsets.items, offsets.size);
+        count_list = ints_list(counts.items, counts.size);
+    } else {
+        Py_INCREF(offset_list), Py_INCREF(count_list);
+    }
     if (offset_list == NULL || count_list == NULL) {
         Py_DECREF(answer_lists);
         Py_XDECREF(offset_list);
@@ -1295,9 +1300,9 @@ static void sorted_free(Sorted *sorted) {
 }
 
 /* Sort the rows as calls.extract.prepare_block_in_python does (no Python object: runs
- * without the GIL); -1 when out of memory. */
-static int sort_rows(const char *b, const SipRows *rows, const Methods *keepalive,
-                     const KeyIndex *known, Sorted *out) {
+ * without the GIL; the keep-alive methods were read with each row, see row_facts); -1 when
+ * out of memory. */
+static int sort_rows(const char *b, const SipRows *rows, const KeyIndex *known, Sorted *out) {
     int status = -1;
     char *summary = malloc((size_t)rows->size);
     SpanSet paired = {NULL, 0};
@@ -1596,7 +1601,7 @@ static PyObject *sip_prepare(PyObject *self, PyObject *args) {
         }
     }
     ints_free(&starts);
-    if (!failed && rows.size) failed = sort_rows(b, &rows, &methods, known, &sorted) != 0;
+    if (!failed && rows.size) failed = sort_rows(b, &rows, known, &sorted) != 0;
     Py_END_ALLOW_THREADS
     if (has_found) release_views(given, 1);
     PyObject *result = NULL;
@@ -2050,7 +2055,8 @@ static PyObject *head_fields(const char *b, Py_ssize_t n) {
                 while (name.end > name.start && (b[name.end - 1] == ' ' || b[name.end - 1] == '\t'))
                     name.end--;
                 for (size_t w = 0; w < sizeof WANTED / sizeof WANTED[0]; w++) {
-                    if (WANTED[w].size != name.end - name.start || !same_lower(b, name, WANTED[w].name))
+                    if (WANTED[w].size != name.end - name.start ||
+                        !same_lower(b, name, WANTED[w].name))
                         continue;
                     Span value = strip(b, (Span){colon + 1, end});
                     if (value.end - value.start > MAX_VALUE_CHARS) value.end = value.start + MAX_VALUE_CHARS;
@@ -3661,7 +3667,8 @@ static PyObject *set_avx2(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"newlines_answer", newlines_answer, METH_VARARGS,
-     "newlines_answer(block, asked, checkpoints=True) -> (answers, offsets | None, counts | None)"},
+     "newlines_answer(block, asked, checkpoints=True) -> (answers, offsets | None, "
+     "counts | None)"},
     {"sip_prepare", sip_prepare, METH_VARARGS,
      "sip_prepare(block, keepalive, index=None, found=None) -> None | (groups, maybe_late, "
      "statuses, hits, tail, overflow)"},

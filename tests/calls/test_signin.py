@@ -512,3 +512,18 @@ def test_messages_are_put_in_time_order_then_file_and_line_the_untimed_last() ->
     assert [id(m) for m in signin_flow.in_time_order(timed)] == [
         id(m) for m in expected if m.time is not None
     ]
+    # each file's messages as a reader keeps them (by line, ties as logged), in a dict of files
+    # in any order: put in file order, then sorted by time alone, they come in the same order
+    by_file: dict[str, list[HttpMessage]] = {}
+    for message in sorted(messages, key=lambda m: m.line):
+        by_file.setdefault(message.file, []).append(message)
+    in_files = signin_flow.in_file_order(dict(sorted(by_file.items(), reverse=True)))
+    assert [id(m) for m in in_files] == [
+        id(m) for m in sorted(messages, key=lambda m: (m.file, m.line))
+    ]
+    ordered = signin_flow.in_time_order(in_files, in_place_order=True)
+    assert [id(m) for m in ordered] == [id(m) for m in signin_flow.in_time_order(in_files)]
+    by_file["a.log"].reverse()  # (a file out of line order is sorted)
+    assert [m.line for m in signin_flow.in_file_order(by_file)][: len(by_file["a.log"])] == sorted(
+        m.line for m in by_file["a.log"]
+    )
