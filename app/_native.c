@@ -2590,31 +2590,52 @@ static int shared_text_grow(SharedText *t) {
     return 0;
 }
 
-/* A new reference to the table's str equal to the str `value`: `value` itself when it is
- * added, or when it cannot be (the table full, its probe too long, memory short). */
-static PyObject *shared_str(SharedText *t, PyObject *value) {
-    if (t->used * 2 > t->mask && t->used < t->limit && shared_text_grow(t) < 0)
-        return Py_NewRef(value); /* (out of memory: the value is just not shared) */
-    int kind = PyUnicode_KIND(value);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(value) * kind;
-    const char *data = PyUnicode_DATA(value);
-    uint64_t h = text_hash(data, n, t->seed ^ (uint64_t)kind);
+/* the table's str of kind `kind` whose data is data[0, n) (n: bytes; hash h), or NULL; *empty:
+ * the empty slot the probe ended on, -1 when it ended on none (MAX_PROBE slots looked at) */
+static PyObject *shared_find(const SharedText *t, uint64_t h, int kind, const char *data,
+                             Py_ssize_t n, Py_ssize_t *empty) {
     Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)t->mask);
+    *empty = -1;
     for (int probe = 0; probe < SHARED_MAX_PROBE; probe++, slot = (slot + 1) & t->mask) {
         PyObject *item = t->slots[slot].text;
         if (item == NULL) {
-            if (t->used >= t->limit || t->used * 2 > t->mask) break;
-            t->slots[slot].text = Py_NewRef(value);
-            t->slots[slot].hash = h;
-            t->used++;
-            break;
+            *empty = slot;
+            return NULL;
         }
         /* (equal str have the same kind: PEP 393's canonical form) */
         if (t->slots[slot].hash == h && PyUnicode_KIND(item) == kind &&
             PyUnicode_GET_LENGTH(item) * kind == n &&
-            memcmp(PyUnicode_DATA(item), data, (size_t)n) == 0)
-            return Py_NewRef(item);
+            same_bytes(PyUnicode_DATA(item), data, (size_t)n))
+            return item;
     }
+    return NULL;
+}
+
+/* the table grown when half full, below its limit (out of memory: it stays as it is, and
+ * takes no more: see shared_add) */
+static void shared_make_room(SharedText *t) {
+    if (t->used * 2 > t->mask && t->used < t->limit) (void)shared_text_grow(t);
+}
+
+/* `value` (hash h) put in the empty slot `empty` that shared_find gave, when the table has room */
+static void shared_add(SharedText *t, Py_ssize_t empty, PyObject *value, uint64_t h) {
+    if (empty < 0 || t->used >= t->limit || t->used * 2 > t->mask) return;
+    t->slots[empty].text = Py_NewRef(value);
+    t->slots[empty].hash = h;
+    t->used++;
+}
+
+/* A new reference to the table's str equal to the str `value`: `value` itself when it is
+ * added, or when it cannot be (the table full, its probe too long, memory short). */
+static PyObject *shared_str(SharedText *t, PyObject *value) {
+    shared_make_room(t);
+    int kind = PyUnicode_KIND(value);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(value) * kind, empty;
+    const char *data = PyUnicode_DATA(value);
+    uint64_t h = text_hash(data, n, t->seed ^ (uint64_t)kind);
+    PyObject *found = shared_find(t, h, kind, data, n, &empty);
+    if (found != NULL) return Py_NewRef(found);
+    shared_add(t, empty, value, h);
     return Py_NewRef(value);
 }
 
@@ -2627,27 +2648,14 @@ static PyObject *shared_text_of(void *table, const char *p, Py_ssize_t n) {
     uint64_t high;
     uint64_t h = text_hash_of(p, n, t->seed ^ (uint64_t)PyUnicode_1BYTE_KIND, &high);
     if (high) return PyUnicode_FromStringAndSize(p, n); /* not ASCII: decoded, not shared */
-    if (t->used * 2 > t->mask && t->used < t->limit)
-        (void)shared_text_grow(t); /* (no memory to grow: looked up as it is, not added) */
-    Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)t->mask), free_slot = -1;
-    for (int probe = 0; probe < SHARED_MAX_PROBE; probe++, slot = (slot + 1) & t->mask) {
-        PyObject *item = t->slots[slot].text;
-        if (item == NULL) {
-            free_slot = slot;
-            break;
-        }
-        if (t->slots[slot].hash == h && PyUnicode_KIND(item) == PyUnicode_1BYTE_KIND &&
-            PyUnicode_GET_LENGTH(item) == n && same_bytes(PyUnicode_DATA(item), p, (size_t)n))
-            return Py_NewRef(item);
-    }
+    shared_make_room(t);
+    Py_ssize_t empty;
+    PyObject *found = shared_find(t, h, PyUnicode_1BYTE_KIND, p, n, &empty);
+    if (found != NULL) return Py_NewRef(found);
     PyObject *made = PyUnicode_New(n, 127);
     if (made == NULL) return NULL;
     memcpy(PyUnicode_DATA(made), p, (size_t)n);
-    if (free_slot >= 0 && t->used < t->limit && t->used * 2 <= t->mask) { /* (as shared_str) */
-        t->slots[free_slot].text = Py_NewRef(made);
-        t->slots[free_slot].hash = h;
-        t->used++;
-    }
+    shared_add(t, empty, made, h); /* (where the probe ended: no second hash and probe) */
     return made;
 }
 

@@ -233,7 +233,7 @@ def _quoted_time(block: bytes, found: int, stop: int) -> bytes:
     keep-alive row hold megabytes as its time)."""
     if found == -1:
         return b""
-    end = block.find(b'"', found + 9, max(found + 9, stop))
+    end = block.find(b'"', found + 9, stop)
     return block[found + 9 : end] if end != -1 else b""
 
 
