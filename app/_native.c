@@ -3671,6 +3671,337 @@ static PyObject *set_avx2(PyObject *self, PyObject *args) {
     return PyBool_FromLong(before);
 }
 
+/* ------------------------------------------------------------------ sign-in attempts */
+
+/* The object in slot `i` of `slots` (member descriptors, checked by writable_slots against
+ * the item's type) of `item`: a borrowed reference; NULL with AttributeError when unset. */
+static inline PyObject *slot_at(PyObject *slots, Py_ssize_t i, PyObject *item) {
+    PyMemberDef *def = ((PyMemberDescrObject *)PyTuple_GET_ITEM(slots, i))->d_member;
+    PyObject *value = *(PyObject **)((char *)item + def->offset);
+    if (value == NULL) PyErr_Format(PyExc_AttributeError, "%s is not set", def->name);
+    return value;
+}
+
+/* 0 when `item` is of `*checked` (or of a type whose slots `slots` are: then `*checked`
+ * becomes it), -1 with TypeError otherwise (nothing is read at a wrong offset) */
+static int item_of(PyObject *slots, PyObject *item, PyTypeObject **checked, const char *who) {
+    if (Py_TYPE(item) == *checked) return 0;
+    if (writable_slots(slots, Py_TYPE(item), who) < 0) return -1;
+    *checked = Py_TYPE(item);
+    return 0;
+}
+
+/* days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil) */
+static long long days_from_civil(long long y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (long long)doe - 719468;
+}
+
+/* a datetime's fields as microseconds (its tzinfo left aside) */
+static long long datetime_micros(PyObject *when) {
+    long long days = days_from_civil(PyDateTime_GET_YEAR(when), PyDateTime_GET_MONTH(when),
+                                     PyDateTime_GET_DAY(when));
+    long long seconds = days * 86400 + PyDateTime_DATE_GET_HOUR(when) * 3600 +
+                        PyDateTime_DATE_GET_MINUTE(when) * 60 + PyDateTime_DATE_GET_SECOND(when);
+    return seconds * 1000000 + PyDateTime_DATE_GET_MICROSECOND(when);
+}
+
+/* `later - earlier > gap` (1, 0; -1 on error): in integers when both are datetimes with the
+ * same tzinfo (what Python's subtraction then does too: the tzinfo is not consulted), else by
+ * Python's own subtraction and comparison */
+static int apart_more_than(PyObject *later, PyObject *earlier, PyObject *gap, long long gap_us) {
+    if (PyDateTime_CheckExact(later) && PyDateTime_CheckExact(earlier) &&
+        PyDateTime_DATE_GET_TZINFO(later) == PyDateTime_DATE_GET_TZINFO(earlier))
+        return datetime_micros(later) - datetime_micros(earlier) > gap_us;
+    PyObject *apart = PyNumber_Subtract(later, earlier);
+    if (apart == NULL) return -1;
+    int more = PyObject_RichCompareBool(apart, gap, Py_GT);
+    Py_DECREF(apart);
+    return more;
+}
+
+/* `dict.setdefault(key, value)` when key is true (a non-empty text); 0, -1 on error */
+static int remember(PyObject *dict, PyObject *key, PyObject *value) {
+    int named = PyObject_IsTrue(key);
+    if (named <= 0) return named;
+    return PyDict_SetDefault(dict, key, value) == NULL ? -1 : 0;
+}
+
+/* `dict.get(key, "")` truth: a borrowed reference to the value when it is true, else NULL
+ * (and *failed set on error) */
+static PyObject *known_as(PyObject *dict, PyObject *key, int *failed) {
+    PyObject *value = PyDict_GetItemWithError(dict, key);
+    if (value == NULL) {
+        *failed = PyErr_Occurred() != NULL;
+        return NULL;
+    }
+    int truth = PyObject_IsTrue(value);
+    if (truth < 0) *failed = 1;
+    return truth > 0 ? value : NULL;
+}
+
+/* The client of each message: its own when it names one, else that of a message with its
+ * TrackingID (its own, else its request's), else of its user, else `unknown` (a new list) */
+static PyObject *resolved_clients(PyObject *slots, PyObject *ordered, PyObject *clients,
+                                  PyObject *unknown) {
+    Py_ssize_t count = PyList_GET_SIZE(ordered);
+    PyObject *by_tracking = PyDict_New(), *by_user = PyDict_New();
+    PyObject *resolved = PyList_New(count);
+    PyTypeObject *checked = NULL;
+    if (by_tracking == NULL || by_user == NULL || resolved == NULL) goto failed;
+    for (int pass = 0; pass < 2; pass++) {
+        for (Py_ssize_t i = 0; i < count; i++) {
+            PyObject *message = PyList_GET_ITEM(ordered, i);
+            PyObject *client = PyList_GET_ITEM(clients, i);
+            if (item_of(slots, message, &checked, "signin_groups") < 0) goto failed;
+            PyObject *tracking = slot_at(slots, 0, message);
+            PyObject *request_tracking = slot_at(slots, 1, message);
+            PyObject *user = slot_at(slots, 2, message);
+            if (tracking == NULL || request_tracking == NULL || user == NULL) goto failed;
+            int named = PyObject_IsTrue(client);
+            if (named < 0) goto failed;
+            if (pass == 0) { /* what the messages that name their client tell of the others */
+                if (named && (remember(by_tracking, tracking, client) < 0 ||
+                              remember(by_tracking, request_tracking, client) < 0 ||
+                              remember(by_user, user, client) < 0))
+                    goto failed;
+                continue;
+            }
+            if (!named) {
+                int error = 0, tracked = PyObject_IsTrue(tracking);
+                if (tracked < 0) goto failed;
+                client = known_as(by_tracking, tracked ? tracking : request_tracking, &error);
+                if (client == NULL && !error) client = known_as(by_user, user, &error);
+                if (error) goto failed;
+                if (client == NULL) client = unknown;
+            }
+            PyList_SET_ITEM(resolved, i, Py_NewRef(client));
+        }
+    }
+    Py_DECREF(by_tracking);
+    Py_DECREF(by_user);
+    return resolved;
+failed:
+    Py_XDECREF(by_tracking);
+    Py_XDECREF(by_user);
+    Py_XDECREF(resolved);
+    return NULL;
+}
+
+/* signin_groups(slots, ordered, clients, gap, unknown) -> [(client, messages), ...]:
+ * calls.signin_flow.client_groups_in_python in C (its reference; see there), over the messages
+ * `ordered` (HttpMessage, in time order) and the client each names ("" for none); `slots`:
+ * the member descriptors of tracking_id, request_tracking, user and time; `gap`: a timedelta. */
+static PyObject *signin_groups(PyObject *self, PyObject *args) {
+    PyObject *slots, *ordered, *clients, *gap, *unknown;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!U", &PyTuple_Type, &slots, &PyList_Type, &ordered,
+                          &PyList_Type, &clients, PyDateTimeAPI->DeltaType, &gap, &unknown))
+        return NULL;
+    if (PyTuple_GET_SIZE(slots) != 4 || PyList_GET_SIZE(clients) != PyList_GET_SIZE(ordered)) {
+        PyErr_SetString(PyExc_ValueError, "signin_groups: four slots, a client per message");
+        return NULL;
+    }
+    long long gap_us = ((long long)PyDateTime_DELTA_GET_DAYS(gap) * 86400 +
+                        PyDateTime_DELTA_GET_SECONDS(gap)) * 1000000 +
+                       PyDateTime_DELTA_GET_MICROSECONDS(gap);
+    PyObject *resolved = resolved_clients(slots, ordered, clients, unknown);
+    if (resolved == NULL) return NULL;
+    PyObject *open = PyDict_New(), *last = PyDict_New(), *groups = PyList_New(0);
+    if (open == NULL || last == NULL || groups == NULL) goto failed;
+    Py_ssize_t count = PyList_GET_SIZE(ordered);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        /* (the types were checked by resolved_clients, and a list of ours holds them) */
+        PyObject *message = PyList_GET_ITEM(ordered, i);
+        PyObject *client = PyList_GET_ITEM(resolved, i);
+        PyObject *when = slot_at(slots, 3, message);
+        if (when == NULL) goto failed;
+        PyObject *group = PyDict_GetItemWithError(open, client);
+        if (group == NULL && PyErr_Occurred()) goto failed;
+        PyObject *previous = PyDict_GetItemWithError(last, client);
+        if (previous == NULL && PyErr_Occurred()) goto failed;
+        int fresh = group == NULL;
+        if (!fresh && when != Py_None && previous != NULL && previous != Py_None) {
+            fresh = apart_more_than(when, previous, gap, gap_us);
+            if (fresh < 0) goto failed;
+        }
+        if (fresh) {
+            group = PyList_New(0);
+            if (group == NULL) goto failed;
+            PyObject *pair = PyTuple_Pack(2, client, group);
+            int stored = pair == NULL ? -1 : PyDict_SetItem(open, client, group);
+            if (stored == 0) stored = PyList_Append(groups, pair);
+            Py_XDECREF(pair);
+            Py_DECREF(group); /* (open holds it) */
+            if (stored < 0) goto failed;
+        }
+        if (PyList_Append(group, message) < 0) goto failed;
+        if (when != Py_None && PyDict_SetItem(last, client, when) < 0) goto failed;
+    }
+    Py_DECREF(resolved);
+    Py_DECREF(open);
+    Py_DECREF(last);
+    return groups;
+failed:
+    Py_DECREF(resolved);
+    Py_XDECREF(open);
+    Py_XDECREF(last);
+    Py_XDECREF(groups);
+    return NULL;
+}
+
+/* `text.endswith(suffixes)` (1, 0; -1 on error), without a method call for a str */
+static int ends_with_any(PyObject *text, PyObject *suffixes) {
+    if (PyUnicode_CheckExact(text)) {
+        Py_ssize_t count = PyTuple_GET_SIZE(suffixes);
+        for (Py_ssize_t i = 0; i < count; i++) {
+            PyObject *suffix = PyTuple_GET_ITEM(suffixes, i);
+            if (!PyUnicode_Check(suffix)) goto general;
+            Py_ssize_t found = PyUnicode_Tailmatch(text, suffix, 0, PY_SSIZE_T_MAX, 1);
+            if (found != 0) return found < 0 ? -1 : 1;
+        }
+        return 0;
+    }
+general:;
+    PyObject *answer = PyObject_CallMethod(text, "endswith", "O", suffixes);
+    int truth = answer == NULL ? -1 : PyObject_IsTrue(answer);
+    Py_XDECREF(answer);
+    return truth;
+}
+
+/* What signin_steps reads of every message besides its step (slots 6, 7, 8: user, time,
+ * node): the first user named, the earliest and latest time (min and max: the first of equal
+ * ones), the nodes in the order they show (keys of `nodes`); borrowed references; -1 on error */
+static int attempt_span(PyObject *slots, PyObject *message, PyObject **user, PyObject **started,
+                        PyObject **ended, PyObject *nodes) {
+    PyObject *named = slot_at(slots, 6, message), *when = slot_at(slots, 7, message);
+    PyObject *node = slot_at(slots, 8, message);
+    if (named == NULL || when == NULL || node == NULL) return -1;
+    if (*user == NULL) {
+        int truth = PyObject_IsTrue(named);
+        if (truth < 0) return -1;
+        if (truth) *user = named;
+    }
+    if (when != Py_None) {
+        int earlier = 1, later = 1;
+        if (*started != NULL) earlier = PyObject_RichCompareBool(when, *started, Py_LT);
+        if (earlier < 0) return -1;
+        if (earlier) *started = when;
+        if (*ended != NULL) later = PyObject_RichCompareBool(when, *ended, Py_GT);
+        if (later < 0) return -1;
+        if (later) *ended = when;
+    }
+    return PyDict_SetDefault(nodes, node, Py_None) == NULL ? -1 : 0;
+}
+
+/* signin_steps(slots, messages, names, steps_of_path, tftp_ports) -> (steps, last_response,
+ * notes, agent, user, nodes, started, ended): the pass of calls.signin_flow._attempt over its
+ * messages in C (see attempt_facts_in_python, its reference, and step_of; None where it has
+ * None). `slots`: the member descriptors of source, path, peer, method, status, user_agent,
+ * user, time and node; `names`: ("note", "UDS", "TFTP config",
+ * "HTTP", "HTTP (path not logged)", "HTTP (request not logged)"); `steps_of_path(path)`: the
+ * (before, after) of a path, called once per path of the call. */
+static PyObject *signin_steps(PyObject *self, PyObject *args) {
+    PyObject *slots, *messages, *names, *steps_of_path, *tftp_ports;
+    if (!PyArg_ParseTuple(args, "O!O!O!OO!", &PyTuple_Type, &slots, &PyList_Type, &messages,
+                          &PyTuple_Type, &names, &steps_of_path, &PyTuple_Type, &tftp_ports))
+        return NULL;
+    if (PyTuple_GET_SIZE(slots) != 9 || PyTuple_GET_SIZE(names) != 6) {
+        PyErr_SetString(PyExc_ValueError, "signin_steps: nine slots and six names");
+        return NULL;
+    }
+    PyObject *note = PyTuple_GET_ITEM(names, 0), *uds = PyTuple_GET_ITEM(names, 1);
+    PyObject *tftp = PyTuple_GET_ITEM(names, 2), *http = PyTuple_GET_ITEM(names, 3);
+    PyObject *no_path = PyTuple_GET_ITEM(names, 4), *no_request = PyTuple_GET_ITEM(names, 5);
+    PyObject *steps = PyDict_New(), *last_response = PyDict_New(), *paths = PyDict_New();
+    PyObject *notes = PyList_New(0), *nodes = PyDict_New(), *agent = NULL, *user = NULL;
+    PyObject *started = NULL, *ended = NULL;
+    PyTypeObject *checked = NULL;
+    if (steps == NULL || last_response == NULL || paths == NULL || notes == NULL || nodes == NULL)
+        goto failed;
+    Py_ssize_t count = PyList_GET_SIZE(messages);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *message = PyList_GET_ITEM(messages, i);
+        if (item_of(slots, message, &checked, "signin_steps") < 0) goto failed;
+        PyObject *source = slot_at(slots, 0, message), *method = slot_at(slots, 3, message);
+        if (source == NULL || method == NULL) goto failed;
+        if (agent == NULL && method != Py_None) { /* the first request's User-Agent */
+            PyObject *user_agent = slot_at(slots, 5, message);
+            int named = user_agent == NULL ? -1 : PyObject_IsTrue(user_agent);
+            if (named < 0) goto failed;
+            if (named) agent = user_agent;
+        }
+        if (attempt_span(slots, message, &user, &started, &ended, nodes) < 0) goto failed;
+        int is_note = PyObject_RichCompareBool(source, note, Py_EQ);
+        if (is_note < 0) goto failed;
+        if (is_note) {
+            if (PyDict_SetItem(steps, uds, Py_None) < 0 || PyList_Append(notes, message) < 0)
+                goto failed;
+            continue;
+        }
+        PyObject *path = slot_at(slots, 1, message), *peer = slot_at(slots, 2, message);
+        if (path == NULL || peer == NULL) goto failed;
+        int has_path = PyObject_IsTrue(path);
+        if (has_path < 0) goto failed;
+        PyObject *step = NULL, *after = Py_None;
+        if (has_path) {
+            PyObject *pair = PyDict_GetItemWithError(paths, path);
+            if (pair == NULL) {
+                if (PyErr_Occurred()) goto failed;
+                pair = PyObject_CallOneArg(steps_of_path, path);
+                if (pair == NULL) goto failed;
+                int stored = PyDict_SetItem(paths, path, pair);
+                Py_DECREF(pair); /* (paths holds it) */
+                if (stored < 0) goto failed;
+                if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+                    PyErr_SetString(PyExc_TypeError, "steps_of_path: a pair");
+                    goto failed;
+                }
+            }
+            if (PyTuple_GET_ITEM(pair, 0) != Py_None) step = PyTuple_GET_ITEM(pair, 0);
+            after = PyTuple_GET_ITEM(pair, 1);
+        }
+        if (step == NULL) {
+            int tftp_peer = ends_with_any(peer, tftp_ports);
+            if (tftp_peer < 0) goto failed;
+            if (tftp_peer)
+                step = tftp;
+            else if (after != Py_None)
+                step = after;
+            else if (has_path)
+                step = http;
+            else
+                step = method != Py_None ? no_path : no_request;
+        }
+        if (PyDict_SetItem(steps, step, Py_None) < 0) goto failed;
+        PyObject *status = slot_at(slots, 4, message);
+        if (status == NULL) goto failed;
+        if (method == Py_None && status != Py_None &&
+            PyDict_SetItem(last_response, step, message) < 0)
+            goto failed;
+    }
+    Py_DECREF(paths);
+    PyObject *listed = PyDict_Keys(nodes);
+    Py_DECREF(nodes);
+    if (listed == NULL) {
+        nodes = NULL;
+        goto failed;
+    }
+    return Py_BuildValue("(NNNOONOO)", steps, last_response, notes, agent ? agent : Py_None,
+                         user ? user : Py_None, listed, started ? started : Py_None,
+                         ended ? ended : Py_None);
+failed:
+    Py_XDECREF(steps);
+    Py_XDECREF(last_response);
+    Py_XDECREF(paths);
+    Py_XDECREF(notes);
+    Py_XDECREF(nodes);
+    return NULL;
+}
+
 /* ------------------------------------------------------------------ module */
 
 static PyMethodDef methods[] = {
@@ -3695,6 +4026,11 @@ static PyMethodDef methods[] = {
     {"signin_run", signin_run, METH_VARARGS,
      "signin_run(block, starts, numbers, index, pos, lines_before, cls, consts, requests, "
      "evict, max_paired, room, into, slots, shared=None) -> (index, pos, kept, last)"},
+    {"signin_groups", signin_groups, METH_VARARGS,
+     "signin_groups(slots, ordered, clients, gap, unknown) -> [(client, messages), ...]"},
+    {"signin_steps", signin_steps, METH_VARARGS,
+     "signin_steps(slots, messages, names, steps_of_path, tftp_ports) -> (steps, "
+     "last_response, notes, agent, user, nodes, started, ended)"},
     {"keepalive_rows", keepalive_rows, METH_VARARGS,
      "keepalive_rows(block, keys, fresh, offsets, lasts, counts, numbers, lines_before, file, "
      "tallies, rows, found, maker, max_rows, lookback) -> made"},

@@ -23,9 +23,11 @@ from functools import lru_cache
 from itertools import islice
 from operator import attrgetter, le
 
+from app.calls.interning import slot_descriptors
 from app.calls.ladder import Arrow, Column, Ladder
 from app.calls.signin import SigninCollector
 from app.calls.signin_model import Attempt, HttpMessage, SigninResult
+from app.native import loops
 
 ATTEMPT_GAP = timedelta(seconds=60)
 MAX_ATTEMPTS = 10_000
@@ -129,12 +131,35 @@ def _sort_key(message: HttpMessage) -> tuple[int, datetime | float, str, int]:
     return (0, message.time, message.file, message.line)
 
 
+_GROUP_SLOTS = slot_descriptors(HttpMessage, ("tracking_id", "request_tracking", "user", "time"))
+_STEP_SLOTS = slot_descriptors(
+    HttpMessage,
+    ("source", "path", "peer", "method", "status", "user_agent", "user", "time", "node"),
+)
+AttemptFacts = tuple[
+    dict[str, None],  # steps
+    dict[str, HttpMessage],  # the last response of each step
+    list[HttpMessage],  # notes
+    str | None,  # User-Agent
+    str | None,  # user
+    list[str],  # nodes
+    datetime | None,  # started
+    datetime | None,  # ended
+]
+_STEP_NAMES = (
+    "note",
+    "UDS",
+    "TFTP config",
+    "HTTP",
+    "HTTP (path not logged)",
+    "HTTP (request not logged)",
+)
+"""The names app._native.signin_steps gives (step_of's): a note's source, then its steps."""
 _BY_TIME = attrgetter("time", "file", "line")
 _BY_PLACE = attrgetter("file", "line")
 _TIME = attrgetter("time")
 _LINE = attrgetter("line")
 _NODE = attrgetter("node")
-_USER = attrgetter("user")
 
 
 def in_time_order(
@@ -201,6 +226,27 @@ def group_attempts(
     roles = {node: product or "" for node, product in products.items()}
     ordered = in_time_order(messages, in_place_order=in_place_order)
     clients = [client_of(m, roles) for m in ordered]
+    if loops is not None:
+        groups = loops.signin_groups(_GROUP_SLOTS, ordered, clients, ATTEMPT_GAP, UNKNOWN_CLIENT)
+    else:
+        groups = client_groups_in_python(ordered, clients)
+    left_out = max(0, len(groups) - MAX_ATTEMPTS)
+    groups.sort(key=lambda item: _sort_key(item[1][0]))
+    attempts = [
+        _attempt(number, client, group)
+        for number, (client, group) in enumerate(groups[:MAX_ATTEMPTS], start=1)
+    ]
+    return attempts, left_out
+
+
+def client_groups_in_python(
+    ordered: list[HttpMessage], clients: list[str]
+) -> list[tuple[str, list[HttpMessage]]]:
+    """The messages `ordered` (in time order) grouped per client and attempt, in the order the
+    attempts start: a message that names no client (`clients`, one per message, "" for none)
+    takes the client of a message with its TrackingID, else of its user, else UNKNOWN_CLIENT;
+    a client's messages more than ATTEMPT_GAP apart start a new attempt (the reference of
+    app._native.signin_groups)."""
     by_tracking: dict[str, str] = {}
     by_user: dict[str, str] = {}
     for message, client in zip(ordered, clients, strict=True):
@@ -234,27 +280,16 @@ def group_attempts(
         group.append(message)
         if message.time is not None:
             last_time[client] = message.time
-    left_out = max(0, len(groups) - MAX_ATTEMPTS)
-    groups.sort(key=lambda item: _sort_key(item[1][0]))
-    attempts = [
-        _attempt(number, client, group)
-        for number, (client, group) in enumerate(groups[:MAX_ATTEMPTS], start=1)
-    ]
-    return attempts, left_out
+    return groups
 
 
 def _attempt(number: int, client: str, messages: list[HttpMessage]) -> Attempt:
-    times = list(filter(None, map(_TIME, messages)))  # (a datetime is never false)
-    last_response: dict[str, HttpMessage] = {}
-    steps: dict[str, None] = {}
-    failed_note: HttpMessage | None = None
-    for message in messages:
-        step = step_of(message)
-        steps[step] = None
-        if message.source == "note":  # (is_note)
-            failed_note = failed_note or message
-        elif message.method is None and message.status is not None:  # a response
-            last_response[step] = message
+    if loops is not None:
+        facts = loops.signin_steps(_STEP_SLOTS, messages, _STEP_NAMES, _steps_of_path, _TFTP_PORTS)
+    else:
+        facts = attempt_facts_in_python(messages)
+    steps, last_response, note_messages, agent, user, nodes, started, ended = facts
+    failed_note = note_messages[0] if note_messages else None
     failures = [
         (step, m) for step, m in last_response.items() if m.status is not None and m.status >= 400
     ]
@@ -268,29 +303,51 @@ def _attempt(number: int, client: str, messages: list[HttpMessage]) -> Attempt:
         outcome, failed_step, status, reason = "succeeded", "", None, ""
     else:
         outcome, failed_step, status, reason = "no response logged", "", None, ""
-    user = next(filter(None, map(_USER, messages)), "")  # (the first: no pass over the rest)
-    agent = next((m.user_agent for m in messages if m.user_agent and m.method is not None), "")
-    notes = [
-        f"{m.detail} ({m.user})" if m.user else m.detail for m in messages if m.source == "note"
-    ]
+    notes = [f"{m.detail} ({m.user})" if m.user else m.detail for m in note_messages]
     kept = messages[:MAX_ATTEMPT_MESSAGES]
     return Attempt(
         number=number,
         client=client,
-        user=user,
-        started_at=min(times) if times else None,
-        ended_at=max(times) if times else None,
+        user=user or "",
+        started_at=started,
+        ended_at=ended,
         outcome=outcome,
         failed_step=failed_step,
         failed_status=status,
         failed_reason=reason,
         steps=list(steps),
-        nodes=list(dict.fromkeys(map(_NODE, messages))),
-        user_agent=agent,
+        nodes=nodes,
+        user_agent=agent or "",
         messages=kept,
         omitted=len(messages) - len(kept),
         notes=list(dict.fromkeys(notes))[:20],
     )
+
+
+def attempt_facts_in_python(messages: list[HttpMessage]) -> AttemptFacts:
+    """What an attempt's messages tell, in one pass: its steps (in the order they first show),
+    the last response of each step, its notes, the User-Agent of its first request that names
+    one, the first user named, its nodes (in the order they show), its earliest and latest
+    time (None where none is). The reference of app._native.signin_steps."""
+    last_response: dict[str, HttpMessage] = {}
+    steps: dict[str, None] = {}
+    notes: list[HttpMessage] = []
+    agent = user = None
+    times = list(filter(None, map(_TIME, messages)))  # (a datetime is never false)
+    for message in messages:
+        if agent is None and message.method is not None and message.user_agent:
+            agent = message.user_agent
+        if user is None and message.user:
+            user = message.user
+        step = step_of(message)
+        steps[step] = None
+        if message.source == "note":  # (is_note)
+            notes.append(message)
+        elif message.method is None and message.status is not None:  # a response
+            last_response[step] = message
+    nodes = list(dict.fromkeys(map(_NODE, messages)))
+    started, ended = (min(times), max(times)) if times else (None, None)
+    return steps, last_response, notes, agent, user, nodes, started, ended
 
 
 # --- the ladder ----------------------------------------------------------------------------
