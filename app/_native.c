@@ -4002,6 +4002,157 @@ failed:
     return NULL;
 }
 
+/* ------------------------------------------------------------------ calls */
+
+/* `a == b` for two str (or other objects): 1, 0; -1 on error */
+static inline int same_text(PyObject *a, PyObject *b) {
+    return a == b ? 1 : PyObject_RichCompareBool(a, b, Py_EQ);
+}
+
+/* `*earliest`/`*latest` moved to `when` when it is earlier / later (min and max: the first of
+ * equal ones; None is left aside); -1 on error */
+static int widen_span(PyObject *when, PyObject **earliest, PyObject **latest) {
+    if (when == Py_None) return 0;
+    int earlier = *earliest == NULL ? 1 : PyObject_RichCompareBool(when, *earliest, Py_LT);
+    if (earlier < 0) return -1;
+    if (earlier) *earliest = when;
+    int later = *latest == NULL ? 1 : PyObject_RichCompareBool(when, *latest, Py_GT);
+    if (later < 0) return -1;
+    if (later) *latest = when;
+    return 0;
+}
+
+/* the status of a SIP message as a C long, or -1 for None (TypeError for another object) */
+static long status_of(PyObject *status) {
+    if (status == Py_None) return -1;
+    if (!PyLong_Check(status)) {
+        PyErr_SetString(PyExc_TypeError, "call_facts: a status is an int or None");
+        return -2;
+    }
+    int overflow;
+    long value = PyLong_AsLongAndOverflow(status, &overflow);
+    if (value == -1 && PyErr_Occurred()) return -2;
+    if (overflow) return overflow > 0 ? LONG_MAX : 0; /* (compared as Python compares them) */
+    return value < 0 ? 0 : value; /* (a negative status is no final one, as in Python) */
+}
+
+enum { F_METHOD, F_CSEQ_METHOD, F_STATUS, F_TIME, F_CALL_ID, F_NODE, F_FROM_URI, F_TO_URI,
+       F_REASON_HEADER, F_SLOTS };
+
+/* call_facts(slots, found, names) -> (first, final, started, ended, call_ids, nodes, from_uri,
+ * to_uri, bye, cancel, reason): what calls.group._summarise reads of a call's messages `found`
+ * (SipMessage, in time order), in two passes in C (call_facts_in_python is its reference; see
+ * there). `slots`: the member descriptors of method, cseq_method, status, time, call_id, node,
+ * from_uri, to_uri and reason_header; `names`: ("INVITE", "ACK", "BYE", "CANCEL", ""). */
+static PyObject *call_facts(PyObject *self, PyObject *args) {
+    PyObject *slots, *found, *names;
+    if (!PyArg_ParseTuple(args, "O!O!O!", &PyTuple_Type, &slots, &PyList_Type, &found,
+                          &PyTuple_Type, &names))
+        return NULL;
+    if (PyTuple_GET_SIZE(slots) != F_SLOTS || PyTuple_GET_SIZE(names) != 5) {
+        PyErr_SetString(PyExc_ValueError, "call_facts: nine slots and five names");
+        return NULL;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(found);
+    if (count == 0) {
+        PyErr_SetString(PyExc_IndexError, "call_facts: a call of no message");
+        return NULL;
+    }
+    PyObject *invite = PyTuple_GET_ITEM(names, 0), *ack = PyTuple_GET_ITEM(names, 1);
+    PyObject *bye_name = PyTuple_GET_ITEM(names, 2), *cancel_name = PyTuple_GET_ITEM(names, 3);
+    PyObject *empty = PyTuple_GET_ITEM(names, 4);
+    PyObject *call_ids = PyDict_New(), *nodes = PyDict_New();
+    PyObject *first_invite = NULL, *first_request = NULL, *started = NULL, *ended = NULL;
+    PyObject *from_uri = NULL, *to_uri = NULL, *bye = NULL, *cancel = NULL, *reason = NULL;
+    PyObject *success = NULL, *last_real = NULL, *last_final = NULL;
+    PyTypeObject *checked = NULL;
+    if (call_ids == NULL || nodes == NULL) goto failed;
+    PyObject *v[F_SLOTS];
+    for (Py_ssize_t i = 0; i < count; i++) { /* the first pass: all but the final response */
+        PyObject *message = PyList_GET_ITEM(found, i);
+        if (item_of(slots, message, &checked, "call_facts") < 0) goto failed;
+        for (int s = 0; s < F_SLOTS; s++)
+            if ((v[s] = slot_at(slots, s, message)) == NULL) goto failed;
+        PyObject *method = v[F_METHOD];
+        if (first_invite == NULL && method != Py_None) {
+            int is_invite = same_text(method, invite), is_ack = same_text(method, ack);
+            if (is_invite < 0 || is_ack < 0) goto failed;
+            if (is_invite) first_invite = message;
+            if (!is_ack && first_request == NULL) first_request = message;
+        }
+        if (widen_span(v[F_TIME], &started, &ended) < 0 ||
+            PyDict_SetDefault(call_ids, v[F_CALL_ID], Py_None) == NULL ||
+            PyDict_SetDefault(nodes, v[F_NODE], Py_None) == NULL)
+            goto failed;
+        PyObject **firsts[2] = {&from_uri, &to_uri};
+        for (int u = 0; u < 2; u++) {
+            if (*firsts[u] != NULL) continue;
+            int named = PyObject_IsTrue(v[F_FROM_URI + u]);
+            if (named < 0) goto failed;
+            if (named) *firsts[u] = v[F_FROM_URI + u];
+        }
+        if (bye != NULL) continue; /* (what ends the call: the first BYE, what came before it) */
+        int is_bye = method == Py_None ? 0 : same_text(method, bye_name);
+        if (is_bye < 0) goto failed;
+        if (is_bye) {
+            bye = message;
+            continue;
+        }
+        if (cancel == NULL && method != Py_None) {
+            int is_cancel = same_text(method, cancel_name);
+            if (is_cancel < 0) goto failed;
+            if (is_cancel) cancel = message;
+        }
+        if (reason == NULL) {
+            int named = PyObject_IsTrue(v[F_REASON_HEADER]);
+            if (named < 0) goto failed;
+            if (named) reason = v[F_REASON_HEADER];
+        }
+    }
+    PyObject *first = first_invite    ? first_invite
+                      : first_request ? first_request
+                                      : PyList_GET_ITEM(found, 0);
+    PyObject *method = slot_at(slots, F_METHOD, first);
+    if (method == NULL) goto failed;
+    int named = PyObject_IsTrue(method);
+    if (named < 0) goto failed;
+    if (!named && (method = slot_at(slots, F_CSEQ_METHOD, first)) == NULL) goto failed;
+    for (Py_ssize_t i = 0; i < count && success == NULL; i++) { /* the final response */
+        PyObject *message = PyList_GET_ITEM(found, i);
+        PyObject *status = slot_at(slots, F_STATUS, message);
+        PyObject *cseq_method = slot_at(slots, F_CSEQ_METHOD, message);
+        if (status == NULL || cseq_method == NULL) goto failed;
+        long code = status_of(status);
+        if (code == -2) goto failed;
+        if (code < 200) continue;
+        int same = same_text(cseq_method, method);
+        if (same < 0) goto failed;
+        if (!same) continue;
+        if (code < 300) success = message;
+        if (code != 401 && code != 407) last_real = message;
+        last_final = message;
+    }
+    PyObject *final = success ? success : last_real ? last_real : last_final;
+    PyObject *ids = PyDict_Keys(call_ids), *listed = PyDict_Keys(nodes);
+    Py_DECREF(call_ids);
+    Py_DECREF(nodes);
+    if (ids == NULL || listed == NULL) {
+        Py_XDECREF(ids);
+        Py_XDECREF(listed);
+        return NULL;
+    }
+#define OR_NONE(x) ((x) != NULL ? (x) : Py_None)
+    return Py_BuildValue("(OOOONNOOOOO)", first, OR_NONE(final), OR_NONE(started),
+                         OR_NONE(ended), ids, listed, from_uri ? from_uri : empty,
+                         to_uri ? to_uri : empty, OR_NONE(bye), OR_NONE(cancel),
+                         reason ? reason : empty);
+#undef OR_NONE
+failed:
+    Py_XDECREF(call_ids);
+    Py_XDECREF(nodes);
+    return NULL;
+}
+
 /* ------------------------------------------------------------------ module */
 
 static PyMethodDef methods[] = {
@@ -4031,6 +4182,9 @@ static PyMethodDef methods[] = {
     {"signin_steps", signin_steps, METH_VARARGS,
      "signin_steps(slots, messages, names, steps_of_path, tftp_ports) -> (steps, "
      "last_response, notes, agent, user, nodes, started, ended)"},
+    {"call_facts", call_facts, METH_VARARGS,
+     "call_facts(slots, found, names) -> (first, final, started, ended, call_ids, nodes, "
+     "from_uri, to_uri, bye, cancel, reason)"},
     {"keepalive_rows", keepalive_rows, METH_VARARGS,
      "keepalive_rows(block, keys, fresh, offsets, lasts, counts, numbers, lines_before, file, "
      "tallies, rows, found, maker, max_rows, lookback) -> made"},

@@ -13,7 +13,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from operator import attrgetter
 
+from app.calls.interning import slot_descriptors
 from app.calls.model import BackgroundRow, Call, SipMessage
+from app.native import loops
 
 MAX_LEGS_PER_SESSION = 32
 """A Session-ID shared by more legs than this is not used to join (a broken or shared UUID)."""
@@ -148,9 +150,11 @@ def _final(found: list[SipMessage], method: str) -> SipMessage | None:
     return chosen[-1] if chosen else None
 
 
-def _end_reason(found: list[SipMessage], final: SipMessage | None, failed: bool) -> str:
+def _enders(found: list[SipMessage]) -> tuple[SipMessage | None, SipMessage | None, str]:
+    """The first BYE, the first CANCEL before it, the first Reason / Warning / ms-diagnostics
+    before it ("" for none)."""
     bye = cancel = None
-    reason = ""  # the first Reason / Warning / ms-diagnostics of the call
+    reason = ""
     for m in found:  # (one pass: the first BYE, the first CANCEL, the first reason)
         if m.method == "BYE":
             bye = m
@@ -159,6 +163,16 @@ def _end_reason(found: list[SipMessage], final: SipMessage | None, failed: bool)
             cancel = m
         if m.reason_header and not reason:
             reason = m.reason_header
+    return bye, cancel, reason
+
+
+def _end_reason(
+    bye: SipMessage | None,
+    cancel: SipMessage | None,
+    reason: str,
+    final: SipMessage | None,
+    failed: bool,
+) -> str:
     for method, ender in (("BYE", bye), ("CANCEL", cancel)):
         if ender is not None:
             who = ender.remote if ender.direction == "in" else ender.node
@@ -172,11 +186,39 @@ def _end_reason(found: list[SipMessage], final: SipMessage | None, failed: bool)
 
 _CALL_ID = attrgetter("call_id")
 _NODE = attrgetter("node")
+_FACT_SLOTS = slot_descriptors(
+    SipMessage,
+    (
+        "method",
+        "cseq_method",
+        "status",
+        "time",
+        "call_id",
+        "node",
+        "from_uri",
+        "to_uri",
+        "reason_header",
+    ),
+)
+_FACT_NAMES = ("INVITE", "ACK", "BYE", "CANCEL", "")
+CallFacts = tuple[
+    SipMessage,  # the first INVITE, else the first request but ACK, else the first message
+    SipMessage | None,  # the final response to the first's method (see _final)
+    datetime | None,  # the earliest time
+    datetime | None,  # the latest time
+    list[str],  # Call-IDs, in the order they show
+    list[str],  # nodes, in the order they show
+    str,  # the first From URI ("" for none)
+    str,  # the first To URI ("" for none)
+    SipMessage | None,  # the first BYE
+    SipMessage | None,  # the first CANCEL before it
+    str,  # the first Reason / Warning / ms-diagnostics before it ("" for none)
+]
 
 
-def _summarise(found: list[SipMessage], joined_by: str | None) -> Call:
-    omitted = max(0, len(found) - MAX_CALL_MESSAGES)
-    found = found[:MAX_CALL_MESSAGES]
+def call_facts_in_python(found: list[SipMessage]) -> CallFacts:
+    """What a call's messages `found` (in time order) add up to, for _summarise (the reference
+    of app._native.call_facts)."""
     first = None  # the first INVITE, else the first request but ACK, else the first message
     for m in found:
         if m.method is not None and m.method != "ACK":
@@ -185,24 +227,42 @@ def _summarise(found: list[SipMessage], joined_by: str | None) -> Call:
                 break
             first = first or m
     first = first or found[0]
-    method = first.method or first.cseq_method
-    final = _final(found, method)
-    failed = final is not None and final.status is not None and final.status >= 300
     times = [m.time for m in found if m.time is not None]
-    from_uri = first.from_uri or next((m.from_uri for m in found if m.from_uri), "")
-    to_uri = first.to_uri or first.request_uri or next((m.to_uri for m in found if m.to_uri), "")
+    return (
+        first,
+        _final(found, first.method or first.cseq_method),
+        min(times) if times else None,
+        max(times) if times else None,
+        list(dict.fromkeys(map(_CALL_ID, found))),
+        list(dict.fromkeys(map(_NODE, found))),
+        next((m.from_uri for m in found if m.from_uri), ""),
+        next((m.to_uri for m in found if m.to_uri), ""),
+        *_enders(found),
+    )
+
+
+def _summarise(found: list[SipMessage], joined_by: str | None) -> Call:
+    omitted = max(0, len(found) - MAX_CALL_MESSAGES)
+    found = found[:MAX_CALL_MESSAGES]
+    if loops is not None:
+        facts: CallFacts = loops.call_facts(_FACT_SLOTS, found, _FACT_NAMES)
+    else:
+        facts = call_facts_in_python(found)
+    first, final, started, ended, call_ids, nodes, from_any, to_any, bye, cancel, reason = facts
+    method = first.method or first.cseq_method
+    failed = final is not None and final.status is not None and final.status >= 300
     return Call(
         number=0,
-        call_ids=list(dict.fromkeys(map(_CALL_ID, found))),
+        call_ids=call_ids,
         method=method,
-        from_uri=from_uri,
-        to_uri=to_uri,
-        started_at=min(times) if times else None,
-        ended_at=max(times) if times else None,
+        from_uri=first.from_uri or from_any,
+        to_uri=first.to_uri or first.request_uri or to_any,
+        started_at=started,
+        ended_at=ended,
         final_status=final.label if final is not None else "",
         failed=failed,
-        end_reason=_end_reason(found, final, failed),
-        nodes=list(dict.fromkeys(map(_NODE, found))),
+        end_reason=_end_reason(bye, cancel, reason, final, failed),
+        nodes=nodes,
         joined_by=joined_by,
         messages=found,
         omitted=omitted,
