@@ -1,14 +1,14 @@
 """`make bench`, call flows: extraction's cost on the 1 GiB bench bundle, the calls pages' speed.
 
-    python bench/calls_bench.py [--size-mib 1024] [--repeat 3] [--skip-analysis] [--skip-pages]
+    python bench/calls_bench.py [--size-mib 1024] [--repeat 11] [--skip-analysis] [--skip-pages]
 
 1. The bench bundle of bench/make_bundle.py (built or reused under bench/out, as bench/run.py
    does: its loggingsnapshot holds REGISTER keep-alive traffic and 3,000 planted SIP calls per
    GiB) is analysed by `loupe analyze --json` (the project's library) with LOUPE_CALL_FLOWS
    false and true, in --repeat interleaved rounds (the order alternates), each under
    /usr/bin/time: the medians of wall and CPU time, their ratio (target: with calls within
-   MAX_RATIO of without), the peak RSS (target: MAX_RSS_MB, bench/run.py's) and the number of
-   calls found (at least the planted ones).
+   MAX_RATIO of without; each round's own ratio is printed too), the peak RSS (target:
+   MAX_RSS_MB, bench/run.py's) and the number of calls found (at least the planted ones).
 2. 20,000 calls stored in a fresh SQLite database: the list API (page 1, a search, failed only,
    the last page) and the list page through the ASGI app (target: MAX_PAGE_MS each, median of 5).
 3. One call of 500 messages: its page, its ladder.svg and the lay-out + SVG alone (same target).
@@ -41,6 +41,11 @@ MAX_RSS_MB = 300.0
 MAX_PAGE_MS = 300.0
 GENERATED_IN_BUNDLE = 300  # as bench/run.py: the bundle is shared
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "268435456", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
+ROUNDS = 11
+"""Rounds of the analysis timing: a ratio of two runs of about 1.5 s. On the 2-vCPU VM of
+performance.md one run varies by +/-0.2 s from round to round, and the machine's speed by up
+to 1.7x from one minute to the next: three rounds left the ratio's median to chance (x1.11 to
+x1.25 for one build), eleven bring it within about +/-0.03."""
 FAILURES: list[str] = []
 
 
@@ -103,6 +108,11 @@ def time_analysis(size: int, repeat: int, out: Path, loupe: str) -> None:
     ratio, cpu_ratio = wall[True] / wall[False], cpu[True] / cpu[False]
     print(
         f"with / without call flows: x{ratio:.3f} wall, x{cpu_ratio:.3f} CPU; {found} calls found"
+    )
+    each = sorted(on[0] / off[0] for on, off in zip(samples[True], samples[False], strict=True))
+    print(
+        f"each round's own ratio (wall): x{each[0]:.3f} to x{each[-1]:.3f}, "
+        f"median x{statistics.median(each):.3f}"
     )
     verdict(
         f"whole analysis with call flows x{ratio:.3f} <= x{MAX_RATIO} (wall, medians)",
@@ -232,7 +242,9 @@ def time_pages() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024)
-    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds (median)")
+    parser.add_argument(
+        "--repeat", type=int, default=ROUNDS, help=f"interleaved rounds (median; {ROUNDS})"
+    )
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "out")
     parser.add_argument("--loupe", default=str(ROOT / ".venv/bin/loupe"))
     parser.add_argument("--skip-analysis", action="store_true")
