@@ -26,6 +26,16 @@
  *   SharedText(limit)               the table of one collector's shared text (intern_slots,
  *                                   signin_run, sip_run: calls.interning.shared_text)
  *
+ * and, after the scan, over the kept messages (tests/calls/test_signin_groups.py and
+ * test_call_facts.py compare them with their references):
+ *
+ *   signin_groups(...)              sign-in messages per client and attempt
+ *                                   (calls.signin_flow.client_groups_in_python)
+ *   signin_steps(...)               what an attempt's messages tell
+ *                                   (calls.signin_flow.attempt_facts_in_python)
+ *   call_facts(slots, found, names) what a call's messages add up to
+ *                                   (calls.group.call_facts_in_python)
+ *
  * The block loops walk the block once, left to right (memmem/memchr: no backtracking, linear
  * in the block whatever it holds), record spans in C arrays without the GIL, then build the
  * Python answer with it. The line and head readers take plain ASCII only (there bytes and

@@ -6,13 +6,16 @@ released), and the per-message readers of call flows: `calls.sipline.read_line` 
 summary or block line), `calls.sipmsg.read_head` (a SIPMSG block's start line and headers),
 `calls.signin.fast_line` (a Traffic Server line), a logged UTCTime's datetime
 (`calls.extract.Seconds.utc_time`, the sign-in reader's `_utc`), a block's new keep-alive rows
-(`calls.extract.FileExtractor._new_rows`), and the interning of a kept message's text
-(`calls.interning.slot_interner`). `setup.py` builds them (optional: without a
-compiler the install goes on); each caller keeps its Python function as the reference and the
-fallback, and tests/test_native.py checks both answer alike. LOUPE_NATIVE=false (read once, at
-import) runs the Python ones even when the C ones exist. The block loops (newline counting, the
-literal search of prepare_block and mark_block) step 32 bytes at a time with AVX2 where the CPU
-has it (checked at import), else 16 with SSE2; `loops.set_avx2` switches for tests.
+(`calls.extract.FileExtractor._new_rows`), the interning of a kept message's text
+(`calls.interning.slot_interner`), and after the scan the grouping of sign-in attempts and the
+pass over each one's messages (`calls.signin_flow.group_attempts`, `_attempt`) and the summary
+of each call (`calls.group._summarise`). `setup.py` builds them (optional: without a compiler
+the install goes on); each caller keeps its Python function as the reference and the fallback,
+and tests/test_native.py (tests/calls/test_signin_groups.py and test_call_facts.py for those
+after the scan) checks both answer alike. LOUPE_NATIVE=false (read once, at import) runs the
+Python ones even when the C ones exist. The block loops (newline counting, the literal search
+of prepare_block and mark_block) step 32 bytes at a time with AVX2 where the CPU has it
+(checked at import), else 16 with SSE2; `loops.set_avx2` switches for tests.
 """
 
 from __future__ import annotations
