@@ -3882,6 +3882,19 @@ general:;
     return truth;
 }
 
+/* `*earliest`/`*latest` moved to `when` when it is earlier / later (min and max: the first of
+ * equal ones; None is left aside); -1 on error */
+static int widen_span(PyObject *when, PyObject **earliest, PyObject **latest) {
+    if (when == Py_None) return 0;
+    int earlier = *earliest == NULL ? 1 : PyObject_RichCompareBool(when, *earliest, Py_LT);
+    if (earlier < 0) return -1;
+    if (earlier) *earliest = when;
+    int later = *latest == NULL ? 1 : PyObject_RichCompareBool(when, *latest, Py_GT);
+    if (later < 0) return -1;
+    if (later) *latest = when;
+    return 0;
+}
+
 /* What signin_steps reads of every message besides its step (slots 6, 7, 8: user, time,
  * node): the first user named, the earliest and latest time (min and max: the first of equal
  * ones), the nodes in the order they show (keys of `nodes`); borrowed references; -1 on error */
@@ -3895,15 +3908,7 @@ static int attempt_span(PyObject *slots, PyObject *message, PyObject **user, PyO
         if (truth < 0) return -1;
         if (truth) *user = named;
     }
-    if (when != Py_None) {
-        int earlier = 1, later = 1;
-        if (*started != NULL) earlier = PyObject_RichCompareBool(when, *started, Py_LT);
-        if (earlier < 0) return -1;
-        if (earlier) *started = when;
-        if (*ended != NULL) later = PyObject_RichCompareBool(when, *ended, Py_GT);
-        if (later < 0) return -1;
-        if (later) *ended = when;
-    }
+    if (widen_span(when, started, ended) < 0) return -1;
     return PyDict_SetDefault(nodes, node, Py_None) == NULL ? -1 : 0;
 }
 
@@ -4017,19 +4022,6 @@ failed:
 /* `a == b` for two str (or other objects): 1, 0; -1 on error */
 static inline int same_text(PyObject *a, PyObject *b) {
     return a == b ? 1 : PyObject_RichCompareBool(a, b, Py_EQ);
-}
-
-/* `*earliest`/`*latest` moved to `when` when it is earlier / later (min and max: the first of
- * equal ones; None is left aside); -1 on error */
-static int widen_span(PyObject *when, PyObject **earliest, PyObject **latest) {
-    if (when == Py_None) return 0;
-    int earlier = *earliest == NULL ? 1 : PyObject_RichCompareBool(when, *earliest, Py_LT);
-    if (earlier < 0) return -1;
-    if (earlier) *earliest = when;
-    int later = *latest == NULL ? 1 : PyObject_RichCompareBool(when, *latest, Py_GT);
-    if (later < 0) return -1;
-    if (later) *latest = when;
-    return 0;
 }
 
 /* the status of a SIP message as a C long, or -1 for None (TypeError for another object) */
