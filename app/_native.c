@@ -3754,6 +3754,12 @@ static PyObject *known_as(PyObject *dict, PyObject *key, int *failed) {
     return truth > 0 ? value : NULL;
 }
 
+/* A new list of the items of the list `given` (NULL on error): a C loop reads its own copy,
+ * whose items it holds, whatever Python code a comparison or a callback runs does to `given`. */
+static PyObject *own_copy(PyObject *given) {
+    return PyList_GetSlice(given, 0, PyList_GET_SIZE(given));
+}
+
 /* The client of each message: its own when it names one, else that of a message with its
  * TrackingID (its own, else its request's), else of its user, else `unknown` (a new list) */
 static PyObject *resolved_clients(PyObject *slots, PyObject *ordered, PyObject *clients,
@@ -3806,15 +3812,28 @@ failed:
  * calls.signin_flow.client_groups_in_python in C (its reference; see there), over the messages
  * `ordered` (HttpMessage, in time order) and the client each names ("" for none); `slots`:
  * the member descriptors of tracking_id, request_tracking, user and time; `gap`: a timedelta. */
+static PyObject *client_groups(PyObject *slots, PyObject *ordered, PyObject *clients,
+                               PyObject *gap, PyObject *unknown);
+
 static PyObject *signin_groups(PyObject *self, PyObject *args) {
-    PyObject *slots, *ordered, *clients, *gap, *unknown;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!U", &PyTuple_Type, &slots, &PyList_Type, &ordered,
-                          &PyList_Type, &clients, PyDateTimeAPI->DeltaType, &gap, &unknown))
+    PyObject *slots, *given, *named, *gap, *unknown;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!U", &PyTuple_Type, &slots, &PyList_Type, &given,
+                          &PyList_Type, &named, PyDateTimeAPI->DeltaType, &gap, &unknown))
         return NULL;
-    if (PyTuple_GET_SIZE(slots) != 4 || PyList_GET_SIZE(clients) != PyList_GET_SIZE(ordered)) {
+    if (PyTuple_GET_SIZE(slots) != 4 || PyList_GET_SIZE(named) != PyList_GET_SIZE(given)) {
         PyErr_SetString(PyExc_ValueError, "signin_groups: four slots, a client per message");
         return NULL;
     }
+    PyObject *ordered = own_copy(given), *clients = own_copy(named), *groups = NULL;
+    if (ordered != NULL && clients != NULL)
+        groups = client_groups(slots, ordered, clients, gap, unknown);
+    Py_XDECREF(ordered);
+    Py_XDECREF(clients);
+    return groups;
+}
+
+static PyObject *client_groups(PyObject *slots, PyObject *ordered, PyObject *clients,
+                               PyObject *gap, PyObject *unknown) {
     long long gap_us = ((long long)PyDateTime_DELTA_GET_DAYS(gap) * 86400 +
                         PyDateTime_DELTA_GET_SECONDS(gap)) * 1000000 +
                        PyDateTime_DELTA_GET_MICROSECONDS(gap);
@@ -3915,19 +3934,33 @@ static int attempt_span(PyObject *slots, PyObject *message, PyObject **user, PyO
 /* signin_steps(slots, messages, names, steps_of_path, tftp_ports) -> (steps, last_response,
  * notes, agent, user, nodes, started, ended): the pass of calls.signin_flow._attempt over its
  * messages in C (see attempt_facts_in_python, its reference, and step_of; None where it has
- * None). `slots`: the member descriptors of source, path, peer, method, status, user_agent,
+ * None). The list is read from a copy (whatever `steps_of_path` does to it); `steps_of_path`
+ * must not change the messages of the earlier ones (their agent, user and times are held as
+ * read). `slots`: the member descriptors of source, path, peer, method, status, user_agent,
  * user, time and node; `names`: ("note", "UDS", "TFTP config",
  * "HTTP", "HTTP (path not logged)", "HTTP (request not logged)"); `steps_of_path(path)`: the
  * (before, after) of a path, called once per path of the call. */
+static PyObject *attempt_facts(PyObject *slots, PyObject *messages, PyObject *names,
+                               PyObject *steps_of_path, PyObject *tftp_ports);
+
 static PyObject *signin_steps(PyObject *self, PyObject *args) {
-    PyObject *slots, *messages, *names, *steps_of_path, *tftp_ports;
-    if (!PyArg_ParseTuple(args, "O!O!O!OO!", &PyTuple_Type, &slots, &PyList_Type, &messages,
+    PyObject *slots, *given, *names, *steps_of_path, *tftp_ports;
+    if (!PyArg_ParseTuple(args, "O!O!O!OO!", &PyTuple_Type, &slots, &PyList_Type, &given,
                           &PyTuple_Type, &names, &steps_of_path, &PyTuple_Type, &tftp_ports))
         return NULL;
     if (PyTuple_GET_SIZE(slots) != 9 || PyTuple_GET_SIZE(names) != 6) {
         PyErr_SetString(PyExc_ValueError, "signin_steps: nine slots and six names");
         return NULL;
     }
+    PyObject *messages = own_copy(given);
+    if (messages == NULL) return NULL;
+    PyObject *facts = attempt_facts(slots, messages, names, steps_of_path, tftp_ports);
+    Py_DECREF(messages);
+    return facts;
+}
+
+static PyObject *attempt_facts(PyObject *slots, PyObject *messages, PyObject *names,
+                               PyObject *steps_of_path, PyObject *tftp_ports) {
     PyObject *note = PyTuple_GET_ITEM(names, 0), *uds = PyTuple_GET_ITEM(names, 1);
     PyObject *tftp = PyTuple_GET_ITEM(names, 2), *http = PyTuple_GET_ITEM(names, 3);
     PyObject *no_path = PyTuple_GET_ITEM(names, 4), *no_request = PyTuple_GET_ITEM(names, 5);
@@ -3966,11 +3999,15 @@ static PyObject *signin_steps(PyObject *self, PyObject *args) {
             PyObject *pair = PyDict_GetItemWithError(paths, path);
             if (pair == NULL) {
                 if (PyErr_Occurred()) goto failed;
+                Py_INCREF(path); /* (held through the call, which may run any Python) */
                 pair = PyObject_CallOneArg(steps_of_path, path);
-                if (pair == NULL) goto failed;
-                int stored = PyDict_SetItem(paths, path, pair);
-                Py_DECREF(pair); /* (paths holds it) */
+                int stored = pair == NULL ? -1 : PyDict_SetItem(paths, path, pair);
+                Py_DECREF(path);
+                Py_XDECREF(pair); /* (paths holds it) */
                 if (stored < 0) goto failed;
+                /* (the slots read anew: the call may have set them) */
+                if ((peer = slot_at(slots, 2, message)) == NULL) goto failed;
+                if ((method = slot_at(slots, 3, message)) == NULL) goto failed;
                 if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
                     PyErr_SetString(PyExc_TypeError, "steps_of_path: a pair");
                     goto failed;
@@ -4046,15 +4083,25 @@ enum { F_METHOD, F_CSEQ_METHOD, F_STATUS, F_TIME, F_CALL_ID, F_NODE, F_FROM_URI,
  * (SipMessage, in time order), in two passes in C (call_facts_in_python is its reference; see
  * there). `slots`: the member descriptors of method, cseq_method, status, time, call_id, node,
  * from_uri, to_uri and reason_header; `names`: ("INVITE", "ACK", "BYE", "CANCEL", ""). */
+static PyObject *facts_of_call(PyObject *slots, PyObject *found, PyObject *names);
+
 static PyObject *call_facts(PyObject *self, PyObject *args) {
-    PyObject *slots, *found, *names;
-    if (!PyArg_ParseTuple(args, "O!O!O!", &PyTuple_Type, &slots, &PyList_Type, &found,
+    PyObject *slots, *given, *names;
+    if (!PyArg_ParseTuple(args, "O!O!O!", &PyTuple_Type, &slots, &PyList_Type, &given,
                           &PyTuple_Type, &names))
         return NULL;
     if (PyTuple_GET_SIZE(slots) != F_SLOTS || PyTuple_GET_SIZE(names) != 5) {
         PyErr_SetString(PyExc_ValueError, "call_facts: nine slots and five names");
         return NULL;
     }
+    PyObject *found = own_copy(given);
+    if (found == NULL) return NULL;
+    PyObject *facts = facts_of_call(slots, found, names);
+    Py_DECREF(found);
+    return facts;
+}
+
+static PyObject *facts_of_call(PyObject *slots, PyObject *found, PyObject *names) {
     Py_ssize_t count = PyList_GET_SIZE(found);
     if (count == 0) {
         PyErr_SetString(PyExc_IndexError, "call_facts: a call of no message");

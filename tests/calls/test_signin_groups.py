@@ -195,3 +195,28 @@ def test_a_message_of_another_class_is_refused() -> None:
         _groups_in_c([Other()], [""])  # type: ignore[list-item]
     with pytest.raises(TypeError):
         _facts_in_c([Other()])  # type: ignore[list-item]
+
+
+@needs_native
+def test_a_list_emptied_while_it_is_read_is_read_whole() -> None:
+    """signin_steps calls back into Python for each new path (steps_of_path): a callback that
+    empties the list being read leaves its messages read, from the copy C holds (no read of
+    freed memory)."""
+    assert native.loops is not None
+    given = [m for m in _sign_in(7) if m.source != "note" and m.path]
+    messages = list(given)
+    assert len({m.path for m in messages}) > 1
+    expected = signin_flow.attempt_facts_in_python(given)
+
+    def emptying(path: str) -> tuple[str | None, str | None]:
+        messages.clear()
+        return signin_flow._steps_of_path(path)
+
+    facts = native.loops.signin_steps(
+        signin_flow._STEP_SLOTS,
+        messages,
+        signin_flow._STEP_NAMES,
+        emptying,
+        signin_flow._TFTP_PORTS,
+    )
+    assert not messages and _same(facts, expected)
