@@ -3901,6 +3901,15 @@ general:;
     return truth;
 }
 
+/* `*first` set to `value` when none is yet and `value` is true (a non-empty text): the first
+ * true value of a slot over the messages of a loop, borrowed; 0, -1 on error */
+static int first_true(PyObject *value, PyObject **first) {
+    if (*first != NULL) return 0;
+    int truth = PyObject_IsTrue(value);
+    if (truth > 0) *first = value;
+    return truth < 0 ? -1 : 0;
+}
+
 /* `*earliest`/`*latest` moved to `when` when it is earlier / later (min and max: the first of
  * equal ones; None is left aside); -1 on error */
 static int widen_span(PyObject *when, PyObject **earliest, PyObject **latest) {
@@ -3922,12 +3931,7 @@ static int attempt_span(PyObject *slots, PyObject *message, PyObject **user, PyO
     PyObject *named = slot_at(slots, 6, message), *when = slot_at(slots, 7, message);
     PyObject *node = slot_at(slots, 8, message);
     if (named == NULL || when == NULL || node == NULL) return -1;
-    if (*user == NULL) {
-        int truth = PyObject_IsTrue(named);
-        if (truth < 0) return -1;
-        if (truth) *user = named;
-    }
-    if (widen_span(when, started, ended) < 0) return -1;
+    if (first_true(named, user) < 0 || widen_span(when, started, ended) < 0) return -1;
     return PyDict_SetDefault(nodes, node, Py_None) == NULL ? -1 : 0;
 }
 
@@ -3978,9 +3982,7 @@ static PyObject *attempt_facts(PyObject *slots, PyObject *messages, PyObject *na
         if (source == NULL || method == NULL) goto failed;
         if (agent == NULL && method != Py_None) { /* the first request's User-Agent */
             PyObject *user_agent = slot_at(slots, 5, message);
-            int named = user_agent == NULL ? -1 : PyObject_IsTrue(user_agent);
-            if (named < 0) goto failed;
-            if (named) agent = user_agent;
+            if (user_agent == NULL || first_true(user_agent, &agent) < 0) goto failed;
         }
         if (attempt_span(slots, message, &user, &started, &ended, nodes) < 0) goto failed;
         int is_note = PyObject_RichCompareBool(source, note, Py_EQ);
@@ -4133,13 +4135,8 @@ static PyObject *facts_of_call(PyObject *slots, PyObject *found, PyObject *names
             PyDict_SetDefault(call_ids, v[F_CALL_ID], Py_None) == NULL ||
             PyDict_SetDefault(nodes, v[F_NODE], Py_None) == NULL)
             goto failed;
-        PyObject **firsts[2] = {&from_uri, &to_uri};
-        for (int u = 0; u < 2; u++) {
-            if (*firsts[u] != NULL) continue;
-            int named = PyObject_IsTrue(v[F_FROM_URI + u]);
-            if (named < 0) goto failed;
-            if (named) *firsts[u] = v[F_FROM_URI + u];
-        }
+        if (first_true(v[F_FROM_URI], &from_uri) < 0 || first_true(v[F_TO_URI], &to_uri) < 0)
+            goto failed;
         if (bye != NULL) continue; /* (what ends the call: the first BYE, what came before it) */
         int is_bye = method == Py_None ? 0 : same_text(method, bye_name);
         if (is_bye < 0) goto failed;
@@ -4152,11 +4149,7 @@ static PyObject *facts_of_call(PyObject *slots, PyObject *found, PyObject *names
             if (is_cancel < 0) goto failed;
             if (is_cancel) cancel = message;
         }
-        if (reason == NULL) {
-            int named = PyObject_IsTrue(v[F_REASON_HEADER]);
-            if (named < 0) goto failed;
-            if (named) reason = v[F_REASON_HEADER];
-        }
+        if (first_true(v[F_REASON_HEADER], &reason) < 0) goto failed;
     }
     PyObject *first = first_invite    ? first_invite
                       : first_request ? first_request
