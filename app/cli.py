@@ -85,6 +85,7 @@ def serve(
     if refusal:
         _echo(refusal, err=True)
         raise typer.Exit(EXIT_UNUSABLE)
+    _require_schema(settings)
     # share links and the cross-site check name the address actually served
     settings = settings.model_copy(update={"host": host, "port": port})
     options = uvicorn_options(settings)
@@ -149,6 +150,7 @@ def worker(
             "error: set LOUPE_BROKER_URL (e.g. redis://127.0.0.1:6379/0) to run a worker", err=True
         )
         raise typer.Exit(EXIT_UNUSABLE)
+    _require_schema(settings)
 
     from app.jobs.celery_app import QUEUE, celery_app
     from app.jobs.embedded import MALLOC_TUNING
@@ -166,6 +168,22 @@ def worker(
             "--without-mingle",
         ]
     )
+
+
+def _require_schema(settings: Settings) -> None:
+    """Exit with a clear error when the database is not at this version's schema (serve and
+    worker would otherwise fail on their first query, with a traceback)."""
+    from app.migrate import schema_problem
+
+    problem = schema_problem(settings.sqlalchemy_url)
+    if problem is not None:
+        where = settings.sqlalchemy_url.split("@")[-1]  # (no password in the message)
+        _echo(
+            f"error: the database at {where} is not ready: {problem}. "
+            "Run `loupe migrate` first (`make run` and docker compose do).",
+            err=True,
+        )
+        raise typer.Exit(EXIT_UNUSABLE)
 
 
 @app.command()

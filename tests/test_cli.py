@@ -356,3 +356,28 @@ def test_other_commands_end_as_python_does(tmp_path: Path) -> None:
     done = _loupe(tmp_path, "signatures", "list")
     assert done.returncode == 0 and done.stdout
     assert "python cleaned up" in done.stderr
+
+
+@pytest.mark.parametrize("command", [["serve"], ["worker"]])
+def test_serve_and_worker_refuse_a_database_never_migrated_with_what_to_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    import uvicorn
+
+    monkeypatch.setenv("LOUPE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LOUPE_BROKER_URL", "redis://127.0.0.1:1/0")  # (worker: never reached)
+    monkeypatch.delenv("LOUPE_DATABASE_URL", raising=False)
+    from app.jobs.celery_app import celery_app
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("served without a schema"))
+    monkeypatch.setattr(celery_app, "worker_main", lambda *a: pytest.fail("worked without one"))
+    from app.config import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, command)
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == EXIT_UNUSABLE, result.output
+    assert "is not ready: it does not exist yet. Run `loupe migrate` first" in result.output
+    assert not (tmp_path / "data" / "loupe.db").exists()
