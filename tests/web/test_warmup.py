@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from app import cli
 from app.config import Settings, get_settings
 from app.main import create_app
+from app.migrate import upgrade
 from app.web import warmup
 from app.web.templating import TEMPLATES_DIR, templates
 
@@ -74,8 +75,10 @@ def test_loupe_serve_serves_served_apps(tmp_path: Path, monkeypatch: pytest.Monk
     runs: list[tuple[Any, dict[str, Any]]] = []
     monkeypatch.setattr(uvicorn, "run", lambda target, **options: runs.append((target, options)))
     monkeypatch.setenv("LOUPE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("LOUPE_DATABASE_URL", raising=False)
     get_settings.cache_clear()
     try:
+        upgrade(get_settings().sqlalchemy_url)  # (serve refuses a database never migrated)
         assert CliRunner().invoke(cli.app, ["serve"]).exit_code == 0
         monkeypatch.setenv("LOUPE_BROKER_URL", "redis://127.0.0.1:1/0")
         get_settings.cache_clear()
