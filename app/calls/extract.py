@@ -42,6 +42,7 @@ from app.calls.model import BACKGROUND_METHODS, SHARED_SIP_FIELDS, BackgroundRow
 from app.calls.sipline import MAX_CALL_ID_CHARS, MAX_METHOD_CHARS, SipLine, number, read_line
 from app.calls.sipmsg import Head, read_head
 from app.native import loops
+from app.priority import lower_priority
 from app.report import FileKind
 from app.signatures.newlines import Newlines
 
@@ -541,6 +542,7 @@ class ThreadedExtractor:
         self._thread = None
 
     def _run(self) -> None:
+        lower_priority()  # (the thread inflating the bundle gets a core first: app.priority)
         while True:
             try:
                 item = self._queue.get(timeout=self.IDLE_SECONDS)

@@ -29,6 +29,7 @@ from app.parsing.expressway import (
     split_prefix,
     timestamp_of,
 )
+from app.priority import lower_priority
 from app.report import SEVERITY_ORDER, BundleFile, FileKind, Finding, NodeInfo, Snippet
 from app.signatures.applicability import NOT_RUN, Applicability, applicability
 from app.signatures.model import Signature
@@ -1226,7 +1227,11 @@ def run_signatures(
     aggregator = Aggregator(max_groups)
     matchers: dict[tuple[str, ...], Matcher] = {}  # by signature ids, "", extra literals
     ready = prescanned or {}
-    pool = ThreadPoolExecutor(jobs, thread_name_prefix="signature-scan") if jobs > 1 else None
+    pool = (
+        ThreadPoolExecutor(jobs, thread_name_prefix="signature-scan", initializer=lower_priority)
+        if jobs > 1
+        else None
+    )
     try:
         for file in files:
             node = nodes.get(file.bundle)

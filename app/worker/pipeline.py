@@ -34,6 +34,7 @@ from app.calls.signin import SigninCollector, combine
 from app.calls.signin_flow import build as build_signins
 from app.config import Settings
 from app.errors import BundleError
+from app.priority import lower_priority
 from app.report import BundleFile, NodeInfo, Report, Unpacked, UploadUnpacked
 from app.search.timeline import LOG_KINDS, TimelineCollector
 from app.signatures import Library, Observe, run_library
@@ -364,7 +365,10 @@ def _unpack_into(
         if scan_while_unpacking and not in_processes(jobs, len(inputs)):
             pool = None
             if jobs > 1:
-                pool = stack.enter_context(ThreadPoolExecutor(jobs, thread_name_prefix="prescan"))
+                helpers = ThreadPoolExecutor(
+                    jobs, thread_name_prefix="prescan", initializer=lower_priority
+                )
+                pool = stack.enter_context(helpers)
             prescanner = PreScanner(
                 library.signatures,
                 SOURCES,
