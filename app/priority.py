@@ -7,7 +7,8 @@ wanting more CPU than the machine has left the inflating thread waiting for a co
 2-vCPU VM of performance.md it spent 0.30 s of a 1.5 s scan runnable but not running, with
 call flows on (0.13-0.19 s with them off). The helpers' work can wait: with `lower_priority()`
 called in each (`nice` +HELPER_NICENESS, this thread only) the inflating thread's wait fell to
-0.11-0.18 s and the whole analysis took 6-7 % less wall time, the same CPU time (make bench).
+0.09-0.16 s and `loupe analyze` of the 1 GiB bench bundle took 11-12 % less wall time with call
+flows off and on alike (12 interleaved rounds against the commit before), the same CPU time.
 The helpers still get every core the feeding thread leaves idle, so with more cores than
 threads nothing changes.
 
@@ -23,8 +24,8 @@ import os
 import threading
 
 HELPER_NICENESS = 10
-"""Added to a helper thread's niceness. 5 halved the feeding thread's wait for a core less
-than 10 did; 15 gave no more than 10 (in-process A/B on the 1 GiB bench bundle)."""
+"""Added to a helper thread's niceness. The feeding thread's wait for a core (call flows on, 0.30
+s without): +5 0.18 s, +15 0.11-0.12 s, +10 0.09-0.16 s (in-process, the 1 GiB bench bundle)."""
 
 
 def lower_priority(niceness: int = HELPER_NICENESS) -> bool:
