@@ -2889,7 +2889,24 @@ static PyObject *utc_of(const char *text, Py_ssize_t size, int decimal) {
 /* ------------------------------------------------------------------ sign-in runs */
 
 static PyObject *name_user, *name_client_ip, *name_forwarded_for, *name_request_client,
-    *name_tracking_id, *name_request_tracking, *name_path;
+    *name_tracking_id, *name_request_tracking, *name_path, *name_young, *name_old, *name_rotate;
+
+/* The two dicts of a calls.signin.RecentRequests (new references in *young and *old, the
+ * previous ones given back); -1 with an exception when they are not dicts */
+static int generations_of(PyObject *requests, PyObject **young, PyObject **old) {
+    PyObject *new_young = PyObject_GetAttr(requests, name_young);
+    PyObject *new_old = new_young != NULL ? PyObject_GetAttr(requests, name_old) : NULL;
+    if (new_old == NULL || !PyDict_CheckExact(new_young) || !PyDict_CheckExact(new_old)) {
+        if (new_old != NULL || PyErr_ExceptionMatches(PyExc_AttributeError))
+            PyErr_SetString(PyExc_TypeError, "requests: a RecentRequests (young and old dicts)");
+        Py_XDECREF(new_young);
+        Py_XDECREF(new_old);
+        return -1;
+    }
+    Py_XSETREF(*young, new_young);
+    Py_XSETREF(*old, new_old);
+    return 0;
+}
 
 /* A response paired with its request `asked` (calls.signin.SigninReader._keep_fast) */
 static int take_request(PyObject *message, PyObject *asked) {
@@ -2973,29 +2990,31 @@ static PyObject *make_instance(const Maker *maker, PyObject *const *fields, Py_s
     return made;
 }
 
-/* signin_run(block, starts, numbers, index, pos, lines_before, cls, consts, requests, evict,
- *            max_paired, room, into, slots, shared=None) -> (index, pos, kept, last)
+/* signin_run(block, starts, numbers, index, pos, lines_before, cls, consts, requests,
+ *            generation, room, into, slots, shared=None) -> (index, pos, kept, last)
  * calls.signin.SigninReader.feed's common case in one call: from starts[index] on (the log
  * lines that may be sign-in lines, ascending; numbers[i]: the newlines before starts[i]), each
  * Traffic Server line of doc 225746's form that a log line follows (no HTTPMSG block) is made,
  * paired and kept as SigninReader._keep_fast does: cls(time, file, line, "trafficserver",
  * direction, peer, "?" | None, "", None, "", txn_id, tracking_id) with consts = (file,
- * "trafficserver", "in", "out", "?", ""); a request put in `requests` by its Txn-id (`evict()`
- * once it holds more than max_paired), a response given its request's user, client, tracking
- * and path; appended to `into` with its text shared (`slots`, `shared`: as intern_slots).
+ * "trafficserver", "in", "out", "?", ""); a request put in `requests` (a
+ * calls.signin.RecentRequests: its dict `young`, and `rotate()` once that holds `generation`
+ * keys) by its Txn-id, a response given the user, client, tracking and path of the request its
+ * Txn-id names in `young`, else in `old`; appended to `into` with its text shared (`slots`, `shared`: as intern_slots).
  * Lines before `pos` are skipped (inside an HTTPMSG block read). Stops at the first line it
  * does not make, that Python reads (another form or kind, a block after it, not plain ASCII, a
  * time out of range), or when `room` messages are kept: the index of that line, the position
  * after the last line made, how many were kept and the last one (None: none). */
 static PyObject *signin_run(PyObject *self, PyObject *args) {
     Py_buffer view;
-    PyObject *starts, *numbers, *cls, *consts, *requests, *evict, *into, *slots, *shared = Py_None;
-    Py_ssize_t index, pos, lines_before, max_paired, room;
+    PyObject *starts, *numbers, *cls, *consts, *requests, *into, *slots, *shared = Py_None;
+    PyObject *young = NULL, *old = NULL;
+    Py_ssize_t index, pos, lines_before, generation, room;
     SharedText *table;
-    if (!PyArg_ParseTuple(args, "y*O!O!nnnOO!OOnnO!O!|O", &view, &PyList_Type, &starts,
+    if (!PyArg_ParseTuple(args, "y*O!O!nnnOO!OnnO!O!|O", &view, &PyList_Type, &starts,
                           &PyList_Type, &numbers, &index, &pos, &lines_before, &cls,
-                          &PyTuple_Type, &consts, &requests, &evict, &max_paired, &room,
-                          &PyList_Type, &into, &PyTuple_Type, &slots, &shared))
+                          &PyTuple_Type, &consts, &requests, &generation, &room, &PyList_Type,
+                          &into, &PyTuple_Type, &slots, &shared))
         return NULL;
     Maker maker = {NULL, NULL, NULL};
     int made_here = shared_of(shared, &table) ? -1 : maker_of(cls, 12, &maker);
@@ -3011,8 +3030,9 @@ static PyObject *signin_run(PyObject *self, PyObject *args) {
     const char *b = view.buf;
     Py_ssize_t size = view.len;
     int checked = 0;
-    if (PyTuple_GET_SIZE(consts) != 6 || PyList_GET_SIZE(numbers) != count) {
-        PyErr_SetString(PyExc_ValueError, "signin_run: 6 consts, a number per start");
+    if (PyTuple_GET_SIZE(consts) != 6 || PyList_GET_SIZE(numbers) != count || generation < 1) {
+        PyErr_SetString(PyExc_ValueError,
+                        "signin_run: 6 consts, a number per start, a generation of 1 or more");
         goto done;
     }
     if (name_user == NULL) {
@@ -3023,10 +3043,15 @@ static PyObject *signin_run(PyObject *self, PyObject *args) {
         name_tracking_id = PyUnicode_InternFromString("tracking_id");
         name_request_tracking = PyUnicode_InternFromString("request_tracking");
         name_path = PyUnicode_InternFromString("path");
+        name_young = PyUnicode_InternFromString("young");
+        name_old = PyUnicode_InternFromString("old");
+        name_rotate = PyUnicode_InternFromString("rotate");
         if (!name_user || !name_client_ip || !name_forwarded_for || !name_request_client ||
-            !name_tracking_id || !name_request_tracking || !name_path)
+            !name_tracking_id || !name_request_tracking || !name_path || !name_young ||
+            !name_old || !name_rotate)
             goto done;
     }
+    if (generations_of(requests, &young, &old) < 0) goto done;
     for (; index < count && kept < room; index++) {
         Py_ssize_t start = PyLong_AsSsize_t(PyList_GET_ITEM(starts, index));
         Py_ssize_t before = PyLong_AsSsize_t(PyList_GET_ITEM(numbers, index));
@@ -3085,22 +3110,21 @@ static PyObject *signin_run(PyObject *self, PyObject *args) {
             goto done;
         }
         int failed = 0;
-        if (PyUnicode_GET_LENGTH(txn) > 0) { /* _pair: by the Txn-id */
+        if (PyUnicode_GET_LENGTH(txn) > 0) { /* RecentRequests.put / .get: by the Txn-id */
             if (request) {
-                failed = PyObject_SetItem(requests, txn, message) < 0;
-                Py_ssize_t held = failed ? 0 : PyObject_Size(requests);
-                failed = failed || held < 0;
-                if (!failed && held > max_paired) {
-                    PyObject *gone = PyObject_CallNoArgs(evict);
-                    failed = gone == NULL;
-                    Py_XDECREF(gone);
+                failed = PyDict_SetItem(young, txn, message) < 0;
+                if (!failed && PyDict_GET_SIZE(young) >= generation) {
+                    PyObject *rotated = PyObject_CallMethodNoArgs(requests, name_rotate);
+                    failed = rotated == NULL || generations_of(requests, &young, &old) < 0;
+                    Py_XDECREF(rotated);
                 }
             } else {
-                PyObject *asked = PyObject_GetItem(requests, txn);
+                PyObject *asked = PyDict_GetItemWithError(young, txn); /* (borrowed) */
+                if (asked == NULL && !PyErr_Occurred()) asked = PyDict_GetItemWithError(old, txn);
                 if (asked == NULL) {
-                    if (PyErr_ExceptionMatches(PyExc_KeyError)) PyErr_Clear();
-                    else failed = 1;
+                    failed = PyErr_Occurred() != NULL;
                 } else {
+                    Py_INCREF(asked); /* (take_request reads it: held while it does) */
                     failed = asked != Py_None && take_request(message, asked) < 0;
                     Py_DECREF(asked);
                 }
@@ -3125,6 +3149,8 @@ static PyObject *signin_run(PyObject *self, PyObject *args) {
 done:
     making_with = outer_table;
     Py_DECREF(last);
+    Py_XDECREF(young);
+    Py_XDECREF(old);
     PyBuffer_Release(&view);
     return result;
 }
@@ -4218,7 +4244,7 @@ static PyMethodDef methods[] = {
      "tracking_id, peer)"},
     {"signin_run", signin_run, METH_VARARGS,
      "signin_run(block, starts, numbers, index, pos, lines_before, cls, consts, requests, "
-     "evict, max_paired, room, into, slots, shared=None) -> (index, pos, kept, last)"},
+     "generation, room, into, slots, shared=None) -> (index, pos, kept, last)"},
     {"signin_groups", signin_groups, METH_VARARGS,
      "signin_groups(slots, ordered, clients, gap, unknown) -> [(client, messages), ...]"},
     {"signin_steps", signin_steps, METH_VARARGS,

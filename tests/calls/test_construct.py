@@ -136,7 +136,8 @@ def test_a_reader_refuses_a_maker_that_could_write_anything_else() -> None:
     assert loops is not None
     cls, slots, defaults = signin._MAKER
     reader = SigninReader(SigninCollector(), "log.txt")
-    args: list[object] = [b"x\n", [0], [0], 0, 0, 0, None, reader._consts, {}, print, 9, 1, []]
+    args: list[object] = [b"x\n", [0], [0], 0, 0, 0, None, reader._consts, reader.requests, 9, 1]
+    args.append([])
     args.append(signin._SHARED_SLOTS)
     wrong_makers = [
         (cls, slots[:-1], defaults),  # a slot short

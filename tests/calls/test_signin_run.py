@@ -194,13 +194,18 @@ def test_the_budget_stops_a_run_and_counts_the_rest() -> None:
 
 
 def test_bad_arguments_are_refused() -> None:
-    args: list[object] = [b"x\n", [0], [0], 0, 0, 0, object, ("f",) * 6, {}, print, 9, 1, [], ()]
+    requests = signin.RecentRequests()
+    args: list[object] = [b"x\n", [0], [0], 0, 0, 0, object, ("f",) * 6, requests, 9, 1, [], ()]
     with pytest.raises(ValueError):
         loops.signin_run(*args[:7], ("f",) * 5, *args[8:])
     with pytest.raises(ValueError):
         loops.signin_run(*args[:2], [], *args[3:])
+    with pytest.raises(ValueError):
+        loops.signin_run(*args[:9], 0, *args[10:])  # a generation of no request
     with pytest.raises(TypeError):
-        loops.signin_run(*args[:13], "not a tuple")
+        loops.signin_run(*args[:12], "not a tuple")
+    with pytest.raises(TypeError):
+        loops.signin_run(*args[:8], {}, *args[9:])  # not a RecentRequests
     assert loops.signin_run(*args) == (0, 0, 0, None)  # "x" is no sign-in line
 
 
@@ -214,7 +219,23 @@ def test_lines_before_the_position_are_skipped() -> None:
     reader = SigninReader(SigninCollector(), "log.txt")
     answer = loops.signin_run(
         data, starts, [0, 1, 2], 0, starts[1] + 1, 10, signin.HttpMessage, reader._consts,
-        reader.requests, reader._evict, 9, 5, kept, signin._SHARED_SLOTS,
+        reader.requests, 9, 5, kept, signin._SHARED_SLOTS,
     )  # fmt: skip
     assert answer == (3, starts[2] + len(lines[2]) + 1, 1, kept[0])
     assert [message.line for message in kept] == [13]
+
+
+def test_recent_requests_remember_at_least_half_their_limit_and_at_most_all_of_it() -> None:
+    requests = signin.RecentRequests(limit=8)  # generations of 4
+    made = [signin.HttpMessage(time=None, file="f", line=n, source="s", direction="out",
+                               peer="p") for n in range(12)]  # fmt: skip
+    for n in range(6):
+        requests.put(f"t{n}", made[n])
+    assert [requests.get(f"t{n}") for n in range(6)] == made[:6]  # 4 old, 2 young: all kept
+    for n in range(6, 8):
+        requests.put(f"t{n}", made[n])  # young is full: it becomes old, the old dropped
+    assert [requests.get(f"t{n}") for n in range(8)] == [None] * 4 + made[4:8]
+    requests.put("t5", made[8])  # a key logged again: its last request answers
+    assert requests.get("t5") is made[8]
+    requests.clear()
+    assert requests.get("t5") is None and requests.get("t7") is None
