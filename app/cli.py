@@ -177,10 +177,13 @@ def _require_schema(settings: Settings) -> None:
 
     problem = schema_problem(settings.sqlalchemy_url)
     if problem is not None:
-        where = settings.sqlalchemy_url.split("@")[-1]  # (no password in the message)
+        advice = (
+            "Check LOUPE_DATABASE_URL (or LOUPE_DATA_DIR) and that the database server is up."
+            if problem.startswith("it cannot be read")
+            else "Run `loupe migrate` first (`make run` and docker compose do)."
+        )
         _echo(
-            f"error: the database at {where} is not ready: {problem}. "
-            "Run `loupe migrate` first (`make run` and docker compose do).",
+            f"error: the database at {_database_shown(settings)} is not ready: {problem}. {advice}",
             err=True,
         )
         raise typer.Exit(EXIT_UNUSABLE)
@@ -194,7 +197,12 @@ def migrate() -> None:
     settings = get_settings()
     settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.sqlalchemy_url)
-    _echo(f"database at {settings.sqlalchemy_url.split('@')[-1]} is up to date")
+    _echo(f"database at {_database_shown(settings)} is up to date")
+
+
+def _database_shown(settings: Settings) -> str:
+    """The database's URL as messages show it: host and name, no user or password."""
+    return settings.sqlalchemy_url.split("@")[-1]
 
 
 def _sha256(path: Path) -> str:

@@ -30,13 +30,14 @@ def schema_problem(url: str) -> str | None:
     is created, so a wrong LOUPE_DATABASE_URL or data dir is reported, not filled."""
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
-    from sqlalchemy import create_engine
     from sqlalchemy.exc import SQLAlchemyError
+
+    from app.db import make_engine  # (PostgreSQL: its connect timeout, no hang at start)
 
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return "it does not exist yet"
     heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
-    engine = create_engine(url)
+    engine = make_engine(url)
     try:
         with engine.connect() as connection:
             current = set(MigrationContext.configure(connection).get_current_heads())
