@@ -135,6 +135,11 @@ class VerdictDetailOut(BaseModel):
     signatures_looked: int = Field(description="signatures whose input was present")
     signatures_could_not: int = Field(description="signatures skipped: their input was absent")
     examined: list[ExaminedOut]
+    read_in_part: list[str] = Field(
+        default_factory=list,
+        description='what was read only up to its damage ("<upload or file>: <what is wrong>"); '
+        "when any, the verdict is never clear",
+    )
 
 
 class SameUploadOut(BaseModel):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from pydantic_core import to_json
 
+from app.bundle.damage import read_in_part
 from app.bundle.sources import PRODUCT_LOG_BY_SOURCE, source_words
 from app.report import Coverage, Examined, Finding, NodeInfo, Report
 from app.schemas import (
@@ -104,14 +105,17 @@ def verdict_out(
     counts: Mapping[str, int],
     coverage: Sequence[CoverageOut],
     examined: Sequence[Examined] | None,
+    warnings: Sequence[str] = (),
 ) -> tuple[str, VerdictDetailOut]:
     """The verdict (app/signatures/verdict.decide) and its detail, from the findings' counts by
-    severity, the coverage and the examined lines (None: not recorded for the run)."""
+    severity, the coverage, the examined lines (None: not recorded for the run) and the
+    analysis' warnings (those of an upload read only in part: app.bundle.damage)."""
     decided = decide(
         problem_count(counts),
         (c.outcome for c in coverage),
         examined,
         elsewhere=sum(1 for c in coverage if without_product_log(c.outcome, c.reason)),
+        read_in_part=read_in_part(warnings),
     )
     detail = VerdictDetailOut(
         summary=decided.summary,
@@ -133,6 +137,7 @@ def verdict_out(
             )
             for e in decided.examined
         ],
+        read_in_part=decided.read_in_part,
     )
     return decided.verdict, detail
 
@@ -141,9 +146,12 @@ def stored_verdict(
     counts: Mapping[str, int],
     coverage: Sequence[CoverageOut],
     examined: Sequence[Mapping[str, Any]] | None,
+    warnings: Sequence[str] = (),
 ) -> tuple[str, VerdictDetailOut]:
-    """The verdict of a saved run, from its severity counts, coverage and stored examined lines."""
-    return verdict_out(counts, coverage, None if examined is None else examined_from_json(examined))
+    """The verdict of a saved run, from its severity counts, coverage and stored examined lines,
+    and the analysis' stored warnings."""
+    shown = None if examined is None else examined_from_json(examined)
+    return verdict_out(counts, coverage, shown, warnings)
 
 
 def run_out(run: AnalysisRun) -> RunOut:
@@ -231,7 +239,12 @@ def report_out(
     verdict = (
         None
         if error
-        else verdict_out(Counter(f.severity for f in report.findings), coverage, report.examined)
+        else verdict_out(
+            Counter(f.severity for f in report.findings),
+            coverage,
+            report.examined,
+            report.warnings,
+        )
     )
     return AnalysisOut(
         id=analysis_id,

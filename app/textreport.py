@@ -64,6 +64,12 @@ def _finding(finding: FindingOut) -> list[str]:
     return lines
 
 
+def read_in_part(out: AnalysisOut) -> bool:
+    """Log lines were read, but the upload only up to its damage (verdict.decide)."""
+    detail = out.verdict_detail
+    return detail is not None and bool(detail.read_in_part) and bool(detail.lines_examined)
+
+
 def render_text(out: AnalysisOut, *, full_coverage: bool = False) -> str:
     lines: list[str] = []
     if out.findings:
@@ -71,6 +77,11 @@ def render_text(out: AnalysisOut, *, full_coverage: bool = False) -> str:
         for finding in out.findings:
             lines += _finding(finding)
         lines.append("")
+    elif out.verdict == "inconclusive" and read_in_part(out):
+        lines.append(
+            f"Read only in part, up to the upload's damage: not an all-clear "
+            f"(ruleset {out.ruleset_version})."
+        )
     elif out.verdict == "inconclusive":
         lines.append(f"Nothing could be checked (ruleset {out.ruleset_version}).")
     else:

@@ -184,3 +184,43 @@ def test_the_real_public_log_is_clear_and_says_what_was_read() -> None:
     lines = REAL_LOG.read_bytes().count(b"\n")
     assert detail["lines_examined"] == lines
     assert f"{lines:,} lines of Expressway log from vm-bluck-fed-vcse1" in detail["summary"]
+
+
+def cut_inside_the_log(host: str) -> bytes:
+    """A bundle whose healthy loggingsnapshot the download cut in the middle (no finding)."""
+    data = bundle(host, healthy_expressway_c_loggingsnapshot(host, n_lines=4000), "Expressway-C")
+    return data[: len(data) // 2]
+
+
+def test_a_bundle_cut_inside_its_log_is_inconclusive_not_clear(client: TestClient) -> None:
+    body = analyse(client, "diagnostic_log_vcsc.tar.gz", cut_inside_the_log("vcsc"))
+    assert body["findings"] == []
+    assert body["verdict"] == "inconclusive"
+    detail = body["verdict_detail"]
+    assert detail["read_in_part"] == [
+        "diagnostic_log_vcsc.tar.gz: the gzip-compressed file is truncated (it ends in the middle)"
+    ]
+    assert 0 < detail["lines_examined"] < 4000
+    assert "what came after the damage was not looked at" in detail["summary"]
+    page = client.get(f"/a/{body['id']}", headers=HTML).text
+    assert 'data-verdict="inconclusive"' in page and 'class="panel all-clear' not in page
+    assert "Inconclusive: the upload was read only in part" in page
+    assert "No known problem found</h2>" not in page
+
+    rerun = client.post(f"/api/v1/analyses/{body['id']}/rerun")
+    assert rerun.status_code == 202, rerun.text
+    again = wait_for(client, body["id"])
+    assert len(again["runs"]) == 2  # the stored files read back keep the damage and the verdict
+    assert again["verdict"] == "inconclusive"
+    assert again["verdict_detail"]["read_in_part"] == detail["read_in_part"]
+
+
+def test_the_cli_says_a_cut_bundle_was_read_only_in_part(tmp_path: Path) -> None:
+    cut = tmp_path / "diagnostic_log_vcsc.tar.gz"
+    cut.write_bytes(cut_inside_the_log("vcsc"))
+    result = runner.invoke(app, ["analyze", str(cut)])
+    assert result.exit_code == EXIT_INCONCLUSIVE, result.output
+    assert "Read only in part, up to the upload's damage: not an all-clear" in result.stdout
+    assert "No known problem found" not in result.stdout
+    report = json.loads(runner.invoke(app, ["analyze", "--json", str(cut)]).stdout)
+    assert report["verdict"] == "inconclusive" and report["verdict_detail"]["read_in_part"]

@@ -168,7 +168,7 @@ def summary(
     if run is not None:
         if counts is None:
             counts = findings_service.severity_counts(session, run.id)
-        verdict = serialize.stored_verdict(counts, coverage, run.examined)
+        verdict = serialize.stored_verdict(counts, coverage, run.examined, analysis.warnings)
     out = serialize.analysis_out(
         analysis,
         findings,

@@ -5,7 +5,9 @@
   the Expressway format), or no signature could look (every one lacked its input);
 * `clear`: signatures could look at Expressway log lines and found nothing of severity warning
   or worse. Never said without log lines to rest on: an all-clear that was not earned closes
-  TAC cases.
+  TAC cases. Never said of an upload read only in part (damaged: app.bundle.damage.
+  read_in_part): what came after the damage was not looked at, so that verdict is
+  `inconclusive`, and any verdict's summary names the damage.
 
 Signatures over another product's log (an endpoint's all.log, the Jabber log, …: app.bundle.
 sources.PRODUCT_LOGS) skipped because that log was not uploaded count among those that could
@@ -47,6 +49,7 @@ class Verdict:
     problems: int  # findings of severity warning or worse
     lines: int | None  # Expressway log lines examined; None: not recorded for this run
     examined: list[Examined] = field(default_factory=list)
+    read_in_part: list[str] = field(default_factory=list)  # "<upload>: <what is wrong>"
 
 
 def examined_lines(
@@ -170,6 +173,7 @@ def decide(
     examined: Sequence[Examined] | None,
     *,
     elsewhere: int = 0,
+    read_in_part: Sequence[str] = (),
 ) -> Verdict:
     """The verdict from the number of findings of severity warning or worse (`problem_count`),
     the coverage outcomes and the examined lines.
@@ -177,7 +181,9 @@ def decide(
     `examined` None means the run recorded no line counts (saved before they existed): the
     verdict then rests on the coverage alone, and the summary says so. `elsewhere`: how many
     of the skipped signatures read another product's log that was not uploaded
-    (`without_product_log`): the summary groups them in one clause.
+    (`without_product_log`): the summary groups them in one clause. `read_in_part`: the uploads
+    (or the archives and files in them) read only up to their damage, as app.bundle.damage.
+    read_in_part names them: no all-clear then, and the summary says what was cut.
     """
     outcome_list = list(outcomes)
     looked = sum(1 for outcome in outcome_list if outcome in LOOKED)
@@ -192,9 +198,11 @@ def decide(
     where = "" if examined is None else _lines_text(examined)
     in_lines = f" in {where}" if where else ""
     shown = list(examined or [])
+    cut = list(read_in_part)
+    damage = f" Read only in part: {'; '.join(cut)}." if cut else ""
     if problems:
-        summary = f"{_plural(problems, 'problem')} found{in_lines}; {counts}."
-        return Verdict(PROBLEMS, summary, None, looked, could_not, problems, lines, shown)
+        summary = f"{_plural(problems, 'problem')} found{in_lines}; {counts}.{damage}"
+        return Verdict(PROBLEMS, summary, None, looked, could_not, problems, lines, shown, cut)
     reason: str | None = None
     if examined is not None and not lines:
         other = sum(e.lines for e in examined if not e.expressway)
@@ -207,8 +215,15 @@ def decide(
     elif not looked:
         reason = "no signature could look: every one lacked its input"
     if reason is not None:
-        summary = f"Inconclusive: {reason}; {counts}."
-        return Verdict(INCONCLUSIVE, summary, reason, looked, could_not, 0, lines, shown)
+        summary = f"Inconclusive: {reason}; {counts}.{damage}"
+        return Verdict(INCONCLUSIVE, summary, reason, looked, could_not, 0, lines, shown, cut)
     recorded = "" if examined is not None else " (lines examined were not recorded for this run)"
+    if cut:
+        reason = "the upload was read only in part, up to its damage"
+        summary = (
+            f"Inconclusive: {reason}; no known problem found{in_lines}{recorded}, but what "
+            f"came after the damage was not looked at; {counts}.{damage}"
+        )
+        return Verdict(INCONCLUSIVE, summary, reason, looked, could_not, 0, lines, shown, cut)
     summary = f"No known problem found{in_lines}{recorded}; {counts}."
     return Verdict(CLEAR, summary, None, looked, could_not, 0, lines, shown)

@@ -150,3 +150,26 @@ def test_lines_are_counted_in_the_scan_with_or_without_a_last_newline(
     assert stats["b1/loggingsnapshot_expc1.txt"].lines == 120
     (examined,) = examined_lines(files, {"b1": NODE}, stats)
     assert (examined.node, examined.kind, examined.lines) == ("expc1", "loggingsnapshot", 120)
+
+
+CUT = "diag.tar.gz: the gzip-compressed file is truncated (it ends in the middle)"
+
+
+def test_an_upload_read_only_in_part_is_never_clear() -> None:
+    passed = ["passed"] * 77 + ["skipped"] * 14
+    cut = decide(0, passed, [snapshot(451)], read_in_part=[CUT])
+    assert cut.verdict == INCONCLUSIVE
+    assert cut.reason == "the upload was read only in part, up to its damage"
+    assert cut.read_in_part == [CUT]
+    assert cut.summary.startswith("Inconclusive: the upload was read only in part")
+    assert "no known problem found in 451 lines of loggingsnapshot from vcse1" in cut.summary
+    assert "what came after the damage was not looked at" in cut.summary
+    assert cut.summary.endswith(f"Read only in part: {CUT}.")
+    problems = decide(2, passed, [snapshot(451)], read_in_part=[CUT])
+    assert problems.verdict == PROBLEMS  # what was found stands: the damage is named with it
+    assert problems.summary.startswith("2 problems found in 451 lines")
+    assert problems.summary.endswith(f"Read only in part: {CUT}.")
+    nothing = decide(0, passed, [], read_in_part=[CUT])  # cut before any log
+    assert nothing.verdict == INCONCLUSIVE and "no loggingsnapshot" in str(nothing.reason)
+    assert nothing.summary.endswith(f"Read only in part: {CUT}.")
+    assert decide(0, passed, [snapshot(451)], read_in_part=[]).verdict == CLEAR
