@@ -117,6 +117,7 @@ class Examined:
     files: int
     lines: int
     expressway: bool  # the files hold Expressway log lines (not unrelated text)
+    product_log: bool = False  # not Expressway lines: another product's log (sources.PRODUCT_LOGS)
 
 
 @dataclass(slots=True)

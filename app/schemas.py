@@ -121,6 +121,9 @@ class ExaminedOut(BaseModel):
     files: int
     lines: int
     expressway: bool = Field(description="the files hold Expressway log lines")
+    product_log: bool = Field(
+        default=False, description="the files hold another product's log (Jabber, endpoint, …)"
+    )
 
 
 class VerdictDetailOut(BaseModel):
@@ -139,6 +142,11 @@ class VerdictDetailOut(BaseModel):
         default_factory=list,
         description='what was read only up to its damage ("<upload or file>: <what is wrong>"); '
         "when any, the verdict is never clear",
+    )
+    unread: list[str] = Field(
+        default_factory=list,
+        description='nodes whose log files gave no Expressway line while others did ("<node> '
+        '(<what was there>)"); when any, the verdict is never clear',
     )
 
 

@@ -134,10 +134,12 @@ def verdict_out(
                 files=e.files,
                 lines=e.lines,
                 expressway=e.expressway,
+                product_log=e.product_log,
             )
             for e in decided.examined
         ],
         read_in_part=decided.read_in_part,
+        unread=decided.unread,
     )
     return decided.verdict, detail
 

@@ -82,6 +82,10 @@ def render_text(out: AnalysisOut, *, full_coverage: bool = False) -> str:
             f"Read only in part, up to the upload's damage: not an all-clear "
             f"(ruleset {out.ruleset_version})."
         )
+    elif out.verdict == "inconclusive" and out.verdict_detail and out.verdict_detail.unread:
+        lines.append(
+            f"Not every upload could be read: not an all-clear (ruleset {out.ruleset_version})."
+        )
     elif out.verdict == "inconclusive":
         lines.append(f"Nothing could be checked (ruleset {out.ruleset_version}).")
     else:

@@ -224,3 +224,24 @@ def test_the_cli_says_a_cut_bundle_was_read_only_in_part(tmp_path: Path) -> None
     assert "No known problem found" not in result.stdout
     report = json.loads(runner.invoke(app, ["analyze", "--json", str(cut)]).stdout)
     assert report["verdict"] == "inconclusive" and report["verdict_detail"]["read_in_part"]
+
+
+def test_a_second_upload_without_an_expressway_log_is_not_hidden(client: TestClient) -> None:
+    healthy = bundle("vcsc", healthy_expressway_c_loggingsnapshot("vcsc", n_lines=300))
+    response = client.post(
+        "/api/v1/analyses",
+        files=[
+            ("files", ("diagnostic_log_vcsc.tar.gz", healthy)),
+            ("files", ("notes.tar.gz", unrelated_text())),
+            ("files", ("jabber.log", b"2026-12-01 10:00:00,123 DEBUG [csf.httpclient] - x\n" * 9)),
+        ],
+    )
+    assert response.status_code == 202, response.text
+    body = wait_for(client, response.json()["id"])
+    assert body["verdict"] == "inconclusive", body["verdict_detail"]
+    detail = body["verdict_detail"]
+    assert detail["unread"] == ["notes.tar.gz (42 lines of other text)"]  # not the Jabber log
+    assert "300 lines of loggingsnapshot from vcsc" in detail["summary"]
+    page = client.get(f"/a/{body['id']}", headers=HTML).text
+    assert "Inconclusive: not every upload could be read" in page
+    assert 'class="panel all-clear' not in page

@@ -7,7 +7,9 @@
   or worse. Never said without log lines to rest on: an all-clear that was not earned closes
   TAC cases. Never said of an upload read only in part (damaged: app.bundle.damage.
   read_in_part): what came after the damage was not looked at, so that verdict is
-  `inconclusive`, and any verdict's summary names the damage.
+  `inconclusive`, and any verdict's summary names the damage. Nor of an upload of several
+  nodes when the log files of one of them gave no Expressway line (empty, or other text): the
+  summary names it, and what was there.
 
 Signatures over another product's log (an endpoint's all.log, the Jabber log, …: app.bundle.
 sources.PRODUCT_LOGS) skipped because that log was not uploaded count among those that could
@@ -50,23 +52,26 @@ class Verdict:
     lines: int | None  # Expressway log lines examined; None: not recorded for this run
     examined: list[Examined] = field(default_factory=list)
     read_in_part: list[str] = field(default_factory=list)  # "<upload>: <what is wrong>"
+    unread: list[str] = field(default_factory=list)  # nodes whose logs gave no Expressway line
 
 
 def examined_lines(
     files: Sequence[BundleFile], nodes: Mapping[str, NodeInfo], stats: Mapping[str, FileStats]
 ) -> list[Examined]:
     """The lines the scan read, per node and log kind, from the FileStats it recorded."""
-    groups: dict[tuple[str, str, bool], list[int]] = {}
+    groups: dict[tuple[str, str, bool, bool], list[int]] = {}
     for file in files:
         scanned = stats.get(file.name)
         if file.kind not in _LOG_KINDS or scanned is None:
             continue
         expressway = scanned.expressway_format or file.kind == FileKind.LOGGINGSNAPSHOT
-        counts = groups.setdefault((file.bundle, str(file.kind), expressway), [0, 0])
+        product_log = not expressway and not scanned.markers.isdisjoint(_PRODUCT_LOG_LITERALS)
+        key = (file.bundle, str(file.kind), expressway, product_log)
+        counts = groups.setdefault(key, [0, 0])
         counts[0] += 1
         counts[1] += scanned.lines
     result = []
-    for (bundle, kind, expressway), (count, lines) in groups.items():
+    for (bundle, kind, expressway, product_log), (count, lines) in groups.items():
         node = nodes.get(bundle)
         result.append(
             Examined(
@@ -78,6 +83,7 @@ def examined_lines(
                 files=count,
                 lines=lines,
                 expressway=expressway,
+                product_log=product_log,
             )
         )
     return result
@@ -94,6 +100,7 @@ def examined_to_json(examined: Iterable[Examined]) -> list[dict[str, Any]]:
             "files": e.files,
             "lines": e.lines,
             "expressway": e.expressway,
+            "product_log": e.product_log,
         }
         for e in examined
     ]
@@ -110,6 +117,7 @@ def examined_from_json(stored: Iterable[Mapping[str, Any]]) -> list[Examined]:
             files=int(item.get("files", 0)),
             lines=int(item.get("lines", 0)),
             expressway=bool(item.get("expressway", False)),
+            product_log=bool(item.get("product_log", False)),
         )
         for item in stored
     ]
@@ -143,6 +151,7 @@ def problem_count(counts: Mapping[str, int]) -> int:
 
 
 _ABSENT_PRODUCT_LOGS = tuple(log.absent for log in PRODUCT_LOGS)
+_PRODUCT_LOG_LITERALS = frozenset(literal for log in PRODUCT_LOGS for literal in log.literals)
 
 
 def without_product_log(outcome: str, reason: str | None) -> bool:
@@ -200,9 +209,13 @@ def decide(
     shown = list(examined or [])
     cut = list(read_in_part)
     damage = f" Read only in part: {'; '.join(cut)}." if cut else ""
+    unread = _unread(examined) if lines else []
+    not_read = f" No Expressway log line was read from {'; '.join(unread)}." if unread else ""
     if problems:
-        summary = f"{_plural(problems, 'problem')} found{in_lines}; {counts}.{damage}"
-        return Verdict(PROBLEMS, summary, None, looked, could_not, problems, lines, shown, cut)
+        summary = f"{_plural(problems, 'problem')} found{in_lines}; {counts}.{damage}{not_read}"
+        return Verdict(
+            PROBLEMS, summary, None, looked, could_not, problems, lines, shown, cut, unread
+        )
     reason: str | None = None
     if examined is not None and not lines:
         other = sum(e.lines for e in examined if not e.expressway)
@@ -218,12 +231,46 @@ def decide(
         summary = f"Inconclusive: {reason}; {counts}.{damage}"
         return Verdict(INCONCLUSIVE, summary, reason, looked, could_not, 0, lines, shown, cut)
     recorded = "" if examined is not None else " (lines examined were not recorded for this run)"
-    if cut:
-        reason = "the upload was read only in part, up to its damage"
+    caveats = [
+        *(["the upload was read only in part, up to its damage"] if cut else []),
+        *([f"no Expressway log line was read from {'; '.join(unread)}"] if unread else []),
+    ]
+    if caveats:
+        reason = "; ".join(caveats)
+        after = ", but what came after the damage was not looked at" if cut else ""
         summary = (
-            f"Inconclusive: {reason}; no known problem found{in_lines}{recorded}, but what "
-            f"came after the damage was not looked at; {counts}.{damage}"
+            f"Inconclusive: {reason}; no known problem found{in_lines}{recorded}{after}; "
+            f"{counts}.{damage}"
         )
-        return Verdict(INCONCLUSIVE, summary, reason, looked, could_not, 0, lines, shown, cut)
+        return Verdict(
+            INCONCLUSIVE, summary, reason, looked, could_not, 0, lines, shown, cut, unread
+        )
     summary = f"No known problem found{in_lines}{recorded}; {counts}."
     return Verdict(CLEAR, summary, None, looked, could_not, 0, lines, shown)
+
+
+def _unread(examined: Sequence[Examined] | None) -> list[str]:
+    """The nodes whose log files gave no Expressway line (empty, or other text), each with
+    what was there: an upload of several nodes is not all-clear when one of them was not read.
+    A node without log files (a capture or a PEM uploaded alone), and one holding another
+    product's log (a Jabber or endpoint log uploaded next to the bundles), are not among them."""
+    lines: dict[str, int] = {}
+    other: dict[str, int] = {}
+    names: dict[str, str] = {}
+    products = {item.bundle for item in examined or () if item.product_log}
+    for item in examined or ():
+        if item.bundle in products:
+            continue
+        names.setdefault(item.bundle, item.node or item.bundle)
+        if item.expressway:
+            lines[item.bundle] = lines.get(item.bundle, 0) + item.lines
+        else:
+            other[item.bundle] = other.get(item.bundle, 0) + item.lines
+    unread = []
+    for bundle, name in names.items():
+        if lines.get(bundle, 0):
+            continue
+        text = other.get(bundle, 0)
+        said = f"{_plural(text, 'line')} of other text" if text else "its log files are empty"
+        unread.append(f"{name} ({said})")
+    return unread

@@ -36,7 +36,8 @@ def test_other_warnings_are_not_damage() -> None:
         read_in_part(
             [
                 "diag.tar.gz/../x: skipped, its path contains '..'.",
-                "diag.tar.gz/tmp/a: skipped, it is a symbolic link to '/etc/passwd' (never followed).",
+                "diag.tar.gz/tmp/a: skipped, it is a symbolic link to '/etc/passwd' "
+                "(never followed).",
                 "diag.zip/level4.zip: not unpacked, archives nested more than 3 deep are kept as "
                 "they are.",
                 corrupt_sentence("diag.tar.gz", "gzip", EOFError("ended")),  # refused, not analysed

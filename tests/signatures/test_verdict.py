@@ -173,3 +173,23 @@ def test_an_upload_read_only_in_part_is_never_clear() -> None:
     assert nothing.verdict == INCONCLUSIVE and "no loggingsnapshot" in str(nothing.reason)
     assert nothing.summary.endswith(f"Read only in part: {CUT}.")
     assert decide(0, passed, [snapshot(451)], read_in_part=[]).verdict == CLEAR
+
+
+def test_a_node_whose_logs_gave_no_expressway_line_is_named_and_not_clear() -> None:
+    passed = ["passed"] * 77 + ["skipped"] * 14
+    notes = Examined("notes.tar.gz", None, None, None, "log", 2, 50, False)
+    both = decide(0, passed, [snapshot(1163), notes])
+    assert both.verdict == INCONCLUSIVE
+    assert both.unread == ["notes.tar.gz (50 lines of other text)"]
+    assert (
+        both.reason == "no Expressway log line was read from notes.tar.gz (50 lines of other text)"
+    )
+    assert "no known problem found in 1,163 lines of loggingsnapshot from vcse1" in both.summary
+    found = decide(1, passed, [snapshot(1163), notes])
+    assert found.verdict == PROBLEMS
+    assert found.summary.endswith(
+        "No Expressway log line was read from notes.tar.gz (50 lines of other text)."
+    )
+    jabber = Examined("jabber.log", None, None, None, "log", 1, 30, False, product_log=True)
+    assert decide(0, passed, [snapshot(1163), jabber]).verdict == CLEAR  # read by its own rules
+    assert decide(0, passed, [notes]).unread == []  # alone: "holds no loggingsnapshot"
