@@ -117,7 +117,9 @@ def examined_from_json(stored: Iterable[Mapping[str, Any]]) -> list[Examined]:
             files=int(item.get("files", 0)),
             lines=int(item.get("lines", 0)),
             expressway=bool(item.get("expressway", False)),
-            product_log=bool(item.get("product_log", False)),
+            # (recorded before product_log was: other text may be another product's log, so an
+            # analysis saved then keeps its verdict rather than turn inconclusive on re-reading)
+            product_log=bool(item.get("product_log", not item.get("expressway", False))),
         )
         for item in stored
     ]

@@ -193,3 +193,17 @@ def test_a_node_whose_logs_gave_no_expressway_line_is_named_and_not_clear() -> N
     jabber = Examined("jabber.log", None, None, None, "log", 1, 30, False, product_log=True)
     assert decide(0, passed, [snapshot(1163), jabber]).verdict == CLEAR  # read by its own rules
     assert decide(0, passed, [notes]).unread == []  # alone: "holds no loggingsnapshot"
+
+
+def test_examined_lines_saved_before_product_log_keep_their_verdict() -> None:
+    from app.signatures.verdict import examined_from_json
+
+    saved = [
+        {"bundle": "b1", "node": "vcse1", "kind": "loggingsnapshot", "files": 1, "lines": 900,
+         "expressway": True},
+        {"bundle": "jabber.log", "node": None, "kind": "log", "files": 1, "lines": 30,
+         "expressway": False},
+    ]  # fmt: skip
+    examined = examined_from_json(saved)
+    assert [e.product_log for e in examined] == [False, True]
+    assert decide(0, ["passed"], examined).verdict == CLEAR
