@@ -7,6 +7,7 @@ import textwrap
 
 from app import timefmt
 from app.schemas import AnalysisOut, FindingOut
+from app.signatures.verdict import DAMAGED, NOTHING, UNREAD, inconclusive_case
 from app.textformat import to_text
 
 BUG_URL = "https://bst.cloudapps.cisco.com/bugsearch/bug/"
@@ -64,10 +65,11 @@ def _finding(finding: FindingOut) -> list[str]:
     return lines
 
 
-def read_in_part(out: AnalysisOut) -> bool:
-    """Log lines were read, but the upload only up to its damage (verdict.decide)."""
-    detail = out.verdict_detail
-    return detail is not None and bool(detail.read_in_part) and bool(detail.lines_examined)
+_INCONCLUSIVE_HEADLINES = {
+    DAMAGED: "Read only in part, up to the upload's damage: not an all-clear",
+    UNREAD: "Not every upload could be read: not an all-clear",
+    NOTHING: "Nothing could be checked",
+}
 
 
 def render_text(out: AnalysisOut, *, full_coverage: bool = False) -> str:
@@ -77,17 +79,14 @@ def render_text(out: AnalysisOut, *, full_coverage: bool = False) -> str:
         for finding in out.findings:
             lines += _finding(finding)
         lines.append("")
-    elif out.verdict == "inconclusive" and read_in_part(out):
-        lines.append(
-            f"Read only in part, up to the upload's damage: not an all-clear "
-            f"(ruleset {out.ruleset_version})."
-        )
-    elif out.verdict == "inconclusive" and out.verdict_detail and out.verdict_detail.unread:
-        lines.append(
-            f"Not every upload could be read: not an all-clear (ruleset {out.ruleset_version})."
-        )
     elif out.verdict == "inconclusive":
-        lines.append(f"Nothing could be checked (ruleset {out.ruleset_version}).")
+        detail = out.verdict_detail
+        case = (
+            inconclusive_case(detail.read_in_part, detail.lines_examined, detail.unread)
+            if detail is not None
+            else NOTHING
+        )
+        lines.append(f"{_INCONCLUSIVE_HEADLINES[case]} (ruleset {out.ruleset_version}).")
     else:
         lines.append(f"No known problem found (ruleset {out.ruleset_version}).")
     for node in out.nodes:

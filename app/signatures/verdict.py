@@ -230,8 +230,10 @@ def decide(
     elif not looked:
         reason = "no signature could look: every one lacked its input"
     if reason is not None:
-        summary = f"Inconclusive: {reason}; {counts}.{damage}"
-        return Verdict(INCONCLUSIVE, summary, reason, looked, could_not, 0, lines, shown, cut)
+        summary = f"Inconclusive: {reason}; {counts}.{damage}{not_read}"
+        return Verdict(
+            INCONCLUSIVE, summary, reason, looked, could_not, 0, lines, shown, cut, unread
+        )
     recorded = "" if examined is not None else " (lines examined were not recorded for this run)"
     caveats = [
         *(["the upload was read only in part, up to its damage"] if cut else []),
@@ -249,6 +251,18 @@ def decide(
         )
     summary = f"No known problem found{in_lines}{recorded}; {counts}."
     return Verdict(CLEAR, summary, None, looked, could_not, 0, lines, shown)
+
+
+DAMAGED, UNREAD, NOTHING = "damaged", "unread", "nothing"
+
+
+def inconclusive_case(read_in_part: Sequence[str], lines: int | None, unread: Sequence[str]) -> str:
+    """What an inconclusive verdict's headline says, from its detail (the page and the CLI):
+    DAMAGED, lines were read but only up to the upload's damage; UNREAD, some node's logs gave
+    no Expressway line; NOTHING, nothing could be checked."""
+    if read_in_part and lines:
+        return DAMAGED
+    return UNREAD if unread else NOTHING
 
 
 def _unread(examined: Sequence[Examined] | None) -> list[str]:

@@ -16,6 +16,7 @@ from app import textformat, timefmt
 from app.auth.identity import Caller
 from app.calls.sipmsg import call_id_in
 from app.display import BIDI_CONTROLS, show_bidi
+from app.signatures.verdict import inconclusive_case
 from app.web.csrf import csrf_field
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
@@ -147,7 +148,12 @@ def _environment() -> jinja2.Environment:
         sip_call_id=call_id_in,
         call_link=call_link,
     )
-    env.globals.update(SEVERITIES=SEVERITIES, csrf_field=csrf_field, viewer=viewer)
+    env.globals.update(
+        SEVERITIES=SEVERITIES,
+        csrf_field=csrf_field,
+        viewer=viewer,
+        inconclusive_case=inconclusive_case,
+    )
     return env
 
 
